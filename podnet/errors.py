@@ -1,0 +1,76 @@
+"""The one error hierarchy of podnet.
+
+Callers test error *types*, never message text (STYLE.md principle 3). Anything a user
+can cause with bad input is a :class:`PodnetError`; the CLI prints those as one clean
+message and exits non-zero, never with a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PodnetError(Exception):
+    """Base class of every error podnet reports to a user."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in the input something came from: file and 1-based line."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class ManifestError(PodnetError):
+    """A manifest is malformed or invalid.
+
+    Carries the location, the object (``Kind/namespace/name``), the field path
+    (``spec.ports[0].port``) and what was expected, so the message can be read alone.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Location | None = None,
+        obj: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.location = location
+        self.obj = obj
+        self.field = field
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        parts = []
+        if self.location is not None:
+            parts.append(str(self.location))
+        if self.obj:
+            parts.append(self.obj)
+        if self.field:
+            parts.append(self.field)
+        prefix = ": ".join(parts)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+
+class ClusterError(PodnetError):
+    """The objects are each valid but do not fit together (IP conflicts, exhaustion)."""
+
+
+class CommandError(PodnetError):
+    """An external command (ip, nft, ...) failed; carries argv and stderr."""
+
+    def __init__(self, argv: list[str], returncode: int, stderr: str) -> None:
+        self.argv = argv
+        self.returncode = returncode
+        self.stderr = stderr
+        super().__init__(f"{' '.join(argv)} exited {returncode}: {stderr.strip()}")
+
+
+class NotSupportedError(PodnetError):
+    """The machine cannot do what was asked (no root, no nftables, no SCTP, ...)."""

@@ -1,0 +1,42 @@
+"""The typed cluster model (frozen dataclasses) shared by every layer."""
+
+from podnet.model.objects import (
+    PROTOCOLS,
+    Container,
+    ContainerPort,
+    IPBlock,
+    Manifests,
+    Meta,
+    Namespace,
+    NetworkPolicy,
+    PolicyPeer,
+    PolicyPort,
+    PolicyRule,
+    Pod,
+    Probe,
+    Service,
+    ServicePort,
+)
+from podnet.model.selectors import EMPTY, LabelSelector, Requirement, matches_map
+
+__all__ = [
+    "EMPTY",
+    "PROTOCOLS",
+    "Container",
+    "ContainerPort",
+    "IPBlock",
+    "LabelSelector",
+    "Manifests",
+    "Meta",
+    "Namespace",
+    "NetworkPolicy",
+    "PolicyPeer",
+    "PolicyPort",
+    "PolicyRule",
+    "Pod",
+    "Probe",
+    "Requirement",
+    "Service",
+    "ServicePort",
+    "matches_map",
+]

@@ -1,0 +1,224 @@
+"""The typed cluster model: frozen dataclasses, already validated and defaulted.
+
+These are produced by :mod:`podnet.manifests` (which applies the API server's
+defaulting) and consumed by the controllers in :mod:`podnet.control`. Field names follow
+the Kubernetes API in snake_case. Nothing here does I/O.
+
+Labels and selectors are plain dicts; objects are keyed by ``(namespace, name)``, never
+hashed whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from podnet.errors import Location
+from podnet.model.selectors import LabelSelector
+
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Where an object came from, for error messages and explanations."""
+
+    kind: str
+    namespace: str  # "" for cluster-scoped objects
+    name: str
+    location: Location | None = None
+
+    @property
+    def ref(self) -> str:
+        """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped)."""
+        if self.namespace:
+            return f"{self.kind}/{self.namespace}/{self.name}"
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+    labels: dict[str, str]
+    meta: Meta | None = None
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    container_port: int
+    protocol: str = "TCP"
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """readinessProbe / livenessProbe; exactly one handler is set."""
+
+    exec_command: tuple[str, ...] | None = None
+    http_get_port: int | str | None = None
+    http_get_path: str = "/"
+    tcp_socket_port: int | str | None = None
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    success_threshold: int = 1
+    failure_threshold: int = 3
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    working_dir: str | None = None
+    ports: tuple[ContainerPort, ...] = ()
+    readiness_probe: Probe | None = None
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A pod, declared directly or expanded from a workload.
+
+    ``ip`` and ``node`` are ``None`` as loaded and are filled in by
+    :func:`podnet.control.cluster.build_cluster` (scheduling and IPAM).
+    ``owner`` is ``Kind/name`` of the workload that created it, if any.
+    """
+
+    namespace: str
+    name: str
+    labels: dict[str, str]
+    containers: tuple[Container, ...]
+    init_containers: tuple[Container, ...] = ()
+    node_name: str | None = None
+    node_selector: dict[str, str] = field(default_factory=dict)
+    hostname: str | None = None
+    subdomain: str | None = None
+    restart_policy: str = "Always"
+    owner: str | None = None
+    meta: Meta | None = None
+    ip: str | None = None
+    node: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def named_port(self, name: str, protocol: str) -> int | None:
+        """Resolve a named container port on this pod (first container declaring it)."""
+        for c in self.containers:
+            for p in c.ports:
+                if p.name == name and p.protocol == protocol:
+                    return p.container_port
+        return None
+
+    def all_ports(self) -> tuple[ContainerPort, ...]:
+        return tuple(p for c in self.containers for p in c.ports)
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    port: int
+    target_port: int | str
+    protocol: str = "TCP"
+    name: str = ""
+    node_port: int | None = None
+    app_protocol: str | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    """A Service. ``cluster_ip`` is ``None`` until allocated, ``"None"`` when headless.
+
+    ``selector`` is ``None`` for a Service without a selector (endpoints are managed
+    by hand, which podnet does not do: such a Service has no endpoints).
+    """
+
+    namespace: str
+    name: str
+    type: str = "ClusterIP"  # ClusterIP, NodePort, LoadBalancer, ExternalName
+    selector: dict[str, str] | None = None
+    ports: tuple[ServicePort, ...] = ()
+    cluster_ip: str | None = None
+    external_name: str | None = None
+    session_affinity: str = "None"
+    session_affinity_timeout: int = 10800
+    publish_not_ready_addresses: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+    meta: Meta | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def headless(self) -> bool:
+        return self.cluster_ip == "None"
+
+
+@dataclass(frozen=True)
+class IPBlock:
+    cidr: str
+    except_: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyPeer:
+    """One ``from``/``to`` entry.
+
+    Kubernetes semantics (networking/v1 types.go NetworkPolicyPeer): with only
+    ``pod_selector``, pods in the policy's namespace; with only ``namespace_selector``,
+    all pods in the selected namespaces; with both, the selected pods in the selected
+    namespaces; ``ip_block`` alone, those addresses.
+    """
+
+    pod_selector: LabelSelector | None = None
+    namespace_selector: LabelSelector | None = None
+    ip_block: IPBlock | None = None
+
+
+@dataclass(frozen=True)
+class PolicyPort:
+    """``protocol`` defaulted to TCP; ``port`` None means all ports of the protocol."""
+
+    protocol: str = "TCP"
+    port: int | str | None = None
+    end_port: int | None = None
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """An ingress or egress rule. Empty ``ports`` = all ports; empty ``peers`` = all peers."""
+
+    ports: tuple[PolicyPort, ...] = ()
+    peers: tuple[PolicyPeer, ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    namespace: str
+    name: str
+    pod_selector: LabelSelector
+    policy_types: tuple[str, ...]  # defaulted: "Ingress" always, "Egress" if egress given
+    ingress: tuple[PolicyRule, ...] = ()
+    egress: tuple[PolicyRule, ...] = ()
+    meta: Meta | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Manifests:
+    """Everything loaded from the user's files, after workload expansion and defaulting.
+
+    ``namespaces`` always includes ``default`` and ``kube-system`` (the API server
+    creates them), each labelled ``kubernetes.io/metadata.name``.
+    """
+
+    namespaces: tuple[Namespace, ...] = ()
+    pods: tuple[Pod, ...] = ()
+    services: tuple[Service, ...] = ()
+    policies: tuple[NetworkPolicy, ...] = ()
+    warnings: tuple[str, ...] = ()
