@@ -1,0 +1,39 @@
+"""``podnet lint -f PATH... [-o table|json] [--nodes N]``.
+
+Prints every finding (see :mod:`podnet.analyze.lint` for the rules and severities).
+Exit codes: 0 when no finding is an error (warnings and info do not fail), 1 when at
+least one error-level finding exists or the manifests cannot be loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from podnet.analyze.lint import has_errors, lint
+from podnet.analyze.lint_format import format_text, to_json
+from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, print_data, use_colour
+from podnet.manifests import load_paths
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "lint",
+        help="find mistakes in pod networking (names, ports, policies)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_file_args(p)
+    add_output_arg(p, ("table", "json"), "table")
+    add_nodes_arg(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    findings = lint(load_paths(args.files), nodes=args.nodes)
+    if args.output == "json":
+        print_data(to_json(findings), "json")
+    else:
+        print(format_text(findings, colour=use_colour(sys.stdout)))
+    return 1 if has_errors(findings) else 0
