@@ -1,0 +1,98 @@
+"""What the Service proxy must realise, as plain data: :func:`compile_services`.
+
+One :class:`ServicePortRule` per (Service, port) with a ClusterIP, carrying the ready
+backends (``Endpoint.ip`` and the already-resolved ``Endpoint.port``, so named
+targetPorts need nothing here), the NodePort if any, and the ClientIP affinity timeout.
+Pure: no I/O, no clock; :mod:`podnet.dataplane.nft_proxy_rules` turns it into nftables.
+
+Kubernetes behaviour reproduced (kube-proxy ``pkg/proxy/nftables/proxier.go``):
+
+* headless Services (``clusterIP: None``), ExternalName Services and Services without
+  an allocated ClusterIP get no rules (kube-proxy skips them too);
+* only ready endpoints are used. ``publishNotReadyAddresses`` makes the EndpointSlice
+  controller publish not-ready pods as ready, so they count then;
+* an endpoint must match the port's protocol;
+* NodePorts exist for ``type: NodePort`` and ``type: LoadBalancer``;
+* ``sessionAffinity: ClientIP`` carries ``sessionAffinityConfig.clientIP.timeoutSeconds``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from podnet.model.cluster import ClusterState, Endpoint
+from podnet.model.objects import Service
+
+_NODEPORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+@dataclass(frozen=True, order=True)
+class Backend:
+    ip: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ServicePortRule:
+    """One Service port as the data plane sees it."""
+
+    service: str  # namespace/name
+    port_name: str  # "" when unnamed
+    cluster_ip: str
+    protocol: str  # TCP, UDP, SCTP
+    port: int
+    node_port: int | None
+    backends: tuple[Backend, ...]  # sorted, unique
+    affinity_timeout: int | None  # seconds, when sessionAffinity is ClientIP
+
+    @property
+    def frontend(self) -> tuple[str, str, int]:
+        return (self.cluster_ip, self.protocol, self.port)
+
+
+@dataclass(frozen=True)
+class ProxyState:
+    """Everything one node's proxy table realises, sorted by frontend."""
+
+    ports: tuple[ServicePortRule, ...] = ()
+
+
+def _usable(svc: Service, ep: Endpoint, protocol: str) -> bool:
+    return ep.protocol == protocol and (ep.ready or svc.publish_not_ready_addresses)
+
+
+def compile_service(
+    svc: Service, endpoints: dict[str, tuple[Endpoint, ...]]
+) -> list[ServicePortRule]:
+    """The rules of one Service (empty when it gets none: headless, ExternalName, ...)."""
+    if svc.type == "ExternalName" or svc.cluster_ip is None or svc.headless:
+        return []
+    affinity = svc.session_affinity_timeout if svc.session_affinity == "ClientIP" else None
+    out = []
+    for sp in svc.ports:
+        eps = endpoints.get(sp.name, ())
+        backends = sorted({Backend(e.ip, e.port) for e in eps if _usable(svc, e, sp.protocol)})
+        node_port = sp.node_port if svc.type in _NODEPORT_TYPES else None
+        out.append(
+            ServicePortRule(
+                service=svc.key,
+                port_name=sp.name,
+                cluster_ip=svc.cluster_ip,
+                protocol=sp.protocol,
+                port=sp.port,
+                node_port=node_port,
+                backends=tuple(backends),
+                affinity_timeout=affinity,
+            )
+        )
+    return out
+
+
+def compile_services(state: ClusterState) -> ProxyState:
+    """The proxy's desired state for ``state`` (same on every node: NodePorts are matched
+    on whatever addresses are local to the node, as kube-proxy does by default)."""
+    ports: list[ServicePortRule] = []
+    for svc in state.services:
+        ports.extend(compile_service(svc, state.endpoints.get(svc.key, {})))
+    ports.sort(key=lambda r: (r.frontend, r.service))
+    return ProxyState(tuple(ports))

@@ -1,0 +1,209 @@
+"""The Service proxy's nftables table, built from maps so it scales: :func:`desired`.
+
+Why maps, and this shape (measured in bench/bench_nft.py, see bench/README.md):
+kube-proxy's nftables mode (``pkg/proxy/nftables/proxier.go``) keeps a chain per
+service port and a chain per endpoint. Loading 10,000 Services that way is slow, so
+here the number of chains does not grow with the number of Services:
+
+* ``service-ips``: vmap ``ClusterIP . proto . port -> goto ep-<n>``, where ``n`` is the
+  service port's number of ready endpoints (one chain per *distinct count*, not per
+  Service). ``ep-<n>`` does ONE lookup that picks the endpoint uniformly:
+  ``dnat to ip daddr . meta l4proto . th dport . numgen random mod <n> map @be-<n>``,
+  and ``be-<n>`` holds ``ClusterIP . proto . port . i -> endpoint-ip . endpoint-port``
+  for i in 0..n-1. ``numgen``'s modulus is a constant, which is why the count picks the
+  chain; in exchange the choice is exactly uniform (no slot bias) and one endpoint
+  change is one element deleted and one added. A changed count moves the service's
+  elements from ``be-<n>`` to ``be-<m>``. Needs typeof with ``numgen`` in a concatenated
+  map key: works on nftables v1.0.6 (``type ... . integer`` does not: variable size).
+* NodePorts: the same with ``service-nodeports`` / ``np-<n>`` / ``npbe-<n>`` keyed on
+  ``proto . nodePort``, matched only for ``fib daddr type local`` (any local address,
+  kube-proxy's default ``nodePortAddresses``).
+* No endpoints / unknown port: no DNAT happens, so the packet still goes to a ClusterIP
+  after the nat hook; a filter chain right after DNAT (priority dstnat+10 in prerouting,
+  -90 in output) rejects ``ip daddr @cluster-ips`` with a TCP reset, or ICMP port
+  unreachable for UDP/SCTP. kube-proxy does the same with its ``cluster-ips`` set and
+  ``no-endpoint-services`` map ("connection refused" at once, not a timeout).
+  Unserved NodePorts (``nodeports`` set) are refused the same way.
+* Hairpin: a pod reaching itself through its Service needs SNAT, or it would answer
+  itself directly. nft cannot compare saddr with daddr, so the ``hairpin`` set holds
+  ``ip . ip`` for every endpoint IP and postrouting masquerades DNATed packets whose
+  ``ip saddr . ip daddr`` is in it (kube-proxy: ``mark-for-masquerade`` when the source
+  is the endpoint). NodePort traffic is masqueraded too (externalTrafficPolicy Cluster),
+  so replies return through the node that did the DNAT.
+* ClientIP affinity (rare, so it may cost a chain per service port): ``aff-<id>`` first
+  tries ``dnat to ip saddr map @affinity-<id>`` (a dynamic map with the Service's
+  timeout), then falls through to the random choice; ``record-affinity`` in postrouting
+  does ``update @affinity-<id> { ip saddr : ip daddr . th dport }`` once DNAT has chosen.
+  kube-proxy keeps one affinity set per endpoint instead; nft 1.0.6 cannot put
+  ``ct original proto-dst`` in a concatenation, so the record chain has one rule per
+  affinity port and is rewritten (flush + add) when that list changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule
+
+FAMILY = "ip"
+TABLE = "podnet-proxy"
+_L4 = "meta l4proto { tcp, udp, sctp }"  # nft wants a transport match before `th`
+
+_STATIC_SETS: dict[str, tuple[bool, str]] = {
+    "cluster-ips": (False, "type ipv4_addr;"),
+    "nodeports": (False, "type inet_proto . inet_service;"),
+    "hairpin": (False, "type ipv4_addr . ipv4_addr;"),
+    "service-ips": (True, "type ipv4_addr . inet_proto . inet_service : verdict;"),
+    "service-nodeports": (True, "type inet_proto . inet_service : verdict;"),
+}
+
+_BASE_CHAINS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "reject-new": ("", ("meta l4proto tcp reject with tcp reset", "reject")),
+    "reject-check": (
+        "",
+        (
+            "ip daddr @cluster-ips goto reject-new",
+            "fib daddr type local meta l4proto . th dport @nodeports goto reject-new",
+        ),
+    ),
+    "services": (
+        "",
+        (
+            "ip daddr . meta l4proto . th dport vmap @service-ips",
+            "fib daddr type local meta l4proto . th dport vmap @service-nodeports",
+        ),
+    ),
+    "nat-prerouting": (
+        "type nat hook prerouting priority dstnat; policy accept;",
+        ("jump services",),
+    ),
+    "nat-output": ("type nat hook output priority -100; policy accept;", ("jump services",)),
+    "filter-prerouting": (
+        "type filter hook prerouting priority dstnat + 10; policy accept;",
+        ("ct state new jump reject-check",),
+    ),
+    "filter-output": (
+        "type filter hook output priority -90; policy accept;",
+        ("ct state new jump reject-check",),
+    ),
+}
+
+_POSTROUTING = (
+    "nat-postrouting",
+    "type nat hook postrouting priority srcnat; policy accept;",
+    (
+        "jump record-affinity",
+        "ct status dnat ip saddr . ip daddr @hairpin masquerade",
+        "ct status dnat ct original ip daddr != @cluster-ips masquerade",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The whole table as data. Dict order is creation order (referenced objects first)."""
+
+    sets: dict[str, tuple[bool, str]]  # name -> (is_map, declaration)
+    chains: dict[str, tuple[str, tuple[str, ...]]]  # name -> (base declaration, rules)
+    elements: dict[str, dict[str, str | None]]  # set/map name -> key -> data
+
+
+def affinity_id(r: ServicePortRule) -> str:
+    """Short stable id of an affinity port; includes the timeout, which is fixed per map."""
+    raw = f"{r.cluster_ip}/{r.protocol}/{r.port}/{r.node_port}/{r.affinity_timeout}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+def _proto(r: ServicePortRule) -> str:
+    return r.protocol.lower()
+
+
+def desired(st: ProxyState) -> Desired:
+    """Turn a :class:`ProxyState` into the table's sets, chains and elements. Pure."""
+    sets = dict(_STATIC_SETS)
+    ep_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    aff_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    record: list[str] = []
+    el: dict[str, dict[str, str | None]] = {name: {} for name in _STATIC_SETS}
+    for r in st.ports:
+        front = f"{r.cluster_ip} . {_proto(r)} . {r.port}"
+        el["cluster-ips"].setdefault(r.cluster_ip, None)
+        if r.node_port is not None:
+            el["nodeports"].setdefault(f"{_proto(r)} . {r.node_port}", None)
+        n = len(r.backends)
+        if n == 0 or front in el["service-ips"]:
+            continue
+        _ensure_count(n, sets, ep_chains, el)
+        for i, b in enumerate(r.backends):
+            el[f"be-{n}"][f"{front} . {i}"] = f"{b.ip} . {b.port}"
+            el["hairpin"].setdefault(f"{b.ip} . {b.ip}", None)
+        target = f"goto ep-{n}"
+        np_key = f"{_proto(r)} . {r.node_port}"
+        has_np = r.node_port is not None and np_key not in el["service-nodeports"]
+        if has_np:
+            for i, b in enumerate(r.backends):
+                el[f"npbe-{n}"][f"{np_key} . {i}"] = f"{b.ip} . {b.port}"
+        if r.affinity_timeout is not None:
+            aid = affinity_id(r)
+            sets[f"affinity-{aid}"] = (
+                True,
+                "type ipv4_addr : ipv4_addr . inet_service; flags dynamic,timeout; "
+                f"timeout {r.affinity_timeout}s;",
+            )
+            rules = [f"{_L4} dnat ip to ip saddr map @affinity-{aid}"]
+            if has_np:
+                rules.append(f"fib daddr type local goto np-{n}")
+            rules.append(f"goto ep-{n}")
+            aff_chains[f"aff-{aid}"] = ("", tuple(rules))
+            target = f"goto aff-{aid}"
+            update = f"update @affinity-{aid} {{ ip saddr : ip daddr . th dport }}"
+            l4 = f"ct status dnat meta l4proto {_proto(r)}"
+            record.append(
+                f"{l4} ct original ip daddr {r.cluster_ip} ct original proto-dst {r.port} {update}"
+            )
+            if has_np:
+                record.append(
+                    f"{l4} ct original ip daddr != @cluster-ips "
+                    f"ct original proto-dst {r.node_port} {update}"
+                )
+        el["service-ips"][front] = target
+        if has_np:
+            np_target = target if r.affinity_timeout is not None else f"goto np-{n}"
+            el["service-nodeports"][np_key] = np_target
+    chains = dict(sorted(ep_chains.items(), key=lambda kv: _count_order(kv[0])))
+    chains.update(sorted(aff_chains.items()))
+    chains["record-affinity"] = ("", tuple(record))
+    chains.update(_BASE_CHAINS)
+    chains[_POSTROUTING[0]] = (_POSTROUTING[1], _POSTROUTING[2])
+    return Desired(sets, chains, el)
+
+
+def _count_order(chain: str) -> tuple[int, str]:
+    prefix, _, n = chain.partition("-")
+    return (int(n), prefix)
+
+
+def _ensure_count(
+    n: int,
+    sets: dict[str, tuple[bool, str]],
+    chains: dict[str, tuple[str, tuple[str, ...]]],
+    el: dict[str, dict[str, str | None]],
+) -> None:
+    """Create the ``ep-<n>``/``np-<n>`` chains and their backend maps on first use."""
+    if f"be-{n}" in sets:
+        return
+    data = "ip daddr . th dport"
+    sets[f"be-{n}"] = (
+        True,
+        f"typeof ip daddr . meta l4proto . th dport . numgen random mod {n} : {data};",
+    )
+    sets[f"npbe-{n}"] = (True, f"typeof meta l4proto . th dport . numgen random mod {n} : {data};")
+    el[f"be-{n}"] = {}
+    el[f"npbe-{n}"] = {}
+    pick = f"numgen random mod {n}"
+    chains[f"ep-{n}"] = (
+        "",
+        (f"{_L4} dnat ip to ip daddr . meta l4proto . th dport . {pick} map @be-{n}",),
+    )
+    chains[f"np-{n}"] = ("", (f"{_L4} dnat ip to meta l4proto . th dport . {pick} map @npbe-{n}",))
