@@ -1,0 +1,363 @@
+"""The live cluster's namespaces: nodes and pods as network namespaces podnet owns.
+
+Lifetime is the design (see :mod:`podnet.dataplane.holders`): :meth:`Sandbox.enter`
+puts the calling process's *future children* into a new PID namespace whose init dies
+with this process, so when podnet exits, crashes or is SIGKILLed the kernel kills every
+process of the cluster and drops every namespace, link, route and nft rule with them.
+Nothing is bind-mounted where the host sees it, nothing is written to the host's
+netns, routes, nftables or /etc.
+
+As root that is all; as an unprivileged user podnet first enters a new user namespace
+mapping uid/gid 0 to itself ("rootless", as rootless docker and k3s run), in which it
+may create and configure network namespaces but still cannot touch the host's.
+
+Consequences the caller must know:
+
+* :meth:`enter` must be called once, early, from the main thread of a process that
+  has not started other threads (CLONE_NEWUSER requires a single-threaded caller, and
+  PR_SET_PDEATHSIG fires when the *thread* that spawned a holder exits).
+* Every process started after :meth:`enter` lives in the cluster's PID namespace.
+  After :meth:`close` a root process is moved back; a rootless one cannot (setns to
+  the host PID namespace needs privilege there) and can start no more processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from podnet.dataplane import execs, holders, links, netns
+from podnet.dataplane.podfiles import pod_files
+from podnet.errors import ClusterError, CommandError, NotSupportedError, PodnetError
+from podnet.model.cluster import Node
+from podnet.model.objects import Pod
+
+
+def _which(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise NotSupportedError(f"{name} is not installed")
+    return path
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+class Sandbox:
+    """Owner of the cluster's namespaces; lives inside the podnet process."""
+
+    _entered = False
+
+    def __init__(self, init: subprocess.Popen[bytes], liveness_w: int, host_pidns: int) -> None:
+        self._init = init
+        self._liveness_w = liveness_w
+        self._host_pidns = host_pidns
+        self._nodes: dict[str, tuple[Node, subprocess.Popen[bytes]]] = {}
+        self._pods: dict[str, tuple[Pod, subprocess.Popen[bytes]]] = {}
+        self._closed = False
+        self._ip = _which("ip")
+        self._nsenter = _which("nsenter")
+
+    # -- lifetime ---------------------------------------------------------------
+
+    @classmethod
+    def enter(cls) -> Sandbox:
+        """Create the cluster: user namespace if unprivileged, PID namespace, init,
+        and the cluster's root netns with the node-network bridge. Once per process."""
+        if cls._entered:
+            raise ClusterError("a sandbox was already entered in this process")
+        _which("ip")
+        _which("nsenter")
+        rootless = os.geteuid() != 0
+        if rootless and threading.active_count() != 1:
+            raise NotSupportedError("rootless sandbox needs a single-threaded process")
+        host_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            if rootless:
+                uid, gid = os.geteuid(), os.getegid()
+                netns.unshare(netns.CLONE_NEWUSER)
+                netns.map_root_to(uid, gid)
+            netns.unshare(netns.CLONE_NEWPID)
+        except OSError as e:
+            os.close(host_pidns)
+            raise NotSupportedError(f"cannot create the cluster namespaces: {e}") from e
+        cls._entered = True
+        r, w = os.pipe()
+        try:
+            init = holders.spawn_init(r)
+        finally:
+            os.close(r)
+        sandbox = cls(init, w, host_pidns)
+        try:
+            sandbox._run_ip(sandbox.root_exec_argv, links.root_batch())
+        except PodnetError:
+            sandbox.close()
+            raise
+        return sandbox
+
+    def close(self) -> None:
+        """Tear everything down now (a normal exit). Idempotent.
+
+        Killing the init is what removes everything; pods and nodes are killed first
+        only so their Popen objects are reaped here instead of left as zombies.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        for _, proc in self._pods.values():
+            _kill(proc)
+        for _, proc in self._nodes.values():
+            _kill(proc)
+        _kill(self._init)
+        os.close(self._liveness_w)
+        self._pods.clear()
+        self._nodes.clear()
+        # Back to the host PID namespace for later children (root only).
+        with contextlib.suppress(OSError):
+            netns.setns(self._host_pidns, netns.CLONE_NEWPID)
+        os.close(self._host_pidns)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- building the cluster ------------------------------------------------------
+
+    def add_nodes(self, nodes: Sequence[Node]) -> None:
+        """Create node netns, attach them to the bridge, route pod CIDRs between them."""
+        self._check_open()
+        new = list(nodes)
+        names = [n.name for n in new]
+        if len(set(names)) != len(names) or any(n in self._nodes for n in names):
+            raise ClusterError(f"duplicate node name in {names}")
+        links.check_unique_ifaces([*self._nodes, *names], "nd")
+        added: list[str] = []
+        try:
+            for node in new:
+                self._nodes[node.name] = (node, holders.spawn_node(node.name))
+                added.append(node.name)
+            attach: list[str] = []
+            for node in new:
+                attach += links.node_attach_batch(node, self._ns_path(self._node_pid(node.name)))
+            self._run_ip(self.root_exec_argv, attach)
+            everyone = [n for n, _ in self._nodes.values()]
+            jobs = []
+            for node, proc in self._nodes.values():
+                if node.name in names:
+                    lines = links.node_config_batch(node, everyone)
+                else:  # an existing node learns the new nodes' pod CIDRs
+                    lines = [
+                        f"route add {n.pod_cidr} via {n.address} dev {links.POD_IFACE}" for n in new
+                    ]
+                jobs.append(
+                    (
+                        self._enter_argv(proc.pid, "net", [self._ip, "-batch", "-"]),
+                        links.batch_text(lines),
+                    )
+                )
+            execs.run_all(jobs)
+        except PodnetError:
+            for name in added:
+                _kill(self._nodes.pop(name)[1])
+            raise
+
+    def add_pods(self, pods: Sequence[Pod]) -> None:
+        """Create the pods' sandboxes and wire them, in one batch per node.
+
+        Each pod needs ``ip`` and ``node`` (set by scheduling and IPAM). All pods are
+        checked before anything is created; on a failure the pods of this call are
+        removed again.
+        """
+        self._check_open()
+        new = list(pods)
+        keys = [p.key for p in new]
+        if len(set(keys)) != len(keys) or any(k in self._pods for k in keys):
+            raise ClusterError("duplicate pod in add_pods")
+        for pod in new:
+            if pod.ip is None or pod.node is None:
+                raise ClusterError(f"pod {pod.key} has no IP or node yet")
+            if pod.node not in self._nodes:
+                raise ClusterError(f"pod {pod.key}: unknown node {pod.node}")
+            links.check_pod_ip(pod.key, pod.ip, self._nodes[pod.node][0])
+        links.check_unique_ifaces([*self._pods, *keys], "pn")
+        try:
+            for pod in new:
+                assert pod.ip is not None
+                files = pod_files(pod, pod.ip)
+                self._pods[pod.key] = (pod, holders.spawn_pause(files.hostname, files.by_path()))
+            per_node: dict[str, list[str]] = {}
+            pod_jobs = []
+            for pod in new:
+                assert pod.ip is not None and pod.node is not None
+                node = self._nodes[pod.node][0]
+                pid = self._pods[pod.key][1].pid
+                per_node.setdefault(node.name, []).extend(
+                    links.pod_attach_batch(pod.key, pod.ip, node, self._ns_path(pid))
+                )
+                pod_jobs.append(
+                    (
+                        self._enter_argv(pid, "net", [self._ip, "-batch", "-"]),
+                        links.batch_text(links.pod_config_batch(pod.ip, node)),
+                    )
+                )
+            node_jobs = [
+                (
+                    self._enter_argv(self._node_pid(name), "net", [self._ip, "-batch", "-"]),
+                    links.batch_text(lines),
+                )
+                for name, lines in per_node.items()
+            ]
+            execs.run_all(node_jobs)
+            execs.run_all(pod_jobs)
+        except PodnetError:
+            for key in keys:
+                if key in self._pods:
+                    self.remove_pod(key)
+            raise
+
+    def remove_pod(self, pod_key: str) -> None:
+        """Delete the pod's veth pair, kill every process in its netns and its pause."""
+        self._check_open()
+        if pod_key not in self._pods:
+            raise ClusterError(f"no pod {pod_key} in the sandbox")
+        pod, pause = self._pods.pop(pod_key)
+        assert pod.node is not None
+        # Deleting one end removes the pair (and the node's /32 route) synchronously;
+        # a dying netns would only release them later, from a kernel workqueue.
+        # CommandError: never attached (add_pods failed before that).
+        with contextlib.suppress(CommandError):
+            execs.run(
+                self._enter_argv(
+                    self._node_pid(pod.node),
+                    "net",
+                    [self._ip, "link", "del", links.pod_iface(pod_key)],
+                )
+            )
+        inode = netns.netns_inode(pause.pid) if pause.poll() is None else None
+        if inode is not None:
+            for pid in _pids_in_netns(inode):
+                if pid != pause.pid:
+                    _signal(pid, signal.SIGKILL)
+        _kill(pause)
+
+    # -- entering namespaces (for the runtime, the nft and DNS helpers) -------------
+
+    def pod_exec_argv(self, pod_key: str, argv: Sequence[str], cwd: str | None = None) -> list[str]:
+        """``argv`` run inside the pod: its netns, hostname and mount namespace (/etc files).
+
+        ``nsenter`` without ``--pid`` does not fork, so the returned command's pid *is*
+        the container process: signals and exit status reach it directly. It is in the
+        cluster PID namespace because podnet's children are.
+        """
+        pid = self._pod_pid(pod_key)
+        return [
+            self._nsenter,
+            f"--net=/proc/{pid}/ns/net",
+            f"--uts=/proc/{pid}/ns/uts",
+            f"--mount=/proc/{pid}/ns/mnt",
+            f"--wd={cwd or '/'}",
+            "--",
+            *argv,
+        ]
+
+    def node_exec_argv(self, node: str, argv: Sequence[str]) -> list[str]:
+        """``argv`` run in the node's netns and UTS namespace (e.g. ``nft -f -``)."""
+        pid = self._node_pid(node)
+        return [
+            self._nsenter,
+            f"--net=/proc/{pid}/ns/net",
+            f"--uts=/proc/{pid}/ns/uts",
+            "--",
+            *argv,
+        ]
+
+    def root_exec_argv(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` run in the cluster's root netns (the one holding the node bridge)."""
+        return self._enter_argv(self._init.pid, "net", argv)
+
+    def spawn(
+        self, pod_key: str, argv: Sequence[str], *, cwd: str | None = None, **popen: Any
+    ) -> subprocess.Popen[bytes]:
+        """Start ``argv`` in the pod (see :meth:`pod_exec_argv`); ``popen`` goes to Popen.
+
+        ``preexec_fn`` and ``cwd`` must not be in ``popen``: entering the mount
+        namespace resets the working directory, so ``cwd`` is applied after it.
+        """
+        if "preexec_fn" in popen:
+            raise ValueError("spawn() enters the namespaces itself; no preexec_fn")
+        try:
+            proc: subprocess.Popen[bytes] = subprocess.Popen(
+                self.pod_exec_argv(pod_key, argv, cwd), **popen
+            )
+            return proc
+        except OSError as e:
+            raise NotSupportedError(
+                f"cannot start {argv[0] if argv else '?'} in {pod_key}: {e}"
+            ) from e
+
+    # -- introspection ------------------------------------------------------------
+
+    def pids(self) -> dict[str, int]:
+        """Host pids of the processes podnet started: ``init``, ``node/<n>``, ``pod/<key>``."""
+        out = {"init": self._init.pid}
+        out.update({f"node/{n}": p.pid for n, (_, p) in self._nodes.items()})
+        out.update({f"pod/{k}": p.pid for k, (_, p) in self._pods.items()})
+        return out
+
+    def pod_pid(self, pod_key: str) -> int:
+        return self._pod_pid(pod_key)
+
+    # -- internals ----------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClusterError("the sandbox is closed")
+
+    def _node_pid(self, name: str) -> int:
+        if name not in self._nodes:
+            raise ClusterError(f"no node {name} in the sandbox")
+        return self._nodes[name][1].pid
+
+    def _pod_pid(self, key: str) -> int:
+        if key not in self._pods:
+            raise ClusterError(f"no pod {key} in the sandbox")
+        return self._pods[key][1].pid
+
+    @staticmethod
+    def _ns_path(pid: int, kind: str = "net") -> str:
+        return f"/proc/{pid}/ns/{kind}"
+
+    def _enter_argv(self, pid: int, kind: str, argv: Sequence[str]) -> list[str]:
+        return [self._nsenter, f"--{kind}={self._ns_path(pid, kind)}", "--", *argv]
+
+    def _run_ip(self, where: Any, lines: list[str]) -> None:
+        execs.run(where([self._ip, "-batch", "-"]), links.batch_text(lines))
+
+
+def _pids_in_netns(inode: int) -> list[int]:
+    """Host pids of every process in the netns ``inode`` (all of them ours: the netns is)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}/ns/net").st_ino == inode:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)

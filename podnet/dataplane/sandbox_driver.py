@@ -1,0 +1,112 @@
+"""Drive a :class:`Sandbox` in this process from JSON lines on stdin (tests, bench, debug).
+
+``python -m podnet.dataplane.sandbox_driver`` enters a sandbox, then answers one JSON
+line per request line:
+
+    {"op": "nodes", "n": 2}
+    {"op": "pods", "pods": [{"namespace": "default", "name": "a", "node": "node-0",
+                             "ip": "10.244.0.2", "hostname": null, "subdomain": null}]}
+    {"op": "exec", "pod": "default/a", "argv": ["hostname"], "timeout": 10}
+    {"op": "node_exec", "node": "node-0", "argv": ["ip", "route"]}
+    {"op": "remove", "pod": "default/a"}
+    {"op": "pids"}
+    {"op": "close"}
+
+Replies are ``{"ok": true, ...}`` or ``{"ok": false, "error": "<PodnetError class>",
+"message": ...}``. The process is the podnet process of the lifetime design: kill it
+(even with SIGKILL) and the whole cluster goes with it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+from podnet.dataplane.sandbox import Sandbox
+from podnet.errors import PodnetError
+from podnet.model.cluster import Node
+from podnet.model.objects import Pod
+
+
+def make_nodes(n: int) -> list[Node]:
+    """Nodes as the cluster builder makes them: 10.244.i.0/24, 172.18.0.(i+2)."""
+    return [
+        Node(
+            name=f"node-{i}",
+            labels={"kubernetes.io/hostname": f"node-{i}", "kubernetes.io/os": "linux"},
+            pod_cidr=f"10.244.{i}.0/24",
+            address=f"172.18.0.{i + 2}",
+        )
+        for i in range(n)
+    ]
+
+
+def _pod(d: dict[str, Any]) -> Pod:
+    return Pod(
+        namespace=d["namespace"],
+        name=d["name"],
+        labels={},
+        containers=(),
+        hostname=d.get("hostname"),
+        subdomain=d.get("subdomain"),
+        ip=d["ip"],
+        node=d["node"],
+    )
+
+
+def _run(argv: list[str], timeout: float) -> dict[str, Any]:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"ok": True, "rc": -1, "stdout": "", "stderr": "timeout"}
+    return {"ok": True, "rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+def handle(sb: Sandbox, req: dict[str, Any]) -> dict[str, Any]:
+    op = req["op"]
+    t0 = time.perf_counter()
+    if op == "nodes":
+        sb.add_nodes(make_nodes(int(req["n"])))
+    elif op == "pods":
+        sb.add_pods([_pod(p) for p in req["pods"]])
+    elif op == "exec":
+        return _run(sb.pod_exec_argv(req["pod"], req["argv"]), float(req.get("timeout", 10)))
+    elif op == "node_exec":
+        return _run(sb.node_exec_argv(req["node"], req["argv"]), float(req.get("timeout", 10)))
+    elif op == "remove":
+        sb.remove_pod(req["pod"])
+    elif op == "pids":
+        return {"ok": True, "pids": sb.pids()}
+    elif op == "close":
+        sb.close()
+    else:
+        return {"ok": False, "error": "ValueError", "message": f"unknown op {op}"}
+    return {"ok": True, "seconds": time.perf_counter() - t0}
+
+
+def main() -> int:
+    try:
+        sb = Sandbox.enter()
+    except PodnetError as e:
+        print(json.dumps({"ok": False, "error": type(e).__name__, "message": str(e)}), flush=True)
+        return 1
+    print(json.dumps({"ok": True, "ready": True}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            reply = handle(sb, json.loads(line))
+        except PodnetError as e:
+            reply = {"ok": False, "error": type(e).__name__, "message": str(e)}
+        print(json.dumps(reply), flush=True)
+        if reply.get("ok") and json.loads(line)["op"] == "close":
+            return 0
+    sb.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
