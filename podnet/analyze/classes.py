@@ -1,0 +1,141 @@
+"""Pod equivalence classes for the connectivity matrix, and selectors as bitsets.
+
+Two pods are interchangeable for every NetworkPolicy verdict when they share the
+namespace, the values of every label key some pod selector mentions, the ports they
+serve, the numbers behind every named port a policy mentions, and - only when policies
+contain ipBlocks - which ipBlocks contain their IP. The matrix then computes verdicts
+per class (1,000s of pods from one Deployment become one class) and expands later.
+
+Sets of classes are Python ints used as bitsets (bit i = class i): union, intersection
+and complement are single big-int operations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from podnet.control.policy_match import block_ranges, parse_ip
+from podnet.model.objects import IPBlock, NetworkPolicy, Pod
+from podnet.model.selectors import LabelSelector
+
+Port = tuple[int, str]
+
+
+@dataclass(frozen=True)
+class PodClass:
+    """Pods with identical policy-relevant attributes; ``rep`` stands for them all."""
+
+    index: int
+    namespace: str
+    pods: tuple[Pod, ...]
+    ports: tuple[Port, ...]
+
+    @property
+    def rep(self) -> Pod:
+        return self.pods[0]
+
+
+def _pod_selectors(policies: Sequence[NetworkPolicy]) -> list[LabelSelector]:
+    out = []
+    for pol in policies:
+        out.append(pol.pod_selector)
+        for rule in (*pol.ingress, *pol.egress):
+            out.extend(p.pod_selector for p in rule.peers if p.pod_selector is not None)
+    return out
+
+
+def relevant_label_keys(policies: Sequence[NetworkPolicy]) -> frozenset[str]:
+    keys: set[str] = set()
+    for s in _pod_selectors(policies):
+        keys.update(k for k, _ in s.match_labels)
+        keys.update(r.key for r in s.match_expressions)
+    return frozenset(keys)
+
+
+def referenced_port_names(policies: Sequence[NetworkPolicy]) -> tuple[tuple[str, str], ...]:
+    names: set[tuple[str, str]] = set()
+    for pol in policies:
+        for rule in (*pol.ingress, *pol.egress):
+            names.update((p.port, p.protocol) for p in rule.ports if isinstance(p.port, str))
+    return tuple(sorted(names))
+
+
+def ip_blocks(policies: Sequence[NetworkPolicy]) -> tuple[IPBlock, ...]:
+    blocks: dict[IPBlock, None] = {}
+    for pol in policies:
+        for rule in (*pol.ingress, *pol.egress):
+            for peer in rule.peers:
+                if peer.ip_block is not None:
+                    blocks.setdefault(peer.ip_block, None)
+    return tuple(blocks)
+
+
+def build_classes(
+    pods: Sequence[Pod],
+    served: Mapping[str, tuple[Port, ...]],
+    policies: Sequence[NetworkPolicy],
+) -> tuple[PodClass, ...]:
+    """Group ``pods`` (sorted by namespace/name first) into classes, in first-seen order."""
+    keys = relevant_label_keys(policies)
+    names = referenced_port_names(policies)
+    ranges = [block_ranges(b) for b in ip_blocks(policies)]
+    groups: dict[tuple[object, ...], list[Pod]] = {}
+    for pod in sorted(pods, key=lambda p: (p.namespace, p.name)):
+        labels = tuple(sorted((k, v) for k, v in pod.labels.items() if k in keys))
+        named = tuple(pod.named_port(n, proto) for n, proto in names) if names else ()
+        blocks: tuple[bool, ...] = ()
+        if ranges and pod.ip is not None:
+            ip = parse_ip(pod.ip)
+            value = int(ip)
+            blocks = tuple(r.contains(ip.version, value) for r in ranges)
+        key = (pod.namespace, labels, served.get(pod.key, ()), named, blocks)
+        groups.setdefault(key, []).append(pod)
+    return tuple(
+        PodClass(i, members[0].namespace, tuple(members), served.get(members[0].key, ()))
+        for i, members in enumerate(groups.values())
+    )
+
+
+class LabelIndex:
+    """Evaluate label selectors over many label sets at once, as bitsets.
+
+    Mirrors :meth:`LabelSelector.matches` exactly (apimachinery semantics: AND of all
+    terms; NotIn and DoesNotExist match a missing key); a property test checks the
+    two agree.
+    """
+
+    def __init__(self, label_sets: Sequence[Mapping[str, str]]) -> None:
+        self.all = (1 << len(label_sets)) - 1
+        self._pair: dict[tuple[str, str], int] = {}
+        self._key: dict[str, int] = {}
+        for i, labels in enumerate(label_sets):
+            bit = 1 << i
+            for k, v in labels.items():
+                self._pair[(k, v)] = self._pair.get((k, v), 0) | bit
+                self._key[k] = self._key.get(k, 0) | bit
+        self._cache: dict[LabelSelector, int] = {}
+
+    def bits(self, selector: LabelSelector) -> int:
+        got = self._cache.get(selector)
+        if got is None:
+            got = self._cache[selector] = self._eval(selector)
+        return got
+
+    def _eval(self, selector: LabelSelector) -> int:
+        acc = self.all
+        for k, v in selector.match_labels:
+            acc &= self._pair.get((k, v), 0)
+        for req in selector.match_expressions:
+            if req.operator in ("In", "NotIn"):
+                hit = 0
+                for v in req.values:
+                    hit |= self._pair.get((req.key, v), 0)
+                acc &= hit if req.operator == "In" else self.all & ~hit
+            elif req.operator == "Exists":
+                acc &= self._key.get(req.key, 0)
+            elif req.operator == "DoesNotExist":
+                acc &= self.all & ~self._key.get(req.key, 0)
+            else:
+                raise ValueError(f"unknown operator {req.operator!r}")
+        return acc
