@@ -172,7 +172,7 @@ def cluster(
 WEB = svc(
     "web", "10.96.0.20", ServicePort(80, "web", name="http"), ServicePort(53, 5353, "UDP", "dns")
 )
-WEB_EPS = {
+WEB_EPS: dict[str, tuple[Endpoint, ...]] = {
     "http": (ep("a", 8080), ep("b", 8081)),  # named targetPort, resolved per pod
     "dns": (ep("a", 5353, "UDP"), ep("b", 5353, "UDP")),
 }
