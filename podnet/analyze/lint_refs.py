@@ -28,12 +28,27 @@ from dataclasses import dataclass
 
 from podnet.model.objects import Container, Pod
 
-SCHEME_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21, "redis": 6379,
-                "postgres": 5432, "postgresql": 5432, "mysql": 3306, "mongodb": 27017,
-                "amqp": 5672, "nats": 4222, "grpc": None, "tcp": None}  # fmt: skip
+SCHEME_PORTS = {
+    "http": 80,
+    "https": 443,
+    "ws": 80,
+    "wss": 443,
+    "ftp": 21,
+    "redis": 6379,
+    "postgres": 5432,
+    "postgresql": 5432,
+    "mysql": 3306,
+    "mongodb": 27017,
+    "amqp": 5672,
+    "nats": 4222,
+    "grpc": None,
+    "tcp": None,
+}
 
-_URL = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^@/\s]*@)?"
-                  r"(?P<host>\[[0-9a-fA-F:.]+\]|[^:/\s?#'\"]+)(?::(?P<port>\d{1,5}))?")  # fmt: skip
+_URL = re.compile(
+    r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://(?:[^@/\s]*@)?"
+    r"(?P<host>\[[0-9a-fA-F:.]+\]|[^:/\s?#'\"]+)(?::(?P<port>\d{1,5}))?"
+)
 _HOSTPORT = re.compile(r"^(?P<host>[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?):(?P<port>\d{1,5})$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$")
 _HOST_ENV = re.compile(r"(^|_)(HOST|HOSTNAME|ADDR|ADDRESS|SERVER|SERVICE|ENDPOINT|URL|URI)$")
@@ -65,8 +80,19 @@ _VALUE_OPTS = {
     "nslookup": {"-type", "-port", "-timeout"},
     "dig": {"-p", "-t", "-q", "-b"},
 }
-_TOOLS = {"wget", "curl", "nc", "netcat", "ncat", "telnet", "nslookup", "dig", "host",
-          "ping", "agnhost"}  # fmt: skip
+_TOOLS = {
+    "wget",
+    "curl",
+    "nc",
+    "netcat",
+    "ncat",
+    "telnet",
+    "nslookup",
+    "dig",
+    "host",
+    "ping",
+    "agnhost",
+}
 
 
 @dataclass(frozen=True)

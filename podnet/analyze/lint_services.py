@@ -65,8 +65,9 @@ def _port_findings(svc: Service, pods: list[Pod]) -> list[Finding]:
                 )
             )
         elif not any(serves(p, tp, sp.protocol) for p in pods):
-            served = sorted({f"{cp.container_port}/{cp.protocol}" for p in pods
-                             for cp in served_ports(p)})  # fmt: skip
+            served = sorted(
+                {f"{cp.container_port}/{cp.protocol}" for p in pods for cp in served_ports(p)}
+            )
             out.append(
                 Finding(
                     "target-port-unmatched",

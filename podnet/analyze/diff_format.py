@@ -1,0 +1,82 @@
+"""Render a :class:`~podnet.analyze.diff.Diff` for people (text, wide) and machines (JSON).
+
+Text is kubectl-like tables under headings; ``wide`` adds the verdict's reason under
+each connection. Lines that would pass 80 columns are wrapped, never cut.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from podnet.analyze.diff import Diff
+from podnet.cli.common import table
+
+_GREEN, _RED, _RESET = "\033[32m", "\033[31m", "\033[0m"
+
+
+def _mark(opened: bool, colour: bool) -> str:
+    word = "+opened" if opened else "-closed"
+    if colour:
+        return f"{_GREEN if opened else _RED}{word}{_RESET}"
+    return word
+
+
+def format_text(d: Diff, wide: bool = False, colour: bool = False) -> str:
+    if not d.changed:
+        return "no changes: the same connections, endpoints, pods and Services"
+    out: list[str] = []
+    if d.connections:
+        out.append(f"Connections: {len(d.opened)} opened, {len(d.closed)} closed")
+        rows = [[c.src, c.dst, f"{c.port}/{c.protocol}"] for c in d.connections]
+        lines = table(rows, ["SOURCE", "DESTINATION", "PORT"]).split("\n")
+        out.append("  " + "CHANGE    " + lines[0])
+        for c, line in zip(d.connections, lines[1:], strict=True):
+            out.append(f"  {_mark(c.opened, colour)}   {line}")
+            if wide:
+                out += textwrap.wrap(
+                    c.reason, 78, initial_indent=" " * 12, subsequent_indent=" " * 14
+                )
+        out.append("")
+    if d.endpoints:
+        out.append("Service endpoints:")
+        for e in d.endpoints:
+            port = f" port {e.port_name}" if e.port_name else ""
+            out.append(f"  {e.service}{port}")
+            out += [f"    + {a}" for a in e.added] + [f"    - {r}" for r in e.removed]
+        out.append("")
+    for title, keys in (
+        ("Pods added", d.pods_added),
+        ("Pods removed", d.pods_removed),
+        ("Services added", d.services_added),
+        ("Services removed", d.services_removed),
+    ):
+        if keys:
+            out.append(f"{title}:")
+            out += textwrap.wrap(", ".join(keys), 78, initial_indent="  ", subsequent_indent="  ")
+    return "\n".join(out).rstrip()
+
+
+def to_dict(d: Diff) -> dict[str, Any]:
+    conn = [
+        {"src": c.src, "dst": c.dst, "port": c.port, "protocol": c.protocol, "reason": c.reason}
+        for c in d.connections
+    ]
+    return {
+        "changed": d.changed,
+        "opened": [c for c, x in zip(conn, d.connections, strict=True) if x.opened],
+        "closed": [c for c, x in zip(conn, d.connections, strict=True) if not x.opened],
+        "endpoints": [
+            {
+                "service": e.service,
+                "port_name": e.port_name,
+                "added": list(e.added),
+                "removed": list(e.removed),
+            }
+            for e in d.endpoints
+        ],
+        "pods_added": list(d.pods_added),
+        "pods_removed": list(d.pods_removed),
+        "services_added": list(d.services_added),
+        "services_removed": list(d.services_removed),
+    }
