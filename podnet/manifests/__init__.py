@@ -1,1 +1,13 @@
-"""podnet.manifests."""
+"""Manifests (YAML) -> objects (typed, validated, defaulted).
+
+``load_paths`` reads ``-f`` arguments (files, directories, ``-``); ``from_documents``
+takes documents already parsed into dicts (generators, tests, the conformance runner).
+Both return :class:`podnet.model.objects.Manifests` or raise
+:class:`podnet.errors.ManifestError`.
+"""
+
+from podnet.manifests.build import from_documents
+from podnet.manifests.files import load_paths, parse_text
+from podnet.manifests.workloads import expand_daemonset
+
+__all__ = ["expand_daemonset", "from_documents", "load_paths", "parse_text"]

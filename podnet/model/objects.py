@@ -222,3 +222,7 @@ class Manifests:
     services: tuple[Service, ...] = ()
     policies: tuple[NetworkPolicy, ...] = ()
     warnings: tuple[str, ...] = ()
+    # One template pod per DaemonSet (name = the DaemonSet's, owner set). Not in
+    # ``pods``: podnet.control expands each per node with
+    # podnet.manifests.workloads.expand_daemonset once the nodes are known.
+    daemonsets: tuple[Pod, ...] = ()

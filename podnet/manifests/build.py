@@ -1,0 +1,220 @@
+"""Documents -> :class:`Manifests`: validate everything, then default and convert.
+
+One bad document means nothing is loaded: every document is checked first (schema,
+then the API server's semantic checks), all errors are raised together, and only a
+fully valid input is converted (STYLE.md principle 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from podnet.errors import Location, ManifestError
+from podnet.manifests.check_meta import check_metadata
+from podnet.manifests.check_pod import check_pod_spec
+from podnet.manifests.check_policy import check_policy_spec
+from podnet.manifests.check_service import check_service_spec
+from podnet.manifests.check_workload import check_workload
+from podnet.manifests.convert import (
+    NAMESPACE_NAME_LABEL,
+    labels_of,
+    to_namespace,
+    to_pod,
+    to_service,
+)
+from podnet.manifests.convert_policy import to_policy
+from podnet.manifests.kinds import KINDS, Kind
+from podnet.manifests.lines import LineList
+from podnet.manifests.report import DocContext, raise_all
+from podnet.manifests.schema import has_schema, schema_errors
+from podnet.manifests.workloads import expand
+from podnet.model.objects import Manifests, Meta, Namespace, NetworkPolicy, Pod, Service
+
+# The API server creates these itself (pkg/controlplane/controller/systemnamespaces).
+SYSTEM_NAMESPACES = ("default", "kube-system")
+
+Valid = tuple[Kind, dict[str, Any], DocContext, Meta]
+
+
+def from_documents(docs: Sequence[tuple[dict[str, Any], Location]]) -> Manifests:
+    """Validate, default and convert manifest documents (dicts) into :class:`Manifests`.
+
+    Raises :class:`ManifestError` (carrying file:line, object and field of the first
+    problem, and listing all of them) if anything is invalid; then nothing is loaded.
+    """
+    errors: list[ManifestError] = []
+    warnings: list[str] = []
+    valid: list[Valid] = []
+    for doc, loc in _flatten(docs, errors):
+        ctx = DocContext(doc, loc, _ref(doc))
+        item = _check(ctx)
+        errors += ctx.errors
+        warnings += ctx.warnings
+        if item is not None and not ctx.errors:
+            valid.append(item)
+    _check_unique(valid, errors)
+    raise_all(errors)
+    return _convert(valid, warnings)
+
+
+def _flatten(
+    docs: Sequence[tuple[Any, Location]], errors: list[ManifestError]
+) -> Iterator[tuple[Any, Location]]:
+    """Expand ``kind: List`` (and ``*List``) documents into their items, keeping lines."""
+    for doc, loc in docs:
+        kind = doc.get("kind") if isinstance(doc, dict) else None
+        if not (isinstance(kind, str) and kind.endswith("List") and "items" in doc):
+            yield doc, loc
+            continue
+        items = doc["items"]
+        if not isinstance(items, list):
+            errors.append(
+                ManifestError("items must be a list", location=loc, obj=kind, field="items")
+            )
+            continue
+        for i, item in enumerate(items):
+            line = items.item_lines[i] if isinstance(items, LineList) else loc.line
+            yield from _flatten([(item, Location(loc.file, line))], errors)
+
+
+def _ref(doc: Any) -> str | None:
+    if not isinstance(doc, dict):
+        return None
+    kind = doc.get("kind") if isinstance(doc.get("kind"), str) else "?"
+    meta = doc.get("metadata")
+    if not isinstance(meta, dict):
+        meta = {}
+    name = meta.get("name") or "?"
+    known = KINDS.get(str(kind))
+    if known is None or not known.namespaced:
+        return f"{kind}/{name}"
+    return f"{kind}/{meta.get('namespace') or 'default'}/{name}"
+
+
+def _check(ctx: DocContext) -> Valid | None:
+    doc = ctx.doc
+    if not isinstance(doc, dict):
+        ctx.error((), f"a manifest must be a mapping (object), got {type(doc).__name__}")
+        return None
+    kind, api = doc.get("kind"), doc.get("apiVersion")
+    if not isinstance(kind, str) or not kind:
+        ctx.error(("kind",), "Required value: kind must be set")
+        return None
+    if not isinstance(api, str) or not api:
+        ctx.error(("apiVersion",), "Required value: apiVersion must be set")
+        return None
+    known = KINDS.get(kind)
+    if known is None:
+        note = "" if has_schema(kind, api) else " (no schema known)"
+        ctx.warn((), f"kind {kind} ({api}) is not modelled by podnet{note}; skipped")
+        return None
+    if api != known.api_version:
+        ctx.error(
+            ("apiVersion",), f"Unsupported value {api!r}: {kind} is served as {known.api_version!r}"
+        )
+        return None
+    for path, message in schema_errors(doc):
+        ctx.error(path, message)
+    if ctx.errors:
+        return None  # semantic checks assume the schema's shapes
+    check_metadata(ctx, kind, known.namespaced)
+    spec = doc.get("spec")
+    if kind == "Pod":
+        check_pod_spec(ctx, ("spec",), spec)
+    elif kind == "Service":
+        check_service_spec(ctx, spec)
+    elif kind == "NetworkPolicy":
+        check_policy_spec(ctx, spec)
+    elif known.workload:
+        check_workload(ctx, kind, spec)
+    meta = doc.get("metadata") or {}
+    namespace = (meta.get("namespace") or "default") if known.namespaced else ""
+    return known, doc, ctx, Meta(kind, namespace, str(meta.get("name")), ctx.location)
+
+
+def _check_unique(valid: list[Valid], errors: list[ManifestError]) -> None:
+    seen: dict[str, Meta] = {}
+    for _, _, ctx, meta in valid:
+        first = seen.setdefault(meta.ref, meta)
+        if first is not meta:
+            ctx.error(
+                ("metadata", "name"),
+                f"Duplicate value: {meta.ref} is already defined at {first.location}",
+            )
+            errors.append(ctx.errors[-1])
+
+
+def _convert(valid: list[Valid], warnings: list[str]) -> Manifests:
+    namespaces: dict[str, Namespace] = {n: _system(n) for n in SYSTEM_NAMESPACES}
+    pods: list[Pod] = []
+    daemonsets: list[Pod] = []
+    services: list[Service] = []
+    policies: list[NetworkPolicy] = []
+    for kind, doc, ctx, meta in valid:
+        before = len(ctx.warnings)
+        if kind.name == "Namespace":
+            namespaces[meta.name] = to_namespace(doc, meta)
+        elif kind.name == "Pod":
+            pods.append(
+                to_pod(
+                    ctx,
+                    ("spec",),
+                    doc["spec"],
+                    namespace=meta.namespace,
+                    name=meta.name,
+                    labels=labels_of(doc.get("metadata")),
+                    meta=meta,
+                )
+            )
+        elif kind.name == "Service":
+            services.append(to_service(doc, meta))
+        elif kind.name == "NetworkPolicy":
+            policies.append(to_policy(doc, meta))
+        elif kind.name == "DaemonSet":
+            daemonsets += expand(ctx, kind.name, doc, meta)
+        else:
+            pods += expand(ctx, kind.name, doc, meta)
+        warnings += ctx.warnings[before:]  # conversion warnings (valueFrom, probes)
+    _check_generated_names(pods)
+    for _, _, _, meta in valid:
+        if meta.namespace and meta.namespace not in namespaces:
+            # A real API server rejects objects in a namespace that does not exist; podnet
+            # is a sandbox, so it creates the namespace and says so.
+            namespaces[meta.namespace] = _system(meta.namespace)
+            warnings.append(
+                f"{meta.location}: namespace {meta.namespace!r} is not declared; "
+                "created implicitly (a real cluster would reject the object)"
+            )
+    return Manifests(
+        namespaces=tuple(namespaces.values()),
+        pods=tuple(pods),
+        services=tuple(services),
+        policies=tuple(policies),
+        warnings=tuple(warnings),
+        daemonsets=tuple(daemonsets),
+    )
+
+
+def _system(name: str) -> Namespace:
+    return Namespace(
+        name=name, labels={NAMESPACE_NAME_LABEL: name}, meta=Meta("Namespace", "", name)
+    )
+
+
+def _check_generated_names(pods: list[Pod]) -> None:
+    """A workload's pod may collide with a declared Pod (``web-0`` twice)."""
+    seen: dict[str, Pod] = {}
+    errors = []
+    for pod in pods:
+        first = seen.setdefault(pod.key, pod)
+        if first is not pod:
+            where = first.owner or (first.meta.location if first.meta else None)
+            errors.append(
+                ManifestError(
+                    f"Duplicate value: pod {pod.key} is also created by {where}",
+                    location=pod.meta.location if pod.meta else None,
+                    obj=pod.owner or (pod.meta.ref if pod.meta else None),
+                )
+            )
+    raise_all(errors)

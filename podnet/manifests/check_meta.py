@@ -1,0 +1,108 @@
+"""Checks on metadata, labels and label selectors (what the schema cannot express).
+
+Mirrors k8s.io/apimachinery/pkg/api/validation/objectmeta.go (ValidateObjectMeta),
+pkg/apis/meta/v1/validation/validation.go (ValidateLabels, ValidateLabelSelector,
+ValidateLabelSelectorRequirement). Values may be ``None`` or of the wrong type when the
+schema already reported them; those are skipped here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from podnet.manifests import names
+from podnet.manifests.lines import Path
+from podnet.manifests.report import DocContext
+
+# Object name rules per kind (core/validation ValidateNamespaceName = NameIsDNSLabel,
+# ValidateServiceName = NameIsDNS1035Label, ValidatePodName = NameIsDNSSubdomain;
+# apps/validation ValidateStatefulSetName = NameIsDNSLabel, others NameIsDNSSubdomain).
+NAME_RULES: dict[str, Callable[[str], str | None]] = {
+    "Namespace": names.dns1123_label,
+    "Service": names.dns1035_label,
+    "StatefulSet": names.dns1123_label,
+}
+SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def check_metadata(ctx: DocContext, kind: str, namespaced: bool) -> None:
+    meta = ctx.doc.get("metadata")
+    if not isinstance(meta, dict):
+        ctx.error(("metadata",), "Required value: metadata with a name is required")
+        return
+    name = meta.get("name")
+    if not name:
+        hint = " (generateName is not supported)" if meta.get("generateName") else ""
+        ctx.error(("metadata", "name"), f"Required value: name is required{hint}")
+    elif isinstance(name, str):
+        rule = NAME_RULES.get(kind, names.dns1123_subdomain)
+        if (msg := rule(name)) is not None:
+            ctx.error(("metadata", "name"), f"Invalid value {name!r}: {msg}")
+    ns = meta.get("namespace")
+    if namespaced and isinstance(ns, str) and ns and (msg := names.dns1123_label(ns)):
+        ctx.error(("metadata", "namespace"), f"Invalid value {ns!r}: {msg}")
+    check_labels(ctx, ("metadata", "labels"), meta.get("labels"))
+
+
+def check_labels(ctx: DocContext, path: Path, labels: Any) -> None:
+    if not isinstance(labels, dict):
+        return
+    for key, value in labels.items():
+        if (msg := names.qualified_name(key)) is not None:
+            ctx.error((*path, key), f"Invalid label key {key!r}: {msg}")
+        if value is None:
+            ctx.error((*path, key), "Invalid value: label values must be strings, not null")
+        elif isinstance(value, str) and (msg := names.label_value(value)) is not None:
+            ctx.error((*path, key), f"Invalid label value {value!r}: {msg}")
+
+
+def check_selector(ctx: DocContext, path: Path, selector: Any) -> None:
+    """A ``metav1.LabelSelector`` (matchLabels + matchExpressions)."""
+    if not isinstance(selector, dict):
+        return
+    check_labels(ctx, (*path, "matchLabels"), selector.get("matchLabels"))
+    exprs = selector.get("matchExpressions")
+    if not isinstance(exprs, list):
+        return
+    for i, req in enumerate(exprs):
+        if not isinstance(req, dict):
+            continue
+        rpath = (*path, "matchExpressions", i)
+        key = req.get("key")
+        if not isinstance(key, str) or not key:
+            ctx.error((*rpath, "key"), "Required value: a selector requirement needs a key")
+        elif (msg := names.qualified_name(key)) is not None:
+            ctx.error((*rpath, "key"), f"Invalid value {key!r}: {msg}")
+        op = req.get("operator")
+        values = req.get("values") or []
+        if op not in SELECTOR_OPERATORS:
+            ctx.error(
+                (*rpath, "operator"),
+                f"Unsupported value {op!r}: supported values: "
+                + ", ".join(f'"{o}"' for o in SELECTOR_OPERATORS),
+            )
+        elif op in ("In", "NotIn") and not values:
+            ctx.error(
+                (*rpath, "values"),
+                f"Required value: must be specified when `operator` is '{op}'",
+            )
+        elif op in ("Exists", "DoesNotExist") and values:
+            ctx.error(
+                (*rpath, "values"),
+                f"Forbidden: may not be specified when `operator` is '{op}'",
+            )
+        for j, v in enumerate(values if isinstance(values, list) else []):
+            if isinstance(v, str) and (msg := names.label_value(v)) is not None:
+                ctx.error((*rpath, "values", j), f"Invalid value {v!r}: {msg}")
+
+
+def check_service_selector(ctx: DocContext, path: Path, selector: Any) -> None:
+    """A Service's plain ``map[string]string`` selector: validated as labels."""
+    check_labels(ctx, path, selector)
+
+
+def is_empty_selector(selector: Any) -> bool:
+    return not isinstance(selector, dict) or (
+        not selector.get("matchLabels") and not selector.get("matchExpressions")
+    )

@@ -1,0 +1,125 @@
+"""Checks on a Service spec that the OpenAPI schema cannot express.
+
+Mirrors k8s.io/kubernetes pkg/apis/core/validation/validation.go ValidateService /
+validateServicePort: ports required unless headless or ExternalName, a name on every
+port of a multi-port Service (DNS-1123 label, unique), unique port+protocol pairs,
+targetPort a number or IANA_SVC_NAME, clusterIP an IP or ``None``. The NodePort range
+(30000-32767) is the API server's default ``--service-node-port-range``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podnet.manifests import names
+from podnet.manifests.check_meta import check_service_selector
+from podnet.manifests.check_pod import check_port_num_or_name, check_protocol
+from podnet.manifests.lines import Path
+from podnet.manifests.report import DocContext
+
+SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+AFFINITIES = ("None", "ClientIP")
+NODE_PORT_RANGE = (30000, 32767)
+
+
+def check_service_spec(ctx: DocContext, spec: Any) -> None:
+    path: Path = ("spec",)
+    if not isinstance(spec, dict):
+        spec = {}
+    stype = spec.get("type") or "ClusterIP"
+    if stype not in SERVICE_TYPES:
+        ctx.error(
+            (*path, "type"),
+            f"Unsupported value {stype!r}: supported values: " + ", ".join(SERVICE_TYPES),
+        )
+    cluster_ip = spec.get("clusterIP")
+    headless = cluster_ip == "None"
+    if (
+        isinstance(cluster_ip, str)
+        and cluster_ip not in ("", "None")
+        and (msg := names.ip_address(cluster_ip)) is not None
+    ):
+        ctx.error((*path, "clusterIP"), f"Invalid value {cluster_ip!r}: {msg} or 'None'")
+    if headless and stype != "ClusterIP":
+        ctx.error(
+            (*path, "clusterIP"), f"Invalid value 'None': may not be set when type is {stype!r}"
+        )
+    if stype == "ExternalName":
+        _check_external_name(ctx, path, spec)
+    ports = spec.get("ports")
+    if not isinstance(ports, list):
+        ports = []
+    if not ports and not headless and stype != "ExternalName":
+        ctx.error((*path, "ports"), "Required value: a Service needs at least one port")
+    _check_ports(ctx, (*path, "ports"), ports, stype)
+    check_service_selector(ctx, (*path, "selector"), spec.get("selector"))
+    affinity = spec.get("sessionAffinity")
+    if affinity is not None and affinity not in AFFINITIES:
+        ctx.error(
+            (*path, "sessionAffinity"),
+            f"Unsupported value {affinity!r}: supported values: " + ", ".join(AFFINITIES),
+        )
+    timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get(
+        "timeoutSeconds"
+    )
+    if isinstance(timeout, int) and not 0 < timeout <= 86400:
+        ctx.error(
+            (*path, "sessionAffinityConfig", "clientIP", "timeoutSeconds"),
+            f"Invalid value {timeout}: must be greater than 0 and less than 86400",
+        )
+
+
+def _check_external_name(ctx: DocContext, path: Path, spec: dict[str, Any]) -> None:
+    if spec.get("clusterIP"):
+        ctx.error((*path, "clusterIP"), "Forbidden: may not be set for ExternalName services")
+    ext = spec.get("externalName")
+    if not ext:
+        ctx.error((*path, "externalName"), "Required value: needed for type ExternalName")
+    elif isinstance(ext, str) and (msg := names.dns1123_subdomain(ext.rstrip("."))):
+        ctx.error((*path, "externalName"), f"Invalid value {ext!r}: {msg}")
+
+
+def _check_ports(ctx: DocContext, path: Path, ports: list[Any], stype: str) -> None:
+    port_names: set[str] = set()
+    pairs: set[tuple[int, str]] = set()
+    for i, p in enumerate(ports):
+        if not isinstance(p, dict):
+            continue
+        ppath = (*path, i)
+        name = p.get("name")
+        if len(ports) > 1 and not name:
+            ctx.error(
+                (*ppath, "name"), "Required value: every port of a multi-port Service needs a name"
+            )
+        if isinstance(name, str) and name:
+            if (msg := names.dns1123_label(name)) is not None:
+                ctx.error((*ppath, "name"), f"Invalid value {name!r}: {msg}")
+            elif name in port_names:
+                ctx.error((*ppath, "name"), f"Duplicate value {name!r}: port names must be unique")
+            port_names.add(name)
+        check_protocol(ctx, (*ppath, "protocol"), p.get("protocol"))
+        port = p.get("port")
+        if isinstance(port, int):
+            if (msg := names.port_number(port)) is not None:
+                ctx.error((*ppath, "port"), f"Invalid value {port}: {msg}")
+            pair = (port, str(p.get("protocol") or "TCP"))
+            if pair in pairs:
+                ctx.error(ppath, f"Duplicate value: port {pair[0]}/{pair[1]} is declared twice")
+            pairs.add(pair)
+        target = p.get("targetPort")
+        if target not in (0, ""):  # 0 and "" are defaulted to port (defaults.go)
+            check_port_num_or_name(ctx, (*ppath, "targetPort"), target)
+        _check_node_port(ctx, (*ppath, "nodePort"), p.get("nodePort"), stype)
+
+
+def _check_node_port(ctx: DocContext, path: Path, node_port: Any, stype: str) -> None:
+    if not isinstance(node_port, int) or node_port == 0:
+        return
+    if stype not in ("NodePort", "LoadBalancer"):
+        ctx.error(path, f"Forbidden: may not be used when `type` is {stype!r}")
+    elif not NODE_PORT_RANGE[0] <= node_port <= NODE_PORT_RANGE[1]:
+        ctx.error(
+            path,
+            f"Invalid value {node_port}: provided port is not in the valid range. "
+            f"The range of valid ports is {NODE_PORT_RANGE[0]}-{NODE_PORT_RANGE[1]}",
+        )

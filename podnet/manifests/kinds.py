@@ -1,0 +1,38 @@
+"""The kinds podnet models, with the apiVersion the API server serves them under.
+
+Everything else (ConfigMap, Ingress, CRDs, ...) is skipped with a warning: podnet only
+does pod networking. A modelled kind under a wrong or retired apiVersion
+(``extensions/v1beta1`` Deployment) is an error, as on a current cluster, rather than
+something silently ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    api_version: str
+    namespaced: bool = True
+    workload: bool = False
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("Namespace", "v1", namespaced=False),
+        Kind("Pod", "v1"),
+        Kind("Service", "v1"),
+        Kind("NetworkPolicy", "networking.k8s.io/v1"),
+        Kind("Deployment", "apps/v1", workload=True),
+        Kind("ReplicaSet", "apps/v1", workload=True),
+        Kind("StatefulSet", "apps/v1", workload=True),
+        Kind("DaemonSet", "apps/v1", workload=True),
+        Kind("Job", "batch/v1", workload=True),
+    )
+}
+
+# Order objects are processed in, so namespaces exist before what lives in them.
+ORDER = {name: i for i, name in enumerate(KINDS)}

@@ -1,0 +1,163 @@
+"""Workloads -> the pods their controllers would create, named and labelled alike.
+
+Names are deterministic: where a controller uses randomness (generateName suffixes,
+UIDs) we derive the characters from a hash of the object, so the same manifests always
+give the same pod names. Facts reproduced:
+
+* Deployment: ReplicaSet ``<name>-<pod-template-hash>``; pods ``<rs>-<5 chars>``,
+  labels += ``pod-template-hash`` (pkg/controller/deployment/sync.go; the hash is
+  FNV-32a of the template rendered with rand.SafeEncodeString, controller_utils.go).
+* ReplicaSet: pods ``<name>-<5 chars>`` (generateName; names.SimpleNameGenerator keeps
+  the base to 58 characters).
+* StatefulSet: ``<name>-<ordinal>`` from ``spec.ordinals.start``; labels +=
+  ``statefulset.kubernetes.io/pod-name``, ``apps.kubernetes.io/pod-index``,
+  ``controller-revision-hash``; hostname = pod name, subdomain = serviceName
+  (pkg/controller/statefulset/stateful_set_utils.go).
+* DaemonSet: one pod per eligible node, so it is kept as a template pod and expanded by
+  :func:`expand_daemonset` once nodes are known (podnet.control builds the nodes).
+* Job: ``min(parallelism, completions)`` pods, none when suspended; labels +=
+  ``job-name``, ``batch.kubernetes.io/job-name``, ``controller-uid``,
+  ``batch.kubernetes.io/controller-uid``; Indexed jobs are ``<name>-<index>-<5 chars>``
+  with hostname ``<name>-<index>`` (pkg/controller/job).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from podnet.manifests.convert import labels_of, to_pod
+from podnet.manifests.report import DocContext
+from podnet.model.objects import Meta, Pod
+
+# k8s.io/apimachinery/pkg/util/rand: no vowels (no words), no 0/1/3 (look-alikes).
+SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+MAX_GENERATED_BASE = 58  # 63 - 5 random characters
+
+
+def _fnv32a(data: bytes) -> int:
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def template_hash(template: Any) -> str:
+    """pod-template-hash: SafeEncodeString of the decimal FNV-32a of the template."""
+    digest = _fnv32a(json.dumps(template, sort_keys=True, separators=(",", ":")).encode())
+    return "".join(SAFE_ALPHABET[ord(ch) % len(SAFE_ALPHABET)] for ch in str(digest))
+
+
+def suffix(*seed: str, length: int = 5) -> str:
+    """Deterministic stand-in for utilrand.String(5)."""
+    digest = hashlib.sha256("\0".join(seed).encode()).digest()
+    return "".join(SAFE_ALPHABET[b % len(SAFE_ALPHABET)] for b in digest[:length])
+
+
+def generate_name(base: str, *seed: str) -> str:
+    return base[:MAX_GENERATED_BASE] + suffix(base, *seed)
+
+
+def expand(ctx: DocContext, kind: str, doc: dict[str, Any], meta: Meta) -> tuple[Pod, ...]:
+    """The pods of one workload (for a DaemonSet: its one template pod)."""
+    spec = doc["spec"]
+    template = spec["template"]
+    tspec = template.get("spec") or {}
+    owner = f"{kind}/{meta.name}"
+    labels = labels_of(template.get("metadata"))
+    ns, name = meta.namespace, meta.name
+
+    def pod(pod_name: str, extra: Mapping[str, str], **kw: Any) -> Pod:
+        pod_meta = Meta("Pod", ns, pod_name, meta.location)
+        return to_pod(
+            ctx,
+            ("spec", "template", "spec"),
+            tspec,
+            namespace=ns,
+            name=pod_name,
+            labels={**labels, **extra},
+            meta=pod_meta,
+            owner=owner,
+            **kw,
+        )
+
+    replicas = spec.get("replicas")
+    count = 1 if replicas is None else int(replicas)
+    if kind == "Deployment":
+        thash = template_hash(template)
+        rs = f"{name}-{thash}"
+        return tuple(
+            pod(generate_name(f"{rs}-", ns, str(i)), {"pod-template-hash": thash})
+            for i in range(count)
+        )
+    if kind == "ReplicaSet":
+        return tuple(pod(generate_name(f"{name}-", ns, str(i)), {}) for i in range(count))
+    if kind == "StatefulSet":
+        revision = f"{name}-{template_hash(template)}"
+        start = int((spec.get("ordinals") or {}).get("start") or 0)
+        service = spec.get("serviceName") or None
+        out = []
+        for i in range(start, start + count):
+            pod_name = f"{name}-{i}"
+            extra = {
+                "controller-revision-hash": revision,
+                "statefulset.kubernetes.io/pod-name": pod_name,
+                "apps.kubernetes.io/pod-index": str(i),
+            }
+            out.append(pod(pod_name, extra, hostname=pod_name, subdomain=service))
+        return tuple(out)
+    if kind == "DaemonSet":
+        extra = {
+            "controller-revision-hash": template_hash(template),
+            "pod-template-generation": "1",
+        }
+        return (pod(name, extra),)
+    return _job_pods(spec, ns, name, pod)
+
+
+def _job_pods(spec: dict[str, Any], ns: str, name: str, pod: Any) -> tuple[Pod, ...]:
+    if spec.get("suspend"):
+        return ()
+    parallelism = spec.get("parallelism")
+    completions = spec.get("completions")
+    count = 1 if parallelism is None else int(parallelism)
+    if completions is not None:
+        count = min(count, int(completions))
+    uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"podnet:job:{ns}/{name}"))
+    extra = {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    }
+    out: list[Pod] = []
+    for i in range(count):
+        if spec.get("completionMode") == "Indexed":
+            indexed = {**extra, "batch.kubernetes.io/job-completion-index": str(i)}
+            out.append(pod(generate_name(f"{name}-{i}-", ns), indexed, hostname=f"{name}-{i}"))
+        else:
+            out.append(pod(generate_name(f"{name}-", ns, str(i)), extra))
+    return tuple(out)
+
+
+def expand_daemonset(
+    template: Pod, nodes: Sequence[tuple[str, Mapping[str, str]]]
+) -> tuple[Pod, ...]:
+    """One pod per node whose labels satisfy the template's nodeSelector.
+
+    ``nodes`` are ``(node name, node labels)``. Each pod is ``<ds>-<5 chars>`` with
+    ``node_name`` set: the DaemonSet controller pins its pods to their node (it sets
+    node affinity to ``metadata.name``; binding is the same effect).
+    """
+    out = []
+    for node, node_labels in nodes:
+        if any(node_labels.get(k) != v for k, v in template.node_selector.items()):
+            continue
+        pod_name = generate_name(f"{template.name}-", template.namespace, node)
+        meta = replace(template.meta, name=pod_name) if template.meta else None
+        out.append(replace(template, name=pod_name, node_name=node, meta=meta))
+    return tuple(out)
