@@ -20,7 +20,7 @@ from podnet.model.objects import Container, Pod
 DNS_LABELS = {"k8s-app": "kube-dns"}
 DNS_NAMESPACE = "kube-system"
 _FIX_DNS = (
-    "add an egress rule: to: [{namespaceSelector: {matchLabels: "
+    "in one of [{pols}] add an egress rule: to: [{namespaceSelector: {matchLabels: "
     "{kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: "
     "{k8s-app: kube-dns}}}], ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]"
 )
@@ -125,7 +125,7 @@ def _dns_blocked(ctx: LintContext) -> list[Finding]:
                     if "UDP" in missing
                     else "; answers too large for UDP will fail"
                 ),
-                _FIX_DNS + f" to one of [{pols}]",
+                _FIX_DNS.replace("{pols}", pols),
             )
         )
     return out

@@ -136,6 +136,7 @@ def is_local(host: str) -> bool:
 
 
 def _words(text: str) -> list[str]:
+    text = text.replace("\n", " ; ")  # a newline ends a command, like ';'
     try:
         lex = shlex.shlex(text, posix=True, punctuation_chars=";&|()")
         lex.whitespace_split = True

@@ -29,7 +29,7 @@ def selected_pods(ctx: LintContext, svc: Service) -> list[Pod]:
 def _selects_nothing(ctx: LintContext, svc: Service) -> Finding:
     sel = ",".join(f"{k}={v}" for k, v in sorted((svc.selector or {}).items()))
     labels = sorted({f"{k}={v}" for p in ctx.pods_in(svc.namespace) for k, v in p.labels.items()})
-    close = get_close_matches(sel, labels, n=1, cutoff=0.6) if len(svc.selector or {}) == 1 else []
+    close = get_close_matches(sel, labels, n=1, cutoff=0.8) if len(svc.selector or {}) == 1 else []
     hint = f" (did you mean {close[0]}?)" if close else ""
     return Finding(
         "service-selects-nothing",

@@ -141,10 +141,15 @@ def _blocked(ctx: LintContext, pod: Pod, ref: HostRef, svc: Service) -> Finding 
     ep, v = verdicts[0]
     if not v.egress.allowed:
         pols = ", ".join(v.egress.isolating_policies)
-        fix = f"allow egress to {ep.pod} on {ep.port}/{ep.protocol} in one of [{pols}]"
+        dst = ctx.pods_by_key.get(ep.pod)
+        to = peer_text(dst, pod.namespace) if dst is not None else f"ipBlock {ep.ip}/32"
+        fix = f"in one of [{pols}] allow egress to {to} on {ep.port}/{ep.protocol}"
     else:
         pols = ", ".join(v.ingress.isolating_policies)
-        fix = f"allow ingress from {pod.key}'s labels on {ep.port}/{ep.protocol} in one of [{pols}]"
+        fix = (
+            f"in one of [{pols}] (or a new policy in {svc.namespace}) allow ingress from "
+            f"{peer_text(pod, svc.namespace)} on {ep.port}/{ep.protocol}"
+        )
     return Finding(
         "policy-blocks-service-use",
         "error",
@@ -154,6 +159,28 @@ def _blocked(ctx: LintContext, pod: Pod, ref: HostRef, svc: Service) -> Finding 
         f"NetworkPolicies deny all {len(verdicts)} endpoint(s): {v.reason}",
         fix,
     )
+
+
+# Labels controllers add per pod or per revision: useless (or harmful) in a selector.
+_GENERATED = (
+    "pod-template-hash",
+    "controller-revision-hash",
+    "statefulset.kubernetes.io/",
+    "apps.kubernetes.io/pod-index",
+    "batch.kubernetes.io/",
+    "controller-uid",
+    "job-name",
+    "pod-template-generation",
+)
+
+
+def peer_text(pod: Pod, policy_ns: str) -> str:
+    """How a policy rule would name ``pod``'s workload: its stable labels (and namespace)."""
+    labels = {k: v for k, v in pod.labels.items() if not k.startswith(_GENERATED)}
+    sel = ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "<all>"
+    if pod.namespace == policy_ns:
+        return f"podSelector {sel}"
+    return f"namespaceSelector kubernetes.io/metadata.name={pod.namespace} + podSelector {sel}"
 
 
 def _check_ref(ctx: LintContext, pod: Pod, ref: HostRef, namespaces: set[str]) -> list[Finding]:
