@@ -1,0 +1,136 @@
+"""Rendering the connectivity matrix: the ``-o json`` contract and tables for people.
+
+JSON (stable; other tools read it)::
+
+    {"pods": [{"namespace", "name", "ip", "node"}, ...],
+     "connections": [{"from", "to", "port", "protocol", "allowed", "reason"}, ...]}
+
+``connections`` lists every ordered pair of distinct scheduled pods for every port the
+destination serves, sorted by from, to, port, protocol.
+
+The table is one grid per port/protocol (rows = from, columns = to, numbered so it
+fits 80 columns); clusters too big for a grid get a list of class pairs instead
+(pods with identical policy-relevant attributes grouped as ``ns/prefix* (n pods)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from podnet.analyze.classes import PodClass
+from podnet.analyze.matrix import Matrix
+from podnet.cli.common import table
+from podnet.model.objects import NetworkPolicy, Pod
+
+ALLOW, DENY, SELF = "✓", "✗", "·"
+GRID_MAX_PODS = 24  # rows; also bounds the width: 24 columns x 3 + labels < 80 + a bit
+WIDTH = 80
+
+
+def to_json(matrix: Matrix, pods: Sequence[Pod]) -> dict[str, Any]:
+    return {
+        "pods": [
+            {"namespace": p.namespace, "name": p.name, "ip": p.ip, "node": p.node}
+            for p in sorted(pods, key=lambda p: (p.namespace, p.name))
+        ],
+        "connections": [
+            {
+                "from": c.src.key,
+                "to": c.dst.key,
+                "port": c.port,
+                "protocol": c.protocol,
+                "allowed": c.allowed,
+                "reason": c.reason,
+            }
+            for c in matrix.connections()
+        ],
+    }
+
+
+def _paint(cell: str, colour: bool) -> str:
+    if not colour or cell == SELF:
+        return cell
+    return f"\x1b[32m{cell}\x1b[0m" if cell == ALLOW else f"\x1b[31m{cell}\x1b[0m"
+
+
+def _ports(matrix: Matrix) -> list[tuple[int, str]]:
+    return sorted({p for c in matrix.classes for p in c.ports}, key=lambda p: (p[1], p[0]))
+
+
+def _grid(matrix: Matrix, port: int, proto: str, colour: bool) -> str:
+    pods = matrix.pods
+    dsts = [d for d in pods if (port, proto) in matrix.classes[matrix.class_of[d.key]].ports]
+    number = {d.key: i + 1 for i, d in enumerate(dsts)}
+    label_w = max(len(f"{p.key} [{number[p.key]}]" if p.key in number else p.key) for p in pods)
+    head = " " * label_w + " " + "".join(f"{number[d.key]:>3}" for d in dsts)
+    lines = [f"{port}/{proto}  (rows: from, columns: to [n])", head.rstrip()]
+    for src in pods:
+        name = f"{src.key} [{number[src.key]}]" if src.key in number else src.key
+        cells = []
+        for d in dsts:
+            cell = SELF if d is src else ALLOW if matrix.is_allowed(src, d, port, proto) else DENY
+            cells.append("  " + _paint(cell, colour))
+        lines.append(name.ljust(label_w) + " " + "".join(cells))
+    return "\n".join(lines)
+
+
+def class_name(c: PodClass) -> str:
+    if len(c.pods) == 1:
+        return c.rep.key
+    names = [p.name for p in c.pods]
+    first, last = min(names), max(names)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    prefix = first[:n]
+    return f"{c.namespace}/{prefix}* ({len(c.pods)} pods)"
+
+
+def _pair_list(matrix: Matrix, port: int, proto: str, colour: bool) -> str:
+    rows = []
+    for pair in matrix.class_pairs():
+        if (pair.port, pair.protocol) != (port, proto):
+            continue
+        cell = _paint(ALLOW if pair.allowed else DENY, colour)
+        rows.append([class_name(pair.src), class_name(pair.dst), cell])
+    return f"{port}/{proto}\n" + table(rows, ["FROM", "TO", "ALLOWED"])
+
+
+def _policy_summary(policies: Sequence[NetworkPolicy], matrix: Matrix) -> str:
+    if not policies:
+        return "no NetworkPolicies: every pod may reach every other pod"
+    rows = []
+    for pol in sorted(policies, key=lambda p: (p.namespace, p.name)):
+        n = sum(
+            1
+            for p in matrix.pods
+            if p.namespace == pol.namespace and pol.pod_selector.matches(p.labels)
+        )
+        rows.append(
+            [
+                pol.namespace,
+                pol.name,
+                f"{pol.pod_selector} ({n})",
+                ",".join(pol.policy_types),
+                str(len(pol.ingress)) if "Ingress" in pol.policy_types else "-",
+                str(len(pol.egress)) if "Egress" in pol.policy_types else "-",
+            ]
+        )
+    return table(rows, ["NAMESPACE", "NAME", "SELECTS (PODS)", "TYPES", "INGRESS", "EGRESS"])
+
+
+def format_table(matrix: Matrix, policies: Sequence[NetworkPolicy], colour: bool = False) -> str:
+    total, allowed = matrix.counts()
+    parts = [
+        f"{len(matrix.pods)} pods, {len(matrix.classes)} classes, {len(policies)} "
+        f"NetworkPolicies; {allowed} of {total} connections allowed",
+        _policy_summary(policies, matrix),
+    ]
+    small = len(matrix.pods) <= GRID_MAX_PODS
+    for port, proto in _ports(matrix):
+        render = _grid if small else _pair_list
+        parts.append(render(matrix, port, proto, colour))
+    if not _ports(matrix):
+        parts.append("no pod serves any known port: nothing to check")
+    return "\n\n".join(parts)

@@ -1,0 +1,59 @@
+"""``podnet analyze -f PATH... [-o table|json] [--nodes N] [--all]``.
+
+Who can reach whom: every ordered pair of distinct pods, on every port the destination
+serves (declared containerPorts, targetPorts of Services selecting it, ports its image
+is known to serve), judged by the NetworkPolicy engine.
+
+Pods: those of the user's manifests (including workload and DaemonSet pods). The
+pods podnet adds itself (the cluster DNS, ``kube-system/coredns-0``) are left out
+unless ``--all`` is given; the policies always apply to them either way.
+Pending pods (no IP) are listed in ``-o json`` ``pods`` with ``ip: null`` and take part
+in no connection. Exit code 0, or 1 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from podnet.analyze.matrix import compute_matrix
+from podnet.analyze.matrix_format import format_table, to_json
+from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, print_data, use_colour
+from podnet.control.cluster import build_cluster
+from podnet.manifests import load_paths
+from podnet.model.cluster import ClusterState
+from podnet.model.objects import Manifests, Pod
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "analyze",
+        help="connectivity matrix: which pod may reach which, on which port",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_file_args(p)
+    add_output_arg(p, ("table", "json"), "table")
+    add_nodes_arg(p)
+    p.add_argument("--all", action="store_true", help="include the pods podnet adds (cluster DNS)")
+    p.set_defaults(func=run)
+
+
+def user_pods(manifests: Manifests, state: ClusterState) -> list[Pod]:
+    """The pods the user's manifests asked for, as scheduled in ``state``."""
+    keys = {p.key for p in manifests.pods}
+    owners = {(t.namespace, t.owner) for t in getattr(manifests, "daemonsets", ())}
+    return [p for p in state.pods if p.key in keys or (p.namespace, p.owner) in owners]
+
+
+def run(args: argparse.Namespace) -> int:
+    manifests = load_paths(args.files)
+    state = build_cluster(manifests, nodes=args.nodes)
+    pods = list(state.pods) if args.all else user_pods(manifests, state)
+    matrix = compute_matrix(state, pods)
+    if args.output == "json":
+        print_data(to_json(matrix, pods), "json")
+    else:
+        print(format_table(matrix, state.policies, colour=use_colour(sys.stdout)))
+    return 0
