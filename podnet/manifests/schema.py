@@ -65,7 +65,19 @@ def schema_errors(doc: dict[str, Any]) -> list[tuple[Path, str]]:
     out: list[tuple[Path, str]] = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.path))):
         best = jsonschema.exceptions.best_match([err]) if err.context else err
-        out.append((tuple(best.absolute_path), _message(best)))
+        path: Path = tuple(best.absolute_path)
+        if best.validator == "additionalProperties" and isinstance(best.instance, dict):
+            known = best.schema.get("properties", {})
+            for key in best.instance:
+                if key not in known:  # like kubectl --validate=strict: point at the field
+                    out.append(((*path, key), f'unknown field "{key}"'))
+            continue
+        if best.validator == "required" and isinstance(best.instance, dict):
+            for key in best.validator_value:
+                if key not in best.instance:
+                    out.append(((*path, key), "Required value"))
+            continue
+        out.append((path, _message(best)))
     return out
 
 
