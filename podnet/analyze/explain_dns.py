@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from podnet.model.cluster import CLUSTER_DOMAIN
+from podnet.control import dns
+from podnet.model.cluster import CLUSTER_DOMAIN, ClusterState
 
 NDOTS = 5
 
@@ -118,11 +119,9 @@ def lookup(name: str, namespace: str, query: QueryFn) -> Lookup:
     return Lookup(name, namespace, tuple(asked))
 
 
-def cluster_query(state: object) -> QueryFn:
-    """A :data:`QueryFn` over the cluster DNS records of ``state`` (a ClusterState)."""
-    from podnet.control import dns  # late: keeps this module usable alone
-
-    records = dns.build_records(state)  # type: ignore[arg-type]
+def cluster_query(state: ClusterState) -> QueryFn:
+    """A :data:`QueryFn` over the cluster DNS records of ``state``."""
+    records = dns.build_records(state)
 
     def query(qname: str) -> tuple[str, tuple[Record, ...]]:
         ans = dns.resolve(records, qname, "A")
