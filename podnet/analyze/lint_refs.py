@@ -145,11 +145,21 @@ def _words(text: str) -> list[str]:
         return text.split()
 
 
+_SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
+
+
+def _is_shell(word: str) -> bool:
+    return word.rsplit("/", 1)[-1] in _SHELLS
+
+
 def _commands(argv: tuple[str, ...]) -> list[list[str]]:
     """Split an argv (expanding ``sh -c SCRIPT``) into simple commands."""
     words: list[str] = []
     for i, arg in enumerate(argv):
-        if (i > 0 and argv[i - 1] == "-c") or any(c in arg for c in " ;|&\n"):
+        if i >= 2 and _is_shell(argv[i - 2]) and argv[i - 1] in ("-c", "-ec", "-xc", "-lc"):
+            words.append(";")
+            words.extend(_words(arg))
+        elif any(c in arg for c in ";|&\n"):
             words.extend(_words(arg))
         else:
             words.append(arg)
