@@ -74,8 +74,7 @@ def build_cluster(
     """
     node_list: tuple[Node, ...] = make_nodes(nodes)
     services, pods = add_defaults(manifests.services, manifests.pods)
-    templates: Sequence[Pod] = getattr(manifests, "daemonsets", ())
-    pods = (*pods, *expand_daemonsets(templates, node_list))
+    pods = (*pods, *expand_daemonsets(manifests.daemonsets, node_list))
     _check_unique(pods)
     placed, warnings = schedule(pods, node_list)
     with_ips = assign_pod_ips(placed, PodIPAllocator(node_list))

@@ -74,8 +74,9 @@ def test_duplicate_pod() -> None:
 
 def test_daemonset_expansion() -> None:
     tpl = pod("agent", {"app": "agent"}, namespace="kube-system", owner="DaemonSet/agent")
-    m = Manifests(services=(svc("agent", {"app": "agent"}, namespace="kube-system"),))
-    object.__setattr__(m, "daemonsets", (tpl,))  # until Manifests grows the field
+    m = Manifests(
+        services=(svc("agent", {"app": "agent"}, namespace="kube-system"),), daemonsets=(tpl,)
+    )
     state = build_cluster(m, nodes=3)
     agents = [p for p in state.pods if p.owner == "DaemonSet/agent"]
     assert sorted(p.node or "" for p in agents) == ["node-0", "node-1", "node-2"]
@@ -85,7 +86,6 @@ def test_daemonset_expansion() -> None:
 
 def test_daemonset_node_selector() -> None:
     tpl = pod("agent", node_selector={"kubernetes.io/hostname": "node-1"})
-    m = Manifests()
-    object.__setattr__(m, "daemonsets", (tpl,))
+    m = Manifests(daemonsets=(tpl,))
     state = build_cluster(m, nodes=3)
     assert [p.node for p in state.pods if p.name.startswith("agent-")] == ["node-1"]
