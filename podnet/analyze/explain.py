@@ -19,7 +19,7 @@ intermittently, which is reported as not reachable (exit 1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from podnet.analyze.explain_dns import Lookup, QueryFn, cluster_query, lookup
 from podnet.analyze.explain_target import (
@@ -64,6 +64,7 @@ class Explanation:
     reachable: bool
     result: str  # one sentence
     notes: tuple[str, ...] = ()
+    dns_verdict: Verdict | None = None  # the lookup itself: source -> kube-dns pod, UDP 53
 
 
 def _svc_port(svc: Service, ps: PortSpec) -> ServicePort | None:
@@ -102,6 +103,11 @@ class Tracer:
         self.engine = PolicyEngine(state.namespaces, state.pods, state.policies)
         self.query = query or cluster_query(state)
         self.pods_by_ip = {p.ip: p for p in state.pods if p.ip}
+        self.dns_pods = [
+            p
+            for p in state.pods
+            if p.namespace == "kube-system" and p.labels.get("k8s-app") == "kube-dns" and p.ip
+        ]
         self.svc_by_ip = {
             s.cluster_ip: s for s in state.services if s.cluster_ip and not s.headless
         }
@@ -188,7 +194,27 @@ class Tracer:
         )
 
     def explain(self, src_spec: str, to_spec: str, namespace: str | None = None) -> Explanation:
-        """``namespace`` (``-n``) applies to FROM; TO defaults to the source's namespace."""
+        """``namespace`` (``-n``) applies to FROM; TO defaults to the source's namespace.
+
+        When a name was looked up, the lookup itself is a UDP connection to a cluster DNS
+        pod that egress policy may block; then nothing else happens (the lookup times
+        out), whatever the Service path would have allowed.
+        """
+        e = self._explain(src_spec, to_spec, namespace)
+        if e.lookup is None or not self.dns_pods:
+            return e
+        v = self.engine.verdict(e.source, self.dns_pods[0], 53, "UDP")
+        if v.allowed:
+            return replace(e, dns_verdict=v)
+        return replace(
+            e,
+            dns_verdict=v,
+            reachable=False,
+            result="not reachable: the DNS lookup itself is blocked by egress policy "
+            f"(it times out); had it answered: {e.result}",
+        )
+
+    def _explain(self, src_spec: str, to_spec: str, namespace: str | None) -> Explanation:
         src = source_pod(self.state, src_spec, namespace or "default")
         to_ns = namespace or src.namespace
         target, ps = split_port(to_spec)

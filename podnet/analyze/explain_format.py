@@ -71,10 +71,15 @@ def format_text(e: Explanation, colour: bool = False) -> str:
     lines.append("")
     if e.lookup is not None:
         lines += _dns_lines(e.lookup)
+        if e.dns_verdict is not None:
+            word = "allowed" if e.dns_verdict.allowed else "BLOCKED"
+            lines += _wrap("", f"query to cluster DNS (UDP 53): {word}")
+            if not e.dns_verdict.allowed:
+                lines += _direction(e.dns_verdict.egress)
     if e.service is not None:
         svc = e.service
-        ip = "headless" if svc.headless else f"ClusterIP {svc.cluster_ip}"
-        lines += _wrap("SERVICE", f"{svc.key}  {svc.type}  {ip}")
+        ip = "headless" if svc.headless else (svc.cluster_ip or "no IP")
+        lines += _wrap("SERVICE", f"{svc.key}  {svc.type} {ip}")
         if e.service_port is not None:
             sp = e.service_port
             name = f" ({sp.name})" if sp.name else ""
@@ -126,6 +131,8 @@ def to_dict(e: Explanation) -> dict[str, Any]:
                 for q in lk.queries
             ],
             "addresses": list(lk.addresses),
+            "lookup_allowed": None if e.dns_verdict is None else e.dns_verdict.allowed,
+            "lookup_reason": None if e.dns_verdict is None else e.dns_verdict.reason,
         },
         "service": None
         if e.service is None
