@@ -17,6 +17,7 @@ readable error output in v1.0.6, so the errno text is the only signal).
 from __future__ import annotations
 
 import subprocess
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -68,7 +69,9 @@ class Op:
 
     ``name`` is the chain/set/map (empty for tables). ``spec`` is the chain's base-chain
     declaration or the set/map declaration (``type ...; flags ...;``) for ``add``, and
-    the rule text for rules. Elements carry ``key`` and, for maps, ``value``.
+    the rule text for rules. Element ops carry ``items``: ``(key, data)`` pairs, data
+    ``None`` for sets (one op may carry many elements: a full sync of 60,000 elements
+    should not cost 60,000 Python objects).
     """
 
     verb: Verb
@@ -77,8 +80,7 @@ class Op:
     table: str
     name: str = ""
     spec: str = ""
-    key: str = ""
-    value: str | None = None
+    items: tuple[tuple[str, str | None], ...] = ()
 
     def target(self) -> str:
         """The object the line names, as nft spells it (``ip podnet-proxy be-2``)."""
@@ -94,12 +96,18 @@ class Transaction:
     ops: list[Op] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.ops)
+        """Operations, counting each element separately (what the kernel does)."""
+        return sum(len(op.items) if op.kind == "element" else 1 for op in self.ops)
 
-    def _op(self, verb: Verb, kind: Kind, name: str = "", **kw: str | None) -> None:
-        spec = kw.get("spec") or ""
-        key = kw.get("key") or ""
-        self.ops.append(Op(verb, kind, self.family, self.table, name, spec, key, kw.get("value")))
+    def counts(self) -> Counter[tuple[str, str]]:
+        """``(verb, kind) -> n`` with elements counted one by one; for tests."""
+        out: Counter[tuple[str, str]] = Counter()
+        for op in self.ops:
+            out[(op.verb, op.kind)] += len(op.items) if op.kind == "element" else 1
+        return out
+
+    def _op(self, verb: Verb, kind: Kind, name: str = "", spec: str = "") -> None:
+        self.ops.append(Op(verb, kind, self.family, self.table, name, spec))
 
     def add_table(self) -> None:
         self._op("add", "table")
@@ -136,10 +144,20 @@ class Transaction:
         self._op("add", "rule", chain, spec=rule)
 
     def add_element(self, name: str, key: str, value: str | None = None) -> None:
-        self._op("add", "element", name, key=key, value=value)
+        self.add_elements(name, ((key, value),))
+
+    def add_elements(self, name: str, items: Iterable[tuple[str, str | None]]) -> None:
+        items = tuple(items)
+        if items:
+            self.ops.append(Op("add", "element", self.family, self.table, name, items=items))
 
     def delete_element(self, name: str, key: str) -> None:
-        self._op("delete", "element", name, key=key)
+        self.delete_elements(name, (key,))
+
+    def delete_elements(self, name: str, keys: Iterable[str]) -> None:
+        items = tuple((k, None) for k in keys)
+        if items:
+            self.ops.append(Op("delete", "element", self.family, self.table, name, items=items))
 
     def render(self) -> str:
         """The text for ``nft -f -``; consecutive element ops on one set share a line."""
@@ -154,21 +172,20 @@ def _render_lines(ops: Sequence[Op]) -> Iterable[str]:
             yield _render_one(op)
             i += 1
             continue
-        j = i
+        items: list[str] = []
         while (
-            j < len(ops)
-            and j - i < _ELEMENTS_PER_LINE
-            and ops[j].kind == "element"
-            and ops[j].verb == op.verb
-            and ops[j].name == op.name
+            i < len(ops)
+            and ops[i].kind == "element"
+            and ops[i].verb == op.verb
+            and ops[i].name == op.name
         ):
-            j += 1
-        items = ", ".join(
-            e.key if e.value is None or e.verb == "delete" else f"{e.key} : {e.value}"
-            for e in ops[i:j]
-        )
-        yield f"{op.verb} element {op.target()} {{ {items} }}"
-        i = j
+            items.extend(
+                k if v is None or op.verb == "delete" else f"{k} : {v}" for k, v in ops[i].items
+            )
+            i += 1
+        for start in range(0, len(items), _ELEMENTS_PER_LINE):
+            chunk = ", ".join(items[start : start + _ELEMENTS_PER_LINE])
+            yield f"{op.verb} element {op.target()} {{ {chunk} }}"
 
 
 def _render_one(op: Op) -> str:

@@ -78,7 +78,7 @@ class FakeNft:
             _apply(work, op)
         self.tables = work
         self.transactions += 1
-        self.last_ops = len(tx.ops)
+        self.last_ops = len(tx)
 
     # -- inspection for tests -----------------------------------------------------------
     def table(self, family: str, name: str) -> FakeTable:
@@ -190,18 +190,19 @@ def _apply_element(t: FakeTable, op: Op) -> None:
     st = t.sets.get(op.name)
     if st is None:
         raise _fail(NftNotFoundError, op, "No such file or directory (set)")
-    if op.verb == "delete":
-        if op.key not in st.elements:
-            raise _fail(NftNotFoundError, op, f"No such file or directory (element {op.key})")
-        del st.elements[op.key]
-        return
-    if op.verb != "add":
-        raise _fail(NftInvalidError, op, "unsupported element operation")
-    if st.is_map != (op.value is not None):
-        raise _fail(NftInvalidError, op, "map elements need data, set elements must not")
-    if op.key in st.elements:
-        raise _fail(NftExistsError, op, f"File exists (element {op.key})")
-    for ref in _CHAIN_REF.findall(op.value or ""):
-        if ref not in t.chains:
-            raise _fail(NftNotFoundError, op, f"No such file or directory (chain {ref})")
-    st.elements[op.key] = op.value
+    for key, value in op.items:
+        if op.verb == "delete":
+            if key not in st.elements:
+                raise _fail(NftNotFoundError, op, f"No such file or directory (element {key})")
+            del st.elements[key]
+            continue
+        if op.verb != "add":
+            raise _fail(NftInvalidError, op, "unsupported element operation")
+        if st.is_map != (value is not None):
+            raise _fail(NftInvalidError, op, "map elements need data, set elements must not")
+        if key in st.elements:
+            raise _fail(NftExistsError, op, f"File exists (element {key})")
+        for ref in _CHAIN_REF.findall(value or ""):
+            if ref not in t.chains:
+                raise _fail(NftNotFoundError, op, f"No such file or directory (chain {ref})")
+        st.elements[key] = value

@@ -31,8 +31,7 @@ def full_transaction(st: ProxyState) -> Transaction:
         for rule in rules:
             tx.add_rule(name, rule)
     for name, elements in d.elements.items():
-        for key, value in elements.items():
-            tx.add_element(name, key, value)
+        tx.add_elements(name, elements.items())
     return tx
 
 
