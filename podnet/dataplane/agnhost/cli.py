@@ -1,0 +1,57 @@
+"""Subcommand dispatch of podnet's agnhost."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+from podnet.dataplane.agnhost.flags import FlagError
+
+
+def wait_for_term() -> None:
+    """Block until SIGTERM or SIGINT (the servers run in daemon threads)."""
+    done = threading.Event()
+
+    def stop(_sig: int, _frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not done.wait(3600):
+        pass
+
+
+def _pause(argv: list[str]) -> int:
+    del argv
+    wait_for_term()
+    return 0
+
+
+def _commands() -> dict[str, Callable[[list[str]], int]]:
+    from podnet.dataplane.agnhost import connect, netexec, porter, serve_hostname
+
+    return {
+        "serve-hostname": serve_hostname.main,
+        "netexec": netexec.main,
+        "connect": connect.main,
+        "porter": porter.main,
+        "pause": _pause,
+    }
+
+
+def main(argv: list[str]) -> int:
+    commands = _commands()
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print("usage: agnhost SUBCOMMAND [flags]\nsubcommands: " + ", ".join(sorted(commands)))
+        return 0 if argv else 1
+    cmd = commands.get(argv[0])
+    if cmd is None:
+        print(f'Error: unknown command "{argv[0]}" for "agnhost"', file=sys.stderr)
+        return 1
+    try:
+        return cmd(argv[1:])
+    except FlagError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
