@@ -35,7 +35,11 @@ def format_text(d: Diff, wide: bool = False, colour: bool = False) -> str:
             out.append(f"  {_mark(c.opened, colour)}   {line}")
             if wide:
                 out += textwrap.wrap(
-                    c.reason, 78, initial_indent=" " * 12, subsequent_indent=" " * 14
+                    c.reason,
+                    78,
+                    initial_indent=" " * 12,
+                    subsequent_indent=" " * 14,
+                    break_on_hyphens=False,
                 )
         out.append("")
     if d.endpoints:
