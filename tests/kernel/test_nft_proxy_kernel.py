@@ -245,3 +245,25 @@ def test_client_ip_affinity_sticks(topo: Topology) -> None:
     ServiceProxy(topo.runner).sync(compile_services(base_state()))
     got = topo.connect("c", "10.96.0.24", 80, count=20)
     assert len(set(got)) == 1 and got[0] in ("a", "b")
+
+
+def test_nft_session_applies_partial_syncs_and_classifies_errors(topo: Topology) -> None:
+    from podnet.dataplane.nft import NftNotFoundError, Transaction
+    from podnet.dataplane.nft_session import NftSession
+
+    with NftSession(("ip", "netns", "exec", topo.ns("node"))) as session:
+        proxy = ServiceProxy(session)
+        proxy.sync(compile_services(base_state()))
+        only_b = dict(base_state().endpoints)
+        only_b["default/web"] = {"http": (ep("b", 8081),), "dns": WEB_EPS["dns"]}
+        proxy.sync(compile_services(cluster(base_state().services, only_b)))
+        assert proxy.full_syncs == 1
+        assert set(topo.connect("c", "10.96.0.20", 80, count=10)) == {"b"}
+        bad = Transaction("ip", "podnet-proxy")
+        bad.add_element("cluster-ips", "10.96.9.9")
+        bad.delete_element("cluster-ips", "10.96.8.8")
+        with pytest.raises(NftNotFoundError):
+            session.run(bad)
+        assert "10.96.9.9" not in topo.runner.list_table("ip", "podnet-proxy")  # atomic
+        session.run(Transaction("ip", "podnet-proxy"))
+        assert set(topo.connect("c", "10.96.0.20", 80, count=5)) == {"b"}
