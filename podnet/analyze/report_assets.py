@@ -47,7 +47,7 @@ table { border-collapse:collapse; font-size:12.5px; }
 th, td { border:1px solid var(--line); padding:4px 8px; text-align:left; vertical-align:top; }
 th { background:#f1f5f9; font-weight:600; }
 table.mx th.col { writing-mode:vertical-rl; transform:rotate(180deg); white-space:nowrap;
-  max-height:180px; }
+  max-height:260px; }
 table.mx td.c { width:30px; height:26px; text-align:center; cursor:pointer; font-weight:700; }
 .all { background:#dcfce7; color:var(--ok); } .none { background:#fee2e2; color:var(--no); }
 .some { background:#fef3c7; color:var(--some); } td.self { background:#f8fafc; color:#cbd5e1; }
@@ -68,9 +68,10 @@ JS = r"""
   "use strict";
   var data = JSON.parse(document.getElementById("report-data").textContent);
   var groups = data.groups.map(function (g) { return g.id; });
-  var ports = Object.keys(data.matrix).sort(function (a, b) {
-    return parseInt(a, 10) - parseInt(b, 10) || a.localeCompare(b);
-  });
+  var ports = Object.keys(data.matrix).filter(function (p) { return p !== "all"; });
+  ports.sort(function (a, b) { return parseInt(a, 10) - parseInt(b, 10) || a.localeCompare(b); });
+  if (ports.length) { ports.unshift("all"); }
+  function portName(p) { return p === "all" ? "all ports" : p; }
   var tabs = document.getElementById("tabs");
   var holder = document.getElementById("matrix");
   var detail = document.getElementById("detail");
@@ -108,11 +109,11 @@ JS = r"""
           td.title = "same single pod";
         } else {
           td = el("td", "c " + cell[0], mark[cell[0]]);
-          td.title = src + " \u2192 " + dst + " " + port + "\n" + cell[1];
+          td.title = src + " \u2192 " + dst + " " + portName(port) + "\n" + cell[1];
           td.addEventListener("click", function () {
             holder.querySelectorAll("td.sel").forEach(function (x) { x.classList.remove("sel"); });
             td.classList.add("sel");
-            var head = src + "  \u2192  " + dst + "  on " + port + "\n" +
+            var head = src + "  \u2192  " + dst + "  on " + portName(port) + "\n" +
               ({ all: "allowed for every pod pair", none: "denied for every pod pair",
                  some: "allowed for some pod pairs only" })[cell[0]] + "\n\n";
             detail.textContent = head + (cell[2] || cell[1] || "(explanation omitted)");
@@ -127,12 +128,18 @@ JS = r"""
     holder.appendChild(t);
   }
   ports.forEach(function (p, i) {
-    var b = el("button", "", p);
+    var b = el("button", "", portName(p));
     b.setAttribute("data-port", p);
     b.addEventListener("click", function () { render(p); });
     tabs.appendChild(b);
   });
-  if (ports.length) { render(ports[0]); } else { holder.textContent = "No pod serves a port."; }
+  if (ports.length) {
+    render(ports[0]);
+    var first = holder.querySelector("td.c.none") || holder.querySelector("td.c.some, td.c.all");
+    if (first) { first.click(); }
+  } else {
+    holder.textContent = "No pod serves a port.";
+  }
   document.querySelectorAll(".svc").forEach(function (s) {
     s.addEventListener("mouseenter", function () {
       var name = s.getAttribute("data-service");
@@ -142,6 +149,6 @@ JS = r"""
     s.addEventListener("mouseleave", function () { highlight([]); });
   });
   document.body.setAttribute("data-rendered", "ok");
-  document.getElementById("rendered").textContent = "rendered " + ports.length + " port(s)";
+  document.getElementById("rendered").textContent = "";
 })();
 """

@@ -87,7 +87,23 @@ def _cells(m: Matrix, groups: list[Group]) -> dict[str, Any]:
                         explained[key] = (v.reason, v.explain())
                     reason, text = explained.get(key, ("", ""))
                     row[src.id] = [status, reason, text]
-    return ports
+    return {"all": _overview(ports), **ports}
+
+
+def _overview(ports: dict[str, dict[str, dict[str, list[str]]]]) -> dict[str, dict[str, list[str]]]:
+    """Every port at once: ``all``/``none`` only when every port agrees."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for port in sorted(ports, key=lambda p: (int(p.split("/")[0]), p)):
+        for dst, row in ports[port].items():
+            for src, (status, reason, text) in row.items():
+                cell = out.setdefault(dst, {}).get(src)
+                if cell is None:
+                    out[dst][src] = [status, f"{port}: {reason}", f"[{port}]\n{text}"]
+                else:
+                    cell[0] = status if cell[0] == status else "some"
+                    cell[1] += f"\n{port}: {reason}"
+                    cell[2] += f"\n\n[{port}]\n{text}"
+    return out
 
 
 def build_report_data(
