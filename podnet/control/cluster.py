@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from podnet.control.endpoints import compute_endpoints
 from podnet.control.ipam import PodIPAllocator
-from podnet.control.scheduler import expand_daemonsets, make_nodes, schedule
+from podnet.control.scheduler import expand_daemonsets, make_nodes, place
 from podnet.control.services import add_defaults, assign_cluster_ips, assign_node_ports
 from podnet.errors import ClusterError
 from podnet.model.cluster import ClusterState, Node
@@ -45,20 +45,25 @@ def _check_unique(pods: Sequence[Pod]) -> None:
         seen.add(pod.key)
 
 
-def assign_pod_ips(pods: Sequence[Pod], allocator: PodIPAllocator) -> tuple[Pod, ...]:
-    """Give every scheduled pod an IP, in sorted ``(namespace, name)`` order.
+def allocate_pod_ips(
+    pods: Sequence[Pod], nodes: Mapping[str, str | None], allocator: PodIPAllocator
+) -> dict[str, str]:
+    """An IP for every pod placed on a node (``nodes``: pod key -> node), by pod key.
 
-    Sorting makes the addresses a function of the set of pods, not of file order.
-    A pod that already carries an IP keeps it (reserved first, so nobody else gets it).
+    Allocated in sorted ``(namespace, name)`` order, so the addresses are a function of
+    the set of pods, not of file order. A pod that already carries an IP keeps it
+    (reserved first, so nobody else gets it).
     """
     for pod in pods:
-        if pod.ip is not None and pod.node is not None:
-            allocator.reserve(pod.key, pod.node, pod.ip)
+        node = nodes.get(pod.key)
+        if pod.ip is not None and node is not None:
+            allocator.reserve(pod.key, node, pod.ip)
     ips: dict[str, str] = {}
     for pod in sorted(pods, key=lambda p: (p.namespace, p.name)):
-        if pod.node is not None:
-            ips[pod.key] = pod.ip or allocator.allocate(pod.key, pod.node)
-    return tuple(dataclasses.replace(p, ip=ips.get(p.key)) for p in pods)
+        node = nodes.get(pod.key)
+        if node is not None:
+            ips[pod.key] = pod.ip or allocator.allocate(pod.key, node)
+    return ips
 
 
 def build_cluster(
@@ -76,8 +81,9 @@ def build_cluster(
     services, pods = add_defaults(manifests.services, manifests.pods)
     pods = (*pods, *expand_daemonsets(manifests.daemonsets, node_list))
     _check_unique(pods)
-    placed, warnings = schedule(pods, node_list)
-    with_ips = assign_pod_ips(placed, PodIPAllocator(node_list))
+    placement, warnings = place(pods, node_list)
+    ips = allocate_pod_ips(pods, placement, PodIPAllocator(node_list))
+    with_ips = tuple(dataclasses.replace(p, node=placement[p.key], ip=ips.get(p.key)) for p in pods)
     services = assign_node_ports(assign_cluster_ips(services))
     return ClusterState(
         nodes=node_list,

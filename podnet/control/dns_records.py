@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from podnet.model.cluster import CLUSTER_DOMAIN, ClusterState, Endpoint
 from podnet.model.objects import Service
@@ -22,10 +23,13 @@ SOA_SERIAL = 1  # CoreDNS uses its last API change time; podnet has no clock
 SOA_TIMERS = "7200 1800 86400"  # refresh retry expire, as plugin/backend_lookup.go SOA
 
 
-@dataclass(frozen=True)
-class RR:
+class RR(NamedTuple):
     """One resource record: ``data`` is the IP (A), target (CNAME/PTR/NS),
-    ``"priority weight port target"`` (SRV), text (TXT) or the SOA rdata."""
+    ``"priority weight port target"`` (SRV), text (TXT) or the SOA rdata.
+
+    A NamedTuple rather than a frozen dataclass: equally immutable, and about five
+    times cheaper to create, which matters with ~100k records for 10k Services.
+    """
 
     name: str  # absolute, trailing dot
     type: str
@@ -50,8 +54,16 @@ class DnsRecords:
 
 
 def reverse_name(ip: str) -> str:
-    """``10.96.0.1`` -> ``1.0.96.10.in-addr.arpa`` (no trailing dot)."""
-    return ipaddress.IPv4Address(ip).reverse_pointer
+    """``10.96.0.1`` -> ``1.0.96.10.in-addr.arpa`` (no trailing dot).
+
+    Plain string work: the addresses come from the controllers, already valid, and
+    ``ipaddress`` parsing dominated building records for 10k Services.
+    """
+    return ".".join(reversed(ip.split("."))) + ".in-addr.arpa"
+
+
+def _ip_key(ip: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in ip.split("."))
 
 
 def _dashed(ip: str) -> str:
@@ -90,7 +102,7 @@ class _Builder:
             return
         all_eps = sorted(
             {(e.ip, e.hostname or _dashed(e.ip)) for port in eps.values() for e in port},
-            key=lambda t: (ipaddress.IPv4Address(t[0]), t[1]),
+            key=lambda t: (_ip_key(t[0]), t[1]),
         )
         for ip, host in all_eps:
             self.add(f"{host}.{base}", "A", ip)

@@ -25,7 +25,6 @@ entry, possibly empty, for every Service and every one of its ports.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
@@ -44,8 +43,9 @@ def _target(pod: Pod, port: ServicePort) -> int | None:
     return pod.named_port(port.target_port, port.protocol)
 
 
-def _sort_key(ep: Endpoint) -> tuple[int, int, str]:
-    return (int(ipaddress.ip_address(ep.ip)), ep.port, ep.pod)
+def _sort_key(ep: Endpoint) -> tuple[tuple[int, ...], int, str]:
+    # numeric IP order without ipaddress parsing (hot path with 10k+ Services)
+    return (tuple(int(x) for x in ep.ip.split(".")), ep.port, ep.pod)
 
 
 def service_endpoints(

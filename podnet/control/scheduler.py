@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import heapq
 import ipaddress
 from collections.abc import Iterable, Sequence
 
@@ -74,15 +75,20 @@ def expand_daemonsets(templates: Iterable[Pod], nodes: Sequence[Node]) -> tuple[
     return tuple(out)
 
 
-def schedule(pods: Sequence[Pod], nodes: Sequence[Node]) -> tuple[tuple[Pod, ...], tuple[str, ...]]:
-    """Set ``Pod.node`` on every pod that can be placed; return pods and warnings.
+def place(
+    pods: Sequence[Pod], nodes: Sequence[Node]
+) -> tuple[dict[str, str | None], tuple[str, ...]]:
+    """Decide a node (or ``None`` = Pending) for every pod: ``pod key -> node name``.
 
     Pods are placed in sorted ``(namespace, name)`` order so the result depends only on
     the set of pods, not on file order. Bound pods (``nodeName``) are counted first, as
-    they occupy their node before the scheduler looks at anything else.
+    they occupy their node before the scheduler looks at anything else. Feasible nodes
+    are computed once per distinct nodeSelector and kept in a heap of ``(load, node
+    index)``; loads only grow, so a stale entry is refreshed when it reaches the top.
     """
     by_name = {n.name: n for n in nodes}
-    load = {n.name: 0 for n in nodes}
+    index = {n.name: i for i, n in enumerate(nodes)}
+    load = [0] * len(nodes)
     placed: dict[str, str | None] = {}
     warnings: list[str] = []
     ordered = sorted(pods, key=lambda p: (p.namespace, p.name))
@@ -94,19 +100,35 @@ def schedule(pods: Sequence[Pod], nodes: Sequence[Node]) -> tuple[tuple[Pod, ...
                     f"(nodes: {', '.join(by_name)})"
                 )
             placed[pod.key] = pod.node_name
-            load[pod.node_name] += 1
+            load[index[pod.node_name]] += 1
+    heaps: dict[frozenset[tuple[str, str]], list[tuple[int, int]]] = {}
     for pod in ordered:
         if pod.node_name is not None:
             continue
-        feasible = [n for n in nodes if _fits(pod, n)]
-        if not feasible:
-            sel = ",".join(f"{k}={v}" for k, v in sorted(pod.node_selector.items()))
+        sel = frozenset(pod.node_selector.items())
+        heap = heaps.get(sel)
+        if heap is None:
+            heap = [(load[i], i) for i, n in enumerate(nodes) if _fits(pod, n)]
+            heapq.heapify(heap)
+            heaps[sel] = heap
+        if not heap:
+            text = ",".join(f"{k}={v}" for k, v in sorted(pod.node_selector.items()))
             warnings.append(
-                f"Pod/{pod.key} is Pending: 0/{len(nodes)} nodes match nodeSelector {sel}"
+                f"Pod/{pod.key} is Pending: 0/{len(nodes)} nodes match nodeSelector {text}"
             )
             placed[pod.key] = None
             continue
-        best = min(feasible, key=lambda n: load[n.name])  # min keeps node order on ties
-        placed[pod.key] = best.name
-        load[best.name] += 1
-    return tuple(dataclasses.replace(p, node=placed[p.key]) for p in pods), tuple(warnings)
+        while heap[0][0] != load[heap[0][1]]:  # refresh stale loads
+            _, i = heapq.heappop(heap)
+            heapq.heappush(heap, (load[i], i))
+        _, best = heapq.heappop(heap)  # least loaded, then lowest node index
+        load[best] += 1
+        heapq.heappush(heap, (load[best], best))
+        placed[pod.key] = nodes[best].name
+    return placed, tuple(warnings)
+
+
+def schedule(pods: Sequence[Pod], nodes: Sequence[Node]) -> tuple[tuple[Pod, ...], tuple[str, ...]]:
+    """:func:`place`, returning the pods with ``node`` set, and the warnings."""
+    placed, warnings = place(pods, nodes)
+    return tuple(dataclasses.replace(p, node=placed[p.key]) for p in pods), warnings
