@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -47,6 +48,16 @@ class DnsRecords:
     rrsets: RRSets  # name -> type -> records
     empty_nonterminals: frozenset[str]
     namespaces: frozenset[str]
+
+    def all_rrs(self) -> Iterator[RR]:
+        """Every stored record, flattened (e.g. for the DNS pod's records file).
+
+        Pod names (``pods insecure``) are answered on the fly and are not in here; the
+        apex SOA is, with its rdata as ``"mname rname serial refresh retry expire min"``.
+        """
+        for types in self.rrsets.values():
+            for rrs in types.values():
+                yield from rrs
 
     def soa(self, zone: str) -> RR:
         data = f"ns.dns.{self.domain}. hostmaster.{zone}. {SOA_SERIAL} {SOA_TIMERS} {self.ttl}"

@@ -222,3 +222,9 @@ def test_not_ready_endpoint_not_published() -> None:
         ready={"default/db-0": False},
     )
     assert resolve(build_records(st), DB, "A").rcode == "NXDOMAIN"
+
+
+def test_all_rrs_flattens_everything() -> None:
+    rrs = list(RECORDS.all_rrs())
+    assert len(rrs) == sum(len(v) for t in RECORDS.rrsets.values() for v in t.values())
+    assert (MY + ".", "A", 30, "10.96.0.11") in rrs
