@@ -92,7 +92,8 @@ class DnsServer:
         """Reply to one query (cache first); ``(None, True)`` means forward it."""
         snap = self._snap
         key = data[2:]
-        body = snap.cache.get(key)
+        # the cache holds UDP replies, which may be truncated: TCP always resolves
+        body = snap.cache.get(key) if udp else None
         if body is not None:
             return data[:2] + body, False
 
