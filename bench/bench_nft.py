@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from podnet.dataplane.nft import ExecNftRunner
 from podnet.dataplane.nft_proxy import compile_services
 from podnet.dataplane.nft_proxy_sync import ServiceProxy, diff, full_transaction
+from podnet.dataplane.nft_session import NftSession
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import Service, ServicePort
 
@@ -144,6 +145,19 @@ def main() -> None:
             f"median {statistics.median(applies) * 1000:.1f} ms (min {min(applies) * 1000:.1f}); "
             f"diff + nft median {statistics.median(syncs) * 1000:.1f} ms; an empty `nft -f -` "
             f"via `ip netns exec` costs {statistics.median(empty) * 1000:.1f} ms"
+        )
+
+        with NftSession(runner.prefix) as session:
+            session_applies = []
+            for k in range(CHANGES, 2 * CHANGES):
+                new = compile_services(cluster(N_SERVICES, {k * 7: f"10.245.0.{k + 1}"}))
+                tx = diff(prev, new)
+                session_applies.append(timed(session.run, tx))
+                prev = new
+        print(
+            f"- the same change through NftSession (one long-lived `nft -i`): transaction median "
+            f"{statistics.median(session_applies) * 1000:.2f} ms "
+            f"(max {max(session_applies) * 1000:.2f})"
         )
 
         for n in (1000, 2500, 5000, 10_000):
