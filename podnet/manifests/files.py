@@ -7,9 +7,11 @@ system. A file named explicitly is read whatever its extension.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from podnet.errors import Location, ManifestError
@@ -23,6 +25,25 @@ STDIN_NAME = "<stdin>"
 
 def load_paths(paths: Sequence[str], stdin: TextIO | None = None) -> Manifests:
     """Load, validate and default every manifest named by ``paths``."""
+    with _gc_paused():
+        return _load(paths, stdin)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while loading: YAML node trees are millions of young objects
+    with no cycles, and the collector re-scanning them cost a third of the load time of
+    5,000 pods. Reference counting still frees everything; the previous state returns."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(paths: Sequence[str], stdin: TextIO | None) -> Manifests:
     docs: list[tuple[Any, Location]] = []
     stdin_read = False
     for path in paths:

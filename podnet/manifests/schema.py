@@ -2,8 +2,9 @@
 
 ``kubernetes_validate.validate()`` re-reads the 1.8 MB definitions file and builds a
 jsonschema validator on every call (~26 ms). We build one Draft 2020-12 validator per
-kind, the same way it does (same files, same registry), and reuse it: ~0.3 ms per
-document after the first. The strict schemas reject unknown fields, so a typo such as
+kind, the same way it does (same files, same registry), and reuse it; and in front of
+it a compiled yes/no check (:mod:`podnet.manifests.fastschema`), so jsonschema only runs
+to explain a document that is invalid. The strict schemas reject unknown fields, so a typo such as
 ``contaners`` is reported, as ``kubectl apply --validate=strict`` does.
 """
 
@@ -17,6 +18,7 @@ import jsonschema  # type: ignore[import-untyped, unused-ignore]
 from kubernetes_validate import utils as kv
 from referencing import Registry, Resource
 
+from podnet.manifests.fastschema import Check, Compiler, Unsupported
 from podnet.manifests.lines import Path
 
 
@@ -26,20 +28,46 @@ def _schema_dir() -> str:
 
 
 @functools.cache
+def _definitions() -> dict[str, Any]:
+    defs: dict[str, Any] = kv.schema_contents(
+        f"{_schema_dir()}/_definitions.json", kv.latest_version()
+    )
+    return defs
+
+
+@functools.cache
 def _registry() -> Registry[Any]:
-    defs = kv.schema_contents(f"{_schema_dir()}/_definitions.json", kv.latest_version())
-    return Resource.from_contents(defs) @ Registry()
+    return Resource.from_contents(_definitions()) @ Registry()
+
+
+@functools.cache
+def _schema(kind: str, api_version: str) -> dict[str, Any] | None:
+    # kubernetes-validate's file naming: networking.k8s.io/v1 -> networking-v1
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema: dict[str, Any] = kv.schema_contents(
+            f"{_schema_dir()}/{kind.lower()}-{group_version}.json", kv.latest_version()
+        )
+    except (FileNotFoundError, kv.VersionNotSupportedError, kv.InvalidSchemaError):
+        return None
+    return schema
+
+
+@functools.cache
+def _fast(kind: str, api_version: str) -> Check | None:
+    schema = _schema(kind, api_version)
+    if schema is None:
+        return None
+    try:
+        return Compiler(_definitions()["$defs"]).compile(schema)
+    except Unsupported:
+        return None
 
 
 @functools.cache
 def _validator(kind: str, api_version: str) -> jsonschema.protocols.Validator | None:
-    # kubernetes-validate's file naming: networking.k8s.io/v1 -> networking-v1
-    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    try:
-        schema = kv.schema_contents(
-            f"{_schema_dir()}/{kind.lower()}-{group_version}.json", kv.latest_version()
-        )
-    except (FileNotFoundError, kv.VersionNotSupportedError, kv.InvalidSchemaError):
+    schema = _schema(kind, api_version)
+    if schema is None:
         return None
     registry = Resource.from_contents(schema) @ _registry()
     validator: jsonschema.protocols.Validator = jsonschema.Draft202012Validator(
@@ -59,7 +87,11 @@ def has_schema(kind: str, api_version: str) -> bool:
 
 def schema_errors(doc: dict[str, Any]) -> list[tuple[Path, str]]:
     """(field path, message) for every schema violation, deepest-first per branch."""
-    validator = _validator(str(doc.get("kind")), str(doc.get("apiVersion")))
+    kind, api_version = str(doc.get("kind")), str(doc.get("apiVersion"))
+    fast = _fast(kind, api_version)
+    if fast is not None and fast(doc):
+        return []
+    validator = _validator(kind, api_version)
     if validator is None:
         return []
     out: list[tuple[Path, str]] = []
