@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from podnet.analyze.classes import LabelIndex, PodClass, build_classes, ip_blocks
 from podnet.analyze.served import served_ports_by_pod
-from podnet.control.policy import PolicyEngine, Verdict
+from podnet.control.policy import DirectionVerdict, PolicyEngine, RuleRef, Verdict
 from podnet.control.policy_match import (
     EGRESS,
     INGRESS,
@@ -38,8 +39,9 @@ _SRC = "\x00src\x00"
 _DST = "\x00dst\x00"
 
 
-@dataclass(frozen=True)
-class Connection:
+class Connection(NamedTuple):
+    """One judged connection (a tuple: millions of these are made for big clusters)."""
+
     src: Pod
     dst: Pod
     port: int
@@ -57,6 +59,28 @@ class ClassPair:
     allowed: bool
 
 
+@dataclass
+class _Tables:
+    """What the matrix keeps besides ``allowed_from``, to explain any cell cheaply.
+
+    Per (destination class, port, protocol): the ingress rules admitting the port with
+    the source classes their peers match, and the egress rules (of any policy) whose
+    peers contain the destination and admit the port, with the classes they select.
+    Per class: the policies isolating it for ingress and for egress (ns/name order).
+    """
+
+    not_egress_isolated: int
+    allowed_from: dict[tuple[int, int, str], int] = field(default_factory=dict)
+    ingress_rules: dict[tuple[int, int, str], tuple[tuple[RuleRef, int], ...]] = field(
+        default_factory=dict
+    )
+    egress_rules: dict[tuple[int, int, str], tuple[tuple[RuleRef, int], ...]] = field(
+        default_factory=dict
+    )
+    ingress_iso: list[tuple[str, ...]] = field(default_factory=list)
+    egress_iso: list[tuple[str, ...]] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Matrix:
     """Verdicts per (source class, destination class, port); expands to pod pairs.
@@ -69,16 +93,18 @@ class Matrix:
     allowed_from: Mapping[tuple[int, int, str], int]
     engine: PolicyEngine
     class_of: Mapping[str, int]
-    _reasons: dict[tuple[int, int, int, str], str] = field(default_factory=dict, repr=False)
+    tables: _Tables = field(repr=False)
+    _reasons: dict[tuple[object, ...], str] = field(default_factory=dict, repr=False)
 
     def is_allowed(self, src: Pod, dst: Pod, port: int, protocol: str = "TCP") -> bool:
         bits = self.allowed_from.get((self.class_of[dst.key], port, protocol), 0)
         return bool(bits >> self.class_of[src.key] & 1)
 
     def verdict(self, src: Pod, dst: Pod, port: int, protocol: str = "TCP") -> Verdict:
-        """The engine's full verdict, computed once per class pair and renamed."""
-        rep = self._class_verdict(self.class_of[src.key], self.class_of[dst.key], port, protocol)
-        return rep.renamed(src.key, dst.key)
+        """The engine's verdict (same fields, same reason) from the precomputed tables."""
+        si, di = self.class_of[src.key], self.class_of[dst.key]
+        eg, ing = self._directions(si, di, port, protocol, src.key, dst.key)
+        return Verdict.of(eg, ing)
 
     def class_pairs(self) -> Iterator[ClassPair]:
         """Every (source class, destination class, served port), in class order."""
@@ -91,18 +117,35 @@ class Matrix:
                     yield ClassPair(src, dst, port, proto, bool(bits >> src.index & 1))
 
     def connections(self) -> Iterator[Connection]:
-        """Every ordered pair of distinct pods x every port the destination serves."""
-        for src in self.pods:
-            si = self.class_of[src.key]
-            for dst in self.pods:
+        """Every ordered pair of distinct pods x every port the destination serves.
+
+        Sorted by source, destination, then port. Work is per class pair: the pods of
+        one source class share one row of verdicts and reason templates.
+        """
+        rows: dict[int, list[list[tuple[int, str, bool, str]]]] = {}
+        keys = [p.key for p in self.pods]
+        members = [(p, k, self.class_of[k]) for p, k in zip(self.pods, keys, strict=True)]
+        for src, skey, si in members:
+            row = rows.get(si)
+            if row is None:
+                row = rows[si] = [
+                    [
+                        (
+                            port,
+                            proto,
+                            bool(self.allowed_from[(c.index, port, proto)] >> si & 1),
+                            self._reason(si, c.index, port, proto),
+                        )
+                        for port, proto in c.ports
+                    ]
+                    for c in self.classes
+                ]
+            for dst, dkey, di in members:
                 if dst is src:
                     continue
-                di = self.class_of[dst.key]
-                for port, proto in self.classes[di].ports:
-                    ok = bool(self.allowed_from[(di, port, proto)] >> si & 1)
-                    reason = self._reason(si, di, port, proto)
-                    reason = reason.replace(_SRC, src.key).replace(_DST, dst.key)
-                    yield Connection(src, dst, port, proto, ok, reason)
+                for port, proto, ok, reason in row[di]:
+                    text = reason.replace(_SRC, skey).replace(_DST, dkey)
+                    yield Connection(src, dst, port, proto, ok, text)
 
     def counts(self) -> tuple[int, int]:
         """(connections, allowed connections), by arithmetic over class sizes."""
@@ -118,15 +161,54 @@ class Matrix:
                         allowed += len(src.pods) * size - (size if src is dst else 0)
         return total, allowed
 
-    def _class_verdict(self, si: int, di: int, port: int, proto: str) -> Verdict:
-        return self.engine.verdict(self.classes[si].rep, self.classes[di].rep, port, proto)
+    def _directions(
+        self, si: int, di: int, port: int, proto: str, src: str, dst: str
+    ) -> tuple[DirectionVerdict, DirectionVerdict]:
+        t = self.tables
+        key = (di, port, proto)
+        eg_iso, in_iso = t.egress_iso[si], t.ingress_iso[di]
+        eg_by = tuple(r for r, sel in t.egress_rules.get(key, ()) if sel >> si & 1)
+        in_by = tuple(r for r, peers in t.ingress_rules.get(key, ()) if peers >> si & 1)
+        eg = DirectionVerdict(
+            EGRESS,
+            bool(eg_iso),
+            eg_iso,
+            eg_by if eg_iso else (),
+            bool(eg_by) or not eg_iso,
+            src,
+            dst,
+            port,
+            proto,
+        )
+        ing = DirectionVerdict(
+            INGRESS,
+            bool(in_iso),
+            in_iso,
+            in_by if in_iso else (),
+            bool(in_by) or not in_iso,
+            dst,
+            src,
+            port,
+            proto,
+        )
+        return eg, ing
 
     def _reason(self, si: int, di: int, port: int, proto: str) -> str:
-        key = (si, di, port, proto)
-        got = self._reasons.get(key)
+        t = self.tables
+        key = (di, port, proto)
+        eg_iso, in_iso = t.egress_iso[si], t.ingress_iso[di]
+        memo = (
+            eg_iso,
+            in_iso,
+            tuple(r for r, sel in t.egress_rules.get(key, ()) if sel >> si & 1) if eg_iso else (),
+            tuple(r for r, p in t.ingress_rules.get(key, ()) if p >> si & 1) if in_iso else (),
+            port,
+            proto,
+        )
+        got = self._reasons.get(memo)
         if got is None:
-            got = self._class_verdict(si, di, port, proto).renamed(_SRC, _DST).reason
-            self._reasons[key] = got
+            got = Verdict.of(*self._directions(si, di, port, proto, _SRC, _DST)).reason
+            self._reasons[memo] = got
         return got
 
 
@@ -199,51 +281,64 @@ def compute_matrix(state: ClusterState, pods: Sequence[Pod] | None = None) -> Ma
         (p for p in (state.pods if pods is None else pods) if p.ip is not None),
         key=lambda p: (p.namespace, p.name),
     )
-    policies = state.policies
+    # The engine's order: policies by namespace, then name; rules by index.
+    policies = sorted(state.policies, key=lambda p: (p.namespace, p.name))
     engine = PolicyEngine(state.namespaces, state.pods, policies)
     served = served_ports_by_pod(chosen, state.services)
     classes = build_classes(chosen, served, policies)
     bs = _Bitsets(classes, engine, policies)
     selected = {p.key: bs.selected(p) for p in policies}
-
-    # Ingress: per destination class, the policies isolating it.
     ingress_pols = [p for p in policies if applies(p, INGRESS) and selected[p.key]]
-    # Egress: the classes isolated, and each rule transposed to destination classes.
+    egress_pols = [p for p in policies if applies(p, EGRESS) and selected[p.key]]
+
+    # Egress rules transposed to the destination classes their peers contain.
     egress_isolated = 0
-    broad: list[tuple[int, PolicyRule]] = []
-    by_dst: dict[int, list[tuple[int, PolicyRule]]] = {}
-    for pol in policies:
-        if not applies(pol, EGRESS) or not selected[pol.key]:
-            continue
+    broad: list[tuple[RuleRef, int, PolicyRule]] = []
+    by_dst: dict[int, list[tuple[RuleRef, int, PolicyRule]]] = {}
+    for pol in egress_pols:
         egress_isolated |= selected[pol.key]
-        for rule in pol.egress:
+        for i, rule in enumerate(pol.egress):
             peers = bs.rule_peers(rule, pol.namespace)
-            entry = (selected[pol.key], rule)
+            entry = (RuleRef(pol.key, EGRESS, i), selected[pol.key], rule)
             if peers == bs.all:
                 broad.append(entry)
             else:
                 for d in _bits(peers):
                     by_dst.setdefault(d, []).append(entry)
-    not_egress_isolated = bs.all & ~egress_isolated
 
-    allowed_from: dict[tuple[int, int, str], int] = {}
+    table = _Tables(bs.all & ~egress_isolated)
+    for c in classes:
+        bit = 1 << c.index
+        table.egress_iso.append(tuple(p.key for p in egress_pols if selected[p.key] & bit))
+        table.ingress_iso.append(tuple(p.key for p in ingress_pols if selected[p.key] & bit))
     for dst in classes:
         bit = 1 << dst.index
         isolating = [p for p in ingress_pols if selected[p.key] & bit]
-        egress_rules = broad + by_dst.get(dst.index, [])
+        candidates = sorted(broad + by_dst.get(dst.index, []), key=lambda e: e[0].index)
+        candidates.sort(key=lambda e: e[0].policy)  # stable: policy, then rule index
         for port, proto in dst.ports:
+            key = (dst.index, port, proto)
+            ing = tuple(
+                (RuleRef(pol.key, INGRESS, i), bs.rule_peers(rule, pol.namespace))
+                for pol in isolating
+                for i, rule in enumerate(pol.ingress)
+                if rule_ports_match(rule, port, proto, dst.rep)
+            )
+            eg = tuple(
+                (ref, sel)
+                for ref, sel, rule in candidates
+                if rule_ports_match(rule, port, proto, dst.rep)
+            )
+            src = bs.all
             if isolating:
                 src = 0
-                for pol in isolating:
-                    for rule in pol.ingress:
-                        if rule_ports_match(rule, port, proto, dst.rep):
-                            src |= bs.rule_peers(rule, pol.namespace)
-            else:
-                src = bs.all
-            eg = not_egress_isolated
-            for sel, rule in egress_rules:
-                if rule_ports_match(rule, port, proto, dst.rep):
-                    eg |= sel
-            allowed_from[(dst.index, port, proto)] = src & eg
+                for _, peers in ing:
+                    src |= peers
+            egress_ok = table.not_egress_isolated
+            for _, sel in eg:
+                egress_ok |= sel
+            table.allowed_from[key] = src & egress_ok
+            table.ingress_rules[key] = ing
+            table.egress_rules[key] = eg
     class_of = {p.key: c.index for c in classes for p in c.pods}
-    return Matrix(tuple(chosen), classes, allowed_from, engine, class_of)
+    return Matrix(tuple(chosen), classes, table.allowed_from, engine, class_of, table)
