@@ -47,7 +47,11 @@ def diff(old: ProxyState, new: ProxyState) -> Transaction:
     point at them), then element deletes before adds (a key whose data changed is
     deleted and re-added), then removal of chains and maps nothing references any more.
     """
-    a, b = desired(old), desired(new)
+    return diff_desired(old, desired(old), new, desired(new))
+
+
+def diff_desired(old: ProxyState, a: Desired, new: ProxyState, b: Desired) -> Transaction:
+    """:func:`diff` with both tables already computed (the syncer caches the old one)."""
     tx = Transaction(FAMILY, TABLE)
     for name, (is_map, decl) in b.sets.items():
         if name not in a.sets:
@@ -114,22 +118,24 @@ class ServiceProxy:
     def __init__(self, runner: NftRunner) -> None:
         self.runner = runner
         self.applied: ProxyState | None = None
+        self._applied_table: Desired | None = None  # desired(applied), computed once
         self.full_syncs = 0
 
     def sync(self, new: ProxyState) -> int:
         """Apply ``new``; returns how many operations the (partial) transaction had."""
-        if self.applied is not None:
-            tx = diff(self.applied, new)
+        table = desired(new)
+        if self.applied is not None and self._applied_table is not None:
+            tx = diff_desired(self.applied, self._applied_table, new, table)
             try:
                 self.runner.run(tx)
             except NftError:
                 self.applied = None
             else:
-                self.applied = new
+                self.applied, self._applied_table = new, table
                 return len(tx)
         tx = full_transaction(new)
-        self.applied = None
+        self.applied = self._applied_table = None
         self.runner.run(tx)
-        self.applied = new
+        self.applied, self._applied_table = new, table
         self.full_syncs += 1
         return len(tx)
