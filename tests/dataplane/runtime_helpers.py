@@ -1,0 +1,67 @@
+"""Shared helpers of the runtime tests: a runtime on the host spawner, polling."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from podnet.dataplane.images import default_registry
+from podnet.dataplane.runtime import Runtime
+from podnet.dataplane.runtime_spawn import host_spawner
+from podnet.model.objects import Container, Pod
+
+
+class Events:
+    def __init__(self) -> None:
+        self.logs: list[tuple[str, str]] = []
+        self.ready: list[tuple[str, bool]] = []
+
+
+@contextmanager
+def host_runtime(tmp: Path, *, nginx_port: int = 80) -> Iterator[tuple[Runtime, Events]]:
+    ev = Events()
+    rt = Runtime(
+        default_registry(tmp / "images", nginx_port=nginx_port),
+        host_spawner,
+        tmp / "pods",
+        on_log=lambda p, line: ev.logs.append((p, line)),
+        on_ready=lambda k, r: ev.ready.append((k, r)),
+        backoff_scale=0.01,
+        grace=2.0,
+    )
+    try:
+        yield rt, ev
+    finally:
+        rt.close()
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met within the timeout")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        u.bind(("127.0.0.1", port))
+    return port
+
+
+def pod(name: str, *containers: Container, policy: str = "Always", **kw: object) -> Pod:
+    return Pod("default", name, {}, tuple(containers), restart_policy=policy, **kw)  # type: ignore[arg-type]
+
+
+def http_get(port: int, path: str = "/") -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
+        return bytes(r.read()).decode()
