@@ -1,0 +1,415 @@
+"""Benchmark: build_cluster and the full connectivity matrix at 100 / 1,000 / 5,000 pods.
+
+Usage:  .venv/bin/python bench/bench_analyze.py [--sizes 100,1000,5000] [--write]
+
+Each size runs in its own subprocess so peak RSS (ru_maxrss) belongs to that size.
+Clusters have 100 pods per namespace (Deployments of 1-8 replicas and a StatefulSet,
+Services for each) and 10 NetworkPolicies per 100 pods: default deny, podSelector and
+namespaceSelector peers (alone and ANDed), matchExpressions, named ports, an endPort
+range, SCTP/UDP ports, egress rules, and ipBlocks with excepts over the pod network.
+``--write`` replaces the "analyze" section of bench/README.md with the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from podnet.errors import Location
+
+TIERS = ("web", "api", "db", "cache", "batch")
+IMAGE = {
+    "web": "nginx:1.25",
+    "api": "busybox",
+    "db": "busybox",
+    "cache": "busybox",
+    "batch": "busybox",
+}
+PORTS = {
+    "web": [],  # nginx: 80/TCP known
+    "api": [{"containerPort": 8080, "name": "http"}, {"containerPort": 9090, "name": "metrics"}],
+    "db": [{"containerPort": 5432, "name": "pg"}],
+    "cache": [
+        {"containerPort": 6379, "name": "redis"},
+        {"containerPort": 6379, "protocol": "UDP", "name": "redis-udp"},
+    ],
+    "batch": [],
+}
+
+
+def _deployment(ns: str, name: str, tier: str, replicas: int, team: str) -> dict[str, Any]:
+    labels = {"app": name, "tier": tier, "team": team}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [{"name": "main", "image": IMAGE[tier], "ports": PORTS[tier]}]
+                },
+            },
+        },
+    }
+
+
+def _service(ns: str, name: str, tier: str) -> dict[str, Any] | None:
+    port = {"web": (80, 80), "api": (80, "http"), "db": (5432, "pg"), "cache": (6379, "redis")}.get(
+        tier
+    )
+    if port is None:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"selector": {"app": name}, "ports": [{"port": port[0], "targetPort": port[1]}]},
+    }
+
+
+def _policies(ns: str, i: int, n_ns: int) -> list[dict[str, Any]]:
+    other = f"ns{(i + 1) % n_ns}"
+    cidr = f"10.244.{i % 4}.0/24"
+
+    def pol(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": spec,
+        }
+
+    return [
+        pol("default-deny", {"podSelector": {}, "policyTypes": ["Ingress"]}),
+        pol(
+            "web-from-anywhere",
+            {
+                "podSelector": {"matchLabels": {"tier": "web"}},
+                "ingress": [{"ports": [{"port": 80}]}],
+            },
+        ),
+        pol(
+            "api-from-web",
+            {
+                "podSelector": {"matchLabels": {"tier": "api"}},
+                "ingress": [
+                    {
+                        "from": [{"podSelector": {"matchLabels": {"tier": "web"}}}],
+                        "ports": [{"port": "http"}],
+                    }
+                ],
+            },
+        ),
+        pol(
+            "api-metrics-from-monitoring",
+            {
+                "podSelector": {"matchLabels": {"tier": "api"}},
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "namespaceSelector": {"matchLabels": {"role": "monitoring"}},
+                                "podSelector": {
+                                    "matchExpressions": [
+                                        {
+                                            "key": "tier",
+                                            "operator": "In",
+                                            "values": ["batch", "web"],
+                                        }
+                                    ]
+                                },
+                            }
+                        ],
+                        "ports": [{"port": 9000, "endPort": 9100}],
+                    }
+                ],
+            },
+        ),
+        pol(
+            "db-from-api",
+            {
+                "podSelector": {"matchLabels": {"tier": "db"}},
+                "ingress": [
+                    {
+                        "from": [
+                            {"podSelector": {"matchLabels": {"tier": "api"}}},
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": other}
+                                },
+                                "podSelector": {"matchLabels": {"tier": "api"}},
+                            },
+                        ],
+                        "ports": [{"port": "pg"}],
+                    }
+                ],
+            },
+        ),
+        pol(
+            "cache-from-cidr",
+            {
+                "podSelector": {
+                    "matchExpressions": [{"key": "tier", "operator": "In", "values": ["cache"]}]
+                },
+                "ingress": [
+                    {
+                        "from": [{"ipBlock": {"cidr": cidr, "except": [f"10.244.{i % 4}.128/25"]}}],
+                        "ports": [{"port": 6379}, {"port": 6379, "protocol": "UDP"}],
+                    }
+                ],
+            },
+        ),
+        pol(
+            "batch-egress",
+            {
+                "podSelector": {"matchLabels": {"tier": "batch"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {
+                                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                                }
+                            }
+                        ],
+                        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53}],
+                    },
+                    {
+                        "to": [{"podSelector": {"matchLabels": {"tier": "api"}}}],
+                        "ports": [{"port": "http"}],
+                    },
+                ],
+            },
+        ),
+        pol(
+            "api-egress",
+            {
+                "podSelector": {"matchLabels": {"tier": "api"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "podSelector": {
+                                    "matchExpressions": [
+                                        {
+                                            "key": "tier",
+                                            "operator": "NotIn",
+                                            "values": ["web", "batch"],
+                                        }
+                                    ]
+                                }
+                            }
+                        ]
+                    },
+                    {
+                        "to": [{"ipBlock": {"cidr": "10.244.0.0/16", "except": [cidr]}}],
+                        "ports": [{"port": 80}],
+                    },
+                    {"ports": [{"port": 53, "protocol": "UDP"}]},
+                ],
+            },
+        ),
+        pol(
+            "sctp-to-db",
+            {
+                "podSelector": {"matchLabels": {"tier": "db"}},
+                "ingress": [{"ports": [{"port": 5432, "protocol": "SCTP"}]}],
+            },
+        ),
+        pol(
+            "team-ns",
+            {
+                "podSelector": {"matchExpressions": [{"key": "team", "operator": "Exists"}]},
+                "ingress": [
+                    {"from": [{"namespaceSelector": {"matchLabels": {"team": f"t{i % 3}"}}}]}
+                ],
+            },
+        ),
+    ]
+
+
+def generate(pods: int, seed: int = 1) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    n_ns = max(1, pods // 100)
+    docs: list[dict[str, Any]] = []
+    for i in range(n_ns):
+        ns = f"ns{i}"
+        labels = {"team": f"t{i % 3}"} | ({"role": "monitoring"} if i % 5 == 0 else {})
+        docs.append(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}
+        )
+        left, d = 100 if pods >= 100 else pods, 0
+        left -= 3
+        docs.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "metadata": {"name": "store", "namespace": ns},
+                "spec": {
+                    "replicas": 3,
+                    "serviceName": "store",
+                    "selector": {"matchLabels": {"app": "store"}},
+                    "template": {
+                        "metadata": {"labels": {"app": "store", "tier": "db"}},
+                        "spec": {
+                            "containers": [{"name": "db", "image": "busybox", "ports": PORTS["db"]}]
+                        },
+                    },
+                },
+            }
+        )
+        while left > 0:
+            tier = TIERS[d % len(TIERS)]
+            replicas = min(left, rng.choice((1, 2, 3, 5, 8)))
+            name = f"{tier}-{d}"
+            docs.append(_deployment(ns, name, tier, replicas, f"t{d % 3}"))
+            svc = _service(ns, name, tier)
+            if svc is not None:
+                docs.append(svc)
+            left -= replicas
+            d += 1
+        docs.extend(_policies(ns, i, n_ns))
+    return docs
+
+
+def measure(pods: int) -> dict[str, Any]:
+    from podnet.analyze.matrix import compute_matrix
+    from podnet.control.cluster import build_cluster
+    from podnet.manifests import from_documents
+
+    docs = [(d, Location("<bench>", 1)) for d in generate(pods)]
+    out: dict[str, Any] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        w, c = time.perf_counter(), time.process_time()
+        result = fn()
+        out[name + "_s"] = time.perf_counter() - w
+        out[name + "_cpu_s"] = time.process_time() - c
+        return result
+
+    manifests = timed("load", lambda: from_documents(docs))
+    state = timed("build_cluster", lambda: build_cluster(manifests, nodes=max(1, pods // 250)))
+    matrix = timed("matrix", lambda: compute_matrix(state))
+    total, allowed = timed("counts", matrix.counts)
+    out |= {
+        "pods": len(matrix.pods),
+        "policies": len(state.policies),
+        "classes": len(matrix.classes),
+        "connections": total,
+        "allowed": allowed,
+    }
+    if pods <= 1000:  # expanding every pod pair with its reason string
+        n = timed("expand", lambda: sum(1 for _ in matrix.connections()))
+        assert n == total
+    out["loadavg"] = os.getloadavg()[0]
+    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def machine() -> str:
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return (
+        f"{os.cpu_count()} CPUs (nproc), {cpu}, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
+
+
+def render(results: list[dict[str, Any]], cmd: str) -> str:
+    lines = [
+        "<!-- analyze:begin -->",
+        "## podnet analyze: connectivity matrix",
+        "",
+        f"Machine: {machine()}.",
+        f"Command: `{cmd}` (each size in its own process, one run). Times are process CPU "
+        "time, wall clock in parentheses: the machine was shared with other jobs (1-minute "
+        "load average at the end of each run in the last column).",
+        "",
+        "| pods | policies | classes | connections (allowed) | load manifests | build_cluster "
+        "| matrix | expand all pairs + reasons | peak RSS | load avg |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def t(r: dict[str, Any], name: str) -> str:
+        if name + "_s" not in r:
+            return "not run"
+        return f"{r[name + '_cpu_s']:.2f} s ({r[name + '_s']:.2f} s)"
+
+    for r in results:
+        lines.append(
+            f"| {r['pods']} | {r['policies']} | {r['classes']} | {r['connections']} "
+            f"({r['allowed']}) | {t(r, 'load')} | {t(r, 'build_cluster')} "
+            f"| {t(r, 'matrix')} | {t(r, 'expand')} | {r['peak_rss_mib']:.0f} MiB "
+            f"| {r['loadavg']:.1f} |"
+        )
+    lines += [
+        "",
+        "`matrix` is `compute_matrix(state)`: every (source class, destination class, port) "
+        "verdict; `connections` counts every ordered pair of distinct pods x every port the "
+        "destination serves (by arithmetic over class sizes). Peak RSS is the whole process "
+        "(interpreter, loader and the kubernetes-validate schemas included).",
+        "<!-- analyze:end -->",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str) -> None:
+    readme = Path(__file__).resolve().parent / "README.md"
+    old = readme.read_text() if readme.exists() else "# Benchmarks\n\n"
+    begin, end = "<!-- analyze:begin -->", "<!-- analyze:end -->\n"
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + text + rest.split(end, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    readme.write_text(new)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100,1000,5000")
+    ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--write", action="store_true")
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one)))
+        return
+    results = []
+    for size in (int(s) for s in args.sizes.split(",")):
+        proc = subprocess.run(
+            [sys.executable, __file__, "--one", str(size)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(json.dumps(r))
+        results.append(r)
+    cmd = ".venv/bin/python bench/bench_analyze.py --sizes " + args.sizes + " --write"
+    text = render(results, cmd)
+    print(text)
+    if args.write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()
