@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from podnet.dataplane import dnsserver_table as table  # noqa: E402
+from podnet.dataplane import dnsserver_table as table
 
 ZONE = "cluster.local"
 

@@ -65,7 +65,7 @@ class DnsServer:
         self,
         records: Any,
         *,
-        resolve_fn: ResolveFn = table.resolve,  # type: ignore[assignment]
+        resolve_fn: ResolveFn = table.resolve,
         zone: str = "cluster.local",
         upstream: tuple[str, int] | None = None,
     ) -> None:

@@ -45,8 +45,13 @@ EDNS_SIZE = 1232  # the DNS flag day 2020 value
 
 
 class AnswerLike(Protocol):
-    rcode: str
-    answers: tuple[Any, ...]
+    """:class:`podnet.control.dns.DnsAnswer` or the table resolver's ``Answer``."""
+
+    @property
+    def rcode(self) -> str: ...
+
+    @property
+    def answers(self) -> tuple[Any, ...]: ...
 
 
 Resolver = Callable[[str, str], AnswerLike]
