@@ -25,7 +25,7 @@ from podnet.manifests.convert import (
 )
 from podnet.manifests.convert_policy import to_policy
 from podnet.manifests.kinds import KINDS, Kind
-from podnet.manifests.lines import LineList
+from podnet.manifests.lines import LineList, Path, prune_nulls
 from podnet.manifests.report import DocContext, raise_all
 from podnet.manifests.schema import has_schema, schema_errors
 from podnet.manifests.workloads import expand
@@ -46,8 +46,12 @@ def from_documents(docs: Sequence[tuple[dict[str, Any], Location]]) -> Manifests
     errors: list[ManifestError] = []
     warnings: list[str] = []
     valid: list[Valid] = []
-    for doc, loc in _flatten(docs, errors):
+    for raw, loc in _flatten(docs, errors):
+        null_items: list[Path] = []
+        doc = prune_nulls(raw, (), null_items)
         ctx = DocContext(doc, loc, _ref(doc))
+        for path in null_items:
+            ctx.error(path, "Invalid value: null is not allowed as a list item")
         item = _check(ctx)
         errors += ctx.errors
         warnings += ctx.warnings

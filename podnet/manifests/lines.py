@@ -70,3 +70,33 @@ def format_path(path: Sequence[PathPart]) -> str:
         else:
             out += f".{part}" if out else part
     return out
+
+
+def prune_nulls(value: Any, path: Path = (), null_items: list[Path] | None = None) -> Any:
+    """A copy without ``null`` mapping values, keeping line information.
+
+    The API server decodes JSON into Go structs, where ``null`` is the field's zero
+    value, i.e. the same as leaving it out; after this, "present" means "not null" for
+    every check and conversion. ``null`` *list items* are collected in ``null_items`` (the
+    caller reports them: a zero-value object in a list is invalid in every list podnet
+    reads).
+    """
+    if isinstance(value, dict):
+        out: dict[str, Any] = LineDict(value.line) if isinstance(value, LineDict) else {}
+        for k, v in value.items():
+            if v is None:
+                continue
+            out[k] = prune_nulls(v, (*path, k), null_items)
+            if isinstance(value, LineDict) and isinstance(out, LineDict) and k in value.key_lines:
+                out.key_lines[k] = value.key_lines[k]
+        return out
+    if isinstance(value, list):
+        seq: list[Any] = LineList(value.line) if isinstance(value, LineList) else []
+        for i, v in enumerate(value):
+            if v is None and null_items is not None:
+                null_items.append((*path, i))
+            seq.append(prune_nulls(v, (*path, i), null_items))
+        if isinstance(value, LineList) and isinstance(seq, LineList):
+            seq.item_lines = list(value.item_lines)
+        return seq
+    return value
