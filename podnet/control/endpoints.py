@@ -16,6 +16,8 @@ namespace, its labels match the selector and it has an IP (scheduled and running
   Service port's endpoints only. A numeric targetPort is used as is.
 * ``hostname`` is the pod's ``spec.hostname`` when ``spec.subdomain`` equals the
   Service name (the rule behind ``<hostname>.<svc>.<ns>.svc`` DNS records).
+* a headless Service without ports gets address-only endpoints under port name ""
+  with port 0.
 * Services without a selector (hand-managed endpoints, which podnet does not model) and
   ExternalName Services have no endpoints.
 
@@ -52,7 +54,13 @@ def service_endpoints(
     svc: Service, pods: Sequence[Pod], ready: Mapping[str, bool] | None = None
 ) -> dict[str, tuple[Endpoint, ...]]:
     """Endpoints of one Service, per port name; ``pods`` may be any superset."""
-    out: dict[str, tuple[Endpoint, ...]] = {p.name: () for p in svc.ports}
+    ports = svc.ports
+    if not ports and svc.headless:
+        # A headless Service may have no ports; its EndpointSlice then lists addresses
+        # only, which DNS still publishes (CoreDNS object/endpoint.go adds a sentinel
+        # port). Model that as one port "" whose endpoints carry port 0.
+        ports = (ServicePort(port=0, target_port=0),)
+    out: dict[str, tuple[Endpoint, ...]] = {p.name: () for p in ports}
     if not svc.selector or svc.type == "ExternalName":
         # ``selector: {}`` is stored as no selector: the field is ``omitempty``, so the
         # empty map does not survive the API server's round trip (core/v1 types.go).
@@ -68,7 +76,7 @@ def service_endpoints(
         if not (pod_ready or svc.publish_not_ready_addresses):
             continue
         backends.append(pod)
-    for port in svc.ports:
+    for port in ports:
         eps: list[Endpoint] = []
         for pod in backends:
             target = _target(pod, port)

@@ -45,6 +45,7 @@ def state() -> ClusterState:
                 ),
                 svc("bare", {"app": "bare"}, cluster_ip="None"),
                 svc("empty", {"app": "nothing"}, cluster_ip="None"),
+                svc("portless", {"app": "bare"}, cluster_ip="None", ports=()),
                 svc("ext", type="ExternalName", external_name="my.database.example.com", ports=()),
                 svc(
                     "alias",
@@ -122,6 +123,9 @@ TABLE: list[tuple[str, str, str, list[str]]] = [
     (f"{dashed('default/bare')}.bare.default.svc.{Z}", "A", "NOERROR", [ip("default/bare")]),
     # endpoint names work for ClusterIP services too (CoreDNS findServices)
     (f"{dashed('default/web')}.{MY}", "A", "NOERROR", [ip("default/web")]),
+    # headless without ports still publishes its addresses
+    (f"portless.default.svc.{Z}", "A", "NOERROR", [ip("default/bare")]),
+    (f"portless.default.svc.{Z}", "SRV", "NOERROR", []),
     # headless without endpoints does not exist
     (f"empty.default.svc.{Z}", "A", "NXDOMAIN", []),
     # ExternalName -> CNAME (outside target not chased; inside target chased)
