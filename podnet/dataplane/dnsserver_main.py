@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from podnet.dataplane import dnsserver_records as records_file
 from podnet.dataplane import dnsserver_table as table
 from podnet.dataplane.dnsserver import DnsServer, parse_addr
 from podnet.errors import PodnetError
@@ -55,7 +56,7 @@ class _Reloader:
             if self.path is None or (stamp == self._seen and not force):
                 return
             try:
-                records = table.load(self.path)
+                records = records_file.load(self.path)
             except PodnetError as e:
                 print(f"dns: keeping previous records: {e}", file=sys.stderr, flush=True)
                 self._seen = stamp
@@ -87,7 +88,7 @@ def main(argv: list[str]) -> int:
         host, port = parse_addr(args.listen)
         upstream = parse_addr(args.upstream) if args.upstream else None
         empty = table.build_table(args.zone, [])
-        records = table.load(args.records) if args.records else empty
+        records = records_file.load(args.records) if args.records else empty
     except (ValueError, PodnetError) as e:
         print(f"dns: {e}", file=sys.stderr)
         return 2
@@ -99,7 +100,9 @@ def main(argv: list[str]) -> int:
             is_child = True
             _die_with_parent()
             break
-    server = DnsServer(records, zone=records.domain, upstream=upstream)
+    server = DnsServer(
+        records, resolve_fn=records_file.resolve_any, zone=records.domain, upstream=upstream
+    )
     try:
         addr = server.bind(host, port, tcp=not is_child)
     except OSError as e:

@@ -70,10 +70,17 @@ def _rdata(rtype: str, data: str) -> Any:
         return NS(data)
     if rtype == "TXT":
         return TXT(data)
+    if rtype == "SOA":
+        mname, rname, *times = data.split()
+        return SOA(mname, rname, tuple(int(x) for x in times))
     if rtype == "SRV":
         prio, weight, port, target = data.split()
         return SRV(int(prio), int(weight), int(port), target)
     raise ValueError(f"unsupported record type {rtype}")
+
+
+def _rr(rr: Any) -> RR:
+    return RR(rr.name, getattr(QTYPE, rr.type), ttl=rr.ttl, rdata=_rdata(rr.type, rr.data))
 
 
 def soa(zone: str, ttl: int = 5) -> RR:
@@ -126,24 +133,29 @@ def respond(
         return bytes(reply.pack()), False
     qname = str(q.qname)
     ans = resolver(qname, QTYPE.get(q.qtype, str(q.qtype)))
-    if getattr(ans, "outside", False):
-        if forwarder:
-            return None, True
-        reply.header.aa = 0
+    outside = getattr(ans, "outside", False)
+    if outside and forwarder:
+        return None, True
+    reply.header.aa = int(bool(getattr(ans, "authoritative", True)) and not outside)
     reply.header.rcode = getattr(RCODE, ans.rcode, RCODE.SERVFAIL)
-    for rr in ans.answers:
-        try:
-            reply.add_answer(
-                RR(rr.name, getattr(QTYPE, rr.type), ttl=rr.ttl, rdata=_rdata(rr.type, rr.data))
-            )
-        except (ValueError, AttributeError):
-            reply.header.rcode = RCODE.SERVFAIL
-    if not ans.answers and reply.header.aa and ans.rcode in ("NOERROR", "NXDOMAIN"):
+    authority = tuple(getattr(ans, "authority", ()))
+    try:
+        for rr in ans.answers:
+            reply.add_answer(_rr(rr))
+        for rr in authority:
+            reply.add_auth(_rr(rr))
+        for rr in getattr(ans, "additional", ()):
+            reply.add_ar(_rr(rr))
+    except (ValueError, AttributeError):
+        reply.header.rcode = RCODE.SERVFAIL
+        reply.rr, reply.auth = [], []
+    negative = not ans.answers and ans.rcode in ("NOERROR", "NXDOMAIN")
+    if negative and not authority and reply.header.aa:
         reply.add_auth(soa(zone))
     packed = bytes(reply.pack())
     limit = max(UDP_DEFAULT, min(int(edns.rclass), 65535)) if edns is not None else UDP_DEFAULT
     if udp and len(packed) > limit:
-        reply.rr, reply.auth = [], []
+        reply.rr, reply.auth, reply.ar = [], [], [r for r in reply.ar if r.rtype == QTYPE.OPT]
         reply.header.tc = 1
         packed = bytes(reply.pack())
     return packed, False
