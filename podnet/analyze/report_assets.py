@@ -109,14 +109,19 @@ JS = r"""
           td.title = "same single pod";
         } else {
           td = el("td", "c " + cell[0], mark[cell[0]]);
-          td.title = src + " \u2192 " + dst + " " + portName(port) + "\n" + cell[1];
+          var parts = port === "all" ? cell.slice(1).map(function (p) {
+            var c = data.matrix[p][dst][src];
+            return ["[" + p + "] " + c[1], "[" + p + "]\n" + (c[2] || c[1])];
+          }) : [[cell[1], cell[2] || cell[1]]];
+          td.title = src + " \u2192 " + dst + " " + portName(port) + "\n" +
+            parts.map(function (x) { return x[0]; }).join("\n");
           td.addEventListener("click", function () {
             holder.querySelectorAll("td.sel").forEach(function (x) { x.classList.remove("sel"); });
             td.classList.add("sel");
             var head = src + "  \u2192  " + dst + "  on " + portName(port) + "\n" +
               ({ all: "allowed for every pod pair", none: "denied for every pod pair",
                  some: "allowed for some pod pairs only" })[cell[0]] + "\n\n";
-            detail.textContent = head + (cell[2] || cell[1] || "(explanation omitted)");
+            detail.textContent = head + parts.map(function (x) { return x[1]; }).join("\n\n");
             highlight([src, dst]);
           });
         }

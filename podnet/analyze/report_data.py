@@ -31,18 +31,38 @@ class Group:
     pods: tuple[Pod, ...]
 
 
+_GENERATED = (
+    "pod-template-hash",
+    "controller-revision-hash",
+    "statefulset.kubernetes.io/",
+    "apps.kubernetes.io/pod-index",
+    "pod-template-generation",
+)
+
+
 def _label(pod: Pod) -> str:
+    """Workload pods by owner; bare pods by their labels (alike to every policy)."""
     if pod.owner and "/" in pod.owner:
         kind, name = pod.owner.split("/", 1)
         return f"{kind.lower()}/{name}"
-    return f"pod/{pod.name}"
+    if not pod.labels:
+        return f"pod/{pod.name}"
+    labels = ",".join(f"{k}={v}" for k, v in sorted(pod.labels.items()))
+    return f"pods {labels}"
 
 
 def groups_of(pods: Sequence[Pod]) -> list[Group]:
     acc: dict[str, list[Pod]] = {}
     for p in sorted(pods, key=lambda p: (p.namespace, p.name)):
         acc.setdefault(f"{p.namespace}/{_label(p)}", []).append(p)
-    return [Group(k, v[0].namespace, _label(v[0]), tuple(v)) for k, v in acc.items()]
+    out = []
+    for key, members in acc.items():
+        label = _label(members[0])
+        if len(members) == 1 and label.startswith("pods "):
+            label = f"pod/{members[0].name}"
+            key = f"{members[0].namespace}/{label}"
+        out.append(Group(key, members[0].namespace, label, tuple(members)))
+    return out
 
 
 def _policy_dict(pol: NetworkPolicy, selected: list[str]) -> dict[str, Any]:
@@ -91,18 +111,17 @@ def _cells(m: Matrix, groups: list[Group]) -> dict[str, Any]:
 
 
 def _overview(ports: dict[str, dict[str, dict[str, list[str]]]]) -> dict[str, dict[str, list[str]]]:
-    """Every port at once: ``all``/``none`` only when every port agrees."""
+    """Every port at once: [status, port, port, ...]; the script looks the ports up."""
     out: dict[str, dict[str, list[str]]] = {}
     for port in sorted(ports, key=lambda p: (int(p.split("/")[0]), p)):
         for dst, row in ports[port].items():
-            for src, (status, reason, text) in row.items():
-                cell = out.setdefault(dst, {}).get(src)
-                if cell is None:
-                    out[dst][src] = [status, f"{port}: {reason}", f"[{port}]\n{text}"]
+            for src, cell in row.items():
+                got = out.setdefault(dst, {}).get(src)
+                if got is None:
+                    out[dst][src] = [cell[0], port]
                 else:
-                    cell[0] = status if cell[0] == status else "some"
-                    cell[1] += f"\n{port}: {reason}"
-                    cell[2] += f"\n\n[{port}]\n{text}"
+                    got[0] = cell[0] if got[0] == cell[0] else "some"
+                    got.append(port)
     return out
 
 
