@@ -195,7 +195,7 @@ def _convert(valid: list[Valid], warnings: list[str]) -> Manifests:
         pods=tuple(pods),
         services=tuple(services),
         policies=tuple(policies),
-        warnings=tuple(warnings),
+        warnings=tuple(dict.fromkeys(warnings)),  # replicas repeat their template's
         daemonsets=tuple(daemonsets),
     )
 

@@ -72,6 +72,11 @@ def to_pod(
     subdomain: str | None = None,
 ) -> Pod:
     """A pod from a PodSpec at ``path`` (``spec`` or ``spec.template.spec``)."""
+    if spec.get("hostNetwork"):
+        ctx.warn(
+            (*path, "hostNetwork"),
+            "hostNetwork is not supported; the pod gets its own network namespace and pod IP",
+        )
     return Pod(
         namespace=namespace,
         name=name,

@@ -28,7 +28,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from podnet.manifests.convert import labels_of, to_pod
 from podnet.manifests.report import DocContext
@@ -71,7 +71,7 @@ def expand(ctx: DocContext, kind: str, doc: dict[str, Any], meta: Meta) -> tuple
     labels = labels_of(template.get("metadata"))
     ns, name = meta.namespace, meta.name
 
-    def pod(pod_name: str, extra: Mapping[str, str], **kw: Any) -> Pod:
+    def pod(pod_name: str, extra: Mapping[str, str], **kw: str | None) -> Pod:
         pod_meta = Meta("Pod", ns, pod_name, meta.location)
         return to_pod(
             ctx,
@@ -119,7 +119,11 @@ def expand(ctx: DocContext, kind: str, doc: dict[str, Any], meta: Meta) -> tuple
     return _job_pods(spec, ns, name, pod)
 
 
-def _job_pods(spec: dict[str, Any], ns: str, name: str, pod: Any) -> tuple[Pod, ...]:
+class _MakePod(Protocol):
+    def __call__(self, pod_name: str, extra: Mapping[str, str], **kw: str | None) -> Pod: ...
+
+
+def _job_pods(spec: dict[str, Any], ns: str, name: str, pod: _MakePod) -> tuple[Pod, ...]:
     if spec.get("suspend"):
         return ()
     parallelism = spec.get("parallelism")

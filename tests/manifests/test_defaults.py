@@ -255,3 +255,19 @@ def test_empty_ingress_list_means_no_rules() -> None:
     (np,) = load(policy(ingress=[])).policies
     assert np.ingress == () and np.policy_types == ("Ingress",)
     assert np.pod_selector.is_empty
+
+
+def test_host_network_warned() -> None:
+    m = load(pod(hostNetwork=True))
+    assert any("hostNetwork" in w for w in m.warnings)
+
+
+def test_template_warnings_once_per_workload() -> None:
+    from mf_builders import workload
+
+    doc = setpath(
+        workload("Deployment", replicas=3),
+        "spec.template.spec.containers[0].env",
+        [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+    )
+    assert len([w for w in load(doc).warnings if "valueFrom" in w]) == 1
