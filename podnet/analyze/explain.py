@@ -91,7 +91,11 @@ def _pod_port(pod: Pod, ps: PortSpec) -> tuple[int, str]:
     ports = served_ports(pod)
     if len(ports) == 1:
         return ports[0].container_port, ports[0].protocol
-    listed = ", ".join(f"{p.container_port}/{p.protocol}" for p in ports) or "none declared"
+    if not ports:
+        raise TargetError(
+            f"pod {pod.key} declares no port (and its image none known); say which port: TO:PORT"
+        )
+    listed = ", ".join(f"{p.container_port}/{p.protocol}" for p in ports)
     raise TargetError(f"pod {pod.key} serves {listed}; say which port: TO:PORT")
 
 
@@ -178,7 +182,15 @@ class Tracer:
             raise TargetError(f"{target} is outside the cluster; say which port: TO:PORT")
         hops = [self._hop(src, p, port, proto) for p in pods]
         ok, result = _summary(hops)
-        return Explanation(src, target, kind, lk, None, None, tuple(hops), ok, result)
+        notes = (
+            (
+                "an address outside the pod network: only NetworkPolicy is judged here, "
+                "not whether anything answers there",
+            )
+            if any(isinstance(p, str) for p in pods)
+            else ()
+        )
+        return Explanation(src, target, kind, lk, None, None, tuple(hops), ok, result, notes)
 
     def by_ip(self, src: Pod, target: str, ip: str, ps: PortSpec, lk: Lookup | None) -> Explanation:
         if ip in self.svc_by_ip:

@@ -161,6 +161,25 @@ def _blocked(ctx: LintContext, pod: Pod, ref: HostRef, svc: Service) -> Finding 
     )
 
 
+def _blocked_pods(ctx: LintContext, pod: Pod, ref: HostRef, targets: list[Pod]) -> Finding | None:
+    """A name resolving straight to pods (headless Service, pod hostname): policy check."""
+    if ref.port is None or not targets:
+        return None
+    verdicts = [ctx.verdict(pod, t, ref.port, ref.protocol) for t in targets]
+    if any(v.allowed for v in verdicts):
+        return None
+    return Finding(
+        "policy-blocks-service-use",
+        "error",
+        owner_ref(pod),
+        field_prefix(pod) + ref.field,
+        f"container {ref.container} uses {ref.host} (pods "
+        f"{', '.join(t.key for t in targets[:3])}{', ...' if len(targets) > 3 else ''}) on "
+        f"{ref.port}/{ref.protocol}, but NetworkPolicies deny every one: {verdicts[0].reason}",
+        "allow this pod in the policies named above (egress at the source, ingress at the pods)",
+    )
+
+
 # Labels controllers add per pod or per revision: useless (or harmful) in a selector.
 _GENERATED = (
     "pod-template-hash",
@@ -199,6 +218,11 @@ def _check_ref(ctx: LintContext, pod: Pod, ref: HostRef, namespaces: set[str]) -
             return []
         addrs = lk.addresses
         svc = ctx.services_by_ip.get(addrs[0]) if len(addrs) == 1 else None
+        if svc is None:
+            f = _blocked_pods(
+                ctx, pod, ref, [ctx.pods_by_ip[a] for a in addrs if a in ctx.pods_by_ip]
+            )
+            return [f] if f else []
     if svc is None:
         return []
     out = [_port_unexposed(pod, ref, svc), _blocked(ctx, pod, ref, svc)]

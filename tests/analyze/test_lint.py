@@ -143,3 +143,51 @@ def test_wrong_namespace_suggests_the_qualified_name(tmp_path: Path) -> None:
     assert names == ["db.other.svc.cluster.local", "web"]
     web = next(f for f in unknown if "'web'" in f.message)
     assert "web.other" in web.fix
+
+
+HEADLESS = """
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: web}
+spec:
+  serviceName: web
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: n, image: nginx}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: c}
+spec:
+  containers:
+    - {name: c, image: busybox, command: [sh, -c, "wget http://web-0.web; wget http://web"]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-deny}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Ingress]
+"""
+
+
+def test_headless_names_resolve_to_pods_and_are_policy_checked(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(HEADLESS)
+    findings = run(tmp_path / "m.yaml")
+    assert not by_rule(findings, "unknown-service-name")
+    blocked = by_rule(findings, "policy-blocks-service-use")
+    assert sorted(f.message.split(" uses ")[1].split(" ")[0] for f in blocked) == [
+        "web",
+        "web-0.web",
+    ]
