@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from mf_builders import load, pod, policy, service, setpath
+from mf_builders import load, pod, policy, service, setpath, workload
 
 from podnet.model.objects import IPBlock, PolicyPort, Probe
 from podnet.model.selectors import LabelSelector, Requirement
@@ -263,8 +263,6 @@ def test_host_network_warned() -> None:
 
 
 def test_template_warnings_once_per_workload() -> None:
-    from mf_builders import workload
-
     doc = setpath(
         workload("Deployment", replicas=3),
         "spec.template.spec.containers[0].env",

@@ -65,7 +65,7 @@ def attempt(doc: Any) -> None:
         from_documents([(doc, LOC)])
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(st.sampled_from(SEEDS), st.data(), VALUES, st.booleans())
 def test_mutations_never_traceback(
     seed: dict[str, Any], data: st.DataObject, value: Any, add_key: bool
