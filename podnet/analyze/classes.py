@@ -12,6 +12,7 @@ and complement are single big-int operations.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -71,6 +72,28 @@ def ip_blocks(policies: Sequence[NetworkPolicy]) -> tuple[IPBlock, ...]:
     return tuple(blocks)
 
 
+def block_members(blocks: Sequence[IPBlock], pods: Sequence[Pod]) -> dict[str, tuple[int, ...]]:
+    """Pod key -> indices of the ``blocks`` containing its IP (ascending).
+
+    Uses :meth:`BlockRanges.contains`, the engine's own test, but only on the pods whose
+    address falls in the block's CIDR (found by bisection), so the cost follows the
+    number of memberships rather than pods x blocks.
+    """
+    addrs = sorted(
+        (ip.version, int(ip), p.key) for p in pods if p.ip is not None for ip in (parse_ip(p.ip),)
+    )
+    out: dict[str, list[int]] = {}
+    for i, block in enumerate(blocks):
+        r = block_ranges(block)
+        start = bisect_left(addrs, (r.version, r.lo, ""))
+        for version, value, key in addrs[start:]:
+            if (version, value) > (r.version, r.hi):
+                break
+            if r.contains(version, value):
+                out.setdefault(key, []).append(i)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def build_classes(
     pods: Sequence[Pod],
     served: Mapping[str, tuple[Port, ...]],
@@ -79,16 +102,12 @@ def build_classes(
     """Group ``pods`` (sorted by namespace/name first) into classes, in first-seen order."""
     keys = relevant_label_keys(policies)
     names = referenced_port_names(policies)
-    ranges = [block_ranges(b) for b in ip_blocks(policies)]
+    member_of = block_members(ip_blocks(policies), pods)
     groups: dict[tuple[object, ...], list[Pod]] = {}
     for pod in sorted(pods, key=lambda p: (p.namespace, p.name)):
         labels = tuple(sorted((k, v) for k, v in pod.labels.items() if k in keys))
         named = tuple(pod.named_port(n, proto) for n, proto in names) if names else ()
-        blocks: tuple[bool, ...] = ()
-        if ranges and pod.ip is not None:
-            ip = parse_ip(pod.ip)
-            value = int(ip)
-            blocks = tuple(r.contains(ip.version, value) for r in ranges)
+        blocks = member_of.get(pod.key, ())
         key = (pod.namespace, labels, served.get(pod.key, ()), named, blocks)
         groups.setdefault(key, []).append(pod)
     return tuple(

@@ -20,15 +20,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from podnet.analyze.classes import LabelIndex, PodClass, build_classes, ip_blocks
+from podnet.analyze.classes import (
+    LabelIndex,
+    PodClass,
+    block_members,
+    build_classes,
+    ip_blocks,
+    referenced_port_names,
+)
 from podnet.analyze.served import served_ports_by_pod
 from podnet.control.policy import DirectionVerdict, PolicyEngine, RuleRef, Verdict
 from podnet.control.policy_match import (
     EGRESS,
     INGRESS,
     applies,
-    block_ranges,
-    parse_ip,
     rule_ports_match,
 )
 from podnet.model.cluster import ClusterState
@@ -64,8 +69,9 @@ class _Tables:
     """What the matrix keeps besides ``allowed_from``, to explain any cell cheaply.
 
     Per (destination class, port, protocol): the ingress rules admitting the port with
-    the source classes their peers match, and the egress rules (of any policy) whose
-    peers contain the destination and admit the port, with the classes they select.
+    the source classes their peers match, and - as a bitset over ``egress_table`` - the
+    egress rules (of any policy) whose peers contain the destination and admit the port;
+    ``egress_table[j]`` holds rule j's reference and the classes its policy selects.
     Per class: the policies isolating it for ingress and for egress (ns/name order).
     """
 
@@ -74,9 +80,8 @@ class _Tables:
     ingress_rules: dict[tuple[int, int, str], tuple[tuple[RuleRef, int], ...]] = field(
         default_factory=dict
     )
-    egress_rules: dict[tuple[int, int, str], tuple[tuple[RuleRef, int], ...]] = field(
-        default_factory=dict
-    )
+    egress_table: tuple[tuple[RuleRef, int, PolicyRule], ...] = ()  # j -> rule, sources
+    egress_rules: dict[tuple[int, int, str], int] = field(default_factory=dict)  # bits of j
     ingress_iso: list[tuple[str, ...]] = field(default_factory=list)
     egress_iso: list[tuple[str, ...]] = field(default_factory=list)
 
@@ -149,6 +154,9 @@ class Matrix:
 
     def counts(self) -> tuple[int, int]:
         """(connections, allowed connections), by arithmetic over class sizes."""
+        by_size: dict[int, int] = {}
+        for c in self.classes:
+            by_size[len(c.pods)] = by_size.get(len(c.pods), 0) | 1 << c.index
         total = allowed = 0
         n = len(self.pods)
         for dst in self.classes:
@@ -156,9 +164,8 @@ class Matrix:
             for port, proto in dst.ports:
                 total += size * (n - 1)
                 bits = self.allowed_from[(dst.index, port, proto)]
-                for src in self.classes:
-                    if bits >> src.index & 1:
-                        allowed += len(src.pods) * size - (size if src is dst else 0)
+                sources = sum(k * (bits & mask).bit_count() for k, mask in by_size.items())
+                allowed += sources * size - (size if bits >> dst.index & 1 else 0)
         return total, allowed
 
     def _directions(
@@ -167,7 +174,7 @@ class Matrix:
         t = self.tables
         key = (di, port, proto)
         eg_iso, in_iso = t.egress_iso[si], t.ingress_iso[di]
-        eg_by = tuple(r for r, sel in t.egress_rules.get(key, ()) if sel >> si & 1)
+        eg_by = self._egress_refs(key, si)
         in_by = tuple(r for r, peers in t.ingress_rules.get(key, ()) if peers >> si & 1)
         eg = DirectionVerdict(
             EGRESS,
@@ -193,6 +200,14 @@ class Matrix:
         )
         return eg, ing
 
+    def _egress_refs(self, key: tuple[int, int, str], si: int) -> tuple[RuleRef, ...]:
+        """Egress rules of the source's policies admitting this cell, in engine order."""
+        t = self.tables
+        rules = t.egress_table
+        return tuple(
+            rules[j][0] for j in _bits(t.egress_rules.get(key, 0)) if rules[j][1] >> si & 1
+        )
+
     def _reason(self, si: int, di: int, port: int, proto: str) -> str:
         t = self.tables
         key = (di, port, proto)
@@ -200,7 +215,7 @@ class Matrix:
         memo = (
             eg_iso,
             in_iso,
-            tuple(r for r, sel in t.egress_rules.get(key, ()) if sel >> si & 1) if eg_iso else (),
+            self._egress_refs(key, si) if eg_iso else (),
             tuple(r for r, p in t.ingress_rules.get(key, ()) if p >> si & 1) if in_iso else (),
             port,
             proto,
@@ -233,11 +248,14 @@ class _Bitsets:
             self.ns_bits[c.namespace] = self.ns_bits.get(c.namespace, 0) | 1 << c.index
         self._ns_labels = {ns: engine.namespace_labels(ns) for ns in self.ns_bits}
         self._ns_sel: dict[LabelSelector, int] = {}
-        self.block: dict[IPBlock, int] = {}
-        reps = [(c.index, parse_ip(c.rep.ip)) for c in classes if c.rep.ip is not None]
-        for b in ip_blocks(policies):
-            r = block_ranges(b)
-            self.block[b] = sum(1 << i for i, ip in reps if r.contains(ip.version, int(ip)))
+        class_of_rep = {c.rep.key: c.index for c in classes}
+        self.block: dict[IPBlock, int] = {b: 0 for b in ip_blocks(policies)}
+        blocks = list(self.block)
+        reps = [c.rep for c in classes]
+        for key, indices in block_members(blocks, reps).items():
+            bit = 1 << class_of_rep[key]
+            for i in indices:
+                self.block[blocks[i]] |= bit
 
     def namespaces(self, selector: LabelSelector) -> int:
         got = self._ns_sel.get(selector)
@@ -291,54 +309,77 @@ def compute_matrix(state: ClusterState, pods: Sequence[Pod] | None = None) -> Ma
     ingress_pols = [p for p in policies if applies(p, INGRESS) and selected[p.key]]
     egress_pols = [p for p in policies if applies(p, EGRESS) and selected[p.key]]
 
-    # Egress rules transposed to the destination classes their peers contain.
+    # Egress rules, numbered j in engine order (policy ns/name, rule index). Per
+    # destination class, the bitset of rules whose peers contain it ("transposed").
+    table_rules: list[tuple[RuleRef, int, PolicyRule]] = []
+    broad = 0
+    rules_at: dict[int, int] = {}
     egress_isolated = 0
-    broad: list[tuple[RuleRef, int, PolicyRule]] = []
-    by_dst: dict[int, list[tuple[RuleRef, int, PolicyRule]]] = {}
     for pol in egress_pols:
         egress_isolated |= selected[pol.key]
         for i, rule in enumerate(pol.egress):
+            j = len(table_rules)
+            table_rules.append((RuleRef(pol.key, EGRESS, i), selected[pol.key], rule))
             peers = bs.rule_peers(rule, pol.namespace)
-            entry = (RuleRef(pol.key, EGRESS, i), selected[pol.key], rule)
             if peers == bs.all:
-                broad.append(entry)
+                broad |= 1 << j
             else:
                 for d in _bits(peers):
-                    by_dst.setdefault(d, []).append(entry)
+                    rules_at[d] = rules_at.get(d, 0) | 1 << j
+    in_peers = {
+        pol.key: [bs.rule_peers(r, pol.namespace) for r in pol.ingress] for pol in ingress_pols
+    }
 
-    table = _Tables(bs.all & ~egress_isolated)
-    for c in classes:
-        bit = 1 << c.index
-        table.egress_iso.append(tuple(p.key for p in egress_pols if selected[p.key] & bit))
-        table.ingress_iso.append(tuple(p.key for p in ingress_pols if selected[p.key] & bit))
+    table = _Tables(bs.all & ~egress_isolated, egress_table=tuple(table_rules))
+    isolating: list[list[NetworkPolicy]] = [[] for _ in classes]
+    egress_iso: list[list[str]] = [[] for _ in classes]
+    for pol in ingress_pols:
+        for c in _bits(selected[pol.key]):
+            isolating[c].append(pol)
+    for pol in egress_pols:
+        for c in _bits(selected[pol.key]):
+            egress_iso[c].append(pol.key)
+    table.ingress_iso = [tuple(p.key for p in pols) for pols in isolating]
+    table.egress_iso = [tuple(keys) for keys in egress_iso]
+
+    # Whether a rule admits a port depends on the destination only through the numbers
+    # behind the port names policies use: classes with the same names share the work.
+    names = referenced_port_names(policies)
+    admits: dict[tuple[object, ...], int] = {}  # (names profile, port, proto) -> rules
+    unions: dict[int, int] = {0: 0}  # set of egress rules -> union of their sources
     for dst in classes:
-        bit = 1 << dst.index
-        isolating = [p for p in ingress_pols if selected[p.key] & bit]
-        candidates = sorted(broad + by_dst.get(dst.index, []), key=lambda e: e[0].index)
-        candidates.sort(key=lambda e: e[0].policy)  # stable: policy, then rule index
+        profile = tuple(dst.rep.named_port(n, proto) for n, proto in names)
+        candidates = broad | rules_at.get(dst.index, 0)
         for port, proto in dst.ports:
             key = (dst.index, port, proto)
             ing = tuple(
-                (RuleRef(pol.key, INGRESS, i), bs.rule_peers(rule, pol.namespace))
-                for pol in isolating
+                (RuleRef(pol.key, INGRESS, i), in_peers[pol.key][i])
+                for pol in isolating[dst.index]
                 for i, rule in enumerate(pol.ingress)
                 if rule_ports_match(rule, port, proto, dst.rep)
             )
-            eg = tuple(
-                (ref, sel)
-                for ref, sel, rule in candidates
-                if rule_ports_match(rule, port, proto, dst.rep)
-            )
+            akey = (profile, port, proto)
+            admitted = admits.get(akey)
+            if admitted is None:
+                admitted = 0
+                for j, (_, _, rule) in enumerate(table_rules):
+                    if rule_ports_match(rule, port, proto, dst.rep):
+                        admitted |= 1 << j
+                admits[akey] = admitted
+            matching = candidates & admitted
+            union = unions.get(matching)
+            if union is None:
+                union = 0
+                for j in _bits(matching):
+                    union |= table_rules[j][1]
+                unions[matching] = union
             src = bs.all
-            if isolating:
+            if isolating[dst.index]:
                 src = 0
                 for _, peers in ing:
                     src |= peers
-            egress_ok = table.not_egress_isolated
-            for _, sel in eg:
-                egress_ok |= sel
-            table.allowed_from[key] = src & egress_ok
+            table.allowed_from[key] = src & (table.not_egress_isolated | union)
             table.ingress_rules[key] = ing
-            table.egress_rules[key] = eg
+            table.egress_rules[key] = matching
     class_of = {p.key: c.index for c in classes for p in c.pods}
     return Matrix(tuple(chosen), classes, table.allowed_from, engine, class_of, table)
