@@ -1,0 +1,44 @@
+"""``podnet run -f PATH... [--nodes N] [--timeout S] [--shell POD]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from podnet.cli.common import add_file_args, add_nodes_arg
+from podnet.live.run import run
+from podnet.manifests import load_paths
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the cluster for real: pods, Services, DNS in Linux namespaces",
+        description=(
+            "Bring the cluster up in namespaces podnet owns, run every pod's containers, "
+            "stream their output prefixed with namespace/pod[/container], and tear "
+            "everything down once every pod that runs to completion has done so."
+        ),
+    )
+    add_file_args(p)
+    add_nodes_arg(p)
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="stop after S seconds (exit 1 if pods are still running)",
+    )
+    p.add_argument(
+        "--shell",
+        metavar="POD",
+        help="open an interactive shell in POD (ns/name) once the cluster is up",
+    )
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    manifests = load_paths(args.files, stdin=sys.stdin)
+    for w in manifests.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return run(manifests, nodes=args.nodes, timeout=args.timeout, shell=args.shell)

@@ -1,0 +1,1 @@
+"""The live cluster: the controllers realised in namespaces, nftables and processes."""

@@ -1,0 +1,218 @@
+"""One live cluster: the computed :class:`ClusterState` realised on this machine.
+
+The one place that ties the layers together (STYLE.md, "the shape of the system"):
+controllers decide (:func:`build_cluster`, endpoints, DNS records, the nft rulesets as
+plain data), and this class hands each decision to the one component that applies it:
+the :class:`Sandbox` (namespaces, veths, routes), a :class:`ServiceProxy` per node
+(nftables), the DNS pod's records file, and the container :class:`Runtime`.
+
+Readiness flows back the way kubelet's does: the runtime reports a pod's Ready
+condition, endpoints are recomputed (the EndpointSlice controller), and only the
+changed nftables elements and DNS records are re-applied (kube-proxy's partial sync).
+
+Lifetime: everything lives in the sandbox's namespaces, which die with this process
+(see :mod:`podnet.dataplane.sandbox`). :meth:`close` tears down in order for a clean
+exit; a SIGKILL leaves nothing either, because the kernel does the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from podnet.analyze.served import served_ports
+from podnet.control.cluster import build_cluster
+from podnet.control.dns import build_records
+from podnet.control.endpoints import compute_endpoints
+from podnet.control.ipam import PodIPAllocator
+from podnet.dataplane import dnsserver_records
+from podnet.dataplane.dnsserver_main import RECORDS_ENV
+from podnet.dataplane.images import default_registry
+from podnet.dataplane.nft_proxy import compile_services
+from podnet.dataplane.nft_proxy_sync import ServiceProxy
+from podnet.dataplane.nft_session import NftSession
+from podnet.dataplane.runtime import Runtime
+from podnet.dataplane.runtime_command import service_env
+from podnet.dataplane.runtime_spawn import Stream
+from podnet.dataplane.runtime_state import PodStatus
+from podnet.dataplane.sandbox import Sandbox
+from podnet.errors import ClusterError
+from podnet.model.cluster import ClusterState
+from podnet.model.objects import Manifests, Pod
+
+LogSink = Callable[[str, str], None]  # (prefix, line)
+
+
+class LiveCluster:
+    """A running cluster. Create, :meth:`start`, use, :meth:`close` (or ``with``)."""
+
+    def __init__(
+        self,
+        manifests: Manifests,
+        *,
+        nodes: int = 1,
+        on_log: LogSink | None = None,
+        on_status: Callable[[PodStatus], None] | None = None,
+        backoff_scale: float = 1.0,
+    ) -> None:
+        self.manifests = manifests
+        self.node_count = nodes
+        self.on_log = on_log
+        self.on_status = on_status
+        self.backoff_scale = backoff_scale
+        self.state: ClusterState | None = None
+        self.sandbox: Sandbox | None = None
+        self.runtime: Runtime | None = None
+        self._proxies: dict[str, tuple[NftSession, ServiceProxy]] = {}
+        self._ready: dict[str, bool] = {}
+        self._lock = threading.RLock()
+        self._tmp = tempfile.TemporaryDirectory(prefix="podnet-")
+        self.state_dir = Path(self._tmp.name)
+        self.records_path = self.state_dir / "dns-records.json"
+        self._allocator: PodIPAllocator | None = None
+
+    # -- bring-up -------------------------------------------------------------------
+
+    def start(self) -> ClusterState:
+        """Compute the cluster, build its network, programme Services and DNS.
+
+        Containers are not started here: see :meth:`start_pods`.
+        """
+        state = build_cluster(self.manifests, self.node_count)
+        # Live, nothing is ready until its containers say so (kubelet's Ready condition).
+        self._ready = {p.key: False for p in state.pods}
+        self.state = self._with_endpoints(state)
+        self._allocator = PodIPAllocator.from_state(state)
+        self.sandbox = Sandbox.enter()
+        self.sandbox.add_nodes(state.nodes)
+        self.sandbox.add_pods([p for p in state.pods if p.ip is not None])
+        for node in state.nodes:
+            session = NftSession(tuple(self.sandbox.node_exec_argv(node.name, [])))
+            self._proxies[node.name] = (session, ServiceProxy(session))
+        self._sync()
+        images = default_registry(self.state_dir / "images")
+        self.runtime = Runtime(
+            images,
+            self._spawn,
+            self.state_dir / "pods",
+            on_log=self._log,
+            on_ready=self._on_ready,
+            on_status=self.on_status,
+            backoff_scale=self.backoff_scale,
+        )
+        return self.state
+
+    def start_pods(self, pods: list[Pod]) -> None:
+        """Start the containers of ``pods`` (already in the sandbox)."""
+        assert self.runtime is not None and self.state is not None
+        for pod in pods:
+            env = service_env(self.state.services, pod.namespace)
+            if pod.namespace == "kube-system" and pod.labels.get("k8s-app") == "kube-dns":
+                env[RECORDS_ENV] = str(self.records_path)
+            self.runtime.start_pod(pod, env)
+
+    def servers_and_clients(self) -> tuple[list[Pod], list[Pod]]:
+        """Scheduled pods split into those that serve a port and those that do not.
+
+        ``podnet run`` starts servers first so that a client's first request does not
+        race the server's start-up (a convenience, not Kubernetes behaviour: a real
+        cluster starts pods in any order and relies on retries and readiness).
+        """
+        assert self.state is not None
+        servers: list[Pod] = []
+        clients: list[Pod] = []
+        for pod in self.state.pods:
+            if pod.ip is None:
+                continue
+            (servers if served_ports(pod, self.state.services) else clients).append(pod)
+        return servers, clients
+
+    # -- changes --------------------------------------------------------------------
+
+    def recreate_pod(self, key: str) -> Pod:
+        """Delete the pod and create it again, as a controller replaces a pod: same
+        name, a new sandbox and a NEW IP (the seed's first pitfall)."""
+        assert self.sandbox and self.runtime and self.state and self._allocator
+        with self._lock:
+            old = self.state.pod(key)
+            if old is None or old.node is None:
+                raise ClusterError(f"no running pod {key}")
+            self.runtime.stop_pod(key)
+            self.sandbox.remove_pod(key)
+            self._allocator.release(key)
+            new = dataclasses.replace(old, ip=self._allocator.allocate(key, old.node))
+            pods = tuple(new if p.key == key else p for p in self.state.pods)
+            self._ready[key] = False
+            self.state = self._with_endpoints(dataclasses.replace(self.state, pods=pods))
+            self.sandbox.add_pods([new])
+            self._sync()
+        self.start_pods([new])
+        return new
+
+    # -- internals ------------------------------------------------------------------
+
+    def _with_endpoints(self, state: ClusterState) -> ClusterState:
+        eps = compute_endpoints(state.services, state.pods, self._ready)
+        return dataclasses.replace(state, endpoints=eps)
+
+    def _sync(self) -> None:
+        """Apply the current state: nft elements on every node, then DNS records."""
+        assert self.state is not None
+        proxy_state = compile_services(self.state)
+        for _, proxy in self._proxies.values():
+            proxy.sync(proxy_state)
+        dnsserver_records.write(self.records_path, build_records(self.state))
+
+    def _on_ready(self, key: str, ready: bool) -> None:
+        with self._lock:
+            if self.state is None or self._ready.get(key) == ready:
+                return
+            self._ready[key] = ready
+            self.state = self._with_endpoints(self.state)
+            self._sync()
+
+    def _log(self, prefix: str, line: str) -> None:
+        if self.on_log is not None:
+            self.on_log(prefix, line)
+
+    def _spawn(
+        self,
+        pod_key: str,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        stdout: Stream,
+        stderr: Stream,
+    ) -> subprocess.Popen[bytes]:
+        assert self.sandbox is not None
+        return self.sandbox.spawn(
+            pod_key,
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+
+    def close(self) -> None:
+        """Stop containers, nft sessions, then the sandbox (which removes the rest)."""
+        if self.runtime is not None:
+            self.runtime.close()
+        for session, _ in self._proxies.values():
+            session.close()
+        self._proxies.clear()
+        if self.sandbox is not None:
+            self.sandbox.close()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> LiveCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
