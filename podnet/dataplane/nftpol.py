@@ -1,0 +1,258 @@
+"""NetworkPolicies as one node's nftables table: :func:`compile_policies` (pure).
+
+Where and when packets are judged (Kubernetes semantics in nftpol_match's docstring):
+
+* table ``inet podnet-policy``, two base chains on the **forward** hook: ``egress`` at
+  priority ``filter`` and ``ingress`` at ``filter + 1``. Forward runs after the
+  proxy's prerouting DNAT (priority ``dstnat``), so a connection to a ClusterIP is
+  judged on the endpoint pod's IP and port, as in every CNI. Only the hook
+  priorities order this table against ``ip podnet-proxy`` (STYLE.md principle 8).
+  Every pod packet is routed through its node (podnet.dataplane.links), so the
+  forward hook sees pod-to-pod traffic on the same node as well as across nodes.
+* ``egress`` judges packets *from* local pods, ``ingress`` packets *to* local pods;
+  a cross-node connection is judged for egress on the source's node and for ingress
+  on the destination's node. Two base chains because an ``accept`` ends only the
+  chain it is in: an egress accept must still face the ingress check when both pods
+  are local. A drop anywhere is final.
+* ``ct state established,related accept`` first: replies and the rest of an allowed
+  connection pass; only a connection's first packet is judged (as in Calico/Cilium:
+  a connection that was allowed keeps going when a policy changes).
+* a pod reaching *itself* (through its own Service: the proxy's hairpin) is allowed:
+  "a pod cannot block access to itself" (kubernetes.io NetworkPolicy docs), and a
+  pod reaching its own IP never leaves its netns anyway. The upstream e2e truth
+  tables never check self pairs. ``self`` holds ``ip . ip`` per local pod.
+* traffic from or to the pod's own node never crosses forward (it is input/output
+  of the node), so it is always allowed, as the docs require ("traffic to and from
+  the node where a Pod is running is always allowed").
+
+Layout (scales by sets, not by chains per pod): ``egress-pods`` / ``ingress-pods``
+map each local pod IP that is isolated in that direction to ``goto set-<d>-<h>``, a
+chain per distinct *set of policies* isolating a pod, which ``jump``s to one chain
+per policy (``pol-<d>-<h>``) and ends in ``goto deny``. A policy chain has one
+``... accept`` line per (rule, peer match, port match). Peers are named sets of pod
+IPs (``pods-<h>``, shared by equal peers), interval sets of ipBlock ranges
+(``cidr-<h>``, named by content) and named-port sets (``port-<proto>-<name>``).
+So a pod add, delete or label change only moves set/map elements (a new *combination*
+of policies adds one small chain).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from podnet.dataplane.nftpol_match import (
+    PeerKey,
+    block_ranges,
+    named_port_elements,
+    named_port_set,
+    namespace_labels,
+    peer_selects,
+    port_match,
+    range_text,
+    selector_peers,
+    short_hash,
+)
+from podnet.errors import PodnetError
+from podnet.model.cluster import ClusterState
+from podnet.model.objects import NetworkPolicy, Pod, PolicyRule
+
+FAMILY = "inet"
+TABLE = "podnet-policy"
+DENY_MODES = ("drop", "reject")
+_DIRS = (("in", "Ingress", "saddr"), ("eg", "Egress", "daddr"))  # short, type, peer field
+
+_DENY_RULES = {
+    "drop": ("counter drop",),
+    # TCP gets a reset, everything else ICMP admin-prohibited: the client fails at once
+    # instead of timing out (iptables-based CNIs use REJECT the same way).
+    "reject": (
+        "meta l4proto tcp counter reject with tcp reset",
+        "counter reject with icmpx admin-prohibited",
+    ),
+}
+
+_FIXED_SETS: dict[str, tuple[bool, str]] = {
+    "self": (False, "type ipv4_addr . ipv4_addr;"),
+    "ingress-pods": (True, "type ipv4_addr : verdict;"),
+    "egress-pods": (True, "type ipv4_addr : verdict;"),
+}
+
+
+def _base_rules(field: str, vmap: str) -> tuple[str, ...]:
+    return (
+        "ct state established,related accept",
+        "ip saddr . ip daddr @self accept",
+        f"ip {field} vmap @{vmap}",
+    )
+
+
+_BASE_CHAINS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "egress": (
+        "type filter hook forward priority filter; policy accept;",
+        _base_rules("saddr", "egress-pods"),
+    ),
+    "ingress": (
+        "type filter hook forward priority filter + 1; policy accept;",
+        _base_rules("daddr", "ingress-pods"),
+    ),
+}
+
+
+class PolicyCompileError(PodnetError):
+    """The policy compiler was asked for something it cannot do (an unknown deny mode)."""
+
+
+@dataclass(frozen=True)
+class PolicyState:
+    """One node's ``inet podnet-policy`` table as data; dict order is creation order.
+
+    Chains are ordered so that a chain comes after every chain it references (deny,
+    policy chains, policy-set chains, base chains); deleting in reverse is safe.
+    """
+
+    node: str
+    deny: str
+    sets: dict[str, tuple[bool, str]]  # name -> (is_map, declaration)
+    chains: dict[str, tuple[str, tuple[str, ...]]]  # name -> (base declaration, rules)
+    elements: dict[str, dict[str, str | None]]  # set/map name -> key -> data
+
+
+def policy_chain(direction: str, policy: NetworkPolicy) -> str:
+    return f"pol-{direction}-{short_hash(policy.key)}"
+
+
+class _Builder:
+    """Accumulates sets, elements and chains while walking the policies."""
+
+    def __init__(self, state: ClusterState) -> None:
+        self.pods = [p for p in state.pods if p.ip is not None]
+        declared = state.namespace_labels()
+        # Pods grouped by (namespace, labels): selectors are evaluated per group.
+        self.groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
+        for p in self.pods:
+            assert p.ip is not None
+            key = (p.namespace, tuple(sorted(p.labels.items())))
+            self.groups.setdefault(key, []).append(p.ip)
+        self.ns_labels = {ns: namespace_labels(declared, ns) for ns, _ in self.groups}
+        self.sets: dict[str, tuple[bool, str]] = dict(_FIXED_SETS)
+        self.elements: dict[str, dict[str, str | None]] = {n: {} for n in _FIXED_SETS}
+
+    def pod_set(self, keys: tuple[PeerKey, ...]) -> str:
+        name = f"pods-{short_hash(repr(keys))}"
+        if name not in self.sets:
+            self.sets[name] = (False, "type ipv4_addr;")
+            members: dict[str, str | None] = {}
+            for (ns, labels), ips in self.groups.items():
+                lmap = dict(labels)
+                if any(peer_selects(k, ns, lmap, self.ns_labels[ns]) for k in keys):
+                    members.update(dict.fromkeys(ips))
+            self.elements[name] = dict(sorted(members.items()))
+        return name
+
+    def cidr_set(self, ranges: Sequence[tuple[int, int]]) -> str:
+        items = [range_text(lo, hi) for lo, hi in ranges]
+        name = f"cidr-{short_hash(','.join(items))}"
+        if name not in self.sets:
+            self.sets[name] = (False, "type ipv4_addr; flags interval;")
+            self.elements[name] = dict.fromkeys(items)
+        return name
+
+    def named_set(self, proto: str, port_name: str) -> str:
+        name = named_port_set(proto, port_name)
+        if name not in self.sets:
+            self.sets[name] = (False, "type ipv4_addr . inet_proto . inet_service;")
+            self.elements[name] = named_port_elements(self.pods, proto, port_name)
+        return name
+
+    def rule_lines(self, pol: NetworkPolicy, rule: PolicyRule, field: str) -> list[str]:
+        """The ``accept`` lines of one ingress/egress rule (none: it admits nothing)."""
+        peers = [""]
+        if rule.peers:
+            peers = []
+            keys = selector_peers(pol.namespace, rule.peers)
+            if keys:
+                peers.append(f"ip {field} @{self.pod_set(keys)}")
+            ranges = block_ranges(p.ip_block for p in rule.peers if p.ip_block is not None)
+            if ranges:
+                peers.append(f"ip {field} @{self.cidr_set(ranges)}")
+        ports = [""]
+        if rule.ports:
+            pm = port_match(rule.ports)
+            ports = list(pm.numbered)
+            for proto, port_name in pm.named:
+                s = self.named_set(proto, port_name)
+                ports.append(f"ip daddr . meta l4proto . th dport @{s}")
+        return [
+            " ".join(x for x in (peer, port, "accept") if x) for peer in peers for port in ports
+        ]
+
+
+def _selected(policies: Sequence[NetworkPolicy], pod: Pod, ptype: str) -> list[NetworkPolicy]:
+    """Policies isolating ``pod`` for ``ptype``: same namespace, the type listed in
+    policyTypes (types.go: rules of unlisted types are ignored), podSelector matching
+    (``{}`` selects every pod of the namespace)."""
+    return [
+        p
+        for p in policies
+        if p.namespace == pod.namespace
+        and ptype in p.policy_types
+        and p.pod_selector.matches(pod.labels)
+    ]
+
+
+def compile_policies(state: ClusterState, node: str, deny: str = "drop") -> PolicyState:
+    """The desired ``inet podnet-policy`` table of ``node``. Pure, deterministic.
+
+    Policy chains exist for every policy of the cluster (so a label change that makes a
+    pod newly selected needs no new policy chain); the isolation maps and the ``self``
+    set only hold this node's pods.
+    """
+    if deny not in DENY_MODES:
+        raise PolicyCompileError(f"deny must be one of {', '.join(DENY_MODES)}, not {deny!r}")
+    b = _Builder(state)
+    policies = sorted(state.policies, key=lambda p: p.key)
+    pol_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for pol in policies:
+        for short, ptype, field in _DIRS:
+            if ptype not in pol.policy_types:
+                continue
+            rules = pol.ingress if short == "in" else pol.egress
+            lines = [line for r in rules for line in b.rule_lines(pol, r, field)]
+            pol_chains[policy_chain(short, pol)] = ("", tuple(lines))
+    set_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for pod in sorted(state.pods, key=lambda p: p.key):
+        if pod.node != node or pod.ip is None:
+            continue
+        b.elements["self"][f"{pod.ip} . {pod.ip}"] = None
+        for short, ptype, _ in _DIRS:
+            isolating = _selected(policies, pod, ptype)
+            if not isolating:
+                continue
+            chain = f"set-{short}-{short_hash(' '.join(p.key for p in isolating))}"
+            if chain not in set_chains:
+                jumps = [
+                    f'jump {policy_chain(short, p)} comment "{_comment(p)}"' for p in isolating
+                ]
+                set_chains[chain] = ("", (*jumps, "goto deny"))
+            vmap = "ingress-pods" if short == "in" else "egress-pods"
+            b.elements[vmap][pod.ip] = f"goto {chain}"
+    chains: dict[str, tuple[str, tuple[str, ...]]] = {"deny": ("", _DENY_RULES[deny])}
+    chains.update(pol_chains)
+    chains.update(sorted(set_chains.items()))
+    chains.update(_BASE_CHAINS)
+    return PolicyState(node, deny, b.sets, chains, b.elements)
+
+
+def _comment(pol: NetworkPolicy) -> str:
+    """The policy's key for ``nft list`` readers (nft comments hold at most 128 bytes;
+    namespace and name are DNS labels/subdomains, so no quoting issues)."""
+    return pol.key[:120]
+
+
+def policy_states(
+    state: ClusterState, nodes: Sequence[str] | None = None, deny: str = "drop"
+) -> Mapping[str, PolicyState]:
+    """:func:`compile_policies` for every node (default: all of ``state.nodes``)."""
+    names = list(nodes) if nodes is not None else [n.name for n in state.nodes]
+    return {n: compile_policies(state, n, deny) for n in names}
