@@ -1,12 +1,13 @@
 """``podnet diff``: which connections and endpoints a change of manifests opens or closes.
 
 Pods are matched across the two clusters by ``namespace/name`` (their IPs may differ:
-IPs are allocated from the set of pods). A connection is an ordered pair of distinct
-pods plus a port the destination serves (:mod:`podnet.analyze.served`, the same ports
-the connectivity matrix probes); it is *opened* when the new manifests allow it and the
-old did not (including a port the destination newly serves), *closed* the other way.
-Connections of pods that exist on one side only are not listed pair by pair - the pod
-itself is listed as added or removed.
+IPs are allocated from the set of pods), and a workload's renamed pods by owner
+(:func:`match_pods`); connections are listed under the new names. A connection is an
+ordered pair of distinct pods plus a port the destination serves
+(:mod:`podnet.analyze.served`, the same ports the connectivity matrix probes); it is
+*opened* when the new manifests allow it and the old did not (including a port the
+destination newly serves), *closed* the other way. Connections of pods that exist on
+one side only are not listed pair by pair - the pod itself is listed as added or removed.
 
 The verdicts come from :func:`podnet.analyze.matrix.compute_matrix`, whose allowed
 sources per (destination class, port) are bitsets, so this stays fast for large
@@ -94,16 +95,22 @@ class _Allowed:
         return got
 
 
-def _endpoint_sets(state: ClusterState) -> dict[tuple[str, str], set[str]]:
+def _endpoint_sets(
+    state: ClusterState, rename: dict[str, str] | None = None
+) -> dict[tuple[str, str], set[str]]:
+    """``(service, port name) -> {"pod:port"}``, old pods renamed to their new names."""
+    ren = rename or {}
     out: dict[tuple[str, str], set[str]] = {}
     for svc, by_port in state.endpoints.items():
         for name, eps in by_port.items():
-            out[(svc, name)] = {f"{e.pod}:{e.port}" for e in eps}
+            out[(svc, name)] = {f"{ren.get(e.pod, e.pod)}:{e.port}" for e in eps}
     return out
 
 
-def _endpoint_changes(old: ClusterState, new: ClusterState) -> tuple[EndpointChange, ...]:
-    a, b = _endpoint_sets(old), _endpoint_sets(new)
+def _endpoint_changes(
+    old: ClusterState, new: ClusterState, match: dict[str, str]
+) -> tuple[EndpointChange, ...]:
+    a, b = _endpoint_sets(old, match), _endpoint_sets(new)
     out = []
     for key in sorted(set(a) | set(b)):
         before, after = a.get(key, set()), b.get(key, set())
@@ -131,16 +138,40 @@ class _Reasons:
         return self.m.verdict(src, dst, c.port, c.protocol).reason
 
 
+def match_pods(old: ClusterState, new: ClusterState) -> dict[str, str]:
+    """Old pod key -> new pod key for the pods that are "the same pod" on both sides.
+
+    By ``namespace/name`` first. A Deployment whose template changed gets a new
+    pod-template-hash, so every pod name changes though the workload is the same; the
+    leftover pods of one workload (same namespace and owner) are then paired in name
+    order, so the diff shows what the change does rather than N pods replaced.
+    """
+    new_keys = {p.key for p in new.pods}
+    match = {p.key: p.key for p in old.pods if p.key in new_keys}
+    left_old: dict[tuple[str, str], list[str]] = {}
+    left_new: dict[tuple[str, str], list[str]] = {}
+    for pods, acc in ((old.pods, left_old), (new.pods, left_new)):
+        for p in pods:
+            if p.owner and p.key not in match and p.key not in match.values():
+                acc.setdefault((p.namespace, p.owner), []).append(p.key)
+    for owner, keys in left_old.items():
+        for a, b in zip(sorted(keys), sorted(left_new.get(owner, [])), strict=False):
+            match[a] = b
+    return match
+
+
 def compute_diff(old: ClusterState, new: ClusterState) -> Diff:
     mo, mn = compute_matrix(old), compute_matrix(new)
     ao, an = _Allowed(mo), _Allowed(mn)
-    old_keys, new_keys = set(mo.class_of), set(mn.class_of)
-    common = sorted(old_keys & new_keys)
+    match = {a: b for a, b in match_pods(old, new).items() if a in mo.class_of and b in mn.class_of}
+    back = {b: a for a, b in match.items()}
+    matched_new = set(back)
     changes: list[ConnectionChange] = []
-    for dst in common:
-        for port, proto in sorted(set(ao.ports(dst)) | set(an.ports(dst))):
-            before = ao.sources(dst, port, proto) & new_keys
-            after = an.sources(dst, port, proto) & old_keys
+    for dst in sorted(matched_new):
+        odst = back[dst]
+        for port, proto in sorted(set(ao.ports(odst)) | set(an.ports(dst))):
+            before = {match[s] for s in ao.sources(odst, port, proto) if s in match}
+            after = an.sources(dst, port, proto) & matched_new
             for src in sorted(after - before):
                 if src != dst:
                     changes.append(ConnectionChange(src, dst, port, proto, True, ""))
@@ -154,11 +185,12 @@ def compute_diff(old: ClusterState, new: ClusterState) -> Diff:
     )
     svc_old = {s.key for s in old.services}
     svc_new = {s.key for s in new.services}
+    all_match = match_pods(old, new)
     return Diff(
         connections=with_reasons,
-        endpoints=_endpoint_changes(old, new),
-        pods_added=tuple(sorted({p.key for p in new.pods} - {p.key for p in old.pods})),
-        pods_removed=tuple(sorted({p.key for p in old.pods} - {p.key for p in new.pods})),
+        endpoints=_endpoint_changes(old, new, all_match),
+        pods_added=tuple(sorted({p.key for p in new.pods} - set(all_match.values()))),
+        pods_removed=tuple(sorted({p.key for p in old.pods} - set(all_match))),
         services_added=tuple(sorted(svc_new - svc_old)),
         services_removed=tuple(sorted(svc_old - svc_new)),
     )

@@ -84,3 +84,37 @@ def test_output_forms(broken: ClusterState, fixed: ClusterState) -> None:
     data = to_dict(d)
     assert len(data["opened"]) == 8 and data["closed"] == []
     assert set(data["opened"][0]) == {"src", "dst", "port", "protocol", "reason"}
+
+
+def test_template_change_matches_renamed_pods(tmp_path: Path) -> None:
+    """A changed template renames every pod (new hash); they are still matched by owner."""
+    doc = (SHOP / "base" / "shop.yaml").read_text()
+    (tmp_path / "shop.yaml").write_text(
+        doc.replace("tier: backend", "tier: backend\n        v: two")
+    )
+    for name in ("namespaces.yaml", "data.yaml", "monitoring.yaml"):
+        (tmp_path / name).write_text((SHOP / "base" / name).read_text())
+    old = state("base")
+    new = build_cluster(load_paths([str(tmp_path)]))
+    assert {p.key for p in old.pods} != {p.key for p in new.pods}  # api pods renamed
+    d = compute_diff(old, new)
+    assert not d.changed, d
+
+
+def test_template_change_that_matters_is_shown_under_new_names(
+    tmp_path: Path, broken: ClusterState
+) -> None:
+    base = SHOP / "base"
+    doc = (base / "shop.yaml").read_text()
+    # the api moves from 8080 to 9000: api-ingress (8080 only) no longer admits anyone
+    (tmp_path / "shop.yaml").write_text(doc.replace("containerPort: 8080", "containerPort: 9000"))
+    for name in ("namespaces.yaml", "data.yaml", "monitoring.yaml"):
+        (tmp_path / name).write_text((base / name).read_text())
+    old = state("base")
+    new = build_cluster(load_paths([str(tmp_path)]))
+    d = compute_diff(old, new)
+    assert not d.pods_added and not d.pods_removed
+    api = next(e for e in d.endpoints if e.service == "shop/api")
+    assert len(api.removed) == 2 and len(api.added) == 2
+    new_keys = {p.key for p in new.pods}
+    assert d.closed and all(c.src in new_keys and c.dst in new_keys for c in d.connections)
