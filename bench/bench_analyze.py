@@ -244,7 +244,9 @@ def _policies(ns: str, i: int, n_ns: int) -> list[dict[str, Any]]:
     ]
 
 
-def generate(pods: int, seed: int = 1) -> list[dict[str, Any]]:
+def generate(pods: int, seed: int = 1, distinct: bool = False) -> list[dict[str, Any]]:
+    """``distinct``: every workload a StatefulSet and one selector per namespace on
+    ``statefulset.kubernetes.io/pod-name``, so every pod is its own class (worst case)."""
     rng = random.Random(seed)
     n_ns = max(1, pods // 100)
     docs: list[dict[str, Any]] = []
@@ -278,22 +280,37 @@ def generate(pods: int, seed: int = 1) -> list[dict[str, Any]]:
             tier = TIERS[d % len(TIERS)]
             replicas = min(left, rng.choice((1, 2, 3, 5, 8)))
             name = f"{tier}-{d}"
-            docs.append(_deployment(ns, name, tier, replicas, f"t{d % 3}"))
+            dep = _deployment(ns, name, tier, replicas, f"t{d % 3}")
+            if distinct:
+                dep["kind"] = "StatefulSet"
+                dep["spec"]["serviceName"] = name
+            docs.append(dep)
             svc = _service(ns, name, tier)
             if svc is not None:
                 docs.append(svc)
             left -= replicas
             d += 1
-        docs.extend(_policies(ns, i, n_ns))
+        pols = _policies(ns, i, n_ns)
+        if distinct:
+            pols[-1]["spec"]["podSelector"] = {
+                "matchExpressions": [
+                    {
+                        "key": "statefulset.kubernetes.io/pod-name",
+                        "operator": "NotIn",
+                        "values": ["store-0"],
+                    }
+                ]
+            }
+        docs.extend(pols)
     return docs
 
 
-def measure(pods: int) -> dict[str, Any]:
+def measure(pods: int, distinct: bool = False) -> dict[str, Any]:
     from podnet.analyze.matrix import compute_matrix
     from podnet.control.cluster import build_cluster
     from podnet.manifests import from_documents
 
-    docs = [(d, Location("<bench>", 1)) for d in generate(pods)]
+    docs = [(d, Location("<bench>", 1)) for d in generate(pods, distinct=distinct)]
     out: dict[str, Any] = {}
 
     def timed(name: str, fn: Any) -> Any:
@@ -309,12 +326,13 @@ def measure(pods: int) -> dict[str, Any]:
     total, allowed = timed("counts", matrix.counts)
     out |= {
         "pods": len(matrix.pods),
+        "distinct": distinct,
         "policies": len(state.policies),
         "classes": len(matrix.classes),
         "connections": total,
         "allowed": allowed,
     }
-    if pods <= 1000:  # expanding every pod pair with its reason string
+    if pods <= 1000 and not distinct:  # expanding every pod pair with its reason string
         n = timed("expand", lambda: sum(1 for _ in matrix.connections()))
         assert n == total
     out["loadavg"] = os.getloadavg()[0]
@@ -356,7 +374,8 @@ def render(results: list[dict[str, Any]], cmd: str) -> str:
 
     for r in results:
         lines.append(
-            f"| {r['pods']} | {r['policies']} | {r['classes']} | {r['connections']} "
+            f"| {r['pods']}{' (all distinct)' if r.get('distinct') else ''} "
+            f"| {r['policies']} | {r['classes']} | {r['connections']} "
             f"({r['allowed']}) | {t(r, 'load')} | {t(r, 'build_cluster')} "
             f"| {t(r, 'matrix')} | {t(r, 'expand')} | {r['peak_rss_mib']:.0f} MiB "
             f"| {r['loadavg']:.1f} |"
@@ -365,7 +384,11 @@ def render(results: list[dict[str, Any]], cmd: str) -> str:
         "",
         "`matrix` is `compute_matrix(state)`: every (source class, destination class, port) "
         "verdict; `connections` counts every ordered pair of distinct pods x every port the "
-        "destination serves (by arithmetic over class sizes). Peak RSS is the whole process "
+        'destination serves (by arithmetic over class sizes). "all distinct": every '
+        "workload a StatefulSet and a selector on statefulset.kubernetes.io/pod-name, so "
+        "every pod is its own class (the worst case for the class grouping). The pod count "
+        "includes kube-system/coredns-0, which build_cluster adds. "
+        "Peak RSS is the whole process "
         "(interpreter, loader and the kubernetes-validate schemas included).",
         "<!-- analyze:end -->",
     ]
@@ -388,15 +411,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,1000,5000")
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--distinct", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--worst", default="5000", help="sizes also run with every pod distinct")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one)))
+        print(json.dumps(measure(args.one, args.distinct)))
         return
     results = []
-    for size in (int(s) for s in args.sizes.split(",")):
+    runs: list[tuple[int, list[str]]] = [(int(s), []) for s in args.sizes.split(",")]
+    runs += [(int(s), ["--distinct"]) for s in args.worst.split(",") if s]
+    for size, extra in runs:
         proc = subprocess.run(
-            [sys.executable, __file__, "--one", str(size)],
+            [sys.executable, __file__, "--one", str(size), *extra],
             check=True,
             capture_output=True,
             text=True,
@@ -404,7 +431,9 @@ def main() -> None:
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         print(json.dumps(r))
         results.append(r)
-    cmd = ".venv/bin/python bench/bench_analyze.py --sizes " + args.sizes + " --write"
+    cmd = (
+        f".venv/bin/python bench/bench_analyze.py --sizes {args.sizes} --worst {args.worst} --write"
+    )
     text = render(results, cmd)
     print(text)
     if args.write:
