@@ -25,6 +25,9 @@ from podnet.dataplane.dnsserver import DnsServer, parse_addr
 from podnet.errors import PodnetError
 
 PR_SET_PDEATHSIG = 1
+# The orchestrator passes the records file's path to the DNS pod in this variable, so the
+# kube-system/coredns pod needs no podnet-specific args in its manifest.
+RECORDS_ENV = "PODNET_DNS_RECORDS"
 
 
 def _die_with_parent() -> None:
@@ -73,7 +76,13 @@ class _Reloader:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="podnet-dns", description="podnet's cluster DNS server")
-    p.add_argument("--records", type=Path, help="records JSON file (re-read on change)")
+    default = os.environ.get(RECORDS_ENV)
+    p.add_argument(
+        "--records",
+        type=Path,
+        default=Path(default) if default else None,
+        help=f"records JSON file, re-read on change (default: ${RECORDS_ENV})",
+    )
     p.add_argument("--listen", default="0.0.0.0:53", help="HOST:PORT for UDP and TCP")
     p.add_argument("--workers", type=int, default=1, help="UDP worker processes")
     p.add_argument("--upstream", help="forward names outside the zone to HOST:PORT")

@@ -1,17 +1,16 @@
-"""One container's life: start, capture output, probe readiness, restart with back-off.
+"""One container's life on the event loop: start, log, probe, exit, restart with back-off.
 
-A :class:`ContainerRunner` is driven by its pod (:mod:`podnet.dataplane.runtime`) in a
-thread of its own; it reports every status change through ``update`` and never decides
-the pod phase itself. Timing (back-off and probe periods) goes through a stop
-:class:`threading.Event`, so stopping a pod interrupts any wait at once.
+A :class:`ContainerRunner` is a small state machine driven by loop callbacks (process
+exit, output, timers); it reports status changes through ``update`` and its final exit
+(no restart coming) through ``finished``, and leaves the pod phase to its pod
+(:mod:`podnet.dataplane.runtime`). A generation number, bumped on every start, makes
+callbacks of an earlier run (a late probe result) harmless.
 """
 
 from __future__ import annotations
 
 import signal
 import subprocess
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +19,9 @@ from podnet.dataplane import probes
 from podnet.dataplane.images import Image, PrepareContext
 from podnet.dataplane.runtime_command import container_argv, container_env, host_argv
 from podnet.dataplane.runtime_logs import LogBuffer
-from podnet.dataplane.runtime_spawn import Spawner, exit_code, kill_tree, signal_tree
+from podnet.dataplane.runtime_loop import Loop, Timer
+from podnet.dataplane.runtime_proc import ProcWatch
+from podnet.dataplane.runtime_spawn import Spawner, exit_code, signal_tree
 from podnet.dataplane.runtime_state import (
     BACKOFF_RESET_AFTER,
     RUNNING,
@@ -30,9 +31,11 @@ from podnet.dataplane.runtime_state import (
     backoff_delay,
     should_restart,
 )
+from podnet.errors import PodnetError
 from podnet.model.objects import Container, Probe
 
 START_ERROR = 128  # what runc reports when the program cannot be executed
+PROBE_SLACK = 2.0  # the tcp/http helper enforces timeoutSeconds itself; allow its start
 
 
 @dataclass(frozen=True)
@@ -50,24 +53,39 @@ class RunConfig:
 class ContainerRunner:
     def __init__(
         self,
+        loop: Loop,
         cfg: RunConfig,
         container: Container,
         image: Image,
         log: LogBuffer,
         update: Callable[[ContainerStatus], None],
-        stop: threading.Event,
+        finished: Callable[[int], None],
         *,
         init: bool = False,
     ) -> None:
-        self.cfg, self.container, self.image, self.log = cfg, container, image, log
-        self._update, self._stop, self._init = update, stop, init
+        self.loop, self.cfg, self.container, self.image, self.log = loop, cfg, container, image, log
+        self._update, self._finished, self._init = update, finished, init
         self.status = ContainerStatus(name=container.name, init=init)
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()
+        self._watch: ProcWatch | None = None
+        self._gen = 0
+        self._consecutive = 0
+        self._timers: list[Timer] = []
+        self.stopping = False
+        self.done = False  # no process running and none coming
 
+    # --- helpers -----------------------------------------------------------------
     def _set(self, **changes: object) -> None:
         self.status = replace(self.status, **changes)  # type: ignore[arg-type]
         self._update(self.status)
+
+    def _later(self, delay: float, cb: Callable[[], None]) -> None:
+        self._timers = [t for t in self._timers if not t.cancelled]
+        self._timers.append(self.loop.call_later(delay, cb))
+
+    def _cancel_timers(self) -> None:
+        for t in self._timers:
+            t.cancel()
+        self._timers = []
 
     def command(self) -> tuple[list[str], dict[str, str], str | None]:
         """Final host argv, env and cwd of this container (image files prepared)."""
@@ -81,107 +99,118 @@ class ContainerRunner:
             env.update(extra)
         return argv, env, self.container.working_dir
 
-    def run(self) -> int:
-        """Run (and restart) until the policy says stop or the pod stops; last exit code."""
-        consecutive = 0
-        while True:
-            started = time.monotonic()
-            code = self._run_once()
-            if self._stop.is_set():
-                return code
-            if not should_restart(self.cfg.restart_policy, code, init=self._init):
-                return code
-            if time.monotonic() - started >= BACKOFF_RESET_AFTER * self.cfg.backoff_scale:
-                consecutive = 0
-            consecutive += 1
-            self._set(state=WAITING, reason="CrashLoopBackOff", ready=False)
-            if self._stop.wait(backoff_delay(consecutive, self.cfg.backoff_scale)):
-                return code
-            self._set(restart_count=self.status.restart_count + 1)
-
-    def _run_once(self) -> int:
+    # --- the main process ----------------------------------------------------------
+    def start(self) -> None:
+        if self.stopping:
+            return
+        self._gen += 1
+        self.done = False
+        started = self.loop.clock()
         try:
             argv, env, cwd = self.command()
             proc = self.cfg.spawner(
                 self.cfg.pod_key, argv, env, cwd, subprocess.PIPE, subprocess.STDOUT
             )
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, PodnetError) as e:
             self.log.append(f"podnet: cannot start container {self.container.name}: {e}")
             self._set(state=TERMINATED, reason="StartError", exit_code=START_ERROR, ready=False)
-            return START_ERROR
-        with self._lock:
-            self._proc = proc
-        assert proc.stdout is not None
-        reader = threading.Thread(target=self.log.pump, args=(proc.stdout,), daemon=True)
-        reader.start()
-        probe = self.container.readiness_probe
-        self._set(
-            state=RUNNING,
-            reason="",
-            exit_code=None,
-            started=time.monotonic(),
-            ready=probe is None and not self._init,
+            self._after_exit(START_ERROR, started)
+            return
+        probe = None if self._init else self.container.readiness_probe
+        ready = probe is None and not self._init
+        self._set(state=RUNNING, reason="", exit_code=None, started=started, ready=ready)
+        self._watch = ProcWatch(
+            self.loop, proc, lambda rc: self._exited(rc, started), self.log.append
         )
-        done = threading.Event()
-        if probe is not None and not self._init:
-            threading.Thread(target=self._probe_loop, args=(done,), daemon=True).start()
-        if self._stop.is_set():  # stop() raced with the start
-            kill_tree(proc, self.cfg.grace)
-        code = exit_code(proc.wait())
-        # like the kernel tearing down a container's pid namespace when its init exits:
-        # whatever the main process left behind in its group goes too
-        signal_tree(proc, signal.SIGKILL)
-        done.set()
-        reader.join(timeout=2.0)
-        with self._lock:
-            self._proc = None
+        if probe is not None:
+            gen = self._gen
+            self._later(probe.initial_delay_seconds, lambda: self._probe(gen, probes.ProbeState()))
+
+    def _exited(self, returncode: int, started: float) -> None:
+        watch = self._watch
+        assert watch is not None
+        # as when a container's init exits and its PID namespace goes: kill what is left
+        signal_tree(watch.proc, signal.SIGKILL)
+        self._watch = None
+        code = exit_code(returncode)
+        self._cancel_timers()
         reason = "Completed" if code == 0 else "Error"
         self._set(state=TERMINATED, reason=reason, exit_code=code, ready=False)
-        return code
+        self._after_exit(code, started)
 
-    def kill(self) -> None:
-        """Terminate the running process tree (the stop event is already set)."""
-        with self._lock:
-            proc = self._proc
-        if proc is not None:
-            kill_tree(proc, self.cfg.grace)
-
-    def _probe_loop(self, done: threading.Event) -> None:
-        probe = self.container.readiness_probe
-        assert probe is not None
-        state = probes.ProbeState()
-        if done.wait(probe.initial_delay_seconds):
+    def _after_exit(self, code: int, started: float) -> None:
+        if self.stopping or not should_restart(self.cfg.restart_policy, code, init=self._init):
+            self.done = True
+            self._finished(code)
             return
-        while not done.is_set():
-            ok = self._check(probe)
-            if done.is_set():
-                return
-            new = probes.observe(probe, state, ok)
-            if new.ready != state.ready:
-                self._set(ready=new.ready)
-            state = new
-            if done.wait(probe.period_seconds):
-                return
+        if self.loop.clock() - started >= BACKOFF_RESET_AFTER * self.cfg.backoff_scale:
+            self._consecutive = 0
+        self._consecutive += 1
+        self._set(state=WAITING, reason="CrashLoopBackOff", ready=False)
+        self._later(backoff_delay(self._consecutive, self.cfg.backoff_scale), self._restart)
 
-    def _check(self, probe: Probe) -> bool:
+    def _restart(self) -> None:
+        self._set(restart_count=self.status.restart_count + 1)
+        self.start()
+
+    def stop(self) -> None:
+        """SIGTERM the process group now, SIGKILL after the grace period."""
+        self.stopping = True
+        self._cancel_timers()
+        watch = self._watch
+        if watch is None:
+            if not self.done:
+                self.done = True
+                self._finished(self.status.exit_code or 0)
+            return
+        signal_tree(watch.proc, signal.SIGTERM)
+        self.loop.call_later(self.cfg.grace, lambda: signal_tree(watch.proc, signal.SIGKILL))
+
+    @property
+    def running(self) -> bool:
+        return self._watch is not None
+
+    # --- readiness probe ------------------------------------------------------------
+    def _probe(self, gen: int, state: probes.ProbeState) -> None:
+        probe = self.container.readiness_probe
+        if gen != self._gen or self._watch is None or probe is None:
+            return
+        proc = self._spawn_check(probe)
+        if proc is None:
+            self._probe_result(gen, state, False)
+            return
+
+        def done(rc: int) -> None:
+            timer.cancel()
+            self._probe_result(gen, state, rc == 0)
+
+        slack = 0.0 if probe.exec_command is not None else PROBE_SLACK
+        timer = self.loop.call_later(
+            probe.timeout_seconds + slack, lambda: signal_tree(proc, signal.SIGKILL)
+        )
+        ProcWatch(self.loop, proc, done)
+
+    def _spawn_check(self, probe: Probe) -> subprocess.Popen[bytes] | None:
         argv = probes.check_argv(probe, self.container, self.cfg.probe_host)
         if argv is None:
-            return False
+            return None
         if probe.exec_command is not None:
             env = container_env(self.image, self.container, base=self.cfg.base_env)
             argv = host_argv(self.image, argv)
         else:
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
         try:
-            proc = self.cfg.spawner(
+            return self.cfg.spawner(
                 self.cfg.pod_key, argv, env, None, subprocess.DEVNULL, subprocess.DEVNULL
             )
-        except OSError:
-            return False
-        # the tcp/http helper enforces timeoutSeconds itself; allow for its start-up
-        slack = 0.0 if probe.exec_command is not None else 2.0
-        try:
-            return proc.wait(timeout=probe.timeout_seconds + slack) == 0
-        except subprocess.TimeoutExpired:
-            kill_tree(proc, 0.0)
-            return False
+        except (OSError, PodnetError):
+            return None
+
+    def _probe_result(self, gen: int, state: probes.ProbeState, ok: bool) -> None:
+        probe = self.container.readiness_probe
+        if gen != self._gen or self._watch is None or probe is None:
+            return
+        new = probes.observe(probe, state, ok)
+        if new.ready != state.ready:
+            self._set(ready=new.ready)
+        self._later(probe.period_seconds, lambda: self._probe(gen, new))

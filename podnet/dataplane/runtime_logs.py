@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import IO
 
 LogSink = Callable[[str, str], None]  # (prefix, line without newline)
 DEFAULT_LINES = 2000
@@ -38,9 +37,3 @@ class LogBuffer:
     def lines(self) -> list[str]:
         with self._lock:
             return list(self._lines)
-
-    def pump(self, stream: IO[bytes]) -> None:
-        """Read ``stream`` to EOF, one line at a time (run in its own thread)."""
-        with stream:
-            for raw in iter(stream.readline, b""):
-                self.append(raw.decode("utf-8", "replace").rstrip("\r\n"))

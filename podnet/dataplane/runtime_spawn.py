@@ -15,7 +15,8 @@ import os
 import signal
 import subprocess
 import time
-from typing import IO, Protocol
+from collections.abc import Sequence
+from typing import IO, Any, Protocol
 
 Stream = int | IO[bytes] | None
 
@@ -51,6 +52,41 @@ def host_spawner(
         stderr=stderr,
         start_new_session=True,
     )
+
+
+class SandboxLike(Protocol):
+    def spawn(
+        self, pod_key: str, argv: Sequence[str], *, cwd: str | None = None, **popen: Any
+    ) -> subprocess.Popen[bytes]: ...
+
+
+def sandbox_spawner(sandbox: SandboxLike) -> Spawner:
+    """The spawner of a live cluster: :meth:`podnet.dataplane.sandbox.Sandbox.spawn`.
+
+    The sandbox enters the pod's net, UTS and mount namespaces (``nsenter`` execs, so
+    the pid is the container's); a new session makes it the leader of its own group.
+    """
+
+    def spawn(
+        pod_key: str,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        stdout: Stream,
+        stderr: Stream,
+    ) -> subprocess.Popen[bytes]:
+        return sandbox.spawn(
+            pod_key,
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            start_new_session=True,
+        )
+
+    return spawn
 
 
 def signal_tree(proc: subprocess.Popen[bytes], sig: int) -> None:

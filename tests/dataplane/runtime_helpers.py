@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,13 +37,10 @@ def host_runtime(tmp: Path, *, nginx_port: int = 80) -> Iterator[tuple[Runtime, 
         rt.close()
 
 
-def wait_until(pred: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met within the timeout")
+def wait_until(rt: Runtime, pred: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Drive the runtime's loop until ``pred()`` holds (the runtime has no threads)."""
+    if not rt.run_until(pred, timeout):
+        raise AssertionError("condition not met within the timeout")
 
 
 def free_port() -> int:

@@ -33,9 +33,9 @@ def test_serve_hostname_http_via_command(tmp_path: Path) -> None:
     c = Container("s", AGNHOST, command=("/agnhost", "serve-hostname", f"--port={port}"))
     with host_runtime(tmp_path) as (rt, _ev):
         rt.start_pod(pod("sh", c))
-        wait_until(lambda: _http_ok(port))
+        wait_until(rt, lambda: _http_ok(port))
         assert http_get(port) == socket.gethostname()
-        wait_until(lambda: any("HTTP request from" in ln for ln in rt.logs("default/sh")))
+        wait_until(rt, lambda: any("HTTP request from" in ln for ln in rt.logs("default/sh")))
 
 
 def test_serve_hostname_udp_tcp_via_args(tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_serve_hostname_udp_tcp_via_args(tmp_path: Path) -> None:
                                       "--port", str(port)))  # fmt: skip
     with host_runtime(tmp_path) as (rt, _):
         rt.start_pod(pod("raw", c))
-        wait_until(lambda: any("Serving on port" in ln for ln in rt.logs("default/raw")))
+        wait_until(rt, lambda: any("Serving on port" in ln for ln in rt.logs("default/raw")))
         with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
             assert s.recv(256).decode() == socket.gethostname()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
@@ -57,7 +57,7 @@ def test_serve_hostname_rejects_http_with_tcp(tmp_path: Path) -> None:
     c = Container("s", AGNHOST, args=("serve-hostname", "--tcp"))
     with host_runtime(tmp_path) as (rt, _):
         rt.start_pod(pod("bad", c, policy="Never"))
-        wait_until(lambda: rt.status("default/bad").phase == FAILED)
+        wait_until(rt, lambda: rt.status("default/bad").phase == FAILED)
 
 
 def test_netexec_endpoints(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_netexec_endpoints(tmp_path: Path) -> None:
     c = Container("n", AGNHOST, args=("netexec", f"--http-port={http}", f"--udp-port={udp}"))
     with host_runtime(tmp_path) as (rt, _):
         rt.start_pod(pod("netexec", c))
-        wait_until(lambda: _http_ok(http, "/healthz"))
+        wait_until(rt, lambda: _http_ok(http, "/healthz"))
         assert http_get(http, "/hostname") == socket.gethostname()
         assert http_get(http, "/echo?msg=hello") == "hello"
         assert http_get(http, "/clientip").startswith("127.0.0.1:")
@@ -99,7 +99,7 @@ def test_connect_success_refused_and_timeout(tmp_path: Path) -> None:
             for name, args in pods.items():
                 rt.start_pod(pod(name, Container("c", AGNHOST, args=args), policy="Never"))
             done = (SUCCEEDED, FAILED)
-            wait_until(lambda: all(rt.status(f"default/{n}").phase in done for n in pods))
+            wait_until(rt, lambda: all(rt.status(f"default/{n}").phase in done for n in pods))
             assert rt.status("default/ok").phase == SUCCEEDED
             assert rt.status("default/refused").phase == FAILED
             assert rt.logs("default/refused") == ["REFUSED"]
@@ -115,7 +115,7 @@ def test_porter_serves_env_values(tmp_path: Path) -> None:
     ))  # fmt: skip
     with host_runtime(tmp_path) as (rt, _):
         rt.start_pod(pod("porter", c))
-        wait_until(lambda: _http_ok(p1) and _http_ok(p2))
+        wait_until(rt, lambda: _http_ok(p1) and _http_ok(p2))
         assert http_get(p1) == "foo" and http_get(p2, "/any/path") == "bar"
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             u.settimeout(3)
@@ -136,7 +136,7 @@ def test_readiness_probe_turns_ready(tmp_path: Path, kind: str) -> None:
                   ports=(ContainerPort(port, name="web"),), readiness_probe=probe)  # fmt: skip
     with host_runtime(tmp_path) as (rt, ev):
         rt.start_pod(pod("probed", c))
-        wait_until(lambda: ("default/probed", True) in ev.ready, timeout=20)
+        wait_until(rt, lambda: ("default/probed", True) in ev.ready, timeout=20)
         assert rt.status("default/probed").ready
 
 
@@ -146,12 +146,10 @@ def test_exec_probe_failing_keeps_pod_unready_then_ready(tmp_path: Path) -> None
     c = Container("c", "busybox", command=("sleep", "300"), readiness_probe=probe)
     with host_runtime(tmp_path) as (rt, ev):
         rt.start_pod(pod("execprobe", c))
-        wait_until(lambda: rt.status("default/execprobe").phase == "Running")
-        import time
-
-        time.sleep(1.5)
+        wait_until(rt, lambda: rt.status("default/execprobe").phase == "Running")
+        rt.run_until(lambda: False, 1.5)  # let a few probes fail
         assert not rt.status("default/execprobe").ready and ev.ready == []
         flag.write_text("")
-        wait_until(lambda: ("default/execprobe", True) in ev.ready, timeout=10)
+        wait_until(rt, lambda: ("default/execprobe", True) in ev.ready, timeout=10)
         flag.unlink()
-        wait_until(lambda: ev.ready[-1] == ("default/execprobe", False), timeout=10)
+        wait_until(rt, lambda: ev.ready[-1] == ("default/execprobe", False), timeout=10)

@@ -25,7 +25,7 @@ def test_busybox_echo_succeeds_and_logs(tmp_path: Path) -> None:
         c = Container("c", "busybox", command=("sh", "-c", "echo hello; echo $(WHO) >&2"),
                       env=(("WHO", "world"),))  # fmt: skip
         rt.start_pod(pod("echo", c, policy="Never"))
-        wait_until(lambda: rt.status("default/echo").phase == SUCCEEDED)
+        wait_until(rt, lambda: rt.status("default/echo").phase == SUCCEEDED)
         assert rt.logs("default/echo") == ["hello", "world"]
         assert ("default/echo", "hello") in ev.logs
         st = rt.status("default/echo").containers[0]
@@ -36,7 +36,7 @@ def test_applets_on_path_are_busybox(tmp_path: Path) -> None:
     with host_runtime(tmp_path) as (rt, _):
         c = Container("c", "busybox", command=("sh", "-c", "readlink -f $(which wget)"))
         rt.start_pod(pod("applets", c, policy="Never"))
-        wait_until(lambda: rt.status("default/applets").phase == SUCCEEDED)
+        wait_until(rt, lambda: rt.status("default/applets").phase == SUCCEEDED)
         assert rt.logs("default/applets") == [os.path.realpath("/bin/busybox")]
 
 
@@ -44,7 +44,7 @@ def test_exit_code_and_failed_phase_with_never(tmp_path: Path) -> None:
     with host_runtime(tmp_path) as (rt, _):
         rt.start_pod(pod("fail", Container("c", "busybox", command=("sh", "-c", "exit 3")),
                          policy="Never"))  # fmt: skip
-        wait_until(lambda: rt.status("default/fail").phase == FAILED)
+        wait_until(rt, lambda: rt.status("default/fail").phase == FAILED)
         st = rt.status("default/fail").containers[0]
         assert st.exit_code == 3 and st.reason == "Error" and st.restart_count == 0
 
@@ -55,7 +55,7 @@ def test_on_failure_restarts_until_success(tmp_path: Path) -> None:
     with host_runtime(tmp_path) as (rt, _):
         rt.start_pod(pod("retry", Container("c", "busybox", command=("sh", "-c", script)),
                          policy="OnFailure"))  # fmt: skip
-        wait_until(lambda: rt.status("default/retry").phase == SUCCEEDED)
+        wait_until(rt, lambda: rt.status("default/retry").phase == SUCCEEDED)
         st = rt.status("default/retry").containers[0]
         assert st.restart_count == 2 and st.exit_code == 0
         assert count.read_text().count("x") == 3
@@ -64,7 +64,7 @@ def test_on_failure_restarts_until_success(tmp_path: Path) -> None:
 def test_always_restarts_even_after_success(tmp_path: Path) -> None:
     with host_runtime(tmp_path) as (rt, _):
         rt.start_pod(pod("again", Container("c", "busybox", command=("true",))))
-        wait_until(lambda: rt.status("default/again").containers[0].restart_count >= 2)
+        wait_until(rt, lambda: rt.status("default/again").containers[0].restart_count >= 2)
         assert rt.status("default/again").phase == RUNNING  # restarting counts as running
 
 
@@ -77,7 +77,7 @@ def test_init_containers_run_first_in_order(tmp_path: Path) -> None:
     app = Container("app", "busybox", command=("cat", str(f)))
     with host_runtime(tmp_path) as (rt, ev):
         rt.start_pod(pod("init", app, policy="Never", init_containers=init))
-        wait_until(lambda: rt.status("default/init").phase == SUCCEEDED)
+        wait_until(rt, lambda: rt.status("default/init").phase == SUCCEEDED)
         assert rt.logs("default/init", "app") == ["one", "two"]
         assert ("default/init/app", "one") in ev.logs  # several containers: prefixed
 
@@ -87,7 +87,7 @@ def test_failed_init_container_fails_pod_with_never(tmp_path: Path) -> None:
     app = Container("app", "busybox", command=("echo", "never"))
     with host_runtime(tmp_path) as (rt, _):
         rt.start_pod(pod("initfail", app, policy="Never", init_containers=init))
-        wait_until(lambda: rt.status("default/initfail").phase == FAILED)
+        wait_until(rt, lambda: rt.status("default/initfail").phase == FAILED)
         assert rt.logs("default/initfail", "app") == []
 
 
@@ -96,7 +96,7 @@ def test_working_dir_and_hostname_env(tmp_path: Path) -> None:
         c = Container("c", "busybox", command=("sh", "-c", "pwd; echo $HOSTNAME"),
                       working_dir=str(tmp_path))  # fmt: skip
         rt.start_pod(pod("wd", c, policy="Never", hostname="web-0"))
-        wait_until(lambda: rt.status("default/wd").phase == SUCCEEDED)
+        wait_until(rt, lambda: rt.status("default/wd").phase == SUCCEEDED)
         assert rt.logs("default/wd") == [str(tmp_path), "web-0"]
 
 
@@ -109,7 +109,7 @@ def test_missing_program_is_a_start_error(tmp_path: Path) -> None:
     with host_runtime(tmp_path) as (rt, _):
         rt.start_pod(pod("noprog", Container("c", "busybox", command=("/no/such/program",)),
                          policy="Never"))  # fmt: skip
-        wait_until(lambda: rt.status("default/noprog").phase == FAILED)
+        wait_until(rt, lambda: rt.status("default/noprog").phase == FAILED)
         st = rt.status("default/noprog").containers[0]
         assert st.exit_code == 128 and st.reason == "StartError"
 
@@ -118,12 +118,12 @@ def test_stop_kills_the_whole_process_group(tmp_path: Path) -> None:
     with host_runtime(tmp_path) as (rt, ev):
         c = Container("c", "busybox", command=("sh", "-c", "sleep 300 & echo $!; wait"))
         rt.start_pod(pod("tree", c))
-        wait_until(lambda: len(rt.logs("default/tree")) == 1)
+        wait_until(rt, lambda: len(rt.logs("default/tree")) == 1)
         child = int(rt.logs("default/tree")[0])
         os.kill(child, 0)  # alive
         rt.stop_pod("default/tree")
         assert "default/tree" not in rt.pods()
-        wait_until(lambda: not _alive(child), timeout=5)
+        wait_until(rt, lambda: not _alive(child), timeout=5)
         assert ("default/tree", False) in ev.ready
 
 
@@ -147,10 +147,12 @@ def test_nginx_serves_welcome_page(tmp_path: Path) -> None:
     port = free_port()
     with host_runtime(tmp_path, nginx_port=port) as (rt, ev):
         rt.start_pod(pod("web", Container("server", "docker.io/library/nginx:1.25")))
-        wait_until(lambda: ("default/web", True) in ev.ready)
-        wait_until(lambda: _get_ok(port))
+        wait_until(rt, lambda: ("default/web", True) in ev.ready)
+        wait_until(rt, lambda: _get_ok(port))
         assert "Welcome to nginx!" in http_get(port)
-        wait_until(lambda: any('"GET / HTTP/1.1" 200' in line for line in rt.logs("default/web")))
+        wait_until(
+            rt, lambda: any('"GET / HTTP/1.1" 200' in line for line in rt.logs("default/web"))
+        )
 
 
 def _get_ok(port: int) -> bool:
