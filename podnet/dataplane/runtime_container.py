@@ -17,6 +17,7 @@ from pathlib import Path
 
 from podnet.dataplane import probes
 from podnet.dataplane.images import Image, PrepareContext
+from podnet.dataplane.images_builtin import PODNET_ROOT
 from podnet.dataplane.runtime_command import container_argv, container_env, host_argv
 from podnet.dataplane.runtime_logs import LogBuffer
 from podnet.dataplane.runtime_loop import Loop, Timer
@@ -198,7 +199,8 @@ class ContainerRunner:
             env = container_env(self.image, self.container, base=self.cfg.base_env)
             argv = host_argv(self.image, argv)
         else:
-            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+            # the helper is podnet's own module: make it importable from any cwd
+            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": PODNET_ROOT}
         try:
             return self.cfg.spawner(
                 self.cfg.pod_key, argv, env, None, subprocess.DEVNULL, subprocess.DEVNULL

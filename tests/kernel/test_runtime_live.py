@@ -100,11 +100,13 @@ def _child() -> dict[str, Any]:
     from podnet.dataplane.runtime_spawn import sandbox_spawner
     from podnet.dataplane.sandbox import Sandbox
     from podnet.errors import NotSupportedError
-    from podnet.model.objects import Container, Manifests, Pod, Service, ServicePort
+    from podnet.model.objects import Container, Manifests, Pod, Probe, Service, ServicePort
 
     pod_a = Pod("default", "pod-a", {"app": "client"}, (
         Container("client", "busybox", command=("sh", "-c", "sleep 3600")),))  # fmt: skip
-    pod_b = Pod("default", "pod-b", {"app": "my-app"}, (Container("server", "nginx"),))
+    probe = Probe(http_get_port=80, period_seconds=1)  # run inside the pod, to its IP
+    pod_b = Pod("default", "pod-b", {"app": "my-app"},
+                (Container("server", "nginx", readiness_probe=probe),))  # fmt: skip
     svc = Service("default", "my-service", selector={"app": "my-app"},
                   ports=(ServicePort(80, 80, "TCP"),))  # fmt: skip
     state = build_cluster(Manifests(pods=(pod_a, pod_b), services=(svc,)))
