@@ -96,7 +96,7 @@ SERVICES = (
         cluster_ip=DNS_VIP,
     ),
 )
-ENDPOINTS = {
+ENDPOINTS: dict[str, dict[str, tuple[Endpoint, ...]]] = {
     "prod/web": {"": (Endpoint("prod/a", IP["a"], "node-0", 8080, "TCP"),)},
     "kube-system/kube-dns": {
         "dns": (Endpoint("kube-system/dns", IP["dns"], "node-1", 53, "UDP"),),
