@@ -32,6 +32,9 @@ from podnet.dataplane import dnsserver_table as table
 from podnet.dataplane.dnsserver_wire import AnswerLike, error_reply, respond
 
 CACHE_MAX = 100_000
+# Big enough for any query (EDNS queries are small; RFC 6891 answers are what grow),
+# small enough that CPython does not allocate and shrink a 64 KiB bytes per datagram.
+RECV_SIZE = 1500
 CACHEABLE = 512  # longer queries are unusual; keep them out of the cache
 FORWARD_TIMEOUT = 2.0
 TCP_IDLE = 10.0
@@ -170,7 +173,7 @@ class DnsServer:
         recv, send = sock.recvfrom, sock.sendto
         while True:
             try:
-                data, addr = recv(4096)
+                data, addr = recv(RECV_SIZE)
             except OSError:
                 return
             if not data:
