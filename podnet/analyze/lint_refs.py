@@ -178,7 +178,7 @@ def _split_hostport(word: str) -> tuple[str, int | None] | None:
     m = _HOSTPORT.match(word)
     if m:
         return m.group("host"), int(m.group("port"))
-    if _HOSTNAME.match(word) or is_ip(word):
+    if is_ip(word) or (_HOSTNAME.match(word) and not word.replace(".", "").isdigit()):
         return word, None
     return None
 
@@ -208,7 +208,8 @@ def _tool_refs(cmd: list[str]) -> list[tuple[str, int | None, str, str]]:
                 refs.append((hp[0], hp[1], protocol, pos[1]))
         return refs
     if base in ("nc", "telnet"):
-        if pos:
+        listening = any(w.startswith("-") and "l" in w.lstrip("-") and len(w) <= 4 for w in cmd[1:])
+        if pos and not listening:
             hp = _split_hostport(pos[0])
             port = int(pos[1]) if len(pos) > 1 and pos[1].isdigit() else None
             if hp:

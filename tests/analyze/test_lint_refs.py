@@ -32,6 +32,9 @@ def refs(
         (("sh", "-c", "wget -qO- api:8080/health"), [("api", 8080, "TCP")]),
         (("sh", "-c", "wget -q http://localhost:8080 && echo ok"), []),
         (("sleep", "3600"), []),
+        (("sh", "-c", "nc -lk -p 8080 -e cat"), []),
+        (("nc", "-l", "8080"), []),
+        (("sh", "-c", "wget -O /tmp/x 1234"), []),
         (
             ("sh", "-c", "while true; do\n  wget -qO- http://a/\n  sleep 1\ndone"),
             [("a", 80, "TCP")],
