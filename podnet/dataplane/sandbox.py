@@ -117,7 +117,14 @@ class Sandbox:
             _kill(proc)
         for _, proc in self._nodes.values():
             _kill(proc)
-        _kill(self._init)
+        # The init's exit kills every other process in the namespace at once, but the
+        # kernel then waits (zap_pid_ns_processes) until every one is *reaped*; those
+        # that are podnet's own children (containers of the runtime) are reaped by
+        # their owners' Popen objects, possibly later. Their namespaces are already
+        # gone (exit_task_namespaces runs before), so do not block on that here.
+        self._init.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._init.wait(timeout=2)
         os.close(self._liveness_w)
         self._pods.clear()
         self._nodes.clear()

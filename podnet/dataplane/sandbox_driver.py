@@ -8,6 +8,8 @@ line per request line:
                              "ip": "10.244.0.2", "hostname": null, "subdomain": null}]}
     {"op": "exec", "pod": "default/a", "argv": ["hostname"], "timeout": 10}
     {"op": "node_exec", "node": "node-0", "argv": ["ip", "route"]}
+    {"op": "spawn", "pod": "default/a", "argv": ["nc", "-l", "-p", "80"], "id": "srv"}
+    {"op": "wait", "id": "srv", "timeout": 5}      # -> rc, stdout, stderr
     {"op": "remove", "pod": "default/a"}
     {"op": "pids"}
     {"op": "close"}
@@ -65,8 +67,38 @@ def _run(argv: list[str], timeout: float) -> dict[str, Any]:
     return {"ok": True, "rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
 
 
+_SPAWNED: dict[str, subprocess.Popen[str]] = {}
+
+
+def _spawn(sb: Sandbox, req: dict[str, Any]) -> dict[str, Any]:
+    proc = sb.spawn(
+        req["pod"],
+        req["argv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    _SPAWNED[req["id"]] = proc  # type: ignore[assignment]
+    return {"ok": True, "pid": proc.pid}
+
+
+def _wait(req: dict[str, Any]) -> dict[str, Any]:
+    proc = _SPAWNED.pop(req["id"])
+    try:
+        out, err = proc.communicate(timeout=float(req.get("timeout", 10)))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return {"ok": True, "rc": proc.returncode, "stdout": out, "stderr": err}
+
+
 def handle(sb: Sandbox, req: dict[str, Any]) -> dict[str, Any]:
     op = req["op"]
+    if op == "spawn":
+        return _spawn(sb, req)
+    if op == "wait":
+        return _wait(req)
     t0 = time.perf_counter()
     if op == "nodes":
         sb.add_nodes(make_nodes(int(req["n"])))
@@ -82,6 +114,8 @@ def handle(sb: Sandbox, req: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "pids": sb.pids()}
     elif op == "close":
         sb.close()
+        for proc in _SPAWNED.values():  # killed with the cluster; reap them
+            proc.wait()
     else:
         return {"ok": False, "error": "ValueError", "message": f"unknown op {op}"}
     return {"ok": True, "seconds": time.perf_counter() - t0}
