@@ -20,12 +20,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from podnet.analyze.bitsets import ClassSets, iter_bits
 from podnet.analyze.classes import (
-    LabelIndex,
     PodClass,
-    block_members,
     build_classes,
-    ip_blocks,
     referenced_port_names,
 )
 from podnet.analyze.served import served_ports_by_pod
@@ -37,8 +35,7 @@ from podnet.control.policy_match import (
     rule_ports_match,
 )
 from podnet.model.cluster import ClusterState
-from podnet.model.objects import IPBlock, NetworkPolicy, Pod, PolicyPeer, PolicyRule
-from podnet.model.selectors import LabelSelector
+from podnet.model.objects import NetworkPolicy, Pod, PolicyRule
 
 _SRC = "\x00src\x00"
 _DST = "\x00dst\x00"
@@ -205,7 +202,7 @@ class Matrix:
         t = self.tables
         rules = t.egress_table
         return tuple(
-            rules[j][0] for j in _bits(t.egress_rules.get(key, 0)) if rules[j][1] >> si & 1
+            rules[j][0] for j in iter_bits(t.egress_rules.get(key, 0)) if rules[j][1] >> si & 1
         )
 
     def _reason(self, si: int, di: int, port: int, proto: str) -> str:
@@ -227,72 +224,6 @@ class Matrix:
         return got
 
 
-def _bits(x: int) -> Iterator[int]:
-    s = bin(x)[:1:-1]
-    i = s.find("1")
-    while i >= 0:
-        yield i
-        i = s.find("1", i + 1)
-
-
-class _Bitsets:
-    """Selectors, peers and policies evaluated over the classes, memoised."""
-
-    def __init__(
-        self, classes: Sequence[PodClass], engine: PolicyEngine, policies: Sequence[NetworkPolicy]
-    ) -> None:
-        self.index = LabelIndex([c.rep.labels for c in classes])
-        self.all = self.index.all
-        self.ns_bits: dict[str, int] = {}
-        for c in classes:
-            self.ns_bits[c.namespace] = self.ns_bits.get(c.namespace, 0) | 1 << c.index
-        self._ns_labels = {ns: engine.namespace_labels(ns) for ns in self.ns_bits}
-        self._ns_sel: dict[LabelSelector, int] = {}
-        class_of_rep = {c.rep.key: c.index for c in classes}
-        self.block: dict[IPBlock, int] = {b: 0 for b in ip_blocks(policies)}
-        blocks = list(self.block)
-        reps = [c.rep for c in classes]
-        for key, indices in block_members(blocks, reps).items():
-            bit = 1 << class_of_rep[key]
-            for i in indices:
-                self.block[blocks[i]] |= bit
-
-    def namespaces(self, selector: LabelSelector) -> int:
-        got = self._ns_sel.get(selector)
-        if got is None:
-            got = 0
-            for ns, labels in self._ns_labels.items():
-                if selector.matches(labels):
-                    got |= self.ns_bits[ns]
-            self._ns_sel[selector] = got
-        return got
-
-    def peer(self, peer: PolicyPeer, policy_ns: str) -> int:
-        """Bitset twin of :func:`podnet.control.policy_match.peer_matches`."""
-        if peer.ip_block is not None:
-            return self.block[peer.ip_block]
-        if peer.pod_selector is None and peer.namespace_selector is None:
-            return 0
-        if peer.namespace_selector is None:
-            acc = self.ns_bits.get(policy_ns, 0)
-        else:
-            acc = self.namespaces(peer.namespace_selector)
-        if peer.pod_selector is not None:
-            acc &= self.index.bits(peer.pod_selector)
-        return acc
-
-    def rule_peers(self, rule: PolicyRule, policy_ns: str) -> int:
-        if not rule.peers:
-            return self.all
-        acc = 0
-        for p in rule.peers:
-            acc |= self.peer(p, policy_ns)
-        return acc
-
-    def selected(self, policy: NetworkPolicy) -> int:
-        return self.ns_bits.get(policy.namespace, 0) & self.index.bits(policy.pod_selector)
-
-
 def compute_matrix(state: ClusterState, pods: Sequence[Pod] | None = None) -> Matrix:
     """The matrix over ``pods`` (default: all of ``state``'s pods that have an IP)."""
     chosen = sorted(
@@ -304,7 +235,7 @@ def compute_matrix(state: ClusterState, pods: Sequence[Pod] | None = None) -> Ma
     engine = PolicyEngine(state.namespaces, state.pods, policies)
     served = served_ports_by_pod(chosen, state.services)
     classes = build_classes(chosen, served, policies)
-    bs = _Bitsets(classes, engine, policies)
+    bs = ClassSets(classes, engine, policies)
     selected = {p.key: bs.selected(p) for p in policies}
     ingress_pols = [p for p in policies if applies(p, INGRESS) and selected[p.key]]
     egress_pols = [p for p in policies if applies(p, EGRESS) and selected[p.key]]
@@ -324,7 +255,7 @@ def compute_matrix(state: ClusterState, pods: Sequence[Pod] | None = None) -> Ma
             if peers == bs.all:
                 broad |= 1 << j
             else:
-                for d in _bits(peers):
+                for d in iter_bits(peers):
                     rules_at[d] = rules_at.get(d, 0) | 1 << j
     in_peers = {
         pol.key: [bs.rule_peers(r, pol.namespace) for r in pol.ingress] for pol in ingress_pols
@@ -334,10 +265,10 @@ def compute_matrix(state: ClusterState, pods: Sequence[Pod] | None = None) -> Ma
     isolating: list[list[NetworkPolicy]] = [[] for _ in classes]
     egress_iso: list[list[str]] = [[] for _ in classes]
     for pol in ingress_pols:
-        for c in _bits(selected[pol.key]):
+        for c in iter_bits(selected[pol.key]):
             isolating[c].append(pol)
     for pol in egress_pols:
-        for c in _bits(selected[pol.key]):
+        for c in iter_bits(selected[pol.key]):
             egress_iso[c].append(pol.key)
     table.ingress_iso = [tuple(p.key for p in pols) for pols in isolating]
     table.egress_iso = [tuple(keys) for keys in egress_iso]
@@ -370,7 +301,7 @@ def compute_matrix(state: ClusterState, pods: Sequence[Pod] | None = None) -> Ma
             union = unions.get(matching)
             if union is None:
                 union = 0
-                for j in _bits(matching):
+                for j in iter_bits(matching):
                     union |= table_rules[j][1]
                 unions[matching] = union
             src = bs.all
