@@ -18,7 +18,9 @@ Kubernetes behaviour reproduced (kube-proxy ``pkg/proxy/nftables/proxier.go``):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import Service
@@ -26,8 +28,9 @@ from podnet.model.objects import Service
 _NODEPORT_TYPES = ("NodePort", "LoadBalancer")
 
 
-@dataclass(frozen=True, order=True)
-class Backend:
+class Backend(NamedTuple):
+    """One endpoint address; a tuple so that sorting and hashing 20,000 of them is cheap."""
+
     ip: str
     port: int
 
@@ -57,21 +60,21 @@ class ProxyState:
     ports: tuple[ServicePortRule, ...] = ()
 
 
-def _usable(svc: Service, ep: Endpoint, protocol: str) -> bool:
-    return ep.protocol == protocol and (ep.ready or svc.publish_not_ready_addresses)
-
-
 def compile_service(
-    svc: Service, endpoints: dict[str, tuple[Endpoint, ...]]
+    svc: Service, endpoints: Mapping[str, tuple[Endpoint, ...]]
 ) -> list[ServicePortRule]:
     """The rules of one Service (empty when it gets none: headless, ExternalName, ...)."""
     if svc.type == "ExternalName" or svc.cluster_ip is None or svc.headless:
         return []
     affinity = svc.session_affinity_timeout if svc.session_affinity == "ClientIP" else None
     out = []
+    any_ready = svc.publish_not_ready_addresses
     for sp in svc.ports:
         eps = endpoints.get(sp.name, ())
-        backends = sorted({Backend(e.ip, e.port) for e in eps if _usable(svc, e, sp.protocol)})
+        proto = sp.protocol
+        backends = sorted(
+            {Backend(e.ip, e.port) for e in eps if e.protocol == proto and (e.ready or any_ready)}
+        )
         node_port = sp.node_port if svc.type in _NODEPORT_TYPES else None
         out.append(
             ServicePortRule(
@@ -94,5 +97,10 @@ def compile_services(state: ClusterState) -> ProxyState:
     ports: list[ServicePortRule] = []
     for svc in state.services:
         ports.extend(compile_service(svc, state.endpoints.get(svc.key, {})))
-    ports.sort(key=lambda r: (r.frontend, r.service))
+    ports.sort(key=rule_order)
     return ProxyState(tuple(ports))
+
+
+def rule_order(r: ServicePortRule) -> tuple[str, str, int, str]:
+    """The order of :attr:`ProxyState.ports`; the first rule of a frontend owns it."""
+    return (r.cluster_ip, r.protocol, r.port, r.service)

@@ -2,37 +2,30 @@
 
 kube-proxy's nftables proxier (``pkg/proxy/nftables/proxier.go`` ``syncProxyRules``)
 does a full sync at start and after any failure, and otherwise a partial sync that
-only touches what changed; each is ONE ``nft -f`` transaction. Same here: ``diff``
-compares the tables two :class:`ProxyState` values describe and emits element
-deletes/adds (plus the few structural changes a changed endpoint *count* or affinity
-needs), never a rewrite of the table.
+only touches what changed; each is ONE ``nft -f`` transaction. Same here. The
+:class:`ServiceProxy` records changes per Service (its handlers are the change
+trackers) and :meth:`ServiceProxy.sync_changes` recomputes only those Services'
+fragments (:class:`~podnet.dataplane.nft_proxy_table.ProxyTable`), so one endpoint
+change costs the same at 10 Services as at 10,000 (bench/README.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from podnet.dataplane.nft import NftError, NftRunner, Transaction
-from podnet.dataplane.nft_proxy import ProxyState
-from podnet.dataplane.nft_proxy_rules import FAMILY, TABLE, Desired, affinity_id, desired
+from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule, compile_service
+from podnet.dataplane.nft_proxy_table import ProxyTable
+from podnet.errors import ClusterError
+from podnet.model.cluster import ClusterState, Endpoint
+from podnet.model.objects import Service
+
+EndpointsByPort = Mapping[str, tuple[Endpoint, ...]]  # service port name -> endpoints
 
 
 def full_transaction(st: ProxyState) -> Transaction:
-    """Replace the whole table atomically (``add``+``delete`` first so it works whether
-    or not the table exists; the kernel sees one batch, so no packet sees it empty)."""
-    d = desired(st)
-    tx = Transaction(FAMILY, TABLE)
-    tx.add_table()
-    tx.delete_table()
-    tx.add_table()
-    for name, (is_map, decl) in d.sets.items():
-        (tx.add_map if is_map else tx.add_set)(name, decl)
-    for name, (base, _) in d.chains.items():
-        tx.add_chain(name, base)
-    for name, (_, rules) in d.chains.items():
-        for rule in rules:
-            tx.add_rule(name, rule)
-    for name, elements in d.elements.items():
-        tx.add_elements(name, elements.items())
-    return tx
+    """Replace the whole table for ``st`` atomically, in one transaction."""
+    return ProxyTable.from_state(st).full_transaction()
 
 
 def full_sync(runner: NftRunner, st: ProxyState) -> None:
@@ -41,101 +34,111 @@ def full_sync(runner: NftRunner, st: ProxyState) -> None:
 
 
 def diff(old: ProxyState, new: ProxyState) -> Transaction:
-    """The element-level transaction that turns table(``old``) into table(``new``).
+    """The element-level transaction that turns table(``old``) into table(``new``). Pure.
 
-    Order matters inside the batch: new maps and chains first (elements and rules may
-    point at them), then element deletes before adds (a key whose data changed is
-    deleted and re-added), then removal of chains and maps nothing references any more.
+    Compares the two states per Service (O(Services)); only the Services that differ
+    are recompiled into nftables terms.
     """
-    return diff_desired(old, desired(old), new, desired(new))
-
-
-def diff_desired(old: ProxyState, a: Desired, new: ProxyState, b: Desired) -> Transaction:
-    """:func:`diff` with both tables already computed (the syncer caches the old one)."""
-    tx = Transaction(FAMILY, TABLE)
-    for name, (is_map, decl) in b.sets.items():
-        if name not in a.sets:
-            (tx.add_map if is_map else tx.add_set)(name, decl)
-    for name, (base, _) in b.chains.items():
-        if name not in a.chains:
-            tx.add_chain(name, base)
-    for name, (_, rules) in b.chains.items():
-        if name in a.chains and a.chains[name][1] == rules:
-            continue
-        if name in a.chains:
-            tx.flush_chain(name)
-        for rule in rules:
-            tx.add_rule(name, rule)
-    _element_ops(tx, a, b)
-    for aid in _affinity_to_forget(old, new):
-        tx.flush_map(f"affinity-{aid}")
-    for name in reversed(a.chains):
-        if name not in b.chains:
-            tx.delete_chain(name)
-    for name, (is_map, _) in a.sets.items():
-        if name not in b.sets:
-            (tx.delete_map if is_map else tx.delete_set)(name)
-    return tx
-
-
-def _element_ops(tx: Transaction, a: Desired, b: Desired) -> None:
-    for name, olds in a.elements.items():
-        news = b.elements.get(name, {})
-        for key, value in olds.items():
-            if key not in news or news[key] != value:
-                tx.delete_element(name, key)
-    for name, news in b.elements.items():
-        olds = a.elements.get(name, {})
-        for key, value in news.items():
-            if key not in olds or olds[key] != value:
-                tx.add_element(name, key, value)
-
-
-def _affinity_to_forget(old: ProxyState, new: ProxyState) -> list[str]:
-    """Affinity maps (kept) whose service lost an endpoint: their remembered choices may
-    point at a gone pod. kube-proxy drops the affinity of removed endpoints only (its
-    sets are per endpoint); flushing the service's map re-balances its clients once."""
-    before = {
-        affinity_id(r): set(r.backends) for r in old.ports if r.affinity_timeout and r.backends
-    }
-    out = []
-    for r in new.ports:
-        if r.affinity_timeout is None or not r.backends:
-            continue
-        aid = affinity_id(r)
-        if aid in before and before[aid] - set(r.backends):
-            out.append(aid)
-    return out
+    table = ProxyTable.from_state(old)
+    return table.apply(table.changes_to(new))
 
 
 class ServiceProxy:
-    """Keeps what was applied; :meth:`sync` applies the difference, or everything.
+    """Keeps the desired table; syncs the difference, or everything.
 
-    Full sync on the first call and after any failed partial sync (the table may then
-    differ from what we believe), as kube-proxy does.
+    Two ways in, which may be mixed:
+
+    * whole state: :meth:`sync` (a :class:`ProxyState`) or :meth:`sync_cluster` (a
+      :class:`ClusterState`); both find the changed Services, O(Services);
+    * handlers, O(changed): :meth:`update_service`, :meth:`update_endpoints` and
+      :meth:`delete_service` only record; :meth:`sync_changes` applies what they
+      recorded in one transaction.
+
+    Full sync on the first call and after any failed partial sync (the kernel table
+    may then differ from what we believe), as kube-proxy does; while the kernel is
+    not known to match, every sync is a full one.
     """
 
     def __init__(self, runner: NftRunner) -> None:
         self.runner = runner
-        self.applied: ProxyState | None = None
-        self._applied_table: Desired | None = None  # desired(applied), computed once
+        self.table = ProxyTable()
         self.full_syncs = 0
+        self._in_sync = False  # the kernel table equals self.table
+        self._pending: dict[str, tuple[ServicePortRule, ...]] = {}
+        self._sources: dict[str, tuple[Service, EndpointsByPort]] = {}
+
+    # -- handlers (record only) ---------------------------------------------------------
+    def update_service(self, svc: Service, endpoints: EndpointsByPort) -> None:
+        """``svc`` (new or changed) now has ``endpoints`` (port name -> endpoints)."""
+        self._sources[svc.key] = (svc, endpoints)
+        self._pending[svc.key] = tuple(compile_service(svc, endpoints))
+
+    def update_endpoints(
+        self, svc_key: str, port_name: str, endpoints: tuple[Endpoint, ...]
+    ) -> None:
+        """The endpoints of one port of a Service given earlier changed."""
+        source = self._sources.get(svc_key)
+        if source is None:
+            raise ClusterError(f"service {svc_key!r} is not known to the proxy")
+        svc, eps = source
+        self.update_service(svc, {**eps, port_name: endpoints})
+
+    def delete_service(self, svc_key: str) -> None:
+        self._sources.pop(svc_key, None)
+        self._pending[svc_key] = ()
+
+    # -- syncing --------------------------------------------------------------------------
+    def sync_changes(self) -> int:
+        """Apply what the handlers recorded; returns the transaction's operation count."""
+        changes, self._pending = self._pending, {}
+        return self._apply(changes)
 
     def sync(self, new: ProxyState) -> int:
-        """Apply ``new``; returns how many operations the (partial) transaction had."""
-        table = desired(new)
-        if self.applied is not None and self._applied_table is not None:
-            tx = diff_desired(self.applied, self._applied_table, new, table)
-            try:
-                self.runner.run(tx)
-            except NftError:
-                self.applied = None
-            else:
-                self.applied, self._applied_table = new, table
-                return len(tx)
-        tx = full_transaction(new)
-        self.applied = self._applied_table = None
+        """Make the table realise exactly ``new`` (recorded changes are superseded, and
+        the Services given to the handlers are forgotten: ``new`` is the whole truth)."""
+        self._pending.clear()
+        self._sources.clear()
+        return self._apply(self.table.changes_to(new))
+
+    def sync_cluster(self, state: ClusterState) -> int:
+        """Make the table realise ``state``'s Services; a Service whose object and
+        endpoint map are the very same objects as last time is skipped unread."""
+        seen: set[str] = set()
+        for svc in state.services:
+            key = svc.key
+            seen.add(key)
+            eps = state.endpoints.get(key, {})
+            prev = self._sources.get(key)
+            if prev is None or not _same(prev[0], svc) or not _same(prev[1], eps):
+                self.update_service(svc, eps)
+        for key in list(self._sources):
+            if key not in seen:
+                self.delete_service(key)
+        for key in self.table.services:
+            if key not in seen and key not in self._pending:
+                self._pending[key] = ()
+        return self.sync_changes()
+
+    def _apply(self, changes: Mapping[str, tuple[ServicePortRule, ...]]) -> int:
+        if not self._in_sync:
+            self.table.load(changes)
+            return self._full()
+        tx = self.table.apply(changes)
+        try:
+            self.runner.run(tx)
+        except NftError:
+            self._in_sync = False
+            return self._full()
+        return len(tx)
+
+    def _full(self) -> int:
+        tx = self.table.full_transaction()
+        self._in_sync = False
         self.runner.run(tx)
-        self.applied, self._applied_table = new, table
+        self._in_sync = True
         self.full_syncs += 1
         return len(tx)
+
+
+def _same(a: object, b: object) -> bool:
+    return a is b or a == b
