@@ -10,7 +10,8 @@ destination serves, sorted by from, to, port, protocol.
 
 The table is one grid per port/protocol (rows = from, columns = to, numbered so it
 fits 80 columns); clusters too big for a grid get a list of class pairs instead
-(pods with identical policy-relevant attributes grouped as ``ns/prefix* (n pods)``).
+(pods with identical policy-relevant attributes grouped as ``ns/prefix* (n pods)``):
+one line per destination class with the sources allowed in.
 """
 
 from __future__ import annotations
@@ -87,14 +88,34 @@ def class_name(c: PodClass) -> str:
     return f"{c.namespace}/{prefix}* ({len(c.pods)} pods)"
 
 
-def _pair_list(matrix: Matrix, port: int, proto: str, colour: bool) -> str:
+def _sources(matrix: Matrix, dst: PodClass, port: int, proto: str) -> str:
+    """Who may connect to each pod of ``dst``: "all N", "none" or N and the first classes."""
+    bits = matrix.allowed_from[(dst.index, port, proto)]
+    allowed = [c for c in matrix.classes if bits >> c.index & 1]
+    # pods other than the destination itself (members of one class see the same)
+    n = sum(len(c.pods) for c in allowed) - (1 if bits >> dst.index & 1 else 0)
+    others = len(matrix.pods) - 1
+    if n <= 0:
+        return "none"
+    if n == others:
+        return f"all {others} other pods"
+    names = ", ".join(class_name(c) for c in allowed[:3])
+    more = f", +{len(allowed) - 3} more" if len(allowed) > 3 else ""
+    return f"{n} of {others}: {names}{more}"
+
+
+def _dest_list(matrix: Matrix, port: int, proto: str, colour: bool) -> str:
+    """For big clusters: one line per destination class saying which sources get in."""
     rows = []
-    for pair in matrix.class_pairs():
-        if (pair.port, pair.protocol) != (port, proto):
-            continue
-        cell = _paint(ALLOW if pair.allowed else DENY, colour)
-        rows.append([class_name(pair.src), class_name(pair.dst), cell])
-    return f"{port}/{proto}\n" + table(rows, ["FROM", "TO", "ALLOWED"])
+    for dst in matrix.classes:
+        if (port, proto) in dst.ports:
+            rows.append([class_name(dst), _sources(matrix, dst, port, proto)])
+    first = max((len(r[0]) for r in rows), default=2) + 3
+    room = max(WIDTH - first, 20)
+    for r in rows:
+        if len(r[1]) > room:
+            r[1] = r[1][: room - 1] + "…"
+    return f"{port}/{proto}\n" + table(rows, ["TO", "ALLOWED FROM"])
 
 
 def _policy_summary(policies: Sequence[NetworkPolicy], matrix: Matrix) -> str:
@@ -111,25 +132,30 @@ def _policy_summary(policies: Sequence[NetworkPolicy], matrix: Matrix) -> str:
             [
                 pol.namespace,
                 pol.name,
-                f"{pol.pod_selector} ({n})",
-                ",".join(pol.policy_types),
+                _clip(f"{pol.pod_selector} ({n})", 28),
                 str(len(pol.ingress)) if "Ingress" in pol.policy_types else "-",
                 str(len(pol.egress)) if "Egress" in pol.policy_types else "-",
             ]
         )
-    return table(rows, ["NAMESPACE", "NAME", "SELECTS (PODS)", "TYPES", "INGRESS", "EGRESS"])
+    text = table(rows, ["NAMESPACE", "NAME", "SELECTS (PODS)", "IN", "OUT"])
+    return text + "\n(IN/OUT: number of ingress/egress rules; - = not in policyTypes)"
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def format_table(matrix: Matrix, policies: Sequence[NetworkPolicy], colour: bool = False) -> str:
     total, allowed = matrix.counts()
     parts = [
         f"{len(matrix.pods)} pods, {len(matrix.classes)} classes, {len(policies)} "
-        f"NetworkPolicies; {allowed} of {total} connections allowed",
+        f"NetworkPolicies; {allowed}/{total} connections allowed",
         _policy_summary(policies, matrix),
     ]
-    small = len(matrix.pods) <= GRID_MAX_PODS
+    label_w = max((len(p.key) for p in matrix.pods), default=0) + 5
+    small = len(matrix.pods) <= GRID_MAX_PODS and label_w + 3 * len(matrix.pods) <= WIDTH
     for port, proto in _ports(matrix):
-        render = _grid if small else _pair_list
+        render = _grid if small else _dest_list
         parts.append(render(matrix, port, proto, colour))
     if not _ports(matrix):
         parts.append("no pod serves any known port: nothing to check")

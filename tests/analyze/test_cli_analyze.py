@@ -96,4 +96,26 @@ def test_big_cluster_falls_back_to_list(tmp_path: Path, capsys: pytest.CaptureFi
     )
     assert main(["analyze", "-f", str(f)]) == 0
     out = capsys.readouterr().out
-    assert "default/web-" in out and "(30 pods)" in out and "870 of 870" in out
+    assert "default/web-" in out and "(30 pods)" in out and "870/870" in out
+
+
+def test_big_table_fits_80_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = [MANIFEST]
+    for i in range(40):
+        docs.append(
+            "apiVersion: v1\nkind: Pod\n"
+            f"metadata: {{name: p{i}, namespace: x, labels: {{n: '{i}'}}}}\n"
+            "spec: {containers: [{name: w, image: nginx}]}\n"
+        )
+    docs.append(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: some-quite-long-policy-name-for-width, namespace: x}\nspec:\n"
+        "  podSelector: {matchExpressions: [{key: n, operator: In, values: ['1', '2', '3']}]}\n"
+        "  ingress: [{from: [{podSelector: {matchLabels: {n: '4'}}}]}]\n"
+    )
+    f = tmp_path / "wide.yaml"
+    f.write_text("---\n".join(docs))
+    assert main(["analyze", "-f", str(f)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= 80 for line in lines), [ln for ln in lines if len(ln) > 80]
+    assert any(line.startswith("TO ") for line in lines)
