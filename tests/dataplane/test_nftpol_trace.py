@@ -183,7 +183,7 @@ def peers(draw: hs.DrawFn) -> PolicyPeer:
 
 @hs.composite
 def ports(draw: hs.DrawFn) -> PolicyPort:
-    proto = draw(hs.sampled_from(("TCP", "UDP")))
+    proto = draw(hs.sampled_from(("TCP", "UDP", "SCTP")))
     kind = draw(hs.sampled_from(("num", "range", "name", "all")))
     if kind == "num":
         return PolicyPort(proto, draw(hs.sampled_from(PORTS)))
@@ -249,7 +249,7 @@ def nft_allows(tables: dict[str, PolicyState], nodes: dict[str, str], pkt: Packe
     return all(passes(tables[n], pkt) for n in hops)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters())
 def test_compiled_tables_agree_with_the_engine(state: ClusterState) -> None:
     tables = {n: compile_policies(state, n) for n in ("node-0", "node-1")}
@@ -260,7 +260,7 @@ def test_compiled_tables_agree_with_the_engine(state: ClusterState) -> None:
         for dst in ends:
             if src == dst or (src not in nodes and dst not in nodes):
                 continue
-            for proto in ("TCP", "UDP"):
+            for proto in ("TCP", "UDP", "SCTP"):
                 for port in PORTS:
                     want = engine.verdict(src, dst, port, proto).allowed
                     got = nft_allows(tables, nodes, Packet(src, dst, proto, port))
