@@ -8,6 +8,9 @@ namespace, so the kernel drops it when that process dies:
 * the cluster init (pid 1 of the cluster PID namespace) holds the cluster's root
   netns; it dies with podnet (PR_SET_PDEATHSIG plus a liveness pipe) and its death
   makes the kernel SIGKILL every process in the PID namespace (pid_namespaces(7));
+* only the init has PR_SET_PDEATHSIG: it fires when the *thread* that spawned the
+  process exits, so a pod created from a short-lived worker thread would die with
+  it; node and pod holders die with the init instead, which is as certain;
 * one holder per node (``sleep infinity`` in a new net + UTS namespace, with
   ``ip_forward=1``);
 * one "pause" per pod (new net + UTS + mount namespace: hostname set, the pod's
@@ -100,7 +103,6 @@ def spawn_node(hostname: str) -> subprocess.Popen[bytes]:
     """A node: its own netns (IPv4 forwarding on) and UTS namespace (its hostname)."""
 
     def setup() -> None:
-        netns.set_pdeathsig()
         netns.unshare(netns.CLONE_NEWNET | netns.CLONE_NEWUTS)
         netns.sethostname(hostname)
         _write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")
@@ -118,7 +120,6 @@ def spawn_pause(hostname: str, files: Mapping[str, str]) -> subprocess.Popen[byt
     contents = [(path, text.encode()) for path, text in files.items()]
 
     def setup() -> None:
-        netns.set_pdeathsig()
         netns.unshare(netns.CLONE_NEWNET | netns.CLONE_NEWUTS | netns.CLONE_NEWNS)
         netns.sethostname(hostname)
         netns.mount(None, "/", None, netns.MS_REC | netns.MS_PRIVATE)

@@ -13,9 +13,11 @@ may create and configure network namespaces but still cannot touch the host's.
 
 Consequences the caller must know:
 
-* :meth:`enter` must be called once, early, from the main thread of a process that
-  has not started other threads (CLONE_NEWUSER requires a single-threaded caller, and
-  PR_SET_PDEATHSIG fires when the *thread* that spawned a holder exits).
+* :meth:`enter` must be called from the main thread (PR_SET_PDEATHSIG on the
+  cluster init fires when the *thread* that spawned it exits); rootless, before any
+  other thread is started (CLONE_NEWUSER requires a single-threaded caller). One
+  sandbox at a time per process; as root a new one may be entered after
+  :meth:`close`.
 * Every process started after :meth:`enter` lives in the cluster's PID namespace.
   After :meth:`close` a root process is moved back; a rootless one cannot (setns to
   the host PID namespace needs privilege there) and can start no more processes.
@@ -55,7 +57,11 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 class Sandbox:
     """Owner of the cluster's namespaces; lives inside the podnet process."""
 
-    _entered = False
+    # Whether this process may enter a (new) sandbox: not while one is open, and not
+    # after a rootless one was closed (the process cannot return to the host PID
+    # namespace then, see the module docstring).
+    _busy = False
+    _stuck = False
 
     def __init__(self, init: subprocess.Popen[bytes], liveness_w: int, host_pidns: int) -> None:
         self._init = init
@@ -73,8 +79,10 @@ class Sandbox:
     def enter(cls) -> Sandbox:
         """Create the cluster: user namespace if unprivileged, PID namespace, init,
         and the cluster's root netns with the node-network bridge. Once per process."""
-        if cls._entered:
-            raise ClusterError("a sandbox was already entered in this process")
+        if cls._busy:
+            raise ClusterError("a sandbox is already open in this process")
+        if cls._stuck:
+            raise NotSupportedError("a rootless process can enter only one sandbox")
         _which("ip")
         _which("nsenter")
         rootless = os.geteuid() != 0
@@ -90,10 +98,14 @@ class Sandbox:
         except OSError as e:
             os.close(host_pidns)
             raise NotSupportedError(f"cannot create the cluster namespaces: {e}") from e
-        cls._entered = True
+        cls._busy = True
         r, w = os.pipe()
         try:
             init = holders.spawn_init(r)
+        except PodnetError:
+            os.close(w)
+            cls._leave(host_pidns)
+            raise
         finally:
             os.close(r)
         sandbox = cls(init, w, host_pidns)
@@ -128,10 +140,17 @@ class Sandbox:
         os.close(self._liveness_w)
         self._pods.clear()
         self._nodes.clear()
-        # Back to the host PID namespace for later children (root only).
-        with contextlib.suppress(OSError):
-            netns.setns(self._host_pidns, netns.CLONE_NEWPID)
-        os.close(self._host_pidns)
+        self._leave(self._host_pidns)
+
+    @classmethod
+    def _leave(cls, host_pidns: int) -> None:
+        """Send later children back to the host PID namespace (root only)."""
+        try:
+            netns.setns(host_pidns, netns.CLONE_NEWPID)
+        except OSError:
+            cls._stuck = True
+        os.close(host_pidns)
+        cls._busy = False
 
     def __enter__(self) -> Sandbox:
         return self

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 
 import pytest
 from test_sandbox_helpers import (
@@ -222,3 +224,37 @@ def test_teardown_leaves_nothing(how: str) -> None:
         _teardown_is_complete(d, before, inodes, now_ticks() + 1)
     finally:
         d.kill()
+
+
+REENTER = """
+import os, subprocess, sys
+from podnet.dataplane.sandbox import Sandbox
+from podnet.errors import ClusterError
+host = os.stat('/proc/self/ns/pid').st_ino
+for round in range(2):
+    sb = Sandbox.enter()
+    try:
+        Sandbox.enter()
+        sys.exit('second enter while open')
+    except ClusterError:
+        pass
+    sb.add_nodes([])
+    sb.close()
+    # children go to the host PID namespace again once the sandbox is closed
+    out = subprocess.run(['readlink', '/proc/self/ns/pid'], capture_output=True, text=True)
+    assert out.stdout.strip() == f'pid:[{host}]', out.stdout
+print('ok')
+"""
+
+
+def test_enter_close_enter_again_as_root() -> None:
+    require_kernel()
+    out = subprocess.run(
+        [sys.executable, "-c", REENTER],
+        env=driver_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.stdout == "ok\n", out.stderr
