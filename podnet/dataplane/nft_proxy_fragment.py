@@ -49,7 +49,8 @@ class AffinityPart:
 @dataclass(frozen=True)
 class Fragment:
     count: int  # ready endpoints when the port owns its frontend, else 0
-    elements: tuple[Element, ...]
+    shared: tuple[tuple[str, str], ...]  # (set, key) in sets other ports may share
+    unique: tuple[Element, ...]  # map elements only this port can have (it owns the key)
     affinity: AffinityPart | None = None
 
 
@@ -66,17 +67,18 @@ def nodeport_key(r: ServicePortRule) -> str:
 def fragment(r: ServicePortRule, owns_front: bool, owns_nodeport: bool) -> Fragment:
     """The elements (and affinity objects) ``r`` adds; see the module docstring."""
     np_key = nodeport_key(r)
-    els: list[Element] = [("cluster-ips", r.cluster_ip, None)]
+    shared = [("cluster-ips", r.cluster_ip)]
     if r.node_port is not None:
-        els.append(("nodeports", np_key, None))
+        shared.append(("nodeports", np_key))
     if not owns_front:
-        return Fragment(0, tuple(els))
+        return Fragment(0, tuple(shared), ())
     n = len(r.backends)
     front = front_key(r)
     be = f"be-{n}"
+    els: list[Element] = []
     for i, b in enumerate(r.backends):
         els.append((be, f"{front} . {i}", f"{b.ip} . {b.port}"))
-        els.append(("hairpin", f"{b.ip} . {b.ip}", None))
+        shared.append(("hairpin", f"{b.ip} . {b.ip}"))
     if owns_nodeport:
         npbe = f"npbe-{n}"
         for i, b in enumerate(r.backends):
@@ -90,7 +92,7 @@ def fragment(r: ServicePortRule, owns_front: bool, owns_nodeport: bool) -> Fragm
     els.append(("service-ips", front, target))
     if owns_nodeport:
         els.append(("service-nodeports", np_key, np_target))
-    return Fragment(n, tuple(els), part)
+    return Fragment(n, tuple(shared), tuple(els), part)
 
 
 def _affinity(r: ServicePortRule, n: int, owns_nodeport: bool) -> AffinityPart:
