@@ -328,3 +328,23 @@ def test_label_change_is_element_only_and_takes_effect(live: Cluster) -> None:
     assert ops == [1, 1]  # one element deleted from the peer set on each node
     assert live.probe("c", T("a", 8080)) == ["timeout"]
     assert live.probe("d", T("a", 8080)) == ["ok:a"]
+
+
+def test_egress_accept_does_not_skip_the_ingress_check_on_the_same_node(live: Cluster) -> None:
+    c_anything = policy("dev", "c-out-all", sel(app="client"), ("Egress",), egress=(PolicyRule(),))
+    live.apply(cluster(c_anything, DENY_INGRESS_PROD))
+    # c's egress accepts, a's ingress (same node) still drops; d's crosses nodes
+    assert live.probe("c", T("a", 8080), T(WEB_VIP, 80), T("d", 8080)) == [
+        "timeout",
+        "timeout",
+        "ok:d",
+    ]
+    a_from_dev = policy(
+        "prod",
+        "a-from-dev",
+        sel(app="web"),
+        ("Ingress",),
+        ingress=(PolicyRule(peers=(PolicyPeer(namespace_selector=sel(team="dev")),)),),
+    )
+    live.apply(cluster(c_anything, DENY_INGRESS_PROD, a_from_dev))
+    assert live.probe("c", T("a", 8080), T("b", 8081)) == ["ok:a", "timeout"]
