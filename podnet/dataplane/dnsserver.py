@@ -91,6 +91,10 @@ class DnsServer:
     def records(self) -> Any:
         return self._snap.records
 
+    @property
+    def cache_size(self) -> int:
+        return len(self._snap.cache)
+
     def answer(self, data: bytes, *, udp: bool = True) -> tuple[bytes | None, bool]:
         """Reply to one query (cache first); ``(None, True)`` means forward it."""
         snap = self._snap

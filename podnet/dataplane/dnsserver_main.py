@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from podnet.dataplane import dnsserver_metrics
 from podnet.dataplane import dnsserver_records as records_file
 from podnet.dataplane import dnsserver_table as table
 from podnet.dataplane.dnsserver import DnsServer, parse_addr
@@ -74,6 +75,16 @@ class _Reloader:
             self.reload()
 
 
+def _gauges(server: DnsServer) -> dict[str, float]:
+    records = server.records
+    rrsets = getattr(records, "rrsets", None) or getattr(records, "by_name", {})
+    return {
+        "podnet_dns_up": 1.0,
+        "podnet_dns_names": float(len(rrsets)),
+        "podnet_dns_cache_entries": float(server.cache_size),
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="podnet-dns", description="podnet's cluster DNS server")
     default = os.environ.get(RECORDS_ENV)
@@ -87,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="UDP worker processes")
     p.add_argument("--upstream", help="forward names outside the zone to HOST:PORT")
     p.add_argument("--zone", default="cluster.local", help="zone without a records file")
+    p.add_argument("--metrics", help="HOST:PORT for /metrics and /health (CoreDNS: :9153)")
     p.add_argument("--poll", type=float, default=1.0, help="seconds between file checks")
     return p
 
@@ -96,6 +108,7 @@ def main(argv: list[str]) -> int:
     try:
         host, port = parse_addr(args.listen)
         upstream = parse_addr(args.upstream) if args.upstream else None
+        metrics = parse_addr(args.metrics) if args.metrics else None
         empty = table.build_table(args.zone, [])
         records = records_file.load(args.records) if args.records else empty
     except (ValueError, PodnetError) as e:
@@ -125,6 +138,11 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGHUP, on_hup)
     threading.Thread(target=reloader.watch, args=(args.poll,), daemon=True).start()
+    if not is_child and metrics is not None:
+        try:
+            dnsserver_metrics.serve(*metrics, lambda: _gauges(server))
+        except OSError as e:
+            print(f"dns: cannot serve metrics on {args.metrics}: {e}", file=sys.stderr)
     if not is_child:
         print(f"dns: serving {addr[0]}:{addr[1]} udp+tcp, {workers} worker(s)", flush=True)
     server.serve_forever()

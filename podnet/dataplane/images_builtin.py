@@ -109,7 +109,7 @@ def _dns() -> Image:
     return Image(
         name="podnet/dns",
         entrypoint=(sys.executable, "-m", "podnet.dataplane.dnsserver"),
-        cmd=("--listen", "0.0.0.0:53", "--workers", "2"),
+        cmd=("--listen", "0.0.0.0:53", "--workers", "2", "--metrics", "0.0.0.0:9153"),
         env=_pyenv(),
     )
 

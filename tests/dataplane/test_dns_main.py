@@ -114,3 +114,28 @@ def test_bad_arguments_exit_nonzero(tmp_path: Path) -> None:
         )  # fmt: skip
         assert out.returncode == 2
         assert "Traceback" not in out.stderr
+
+
+def test_metrics_and_health_port(tmp_path: Path) -> None:
+    import urllib.request
+
+    records = tmp_path / "records.json"
+    write(records, "10.96.0.20")
+    port, mport = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podnet.dataplane.dnsserver", "--records", str(records),
+         "--listen", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{mport}"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: answer_ips(port) == ["10.96.0.20"])
+        with urllib.request.urlopen(f"http://127.0.0.1:{mport}/health", timeout=3) as r:
+            assert r.read() == b"OK"
+        with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=3) as r:
+            text = r.read().decode()
+        assert "podnet_dns_up 1" in text and "podnet_dns_names 1" in text
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
