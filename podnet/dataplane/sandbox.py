@@ -1,11 +1,12 @@
 """The live cluster's namespaces: nodes and pods as network namespaces podnet owns.
 
 Lifetime is the design (see :mod:`podnet.dataplane.holders`): :meth:`Sandbox.enter`
-puts the calling process's *future children* into a new PID namespace whose init dies
-with this process, so when podnet exits, crashes or is SIGKILLed the kernel kills every
-process of the cluster and drops every namespace, link, route and nft rule with them.
-Nothing is bind-mounted where the host sees it, nothing is written to the host's
-netns, routes, nftables or /etc.
+creates a PID namespace whose init dies with this process, and starts every cluster
+process in it (from one dedicated thread, :mod:`podnet.dataplane.spawner`), so when
+podnet exits, crashes or is SIGKILLed the kernel kills every process of the cluster
+and drops every namespace, link, route and nft rule with them. Nothing is
+bind-mounted where the host sees it, nothing is written to the host's netns, routes,
+nftables or /etc.
 
 As root that is all; as an unprivileged user podnet first enters a new user namespace
 mapping uid/gid 0 to itself ("rootless", as rootless docker and k3s run), in which it
@@ -13,14 +14,14 @@ may create and configure network namespaces but still cannot touch the host's.
 
 Consequences the caller must know:
 
-* :meth:`enter` must be called from the main thread (PR_SET_PDEATHSIG on the
-  cluster init fires when the *thread* that spawned it exits); rootless, before any
-  other thread is started (CLONE_NEWUSER requires a single-threaded caller). One
-  sandbox at a time per process; as root a new one may be entered after
-  :meth:`close`.
-* Every process started after :meth:`enter` lives in the cluster's PID namespace.
-  After :meth:`close` a root process is moved back; a rootless one cannot (setns to
-  the host PID namespace needs privilege there) and can start no more processes.
+* Rootless, :meth:`enter` must come before podnet starts any thread (CLONE_NEWUSER
+  requires a single-threaded caller); the whole process then stays in that user
+  namespace. As root there is no such constraint.
+* Only processes started through the sandbox (:meth:`spawn`, :meth:`popen`, the
+  holders) are in the cluster PID namespace and die with it; other subprocesses of
+  podnet are ordinary host children. Use :meth:`popen` for anything long-lived
+  (a DNS server or an ``nft`` session inside a node).
+* One sandbox at a time per process; a new one may be entered after :meth:`close`.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ import signal
 import subprocess
 import threading
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
-from podnet.dataplane import execs, holders, links, netns
+from podnet.dataplane import execs, holders, links, netns, rtnl
 from podnet.dataplane.podfiles import pod_files
+from podnet.dataplane.spawner import Spawner
 from podnet.errors import ClusterError, CommandError, NotSupportedError, PodnetError
 from podnet.model.cluster import Node
 from podnet.model.objects import Pod
@@ -57,16 +60,12 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
 class Sandbox:
     """Owner of the cluster's namespaces; lives inside the podnet process."""
 
-    # Whether this process may enter a (new) sandbox: not while one is open, and not
-    # after a rootless one was closed (the process cannot return to the host PID
-    # namespace then, see the module docstring).
-    _busy = False
-    _stuck = False
+    _busy = False  # one open sandbox per process
 
-    def __init__(self, init: subprocess.Popen[bytes], liveness_w: int, host_pidns: int) -> None:
+    def __init__(self, spawner: Spawner, init: subprocess.Popen[bytes], liveness_w: int) -> None:
+        self._spawner = spawner
         self._init = init
         self._liveness_w = liveness_w
-        self._host_pidns = host_pidns
         self._nodes: dict[str, tuple[Node, subprocess.Popen[bytes]]] = {}
         self._pods: dict[str, tuple[Pod, subprocess.Popen[bytes]]] = {}
         self._closed = False
@@ -81,34 +80,32 @@ class Sandbox:
         and the cluster's root netns with the node-network bridge. Once per process."""
         if cls._busy:
             raise ClusterError("a sandbox is already open in this process")
-        if cls._stuck:
-            raise NotSupportedError("a rootless process can enter only one sandbox")
         _which("ip")
         _which("nsenter")
-        rootless = os.geteuid() != 0
-        if rootless and threading.active_count() != 1:
-            raise NotSupportedError("rootless sandbox needs a single-threaded process")
-        host_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            if rootless:
+        if os.geteuid() != 0:  # after a first rootless enter we are uid 0 in our userns
+            if threading.active_count() != 1:
+                raise NotSupportedError("rootless: enter the sandbox before starting threads")
+            try:
                 uid, gid = os.geteuid(), os.getegid()
                 netns.unshare(netns.CLONE_NEWUSER)
                 netns.map_root_to(uid, gid)
-            netns.unshare(netns.CLONE_NEWPID)
+            except OSError as e:
+                raise NotSupportedError(f"cannot create a user namespace: {e}") from e
+        try:
+            spawner = Spawner(lambda: netns.unshare(netns.CLONE_NEWPID))
         except OSError as e:
-            os.close(host_pidns)
-            raise NotSupportedError(f"cannot create the cluster namespaces: {e}") from e
-        cls._busy = True
+            raise NotSupportedError(f"cannot create the cluster PID namespace: {e}") from e
         r, w = os.pipe()
         try:
-            init = holders.spawn_init(r)
+            init = spawner.call(partial(holders.spawn_init, r))
         except PodnetError:
             os.close(w)
-            cls._leave(host_pidns)
+            spawner.stop()
             raise
         finally:
             os.close(r)
-        sandbox = cls(init, w, host_pidns)
+        cls._busy = True
+        sandbox = cls(spawner, init, w)
         try:
             sandbox._run_ip(sandbox.root_exec_argv, links.root_batch())
         except PodnetError:
@@ -140,17 +137,8 @@ class Sandbox:
         os.close(self._liveness_w)
         self._pods.clear()
         self._nodes.clear()
-        self._leave(self._host_pidns)
-
-    @classmethod
-    def _leave(cls, host_pidns: int) -> None:
-        """Send later children back to the host PID namespace (root only)."""
-        try:
-            netns.setns(host_pidns, netns.CLONE_NEWPID)
-        except OSError:
-            cls._stuck = True
-        os.close(host_pidns)
-        cls._busy = False
+        self._spawner.stop()
+        Sandbox._busy = False
 
     def __enter__(self) -> Sandbox:
         return self
@@ -171,7 +159,8 @@ class Sandbox:
         added: list[str] = []
         try:
             for node in new:
-                self._nodes[node.name] = (node, holders.spawn_node(node.name))
+                holder = self._spawner.call(partial(holders.spawn_node, node.name))
+                self._nodes[node.name] = (node, holder)
                 added.append(node.name)
             attach: list[str] = []
             for node in new:
@@ -199,7 +188,8 @@ class Sandbox:
             raise
 
     def add_pods(self, pods: Sequence[Pod]) -> None:
-        """Create the pods' sandboxes and wire them, in one batch per node.
+        """Create the pods' sandboxes and wire them: one ``ip -batch`` per node for the
+        veth pairs and node sides, rtnetlink from a worker thread for the pod sides.
 
         Each pod needs ``ip`` and ``node`` (set by scheduling and IPAM). All pods are
         checked before anything is created; on a failure the pods of this call are
@@ -221,9 +211,12 @@ class Sandbox:
             for pod in new:
                 assert pod.ip is not None
                 files = pod_files(pod, pod.ip)
-                self._pods[pod.key] = (pod, holders.spawn_pause(files.hostname, files.by_path()))
+                pause = self._spawner.call(
+                    partial(holders.spawn_pause, files.hostname, files.by_path())
+                )
+                self._pods[pod.key] = (pod, pause)
             per_node: dict[str, list[str]] = {}
-            pod_jobs = []
+            pod_sides: list[rtnl.PodSide] = []
             for pod in new:
                 assert pod.ip is not None and pod.node is not None
                 node = self._nodes[pod.node][0]
@@ -231,12 +224,7 @@ class Sandbox:
                 per_node.setdefault(node.name, []).extend(
                     links.pod_attach_batch(pod.key, pod.ip, node, self._ns_path(pid))
                 )
-                pod_jobs.append(
-                    (
-                        self._enter_argv(pid, "net", [self._ip, "-batch", "-"]),
-                        links.batch_text(links.pod_config_batch(pod.ip, node)),
-                    )
-                )
+                pod_sides.append(rtnl.PodSide(self._ns_path(pid), pod.ip, links.pod_gateway(node)))
             node_jobs = [
                 (
                     self._enter_argv(self._node_pid(name), "net", [self._ip, "-batch", "-"]),
@@ -245,7 +233,7 @@ class Sandbox:
                 for name, lines in per_node.items()
             ]
             execs.run_all(node_jobs)
-            execs.run_all(pod_jobs)
+            rtnl.configure_pods(pod_sides)  # in-process: no exec per pod
         except PodnetError:
             for key in keys:
                 if key in self._pods:
@@ -282,9 +270,11 @@ class Sandbox:
     def pod_exec_argv(self, pod_key: str, argv: Sequence[str], cwd: str | None = None) -> list[str]:
         """``argv`` run inside the pod: its netns, hostname and mount namespace (/etc files).
 
-        ``nsenter`` without ``--pid`` does not fork, so the returned command's pid *is*
-        the container process: signals and exit status reach it directly. It is in the
-        cluster PID namespace because podnet's children are.
+        ``nsenter`` without ``--pid`` does not fork, so the command's pid *is* the
+        container process: signals and exit status reach it directly. Start it with
+        :meth:`spawn`/:meth:`popen`, which put it in the cluster's PID namespace; run
+        any other way it would see the pod's /proc (mounted for that namespace) from
+        outside it, and ``ps`` and friends fail.
         """
         pid = self._pod_pid(pod_key)
         return [
@@ -322,15 +312,25 @@ class Sandbox:
         """
         if "preexec_fn" in popen:
             raise ValueError("spawn() enters the namespaces itself; no preexec_fn")
-        try:
-            proc: subprocess.Popen[bytes] = subprocess.Popen(
-                self.pod_exec_argv(pod_key, argv, cwd), **popen
-            )
+        return self.popen(self.pod_exec_argv(pod_key, argv, cwd), **popen)
+
+    def popen(self, argv: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
+        """Start ``argv`` in the cluster's PID namespace: it dies with the cluster.
+
+        Combine with :meth:`node_exec_argv`/:meth:`root_exec_argv` for long-lived
+        processes in a node (the DNS server, an ``nft`` session).
+        """
+        self._check_open()
+        args = list(argv)
+
+        def start() -> subprocess.Popen[bytes]:
+            proc: subprocess.Popen[bytes] = subprocess.Popen(args, **popen)
             return proc
+
+        try:
+            return self._spawner.call(start)
         except OSError as e:
-            raise NotSupportedError(
-                f"cannot start {argv[0] if argv else '?'} in {pod_key}: {e}"
-            ) from e
+            raise NotSupportedError(f"cannot start {args[0] if args else '?'}: {e}") from e
 
     # -- introspection ------------------------------------------------------------
 

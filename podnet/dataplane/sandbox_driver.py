@@ -59,12 +59,22 @@ def _pod(d: dict[str, Any]) -> Pod:
     )
 
 
-def _run(argv: list[str], timeout: float) -> dict[str, Any]:
+def _run(sb: Sandbox, argv: list[str], timeout: float) -> dict[str, Any]:
+    """Run to completion in the cluster's PID namespace (where the pod's /proc is)."""
+    proc = sb.popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"ok": True, "rc": -1, "stdout": "", "stderr": "timeout"}
-    return {"ok": True, "rc": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+        proc.kill()
+        out, err = proc.communicate()
+        return {"ok": True, "rc": -1, "stdout": out, "stderr": "timeout"}
+    return {"ok": True, "rc": proc.returncode, "stdout": out, "stderr": err}
 
 
 _SPAWNED: dict[str, subprocess.Popen[str]] = {}
@@ -105,9 +115,9 @@ def handle(sb: Sandbox, req: dict[str, Any]) -> dict[str, Any]:
     elif op == "pods":
         sb.add_pods([_pod(p) for p in req["pods"]])
     elif op == "exec":
-        return _run(sb.pod_exec_argv(req["pod"], req["argv"]), float(req.get("timeout", 10)))
+        return _run(sb, sb.pod_exec_argv(req["pod"], req["argv"]), float(req.get("timeout", 10)))
     elif op == "node_exec":
-        return _run(sb.node_exec_argv(req["node"], req["argv"]), float(req.get("timeout", 10)))
+        return _run(sb, sb.node_exec_argv(req["node"], req["argv"]), float(req.get("timeout", 10)))
     elif op == "remove":
         sb.remove_pod(req["pod"])
     elif op == "pids":

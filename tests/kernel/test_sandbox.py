@@ -227,7 +227,7 @@ def test_teardown_leaves_nothing(how: str) -> None:
 
 
 REENTER = """
-import os, subprocess, sys
+import os, subprocess, sys, threading
 from podnet.dataplane.sandbox import Sandbox
 from podnet.errors import ClusterError
 host = os.stat('/proc/self/ns/pid').st_ino
@@ -239,6 +239,12 @@ for round in range(2):
     except ClusterError:
         pass
     sb.add_nodes([])
+    # podnet may still start threads and ordinary (host) subprocesses meanwhile
+    t = threading.Thread(target=lambda: None)
+    t.start()
+    t.join()
+    out = subprocess.run(['readlink', '/proc/self/ns/pid'], capture_output=True, text=True)
+    assert out.stdout.strip() == f'pid:[{host}]', out.stdout
     sb.close()
     # children go to the host PID namespace again once the sandbox is closed
     out = subprocess.run(['readlink', '/proc/self/ns/pid'], capture_output=True, text=True)
@@ -247,7 +253,7 @@ print('ok')
 """
 
 
-def test_enter_close_enter_again_as_root() -> None:
+def test_enter_close_enter_again_and_threads() -> None:
     require_kernel()
     out = subprocess.run(
         [sys.executable, "-c", REENTER],
