@@ -128,13 +128,18 @@ class _Builder:
     def __init__(self, state: ClusterState) -> None:
         self.pods = [p for p in state.pods if p.ip is not None]
         declared = state.namespace_labels()
-        # Pods grouped by (namespace, labels): selectors are evaluated per group.
-        self.groups: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = {}
+        # Pods grouped by namespace, then by label set: selectors run once per group
+        # (pods of one workload share labels), and a peer confined to one namespace
+        # only looks at that namespace's groups.
+        self.groups: dict[str, dict[tuple[tuple[str, str], ...], list[str]]] = {}
         for p in self.pods:
             assert p.ip is not None
-            key = (p.namespace, tuple(sorted(p.labels.items())))
-            self.groups.setdefault(key, []).append(p.ip)
-        self.ns_labels = {ns: namespace_labels(declared, ns) for ns, _ in self.groups}
+            by_labels = self.groups.setdefault(p.namespace, {})
+            by_labels.setdefault(tuple(sorted(p.labels.items())), []).append(p.ip)
+        self.ns_labels = {ns: namespace_labels(declared, ns) for ns in self.groups}
+        self.label_maps = {
+            labels: dict(labels) for groups in self.groups.values() for labels in groups
+        }
         self.sets: dict[str, tuple[bool, str]] = dict(_FIXED_SETS)
         self.elements: dict[str, dict[str, str | None]] = {n: {} for n in _FIXED_SETS}
 
@@ -143,10 +148,17 @@ class _Builder:
         if name not in self.sets:
             self.sets[name] = (False, "type ipv4_addr;")
             members: dict[str, str | None] = {}
-            for (ns, labels), ips in self.groups.items():
-                lmap = dict(labels)
-                if any(peer_selects(k, ns, lmap, self.ns_labels[ns]) for k in keys):
-                    members.update(dict.fromkeys(ips))
+            for key in keys:
+                spaces = self.groups
+                if key[0] != "*":
+                    spaces = {key[0]: self.groups[key[0]]} if key[0] in self.groups else {}
+                for ns, groups in spaces.items():
+                    ns_labels = self.ns_labels[ns]
+                    if key[2] is not None and not key[2].matches(ns_labels):
+                        continue
+                    for labels, ips in groups.items():
+                        if peer_selects(key, ns, self.label_maps[labels], ns_labels):
+                            members.update(dict.fromkeys(ips))
             self.elements[name] = dict(sorted(members.items()))
         return name
 
@@ -189,16 +201,10 @@ class _Builder:
 
 
 def _selected(policies: Sequence[NetworkPolicy], pod: Pod, ptype: str) -> list[NetworkPolicy]:
-    """Policies isolating ``pod`` for ``ptype``: same namespace, the type listed in
-    policyTypes (types.go: rules of unlisted types are ignored), podSelector matching
-    (``{}`` selects every pod of the namespace)."""
-    return [
-        p
-        for p in policies
-        if p.namespace == pod.namespace
-        and ptype in p.policy_types
-        and p.pod_selector.matches(pod.labels)
-    ]
+    """Policies isolating ``pod`` for ``ptype`` (``policies``: those of its namespace):
+    the type listed in policyTypes (types.go: rules of unlisted types are ignored) and
+    the podSelector matching (``{}`` selects every pod of the namespace)."""
+    return [p for p in policies if ptype in p.policy_types and p.pod_selector.matches(pod.labels)]
 
 
 def compile_policies(state: ClusterState, node: str, deny: str = "drop") -> PolicyState:
@@ -220,13 +226,21 @@ def compile_policies(state: ClusterState, node: str, deny: str = "drop") -> Poli
             rules = pol.ingress if short == "in" else pol.egress
             lines = [line for r in rules for line in b.rule_lines(pol, r, field)]
             pol_chains[policy_chain(short, pol)] = ("", tuple(lines))
+    by_ns: dict[str, list[NetworkPolicy]] = {}
+    for pol in policies:
+        by_ns.setdefault(pol.namespace, []).append(pol)
+    isolation: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[NetworkPolicy]] = {}
     set_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
     for pod in sorted(state.pods, key=lambda p: p.key):
         if pod.node != node or pod.ip is None:
             continue
         b.elements["self"][f"{pod.ip} . {pod.ip}"] = None
+        labels = tuple(sorted(pod.labels.items()))
         for short, ptype, _ in _DIRS:
-            isolating = _selected(policies, pod, ptype)
+            cache_key = (ptype, pod.namespace, labels)
+            if cache_key not in isolation:
+                isolation[cache_key] = _selected(by_ns.get(pod.namespace, []), pod, ptype)
+            isolating = isolation[cache_key]
             if not isolating:
                 continue
             chain = f"set-{short}-{short_hash(' '.join(p.key for p in isolating))}"
