@@ -16,11 +16,12 @@ one line per destination class with the sources allowed in.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from podnet.analyze.classes import PodClass
-from podnet.analyze.matrix import Matrix
+from podnet.analyze.matrix import Connection, Matrix
 from podnet.cli.common import table
 from podnet.model.objects import NetworkPolicy, Pod
 
@@ -29,24 +30,47 @@ GRID_MAX_PODS = 24  # rows; also bounds the width: 24 columns x 3 + labels < 80 
 WIDTH = 80
 
 
+def pods_json(pods: Sequence[Pod]) -> list[dict[str, Any]]:
+    return [
+        {"namespace": p.namespace, "name": p.name, "ip": p.ip, "node": p.node}
+        for p in sorted(pods, key=lambda p: (p.namespace, p.name))
+    ]
+
+
+def connection_json(c: Connection) -> dict[str, Any]:
+    return {
+        "from": c.src.key,
+        "to": c.dst.key,
+        "port": c.port,
+        "protocol": c.protocol,
+        "allowed": c.allowed,
+        "reason": c.reason,
+    }
+
+
 def to_json(matrix: Matrix, pods: Sequence[Pod]) -> dict[str, Any]:
     return {
-        "pods": [
-            {"namespace": p.namespace, "name": p.name, "ip": p.ip, "node": p.node}
-            for p in sorted(pods, key=lambda p: (p.namespace, p.name))
-        ],
-        "connections": [
-            {
-                "from": c.src.key,
-                "to": c.dst.key,
-                "port": c.port,
-                "protocol": c.protocol,
-                "allowed": c.allowed,
-                "reason": c.reason,
-            }
-            for c in matrix.connections()
-        ],
+        "pods": pods_json(pods),
+        "connections": [connection_json(c) for c in matrix.connections()],
     }
+
+
+def write_json(matrix: Matrix, pods: Sequence[Pod], out: TextIO) -> None:
+    """:func:`to_json`, streamed: one connection per line, never all in memory.
+
+    1,000 pods give over a million connections; building them as one list of dicts and
+    pretty-printing it took ~0.9 GiB and over two minutes.
+    """
+    out.write('{\n  "pods": ' + json.dumps(pods_json(pods)) + ',\n  "connections": [')
+    sep = "\n    "
+    batch: list[str] = []
+    for c in matrix.connections():
+        batch.append(sep + json.dumps(connection_json(c)))
+        sep = ",\n    "
+        if len(batch) >= 10000:
+            out.write("".join(batch))
+            batch.clear()
+    out.write("".join(batch) + "\n  ]\n}\n")
 
 
 def _paint(cell: str, colour: bool) -> str:

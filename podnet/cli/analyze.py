@@ -18,8 +18,8 @@ import sys
 from typing import Any
 
 from podnet.analyze.matrix import compute_matrix
-from podnet.analyze.matrix_format import format_table, to_json
-from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, print_data, use_colour
+from podnet.analyze.matrix_format import format_table, write_json
+from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, use_colour
 from podnet.control.cluster import build_cluster
 from podnet.manifests import load_paths
 from podnet.model.cluster import ClusterState
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     pods = list(state.pods) if args.all else user_pods(manifests, state)
     matrix = compute_matrix(state, pods)
     if args.output == "json":
-        print_data(to_json(matrix, pods), "json")
+        write_json(matrix, pods, sys.stdout)
     else:
         print(format_table(matrix, state.policies, colour=use_colour(sys.stdout)))
     return 0

@@ -119,3 +119,18 @@ def test_big_table_fits_80_columns(tmp_path: Path, capsys: pytest.CaptureFixture
     lines = capsys.readouterr().out.splitlines()
     assert all(len(line) <= 80 for line in lines), [ln for ln in lines if len(ln) > 80]
     assert any(line.startswith("TO ") for line in lines)
+
+
+def test_streamed_json_equals_to_json(manifest: Path) -> None:
+    import io
+
+    from podnet.analyze.matrix import compute_matrix
+    from podnet.analyze.matrix_format import to_json, write_json
+    from podnet.control.cluster import build_cluster
+    from podnet.manifests import load_paths
+
+    state = build_cluster(load_paths([str(manifest)]))
+    m = compute_matrix(state)
+    buf = io.StringIO()
+    write_json(m, state.pods, buf)
+    assert json.loads(buf.getvalue()) == to_json(m, state.pods)
