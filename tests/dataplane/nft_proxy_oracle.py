@@ -1,0 +1,110 @@
+"""An independent, whole-table reference for the proxy table (test oracle).
+
+This is the first, non-incremental implementation of the table (one pass over the
+sorted ports). The incremental :class:`ProxyTable` must describe exactly the same
+table for every state, including the ownership rule for colliding frontends.
+"""
+
+from __future__ import annotations
+
+from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule
+from podnet.dataplane.nft_proxy_rules import BASE_CHAINS as _BASE_CHAINS
+from podnet.dataplane.nft_proxy_rules import POSTROUTING as _POSTROUTING
+from podnet.dataplane.nft_proxy_rules import STATIC_SETS as _STATIC_SETS
+from podnet.dataplane.nft_proxy_rules import Desired, affinity_id
+
+_L4 = "meta l4proto { tcp, udp, sctp }"  # nft wants a transport match before `th`
+
+
+def _proto(r: ServicePortRule) -> str:
+    return r.protocol.lower()
+
+
+def oracle_desired(st: ProxyState) -> Desired:
+    """Turn a :class:`ProxyState` into the table's sets, chains and elements. Pure."""
+    sets = dict(_STATIC_SETS)
+    ep_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    aff_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    record: list[str] = []
+    el: dict[str, dict[str, str | None]] = {name: {} for name in _STATIC_SETS}
+    for r in st.ports:
+        front = f"{r.cluster_ip} . {_proto(r)} . {r.port}"
+        el["cluster-ips"].setdefault(r.cluster_ip, None)
+        if r.node_port is not None:
+            el["nodeports"].setdefault(f"{_proto(r)} . {r.node_port}", None)
+        n = len(r.backends)
+        if n == 0 or front in el["service-ips"]:
+            continue
+        _ensure_count(n, sets, ep_chains, el)
+        for i, b in enumerate(r.backends):
+            el[f"be-{n}"][f"{front} . {i}"] = f"{b.ip} . {b.port}"
+            el["hairpin"].setdefault(f"{b.ip} . {b.ip}", None)
+        target = f"goto ep-{n}"
+        np_key = f"{_proto(r)} . {r.node_port}"
+        has_np = r.node_port is not None and np_key not in el["service-nodeports"]
+        if has_np:
+            for i, b in enumerate(r.backends):
+                el[f"npbe-{n}"][f"{np_key} . {i}"] = f"{b.ip} . {b.port}"
+        if r.affinity_timeout is not None:
+            aid = affinity_id(r)
+            sets[f"affinity-{aid}"] = (
+                True,
+                "type ipv4_addr : ipv4_addr . inet_service; flags dynamic,timeout; "
+                f"timeout {r.affinity_timeout}s;",
+            )
+            rules = [f"{_L4} dnat ip to ip saddr map @affinity-{aid}"]
+            if has_np:
+                rules.append(f"fib daddr type local goto np-{n}")
+            rules.append(f"goto ep-{n}")
+            aff_chains[f"aff-{aid}"] = ("", tuple(rules))
+            target = f"goto aff-{aid}"
+            update = f"update @affinity-{aid} {{ ip saddr : ip daddr . th dport }}"
+            l4 = f"ct status dnat meta l4proto {_proto(r)}"
+            record.append(
+                f"{l4} ct original ip daddr {r.cluster_ip} ct original proto-dst {r.port} {update}"
+            )
+            if has_np:
+                record.append(
+                    f"{l4} ct original ip daddr != @cluster-ips "
+                    f"ct original proto-dst {r.node_port} {update}"
+                )
+        el["service-ips"][front] = target
+        if has_np:
+            np_target = target if r.affinity_timeout is not None else f"goto np-{n}"
+            el["service-nodeports"][np_key] = np_target
+    chains = dict(sorted(ep_chains.items(), key=lambda kv: _count_order(kv[0])))
+    chains.update(sorted(aff_chains.items()))
+    chains["record-affinity"] = ("", tuple(record))
+    chains.update(_BASE_CHAINS)
+    chains[_POSTROUTING[0]] = (_POSTROUTING[1], _POSTROUTING[2])
+    return Desired(sets, chains, el)
+
+
+def _count_order(chain: str) -> tuple[int, str]:
+    prefix, _, n = chain.partition("-")
+    return (int(n), prefix)
+
+
+def _ensure_count(
+    n: int,
+    sets: dict[str, tuple[bool, str]],
+    chains: dict[str, tuple[str, tuple[str, ...]]],
+    el: dict[str, dict[str, str | None]],
+) -> None:
+    """Create the ``ep-<n>``/``np-<n>`` chains and their backend maps on first use."""
+    if f"be-{n}" in sets:
+        return
+    data = "ip daddr . th dport"
+    sets[f"be-{n}"] = (
+        True,
+        f"typeof ip daddr . meta l4proto . th dport . numgen random mod {n} : {data};",
+    )
+    sets[f"npbe-{n}"] = (True, f"typeof meta l4proto . th dport . numgen random mod {n} : {data};")
+    el[f"be-{n}"] = {}
+    el[f"npbe-{n}"] = {}
+    pick = f"numgen random mod {n}"
+    chains[f"ep-{n}"] = (
+        "",
+        (f"{_L4} dnat ip to ip daddr . meta l4proto . th dport . {pick} map @be-{n}",),
+    )
+    chains[f"np-{n}"] = ("", (f"{_L4} dnat ip to meta l4proto . th dport . {pick} map @npbe-{n}",))
