@@ -8,9 +8,10 @@ namespaces in a live cluster), restarted per ``restartPolicy`` with back-off
 (:mod:`podnet.dataplane.runtime_state`), its output kept as its log and streamed to a
 callback, its readiness decided by its readinessProbe (or by running, without one).
 
-Single-threaded by necessity (see :mod:`podnet.dataplane.runtime_loop`): nothing
-happens unless the owner drives the loop with :meth:`Runtime.step` or
-:meth:`Runtime.run_until`; other file descriptors can join the same loop through
+Single-threaded where it must be (see :mod:`podnet.dataplane.runtime_loop`): the owner
+drives the loop with :meth:`Runtime.step` / :meth:`Runtime.run_until`, or, where
+threads may be created, calls :meth:`Runtime.start_background` once and then waits on
+its own events; other file descriptors can join the same loop through
 ``runtime.loop.add_reader``. Readiness changes are reported through
 ``on_ready(pod_key, ready)`` so the orchestrator can recompute endpoints; every status
 change through ``on_status(PodStatus)``. Stopping a pod signals the process groups the
@@ -86,8 +87,18 @@ class Runtime:
     def run_until(self, done: Callable[[], bool], timeout: float) -> bool:
         return self.loop.run_until(done, timeout)
 
+    def start_background(self) -> None:
+        """Drive the loop from a thread of its own (only where threads may be created:
+        on the host, or when the sandbox unshares its PID namespace in another thread).
+        Callbacks then come from that thread; every public method takes the loop lock."""
+        self.loop.start_background()
+
     # --- pods ----------------------------------------------------------------------
     def start_pod(self, pod: Pod, env: Mapping[str, str] | None = None) -> None:
+        with self.loop.lock:
+            self._start_pod(pod, env)
+
+    def _start_pod(self, pod: Pod, env: Mapping[str, str] | None = None) -> None:
         """Start ``pod``: its first init container, or all app containers, now.
 
         ``env`` is added to every container before its own env (Service variables,
@@ -170,18 +181,21 @@ class Runtime:
         return PodStatus(run.pod.key, phase, init, app)
 
     def status(self, key: str) -> PodStatus:
-        return self._status(self._run(key))
+        with self.loop.lock:
+            return self._status(self._run(key))
 
     def logs(self, key: str, container: str | None = None) -> list[str]:
         """The kept log lines of one container (the first app container by default)."""
-        run = self._run(key)
-        name = container or run.pod.containers[0].name
-        if name not in run.runners:
-            raise PodRuntimeError(f"pod {key} has no container {name!r}")
-        return run.runners[name].log.lines()
+        with self.loop.lock:
+            run = self._run(key)
+            name = container or run.pod.containers[0].name
+            if name not in run.runners:
+                raise PodRuntimeError(f"pod {key} has no container {name!r}")
+            return run.runners[name].log.lines()
 
     def pods(self) -> list[str]:
-        return sorted(self._pods)
+        with self.loop.lock:
+            return sorted(self._pods)
 
     def _run(self, key: str) -> _PodRun:
         run = self._pods.get(key)
@@ -200,18 +214,21 @@ class Runtime:
         self.loop.close()
 
     def _stop(self, keys: list[str]) -> None:
-        runs = [self._pods[k] for k in keys if k in self._pods]
-        for run in runs:
-            run.stopping = True
-            for r in run.runners.values():
-                r.stop()
-        runners = [r for run in runs for r in run.runners.values()]
+        with self.loop.lock:
+            runs = [self._pods[k] for k in keys if k in self._pods]
+            for run in runs:
+                run.stopping = True
+                for r in run.runners.values():
+                    r.stop()
+            runners = [r for run in runs for r in run.runners.values()]
+        # not under the lock: a background driver must be free to see the exits
         self.run_until(lambda: not any(r.running for r in runners), self.grace + 5)
-        for run in runs:
-            was_ready = run.ready
-            self._pods.pop(run.pod.key, None)
-            if was_ready and self.on_ready is not None:
-                self.on_ready(run.pod.key, False)
+        with self.loop.lock:
+            for run in runs:
+                was_ready = run.ready
+                self._pods.pop(run.pod.key, None)
+                if was_ready and self.on_ready is not None:
+                    self.on_ready(run.pod.key, False)
 
 
 def _stopped(s: ContainerStatus) -> ContainerStatus:

@@ -7,6 +7,11 @@ refuses to create threads in it (``clone(CLONE_THREAD)`` is EINVAL while the cal
 ``copy_process``). So the runtime watches process exits through pidfds
 (``pidfd_open(2)``, Linux 5.3) and output through non-blocking pipes, all in one
 selector, and whoever owns the process (the orchestrator, a test) drives it.
+
+Where threads are allowed (the host, or a sandbox that unshares in a dedicated thread),
+:meth:`Loop.start_background` drives the loop from one thread instead; callbacks then run
+in that thread with :attr:`Loop.lock` held, and other threads take the same lock for
+their calls into the runtime (the :class:`~podnet.dataplane.runtime.Runtime` does).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import heapq
 import itertools
 import os
 import selectors
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +46,9 @@ class Loop:
         self._timers: list[Timer] = []
         self._seq = itertools.count()
         self.clock = clock
+        self.lock = threading.RLock()
+        self._driver: threading.Thread | None = None
+        self._driving = False
 
     def call_later(self, delay: float, callback: Callback) -> Timer:
         t = Timer(self.clock() + max(0.0, delay), next(self._seq), callback)
@@ -55,34 +64,63 @@ class Loop:
 
     def step(self, timeout: float = 0.1) -> None:
         """Wait up to ``timeout`` for events, then run every ready callback and timer."""
-        while self._timers and self._timers[0].cancelled:
-            heapq.heappop(self._timers)
-        wait = timeout
-        if self._timers:
-            wait = max(0.0, min(wait, self._timers[0].due - self.clock()))
-        if self._sel.get_map():
-            events = self._sel.select(wait)
-            for key, _ in events:
-                key.data()
-        elif wait > 0:
+        with self.lock:
+            while self._timers and self._timers[0].cancelled:
+                heapq.heappop(self._timers)
+            wait = timeout
+            if self._timers:
+                wait = max(0.0, min(wait, self._timers[0].due - self.clock()))
+            has_fds = bool(self._sel.get_map())
+        events = self._sel.select(wait) if has_fds else []  # not under the lock
+        if not has_fds and wait > 0:
             time.sleep(wait)
-        now = self.clock()
-        while self._timers and self._timers[0].due <= now:
-            t = heapq.heappop(self._timers)
-            if not t.cancelled:
-                t.callback()
+        with self.lock:
+            for key, _ in events:
+                if self._sel.get_map().get(key.fd) is key:  # not removed meanwhile
+                    key.data()
+            now = self.clock()
+            while self._timers and self._timers[0].due <= now:
+                t = heapq.heappop(self._timers)
+                if not t.cancelled:
+                    t.callback()
 
     def run_until(self, done: Callable[[], bool], timeout: float) -> bool:
-        """Step until ``done()`` or ``timeout`` seconds; whether ``done()`` became true."""
+        """Drive (or, with a background driver, wait) until ``done()`` or ``timeout``."""
         deadline = self.clock() + timeout
-        while not done():
+        background = self._driver is not None and threading.current_thread() is not self._driver
+        while True:
+            with self.lock:
+                if done():
+                    return True
             left = deadline - self.clock()
             if left <= 0:
                 return False
-            self.step(min(left, 0.1))
-        return True
+            if background:
+                time.sleep(min(left, 0.01))
+            else:
+                self.step(min(left, 0.1))
+
+    def start_background(self) -> None:
+        """Drive the loop from a daemon thread (only where threads may be created)."""
+        if self._driver is not None:
+            return
+        self._driving = True
+
+        def drive() -> None:
+            while self._driving:
+                self.step(0.05)
+
+        self._driver = threading.Thread(target=drive, name="podnet-runtime", daemon=True)
+        self._driver.start()
+
+    def stop_background(self) -> None:
+        driver, self._driver = self._driver, None
+        self._driving = False
+        if driver is not None and driver is not threading.current_thread():
+            driver.join(timeout=5)
 
     def close(self) -> None:
+        self.stop_background()
         self._sel.close()
 
 
