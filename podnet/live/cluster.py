@@ -21,7 +21,7 @@ import dataclasses
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from podnet.analyze.served import served_ports
@@ -31,7 +31,7 @@ from podnet.control.endpoints import compute_endpoints
 from podnet.control.ipam import PodIPAllocator
 from podnet.dataplane import dnsserver_records
 from podnet.dataplane.dnsserver_main import RECORDS_ENV
-from podnet.dataplane.images import default_registry
+from podnet.dataplane.images import ImageError, ImageRegistry, default_registry
 from podnet.dataplane.nft_proxy import compile_services
 from podnet.dataplane.nft_proxy_sync import ServiceProxy
 from podnet.dataplane.nft_session import NftSession
@@ -87,6 +87,8 @@ class LiveCluster:
         self._ready = {p.key: False for p in state.pods}
         self.state = self._with_endpoints(state)
         self._allocator = PodIPAllocator.from_state(state)
+        images = default_registry(self.state_dir / "images")
+        check_images(images, state.pods)  # before anything exists that must be undone
         self.sandbox = Sandbox.enter()
         self.sandbox.add_nodes(state.nodes)
         self.sandbox.add_pods([p for p in state.pods if p.ip is not None])
@@ -94,7 +96,6 @@ class LiveCluster:
             session = NftSession(tuple(self.sandbox.node_exec_argv(node.name, [])))
             self._proxies[node.name] = (session, ServiceProxy(session))
         self._sync()
-        images = default_registry(self.state_dir / "images")
         self.runtime = Runtime(
             images,
             self._spawn,
@@ -216,3 +217,14 @@ class LiveCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_images(images: ImageRegistry, pods: Iterable[Pod]) -> None:
+    """Every container's image must be known before the cluster starts (a kubelet
+    would report ErrImagePull per pod; podnet cannot pull, so it refuses up front)."""
+    for pod in pods:
+        for c in (*pod.init_containers, *pod.containers):
+            try:
+                images.resolve(c.image)
+            except ImageError as e:
+                raise ImageError(f"pod {pod.key}, container {c.name!r}: {e}") from None

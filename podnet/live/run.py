@@ -6,68 +6,57 @@ clients (everything else). Servers start first; clients start once every server 
 listening on its TCP ports (bounded wait), so the seed's ``wget`` does not race nginx's
 start-up. The run ends when every client's containers have exited once (their first
 run is the result; restartPolicy Always would restart them, as kubelet does, but
-nobody waits for that), or at ``--timeout``. With no clients it runs until the timeout
-or Ctrl-C. The exit code is 0 when every container that completed exited 0.
+nobody waits for that), or at ``--timeout`` (counted from the start of the run).
+
+Exit codes (kubectl's and the shell's conventions):
+
+* 0: every client container exited 0 (or there were no clients and the run was
+  stopped by ``--timeout``);
+* 1: a client container exited non-zero, a client pod failed before its containers
+  ran (init container), or the timeout struck while clients still ran; a
+  :class:`~podnet.errors.PodnetError` (printed by the CLI as one line) is also 1;
+* 128+N: stopped by signal N (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), after
+  a full teardown;
+* with ``--shell``: the shell's exit code.
+
+The runtime is single-threaded (:mod:`podnet.dataplane.runtime_loop`: no thread can be
+started once the sandbox exists), so this module owns the loop: every wait below is
+``runtime.step()`` in a loop, which is also what streams the pods' output and feeds
+readiness back into the Service proxy and DNS.
+
+Progress goes to ``err`` as ``podnet: ...`` lines; ``out`` carries only pod output,
+each line prefixed ``[namespace/pod]`` (``[namespace/pod/container]`` for pods with
+several containers), so ``podnet run ... 2>/dev/null`` is the pods' output alone.
 """
 
 from __future__ import annotations
 
+import math
 import signal
 import sys
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from types import FrameType
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from podnet.analyze.served import served_ports
-from podnet.dataplane.runtime_state import TERMINATED, PodStatus
-from podnet.errors import ClusterError
+from podnet.errors import NotSupportedError
 from podnet.live.cluster import LiveCluster
+from podnet.live.completion import Completion
 from podnet.live.listening import listening_tcp_ports
+from podnet.live.shell import run_shell
 from podnet.model.objects import Manifests, Pod
 
 SERVER_START_WAIT = 10.0  # seconds to wait for servers to listen before starting clients
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-@dataclass
-class Completion:
-    """First exit code of each client container, filled from runtime status events."""
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C, remembering which signal."""
 
-    expected: dict[str, set[str]]  # pod key -> container names still running
-    exit_codes: dict[str, int] = field(default_factory=dict)  # "pod/container" -> code
-    done: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def observe(self, status: PodStatus) -> None:
-        with self.lock:
-            waiting = self.expected.get(status.key)
-            if not waiting:
-                return
-            for c in status.containers:
-                finished = c.state == TERMINATED or c.restart_count > 0 or c.will_restart
-                if c.name in waiting and finished and c.exit_code is not None:
-                    self.exit_codes[f"{status.key}/{c.name}"] = c.exit_code
-                    waiting.discard(c.name)
-            if all(not w for w in self.expected.values()):
-                self.done.set()
-
-
-def _wait_listening(cluster: LiveCluster, servers: list[Pod], deadline: float) -> list[str]:
-    """Wait until each server listens on its TCP ports; return those that never did."""
-    assert cluster.sandbox is not None and cluster.state is not None
-    want = {
-        p.key: {n for n, proto in served_ports(p, cluster.state.services) if proto == "TCP"}
-        for p in servers
-    }
-    while want and time.monotonic() < deadline:
-        for key in list(want):
-            if want[key] <= listening_tcp_ports(cluster.sandbox.pod_pid(key)):
-                del want[key]
-        if want:
-            time.sleep(0.01)
-    return sorted(want)
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def run(
@@ -80,76 +69,129 @@ def run(
     shell: str | None = None,
     on_up: Callable[[LiveCluster], None] | None = None,
 ) -> int:
+    """Run the cluster of ``manifests``; the exit code per the module docstring."""
     out = out or sys.stdout
     err = err or sys.stderr
     t0 = time.monotonic()
-    write_lock = threading.Lock()
+    deadline = math.inf if timeout is None else t0 + timeout
 
     def log(prefix: str, line: str) -> None:
-        with write_lock:
+        if shell is None:  # an interactive shell owns the terminal (as kubectl exec)
             out.write(f"[{prefix}] {line}\n")
             out.flush()
 
-    completion = Completion(expected={})
+    def progress(msg: str) -> None:
+        err.write(f"podnet: {msg}\n")
+        err.flush()
+
+    completion = Completion(on_done=lambda key, code: progress(_exit_msg(key, code, t0)))
     cluster = LiveCluster(manifests, nodes=nodes, on_log=log, on_status=completion.observe)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        state = cluster.start()
-        servers, clients = cluster.servers_and_clients()
-        completion.expected = {p.key: {c.name for c in p.containers} for p in clients}
-        pending = [p.key for p in state.pods if p.ip is None]
-        err.write(
-            f"podnet: cluster up in {time.monotonic() - t0:.2f}s: {len(state.nodes)} node(s), "
-            f"{len(state.pods) - len(pending)} pod(s), {len(state.services)} service(s)\n"
-        )
-        for key in pending:
-            err.write(f"podnet: {key} is Pending: no node matches its nodeSelector\n")
-        cluster.start_pods(servers)
-        slow = _wait_listening(cluster, servers, time.monotonic() + SERVER_START_WAIT)
-        for key in slow:
-            err.write(f"podnet: {key} is not listening on its ports yet; starting clients anyway\n")
-        cluster.start_pods(clients)
-        if on_up is not None:
-            on_up(cluster)
-        if shell is not None:
-            return _shell(cluster, shell)
-        if not clients:
-            err.write("podnet: no pod runs to completion; serving until --timeout or Ctrl-C\n")
-            _sleep(timeout)
-            return 0
-        if not completion.done.wait(timeout):
-            left = sorted(k for k, w in completion.expected.items() if w)
-            err.write(f"podnet: timeout after {timeout}s; still running: {', '.join(left)}\n")
-            return 1
-        failed = {k: v for k, v in completion.exit_codes.items() if v != 0}
-        for name, code in sorted(failed.items()):
-            err.write(f"podnet: {name} exited {code}\n")
-        return 1 if failed else 0
-    except KeyboardInterrupt:
-        err.write("podnet: interrupted; tearing down\n")
-        return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        cluster.close()
+    with _stop_signals_raise():
+        try:
+            try:
+                return _run(cluster, completion, deadline, t0, progress, shell, on_up, timeout)
+            except OSError as e:  # anything the layers below did not classify
+                raise NotSupportedError(f"podnet run: {e}") from e
+        except KeyboardInterrupt as e:
+            signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
+            progress(f"{signal.Signals(signum).name} received; tearing down")
+            return 128 + signum
+        finally:
+            with _signals_ignored():
+                closing = time.monotonic()
+                cluster.close()
+                if cluster.state is not None:
+                    progress(f"torn down in {time.monotonic() - closing:.2f}s")
 
 
-def _sleep(timeout: float | None) -> None:
-    """Sleep until the timeout (forever without one)."""
-    threading.Event().wait(timeout)
+def _run(
+    cluster: LiveCluster,
+    completion: Completion,
+    deadline: float,
+    t0: float,
+    progress: Callable[[str], None],
+    shell: str | None,
+    on_up: Callable[[LiveCluster], None] | None,
+    timeout: float | None,
+) -> int:
+    state = cluster.start()
+    assert cluster.runtime is not None
+    servers, clients = cluster.servers_and_clients()
+    completion.expect(clients)
+    pending = [p.key for p in state.pods if p.ip is None]
+    progress(
+        f"cluster up in {time.monotonic() - t0:.2f}s: {len(state.nodes)} node(s), "
+        f"{len(state.pods) - len(pending)} pod(s), {len(state.services)} service(s)"
+    )
+    for key in pending:
+        progress(f"{key} is Pending: no node matches its nodeSelector")
+    cluster.start_pods(servers)
+    slow = _wait_listening(cluster, servers, min(deadline, time.monotonic() + SERVER_START_WAIT))
+    if servers:
+        progress(f"{len(servers) - len(slow)} of {len(servers)} server pod(s) listening")
+    for key in slow:
+        progress(f"{key} is not listening on its ports yet; starting clients anyway")
+    cluster.start_pods(clients)
+    if on_up is not None:
+        on_up(cluster)
+    if shell is not None:
+        return run_shell(cluster, shell)
+    if not clients:
+        progress("no pod runs to completion; serving until --timeout or Ctrl-C")
+        cluster.runtime.run_until(lambda: False, deadline - time.monotonic())
+        return 0
+    progress(f"started {len(clients)} client pod(s)")
+    if not cluster.runtime.run_until(completion.finished, deadline - time.monotonic()):
+        left = ", ".join(completion.running())
+        progress(f"timeout after {timeout}s; still running: {left}")
+        return 1
+    return 1 if completion.failed() else 0
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+def _exit_msg(name: str, code: int, t0: float) -> str:
+    return f"{name} exited {code} at {time.monotonic() - t0:.2f}s"
 
 
-def _shell(cluster: LiveCluster, key: str) -> int:
-    """An interactive busybox shell inside the pod (its network, hostname, /etc files)."""
+def _wait_listening(cluster: LiveCluster, servers: list[Pod], deadline: float) -> list[str]:
+    """Drive the runtime until each server listens on its TCP ports; return the keys of
+    those that did not by ``deadline``."""
     assert cluster.sandbox is not None and cluster.state is not None and cluster.runtime
-    pod = cluster.state.pod(key if "/" in key else f"default/{key}")
-    if pod is None or pod.ip is None:
-        raise ClusterError(f"no running pod {key!r} (use namespace/name)")
-    image = cluster.runtime.images.resolve("busybox")
-    argv = list(image.program("sh") or ("sh",))
-    env = {**dict(image.env), "HOSTNAME": pod.hostname or pod.name, "PS1": f"{pod.key} # "}
-    proc = cluster.sandbox.spawn(pod.key, argv, env=env)
-    return proc.wait()
+    sandbox, runtime = cluster.sandbox, cluster.runtime
+    want = {
+        p.key: {n for n, proto in served_ports(p, cluster.state.services) if proto == "TCP"}
+        for p in servers
+    }
+    while True:
+        for key in list(want):
+            if want[key] <= listening_tcp_ports(sandbox.pod_pid(key)):
+                del want[key]
+        if not want or time.monotonic() >= deadline:
+            return sorted(want)
+        runtime.step(0.01)
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def _stop_signals_raise() -> Iterator[None]:
+    """SIGTERM and SIGHUP unwind like Ctrl-C (so teardown runs), then are restored."""
+    previous = {s: signal.signal(s, _raise_stopped) for s in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """A second Ctrl-C or SIGTERM must not cut the teardown short."""
+    sigs = (signal.SIGINT, *_STOP_SIGNALS)
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
