@@ -43,12 +43,13 @@ def _skip_reason() -> str | None:
 
 
 @pytest.mark.kernel
-def test_seed_pods_run_in_their_namespaces() -> None:
+@pytest.mark.parametrize("mode", ["stepped", "background"])
+def test_seed_pods_run_in_their_namespaces(mode: str) -> None:
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
     proc = subprocess.Popen(
-        [sys.executable, __file__],
+        [sys.executable, __file__, mode],
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -90,7 +91,7 @@ def _exec(sb: Any, pod: str, argv: list[str], env: dict[str, str]) -> tuple[int,
     return p.returncode, out.decode(errors="replace")
 
 
-def _child() -> dict[str, Any]:
+def _child(mode: str) -> dict[str, Any]:
     from podnet.control.cluster import build_cluster
     from podnet.control.dns import build_records
     from podnet.dataplane import dnsserver_records
@@ -124,6 +125,8 @@ def _child() -> dict[str, Any]:
         grace=2.0,
     )
     try:
+        if mode == "background":
+            rt.start_background()  # needs a sandbox that leaves this thread able to fork threads
         sb.add_nodes(state.nodes)
         sb.add_pods(state.pods)
         records = tmp / "dns.json"
@@ -178,4 +181,4 @@ def _is_ours(pid: int, tmp: Path) -> bool:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_child()), flush=True)
+    print(json.dumps(_child(sys.argv[1] if len(sys.argv) > 1 else "stepped")), flush=True)
