@@ -267,3 +267,27 @@ def test_nft_session_applies_partial_syncs_and_classifies_errors(topo: Topology)
         assert "10.96.9.9" not in topo.runner.list_table("ip", "podnet-proxy")  # atomic
         session.run(Transaction("ip", "podnet-proxy"))
         assert set(topo.connect("c", "10.96.0.20", 80, count=5)) == {"b"}
+
+
+def test_incremental_endpoint_change_through_handlers_and_session(topo: Topology) -> None:
+    """The fast path: update_endpoints + sync_changes over one long-lived ``nft -i``."""
+    from podnet.dataplane.nft_session import NftSession
+
+    with NftSession(("ip", "netns", "exec", topo.ns("node"))) as session:
+        proxy = ServiceProxy(session)
+        proxy.sync_cluster(base_state())
+        assert set(topo.connect("c", "10.96.0.23", 80, count=20)) == {"a", "b"}
+        proxy.update_endpoints("default/np", "", (ep("b", 8080),))
+        assert proxy.sync_changes() == 10  # 2 -> 1 endpoints: elements move be-2 -> be-1
+        assert set(topo.connect("c", "10.96.0.23", 80, count=10)) == {"b"}
+        assert set(topo.connect("c", NODE_IP, 30080, count=10)) == {"b"}
+        proxy.update_endpoints("default/np", "", ())
+        proxy.update_endpoints("default/empty", "", (ep("a", 8080),))
+        proxy.sync_changes()
+        assert topo.connect("c", "10.96.0.23", 80) == ["refused"]
+        assert topo.connect("c", NODE_IP, 30080) == ["refused"]
+        assert topo.connect("c", "10.96.0.21", 80) == ["a"]
+        proxy.delete_service("default/empty")
+        proxy.sync_changes()
+        assert topo.connect("c", "10.96.0.21", 80) == ["TimeoutError"]
+        assert proxy.full_syncs == 1
