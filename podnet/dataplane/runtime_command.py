@@ -48,11 +48,14 @@ def expand(text: str, env: Mapping[str, str]) -> str:
 
 
 def service_env(services: Sequence[Service], namespace: str) -> dict[str, str]:
-    """The Docker-links-style variables kubelet injects for Services of the namespace.
+    """The variables kubelet injects for the Services a pod may see (enableServiceLinks).
 
-    ``<NAME>_SERVICE_HOST``/``_SERVICE_PORT`` (+ ``_SERVICE_PORT_<PORTNAME>``), upper-cased
-    with ``-`` as ``_`` (kubelet ``getServiceEnvVarMap`` / envvars.FromServices); only
-    Services with a ClusterIP, and ``kubernetes`` from ``default`` for every pod.
+    kubelet ``getServiceEnvVarMap`` + pkg/kubelet/envvars ``FromServices``: for each
+    Service with a ClusterIP in the pod's namespace, plus ``default/kubernetes`` for
+    every pod, ``<NAME>_SERVICE_HOST`` / ``_SERVICE_PORT`` (first port) /
+    ``_SERVICE_PORT_<PORTNAME>``, and the Docker-links ones ``<NAME>_PORT=tcp://IP:PORT``,
+    ``<NAME>_PORT_<P>_<PROTO>`` (+ ``_PROTO``, ``_PORT``, ``_ADDR``). Names upper-cased,
+    ``-`` -> ``_``.
     """
     env: dict[str, str] = {}
     for svc in services:
@@ -60,14 +63,22 @@ def service_env(services: Sequence[Service], namespace: str) -> dict[str, str]:
             svc.namespace == "default" and svc.name == "kubernetes"
         ):
             continue
-        if not svc.cluster_ip or svc.cluster_ip == "None" or not svc.ports:
+        ip = svc.cluster_ip
+        if not ip or ip == "None" or not svc.ports:
             continue
         prefix = svc.name.upper().replace("-", "_")
-        env[f"{prefix}_SERVICE_HOST"] = svc.cluster_ip
-        env[f"{prefix}_SERVICE_PORT"] = str(svc.ports[0].port)
+        first = svc.ports[0]
+        env[f"{prefix}_SERVICE_HOST"] = ip
+        env[f"{prefix}_SERVICE_PORT"] = str(first.port)
+        env[f"{prefix}_PORT"] = f"{first.protocol.lower()}://{ip}:{first.port}"
         for p in svc.ports:
             if p.name:
                 env[f"{prefix}_SERVICE_PORT_{p.name.upper().replace('-', '_')}"] = str(p.port)
+            link = f"{prefix}_PORT_{p.port}_{p.protocol.upper()}"
+            env[link] = f"{p.protocol.lower()}://{ip}:{p.port}"
+            env[f"{link}_PROTO"] = p.protocol.lower()
+            env[f"{link}_PORT"] = str(p.port)
+            env[f"{link}_ADDR"] = ip
     return env
 
 

@@ -112,10 +112,15 @@ def test_service_env() -> None:
                 ports=(ServicePort(443, 6443, name="https"),)),
     ]  # fmt: skip
     env = service_env(svcs, "shop")
-    assert env == {
+    assert env == {  # what kubelet gives every pod for the API server's Service
         "KUBERNETES_SERVICE_HOST": "10.96.0.1",
         "KUBERNETES_SERVICE_PORT": "443",
         "KUBERNETES_SERVICE_PORT_HTTPS": "443",
+        "KUBERNETES_PORT": "tcp://10.96.0.1:443",
+        "KUBERNETES_PORT_443_TCP": "tcp://10.96.0.1:443",
+        "KUBERNETES_PORT_443_TCP_PROTO": "tcp",
+        "KUBERNETES_PORT_443_TCP_PORT": "443",
+        "KUBERNETES_PORT_443_TCP_ADDR": "10.96.0.1",
     }
     env = service_env(svcs, "default")
     assert env["MY_SERVICE_SERVICE_HOST"] == "10.96.0.20"
