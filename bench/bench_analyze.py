@@ -352,7 +352,45 @@ def machine() -> str:
     )
 
 
-def render(results: list[dict[str, Any]], cmd: str) -> str:
+def measure_cli(pods: int) -> dict[str, Any]:
+    """``podnet analyze -o json`` end to end in a fresh process, output to /dev/null."""
+    import tempfile
+
+    import yaml
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "cluster.yaml"
+        path.write_text(yaml.safe_dump_all(generate(pods)))
+        argv = [
+            sys.executable,
+            "-m",
+            "podnet",
+            "analyze",
+            "-f",
+            str(path),
+            "--nodes",
+            str(max(1, pods // 250)),
+            "-o",
+            "json",
+        ]
+        root = Path(__file__).resolve().parent.parent
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with open(os.devnull, "w") as null:
+            w = time.perf_counter()
+            subprocess.run(argv, check=True, stdout=null, cwd=root)
+            wall = time.perf_counter() - w
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "pods": pods,
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime,
+        # ru_maxrss of children is the largest child so far: main() runs this first.
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+        "loadavg": os.getloadavg()[0],
+    }
+
+
+def render(results: list[dict[str, Any]], cmd: str, cli: dict[str, Any] | None = None) -> str:
     lines = [
         "<!-- analyze:begin -->",
         "## podnet analyze: connectivity matrix",
@@ -380,6 +418,15 @@ def render(results: list[dict[str, Any]], cmd: str) -> str:
             f"| {t(r, 'matrix')} | {t(r, 'expand')} | {r['peak_rss_mib']:.0f} MiB "
             f"| {r['loadavg']:.1f} |"
         )
+    if cli is not None:
+        lines += [
+            "",
+            f"`podnet analyze -f cluster.yaml --nodes {max(1, cli['pods'] // 250)} -o json "
+            f"> /dev/null` for the {cli['pods']}-pod cluster, in a fresh process (streams "
+            f"every connection with its reason): {cli['cpu_s']:.1f} s CPU, "
+            f"{cli['wall_s']:.1f} s wall, peak RSS {cli['peak_rss_mib']:.0f} MiB "
+            f"(load average {cli['loadavg']:.1f}).",
+        ]
     lines += [
         "",
         "`matrix` is `compute_matrix(state)`: every (source class, destination class, port) "
@@ -414,10 +461,12 @@ def main() -> None:
     ap.add_argument("--distinct", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worst", default="5000", help="sizes also run with every pod distinct")
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--cli", type=int, default=1000, help="pods for the CLI run (0: skip)")
     args = ap.parse_args()
     if args.one:
         print(json.dumps(measure(args.one, args.distinct)))
         return
+    cli = measure_cli(args.cli) if args.cli else None  # first: see measure_cli
     results = []
     runs: list[tuple[int, list[str]]] = [(int(s), []) for s in args.sizes.split(",")]
     runs += [(int(s), ["--distinct"]) for s in args.worst.split(",") if s]
@@ -432,9 +481,10 @@ def main() -> None:
         print(json.dumps(r))
         results.append(r)
     cmd = (
-        f".venv/bin/python bench/bench_analyze.py --sizes {args.sizes} --worst {args.worst} --write"
+        f".venv/bin/python bench/bench_analyze.py --sizes {args.sizes} --worst {args.worst} "
+        f"--cli {args.cli} --write"
     )
-    text = render(results, cmd)
+    text = render(results, cmd, cli)
     print(text)
     if args.write:
         write_section(text)
