@@ -105,6 +105,9 @@ class LiveCluster:
             on_status=self.on_status,
             backoff_scale=self.backoff_scale,
         )
+        # The runtime is driven by one loop; run it in the background so the caller
+        # can wait on its own conditions (see podnet.dataplane.runtime).
+        self.runtime.start_background()
         return self.state
 
     def start_pods(self, pods: list[Pod]) -> None:
