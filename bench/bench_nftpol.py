@@ -235,16 +235,17 @@ def ms(x: float) -> str:
     return f"{x * 1000:.1f} ms"
 
 
-def run(ns: str, nodes: int, changes: int) -> list[str]:
+def run(ns: str, nodes: int, changes: int, runs: int) -> list[str]:
     runner = ExecNftRunner(("ip", "netns", "exec", ns))
     base = cluster(nodes)
-    compile_t = [timed(lambda: compile_policies(base, "node-0")) for _ in range(3)]
+    compile_t = [timed(lambda: compile_policies(base, "node-0")) for _ in range(runs)]
     ps = compile_policies(base, "node-0")
     tx = full_transaction(ps)
     text = tx.render()
-    loads = [timed(lambda: runner.run_text(text)) for _ in range(3)]
+    loads = [timed(lambda: runner.run_text(text)) for _ in range(runs)]
     totals = [
-        timed(lambda: PolicyProxy(runner).sync(compile_policies(base, "node-0"))) for _ in range(3)
+        timed(lambda: PolicyProxy(runner).sync(compile_policies(base, "node-0")))
+        for _ in range(runs)
     ]
     n_elems = sum(len(v) for v in ps.elements.values())
     n_rules = sum(len(r) for _, r in ps.chains.values())
@@ -259,9 +260,8 @@ def run(ns: str, nodes: int, changes: int) -> list[str]:
         t = time.perf_counter()
         ops.append(proxy.sync(new))
         exec_t.append(time.perf_counter() - t)
-    diff_t = timed(
-        lambda: diff(compile_policies(states[0], "node-0"), compile_policies(states[1], "node-0"))
-    )
+    old_ps, new_ps = (compile_policies(s, "node-0") for s in states)
+    diff_t = statistics.median(timed(lambda: diff(old_ps, new_ps)) for _ in range(runs))
     sess_t = []
     with NftSession(("ip", "netns", "exec", ns)) as session:
         sproxy = PolicyProxy(session)
@@ -283,11 +283,12 @@ def run(ns: str, nodes: int, changes: int) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--changes", type=int, default=15)
+    ap.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     ns = f"pnp-bench-{secrets.token_hex(3)}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
-        rows = run(ns, 1, args.changes) + run(ns, 4, args.changes)
+        rows = run(ns, 1, args.changes, args.runs) + run(ns, 4, args.changes, args.runs)
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
     nft = subprocess.run(["nft", "--version"], capture_output=True, text=True).stdout.strip()
@@ -296,7 +297,7 @@ def main() -> None:
     )
     print()
     print(
-        "| cluster | node-0 table | compile_policies (median of 3) | `nft -f` load of the rendered text (median of 3) | full sync end to end: compile + render + nft (median of 3) | one pod label change: ops; `PolicyProxy.sync` = diff + apply, compile not included (median) | compile x2 + diff (Python) |"
+        "| cluster | node-0 table | compile_policies (median of runs) | `nft -f` load of the rendered text (median of runs) | full sync end to end: compile + render + nft (median of runs) | one pod label change: ops; `PolicyProxy.sync` = diff + apply, compile not included (median) | `diff` alone (Python, median) |"
     )
     print("|---|---|---:|---:|---:|---|---:|")
     for r in rows:
