@@ -17,17 +17,20 @@ one line per destination class with the sources allowed in.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from podnet.analyze.classes import PodClass
 from podnet.analyze.matrix import Connection, Matrix
 from podnet.cli.common import table
+from podnet.control.policy_explain import describe_policy
 from podnet.model.objects import NetworkPolicy, Pod
 
 ALLOW, DENY, SELF = "✓", "✗", "·"
 GRID_MAX_PODS = 24  # rows; also bounds the width: 24 columns x 3 + labels < 80 + a bit
 WIDTH = 80
+DESCRIBE_MAX_POLICIES = 8  # rule-by-rule descriptions only while they stay short
 
 
 def pods_json(pods: Sequence[Pod]) -> list[dict[str, Any]]:
@@ -162,7 +165,17 @@ def _policy_summary(policies: Sequence[NetworkPolicy], matrix: Matrix) -> str:
             ]
         )
     text = table(rows, ["NAMESPACE", "NAME", "SELECTS (PODS)", "IN", "OUT"])
-    return text + "\n(IN/OUT: number of ingress/egress rules; - = not in policyTypes)"
+    text += "\n(IN/OUT: number of ingress/egress rules; - = not in policyTypes)"
+    if len(policies) <= DESCRIBE_MAX_POLICIES:
+        described = []
+        for pol in sorted(policies, key=lambda p: (p.namespace, p.name)):
+            for line in describe_policy(pol):
+                indent = " " * (len(line) - len(line.lstrip()) + 4)
+                described.append(
+                    textwrap.fill(line, WIDTH, subsequent_indent=indent, break_on_hyphens=False)
+                )
+        text += "\n\n" + "\n".join(described)
+    return text
 
 
 def _clip(text: str, n: int) -> str:
