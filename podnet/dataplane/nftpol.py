@@ -38,10 +38,10 @@ of policies adds one small chain).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from podnet.dataplane.nftpol_build import SetBuilder
+from podnet.dataplane.nftpol_build import FIXED_SETS, SetBuilder
 from podnet.dataplane.nftpol_match import short_hash
 from podnet.errors import PodnetError
 from podnet.model.cluster import ClusterState
@@ -113,39 +113,48 @@ def _selected(policies: Sequence[NetworkPolicy], pod: Pod, ptype: str) -> list[N
     return [p for p in policies if ptype in p.policy_types and p.pod_selector.matches(pod.labels)]
 
 
-def compile_policies(state: ClusterState, node: str, deny: str = "drop") -> PolicyState:
-    """The desired ``inet podnet-policy`` table of ``node``. Pure, deterministic.
+@dataclass(frozen=True)
+class _Shared:
+    """What every node's table has in common: policy chains, peer and port sets."""
 
-    Policy chains exist for every policy of the cluster (so a label change that makes a
-    pod newly selected needs no new policy chain); the isolation maps and the ``self``
-    set only hold this node's pods.
-    """
-    if deny not in DENY_MODES:
-        raise PolicyCompileError(f"deny must be one of {', '.join(DENY_MODES)}, not {deny!r}")
+    sets: dict[str, tuple[bool, str]]
+    elements: dict[str, dict[str, str | None]]
+    chains: dict[str, tuple[str, tuple[str, ...]]]
+    by_ns: dict[str, list[NetworkPolicy]]
+
+
+def _shared(state: ClusterState) -> _Shared:
     b = SetBuilder(state)
     policies = sorted(state.policies, key=lambda p: p.key)
-    pol_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    by_ns: dict[str, list[NetworkPolicy]] = {}
     for pol in policies:
+        by_ns.setdefault(pol.namespace, []).append(pol)
         for short, ptype, field in _DIRS:
             if ptype not in pol.policy_types:
                 continue
             rules = pol.ingress if short == "in" else pol.egress
             lines = [line for r in rules for line in b.rule_lines(pol, r, field)]
-            pol_chains[policy_chain(short, pol)] = ("", tuple(lines))
-    by_ns: dict[str, list[NetworkPolicy]] = {}
-    for pol in policies:
-        by_ns.setdefault(pol.namespace, []).append(pol)
+            chains[policy_chain(short, pol)] = ("", tuple(lines))
+    return _Shared(b.sets, b.elements, chains, by_ns)
+
+
+def _for_node(sh: _Shared, state: ClusterState, node: str, deny: str) -> PolicyState:
+    """Add ``node``'s own part: hairpin pairs, isolation maps, policy-set chains."""
+    if deny not in DENY_MODES:
+        raise PolicyCompileError(f"deny must be one of {', '.join(DENY_MODES)}, not {deny!r}")
+    local: dict[str, dict[str, str | None]] = {n: {} for n in FIXED_SETS}
     isolation: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[NetworkPolicy]] = {}
     set_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
     for pod in sorted(state.pods, key=lambda p: p.key):
         if pod.node != node or pod.ip is None:
             continue
-        b.elements["self"][f"{pod.ip} . {pod.ip}"] = None
+        local["self"][f"{pod.ip} . {pod.ip}"] = None
         labels = tuple(sorted(pod.labels.items()))
         for short, ptype, _ in _DIRS:
             cache_key = (ptype, pod.namespace, labels)
             if cache_key not in isolation:
-                isolation[cache_key] = _selected(by_ns.get(pod.namespace, []), pod, ptype)
+                isolation[cache_key] = _selected(sh.by_ns.get(pod.namespace, []), pod, ptype)
             isolating = isolation[cache_key]
             if not isolating:
                 continue
@@ -156,12 +165,23 @@ def compile_policies(state: ClusterState, node: str, deny: str = "drop") -> Poli
                 ]
                 set_chains[chain] = ("", (*jumps, "goto deny"))
             vmap = "ingress-pods" if short == "in" else "egress-pods"
-            b.elements[vmap][pod.ip] = f"goto {chain}"
+            local[vmap][pod.ip] = f"goto {chain}"
     chains: dict[str, tuple[str, tuple[str, ...]]] = {"deny": ("", _DENY_RULES[deny])}
-    chains.update(pol_chains)
+    chains.update(sh.chains)
     chains.update(sorted(set_chains.items()))
     chains.update(_BASE_CHAINS)
-    return PolicyState(node, deny, b.sets, chains, b.elements)
+    # The shared dicts are not copied: a PolicyState is never mutated.
+    return PolicyState(node, deny, sh.sets, chains, {**sh.elements, **local})
+
+
+def compile_policies(state: ClusterState, node: str, deny: str = "drop") -> PolicyState:
+    """The desired ``inet podnet-policy`` table of ``node``. Pure, deterministic.
+
+    Policy chains exist for every policy of the cluster (so a label change that makes a
+    pod newly selected needs no new policy chain); the isolation maps, the ``self``
+    set and the policy-set chains only cover this node's pods.
+    """
+    return _for_node(_shared(state), state, node, deny)
 
 
 def _comment(pol: NetworkPolicy) -> str:
@@ -172,7 +192,9 @@ def _comment(pol: NetworkPolicy) -> str:
 
 def policy_states(
     state: ClusterState, nodes: Sequence[str] | None = None, deny: str = "drop"
-) -> Mapping[str, PolicyState]:
-    """:func:`compile_policies` for every node (default: all of ``state.nodes``)."""
+) -> dict[str, PolicyState]:
+    """:func:`compile_policies` for several nodes (default: all of ``state.nodes``),
+    computing the part all nodes share (policy chains, peer sets) once."""
     names = list(nodes) if nodes is not None else [n.name for n in state.nodes]
-    return {n: compile_policies(state, n, deny) for n in names}
+    sh = _shared(state)
+    return {n: _for_node(sh, state, n, deny) for n in names}

@@ -28,7 +28,7 @@ from podnet.model.cluster import ClusterState
 from podnet.model.objects import NetworkPolicy, PolicyRule
 
 # Sets every table has: hairpin pairs and the two isolation maps (see nftpol).
-_FIXED_SETS: dict[str, tuple[bool, str]] = {
+FIXED_SETS: dict[str, tuple[bool, str]] = {
     "self": (False, "type ipv4_addr . ipv4_addr;"),
     "ingress-pods": (True, "type ipv4_addr : verdict;"),
     "egress-pods": (True, "type ipv4_addr : verdict;"),
@@ -53,8 +53,8 @@ class SetBuilder:
         self.label_maps = {
             labels: dict(labels) for groups in self.groups.values() for labels in groups
         }
-        self.sets: dict[str, tuple[bool, str]] = dict(_FIXED_SETS)
-        self.elements: dict[str, dict[str, str | None]] = {n: {} for n in _FIXED_SETS}
+        self.sets: dict[str, tuple[bool, str]] = dict(FIXED_SETS)
+        self.elements: dict[str, dict[str, str | None]] = {n: {} for n in FIXED_SETS}
 
     def pod_set(self, keys: tuple[PeerKey, ...]) -> str:
         name = f"pods-{short_hash(repr(keys))}"

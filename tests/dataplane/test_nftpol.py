@@ -10,7 +10,13 @@ import pytest
 
 from podnet.dataplane.nft import NftError, Transaction
 from podnet.dataplane.nft_fake import FakeNft
-from podnet.dataplane.nftpol import FAMILY, TABLE, PolicyCompileError, compile_policies
+from podnet.dataplane.nftpol import (
+    FAMILY,
+    TABLE,
+    PolicyCompileError,
+    compile_policies,
+    policy_states,
+)
 from podnet.dataplane.nftpol_match import block_ranges, port_match, range_text
 from podnet.dataplane.nftpol_sync import PolicyProxy, diff, full_transaction
 from podnet.errors import ManifestError, PodnetError
@@ -266,3 +272,11 @@ def test_remove_deletes_the_table() -> None:
     proxy.remove()
     assert (FAMILY, TABLE) not in fake.tables and proxy.applied is None
     proxy.remove()  # idempotent
+
+
+def test_policy_states_share_work_and_equal_per_node_compiles() -> None:
+    st = replace(state(ALLOW_CLI), nodes=())
+    both = policy_states(st, ["node-0", "node-1"], deny="reject")
+    assert both == {n: compile_policies(st, n, deny="reject") for n in ("node-0", "node-1")}
+    with pytest.raises(PolicyCompileError):
+        policy_states(st, ["node-0"], deny="nope")
