@@ -11,6 +11,8 @@ Semantics, from k8s.io/api networking/v1 ``types.go`` and the NetworkPolicy docs
 * A connection needs the source's egress and the destination's ingress to allow it.
   A non-pod address (outside the cluster, a node) has no policies, so traffic to or
   from it only faces the pod's side.
+* Traffic between a pod and the node it runs on is always allowed (docs, "Pod
+  isolation"); the engine knows node addresses when given ``nodes``.
 * Only the connection's first packet is judged; replies are allowed by connection
   tracking, as in every implementation (and why a UDP probe needs no reverse rule).
 
@@ -21,7 +23,7 @@ The matching atoms live in :mod:`podnet.control.policy_match`; the result types 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from podnet.control.policy_match import (
     EGRESS,
@@ -30,6 +32,7 @@ from podnet.control.policy_match import (
     applies,
     default_namespace_labels,
     parse_ip,
+    parse_network,
     rule_peers_match,
     rule_ports_match,
     rules_of,
@@ -37,6 +40,7 @@ from podnet.control.policy_match import (
 )
 from podnet.control.policy_verdict import DirectionVerdict, RuleRef, Verdict, format_reason
 from podnet.errors import ManifestError
+from podnet.model.cluster import Node
 from podnet.model.objects import PROTOCOLS, Namespace, NetworkPolicy, Pod
 
 __all__ = [
@@ -68,12 +72,20 @@ class PolicyEngine:
         namespaces: Sequence[Namespace],
         pods: Sequence[Pod],
         policies: Sequence[NetworkPolicy],
+        *,
+        nodes: Sequence[Node] = (),
     ) -> None:
         self._ns_labels: dict[str, Mapping[str, str]] = {ns.name: ns.labels for ns in namespaces}
         self._by_ip: dict[IPAddress, Pod] = {}
         for pod in pods:
             if pod.ip is not None:
                 self._by_ip.setdefault(parse_ip(pod.ip), pod)
+        self._node_ips: dict[str, set[IPAddress]] = {}
+        for node in nodes:
+            # The node's own address, and the gateway address it holds on its pod
+            # network (the first host of its pod CIDR), from which kubelet probes come.
+            gateway = parse_ip(str(parse_network(node.pod_cidr).network_address + 1))
+            self._node_ips[node.name] = {parse_ip(node.address), gateway}
         self._by_ns: dict[str, list[NetworkPolicy]] = {}
         for pol in sorted(policies, key=lambda p: (p.namespace, p.name)):
             self._by_ns.setdefault(pol.namespace, []).append(pol)
@@ -105,7 +117,22 @@ class PolicyEngine:
         s, d = self._end(src), self._end(dst)
         egress = self._direction(EGRESS, subject=s, peer=d, dst=d, port=port, protocol=proto)
         ingress = self._direction(INGRESS, subject=d, peer=s, dst=d, port=port, protocol=proto)
+        if self._own_node(d, s):
+            ingress = replace(ingress, allowed=True, note=f"{d.name} always admits its own node")
+        if self._own_node(s, d):
+            egress = replace(egress, allowed=True, note=f"{s.name} may always reach its own node")
         return Verdict.of(egress, ingress)
+
+    def _own_node(self, pod_end: _End, other: _End) -> bool:
+        """Is ``other`` the node ``pod_end`` runs on? (needs ``nodes`` at construction)
+
+        NetworkPolicy docs: "traffic to and from the node where a Pod is running is
+        always allowed, regardless of the IP address of the Pod or the node".
+        """
+        if pod_end.pod is None or other.pod is not None or other.ip is None:
+            return False
+        node = pod_end.pod.node
+        return node is not None and other.ip in self._node_ips.get(node, ())
 
     def _end(self, x: Pod | str) -> _End:
         if isinstance(x, Pod):

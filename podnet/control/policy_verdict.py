@@ -44,9 +44,12 @@ class DirectionVerdict:
     port: int = 0
     protocol: str = "TCP"
     is_pod: bool = True
+    note: str = ""  # set when a fixed rule decided, e.g. traffic from the pod's own node
 
     def clause(self) -> str:
         """A short clause for :attr:`Verdict.reason`."""
+        if self.note:
+            return self.note
         if not self.is_pod:
             return f"{self.subject} is not a pod, so no {self.direction} policy applies"
         if not self.isolated:
@@ -64,6 +67,8 @@ class DirectionVerdict:
         """One sentence saying what decided this direction."""
         where = "from" if self.direction == "egress" else "to"
         head = f"{self.direction} {where} {self.subject}"
+        if self.note:
+            return f"{head}: {self.note}"
         if not self.is_pod:
             return f"{head}: not a pod, no policy applies - allowed"
         if not self.isolated:

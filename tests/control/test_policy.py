@@ -592,3 +592,22 @@ def test_bad_ip_is_a_podnet_error() -> None:
 def test_protocol_case_insensitive() -> None:
     v = PolicyEngine(NAMESPACES, PODS, []).verdict(XA, YA, 80, "udp")
     assert v.allowed and v.ingress.protocol == "UDP"
+
+
+def test_own_node_is_always_allowed() -> None:
+    from podnet.model.cluster import Node
+
+    nodes = [
+        Node("n0", {}, "10.244.0.0/24", "172.18.0.2"),
+        Node("n1", {}, "10.244.1.0/24", "172.18.0.3"),
+    ]
+    policies = [pol("x/deny", egress=(), types=("Ingress", "Egress"))]
+    engine = PolicyEngine(NAMESPACES, PODS, policies, nodes=nodes)
+    for addr in ("172.18.0.2", "10.244.0.1"):  # node address, pod-network gateway
+        v = engine.verdict(addr, XA, 80)
+        assert v.allowed and "own node" in v.reason
+        assert engine.verdict(XA, addr, 10250).allowed
+    assert not engine.verdict("172.18.0.3", XA, 80).allowed  # another node
+    assert not engine.verdict(XA, "172.18.0.3", 10250).allowed
+    # without nodes the engine cannot know: the node is just an address
+    assert not PolicyEngine(NAMESPACES, PODS, policies).verdict("172.18.0.2", XA, 80).allowed
