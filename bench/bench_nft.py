@@ -1,13 +1,21 @@
-"""Benchmark of the Service proxy table (Brief G): run as root, ``python bench/bench_nft.py``.
+"""Benchmark of the Service proxy table (Briefs G, G2): run as root.
+
+    .venv/bin/python bench/bench_nft.py [--services 10000] [--changes 50] [--compare]
 
 In a scratch network namespace (``pnt-bench-<hex>``, deleted at the end, also on
-failure) it measures:
+failure) it measures, at N ClusterIP Services x 2 endpoints:
 
-1. full sync of 10,000 ClusterIP Services x 2 endpoints (compile + transaction + nft);
-2. one endpoint change at that size through :class:`ServiceProxy` (diff + nft), median
-   of several;
-3. the same load with a kube-proxy-like ruleset (a chain per service and per endpoint),
-   at growing sizes until one load exceeds a cap.
+1. the full load end to end: ``ServiceProxy.sync_cluster(state)`` from a
+   ``ClusterState`` to the kernel (compile + table + transaction text + ``nft -f``),
+   with its parts measured separately; median of 3;
+2. one endpoint change end to end through the handlers over one long-lived ``nft -i``
+   (``NftSession``): from ``proxy.update_endpoints(key, port, endpoints)`` until
+   ``sync_changes()`` returns after nft acknowledged; median and max of ``--changes``,
+   and the Python part alone; then the same through a one-shot ``nft -f`` per change,
+   through the whole-state ``sync_cluster`` (new ClusterState that shares the unchanged
+   objects) and the pure ``diff(old, new)``;
+3. with ``--compare``: a kube-proxy-like ruleset (a chain per service and per
+   endpoint) at growing sizes until one load exceeds a cap.
 
 Prints Markdown for bench/README.md. Only the real numbers of this machine.
 """
@@ -15,6 +23,7 @@ Prints Markdown for bench/README.md. Only the real numbers of this machine.
 # ruff: noqa: E501  (nft command lines are clearer unbroken)
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import secrets
@@ -22,19 +31,19 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from podnet.dataplane.nft import ExecNftRunner
+from podnet.dataplane.nft import ExecNftRunner, NftRunner, Transaction
 from podnet.dataplane.nft_proxy import compile_services
-from podnet.dataplane.nft_proxy_sync import ServiceProxy, diff, full_transaction
+from podnet.dataplane.nft_proxy_sync import ServiceProxy, diff
+from podnet.dataplane.nft_proxy_table import ProxyTable
 from podnet.dataplane.nft_session import NftSession
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import Service, ServicePort
 
-N_SERVICES = 10_000
-CHANGES = 15
 CAP_SECONDS = 20.0
 
 
@@ -46,25 +55,131 @@ def pod_ip(k: int) -> str:
     return f"10.244.{(k // 256) % 256}.{k % 256}"
 
 
-def cluster(n: int, swap: dict[int, str] | None = None) -> ClusterState:
-    services, eps = [], {}
-    for i in range(n):
-        services.append(
-            Service("bench", f"s{i}", ports=(ServicePort(80, 8080),), cluster_ip=svc_ip(i))
-        )
-        ips = [pod_ip(2 * i), pod_ip(2 * i + 1)]
-        if swap and i in swap:
-            ips[1] = swap[i]
-        eps[f"bench/s{i}"] = {
-            "": tuple(Endpoint(f"bench/p{ip}", ip, "node-0", 8080, "TCP") for ip in ips)
-        }
-    return ClusterState((), (), (), tuple(services), (), eps)
+def endpoints(ips: list[str]) -> dict[str, tuple[Endpoint, ...]]:
+    return {"": tuple(Endpoint(f"bench/p{ip}", ip, "node-0", 8080, "TCP") for ip in ips)}
 
 
-def timed(fn: object, *args: object) -> float:
+def cluster(n: int) -> ClusterState:
+    services = tuple(
+        Service("bench", f"s{i}", ports=(ServicePort(80, 8080),), cluster_ip=svc_ip(i))
+        for i in range(n)
+    )
+    eps = {f"bench/s{i}": endpoints([pod_ip(2 * i), pod_ip(2 * i + 1)]) for i in range(n)}
+    return ClusterState((), (), (), services, (), eps)
+
+
+class Timed:
+    """An NftRunner wrapper that records the time spent in the real runner."""
+
+    def __init__(self, inner: NftRunner) -> None:
+        self.inner = inner
+        self.spent = 0.0
+
+    def run(self, tx: Transaction) -> None:
+        t = time.perf_counter()
+        self.inner.run(tx)
+        self.spent += time.perf_counter() - t
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.1f}" if x < 0.1 else f"{x * 1000:.0f}"
+
+
+def timed(fn: Callable[[], object]) -> float:
     t = time.perf_counter()
-    fn(*args)  # type: ignore[operator]
+    fn()
     return time.perf_counter() - t
+
+
+def full_load(runner: ExecNftRunner, state: ClusterState) -> None:
+    loads, parts = [], []
+    for _ in range(3):
+        wrapped = Timed(runner)
+        proxy = ServiceProxy(wrapped)
+        loads.append(timed(lambda: proxy.sync_cluster(state)))
+        parts.append(wrapped.spent)
+    t = time.perf_counter()
+    ps = compile_services(state)
+    t_compile = time.perf_counter() - t
+    table = ProxyTable.from_state(ps)
+    t_table = time.perf_counter() - t - t_compile
+    tx = table.full_transaction()
+    text = tx.render()
+    t_text = time.perf_counter() - t - t_compile - t_table
+    t_nft = timed(lambda: runner.run_text(text))
+    i = loads.index(statistics.median(loads))
+    print(
+        f"| full load of {len(state.services):,} Services x 2 endpoints ({len(tx):,} operations), "
+        f"`ServiceProxy.sync_cluster(state)` to the kernel, median of 3 | **{ms(loads[i])} ms** "
+        f"({', '.join(ms(x) for x in loads)}); of which nft {ms(parts[i])} ms |"
+    )
+    print(
+        f"| its parts, measured once: `compile_services` / `ProxyTable` / transaction + text / `nft -f` "
+        f"| {ms(t_compile)} / {ms(t_table)} / {ms(t_text)} / {ms(t_nft)} ms |"
+    )
+
+
+def changes(prefix: tuple[str, ...], state: ClusterState, count: int) -> None:
+    n = len(state.services)
+    with NftSession(prefix) as session:
+        wrapped = Timed(session)
+        proxy = ServiceProxy(wrapped)
+        proxy.sync_cluster(state)
+        ends, pys, ops = [], [], 0
+        for k in range(count):
+            i = (k * 7919) % n
+            new = endpoints([pod_ip(2 * i), f"10.245.{k // 256}.{k % 256}"])[""]
+            before = wrapped.spent
+            t = time.perf_counter()
+            proxy.update_endpoints(f"bench/s{i}", "", new)
+            ops = proxy.sync_changes()
+            ends.append(time.perf_counter() - t)
+            pys.append(ends[-1] - (wrapped.spent - before))
+        listing = ExecNftRunner(prefix).list_table("ip", "podnet-proxy")
+        assert f"10.245.{(count - 1) // 256}.{(count - 1) % 256} . 8080" in listing
+        assert proxy.full_syncs == 1
+    print(
+        f"| one endpoint change at {n:,} Services ({ops} element operations), end to end: "
+        f"`update_endpoints` + `sync_changes` over `NftSession`, {count} changes "
+        f"| **median {ms(statistics.median(ends))} ms, max {ms(max(ends))} ms** |"
+    )
+    print(
+        f"| of which Python (`update_endpoints` + fragment diff + transaction text) "
+        f"| median {ms(statistics.median(pys))} ms, max {ms(max(pys))} ms |"
+    )
+    oneshot = ServiceProxy(ExecNftRunner(prefix))
+    oneshot.sync_cluster(state)
+    shots = []
+    for k in range(10):
+        new = endpoints([pod_ip(2 * k), f"10.246.0.{k + 1}"])[""]
+        shots.append(
+            timed(
+                lambda: (oneshot.update_endpoints(f"bench/s{k}", "", new), oneshot.sync_changes())
+            )
+        )
+    print(
+        f"| the same change through a one-shot `nft -f -` per change (`ExecNftRunner`, via `ip netns exec`), 10 changes "
+        f"| median {ms(statistics.median(shots))} ms, max {ms(max(shots))} ms |"
+    )
+    whole = []
+    cur = state
+    for k in range(5):
+        eps = dict(cur.endpoints)
+        eps[f"bench/s{k}"] = endpoints([pod_ip(2 * k), f"10.247.0.{k + 1}"])
+        cur = ClusterState((), (), (), cur.services, (), eps)
+        whole.append(timed(lambda: oneshot.sync_cluster(cur)))
+    print(
+        f"| the same change given as a whole new `ClusterState` (`sync_cluster`; unchanged Services are the same objects), one-shot nft, 5 changes "
+        f"| median {ms(statistics.median(whole))} ms |"
+    )
+    old = compile_services(state)
+    new_state = ClusterState(
+        (), (), (), state.services, (), {**state.endpoints, "bench/s3": endpoints(["10.248.0.1"])}
+    )
+    new_ps = compile_services(new_state)
+    print(
+        f"| pure `diff(old, new)` of two `ProxyState`s at that size (builds the old table, compares per Service) | {ms(timed(lambda: diff(old, new_ps)))} ms |"
+    )
 
 
 def chain_per_service_text(n: int) -> str:
@@ -93,6 +208,28 @@ def chain_per_service_text(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compare(prefix: tuple[str, ...]) -> None:
+    for n in (1000, 2500, 5000, 10_000):
+        t = time.perf_counter()
+        try:
+            subprocess.run(
+                [*prefix, "nft", "-f", "-"],
+                input=chain_per_service_text(n),
+                text=True,
+                check=True,
+                timeout=CAP_SECONDS * 3,
+            )
+        except subprocess.TimeoutExpired:
+            print(f"| chain-per-service, {n:,} Services | killed after {CAP_SECONDS * 3:.0f} s |")
+            return
+        took = time.perf_counter() - t
+        print(
+            f"| chain-per-service (kube-proxy style, {3 * n:,} chains), {n:,} Services x 2, full load | {ms(took)} ms |"
+        )
+        if took > CAP_SECONDS:
+            return
+
+
 def machine() -> str:
     with open("/proc/cpuinfo") as f:
         cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "?")
@@ -101,87 +238,23 @@ def machine() -> str:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--services", type=int, default=10_000)
+    ap.add_argument("--changes", type=int, default=50)
+    ap.add_argument("--compare", action="store_true", help="also load a chain-per-service ruleset")
+    args = ap.parse_args()
     ns = f"pnt-bench-{secrets.token_hex(3)}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
-    runner = ExecNftRunner(("ip", "netns", "exec", ns))
+    prefix = ("ip", "netns", "exec", ns)
     try:
-        print(f"Machine: {machine()}\n")
-        state = cluster(N_SERVICES)
-        t = time.perf_counter()
-        ps = compile_services(state)
-        compile_s = time.perf_counter() - t
-        fulls, builds = [], []
-        for _ in range(3):
-            t = time.perf_counter()
-            tx = full_transaction(ps)
-            text = tx.render()
-            builds.append(time.perf_counter() - t)
-            fulls.append(builds[-1] + timed(runner.run_text, text))
-        print(
-            f"- {N_SERVICES} Services x 2 endpoints ({len(tx)} operations): compile_services "
-            f"{compile_s * 1000:.0f} ms; full sync (transaction + render + nft -f) "
-            f"median {statistics.median(fulls) * 1000:.0f} ms of {[round(x * 1000) for x in fulls]}, "
-            f"of which Python {statistics.median(builds) * 1000:.0f} ms"
-        )
-
-        proxy = ServiceProxy(runner)
-        proxy.sync(ps)
-        empty = [timed(runner.run_text, "") for _ in range(CHANGES)]
-        syncs, applies, ops = [], [], 0
-        prev = ps
-        for k in range(CHANGES):
-            new = compile_services(cluster(N_SERVICES, {k * 7: f"10.245.0.{k + 1}"}))
-            t = time.perf_counter()
-            tx = diff(prev, new)
-            mid = time.perf_counter()
-            runner.run(tx)
-            end = time.perf_counter()
-            syncs.append(end - t)
-            applies.append(end - mid)
-            ops = len(tx)
-            prev = new
-        print(
-            f"- one endpoint change at that size ({ops} element operations): nft transaction "
-            f"median {statistics.median(applies) * 1000:.1f} ms (min {min(applies) * 1000:.1f}); "
-            f"diff + nft median {statistics.median(syncs) * 1000:.1f} ms; an empty `nft -f -` "
-            f"via `ip netns exec` costs {statistics.median(empty) * 1000:.1f} ms"
-        )
-
-        with NftSession(runner.prefix) as session:
-            session_applies = []
-            for k in range(CHANGES, 2 * CHANGES):
-                new = compile_services(cluster(N_SERVICES, {k * 7: f"10.245.0.{k + 1}"}))
-                tx = diff(prev, new)
-                session_applies.append(timed(session.run, tx))
-                prev = new
-        print(
-            f"- the same change through NftSession (one long-lived `nft -i`): transaction median "
-            f"{statistics.median(session_applies) * 1000:.2f} ms "
-            f"(max {max(session_applies) * 1000:.2f})"
-        )
-
-        for n in (1000, 2500, 5000, 10_000):
-            text = chain_per_service_text(n)
-            t = time.perf_counter()
-            try:
-                subprocess.run(
-                    [*runner.prefix, "nft", "-f", "-"],
-                    input=text,
-                    text=True,
-                    check=True,
-                    timeout=CAP_SECONDS * 3,
-                )
-                took = time.perf_counter() - t
-            except subprocess.TimeoutExpired:
-                print(f"- chain-per-service, {n} Services: killed after {CAP_SECONDS * 3:.0f} s")
-                break
-            print(
-                f"- chain-per-service (kube-proxy style, {3 * n} chains), {n} Services x 2: "
-                f"full load {took * 1000:.0f} ms"
-            )
-            if took > CAP_SECONDS:
-                print(f"  (over the {CAP_SECONDS:.0f} s cap: stopping)")
-                break
+        print(f"Machine: {machine()}; load average before: {os.getloadavg()[0]:.1f}\n")
+        print("| measurement | result |\n|---|---|")
+        state = cluster(args.services)
+        full_load(ExecNftRunner(prefix), state)
+        changes(prefix, state, args.changes)
+        if args.compare:
+            compare(prefix)
+        print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
 

@@ -18,7 +18,9 @@ Kubernetes behaviour reproduced (kube-proxy ``pkg/proxy/nftables/proxier.go``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -95,10 +97,29 @@ def compile_services(state: ClusterState) -> ProxyState:
     """The proxy's desired state for ``state`` (same on every node: NodePorts are matched
     on whatever addresses are local to the node, as kube-proxy does by default)."""
     ports: list[ServicePortRule] = []
-    for svc in state.services:
-        ports.extend(compile_service(svc, state.endpoints.get(svc.key, {})))
-    ports.sort(key=rule_order)
+    with gc_paused():
+        for svc in state.services:
+            ports.extend(compile_service(svc, state.endpoints.get(svc.key, {})))
+        ports.sort(key=rule_order)
     return ProxyState(tuple(ports))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building big, cycle-free data.
+
+    Compiling or loading 10,000 Services creates some 100,000 objects and frees none;
+    CPython still runs a collection every 700 allocations and now and then one over
+    the whole heap (the ClusterState included): measured, that was a third or more of
+    the full-load time. Nothing here creates reference cycles, so pausing is safe.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def rule_order(r: ServicePortRule) -> tuple[str, str, int, str]:

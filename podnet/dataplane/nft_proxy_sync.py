@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from podnet.dataplane.nft import NftError, NftRunner, Transaction
-from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule, compile_service
+from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule, compile_service, gc_paused
 from podnet.dataplane.nft_proxy_table import ProxyTable
 from podnet.errors import ClusterError
 from podnet.model.cluster import ClusterState, Endpoint
@@ -104,13 +104,14 @@ class ServiceProxy:
         """Make the table realise ``state``'s Services; a Service whose object and
         endpoint map are the very same objects as last time is skipped unread."""
         seen: set[str] = set()
-        for svc in state.services:
-            key = svc.key
-            seen.add(key)
-            eps = state.endpoints.get(key, {})
-            prev = self._sources.get(key)
-            if prev is None or not _same(prev[0], svc) or not _same(prev[1], eps):
-                self.update_service(svc, eps)
+        with gc_paused():
+            for svc in state.services:
+                key = svc.key
+                seen.add(key)
+                eps = state.endpoints.get(key, {})
+                prev = self._sources.get(key)
+                if prev is None or not _same(prev[0], svc) or not _same(prev[1], eps):
+                    self.update_service(svc, eps)
         for key in list(self._sources):
             if key not in seen:
                 self.delete_service(key)
@@ -132,9 +133,10 @@ class ServiceProxy:
         return len(tx)
 
     def _full(self) -> int:
-        tx = self.table.full_transaction()
         self._in_sync = False
-        self.runner.run(tx)
+        with gc_paused():  # the runner renders 60,000 elements at 10,000 Services
+            tx = self.table.full_transaction()
+            self.runner.run(tx)
         self._in_sync = True
         self.full_syncs += 1
         return len(tx)

@@ -17,13 +17,12 @@ rules whose ownership moved are recomputed too, so the result is always exactly
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from podnet.dataplane.nft import Transaction
-from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule, rule_order
+from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule, gc_paused, rule_order
 from podnet.dataplane.nft_proxy_fragment import (
     AffinityPart,
     Fragment,
@@ -125,19 +124,10 @@ class ProxyTable:
 
     # -- changes --------------------------------------------------------------------------
     def load(self, changes: Changes) -> None:
-        """Replace the rules of the given Services, without building a transaction.
-
-        The cyclic garbage collector is paused meanwhile: a full load creates ~10
-        objects per Service port and none of them is garbage, yet each GC generation
-        pass would walk them all (a third of the time at 10,000 Services).
-        """
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        """Replace the rules of the given Services, without building a transaction
+        (with the GC paused: see :func:`~podnet.dataplane.nft_proxy.gc_paused`)."""
+        with gc_paused():
             self._update(changes, None)
-        finally:
-            if paused:
-                gc.enable()
 
     def apply(self, changes: Changes) -> Transaction:
         """Replace the rules of the given Services (``()`` removes one); return the
@@ -151,7 +141,7 @@ class ProxyTable:
         grouped = group_by_service(st.ports)
         out: dict[str, tuple[ServicePortRule, ...]] = {}
         for key, rules in grouped.items():
-            mine = tuple(sorted(rules, key=rule_order))
+            mine = tuple(sorted(rules, key=rule_order)) if len(rules) > 1 else tuple(rules)
             if self.services.get(key) != mine:
                 out[key] = mine
         for key in self.services:
@@ -178,7 +168,7 @@ class ProxyTable:
                 self.services[key] = new
             for i, r in enumerate(new):
                 rid = (key, i)
-                e = _Entry(r, (*rule_order(r), i), front_key(r))
+                e = _Entry(r, (r.cluster_ip, r.protocol, r.port, key, i), front_key(r))
                 entries[rid] = e
                 dirty[rid] = None
                 if r.backends:
@@ -187,7 +177,7 @@ class ProxyTable:
         self._fronts.settle(fronts, dirty)
         front_owner = self._fronts.owner
         nodeports: dict[str, None] = {}
-        for rid in list(dirty):
+        for rid in dirty:
             old_np = self._np_of.pop(rid, None)
             if old_np is not None:
                 self._nodeports.drop(old_np, rid)
@@ -225,7 +215,7 @@ class ProxyTable:
             self.record_rules = tuple(line for _, lines in recs for line in lines)
 
     def _add(self, rid: RuleId, prec: Prec, frag: Fragment, d: Delta | None) -> None:
-        n = frag.count
+        n = frag.n
         if n:
             c = self.counts.get(n, 0)
             if d is not None:
@@ -267,7 +257,7 @@ class ProxyTable:
         for s, k, v in frag.unique:
             if els[s].get(k, ABSENT) == v:
                 del els[s][k]
-        n = frag.count
+        n = frag.n
         if n:
             c = self.counts[n]
             if d is not None:
@@ -311,6 +301,12 @@ class ProxyTable:
         empty)."""
         d = self.as_desired(copy=False)
         tx = Transaction(FAMILY, TABLE)
+        with gc_paused():
+            self._fill(tx, d)
+        return tx
+
+    @staticmethod
+    def _fill(tx: Transaction, d: Desired) -> None:
         tx.add_table()
         tx.delete_table()
         tx.add_table()
@@ -323,7 +319,6 @@ class ProxyTable:
                 tx.add_rule(name, rule)
         for name, elements in d.elements.items():
             tx.add_elements(name, elements.items())
-        return tx
 
 
 def _track(d: Delta, els: Mapping[str, Mapping[str, str | None]], frag: Fragment) -> None:
