@@ -182,13 +182,23 @@ def _clip(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def format_table(matrix: Matrix, policies: Sequence[NetworkPolicy], colour: bool = False) -> str:
+def format_table(
+    matrix: Matrix,
+    policies: Sequence[NetworkPolicy],
+    colour: bool = False,
+    pending: Sequence[Pod] = (),
+) -> str:
     total, allowed = matrix.counts()
     parts = [
         f"{len(matrix.pods)} pods, {len(matrix.classes)} classes, {len(policies)} "
         f"NetworkPolicies; {allowed}/{total} connections allowed",
         _policy_summary(policies, matrix),
     ]
+    if pending:
+        names = ", ".join(sorted(p.key for p in pending))
+        parts.insert(
+            1, textwrap.fill(f"pending (not scheduled, no IP, in no connection): {names}", WIDTH)
+        )
     label_w = max((len(p.key) for p in matrix.pods), default=0) + 5
     small = len(matrix.pods) <= GRID_MAX_PODS and label_w + 3 * len(matrix.pods) <= WIDTH
     for port, proto in _ports(matrix):

@@ -55,5 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "json":
         write_json(matrix, pods, sys.stdout)
     else:
-        print(format_table(matrix, state.policies, colour=use_colour(sys.stdout)))
+        pending = [p for p in pods if p.ip is None]
+        colour = use_colour(sys.stdout)
+        print(format_table(matrix, state.policies, colour=colour, pending=pending))
     return 0

@@ -134,3 +134,26 @@ def test_streamed_json_equals_to_json(manifest: Path) -> None:
     buf = io.StringIO()
     write_json(m, state.pods, buf)
     assert json.loads(buf.getvalue()) == to_json(m, state.pods)
+
+
+def test_pending_and_daemonset_pods(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n"
+        "spec: {containers: [{name: w, image: nginx}]}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: b}\n"
+        "spec: {nodeSelector: {disk: ssd}, containers: [{name: w, image: nginx}]}\n---\n"
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n"
+        "  selector: {matchLabels: {app: agent}}\n  template:\n"
+        "    metadata: {labels: {app: agent}}\n"
+        "    spec: {containers: [{name: a, image: busybox, ports: [{containerPort: 9100}]}]}\n"
+    )
+    assert main(["analyze", "-f", str(f), "--nodes", "2", "-o", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    pods = {p["name"]: p for p in data["pods"]}
+    assert pods["b"]["ip"] is None and pods["b"]["node"] is None
+    assert sum(n.startswith("agent-") for n in pods) == 2
+    assert len(data["connections"]) == 6
+    assert all("default/b" not in (c["from"], c["to"]) for c in data["connections"])
+    assert main(["analyze", "-f", str(f), "--nodes", "2"]) == 0
+    assert "pending (not scheduled, no IP, in no connection): default/b" in capsys.readouterr().out
