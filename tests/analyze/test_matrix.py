@@ -172,3 +172,15 @@ def test_pending_pods_are_left_out() -> None:
     m = compute_matrix(ClusterState((), (), (a, b), (), ()))
     assert [p.key for p in m.pods] == ["x/a"]
     assert list(m.connections()) == []
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(clusters(), st.data())
+def test_subset_of_pods_agrees_with_engine(state: ClusterState, data: st.DataObject) -> None:
+    """Judging only some pods (``analyze`` without --all) changes no verdict."""
+    subset = data.draw(st.lists(st.sampled_from(state.pods), unique_by=lambda p: p.key))
+    matrix = compute_matrix(state, subset)
+    engine = PolicyEngine(state.namespaces, state.pods, state.policies)
+    assert {p.key for p in matrix.pods} == {p.key for p in subset}
+    for c in matrix.connections():
+        assert c.allowed == engine.verdict(c.src, c.dst, c.port, c.protocol).allowed
