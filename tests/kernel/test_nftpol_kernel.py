@@ -20,7 +20,7 @@ from test_nftpol_helpers import PodSpec, PolTopology
 
 from podnet.dataplane.nft_proxy import compile_services
 from podnet.dataplane.nft_proxy_sync import full_sync
-from podnet.dataplane.nftpol import compile_policies
+from podnet.dataplane.nftpol import policy_states
 from podnet.dataplane.nftpol_sync import PolicyProxy
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import (
@@ -127,9 +127,8 @@ class Cluster:
         self.proxies = [PolicyProxy(topo.runner(i)) for i in range(2)]
 
     def apply(self, state: ClusterState, deny: str = "drop") -> list[int]:
-        return [
-            p.sync(compile_policies(state, f"node-{i}", deny)) for i, p in enumerate(self.proxies)
-        ]
+        tables = policy_states(state, ["node-0", "node-1"], deny)
+        return [p.sync(tables[f"node-{i}"]) for i, p in enumerate(self.proxies)]
 
     def probe(self, who: str, *probes: tuple[str, int, str]) -> list[str]:
         return self.topo.probe(who, list(probes))
