@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -177,10 +178,16 @@ def port_match(ports: Sequence[PolicyPort]) -> PortMatch:
     return PortMatch(tuple(frags), tuple(sorted(named)))
 
 
+_SVC_NAME = re.compile(r"^[a-z0-9-]{1,15}$")
+
+
 def named_port_set(proto: str, name: str) -> str:
-    """Set name for one named port; port names are IANA_SVC_NAME (``[a-z0-9-]``, a
-    letter somewhere), so they are valid in an nft identifier after a prefix."""
-    return f"port-{proto}-{name}"
+    """Set name for one named port. Validated port names are IANA_SVC_NAME
+    (``[a-z0-9-]``, at most 15), valid in an nft identifier after the prefix; anything
+    else (a state built by code, not by the loader) is hashed rather than pasted."""
+    if _SVC_NAME.match(name):
+        return f"port-{proto}-{name}"
+    return f"port-{proto}-h{short_hash(name)}"
 
 
 def named_port_elements(pods: Iterable[Pod], proto: str, name: str) -> dict[str, str | None]:

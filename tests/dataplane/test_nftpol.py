@@ -280,3 +280,11 @@ def test_policy_states_share_work_and_equal_per_node_compiles() -> None:
     assert both == {n: compile_policies(st, n, deny="reject") for n in ("node-0", "node-1")}
     with pytest.raises(PolicyCompileError):
         policy_states(st, ["node-0"], deny="nope")
+
+
+def test_odd_port_names_are_hashed_not_pasted_into_nft() -> None:
+    from podnet.dataplane.nftpol_match import named_port_set
+
+    assert named_port_set("tcp", "http-alt") == "port-tcp-http-alt"
+    odd = named_port_set("tcp", 'a"; flush ruleset')
+    assert odd.startswith("port-tcp-h") and " " not in odd and '"' not in odd
