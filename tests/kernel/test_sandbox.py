@@ -209,6 +209,15 @@ def test_teardown_leaves_nothing(how: str) -> None:
     try:
         build(d)
         d.ok(op="spawn", pod="default/b0", argv=["sleep", "60"], id="s")
+        # a container whose own child outlives it: re-parented to the cluster init,
+        # and still removed with the cluster
+        d.ok(
+            op="spawn",
+            pod="web/a2",
+            argv=["busybox", "sh", "-c", "sleep 60 >/dev/null 2>&1 & exit 0"],
+            id="g",
+        )
+        d.ok(op="wait", id="g")
         # the holders' netns (not the spawned pid's: it may still be in nsenter)
         inodes = netns_inodes(set(d.ok(op="pids")["pids"].values()))
         assert os.stat("/proc/self/ns/net").st_ino not in inodes
