@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import secrets
 import statistics
 import subprocess
@@ -91,12 +92,24 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t
 
 
+def cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its finished children."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return (me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime)
+
+
 def full_load(runner: ExecNftRunner, state: ClusterState) -> None:
-    loads, parts = [], []
+    loads, parts, cpus = [], [], []
     for _ in range(3):
         wrapped = Timed(runner)
         proxy = ServiceProxy(wrapped)
-        loads.append(timed(lambda: proxy.sync_cluster(state)))
+        c0 = cpu()
+        loads.append(timed(lambda p=proxy: p.sync_cluster(state)))  # type: ignore[misc]
+        c1 = cpu()
+        cpus.append((c1[0] - c0[0], c1[1] - c0[1]))
         parts.append(wrapped.spent)
     t = time.perf_counter()
     ps = compile_services(state)
@@ -111,7 +124,8 @@ def full_load(runner: ExecNftRunner, state: ClusterState) -> None:
     print(
         f"| full load of {len(state.services):,} Services x 2 endpoints ({len(tx):,} operations), "
         f"`ServiceProxy.sync_cluster(state)` to the kernel, median of 3 | **{ms(loads[i])} ms** "
-        f"({', '.join(ms(x) for x in loads)}); of which nft {ms(parts[i])} ms |"
+        f"({', '.join(ms(x) for x in loads)}); of which nft {ms(parts[i])} ms; CPU time: Python "
+        f"{ms(cpus[i][0])} ms + nft {ms(cpus[i][1])} ms = {ms(sum(cpus[i]))} ms |"
     )
     print(
         f"| its parts, measured once: `compile_services` / `ProxyTable` / transaction + text / `nft -f` "
@@ -152,11 +166,10 @@ def changes(prefix: tuple[str, ...], state: ClusterState, count: int) -> None:
     shots = []
     for k in range(10):
         new = endpoints([pod_ip(2 * k), f"10.246.0.{k + 1}"])[""]
-        shots.append(
-            timed(
-                lambda: (oneshot.update_endpoints(f"bench/s{k}", "", new), oneshot.sync_changes())
-            )
-        )
+        t = time.perf_counter()
+        oneshot.update_endpoints(f"bench/s{k}", "", new)
+        oneshot.sync_changes()
+        shots.append(time.perf_counter() - t)
     print(
         f"| the same change through a one-shot `nft -f -` per change (`ExecNftRunner`, via `ip netns exec`), 10 changes "
         f"| median {ms(statistics.median(shots))} ms, max {ms(max(shots))} ms |"
@@ -167,7 +180,9 @@ def changes(prefix: tuple[str, ...], state: ClusterState, count: int) -> None:
         eps = dict(cur.endpoints)
         eps[f"bench/s{k}"] = endpoints([pod_ip(2 * k), f"10.247.0.{k + 1}"])
         cur = ClusterState((), (), (), cur.services, (), eps)
-        whole.append(timed(lambda: oneshot.sync_cluster(cur)))
+        t = time.perf_counter()
+        oneshot.sync_cluster(cur)
+        whole.append(time.perf_counter() - t)
     print(
         f"| the same change given as a whole new `ClusterState` (`sync_cluster`; unchanged Services are the same objects), one-shot nft, 5 changes "
         f"| median {ms(statistics.median(whole))} ms |"

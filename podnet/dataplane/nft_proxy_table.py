@@ -18,11 +18,11 @@ rules whose ownership moved are recomputed too, so the result is always exactly
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from podnet.dataplane.nft import Transaction
 from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule, gc_paused, rule_order
+from podnet.dataplane.nft_proxy_claims import Claims, Prec, RuleId
 from podnet.dataplane.nft_proxy_fragment import (
     AffinityPart,
     Fragment,
@@ -30,21 +30,15 @@ from podnet.dataplane.nft_proxy_fragment import (
     front_key,
     nodeport_key,
 )
-from podnet.dataplane.nft_proxy_rules import (
-    BASE_CHAINS,
-    FAMILY,
-    POSTROUTING,
-    RECORD_CHAIN,
-    STATIC_SETS,
-    TABLE,
-    Desired,
-    count_chains,
-    count_sets,
+from podnet.dataplane.nft_proxy_rules import STATIC_SETS, Desired
+from podnet.dataplane.nft_proxy_table_tx import (
+    ABSENT,
+    Delta,
+    delta_transaction,
+    full_transaction_of,
+    whole_table,
 )
-from podnet.dataplane.nft_proxy_table_tx import ABSENT, Delta, delta_transaction
 
-RuleId = tuple[str, int]  # (service key, index in the service's rules sorted by rule_order)
-Prec = tuple[str, str, int, str, int]  # rule_order + index: the lowest claimant owns
 Changes = Mapping[str, Iterable[ServicePortRule]]  # service key -> its new rules
 
 _SHARED = frozenset(("cluster-ips", "nodeports", "hairpin"))
@@ -63,42 +57,6 @@ class _Entry(NamedTuple):
     front: str  # front_key(rule)
 
 
-@dataclass
-class _Claims:
-    """Who claims a frontend (or NodePort) key; the lowest precedence owns it."""
-
-    claims: dict[str, dict[RuleId, Prec]] = field(default_factory=dict)
-    owner: dict[str, RuleId] = field(default_factory=dict)
-
-    def add(self, key: str, rid: RuleId, prec: Prec) -> None:
-        self.claims.setdefault(key, {})[rid] = prec
-
-    def drop(self, key: str, rid: RuleId) -> None:
-        self.claims[key].pop(rid, None)
-
-    def settle(self, keys: Iterable[str], dirty: dict[RuleId, None]) -> None:
-        """Recompute the owners of ``keys``; rules that gained or lost one become dirty."""
-        for key in keys:
-            claims = self.claims.get(key)
-            if not claims:
-                self.claims.pop(key, None)
-                new = None
-            elif len(claims) == 1:
-                new = next(iter(claims))
-            else:
-                new = min(claims, key=claims.__getitem__)
-            old = self.owner.get(key)
-            if new == old:
-                continue
-            if old is not None:
-                dirty[old] = None
-            if new is None:
-                del self.owner[key]
-            else:
-                self.owner[key] = new
-                dirty[new] = None
-
-
 class ProxyTable:
     """The desired proxy table, mutable, with per-Service fragments (see module doc)."""
 
@@ -107,8 +65,8 @@ class ProxyTable:
         self.elements: dict[str, dict[str, str | None]] = {name: {} for name in STATIC_SETS}
         self._rules: dict[RuleId, _Entry] = {}
         self._frags: dict[RuleId, Fragment] = {}
-        self._fronts = _Claims()
-        self._nodeports = _Claims()
+        self._fronts = Claims()
+        self._nodeports = Claims()
         self._np_of: dict[RuleId, str] = {}
         self._refs: dict[str, dict[str, int]] = {name: {} for name in _SHARED}
         self.counts: dict[int, int] = {}  # endpoint count -> owning rules with it
@@ -279,46 +237,12 @@ class ProxyTable:
     def as_desired(self, copy: bool = True) -> Desired:
         """The whole table; dict order is creation order (referenced objects first).
         With ``copy=False`` the element dicts are the table's own (read them at once)."""
-        sets = dict(STATIC_SETS)
-        chains: dict[str, tuple[str, tuple[str, ...]]] = {}
-        for n in sorted(self.counts):
-            sets.update(count_sets(n))
-            chains.update(count_chains(n))
-        for aid in sorted(self.affinity):
-            a = self.affinity[aid]
-            sets[a.map_name] = (True, a.decl)
-            chains[a.chain_name] = ("", a.chain)
-        chains[RECORD_CHAIN] = ("", self.record_rules)
-        chains.update(BASE_CHAINS)
-        chains[POSTROUTING[0]] = (POSTROUTING[1], POSTROUTING[2])
-        own = self.elements
-        elements = {name: dict(own[name]) if copy else own[name] for name in sets if name in own}
-        return Desired(sets, chains, elements)
+        return whole_table(self.elements, self.counts, self.affinity, self.record_rules, copy)
 
     def full_transaction(self) -> Transaction:
-        """Replace the whole kernel table atomically (``add``+``delete`` first so it works
-        whether or not the table exists; the kernel sees one batch, so no packet sees it
-        empty)."""
-        d = self.as_desired(copy=False)
-        tx = Transaction(FAMILY, TABLE)
+        """Replace the whole kernel table atomically, in one transaction."""
         with gc_paused():
-            self._fill(tx, d)
-        return tx
-
-    @staticmethod
-    def _fill(tx: Transaction, d: Desired) -> None:
-        tx.add_table()
-        tx.delete_table()
-        tx.add_table()
-        for name, (is_map, decl) in d.sets.items():
-            (tx.add_map if is_map else tx.add_set)(name, decl)
-        for name, (base, _) in d.chains.items():
-            tx.add_chain(name, base)
-        for name, (_, rules) in d.chains.items():
-            for rule in rules:
-                tx.add_rule(name, rule)
-        for name, elements in d.elements.items():
-            tx.add_elements(name, elements.items())
+            return full_transaction_of(self.as_desired(copy=False))
 
 
 def _track(d: Delta, els: Mapping[str, Mapping[str, str | None]], frag: Fragment) -> None:

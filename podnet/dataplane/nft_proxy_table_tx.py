@@ -1,4 +1,11 @@
-"""The transaction for one :meth:`ProxyTable.apply`: what changed, in a safe order.
+"""The proxy table's transactions: the whole table, or what one change changed.
+
+:func:`full_transaction_of` replaces the whole table: ``add`` + ``delete`` of the table
+first so it works whether or not it exists; the kernel sees one batch, so no packet
+ever sees the table empty or half-filled.
+
+:func:`delta_transaction` is the one for :meth:`ProxyTable.apply`: what changed, in a
+safe order.
 
 :class:`Delta` records the *before* state of everything a change touched (element
 data, whether a per-count object existed, affinity parts, the record chain); the
@@ -20,9 +27,13 @@ from dataclasses import dataclass, field
 from podnet.dataplane.nft import Transaction
 from podnet.dataplane.nft_proxy_fragment import AffinityPart
 from podnet.dataplane.nft_proxy_rules import (
+    BASE_CHAINS,
     FAMILY,
+    POSTROUTING,
     RECORD_CHAIN,
+    STATIC_SETS,
     TABLE,
+    Desired,
     count_chains,
     count_sets,
 )
@@ -39,6 +50,50 @@ class Delta:
     counts: dict[int, bool] = field(default_factory=dict)  # n -> be-<n> existed
     affinity: dict[str, AffinityPart | None] = field(default_factory=dict)
     record: bool = False  # the record-affinity rules may have changed
+
+
+def whole_table(
+    elements: Mapping[str, dict[str, str | None]],
+    counts: Mapping[int, int],
+    affinity: Mapping[str, AffinityPart],
+    record_rules: tuple[str, ...],
+    copy: bool,
+) -> Desired:
+    """The whole table as data; dict order is creation order (referenced objects first)."""
+    sets = dict(STATIC_SETS)
+    chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for n in sorted(counts):
+        sets.update(count_sets(n))
+        chains.update(count_chains(n))
+    for aid in sorted(affinity):
+        a = affinity[aid]
+        sets[a.map_name] = (True, a.decl)
+        chains[a.chain_name] = ("", a.chain)
+    chains[RECORD_CHAIN] = ("", record_rules)
+    chains.update(BASE_CHAINS)
+    chains[POSTROUTING[0]] = (POSTROUTING[1], POSTROUTING[2])
+    els = {
+        name: dict(elements[name]) if copy else elements[name] for name in sets if name in elements
+    }
+    return Desired(sets, chains, els)
+
+
+def full_transaction_of(d: Desired) -> Transaction:
+    """Replace the whole table with ``d`` in one transaction (see the module doc)."""
+    tx = Transaction(FAMILY, TABLE)
+    tx.add_table()
+    tx.delete_table()
+    tx.add_table()
+    for name, (is_map, decl) in d.sets.items():
+        (tx.add_map if is_map else tx.add_set)(name, decl)
+    for name, (base, _) in d.chains.items():
+        tx.add_chain(name, base)
+    for name, (_, rules) in d.chains.items():
+        for rule in rules:
+            tx.add_rule(name, rule)
+    for name, items in d.elements.items():
+        tx.add_elements(name, items.items())
+    return tx
 
 
 def delta_transaction(
