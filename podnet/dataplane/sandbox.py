@@ -208,13 +208,20 @@ class Sandbox:
             links.check_pod_ip(pod.key, pod.ip, self._nodes[pod.node][0])
         links.check_unique_ifaces([*self._pods, *keys], "pn")
         try:
+            starts = []
             for pod in new:
                 assert pod.ip is not None
                 files = pod_files(pod, pod.ip)
-                pause = self._spawner.call(
-                    partial(holders.spawn_pause, files.hostname, files.by_path())
-                )
-                self._pods[pod.key] = (pod, pause)
+                starts.append(partial(holders.spawn_pause, files.hostname, files.by_path()))
+            started = self._spawner.map(starts)
+            for pod, pause in zip(new, started, strict=True):
+                if not isinstance(pause, BaseException):
+                    self._pods[pod.key] = (pod, pause)
+            for pause in started:
+                if isinstance(pause, PodnetError):
+                    raise pause
+                if isinstance(pause, BaseException):
+                    raise NotSupportedError(f"cannot create a pod sandbox: {pause}") from pause
             per_node: dict[str, list[str]] = {}
             pod_sides: list[rtnl.PodSide] = []
             for pod in new:
