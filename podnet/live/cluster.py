@@ -35,6 +35,8 @@ from podnet.dataplane.images import ImageError, ImageRegistry, default_registry
 from podnet.dataplane.nft_proxy import compile_services
 from podnet.dataplane.nft_proxy_sync import ServiceProxy
 from podnet.dataplane.nft_session import NftSession
+from podnet.dataplane.nftpol import policy_states
+from podnet.dataplane.nftpol_sync import PolicyProxy
 from podnet.dataplane.runtime import Runtime
 from podnet.dataplane.runtime_command import service_env
 from podnet.dataplane.runtime_spawn import Stream
@@ -58,8 +60,10 @@ class LiveCluster:
         on_log: LogSink | None = None,
         on_status: Callable[[PodStatus], None] | None = None,
         backoff_scale: float = 1.0,
+        deny: str = "drop",
     ) -> None:
         self.manifests = manifests
+        self.deny = deny  # "drop" as most CNIs do, or "reject" for fast feedback
         self.node_count = nodes
         self.on_log = on_log
         self.on_status = on_status
@@ -67,7 +71,7 @@ class LiveCluster:
         self.state: ClusterState | None = None
         self.sandbox: Sandbox | None = None
         self.runtime: Runtime | None = None
-        self._proxies: dict[str, tuple[NftSession, ServiceProxy]] = {}
+        self._proxies: dict[str, tuple[NftSession, ServiceProxy, PolicyProxy]] = {}
         self._ready: dict[str, bool] = {}
         self._lock = threading.RLock()
         self._tmp = tempfile.TemporaryDirectory(prefix="podnet-")
@@ -94,8 +98,8 @@ class LiveCluster:
         self.sandbox.add_pods([p for p in state.pods if p.ip is not None])
         for node in state.nodes:
             session = NftSession(tuple(self.sandbox.node_exec_argv(node.name, [])))
-            self._proxies[node.name] = (session, ServiceProxy(session))
-        self._sync()
+            self._proxies[node.name] = (session, ServiceProxy(session), PolicyProxy(session))
+        self._sync(policies=True)
         self.runtime = Runtime(
             images,
             self._spawn,
@@ -153,7 +157,7 @@ class LiveCluster:
             self._ready[key] = False
             self.state = self._with_endpoints(dataclasses.replace(self.state, pods=pods))
             self.sandbox.add_pods([new])
-            self._sync()
+            self._sync(policies=True)  # the pod's IP changed: peer sets change
         self.start_pods([new])
         return new
 
@@ -163,12 +167,21 @@ class LiveCluster:
         eps = compute_endpoints(state.services, state.pods, self._ready)
         return dataclasses.replace(state, endpoints=eps)
 
-    def _sync(self) -> None:
-        """Apply the current state: nft elements on every node, then DNS records."""
+    def _sync(self, *, policies: bool = False) -> None:
+        """Apply the current state: nft elements on every node, then DNS records.
+
+        The Service proxy and the DNS records follow endpoints (readiness); the policy
+        tables follow pods, labels and IPs only, so ``policies`` is asked for when those
+        change. Each node's policy table holds the rules for the pods on that node
+        (egress where traffic leaves a local pod, ingress where it enters one).
+        """
         assert self.state is not None
         proxy_state = compile_services(self.state)
-        for _, proxy in self._proxies.values():
-            proxy.sync(proxy_state)
+        per_node = policy_states(self.state, deny=self.deny) if policies else {}
+        for node, (_, services, netpol) in self._proxies.items():
+            services.sync(proxy_state)
+            if node in per_node:
+                netpol.sync(per_node[node])
         dnsserver_records.write(self.records_path, build_records(self.state))
 
     def _on_ready(self, key: str, ready: bool) -> None:
@@ -208,7 +221,7 @@ class LiveCluster:
         """Stop containers, nft sessions, then the sandbox (which removes the rest)."""
         if self.runtime is not None:
             self.runtime.close()
-        for session, _ in self._proxies.values():
+        for session, *_ in self._proxies.values():
             session.close()
         self._proxies.clear()
         if self.sandbox is not None:
