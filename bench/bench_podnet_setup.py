@@ -87,7 +87,7 @@ def run_baseline(n: int, parallel: int) -> float:
     return float(json.loads(out)["seconds"])
 
 
-def run_podnet(n: int) -> dict[str, float]:
+def run_podnet(n: int, kill: bool = False) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -121,15 +121,37 @@ def run_podnet(n: int) -> dict[str, float]:
         outer = time.perf_counter() - t1
         r = call(op="exec", pod="bench/p0", argv=["busybox", "ping", "-c1", "-W2", pod_ip(n - 1)])
         assert r["rc"] == 0, r
-        t2 = time.perf_counter()
-        call(op="close")
+        named: dict[str, int] = call(op="pids")["pids"]  # type: ignore[assignment]
+        holders = [p for k, p in named.items() if k != "init"]
+        if kill:
+            t2 = time.perf_counter()
+            proc.kill()
+            proc.wait()
+            while any(_alive(p) for p in holders):
+                time.sleep(0.002)
+            dead = time.perf_counter() - t2
+            while _alive(named["init"]):
+                time.sleep(0.002)
+        else:
+            t2 = time.perf_counter()
+            call(op="close")
         closed = time.perf_counter() - t2
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+    if kill:
+        return {"SIGKILL -> every pod/node process dead": dead, "SIGKILL -> init gone": closed}
     return {"enter": ready, "add_pods": inner, "add_pods_wall": outer, "close": closed}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
 
 
 def machine() -> str:
@@ -164,19 +186,22 @@ def main() -> int:
     n = args.pods
     rows: dict[str, list[float]] = {}
     for _ in range(args.runs):
-        for k, v in run_podnet(n).items():
+        for k, v in [*run_podnet(n).items(), *run_podnet(n, kill=True).items()]:
             rows.setdefault(f"podnet {k}", []).append(v)
         rows.setdefault("baseline ip -batch, pod side sequential", []).append(run_baseline(n, 1))
         rows.setdefault("baseline ip -batch, pod side 16 at a time", []).append(run_baseline(n, 16))
+    load = os.getloadavg()[0]
     lines = [
-        f"{n} pods on one node, {args.runs} runs, seconds (median / min):",
+        f"{n} pods on one node, {args.runs} runs, seconds (median / min); "
+        f"1-min load average at the start {load:.2f} (other work shares the machine):",
         "",
         "| what | median s | min s | per pod ms (median) |",
         "|---|---|---|---|",
     ]
     for k, vs in rows.items():
         med = statistics.median(vs)
-        lines.append(f"| {k} | {med:.3f} | {min(vs):.3f} | {med / n * 1000:.2f} |")
+        per_pod = f"{med / n * 1000:.2f}" if "add_pods" in k or "baseline" in k else "-"
+        lines.append(f"| {k} | {med:.3f} | {min(vs):.3f} | {per_pod} |")
     table = "\n".join(lines)
     print(table)
     print(f"\nmachine: {machine()}")
@@ -193,7 +218,12 @@ def write_readme(table: str, mach: str) -> None:
         "`sudo .venv/bin/python bench/bench_podnet_setup.py --pods 200 --runs 3 --write`\n\n"
         "podnet `add_pods` = pause process per pod (net+UTS+mount ns, hostname, /etc\n"
         "files, /proc), veth pair, addresses and routes on both sides; `enter` = process\n"
-        "start to cluster ready; `close` = explicit teardown. Baseline = the same veths,\n"
+        "start to cluster ready; `close` = explicit teardown; `SIGKILL -> ...` = from\n"
+        "SIGKILL of the podnet process until every pause/node process has exited (their\n"
+        "namespaces are released on exit), resp. until the cluster init is gone: the\n"
+        "kernel's init waits until every process of its namespace is *reaped*, and the\n"
+        "orphaned zombies are reaped by the host's pid 1, at its own pace.\n"
+        "Baseline = the same veths,\n"
         "addresses and routes with plain `ip -batch` + `ip netns add` (no hostname, no\n"
         "mount namespace), in the same run.\n\n"
         f"{table}\n\nMachine: {mach}\n{END}\n"
