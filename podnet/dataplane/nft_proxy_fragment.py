@@ -80,7 +80,6 @@ def fragment(r: ServicePortRule, owns_front: bool, owns_nodeport: bool) -> Fragm
     els: list[Element] = []
     for i, b in enumerate(r.backends):
         els.append((be, f"{front} . {i}", f"{b.ip} . {b.port}"))
-        shared.append(("hairpin", f"{b.ip} . {b.ip}"))
     if owns_nodeport:
         npbe = f"npbe-{n}"
         for i, b in enumerate(r.backends):

@@ -2,7 +2,7 @@
 
 :class:`ProxyTable` keeps, per Service, its rules and the :class:`Fragment` each rule
 contributes, plus reference counts for elements that several ports share (a ClusterIP
-with two ports, a pod that backs two Services in ``hairpin``) and for the per-count
+with several ports; a NodePort claimed twice in a broken cluster) and for the per-count
 objects (``be-<n>``, ``ep-<n>``, ...). :meth:`ProxyTable.apply` replaces the rules of
 some Services and returns the nftables transaction for exactly the difference: only
 the changed Services' fragments are recomputed and compared, never the whole table.
@@ -41,7 +41,7 @@ from podnet.dataplane.nft_proxy_table_tx import (
 
 Changes = Mapping[str, Iterable[ServicePortRule]]  # service key -> its new rules
 
-_SHARED = frozenset(("cluster-ips", "nodeports", "hairpin"))
+_SHARED = frozenset(("cluster-ips", "nodeports"))
 
 
 def group_by_service(ports: Iterable[ServicePortRule]) -> dict[str, list[ServicePortRule]]:

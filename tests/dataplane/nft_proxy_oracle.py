@@ -2,7 +2,8 @@
 
 This is the first, non-incremental implementation of the table (one pass over the
 sorted ports). The incremental :class:`ProxyTable` must describe exactly the same
-table for every state, including the ownership rule for colliding frontends.
+table for every state, including the ownership rule for colliding frontends. (Since
+then the table lost its ``hairpin`` set, replaced by a fib test in a base chain.)
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ def oracle_desired(st: ProxyState) -> Desired:
         _ensure_count(n, sets, ep_chains, el)
         for i, b in enumerate(r.backends):
             el[f"be-{n}"][f"{front} . {i}"] = f"{b.ip} . {b.port}"
-            el["hairpin"].setdefault(f"{b.ip} . {b.ip}", None)
         target = f"goto ep-{n}"
         np_key = f"{_proto(r)} . {r.node_port}"
         has_np = r.node_port is not None and np_key not in el["service-nodeports"]

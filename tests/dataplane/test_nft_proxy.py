@@ -38,7 +38,6 @@ GOLDEN = (
     "add table ip podnet-proxy\n"
     "add set ip podnet-proxy cluster-ips { type ipv4_addr; }\n"
     "add set ip podnet-proxy nodeports { type inet_proto . inet_service; }\n"
-    "add set ip podnet-proxy hairpin { type ipv4_addr . ipv4_addr; }\n"
     "add map ip podnet-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict; }\n"
     "add map ip podnet-proxy service-nodeports { type inet_proto . inet_service : verdict; }\n"
     "add map ip podnet-proxy be-2 { typeof ip daddr . meta l4proto . th dport . numgen random mod 2 : ip daddr . th dport; }\n"
@@ -64,14 +63,14 @@ GOLDEN = (
     "add rule ip podnet-proxy services fib daddr type local meta l4proto . th dport vmap @service-nodeports\n"
     "add rule ip podnet-proxy nat-prerouting jump services\n"
     "add rule ip podnet-proxy nat-output jump services\n"
+    "add rule ip podnet-proxy filter-prerouting ct state new ct status dnat fib daddr . iif oif exists meta mark set meta mark | 0x4000\n"
     "add rule ip podnet-proxy filter-prerouting ct state new jump reject-check\n"
     "add rule ip podnet-proxy filter-output ct state new jump reject-check\n"
     "add rule ip podnet-proxy nat-postrouting jump record-affinity\n"
-    "add rule ip podnet-proxy nat-postrouting ct status dnat ip saddr . ip daddr @hairpin masquerade\n"
+    "add rule ip podnet-proxy nat-postrouting meta mark & 0x4000 == 0x4000 masquerade\n"
     "add rule ip podnet-proxy nat-postrouting ct status dnat ct original ip daddr != @cluster-ips masquerade\n"
     "add element ip podnet-proxy cluster-ips { 10.96.0.20, 10.96.0.22 }\n"
     "add element ip podnet-proxy nodeports { tcp . 30080 }\n"
-    "add element ip podnet-proxy hairpin { 10.244.0.2 . 10.244.0.2, 10.244.0.3 . 10.244.0.3 }\n"
     "add element ip podnet-proxy service-ips { 10.96.0.20 . tcp . 80 : goto ep-2 }\n"
     "add element ip podnet-proxy service-nodeports { tcp . 30080 : goto np-2 }\n"
     "add element ip podnet-proxy be-2 { 10.96.0.20 . tcp . 80 . 0 : 10.244.0.2 . 8080, 10.96.0.20 . tcp . 80 . 1 : 10.244.0.3 . 8081 }\n"
@@ -144,7 +143,7 @@ def test_endpoint_change_is_element_ops_only() -> None:
     new = ProxyState((rule("10.96.0.1", ("10.244.0.2", 80), ("10.244.0.5", 80)), old.ports[1]))
     tx = diff(old, new)
     assert {op.kind for op in tx.ops} == {"element"}
-    assert tx.counts() == {("delete", "element"): 2, ("add", "element"): 2}  # be-2 slot 1, hairpin
+    assert tx.counts() == {("delete", "element"): 1, ("add", "element"): 1}  # be-2 slot 1
     fake = fake_with(old)
     fake.run(tx)
     assert fake.snapshot() == fake_with(new).snapshot()
@@ -207,7 +206,7 @@ def test_service_proxy_full_then_partial_then_full_after_failure() -> None:
     a = ProxyState((rule("10.96.0.1", ("10.244.0.2", 80)),))
     b = ProxyState((rule("10.96.0.1", ("10.244.0.3", 80)),))
     proxy.sync(a)
-    assert proxy.sync(b) == 4 and proxy.full_syncs == 1
+    assert proxy.sync(b) == 2 and proxy.full_syncs == 1
     fake.fail_next = True
     proxy.sync(a)  # partial fails -> full sync of a
     assert proxy.full_syncs == 2 and fake.snapshot() == fake_with(a).snapshot()

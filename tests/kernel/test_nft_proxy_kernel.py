@@ -44,8 +44,9 @@ def tcp(port):
     s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("0.0.0.0", port)); s.listen(64); return s
 def serve_tcp(s):
+    peer_port = s.getsockname()[1] == 7070  # answers with the client's address instead
     while True:
-        c, _ = s.accept(); c.sendall(name.encode()); c.close()
+        c, peer = s.accept(); c.sendall((peer[0] if peer_port else name).encode()); c.close()
 def serve_udp(port):
     u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("0.0.0.0", port))
     while True:
@@ -148,7 +149,7 @@ def topo() -> Iterator[Topology]:
     t = Topology(f"pnt-{secrets.token_hex(3)}")
     try:
         t.build()
-        t.serve("a", 8080, 9090, 5353)
+        t.serve("a", 8080, 9090, 5353, 7070)
         t.serve("b", 8080, 8081, 9090, 5353)
         yield t
     finally:
@@ -219,6 +220,15 @@ def test_no_endpoints_and_unknown_port_are_refused_at_once(topo: Topology) -> No
 def test_hairpin_pod_reaches_itself_through_its_service(topo: Topology) -> None:
     ServiceProxy(topo.runner).sync(compile_services(base_state()))
     assert topo.connect("a", "10.96.0.22", 80, count=3) == ["a", "a", "a"]
+
+
+def test_only_hairpin_traffic_is_masqueraded(topo: Topology) -> None:
+    peer = svc("peer", "10.96.0.25", ServicePort(80, 7070))
+    st = base_state()
+    eps = {**st.endpoints, "default/peer": {"": (ep("a", 7070),)}}
+    ServiceProxy(topo.runner).sync_cluster(cluster((*st.services, peer), eps))
+    assert topo.connect("c", "10.96.0.25", 80) == [POD_IPS["c"]]  # source kept
+    assert topo.connect("a", "10.96.0.25", 80) == ["10.244.0.1"]  # hairpin: masqueraded
 
 
 def test_nodeport_from_pod_and_from_node(topo: Topology) -> None:
