@@ -32,8 +32,8 @@ from podnet.analyze.explain_target import (
     source_pod,
     split_port,
 )
-from podnet.analyze.lint_images import served_ports
 from podnet.analyze.lint_refs import is_ip
+from podnet.analyze.served import container_ports
 from podnet.control.policy import PolicyEngine
 from podnet.control.policy_verdict import Verdict
 from podnet.model.cluster import ClusterState
@@ -88,7 +88,7 @@ def _pod_port(pod: Pod, ps: PortSpec) -> tuple[int, str]:
         if num is None:
             raise TargetError(f"pod {pod.key} has no {proto} port named {ps.port!r}")
         return num, proto
-    ports = served_ports(pod)
+    ports = container_ports(pod)
     if len(ports) == 1:
         return ports[0].container_port, ports[0].protocol
     if not ports:

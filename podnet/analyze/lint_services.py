@@ -15,7 +15,7 @@ from difflib import get_close_matches
 
 from podnet.analyze.lint import Finding
 from podnet.analyze.lint_context import LintContext
-from podnet.analyze.lint_images import served_ports, serves
+from podnet.analyze.served import container_ports, serves
 from podnet.model.objects import Pod, Service
 from podnet.model.selectors import matches_map
 
@@ -66,7 +66,7 @@ def _port_findings(svc: Service, pods: list[Pod]) -> list[Finding]:
             )
         elif not any(serves(p, tp, sp.protocol) for p in pods):
             served = sorted(
-                {f"{cp.container_port}/{cp.protocol}" for p in pods for cp in served_ports(p)}
+                {f"{cp.container_port}/{cp.protocol}" for p in pods for cp in container_ports(p)}
             )
             out.append(
                 Finding(

@@ -107,7 +107,9 @@ def test_template_change_that_matters_is_shown_under_new_names(
     base = SHOP / "base"
     doc = (base / "shop.yaml").read_text()
     # the api moves from 8080 to 9000: api-ingress (8080 only) no longer admits anyone
-    (tmp_path / "shop.yaml").write_text(doc.replace("containerPort: 8080", "containerPort: 9000"))
+    # (agnhost listens where its flag says, declared or not, so move both)
+    moved = doc.replace("containerPort: 8080", "containerPort: 9000")
+    (tmp_path / "shop.yaml").write_text(moved.replace("--http-port=8080", "--http-port=9000"))
     for name in ("namespaces.yaml", "data.yaml", "monitoring.yaml"):
         (tmp_path / name).write_text((base / name).read_text())
     old = state("base")
