@@ -71,7 +71,8 @@ def expand_daemonsets(templates: Iterable[Pod], nodes: Sequence[Node]) -> tuple[
             if not _fits(tpl, node):
                 continue
             name = f"{tpl.name}-{name_suffix(tpl.namespace, tpl.name, node.name)}"
-            out.append(dataclasses.replace(tpl, name=name, node_name=node.name))
+            meta = dataclasses.replace(tpl.meta, name=name) if tpl.meta else None
+            out.append(dataclasses.replace(tpl, name=name, node_name=node.name, meta=meta))
     return tuple(out)
 
 

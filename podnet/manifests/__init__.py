@@ -8,6 +8,5 @@ Both return :class:`podnet.model.objects.Manifests` or raise
 
 from podnet.manifests.build import from_documents
 from podnet.manifests.files import load_paths, parse_text
-from podnet.manifests.workloads import expand_daemonset
 
-__all__ = ["expand_daemonset", "from_documents", "load_paths", "parse_text"]
+__all__ = ["from_documents", "load_paths", "parse_text"]

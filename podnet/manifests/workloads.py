@@ -14,7 +14,7 @@ give the same pod names. Facts reproduced:
   ``controller-revision-hash``; hostname = pod name, subdomain = serviceName
   (pkg/controller/statefulset/stateful_set_utils.go).
 * DaemonSet: one pod per eligible node, so it is kept as a template pod and expanded by
-  :func:`expand_daemonset` once nodes are known (podnet.control builds the nodes).
+  podnet.control.scheduler.expand_daemonsets once nodes are known (podnet.control builds the nodes).
 * Job: ``min(parallelism, completions)`` pods, none when suspended; labels +=
   ``job-name``, ``batch.kubernetes.io/job-name``, ``controller-uid``,
   ``batch.kubernetes.io/controller-uid``; Indexed jobs are ``<name>-<index>-<5 chars>``
@@ -26,8 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from podnet.manifests.convert import labels_of, to_pod
@@ -145,23 +144,4 @@ def _job_pods(spec: dict[str, Any], ns: str, name: str, pod: _MakePod) -> tuple[
             out.append(pod(generate_name(f"{name}-{i}-", ns), indexed, hostname=f"{name}-{i}"))
         else:
             out.append(pod(generate_name(f"{name}-", ns, str(i)), extra))
-    return tuple(out)
-
-
-def expand_daemonset(
-    template: Pod, nodes: Sequence[tuple[str, Mapping[str, str]]]
-) -> tuple[Pod, ...]:
-    """One pod per node whose labels satisfy the template's nodeSelector.
-
-    ``nodes`` are ``(node name, node labels)``. Each pod is ``<ds>-<5 chars>`` with
-    ``node_name`` set: the DaemonSet controller pins its pods to their node (it sets
-    node affinity to ``metadata.name``; binding is the same effect).
-    """
-    out = []
-    for node, node_labels in nodes:
-        if any(node_labels.get(k) != v for k, v in template.node_selector.items()):
-            continue
-        pod_name = generate_name(f"{template.name}-", template.namespace, node)
-        meta = replace(template.meta, name=pod_name) if template.meta else None
-        out.append(replace(template, name=pod_name, node_name=node, meta=meta))
     return tuple(out)

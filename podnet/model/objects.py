@@ -224,5 +224,5 @@ class Manifests:
     warnings: tuple[str, ...] = ()
     # One template pod per DaemonSet (name = the DaemonSet's, owner set). Not in
     # ``pods``: podnet.control expands each per node with
-    # podnet.manifests.workloads.expand_daemonset once the nodes are known.
+    # podnet.control.scheduler.expand_daemonsets once the nodes are known.
     daemonsets: tuple[Pod, ...] = ()

@@ -6,7 +6,8 @@ import re
 
 from mf_builders import load, setpath, workload
 
-from podnet.manifests import expand_daemonset
+from podnet.control.scheduler import expand_daemonsets
+from podnet.model.cluster import Node
 
 SUFFIX = "[bcdfghjklmnpqrstvwxz2456789]"
 
@@ -72,9 +73,11 @@ def test_daemonset_is_a_template() -> None:
     assert m.pods == ()
     (t,) = m.daemonsets
     assert t.name == "agent" and t.owner == "DaemonSet/agent"
-    pods = expand_daemonset(
-        t, [("node-0", {"role": "edge"}), ("node-1", {}), ("node-2", {"role": "edge"})]
-    )
+    nodes = [
+        Node(f"node-{i}", labels, f"10.244.{i}.0/24", f"172.18.0.{i + 2}")
+        for i, labels in enumerate([{"role": "edge"}, {}, {"role": "edge"}])
+    ]
+    pods = expand_daemonsets([t], nodes)
     assert [p.node_name for p in pods] == ["node-0", "node-2"]
     assert all(re.fullmatch(rf"agent-{SUFFIX}{{5}}", p.name) for p in pods)
     assert len({p.name for p in pods}) == 2
