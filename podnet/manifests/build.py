@@ -57,7 +57,7 @@ def from_documents(docs: Sequence[tuple[dict[str, Any], Location]]) -> Manifests
         warnings += ctx.warnings
         if item is not None and not ctx.errors:
             valid.append(item)
-    _check_unique(valid, errors)
+    valid = _check_unique(valid, errors, warnings)
     raise_all(errors)
     return _convert(valid, warnings)
 
@@ -137,16 +137,36 @@ def _check(ctx: DocContext) -> Valid | None:
     return known, doc, ctx, Meta(kind, namespace, str(meta.get("name")), ctx.location)
 
 
-def _check_unique(valid: list[Valid], errors: list[ManifestError]) -> None:
-    seen: dict[str, Meta] = {}
-    for _, _, ctx, meta in valid:
-        first = seen.setdefault(meta.ref, meta)
-        if first is not meta:
+def _check_unique(
+    valid: list[Valid], errors: list[ManifestError], warnings: list[str]
+) -> list[Valid]:
+    """Drop exact repeats of an object (with a warning), refuse conflicting ones.
+
+    ``kubectl apply -f dir/`` applies an identical second copy as "unchanged", so the
+    same object in two files is harmless (the seed's Service stands alone and again in
+    its example); two *different* objects of one name would silently overwrite each
+    other in a cluster, which is almost always a mistake, so that is an error here.
+    """
+    seen: dict[str, tuple[Meta, dict[str, Any]]] = {}
+    kept: list[Valid] = []
+    for item in valid:
+        _, doc, ctx, meta = item
+        first = seen.setdefault(meta.ref, (meta, doc))
+        if first[0] is meta:
+            kept.append(item)
+        elif first[1] == doc:
+            warnings.append(
+                f"{meta.location}: {meta.ref} repeats the identical object at "
+                f"{first[0].location}; using it once"
+            )
+        else:
             ctx.error(
                 ("metadata", "name"),
-                f"Duplicate value: {meta.ref} is already defined at {first.location}",
+                f"Duplicate value: {meta.ref} is already defined differently at "
+                f"{first[0].location}",
             )
             errors.append(ctx.errors[-1])
+    return kept
 
 
 def _convert(valid: list[Valid], warnings: list[str]) -> Manifests:

@@ -400,9 +400,16 @@ def test_same_port_name_in_two_containers_warns() -> None:
     assert any("duplicate port name" in w for w in load(doc).warnings)
 
 
-def test_duplicate_objects_rejected() -> None:
-    err = error_of(pod("a"), pod("a"))
+def test_conflicting_duplicate_objects_rejected() -> None:
+    err = error_of(pod("a"), setpath(pod("a"), "metadata.labels", {"x": "y"}))
     assert err.obj == "Pod/default/a"
+
+
+def test_identical_duplicate_objects_used_once() -> None:
+    # kubectl apply -f dir/ applies an identical second copy as "unchanged"
+    m = load(pod("a"), pod("a"))
+    assert [p.key for p in m.pods] == ["default/a"]
+    assert any("identical" in w for w in m.warnings)
 
 
 def test_same_name_different_kind_or_namespace_ok() -> None:
