@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import threading
@@ -36,52 +35,50 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from podnet.dataplane import execs, holders, links, netns, rtnl
+from podnet.dataplane import holders, links, netns, wiring
 from podnet.dataplane.podfiles import pod_files
 from podnet.dataplane.spawner import Spawner
-from podnet.errors import ClusterError, CommandError, NotSupportedError, PodnetError
+from podnet.dataplane.wiring import PlacedPod, Tools
+from podnet.errors import ClusterError, NotSupportedError, PodnetError
 from podnet.model.cluster import Node
 from podnet.model.objects import Pod
 
-
-def _which(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise NotSupportedError(f"{name} is not installed")
-    return path
+Proc = subprocess.Popen[bytes]
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
+def _kill(proc: Proc) -> None:
     if proc.poll() is None:
         proc.kill()
     proc.wait()
 
 
 class Sandbox:
-    """Owner of the cluster's namespaces; lives inside the podnet process."""
+    """Owner of the cluster's namespaces; lives inside the podnet process.
+
+    Thread-safe: the runtime may remove and re-add pods from its own threads.
+    """
 
     _busy = False  # one open sandbox per process
 
-    def __init__(self, spawner: Spawner, init: subprocess.Popen[bytes], liveness_w: int) -> None:
+    def __init__(self, tools: Tools, spawner: Spawner, init: Proc, liveness_w: int) -> None:
+        self._tools = tools
         self._spawner = spawner
         self._init = init
         self._liveness_w = liveness_w
-        self._nodes: dict[str, tuple[Node, subprocess.Popen[bytes]]] = {}
-        self._pods: dict[str, tuple[Pod, subprocess.Popen[bytes]]] = {}
+        self._nodes: dict[str, tuple[Node, Proc]] = {}
+        self._pods: dict[str, tuple[Pod, Proc]] = {}
         self._closed = False
-        self._ip = _which("ip")
-        self._nsenter = _which("nsenter")
+        self._lock = threading.RLock()
 
     # -- lifetime ---------------------------------------------------------------
 
     @classmethod
     def enter(cls) -> Sandbox:
         """Create the cluster: user namespace if unprivileged, PID namespace, init,
-        and the cluster's root netns with the node-network bridge. Once per process."""
+        and the cluster's root netns with the node-network bridge."""
         if cls._busy:
             raise ClusterError("a sandbox is already open in this process")
-        _which("ip")
-        _which("nsenter")
+        tools = Tools.find()
         if os.geteuid() != 0:  # after a first rootless enter we are uid 0 in our userns
             if threading.active_count() != 1:
                 raise NotSupportedError("rootless: enter the sandbox before starting threads")
@@ -105,9 +102,9 @@ class Sandbox:
         finally:
             os.close(r)
         cls._busy = True
-        sandbox = cls(spawner, init, w)
+        sandbox = cls(tools, spawner, init, w)
         try:
-            sandbox._run_ip(sandbox.root_exec_argv, links.root_batch())
+            wiring.make_root(tools, init.pid)
         except PodnetError:
             sandbox.close()
             raise
@@ -119,26 +116,25 @@ class Sandbox:
         Killing the init is what removes everything; pods and nodes are killed first
         only so their Popen objects are reaped here instead of left as zombies.
         """
-        if self._closed:
-            return
-        self._closed = True
-        for _, proc in self._pods.values():
-            _kill(proc)
-        for _, proc in self._nodes.values():
-            _kill(proc)
-        # The init's exit kills every other process in the namespace at once, but the
-        # kernel then waits (zap_pid_ns_processes) until every one is *reaped*; those
-        # that are podnet's own children (containers of the runtime) are reaped by
-        # their owners' Popen objects, possibly later. Their namespaces are already
-        # gone (exit_task_namespaces runs before), so do not block on that here.
-        self._init.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._init.wait(timeout=2)
-        os.close(self._liveness_w)
-        self._pods.clear()
-        self._nodes.clear()
-        self._spawner.stop()
-        Sandbox._busy = False
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for _, proc in [*self._pods.values(), *self._nodes.values()]:
+                _kill(proc)
+            # The init's exit kills every other process in the namespace at once, but
+            # the kernel then waits (zap_pid_ns_processes) until every one is *reaped*;
+            # podnet's own children (the runtime's containers) are reaped by their
+            # owners' Popen objects, maybe later. Their namespaces are gone already
+            # (exit_task_namespaces comes first), so do not block on that here.
+            self._init.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._init.wait(timeout=2)
+            os.close(self._liveness_w)
+            self._pods.clear()
+            self._nodes.clear()
+            self._spawner.stop()
+            Sandbox._busy = False
 
     def __enter__(self) -> Sandbox:
         return self
@@ -150,127 +146,93 @@ class Sandbox:
 
     def add_nodes(self, nodes: Sequence[Node]) -> None:
         """Create node netns, attach them to the bridge, route pod CIDRs between them."""
-        self._check_open()
-        new = list(nodes)
-        names = [n.name for n in new]
-        if len(set(names)) != len(names) or any(n in self._nodes for n in names):
-            raise ClusterError(f"duplicate node name in {names}")
-        links.check_unique_ifaces([*self._nodes, *names], "nd")
-        added: list[str] = []
-        try:
-            for node in new:
-                holder = self._spawner.call(partial(holders.spawn_node, node.name))
-                self._nodes[node.name] = (node, holder)
-                added.append(node.name)
-            attach: list[str] = []
-            for node in new:
-                attach += links.node_attach_batch(node, self._ns_path(self._node_pid(node.name)))
-            self._run_ip(self.root_exec_argv, attach)
-            everyone = [n for n, _ in self._nodes.values()]
-            jobs = []
-            for node, proc in self._nodes.values():
-                if node.name in names:
-                    lines = links.node_config_batch(node, everyone)
-                else:  # an existing node learns the new nodes' pod CIDRs
-                    lines = [
-                        f"route add {n.pod_cidr} via {n.address} dev {links.POD_IFACE}" for n in new
-                    ]
-                jobs.append(
-                    (
-                        self._enter_argv(proc.pid, "net", [self._ip, "-batch", "-"]),
-                        links.batch_text(lines),
-                    )
-                )
-            execs.run_all(jobs)
-        except PodnetError:
-            for name in added:
-                _kill(self._nodes.pop(name)[1])
-            raise
+        with self._lock:
+            self._check_open()
+            new = list(nodes)
+            names = [n.name for n in new]
+            if len(set(names)) != len(names) or any(n in self._nodes for n in names):
+                raise ClusterError(f"duplicate node name in {names}")
+            links.check_unique_ifaces([*self._nodes, *names], "nd")
+            try:
+                for node in new:
+                    holder = self._spawner.call(partial(holders.spawn_node, node.name))
+                    self._nodes[node.name] = (node, holder)
+                placed = [(n, p.pid) for n, p in self._nodes.values()]
+                fresh = [(n, pid) for n, pid in placed if n.name in names]
+                wiring.attach_nodes(self._tools, self._init.pid, fresh)
+                wiring.route_nodes(self._tools, placed, new)
+            except PodnetError:
+                for name in names:
+                    if name in self._nodes:
+                        _kill(self._nodes.pop(name)[1])
+                raise
 
     def add_pods(self, pods: Sequence[Pod]) -> None:
-        """Create the pods' sandboxes and wire them: one ``ip -batch`` per node for the
-        veth pairs and node sides, rtnetlink from a worker thread for the pod sides.
+        """Create the pods' sandboxes (pause processes, in parallel) and wire them.
 
         Each pod needs ``ip`` and ``node`` (set by scheduling and IPAM). All pods are
         checked before anything is created; on a failure the pods of this call are
         removed again.
         """
-        self._check_open()
-        new = list(pods)
-        keys = [p.key for p in new]
-        if len(set(keys)) != len(keys) or any(k in self._pods for k in keys):
-            raise ClusterError("duplicate pod in add_pods")
-        for pod in new:
-            if pod.ip is None or pod.node is None:
-                raise ClusterError(f"pod {pod.key} has no IP or node yet")
-            if pod.node not in self._nodes:
-                raise ClusterError(f"pod {pod.key}: unknown node {pod.node}")
-            links.check_pod_ip(pod.key, pod.ip, self._nodes[pod.node][0])
-        links.check_unique_ifaces([*self._pods, *keys], "pn")
-        try:
-            starts = []
+        with self._lock:
+            self._check_open()
+            new = list(pods)
+            keys = [p.key for p in new]
+            if len(set(keys)) != len(keys) or any(k in self._pods for k in keys):
+                raise ClusterError("duplicate pod in add_pods")
             for pod in new:
-                assert pod.ip is not None
-                files = pod_files(pod, pod.ip)
-                starts.append(partial(holders.spawn_pause, files.hostname, files.by_path()))
-            started = self._spawner.map(starts)
-            for pod, pause in zip(new, started, strict=True):
-                if not isinstance(pause, BaseException):
-                    self._pods[pod.key] = (pod, pause)
-            for pause in started:
-                if isinstance(pause, PodnetError):
-                    raise pause
-                if isinstance(pause, BaseException):
-                    raise NotSupportedError(f"cannot create a pod sandbox: {pause}") from pause
-            per_node: dict[str, list[str]] = {}
-            pod_sides: list[rtnl.PodSide] = []
-            for pod in new:
-                assert pod.ip is not None and pod.node is not None
-                node = self._nodes[pod.node][0]
-                pid = self._pods[pod.key][1].pid
-                per_node.setdefault(node.name, []).extend(
-                    links.pod_attach_batch(pod.key, pod.ip, node, self._ns_path(pid))
-                )
-                pod_sides.append(rtnl.PodSide(self._ns_path(pid), pod.ip, links.pod_gateway(node)))
-            node_jobs = [
-                (
-                    self._enter_argv(self._node_pid(name), "net", [self._ip, "-batch", "-"]),
-                    links.batch_text(lines),
-                )
-                for name, lines in per_node.items()
-            ]
-            execs.run_all(node_jobs)
-            rtnl.configure_pods(pod_sides)  # in-process: no exec per pod
-        except PodnetError:
-            for key in keys:
-                if key in self._pods:
-                    self.remove_pod(key)
-            raise
+                if pod.ip is None or pod.node is None:
+                    raise ClusterError(f"pod {pod.key} has no IP or node yet")
+                if pod.node not in self._nodes:
+                    raise ClusterError(f"pod {pod.key}: unknown node {pod.node}")
+                links.check_pod_ip(pod.key, pod.ip, self._nodes[pod.node][0])
+            links.check_unique_ifaces([*self._pods, *keys], "pn")
+            try:
+                self._start_pauses(new)
+                placed = []
+                for pod in new:
+                    assert pod.ip is not None and pod.node is not None
+                    node, holder = self._nodes[pod.node]
+                    pause = self._pods[pod.key][1]
+                    placed.append(PlacedPod(pod.key, pod.ip, node, holder.pid, pause.pid))
+                wiring.wire_pods(self._tools, placed)
+            except PodnetError:
+                for key in keys:
+                    if key in self._pods:
+                        self.remove_pod(key)
+                raise
+
+    def _start_pauses(self, pods: Sequence[Pod]) -> None:
+        starts = []
+        for pod in pods:
+            assert pod.ip is not None
+            files = pod_files(pod, pod.ip)
+            starts.append(partial(holders.spawn_pause, files.hostname, files.by_path()))
+        started = self._spawner.map(starts)
+        for pod, pause in zip(pods, started, strict=True):
+            if not isinstance(pause, BaseException):
+                self._pods[pod.key] = (pod, pause)
+        for pause in started:
+            if isinstance(pause, PodnetError):
+                raise pause
+            if isinstance(pause, BaseException):
+                raise NotSupportedError(f"cannot create a pod sandbox: {pause}") from pause
 
     def remove_pod(self, pod_key: str) -> None:
         """Delete the pod's veth pair, kill every process in its netns and its pause."""
-        self._check_open()
-        if pod_key not in self._pods:
-            raise ClusterError(f"no pod {pod_key} in the sandbox")
-        pod, pause = self._pods.pop(pod_key)
-        assert pod.node is not None
-        # Deleting one end removes the pair (and the node's /32 route) synchronously;
-        # a dying netns would only release them later, from a kernel workqueue.
-        # CommandError: never attached (add_pods failed before that).
-        with contextlib.suppress(CommandError):
-            execs.run(
-                self._enter_argv(
-                    self._node_pid(pod.node),
-                    "net",
-                    [self._ip, "link", "del", links.pod_iface(pod_key)],
-                )
-            )
-        inode = netns.netns_inode(pause.pid) if pause.poll() is None else None
-        if inode is not None:
-            for pid in _pids_in_netns(inode):
-                if pid != pause.pid:
-                    _signal(pid, signal.SIGKILL)
-        _kill(pause)
+        with self._lock:
+            self._check_open()
+            if pod_key not in self._pods:
+                raise ClusterError(f"no pod {pod_key} in the sandbox")
+            pod, pause = self._pods.pop(pod_key)
+            assert pod.node is not None
+            wiring.unwire_pod(self._tools, pod_key, self._node_pid(pod.node))
+            if pause.poll() is None:
+                for pid in wiring.pids_in_netns(netns.netns_inode(pause.pid)):
+                    if pid != pause.pid:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+            _kill(pause)
 
     # -- entering namespaces (for the runtime, the nft and DNS helpers) -------------
 
@@ -281,47 +243,29 @@ class Sandbox:
         container process: signals and exit status reach it directly. Start it with
         :meth:`spawn`/:meth:`popen`, which put it in the cluster's PID namespace; run
         any other way it would see the pod's /proc (mounted for that namespace) from
-        outside it, and ``ps`` and friends fail.
+        outside it, and ``ps`` and friends fail. ``cwd`` is applied after entering the
+        mount namespace (entering it resets the working directory).
         """
-        pid = self._pod_pid(pod_key)
-        return [
-            self._nsenter,
-            f"--net=/proc/{pid}/ns/net",
-            f"--uts=/proc/{pid}/ns/uts",
-            f"--mount=/proc/{pid}/ns/mnt",
-            f"--wd={cwd or '/'}",
-            "--",
-            *argv,
-        ]
+        return self._tools.enter(self._pod_pid(pod_key), ["net", "uts", "mount"], argv, cwd or "/")
 
     def node_exec_argv(self, node: str, argv: Sequence[str]) -> list[str]:
         """``argv`` run in the node's netns and UTS namespace (e.g. ``nft -f -``)."""
-        pid = self._node_pid(node)
-        return [
-            self._nsenter,
-            f"--net=/proc/{pid}/ns/net",
-            f"--uts=/proc/{pid}/ns/uts",
-            "--",
-            *argv,
-        ]
+        return self._tools.enter(self._node_pid(node), ["net", "uts"], argv)
 
     def root_exec_argv(self, argv: Sequence[str]) -> list[str]:
         """``argv`` run in the cluster's root netns (the one holding the node bridge)."""
-        return self._enter_argv(self._init.pid, "net", argv)
+        return self._tools.enter(self._init.pid, ["net"], argv)
 
     def spawn(
         self, pod_key: str, argv: Sequence[str], *, cwd: str | None = None, **popen: Any
-    ) -> subprocess.Popen[bytes]:
-        """Start ``argv`` in the pod (see :meth:`pod_exec_argv`); ``popen`` goes to Popen.
-
-        ``preexec_fn`` and ``cwd`` must not be in ``popen``: entering the mount
-        namespace resets the working directory, so ``cwd`` is applied after it.
-        """
-        if "preexec_fn" in popen:
-            raise ValueError("spawn() enters the namespaces itself; no preexec_fn")
+    ) -> Proc:
+        """Start ``argv`` in the pod (see :meth:`pod_exec_argv`); ``popen`` goes to Popen
+        (not ``preexec_fn`` or ``cwd``: the namespaces are entered by ``nsenter``)."""
+        if "preexec_fn" in popen or "cwd" in popen:
+            raise ValueError("spawn() takes cwd itself and allows no preexec_fn")
         return self.popen(self.pod_exec_argv(pod_key, argv, cwd), **popen)
 
-    def popen(self, argv: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
+    def popen(self, argv: Sequence[str], **popen: Any) -> Proc:
         """Start ``argv`` in the cluster's PID namespace: it dies with the cluster.
 
         Combine with :meth:`node_exec_argv`/:meth:`root_exec_argv` for long-lived
@@ -330,8 +274,8 @@ class Sandbox:
         self._check_open()
         args = list(argv)
 
-        def start() -> subprocess.Popen[bytes]:
-            proc: subprocess.Popen[bytes] = subprocess.Popen(args, **popen)
+        def start() -> Proc:
+            proc: Proc = subprocess.Popen(args, **popen)
             return proc
 
         try:
@@ -343,12 +287,14 @@ class Sandbox:
 
     def pids(self) -> dict[str, int]:
         """Host pids of the processes podnet started: ``init``, ``node/<n>``, ``pod/<key>``."""
-        out = {"init": self._init.pid}
-        out.update({f"node/{n}": p.pid for n, (_, p) in self._nodes.items()})
-        out.update({f"pod/{k}": p.pid for k, (_, p) in self._pods.items()})
-        return out
+        with self._lock:
+            out = {"init": self._init.pid}
+            out.update({f"node/{n}": p.pid for n, (_, p) in self._nodes.items()})
+            out.update({f"pod/{k}": p.pid for k, (_, p) in self._pods.items()})
+            return out
 
     def pod_pid(self, pod_key: str) -> int:
+        """The pause's host pid: /proc/<pid>/net/* shows the pod's network state."""
         return self._pod_pid(pod_key)
 
     # -- internals ----------------------------------------------------------------
@@ -358,39 +304,13 @@ class Sandbox:
             raise ClusterError("the sandbox is closed")
 
     def _node_pid(self, name: str) -> int:
-        if name not in self._nodes:
+        found = self._nodes.get(name)
+        if found is None:
             raise ClusterError(f"no node {name} in the sandbox")
-        return self._nodes[name][1].pid
+        return found[1].pid
 
     def _pod_pid(self, key: str) -> int:
-        if key not in self._pods:
+        found = self._pods.get(key)
+        if found is None:
             raise ClusterError(f"no pod {key} in the sandbox")
-        return self._pods[key][1].pid
-
-    @staticmethod
-    def _ns_path(pid: int, kind: str = "net") -> str:
-        return f"/proc/{pid}/ns/{kind}"
-
-    def _enter_argv(self, pid: int, kind: str, argv: Sequence[str]) -> list[str]:
-        return [self._nsenter, f"--{kind}={self._ns_path(pid, kind)}", "--", *argv]
-
-    def _run_ip(self, where: Any, lines: list[str]) -> None:
-        execs.run(where([self._ip, "-batch", "-"]), links.batch_text(lines))
-
-
-def _pids_in_netns(inode: int) -> list[int]:
-    """Host pids of every process in the netns ``inode`` (all of them ours: the netns is)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}/ns/net").st_ino == inode:
-                    found.append(int(entry))
-            except OSError:
-                continue
-    return found
-
-
-def _signal(pid: int, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
+        return found[1].pid
