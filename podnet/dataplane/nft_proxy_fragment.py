@@ -66,33 +66,35 @@ def nodeport_key(r: ServicePortRule) -> str:
     return f"{r.protocol.lower()} . {r.node_port}"
 
 
-def fragment(r: ServicePortRule, owns_front: bool, owns_nodeport: bool) -> Fragment:
-    """The elements (and affinity objects) ``r`` adds; see the module docstring."""
-    np_key = nodeport_key(r)
+def fragment(
+    r: ServicePortRule, owns_front: bool, owns_nodeport: bool, front: str | None = None
+) -> Fragment:
+    """The elements (and affinity objects) ``r`` adds; see the module docstring.
+    ``front`` is :func:`front_key` of ``r`` when the caller has it already."""
     shared = [("cluster-ips", r.cluster_ip)]
+    np_key = ""
     if r.node_port is not None:
+        np_key = nodeport_key(r)
         shared.append(("nodeports", np_key))
     if not owns_front:
         return Fragment(0, tuple(shared), ())
     n = len(r.backends)
-    front = front_key(r)
+    front = front or front_key(r)
     be = f"be-{n}"
-    els: list[Element] = []
-    for i, b in enumerate(r.backends):
-        els.append((be, f"{front} . {i}", f"{b.ip} . {b.port}"))
+    els: list[Element] = [
+        (be, f"{front} . {i}", f"{b.ip} . {b.port}") for i, b in enumerate(r.backends)
+    ]
+    target = f"goto ep-{n}"
+    part = None
+    if r.affinity_timeout is not None:
+        part = _affinity(r, n, owns_nodeport)
+        target = f"goto {part.chain_name}"
+    els.append(("service-ips", front, target))
     if owns_nodeport:
         npbe = f"npbe-{n}"
         for i, b in enumerate(r.backends):
             els.append((npbe, f"{np_key} . {i}", f"{b.ip} . {b.port}"))
-    target = f"goto ep-{n}"
-    np_target = f"goto np-{n}"
-    part = None
-    if r.affinity_timeout is not None:
-        part = _affinity(r, n, owns_nodeport)
-        target = np_target = f"goto {part.chain_name}"
-    els.append(("service-ips", front, target))
-    if owns_nodeport:
-        els.append(("service-nodeports", np_key, np_target))
+        els.append(("service-nodeports", np_key, target if part else f"goto np-{n}"))
     return Fragment(n, tuple(shared), tuple(els), part)
 
 

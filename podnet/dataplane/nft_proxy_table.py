@@ -158,7 +158,7 @@ class ProxyTable:
             if ent is not None:
                 owns = front_owner.get(ent.front) == rid
                 owns_np = rid in np_owned and np_owner.get(np_owned[rid]) == rid
-                frag = fragment(ent.rule, owns, owns_np)
+                frag = fragment(ent.rule, owns, owns_np, ent.front)
                 self._frags[rid] = frag
             if old == frag:
                 continue

@@ -70,9 +70,11 @@ def test_one_endpoint_change_at_2000_services_is_one_small_transaction(
     calls: list[str] = []
     real = nft_proxy_fragment.fragment
 
-    def counting(r: ServicePortRule, owns: bool, owns_np: bool) -> Fragment:
+    def counting(
+        r: ServicePortRule, owns: bool, owns_np: bool, front: str | None = None
+    ) -> Fragment:
         calls.append(r.service)
-        return real(r, owns, owns_np)
+        return real(r, owns, owns_np, front)
 
     monkeypatch.setattr(nft_proxy_table, "fragment", counting)
     new_eps = (eps["b/s7"][""][0], ep("10.246.0.9"))
