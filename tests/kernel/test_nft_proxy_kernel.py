@@ -225,7 +225,10 @@ def test_hairpin_pod_reaches_itself_through_its_service(topo: Topology) -> None:
 def test_only_hairpin_traffic_is_masqueraded(topo: Topology) -> None:
     peer = svc("peer", "10.96.0.25", ServicePort(80, 7070))
     st = base_state()
-    eps = {**st.endpoints, "default/peer": {"": (ep("a", 7070),)}}
+    eps: dict[str, dict[str, tuple[Endpoint, ...]]] = {
+        **st.endpoints,
+        "default/peer": {"": (ep("a", 7070),)},
+    }
     ServiceProxy(topo.runner).sync_cluster(cluster((*st.services, peer), eps))
     assert topo.connect("c", "10.96.0.25", 80) == [POD_IPS["c"]]  # source kept
     assert topo.connect("a", "10.96.0.25", 80) == ["10.244.0.1"]  # hairpin: masqueraded
