@@ -100,7 +100,7 @@ def run(
             with _signals_ignored():
                 closing = time.monotonic()
                 cluster.close()
-                if cluster.state is not None:
+                if cluster.sandbox is not None:
                     progress(f"torn down in {time.monotonic() - closing:.2f}s")
 
 
