@@ -157,9 +157,9 @@ class Sandbox:
                 for node in new:
                     holder = self._spawner.call(partial(holders.spawn_node, node.name))
                     self._nodes[node.name] = (node, holder)
-                placed = [(n, p.pid) for n, p in self._nodes.values()]
+                placed = [(n, self._node_pid(n.name)) for n, _ in self._nodes.values()]
                 fresh = [(n, pid) for n, pid in placed if n.name in names]
-                wiring.attach_nodes(self._tools, self._init.pid, fresh)
+                wiring.attach_nodes(self._tools, _holder_pid(self._init, "cluster init"), fresh)
                 wiring.route_nodes(self._tools, placed, new)
             except PodnetError:
                 for name in names:
@@ -192,9 +192,9 @@ class Sandbox:
                 placed = []
                 for pod in new:
                     assert pod.ip is not None and pod.node is not None
-                    node, holder = self._nodes[pod.node]
-                    pause = self._pods[pod.key][1]
-                    placed.append(PlacedPod(pod.key, pod.ip, node, holder.pid, pause.pid))
+                    node = self._nodes[pod.node][0]
+                    node_pid, pod_pid = self._node_pid(pod.node), self._pod_pid(pod.key)
+                    placed.append(PlacedPod(pod.key, pod.ip, node, node_pid, pod_pid))
                 wiring.wire_pods(self._tools, placed)
             except PodnetError:
                 for key in keys:
@@ -226,7 +226,8 @@ class Sandbox:
                 raise ClusterError(f"no pod {pod_key} in the sandbox")
             pod, pause = self._pods.pop(pod_key)
             assert pod.node is not None
-            wiring.unwire_pod(self._tools, pod_key, self._node_pid(pod.node))
+            with contextlib.suppress(ClusterError):  # the node is gone: so is the veth
+                wiring.unwire_pod(self._tools, pod_key, self._node_pid(pod.node))
             if pause.poll() is None:
                 for pid in wiring.pids_in_netns(netns.netns_inode(pause.pid)):
                     if pid != pause.pid:
@@ -254,7 +255,7 @@ class Sandbox:
 
     def root_exec_argv(self, argv: Sequence[str]) -> list[str]:
         """``argv`` run in the cluster's root netns (the one holding the node bridge)."""
-        return self._tools.enter(self._init.pid, ["net"], argv)
+        return self._tools.enter(_holder_pid(self._init, "cluster init"), ["net"], argv)
 
     def spawn(
         self, pod_key: str, argv: Sequence[str], *, cwd: str | None = None, **popen: Any
@@ -307,10 +308,22 @@ class Sandbox:
         found = self._nodes.get(name)
         if found is None:
             raise ClusterError(f"no node {name} in the sandbox")
-        return found[1].pid
+        return _holder_pid(found[1], f"node {name}")
 
     def _pod_pid(self, key: str) -> int:
         found = self._pods.get(key)
         if found is None:
             raise ClusterError(f"no pod {key} in the sandbox")
-        return found[1].pid
+        return _holder_pid(found[1], f"pod {key}")
+
+
+def _holder_pid(proc: Proc, what: str) -> int:
+    """The pid of a live holder, never of a dead one.
+
+    Only podnet reaps its holders, so until :meth:`Popen.poll` sees one dead its pid
+    stays allocated (alive or a zombie) and cannot name anyone else's namespace: a
+    reused pid could otherwise point ``nsenter`` at the host's own netns.
+    """
+    if proc.poll() is not None:
+        raise ClusterError(f"the {what} holder process died (exit {proc.returncode})")
+    return proc.pid

@@ -273,3 +273,16 @@ def test_enter_close_enter_again_and_threads() -> None:
         check=False,
     )
     assert out.stdout == "ok\n", out.stderr
+
+
+def test_a_dead_holder_is_an_error_not_a_stale_pid(driver: Driver) -> None:
+    build(driver)
+    os.kill(driver.ok(op="pids")["pids"]["node/node-1"], signal.SIGKILL)
+    r = driver.call(
+        op="pods", pods=[{"namespace": "x", "name": "late", "node": "node-1", "ip": "10.244.1.9"}]
+    )
+    assert not r["ok"] and r["error"] == "ClusterError"
+    r = driver.call(op="node_exec", node="node-1", argv=["ip", "link"])
+    assert not r["ok"] and r["error"] == "ClusterError"
+    driver.ok(op="remove", pod="default/b0")  # its node is gone; removing still works
+    run_in(driver, "default/a0", "busybox", "ping", "-c", "1", "-W", "2", "10.244.0.3")
