@@ -69,6 +69,9 @@ def _spawn(
             preexec_fn=_guarded(what, setup),
             start_new_session=True,  # Ctrl-C goes to podnet, which tears down in order
             stdin=kw.pop("stdin", subprocess.DEVNULL),
+            # not podnet's stdout: a holder must not keep a pipe reader waiting for EOF;
+            # stderr stays, for the set-up error message written before exec
+            stdout=subprocess.DEVNULL,
             **kw,
         )
     except (subprocess.SubprocessError, OSError) as e:
