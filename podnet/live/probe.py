@@ -1,0 +1,218 @@
+"""``podnet probe``: bring the cluster up, try every connection for real, compare.
+
+Order of work (each step is one module; this one only sequences them):
+
+1. :class:`~podnet.live.cluster.LiveCluster` builds the namespaces, the Service proxy
+   and NetworkPolicy tables (nftables, compiled from the policy objects) and starts
+   every pod's containers;
+2. wait until every probed pod's served ports are bound and, with ``--via service``,
+   every backend the plan uses is a Ready endpoint whose nft elements are applied
+   (:mod:`podnet.live.probe_ready`);
+3. one prober per source pod (:mod:`podnet.live.prober`, started inside the pod), all
+   at once, each trying all its targets in parallel with the 1 s timeout upstream uses;
+4. judge every result against the engine's prediction (:mod:`podnet.live.probe_result`).
+
+The prediction is taken over the cluster as fully Ready (every endpoint present), the
+state step 2 waits for; the probe plan uses the same endpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from podnet.analyze.matrix import compute_matrix
+from podnet.control.endpoints import compute_endpoints
+from podnet.dataplane.images_builtin import PODNET_ROOT
+from podnet.errors import ClusterError, NotSupportedError
+from podnet.live.cluster import LiveCluster
+from podnet.live.probe_plan import Planned, by_source, plan_probes
+from podnet.live.probe_ready import missing_ports
+from podnet.live.probe_result import Observation, judge
+from podnet.model.cluster import ClusterState
+from podnet.model.objects import Manifests, Pod
+
+READY_WAIT = 15.0  # seconds for servers to bind and endpoints to become Ready
+Progress = Callable[[str], None]
+Chooser = Callable[[ClusterState], Sequence[Pod]]
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    state: ClusterState  # as fully Ready (every endpoint present)
+    pods: tuple[Pod, ...]  # the pods probed, sorted by key
+    via: str
+    observations: tuple[Observation, ...]
+    not_ready: tuple[str, ...]  # "pod port/proto" still not bound when probing began
+    timings: dict[str, float]  # seconds: up, ready, probe, total
+
+
+def probe_cluster(
+    manifests: Manifests,
+    *,
+    nodes: int = 1,
+    via: str = "pod",
+    deny: str = "drop",
+    timeout: float = 1.0,
+    choose: Chooser | None = None,
+    progress: Progress | None = None,
+    ready_wait: float = READY_WAIT,
+) -> ProbeReport:
+    """Run the cluster of ``manifests``, probe every pair of the chosen pods, tear down."""
+    say = progress or (lambda _m: None)
+    t0 = time.monotonic()
+    cluster = LiveCluster(manifests, nodes=nodes, deny=deny)
+    try:
+        try:
+            return _probe(cluster, t0, via, timeout, choose, say, ready_wait)
+        except OSError as e:  # anything the layers below did not classify
+            raise NotSupportedError(f"podnet probe: {e}") from e
+    finally:
+        cluster.close()
+
+
+def _probe(
+    cluster: LiveCluster,
+    t0: float,
+    via: str,
+    timeout: float,
+    choose: Chooser | None,
+    say: Progress,
+    ready_wait: float,
+) -> ProbeReport:
+    live = cluster.start()
+    full = dataclasses.replace(live, endpoints=compute_endpoints(live.services, live.pods))
+    pods = sorted(
+        (p for p in (choose(full) if choose else full.pods) if p.ip is not None),
+        key=lambda p: p.key,
+    )
+    plan = plan_probes(full, pods, via)
+    t_up = time.monotonic()
+    say(
+        f"cluster up in {t_up - t0:.2f}s: {len(full.nodes)} node(s), "
+        f"{sum(1 for p in full.pods if p.ip)} pod(s), {len(full.services)} service(s)"
+    )
+    servers, clients = cluster.servers_and_clients()
+    cluster.start_pods([*servers, *clients])
+    not_ready = _wait_ready(cluster, full, pods, plan, t_up + ready_wait)
+    t_ready = time.monotonic()
+    say(f"servers ready in {t_ready - t_up:.2f}s")
+    for item in not_ready:
+        say(f"not ready, probing anyway: {item}")
+    results = _run_probers(cluster, plan, timeout)
+    t_probe = time.monotonic()
+    ran = sum(1 for r in results if r is not None)
+    say(f"{ran} probes from {len(by_source(plan))} pod(s) (via {via}) in {t_probe - t_ready:.2f}s")
+    observations = judge(compute_matrix(full), plan, results)
+    timings = {
+        "up": t_up - t0,
+        "ready": t_ready - t_up,
+        "probe": t_probe - t_ready,
+        "total": time.monotonic() - t0,
+    }
+    return ProbeReport(full, tuple(pods), via, tuple(observations), tuple(not_ready), timings)
+
+
+def _wait_ready(
+    cluster: LiveCluster,
+    full: ClusterState,
+    pods: Sequence[Pod],
+    plan: Sequence[Planned],
+    deadline: float,
+) -> list[str]:
+    """Poll until servers are bound and the plan's Service backends are endpoints."""
+    assert cluster.sandbox is not None
+    sandbox = cluster.sandbox
+    want = {p: {(x.port, x.protocol) for x in plan if x.dst == p} for p in {x.dst for x in plan}}
+    pid_of = {p.key: sandbox.pod_pid(p.key) for p in pods if p.key in want}
+    needed = _needed_endpoints(full, plan)
+    while True:
+        missing = missing_ports(want, pid_of)
+        lacking = _lacking_endpoints(cluster, needed)
+        if (not missing and not lacking) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.01)
+    # The live state is published before its nft elements are applied, both under the
+    # cluster's lock (LiveCluster._on_ready): taking the lock once orders us after that.
+    with cluster._lock:
+        pass
+    out = [f"{k} {port}/{proto}" for k, ps in sorted(missing.items()) for port, proto in sorted(ps)]
+    return out + [f"Service {svc} endpoint {pod}" for svc, pod in sorted(lacking)]
+
+
+def _needed_endpoints(full: ClusterState, plan: Sequence[Planned]) -> set[tuple[str, str]]:
+    """(service key, pod key) pairs the plan routes through."""
+    return {(x.service, pod) for x in plan if x.service for pod, _ in x.backends}
+
+
+def _lacking_endpoints(cluster: LiveCluster, needed: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    if not needed:
+        return set()
+    state = cluster.state
+    assert state is not None
+    have = {
+        (svc, ep.pod)
+        for svc, by_port in state.endpoints.items()
+        for eps in by_port.values()
+        for ep in eps
+    }
+    return needed - have
+
+
+def _prober_env() -> dict[str, str]:
+    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": PODNET_ROOT}
+
+
+def _run_probers(
+    cluster: LiveCluster, plan: Sequence[Planned], timeout: float
+) -> list[tuple[str, str] | None]:
+    """Start one prober per source pod, feed each its targets, collect the results."""
+    assert cluster.sandbox is not None
+    sandbox = cluster.sandbox
+    groups = by_source(plan)
+    argv = [sys.executable, "-m", "podnet.live.prober", "--timeout", str(timeout)]
+    procs = {
+        src: sandbox.spawn(
+            src,
+            argv,
+            env=_prober_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for src in groups
+    }
+
+    def collect(src: str) -> list[tuple[str, str]]:
+        proc = procs[src]
+        targets = [
+            {"ip": x.address, "port": x.address_port, "protocol": x.protocol} for x in groups[src]
+        ]
+        try:
+            out, err = proc.communicate(json.dumps(targets).encode(), timeout=timeout + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise ClusterError(f"the prober in {src} did not finish") from None
+        if proc.returncode != 0:
+            raise ClusterError(f"the prober in {src} failed: {err.decode(errors='replace')}")
+        rows = json.loads(out)
+        return [(str(r["result"]), str(r["detail"])) for r in rows]
+
+    with ThreadPoolExecutor(max_workers=max(1, min(32, len(procs)))) as pool:
+        got = dict(zip(procs, pool.map(collect, procs), strict=True))
+    cursor = dict.fromkeys(got, 0)
+    results: list[tuple[str, str] | None] = []
+    for x in plan:
+        if x.address is None:
+            results.append(None)
+            continue
+        results.append(got[x.src][cursor[x.src]])
+        cursor[x.src] += 1
+    return results
