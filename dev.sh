@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # podnet's set-up and entry points, for a fresh Debian 12 machine (root or sudo).
-#   ./dev.sh demo   install everything, then run the main job on the seed example
+#   ./dev.sh demo   install everything, then run the main job: the seed example, live
 #   ./dev.sh test   install everything, then run the whole test suite (what CI runs)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -37,6 +37,8 @@ case "$cmd" in
     install_debian; install_python
     echo "==> podnet analyze -f examples/seed/pod-to-service.yaml"
     .venv/bin/podnet analyze -f examples/seed/pod-to-service.yaml
+    echo "==> podnet run -f examples/seed/pod-to-service.yaml"
+    .venv/bin/podnet run -f examples/seed/pod-to-service.yaml --timeout 60
     ;;
   test)
     install_debian; install_python
