@@ -19,22 +19,18 @@ state step 2 waits for; the probe plan uses the same endpoints.
 from __future__ import annotations
 
 import dataclasses
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from podnet.analyze.matrix import compute_matrix
 from podnet.control.endpoints import compute_endpoints
-from podnet.dataplane.images_builtin import PODNET_ROOT
-from podnet.errors import ClusterError, NotSupportedError
+from podnet.errors import NotSupportedError
 from podnet.live.cluster import LiveCluster
 from podnet.live.probe_plan import Planned, by_source, plan_probes
 from podnet.live.probe_ready import missing_ports
 from podnet.live.probe_result import Observation, judge
+from podnet.live.probe_transport import run_probes
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
 
@@ -63,6 +59,7 @@ def probe_cluster(
     choose: Chooser | None = None,
     progress: Progress | None = None,
     ready_wait: float = READY_WAIT,
+    transport: str = "thread",
 ) -> ProbeReport:
     """Run the cluster of ``manifests``, probe every pair of the chosen pods, tear down."""
     say = progress or (lambda _m: None)
@@ -70,7 +67,7 @@ def probe_cluster(
     cluster = LiveCluster(manifests, nodes=nodes, deny=deny)
     try:
         try:
-            return _probe(cluster, t0, via, timeout, choose, say, ready_wait)
+            return _probe(cluster, t0, via, timeout, choose, say, ready_wait, transport)
         except OSError as e:  # anything the layers below did not classify
             raise NotSupportedError(f"podnet probe: {e}") from e
     finally:
@@ -85,6 +82,7 @@ def _probe(
     choose: Chooser | None,
     say: Progress,
     ready_wait: float,
+    transport: str,
 ) -> ProbeReport:
     live = cluster.start()
     full = dataclasses.replace(live, endpoints=compute_endpoints(live.services, live.pods))
@@ -98,14 +96,14 @@ def _probe(
         f"cluster up in {t_up - t0:.2f}s: {len(full.nodes)} node(s), "
         f"{sum(1 for p in full.pods if p.ip)} pod(s), {len(full.services)} service(s)"
     )
-    servers, clients = cluster.servers_and_clients()
-    cluster.start_pods([*servers, *clients])
+    cluster.start_pods(_to_start(cluster, pods, plan))
     not_ready = _wait_ready(cluster, full, pods, plan, t_up + ready_wait)
     t_ready = time.monotonic()
     say(f"servers ready in {t_ready - t_up:.2f}s")
     for item in not_ready:
         say(f"not ready, probing anyway: {item}")
-    results = _run_probers(cluster, plan, timeout)
+    assert cluster.sandbox is not None
+    results = run_probes(cluster.sandbox, plan, timeout, transport)
     t_probe = time.monotonic()
     ran = sum(1 for r in results if r is not None)
     say(f"{ran} probes from {len(by_source(plan))} pod(s) (via {via}) in {t_probe - t_ready:.2f}s")
@@ -165,54 +163,12 @@ def _lacking_endpoints(cluster: LiveCluster, needed: set[tuple[str, str]]) -> se
     return needed - have
 
 
-def _prober_env() -> dict[str, str]:
-    return {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": PODNET_ROOT}
+def _to_start(cluster: LiveCluster, pods: Sequence[Pod], plan: Sequence[Planned]) -> list[Pod]:
+    """The probed pods and any other Service backend the plan uses, servers first.
 
-
-def _run_probers(
-    cluster: LiveCluster, plan: Sequence[Planned], timeout: float
-) -> list[tuple[str, str] | None]:
-    """Start one prober per source pod, feed each its targets, collect the results."""
-    assert cluster.sandbox is not None
-    sandbox = cluster.sandbox
-    groups = by_source(plan)
-    argv = [sys.executable, "-m", "podnet.live.prober", "--timeout", str(timeout)]
-    procs = {
-        src: sandbox.spawn(
-            src,
-            argv,
-            env=_prober_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        for src in groups
-    }
-
-    def collect(src: str) -> list[tuple[str, str]]:
-        proc = procs[src]
-        targets = [
-            {"ip": x.address, "port": x.address_port, "protocol": x.protocol} for x in groups[src]
-        ]
-        try:
-            out, err = proc.communicate(json.dumps(targets).encode(), timeout=timeout + 30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise ClusterError(f"the prober in {src} did not finish") from None
-        if proc.returncode != 0:
-            raise ClusterError(f"the prober in {src} failed: {err.decode(errors='replace')}")
-        rows = json.loads(out)
-        return [(str(r["result"]), str(r["detail"])) for r in rows]
-
-    with ThreadPoolExecutor(max_workers=max(1, min(32, len(procs)))) as pool:
-        got = dict(zip(procs, pool.map(collect, procs), strict=True))
-    cursor = dict.fromkeys(got, 0)
-    results: list[tuple[str, str] | None] = []
-    for x in plan:
-        if x.address is None:
-            results.append(None)
-            continue
-        results.append(got[x.src][cursor[x.src]])
-        cursor[x.src] += 1
-    return results
+    Other pods (the cluster DNS that podnet adds) are not started: no probe reaches
+    them, and each container is an interpreter start. Their network exists all the same.
+    """
+    keys = {p.key for p in pods} | {k for x in plan for k, _ in x.backends}
+    servers, clients = cluster.servers_and_clients()
+    return [p for p in (*servers, *clients) if p.key in keys]

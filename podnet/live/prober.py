@@ -79,42 +79,64 @@ def _open(t: Target) -> tuple[socket.socket | None, str | None]:
     return s, None
 
 
-def probe_all(targets: list[Target], timeout: float = 1.0) -> list[tuple[str, str]]:
-    """(result, detail) per target, all attempted at once; each gets ``timeout`` s."""
-    results: list[tuple[str, str] | None] = [None] * len(targets)
-    sel = selectors.DefaultSelector()
-    live: dict[int, _Attempt] = {}
-    for i, t in enumerate(targets):
+class Batch:
+    """Connections started now, in the calling thread's network namespace, and
+    settled together by :meth:`wait` (a socket keeps the namespace it was created in,
+    so one thread may start targets in several namespaces, see :mod:`podnet.live.probe`).
+    """
+
+    def __init__(self) -> None:
+        self._sel = selectors.DefaultSelector()
+        self._results: list[tuple[str, str] | None] = []
+        self._live: list[_Attempt] = []
+
+    def add(self, t: Target) -> int:
+        """Start one target; returns its index in :meth:`wait`'s list."""
+        i = len(self._results)
+        self._results.append(None)
         sock, final = _open(t)
         if sock is None:
             assert final is not None
             result, _, detail = final.partition(":")
-            results[i] = (result, detail)
-            continue
+            self._results[i] = (result, detail)
+            return i
         att = _Attempt(i, t, sock)
-        live[sock.fileno()] = att
+        self._live.append(att)
         if t.protocol == "UDP":
-            _send_udp(att, results)
-            if results[i] is None:
-                sel.register(sock, selectors.EVENT_READ, att)
+            _send_udp(att, self._results)
+            if self._results[i] is None:
+                self._sel.register(sock, selectors.EVENT_READ, att)
         else:
-            sel.register(sock, selectors.EVENT_WRITE, att)
-    deadline = time.monotonic() + timeout
-    while sel.get_map():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        for key, _ in sel.select(left):
-            att = key.data
-            _settle(att, results)
-            if results[att.index] is not None:
-                sel.unregister(att.sock)
-    for att in live.values():
-        if results[att.index] is None:
-            results[att.index] = (DENIED, "timeout")
-        att.sock.close()
-    sel.close()
-    return [r if r is not None else (DENIED, "?") for r in results]
+            self._sel.register(sock, selectors.EVENT_WRITE, att)
+        return i
+
+    def wait(self, timeout: float = 1.0) -> list[tuple[str, str]]:
+        """Settle every target within ``timeout`` s from now; close every socket."""
+        results, sel = self._results, self._sel
+        deadline = time.monotonic() + timeout
+        while sel.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for key, _ in sel.select(left):
+                att = key.data
+                _settle(att, results)
+                if results[att.index] is not None:
+                    sel.unregister(att.sock)
+        for att in self._live:
+            if results[att.index] is None:
+                results[att.index] = (DENIED, "timeout")
+            att.sock.close()
+        sel.close()
+        return [r if r is not None else (DENIED, "?") for r in results]
+
+
+def probe_all(targets: list[Target], timeout: float = 1.0) -> list[tuple[str, str]]:
+    """(result, detail) per target, all attempted at once; each gets ``timeout`` s."""
+    batch = Batch()
+    for t in targets:
+        batch.add(t)
+    return batch.wait(timeout)
 
 
 def _send_udp(att: _Attempt, results: list[tuple[str, str] | None]) -> None:
