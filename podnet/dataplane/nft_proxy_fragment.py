@@ -10,11 +10,11 @@ A port contributes in two ways:
   sets: the reject rule needs them even when there is no endpoint);
 * when it *owns* its frontend (ClusterIP . protocol . port) - it has ready endpoints
   and no earlier rule (in :func:`~podnet.dataplane.nft_proxy.rule_order`) with
-  endpoints has the same frontend - the ``service-ips`` verdict, its backends in
-  ``be-<n>`` and their ``hairpin`` pairs; and when it also owns its NodePort, the
-  ``service-nodeports`` verdict and ``npbe-<n>`` backends. Two Services never share a
-  frontend or NodePort in a valid cluster (the API server's allocators refuse it);
-  the ownership rule only keeps a broken input deterministic.
+  endpoints has the same frontend - its backends in ``be-<n>``, and when it also owns
+  its NodePort, in ``npbe-<n>``; with ClientIP affinity also the ``service-ips`` (and
+  ``service-nodeports``) verdict that sends it to its ``aff-<id>`` chain. Two Services
+  never share a frontend or NodePort in a valid cluster (the API server's allocators
+  refuse it); the ownership rule only keeps a broken input deterministic.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from podnet.dataplane.nft_proxy import Backend, ServicePortRule
-from podnet.dataplane.nft_proxy_rules import L4, affinity_id
+from podnet.dataplane.nft_proxy_rules import L4, affinity_id, cluster_ip_rule, nodeport_rule
 
 Element = tuple[str, str, str | None]  # (set or map, key, data or None)
 
@@ -57,12 +57,12 @@ class Fragment(NamedTuple):
 
 
 def front_key(r: ServicePortRule) -> str:
-    """The ``service-ips`` key: ``ClusterIP . proto . port``."""
+    """A frontend: ``ClusterIP . proto . port`` (the key prefix in ``be-<n>``)."""
     return f"{r.cluster_ip} . {r.protocol.lower()} . {r.port}"
 
 
 def nodeport_key(r: ServicePortRule) -> str:
-    """The ``service-nodeports`` key: ``proto . nodePort``."""
+    """A NodePort frontend: ``proto . nodePort`` (the key prefix in ``npbe-<n>``)."""
     return f"{r.protocol.lower()} . {r.node_port}"
 
 
@@ -84,17 +84,16 @@ def fragment(
     els: list[Element] = [
         (be, f"{front} . {i}", f"{b.ip} . {b.port}") for i, b in enumerate(r.backends)
     ]
-    target = f"goto ep-{n}"
-    part = None
-    if r.affinity_timeout is not None:
-        part = _affinity(r, n, owns_nodeport)
-        target = f"goto {part.chain_name}"
-    els.append(("service-ips", front, target))
     if owns_nodeport:
         npbe = f"npbe-{n}"
         for i, b in enumerate(r.backends):
             els.append((npbe, f"{np_key} . {i}", f"{b.ip} . {b.port}"))
-        els.append(("service-nodeports", np_key, target if part else f"goto np-{n}"))
+    part = None
+    if r.affinity_timeout is not None:
+        part = _affinity(r, n, owns_nodeport)
+        els.append(("service-ips", front, f"goto {part.chain_name}"))
+        if owns_nodeport:
+            els.append(("service-nodeports", np_key, f"goto {part.chain_name}"))
     return Fragment(n, tuple(shared), tuple(els), part)
 
 
@@ -108,8 +107,8 @@ def _affinity(r: ServicePortRule, n: int, owns_nodeport: bool) -> AffinityPart:
     )
     chain = [f"{L4} dnat ip to ip saddr map @affinity-{aid}"]
     if owns_nodeport:
-        chain.append(f"fib daddr type local goto np-{n}")
-    chain.append(f"goto ep-{n}")
+        chain.append(nodeport_rule(n))
+    chain.append(cluster_ip_rule(n))
     update = f"update @affinity-{aid} {{ ip saddr : ip daddr . th dport }}"
     l4 = f"ct status dnat meta l4proto {r.protocol.lower()}"
     record = [f"{l4} ct original ip daddr {r.cluster_ip} ct original proto-dst {r.port} {update}"]

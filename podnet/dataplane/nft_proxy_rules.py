@@ -9,19 +9,24 @@ kube-proxy's nftables mode (``pkg/proxy/nftables/proxier.go``) keeps a chain per
 service port and a chain per endpoint. Loading 10,000 Services that way is slow, so
 here the number of chains does not grow with the number of Services:
 
-* ``service-ips``: vmap ``ClusterIP . proto . port -> goto ep-<n>``, where ``n`` is the
-  service port's number of ready endpoints (one chain per *distinct count*, not per
-  Service). ``ep-<n>`` does ONE lookup that picks the endpoint uniformly:
-  ``dnat to ip daddr . meta l4proto . th dport . numgen random mod <n> map @be-<n>``,
-  and ``be-<n>`` holds ``ClusterIP . proto . port . i -> endpoint-ip . endpoint-port``
-  for i in 0..n-1. ``numgen``'s modulus is a constant, which is why the count picks the
-  chain; in exchange the choice is exactly uniform (no slot bias) and one endpoint
+* ``be-<n>``: one map per *distinct* count ``n`` of ready endpoints (not per Service),
+  holding ``ClusterIP . proto . port . i -> endpoint-ip . endpoint-port`` for i in
+  0..n-1. The ``services`` chain has one rule per count:
+  ``dnat to ip daddr . meta l4proto . th dport . numgen random mod <n> map @be-<n>``.
+  A service port's elements are in exactly one ``be-<n>``, so the rules of the other
+  counts miss (a map miss ends the rule, the next one is tried) and its own picks one
+  endpoint uniformly. ``numgen``'s modulus is a constant, which is why the count picks
+  the map; in exchange the choice is exactly uniform (no slot bias) and one endpoint
   change is one element deleted and one added. A changed count moves the service's
-  elements from ``be-<n>`` to ``be-<m>``. Needs typeof with ``numgen`` in a concatenated
-  map key: works on nftables v1.0.6 (``type ... . integer`` does not: variable size).
-* NodePorts: the same with ``service-nodeports`` / ``np-<n>`` / ``npbe-<n>`` keyed on
-  ``proto . nodePort``, matched only for ``fib daddr type local`` (any local address,
-  kube-proxy's default ``nodePortAddresses``).
+  elements from ``be-<n>`` to ``be-<m>``. The first packet of a connection (only it
+  passes nat chains) costs one lookup per distinct count, typically a handful; a verdict
+  map ``ClusterIP . proto . port -> goto ep-<n>`` would make it one lookup but costs
+  a 3-field element per Service port: 20% of the full-load time at 10,000 Services.
+  Needs typeof with ``numgen`` in a concatenated map key: works on nftables v1.0.6
+  (``type ... . integer`` does not: variable size).
+* NodePorts: the same with ``npbe-<n>`` keyed on ``proto . nodePort``, matched only for
+  ``fib daddr type local`` (any local address, kube-proxy's default
+  ``nodePortAddresses``).
 * No endpoints / unknown port: no DNAT happens, so the packet still goes to a ClusterIP
   after the nat hook; a filter chain right after DNAT (priority dstnat+10 in prerouting,
   -90 in output) rejects ``ip daddr @cluster-ips`` with a TCP reset, or ICMP port
@@ -40,10 +45,12 @@ here the number of chains does not grow with the number of Services:
   interface, this test would be true for all same-node traffic; podnet has none.)
   NodePort traffic is masqueraded too (externalTrafficPolicy Cluster), so replies
   return through the node that did the DNAT.
-* ClientIP affinity (rare, so it may cost a chain per service port): ``aff-<id>`` first
-  tries ``dnat to ip saddr map @affinity-<id>`` (a dynamic map with the Service's
-  timeout), then falls through to the random choice; ``record-affinity`` in postrouting
-  does ``update @affinity-<id> { ip saddr : ip daddr . th dport }`` once DNAT has chosen.
+* ClientIP affinity (rare, so it may cost a chain per service port): the verdict maps
+  ``service-ips`` / ``service-nodeports`` (consulted before the count rules) send the
+  port to ``aff-<id>``, which first tries ``dnat to ip saddr map @affinity-<id>`` (a
+  dynamic map with the Service's timeout), then makes the random choice itself;
+  ``record-affinity`` in postrouting does
+  ``update @affinity-<id> { ip saddr : ip daddr . th dport }`` once DNAT has chosen.
   kube-proxy keeps one affinity set per endpoint instead; nft 1.0.6 cannot put
   ``ct original proto-dst`` in a concatenation, so the record chain has one rule per
   affinity port and is rewritten (flush + add) when that list changes.
@@ -52,6 +59,7 @@ here the number of chains does not grow with the number of Services:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from podnet.dataplane.nft_proxy import ServicePortRule
@@ -77,13 +85,6 @@ BASE_CHAINS: dict[str, tuple[str, tuple[str, ...]]] = {
         (
             "ip daddr @cluster-ips goto reject-new",
             "fib daddr type local meta l4proto . th dport @nodeports goto reject-new",
-        ),
-    ),
-    "services": (
-        "",
-        (
-            "ip daddr . meta l4proto . th dport vmap @service-ips",
-            "fib daddr type local meta l4proto . th dport vmap @service-nodeports",
         ),
     ),
     "nat-prerouting": (
@@ -146,11 +147,29 @@ def count_sets(n: int) -> dict[str, tuple[bool, str]]:
     }
 
 
-def count_chains(n: int) -> dict[str, tuple[str, tuple[str, ...]]]:
-    """``ep-<n>``/``np-<n>``: ONE lookup picks one of ``n`` endpoints uniformly."""
-    pick = f"numgen random mod {n}"
-    front = "ip daddr . meta l4proto . th dport"
-    return {
-        f"ep-{n}": ("", (f"{L4} dnat ip to {front} . {pick} map @be-{n}",)),
-        f"np-{n}": ("", (f"{L4} dnat ip to meta l4proto . th dport . {pick} map @npbe-{n}",)),
-    }
+SERVICES_CHAIN = "services"
+
+
+def cluster_ip_rule(n: int) -> str:
+    """Picks one of ``n`` endpoints uniformly for a ClusterIP port with ``n`` of them."""
+    return f"{L4} dnat ip to ip daddr . meta l4proto . th dport . numgen random mod {n} map @be-{n}"
+
+
+def nodeport_rule(n: int) -> str:
+    """The same for a NodePort (``fib daddr type local``: any address of this node)."""
+    return (
+        f"fib daddr type local {L4} dnat ip to meta l4proto . th dport . "
+        f"numgen random mod {n} map @npbe-{n}"
+    )
+
+
+def services_rules(counts: Iterable[int]) -> tuple[str, ...]:
+    """The ``services`` chain for the endpoint counts in use: affinity ports first
+    (verdict maps), then one rule per count for ClusterIPs, then for NodePorts."""
+    ns = sorted(counts)
+    return (
+        "ip daddr . meta l4proto . th dport vmap @service-ips",
+        "fib daddr type local meta l4proto . th dport vmap @service-nodeports",
+        *(cluster_ip_rule(n) for n in ns),
+        *(nodeport_rule(n) for n in ns),
+    )

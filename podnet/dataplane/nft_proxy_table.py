@@ -3,7 +3,7 @@
 :class:`ProxyTable` keeps, per Service, its rules and the :class:`Fragment` each rule
 contributes, plus reference counts for elements that several ports share (a ClusterIP
 with several ports; a NodePort claimed twice in a broken cluster) and for the per-count
-objects (``be-<n>``, ``ep-<n>``, ...). :meth:`ProxyTable.apply` replaces the rules of
+objects (the ``be-<n>`` maps and their rules). :meth:`ProxyTable.apply` replaces the rules of
 some Services and returns the nftables transaction for exactly the difference: only
 the changed Services' fragments are recomputed and compared, never the whole table.
 This is kube-proxy's ``proxier.go`` shape (``serviceChanges``/``endpointsChanges``

@@ -15,8 +15,7 @@ Order matters inside the batch (the kernel checks references at each command): n
 maps and chains first (elements and rules point at them), then rewritten chains, then
 element deletes before adds (a key whose data changed is deleted and re-added), then
 flushes of affinity maps, then removal of chains and maps nothing references any
-more - affinity chains before the ``ep-<n>`` chains they jump to, chains before the
-maps their rules use.
+more - chains (rewritten or deleted) before the maps their rules used.
 """
 
 from __future__ import annotations
@@ -31,11 +30,12 @@ from podnet.dataplane.nft_proxy_rules import (
     FAMILY,
     POSTROUTING,
     RECORD_CHAIN,
+    SERVICES_CHAIN,
     STATIC_SETS,
     TABLE,
     Desired,
-    count_chains,
     count_sets,
+    services_rules,
 )
 
 ABSENT = "\0absent"  # an element's "data" when it is not in the table
@@ -64,12 +64,12 @@ def whole_table(
     chains: dict[str, tuple[str, tuple[str, ...]]] = {}
     for n in sorted(counts):
         sets.update(count_sets(n))
-        chains.update(count_chains(n))
     for aid in sorted(affinity):
         a = affinity[aid]
         sets[a.map_name] = (True, a.decl)
         chains[a.chain_name] = ("", a.chain)
     chains[RECORD_CHAIN] = ("", record_rules)
+    chains[SERVICES_CHAIN] = ("", services_rules(counts))
     chains.update(BASE_CHAINS)
     chains[POSTROUTING[0]] = (POSTROUTING[1], POSTROUTING[2])
     els = {
@@ -114,11 +114,10 @@ def delta_transaction(
     for before, after in aff:
         if after is not None and before is None:
             tx.add_map(after.map_name, after.decl)
-    for n in born:
-        for name, (_, rules) in count_chains(n).items():
-            tx.add_chain(name)
-            for rule in rules:
-                tx.add_rule(name, rule)
+    if born or dead:
+        tx.flush_chain(SERVICES_CHAIN)
+        for rule in services_rules(counts):
+            tx.add_rule(SERVICES_CHAIN, rule)
     for before, after in aff:
         if after is None or (before is not None and before.chain == after.chain):
             continue
@@ -142,9 +141,6 @@ def delta_transaction(
     for before, after in aff:
         if before is not None and after is None:
             tx.delete_chain(before.chain_name)
-    for n in dead:
-        for name in count_chains(n):
-            tx.delete_chain(name)
     for before, after in aff:
         if before is not None and after is None:
             tx.delete_map(before.map_name)

@@ -3,7 +3,9 @@
 This is the first, non-incremental implementation of the table (one pass over the
 sorted ports). The incremental :class:`ProxyTable` must describe exactly the same
 table for every state, including the ownership rule for colliding frontends. (Since
-then the table lost its ``hairpin`` set, replaced by a fib test in a base chain.)
+then the layout changed twice: the ``hairpin`` set became a fib test in a base chain,
+and the ``ep-<n>`` chains with their ``service-ips`` elements became one rule per
+count in the ``services`` chain; this oracle follows the layout, not the code.)
 """
 
 from __future__ import annotations
@@ -24,25 +26,30 @@ def _proto(r: ServicePortRule) -> str:
 def oracle_desired(st: ProxyState) -> Desired:
     """Turn a :class:`ProxyState` into the table's sets, chains and elements. Pure."""
     sets = dict(_STATIC_SETS)
-    ep_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    counts: set[int] = set()
     aff_chains: dict[str, tuple[str, tuple[str, ...]]] = {}
     record: list[str] = []
     el: dict[str, dict[str, str | None]] = {name: {} for name in _STATIC_SETS}
+    fronts: set[str] = set()  # owned frontends
+    nodeports: set[str] = set()  # owned NodePorts
     for r in st.ports:
         front = f"{r.cluster_ip} . {_proto(r)} . {r.port}"
         el["cluster-ips"].setdefault(r.cluster_ip, None)
         if r.node_port is not None:
             el["nodeports"].setdefault(f"{_proto(r)} . {r.node_port}", None)
         n = len(r.backends)
-        if n == 0 or front in el["service-ips"]:
+        if n == 0 or front in fronts:
             continue
-        _ensure_count(n, sets, ep_chains, el)
+        fronts.add(front)
+        if n not in counts:
+            counts.add(n)
+            _add_count(n, sets, el)
         for i, b in enumerate(r.backends):
             el[f"be-{n}"][f"{front} . {i}"] = f"{b.ip} . {b.port}"
-        target = f"goto ep-{n}"
         np_key = f"{_proto(r)} . {r.node_port}"
-        has_np = r.node_port is not None and np_key not in el["service-nodeports"]
+        has_np = r.node_port is not None and np_key not in nodeports
         if has_np:
+            nodeports.add(np_key)
             for i, b in enumerate(r.backends):
                 el[f"npbe-{n}"][f"{np_key} . {i}"] = f"{b.ip} . {b.port}"
         if r.affinity_timeout is not None:
@@ -54,46 +61,51 @@ def oracle_desired(st: ProxyState) -> Desired:
             )
             rules = [f"{_L4} dnat ip to ip saddr map @affinity-{aid}"]
             if has_np:
-                rules.append(f"fib daddr type local goto np-{n}")
-            rules.append(f"goto ep-{n}")
+                rules.append(_np_rule(n))
+            rules.append(_ip_rule(n))
             aff_chains[f"aff-{aid}"] = ("", tuple(rules))
-            target = f"goto aff-{aid}"
             update = f"update @affinity-{aid} {{ ip saddr : ip daddr . th dport }}"
             l4 = f"ct status dnat meta l4proto {_proto(r)}"
             record.append(
                 f"{l4} ct original ip daddr {r.cluster_ip} ct original proto-dst {r.port} {update}"
             )
+            el["service-ips"][front] = f"goto aff-{aid}"
             if has_np:
                 record.append(
                     f"{l4} ct original ip daddr != @cluster-ips "
                     f"ct original proto-dst {r.node_port} {update}"
                 )
-        el["service-ips"][front] = target
-        if has_np:
-            np_target = target if r.affinity_timeout is not None else f"goto np-{n}"
-            el["service-nodeports"][np_key] = np_target
-    chains = dict(sorted(ep_chains.items(), key=lambda kv: _count_order(kv[0])))
-    chains.update(sorted(aff_chains.items()))
+                el["service-nodeports"][np_key] = f"goto aff-{aid}"
+    chains = dict(sorted(aff_chains.items()))
     chains["record-affinity"] = ("", tuple(record))
+    chains["services"] = (
+        "",
+        (
+            "ip daddr . meta l4proto . th dport vmap @service-ips",
+            "fib daddr type local meta l4proto . th dport vmap @service-nodeports",
+            *(_ip_rule(n) for n in sorted(counts)),
+            *(_np_rule(n) for n in sorted(counts)),
+        ),
+    )
     chains.update(_BASE_CHAINS)
     chains[_POSTROUTING[0]] = (_POSTROUTING[1], _POSTROUTING[2])
     return Desired(sets, chains, el)
 
 
-def _count_order(chain: str) -> tuple[int, str]:
-    prefix, _, n = chain.partition("-")
-    return (int(n), prefix)
+def _ip_rule(n: int) -> str:
+    pick = f"numgen random mod {n}"
+    return f"{_L4} dnat ip to ip daddr . meta l4proto . th dport . {pick} map @be-{n}"
 
 
-def _ensure_count(
-    n: int,
-    sets: dict[str, tuple[bool, str]],
-    chains: dict[str, tuple[str, tuple[str, ...]]],
-    el: dict[str, dict[str, str | None]],
+def _np_rule(n: int) -> str:
+    pick = f"numgen random mod {n}"
+    return f"fib daddr type local {_L4} dnat ip to meta l4proto . th dport . {pick} map @npbe-{n}"
+
+
+def _add_count(
+    n: int, sets: dict[str, tuple[bool, str]], el: dict[str, dict[str, str | None]]
 ) -> None:
-    """Create the ``ep-<n>``/``np-<n>`` chains and their backend maps on first use."""
-    if f"be-{n}" in sets:
-        return
+    """Create the backend maps of count ``n`` on first use."""
     data = "ip daddr . th dport"
     sets[f"be-{n}"] = (
         True,
@@ -102,9 +114,3 @@ def _ensure_count(
     sets[f"npbe-{n}"] = (True, f"typeof meta l4proto . th dport . numgen random mod {n} : {data};")
     el[f"be-{n}"] = {}
     el[f"npbe-{n}"] = {}
-    pick = f"numgen random mod {n}"
-    chains[f"ep-{n}"] = (
-        "",
-        (f"{_L4} dnat ip to ip daddr . meta l4proto . th dport . {pick} map @be-{n}",),
-    )
-    chains[f"np-{n}"] = ("", (f"{_L4} dnat ip to meta l4proto . th dport . {pick} map @npbe-{n}",))

@@ -101,7 +101,7 @@ def test_count_change_delete_and_readd_through_handlers() -> None:
     eps2["b/s3"] = {"": ()}
     st = state(tuple(s for s in services if s.name != "s2"), eps2)
     assert fake.snapshot() == reference(st)
-    assert "ep-1" in fake.table(FAMILY, TABLE).chains
+    assert "be-1" in fake.table(FAMILY, TABLE).sets
     assert proxy.sync_changes() == 0  # nothing recorded, nothing sent
     assert fake.transactions == 2
 
