@@ -1,6 +1,6 @@
 """Benchmark of the Service proxy table (Briefs G, G2): run as root.
 
-    .venv/bin/python bench/bench_nft.py [--services 10000] [--changes 50] [--compare]
+    .venv/bin/python bench/bench_nft.py [--services 10000] [--changes 200] [--compare]
 
 In a scratch network namespace (``pnt-bench-<hex>``, deleted at the end, also on
 failure) it measures, at N ClusterIP Services x 2 endpoints:
@@ -10,7 +10,7 @@ failure) it measures, at N ClusterIP Services x 2 endpoints:
    with its parts measured separately; median of 3;
 2. one endpoint change end to end through the handlers over one long-lived ``nft -i``
    (``NftSession``): from ``proxy.update_endpoints(key, port, endpoints)`` until
-   ``sync_changes()`` returns after nft acknowledged; median and max of ``--changes``,
+   ``sync_changes()`` returns after nft acknowledged; median, p99 and max of ``--changes``,
    and the Python part alone; then the same through a one-shot ``nft -f`` per change,
    through the whole-state ``sync_cluster`` (new ClusterState that shares the unchanged
    objects) and the pure ``diff(old, new)``;
@@ -24,6 +24,7 @@ Prints Markdown for bench/README.md. Only the real numbers of this machine.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import resource
@@ -105,7 +106,7 @@ def full_load(runner: ExecNftRunner, state: ClusterState) -> None:
     loads, parts, cpus = [], [], []
     for _ in range(3):
         wrapped = Timed(runner)
-        proxy = ServiceProxy(wrapped)
+        proxy = ServiceProxy(wrapped, freeze_gc=False)
         c0 = cpu()
         loads.append(timed(lambda p=proxy: p.sync_cluster(state)))  # type: ignore[misc]
         c1 = cpu()
@@ -120,6 +121,7 @@ def full_load(runner: ExecNftRunner, state: ClusterState) -> None:
     text = tx.render()
     t_text = time.perf_counter() - t - t_compile - t_table
     t_nft = timed(lambda: runner.run_text(text))
+    t_gc = timed(gc.collect)
     i = loads.index(statistics.median(loads))
     print(
         f"| full load of {len(state.services):,} Services x 2 endpoints ({len(tx):,} operations), "
@@ -130,6 +132,10 @@ def full_load(runner: ExecNftRunner, state: ClusterState) -> None:
     print(
         f"| its parts, measured once: `compile_services` / `ProxyTable` / transaction + text / `nft -f` "
         f"| {ms(t_compile)} / {ms(t_table)} / {ms(t_text)} / {ms(t_nft)} ms |"
+    )
+    print(
+        f"| one full cyclic GC collection (`gc.collect()`) with that state and table alive, "
+        f"not frozen | {ms(t_gc)} ms |"
     )
 
 
@@ -149,17 +155,23 @@ def changes(prefix: tuple[str, ...], state: ClusterState, count: int) -> None:
             ops = proxy.sync_changes()
             ends.append(time.perf_counter() - t)
             pys.append(ends[-1] - (wrapped.spent - before))
+        t_gc = timed(gc.collect)
         listing = ExecNftRunner(prefix).list_table("ip", "podnet-proxy")
         assert f"10.245.{(count - 1) // 256}.{(count - 1) % 256} . 8080" in listing
         assert proxy.full_syncs == 1
     print(
         f"| one endpoint change at {n:,} Services ({ops} element operations), end to end: "
         f"`update_endpoints` + `sync_changes` over `NftSession`, {count} changes "
-        f"| **median {ms(statistics.median(ends))} ms, max {ms(max(ends))} ms** |"
+        f"| **median {ms(statistics.median(ends))} ms, p99 {ms(sorted(ends)[int(len(ends) * 0.99)])} ms, "
+        f"max {ms(max(ends))} ms** |"
     )
     print(
         f"| of which Python (`update_endpoints` + fragment diff + transaction text) "
         f"| median {ms(statistics.median(pys))} ms, max {ms(max(pys))} ms |"
+    )
+    print(
+        f"| the same `gc.collect()` after the proxy's full sync froze the heap "
+        f"(`gc.freeze()`, the default) | {ms(t_gc)} ms |"
     )
     oneshot = ServiceProxy(ExecNftRunner(prefix))
     oneshot.sync_cluster(state)
@@ -255,7 +267,7 @@ def machine() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--services", type=int, default=10_000)
-    ap.add_argument("--changes", type=int, default=50)
+    ap.add_argument("--changes", type=int, default=200)
     ap.add_argument("--compare", action="store_true", help="also load a chain-per-service ruleset")
     args = ap.parse_args()
     ns = f"pnt-bench-{secrets.token_hex(3)}"
