@@ -145,11 +145,13 @@ class LiveCluster:
         """Delete the pod and create it again, as a controller replaces a pod: same
         name, a new sandbox and a NEW IP (the seed's first pitfall)."""
         assert self.sandbox and self.runtime and self.state and self._allocator
+        old = self.state.pod(key)
+        if old is None or old.node is None or old.ip is None:
+            raise ClusterError(f"no running pod {key}")
+        # Not under self._lock: stopping waits for the runtime's driver thread, whose
+        # readiness callback (_on_ready: the pod turns NotReady) takes that lock.
+        self.runtime.stop_pod(key)
         with self._lock:
-            old = self.state.pod(key)
-            if old is None or old.node is None:
-                raise ClusterError(f"no running pod {key}")
-            self.runtime.stop_pod(key)
             self.sandbox.remove_pod(key)
             self._allocator.release(key)
             new = dataclasses.replace(old, ip=self._allocator.allocate(key, old.node))

@@ -19,10 +19,11 @@ Exit codes (kubectl's and the shell's conventions):
   a full teardown;
 * with ``--shell``: the shell's exit code.
 
-The runtime is single-threaded (:mod:`podnet.dataplane.runtime_loop`: no thread can be
-started once the sandbox exists), so this module owns the loop: every wait below is
-``runtime.step()`` in a loop, which is also what streams the pods' output and feeds
-readiness back into the Service proxy and DNS.
+The runtime is one event loop (:mod:`podnet.dataplane.runtime_loop`), which streams
+the pods' output and feeds readiness back into the Service proxy and DNS; every wait
+below is ``runtime.run_until``, which drives the loop or, when the loop has its own
+driver thread (:meth:`LiveCluster.start` starts one), waits on it. The main thread
+never blocks elsewhere, so Ctrl-C and SIGTERM are handled at once.
 
 Progress goes to ``err`` as ``podnet: ...`` lines; ``out`` carries only pod output,
 each line prefixed ``[namespace/pod]`` (``[namespace/pod/container]`` for pods with
@@ -161,13 +162,15 @@ def _wait_listening(cluster: LiveCluster, servers: list[Pod], deadline: float) -
         p.key: {n for n, proto in served_ports(p, cluster.state.services) if proto == "TCP"}
         for p in servers
     }
-    while True:
+
+    def all_listening() -> bool:
         for key in list(want):
             if want[key] <= listening_tcp_ports(sandbox.pod_pid(key)):
                 del want[key]
-        if not want or time.monotonic() >= deadline:
-            return sorted(want)
-        runtime.step(0.01)
+        return not want
+
+    runtime.run_until(all_listening, deadline - time.monotonic())
+    return sorted(want)
 
 
 def _raise_stopped(signum: int, _frame: object) -> None:
