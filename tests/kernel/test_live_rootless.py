@@ -1,0 +1,105 @@
+"""The seed example through ``podnet run`` as an unprivileged user (rootless mode).
+
+The test runs as root (CI) and drops to ``nobody`` with ``setpriv`` for the run; podnet
+then enters a user namespace of its own (:mod:`podnet.dataplane.sandbox`).
+
+Why not ``.venv/bin/podnet``: the venv's interpreter lives under /root (mode 700), which
+``nobody`` cannot read. The run uses the system Python 3.11 instead, with podnet and
+the venv's site-packages hard-linked (or copied) into one world-readable temporary
+directory. One directory for both matters: python-based images (the DNS pod, agnhost)
+get ``PYTHONPATH`` = the directory holding the ``podnet`` package, and the DNS server
+needs ``dnslib`` from there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from test_live_helpers import Result, require_live
+from test_sandbox_helpers import REPO, HostState
+
+pytestmark = pytest.mark.kernel
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+NOBODY = 65534
+SEED = REPO / "examples" / "seed" / "pod-to-service.yaml"
+
+
+def _link_tree(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst`` (fast, no extra space); copy when links fail."""
+    done = subprocess.run(["cp", "-al", str(src), str(dst)], capture_output=True, check=False)
+    if done.returncode != 0:
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(src, dst, symlinks=True)
+
+
+@pytest.fixture
+def world_readable_podnet() -> Iterator[Path]:
+    """A world-readable directory with ``podnet`` and its dependencies side by side."""
+    site = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    site = site / "site-packages"
+    if not site.is_dir():
+        pytest.skip(f"no site-packages at {site}")
+    root = Path(tempfile.mkdtemp(prefix="podnet-rootless-"))
+    try:
+        root.chmod(0o755)
+        _link_tree(site, root / "site")
+        _link_tree(REPO / "podnet", root / "site" / "podnet")
+        manifest = root / "seed.yaml"
+        manifest.write_text(SEED.read_text())
+        manifest.chmod(0o644)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _as_nobody(root: Path, *args: str, timeout: float = 90) -> Result:
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("needs setpriv (util-linux)")
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        pytest.skip(f"needs {SYSTEM_PYTHON} (the venv's interpreter is not readable by nobody)")
+    argv = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(root / "site")}
+    proc = subprocess.Popen(
+        [*argv, SYSTEM_PYTHON, "-m", "podnet", *args],
+        env=env,
+        cwd=str(root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+    return Result(proc.returncode, out, err)
+
+
+def test_seed_runs_rootless(world_readable_podnet: Path) -> None:
+    require_live()
+    before = HostState.take()
+    root = world_readable_podnet
+    probe = _as_nobody(root, "--version", timeout=30)
+    if probe.rc != 0:
+        pytest.skip(f"nobody cannot run podnet from {root}: {probe.err.strip()[-500:]}")
+    t0 = time.monotonic()
+    res = _as_nobody(root, "run", "-f", str(root / "seed.yaml"), "--timeout", "60")
+    if res.rc != 0 and "cannot create the cluster namespaces" in res.err:
+        pytest.skip(f"no unprivileged user namespaces here: {res.err.strip()[-300:]}")
+    assert res.rc == 0, res.err + res.out
+    assert any("Welcome to nginx!" in ln for ln in res.pod_lines("default/pod-a")), res.out
+    assert "2 of 2 server pod(s) listening" in res.err  # the DNS pod too
+    assert time.monotonic() - t0 < 30
+    assert HostState.take() == before
