@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from podnet.dataplane.nft_proxy import Backend, ServicePortRule
-from podnet.dataplane.nft_proxy_rules import L4, affinity_id, cluster_ip_rule, nodeport_rule
+from podnet.dataplane.nft_proxy_rules import L4, affinity_id
 
 Element = tuple[str, str, str | None]  # (set or map, key, data or None)
 
@@ -107,8 +107,8 @@ def _affinity(r: ServicePortRule, n: int, owns_nodeport: bool) -> AffinityPart:
     )
     chain = [f"{L4} dnat ip to ip saddr map @affinity-{aid}"]
     if owns_nodeport:
-        chain.append(nodeport_rule(n))
-    chain.append(cluster_ip_rule(n))
+        chain.append(f"fib daddr type local goto np-{n}")
+    chain.append(f"goto ep-{n}")
     update = f"update @affinity-{aid} {{ ip saddr : ip daddr . th dport }}"
     l4 = f"ct status dnat meta l4proto {r.protocol.lower()}"
     record = [f"{l4} ct original ip daddr {r.cluster_ip} ct original proto-dst {r.port} {update}"]

@@ -11,21 +11,26 @@ here the number of chains does not grow with the number of Services:
 
 * ``be-<n>``: one map per *distinct* count ``n`` of ready endpoints (not per Service),
   holding ``ClusterIP . proto . port . i -> endpoint-ip . endpoint-port`` for i in
-  0..n-1. The ``services`` chain has one rule per count:
+  0..n-1, and one chain ``ep-<n>`` with one rule:
   ``dnat to ip daddr . meta l4proto . th dport . numgen random mod <n> map @be-<n>``.
-  A service port's elements are in exactly one ``be-<n>``, so the rules of the other
-  counts miss (a map miss ends the rule, the next one is tried) and its own picks one
-  endpoint uniformly. ``numgen``'s modulus is a constant, which is why the count picks
-  the map; in exchange the choice is exactly uniform (no slot bias) and one endpoint
-  change is one element deleted and one added. A changed count moves the service's
-  elements from ``be-<n>`` to ``be-<m>``. The first packet of a connection (only it
-  passes nat chains) costs one lookup per distinct count, typically a handful; a verdict
-  map ``ClusterIP . proto . port -> goto ep-<n>`` would make it one lookup but costs
-  a 3-field element per Service port: 20% of the full-load time at 10,000 Services.
+  The ``services`` chain jumps to every ``ep-<n>`` in turn. A service port's elements
+  are in exactly one ``be-<n>``, so the other counts' lookups miss (a map miss ends the
+  rule, the jump returns) and its own picks one endpoint uniformly. ``numgen``'s
+  modulus is a constant, which is why the count picks the map; in exchange the choice
+  is exactly uniform (no slot bias) and one endpoint change is one element deleted and
+  one added. A changed count moves the service's elements from ``be-<n>`` to
+  ``be-<m>``. The first packet of a connection (only it passes nat chains) costs one
+  lookup per distinct count, typically a handful; a verdict map
+  ``ClusterIP . proto . port -> goto ep-<n>`` would make it one lookup but costs a
+  3-field element per Service port: 20% of the full-load time at 10,000 Services.
   Needs typeof with ``numgen`` in a concatenated map key: works on nftables v1.0.6
-  (``type ... . integer`` does not: variable size).
-* NodePorts: the same with ``npbe-<n>`` keyed on ``proto . nodePort``, matched only for
-  ``fib daddr type local`` (any local address, kube-proxy's default
+  (``type ... . integer`` does not: variable size). nft 1.0.6 cannot add a rule that
+  uses such a map once the map exists in the kernel ("conflicting protocols specified:
+  tcp vs. th", from the key it rebuilds out of the map's typeof data), so a map and
+  the one rule using it are only ever created together, in the same batch; chains that
+  change later (``services``, ``aff-<id>``) only ``jump``/``goto`` to ``ep-<n>``.
+* NodePorts: the same with ``npbe-<n>`` / ``np-<n>`` keyed on ``proto . nodePort``,
+  jumped to only for ``fib daddr type local`` (any local address, kube-proxy's default
   ``nodePortAddresses``).
 * No endpoints / unknown port: no DNAT happens, so the packet still goes to a ClusterIP
   after the nat hook; a filter chain right after DNAT (priority dstnat+10 in prerouting,
@@ -150,17 +155,14 @@ def count_sets(n: int) -> dict[str, tuple[bool, str]]:
 SERVICES_CHAIN = "services"
 
 
-def cluster_ip_rule(n: int) -> str:
-    """Picks one of ``n`` endpoints uniformly for a ClusterIP port with ``n`` of them."""
-    return f"{L4} dnat ip to ip daddr . meta l4proto . th dport . numgen random mod {n} map @be-{n}"
-
-
-def nodeport_rule(n: int) -> str:
-    """The same for a NodePort (``fib daddr type local``: any address of this node)."""
-    return (
-        f"fib daddr type local {L4} dnat ip to meta l4proto . th dport . "
-        f"numgen random mod {n} map @npbe-{n}"
-    )
+def count_chains(n: int) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """``ep-<n>``/``np-<n>``: ONE lookup picks one of ``n`` endpoints uniformly."""
+    pick = f"numgen random mod {n}"
+    front = "ip daddr . meta l4proto . th dport"
+    return {
+        f"ep-{n}": ("", (f"{L4} dnat ip to {front} . {pick} map @be-{n}",)),
+        f"np-{n}": ("", (f"{L4} dnat ip to meta l4proto . th dport . {pick} map @npbe-{n}",)),
+    }
 
 
 def services_rules(counts: Iterable[int]) -> tuple[str, ...]:
@@ -170,6 +172,6 @@ def services_rules(counts: Iterable[int]) -> tuple[str, ...]:
     return (
         "ip daddr . meta l4proto . th dport vmap @service-ips",
         "fib daddr type local meta l4proto . th dport vmap @service-nodeports",
-        *(cluster_ip_rule(n) for n in ns),
-        *(nodeport_rule(n) for n in ns),
+        *(f"jump ep-{n}" for n in ns),
+        *(f"fib daddr type local jump np-{n}" for n in ns),
     )

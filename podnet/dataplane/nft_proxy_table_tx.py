@@ -34,6 +34,7 @@ from podnet.dataplane.nft_proxy_rules import (
     STATIC_SETS,
     TABLE,
     Desired,
+    count_chains,
     count_sets,
     services_rules,
 )
@@ -64,6 +65,7 @@ def whole_table(
     chains: dict[str, tuple[str, tuple[str, ...]]] = {}
     for n in sorted(counts):
         sets.update(count_sets(n))
+        chains.update(count_chains(n))
     for aid in sorted(affinity):
         a = affinity[aid]
         sets[a.map_name] = (True, a.decl)
@@ -114,6 +116,11 @@ def delta_transaction(
     for before, after in aff:
         if after is not None and before is None:
             tx.add_map(after.map_name, after.decl)
+    for n in born:  # each new map with the one rule that uses it (see nft_proxy_rules)
+        for name, (_, rules) in count_chains(n).items():
+            tx.add_chain(name)
+            for rule in rules:
+                tx.add_rule(name, rule)
     if born or dead:
         tx.flush_chain(SERVICES_CHAIN)
         for rule in services_rules(counts):
@@ -141,6 +148,9 @@ def delta_transaction(
     for before, after in aff:
         if before is not None and after is None:
             tx.delete_chain(before.chain_name)
+    for n in dead:
+        for name in count_chains(n):
+            tx.delete_chain(name)
     for before, after in aff:
         if before is not None and after is None:
             tx.delete_map(before.map_name)

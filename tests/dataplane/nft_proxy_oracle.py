@@ -4,8 +4,8 @@ This is the first, non-incremental implementation of the table (one pass over th
 sorted ports). The incremental :class:`ProxyTable` must describe exactly the same
 table for every state, including the ownership rule for colliding frontends. (Since
 then the layout changed twice: the ``hairpin`` set became a fib test in a base chain,
-and the ``ep-<n>`` chains with their ``service-ips`` elements became one rule per
-count in the ``services`` chain; this oracle follows the layout, not the code.)
+the ``service-ips`` verdicts per Service port became one ``jump ep-<n>`` per count in
+the ``services`` chain; this oracle follows the layout, not the code.)
 """
 
 from __future__ import annotations
@@ -61,8 +61,8 @@ def oracle_desired(st: ProxyState) -> Desired:
             )
             rules = [f"{_L4} dnat ip to ip saddr map @affinity-{aid}"]
             if has_np:
-                rules.append(_np_rule(n))
-            rules.append(_ip_rule(n))
+                rules.append(f"fib daddr type local goto np-{n}")
+            rules.append(f"goto ep-{n}")
             aff_chains[f"aff-{aid}"] = ("", tuple(rules))
             update = f"update @affinity-{aid} {{ ip saddr : ip daddr . th dport }}"
             l4 = f"ct status dnat meta l4proto {_proto(r)}"
@@ -76,15 +76,19 @@ def oracle_desired(st: ProxyState) -> Desired:
                     f"ct original proto-dst {r.node_port} {update}"
                 )
                 el["service-nodeports"][np_key] = f"goto aff-{aid}"
-    chains = dict(sorted(aff_chains.items()))
+    chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for n in sorted(counts):
+        chains[f"ep-{n}"] = ("", (_ip_rule(n),))
+        chains[f"np-{n}"] = ("", (_np_rule(n),))
+    chains.update(sorted(aff_chains.items()))
     chains["record-affinity"] = ("", tuple(record))
     chains["services"] = (
         "",
         (
             "ip daddr . meta l4proto . th dport vmap @service-ips",
             "fib daddr type local meta l4proto . th dport vmap @service-nodeports",
-            *(_ip_rule(n) for n in sorted(counts)),
-            *(_np_rule(n) for n in sorted(counts)),
+            *(f"jump ep-{n}" for n in sorted(counts)),
+            *(f"fib daddr type local jump np-{n}" for n in sorted(counts)),
         ),
     )
     chains.update(_BASE_CHAINS)
@@ -99,7 +103,7 @@ def _ip_rule(n: int) -> str:
 
 def _np_rule(n: int) -> str:
     pick = f"numgen random mod {n}"
-    return f"fib daddr type local {_L4} dnat ip to meta l4proto . th dport . {pick} map @npbe-{n}"
+    return f"{_L4} dnat ip to meta l4proto . th dport . {pick} map @npbe-{n}"
 
 
 def _add_count(

@@ -10,7 +10,7 @@ from hypothesis import strategies as hs
 from podnet.dataplane.nft import NftError, NftNotFoundError, Transaction
 from podnet.dataplane.nft_fake import FakeNft
 from podnet.dataplane.nft_proxy import Backend, ProxyState, ServicePortRule, compile_services
-from podnet.dataplane.nft_proxy_rules import FAMILY, TABLE, cluster_ip_rule, nodeport_rule
+from podnet.dataplane.nft_proxy_rules import FAMILY, TABLE
 from podnet.dataplane.nft_proxy_sync import ServiceProxy, diff, full_sync, full_transaction
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import Service, ServicePort
@@ -42,6 +42,8 @@ GOLDEN = (
     "add map ip podnet-proxy service-nodeports { type inet_proto . inet_service : verdict; }\n"
     "add map ip podnet-proxy be-2 { typeof ip daddr . meta l4proto . th dport . numgen random mod 2 : ip daddr . th dport; }\n"
     "add map ip podnet-proxy npbe-2 { typeof meta l4proto . th dport . numgen random mod 2 : ip daddr . th dport; }\n"
+    "add chain ip podnet-proxy ep-2\n"
+    "add chain ip podnet-proxy np-2\n"
     "add chain ip podnet-proxy record-affinity\n"
     "add chain ip podnet-proxy services\n"
     "add chain ip podnet-proxy reject-new\n"
@@ -51,10 +53,12 @@ GOLDEN = (
     "add chain ip podnet-proxy filter-prerouting { type filter hook prerouting priority dstnat + 10; policy accept; }\n"
     "add chain ip podnet-proxy filter-output { type filter hook output priority -90; policy accept; }\n"
     "add chain ip podnet-proxy nat-postrouting { type nat hook postrouting priority srcnat; policy accept; }\n"
+    "add rule ip podnet-proxy ep-2 meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @be-2\n"
+    "add rule ip podnet-proxy np-2 meta l4proto { tcp, udp, sctp } dnat ip to meta l4proto . th dport . numgen random mod 2 map @npbe-2\n"
     "add rule ip podnet-proxy services ip daddr . meta l4proto . th dport vmap @service-ips\n"
     "add rule ip podnet-proxy services fib daddr type local meta l4proto . th dport vmap @service-nodeports\n"
-    "add rule ip podnet-proxy services meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @be-2\n"
-    "add rule ip podnet-proxy services fib daddr type local meta l4proto { tcp, udp, sctp } dnat ip to meta l4proto . th dport . numgen random mod 2 map @npbe-2\n"
+    "add rule ip podnet-proxy services jump ep-2\n"
+    "add rule ip podnet-proxy services fib daddr type local jump np-2\n"
     "add rule ip podnet-proxy reject-new meta l4proto tcp reject with tcp reset\n"
     "add rule ip podnet-proxy reject-new reject\n"
     "add rule ip podnet-proxy reject-check ip daddr @cluster-ips goto reject-new\n"
@@ -152,7 +156,8 @@ def test_count_change_moves_elements_and_retires_unused_chains() -> None:
     tx = diff(old, new)
     text = tx.render()
     assert "add map ip podnet-proxy be-1" in text and "delete map ip podnet-proxy be-2" in text
-    assert "flush chain ip podnet-proxy services" in text  # one rule per count in use
+    assert "add chain ip podnet-proxy ep-1" in text and "delete chain ip podnet-proxy ep-2" in text
+    assert "flush chain ip podnet-proxy services" in text  # one jump per count in use
     fake = fake_with(old)
     fake.run(tx)
     assert fake.snapshot() == fake_with(new).snapshot()
@@ -171,7 +176,7 @@ def test_affinity_objects_and_forgetting_a_removed_endpoint() -> None:
     fake = fake_with(old)
     t = fake.table(FAMILY, TABLE)
     (aff,) = [c for c in t.chains if c.startswith("aff-")]
-    assert t.chains[aff].rules[1:] == [nodeport_rule(2), cluster_ip_rule(2)]
+    assert t.chains[aff].rules[1:] == ["fib daddr type local goto np-2", "goto ep-2"]
     assert len(t.chains["record-affinity"].rules) == 2  # ClusterIP and NodePort
     assert fake.elements(FAMILY, TABLE, "service-ips") == {"10.96.0.1 . tcp . 80": f"goto {aff}"}
     new = ProxyState((rule("10.96.0.1", ("10.244.0.2", 80), node_port=30000, aff=60),))

@@ -303,4 +303,19 @@ def test_incremental_endpoint_change_through_handlers_and_session(topo: Topology
         proxy.delete_service("default/empty")
         proxy.sync_changes()
         assert topo.connect("c", "10.96.0.21", 80) == ["TimeoutError"]
-        assert proxy.full_syncs == 1
+        three = (ep("a", 8080), ep("b", 8080), ep("b", 8081))  # a new count: be-3 + rule
+        proxy.update_endpoints("default/web", "http", three)
+        proxy.sync_changes()
+        assert set(topo.connect("c", "10.96.0.20", 80, count=30)) == {"a", "b"}
+        proxy.update_endpoints("default/web", "http", (ep("a", 8080),))  # be-3 retired
+        proxy.sync_changes()
+        assert set(topo.connect("c", "10.96.0.20", 80, count=5)) == {"a"}
+        assert "be-3" not in topo.runner.list_table("ip", "podnet-proxy")
+        proxy.update_endpoints("default/sticky", "", (ep("b", 9090),))  # affinity, 2 -> 1
+        proxy.sync_changes()
+        assert topo.connect("c", "10.96.0.24", 80, count=5) == ["b"] * 5
+        proxy.update_endpoints("default/sticky", "", (ep("a", 9090), ep("b", 9090)))
+        proxy.sync_changes()
+        got = topo.connect("c", "10.96.0.24", 80, count=10)  # remembered: sticks to b
+        assert got == ["b"] * 10
+        assert proxy.full_syncs == 1  # every change above was a partial sync
