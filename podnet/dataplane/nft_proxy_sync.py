@@ -66,6 +66,8 @@ class ServiceProxy:
         self.freeze_gc = freeze_gc
         self.table = ProxyTable()
         self.full_syncs = 0
+        self.failed_partials = 0  # partial syncs the kernel refused (then: full sync)
+        self.last_error: NftError | None = None
         self._in_sync = False  # the kernel table equals self.table
         self._pending: dict[str, tuple[ServicePortRule, ...]] = {}
         self._sources: dict[str, tuple[Service, EndpointsByPort]] = {}
@@ -130,7 +132,9 @@ class ServiceProxy:
         tx = self.table.apply(changes)
         try:
             self.runner.run(tx)
-        except NftError:
+        except NftError as e:  # counted: a fallback must not hide a bug (or an nft one)
+            self.failed_partials += 1
+            self.last_error = e
             self._in_sync = False
             return self._full()
         return len(tx)

@@ -142,7 +142,8 @@ def test_failed_partial_sync_falls_back_to_a_full_sync() -> None:
     fake.fail_next = True
     proxy.update_endpoints("b/s3", "", (ep("10.250.0.1"),))
     proxy.sync_changes()
-    assert proxy.full_syncs == 2
+    assert proxy.full_syncs == 2 and proxy.failed_partials == 1
+    assert isinstance(proxy.last_error, NftNotFoundError)
     eps2 = dict(eps)
     eps2["b/s3"] = {"": (ep("10.250.0.1"),)}
     assert fake.snapshot() == reference(state(services, eps2))
