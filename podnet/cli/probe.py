@@ -20,7 +20,7 @@ from typing import Any
 
 from podnet.cli.analyze import user_pods
 from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg
-from podnet.live.probe import probe_cluster
+from podnet.live.probe import READY_WAIT, probe_cluster
 from podnet.live.probe_format import format_table, write_json
 from podnet.live.probe_plan import VIAS
 from podnet.live.probe_result import disagreements
@@ -47,6 +47,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--timeout", type=float, default=1.0, metavar="S", help="per-probe timeout (seconds)"
     )
+    p.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=READY_WAIT,
+        metavar="S",
+        help="how long to wait for servers to listen before probing anyway",
+    )
     p.set_defaults(func=run)
 
 
@@ -65,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         choose=lambda state: user_pods(manifests, state),
         progress=_progress,
+        ready_wait=args.ready_timeout,
     )
     wrong = disagreements(report.observations)
     _progress(
