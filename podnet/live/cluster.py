@@ -42,7 +42,7 @@ from podnet.dataplane.runtime_command import service_env
 from podnet.dataplane.runtime_spawn import Stream
 from podnet.dataplane.runtime_state import PodStatus
 from podnet.dataplane.sandbox import Sandbox
-from podnet.errors import ClusterError
+from podnet.errors import ClusterError, PodnetError
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
 
@@ -78,6 +78,10 @@ class LiveCluster:
         self.state_dir = Path(self._tmp.name)
         self.records_path = self.state_dir / "dns-records.json"
         self._allocator: PodIPAllocator | None = None
+        # The first error raised where no caller can catch it (the runtime's driver
+        # thread applying a readiness change); whoever waits on the cluster re-raises
+        # it with :meth:`check`.
+        self.failure: PodnetError | None = None
 
     # -- bring-up -------------------------------------------------------------------
 
@@ -192,7 +196,15 @@ class LiveCluster:
                 return
             self._ready[key] = ready
             self.state = self._with_endpoints(self.state)
-            self._sync()
+            try:
+                self._sync()
+            except PodnetError as e:  # in the driver thread: hand it to the waiter
+                self.failure = self.failure or e
+
+    def check(self) -> None:
+        """Raise the error a background sync ran into, if any."""
+        if self.failure is not None:
+            raise self.failure
 
     def _log(self, prefix: str, line: str) -> None:
         if self.on_log is not None:

@@ -7,6 +7,11 @@ once the servers they talk to are listening (see :mod:`podnet.live.run`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+from podnet.analyze.served import served_ports
+from podnet.model.objects import Pod, Service
+
 _LISTEN = "0A"  # TCP_LISTEN in include/net/tcp_states.h
 
 
@@ -23,3 +28,26 @@ def listening_tcp_ports(pid: int) -> set[int]:
         except OSError:
             continue
     return ports
+
+
+class Listeners:
+    """Which of some pods do not listen yet on every TCP port they serve
+    (:func:`~podnet.analyze.served.served_ports`). Poll :meth:`all_listening` from a
+    wait loop; it only reads /proc."""
+
+    def __init__(
+        self, pod_pid: Callable[[str], int], services: Sequence[Service], pods: Sequence[Pod]
+    ) -> None:
+        self._pod_pid = pod_pid
+        self._want = {
+            p.key: {n for n, proto in served_ports(p, services) if proto == "TCP"} for p in pods
+        }
+
+    def all_listening(self) -> bool:
+        for key in list(self._want):
+            if self._want[key] <= listening_tcp_ports(self._pod_pid(key)):
+                del self._want[key]
+        return not self._want
+
+    def missing(self) -> list[str]:
+        return sorted(self._want)

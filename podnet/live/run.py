@@ -11,7 +11,7 @@ nobody waits for that), or at ``--timeout`` (counted from the start of the run).
 Exit codes (kubectl's and the shell's conventions):
 
 * 0: every client container exited 0 (or there were no clients and the run was
-  stopped by ``--timeout``);
+  stopped by ``--timeout``), or the reader of the pod output went away (``| head``);
 * 1: a client container exited non-zero, a client pod failed before its containers
   ran (init container), or the timeout struck while clients still ran; a
   :class:`~podnet.errors.PodnetError` (printed by the CLI as one line) is also 1;
@@ -40,11 +40,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from podnet.analyze.served import served_ports
 from podnet.errors import NotSupportedError
 from podnet.live.cluster import LiveCluster
 from podnet.live.completion import Completion
-from podnet.live.listening import listening_tcp_ports
+from podnet.live.listening import Listeners
+from podnet.live.output import OutputClosed, PodOutput, Progress
 from podnet.live.shell import run_shell
 from podnet.model.objects import Manifests, Pod
 
@@ -71,32 +71,24 @@ def run(
     on_up: Callable[[LiveCluster], None] | None = None,
 ) -> int:
     """Run the cluster of ``manifests``; the exit code per the module docstring."""
-    out = out or sys.stdout
-    err = err or sys.stderr
+    output = PodOutput(out or sys.stdout, muted=shell is not None)
+    progress = Progress(err or sys.stderr)
     t0 = time.monotonic()
-    deadline = math.inf if timeout is None else t0 + timeout
-
-    def log(prefix: str, line: str) -> None:
-        if shell is None:  # an interactive shell owns the terminal (as kubectl exec)
-            out.write(f"[{prefix}] {line}\n")
-            out.flush()
-
-    def progress(msg: str) -> None:
-        err.write(f"podnet: {msg}\n")
-        err.flush()
-
-    completion = Completion(on_done=lambda key, code: progress(_exit_msg(key, code, t0)))
-    cluster = LiveCluster(manifests, nodes=nodes, on_log=log, on_status=completion.observe)
+    completion = Completion(on_done=lambda name, code: progress(_exit_msg(name, code, t0)))
+    cluster = LiveCluster(manifests, nodes=nodes, on_log=output.line, on_status=completion.observe)
+    session = _Run(cluster, completion, output, progress, t0, timeout)
     with _stop_signals_raise():
         try:
             try:
-                return _run(cluster, completion, deadline, t0, progress, shell, on_up, timeout)
+                return session.run(shell, on_up)
             except OSError as e:  # anything the layers below did not classify
                 raise NotSupportedError(f"podnet run: {e}") from e
         except KeyboardInterrupt as e:
             signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
             progress(f"{signal.Signals(signum).name} received; tearing down")
             return 128 + signum
+        except OutputClosed:
+            return 0
         finally:
             with _signals_ignored():
                 closing = time.monotonic()
@@ -105,72 +97,88 @@ def run(
                     progress(f"torn down in {time.monotonic() - closing:.2f}s")
 
 
-def _run(
-    cluster: LiveCluster,
-    completion: Completion,
-    deadline: float,
-    t0: float,
-    progress: Callable[[str], None],
-    shell: str | None,
-    on_up: Callable[[LiveCluster], None] | None,
-    timeout: float | None,
-) -> int:
-    state = cluster.start()
-    assert cluster.runtime is not None
-    servers, clients = cluster.servers_and_clients()
-    completion.expect(clients)
-    pending = [p.key for p in state.pods if p.ip is None]
-    progress(
-        f"cluster up in {time.monotonic() - t0:.2f}s: {len(state.nodes)} node(s), "
-        f"{len(state.pods) - len(pending)} pod(s), {len(state.services)} service(s)"
-    )
-    for key in pending:
-        progress(f"{key} is Pending: no node matches its nodeSelector")
-    cluster.start_pods(servers)
-    slow = _wait_listening(cluster, servers, min(deadline, time.monotonic() + SERVER_START_WAIT))
-    if servers:
-        progress(f"{len(servers) - len(slow)} of {len(servers)} server pod(s) listening")
-    for key in slow:
-        progress(f"{key} is not listening on its ports yet; starting clients anyway")
-    cluster.start_pods(clients)
-    if on_up is not None:
-        on_up(cluster)
-    if shell is not None:
-        return run_shell(cluster, shell)
-    if not clients:
-        progress("no pod runs to completion; serving until --timeout or Ctrl-C")
-        cluster.runtime.run_until(lambda: False, deadline - time.monotonic())
-        return 0
-    progress(f"started {len(clients)} client pod(s)")
-    if not cluster.runtime.run_until(completion.finished, deadline - time.monotonic()):
-        left = ", ".join(completion.running())
-        progress(f"timeout after {timeout}s; still running: {left}")
-        return 1
-    return 1 if completion.failed() else 0
+class _Run:
+    """One ``podnet run``: the steps of the module docstring, every wait bounded."""
+
+    def __init__(
+        self,
+        cluster: LiveCluster,
+        completion: Completion,
+        output: PodOutput,
+        progress: Callable[[str], None],
+        t0: float,
+        timeout: float | None,
+    ) -> None:
+        self.cluster, self.completion, self.output = cluster, completion, output
+        self.progress, self.t0, self.timeout = progress, t0, timeout
+        self.deadline = math.inf if timeout is None else t0 + timeout
+
+    def run(self, shell: str | None, on_up: Callable[[LiveCluster], None] | None) -> int:
+        cluster, progress = self.cluster, self.progress
+        state = cluster.start()
+        servers, clients = cluster.servers_and_clients()
+        self.completion.expect(clients)
+        pending = [p.key for p in state.pods if p.ip is None]
+        progress(
+            f"cluster up in {time.monotonic() - self.t0:.2f}s: {len(state.nodes)} node(s), "
+            f"{len(state.pods) - len(pending)} pod(s), {len(state.services)} service(s)"
+        )
+        for key in pending:
+            progress(f"{key} is Pending: no node matches its nodeSelector")
+        cluster.start_pods(servers)
+        slow = self._wait_listening(servers)
+        if servers:
+            progress(f"{len(servers) - len(slow)} of {len(servers)} server pod(s) listening")
+        for key in slow:
+            progress(f"{key} is not listening on its ports yet; starting clients anyway")
+        cluster.start_pods(clients)
+        if on_up is not None:
+            on_up(cluster)
+        if shell is not None:
+            return run_shell(cluster, shell)
+        if not clients:
+            progress("no pod runs to completion; serving until --timeout or Ctrl-C")
+            self._wait(lambda: False, self.deadline)
+            return 0
+        progress(f"started {len(clients)} client pod(s)")
+        if not self._wait(self.completion.finished, self.deadline):
+            left = ", ".join(self.completion.running())
+            progress(f"timeout after {self.timeout}s; still running: {left}")
+            return 1
+        return 1 if self.completion.failed() else 0
+
+    def _wait(self, done: Callable[[], bool], deadline: float) -> bool:
+        """Let the runtime run until ``done()`` or ``deadline``; whether ``done()``.
+
+        Also returns early, by raising, when a background sync failed (its
+        PodnetError) or the reader of the pod output went away (:class:`OutputClosed`).
+        """
+        cluster = self.cluster
+        assert cluster.runtime is not None
+
+        def stop() -> bool:
+            return done() or cluster.failure is not None or self.output.closed
+
+        cluster.runtime.run_until(stop, max(0.0, deadline - time.monotonic()))
+        cluster.check()
+        if self.output.closed:
+            raise OutputClosed
+        return done()
+
+    def _wait_listening(self, servers: list[Pod]) -> list[str]:
+        """Wait until each server listens on its TCP ports (at most SERVER_START_WAIT);
+        the keys of those that did not."""
+        cluster = self.cluster
+        assert cluster.sandbox is not None and cluster.state is not None
+        listeners = Listeners(cluster.sandbox.pod_pid, cluster.state.services, servers)
+        self._wait(
+            listeners.all_listening, min(self.deadline, time.monotonic() + SERVER_START_WAIT)
+        )
+        return listeners.missing()
 
 
 def _exit_msg(name: str, code: int, t0: float) -> str:
     return f"{name} exited {code} at {time.monotonic() - t0:.2f}s"
-
-
-def _wait_listening(cluster: LiveCluster, servers: list[Pod], deadline: float) -> list[str]:
-    """Drive the runtime until each server listens on its TCP ports; return the keys of
-    those that did not by ``deadline``."""
-    assert cluster.sandbox is not None and cluster.state is not None and cluster.runtime
-    sandbox, runtime = cluster.sandbox, cluster.runtime
-    want = {
-        p.key: {n for n, proto in served_ports(p, cluster.state.services) if proto == "TCP"}
-        for p in servers
-    }
-
-    def all_listening() -> bool:
-        for key in list(want):
-            if want[key] <= listening_tcp_ports(sandbox.pod_pid(key)):
-                del want[key]
-        return not want
-
-    runtime.run_until(all_listening, deadline - time.monotonic())
-    return sorted(want)
 
 
 def _raise_stopped(signum: int, _frame: object) -> None:

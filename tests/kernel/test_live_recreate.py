@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +78,7 @@ def _in_pod(cluster: Any, key: str, argv: list[str], timeout: float = 15) -> tup
 
 def _child(manifest: str) -> None:
     from podnet.live.cluster import LiveCluster
-    from podnet.live.run import _wait_listening
+    from podnet.live.listening import Listeners
     from podnet.manifests import load_paths
 
     r: dict[str, Any] = {}
@@ -87,7 +86,9 @@ def _child(manifest: str) -> None:
         state = cluster.start()
         servers, clients = cluster.servers_and_clients()
         cluster.start_pods(servers)
-        assert not _wait_listening(cluster, servers, time.monotonic() + 20)
+        assert cluster.runtime is not None and cluster.sandbox is not None
+        pid = cluster.sandbox.pod_pid
+        assert cluster.runtime.run_until(Listeners(pid, state.services, servers).all_listening, 20)
         cluster.start_pods(clients)
         r["cluster_ip"] = next(s.cluster_ip for s in state.services if s.name == "my-service")
         old = state.pod("default/pod-b")
@@ -101,14 +102,13 @@ def _child(manifest: str) -> None:
         r["via_service_before"] = wget("http://my-service")[1]
         new = cluster.recreate_pod("default/pod-b")
         r["new_ip"] = new.ip
-        assert not _wait_listening(cluster, [new], time.monotonic() + 20)
+        assert cluster.runtime.run_until(Listeners(pid, state.services, [new]).all_listening, 20)
 
         def endpoint_ips() -> list[str]:
             assert cluster.state is not None
             eps = cluster.state.endpoints.get("default/my-service", {})
             return sorted(e.ip for port in eps.values() for e in port if e.ready)
 
-        assert cluster.runtime is not None
         cluster.runtime.run_until(lambda: endpoint_ips() == [new.ip], 10)
         r["endpoints_after"] = endpoint_ips()
         r["via_service_after"] = wget("http://my-service")[1]
