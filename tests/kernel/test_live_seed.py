@@ -159,3 +159,22 @@ spec:
     res = run_cli("run", "-f", str(manifest), "--timeout", "2")
     assert res.rc == 1
     assert "still running: default/slow" in res.err
+
+
+def test_closed_stdout_ends_the_run_quietly(tmp_path: Path) -> None:
+    """``podnet run ... | head -1``: the reader goes away; podnet tears down, exits 0."""
+    require_live()
+    before = HostState.take()
+    manifest = write_manifest(tmp_path, LONG_RUNNING.replace("sleep 1000", "yes | head -50000"))
+    with running_cli("run", "-f", str(manifest), "--timeout", "60") as proc:
+        assert proc.stdout is not None
+        wait_for_line(proc.stdout, "[default/", 30)
+        started = descendants(proc.pid)
+        proc.stdout.close()  # like head exiting after its first line
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        assert proc.wait(timeout=30) == 0, err
+    assert "Traceback" not in err
+    assert "torn down in" in err
+    assert wait_gone(started) == []
+    assert HostState.take() == before
