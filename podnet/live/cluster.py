@@ -18,11 +18,13 @@ exit; a SIGKILL leaves nothing either, because the kernel does the rest.
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from podnet.analyze.served import served_ports
 from podnet.control.cluster import build_cluster
@@ -142,6 +144,20 @@ class LiveCluster:
                 continue
             (servers if served_ports(pod, self.state.services) else clients).append(pod)
         return servers, clients
+
+    def describe(self) -> dict[str, Any]:
+        """What another process needs to enter this cluster's pods (``podnet exec``,
+        :mod:`podnet.live.registry`): each pod's sandbox pid and hostname, and the
+        busybox image's PATH (its applet links live in this cluster's state dir)."""
+        with self._lock:
+            assert self.sandbox is not None and self.state is not None and self.runtime
+            sandbox, pods = self.sandbox, [p for p in self.state.pods if p.ip is not None]
+            return {
+                "pid": os.getpid(),
+                "pods": {p.key: sandbox.pod_pid(p.key) for p in pods},
+                "hostnames": {p.key: p.hostname or p.name for p in pods},
+                "path": dict(self.runtime.images.resolve("busybox").env).get("PATH", ""),
+            }
 
     # -- changes --------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ from podnet.live.cluster import LiveCluster
 from podnet.live.completion import Completion
 from podnet.live.listening import Listeners
 from podnet.live.output import OutputClosed, PodOutput, Progress
+from podnet.live.registry import Announcer
 from podnet.live.shell import run_shell
 from podnet.model.objects import Manifests, Pod
 
@@ -91,6 +92,8 @@ def run(
             return 0
         finally:
             with _signals_ignored():
+                if session.announcer is not None:
+                    session.announcer.close()
                 closing = time.monotonic()
                 cluster.close()
                 if cluster.sandbox is not None:
@@ -112,10 +115,12 @@ class _Run:
         self.cluster, self.completion, self.output = cluster, completion, output
         self.progress, self.t0, self.timeout = progress, t0, timeout
         self.deadline = math.inf if timeout is None else t0 + timeout
+        self.announcer: Announcer | None = None
 
     def run(self, shell: str | None, on_up: Callable[[LiveCluster], None] | None) -> int:
         cluster, progress = self.cluster, self.progress
         state = cluster.start()
+        self.announcer = Announcer(cluster.describe)  # for podnet exec
         servers, clients = cluster.servers_and_clients()
         self.completion.expect(clients)
         pending = [p.key for p in state.pods if p.ip is None]

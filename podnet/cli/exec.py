@@ -1,0 +1,34 @@
+"""``podnet exec [-n NS] [--cluster PID] POD [-- CMD ARGS...]`` (kubectl exec)."""
+
+from __future__ import annotations
+
+import argparse
+
+from podnet.live.exec import exec_in_pod
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "exec",
+        help="run a command in a pod of a running podnet run (default: sh)",
+        description=(
+            "Run CMD inside POD of the cluster a `podnet run` of this user is running: "
+            "the pod's network, hostname, /etc files and processes, like kubectl exec. "
+            "Standard input, output and the exit code are the command's."
+        ),
+    )
+    p.add_argument("-n", "--namespace", default="default", help="the pod's namespace")
+    p.add_argument(
+        "--cluster", type=int, metavar="PID", help="the podnet run process, if several run"
+    )
+    p.add_argument("pod", metavar="POD", help="pod name (or namespace/name)")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD", help="the command")
+    p.set_defaults(func=_exec)
+
+
+def _exec(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    exec_in_pod(args.pod, command, namespace=args.namespace, cluster=args.cluster)
+    return 1  # not reached: exec_in_pod replaces this process or raises
