@@ -5,11 +5,12 @@ Order of work (each step is one module; this one only sequences them):
 1. :class:`~podnet.live.cluster.LiveCluster` builds the namespaces, the Service proxy
    and NetworkPolicy tables (nftables, compiled from the policy objects) and starts
    every pod's containers;
-2. wait until every probed pod's served ports are bound and, with ``--via service``,
-   every backend the plan uses is a Ready endpoint whose nft elements are applied
-   (:mod:`podnet.live.probe_ready`);
-3. one prober per source pod (:mod:`podnet.live.prober`, started inside the pod), all
-   at once, each trying all its targets in parallel with the 1 s timeout upstream uses;
+2. per destination, wait until its served ports are bound and, with ``--via
+   service``, every backend the plan uses is a Ready endpoint whose nft elements are
+   applied (:mod:`podnet.live.probe_gate`);
+3. probe from inside the source pods' network namespaces
+   (:mod:`podnet.live.probe_transport`, :mod:`podnet.live.prober`), everything in
+   parallel with the 1 s timeout upstream uses;
 4. judge every result against the engine's prediction (:mod:`podnet.live.probe_result`).
 
 The prediction is taken over the cluster as fully Ready (every endpoint present), the
@@ -27,8 +28,8 @@ from podnet.analyze.matrix import compute_matrix
 from podnet.control.endpoints import compute_endpoints
 from podnet.errors import NotSupportedError
 from podnet.live.cluster import LiveCluster
+from podnet.live.probe_gate import Gate
 from podnet.live.probe_plan import Planned, by_source, plan_probes
-from podnet.live.probe_ready import missing_ports
 from podnet.live.probe_result import Observation, judge
 from podnet.live.probe_transport import run_probes
 from podnet.model.cluster import ClusterState
@@ -46,7 +47,7 @@ class ProbeReport:
     via: str
     observations: tuple[Observation, ...]
     not_ready: tuple[str, ...]  # "pod port/proto" still not bound when probing began
-    timings: dict[str, float]  # seconds: up, ready, probe, total
+    timings: dict[str, float]  # seconds: up, probe (servers starting included), total
 
 
 def probe_cluster(
@@ -97,70 +98,26 @@ def _probe(
         f"{sum(1 for p in full.pods if p.ip)} pod(s), {len(full.services)} service(s)"
     )
     cluster.start_pods(_to_start(cluster, pods, plan))
-    not_ready = _wait_ready(cluster, full, pods, plan, t_up + ready_wait)
-    t_ready = time.monotonic()
-    say(f"servers ready in {t_ready - t_up:.2f}s")
-    for item in not_ready:
-        say(f"not ready, probing anyway: {item}")
     assert cluster.sandbox is not None
-    results = run_probes(cluster.sandbox, plan, timeout, transport)
+    gate = Gate(cluster, plan)
+    results, not_ready = run_probes(
+        cluster.sandbox, plan, timeout, gate.missing, t_up + ready_wait, transport
+    )
+    for item in not_ready:
+        say(f"not ready, probed anyway: {item}")
     t_probe = time.monotonic()
     ran = sum(1 for r in results if r is not None)
-    say(f"{ran} probes from {len(by_source(plan))} pod(s) (via {via}) in {t_probe - t_ready:.2f}s")
+    say(
+        f"{ran} probes from {len(by_source(plan))} pod(s) (via {via}) in "
+        f"{t_probe - t_up:.2f}s (servers starting included)"
+    )
     observations = judge(compute_matrix(full), plan, results)
     timings = {
         "up": t_up - t0,
-        "ready": t_ready - t_up,
-        "probe": t_probe - t_ready,
+        "probe": t_probe - t_up,
         "total": time.monotonic() - t0,
     }
     return ProbeReport(full, tuple(pods), via, tuple(observations), tuple(not_ready), timings)
-
-
-def _wait_ready(
-    cluster: LiveCluster,
-    full: ClusterState,
-    pods: Sequence[Pod],
-    plan: Sequence[Planned],
-    deadline: float,
-) -> list[str]:
-    """Poll until servers are bound and the plan's Service backends are endpoints."""
-    assert cluster.sandbox is not None
-    sandbox = cluster.sandbox
-    want = {p: {(x.port, x.protocol) for x in plan if x.dst == p} for p in {x.dst for x in plan}}
-    pid_of = {p.key: sandbox.pod_pid(p.key) for p in pods if p.key in want}
-    needed = _needed_endpoints(full, plan)
-    while True:
-        missing = missing_ports(want, pid_of)
-        lacking = _lacking_endpoints(cluster, needed)
-        if (not missing and not lacking) or time.monotonic() >= deadline:
-            break
-        time.sleep(0.01)
-    # The live state is published before its nft elements are applied, both under the
-    # cluster's lock (LiveCluster._on_ready): taking the lock once orders us after that.
-    with cluster._lock:
-        pass
-    out = [f"{k} {port}/{proto}" for k, ps in sorted(missing.items()) for port, proto in sorted(ps)]
-    return out + [f"Service {svc} endpoint {pod}" for svc, pod in sorted(lacking)]
-
-
-def _needed_endpoints(full: ClusterState, plan: Sequence[Planned]) -> set[tuple[str, str]]:
-    """(service key, pod key) pairs the plan routes through."""
-    return {(x.service, pod) for x in plan if x.service for pod, _ in x.backends}
-
-
-def _lacking_endpoints(cluster: LiveCluster, needed: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    if not needed:
-        return set()
-    state = cluster.state
-    assert state is not None
-    have = {
-        (svc, ep.pod)
-        for svc, by_port in state.endpoints.items()
-        for eps in by_port.values()
-        for ep in eps
-    }
-    return needed - have
 
 
 def _to_start(cluster: LiveCluster, pods: Sequence[Pod], plan: Sequence[Planned]) -> list[Pod]:

@@ -1,14 +1,17 @@
 """Getting the probes into the pods: two ways to run :mod:`podnet.live.prober`.
 
 * ``thread`` (the default): one short-lived thread of podnet enters each source pod's
-  network namespace in turn (``setns(CLONE_NEWNET)`` moves only the calling thread),
-  starts that pod's connections there - a socket keeps the namespace it was created
-  in - and then settles every socket of every pod under one ``selectors`` loop. No
-  process is started, so 9 pods probe in about one timeout.
+  network namespace in turn (``setns(CLONE_NEWNET)`` moves only the calling thread)
+  and starts that pod's connections there - a socket keeps the namespace it was
+  created in - settling every socket of every pod under one ``selectors`` loop. It
+  starts the probes to a destination as soon as that destination is ready (the
+  ``missing`` callback, :mod:`podnet.live.probe_gate`), so the 1 s timeouts of early
+  servers run while later ones are still starting. No process is started.
 * ``process``: one ``python -m podnet.live.prober`` per source pod, started inside the
   pod (its net, UTS and mount namespaces) through :meth:`Sandbox.spawn`, all at once,
   targets as JSON on stdin. Costs an interpreter start per pod (~0.1 s of CPU each),
-  but is the way to run it from a pod's full context.
+  but is the way to run it from a pod's full context. Starts once every destination
+  is ready (or the deadline passed).
 
 Both give the same results for the same network: the packets leave the same pod
 interface with the same source address. Each returns, per planned probe with an
@@ -22,7 +25,8 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from podnet.dataplane import netns
@@ -34,6 +38,8 @@ from podnet.live.prober import Batch, Target
 
 TRANSPORTS = ("thread", "process")
 Results = list[tuple[str, str] | None]
+Missing = Callable[[str], list[str]]  # destination pod -> what it still waits for
+POLL = 0.01  # seconds between readiness checks
 
 
 def _target(x: Planned) -> Target:
@@ -54,27 +60,54 @@ def _spread(plan: Sequence[Planned], got: dict[str, list[tuple[str, str]]]) -> R
     return out
 
 
-def run_in_thread(sandbox: Sandbox, plan: Sequence[Planned], timeout: float) -> Results:
-    groups = by_source(plan)
-    got: dict[str, list[tuple[str, str]]] = {}
+def _fd_opener(sandbox: Sandbox) -> tuple[dict[str, int], Callable[[str], int]]:
+    fds: dict[str, int] = {}
+
+    def fd(src: str) -> int:
+        if src not in fds:
+            fds[src] = os.open(f"/proc/{sandbox.pod_pid(src)}/ns/net", os.O_RDONLY)
+        return fds[src]
+
+    return fds, fd
+
+
+def run_in_thread(
+    sandbox: Sandbox, plan: Sequence[Planned], timeout: float, missing: Missing, deadline: float
+) -> tuple[Results, list[str]]:
+    """Probe each destination as soon as it is ready, from one thread (see above)."""
+    todo: dict[str, dict[str, list[int]]] = {}  # dst -> src -> plan indices
+    for i, x in enumerate(plan):
+        if x.address is not None:
+            todo.setdefault(x.dst, {}).setdefault(x.src, []).append(i)
+    index: dict[int, int] = {}  # plan index -> batch index
+    not_ready: list[str] = []
+    got: list[list[tuple[str, str]]] = []
     failure: list[BaseException] = []
 
     def work() -> None:
         # This thread's netns changes and it then exits: nothing else runs in it.
+        batch = Batch(timeout)
+        fds, fd = _fd_opener(sandbox)
         try:
-            batch = Batch()
-            index: dict[str, list[int]] = {}
-            for src, items in groups.items():
-                fd = os.open(f"/proc/{sandbox.pod_pid(src)}/ns/net", os.O_RDONLY)
-                try:
-                    netns.setns(fd, netns.CLONE_NEWNET)
-                finally:
-                    os.close(fd)
-                index[src] = [batch.add(_target(x)) for x in items]
-            results = batch.wait(timeout)
-            got.update({src: [results[i] for i in idx] for src, idx in index.items()})
+            while todo or batch.busy:
+                late = time.monotonic() >= deadline
+                for dst in sorted(todo):
+                    gaps = missing(dst)
+                    if gaps and not late:
+                        continue
+                    not_ready.extend(gaps)
+                    for src, idxs in sorted(todo.pop(dst).items()):
+                        netns.setns(fd(src), netns.CLONE_NEWNET)
+                        for i in idxs:
+                            index[i] = batch.add(_target(plan[i]))
+                batch.step(POLL if todo else timeout)
+            got.append(batch.results())
         except BaseException as e:  # re-raised in the caller's thread
             failure.append(e)
+        finally:
+            batch.close()
+            for f in fds.values():
+                os.close(f)
 
     thread = threading.Thread(target=work, name="podnet-probe")
     thread.start()
@@ -84,10 +117,24 @@ def run_in_thread(sandbox: Sandbox, plan: Sequence[Planned], timeout: float) -> 
         if isinstance(e, OSError):
             raise NotSupportedError(f"cannot probe from the pods' namespaces: {e}") from e
         raise e
-    return _spread(plan, got)
+    results = got[0]
+    return [results[index[i]] if i in index else None for i in range(len(plan))], not_ready
 
 
-def run_in_processes(sandbox: Sandbox, plan: Sequence[Planned], timeout: float) -> Results:
+def wait_all(dsts: Sequence[str], missing: Missing, deadline: float) -> list[str]:
+    """Poll until no destination misses anything, or ``deadline``; what is missing."""
+    while True:
+        gaps = [g for d in dsts for g in missing(d)]
+        if not gaps or time.monotonic() >= deadline:
+            return gaps
+        time.sleep(POLL)
+
+
+def run_in_processes(
+    sandbox: Sandbox, plan: Sequence[Planned], timeout: float, missing: Missing, deadline: float
+) -> tuple[Results, list[str]]:
+    """Wait for every destination, then one prober process per source pod."""
+    not_ready = wait_all(sorted({x.dst for x in plan if x.address}), missing, deadline)
     groups = by_source(plan)
     argv = [sys.executable, "-m", "podnet.live.prober", "--timeout", str(timeout)]
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": PODNET_ROOT}
@@ -114,14 +161,20 @@ def run_in_processes(sandbox: Sandbox, plan: Sequence[Planned], timeout: float) 
 
     with ThreadPoolExecutor(max_workers=max(1, min(32, len(procs)))) as pool:
         got = dict(zip(procs, pool.map(collect, procs), strict=True))
-    return _spread(plan, got)
+    return _spread(plan, got), not_ready
 
 
 def run_probes(
-    sandbox: Sandbox, plan: Sequence[Planned], timeout: float, transport: str = "thread"
-) -> Results:
+    sandbox: Sandbox,
+    plan: Sequence[Planned],
+    timeout: float,
+    missing: Missing,
+    deadline: float,
+    transport: str = "thread",
+) -> tuple[Results, list[str]]:
+    """Results in plan order (``None``: no address) and what was not ready in time."""
     if transport == "process":
-        return run_in_processes(sandbox, plan, timeout)
+        return run_in_processes(sandbox, plan, timeout, missing, deadline)
     if transport == "thread":
-        return run_in_thread(sandbox, plan, timeout)
+        return run_in_thread(sandbox, plan, timeout, missing, deadline)
     raise ValueError(f"transport must be one of {TRANSPORTS}")

@@ -33,6 +33,7 @@ import selectors
 import socket
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,18 +81,22 @@ def _open(t: Target) -> tuple[socket.socket | None, str | None]:
 
 
 class Batch:
-    """Connections started now, in the calling thread's network namespace, and
-    settled together by :meth:`wait` (a socket keeps the namespace it was created in,
-    so one thread may start targets in several namespaces, see :mod:`podnet.live.probe`).
+    """Connections started in the calling thread's network namespace, each with its
+    own deadline (``timeout`` s after :meth:`add`), settled by :meth:`step`/:meth:`wait`.
+
+    A socket keeps the namespace it was created in, so one thread may add targets from
+    several namespaces, and add more while earlier ones are in flight (see
+    :mod:`podnet.live.probe_transport`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = 1.0) -> None:
+        self.timeout = timeout
         self._sel = selectors.DefaultSelector()
         self._results: list[tuple[str, str] | None] = []
-        self._live: list[_Attempt] = []
+        self._live: deque[tuple[float, _Attempt]] = deque()  # by deadline (add order)
 
     def add(self, t: Target) -> int:
-        """Start one target; returns its index in :meth:`wait`'s list."""
+        """Start one target; returns its index in :meth:`results`."""
         i = len(self._results)
         self._results.append(None)
         sock, final = _open(t)
@@ -101,7 +106,7 @@ class Batch:
             self._results[i] = (result, detail)
             return i
         att = _Attempt(i, t, sock)
-        self._live.append(att)
+        self._live.append((time.monotonic() + self.timeout, att))
         if t.protocol == "UDP":
             _send_udp(att, self._results)
             if self._results[i] is None:
@@ -110,33 +115,58 @@ class Batch:
             self._sel.register(sock, selectors.EVENT_WRITE, att)
         return i
 
-    def wait(self, timeout: float = 1.0) -> list[tuple[str, str]]:
-        """Settle every target within ``timeout`` s from now; close every socket."""
-        results, sel = self._results, self._sel
-        deadline = time.monotonic() + timeout
-        while sel.get_map():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            for key, _ in sel.select(left):
+    @property
+    def busy(self) -> bool:
+        return bool(self._live)
+
+    def step(self, wait: float) -> None:
+        """Handle what is ready within ``wait`` s (less if a deadline comes first);
+        attempts past their deadline are denied ("timeout")."""
+        results = self._results
+        if self._live:
+            left = min(wait, self._live[0][0] - time.monotonic())
+            for key, _ in self._sel.select(max(left, 0)) if self._sel.get_map() else ():
                 att = key.data
                 _settle(att, results)
                 if results[att.index] is not None:
-                    sel.unregister(att.sock)
-        for att in self._live:
+                    self._sel.unregister(att.sock)
+        elif wait > 0:
+            time.sleep(wait)
+        now = time.monotonic()
+        while self._live and (
+            results[self._live[0][1].index] is not None or self._live[0][0] <= now
+        ):
+            _, att = self._live.popleft()
             if results[att.index] is None:
                 results[att.index] = (DENIED, "timeout")
+                self._sel.unregister(att.sock)
             att.sock.close()
-        sel.close()
-        return [r if r is not None else (DENIED, "?") for r in results]
+
+    def wait(self) -> list[tuple[str, str]]:
+        """Settle everything added (each within its own deadline); the results."""
+        while self._live:
+            self.step(self.timeout)
+        return self.results()
+
+    def results(self) -> list[tuple[str, str]]:
+        return [r if r is not None else (DENIED, "?") for r in self._results]
+
+    def close(self) -> None:
+        for _, att in self._live:
+            att.sock.close()
+        self._live.clear()
+        self._sel.close()
 
 
 def probe_all(targets: list[Target], timeout: float = 1.0) -> list[tuple[str, str]]:
     """(result, detail) per target, all attempted at once; each gets ``timeout`` s."""
-    batch = Batch()
-    for t in targets:
-        batch.add(t)
-    return batch.wait(timeout)
+    batch = Batch(timeout)
+    try:
+        for t in targets:
+            batch.add(t)
+        return batch.wait()
+    finally:
+        batch.close()
 
 
 def _send_udp(att: _Attempt, results: list[tuple[str, str] | None]) -> None:

@@ -137,7 +137,7 @@ def test_a_port_nobody_listens_on_is_a_disagreement(
     out, err = capsys.readouterr()
     assert code == 1
     assert "x/a -> x/b 8080/TCP: predicted allowed, observed denied" in out
-    assert "not ready, probing anyway: x/b 8080/TCP" in err
+    assert "not ready, probed anyway: x/b 8080/TCP" in err
 
 
 @pytest.mark.skipif(sctp_available(), reason="the kernel has SCTP")
