@@ -52,7 +52,9 @@ def exec_argv(
         known = ", ".join(sorted(pods)) or "none"
         raise ClusterError(f"no pod {key} in the running cluster (pods: {known})")
     pid = pods[key]
-    ns = [f"--user=/proc/{pid}/ns/user"] if enter_user else []
+    # --preserve-credentials: a rootless cluster's user namespace denies setgroups(2)
+    # (required for an unprivileged gid_map), which nsenter would otherwise call.
+    ns = [f"--user=/proc/{pid}/ns/user", "--preserve-credentials"] if enter_user else []
     ns += [f"--{opt}=/proc/{pid}/ns/{name}" for opt, name in _NAMESPACES]
     return [nsenter, *ns, "--wd=/", "--", *(command or ["sh"])]
 

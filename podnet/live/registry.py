@@ -10,9 +10,10 @@ describing the cluster, built at that moment:
      "path": "<PATH for busybox applets>"}
 
 Abstract names are not protected by file permissions, so the server answers only
-peers of the same uid or root (SO_PEERCRED). The list is per network namespace: podnet
-itself stays in the host's (only its children enter the cluster's), and so does
-``podnet exec``.
+peers of the same uid or root (SO_PEERCRED, as seen from podnet's user namespace).
+Names carry the host uid (:func:`host_uid`), also for a rootless podnet. The list
+is per network namespace: podnet itself stays in the host's (only its children enter
+the cluster's), and so does ``podnet exec``.
 """
 
 from __future__ import annotations
@@ -36,13 +37,28 @@ def socket_name(uid: int, pid: int) -> str:
     return f"\0{PREFIX}/{uid}/{pid}"
 
 
+def host_uid() -> int:
+    """Our uid as the host sees it. A rootless podnet is uid 0 in its own user
+    namespace (/proc/self/uid_map "0 <host uid> 1"); ``podnet exec`` runs outside it."""
+    uid = os.getuid()
+    try:
+        with open("/proc/self/uid_map") as f:
+            for line in f:
+                inside, outside, count = (int(x) for x in line.split())
+                if inside <= uid < inside + count:
+                    return outside + uid - inside
+    except (OSError, ValueError):
+        pass
+    return uid
+
+
 class Announcer:
     """Serves ``describe()`` on this process's abstract socket from a daemon thread."""
 
     def __init__(self, describe: Describe) -> None:
         self._describe = describe
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        self._sock.bind(socket_name(os.getuid(), os.getpid()))
+        self._sock.bind(socket_name(host_uid(), os.getpid()))
         self._sock.listen(8)
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="podnet-announce", daemon=True)
@@ -75,7 +91,7 @@ class Announcer:
 
 def running_clusters(uid: int | None = None) -> list[int]:
     """Pids of the ``podnet run`` processes of ``uid`` (default: ours) in this netns."""
-    want = f"@{PREFIX}/{os.getuid() if uid is None else uid}/"
+    want = f"@{PREFIX}/{host_uid() if uid is None else uid}/"
     pids: list[int] = []
     try:
         with open("/proc/net/unix") as f:
@@ -92,7 +108,7 @@ def running_clusters(uid: int | None = None) -> list[int]:
 
 def describe_cluster(pid: int, uid: int | None = None, timeout: float = 5.0) -> dict[str, Any]:
     """Ask the ``podnet run`` with ``pid`` for its description."""
-    name = socket_name(os.getuid() if uid is None else uid, pid)
+    name = socket_name(host_uid() if uid is None else uid, pid)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC) as s:
             s.settimeout(timeout)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_live_helpers import Result, require_live
+from test_live_helpers import Result, require_live, wait_for_line
 from test_sandbox_helpers import REPO, HostState
 
 pytestmark = pytest.mark.kernel
@@ -61,7 +62,7 @@ def world_readable_podnet() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _as_nobody(root: Path, *args: str, timeout: float = 90) -> Result:
+def _nobody_popen(root: Path, *args: str) -> subprocess.Popen[str]:
     setpriv = shutil.which("setpriv")
     if setpriv is None:
         pytest.skip("needs setpriv (util-linux)")
@@ -69,7 +70,7 @@ def _as_nobody(root: Path, *args: str, timeout: float = 90) -> Result:
         pytest.skip(f"needs {SYSTEM_PYTHON} (the venv's interpreter is not readable by nobody)")
     argv = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": str(root / "site")}
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [*argv, SYSTEM_PYTHON, "-m", "podnet", *args],
         env=env,
         cwd=str(root),
@@ -78,6 +79,10 @@ def _as_nobody(root: Path, *args: str, timeout: float = 90) -> Result:
         text=True,
         start_new_session=True,
     )
+
+
+def _as_nobody(root: Path, *args: str, timeout: float = 90) -> Result:
+    proc = _nobody_popen(root, *args)
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
@@ -103,3 +108,32 @@ def test_seed_runs_rootless(world_readable_podnet: Path) -> None:
     assert "2 of 2 server pod(s) listening" in res.err  # the DNS pod too
     assert time.monotonic() - t0 < 30
     assert HostState.take() == before
+
+
+def test_exec_into_a_rootless_cluster(world_readable_podnet: Path) -> None:
+    """``podnet exec`` as the same unprivileged user enters the cluster's user
+    namespace first (the pod's namespaces belong to it)."""
+    require_live()
+    root = world_readable_podnet
+    manifest = root / "web.yaml"
+    manifest.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web, labels: {app: web}}\n"
+        "spec: {containers: [{name: nginx, image: nginx}]}\n"
+    )
+    manifest.chmod(0o644)
+    proc = _nobody_popen(root, "run", "-f", str(manifest), "--timeout", "60")
+    try:
+        wait_for_line(proc.stderr, "server pod(s) listening", 30)
+        script = "hostname; wget -qO- http://localhost:80 >/dev/null 2>&1; ip -4 -o addr show eth0"
+        res = _as_nobody(root, "exec", "--cluster", str(proc.pid), "web", "--", "sh", "-c", script)
+        assert res.rc == 0, res.err
+        assert res.out.splitlines()[0] == "web"
+        assert "10.244." in res.out
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

@@ -62,7 +62,7 @@ def test_exec_argv_enters_the_pods_namespaces() -> None:
 
 def test_exec_argv_rootless_enters_the_user_namespace_first_and_defaults_to_sh() -> None:
     argv = exec_argv(DOC, "default/web", [], "nsenter", enter_user=True)
-    assert argv[1] == "--user=/proc/1234/ns/user"
+    assert argv[1:3] == ["--user=/proc/1234/ns/user", "--preserve-credentials"]
     assert argv[-2:] == ["--", "sh"]
 
 
