@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from podnet.live.exec import exec_in_pod
-
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
@@ -27,6 +25,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _exec(args: argparse.Namespace) -> int:
+    from podnet.live.exec import exec_in_pod  # here: keep other verbs' start-up light
+
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]

@@ -6,8 +6,6 @@ import argparse
 import sys
 
 from podnet.cli.common import add_file_args, add_nodes_arg
-from podnet.live.run import run
-from podnet.manifests import load_paths
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +15,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=(
             "Bring the cluster up in namespaces podnet owns, run every pod's containers, "
             "stream their output prefixed with namespace/pod[/container], and tear "
-            "everything down once every pod that runs to completion has done so."
+            "everything down once every pod that runs to completion has done so. "
+            "Pod output goes to stdout, progress to stderr. Find a running cluster's "
+            "pods with `podnet exec POD -- CMD`."
+        ),
+        epilog=(
+            "exit codes: 0 every client pod's containers exited 0; 1 one did not, the "
+            "timeout struck, or an error; 128+N stopped by signal N (130 Ctrl-C, 143 "
+            "SIGTERM); with --shell, the shell's exit code."
         ),
     )
     add_file_args(p)
@@ -38,6 +43,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Imported here: the live stack (netlink, nftables, runtime) costs every other
+    # verb ~0.2 s of start-up otherwise, since the CLI registers all verbs.
+    from podnet.live.run import run
+    from podnet.manifests import load_paths
+
     manifests = load_paths(args.files, stdin=sys.stdin)
     for w in manifests.warnings:
         print(f"warning: {w}", file=sys.stderr)
