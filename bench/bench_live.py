@@ -83,9 +83,17 @@ def _read_until(
 # --- startup ---------------------------------------------------------------------
 
 
+def _cpu_s(pid: int) -> float:
+    """user + system CPU seconds of ``pid`` itself (all threads), /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_startup(runs: int) -> dict[str, object]:
-    first, total, up, version = [], [], [], []
+    first, total, up, version, cpu, load = [], [], [], [], [], []
     for _ in range(runs):
+        load.append(os.getloadavg()[0])
         t0 = time.monotonic()
         subprocess.run([*PODNET, "--version"], capture_output=True, check=True)
         version.append(time.monotonic() - t0)
@@ -93,6 +101,7 @@ def bench_startup(runs: int) -> dict[str, object]:
         proc = _popen("run", "-f", str(SEED), "--timeout", "60")
         try:
             seen_at, seen = _read_until(proc, b"[default/pod-a] ", 60)
+            cpu.append(_cpu_s(proc.pid))
             _, err = proc.communicate(timeout=60)
             err = seen + err
         finally:
@@ -108,6 +117,8 @@ def bench_startup(runs: int) -> dict[str, object]:
         "exit_s": _stats(total),
         "cluster_up_s_as_printed": _stats(up),
         "podnet_version_s": _stats(version),
+        "podnet_cpu_s_at_first_output": _stats(cpu),
+        "loadavg_1min": _stats(load),
     }
 
 
