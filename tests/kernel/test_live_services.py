@@ -82,13 +82,18 @@ spec:
 """.replace("CLIENT_JSON", json.dumps(CLIENT))
 
 
-def test_cluster_ip_balances_named_port_and_rejects_without_endpoints(tmp_path: Path) -> None:
+@pytest.mark.parametrize("nodes", [1, 3])
+def test_cluster_ip_balances_named_port_and_rejects_without_endpoints(
+    tmp_path: Path, nodes: int
+) -> None:
+    """With 3 nodes the replicas spread out, so most connections cross nodes."""
     require_live()
     path = write_manifest(tmp_path, MANIFEST)
-    state = build_cluster(load_paths([str(path)]), 1)
+    state = build_cluster(load_paths([str(path)]), nodes)
     replicas = {p.name for p in state.pods if p.name.startswith("hostnames-")}
     assert len(replicas) == 3
-    res = run_cli("run", "-f", str(path), "--timeout", "90")
+    assert len({p.node for p in state.pods if p.name in replicas}) == min(nodes, 3)
+    res = run_cli("run", "-f", str(path), "--nodes", str(nodes), "--timeout", "90")
     assert res.rc == 0, res.err + res.out
     lines = res.pod_lines("default/client")
     counts = json.loads(next(ln for ln in lines if ln.startswith("names "))[6:])
