@@ -178,3 +178,16 @@ def test_closed_stdout_ends_the_run_quietly(tmp_path: Path) -> None:
     assert "torn down in" in err
     assert wait_gone(started) == []
     assert HostState.take() == before
+
+
+def test_two_clusters_run_side_by_side() -> None:
+    """Same pod IPs, same ClusterIPs, same names: each cluster has its own namespaces,
+    and nothing of either is in the host's (so they cannot collide)."""
+    require_live()
+    procs = [running_cli("run", "-f", str(SEED), "--timeout", "60") for _ in range(2)]
+    with procs[0] as a, procs[1] as b:
+        results = [p.communicate(timeout=60) for p in (a, b)]
+        codes = [a.returncode, b.returncode]
+    assert codes == [0, 0], results
+    for out, _ in results:
+        assert "[default/pod-a] <title>Welcome to nginx!</title>" in out
