@@ -36,18 +36,35 @@ class Listeners:
     wait loop; it only reads /proc."""
 
     def __init__(
-        self, pod_pid: Callable[[str], int], services: Sequence[Service], pods: Sequence[Pod]
+        self,
+        pod_pid: Callable[[str], int],
+        services: Sequence[Service],
+        pods: Sequence[Pod],
+        *,
+        gave_up: Callable[[str], bool] | None = None,
     ) -> None:
+        """``gave_up(key)``: the pod will not listen soon (its container exited), so
+        waiting for it is pointless; it is then reported by :meth:`given_up`."""
         self._pod_pid = pod_pid
+        self._gave_up = gave_up
         self._want = {
             p.key: {n for n, proto in served_ports(p, services) if proto == "TCP"} for p in pods
         }
+        self._given_up: list[str] = []
 
     def all_listening(self) -> bool:
+        """True once every pod listens or was given up on."""
         for key in list(self._want):
             if self._want[key] <= listening_tcp_ports(self._pod_pid(key)):
                 del self._want[key]
+            elif self._gave_up is not None and self._gave_up(key):
+                del self._want[key]
+                self._given_up.append(key)
         return not self._want
 
     def missing(self) -> list[str]:
+        """Pods still expected to listen (the wait timed out on them)."""
         return sorted(self._want)
+
+    def given_up(self) -> list[str]:
+        return sorted(self._given_up)

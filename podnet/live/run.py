@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
+from podnet.dataplane.runtime_state import TERMINATED
 from podnet.errors import NotSupportedError
 from podnet.live.cluster import LiveCluster
 from podnet.live.completion import Completion
@@ -131,9 +132,12 @@ class _Run:
         for key in pending:
             progress(f"{key} is Pending: no node matches its nodeSelector")
         cluster.start_pods(servers)
-        slow = self._wait_listening(servers)
+        slow, failed = self._wait_listening(servers)
         if servers:
-            progress(f"{len(servers) - len(slow)} of {len(servers)} server pod(s) listening")
+            ok = len(servers) - len(slow) - len(failed)
+            progress(f"{ok} of {len(servers)} server pod(s) listening")
+        for key in failed:
+            progress(f"{key}: a container exited before listening; starting clients anyway")
         for key in slow:
             progress(f"{key} is not listening on its ports yet; starting clients anyway")
         cluster.start_pods(clients)
@@ -170,16 +174,26 @@ class _Run:
             raise OutputClosed
         return done()
 
-    def _wait_listening(self, servers: list[Pod]) -> list[str]:
-        """Wait until each server listens on its TCP ports (at most SERVER_START_WAIT);
-        the keys of those that did not."""
+    def _wait_listening(self, servers: list[Pod]) -> tuple[list[str], list[str]]:
+        """Wait until each server listens on its TCP ports (at most SERVER_START_WAIT,
+        and not for a pod whose container already exited); the keys of those still
+        not listening, and of those given up on."""
         cluster = self.cluster
-        assert cluster.sandbox is not None and cluster.state is not None
-        listeners = Listeners(cluster.sandbox.pod_pid, cluster.state.services, servers)
-        self._wait(
-            listeners.all_listening, min(self.deadline, time.monotonic() + SERVER_START_WAIT)
+        assert cluster.sandbox is not None and cluster.state is not None and cluster.runtime
+        runtime = cluster.runtime
+
+        def exited(key: str) -> bool:
+            return any(
+                c.state == TERMINATED or c.will_restart or c.restart_count > 0
+                for c in runtime.status(key).containers
+            )
+
+        listeners = Listeners(
+            cluster.sandbox.pod_pid, cluster.state.services, servers, gave_up=exited
         )
-        return listeners.missing()
+        until = min(self.deadline, time.monotonic() + SERVER_START_WAIT)
+        self._wait(listeners.all_listening, until)
+        return listeners.missing(), listeners.given_up()
 
 
 def _exit_msg(name: str, code: int, t0: float) -> str:

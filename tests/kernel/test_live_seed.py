@@ -191,3 +191,32 @@ def test_two_clusters_run_side_by_side() -> None:
     assert codes == [0, 0], results
     for out, _ in results:
         assert "[default/pod-a] <title>Welcome to nginx!</title>" in out
+
+
+def test_a_crashing_server_does_not_stall_the_clients(tmp_path: Path) -> None:
+    require_live()
+    manifest = write_manifest(
+        tmp_path,
+        """\
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  containers:
+  - {name: c, image: busybox, command: [sh, -c, 'echo bad config; exit 2'],
+     ports: [{containerPort: 8080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  restartPolicy: Never
+  containers: [{name: c, image: busybox, command: [echo, hello]}]
+""",
+    )
+    res = run_cli("run", "-f", str(manifest), "--timeout", "60")
+    assert res.rc == 0, res.err
+    assert "default/web: a container exited before listening" in res.err
+    assert res.pod_lines("default/client") == ["hello"]
+    at = float(res.err.split("default/client/c exited 0 at ")[1].split("s")[0])
+    assert at < 8.0, res.err  # not the 10 s bound on waiting for servers
