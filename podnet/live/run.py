@@ -71,13 +71,17 @@ def run(
     err: TextIO | None = None,
     shell: str | None = None,
     on_up: Callable[[LiveCluster], None] | None = None,
+    cluster_type: type[LiveCluster] = LiveCluster,
 ) -> int:
-    """Run the cluster of ``manifests``; the exit code per the module docstring."""
+    """Run the cluster of ``manifests``; the exit code per the module docstring.
+
+    ``cluster_type`` is the seam for tests without a kernel (a behavioural fake).
+    """
     output = PodOutput(out or sys.stdout, muted=shell is not None)
     progress = Progress(err or sys.stderr)
     t0 = time.monotonic()
     completion = Completion(on_done=lambda name, code: progress(_exit_msg(name, code, t0)))
-    cluster = LiveCluster(manifests, nodes=nodes, on_log=output.line, on_status=completion.observe)
+    cluster = cluster_type(manifests, nodes=nodes, on_log=output.line, on_status=completion.observe)
     session = _Run(cluster, completion, output, progress, t0, timeout)
     with _stop_signals_raise():
         try:
