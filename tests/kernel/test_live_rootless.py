@@ -45,6 +45,7 @@ def _link_tree(src: Path, dst: Path) -> None:
 @pytest.fixture
 def world_readable_podnet() -> Iterator[Path]:
     """A world-readable directory with ``podnet`` and its dependencies side by side."""
+    require_live()  # before creating anything: skip cleanly when not root
     site = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
     site = site / "site-packages"
     if not site.is_dir():
