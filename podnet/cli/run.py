@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="POD",
         help="open an interactive shell in POD (ns/name) once the cluster is up",
     )
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, parser=p)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -48,6 +48,9 @@ def _run(args: argparse.Namespace) -> int:
     from podnet.live.run import run
     from podnet.manifests import load_paths
 
+    if args.shell is not None and "-" in args.files:
+        # the shell reads podnet's stdin, which the manifests would already have used up
+        args.parser.error("--shell needs stdin for the shell: give manifests as files")
     manifests = load_paths(args.files, stdin=sys.stdin)
     for w in manifests.warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -89,3 +89,12 @@ def test_bad_manifests_are_one_clean_error(
 def test_missing_file_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "-f", str(tmp_path / "nope.yaml")]) == 1
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_shell_with_manifests_on_stdin_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "-f", "-", "--shell", "pod-a"])
+    assert exc.value.code == 2
+    assert "--shell needs stdin" in capsys.readouterr().err
