@@ -32,7 +32,6 @@ from podnet.control.dns import build_records
 from podnet.control.endpoints import compute_endpoints
 from podnet.control.ipam import PodIPAllocator
 from podnet.dataplane import dnsserver_records
-from podnet.dataplane.dnsserver_main import RECORDS_ENV
 from podnet.dataplane.images import ImageError, ImageRegistry, default_registry
 from podnet.dataplane.nft_proxy import compile_services
 from podnet.dataplane.nft_proxy_sync import ServiceProxy
@@ -49,6 +48,11 @@ from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
 
 LogSink = Callable[[str, str], None]  # (prefix, line)
+
+# The DNS pod's records-file variable, podnet.dataplane.dnsserver_main.RECORDS_ENV
+# (a test checks they agree). Not imported from there: that module pulls in the DNS
+# server and its HTTP metrics endpoint, ~0.1 s of podnet run's start-up for a string.
+RECORDS_ENV = "PODNET_DNS_RECORDS"
 
 
 class LiveCluster:

@@ -98,3 +98,10 @@ def test_shell_with_manifests_on_stdin_is_a_usage_error(
         main(["run", "-f", "-", "--shell", "pod-a"])
     assert exc.value.code == 2
     assert "--shell needs stdin" in capsys.readouterr().err
+
+
+def test_records_env_matches_the_dns_server() -> None:
+    from podnet.dataplane import dnsserver_main
+    from podnet.live import cluster
+
+    assert cluster.RECORDS_ENV == dnsserver_main.RECORDS_ENV
