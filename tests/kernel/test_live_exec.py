@@ -57,3 +57,39 @@ def test_a_sigkilled_cluster_leaves_no_registration(tmp_path: Path) -> None:
     while proc.pid in running_clusters() and time.monotonic() < end:
         time.sleep(0.05)
     assert proc.pid not in running_clusters()
+
+
+def test_exec_sh_on_a_terminal(tmp_path: Path) -> None:
+    """``podnet exec POD`` with no command: an interactive sh on the caller's terminal."""
+    import subprocess
+
+    from test_live_helpers import podnet_argv, podnet_env
+    from test_live_shell import _controlling_tty, _Pty
+
+    require_live()
+    manifest = write_manifest(tmp_path, LONG_RUNNING)
+    with running_cli("run", "-f", str(manifest)) as proc:
+        wait_for_line(proc.stdout, "[default/client] fetched", 30)
+        master, slave = os.openpty()
+        sh = subprocess.Popen(
+            [*podnet_argv(), "exec", "--cluster", str(proc.pid), "client"],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**podnet_env(), "TERM": "dumb", "PS1": "ignored $ "},
+            cwd="/",
+            start_new_session=True,
+            preexec_fn=_controlling_tty,
+        )
+        os.close(slave)
+        tty = _Pty(master)
+        try:
+            tty.send("echo marker-$(hostname)\n")
+            tty.expect("marker-client")
+            tty.send("exit 3\n")
+            assert sh.wait(timeout=20) == 3
+        finally:
+            if sh.poll() is None:
+                os.killpg(sh.pid, signal.SIGKILL)
+                sh.wait()
+            os.close(master)
