@@ -87,10 +87,11 @@ def _grids(report: ProbeReport, port: int, proto: str) -> list[str]:
     width = max(len(label) for label in labels)
     cols = "".join(f"{number[d]:>3}" for d in dsts)
     gap = "     "
+    grid_w = max(len(cols), len("observed"))
     lines = [
         f"{port}/{proto}  (rows: from, columns: to [n]; ! = disagreement)",
-        " " * width + " " + f"{'observed':<{len(cols)}}" + gap + "predicted",
-        " " * width + " " + cols + gap + cols,
+        " " * width + " " + f"{'observed':<{grid_w}}" + gap + "predicted",
+        " " * width + " " + cols.ljust(grid_w) + gap + cols,
     ]
     for p, label in zip(report.pods, labels, strict=True):
         seen, want = [], []
@@ -103,7 +104,8 @@ def _grids(report: ProbeReport, port: int, proto: str) -> list[str]:
             flag = "!" if o.disagrees else " "
             seen.append(f"{flag} {MARK[o.result]}")
             want.append(f"  {ALLOW if o.predicted else DENY}")
-        lines.append(label.ljust(width) + " " + "".join(seen) + gap + "".join(want))
+        row = "".join(seen).ljust(grid_w)
+        lines.append(label.ljust(width) + " " + row + gap + "".join(want))
     return lines
 
 
