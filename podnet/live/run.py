@@ -3,10 +3,12 @@
 Semantics of "done": pods split into servers (they serve a port: declared
 containerPorts, Service targetPorts, or a port their image is known to listen on) and
 clients (everything else). Servers start first; clients start once every server is
-listening on its TCP ports (bounded wait), so the seed's ``wget`` does not race nginx's
-start-up. The run ends when every client's containers have exited once (their first
-run is the result; restartPolicy Always would restart them, as kubelet does, but
-nobody waits for that), or at ``--timeout`` (counted from the start of the run).
+listening on its TCP ports (bounded wait; a server whose container already exited is
+not waited for), so the seed's ``wget`` does not race nginx's start-up. While the
+cluster is up, ``podnet exec`` can find it (:mod:`podnet.live.registry`). The run
+ends when every client's containers have exited once (their first run is the result;
+restartPolicy Always would restart them, as kubelet does, but nobody waits for that),
+or at ``--timeout`` (counted from the start of the run).
 
 Exit codes (kubectl's and the shell's conventions):
 
