@@ -127,7 +127,10 @@ class _Run:
     def run(self, shell: str | None, on_up: Callable[[LiveCluster], None] | None) -> int:
         cluster, progress = self.cluster, self.progress
         state = cluster.start()
-        self.announcer = Announcer(cluster.describe)  # for podnet exec
+        try:
+            self.announcer = Announcer(cluster.describe)  # for podnet exec
+        except OSError as e:  # a convenience: never a reason to fail the run
+            progress(f"podnet exec will not find this cluster: {e}")
         servers, clients = cluster.servers_and_clients()
         self.completion.expect(clients)
         pending = [p.key for p in state.pods if p.ip is None]
