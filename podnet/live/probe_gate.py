@@ -36,6 +36,7 @@ class Gate:
                     self._backends.setdefault(x.dst, set()).add((x.service, pod))
         self._pid = {k: cluster.sandbox.pod_pid(k) for k in self._ports}
         self._done: set[str] = set()
+        self._bound: set[str] = set()  # pods whose ports were all seen bound
 
     def destinations(self) -> list[str]:
         return sorted({*self._ports} & {*self._pid})
@@ -45,8 +46,10 @@ class Gate:
         if dst in self._done:
             return []
         pods = {dst} | {pod for _, pod in self._backends.get(dst, ())}
-        want = {p: self._ports.get(p, set()) for p in pods}
+        want = {p: self._ports.get(p, set()) for p in pods if p not in self._bound}
         gone = missing_ports(want, self._pid)
+        # a server, once bound, is taken as staying so (it is probed right away)
+        self._bound.update(p for p in want if p not in gone)
         out = [
             f"{k} {port}/{proto}" for k, ps in sorted(gone.items()) for port, proto in sorted(ps)
         ]

@@ -61,13 +61,21 @@ def _sctp_ports(pid: int) -> set[int]:
     return ports
 
 
-def bound_ports(pid: int) -> set[tuple[int, str]]:
-    """(port, protocol) a pod's network namespace serves right now."""
-    out = {
-        (p, "TCP") for n in ("tcp", "tcp6") for p in _ports_in(f"/proc/{pid}/net/{n}", _TCP_LISTEN)
-    }
-    out |= {(p, "UDP") for n in ("udp", "udp6") for p in _ports_in(f"/proc/{pid}/net/{n}", None)}
-    out |= {(p, "SCTP") for p in _sctp_ports(pid)}
+def bound_ports(
+    pid: int, protocols: Iterable[str] = ("TCP", "UDP", "SCTP")
+) -> set[tuple[int, str]]:
+    """(port, protocol) a pod's network namespace serves right now (of ``protocols``:
+    each is one or two /proc files, read only when asked for, as this is polled)."""
+    wanted = set(protocols)
+    out: set[tuple[int, str]] = set()
+    if "TCP" in wanted:
+        for n in ("tcp", "tcp6"):
+            out |= {(p, "TCP") for p in _ports_in(f"/proc/{pid}/net/{n}", _TCP_LISTEN)}
+    if "UDP" in wanted:
+        for n in ("udp", "udp6"):
+            out |= {(p, "UDP") for p in _ports_in(f"/proc/{pid}/net/{n}", None)}
+    if "SCTP" in wanted:
+        out |= {(p, "SCTP") for p in _sctp_ports(pid)}
     return out
 
 
@@ -84,7 +92,7 @@ def missing_ports(
         needed = {p for p in ports if p[1] != "SCTP" or sctp}
         if not needed:
             continue
-        gone = needed - bound_ports(pid_of[key])
+        gone = needed - bound_ports(pid_of[key], {proto for _, proto in needed})
         if gone:
             out[key] = gone
     return out
