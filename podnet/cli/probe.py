@@ -24,6 +24,7 @@ from podnet.live.probe import READY_WAIT, probe_cluster
 from podnet.live.probe_format import format_table, write_json
 from podnet.live.probe_plan import VIAS
 from podnet.live.probe_result import disagreements
+from podnet.live.probe_transport import TRANSPORTS
 from podnet.manifests import load_paths
 
 
@@ -54,6 +55,12 @@ def register(sub: Any) -> None:
         metavar="S",
         help="how long to wait for servers to listen before probing anyway",
     )
+    p.add_argument(
+        "--prober",
+        choices=list(TRANSPORTS),
+        default="thread",
+        help="probe from a thread in each pod's netns (fast) or a process per source pod",
+    )
     p.set_defaults(func=run)
 
 
@@ -73,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         choose=lambda state: user_pods(manifests, state),
         progress=_progress,
         ready_wait=args.ready_timeout,
+        transport=args.prober,
     )
     wrong = disagreements(report.observations)
     _progress(

@@ -10,9 +10,15 @@ probed connection, on every port the pods serve, agrees with the engine).
 
 Each probe is its own process (a process enters one sandbox only); the runs of the
 whole module are started from one fixture, ``PARALLEL`` at a time, and the
-parametrised tests only read their result. Node placement: the tables hold on any
-node count (ipBlock cases use a /32 of one pod or a /4 around the pod network; see
-tests/conformance/cases/900-*.yaml), so no case is skipped on 3 nodes.
+parametrised tests only read their result.
+
+Node placement: the three cases with ``cidr_of`` ipBlocks (042, 900, 901) are the
+ones tests/dataplane/test_nftpol_conformance.py skips on several nodes. They run here
+on 3 nodes too, and pass: their blocks are one pod's /32 or a /4 around the whole pod
+network, and ``cidr_of`` is substituted with the IPs ``build_cluster`` assigns for
+*that* node count, so no expectation depends on pods sharing a node's /24. A case
+written with, say, ``cidr_of(x/a)/24`` would cover one node's pods only; it would
+need a 1-node run (skip it on 3 nodes with a reason), not a different verdict.
 """
 
 from __future__ import annotations
