@@ -9,22 +9,24 @@ and its netns reference with it.
 
 pyroute2 (0.9) encodes the requests (``ifinfmsg``, ``ifaddrmsg``, ``rtmsg``) and parses
 the acks (``MarshalRtnl``); this module only owns the socket. Which pyroute2 API, and
-why (measured with 200 pods in one throw-away netns, 5 requests each, on a machine
-with load average 6-7 on 2 CPUs; wall / CPU for all 200):
+why (200 pods, 5 requests each, wall / CPU for all 200, 2 CPUs with load 3-7; the
+whole study is in bench/README.md, "Pod set-up (sandbox)"):
 
 * ``IPRoute()`` in the worker thread does open its socket in that thread's netns
   (``pyroute2.netns.create_socket`` with ``netns=None`` is a plain ``socket.socket``,
-  created lazily per ``threading.local``) and starts no thread, but each instance
-  makes its own asyncio loop and each call runs the request-filter machinery:
-  1.74 s / 0.83 s, against 0.13 s / 0.04 s for the former hand-written encoder. That
-  would have more than doubled ``Sandbox.add_pods`` (1.2 s for 200 pods).
+  created lazily per ``threading.local``) and starts no thread, but every instance
+  makes its own asyncio loop and every call runs the request-filter layer:
+  1.74 s / 0.83 s, which would have more than doubled ``Sandbox.add_pods``.
 * ``IPRoute(netns="/proc/<pid>/ns/net")`` forks a helper process per socket
-  (``pyroute2.process.ChildProcess``) that setns()es and passes the fd back:
-  13-300 ms per pod, median 48 ms.
-* ``IPRSocket`` (sync, no asyncio for I/O) one request at a time: 0.49 s / 0.29 s.
-* pyroute2 messages on our own socket, one request at a time: 0.37 s / 0.20 s;
-  **all five in one datagram**, as here: 0.27 s / 0.15 s. Encoding is what is left
-  (about 0.65 ms of CPU per pod, mostly ``rtmsg.encode``).
+  (``pyroute2.process.ChildProcess``) to setns() and pass the fd back: 13-300 ms a pod.
+* ``IPRSocket``, one request at a time: 0.49 s / 0.29 s.
+* pyroute2 messages on a plain socket, one request at a time: 0.37 s / 0.20 s;
+  **all five in one datagram**, as here: 0.27 s / 0.15 s.
+* the hand-written encoder this replaced: 0.13 s / 0.04 s. Measured inside
+  ``Sandbox.add_pods`` (200 pods, interleaved runs): ``configure_pods`` 0.07 s ->
+  0.18-0.29 s, ``add_pods`` +10-15% (1.25 -> 1.34 s, 0.95 -> 1.09 s), within the
+  project's 30% budget for using the library. Importing pyroute2 (its package imports
+  all of it) adds about 0.2 s of CPU once per process.
 
 Batching: rtnetlink handles every message of a datagram in order and acks each one
 (``netlink_rcv_skb``), so the onlink route exists before the default route via the
