@@ -30,12 +30,12 @@ from podnet.errors import NotSupportedError
 from podnet.live.cluster import LiveCluster
 from podnet.live.probe_gate import Gate
 from podnet.live.probe_plan import Planned, by_source, plan_probes
+from podnet.live.probe_ready import READY_WAIT
 from podnet.live.probe_result import Observation, judge
 from podnet.live.probe_transport import run_probes
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
 
-READY_WAIT = 15.0  # seconds for servers to bind and endpoints to become Ready
 Progress = Callable[[str], None]
 Chooser = Callable[[ClusterState], Sequence[Pod]]
 

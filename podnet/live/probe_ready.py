@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 
+READY_WAIT = 15.0  # seconds for servers to bind and endpoints to become Ready
 _TCP_LISTEN = "0A"  # include/net/tcp_states.h
 _SCTP_DIR = "/proc/net/sctp"
 

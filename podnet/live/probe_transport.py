@@ -34,9 +34,8 @@ from podnet.dataplane.images_builtin import PODNET_ROOT
 from podnet.dataplane.sandbox import Sandbox
 from podnet.errors import ClusterError, NotSupportedError
 from podnet.live.probe_plan import Planned, by_source
-from podnet.live.prober import Batch, Target
+from podnet.live.prober import TRANSPORTS, Batch, Target
 
-TRANSPORTS = ("thread", "process")
 Results = list[tuple[str, str] | None]
 Missing = Callable[[str], list[str]]  # destination pod -> what it still waits for
 POLL = 0.01  # seconds between readiness checks

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ALLOWED, DENIED, UNSUPPORTED = "allowed", "denied", "unsupported"
+TRANSPORTS = ("thread", "process")  # ways to run this in the pods: probe_transport
 UDP_PAYLOAD = b"hostname\n"  # what agnhost connect --protocol udp sends by default
 _SCTP = getattr(socket, "IPPROTO_SCTP", 132)
 
