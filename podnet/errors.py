@@ -7,6 +7,7 @@ message and exits non-zero, never with a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -74,3 +75,58 @@ class CommandError(PodnetError):
 
 class NotSupportedError(PodnetError):
     """The machine cannot do what was asked (no root, no nftables, no SCTP, ...)."""
+
+
+class ManifestErrors(ManifestError):
+    """Several manifest errors at once; ``errors`` holds each, attributes are the first's."""
+
+    def __init__(self, errors: Sequence[ManifestError]) -> None:
+        first = errors[0]
+        rest = "\n".join(f"  {e}" for e in errors[1:])
+        message = f"{first.message}\n({len(errors) - 1} more error(s)):\n{rest}"
+        super().__init__(message, location=first.location, obj=first.obj, field=first.field)
+        self.errors = tuple(errors)
+
+
+class TargetError(PodnetError):
+    """FROM/TO names nothing, or the port is ambiguous: the user must say more."""
+
+
+class PermissionDeniedError(CommandError, NotSupportedError):
+    """The kernel refused the command for lack of privilege (EPERM/EACCES)."""
+
+
+class NftError(CommandError):
+    """``nft`` rejected a transaction; nothing of it was applied."""
+
+
+class NftNotFoundError(NftError):
+    """A referenced table, chain, set, map or element does not exist (ENOENT)."""
+
+
+class NftExistsError(NftError):
+    """An element with that key already exists with other data (EEXIST)."""
+
+
+class NftBusyError(NftError):
+    """The object is still referenced (EBUSY), e.g. a chain that a map jumps to."""
+
+
+class NftInvalidError(NftError):
+    """nft could not parse or type-check the input (a podnet bug, never user input)."""
+
+
+class PolicyCompileError(PodnetError):
+    """The policy compiler was asked for something it cannot do (an unknown deny mode)."""
+
+
+class ImageError(PodnetError):
+    """An image podnet cannot run (unknown name, bad mapping, program missing)."""
+
+
+class PodRuntimeError(PodnetError):
+    """A pod cannot be started or found (duplicate start, unknown pod or container)."""
+
+
+class RecordsError(PodnetError):
+    """The DNS records file is missing or malformed."""

@@ -25,7 +25,6 @@ from podnet.analyze.explain_dns import Lookup, QueryFn, cluster_query, lookup
 from podnet.analyze.explain_target import (
     SERVICE_KINDS,
     PortSpec,
-    TargetError,
     find_pod,
     find_service,
     is_kind_ref,
@@ -36,6 +35,7 @@ from podnet.analyze.lint_refs import is_ip
 from podnet.analyze.served import container_ports
 from podnet.control.policy import PolicyEngine
 from podnet.control.policy_verdict import Verdict
+from podnet.errors import TargetError
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Pod, Service, ServicePort
 

@@ -17,14 +17,11 @@ import re
 from dataclasses import dataclass
 
 from podnet.analyze.lint_refs import is_ip
-from podnet.errors import PodnetError
+from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
+    TargetError as TargetError,
+)
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import PROTOCOLS, Pod, Service
-
-
-class TargetError(PodnetError):
-    """FROM/TO names nothing, or the port is ambiguous: the user must say more."""
-
 
 WORKLOAD_KINDS = {
     "deploy": "Deployment",

@@ -27,9 +27,7 @@ def add_nodes_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nodes", type=int, default=1, metavar="N", help="number of nodes")
 
 
-def add_output_arg(
-    parser: argparse.ArgumentParser, choices: Sequence[str], default: str
-) -> None:
+def add_output_arg(parser: argparse.ArgumentParser, choices: Sequence[str], default: str) -> None:
     parser.add_argument(
         "-o", "--output", choices=list(choices), default=default, help="output format"
     )

@@ -22,8 +22,8 @@ from typing import Any
 
 from podnet.control.dns import RR, DnsAnswer, DnsRecords, resolve
 from podnet.dataplane import dnsserver_table as table
-from podnet.dataplane.dnsserver_table import RecordsError
 from podnet.dataplane.dnsserver_wire import AnswerLike
+from podnet.errors import RecordsError
 
 FORMAT = "podnet.control.dns/1"
 

@@ -32,13 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podnet.errors import PodnetError
+from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
+    RecordsError as RecordsError,
+)
 
 REVERSE_ZONES = ("in-addr.arpa", "ip6.arpa")
-
-
-class RecordsError(PodnetError):
-    """The DNS records file is missing or malformed."""
 
 
 @dataclass(frozen=True)

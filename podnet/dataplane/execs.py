@@ -14,7 +14,11 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 
-from podnet.errors import CommandError, NotSupportedError
+from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
+    CommandError,
+    NotSupportedError,
+    PermissionDeniedError,
+)
 
 # stderr fragments that mean "this machine/user may not do this", whatever the tool.
 _NOT_PERMITTED = ("Operation not permitted", "Permission denied")
@@ -55,10 +59,6 @@ def classify(argv: list[str], returncode: int, stderr: str) -> CommandError:
     if any(s in stderr for s in _NOT_PERMITTED):
         return PermissionDeniedError(argv, returncode, stderr)
     return CommandError(argv, returncode, stderr)
-
-
-class PermissionDeniedError(CommandError, NotSupportedError):
-    """The kernel refused the command for lack of privilege (EPERM/EACCES)."""
 
 
 def run_all(jobs: Sequence[tuple[Sequence[str], str]], *, parallel: int = 16) -> None:

@@ -23,14 +23,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from podnet.errors import PodnetError
+from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
+    ImageError as ImageError,
+)
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENV_VAR = "PODNET_IMAGES"
-
-
-class ImageError(PodnetError):
-    """An image podnet cannot run (unknown name, bad mapping, program missing)."""
 
 
 @dataclass(frozen=True)

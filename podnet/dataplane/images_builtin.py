@@ -26,7 +26,8 @@ from pathlib import Path
 
 import podnet
 from podnet.dataplane import images_nginx
-from podnet.dataplane.images import DEFAULT_PATH, Image, ImageError
+from podnet.dataplane.images import DEFAULT_PATH, Image
+from podnet.errors import ImageError
 
 BUSYBOX = "/bin/busybox"
 # The directory holding the ``podnet`` package, so ``python -m podnet...`` works from any

@@ -22,7 +22,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from podnet.errors import CommandError, NotSupportedError
+from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
+    NftBusyError,
+    NftError,
+    NftExistsError,
+    NftInvalidError,
+    NftNotFoundError,
+    NotSupportedError,
+)
 
 Verb = Literal["add", "flush", "delete"]
 Kind = Literal["table", "chain", "set", "map", "element", "rule"]
@@ -30,26 +37,6 @@ Kind = Literal["table", "chain", "set", "map", "element", "rule"]
 # Elements per rendered "add element" line; keeps lines bounded without costing
 # anything measurable (nft parses one long line as fast as many short ones).
 _ELEMENTS_PER_LINE = 2000
-
-
-class NftError(CommandError):
-    """``nft`` rejected a transaction; nothing of it was applied."""
-
-
-class NftNotFoundError(NftError):
-    """A referenced table, chain, set, map or element does not exist (ENOENT)."""
-
-
-class NftExistsError(NftError):
-    """An element with that key already exists with other data (EEXIST)."""
-
-
-class NftBusyError(NftError):
-    """The object is still referenced (EBUSY), e.g. a chain that a map jumps to."""
-
-
-class NftInvalidError(NftError):
-    """nft could not parse or type-check the input (a podnet bug, never user input)."""
 
 
 def classify_nft_error(argv: list[str], returncode: int, stderr: str) -> NftError:

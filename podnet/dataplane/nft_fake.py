@@ -24,14 +24,13 @@ import copy
 import re
 from dataclasses import dataclass, field
 
-from podnet.dataplane.nft import (
+from podnet.dataplane.nft import Op, Transaction
+from podnet.errors import (
     NftBusyError,
     NftError,
     NftExistsError,
     NftInvalidError,
     NftNotFoundError,
-    Op,
-    Transaction,
 )
 
 _SET_REF = re.compile(r"@([A-Za-z0-9_.-]+)")

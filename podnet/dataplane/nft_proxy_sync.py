@@ -14,10 +14,10 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping
 
-from podnet.dataplane.nft import NftError, NftRunner, Transaction
+from podnet.dataplane.nft import NftRunner, Transaction
 from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule, compile_service, gc_paused
 from podnet.dataplane.nft_proxy_table import ProxyTable
-from podnet.errors import ClusterError
+from podnet.errors import ClusterError, NftError
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import Service
 

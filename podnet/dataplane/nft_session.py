@@ -21,8 +21,8 @@ from __future__ import annotations
 import subprocess
 from types import TracebackType
 
-from podnet.dataplane.nft import ExecNftRunner, NftError, Transaction, classify_nft_error
-from podnet.errors import NotSupportedError
+from podnet.dataplane.nft import ExecNftRunner, Transaction, classify_nft_error
+from podnet.errors import NftError, NotSupportedError
 
 _MARKER = "list table ip podnet-nft-session-marker"
 _MAX_INTERACTIVE_OPS = 2000

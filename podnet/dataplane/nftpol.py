@@ -43,7 +43,9 @@ from dataclasses import dataclass
 
 from podnet.dataplane.nftpol_build import FIXED_SETS, SetBuilder
 from podnet.dataplane.nftpol_match import short_hash
-from podnet.errors import PodnetError
+from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
+    PolicyCompileError as PolicyCompileError,
+)
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import NetworkPolicy, Pod
 
@@ -81,10 +83,6 @@ _BASE_CHAINS: dict[str, tuple[str, tuple[str, ...]]] = {
         _base_rules("daddr", "ingress-pods"),
     ),
 }
-
-
-class PolicyCompileError(PodnetError):
-    """The policy compiler was asked for something it cannot do (an unknown deny mode)."""
 
 
 @dataclass(frozen=True)

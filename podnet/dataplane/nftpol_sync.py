@@ -10,8 +10,9 @@ or writes the proxy's table.
 
 from __future__ import annotations
 
-from podnet.dataplane.nft import NftError, NftRunner, Transaction
+from podnet.dataplane.nft import NftRunner, Transaction
 from podnet.dataplane.nftpol import FAMILY, TABLE, PolicyState
+from podnet.errors import NftError
 
 
 def full_transaction(ps: PolicyState) -> Transaction:

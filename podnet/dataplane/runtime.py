@@ -37,15 +37,13 @@ from podnet.dataplane.runtime_state import (
     PodStatus,
     pod_phase,
 )
-from podnet.errors import PodnetError
+from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
+    PodRuntimeError as PodRuntimeError,
+)
 from podnet.model.objects import Pod
 
 ReadyCallback = Callable[[str, bool], None]
 StatusCallback = Callable[[PodStatus], None]
-
-
-class PodRuntimeError(PodnetError):
-    """A pod cannot be started or found (duplicate start, unknown pod or container)."""
 
 
 @dataclass

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from podnet.dataplane.images import Image, ImageError
+from podnet.dataplane.images import Image
+from podnet.errors import ImageError
 from podnet.model.objects import Container, Service
 
 

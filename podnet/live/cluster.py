@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -32,7 +31,7 @@ from podnet.control.dns import build_records
 from podnet.control.endpoints import compute_endpoints
 from podnet.control.ipam import PodIPAllocator
 from podnet.dataplane import dnsserver_records
-from podnet.dataplane.images import ImageError, ImageRegistry, default_registry
+from podnet.dataplane.images import ImageRegistry, default_registry
 from podnet.dataplane.nft_proxy import compile_services
 from podnet.dataplane.nft_proxy_sync import ServiceProxy
 from podnet.dataplane.nft_session import NftSession
@@ -43,7 +42,8 @@ from podnet.dataplane.runtime_command import service_env
 from podnet.dataplane.runtime_spawn import Stream
 from podnet.dataplane.runtime_state import PodStatus
 from podnet.dataplane.sandbox import Sandbox
-from podnet.errors import ClusterError, PodnetError
+from podnet.errors import ClusterError, ImageError, PodnetError
+from podnet.live.statedir import make_state_dir
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
 
@@ -80,7 +80,7 @@ class LiveCluster:
         self._proxies: dict[str, tuple[NftSession, ServiceProxy, PolicyProxy]] = {}
         self._ready: dict[str, bool] = {}
         self._lock = threading.RLock()
-        self._tmp = tempfile.TemporaryDirectory(prefix="podnet-")
+        self._tmp = make_state_dir()  # on a tmpfs; stale ones of dead podnets removed
         self.state_dir = Path(self._tmp.name)
         self.records_path = self.state_dir / "dns-records.json"
         self._allocator: PodIPAllocator | None = None

@@ -11,7 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from podnet.errors import Location, ManifestError
+from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
+    Location,
+    ManifestError,
+    ManifestErrors,
+)
 from podnet.manifests.lines import Path, field_line, format_path
 
 
@@ -59,14 +63,3 @@ def raise_all(errors: Sequence[ManifestError]) -> None:
     if len(errors) == 1:
         raise first
     raise ManifestErrors(errors)
-
-
-class ManifestErrors(ManifestError):
-    """Several manifest errors at once; ``errors`` holds each, attributes are the first's."""
-
-    def __init__(self, errors: Sequence[ManifestError]) -> None:
-        first = errors[0]
-        rest = "\n".join(f"  {e}" for e in errors[1:])
-        message = f"{first.message}\n({len(errors) - 1} more error(s)):\n{rest}"
-        super().__init__(message, location=first.location, obj=first.obj, field=first.field)
-        self.errors = tuple(errors)

@@ -9,8 +9,8 @@ import pytest
 from podnet.analyze.explain import Tracer
 from podnet.analyze.explain_dns import candidates
 from podnet.analyze.explain_format import WIDTH, format_text, to_dict
-from podnet.analyze.explain_target import TargetError
 from podnet.control.cluster import build_cluster
+from podnet.errors import TargetError
 from podnet.manifests import load_paths
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from podnet.control.cluster import build_cluster
 from podnet.control.dns import DnsRecords, build_records, resolve
 from podnet.dataplane import dnsserver_records as rf
 from podnet.dataplane.dnsserver import DnsServer
-from podnet.dataplane.dnsserver_table import RecordsError
+from podnet.errors import RecordsError
 from podnet.model.objects import Container, ContainerPort, Manifests, Pod, Service, ServicePort
 
 

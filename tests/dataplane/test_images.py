@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from podnet.dataplane.images import ImageError, ImageRegistry, default_registry, normalize
+from podnet.dataplane.images import ImageRegistry, default_registry, normalize
 from podnet.dataplane.images_nginx import render_config
-from podnet.errors import PodnetError
+from podnet.errors import ImageError, PodnetError
 
 
 @pytest.mark.parametrize(

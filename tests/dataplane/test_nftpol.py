@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from podnet.dataplane.nft import NftError, Transaction
+from podnet.dataplane.nft import Transaction
 from podnet.dataplane.nft_fake import FakeNft
 from podnet.dataplane.nftpol import (
     FAMILY,
@@ -19,7 +19,7 @@ from podnet.dataplane.nftpol import (
 )
 from podnet.dataplane.nftpol_match import block_ranges, port_match, range_text
 from podnet.dataplane.nftpol_sync import PolicyProxy, diff, full_transaction
-from podnet.errors import ManifestError, PodnetError
+from podnet.errors import ManifestError, NftError, PodnetError
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import (
     Container,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from podnet.dataplane.images import Image, ImageError
+from podnet.dataplane.images import Image
 from podnet.dataplane.runtime_command import (
     container_argv,
     container_env,
@@ -16,6 +16,7 @@ from podnet.dataplane.runtime_command import (
     host_argv,
     service_env,
 )
+from podnet.errors import ImageError
 from podnet.model.objects import Container, Service, ServicePort
 
 ENV = {"VAR_A": "A", "VAR_B": "B", "EMPTY": ""}

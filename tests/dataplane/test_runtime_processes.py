@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from runtime_helpers import host_runtime, pod, wait_until
 
-from podnet.dataplane.images import ImageError
 from podnet.dataplane.runtime_state import FAILED, RUNNING, SUCCEEDED, TERMINATED
+from podnet.errors import ImageError
 from podnet.model.objects import Container
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/bin/busybox"), reason="needs busybox")

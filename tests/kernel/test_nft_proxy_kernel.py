@@ -261,8 +261,9 @@ def test_client_ip_affinity_sticks(topo: Topology) -> None:
 
 
 def test_nft_session_applies_partial_syncs_and_classifies_errors(topo: Topology) -> None:
-    from podnet.dataplane.nft import NftNotFoundError, Transaction
+    from podnet.dataplane.nft import Transaction
     from podnet.dataplane.nft_session import NftSession
+    from podnet.errors import NftNotFoundError
 
     with NftSession(("ip", "netns", "exec", topo.ns("node"))) as session:
         proxy = ServiceProxy(session)

@@ -23,8 +23,7 @@ from pyroute2.netlink.rtnl.marshal import MarshalRtnl  # type: ignore[import-unt
 from test_sandbox_helpers import driver_env, require_kernel
 
 from podnet.dataplane import rtnl
-from podnet.dataplane.execs import PermissionDeniedError
-from podnet.errors import CommandError
+from podnet.errors import CommandError, PermissionDeniedError
 
 pytestmark = pytest.mark.kernel
 
@@ -189,7 +188,7 @@ def test_eperm_is_permission_denied() -> None:
     script = (
         "import json, os, subprocess\n"
         "from podnet.dataplane import rtnl\n"
-        "from podnet.dataplane.execs import PermissionDeniedError\n"
+        "from podnet.errors import PermissionDeniedError\n"
         "subprocess.run(['ip', 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1'],"
         " check=True)\n"
         "os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\n"

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from podnet.cli.main import main
-from podnet.dataplane.images import ImageError, default_registry
+from podnet.dataplane.images import default_registry
 from podnet.dataplane.sandbox import Sandbox
+from podnet.errors import ImageError
 from podnet.live.cluster import check_images
 from podnet.manifests import load_paths
 
