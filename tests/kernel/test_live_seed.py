@@ -20,6 +20,8 @@ from test_live_helpers import (
 )
 from test_sandbox_helpers import REPO, HostState, netns_inodes, ns_mounted
 
+from podnet.live.statedir import base_dir
+
 pytestmark = pytest.mark.kernel
 
 SEED = REPO / "examples" / "seed" / "pod-to-service.yaml"
@@ -78,6 +80,7 @@ def test_normal_exit_leaves_nothing_behind() -> None:
     # No namespace of ours is pinned by a mount (``ip netns add`` would be): other
     # suites add named netns concurrently, so ``ip netns list`` itself is not compared.
     assert ns_mounted(inodes) == []
+    assert list(base_dir().glob(f"podnet-{proc.pid}-*")) == []  # its scratch dir too
 
 
 @pytest.mark.parametrize(
@@ -115,6 +118,11 @@ def test_sigkill_of_podnet_leaves_nothing_behind(tmp_path: Path) -> None:
     # No namespace of ours is pinned by a mount (``ip netns add`` would be): other
     # suites add named netns concurrently, so ``ip netns list`` itself is not compared.
     assert ns_mounted(inodes) == []
+    # A scratch directory is the one thing the kernel cannot remove for us: the next
+    # cluster removes those of dead podnets (podnet.live.statedir).
+    assert len(list(base_dir().glob(f"podnet-{proc.pid}-*"))) <= 1
+    assert run_cli("run", "-f", str(SEED), "--timeout", "60").rc == 0
+    assert list(base_dir().glob(f"podnet-{proc.pid}-*")) == []
 
 
 def test_exit_code_is_the_failing_clients(tmp_path: Path) -> None:
