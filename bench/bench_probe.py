@@ -7,7 +7,8 @@ Each run is ``python -m podnet probe -f case.yaml [--via V]`` in a fresh process
 timed by wall clock from start to exit (interpreter start, loading, bring-up,
 readiness, probes, teardown); the phases come from its progress lines.
 
-    sudo .venv/bin/python bench/bench_probe.py [--runs 5] [--via pod,service] [--write]
+    sudo .venv/bin/python bench/bench_probe.py [--runs 5] [--via pod,service]
+        [--deny drop,reject] [--write]
 
 ``--write`` replaces the probe section of bench/README.md with the measured table.
 """
@@ -18,6 +19,7 @@ import argparse
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -49,18 +51,32 @@ def write_manifest(tmp: Path) -> Path:
     return path
 
 
-def one_run(manifest: Path, via: str) -> dict[str, float]:
+def one_run(manifest: Path, via: str, deny: str) -> dict[str, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "podnet", "probe", "-f", str(manifest), "--via", via],
+        [
+            sys.executable,
+            "-m",
+            "podnet",
+            "probe",
+            "-f",
+            str(manifest),
+            "--via",
+            via,
+            "--deny",
+            deny,
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
     wall = time.monotonic() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"podnet probe exited {proc.returncode}:\n{proc.stderr}\n{proc.stdout}")
-    row = {"wall": wall}
+    row = {"wall": wall, "cpu": cpu}
     for name, rx in PHASES.items():
         m = rx.search(proc.stderr)
         row[name] = float(m.group(1)) if m else float("nan")
@@ -86,26 +102,33 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--via", default="pod,service")
+    ap.add_argument("--deny", default="drop,reject")
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     lines = [
-        "| via | median wall (runs) | min | max | cluster up | servers start + probes | load avg |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| via | deny | median wall (runs) | min | max | cluster up | servers start + probes "
+        "| CPU, all processes | load avg |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     with tempfile.TemporaryDirectory() as tmp:
         manifest = write_manifest(Path(tmp))
-        one_run(manifest, "pod")  # warm the page cache; not counted
-        for via in args.via.split(","):
-            rows = [one_run(manifest, via) for _ in range(args.runs)]
-            walls = [r["wall"] for r in rows]
-            med = {k: statistics.median(r[k] for r in rows) for k in ("up", "probe")}
-            load = os.getloadavg()[0]
-            lines.append(
-                f"| {via} | {statistics.median(walls):.2f} s ({len(walls)}) | {min(walls):.2f} s "
-                f"| {max(walls):.2f} s | {med['up']:.2f} s | {med['probe']:.2f} s | {load:.1f} |"
-            )
-            print(lines[-1], flush=True)
-    cmd = f"sudo .venv/bin/python bench/bench_probe.py --runs {args.runs} --via {args.via}"
+        one_run(manifest, "pod", "drop")  # warm the page cache; not counted
+        for deny in args.deny.split(","):
+            for via in args.via.split(","):
+                rows = [one_run(manifest, via, deny) for _ in range(args.runs)]
+                walls = [r["wall"] for r in rows]
+                med = {k: statistics.median(r[k] for r in rows) for k in ("up", "probe", "cpu")}
+                load = os.getloadavg()[0]
+                lines.append(
+                    f"| {via} | {deny} | {statistics.median(walls):.2f} s ({len(walls)}) "
+                    f"| {min(walls):.2f} s | {max(walls):.2f} s | {med['up']:.2f} s "
+                    f"| {med['probe']:.2f} s | {med['cpu']:.2f} s | {load:.1f} |"
+                )
+                print(lines[-1], flush=True)
+    cmd = (
+        f"sudo .venv/bin/python bench/bench_probe.py --runs {args.runs} --via {args.via} "
+        f"--deny {args.deny}"
+    )
     section = "\n".join(
         [
             BEGIN,
@@ -114,9 +137,12 @@ def main() -> int:
             f"Machine: {machine()}. Command: `{cmd} --write`.",
             "",
             "Case: netpol-e2e 015 (9 pods in x, y, z; ports 80 and 81 TCP; 144 probes, "
-            "some denied, `--deny drop` so each denied probe waits the 1 s timeout). "
-            "Wall clock of `python -m podnet probe -f case.yaml --via V` per run, "
-            "fresh process, start to exit; phases are medians from its progress lines.",
+            "13 denied). With `--deny drop` (the default, as most CNIs) a denied probe "
+            "waits the full 1 s timeout; `--deny reject` answers at once. "
+            "Wall clock of `python -m podnet probe -f case.yaml --via V --deny D` per run, "
+            "fresh process, start to exit; phases are medians from its progress lines; "
+            "CPU is user+system of the run and every process it started (containers "
+            "included), from getrusage(RUSAGE_CHILDREN).",
             "",
             *lines,
             END,
