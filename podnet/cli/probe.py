@@ -15,7 +15,10 @@ Exit code 0 when everything agrees, 1 on any disagreement or error. Progress on 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg
@@ -60,6 +63,21 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+@contextmanager
+def _term_unwinds() -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C, so the cluster is torn down (and its state
+    directory removed) before exit; the CLI turns KeyboardInterrupt into 130."""
+
+    def raise_interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _progress(msg: str) -> None:
     sys.stderr.write(f"podnet: {msg}\n")
     sys.stderr.flush()
@@ -75,17 +93,18 @@ def run(args: argparse.Namespace) -> int:
     from podnet.manifests import load_paths
 
     manifests = load_paths(args.files)
-    report = probe_cluster(
-        manifests,
-        nodes=args.nodes,
-        via=args.via,
-        deny=args.deny,
-        timeout=args.timeout,
-        choose=lambda state: user_pods(manifests, state),
-        progress=_progress,
-        ready_wait=args.ready_timeout,
-        transport=args.prober,
-    )
+    with _term_unwinds():
+        report = probe_cluster(
+            manifests,
+            nodes=args.nodes,
+            via=args.via,
+            deny=args.deny,
+            timeout=args.timeout,
+            choose=lambda state: user_pods(manifests, state),
+            progress=_progress,
+            ready_wait=args.ready_timeout,
+            transport=args.prober,
+        )
     wrong = disagreements(report.observations)
     _progress(
         f"{len(report.observations)} probes, {len(wrong)} disagreement(s), "

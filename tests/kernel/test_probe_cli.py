@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +177,22 @@ def test_bad_input_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixtu
     f = _write(tmp_path, [NS, _pod("a")])
     assert main(["probe", "-f", f, "--nodes", "0"]) == 1
     assert capsys.readouterr().err.startswith("error:")
+
+
+def test_sigterm_tears_down_and_exits_130(tmp_path: Path) -> None:
+    f = _write(tmp_path, [NS, _pod("a"), _pod("b"), DENY_B])
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podnet", "probe", "-f", f, "--ready-timeout", "30"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    try:
+        assert "cluster up" in proc.stderr.readline()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
