@@ -1,6 +1,6 @@
 """Every upstream NetworkPolicy e2e truth table must hold for the policy engine.
 
-Each file in /work/shared/conformance/netpol-e2e (format: that directory's README.md)
+Each file in ../shared/conformance/netpol-e2e (format: that directory's README.md)
 is built into a cluster with the real manifest loader and control plane, then every
 probe's 72 ordered pod pairs are judged through the destination's Service.
 Set PODNET_CONFORMANCE_DIR to run another directory of cases in the same format.
@@ -23,10 +23,20 @@ from podnet.analyze.conformance import (
 )
 from podnet.errors import ManifestError
 
-SHARED = Path("/work/shared/conformance/netpol-e2e")
+# ../shared beside the repository (as on developer machines and in CI); PODNET_SHARED overrides.
+SHARED = (
+    Path(os.environ.get("PODNET_SHARED") or Path(__file__).resolve().parents[2].parent / "shared")
+    / "conformance"
+    / "netpol-e2e"
+)
 HERE = Path(__file__).parent / "cases"
 DIRS = [Path(d) for d in os.environ.get("PODNET_CONFORMANCE_DIR", "").split(":") if d]
 CASES = sorted(p for d in [SHARED, HERE, *DIRS] if d.is_dir() for p in d.glob("*.yaml"))
+
+
+def test_shared_cases_are_there() -> None:
+    """The shared truth tables must be found, or every case above would silently vanish."""
+    assert len(list(SHARED.glob("*.yaml"))) >= 20, f"no conformance cases in {SHARED}"
 
 
 @pytest.mark.parametrize("nodes", [1, 3])

@@ -1,6 +1,6 @@
 """The upstream NetworkPolicy e2e truth tables, judged by the compiled nftables tables.
 
-Each case in /work/shared/conformance/netpol-e2e (and tests/conformance/cases) is built
+Each case in ../shared/conformance/netpol-e2e (and tests/conformance/cases) is built
 with the real loader and control plane on one node and on two (so pairs cross
 nodes; not for cases whose ipBlocks assume one node's /24), each
 node's ``inet podnet-policy`` table is compiled, and every probe pair is traced
@@ -11,6 +11,7 @@ This checks the compiler itself against upstream, independently of the engine.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,12 @@ from test_nftpol_trace import Packet, passes
 from podnet.analyze.conformance import build_case_cluster, load_case
 from podnet.dataplane.nftpol import compile_policies
 
-SHARED = Path("/work/shared/conformance/netpol-e2e")
+# ../shared beside the repository (as on developer machines and in CI); PODNET_SHARED overrides.
+SHARED = (
+    Path(os.environ.get("PODNET_SHARED") or Path(__file__).resolve().parents[2].parent / "shared")
+    / "conformance"
+    / "netpol-e2e"
+)
 HERE = Path(__file__).parents[1] / "conformance" / "cases"
 CASES = sorted(p for d in (SHARED, HERE) if d.is_dir() for p in d.glob("*.yaml"))
 

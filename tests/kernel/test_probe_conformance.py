@@ -1,6 +1,6 @@
 """``podnet probe`` on every upstream NetworkPolicy e2e truth table, for real.
 
-Each case (/work/shared/conformance/netpol-e2e and tests/conformance/cases, format in
+Each case (../shared/conformance/netpol-e2e and tests/conformance/cases, format in
 that directory's README.md) becomes a manifest file - the runner's own
 ``case_documents`` with ``cidr_of(...)`` substituted by the IPs ``build_cluster``
 assigns for that node count (deterministic) - and ``python -m podnet probe -o json``
@@ -38,7 +38,12 @@ from test_sandbox_helpers import kernel_skip_reason
 
 from podnet.analyze.conformance import build_case_cluster, case_documents, load_case
 
-SHARED = Path("/work/shared/conformance/netpol-e2e")
+# ../shared beside the repository (as on developer machines and in CI); PODNET_SHARED overrides.
+SHARED = (
+    Path(os.environ.get("PODNET_SHARED") or Path(__file__).resolve().parents[2].parent / "shared")
+    / "conformance"
+    / "netpol-e2e"
+)
 HERE = Path(__file__).parents[1] / "conformance" / "cases"
 CASES = sorted(p for d in (SHARED, HERE) if d.is_dir() for p in d.glob("*.yaml"))
 RUNS = [(p, n, v) for p in CASES for n in (1, 3) for v in ("pod", "service")]
