@@ -1,6 +1,6 @@
 """NetworkPolicy e2e truth-table cases: parsing, and the manifests they describe.
 
-The case format is documented in /work/shared/conformance/netpol-e2e/README.md. The
+The case format is documented in ../shared/conformance/netpol-e2e/README.md. The
 cluster is the one upstream's ``test/e2e/network/netpol`` builds (kubernetes/kubernetes
 ``model.go`` / ``kubemanager.go``): namespaces x, y, z; pods a, b, c in each, labelled
 ``pod: <name>``; one agnhost container per port; one Service ``s-<ns>-<pod>`` per pod.

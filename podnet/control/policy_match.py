@@ -9,7 +9,7 @@ disagree (STYLE.md principle 6). References:
   NetworkPolicyPort, IPBlock) - the field comments are the specification;
 * https://kubernetes.io/docs/concepts/services-networking/network-policies/ ;
 * the upstream e2e suite ``test/e2e/network/netpol`` (the truth tables in
-  /work/shared/conformance come from it).
+  ../shared/conformance come from it).
 
 Pure functions; no I/O.
 """
