@@ -18,7 +18,7 @@ from podnet.control.cluster import build_cluster
 from podnet.errors import Location
 from podnet.live.probe import ProbeReport
 from podnet.live.probe_format import format_table, to_json, write_json
-from podnet.live.probe_plan import Planned, by_source, plan_probes
+from podnet.live.probe_plan import by_source, plan_probes
 from podnet.live.probe_result import ALLOWED, DENIED, NO_SERVICE, disagreements, judge
 from podnet.manifests import from_documents
 from podnet.model.cluster import ClusterState
@@ -197,4 +197,3 @@ def test_table_shows_both_grids_and_each_disagreement() -> None:
     assert "observed" in text and "predicted" in text and "80/TCP" in text and "53/UDP" in text
     assert "disagreements:" in text
     assert "x/b -> x/a 80/TCP: predicted denied, observed allowed" in text
-    assert isinstance(Planned, type)
