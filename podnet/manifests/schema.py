@@ -13,32 +13,58 @@ the newest Kubernetes version the package ships schemas for.
 from __future__ import annotations
 
 import functools
+import importlib.util
+import json
 import re
-from typing import Any
-
-import jsonschema  # type: ignore[import-untyped, unused-ignore]
-from kubernetes_validate import utils as kv
-from referencing import Registry, Resource
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any
 
 from podnet.manifests.fastschema import Check, Compiler, Unsupported
 from podnet.manifests.lines import Path
 
+if TYPE_CHECKING:  # jsonschema costs ~0.25 s to import: only valid-looking input skips it
+    import jsonschema  # type: ignore[import-untyped, unused-ignore]
+    from referencing import Registry
+
 
 @functools.cache
-def _schema_dir() -> str:
-    return f"kubernetes-json-schema/v{kv.latest_version()}-local-strict"
+def _package_dir() -> FsPath:
+    """kubernetes-validate's data directory, found without importing the package.
+
+    Importing ``kubernetes_validate`` imports jsonschema (~0.5 s here), which only an
+    invalid document needs; its schemas are plain JSON files
+    ``kubernetes-json-schema/v<version>-local-strict/<kind>-<group>-<version>.json``.
+    """
+    spec = importlib.util.find_spec("kubernetes_validate")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("kubernetes-validate is not installed")
+    return FsPath(next(iter(spec.submodule_search_locations)))
+
+
+@functools.cache
+def kubernetes_version() -> str:
+    """The newest Kubernetes version whose schemas kubernetes-validate ships."""
+    versions = [
+        d.name[1 : -len("-local-strict")]
+        for d in (_package_dir() / "kubernetes-json-schema").glob("v*-local-strict")
+    ]
+    return max(versions, key=lambda v: tuple(int(x) for x in v.split(".") if x.isdigit()))
+
+
+def _schema_dir() -> FsPath:
+    return _package_dir() / "kubernetes-json-schema" / f"v{kubernetes_version()}-local-strict"
 
 
 @functools.cache
 def _definitions() -> dict[str, Any]:
-    defs: dict[str, Any] = kv.schema_contents(
-        f"{_schema_dir()}/_definitions.json", kv.latest_version()
-    )
+    defs: dict[str, Any] = json.loads((_schema_dir() / "_definitions.json").read_text())
     return defs
 
 
 @functools.cache
 def _registry() -> Registry[Any]:
+    from referencing import Registry, Resource
+
     return Resource.from_contents(_definitions()) @ Registry()
 
 
@@ -47,10 +73,9 @@ def _schema(kind: str, api_version: str) -> dict[str, Any] | None:
     # kubernetes-validate's file naming: networking.k8s.io/v1 -> networking-v1
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     try:
-        schema: dict[str, Any] = kv.schema_contents(
-            f"{_schema_dir()}/{kind.lower()}-{group_version}.json", kv.latest_version()
-        )
-    except (FileNotFoundError, kv.VersionNotSupportedError, kv.InvalidSchemaError):
+        path = _schema_dir() / f"{kind.lower()}-{group_version}.json"
+        schema: dict[str, Any] = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
         return None
     return schema
 
@@ -71,6 +96,9 @@ def _validator(kind: str, api_version: str) -> jsonschema.protocols.Validator | 
     schema = _schema(kind, api_version)
     if schema is None:
         return None
+    import jsonschema
+    from referencing import Resource
+
     registry = Resource.from_contents(schema) @ _registry()
     validator: jsonschema.protocols.Validator = jsonschema.Draft202012Validator(
         schema, registry=registry
@@ -78,13 +106,8 @@ def _validator(kind: str, api_version: str) -> jsonschema.protocols.Validator | 
     return validator
 
 
-def kubernetes_version() -> str:
-    """The Kubernetes version whose schemas we validate against."""
-    return str(kv.latest_version())
-
-
 def has_schema(kind: str, api_version: str) -> bool:
-    return _validator(kind, api_version) is not None
+    return _schema(kind, api_version) is not None
 
 
 def schema_errors(doc: dict[str, Any]) -> list[tuple[Path, str]]:
@@ -98,6 +121,8 @@ def schema_errors(doc: dict[str, Any]) -> list[tuple[Path, str]]:
         return []
     out: list[tuple[Path, str]] = []
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.path))):
+        import jsonschema
+
         best = jsonschema.exceptions.best_match([err]) if err.context else err
         path: Path = tuple(best.absolute_path)
         if best.validator == "additionalProperties" and isinstance(best.instance, dict):
