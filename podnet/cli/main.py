@@ -25,17 +25,28 @@ from podnet.errors import PodnetError
 _NOT_VERBS = {"main", "output", "common"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _verb_modules(argv: Sequence[str] | None) -> list[str]:
+    """The verb modules to import: only the invoked one when argv names one (each verb
+    imports its own stack, e.g. the live cluster, which other verbs need not pay for),
+    else all of them (for ``--help`` and the "invalid choice" message)."""
+    names = sorted(
+        m.name
+        for m in pkgutil.iter_modules(podnet.cli.__path__)
+        if m.name not in _NOT_VERBS and not m.name.startswith("_")
+    )
+    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    return [first] if first in names else names
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="podnet",
         description="Kubernetes pod networking, for real, on one Linux machine.",
     )
     parser.add_argument("--version", action="version", version=f"podnet {podnet.__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(podnet.cli.__path__), key=lambda m: m.name):
-        if info.name in _NOT_VERBS or info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"podnet.cli.{info.name}")
+    for name in _verb_modules(argv):
+        module = importlib.import_module(f"podnet.cli.{name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
@@ -43,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
