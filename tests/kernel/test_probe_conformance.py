@@ -30,7 +30,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -93,19 +93,28 @@ def probe(manifest: Path, nodes: int, via: str) -> tuple[int, dict[str, Any], st
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[Run, Any]]:
+def results(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[Run, Any]]:
+    """Every run the session selected (``-k`` picks a few), ``PARALLEL`` at a time."""
     reason = kernel_skip_reason()
     if reason:
         pytest.skip(reason)
+    chosen: list[Run] = []
+    for item in request.session.items:
+        if isinstance(item, pytest.Function) and item.module is request.module:
+            run = item.callspec.params.get("run") if hasattr(item, "callspec") else None
+            if run is not None:
+                chosen.append(cast(Run, run))
     tmp = tmp_path_factory.mktemp("probe-cases")
-    files = {(p, n): write_case(p, n, tmp) for p in CASES for n in (1, 3)}
+    files = {(p, n): write_case(p, n, tmp) for p, n in {(p, n) for p, n, _ in chosen}}
 
     def one(run: Run) -> tuple[int, dict[str, Any], str]:
         path, nodes, via = run
         return probe(files[(path, nodes)], nodes, via)
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        yield dict(zip(RUNS, pool.map(one, RUNS), strict=True))
+        yield dict(zip(chosen, pool.map(one, chosen), strict=True))
 
 
 @pytest.mark.kernel
