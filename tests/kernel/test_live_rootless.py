@@ -17,10 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,35 +29,6 @@ pytestmark = pytest.mark.kernel
 SYSTEM_PYTHON = "/usr/bin/python3"
 NOBODY = 65534
 SEED = REPO / "examples" / "seed" / "pod-to-service.yaml"
-
-
-def _link_tree(src: Path, dst: Path) -> None:
-    """Hard-link ``src`` to ``dst`` (fast, no extra space); copy when links fail."""
-    done = subprocess.run(["cp", "-al", str(src), str(dst)], capture_output=True, check=False)
-    if done.returncode != 0:
-        shutil.rmtree(dst, ignore_errors=True)
-        shutil.copytree(src, dst, symlinks=True)
-
-
-@pytest.fixture
-def world_readable_podnet() -> Iterator[Path]:
-    """A world-readable directory with ``podnet`` and its dependencies side by side."""
-    require_live()  # before creating anything: skip cleanly when not root
-    site = Path(sys.prefix) / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    site = site / "site-packages"
-    if not site.is_dir():
-        pytest.skip(f"no site-packages at {site}")
-    root = Path(tempfile.mkdtemp(prefix="podnet-rootless-"))
-    try:
-        root.chmod(0o755)
-        _link_tree(site, root / "site")
-        _link_tree(REPO / "podnet", root / "site" / "podnet")
-        manifest = root / "seed.yaml"
-        manifest.write_text(SEED.read_text())
-        manifest.chmod(0o644)
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _nobody_popen(root: Path, *args: str) -> subprocess.Popen[str]:
