@@ -32,7 +32,6 @@ from podnet.control.endpoints import compute_endpoints
 from podnet.control.ipam import PodIPAllocator
 from podnet.dataplane import dnsserver_records
 from podnet.dataplane.images import ImageRegistry, default_registry
-from podnet.dataplane.nft_proxy import compile_services
 from podnet.dataplane.nft_proxy_sync import ServiceProxy
 from podnet.dataplane.nft_session import NftSession
 from podnet.dataplane.nftpol import policy_states
@@ -202,10 +201,11 @@ class LiveCluster:
         (egress where traffic leaves a local pod, ingress where it enters one).
         """
         assert self.state is not None
-        proxy_state = compile_services(self.state)
         per_node = policy_states(self.state, deny=self.deny) if policies else {}
         for node, (_, services, netpol) in self._proxies.items():
-            services.sync(proxy_state)
+            # Recompiles only the Services whose object or endpoints changed, and
+            # applies element changes (kube-proxy's partial sync); full sync first.
+            services.sync_cluster(self.state)
             if node in per_node:
                 netpol.sync(per_node[node])
         dnsserver_records.write(self.records_path, build_records(self.state))
