@@ -66,7 +66,7 @@ def preparer(nginx: str, port: int) -> Prepare:
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (prefix / sub).mkdir(parents=True, exist_ok=True)
         conf = prefix / "nginx.conf"
-        conf.write_text(render_config(prefix, port, root_user=_real_root()))
+        conf.write_text(render_config(prefix, port, root_user=os.geteuid() == 0))
         rest = argv[1:]
         has_daemon = any(
             a == "-g" and i + 1 < len(rest) and "daemon" in rest[i + 1] for i, a in enumerate(rest)
@@ -77,20 +77,3 @@ def preparer(nginx: str, port: int) -> Prepare:
         return [nginx, "-e", "stderr", "-p", str(prefix), "-c", str(conf), *rest, *extra], {}
 
     return prepare
-
-
-def _real_root() -> bool:
-    """Root of the host, not "root" of a rootless cluster's user namespace.
-
-    In a user namespace that maps only one uid (``0 <uid> 1``), nginx's ``user root;``
-    makes its workers call initgroups(3), which fails with EPERM (logged at emerg);
-    without the directive the workers keep the master's (namespace-root) identity.
-    """
-    if os.geteuid() != 0:
-        return False
-    try:
-        with open("/proc/self/uid_map") as f:
-            fields = f.read().split()
-    except OSError:
-        return True
-    return fields[:3] == ["0", "0", "4294967295"]
