@@ -83,6 +83,7 @@ class LiveCluster:
         self.state_dir = Path(self._tmp.name)
         self.records_path = self.state_dir / "dns-records.json"
         self._allocator: PodIPAllocator | None = None
+        self._closing = False
         # The first error raised where no caller can catch it (the runtime's driver
         # thread applying a readiness change); whoever waits on the cluster re-raises
         # it with :meth:`check`.
@@ -212,7 +213,7 @@ class LiveCluster:
 
     def _on_ready(self, key: str, ready: bool) -> None:
         with self._lock:
-            if self.state is None or self._ready.get(key) == ready:
+            if self._closing or self.state is None or self._ready.get(key) == ready:
                 return
             self._ready[key] = ready
             self.state = self._with_endpoints(self.state)
@@ -253,6 +254,7 @@ class LiveCluster:
 
     def close(self) -> None:
         """Stop containers, nft sessions, then the sandbox (which removes the rest)."""
+        self._closing = True  # pods going un-ready now need no endpoint/nft/DNS syncs
         if self.runtime is not None:
             self.runtime.close()
         for session, *_ in self._proxies.values():

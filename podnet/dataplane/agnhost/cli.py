@@ -29,14 +29,27 @@ def _pause(argv: list[str]) -> int:
     return 0
 
 
-def _commands() -> dict[str, Callable[[list[str]], int]]:
-    from podnet.dataplane.agnhost import connect, netexec, porter, serve_hostname
+def _lazy(module: str) -> Callable[[list[str]], int]:
+    """The subcommand's ``main``, imported only when it runs: every container starts a
+    fresh interpreter, and netexec's imports (urllib) cost ~25 ms the others need not pay."""
 
+    def run(argv: list[str]) -> int:
+        import importlib
+
+        main: Callable[[list[str]], int] = importlib.import_module(
+            f"podnet.dataplane.agnhost.{module}"
+        ).main
+        return main(argv)
+
+    return run
+
+
+def _commands() -> dict[str, Callable[[list[str]], int]]:
     return {
-        "serve-hostname": serve_hostname.main,
-        "netexec": netexec.main,
-        "connect": connect.main,
-        "porter": porter.main,
+        "serve-hostname": _lazy("serve_hostname"),
+        "netexec": _lazy("netexec"),
+        "connect": _lazy("connect"),
+        "porter": _lazy("porter"),
         "pause": _pause,
     }
 
