@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -38,7 +37,7 @@ from podnet.dataplane.nftpol import policy_states
 from podnet.dataplane.nftpol_sync import PolicyProxy
 from podnet.dataplane.runtime import Runtime
 from podnet.dataplane.runtime_command import service_env
-from podnet.dataplane.runtime_spawn import Stream
+from podnet.dataplane.runtime_spawn import sandbox_spawner
 from podnet.dataplane.runtime_state import PodStatus
 from podnet.dataplane.sandbox import Sandbox
 from podnet.errors import ClusterError, ImageError, PodnetError
@@ -112,7 +111,7 @@ class LiveCluster:
         self._sync(policies=True)
         self.runtime = Runtime(
             images,
-            self._spawn,
+            sandbox_spawner(self.sandbox),
             self.state_dir / "pods",
             on_log=self._log,
             on_ready=self._on_ready,
@@ -230,27 +229,6 @@ class LiveCluster:
     def _log(self, prefix: str, line: str) -> None:
         if self.on_log is not None:
             self.on_log(prefix, line)
-
-    def _spawn(
-        self,
-        pod_key: str,
-        argv: list[str],
-        env: dict[str, str],
-        cwd: str | None,
-        stdout: Stream,
-        stderr: Stream,
-    ) -> subprocess.Popen[bytes]:
-        assert self.sandbox is not None
-        return self.sandbox.spawn(
-            pod_key,
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
 
     def close(self) -> None:
         """Stop containers, nft sessions, then the sandbox (which removes the rest)."""
