@@ -39,6 +39,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="POD",
         help="open an interactive shell in POD (ns/name) once the cluster is up",
     )
+    p.add_argument(
+        "--deny",
+        choices=["drop", "reject"],
+        default="drop",
+        help="what NetworkPolicies do to denied traffic: drop it, as most CNIs do "
+        "(the client times out), or reject it at once (faster feedback)",
+    )
     p.set_defaults(func=_run, parser=p)
 
 
@@ -54,4 +61,4 @@ def _run(args: argparse.Namespace) -> int:
     manifests = load_paths(args.files, stdin=sys.stdin)
     for w in manifests.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    return run(manifests, nodes=args.nodes, timeout=args.timeout, shell=args.shell)
+    return run(manifests, nodes=args.nodes, timeout=args.timeout, shell=args.shell, deny=args.deny)

@@ -74,6 +74,7 @@ def run(
     shell: str | None = None,
     on_up: Callable[[LiveCluster], None] | None = None,
     cluster_type: type[LiveCluster] = LiveCluster,
+    deny: str = "drop",
 ) -> int:
     """Run the cluster of ``manifests``; the exit code per the module docstring.
 
@@ -83,7 +84,9 @@ def run(
     progress = Progress(err or sys.stderr)
     t0 = time.monotonic()
     completion = Completion(on_done=lambda name, code: progress(_exit_msg(name, code, t0)))
-    cluster = cluster_type(manifests, nodes=nodes, on_log=output.line, on_status=completion.observe)
+    cluster = cluster_type(
+        manifests, nodes=nodes, on_log=output.line, on_status=completion.observe, deny=deny
+    )
     session = _Run(cluster, completion, output, progress, t0, timeout)
     with _stop_signals_raise():
         try:
