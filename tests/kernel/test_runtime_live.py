@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -167,6 +168,7 @@ def _child(mode: str) -> dict[str, Any]:
         rt.close()
         sb.close()
     leftover = [int(p) for p in os.listdir("/proc") if p.isdigit() and _is_ours(int(p), tmp)]
+    shutil.rmtree(tmp, ignore_errors=True)
     return {"wget": wget, "nslookup": out, "nxdomain_rc": nx_rc, "cluster_ip": svc_ip,
             "ready": ready_seen, "phase_a": phase_a, "leftover": leftover}  # fmt: skip
 
