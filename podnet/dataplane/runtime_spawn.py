@@ -43,15 +43,19 @@ def host_spawner(
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` on the host, in a new session, stdin closed."""
     del pod_key  # every "pod" shares the host's namespaces
-    return subprocess.Popen(
-        argv,
-        env=env,
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=stdout,
-        stderr=stderr,
-        start_new_session=True,
-    )
+    return subprocess.Popen(argv, cwd=cwd, **_container_io(env, stdout, stderr))
+
+
+def _container_io(env: dict[str, str], stdout: Stream, stderr: Stream) -> dict[str, Any]:
+    """What every container process gets: its env, no stdin, its log pipes, and a
+    session of its own (so :func:`kill_tree` can signal exactly its process group)."""
+    return {
+        "env": env,
+        "stdin": subprocess.DEVNULL,
+        "stdout": stdout,
+        "stderr": stderr,
+        "start_new_session": True,
+    }
 
 
 class SandboxLike(Protocol):
@@ -75,16 +79,7 @@ def sandbox_spawner(sandbox: SandboxLike) -> Spawner:
         stdout: Stream,
         stderr: Stream,
     ) -> subprocess.Popen[bytes]:
-        return sandbox.spawn(
-            pod_key,
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=stderr,
-            start_new_session=True,
-        )
+        return sandbox.spawn(pod_key, argv, cwd=cwd, **_container_io(env, stdout, stderr))
 
     return spawn
 
