@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_sandbox_helpers import run_json_child
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,27 +36,7 @@ print(r.header.rcode, *[str(a.rdata) for a in r.rr])
 def test_dns_pod_answers_and_reloads() -> None:
     if sys.platform != "linux" or os.geteuid() != 0:
         pytest.skip("needs root on Linux")
-    proc = subprocess.Popen(
-        [sys.executable, __file__],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        cwd="/",
-    )
-    try:
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-    if not lines:
-        pytest.fail(f"child produced no result (rc={proc.returncode}):\n{err[-3000:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    if result.get("skip"):
-        pytest.skip(result["skip"])
+    result = run_json_child([sys.executable, __file__])
     ip = result["svc_ip"]
     assert result["udp"] == f"0 {ip}", result
     assert result["tcp"] == f"0 {ip}", result

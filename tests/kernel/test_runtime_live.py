@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_sandbox_helpers import run_json_child
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,27 +50,7 @@ def test_seed_pods_run_in_their_namespaces(mode: str) -> None:
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
-    proc = subprocess.Popen(
-        [sys.executable, __file__, mode],
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        cwd="/",
-    )
-    try:
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-            proc.wait()
-    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
-    if not lines:
-        pytest.fail(f"child produced no result (rc={proc.returncode}):\n{err[-3000:]}")
-    result: dict[str, Any] = json.loads(lines[-1])
-    if result.get("skip"):
-        pytest.skip(result["skip"])
+    result = run_json_child([sys.executable, __file__, mode])
     assert "Welcome to nginx!" in result["wget"], result
     assert result["cluster_ip"] in result["nslookup"], result
     assert result["nxdomain_rc"] != 0, result

@@ -192,3 +192,31 @@ def wait_until(cond: Any, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return bool(cond())
+
+
+def run_json_child(argv: list[str], timeout: float = 120) -> dict[str, Any]:
+    """Run a test's driver in a child process (a sandbox can be entered only once per
+    process) and return the last JSON line it prints; ``{"skip": why}`` skips the test.
+    The child leads its own process group, which is killed if it outlives the timeout."""
+    proc = subprocess.Popen(
+        argv,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd="/",
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    if not lines:
+        pytest.fail(f"child produced no result (rc={proc.returncode}):\n{err[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    if result.get("skip"):
+        pytest.skip(result["skip"])
+    return result
