@@ -34,7 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 from podnet.analyze.conformance import build_case_cluster, case_documents, load_case  # noqa: E402
 
-CASE = Path("/work/shared/conformance/netpol-e2e/015-stacked-policies-step1.yaml")
+# ../shared beside the repository, as the tests find it; PODNET_SHARED overrides.
+SHARED = Path(
+    os.environ.get("PODNET_SHARED") or Path(__file__).resolve().parents[1].parent / "shared"
+)
+CASE = SHARED / "conformance" / "netpol-e2e" / "015-stacked-policies-step1.yaml"
 BEGIN, END = "<!-- probe:begin -->", "<!-- probe:end -->"
 PHASES = {
     "up": re.compile(r"cluster up in ([\d.]+)s"),
