@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from podnet.dataplane import dnsserver_table as table
+from podnet.dataplane.dns import table
 
 ZONE = "cluster.local"
 
@@ -141,7 +141,7 @@ def bench(argv: list[str] | None = None) -> dict[str, float]:
         rec = d / "records.json"
         table.write_atomic(rec, table.to_json(ZONE, rrs, ["default"]))
         servers: dict[str, list[str]] = {
-            "podnet": [sys.executable, "-m", "podnet.dataplane.dnsserver",
+            "podnet": [sys.executable, "-m", "podnet.dataplane.dns",
                        "--records", str(rec), "--workers", str(args.workers)],
             "dnsmasq": ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null",
                         "--no-resolv", "--no-hosts", "--bind-interfaces",

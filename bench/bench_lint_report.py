@@ -33,9 +33,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from podnet.analyze.lint import lint_context
-from podnet.analyze.lint_context import context_for_state
-from podnet.analyze.report import render_report
+from podnet.analyze.lint.context import context_for_state
+from podnet.analyze.lint.run import lint_context
+from podnet.analyze.report.page import render_report
 from podnet.cli.main import main as podnet_main
 from podnet.control.cluster import build_cluster
 from podnet.manifests import load_paths

@@ -38,11 +38,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from podnet.dataplane.nft import ExecNftRunner, NftRunner, Transaction
-from podnet.dataplane.nft_proxy import compile_services
-from podnet.dataplane.nft_proxy_sync import ServiceProxy, diff
-from podnet.dataplane.nft_proxy_table import ProxyTable
-from podnet.dataplane.nft_session import NftSession
+from podnet.dataplane.nft.session import NftSession
+from podnet.dataplane.nft.transaction import ExecNftRunner, NftRunner, Transaction
+from podnet.dataplane.proxy.services import compile_services
+from podnet.dataplane.proxy.sync import ServiceProxy, diff
+from podnet.dataplane.proxy.table import ProxyTable
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import Service, ServicePort
 

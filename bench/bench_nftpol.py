@@ -30,10 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from podnet.dataplane.nft import ExecNftRunner
-from podnet.dataplane.nft_session import NftSession
-from podnet.dataplane.nftpol import compile_policies
-from podnet.dataplane.nftpol_sync import PolicyProxy, diff, full_transaction
+from podnet.dataplane.nft.session import NftSession
+from podnet.dataplane.nft.transaction import ExecNftRunner
+from podnet.dataplane.policy.compile import compile_policies
+from podnet.dataplane.policy.sync import PolicyProxy, diff, full_transaction
 from podnet.model.cluster import ClusterState, Node
 from podnet.model.objects import (
     Container,

@@ -32,7 +32,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from podnet.dataplane import execs, links, netns  # noqa: E402
+from podnet.dataplane import execs, netns  # noqa: E402
+from podnet.dataplane.sandbox import links  # noqa: E402
 from podnet.model.cluster import Node  # noqa: E402
 
 NODE = Node("node-0", {}, "10.244.0.0/24", "172.18.0.2")
@@ -91,7 +92,7 @@ def run_podnet(n: int, kill: bool = False) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "podnet.dataplane.sandbox_driver"],
+        [sys.executable, "-m", "podnet.dataplane.sandbox.driver"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

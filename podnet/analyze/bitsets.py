@@ -1,7 +1,7 @@
 """Sets of pod classes as bitsets: selectors, peers and policies over the classes.
 
 Bit i of an int is class i (:mod:`podnet.analyze.classes`). Each method is the bitset
-twin of one predicate in :mod:`podnet.control.policy_match`; the matrix property test
+twin of one predicate in :mod:`podnet.control.policy.match`; the matrix property test
 checks that they agree with the engine on random clusters.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from podnet.analyze.classes import LabelIndex, PodClass, block_members, ip_blocks
-from podnet.control.policy import PolicyEngine
+from podnet.control.policy.engine import PolicyEngine
 from podnet.model.objects import IPBlock, NetworkPolicy, PolicyPeer, PolicyRule
 from podnet.model.selectors import LabelSelector
 
@@ -56,7 +56,7 @@ class ClassSets:
         return got
 
     def peer(self, peer: PolicyPeer, policy_ns: str) -> int:
-        """Bitset twin of :func:`podnet.control.policy_match.peer_matches`."""
+        """Bitset twin of :func:`podnet.control.policy.match.peer_matches`."""
         if peer.ip_block is not None:
             return self.block[peer.ip_block]
         if peer.pod_selector is None and peer.namespace_selector is None:

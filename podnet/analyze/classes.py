@@ -16,7 +16,7 @@ from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from podnet.control.policy_match import block_ranges, parse_ip
+from podnet.control.policy.match import block_ranges, parse_ip
 from podnet.model.objects import IPBlock, NetworkPolicy, Pod
 from podnet.model.selectors import LabelSelector
 

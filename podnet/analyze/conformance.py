@@ -27,7 +27,7 @@ from podnet.analyze.conformance_case import (
     substitute,
 )
 from podnet.control.cluster import build_cluster
-from podnet.control.policy import PolicyEngine
+from podnet.control.policy.engine import PolicyEngine
 from podnet.errors import ClusterError, ManifestError
 from podnet.manifests import from_documents
 from podnet.model.cluster import ClusterState

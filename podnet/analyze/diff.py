@@ -4,7 +4,7 @@ Pods are matched across the two clusters by ``namespace/name`` (their IPs may di
 IPs are allocated from the set of pods), and a workload's renamed pods by owner
 (:func:`match_pods`); connections are listed under the new names. A connection is an
 ordered pair of distinct pods plus a port the destination serves
-(:mod:`podnet.analyze.served`, the same ports the connectivity matrix probes); it is
+(:mod:`podnet.control.served`, the same ports the connectivity matrix probes); it is
 *opened* when the new manifests allow it and the old did not (including a port the
 destination newly serves), *closed* the other way. Connections of pods that exist on
 one side only are not listed pair by pair - the pod itself is listed as added or removed.

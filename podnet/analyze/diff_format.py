@@ -10,7 +10,7 @@ import textwrap
 from typing import Any
 
 from podnet.analyze.diff import Diff
-from podnet.cli.common import table
+from podnet.text import table
 
 _GREEN, _RED, _RESET = "\033[32m", "\033[31m", "\033[0m"
 

@@ -1,7 +1,7 @@
 """The connectivity matrix: which pod may open a connection to which, on which port.
 
 Every ordered pair of distinct scheduled pods is judged for every port the destination
-serves (:mod:`podnet.analyze.served`). Verdicts follow :mod:`podnet.control.policy`
+serves (:mod:`podnet.control.served`). Verdicts follow :mod:`podnet.control.policy.engine`
 exactly: the matching atoms are the same functions, evaluated once per equivalence
 class (:mod:`podnet.analyze.classes`) instead of once per pod, with sets of classes as
 bitsets. Per policy we precompute the classes it selects and per rule the classes its
@@ -26,14 +26,14 @@ from podnet.analyze.classes import (
     build_classes,
     referenced_port_names,
 )
-from podnet.analyze.served import served_ports_by_pod
-from podnet.control.policy import DirectionVerdict, PolicyEngine, RuleRef, Verdict
-from podnet.control.policy_match import (
+from podnet.control.policy.engine import DirectionVerdict, PolicyEngine, RuleRef, Verdict
+from podnet.control.policy.match import (
     EGRESS,
     INGRESS,
     applies,
     rule_ports_match,
 )
+from podnet.control.served import served_ports_by_pod
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import NetworkPolicy, Pod, PolicyRule
 

@@ -23,9 +23,9 @@ from typing import Any, TextIO
 
 from podnet.analyze.classes import PodClass
 from podnet.analyze.matrix import Connection, Matrix
-from podnet.cli.common import table
-from podnet.control.policy_explain import describe_policy
+from podnet.control.policy.explain import describe_policy
 from podnet.model.objects import NetworkPolicy, Pod
+from podnet.text import table
 
 ALLOW, DENY, SELF = "✓", "✗", "·"
 GRID_MAX_PODS = 24  # rows; also bounds the width: 24 columns x 3 + labels < 80 + a bit

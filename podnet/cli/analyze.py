@@ -20,10 +20,8 @@ from typing import Any
 from podnet.analyze.matrix import compute_matrix
 from podnet.analyze.matrix_format import format_table, write_json
 from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, use_colour
-from podnet.control.cluster import build_cluster
+from podnet.control.cluster import build_cluster, user_pods
 from podnet.manifests import load_paths
-from podnet.model.cluster import ClusterState
-from podnet.model.objects import Manifests, Pod
 
 
 def register(sub: Any) -> None:
@@ -38,13 +36,6 @@ def register(sub: Any) -> None:
     add_nodes_arg(p)
     p.add_argument("--all", action="store_true", help="include the pods podnet adds (cluster DNS)")
     p.set_defaults(func=run)
-
-
-def user_pods(manifests: Manifests, state: ClusterState) -> list[Pod]:
-    """The pods the user's manifests asked for, as scheduled in ``state``."""
-    keys = {p.key for p in manifests.pods}
-    owners = {(t.namespace, t.owner) for t in getattr(manifests, "daemonsets", ())}
-    return [p for p in state.pods if p.key in keys or (p.namespace, p.owner) in owners]
 
 
 def run(args: argparse.Namespace) -> int:

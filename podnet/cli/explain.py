@@ -18,8 +18,8 @@ import argparse
 import sys
 from typing import Any
 
-from podnet.analyze.explain import explain
-from podnet.analyze.explain_format import format_text, to_dict
+from podnet.analyze.explain.connection import explain
+from podnet.analyze.explain.render import format_text, to_dict
 from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, print_data, use_colour
 from podnet.control.cluster import build_cluster
 from podnet.manifests import load_paths

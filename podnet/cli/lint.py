@@ -1,6 +1,6 @@
 """``podnet lint -f PATH... [-o table|json] [--nodes N]``.
 
-Prints every finding (see :mod:`podnet.analyze.lint` for the rules and severities).
+Prints every finding (see :mod:`podnet.analyze.lint.run` for the rules and severities).
 Exit codes: 0 when no finding is an error (warnings and info do not fail), 1 when at
 least one error-level finding exists or the manifests cannot be loaded.
 """
@@ -11,8 +11,9 @@ import argparse
 import sys
 from typing import Any
 
-from podnet.analyze.lint import has_errors, lint
-from podnet.analyze.lint_format import format_text, to_json
+from podnet.analyze.lint.finding import has_errors
+from podnet.analyze.lint.render import format_text, to_json
+from podnet.analyze.lint.run import lint
 from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, print_data, use_colour
 from podnet.manifests import load_paths
 

@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg
-from podnet.live.probe_plan import VIAS
-from podnet.live.probe_ready import READY_WAIT
-from podnet.live.prober import TRANSPORTS
+from podnet.live.probe.plan import VIAS
+from podnet.live.probe.prober import TRANSPORTS
+from podnet.live.probe.ready import READY_WAIT
 
 
 def register(sub: Any) -> None:
@@ -86,10 +86,10 @@ def _progress(msg: str) -> None:
 def run(args: argparse.Namespace) -> int:
     # Imported here: the live stack costs ~0.35 s of imports, and the CLI loads every
     # verb's module to build its parser (podnet.cli.main).
-    from podnet.cli.analyze import user_pods
-    from podnet.live.probe import probe_cluster
-    from podnet.live.probe_format import format_table, write_json
-    from podnet.live.probe_result import disagreements
+    from podnet.control.cluster import user_pods
+    from podnet.live.probe.render import format_table, write_json
+    from podnet.live.probe.result import disagreements
+    from podnet.live.probe.runner import probe_cluster
     from podnet.manifests import load_paths
 
     manifests = load_paths(args.files)

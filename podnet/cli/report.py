@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from podnet.analyze.lint import lint_context
-from podnet.analyze.lint_context import context_for_state
-from podnet.analyze.report import render_report
+from podnet.analyze.lint.context import context_for_state
+from podnet.analyze.lint.run import lint_context
+from podnet.analyze.report.page import render_report
 from podnet.cli.common import add_file_args, add_nodes_arg
 from podnet.control.cluster import build_cluster
 from podnet.errors import PodnetError

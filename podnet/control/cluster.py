@@ -94,3 +94,10 @@ def build_cluster(
         endpoints=compute_endpoints(services, with_ips, ready),
         warnings=(*manifests.warnings, *warnings),
     )
+
+
+def user_pods(manifests: Manifests, state: ClusterState) -> list[Pod]:
+    """The pods the user's manifests asked for, as scheduled in ``state``."""
+    keys = {p.key for p in manifests.pods}
+    owners = {(t.namespace, t.owner) for t in getattr(manifests, "daemonsets", ())}
+    return [p for p in state.pods if p.key in keys or (p.namespace, p.owner) in owners]

@@ -11,7 +11,7 @@ condition, endpoints are recomputed (the EndpointSlice controller), and only the
 changed nftables elements and DNS records are re-applied (kube-proxy's partial sync).
 
 Lifetime: everything lives in the sandbox's namespaces, which die with this process
-(see :mod:`podnet.dataplane.sandbox`). :meth:`close` tears down in order for a clean
+(see :mod:`podnet.dataplane.sandbox.namespaces`). :meth:`close` tears down in order for a clean
 exit; a SIGKILL leaves nothing either, because the kernel does the rest.
 """
 
@@ -24,22 +24,22 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from podnet.analyze.served import served_ports
 from podnet.control.cluster import build_cluster
-from podnet.control.dns import build_records
+from podnet.control.dns.lookup import build_records
 from podnet.control.endpoints import compute_endpoints
 from podnet.control.ipam import PodIPAllocator
-from podnet.dataplane import dnsserver_records
-from podnet.dataplane.images import ImageRegistry, default_registry
-from podnet.dataplane.nft_proxy_sync import ServiceProxy
-from podnet.dataplane.nft_session import NftSession
-from podnet.dataplane.nftpol import policy_states
-from podnet.dataplane.nftpol_sync import PolicyProxy
-from podnet.dataplane.runtime import Runtime
-from podnet.dataplane.runtime_command import service_env
-from podnet.dataplane.runtime_spawn import sandbox_spawner
-from podnet.dataplane.runtime_state import PodStatus
-from podnet.dataplane.sandbox import Sandbox
+from podnet.control.served import served_ports
+from podnet.dataplane.dns import records as dnsserver_records
+from podnet.dataplane.images.registry import ImageRegistry, default_registry
+from podnet.dataplane.nft.session import NftSession
+from podnet.dataplane.policy.compile import policy_states
+from podnet.dataplane.policy.sync import PolicyProxy
+from podnet.dataplane.proxy.sync import ServiceProxy
+from podnet.dataplane.runtime.command import service_env
+from podnet.dataplane.runtime.pods import Runtime
+from podnet.dataplane.runtime.spawn import sandbox_spawner
+from podnet.dataplane.runtime.state import PodStatus
+from podnet.dataplane.sandbox.namespaces import Sandbox
 from podnet.errors import ClusterError, ImageError, PodnetError
 from podnet.live.statedir import make_state_dir
 from podnet.model.cluster import ClusterState
@@ -47,7 +47,7 @@ from podnet.model.objects import Manifests, Pod
 
 LogSink = Callable[[str, str], None]  # (prefix, line)
 
-# The DNS pod's records-file variable, podnet.dataplane.dnsserver_main.RECORDS_ENV
+# The DNS pod's records-file variable, podnet.dataplane.dns.main.RECORDS_ENV
 # (a test checks they agree). Not imported from there: that module pulls in the DNS
 # server and its HTTP metrics endpoint, ~0.1 s of podnet run's start-up for a string.
 RECORDS_ENV = "PODNET_DNS_RECORDS"
@@ -119,7 +119,7 @@ class LiveCluster:
             backoff_scale=self.backoff_scale,
         )
         # The runtime is driven by one loop; run it in the background so the caller
-        # can wait on its own conditions (see podnet.dataplane.runtime).
+        # can wait on its own conditions (see podnet.dataplane.runtime.pods).
         self.runtime.start_background()
         return self.state
 

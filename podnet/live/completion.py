@@ -1,6 +1,6 @@
 """When is a ``podnet run`` done: the first exit of every client container.
 
-Fed with the runtime's :class:`~podnet.dataplane.runtime_state.PodStatus` events. A
+Fed with the runtime's :class:`~podnet.dataplane.runtime.state.PodStatus` events. A
 container counts as finished at its first exit, whether or not its restartPolicy will
 start it again (kubelet would; ``podnet run`` reports the first run). A client pod that
 fails before its app containers run (an init container exits non-zero under
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from podnet.dataplane.runtime_state import FAILED, TERMINATED, PodStatus
+from podnet.dataplane.runtime.state import FAILED, TERMINATED, PodStatus
 from podnet.model.objects import Pod
 
 DoneHook = Callable[[str, int], None]  # ("ns/pod/container", exit code)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from podnet.analyze.served import served_ports
+from podnet.control.served import served_ports
 from podnet.model.objects import Pod, Service
 
 _LISTEN = "0A"  # TCP_LISTEN in include/net/tcp_states.h
@@ -32,7 +32,7 @@ def listening_tcp_ports(pid: int) -> set[int]:
 
 class Listeners:
     """Which of some pods do not listen yet on every TCP port they serve
-    (:func:`~podnet.analyze.served.served_ports`). Poll :meth:`all_listening` from a
+    (:func:`~podnet.control.served.served_ports`). Poll :meth:`all_listening` from a
     wait loop; it only reads /proc."""
 
     def __init__(

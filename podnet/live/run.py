@@ -21,7 +21,7 @@ Exit codes (kubectl's and the shell's conventions):
   a full teardown;
 * with ``--shell``: the shell's exit code.
 
-The runtime is one event loop (:mod:`podnet.dataplane.runtime_loop`), which streams
+The runtime is one event loop (:mod:`podnet.dataplane.runtime.loop`), which streams
 the pods' output and feeds readiness back into the Service proxy and DNS; every wait
 below is ``runtime.run_until``, which drives the loop or, when the loop has its own
 driver thread (:meth:`LiveCluster.start` starts one), waits on it. The main thread
@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
-from podnet.dataplane.runtime_state import TERMINATED
+from podnet.dataplane.runtime.state import TERMINATED
 from podnet.errors import NotSupportedError
 from podnet.live.cluster import LiveCluster
 from podnet.live.completion import Completion

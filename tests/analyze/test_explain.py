@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from podnet.analyze.explain import Tracer
-from podnet.analyze.explain_dns import candidates
-from podnet.analyze.explain_format import WIDTH, format_text, to_dict
+from podnet.analyze.explain.connection import Tracer
+from podnet.analyze.explain.dns import candidates
+from podnet.analyze.explain.render import WIDTH, format_text, to_dict
 from podnet.control.cluster import build_cluster
 from podnet.errors import TargetError
 from podnet.manifests import load_paths

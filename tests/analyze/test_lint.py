@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from podnet.analyze.lint import RULES, Finding, has_errors, lint
-from podnet.analyze.lint_format import WIDTH, format_text, to_json
+from podnet.analyze.lint.finding import RULES, Finding, has_errors
+from podnet.analyze.lint.render import WIDTH, format_text, to_json
+from podnet.analyze.lint.run import lint
 from podnet.manifests import load_paths
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,10 +1,10 @@
-"""Host references found in container commands, args and env (podnet.analyze.lint_refs)."""
+"""Host references found in container commands, args and env (podnet.analyze.lint.refs)."""
 
 from __future__ import annotations
 
 import pytest
 
-from podnet.analyze.lint_refs import pod_refs
+from podnet.analyze.lint.refs import pod_refs
 from podnet.model.objects import Container, Pod
 
 Ref = tuple[str, int | None, str]

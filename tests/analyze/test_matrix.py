@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from podnet.analyze.classes import LabelIndex
 from podnet.analyze.matrix import compute_matrix
-from podnet.analyze.served import image_name, served_ports
-from podnet.control.policy import PolicyEngine
+from podnet.control.policy.engine import PolicyEngine
+from podnet.control.served import image_name, served_ports
 from podnet.model import (
     Container,
     ContainerPort,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from podnet.analyze.lint import lint_context
-from podnet.analyze.lint_context import context_for_state
-from podnet.analyze.report import render_report
-from podnet.analyze.report_data import build_report_data
+from podnet.analyze.lint.context import context_for_state
+from podnet.analyze.lint.run import lint_context
+from podnet.analyze.report.data import build_report_data
+from podnet.analyze.report.page import render_report
 from podnet.control.cluster import build_cluster
 from podnet.manifests import load_paths
 from podnet.model.cluster import ClusterState

@@ -8,7 +8,7 @@ import pytest
 from ctl_builders import pod, svc
 
 from podnet.control.cluster import build_cluster
-from podnet.control.dns import DnsRecords, build_records, resolve
+from podnet.control.dns.lookup import DnsRecords, build_records, resolve
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import ContainerPort, Manifests, Namespace, ServicePort
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from podnet.control.cluster import build_cluster
-from podnet.control.dns import build_records, resolve
+from podnet.control.dns.lookup import build_records, resolve
 from podnet.errors import Location
 from podnet.manifests.build import from_documents
 from podnet.manifests.files import load_paths

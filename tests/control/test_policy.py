@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from podnet.control.policy import PolicyEngine, RuleRef
+from podnet.control.policy.engine import PolicyEngine, RuleRef
 from podnet.errors import ManifestError
 from podnet.model import (
     Container,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from podnet.control.policy_explain import describe_policy
+from podnet.control.policy.explain import describe_policy
 from podnet.model import (
     IPBlock,
     LabelSelector,

@@ -10,11 +10,11 @@ the ``services`` chain; this oracle follows the layout, not the code.)
 
 from __future__ import annotations
 
-from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule
-from podnet.dataplane.nft_proxy_rules import BASE_CHAINS as _BASE_CHAINS
-from podnet.dataplane.nft_proxy_rules import POSTROUTING as _POSTROUTING
-from podnet.dataplane.nft_proxy_rules import STATIC_SETS as _STATIC_SETS
-from podnet.dataplane.nft_proxy_rules import Desired, affinity_id
+from podnet.dataplane.proxy.rules import BASE_CHAINS as _BASE_CHAINS
+from podnet.dataplane.proxy.rules import POSTROUTING as _POSTROUTING
+from podnet.dataplane.proxy.rules import STATIC_SETS as _STATIC_SETS
+from podnet.dataplane.proxy.rules import Desired, affinity_id
+from podnet.dataplane.proxy.services import ProxyState, ServicePortRule
 
 _L4 = "meta l4proto { tcp, udp, sctp }"  # nft wants a transport match before `th`
 

@@ -7,9 +7,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from podnet.dataplane.images import default_registry
-from podnet.dataplane.runtime import Runtime
-from podnet.dataplane.runtime_spawn import host_spawner
+from podnet.dataplane.images.registry import default_registry
+from podnet.dataplane.runtime.pods import Runtime
+from podnet.dataplane.runtime.spawn import host_spawner
 from podnet.model.objects import Container, Pod
 
 

@@ -1,4 +1,4 @@
-"""``python -m podnet.dataplane.dnsserver`` as the DNS pod runs it: workers and reload.
+"""``python -m podnet.dataplane.dns`` as the DNS pod runs it: workers and reload.
 
 Loopback only; the server's process group is killed by pid in the fixture.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from dnslib import RCODE, DNSRecord
 
-from podnet.dataplane import dnsserver_table as t
+from podnet.dataplane.dns import table as t
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "my-service.default.svc.cluster.local"
@@ -59,7 +59,7 @@ def dns(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
     write(records, "10.96.0.20")
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "podnet.dataplane.dnsserver", "--records", str(records),
+        [sys.executable, "-m", "podnet.dataplane.dns", "--records", str(records),
          "--listen", f"127.0.0.1:{port}", "--workers", "2", "--poll", "0.2"],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         start_new_session=True,
@@ -109,7 +109,7 @@ def test_bad_arguments_exit_nonzero(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for args in (["--listen", "nonsense"], ["--records", str(tmp_path / "absent.json")]):
         out = subprocess.run(
-            [sys.executable, "-m", "podnet.dataplane.dnsserver", *args],
+            [sys.executable, "-m", "podnet.dataplane.dns", *args],
             env=env, capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
         assert out.returncode == 2
@@ -123,7 +123,7 @@ def test_metrics_and_health_port(tmp_path: Path) -> None:
     write(records, "10.96.0.20")
     port, mport = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "podnet.dataplane.dnsserver", "--records", str(records),
+        [sys.executable, "-m", "podnet.dataplane.dns", "--records", str(records),
          "--listen", f"127.0.0.1:{port}", "--metrics", f"127.0.0.1:{mport}"],
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         start_new_session=True,

@@ -9,9 +9,9 @@ import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
 
 from podnet.control.cluster import build_cluster
-from podnet.control.dns import DnsRecords, build_records, resolve
-from podnet.dataplane import dnsserver_records as rf
-from podnet.dataplane.dnsserver import DnsServer
+from podnet.control.dns.lookup import DnsRecords, build_records, resolve
+from podnet.dataplane.dns import records as rf
+from podnet.dataplane.dns.server import DnsServer
 from podnet.errors import RecordsError
 from podnet.model.objects import Container, ContainerPort, Manifests, Pod, Service, ServicePort
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
 
-from podnet.dataplane import dnsserver_table as t
-from podnet.dataplane.dnsserver import DnsServer
+from podnet.dataplane.dns import table as t
+from podnet.dataplane.dns.server import DnsServer
 
 RRS = [
     t.RR("my-service.default.svc.cluster.local", "A", 30, "10.96.0.20"),

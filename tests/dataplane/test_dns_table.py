@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from podnet.dataplane import dnsserver_table as t
+from podnet.dataplane.dns import table as t
 
 RRS = [
     t.RR("my-service.default.svc.cluster.local", "A", 30, "10.96.0.20"),

@@ -1,4 +1,4 @@
-"""Image references -> programs on this machine (podnet.dataplane.images)."""
+"""Image references -> programs on this machine (podnet.dataplane.images.registry)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from podnet.dataplane.images import ImageRegistry, default_registry, normalize
-from podnet.dataplane.images_nginx import render_config
+from podnet.dataplane.images.image import normalize
+from podnet.dataplane.images.nginx import render_config
+from podnet.dataplane.images.registry import ImageRegistry, default_registry
 from podnet.errors import ImageError, PodnetError
 
 
@@ -87,7 +88,7 @@ def test_agnhost_entrypoint(registry: ImageRegistry) -> None:
     ag = registry.resolve("registry.k8s.io/e2e-test-images/agnhost:2.45")
     assert ag.entrypoint == ("/agnhost",)
     prog = ag.program("/agnhost")
-    assert prog is not None and prog[-2:] == ("-m", "podnet.dataplane.agnhost")
+    assert prog is not None and prog[-2:] == ("-m", "podnet.dataplane.images.agnhost")
 
 
 def test_nginx_config_is_self_contained(tmp_path: Path) -> None:

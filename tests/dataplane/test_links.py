@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from podnet.dataplane import links
+from podnet.dataplane.sandbox import links
 from podnet.errors import ClusterError
 from podnet.model.cluster import Node
 

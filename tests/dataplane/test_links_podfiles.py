@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from podnet.dataplane.podfiles import hosts_file, pod_files, pod_hostname, resolv_conf
+from podnet.dataplane.sandbox.podfiles import hosts_file, pod_files, pod_hostname, resolv_conf
 from podnet.model.objects import Pod
 
 HEADER = (

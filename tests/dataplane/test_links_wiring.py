@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from podnet.dataplane.wiring import Tools, ns_path
+from podnet.dataplane.sandbox.wiring import Tools, ns_path
 
 TOOLS = Tools(ip="/sbin/ip", nsenter="/usr/bin/nsenter")
 

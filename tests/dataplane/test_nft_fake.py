@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from podnet.dataplane.nft import (
+from podnet.dataplane.nft.fake import FakeNft
+from podnet.dataplane.nft.transaction import (
     NftBusyError,
     NftExistsError,
     NftInvalidError,
@@ -12,7 +13,6 @@ from podnet.dataplane.nft import (
     Transaction,
     classify_nft_error,
 )
-from podnet.dataplane.nft_fake import FakeNft
 from podnet.errors import CommandError
 
 

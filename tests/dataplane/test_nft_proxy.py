@@ -7,11 +7,11 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as hs
 
-from podnet.dataplane.nft import Transaction
-from podnet.dataplane.nft_fake import FakeNft
-from podnet.dataplane.nft_proxy import Backend, ProxyState, ServicePortRule, compile_services
-from podnet.dataplane.nft_proxy_rules import FAMILY, TABLE
-from podnet.dataplane.nft_proxy_sync import ServiceProxy, diff, full_sync, full_transaction
+from podnet.dataplane.nft.fake import FakeNft
+from podnet.dataplane.nft.transaction import Transaction
+from podnet.dataplane.proxy.rules import FAMILY, TABLE
+from podnet.dataplane.proxy.services import Backend, ProxyState, ServicePortRule, compile_services
+from podnet.dataplane.proxy.sync import ServiceProxy, diff, full_sync, full_transaction
 from podnet.errors import NftError, NftNotFoundError
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import Service, ServicePort

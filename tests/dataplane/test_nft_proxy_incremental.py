@@ -8,14 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from nft_proxy_oracle import oracle_desired
 
-from podnet.dataplane import nft_proxy_fragment, nft_proxy_table
-from podnet.dataplane.nft import Transaction
-from podnet.dataplane.nft_fake import FakeNft
-from podnet.dataplane.nft_proxy import ProxyState, ServicePortRule, compile_services
-from podnet.dataplane.nft_proxy_fragment import Fragment
-from podnet.dataplane.nft_proxy_rules import FAMILY, TABLE
-from podnet.dataplane.nft_proxy_sync import ServiceProxy, full_sync
-from podnet.dataplane.nft_proxy_table import desired
+from podnet.dataplane.nft.fake import FakeNft
+from podnet.dataplane.nft.transaction import Transaction
+from podnet.dataplane.proxy import fragment as nft_proxy_fragment
+from podnet.dataplane.proxy import table as nft_proxy_table
+from podnet.dataplane.proxy.fragment import Fragment
+from podnet.dataplane.proxy.rules import FAMILY, TABLE
+from podnet.dataplane.proxy.services import ProxyState, ServicePortRule, compile_services
+from podnet.dataplane.proxy.sync import ServiceProxy, full_sync
+from podnet.dataplane.proxy.table import desired
 from podnet.errors import ClusterError, NftNotFoundError
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import Service, ServicePort

@@ -8,17 +8,17 @@ from dataclasses import replace
 
 import pytest
 
-from podnet.dataplane.nft import Transaction
-from podnet.dataplane.nft_fake import FakeNft
-from podnet.dataplane.nftpol import (
+from podnet.dataplane.nft.fake import FakeNft
+from podnet.dataplane.nft.transaction import Transaction
+from podnet.dataplane.policy.compile import (
     FAMILY,
     TABLE,
     PolicyCompileError,
     compile_policies,
     policy_states,
 )
-from podnet.dataplane.nftpol_match import block_ranges, port_match, range_text
-from podnet.dataplane.nftpol_sync import PolicyProxy, diff, full_transaction
+from podnet.dataplane.policy.match import block_ranges, port_match, range_text
+from podnet.dataplane.policy.sync import PolicyProxy, diff, full_transaction
 from podnet.errors import ManifestError, NftError, PodnetError
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import (
@@ -283,7 +283,7 @@ def test_policy_states_share_work_and_equal_per_node_compiles() -> None:
 
 
 def test_odd_port_names_are_hashed_not_pasted_into_nft() -> None:
-    from podnet.dataplane.nftpol_match import named_port_set
+    from podnet.dataplane.policy.match import named_port_set
 
     assert named_port_set("tcp", "http-alt") == "port-tcp-http-alt"
     odd = named_port_set("tcp", 'a"; flush ruleset')

@@ -18,7 +18,7 @@ import pytest
 from test_nftpol_trace import Packet, passes
 
 from podnet.analyze.conformance import build_case_cluster, load_case
-from podnet.dataplane.nftpol import compile_policies
+from podnet.dataplane.policy.compile import compile_policies
 
 # ../shared beside the repository (as on developer machines and in CI); PODNET_SHARED overrides.
 SHARED = (

@@ -1,12 +1,12 @@
 """A packet tracer over compiled policy tables, and a differential test against the engine.
 
-The tracer interprets exactly the rule language :mod:`podnet.dataplane.nftpol` emits
+The tracer interprets exactly the rule language :mod:`podnet.dataplane.policy.compile` emits
 (and fails loudly on anything else), for the FIRST packet of a connection (ct state
 new) in the forward hook: base chains in priority order, ``accept`` ends one base
 chain, a drop/reject ends everything. The differential test generates small clusters
 and checks that, for every pod pair and a few ports, "the source's node and the
 destination's node both let the packet through" equals
-:meth:`podnet.control.policy.PolicyEngine.verdict` - the two implementations share
+:meth:`podnet.control.policy.engine.PolicyEngine.verdict` - the two implementations share
 nothing but :meth:`LabelSelector.matches`. Self pairs are left out (a pod reaching
 itself is always allowed by the table, see nftpol's docstring; the engine does not
 special-case it and the upstream truth tables never check it).
@@ -20,8 +20,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 
-from podnet.control.policy import PolicyEngine
-from podnet.dataplane.nftpol import PolicyState, compile_policies
+from podnet.control.policy.engine import PolicyEngine
+from podnet.dataplane.policy.compile import PolicyState, compile_policies
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import (
     Container,

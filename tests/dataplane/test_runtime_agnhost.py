@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from runtime_helpers import free_port, host_runtime, http_get, pod, wait_until
 
-from podnet.dataplane.runtime_state import FAILED, SUCCEEDED
+from podnet.dataplane.runtime.state import FAILED, SUCCEEDED
 from podnet.model.objects import Container, ContainerPort, Probe
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.45"

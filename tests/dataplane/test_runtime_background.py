@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from runtime_helpers import host_runtime, pod
 
-from podnet.dataplane.runtime_state import SUCCEEDED, PodStatus
+from podnet.dataplane.runtime.state import SUCCEEDED, PodStatus
 from podnet.model.objects import Container
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/bin/busybox"), reason="needs busybox")

@@ -1,4 +1,4 @@
-"""Kubernetes' command/args rules and $(VAR) expansion (podnet.dataplane.runtime_command).
+"""Kubernetes' command/args rules and $(VAR) expansion (podnet.dataplane.runtime.command).
 
 Cases from "Define a Command and Arguments for a Container" and kubelet's expansion
 tests (third_party/forked/golang/expansion/expand_test.go).
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from podnet.dataplane.images import Image
-from podnet.dataplane.runtime_command import (
+from podnet.dataplane.images.image import Image
+from podnet.dataplane.runtime.command import (
     container_argv,
     container_env,
     expand,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from podnet.dataplane.runtime_loop import Loop
-from podnet.dataplane.runtime_proc import ProcWatch
+from podnet.dataplane.runtime.loop import Loop
+from podnet.dataplane.runtime.proc import ProcWatch
 
 
 def test_timers_run_in_due_order_and_cancel() -> None:

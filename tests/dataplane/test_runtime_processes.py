@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from runtime_helpers import host_runtime, pod, wait_until
 
-from podnet.dataplane.runtime_state import FAILED, RUNNING, SUCCEEDED, TERMINATED
+from podnet.dataplane.runtime.state import FAILED, RUNNING, SUCCEEDED, TERMINATED
 from podnet.errors import ImageError
 from podnet.model.objects import Container
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from podnet.dataplane.probes import ProbeState, observe
-from podnet.dataplane.runtime_state import (
+from podnet.dataplane.runtime.probes import ProbeState, observe
+from podnet.dataplane.runtime.state import (
     FAILED,
     PENDING,
     RUNNING,

@@ -47,13 +47,13 @@ def test_dns_pod_answers_and_reloads() -> None:
 
 def _child() -> dict[str, Any]:
     from podnet.control.cluster import build_cluster
-    from podnet.control.dns import build_records
-    from podnet.dataplane import dnsserver_records
-    from podnet.dataplane.dnsserver_main import RECORDS_ENV
-    from podnet.dataplane.images import default_registry
-    from podnet.dataplane.runtime import Runtime
-    from podnet.dataplane.runtime_spawn import sandbox_spawner
-    from podnet.dataplane.sandbox import Sandbox
+    from podnet.control.dns.lookup import build_records
+    from podnet.dataplane.dns import records as dnsserver_records
+    from podnet.dataplane.dns.main import RECORDS_ENV
+    from podnet.dataplane.images.registry import default_registry
+    from podnet.dataplane.runtime.pods import Runtime
+    from podnet.dataplane.runtime.spawn import sandbox_spawner
+    from podnet.dataplane.sandbox.namespaces import Sandbox
     from podnet.errors import NotSupportedError
     from podnet.model.objects import Container, Manifests, Pod, Service, ServicePort
 

@@ -1,7 +1,7 @@
 """The seed example through ``podnet run`` as an unprivileged user (rootless mode).
 
 The test runs as root (CI) and drops to ``nobody`` with ``setpriv`` for the run; podnet
-then enters a user namespace of its own (:mod:`podnet.dataplane.sandbox`).
+then enters a user namespace of its own (:mod:`podnet.dataplane.sandbox.namespaces`).
 
 Why not ``.venv/bin/podnet``: the venv's interpreter lives under /root (mode 700), which
 ``nobody`` cannot read. The run uses the system Python 3.11 instead, with podnet and

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from podnet.dataplane.nft import ExecNftRunner
-from podnet.dataplane.nft_proxy import compile_services
-from podnet.dataplane.nft_proxy_sync import ServiceProxy
+from podnet.dataplane.nft.transaction import ExecNftRunner
+from podnet.dataplane.proxy.services import compile_services
+from podnet.dataplane.proxy.sync import ServiceProxy
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import Service, ServicePort
 
@@ -261,8 +261,8 @@ def test_client_ip_affinity_sticks(topo: Topology) -> None:
 
 
 def test_nft_session_applies_partial_syncs_and_classifies_errors(topo: Topology) -> None:
-    from podnet.dataplane.nft import Transaction
-    from podnet.dataplane.nft_session import NftSession
+    from podnet.dataplane.nft.session import NftSession
+    from podnet.dataplane.nft.transaction import Transaction
     from podnet.errors import NftNotFoundError
 
     with NftSession(("ip", "netns", "exec", topo.ns("node"))) as session:
@@ -285,7 +285,7 @@ def test_nft_session_applies_partial_syncs_and_classifies_errors(topo: Topology)
 
 def test_incremental_endpoint_change_through_handlers_and_session(topo: Topology) -> None:
     """The fast path: update_endpoints + sync_changes over one long-lived ``nft -i``."""
-    from podnet.dataplane.nft_session import NftSession
+    from podnet.dataplane.nft.session import NftSession
 
     with NftSession(("ip", "netns", "exec", topo.ns("node"))) as session:
         proxy = ServiceProxy(session)

@@ -2,7 +2,7 @@
 
 Two "node" netns joined by a veth pair (172.18.0.2 / 172.18.0.3, each routing the
 other's pod /24 via its address), pods behind veths with /32 addresses, routed the way
-podnet.dataplane.links does it (node side answers as 10.244.<i>.1). Every name is
+podnet.dataplane.sandbox.links does it (node side answers as 10.244.<i>.1). Every name is
 ``pnp-<hex>-...``; :meth:`PolTopology.teardown` kills the servers it started (by pid)
 and deletes exactly the namespaces it created. Nothing touches the host's namespace.
 """
@@ -14,7 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
-from podnet.dataplane.nft import ExecNftRunner
+from podnet.dataplane.nft.transaction import ExecNftRunner
 
 SERVER = r"""
 import socket, sys, threading

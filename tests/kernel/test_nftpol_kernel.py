@@ -18,10 +18,10 @@ from collections.abc import Iterator
 import pytest
 from test_nftpol_helpers import PodSpec, PolTopology
 
-from podnet.dataplane.nft_proxy import compile_services
-from podnet.dataplane.nft_proxy_sync import full_sync
-from podnet.dataplane.nftpol import policy_states
-from podnet.dataplane.nftpol_sync import PolicyProxy
+from podnet.dataplane.policy.compile import policy_states
+from podnet.dataplane.policy.sync import PolicyProxy
+from podnet.dataplane.proxy.services import compile_services
+from podnet.dataplane.proxy.sync import full_sync
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import (
     Container,

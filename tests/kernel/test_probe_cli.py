@@ -21,8 +21,8 @@ from test_sandbox_helpers import kernel_skip_reason
 
 from podnet.cli.main import main
 from podnet.errors import Location
-from podnet.live.probe import probe_cluster
-from podnet.live.probe_ready import sctp_available
+from podnet.live.probe.ready import sctp_available
+from podnet.live.probe.runner import probe_cluster
 from podnet.manifests import from_documents
 
 AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.43"

@@ -4,7 +4,7 @@ A seeded generator makes small clusters - 2-3 namespaces, 3-6 pods with labels f
 a small vocabulary, 1-2 served ports (TCP/UDP, agnhost serve-hostname per port, one
 Service per pod), 1-4 NetworkPolicies mixing pod/namespace selectors, matchExpressions,
 ipBlocks, numbered/named/range/protocol-only ports, ingress and egress - and each is
-run for real with :func:`podnet.live.probe.probe_cluster`: every probed connection
+run for real with :func:`podnet.live.probe.runner.probe_cluster`: every probed connection
 must agree with :func:`~podnet.analyze.matrix.compute_matrix` (the policy engine),
 judged on kernel behaviour (nftables compiled from the same policy objects by an
 independent implementation, real sockets).
@@ -192,8 +192,8 @@ def settings(seed: int) -> tuple[int, str, str]:
 
 def run_one(seed: int, dump: Path | None = None) -> Doc:
     from podnet.control.cluster import build_cluster
-    from podnet.live.probe import probe_cluster
-    from podnet.live.probe_result import disagreements
+    from podnet.live.probe.result import disagreements
+    from podnet.live.probe.runner import probe_cluster
     from podnet.manifests import from_documents
 
     nodes, via, deny = settings(seed)

@@ -3,8 +3,8 @@
 The test runs this very file as a child process (the "podnet process" of the sandbox
 lifetime design: the test runner itself never enters a namespace). The child builds
 the seed cluster (pod-a busybox, pod-b nginx, my-service, and the kube-system DNS pod),
-creates the namespaces with :class:`~podnet.dataplane.sandbox.Sandbox`, starts every
-container with the :class:`~podnet.dataplane.runtime.Runtime` through the sandbox
+creates the namespaces with :class:`~podnet.dataplane.sandbox.namespaces.Sandbox`, starts every
+container with the :class:`~podnet.dataplane.runtime.pods.Runtime` through the sandbox
 spawner, and checks from inside pod-a, by pod IP only (no Service proxy here):
 
 * nginx in pod-b serves "Welcome to nginx!" on port 80 (busybox ``wget``);
@@ -75,13 +75,13 @@ def _exec(sb: Any, pod: str, argv: list[str], env: dict[str, str]) -> tuple[int,
 
 def _child(mode: str) -> dict[str, Any]:
     from podnet.control.cluster import build_cluster
-    from podnet.control.dns import build_records
-    from podnet.dataplane import dnsserver_records
-    from podnet.dataplane.dnsserver_main import RECORDS_ENV
-    from podnet.dataplane.images import default_registry
-    from podnet.dataplane.runtime import Runtime
-    from podnet.dataplane.runtime_spawn import sandbox_spawner
-    from podnet.dataplane.sandbox import Sandbox
+    from podnet.control.dns.lookup import build_records
+    from podnet.dataplane.dns import records as dnsserver_records
+    from podnet.dataplane.dns.main import RECORDS_ENV
+    from podnet.dataplane.images.registry import default_registry
+    from podnet.dataplane.runtime.pods import Runtime
+    from podnet.dataplane.runtime.spawn import sandbox_spawner
+    from podnet.dataplane.sandbox.namespaces import Sandbox
     from podnet.errors import NotSupportedError
     from podnet.model.objects import Container, Manifests, Pod, Probe, Service, ServicePort
 

@@ -237,7 +237,7 @@ def test_teardown_leaves_nothing(how: str) -> None:
 
 REENTER = """
 import os, subprocess, sys, threading
-from podnet.dataplane.sandbox import Sandbox
+from podnet.dataplane.sandbox.namespaces import Sandbox
 from podnet.errors import ClusterError
 host = os.stat('/proc/self/ns/pid').st_ino
 for round in range(2):

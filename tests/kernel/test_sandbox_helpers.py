@@ -41,7 +41,7 @@ def require_kernel() -> None:
 
 
 class Driver:
-    """A ``podnet.dataplane.sandbox_driver`` child process, one JSON line per call."""
+    """A ``podnet.dataplane.sandbox.driver`` child process, one JSON line per call."""
 
     def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
@@ -90,7 +90,7 @@ class Driver:
 
 
 def driver_argv(python: str = sys.executable) -> list[str]:
-    return [python, "-m", "podnet.dataplane.sandbox_driver"]
+    return [python, "-m", "podnet.dataplane.sandbox.driver"]
 
 
 def driver_env() -> dict[str, str]:

@@ -40,7 +40,7 @@ def nobody_argv(root: Path) -> list[str]:
         pytest.skip(f"needs {SYSTEM_PYTHON}")
     argv = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", SYSTEM_PYTHON]
     probe = subprocess.run(
-        [*argv, "-c", "import podnet.dataplane.sandbox"],
+        [*argv, "-c", "import podnet.dataplane.sandbox.namespaces"],
         env={"PYTHONPATH": str(root / "site"), "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         cwd="/",
         capture_output=True,
@@ -49,7 +49,7 @@ def nobody_argv(root: Path) -> list[str]:
     )
     # podnet and its dependencies are in a world-readable copy: failing to import is a bug
     assert probe.returncode == 0, f"nobody cannot import podnet: {probe.stderr.strip()}"
-    return [*argv, "-m", "podnet.dataplane.sandbox_driver"]
+    return [*argv, "-m", "podnet.dataplane.sandbox.driver"]
 
 
 def test_rootless_cluster_routes_and_dies_with_podnet(world_readable_podnet: Path) -> None:

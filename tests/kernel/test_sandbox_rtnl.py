@@ -1,6 +1,6 @@
 """The pod-side rtnetlink client (pyroute2 messages): encoding, and against the kernel.
 
-The encoding tests decode what :mod:`podnet.dataplane.rtnl` sends with pyroute2's own
+The encoding tests decode what :mod:`podnet.dataplane.sandbox.rtnl` sends with pyroute2's own
 parser and compare it with what ``ip`` sends for the same line. The kernel tests run
 in a child under ``unshare --net``, so nothing reaches the host's namespaces.
 """
@@ -22,7 +22,7 @@ from pyroute2.netlink.rtnl import RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE  # type
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl  # type: ignore[import-untyped]
 from test_sandbox_helpers import driver_env, require_kernel
 
-from podnet.dataplane import rtnl
+from podnet.dataplane.sandbox import rtnl
 from podnet.errors import CommandError, PermissionDeniedError
 
 pytestmark = pytest.mark.kernel
@@ -113,7 +113,7 @@ def test_bad_address_is_rejected_before_any_socket() -> None:
 
 SCRIPT = """
 import errno, json, subprocess, threading
-from podnet.dataplane import rtnl
+from podnet.dataplane.sandbox import rtnl
 from podnet.errors import CommandError, NotSupportedError
 out = {}
 subprocess.run(['ip', 'link', 'add', 'v0', 'type', 'veth', 'peer', 'name', 'v1'], check=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from podnet.dataplane.runtime_state import (
+from podnet.dataplane.runtime.state import (
     FAILED,
     PENDING,
     RUNNING,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from podnet.cli.main import main
-from podnet.dataplane.images import default_registry
-from podnet.dataplane.sandbox import Sandbox
+from podnet.dataplane.images.registry import default_registry
+from podnet.dataplane.sandbox.namespaces import Sandbox
 from podnet.errors import ImageError
 from podnet.live.cluster import check_images
 from podnet.manifests import load_paths
@@ -102,7 +102,7 @@ def test_shell_with_manifests_on_stdin_is_a_usage_error(
 
 
 def test_records_env_matches_the_dns_server() -> None:
-    from podnet.dataplane import dnsserver_main
+    from podnet.dataplane.dns import main as dnsserver_main
     from podnet.live import cluster
 
     assert cluster.RECORDS_ENV == dnsserver_main.RECORDS_ENV

@@ -19,8 +19,8 @@ from typing import Any, cast
 import pytest
 
 from podnet.control.cluster import build_cluster
-from podnet.dataplane.runtime import Runtime
-from podnet.dataplane.runtime_state import (
+from podnet.dataplane.runtime.pods import Runtime
+from podnet.dataplane.runtime.state import (
     FAILED,
     RUNNING,
     SUCCEEDED,
@@ -28,7 +28,7 @@ from podnet.dataplane.runtime_state import (
     ContainerStatus,
     PodStatus,
 )
-from podnet.dataplane.sandbox import Sandbox
+from podnet.dataplane.sandbox.namespaces import Sandbox
 from podnet.errors import ClusterError
 from podnet.live.cluster import LiveCluster
 from podnet.live.registry import running_clusters

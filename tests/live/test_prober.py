@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from podnet.live import prober
-from podnet.live.prober import ALLOWED, DENIED, UNSUPPORTED, Batch, Target, probe_all
+from podnet.live.probe import prober
+from podnet.live.probe.prober import ALLOWED, DENIED, UNSUPPORTED, Batch, Target, probe_all
 
 
 @pytest.fixture

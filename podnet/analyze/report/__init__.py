@@ -1,0 +1,1 @@
+"""podnet.analyze.report.page."""

@@ -1,0 +1,138 @@
+"""``podnet report``: one self-contained HTML file describing the cluster's network.
+
+Sections: the cluster drawn (:mod:`podnet.analyze.report.svg`), the connectivity matrix
+per port with each cell's explanation (:mod:`podnet.analyze.report.data`, rendered by
+the inline script in :mod:`podnet.analyze.report.assets`), Services with endpoints,
+NetworkPolicies, and the lint findings. Everything is inline - CSS, script, SVG and
+the data as JSON - so the file opens offline and can be mailed around.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from podnet.analyze.lint.finding import Finding
+from podnet.analyze.lint.render import summary
+from podnet.analyze.report.assets import CSS, JS
+from podnet.analyze.report.data import build_report_data
+from podnet.analyze.report.svg import draw_cluster
+from podnet.model.cluster import ClusterState
+
+
+def _json_for_script(data: dict[str, Any]) -> str:
+    """JSON safe inside <script>: no ``</`` or ``<!--`` can close or confuse it."""
+    return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def _rows(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _services(data: dict[str, Any]) -> str:
+    rows = []
+    for s in data["services"]:
+        ports = "<br>".join(
+            escape(
+                f"{p['port']}/{p['protocol']} → {p['target']}"
+                + (f" ({p['name']})" if p["name"] else "")
+            )
+            for p in s["ports"]
+        )
+        eps = "<br>".join(escape(e) for p in s["ports"] for e in p["endpoints"][:6])
+        n = sum(len(p["endpoints"]) for p in s["ports"])
+        more = f"<br><span class=muted>… {n - 6} more</span>" if n > 6 else ""
+        rows.append(
+            [
+                escape(s["name"]),
+                escape(s["type"]),
+                f"<span class=mono>{escape(str(s['cluster_ip']))}</span>",
+                ports,
+                (
+                    f"<span class=mono>{eps}</span>{more}"
+                    if eps
+                    else "<span class=muted>none</span>"
+                ),
+            ]
+        )
+    return _rows(rows, ["Service", "Type", "Cluster IP", "Ports", "Endpoints"])
+
+
+def _policies(data: dict[str, Any]) -> str:
+    rows = [
+        [
+            escape(p["name"]),
+            escape(p["selector"]),
+            escape(", ".join(p["types"])),
+            f"{p['ingress_rules']} / {p['egress_rules']}",
+            escape(", ".join(p["selects"])) or "<span class=muted>no pod</span>",
+        ]
+        for p in data["policies"]
+    ]
+    if not rows:
+        return "<p class=muted>No NetworkPolicies: every pod accepts and sends all traffic.</p>"
+    return _rows(rows, ["Policy", "Pod selector", "Types", "Rules in / out", "Selects"])
+
+
+def _findings(findings: Sequence[Finding]) -> str:
+    if not findings:
+        return "<p class=muted>No findings.</p>"
+    rows = [
+        [
+            f"<span class='sev-{f.severity}'>{f.severity}</span>",
+            escape(f.rule),
+            f"{escape(f.object)}<br><span class='mono muted'>{escape(f.field)}</span>",
+            escape(f.message),
+            escape(f.fix),
+        ]
+        for f in findings
+    ]
+    return _rows(rows, ["Severity", "Rule", "Object / field", "Finding", "Fix"])
+
+
+def render_report(
+    state: ClusterState, findings: Sequence[Finding], title: str = "podnet report"
+) -> str:
+    data = build_report_data(state, findings, title)
+    c = data["counts"]
+    stats = [
+        (len(state.nodes), "nodes"),
+        (len(state.pods), "pods"),
+        (len(state.services), "Services"),
+        (len(state.policies), "policies"),
+        (f"{c['allowed']}/{c['connections']}", "connections allowed"),
+        (summary(findings), ""),
+    ]
+    stat_html = "".join(
+        f"<div class=stat><b>{escape(str(n))}</b>{escape(w)}</div>" for n, w in stats
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title><style>{CSS}</style></head>
+<body>
+<header><h1>{escape(title)}</h1>
+<div class=sub>Pod networking computed by podnet from the manifests: addresses, Services,
+DNS and NetworkPolicy verdicts. <span id=rendered></span></div>
+<div class=stats>{stat_html}</div></header>
+<main>
+<section><h2>Cluster</h2><div class=scroll>{draw_cluster(data)}</div></section>
+<section><h2>Connectivity by port</h2>
+<p class="legend muted"><span class=all>✓ allowed</span><span class=none>✗ denied</span>
+<span class=some>◐ some pod pairs</span> Rows are sources, columns destinations serving the
+port; click a cell for the policy explanation.</p>
+<div id=tabs class=tabs></div>
+<div class=mx-wrap><div id=matrix class=scroll></div>
+<div id=detail>Click a cell to see why it is allowed or denied.</div></div></section>
+<section><h2>Services</h2><div class=scroll>{_services(data)}</div></section>
+<section><h2>NetworkPolicies</h2><div class=scroll>{_policies(data)}</div></section>
+<section><h2>Lint findings</h2><div class=scroll>{_findings(findings)}</div></section>
+</main>
+<script type="application/json" id="report-data">{_json_for_script(data)}</script>
+<script>{JS}</script>
+</body></html>
+"""

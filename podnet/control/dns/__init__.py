@@ -1,0 +1,1 @@
+"""podnet.control.dns.lookup."""

@@ -1,0 +1,1 @@
+"""podnet.control.policy.engine."""

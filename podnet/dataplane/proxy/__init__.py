@@ -1,0 +1,1 @@
+"""podnet.dataplane.proxy."""

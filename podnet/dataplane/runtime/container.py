@@ -1,0 +1,218 @@
+"""One container's life on the event loop: start, log, probe, exit, restart with back-off.
+
+A :class:`ContainerRunner` is a small state machine driven by loop callbacks (process
+exit, output, timers); it reports status changes through ``update`` and its final exit
+(no restart coming) through ``finished``, and leaves the pod phase to its pod
+(:mod:`podnet.dataplane.runtime.pods`). A generation number, bumped on every start, makes
+callbacks of an earlier run (a late probe result) harmless.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from podnet.dataplane.images.image import Image, PrepareContext
+from podnet.dataplane.runtime import probes
+from podnet.dataplane.runtime.command import container_argv, container_env, host_argv
+from podnet.dataplane.runtime.logs import LogBuffer
+from podnet.dataplane.runtime.loop import Loop, Timer
+from podnet.dataplane.runtime.proc import ProcWatch
+from podnet.dataplane.runtime.spawn import Spawner, exit_code, signal_tree
+from podnet.dataplane.runtime.state import (
+    BACKOFF_RESET_AFTER,
+    RUNNING,
+    TERMINATED,
+    WAITING,
+    ContainerStatus,
+    backoff_delay,
+    should_restart,
+)
+from podnet.errors import PodnetError
+from podnet.model.objects import Container, Probe
+from podnet.paths import PODNET_ROOT
+
+START_ERROR = 128  # what runc reports when the program cannot be executed
+PROBE_SLACK = 2.0  # the tcp/http helper enforces timeoutSeconds itself; allow its start
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    pod_key: str
+    restart_policy: str
+    spawner: Spawner
+    state_dir: Path
+    base_env: dict[str, str]
+    probe_host: str  # the pod IP (or 127.0.0.1 on the host spawner)
+    backoff_scale: float = 1.0
+    grace: float = 10.0
+
+
+class ContainerRunner:
+    def __init__(
+        self,
+        loop: Loop,
+        cfg: RunConfig,
+        container: Container,
+        image: Image,
+        log: LogBuffer,
+        update: Callable[[ContainerStatus], None],
+        finished: Callable[[int], None],
+        *,
+        init: bool = False,
+    ) -> None:
+        self.loop, self.cfg, self.container, self.image, self.log = loop, cfg, container, image, log
+        self._update, self._finished, self._init = update, finished, init
+        self.status = ContainerStatus(name=container.name, init=init)
+        self._watch: ProcWatch | None = None
+        self._gen = 0
+        self._consecutive = 0
+        self._timers: list[Timer] = []
+        self.stopping = False
+        self.done = False  # no process running and none coming
+
+    # --- helpers -----------------------------------------------------------------
+    def _set(self, **changes: object) -> None:
+        self.status = replace(self.status, **changes)  # type: ignore[arg-type]
+        self._update(self.status)
+
+    def _later(self, delay: float, cb: Callable[[], None]) -> None:
+        self._timers = [t for t in self._timers if not t.cancelled]
+        self._timers.append(self.loop.call_later(delay, cb))
+
+    def _cancel_timers(self) -> None:
+        for t in self._timers:
+            t.cancel()
+        self._timers = []
+
+    def command(self) -> tuple[list[str], dict[str, str], str | None]:
+        """Final host argv, env and cwd of this container (image files prepared)."""
+        env = container_env(self.image, self.container, base=self.cfg.base_env)
+        argv = host_argv(self.image, container_argv(self.image, self.container, env))
+        if self.image.prepare is not None:
+            d = self.cfg.state_dir / self.container.name
+            d.mkdir(parents=True, exist_ok=True)
+            ctx = PrepareContext(self.cfg.pod_key, self.container.name, d)
+            argv, extra = self.image.prepare(ctx, argv)
+            env.update(extra)
+        return argv, env, self.container.working_dir
+
+    # --- the main process ----------------------------------------------------------
+    def start(self) -> None:
+        if self.stopping:
+            return
+        self._gen += 1
+        self.done = False
+        started = self.loop.clock()
+        try:
+            argv, env, cwd = self.command()
+            proc = self.cfg.spawner(
+                self.cfg.pod_key, argv, env, cwd, subprocess.PIPE, subprocess.STDOUT
+            )
+        except (OSError, ValueError, PodnetError) as e:
+            self.log.append(f"podnet: cannot start container {self.container.name}: {e}")
+            self._set(state=TERMINATED, reason="StartError", exit_code=START_ERROR, ready=False)
+            self._after_exit(START_ERROR, started)
+            return
+        probe = None if self._init else self.container.readiness_probe
+        ready = probe is None and not self._init
+        self._set(state=RUNNING, reason="", exit_code=None, started=started, ready=ready)
+        self._watch = ProcWatch(
+            self.loop, proc, lambda rc: self._exited(rc, started), self.log.append
+        )
+        if probe is not None:
+            gen = self._gen
+            self._later(probe.initial_delay_seconds, lambda: self._probe(gen, probes.ProbeState()))
+
+    def _exited(self, returncode: int, started: float) -> None:
+        watch = self._watch
+        assert watch is not None
+        # as when a container's init exits and its PID namespace goes: kill what is left
+        signal_tree(watch.proc, signal.SIGKILL)
+        self._watch = None
+        code = exit_code(returncode)
+        self._cancel_timers()
+        reason = "Completed" if code == 0 else "Error"
+        self._set(state=TERMINATED, reason=reason, exit_code=code, ready=False)
+        self._after_exit(code, started)
+
+    def _after_exit(self, code: int, started: float) -> None:
+        if self.stopping or not should_restart(self.cfg.restart_policy, code, init=self._init):
+            self.done = True
+            self._finished(code)
+            return
+        if self.loop.clock() - started >= BACKOFF_RESET_AFTER * self.cfg.backoff_scale:
+            self._consecutive = 0
+        self._consecutive += 1
+        self._set(state=WAITING, reason="CrashLoopBackOff", ready=False)
+        self._later(backoff_delay(self._consecutive, self.cfg.backoff_scale), self._restart)
+
+    def _restart(self) -> None:
+        self._set(restart_count=self.status.restart_count + 1)
+        self.start()
+
+    def stop(self) -> None:
+        """SIGTERM the process group now, SIGKILL after the grace period."""
+        self.stopping = True
+        self._cancel_timers()
+        watch = self._watch
+        if watch is None:
+            if not self.done:
+                self.done = True
+                self._finished(self.status.exit_code or 0)
+            return
+        signal_tree(watch.proc, signal.SIGTERM)
+        self.loop.call_later(self.cfg.grace, lambda: signal_tree(watch.proc, signal.SIGKILL))
+
+    @property
+    def running(self) -> bool:
+        return self._watch is not None
+
+    # --- readiness probe ------------------------------------------------------------
+    def _probe(self, gen: int, state: probes.ProbeState) -> None:
+        probe = self.container.readiness_probe
+        if gen != self._gen or self._watch is None or probe is None:
+            return
+        proc = self._spawn_check(probe)
+        if proc is None:
+            self._probe_result(gen, state, False)
+            return
+
+        def done(rc: int) -> None:
+            timer.cancel()
+            self._probe_result(gen, state, rc == 0)
+
+        slack = 0.0 if probe.exec_command is not None else PROBE_SLACK
+        timer = self.loop.call_later(
+            probe.timeout_seconds + slack, lambda: signal_tree(proc, signal.SIGKILL)
+        )
+        ProcWatch(self.loop, proc, done)
+
+    def _spawn_check(self, probe: Probe) -> subprocess.Popen[bytes] | None:
+        argv = probes.check_argv(probe, self.container, self.cfg.probe_host)
+        if argv is None:
+            return None
+        if probe.exec_command is not None:
+            env = container_env(self.image, self.container, base=self.cfg.base_env)
+            argv = host_argv(self.image, argv)
+        else:
+            # the helper is podnet's own module: make it importable from any cwd
+            env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": PODNET_ROOT}
+        try:
+            return self.cfg.spawner(
+                self.cfg.pod_key, argv, env, None, subprocess.DEVNULL, subprocess.DEVNULL
+            )
+        except (OSError, PodnetError):
+            return None
+
+    def _probe_result(self, gen: int, state: probes.ProbeState, ok: bool) -> None:
+        probe = self.container.readiness_probe
+        if gen != self._gen or self._watch is None or probe is None:
+            return
+        new = probes.observe(probe, state, ok)
+        if new.ready != state.ready:
+            self._set(ready=new.ready)
+        self._later(probe.period_seconds, lambda: self._probe(gen, new))

@@ -1,0 +1,235 @@
+"""Containers as processes: start a pod's containers, track them, stop them.
+
+kubelet's job, cut down to what networking needs: init containers run first, one at a
+time, each to a zero exit ("Init Containers": kubernetes.io/docs/concepts/workloads/
+pods/init-containers/); then every app container starts, each a process tree started
+through the :class:`~podnet.dataplane.runtime.spawn.Spawner` seam (inside the pod's
+namespaces in a live cluster), restarted per ``restartPolicy`` with back-off
+(:mod:`podnet.dataplane.runtime.state`), its output kept as its log and streamed to a
+callback, its readiness decided by its readinessProbe (or by running, without one).
+
+Single-threaded where it must be (see :mod:`podnet.dataplane.runtime.loop`): the owner
+drives the loop with :meth:`Runtime.step` / :meth:`Runtime.run_until`, or, where
+threads may be created, calls :meth:`Runtime.start_background` once and then waits on
+its own events; other file descriptors can join the same loop through
+``runtime.loop.add_reader``. Readiness changes are reported through
+``on_ready(pod_key, ready)`` so the orchestrator can recompute endpoints; every status
+change through ``on_status(PodStatus)``. Stopping a pod signals the process groups the
+runtime created - never anything found by name.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from podnet.dataplane.images.registry import ImageRegistry
+from podnet.dataplane.runtime.container import ContainerRunner, RunConfig
+from podnet.dataplane.runtime.logs import LogBuffer, LogSink
+from podnet.dataplane.runtime.loop import Loop
+from podnet.dataplane.runtime.spawn import Spawner
+from podnet.dataplane.runtime.state import (
+    TERMINATED,
+    WAITING,
+    ContainerStatus,
+    PodStatus,
+    pod_phase,
+)
+from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
+    PodRuntimeError as PodRuntimeError,
+)
+from podnet.model.objects import Pod
+
+ReadyCallback = Callable[[str, bool], None]
+StatusCallback = Callable[[PodStatus], None]
+
+
+@dataclass
+class _PodRun:
+    pod: Pod
+    runners: dict[str, ContainerRunner] = field(default_factory=dict)
+    init_names: tuple[str, ...] = ()
+    app_started: bool = False
+    ready: bool = False
+    stopping: bool = False
+
+
+class Runtime:
+    """Runs pods' containers as processes; one instance per cluster."""
+
+    def __init__(
+        self,
+        images: ImageRegistry,
+        spawner: Spawner,
+        state_dir: Path,
+        *,
+        on_log: LogSink | None = None,
+        on_ready: ReadyCallback | None = None,
+        on_status: StatusCallback | None = None,
+        backoff_scale: float = 1.0,
+        grace: float = 10.0,
+        loop: Loop | None = None,
+    ) -> None:
+        self.images, self.spawner, self.state_dir = images, spawner, state_dir
+        self.on_log, self.on_ready, self.on_status = on_log, on_ready, on_status
+        self.backoff_scale, self.grace = backoff_scale, grace
+        self.loop = loop or Loop()
+        self._pods: dict[str, _PodRun] = {}
+
+    # --- driving -------------------------------------------------------------------
+    def step(self, timeout: float = 0.1) -> None:
+        self.loop.step(timeout)
+
+    def run_until(self, done: Callable[[], bool], timeout: float) -> bool:
+        return self.loop.run_until(done, timeout)
+
+    def start_background(self) -> None:
+        """Drive the loop from a thread of its own (only where threads may be created:
+        on the host, or when the sandbox unshares its PID namespace in another thread).
+        Callbacks then come from that thread; every public method takes the loop lock."""
+        self.loop.start_background()
+
+    # --- pods ----------------------------------------------------------------------
+    def start_pod(self, pod: Pod, env: Mapping[str, str] | None = None) -> None:
+        with self.loop.lock:
+            self._start_pod(pod, env)
+
+    def _start_pod(self, pod: Pod, env: Mapping[str, str] | None = None) -> None:
+        """Start ``pod``: its first init container, or all app containers, now.
+
+        ``env`` is added to every container before its own env (Service variables,
+        :func:`~podnet.dataplane.runtime.command.service_env`). Unknown images fail
+        here, before any process starts.
+        """
+        if pod.key in self._pods:
+            raise PodRuntimeError(f"pod {pod.key} is already running")
+        all_containers = (*pod.init_containers, *pod.containers)
+        images = {c.name: self.images.resolve(c.image) for c in all_containers}
+        cfg = RunConfig(
+            pod_key=pod.key,
+            restart_policy=pod.restart_policy,
+            spawner=self.spawner,
+            state_dir=self.state_dir / pod.namespace / pod.name,
+            base_env={"HOSTNAME": pod.hostname or pod.name, **(env or {})},
+            probe_host=pod.ip or "127.0.0.1",
+            backoff_scale=self.backoff_scale,
+            grace=self.grace,
+        )
+        run = _PodRun(pod, init_names=tuple(c.name for c in pod.init_containers))
+        many = len(all_containers) > 1
+        for c in all_containers:
+            log = LogBuffer(f"{pod.key}/{c.name}" if many else pod.key, self.on_log)
+            run.runners[c.name] = ContainerRunner(
+                self.loop,
+                cfg,
+                c,
+                images[c.name],
+                log,
+                functools.partial(self._container_changed, pod.key),
+                functools.partial(self._finished, pod.key, c.name),
+                init=c.name in run.init_names,
+            )
+        self._pods[pod.key] = run
+        if run.init_names:
+            run.runners[run.init_names[0]].start()
+        else:
+            self._start_apps(run)
+        self._changed(pod.key)
+
+    def _start_apps(self, run: _PodRun) -> None:
+        run.app_started = True
+        for c in run.pod.containers:
+            run.runners[c.name].start()
+
+    def _finished(self, key: str, name: str, code: int) -> None:
+        """A container exited for good; an init container's success starts the next."""
+        run = self._pods.get(key)
+        if run is None or run.stopping or name not in run.init_names or code != 0:
+            return
+        i = run.init_names.index(name)
+        if i + 1 < len(run.init_names):
+            run.runners[run.init_names[i + 1]].start()
+        else:
+            self._start_apps(run)
+            self._changed(key)
+
+    def _container_changed(self, key: str, _status: ContainerStatus) -> None:
+        self._changed(key)
+
+    def _changed(self, key: str) -> None:
+        run = self._pods.get(key)
+        if run is None:
+            return
+        status = self._status(run)
+        flip = status.ready != run.ready
+        run.ready = status.ready
+        if self.on_status is not None:
+            self.on_status(status)
+        if flip and self.on_ready is not None:
+            self.on_ready(key, status.ready)
+
+    def _status(self, run: _PodRun) -> PodStatus:
+        init = tuple(run.runners[n].status for n in run.init_names)
+        app = tuple(run.runners[c.name].status for c in run.pod.containers)
+        if run.stopping:
+            app = tuple(_stopped(s) for s in app)
+        phase = pod_phase(init, app, app_started=run.app_started)
+        return PodStatus(run.pod.key, phase, init, app)
+
+    def status(self, key: str) -> PodStatus:
+        with self.loop.lock:
+            return self._status(self._run(key))
+
+    def logs(self, key: str, container: str | None = None) -> list[str]:
+        """The kept log lines of one container (the first app container by default)."""
+        with self.loop.lock:
+            run = self._run(key)
+            name = container or run.pod.containers[0].name
+            if name not in run.runners:
+                raise PodRuntimeError(f"pod {key} has no container {name!r}")
+            return run.runners[name].log.lines()
+
+    def pods(self) -> list[str]:
+        with self.loop.lock:
+            return sorted(self._pods)
+
+    def _run(self, key: str) -> _PodRun:
+        run = self._pods.get(key)
+        if run is None:
+            raise PodRuntimeError(f"pod {key} is not running")
+        return run
+
+    # --- stopping ----------------------------------------------------------------------
+    def stop_pod(self, key: str) -> None:
+        """Stop every container of the pod (SIGTERM, SIGKILL after the grace period)."""
+        self._stop([key])
+
+    def close(self) -> None:
+        """Stop every pod at once (N pods take one grace period, not N)."""
+        self._stop(self.pods())
+        self.loop.close()
+
+    def _stop(self, keys: list[str]) -> None:
+        with self.loop.lock:
+            runs = [self._pods[k] for k in keys if k in self._pods]
+            for run in runs:
+                run.stopping = True
+                for r in run.runners.values():
+                    r.stop()
+            runners = [r for run in runs for r in run.runners.values()]
+        # not under the lock: a background driver must be free to see the exits
+        self.run_until(lambda: not any(r.running for r in runners), self.grace + 5)
+        with self.loop.lock:
+            for run in runs:
+                was_ready = run.ready
+                self._pods.pop(run.pod.key, None)
+                if was_ready and self.on_ready is not None:
+                    self.on_ready(run.pod.key, False)
+
+
+def _stopped(s: ContainerStatus) -> ContainerStatus:
+    if s.state == WAITING:
+        return replace(s, state=TERMINATED, reason="Stopped", ready=False)
+    return s

@@ -1,0 +1,330 @@
+"""The live cluster's namespaces: nodes and pods as network namespaces podnet owns.
+
+Lifetime is the design (see :mod:`podnet.dataplane.sandbox.holders`): :meth:`Sandbox.enter`
+creates a PID namespace whose init dies with this process, and starts every cluster
+process in it (from one dedicated thread, :mod:`podnet.dataplane.sandbox.spawner`), so when
+podnet exits, crashes or is SIGKILLed the kernel kills every process of the cluster
+and drops every namespace, link, route and nft rule with them. Nothing is
+bind-mounted where the host sees it, nothing is written to the host's netns, routes,
+nftables or /etc.
+
+As root that is all; as an unprivileged user podnet first enters a new user namespace
+mapping uid/gid 0 to itself ("rootless", as rootless docker and k3s run), in which it
+may create and configure network namespaces but still cannot touch the host's.
+
+Consequences the caller must know:
+
+* Rootless, :meth:`enter` must come before podnet starts any thread (CLONE_NEWUSER
+  requires a single-threaded caller); the whole process then stays in that user
+  namespace. As root there is no such constraint.
+* Only processes started through the sandbox (:meth:`spawn`, :meth:`popen`, the
+  holders) are in the cluster PID namespace and die with it; other subprocesses of
+  podnet are ordinary host children. Use :meth:`popen` for anything long-lived
+  (a DNS server or an ``nft`` session inside a node).
+* One sandbox at a time per process; a new one may be entered after :meth:`close`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from podnet.dataplane import netns
+from podnet.dataplane.sandbox import holders, links, wiring
+from podnet.dataplane.sandbox.podfiles import pod_files
+from podnet.dataplane.sandbox.spawner import Spawner
+from podnet.dataplane.sandbox.wiring import PlacedPod, Tools
+from podnet.errors import ClusterError, NotSupportedError, PodnetError
+from podnet.model.cluster import Node
+from podnet.model.objects import Pod
+
+Proc = subprocess.Popen[bytes]
+
+
+def _kill(proc: Proc) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+class Sandbox:
+    """Owner of the cluster's namespaces; lives inside the podnet process.
+
+    Thread-safe: the runtime may remove and re-add pods from its own threads.
+    """
+
+    _busy = False  # one open sandbox per process
+
+    def __init__(self, tools: Tools, spawner: Spawner, init: Proc, liveness_w: int) -> None:
+        self._tools = tools
+        self._spawner = spawner
+        self._init = init
+        self._liveness_w = liveness_w
+        self._nodes: dict[str, tuple[Node, Proc]] = {}
+        self._pods: dict[str, tuple[Pod, Proc]] = {}
+        self._closed = False
+        self._lock = threading.RLock()
+
+    # -- lifetime ---------------------------------------------------------------
+
+    @classmethod
+    def enter(cls) -> Sandbox:
+        """Create the cluster: user namespace if unprivileged, PID namespace, init,
+        and the cluster's root netns with the node-network bridge."""
+        if cls._busy:
+            raise ClusterError("a sandbox is already open in this process")
+        tools = Tools.find()
+        if os.geteuid() != 0:  # after a first rootless enter we are uid 0 in our userns
+            if threading.active_count() != 1:
+                raise NotSupportedError("rootless: enter the sandbox before starting threads")
+            try:
+                uid, gid = os.geteuid(), os.getegid()
+                netns.unshare(netns.CLONE_NEWUSER)
+                netns.map_root_to(uid, gid)
+            except OSError as e:
+                raise NotSupportedError(f"cannot create a user namespace: {e}") from e
+        try:
+            spawner = Spawner(lambda: netns.unshare(netns.CLONE_NEWPID))
+        except OSError as e:
+            raise NotSupportedError(f"cannot create the cluster PID namespace: {e}") from e
+        r, w = os.pipe()
+        try:
+            init = spawner.call(partial(holders.spawn_init, r))
+        except PodnetError:
+            os.close(w)
+            spawner.stop()
+            raise
+        finally:
+            os.close(r)
+        cls._busy = True
+        sandbox = cls(tools, spawner, init, w)
+        try:
+            wiring.make_root(tools, init.pid)
+        except PodnetError:
+            sandbox.close()
+            raise
+        return sandbox
+
+    def close(self) -> None:
+        """Tear everything down now (a normal exit). Idempotent.
+
+        Killing the init is what removes everything; pods and nodes are killed first
+        only so their Popen objects are reaped here instead of left as zombies.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for _, proc in [*self._pods.values(), *self._nodes.values()]:
+                _kill(proc)
+            # The init's exit kills every other process in the namespace at once, but
+            # the kernel then waits (zap_pid_ns_processes) until every one is *reaped*;
+            # podnet's own children (the runtime's containers) are reaped by their
+            # owners' Popen objects, maybe later. Their namespaces are gone already
+            # (exit_task_namespaces comes first), so do not block on that here.
+            self._init.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._init.wait(timeout=2)
+            os.close(self._liveness_w)
+            self._pods.clear()
+            self._nodes.clear()
+            self._spawner.stop()
+            Sandbox._busy = False
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- building the cluster ------------------------------------------------------
+
+    def add_nodes(self, nodes: Sequence[Node]) -> None:
+        """Create node netns, attach them to the bridge, route pod CIDRs between them."""
+        with self._lock:
+            self._check_open()
+            new = list(nodes)
+            names = [n.name for n in new]
+            if len(set(names)) != len(names) or any(n in self._nodes for n in names):
+                raise ClusterError(f"duplicate node name in {names}")
+            links.check_unique_ifaces([*self._nodes, *names], "nd")
+            try:
+                for node in new:
+                    holder = self._spawner.call(partial(holders.spawn_node, node.name))
+                    self._nodes[node.name] = (node, holder)
+                placed = [(n, self._node_pid(n.name)) for n, _ in self._nodes.values()]
+                fresh = [(n, pid) for n, pid in placed if n.name in names]
+                wiring.attach_nodes(self._tools, _holder_pid(self._init, "cluster init"), fresh)
+                wiring.route_nodes(self._tools, placed, new)
+            except PodnetError:
+                for name in names:
+                    if name in self._nodes:
+                        _kill(self._nodes.pop(name)[1])
+                raise
+
+    def add_pods(self, pods: Sequence[Pod]) -> None:
+        """Create the pods' sandboxes (pause processes, in parallel) and wire them.
+
+        Each pod needs ``ip`` and ``node`` (set by scheduling and IPAM). All pods are
+        checked before anything is created; on a failure the pods of this call are
+        removed again.
+        """
+        with self._lock:
+            self._check_open()
+            new = list(pods)
+            keys = [p.key for p in new]
+            if len(set(keys)) != len(keys) or any(k in self._pods for k in keys):
+                raise ClusterError("duplicate pod in add_pods")
+            for pod in new:
+                if pod.ip is None or pod.node is None:
+                    raise ClusterError(f"pod {pod.key} has no IP or node yet")
+                if pod.node not in self._nodes:
+                    raise ClusterError(f"pod {pod.key}: unknown node {pod.node}")
+                links.check_pod_ip(pod.key, pod.ip, self._nodes[pod.node][0])
+            links.check_unique_ifaces([*self._pods, *keys], "pn")
+            try:
+                self._start_pauses(new)
+                placed = []
+                for pod in new:
+                    assert pod.ip is not None and pod.node is not None
+                    node = self._nodes[pod.node][0]
+                    node_pid, pod_pid = self._node_pid(pod.node), self._pod_pid(pod.key)
+                    placed.append(PlacedPod(pod.key, pod.ip, node, node_pid, pod_pid))
+                wiring.wire_pods(self._tools, placed)
+            except PodnetError:
+                for key in keys:
+                    if key in self._pods:
+                        self.remove_pod(key)
+                raise
+
+    def _start_pauses(self, pods: Sequence[Pod]) -> None:
+        starts = []
+        for pod in pods:
+            assert pod.ip is not None
+            files = pod_files(pod, pod.ip)
+            starts.append(partial(holders.spawn_pause, files.hostname, files.by_path()))
+        started = self._spawner.map(starts)
+        for pod, pause in zip(pods, started, strict=True):
+            if not isinstance(pause, BaseException):
+                self._pods[pod.key] = (pod, pause)
+        for pause in started:
+            if isinstance(pause, PodnetError):
+                raise pause
+            if isinstance(pause, BaseException):
+                raise NotSupportedError(f"cannot create a pod sandbox: {pause}") from pause
+
+    def remove_pod(self, pod_key: str) -> None:
+        """Delete the pod's veth pair, kill every process in its netns and its pause."""
+        with self._lock:
+            self._check_open()
+            if pod_key not in self._pods:
+                raise ClusterError(f"no pod {pod_key} in the sandbox")
+            pod, pause = self._pods.pop(pod_key)
+            assert pod.node is not None
+            with contextlib.suppress(ClusterError):  # the node is gone: so is the veth
+                wiring.unwire_pod(self._tools, pod_key, self._node_pid(pod.node))
+            if pause.poll() is None:
+                for pid in wiring.pids_in_netns(netns.netns_inode(pause.pid)):
+                    if pid != pause.pid:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGKILL)
+            _kill(pause)
+
+    # -- entering namespaces (for the runtime, the nft and DNS helpers) -------------
+
+    def pod_exec_argv(self, pod_key: str, argv: Sequence[str], cwd: str | None = None) -> list[str]:
+        """``argv`` run inside the pod: its netns, hostname and mount namespace (/etc files).
+
+        ``nsenter`` without ``--pid`` does not fork, so the command's pid *is* the
+        container process: signals and exit status reach it directly. Start it with
+        :meth:`spawn`/:meth:`popen`, which put it in the cluster's PID namespace; run
+        any other way it would see the pod's /proc (mounted for that namespace) from
+        outside it, and ``ps`` and friends fail. ``cwd`` is applied after entering the
+        mount namespace (entering it resets the working directory).
+        """
+        return self._tools.enter(self._pod_pid(pod_key), ["net", "uts", "mount"], argv, cwd or "/")
+
+    def node_exec_argv(self, node: str, argv: Sequence[str]) -> list[str]:
+        """``argv`` run in the node's netns and UTS namespace (e.g. ``nft -f -``)."""
+        return self._tools.enter(self._node_pid(node), ["net", "uts"], argv)
+
+    def root_exec_argv(self, argv: Sequence[str]) -> list[str]:
+        """``argv`` run in the cluster's root netns (the one holding the node bridge)."""
+        return self._tools.enter(_holder_pid(self._init, "cluster init"), ["net"], argv)
+
+    def spawn(
+        self, pod_key: str, argv: Sequence[str], *, cwd: str | None = None, **popen: Any
+    ) -> Proc:
+        """Start ``argv`` in the pod (see :meth:`pod_exec_argv`); ``popen`` goes to Popen
+        (not ``preexec_fn`` or ``cwd``: the namespaces are entered by ``nsenter``)."""
+        if "preexec_fn" in popen or "cwd" in popen:
+            raise ValueError("spawn() takes cwd itself and allows no preexec_fn")
+        return self.popen(self.pod_exec_argv(pod_key, argv, cwd), **popen)
+
+    def popen(self, argv: Sequence[str], **popen: Any) -> Proc:
+        """Start ``argv`` in the cluster's PID namespace: it dies with the cluster.
+
+        Combine with :meth:`node_exec_argv`/:meth:`root_exec_argv` for long-lived
+        processes in a node (the DNS server, an ``nft`` session).
+        """
+        self._check_open()
+        args = list(argv)
+
+        def start() -> Proc:
+            proc: Proc = subprocess.Popen(args, **popen)
+            return proc
+
+        try:
+            return self._spawner.call(start)
+        except OSError as e:
+            raise NotSupportedError(f"cannot start {args[0] if args else '?'}: {e}") from e
+
+    # -- introspection ------------------------------------------------------------
+
+    def pids(self) -> dict[str, int]:
+        """Host pids of the processes podnet started: ``init``, ``node/<n>``, ``pod/<key>``."""
+        with self._lock:
+            out = {"init": self._init.pid}
+            out.update({f"node/{n}": p.pid for n, (_, p) in self._nodes.items()})
+            out.update({f"pod/{k}": p.pid for k, (_, p) in self._pods.items()})
+            return out
+
+    def pod_pid(self, pod_key: str) -> int:
+        """The pause's host pid: /proc/<pid>/net/* shows the pod's network state."""
+        return self._pod_pid(pod_key)
+
+    # -- internals ----------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClusterError("the sandbox is closed")
+
+    def _node_pid(self, name: str) -> int:
+        found = self._nodes.get(name)
+        if found is None:
+            raise ClusterError(f"no node {name} in the sandbox")
+        return _holder_pid(found[1], f"node {name}")
+
+    def _pod_pid(self, key: str) -> int:
+        found = self._pods.get(key)
+        if found is None:
+            raise ClusterError(f"no pod {key} in the sandbox")
+        return _holder_pid(found[1], f"pod {key}")
+
+
+def _holder_pid(proc: Proc, what: str) -> int:
+    """The pid of a live holder, never of a dead one.
+
+    Only podnet reaps its holders, so until :meth:`Popen.poll` sees one dead its pid
+    stays allocated (alive or a zombie) and cannot name anyone else's namespace: a
+    reused pid could otherwise point ``nsenter`` at the host's own netns.
+    """
+    if proc.poll() is not None:
+        raise ClusterError(f"the {what} holder process died (exit {proc.returncode})")
+    return proc.pid

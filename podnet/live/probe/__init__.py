@@ -1,0 +1,1 @@
+"""podnet.live.probe.runner."""
