@@ -52,8 +52,7 @@ def import_graph(root: Path) -> Graph:
             elif isinstance(node, ast.ImportFrom):
                 base = _resolve(mod, path.name == "__init__.py", node)
                 targets = [
-                    f"{base}.{a.name}" if f"{base}.{a.name}" in files else base
-                    for a in node.names
+                    f"{base}.{a.name}" if f"{base}.{a.name}" in files else base for a in node.names
                 ]
             else:
                 continue
@@ -151,6 +150,7 @@ def layer_violations(
     rank of its longest named prefix. Equal ranks may import each other unless the pair
     is in ``forbidden`` (checked in both directions).
     """
+
     def rank_of(mod: str) -> tuple[str, int] | None:
         parts = mod.split(".")
         for n in range(len(parts), 0, -1):
