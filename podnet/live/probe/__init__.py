@@ -1,1 +1,44 @@
-"""podnet.live.probe.runner."""
+"""``podnet probe``: every planned connection tried for real in the live cluster, judged
+against the policy engine's prediction.
+
+The face is imported lazily: ``python -m podnet.live.probe.prober`` runs in pods and
+executes this file first, so it imports nothing until a name is used.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from podnet.live.probe.plan import Planned, plan_probes
+    from podnet.live.probe.render import format_table, write_json
+    from podnet.live.probe.result import Observation, disagreements
+    from podnet.live.probe.runner import ProbeReport, probe_cluster
+
+__all__ = [
+    "Observation",
+    "Planned",
+    "ProbeReport",
+    "disagreements",
+    "format_table",
+    "plan_probes",
+    "probe_cluster",
+    "write_json",
+]
+_FACE = {
+    "Observation": "result",
+    "Planned": "plan",
+    "ProbeReport": "runner",
+    "disagreements": "result",
+    "format_table": "render",
+    "plan_probes": "plan",
+    "probe_cluster": "runner",
+    "write_json": "render",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name not in _FACE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{_FACE[name]}"), name)
