@@ -1,8 +1,10 @@
 """Benchmark: podnet's cluster DNS server against dnsmasq, same records, on loopback.
 
-Both servers get the same A records (``--host-record`` for dnsmasq, a records file
-for podnet) for N Services; the client asks for those names in a fixed mix that also
-contains NXDOMAIN names, so both servers answer from memory. The load generator is
+Both servers get the same A records for N ClusterIP Services: podnet the records file
+that ``podnet run`` writes (control.dns's ``build_records`` of a cluster with those
+Services, which also holds their SRV and PTR records), dnsmasq a ``--host-record`` per
+Service name. The client asks for those names in a fixed mix that also contains
+NXDOMAIN names, so both servers answer from memory. The load generator is
 ``dnsperf`` (Debian package ``dnsperf``) when installed, else a bounded Python
 generator (which measures the generator as much as the server: the figures say so).
 
@@ -29,7 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from podnet.dataplane.dns import table
+from podnet.control.cluster import build_cluster
+from podnet.control.dns import RR, DnsRecords, build_records
+from podnet.dataplane.dns import records as records_file
+from podnet.model.objects import Manifests, Service, ServicePort
 
 ZONE = "cluster.local"
 
@@ -43,15 +48,21 @@ def free_port() -> int:
     return port
 
 
-def records(n: int) -> list[table.RR]:
-    return [
-        table.RR(f"svc-{i}.default.svc.{ZONE}", "A", 30, f"10.96.{i // 250}.{i % 250 + 2}")
-        for i in range(n)
-    ]
+def records(n: int) -> DnsRecords:
+    """control.dns's records for a cluster with ``n`` ClusterIP Services ``svc-<i>``."""
+    services = tuple(
+        Service("default", f"svc-{i}", ports=(ServicePort(80, 80, name="http"),)) for i in range(n)
+    )
+    return build_records(build_cluster(Manifests(services=services)), ZONE)
 
 
-def query_file(path: Path, rrs: list[table.RR]) -> None:
-    lines = [f"{r.name} A" for r in rrs]
+def service_a(recs: DnsRecords, n: int) -> list[RR]:
+    """The A record of each ``svc-<i>``: the names both servers are asked for."""
+    return [recs.rrsets[f"svc-{i}.default.svc.{ZONE}"]["A"][0] for i in range(n)]
+
+
+def query_file(path: Path, rrs: list[RR]) -> None:
+    lines = [f"{r.name.rstrip('.')} A" for r in rrs]
     lines += [f"missing-{i}.default.svc.{ZONE} A" for i in range(max(1, len(rrs) // 10))]
     path.write_text("\n".join(lines) + "\n")
 
@@ -69,7 +80,8 @@ def wait_udp(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"server on port {port} did not answer")
 
 
-def run_dnsperf(port: int, qfile: Path, seconds: int, clients: int) -> float:
+def run_dnsperf(port: int, qfile: Path, seconds: int, clients: int) -> tuple[float, float]:
+    """Queries per second and average latency (ms) that dnsperf measured."""
     out = subprocess.run(
         ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(qfile), "-l", str(seconds),
          "-c", str(clients), "-q", "500", "-t", "2"],
@@ -79,8 +91,11 @@ def run_dnsperf(port: int, qfile: Path, seconds: int, clients: int) -> float:
     if not m:
         raise RuntimeError(f"dnsperf output not understood:\n{out.stdout}\n{out.stderr}")
     lost = re.search(r"Queries lost:\s+(\d+)", out.stdout)
-    print(f"    dnsperf: {m.group(1)} qps, lost {lost.group(1) if lost else '?'}")
-    return float(m.group(1))
+    lat = re.search(r"Average Latency \(s\):\s+([\d.]+)", out.stdout)
+    latency_ms = float(lat.group(1)) * 1000 if lat else float("nan")
+    print(f"    dnsperf: {m.group(1)} qps, lost {lost.group(1) if lost else '?'}, "
+          f"average latency {latency_ms:.3f} ms")  # fmt: skip
+    return float(m.group(1)), latency_ms
 
 
 def run_python_gen(port: int, qfile: Path, seconds: int, window: int = 64) -> float:
@@ -132,14 +147,15 @@ def bench(argv: list[str] | None = None) -> dict[str, float]:
     use_dnsperf = args.generator == "dnsperf" or (
         args.generator == "auto" and shutil.which("dnsperf") is not None
     )
-    rrs = records(args.services)
+    recs = records(args.services)
+    rrs = service_a(recs, args.services)
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="podnet-bench-dns-") as tmp:
         d = Path(tmp)
         qfile = d / "queries.txt"
         query_file(qfile, rrs)
         rec = d / "records.json"
-        table.write_atomic(rec, table.to_json(ZONE, rrs, ["default"]))
+        records_file.write(rec, recs)
         servers: dict[str, list[str]] = {
             "podnet": [sys.executable, "-m", "podnet.dataplane.dns",
                        "--records", str(rec), "--workers", str(args.workers)],
@@ -147,7 +163,7 @@ def bench(argv: list[str] | None = None) -> dict[str, float]:
                         "--no-resolv", "--no-hosts", "--bind-interfaces",
                         "--listen-address=127.0.0.1", "--pid-file=", "--cache-size=10000",
                         f"--local=/{ZONE}/", "--user=root",
-                        *(f"--host-record={r.name},{r.data}" for r in rrs)],
+                        *(f"--host-record={r.name.rstrip('.')},{r.data}" for r in rrs)],
         }  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
         for name, argv0 in servers.items():
@@ -159,7 +175,8 @@ def bench(argv: list[str] | None = None) -> dict[str, float]:
                 wait_udp(port)
                 print(f"  {name} on 127.0.0.1:{port}")
                 if use_dnsperf:
-                    qps = run_dnsperf(port, qfile, args.seconds, args.clients)
+                    qps, latency_ms = run_dnsperf(port, qfile, args.seconds, args.clients)
+                    results[f"{name}_latency_ms"] = latency_ms
                 else:
                     qps = run_python_gen(port, qfile, args.seconds)
                 results[name] = qps

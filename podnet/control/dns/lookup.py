@@ -1,73 +1,41 @@
-"""Cluster DNS records and answers, as the CoreDNS ``kubernetes`` plugin gives them.
+"""The one cluster DNS decision: ``resolve(records, qname, qtype) -> DnsAnswer``.
 
-Specification: Kubernetes DNS-Based Service Discovery 1.1.0
-(github.com/kubernetes/dns docs/specification.md). Behaviour where the spec is silent
-follows CoreDNS plugin/kubernetes (parse.go ``parseRequest``, kubernetes.go
-``findServices`` / ``findPods``, reverse.go, handler.go) with kubeadm's Corefile::
-
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-        ttl 30
-    }
-
-so the TTL is 30 s (the plugin's own default is 5 s; kubeadm sets 30) and
-``dns-version`` answers with TTL 28800 as CoreDNS does.
-
-Names (``<zone>`` = cluster.local):
-
-* ClusterIP Service: ``<svc>.<ns>.svc.<zone>`` A -> ClusterIP; PTR for the ClusterIP.
-* headless Service: ``<svc>.<ns>.svc.<zone>`` A -> every ready endpoint IP; a headless
-  Service without endpoints does not exist (NXDOMAIN, as ``findServices``).
-* endpoint names ``<host>.<svc>.<ns>.svc.<zone>`` A -> endpoint IP, where ``<host>`` is
-  the pod's hostname (when ``subdomain`` = Service name) or the dashed IP; CoreDNS
-  answers these for every Service with endpoints, not only headless ones. Each
-  endpoint IP also gets a PTR to its endpoint name (reverse.go), for every Service.
-* SRV ``_<port>._<proto>.<svc>.<ns>.svc.<zone>`` for named ports: ClusterIP -> target
-  the Service name; headless -> one per endpoint, target the endpoint name. An SRV
-  query for the Service name itself lists every port. Priority 0, weight
-  ``floor(100 / number of answers)`` (plugin/backend_lookup.go). A queries on the SRV
-  names answer with the addresses, as CoreDNS does.
-* ExternalName: CNAME to ``spec.externalName`` (not chased outside the zone).
-* pods (``pods insecure``): ``a-b-c-d.<ns>.pod.<zone>`` A -> a.b.c.d for any IPv4
-  address, as long as ``<ns>`` exists; no check that a pod has the address. Chosen
-  because it is the kubeadm default and needs no pod index.
-* ``dns-version.<zone>`` TXT "1.1.0". Apex: SOA and NS ``ns.dns.<zone>`` (A -> kube-dns).
-
-Negative answers: a name that exists with other types, and the empty non-terminals
-``<zone>``, ``svc.<zone>``, ``pod.<zone>``, ``<ns>.svc.<zone>``, ``<ns>.pod.<zone>`` of
-existing namespaces, are NODATA (NOERROR, no answers, SOA in authority); any other name
-in the zone is NXDOMAIN. AAAA and TXT of IPv4-only names are NODATA. Two deliberate
-differences from CoreDNS, both towards RFC 2308: A on ``dns-version`` is NODATA (CoreDNS
-says NXDOMAIN) and TXT on a missing name is NXDOMAIN (CoreDNS says NODATA).
-
-Names outside the zone, and reverse names with no record (the ``fallthrough
-in-addr.arpa``), come back with ``outside=True`` and rcode ``REFUSED``: the DNS server
-forwards them upstream if it has one, else sends REFUSED as is. AXFR/IXFR are REFUSED.
+Pure (no I/O, no clock), as CoreDNS's kubernetes plugin answers from its informer
+caches (handler.go ``ServeDNS`` -> ``Records`` -> kubernetes.go ``findServices``);
+``explain``, lint, the tests and the DNS pod (:mod:`podnet.dataplane.dns`) all call it.
+Which names exist and why (Kubernetes DNS specification 1.1.0, kubeadm's Corefile with
+``pods insecure``, ``fallthrough in-addr.arpa ip6.arpa``, ``ttl 30``; NXDOMAIN vs
+NODATA) is written down in ``podnet/dataplane/dns/README.md``. The answer is plain data:
+the DNS server maps it onto the wire, and only there do rcodes become header bits
+(STYLE.md principle 9).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Literal
 
-from podnet.control.dns.records import RR, DnsRecords, build_records, reverse_name
+from podnet.control.dns.records import RR, DnsRecords, build_records, canonical, in_zone
 
-__all__ = ["RR", "DnsAnswer", "DnsRecords", "build_records", "resolve", "reverse_name"]
+__all__ = ["RR", "DnsAnswer", "DnsRecords", "Rcode", "build_records", "resolve"]
 
 MAX_CNAME_CHAIN = 8
+
+# The rcodes a decision can have; SERVFAIL, FORMERR and NOTIMP are the wire's own.
+Rcode = Literal["NOERROR", "NXDOMAIN", "REFUSED"]
 
 
 @dataclass(frozen=True)
 class DnsAnswer:
     """An answer as plain data; the server maps it onto the wire (principle 9)."""
 
-    rcode: str  # NOERROR, NXDOMAIN, REFUSED
+    rcode: Rcode
     answers: tuple[RR, ...] = ()
-    authority: tuple[RR, ...] = ()
-    additional: tuple[RR, ...] = ()
-    outside: bool = False  # not ours: forward upstream if possible
-    authoritative: bool = field(default=True)
+    authority: tuple[RR, ...] = ()  # the zone's SOA on NXDOMAIN and NODATA (RFC 2308)
+    additional: tuple[RR, ...] = ()  # addresses of SRV and NS targets
+    outside: bool = False  # not ours: forward upstream if possible, else REFUSED
+    authoritative: bool = True
 
     @property
     def nodata(self) -> bool:
@@ -100,7 +68,7 @@ def _zone_of(records: DnsRecords, name: str) -> str:
     return "in-addr.arpa" if name.endswith("in-addr.arpa") else records.domain
 
 
-def _negative(records: DnsRecords, rcode: str, name: str) -> DnsAnswer:
+def _negative(records: DnsRecords, rcode: Rcode, name: str) -> DnsAnswer:
     zone = _zone_of(records, name)
     soa = records.rrsets.get(zone, {}).get("SOA") or (records.soa(zone),)
     return DnsAnswer(rcode, authority=soa)
@@ -128,13 +96,11 @@ def _additional(records: DnsRecords, answers: tuple[RR, ...]) -> tuple[RR, ...]:
 
 def resolve(records: DnsRecords, qname: str, qtype: str) -> DnsAnswer:
     """Answer one question from ``records``. Names are case-insensitive, dot optional."""
-    name = qname.rstrip(".").lower()
+    name = canonical(qname)
     owner = qname if qname.endswith(".") else qname + "."
     qtype = qtype.upper()
-    domain = records.domain
-    in_zone = name == domain or name.endswith("." + domain)
     rrsets = records.rrsets.get(name)
-    if rrsets is None and not in_zone:
+    if rrsets is None and not in_zone(name, records.domain):
         return DnsAnswer("REFUSED", outside=True, authoritative=False)
     if qtype in ("AXFR", "IXFR"):
         return DnsAnswer("REFUSED")
@@ -156,7 +122,7 @@ def _follow_cname(records: DnsRecords, owner: str, cname: tuple[RR, ...], qtype:
     """The CNAME, then what its target answers when the target is in the zone."""
     chain = list(_owned(cname, owner))
     for _ in range(MAX_CNAME_CHAIN):
-        target = chain[-1].data.rstrip(".").lower()
+        target = canonical(chain[-1].data)
         nxt = records.rrsets.get(target)
         if nxt is None:
             break  # outside the zone or missing: the client's resolver chases it

@@ -64,6 +64,16 @@ class DnsRecords:
         return RR(zone + ".", "SOA", self.ttl, data)
 
 
+def canonical(name: str) -> str:
+    """The index key of a DNS name: lower case, no trailing dot (names are case-blind)."""
+    return name.rstrip(".").lower()
+
+
+def in_zone(name: str, zone: str) -> bool:
+    """``name`` (canonical) is ``zone`` or below it."""
+    return name == zone or name.endswith("." + zone)
+
+
 def reverse_name(ip: str) -> str:
     """``10.96.0.1`` -> ``1.0.96.10.in-addr.arpa`` (no trailing dot).
 
@@ -167,7 +177,7 @@ def _is_ip(value: str) -> bool:
 
 def build_records(state: ClusterState, domain: str = CLUSTER_DOMAIN) -> DnsRecords:
     """Every record the cluster DNS serves for ``state`` (pods are answered on the fly)."""
-    domain = domain.rstrip(".").lower()
+    domain = canonical(domain)
     b = _Builder(domain, TTL)
     namespaces = frozenset(ns.name for ns in state.namespaces)
     for svc in state.services:
@@ -183,3 +193,11 @@ def build_records(state: ClusterState, domain: str = CLUSTER_DOMAIN) -> DnsRecor
     for ns in namespaces:
         ents.update({f"{ns}.svc.{domain}", f"{ns}.pod.{domain}"})
     return DnsRecords(domain, TTL, b.frozen(), frozenset(ents), namespaces)
+
+
+def empty_records(domain: str = CLUSTER_DOMAIN) -> DnsRecords:
+    """The zone of a cluster with no objects: apex SOA/NS, ``dns-version``, nothing else.
+
+    What the DNS pod serves before it has a records file.
+    """
+    return build_records(ClusterState((), (), (), (), ()), domain)

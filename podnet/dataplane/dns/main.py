@@ -19,9 +19,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from podnet.control.dns import empty_records
 from podnet.dataplane.dns import metrics as dnsserver_metrics
 from podnet.dataplane.dns import records as records_file
-from podnet.dataplane.dns import table
 from podnet.dataplane.dns.server import DnsServer, parse_addr
 from podnet.errors import PodnetError
 
@@ -66,7 +66,6 @@ class _Reloader:
                 self._seen = stamp
                 return
             self._seen = stamp
-            self.server.zone = records.domain
             self.server.set_records(records)
 
     def watch(self, interval: float) -> None:
@@ -76,11 +75,9 @@ class _Reloader:
 
 
 def _gauges(server: DnsServer) -> dict[str, float]:
-    records = server.records
-    rrsets = getattr(records, "rrsets", None) or getattr(records, "by_name", {})
     return {
         "podnet_dns_up": 1.0,
-        "podnet_dns_names": float(len(rrsets)),
+        "podnet_dns_names": float(len(server.records.rrsets)),
         "podnet_dns_cache_entries": float(server.cache_size),
     }
 
@@ -109,8 +106,7 @@ def main(argv: list[str]) -> int:
         host, port = parse_addr(args.listen)
         upstream = parse_addr(args.upstream) if args.upstream else None
         metrics = parse_addr(args.metrics) if args.metrics else None
-        empty = table.build_table(args.zone, [])
-        records = records_file.load(args.records) if args.records else empty
+        records = records_file.load(args.records) if args.records else empty_records(args.zone)
     except (ValueError, PodnetError) as e:
         print(f"dns: {e}", file=sys.stderr)
         return 2
@@ -122,9 +118,7 @@ def main(argv: list[str]) -> int:
             is_child = True
             _die_with_parent()
             break
-    server = DnsServer(
-        records, resolve_fn=records_file.resolve_any, zone=records.domain, upstream=upstream
-    )
+    server = DnsServer(records, upstream=upstream)
     try:
         addr = server.bind(host, port, tcp=not is_child)
     except OSError as e:

@@ -1,20 +1,12 @@
-"""The cluster DNS server: UDP and TCP, answers from the cluster's records.
+"""The cluster DNS server: UDP and TCP, answers from the cluster's ``DnsRecords``.
 
-Speed comes from an answer cache in front of the resolver: a reply depends only on the
-query bytes after the 2-byte ID (flags, question with its letter case, EDNS) and on the
-records, so the cache maps ``query[2:]`` to ``reply[2:]`` and a hit costs one dict
-lookup and one concatenation (the ID patched in front). :meth:`DnsServer.set_records`
-swaps records and an empty cache in one attribute store, so a reader sees either the
-old pair or the new one, never a mix. Python has no ``recvmmsg``; to use both cores,
-``--workers N`` runs N processes, each with its own ``SO_REUSEPORT`` socket on the same
-address (the kernel spreads clients over them by flow hash).
-
-Names outside the cluster zone are forwarded to ``--upstream`` when one is given, else
-refused at once (see :mod:`podnet.dataplane.dns.wire`).
-
-Run as the ``podnet/dns`` image: ``python -m podnet.dataplane.dns --records FILE
---listen 0.0.0.0:53 [--workers 2] [--upstream IP:PORT]``; the records file
-(:mod:`podnet.dataplane.dns.table`) is re-read when it changes or on SIGHUP.
+A reply depends only on the query bytes after the 2-byte ID (flags, question with its
+letter case, EDNS) and on the records, so an answer cache maps ``query[2:]`` to
+``reply[2:]``: a hit is one dict lookup and one concatenation. :meth:`DnsServer.set_records`
+swaps records and an empty cache in one reference store, so a reader sees the old pair
+or the new one, never a mix. A miss goes through :func:`podnet.dataplane.dns.wire.respond`,
+which asks :func:`podnet.control.dns.resolve`. Python has no ``recvmmsg``: to use more
+than one core, run more processes on one ``SO_REUSEPORT`` address (:mod:`.main`).
 """
 
 from __future__ import annotations
@@ -26,10 +18,9 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
-from podnet.dataplane.dns import table
-from podnet.dataplane.dns.wire import AnswerLike, error_reply, respond
+from podnet.control.dns import DnsRecords
+from podnet.dataplane.dns.wire import error_reply, respond
 
 CACHE_MAX = 100_000
 # Big enough for any query (EDNS queries are small; RFC 6891 answers are what grow),
@@ -40,12 +31,10 @@ FORWARD_TIMEOUT = 2.0
 TCP_IDLE = 10.0
 SERVFAIL = 2
 
-ResolveFn = Callable[[Any, str, str], AnswerLike]
-
 
 @dataclass(frozen=True)
 class _Snapshot:
-    records: Any
+    records: DnsRecords
     cache: dict[bytes, bytes]
 
 
@@ -59,21 +48,10 @@ def parse_addr(text: str) -> tuple[str, int]:
 class DnsServer:
     """A DNS server on one address, UDP and TCP, in background threads.
 
-    ``resolve_fn(records, qname, qtype)`` decides every answer:
-    :func:`podnet.control.dns.lookup.resolve` over ``build_records`` output in-process, or
-    :func:`podnet.dataplane.dns.table.resolve` over a loaded records file.
+    Names outside ``records.domain`` go to ``upstream`` when given, else get REFUSED.
     """
 
-    def __init__(
-        self,
-        records: Any,
-        *,
-        resolve_fn: ResolveFn = table.resolve,
-        zone: str = "cluster.local",
-        upstream: tuple[str, int] | None = None,
-    ) -> None:
-        self._resolve_fn = resolve_fn
-        self.zone = zone
+    def __init__(self, records: DnsRecords, *, upstream: tuple[str, int] | None = None) -> None:
         self.upstream = upstream
         self._snap = _Snapshot(records, {})
         self._closing = False
@@ -83,12 +61,12 @@ class DnsServer:
         self.address: tuple[str, int] | None = None
 
     # --- records -------------------------------------------------------------------
-    def set_records(self, records: Any) -> None:
+    def set_records(self, records: DnsRecords) -> None:
         """Serve ``records`` from now on (atomic: one reference store)."""
         self._snap = _Snapshot(records, {})
 
     @property
-    def records(self) -> Any:
+    def records(self) -> DnsRecords:
         return self._snap.records
 
     @property
@@ -103,15 +81,9 @@ class DnsServer:
         body = snap.cache.get(key) if udp else None
         if body is not None:
             return data[:2] + body, False
-
-        def resolver(qname: str, qtype: str) -> AnswerLike:
-            return self._resolve_fn(snap.records, qname, qtype)
-
         try:
-            reply, fwd = respond(
-                data, resolver, self.zone, udp=udp, forwarder=self.upstream is not None
-            )
-        except Exception:  # a resolver bug answers SERVFAIL, never kills the server
+            reply, fwd = respond(data, snap.records, udp=udp, forwarder=self.upstream is not None)
+        except Exception:  # a bug answers SERVFAIL, never kills the server
             return error_reply(data, SERVFAIL), False
         if reply is not None and udp and len(data) <= CACHEABLE:
             if len(snap.cache) >= CACHE_MAX:
@@ -242,7 +214,7 @@ class DnsServer:
                     return
 
 
-def _send_to(sock: socket.socket, addr: Any, reply: bytes) -> None:
+def _send_to(sock: socket.socket, addr: tuple[object, ...], reply: bytes) -> None:
     sock.sendto(reply, addr)
 
 

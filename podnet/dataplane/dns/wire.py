@@ -1,15 +1,14 @@
 """DNS messages in and out (dnslib): the protocol edge of the cluster DNS server.
 
-Decisions (which records, NXDOMAIN or NODATA) come from a resolver function; this
-module only maps them to the wire, as CoreDNS's handler does (STYLE.md principle 9):
+:func:`respond` parses a query, asks :func:`podnet.control.dns.resolve` (the decision)
+and maps the typed :class:`~podnet.control.dns.DnsAnswer` onto the wire, as CoreDNS's
+handler does (STYLE.md principle 9); FORMERR, NOTIMP and SERVFAIL are decided here only:
 
 * authoritative answers (``aa``) for the cluster zone, ``ra`` set, ``rd`` echoed;
-* negative answers carry the zone's SOA in the authority section, so clients cache
-  them for its minimum TTL (RFC 2308; CoreDNS kubernetes plugin SOA with
-  ``ns.dns.<zone>`` / ``hostmaster.<zone>``);
-* names outside the cluster zone get REFUSED when no upstream is configured: CoreDNS
-  answers REFUSED for a query no server block's zone covers
-  (coredns ``core/dnsserver/server.go``, ``ServeDNS``: "no matching zone");
+* NXDOMAIN and NODATA carry the zone's SOA from the answer's authority section
+  (RFC 2308), additional addresses for SRV and NS targets;
+* names outside the zone are forwarded, or REFUSED with no upstream, as CoreDNS answers
+  a query no server block covers (``core/dnsserver/server.go`` ``ServeDNS``);
 * an EDNS(0) OPT in the query is answered with one; UDP answers larger than the
   client's buffer (512 bytes without EDNS) are truncated with ``TC`` (RFC 1035 4.2.1,
   RFC 6891), and TCP carries the full answer.
@@ -18,7 +17,6 @@ module only maps them to the wire, as CoreDNS's handler does (STYLE.md principle
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from dnslib import (
     AAAA,
@@ -29,6 +27,7 @@ from dnslib import (
     PTR,
     QTYPE,
     RCODE,
+    RD,
     RR,
     SOA,
     SRV,
@@ -40,56 +39,49 @@ from dnslib import (
     DNSRecord,
 )
 
+from podnet.control.dns import RR as Record
+from podnet.control.dns import DnsRecords, Rcode, resolve
+
 UDP_DEFAULT = 512
 EDNS_SIZE = 1232  # the DNS flag day 2020 value
 
-
-class AnswerLike(Protocol):
-    """:class:`podnet.control.dns.lookup.DnsAnswer` or the table resolver's ``Answer``."""
-
-    @property
-    def rcode(self) -> str: ...
-
-    @property
-    def answers(self) -> tuple[Any, ...]: ...
+RCODES: dict[Rcode, int] = {
+    "NOERROR": RCODE.NOERROR,
+    "NXDOMAIN": RCODE.NXDOMAIN,
+    "REFUSED": RCODE.REFUSED,
+}
 
 
-Resolver = Callable[[str, str], AnswerLike]
+def _soa(data: str) -> SOA:
+    mname, rname, *times = data.split()
+    return SOA(mname, rname, tuple(int(x) for x in times))
 
 
-def _rdata(rtype: str, data: str) -> Any:
-    if rtype == "A":
-        return A(data)
-    if rtype == "AAAA":
-        return AAAA(data)
-    if rtype == "CNAME":
-        return CNAME(data)
-    if rtype == "PTR":
-        return PTR(data)
-    if rtype == "NS":
-        return NS(data)
-    if rtype == "TXT":
-        return TXT(data)
-    if rtype == "SOA":
-        mname, rname, *times = data.split()
-        return SOA(mname, rname, tuple(int(x) for x in times))
-    if rtype == "SRV":
-        prio, weight, port, target = data.split()
-        return SRV(int(prio), int(weight), int(port), target)
-    raise ValueError(f"unsupported record type {rtype}")
+def _srv(data: str) -> SRV:
+    prio, weight, port, target = data.split()
+    return SRV(int(prio), int(weight), int(port), target)
 
 
-def _rr(rr: Any) -> RR:
-    return RR(rr.name, getattr(QTYPE, rr.type), ttl=rr.ttl, rdata=_rdata(rr.type, rr.data))
+# record type -> (dnslib type code, rdata from the record's ``data`` text)
+RDATA: dict[str, tuple[int, Callable[[str], RD]]] = {
+    "A": (QTYPE.A, A),
+    "AAAA": (QTYPE.AAAA, AAAA),
+    "CNAME": (QTYPE.CNAME, CNAME),
+    "PTR": (QTYPE.PTR, PTR),
+    "NS": (QTYPE.NS, NS),
+    "TXT": (QTYPE.TXT, TXT),
+    "SOA": (QTYPE.SOA, _soa),
+    "SRV": (QTYPE.SRV, _srv),
+}
 
 
-def soa(zone: str, ttl: int = 5) -> RR:
-    return RR(
-        zone,
-        QTYPE.SOA,
-        ttl=ttl,
-        rdata=SOA(f"ns.dns.{zone}", f"hostmaster.{zone}", (1, 7200, 1800, 86400, ttl)),
-    )
+def _rr(rr: Record) -> RR:
+    """One record on the wire; ``ValueError`` for a type or data dnslib cannot carry."""
+    try:
+        code, rdata = RDATA[rr.type]
+    except KeyError:
+        raise ValueError(f"unsupported record type {rr.type}") from None
+    return RR(rr.name, code, ttl=rr.ttl, rdata=rdata(rr.data))
 
 
 def error_reply(data: bytes, rcode: int) -> bytes | None:
@@ -108,9 +100,9 @@ def parse(data: bytes) -> DNSRecord | None:
 
 
 def respond(
-    data: bytes, resolver: Resolver, zone: str, *, udp: bool, forwarder: bool = False
+    data: bytes, records: DnsRecords, *, udp: bool, forwarder: bool = False
 ) -> tuple[bytes | None, bool]:
-    """The reply to one query and whether it is to be forwarded instead.
+    """The reply to one query from ``records``, and whether to forward it instead.
 
     ``(None, True)`` means "outside the cluster: forward it" (only when ``forwarder``).
     """
@@ -131,27 +123,21 @@ def respond(
         reply.header.rcode = RCODE.REFUSED
         reply.header.aa = 0
         return bytes(reply.pack()), False
-    qname = str(q.qname)
-    ans = resolver(qname, QTYPE.get(q.qtype, str(q.qtype)))
-    outside = getattr(ans, "outside", False)
-    if outside and forwarder:
+    ans = resolve(records, str(q.qname), QTYPE.get(q.qtype, str(q.qtype)))
+    if ans.outside and forwarder:
         return None, True
-    reply.header.aa = int(bool(getattr(ans, "authoritative", True)) and not outside)
-    reply.header.rcode = getattr(RCODE, ans.rcode, RCODE.SERVFAIL)
-    authority = tuple(getattr(ans, "authority", ()))
+    reply.header.aa = int(ans.authoritative and not ans.outside)
+    reply.header.rcode = RCODES[ans.rcode]
     try:
         for rr in ans.answers:
             reply.add_answer(_rr(rr))
-        for rr in authority:
+        for rr in ans.authority:
             reply.add_auth(_rr(rr))
-        for rr in getattr(ans, "additional", ()):
+        for rr in ans.additional:
             reply.add_ar(_rr(rr))
-    except (ValueError, AttributeError):
+    except ValueError:  # data dnslib cannot encode: a bad records file
         reply.header.rcode = RCODE.SERVFAIL
         reply.rr, reply.auth = [], []
-    negative = not ans.answers and ans.rcode in ("NOERROR", "NXDOMAIN")
-    if negative and not authority and reply.header.aa:
-        reply.add_auth(soa(zone))
     packed = bytes(reply.pack())
     limit = max(UDP_DEFAULT, min(int(edns.rclass), 65535)) if edns is not None else UDP_DEFAULT
     if udp and len(packed) > limit:

@@ -8,7 +8,8 @@ import pytest
 from support.ctl_builders import pod, svc
 
 from podnet.control.cluster import build_cluster
-from podnet.control.dns.lookup import DnsRecords, build_records, resolve
+from podnet.control.dns import DnsRecords, build_records, empty_records, resolve
+from podnet.control.dns.records import canonical, in_zone
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import ContainerPort, Manifests, Namespace, ServicePort
 
@@ -152,6 +153,7 @@ TABLE: list[tuple[str, str, str, list[str]]] = [
     # NXDOMAIN: missing service, namespace, or malformed names
     (f"nope.default.svc.{Z}", "A", "NXDOMAIN", []),
     (f"my-service.nons.svc.{Z}", "A", "NXDOMAIN", []),
+    (f"my-service.other.svc.{Z}", "A", "NXDOMAIN", []),  # the namespace exists
     (f"nons.svc.{Z}", "A", "NXDOMAIN", []),
     (f"my-service.default.{Z}", "A", "NXDOMAIN", []),
     (f"foo.{Z}", "A", "NXDOMAIN", []),
@@ -197,7 +199,14 @@ def test_srv_additional_has_addresses() -> None:
 
 @pytest.mark.parametrize(
     ("qname", "qtype"),
-    [("example.com", "A"), ("kubernetes.io.", "AAAA"), ("1.1.168.192.in-addr.arpa", "PTR")],
+    [
+        ("example.com", "A"),
+        ("kubernetes.io.", "AAAA"),
+        ("1.1.168.192.in-addr.arpa", "PTR"),
+        # a missing PTR inside the Service range falls through too (kubeadm's Corefile:
+        # "fallthrough in-addr.arpa"); the old records-file resolver said NXDOMAIN
+        ("9.9.9.10.in-addr.arpa", "PTR"),
+    ],
 )
 def test_outside_zone(qname: str, qtype: str) -> None:
     ans = resolve(RECORDS, qname, qtype)
@@ -232,3 +241,28 @@ def test_all_rrs_flattens_everything() -> None:
     rrs = list(RECORDS.all_rrs())
     assert len(rrs) == sum(len(v) for t in RECORDS.rrsets.values() for v in t.values())
     assert (MY + ".", "A", 30, "10.96.0.11") in rrs
+
+
+def test_empty_records_are_a_zone_with_no_objects() -> None:
+    recs = empty_records("example.internal.")
+    assert recs.domain == "example.internal"
+    assert resolve(recs, "dns-version.example.internal", "TXT").answers[0].data == "1.1.0"
+    assert resolve(recs, "svc.example.internal", "A").nodata
+    assert resolve(recs, "a.default.svc.example.internal", "A").nxdomain
+    assert resolve(recs, "1-2-3-4.default.pod.example.internal", "A").nxdomain  # no namespace
+    assert resolve(recs, MY, "A").outside
+
+
+@pytest.mark.parametrize(
+    ("name", "key"), [("My-Service.Default.SVC.cluster.local.", MY), (MY, MY), (Z + ".", Z)]
+)
+def test_canonical(name: str, key: str) -> None:
+    assert canonical(name) == key
+
+
+@pytest.mark.parametrize(
+    ("name", "zone", "inside"),
+    [(MY, Z, True), (Z, Z, True), ("xcluster.local", Z, False), ("example.com", Z, False)],
+)
+def test_in_zone(name: str, zone: str, inside: bool) -> None:
+    assert in_zone(name, zone) is inside

@@ -18,7 +18,10 @@ import pytest
 from dnslib import RCODE, DNSRecord
 from support.paths import REPO
 
-from podnet.dataplane.dns import table as t
+from podnet.control.cluster import build_cluster
+from podnet.control.dns import DnsRecords, build_records
+from podnet.dataplane.dns import records as records_file
+from podnet.model.objects import Manifests, Service, ServicePort
 
 ROOT = REPO
 NAME = "my-service.default.svc.cluster.local"
@@ -30,8 +33,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def records_with(ip: str) -> DnsRecords:
+    """A cluster whose ``my-service`` has ClusterIP ``ip``."""
+    svc = Service("default", "my-service", cluster_ip=ip, ports=(ServicePort(80, 80),))
+    return build_records(build_cluster(Manifests(services=(svc,))))
+
+
 def write(path: Path, ip: str) -> None:
-    t.write_atomic(path, t.to_json("cluster.local", [t.RR(NAME, "A", 30, ip)]))
+    records_file.write(path, records_with(ip))
 
 
 def query(port: int, name: str = NAME, *, tcp: bool = False) -> DNSRecord:
@@ -136,7 +145,29 @@ def test_metrics_and_health_port(tmp_path: Path) -> None:
             assert r.read() == b"OK"
         with urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=3) as r:
             text = r.read().decode()
-        assert "podnet_dns_up 1" in text and "podnet_dns_names 1" in text
+        names = len(records_with("10.96.0.20").rrsets)
+        assert "podnet_dns_up 1" in text and f"podnet_dns_names {names}\n" in text
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def test_without_records_file_serves_an_empty_zone() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podnet.dataplane.dns", "--zone", "example.internal",
+         "--listen", f"127.0.0.1:{port}"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "PODNET_DNS_RECORDS": ""},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        version = "dns-version.example.internal"
+        wait_for(lambda: query(port, version).header.rcode == RCODE.NOERROR)
+        txt = DNSRecord.parse(DNSRecord.question(version, "TXT").send("127.0.0.1", port, timeout=1))
+        assert [str(a.rdata) for a in txt.rr] == ['"1.1.0"']
+        assert query(port, "nope.default.svc.example.internal").header.rcode == RCODE.NXDOMAIN
+        assert query(port, NAME).header.rcode == RCODE.REFUSED  # not this zone
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from dnslib import QTYPE, RCODE, DNSRecord
 
 from podnet.control.cluster import build_cluster
-from podnet.control.dns.lookup import DnsRecords, build_records, resolve
+from podnet.control.dns import DnsRecords, build_records, resolve
 from podnet.dataplane.dns import records as rf
 from podnet.dataplane.dns.server import DnsServer
 from podnet.errors import RecordsError
@@ -44,21 +45,58 @@ def test_round_trip(tmp_path: Path, records: DnsRecords) -> None:
     assert loaded == records
 
 
-def test_unknown_format_is_an_error(tmp_path: Path) -> None:
+def test_write_is_atomic_and_leaves_no_temporary(tmp_path: Path, records: DnsRecords) -> None:
     path = tmp_path / "dns.json"
-    path.write_text('{"format": "something/9"}')
+    path.write_text("old")
+    rf.write(path, records)
+    assert rf.load(path) == records
+    assert [p.name for p in tmp_path.iterdir()] == ["dns.json"]
+
+
+def test_names_are_indexed_case_blind(tmp_path: Path, records: DnsRecords) -> None:
+    # a hand-edited file may spell owners in any case; the index keys are canonical
+    doc = json.loads(rf.to_json(records))
+    doc["rrs"].append(["Web-0.Web.Default.svc.cluster.local.", "A", 30, "10.244.0.7"])
+    loaded = rf.from_json(doc)
+    ans = resolve(loaded, "web-0.web.default.svc.cluster.local", "A")
+    assert [rr.data for rr in ans.answers] == ["10.244.0.7"]
+
+
+GOOD = json.loads(rf.to_json(build_records(build_cluster(Manifests()))))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "{",
+        "[]",
+        '{"format": "something/9"}',
+        '{"domain": "cluster.local", "rrs": []}',  # no format: the old table format
+        '{"format": "podnet.control.dns/1", "rrs": []}',
+        json.dumps({**GOOD, "rrs": [["a", "A"]]}),
+        json.dumps({**GOOD, "rrs": 5}),
+        json.dumps({**GOOD, "ttl": "thirty"}),
+        json.dumps({**GOOD, "namespaces": 7}),
+    ],
+)
+def test_bad_records_file(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(text)
     with pytest.raises(RecordsError):
         rf.load(path)
-    path.write_text('{"format": "podnet.control.dns/1", "rrs": []}')
+
+
+def test_missing_records_file(tmp_path: Path) -> None:
     with pytest.raises(RecordsError):
-        rf.load(path)
+        rf.load(tmp_path / "absent.json")
 
 
 @pytest.fixture
 def server(tmp_path: Path, records: DnsRecords) -> Iterator[DnsServer]:
     path = tmp_path / "dns.json"
     rf.write(path, records)
-    srv = DnsServer(rf.load(path), resolve_fn=rf.resolve_any, zone=records.domain)
+    srv = DnsServer(rf.load(path))
     srv.bind("127.0.0.1", 0)
     srv.start()
     try:

@@ -1,6 +1,7 @@
 """The DNS server over UDP and TCP on 127.0.0.1, queried with dnslib.
 
-Loopback only; every server is closed by its fixture.
+The records are control.dns's for a small cluster (a ClusterIP Service with a named
+port, a headless one with 100 endpoints). Loopback only; every server is closed.
 """
 
 from __future__ import annotations
@@ -9,25 +10,35 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from dnslib import QTYPE, RCODE, DNSRecord
+from dnslib import EDNS0, QTYPE, RCODE, DNSRecord
 
-from podnet.dataplane.dns import table as t
+from podnet.control.cluster import build_cluster
+from podnet.control.dns import RR, DnsAnswer, DnsRecords, build_records
+from podnet.control.dns.records import RRSets
+from podnet.dataplane.dns import wire
 from podnet.dataplane.dns.server import DnsServer
+from podnet.model.objects import Container, Manifests, Pod, Service, ServicePort
 
-RRS = [
-    t.RR("my-service.default.svc.cluster.local", "A", 30, "10.96.0.20"),
-    t.RR("_http._tcp.my-service.default.svc.cluster.local", "SRV", 30,
-         "0 100 80 my-service.default.svc.cluster.local"),
-    t.RR("20.0.96.10.in-addr.arpa", "PTR", 30, "my-service.default.svc.cluster.local"),
-    t.RR("dns-version.cluster.local", "TXT", 30, "1.1.0"),
-    *(t.RR("big.default.svc.cluster.local", "A", 30, f"10.244.{i // 250}.{i % 250 + 1}")
-      for i in range(100)),
-]  # fmt: skip
+
+def cluster_records(my_service_ip: str = "10.96.0.20") -> DnsRecords:
+    big = tuple(
+        Pod("default", f"big-{i}", {"app": "big"}, (Container("c", "busybox"),)) for i in range(100)
+    )
+    services = (
+        Service("default", "my-service", cluster_ip=my_service_ip,
+                ports=(ServicePort(80, 80, name="http"),)),
+        Service("default", "big", selector={"app": "big"}, cluster_ip="None",
+                ports=(ServicePort(80, 80),)),
+    )  # fmt: skip
+    return build_records(build_cluster(Manifests(pods=big, services=services)))
+
+
+RECORDS = cluster_records()
 
 
 @pytest.fixture
 def server() -> Iterator[DnsServer]:
-    srv = DnsServer(t.build_table("cluster.local", RRS, ["default"]))
+    srv = DnsServer(RECORDS)
     srv.bind("127.0.0.1", 0)
     srv.start()
     try:
@@ -95,8 +106,6 @@ def test_big_answer_truncated_on_udp_full_on_tcp(server: DnsServer) -> None:
 def test_edns_answer_fits_in_bigger_buffer(server: DnsServer) -> None:
     assert server.address is not None
     q = DNSRecord.question("big.default.svc.cluster.local")
-    from dnslib import EDNS0
-
     q.add_ar(EDNS0(udp_len=4096))
     r = DNSRecord.parse(q.send(*server.address, timeout=3))
     assert r.header.tc == 0 and len(r.rr) == 100
@@ -107,10 +116,7 @@ def test_set_records_swaps_atomically(server: DnsServer) -> None:
     assert [str(a.rdata) for a in ask(server, "my-service.default.svc.cluster.local").rr] == [
         "10.96.0.20"
     ]
-    server.set_records(
-        t.build_table("cluster.local", [t.RR("my-service.default.svc.cluster.local", "A", 30,
-                                             "10.96.0.99")])
-    )  # fmt: skip
+    server.set_records(cluster_records("10.96.0.99"))
     assert [str(a.rdata) for a in ask(server, "my-service.default.svc.cluster.local").rr] == [
         "10.96.0.99"
     ]
@@ -129,23 +135,24 @@ def test_garbage_gets_formerr_or_nothing(server: DnsServer) -> None:
         assert DNSRecord.parse(s.recv(512)).rr  # the server is still alive
 
 
-def test_resolver_bug_is_servfail() -> None:
-    def broken(_records: object, _qname: str, _qtype: str) -> t.Answer:
+def test_resolver_bug_is_servfail(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_records: DnsRecords, _qname: str, _qtype: str) -> DnsAnswer:
         raise KeyError("bug")
 
-    with DnsServer(None, resolve_fn=broken) as srv:
+    monkeypatch.setattr(wire, "resolve", broken)
+    with DnsServer(RECORDS) as srv:
         srv.bind("127.0.0.1", 0, tcp=False)
         srv.start()
         assert ask(srv, "a.cluster.local").header.rcode == RCODE.SERVFAIL
 
 
 def test_forwarding_to_upstream_on_loopback() -> None:
-    up_rr = [t.RR("example.com", "A", 60, "192.0.2.1")]
-    with DnsServer(t.build_table("com", up_rr)) as upstream:
+    # the upstream: another podnet DNS server, serving a zone "com" with one name
+    www: RRSets = {"example.com": {"A": (RR("example.com.", "A", 60, "192.0.2.1"),)}}
+    with DnsServer(DnsRecords("com", 60, www, frozenset(), frozenset())) as upstream:
         up = upstream.bind("127.0.0.1", 0, tcp=False)
         upstream.start()
-        table = t.build_table("cluster.local", RRS)
-        with DnsServer(table, upstream=up) as srv:
+        with DnsServer(RECORDS, upstream=up) as srv:
             srv.bind("127.0.0.1", 0)
             srv.start()
             for tcp in (False, True):
@@ -159,7 +166,17 @@ def test_forwarding_to_dead_upstream_is_servfail() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as hole:
         hole.bind(("127.0.0.1", 0))  # bound, never answers
         up = hole.getsockname()
-        with DnsServer(t.build_table("cluster.local", RRS), upstream=up) as srv:
+        with DnsServer(RECORDS, upstream=up) as srv:
             srv.bind("127.0.0.1", 0, tcp=False)
             srv.start()
             assert ask(srv, "example.com").header.rcode == RCODE.SERVFAIL
+
+
+@pytest.mark.parametrize(("qtype", "data"), [("A", "not-an-ip"), ("HINFO", "x86 linux")])
+def test_record_the_wire_cannot_carry_is_servfail(qtype: str, data: str) -> None:
+    odd: RRSets = {"odd.cluster.local": {qtype: (RR("odd.cluster.local.", qtype, 30, data),)}}
+    with DnsServer(DnsRecords("cluster.local", 30, odd, frozenset(), frozenset())) as srv:
+        srv.bind("127.0.0.1", 0, tcp=False)
+        srv.start()
+        r = ask(srv, "odd.cluster.local", qtype)
+        assert r.header.rcode == RCODE.SERVFAIL and not r.rr
