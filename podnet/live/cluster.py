@@ -7,8 +7,11 @@ the :class:`Sandbox` (namespaces, veths, routes), a :class:`ServiceProxy` per no
 (nftables), the DNS pod's records file, and the container :class:`Runtime`.
 
 Readiness flows back the way kubelet's does: the runtime reports a pod's Ready
-condition, endpoints are recomputed (the EndpointSlice controller), and only the
-changed nftables elements and DNS records are re-applied (kube-proxy's partial sync).
+condition, and the callback only records it (as kube-proxy's handlers do); one paced
+sync in its own thread recomputes endpoints (the EndpointSlice controller) and
+re-applies only the changed nftables elements and the DNS records (kube-proxy's partial
+sync), :mod:`podnet.live.sync`. :attr:`LiveCluster.state` is the state last applied;
+callers that need the data plane to have caught up wait with :meth:`wait_synced`.
 
 Lifetime: everything lives in the sandbox's namespaces, which die with this process
 (see :mod:`podnet.dataplane.sandbox.namespaces`). :meth:`close` tears down in order for a clean
@@ -25,14 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from podnet.control.cluster import build_cluster
-from podnet.control.dns.lookup import build_records
-from podnet.control.endpoints import compute_endpoints
 from podnet.control.ipam import PodIPAllocator
 from podnet.control.served import served_ports
-from podnet.dataplane.dns import records as dnsserver_records
 from podnet.dataplane.images.registry import ImageRegistry, default_registry
 from podnet.dataplane.nft.session import NftSession
-from podnet.dataplane.policy.compile import policy_states
 from podnet.dataplane.policy.sync import PolicyProxy
 from podnet.dataplane.proxy.sync import ServiceProxy
 from podnet.dataplane.runtime.command import service_env
@@ -40,8 +39,9 @@ from podnet.dataplane.runtime.pods import Runtime
 from podnet.dataplane.runtime.spawn import sandbox_spawner
 from podnet.dataplane.runtime.state import PodStatus
 from podnet.dataplane.sandbox.namespaces import Sandbox
-from podnet.errors import ClusterError, ImageError, PodnetError
+from podnet.errors import ClusterError, ImageError
 from podnet.live.statedir import make_state_dir
+from podnet.live.sync import ChangeTracker, ClusterSync, NodeTables
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
 
@@ -51,6 +51,7 @@ LogSink = Callable[[str, str], None]  # (prefix, line)
 # (a test checks they agree). Not imported from there: that module pulls in the DNS
 # server and its HTTP metrics endpoint, ~0.1 s of podnet run's start-up for a string.
 RECORDS_ENV = "PODNET_DNS_RECORDS"
+SYNC_WAIT = 10.0  # seconds recreate_pod waits for the new IP to reach every node
 
 
 class LiveCluster:
@@ -72,21 +73,21 @@ class LiveCluster:
         self.on_log = on_log
         self.on_status = on_status
         self.backoff_scale = backoff_scale
-        self.state: ClusterState | None = None
+        self.state: ClusterState | None = None  # as last applied (endpoints, nft, DNS)
         self.sandbox: Sandbox | None = None
         self.runtime: Runtime | None = None
-        self._proxies: dict[str, tuple[NftSession, ServiceProxy, PolicyProxy]] = {}
-        self._ready: dict[str, bool] = {}
-        self._lock = threading.RLock()
+        self.sync: ClusterSync | None = None
+        self._tracker: ChangeTracker | None = None
+        self._sessions: list[NftSession] = []
+        self._lock = threading.RLock()  # pod changes (recreate_pod) and describe()
         self._tmp = make_state_dir()  # on a tmpfs; stale ones of dead podnets removed
         self.state_dir = Path(self._tmp.name)
         self.records_path = self.state_dir / "dns-records.json"
         self._allocator: PodIPAllocator | None = None
         self._closing = False
-        # The first error raised where no caller can catch it (the runtime's driver
-        # thread applying a readiness change); whoever waits on the cluster re-raises
-        # it with :meth:`check`.
-        self.failure: PodnetError | None = None
+        # The first error raised where no caller can catch it (the sync thread
+        # applying a change); whoever waits on the cluster re-raises it with :meth:`check`.
+        self.failure: Exception | None = None
 
     # -- bring-up -------------------------------------------------------------------
 
@@ -97,18 +98,30 @@ class LiveCluster:
         """
         state = build_cluster(self.manifests, self.node_count)
         # Live, nothing is ready until its containers say so (kubelet's Ready condition).
-        self._ready = {p.key: False for p in state.pods}
-        self.state = self._with_endpoints(state)
+        tracker = ChangeTracker(state, {p.key: False for p in state.pods})
         self._allocator = PodIPAllocator.from_state(state)
         images = default_registry(self.state_dir / "images")
         check_images(images, state.pods)  # before anything exists that must be undone
         self.sandbox = Sandbox.enter()
         self.sandbox.add_nodes(state.nodes)
         self.sandbox.add_pods([p for p in state.pods if p.ip is not None])
+        tables: dict[str, NodeTables] = {}
         for node in state.nodes:
             session = NftSession(tuple(self.sandbox.node_exec_argv(node.name, [])))
-            self._proxies[node.name] = (session, ServiceProxy(session), PolicyProxy(session))
-        self._sync(policies=True)
+            self._sessions.append(session)
+            tables[node.name] = NodeTables(ServiceProxy(session), PolicyProxy(session))
+        self.sync = ClusterSync(
+            tracker,
+            tables,
+            self.records_path,
+            deny=self.deny,
+            on_synced=self._published,
+            on_failure=self._failed,
+        )
+        self.sync.sync()  # the first, full sync, here: its errors are start()'s
+        self._tracker = tracker
+        # After Sandbox.enter: a rootless sandbox must be entered single-threaded.
+        self.sync.start()
         self.runtime = Runtime(
             images,
             sandbox_spawner(self.sandbox),
@@ -121,6 +134,7 @@ class LiveCluster:
         # The runtime is driven by one loop; run it in the background so the caller
         # can wait on its own conditions (see podnet.dataplane.runtime.pods).
         self.runtime.start_background()
+        assert self.state is not None
         return self.state
 
     def start_pods(self, pods: list[Pod]) -> None:
@@ -153,8 +167,9 @@ class LiveCluster:
         :mod:`podnet.live.registry`): each pod's sandbox pid and hostname, and the
         busybox image's PATH (its applet links live in this cluster's state dir)."""
         with self._lock:
-            assert self.sandbox is not None and self.state is not None and self.runtime
-            sandbox, pods = self.sandbox, [p for p in self.state.pods if p.ip is not None]
+            assert self.sandbox is not None and self._tracker is not None and self.runtime
+            desired = self._tracker.desired()
+            sandbox, pods = self.sandbox, [p for p in desired.pods if p.ip is not None]
             return {
                 "pid": os.getpid(),
                 "pods": {p.key: sandbox.pod_pid(p.key) for p in pods},
@@ -167,59 +182,56 @@ class LiveCluster:
     def recreate_pod(self, key: str) -> Pod:
         """Delete the pod and create it again, as a controller replaces a pod: same
         name, a new sandbox and a NEW IP (the seed's first pitfall)."""
-        assert self.sandbox and self.runtime and self.state and self._allocator
-        old = self.state.pod(key)
+        assert self.sandbox and self.runtime and self._tracker and self._allocator
+        old = self._tracker.desired().pod(key)
         if old is None or old.node is None or old.ip is None:
             raise ClusterError(f"no running pod {key}")
-        # Not under self._lock: stopping waits for the runtime's driver thread, whose
-        # readiness callback (_on_ready: the pod turns NotReady) takes that lock.
-        self.runtime.stop_pod(key)
+        self.runtime.stop_pod(key)  # the pod turns NotReady: recorded by _on_ready
         with self._lock:
             self.sandbox.remove_pod(key)
             self._allocator.release(key)
             new = dataclasses.replace(old, ip=self._allocator.allocate(key, old.node))
-            pods = tuple(new if p.key == key else p for p in self.state.pods)
-            self._ready[key] = False
-            self.state = self._with_endpoints(dataclasses.replace(self.state, pods=pods))
+            desired = self._tracker.desired()
+            pods = tuple(new if p.key == key else p for p in desired.pods)
             self.sandbox.add_pods([new])
-            self._sync(policies=True)  # the pod's IP changed: peer sets change
+            self._tracker.record_pods(dataclasses.replace(desired, pods=pods), not_ready=[key])
+        # The pod's IP changed, so policy peer sets change: every node must know the new
+        # IP before the pod sends its first packet (as the inline sync guaranteed).
+        if not self.wait_synced(SYNC_WAIT):
+            raise ClusterError(f"{key}: its new IP was not applied within {SYNC_WAIT:g}s")
         self.start_pods([new])
         return new
 
+    # -- waiting for the data plane -----------------------------------------------------
+
+    def sync_mark(self) -> int:
+        """A mark for :meth:`synced`: the changes recorded so far."""
+        return 0 if self._tracker is None else self._tracker.seq
+
+    def synced(self, mark: int) -> bool:
+        """Whether every change recorded before ``mark`` is applied (nft, DNS). Never
+        blocks: for polling from ``runtime.run_until``."""
+        return self.sync is None or self.sync.synced(mark)
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Block until the changes recorded so far are applied; False on timeout.
+        Raises the error of a sync that fails meanwhile."""
+        return self.sync is None or self.sync.wait_synced(timeout)
+
     # -- internals ------------------------------------------------------------------
 
-    def _with_endpoints(self, state: ClusterState) -> ClusterState:
-        eps = compute_endpoints(state.services, state.pods, self._ready)
-        return dataclasses.replace(state, endpoints=eps)
-
-    def _sync(self, *, policies: bool = False) -> None:
-        """Apply the current state: nft elements on every node, then DNS records.
-
-        The Service proxy and the DNS records follow endpoints (readiness); the policy
-        tables follow pods, labels and IPs only, so ``policies`` is asked for when those
-        change. Each node's policy table holds the rules for the pods on that node
-        (egress where traffic leaves a local pod, ingress where it enters one).
-        """
-        assert self.state is not None
-        per_node = policy_states(self.state, deny=self.deny) if policies else {}
-        for node, (_, services, netpol) in self._proxies.items():
-            # Recompiles only the Services whose object or endpoints changed, and
-            # applies element changes (kube-proxy's partial sync); full sync first.
-            services.sync_cluster(self.state)
-            if node in per_node:
-                netpol.sync(per_node[node])
-        dnsserver_records.write(self.records_path, build_records(self.state))
-
     def _on_ready(self, key: str, ready: bool) -> None:
-        with self._lock:
-            if self._closing or self.state is None or self._ready.get(key) == ready:
-                return
-            self._ready[key] = ready
-            self.state = self._with_endpoints(self.state)
-            try:
-                self._sync()
-            except PodnetError as e:  # in the driver thread: hand it to the waiter
-                self.failure = self.failure or e
+        """The runtime's readiness callback, in its driver thread: record, ask, return."""
+        if self._closing or self._tracker is None or self.sync is None:
+            return
+        if self._tracker.record_ready(key, ready):
+            self.sync.request()
+
+    def _published(self, state: ClusterState) -> None:
+        self.state = state
+
+    def _failed(self, error: Exception) -> None:
+        self.failure = self.failure or error
 
     def check(self) -> None:
         """Raise the error a background sync ran into, if any."""
@@ -231,13 +243,16 @@ class LiveCluster:
             self.on_log(prefix, line)
 
     def close(self) -> None:
-        """Stop containers, nft sessions, then the sandbox (which removes the rest)."""
+        """Stop the sync thread, containers, nft sessions, then the sandbox (which
+        removes the rest)."""
         self._closing = True  # pods going un-ready now need no endpoint/nft/DNS syncs
+        if self.sync is not None:
+            self.sync.stop()  # first: nothing may apply to what is being torn down
         if self.runtime is not None:
             self.runtime.close()
-        for session, *_ in self._proxies.values():
+        for session in self._sessions:
             session.close()
-        self._proxies.clear()
+        self._sessions.clear()
         if self.sandbox is not None:
             self.sandbox.close()
         self._tmp.cleanup()

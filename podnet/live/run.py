@@ -22,10 +22,11 @@ Exit codes (kubectl's and the shell's conventions):
 * with ``--shell``: the shell's exit code.
 
 The runtime is one event loop (:mod:`podnet.dataplane.runtime.loop`), which streams
-the pods' output and feeds readiness back into the Service proxy and DNS; every wait
-below is ``runtime.run_until``, which drives the loop or, when the loop has its own
-driver thread (:meth:`LiveCluster.start` starts one), waits on it. The main thread
-never blocks elsewhere, so Ctrl-C and SIGTERM are handled at once.
+the pods' output and records readiness for the paced sync of the Service proxy and
+DNS (:mod:`podnet.live.sync`; clients start once the servers' endpoints are applied).
+Every wait below is ``runtime.run_until``, which drives the loop or, when the loop
+has its own driver thread (:meth:`LiveCluster.start` starts one), waits on it. The
+main thread never blocks elsewhere, so Ctrl-C and SIGTERM are handled at once.
 
 Progress goes to ``err`` as ``podnet: ...`` lines; ``out`` carries only pod output,
 each line prefixed ``[namespace/pod]`` (``[namespace/pod/container]`` for pods with
@@ -53,6 +54,7 @@ from podnet.live.shell import run_shell
 from podnet.model.objects import Manifests, Pod
 
 SERVER_START_WAIT = 10.0  # seconds to wait for servers to listen before starting clients
+SYNC_WAIT = 5.0  # seconds to wait for their endpoints to be applied after that
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
@@ -152,6 +154,8 @@ class _Run:
             progress(f"{key}: a container exited before listening; starting clients anyway")
         for key in slow:
             progress(f"{key} is not listening on its ports yet; starting clients anyway")
+        if not self._wait_synced():
+            progress("Service endpoints not applied yet; starting clients anyway")
         cluster.start_pods(clients)
         if on_up is not None:
             on_up(cluster)
@@ -185,6 +189,14 @@ class _Run:
         if self.output.closed:
             raise OutputClosed
         return done()
+
+    def _wait_synced(self) -> bool:
+        """Wait until the readiness recorded so far (the servers') is applied to the
+        Service proxy and DNS, which a paced sync does off the runtime's thread
+        (:mod:`podnet.live.sync`), so a client's first request finds its backends."""
+        mark = self.cluster.sync_mark()
+        until = min(self.deadline, time.monotonic() + SYNC_WAIT)
+        return self._wait(lambda: self.cluster.synced(mark), until)
 
     def _wait_listening(self, servers: list[Pod]) -> tuple[list[str], list[str]]:
         """Wait until each server listens on its TCP ports (at most SERVER_START_WAIT,

@@ -9,6 +9,8 @@ ones still start), or when the overall deadline passes.
 Readiness comes from the kernel and the live cluster: bound ports in the pod's
 ``/proc/<pid>/net/*`` (:mod:`podnet.live.probe.ready`) and the live endpoints
 (:attr:`LiveCluster.state`, Ready pods only, as the EndpointSlice controller lists).
+That state is published only once its sync has applied it (:mod:`podnet.live.sync`),
+so a backend seen among its endpoints has its nft elements in place on every node.
 """
 
 from __future__ import annotations
@@ -56,11 +58,6 @@ class Gate:
         lacking = self._lacking(self._backends.get(dst, set()))
         out += [f"Service {svc} endpoint {pod}" for svc, pod in sorted(lacking)]
         if not out:
-            # LiveCluster publishes a new state, then applies its nft elements, both
-            # under its lock (_on_ready): taking the lock once orders us after both.
-            # (A public "synced" barrier on LiveCluster would be the clean way.)
-            with self._cluster._lock:
-                pass
             self._done.add(dst)
         return out
 

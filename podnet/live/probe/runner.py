@@ -7,7 +7,8 @@ Order of work (each step is one module; this one only sequences them):
    every pod's containers;
 2. per destination, wait until its served ports are bound and, with ``--via
    service``, every backend the plan uses is a Ready endpoint whose nft elements are
-   applied (:mod:`podnet.live.probe.gate`);
+   applied (:mod:`podnet.live.probe.gate`; the live cluster publishes endpoints only
+   after its paced sync applied them, :mod:`podnet.live.sync`);
 3. probe from inside the source pods' network namespaces
    (:mod:`podnet.live.probe.transport`, :mod:`podnet.live.probe.prober`), everything in
    parallel with the 1 s timeout upstream uses;
@@ -103,6 +104,7 @@ def _probe(
     results, not_ready = run_probes(
         cluster.sandbox, plan, timeout, gate.missing, t_up + ready_wait, transport
     )
+    cluster.check()  # a sync that failed meanwhile makes the results meaningless
     for item in not_ready:
         say(f"not ready, probed anyway: {item}")
     t_probe = time.monotonic()

@@ -1,0 +1,266 @@
+"""Handlers record; one paced sync applies (STYLE.md principle 5).
+
+kube-proxy's shape (``pkg/proxy/nftables/proxier.go``): ``OnServiceUpdate`` and
+``OnEndpointSliceUpdate`` only record the change in a change tracker and ask for a
+sync; ``syncProxyRules``, paced by a bounded-frequency runner, computes and applies
+everything once. Here the runtime's readiness callback and the pod changes of
+:class:`~podnet.live.cluster.LiveCluster` record into a :class:`ChangeTracker`, and
+:class:`ClusterSync` runs from its own thread (never the runtime's driver thread):
+endpoints computed once (the EndpointSlice controller's job,
+:mod:`podnet.control.endpoints`), every node's Service proxy and policy tables applied,
+the DNS records file written once.
+
+Waiting for the data plane: every recorded change bumps a sequence number;
+:meth:`ClusterSync.synced` / :meth:`ClusterSync.wait_synced` tell whether a sync that
+began after a given mark has been applied. The published :attr:`ClusterSync.state`
+is always one whose nft elements and DNS records are in place.
+
+Failures: a failed sync is counted, kept in :attr:`ClusterSync.last_error`, handed to
+``on_failure``, and the next sync is a full one (every node's policy tables compiled,
+every Service compared, DNS rewritten; each proxy also replaces its whole kernel table
+after a failure of its own, as kube-proxy does). The runner's periodic run retries it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from podnet.control.dns.lookup import build_records
+from podnet.control.endpoints import compute_endpoints
+from podnet.dataplane.dns import records as dns_records
+from podnet.dataplane.policy.compile import policy_states
+from podnet.dataplane.policy.sync import PolicyProxy
+from podnet.dataplane.proxy.sync import ServiceProxy
+from podnet.live.bounded_runner import BoundedFrequencyRunner
+from podnet.model.cluster import ClusterState
+
+# kube-proxy defaults to minSyncPeriod 1 s, as its syncs cost up to seconds; a podnet
+# sync of an endpoint change costs milliseconds, and podnet run's start-up waits on it.
+MIN_INTERVAL = 0.02
+MAX_INTERVAL = 1.0  # a change recorded without a wake-up waits at most this long
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a sync works from: the desired cluster and what changed since the last."""
+
+    seq: int  # changes recorded up to this snapshot
+    state: ClusterState  # nodes, pods (with IPs), Services; endpoints not computed
+    ready: Mapping[str, bool]  # pod key -> Ready condition
+    flipped: frozenset[str]  # pods whose readiness differs from the last snapshot's
+    pods_changed: bool  # pods added, removed, recreated or re-addressed
+
+    @property
+    def empty(self) -> bool:
+        return not self.flipped and not self.pods_changed
+
+
+class ChangeTracker:
+    """Records readiness flips and pod changes (thread-safe; never blocks for long).
+
+    As kube-proxy's change trackers, a pod that flips and flips back between two
+    syncs nets out to no change.
+    """
+
+    def __init__(self, state: ClusterState, ready: Mapping[str, bool]) -> None:
+        self._lock = threading.Lock()
+        self._state = state
+        self._ready = dict(ready)
+        self._before: dict[str, bool] = {}  # pod -> readiness at the last snapshot
+        self._pods_changed = False
+        self._seq = 0
+
+    @property
+    def seq(self) -> int:
+        """How many changes were recorded so far (a mark for :meth:`ClusterSync.synced`)."""
+        with self._lock:
+            return self._seq
+
+    def desired(self) -> ClusterState:
+        with self._lock:
+            return self._state
+
+    def record_ready(self, key: str, ready: bool) -> bool:
+        """Pod ``key``'s Ready condition is now ``ready``; whether that is a change."""
+        with self._lock:
+            return self._set_ready(key, ready)
+
+    def _set_ready(self, key: str, ready: bool) -> bool:
+        before = self._ready.get(key, False)
+        if before == ready:
+            return False
+        self._before.setdefault(key, before)
+        if self._before[key] == ready:
+            del self._before[key]  # back to what the last snapshot saw
+        self._ready[key] = ready
+        self._seq += 1
+        return True
+
+    def record_pods(self, state: ClusterState, not_ready: Iterable[str] = ()) -> None:
+        """The pods changed (added, removed, recreated, new IPs): ``state`` is the
+        desired cluster now, and the pods ``not_ready`` start over as not Ready."""
+        with self._lock:
+            self._state = state
+            for key in not_ready:
+                self._set_ready(key, False)
+            self._pods_changed = True
+            self._seq += 1
+
+    def take(self) -> Snapshot:
+        """Everything a sync needs, and start recording afresh."""
+        with self._lock:
+            snap = Snapshot(
+                self._seq,
+                self._state,
+                dict(self._ready),
+                frozenset(self._before),
+                self._pods_changed,
+            )
+            self._before.clear()
+            self._pods_changed = False
+            return snap
+
+
+@dataclass(frozen=True)
+class NodeTables:
+    """One node's nftables appliers (each owns its own table, STYLE.md principle 8)."""
+
+    services: ServiceProxy
+    policies: PolicyProxy
+
+
+class ClusterSync:
+    """The one place that applies the cluster's decisions to every node and to DNS.
+
+    Call :meth:`sync` once in the caller's thread for the first, full sync (it raises),
+    then :meth:`start` the paced thread; handlers call :meth:`request` after recording.
+    :meth:`stop` before tearing down what the sync writes to.
+    """
+
+    def __init__(
+        self,
+        tracker: ChangeTracker,
+        tables: Mapping[str, NodeTables],
+        records_path: Path,
+        *,
+        deny: str = "drop",
+        min_interval: float = MIN_INTERVAL,
+        max_interval: float = MAX_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+        on_synced: Callable[[ClusterState], None] | None = None,
+        on_failure: Callable[[Exception], None] | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self.tables = dict(tables)
+        self.records_path = records_path
+        self.deny = deny
+        self.on_synced, self.on_failure = on_synced, on_failure
+        self.runner = BoundedFrequencyRunner(
+            "podnet-sync", self._paced, min_interval, max_interval, clock
+        )
+        self.state: ClusterState | None = None  # the last state applied in full
+        self.syncs = 0  # syncs that applied something
+        self.full_syncs = 0
+        self.failures = 0
+        self.last_error: Exception | None = None
+        self._applied_seq = -1
+        self._full = True  # the first sync and the one after any failure
+        self._cond = threading.Condition()
+        self._one_at_a_time = threading.Lock()
+
+    # -- the thread -----------------------------------------------------------------------
+    def request(self) -> None:
+        self.runner.run()
+
+    def start(self) -> None:
+        self.runner.start()
+
+    def stop(self) -> bool:
+        """Stop the thread after the sync in progress; whether it has ended."""
+        return self.runner.stop()
+
+    def _paced(self) -> None:
+        with contextlib.suppress(Exception):  # counted and reported by sync()
+            self.sync()
+
+    # -- the sync -------------------------------------------------------------------------
+    def sync(self) -> ClusterState | None:
+        """Apply what was recorded (everything after a failure); the state applied."""
+        with self._one_at_a_time:
+            snap = self.tracker.take()
+            with self._cond:
+                full = self._full
+            if snap.empty and not full:
+                self._done(snap.seq, None, full)
+                return self.state
+            try:
+                state = self._apply(snap, policies=full or snap.pods_changed)
+            except Exception as e:
+                with self._cond:
+                    self.failures += 1
+                    self.last_error = e
+                    self._full = True
+                    self._cond.notify_all()
+                if self.on_failure is not None:
+                    self.on_failure(e)
+                raise
+            self._done(snap.seq, state, full)
+            return state
+
+    def _apply(self, snap: Snapshot, *, policies: bool) -> ClusterState:
+        """Endpoints once; each node's Service proxy (only changed Services reach the
+        kernel, kube-proxy's partial sync) and, when pods changed, its policy table
+        (rules for the pods on that node); then the DNS records file."""
+        desired = snap.state
+        endpoints = compute_endpoints(desired.services, desired.pods, snap.ready)
+        state = dataclasses.replace(desired, endpoints=endpoints)
+        per_node = policy_states(state, deny=self.deny) if policies else {}
+        for node, tables in self.tables.items():
+            tables.services.sync_cluster(state)
+            if node in per_node:
+                tables.policies.sync(per_node[node])
+        dns_records.write(self.records_path, build_records(state))
+        return state
+
+    def _done(self, seq: int, state: ClusterState | None, full: bool) -> None:
+        if state is not None:
+            self.state = state
+            if self.on_synced is not None:
+                self.on_synced(state)  # published before any waiter is woken
+        with self._cond:
+            if state is not None:
+                self.syncs += 1
+                self.full_syncs += full
+                self._full = False
+            self._applied_seq = seq
+            self._cond.notify_all()
+
+    # -- waiting ----------------------------------------------------------------------------
+    def synced(self, mark: int) -> bool:
+        """Whether every change recorded before ``mark`` (:attr:`ChangeTracker.seq`)
+        has been applied by a successful sync."""
+        with self._cond:
+            return self._applied_seq >= mark
+
+    def wait_synced(self, timeout: float, mark: int | None = None) -> bool:
+        """Wait until the changes recorded so far (or before ``mark``) are applied;
+        False on timeout. Raises the error of a sync that fails meanwhile."""
+        if mark is None:
+            mark = self.tracker.seq
+        with self._cond:
+            failures = self.failures
+        self.request()
+        with self._cond:
+            ok = self._cond.wait_for(
+                lambda: self._applied_seq >= mark or self.failures > failures, timeout
+            )
+            if self._applied_seq < mark and self.failures > failures:
+                assert self.last_error is not None
+                raise self.last_error
+        return ok
