@@ -64,12 +64,20 @@ class ClusterError(PodnetError):
 
 
 class CommandError(PodnetError):
-    """An external command (ip, nft, ...) failed; carries argv and stderr."""
+    """An external command (ip, nft, ...) or a netlink request failed.
 
-    def __init__(self, argv: list[str], returncode: int, stderr: str) -> None:
+    Carries argv, exit status, stderr and the kernel's ``errno`` (None when the failure
+    has none, e.g. an nft syntax error or a timeout). Built by
+    :mod:`podnet.dataplane.failures`, which picks the subclass from the errno.
+    """
+
+    def __init__(
+        self, argv: list[str], returncode: int, stderr: str, *, errno: int | None = None
+    ) -> None:
         self.argv = argv
         self.returncode = returncode
         self.stderr = stderr
+        self.errno = errno
         super().__init__(f"{' '.join(argv)} exited {returncode}: {stderr.strip()}")
 
 
@@ -114,6 +122,14 @@ class NftBusyError(NftError):
 
 class NftInvalidError(NftError):
     """nft could not parse or type-check the input (a podnet bug, never user input)."""
+
+
+class NftPermissionDeniedError(NftError, PermissionDeniedError):
+    """nft was refused for lack of CAP_NET_ADMIN (EPERM/EACCES): not a podnet bug.
+
+    Both an :class:`NftError` (what an nft runner raises, and what the syncers' fallbacks
+    catch) and a :class:`PermissionDeniedError` (a :class:`NotSupportedError` to the CLI).
+    """
 
 
 class PolicyCompileError(PodnetError):

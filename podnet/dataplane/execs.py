@@ -4,9 +4,9 @@ STYLE.md principles 3 and 11: argv lists only, never shell strings; every failur
 turned into a :class:`podnet.errors.PodnetError` here, so callers test error types:
 
 * the program is not installed -> :class:`NotSupportedError` (the machine cannot do it);
-* the kernel refused for lack of privilege (``Operation not permitted``) ->
-  :class:`NotSupportedError` as well: no retry or different input can fix it;
-* anything else -> :class:`CommandError` with argv, exit status and stderr.
+* it failed -> :func:`podnet.dataplane.failures.command_error`: a :class:`CommandError`
+  with argv, exit status, stderr and errno, :class:`PermissionDeniedError` (also a
+  :class:`NotSupportedError`) for EPERM/EACCES.
 """
 
 from __future__ import annotations
@@ -14,14 +14,8 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 
-from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
-    CommandError,
-    NotSupportedError,
-    PermissionDeniedError,
-)
-
-# stderr fragments that mean "this machine/user may not do this", whatever the tool.
-_NOT_PERMITTED = ("Operation not permitted", "Permission denied")
+from podnet.dataplane.failures import command_error
+from podnet.errors import CommandError, NotSupportedError
 
 
 def run(argv: Sequence[str], input: str | None = None, *, timeout: float = 60.0) -> str:
@@ -45,20 +39,8 @@ def run(argv: Sequence[str], input: str | None = None, *, timeout: float = 60.0)
     except subprocess.TimeoutExpired as e:
         raise CommandError(args, -1, f"timed out after {timeout}s") from e
     if proc.returncode != 0:
-        raise classify(args, proc.returncode, proc.stderr)
+        raise command_error(args, proc.returncode, proc.stderr)
     return proc.stdout
-
-
-def classify(argv: list[str], returncode: int, stderr: str) -> CommandError:
-    """The error for a failed command (a :class:`CommandError` in every case).
-
-    Lack of privilege gets the :class:`PermissionDeniedError` subclass, which is also a
-    :class:`NotSupportedError`, so ``except NotSupportedError`` catches both a missing
-    tool and a missing capability.
-    """
-    if any(s in stderr for s in _NOT_PERMITTED):
-        return PermissionDeniedError(argv, returncode, stderr)
-    return CommandError(argv, returncode, stderr)
 
 
 def run_all(jobs: Sequence[tuple[Sequence[str], str]], *, parallel: int = 16) -> None:
@@ -93,6 +75,6 @@ def run_all(jobs: Sequence[tuple[Sequence[str], str]], *, parallel: int = 16) ->
             proc.stderr.close()
             proc.wait()
             if proc.returncode != 0 and first is None:
-                first = classify(args, proc.returncode, err)
+                first = command_error(args, proc.returncode, err)
     if first is not None:
         raise first

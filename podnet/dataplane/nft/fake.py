@@ -21,17 +21,13 @@ kernel tests cover its meaning.
 from __future__ import annotations
 
 import copy
+import errno
 import re
 from dataclasses import dataclass, field
 
+from podnet.dataplane.failures import nft_error
 from podnet.dataplane.nft.transaction import Op, Transaction
-from podnet.errors import (
-    NftBusyError,
-    NftError,
-    NftExistsError,
-    NftInvalidError,
-    NftNotFoundError,
-)
+from podnet.errors import NftError
 
 _SET_REF = re.compile(r"@([A-Za-z0-9_.-]+)")
 _CHAIN_REF = re.compile(r"\b(?:jump|goto)\s+([A-Za-z0-9_.-]+)")
@@ -56,8 +52,9 @@ class FakeTable:
     sets: dict[str, FakeSet] = field(default_factory=dict)
 
 
-def _fail(cls: type[NftError], op: Op, why: str) -> NftError:
-    return cls(["fake-nft", op.verb, op.kind, op.target()], 1, f"Error: {why}")
+def _fail(code: int | None, op: Op, why: str) -> NftError:
+    """The error the real runner would raise: same classifier, the kernel's errno."""
+    return nft_error(["fake-nft", op.verb, op.kind, op.target()], 1, f"Error: {why}", errno=code)
 
 
 class FakeNft:
@@ -107,14 +104,14 @@ def _apply(tables: dict[tuple[str, str], FakeTable], op: Op) -> None:
             tables.setdefault(key, FakeTable())
         elif op.verb == "delete":
             if key not in tables:
-                raise _fail(NftNotFoundError, op, "No such file or directory")
+                raise _fail(errno.ENOENT, op, "No such file or directory")
             del tables[key]
         else:
-            raise _fail(NftInvalidError, op, "unsupported table operation")
+            raise _fail(None, op, "unsupported table operation")
         return
     t = tables.get(key)
     if t is None:
-        raise _fail(NftNotFoundError, op, "No such file or directory (table)")
+        raise _fail(errno.ENOENT, op, "No such file or directory (table)")
     if op.kind == "chain":
         _apply_chain(t, op)
     elif op.kind in ("set", "map"):
@@ -131,12 +128,12 @@ def _apply_chain(t: FakeTable, op: Op) -> None:
         return
     chain = t.chains.get(op.name)
     if chain is None:
-        raise _fail(NftNotFoundError, op, "No such file or directory (chain)")
+        raise _fail(errno.ENOENT, op, "No such file or directory (chain)")
     if op.verb == "flush":
         chain.rules.clear()
         return
     if _chain_referenced(t, op.name):
-        raise _fail(NftBusyError, op, "Device or resource busy")
+        raise _fail(errno.EBUSY, op, "Device or resource busy")
     del t.chains[op.name]
 
 
@@ -159,49 +156,49 @@ def _apply_set(t: FakeTable, op: Op) -> None:
         if existing is None:
             t.sets[op.name] = FakeSet(op.kind == "map", op.spec)
         elif existing.is_map != (op.kind == "map"):
-            raise _fail(NftExistsError, op, "File exists")
+            raise _fail(errno.EEXIST, op, "File exists")
         return
     st = t.sets.get(op.name)
     if st is None or st.is_map != (op.kind == "map"):
-        raise _fail(NftNotFoundError, op, "No such file or directory (set)")
+        raise _fail(errno.ENOENT, op, "No such file or directory (set)")
     if op.verb == "flush":
         st.elements.clear()
         return
     if any(op.name in _SET_REF.findall(r) for ch in t.chains.values() for r in ch.rules):
-        raise _fail(NftBusyError, op, "Device or resource busy")
+        raise _fail(errno.EBUSY, op, "Device or resource busy")
     del t.sets[op.name]
 
 
 def _apply_rule(t: FakeTable, op: Op) -> None:
     chain = t.chains.get(op.name)
     if chain is None:
-        raise _fail(NftNotFoundError, op, "No such file or directory (chain)")
+        raise _fail(errno.ENOENT, op, "No such file or directory (chain)")
     for ref in _SET_REF.findall(op.spec):
         if ref not in t.sets:
-            raise _fail(NftNotFoundError, op, f"No such file or directory (set {ref})")
+            raise _fail(errno.ENOENT, op, f"No such file or directory (set {ref})")
     for ref in _CHAIN_REF.findall(op.spec):
         if ref not in t.chains:
-            raise _fail(NftNotFoundError, op, f"No such file or directory (chain {ref})")
+            raise _fail(errno.ENOENT, op, f"No such file or directory (chain {ref})")
     chain.rules.append(op.spec)
 
 
 def _apply_element(t: FakeTable, op: Op) -> None:
     st = t.sets.get(op.name)
     if st is None:
-        raise _fail(NftNotFoundError, op, "No such file or directory (set)")
+        raise _fail(errno.ENOENT, op, "No such file or directory (set)")
     for key, value in op.items:
         if op.verb == "delete":
             if key not in st.elements:
-                raise _fail(NftNotFoundError, op, f"No such file or directory (element {key})")
+                raise _fail(errno.ENOENT, op, f"No such file or directory (element {key})")
             del st.elements[key]
             continue
         if op.verb != "add":
-            raise _fail(NftInvalidError, op, "unsupported element operation")
+            raise _fail(None, op, "unsupported element operation")
         if st.is_map != (value is not None):
-            raise _fail(NftInvalidError, op, "map elements need data, set elements must not")
+            raise _fail(None, op, "map elements need data, set elements must not")
         if key in st.elements:
-            raise _fail(NftExistsError, op, f"File exists (element {key})")
+            raise _fail(errno.EEXIST, op, f"File exists (element {key})")
         for ref in _CHAIN_REF.findall(value or ""):
             if ref not in t.chains:
-                raise _fail(NftNotFoundError, op, f"No such file or directory (chain {ref})")
+                raise _fail(errno.ENOENT, op, f"No such file or directory (chain {ref})")
         st.elements[key] = value

@@ -1,19 +1,17 @@
 """A long-lived ``nft -i`` process: small transactions without the per-exec costs.
 
-Why: measured on kernel 6.18 / nftables 1.0.6 (bench/README.md), a one-shot
-``nft -f -`` that *deletes* an element costs ~15 ms more than one that only adds,
-all of it spent in ``close()`` of the netlink socket at exit (nf_tables flushes its
-deferred-destroy work when the socket is released), plus ~4 ms of process start.
-Endpoint changes are delete+add, so kube-proxy-like "one change in < 10 ms" needs a
-socket that stays open. knftables execs nft per transaction; this keeps one.
+Why: a one-shot ``nft -f -`` pays a process start, and after a delete the netlink
+socket's ``close()`` waits for nf_tables' deferred destroy work (bench/README.md); an
+endpoint change is delete+add, so a sub-10 ms change needs a socket that stays open.
+knftables execs nft per transaction; this keeps one.
 
-In interactive mode nft runs each input *line* as one batch (one atomic transaction),
-so a transaction is sent as its commands joined with ``;`` on one line. nft answers
-nothing on success; errors go to stderr as ``Error: ...`` + the command + a caret
-line. To know where a transaction's output ends, each line is followed by a command
-that always fails (listing a table nobody creates) and stderr is read up to its echo.
-Large transactions (full syncs) go through :class:`ExecNftRunner` instead: they are
-rare and a 2 MB single line buys nothing.
+nft -i runs each input *line* as one batch (atomic), so a transaction goes as its
+commands joined with ``;``. It answers nothing on success; errors go to stderr. Each
+line is followed by a marker line nft cannot parse, and stderr is read up to its echo:
+a syntax error is echoed before any netlink call, so the echo comes even when the kernel
+refuses everything (without CAP_NET_ADMIN nft 1.0.6 prints only ``cache initialization
+failed``, no echo, for a command such as ``list table``). Large transactions (full
+syncs) go through :class:`ExecNftRunner`: rare, and a 2 MB line buys nothing.
 """
 
 from __future__ import annotations
@@ -21,10 +19,11 @@ from __future__ import annotations
 import subprocess
 from types import TracebackType
 
-from podnet.dataplane.nft.transaction import ExecNftRunner, Transaction, classify_nft_error
-from podnet.errors import NftError, NotSupportedError
+from podnet.dataplane.failures import nft_error
+from podnet.dataplane.nft.transaction import ExecNftRunner, Transaction
+from podnet.errors import NotSupportedError
 
-_MARKER = "list table ip podnet-nft-session-marker"
+_MARKER = "podnet-nft-session-marker"  # not nft syntax: always fails, always echoed
 _MAX_INTERACTIVE_OPS = 2000
 
 
@@ -63,19 +62,19 @@ class NftSession:
             stdin.write(f"{line}\n{_MARKER}\n")
             stdin.flush()
         except (BrokenPipeError, OSError) as e:
-            raise NftError(self.argv, -1, f"nft -i is gone: {e}") from e
+            raise nft_error(self.argv, -1, f"nft -i is gone: {e}", errno=e.errno) from e
         seen: list[str] = []
         while True:
             out = stderr.readline()
-            if not out:
-                raise NftError(self.argv, -1, "nft -i exited: " + "".join(seen))
+            if not out:  # nft died; what it printed may still name an errno
+                raise nft_error(self.argv, -1, "nft -i exited: " + "".join(seen))
             if out.rstrip("\n") == _MARKER:
                 stderr.readline()  # the caret line of the marker's error
                 break
             seen.append(out)
         errors = seen[:-1]  # the last line read is the marker's own "Error: ..." line
         if errors:
-            raise classify_nft_error(self.argv, 1, "".join(errors))
+            raise nft_error(self.argv, 1, "".join(errors))
 
     def close(self) -> None:
         if self.proc.poll() is None:

@@ -9,9 +9,8 @@ kernel goes through an :class:`NftRunner`; :class:`ExecNftRunner` runs the real 
 ``["ip", "netns", "exec", "node-0"]``) and :class:`podnet.dataplane.nft.fake.FakeNft`
 keeps the same state in memory and enforces the same rules.
 
-Errors are classified in exactly one place, :func:`classify_nft_error`, the way
-knftables ``error.go`` maps nft's stderr onto ENOENT / EEXIST (nft has no machine
-readable error output in v1.0.6, so the errno text is the only signal).
+A failed run becomes a :class:`~podnet.errors.NftError` subclass with its errno in
+:func:`podnet.dataplane.failures.nft_error`, the one classifier (knftables ``error.go``).
 """
 
 from __future__ import annotations
@@ -22,14 +21,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
-    NftBusyError,
-    NftError,
-    NftExistsError,
-    NftInvalidError,
-    NftNotFoundError,
-    NotSupportedError,
-)
+from podnet.dataplane.failures import nft_error
+from podnet.errors import NotSupportedError
 
 Verb = Literal["add", "flush", "delete"]
 Kind = Literal["table", "chain", "set", "map", "element", "rule"]
@@ -37,17 +30,6 @@ Kind = Literal["table", "chain", "set", "map", "element", "rule"]
 # Elements per rendered "add element" line; keeps lines bounded without costing
 # anything measurable (nft parses one long line as fast as many short ones).
 _ELEMENTS_PER_LINE = 2000
-
-
-def classify_nft_error(argv: list[str], returncode: int, stderr: str) -> NftError:
-    """Map nft's stderr onto an :class:`NftError` subclass (the only place that reads it)."""
-    if "No such file or directory" in stderr:
-        return NftNotFoundError(argv, returncode, stderr)
-    if "File exists" in stderr:
-        return NftExistsError(argv, returncode, stderr)
-    if "Device or resource busy" in stderr:
-        return NftBusyError(argv, returncode, stderr)
-    return NftInvalidError(argv, returncode, stderr)
 
 
 @dataclass(frozen=True)
@@ -185,7 +167,7 @@ def _render_one(op: Op) -> str:
 
 
 class NftRunner(Protocol):
-    """The seam: applies a transaction atomically, or raises :class:`NftError`."""
+    """The seam: applies a transaction atomically, or raises :class:`~podnet.errors.NftError`."""
 
     def run(self, tx: Transaction) -> None: ...
 
@@ -209,7 +191,7 @@ class ExecNftRunner:
         except FileNotFoundError as e:
             raise NotSupportedError(f"cannot run {argv[0]!r}: {e}") from e
         if proc.returncode != 0:
-            raise classify_nft_error(argv, proc.returncode, proc.stderr)
+            raise nft_error(argv, proc.returncode, proc.stderr)
 
     def list_table(self, family: str, table: str) -> str:
         """``nft list table`` output (for tests and ``explain``); raises like :meth:`run`."""
@@ -219,5 +201,5 @@ class ExecNftRunner:
         except FileNotFoundError as e:
             raise NotSupportedError(f"cannot run {argv[0]!r}: {e}") from e
         if proc.returncode != 0:
-            raise classify_nft_error(argv, proc.returncode, proc.stderr)
+            raise nft_error(argv, proc.returncode, proc.stderr)
         return proc.stdout

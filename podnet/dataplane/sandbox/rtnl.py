@@ -1,43 +1,13 @@
 """The pod side of the wiring over rtnetlink: link up, address /32, routes, with pyroute2.
 
-Why not ``ip``: configuring a pod's end needs a process *inside* the pod's netns, i.e.
-one ``nsenter ip -batch`` exec per pod, which dominated the set-up time of many pods.
-Namespaces are per thread, so one short-lived worker thread instead setns(2)'s into each
-pod's netns in turn and opens a NETLINK_ROUTE socket there (a socket stays bound to the
-netns it was created in, rtnetlink(7)). The worker thread is never reused: it exits,
-and its netns reference with it.
-
-pyroute2 (0.9) encodes the requests (``ifinfmsg``, ``ifaddrmsg``, ``rtmsg``) and parses
-the acks (``MarshalRtnl``); this module only owns the socket. Which pyroute2 API, and
-why (200 pods, 5 requests each, wall / CPU for all 200, 2 CPUs with load 3-7; the
-whole study is in bench/README.md, "Pod set-up (sandbox)"):
-
-* ``IPRoute()`` in the worker thread does open its socket in that thread's netns
-  (``pyroute2.netns.create_socket`` with ``netns=None`` is a plain ``socket.socket``,
-  created lazily per ``threading.local``) and starts no thread, but every instance
-  makes its own asyncio loop and every call runs the request-filter layer:
-  1.74 s / 0.83 s, which would have more than doubled ``Sandbox.add_pods``.
-* ``IPRoute(netns="/proc/<pid>/ns/net")`` forks a helper process per socket
-  (``pyroute2.process.ChildProcess``) to setns() and pass the fd back: 13-300 ms a pod.
-* ``IPRSocket``, one request at a time: 0.49 s / 0.29 s.
-* pyroute2 messages on a plain socket, one request at a time: 0.37 s / 0.20 s;
-  **all five in one datagram**, as here: 0.27 s / 0.15 s.
-* the hand-written encoder this replaced: 0.13 s / 0.04 s. Measured inside
-  ``Sandbox.add_pods`` (200 pods, interleaved runs): ``configure_pods`` 0.07 s ->
-  0.18-0.29 s, ``add_pods`` +10-15% (1.25 -> 1.34 s, 0.95 -> 1.09 s), within the
-  project's 30% budget for using the library. Importing pyroute2 (its package imports
-  all of it) adds about 0.2 s of CPU once per process.
-
-Batching: rtnetlink handles every message of a datagram in order and acks each one
-(``netlink_rcv_skb``), so the onlink route exists before the default route via the
-gateway is added. Unlike ``ip -batch`` the kernel goes on after a failed message; the
-first failure in request order is raised, and a pod that fails to configure is torn
-down by its caller anyway.
-
-Errors come back as NLMSG_ERROR acks and are classified by
-:func:`podnet.dataplane.execs.classify` with an argv naming the request (``rtnetlink
-address add ...``) and the errno as return code, so callers handle them like a failed
-``ip`` line (EPERM/EACCES -> ``PermissionDeniedError``).
+Why not ``ip``: it needs one ``nsenter ip -batch`` exec per pod, which dominated the
+set-up of many pods. Namespaces are per thread, so one throw-away worker thread setns(2)s
+into each pod's netns in turn and opens a NETLINK_ROUTE socket there (a socket stays in
+the netns it was created in, rtnetlink(7)). pyroute2 only encodes the messages and parses
+the acks, all five requests of a pod in one datagram: its ``IPRoute`` APIs cost more
+(bench/README.md, "Pod set-up (sandbox)"). rtnetlink handles a datagram's messages in
+order and, unlike ``ip -batch``, goes on after a failure; the first failure in request
+order is raised, typed by its errno (:func:`podnet.dataplane.failures.command_error`).
 """
 
 from __future__ import annotations
@@ -73,8 +43,9 @@ from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP, ifinfmsg  # type: ignore[impo
 from pyroute2.netlink.rtnl.marshal import MarshalRtnl  # type: ignore[import-untyped]
 from pyroute2.netlink.rtnl.rtmsg import rtmsg  # type: ignore[import-untyped]
 
-from podnet.dataplane import execs, netns
-from podnet.errors import CommandError, NotSupportedError, PodnetError
+from podnet.dataplane import netns
+from podnet.dataplane.failures import command_error
+from podnet.errors import NotSupportedError, PodnetError
 
 RT_TABLE_MAIN = 254  # linux/rtnetlink.h; what ``ip route add`` uses without ``table``
 TIMEOUT = 10.0  # seconds to wait for the acks: a wedged kernel is a failed command
@@ -197,11 +168,11 @@ class Rtnl:
                         codes[seq] = _ack_error(msg["header"]["error"])
         except TimeoutError as e:
             missing = next(s for s in range(1, len(requests) + 1) if s not in codes)
-            raise CommandError(_argv(requests[missing - 1]), -1, f"no ack in {TIMEOUT}s") from e
+            raise command_error(_argv(requests[missing - 1]), -1, f"no ack in {TIMEOUT}s") from e
         for seq, request in enumerate(requests, 1):
             code, text = codes[seq]
-            if code:
-                raise execs.classify(_argv(request), code, text)
+            if code:  # no exit status here: the errno stands in for it
+                raise command_error(_argv(request), code, text, errno=code)
 
 
 def _ack_error(error: BaseException | None) -> tuple[int, str]:

@@ -124,7 +124,7 @@ out['threads_left'] = threading.active_count() - before
 try:
     rtnl.configure_pods([pod])
 except CommandError as e:
-    out['dup'] = [type(e).__name__, e.returncode, list(e.argv)]
+    out['dup'] = [type(e).__name__, e.returncode, e.errno, list(e.argv)]
 # a failure in the middle: the kernel goes on with the rest of the datagram, and the
 # first failure in request order is the one raised (the default route fails too: v0's)
 subprocess.run(['ip', 'link', 'add', 'w0', 'type', 'veth', 'peer', 'name', 'w1'], check=True)
@@ -132,7 +132,7 @@ subprocess.run(['ip', 'address', 'add', '10.244.4.7/32', 'dev', 'w0'], check=Tru
 try:
     rtnl.configure_pods([rtnl.PodSide('/proc/self/ns/net', '10.244.4.7', '10.244.4.1', 'w0')])
 except CommandError as e:
-    out['first'] = [e.returncode, list(e.argv)]
+    out['first'] = [e.errno, list(e.argv)]
 try:
     rtnl.configure_pods([rtnl.PodSide('/proc/self/ns/net', '10.244.5.7', '10.244.5.1', 'nope')])
 except NotSupportedError as e:
@@ -166,6 +166,7 @@ def test_configure_pods_like_ip_and_maps_errors() -> None:
     assert out["dup"] == [
         "CommandError",
         errno.EEXIST,
+        errno.EEXIST,
         ["rtnetlink", "address", "add", "10.244.3.7/32", "dev", "v0"],
     ]
     assert out["first"] == [
@@ -197,7 +198,8 @@ def test_eperm_is_permission_denied() -> None:
         "        rt.apply([rtnl.addr_add('v0', __import__('socket').if_nametoindex('v0'),"
         " '10.244.3.7', 32)])\n"
         "except PermissionDeniedError as e:\n"
-        "    print(json.dumps([e.returncode, e.argv[0]]))\n"
+        "    print(json.dumps([type(e).__name__, e.errno, e.argv[0]]))\n"
     )
-    assert run_in_scratch_netns(script).strip() == f'[{errno.EPERM}, "rtnetlink"]'
+    got = run_in_scratch_netns(script).strip()
+    assert got == f'["PermissionDeniedError", {errno.EPERM}, "rtnetlink"]'
     assert issubclass(PermissionDeniedError, CommandError)

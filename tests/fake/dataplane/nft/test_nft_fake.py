@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import errno
+
 import pytest
 
 from podnet.dataplane.nft.fake import FakeNft
-from podnet.dataplane.nft.transaction import (
+from podnet.dataplane.nft.transaction import Transaction
+from podnet.errors import (
     NftBusyError,
+    NftError,
     NftExistsError,
     NftInvalidError,
     NftNotFoundError,
-    Transaction,
-    classify_nft_error,
 )
-from podnet.errors import CommandError
 
 
 def base() -> Transaction:
@@ -62,31 +63,37 @@ def _run(fake: FakeNft, *lines: tuple[str, ...]) -> None:
     fake.run(tx)
 
 
+ENOENT, EEXIST, EBUSY = errno.ENOENT, errno.EEXIST, errno.EBUSY
+
+
 @pytest.mark.parametrize(
-    ("ops", "error"),
+    ("ops", "error", "code"),
     [
-        ([("add_rule", "nochain", "accept")], NftNotFoundError),
-        ([("add_rule", "c", "ip daddr @nosuchset accept")], NftNotFoundError),
-        ([("add_rule", "c", "goto nochain")], NftNotFoundError),
-        ([("add_element", "nomap", "1.2.3.4", "goto c")], NftNotFoundError),
-        ([("add_element", "m", "10.96.0.9", "goto nochain")], NftNotFoundError),
-        ([("delete_element", "m", "10.96.0.9")], NftNotFoundError),
-        ([("add_element", "m", "10.96.0.1", "goto c")], NftExistsError),
-        ([("add_element", "s", "1.1.1.1")], NftExistsError),
-        ([("add_element", "m", "10.96.0.3")], NftInvalidError),
-        ([("delete_chain", "c")], NftBusyError),
-        ([("delete_map", "m")], NftBusyError),
-        ([("flush_chain", "nochain")], NftNotFoundError),
+        ([("add_rule", "nochain", "accept")], NftNotFoundError, ENOENT),
+        ([("add_rule", "c", "ip daddr @nosuchset accept")], NftNotFoundError, ENOENT),
+        ([("add_rule", "c", "goto nochain")], NftNotFoundError, ENOENT),
+        ([("add_element", "nomap", "1.2.3.4", "goto c")], NftNotFoundError, ENOENT),
+        ([("add_element", "m", "10.96.0.9", "goto nochain")], NftNotFoundError, ENOENT),
+        ([("delete_element", "m", "10.96.0.9")], NftNotFoundError, ENOENT),
+        ([("add_element", "m", "10.96.0.1", "goto c")], NftExistsError, EEXIST),
+        ([("add_element", "s", "1.1.1.1")], NftExistsError, EEXIST),
+        ([("add_element", "m", "10.96.0.3")], NftInvalidError, None),
+        ([("delete_chain", "c")], NftBusyError, EBUSY),
+        ([("delete_map", "m")], NftBusyError, EBUSY),
+        ([("flush_chain", "nochain")], NftNotFoundError, ENOENT),
+        ([("delete_table",), ("delete_table",)], NftNotFoundError, ENOENT),
     ],
 )
 def test_fake_rejects_like_the_kernel_and_stays_atomic(
-    ops: list[tuple[str, ...]], error: type[Exception]
+    ops: list[tuple[str, ...]], error: type[NftError], code: int | None
 ) -> None:
+    """Same types and errnos as :class:`ExecNftRunner` (tests/kernel/dataplane/test_failures)."""
     fake = FakeNft()
     fake.run(base())
     before = fake.snapshot()
-    with pytest.raises(error):
+    with pytest.raises(error) as raised:
         _run(fake, ("add_element", "s", "9.9.9.9"), *ops)
+    assert type(raised.value) is error and raised.value.errno == code
     assert fake.snapshot() == before  # the good first op was not applied either
     assert fake.transactions == 1
 
@@ -100,16 +107,3 @@ def test_fake_allows_what_the_kernel_allows() -> None:
     assert "c" not in fake.table("ip", "t").chains
     _run(fake, ("delete_table",), ("add_table",))
     assert fake.table("ip", "t").chains == {}
-
-
-def test_errors_are_classified_once() -> None:
-    argv = ["nft", "-f", "-"]
-    assert isinstance(
-        classify_nft_error(argv, 1, "Error: No such file or directory"), NftNotFoundError
-    )
-    assert isinstance(
-        classify_nft_error(argv, 1, "Error: Could not process rule: File exists"), NftExistsError
-    )
-    assert isinstance(classify_nft_error(argv, 1, "Device or resource busy"), NftBusyError)
-    err = classify_nft_error(argv, 1, "Error: syntax error, unexpected newline")
-    assert isinstance(err, NftInvalidError) and isinstance(err, CommandError)
