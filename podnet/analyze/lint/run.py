@@ -1,26 +1,7 @@
 """``podnet lint``: findings about a set of manifests, each with the field and a fix.
 
-Rules and severities (an *error* is something that will fail at run time; a *warning*
-works today but is fragile or suspicious; *info* is worth knowing):
-
-==========================  ========  =================================================
-rule                        severity  meaning
-==========================  ========  =================================================
-pod-ip-literal              warning   a command/env uses a pod IP; it changes when the
-                                      pod is recreated (the seed: "not recommended")
-unknown-service-name        error     a cluster name that resolves to nothing
-service-selects-nothing     warning   a Service whose selector matches no pod
-target-port-unmatched       error /   a named targetPort no selected pod declares
-                            warning   (error: no endpoints) / a number none serves
-service-port-unreachable    error     a pod uses a Service on a port it does not expose
-policy-blocks-service-use   error     NetworkPolicies deny a pod every endpoint of a
-                                      Service it uses
-dns-egress-blocked          error /   egress-isolated pod without UDP 53 (error) or
-                            warning   TCP 53 (warning) to kube-system/kube-dns
-policy-selects-nothing      warning   a NetworkPolicy whose podSelector matches no pod
-pod-not-isolated            info      a pod no policy selects in a namespace with
-                                      policies: it accepts and sends everything
-==========================  ========  =================================================
+The rules and their severities are listed in docs/analyze.md (an *error* will fail at
+run time, a *warning* works today but is fragile, *info* is worth knowing).
 
 Which host names are checked (``unknown-service-name``): single-label names, names
 ending in ``.svc``/``.svc.cluster.local``/``.cluster.local``, and names whose last label
