@@ -158,7 +158,7 @@ def changes(prefix: tuple[str, ...], state: ClusterState, count: int) -> None:
         t_gc = timed(gc.collect)
         listing = ExecNftRunner(prefix).list_table("ip", "podnet-proxy")
         assert f"10.245.{(count - 1) // 256}.{(count - 1) % 256} . 8080" in listing
-        assert (proxy.full_syncs, proxy.failed_partials) == (1, 0)
+        assert (proxy.full_syncs, proxy.failed_syncs) == (1, 0)
     print(
         f"| one endpoint change at {n:,} Services ({ops} element operations), end to end: "
         f"`update_endpoints` + `sync_changes` over `NftSession`, {count} changes "

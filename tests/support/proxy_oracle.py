@@ -10,20 +10,79 @@ the ``services`` chain; this oracle follows the layout, not the code.)
 
 from __future__ import annotations
 
-from podnet.dataplane.proxy.rules import BASE_CHAINS as _BASE_CHAINS
-from podnet.dataplane.proxy.rules import POSTROUTING as _POSTROUTING
-from podnet.dataplane.proxy.rules import STATIC_SETS as _STATIC_SETS
-from podnet.dataplane.proxy.rules import Desired, affinity_id
+import base64
+import hashlib
+from dataclasses import dataclass
+
+from podnet.dataplane.nft.objects import Table
 from podnet.dataplane.proxy.services import ProxyState, ServicePortRule
 
 _L4 = "meta l4proto { tcp, udp, sctp }"  # nft wants a transport match before `th`
+
+_STATIC_SETS: dict[str, tuple[bool, str]] = {
+    "cluster-ips": (False, "type ipv4_addr;"),
+    "nodeports": (False, "type inet_proto . inet_service;"),
+    "service-ips": (True, "type ipv4_addr . inet_proto . inet_service : verdict;"),
+    "service-nodeports": (True, "type inet_proto . inet_service : verdict;"),
+}
+_HAIRPIN = "ct state new ct status dnat fib daddr . iif oif exists"
+_BASE_CHAINS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "reject-new": ("", ("meta l4proto tcp reject with tcp reset", "reject")),
+    "reject-check": (
+        "",
+        (
+            "ip daddr @cluster-ips goto reject-new",
+            "fib daddr type local meta l4proto . th dport @nodeports goto reject-new",
+        ),
+    ),
+    "nat-prerouting": (
+        "type nat hook prerouting priority dstnat; policy accept;",
+        ("jump services",),
+    ),
+    "nat-output": ("type nat hook output priority -100; policy accept;", ("jump services",)),
+    "filter-prerouting": (
+        "type filter hook prerouting priority dstnat + 10; policy accept;",
+        (f"{_HAIRPIN} meta mark set meta mark | 0x4000", "ct state new jump reject-check"),
+    ),
+    "filter-output": (
+        "type filter hook output priority -90; policy accept;",
+        ("ct state new jump reject-check",),
+    ),
+}
+_POSTROUTING = (
+    "nat-postrouting",
+    "type nat hook postrouting priority srcnat; policy accept;",
+    (
+        "jump record-affinity",
+        "meta mark & 0x4000 == 0x4000 masquerade",
+        "ct status dnat ct original ip daddr != @cluster-ips masquerade",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Plain:
+    """A table as rendered text: what the oracle writes by hand."""
+
+    sets: dict[str, tuple[bool, str]]  # name -> (is_map, declaration)
+    chains: dict[str, tuple[str, tuple[str, ...]]]  # name -> (base declaration, rules)
+    elements: dict[str, dict[str, str | None]]
+
+
+def plain(t: Table) -> Plain:
+    """A :class:`Table` of specs as the text its specs render to."""
+    return Plain(
+        {n: (s.KIND == "map", s.decl()) for n, s in t.sets.items()},
+        {n: (c.base, c.rules) for n, c in t.chains.items()},
+        {n: dict(e) for n, e in t.elements.items()},
+    )
 
 
 def _proto(r: ServicePortRule) -> str:
     return r.protocol.lower()
 
 
-def oracle_desired(st: ProxyState) -> Desired:
+def oracle_desired(st: ProxyState) -> Plain:
     """Turn a :class:`ProxyState` into the table's sets, chains and elements. Pure."""
     sets = dict(_STATIC_SETS)
     counts: set[int] = set()
@@ -53,29 +112,29 @@ def oracle_desired(st: ProxyState) -> Desired:
             for i, b in enumerate(r.backends):
                 el[f"npbe-{n}"][f"{np_key} . {i}"] = f"{b.ip} . {b.port}"
         if r.affinity_timeout is not None:
-            aid = affinity_id(r)
-            sets[f"affinity-{aid}"] = (
+            chain, amap = _affinity_names(r)
+            sets[amap] = (
                 True,
                 "type ipv4_addr : ipv4_addr . inet_service; flags dynamic,timeout; "
                 f"timeout {r.affinity_timeout}s;",
             )
-            rules = [f"{_L4} dnat ip to ip saddr map @affinity-{aid}"]
+            rules = [f"{_L4} dnat ip to ip saddr map @{amap}"]
             if has_np:
                 rules.append(f"fib daddr type local goto np-{n}")
             rules.append(f"goto ep-{n}")
-            aff_chains[f"aff-{aid}"] = ("", tuple(rules))
-            update = f"update @affinity-{aid} {{ ip saddr : ip daddr . th dport }}"
+            aff_chains[chain] = ("", tuple(rules))
+            update = f"update @{amap} {{ ip saddr : ip daddr . th dport }}"
             l4 = f"ct status dnat meta l4proto {_proto(r)}"
             record.append(
                 f"{l4} ct original ip daddr {r.cluster_ip} ct original proto-dst {r.port} {update}"
             )
-            el["service-ips"][front] = f"goto aff-{aid}"
+            el["service-ips"][front] = f"goto {chain}"
             if has_np:
                 record.append(
                     f"{l4} ct original ip daddr != @cluster-ips "
                     f"ct original proto-dst {r.node_port} {update}"
                 )
-                el["service-nodeports"][np_key] = f"goto aff-{aid}"
+                el["service-nodeports"][np_key] = f"goto {chain}"
     chains: dict[str, tuple[str, tuple[str, ...]]] = {}
     for n in sorted(counts):
         chains[f"ep-{n}"] = ("", (_ip_rule(n),))
@@ -93,7 +152,15 @@ def oracle_desired(st: ProxyState) -> Desired:
     )
     chains.update(_BASE_CHAINS)
     chains[_POSTROUTING[0]] = (_POSTROUTING[1], _POSTROUTING[2])
-    return Desired(sets, chains, el)
+    return Plain(sets, chains, el)
+
+
+def _affinity_names(r: ServicePortRule) -> tuple[str, str]:
+    """kube-proxy's ``hashAndTruncate`` shape: base32(sha256(key))[:8] + readable key."""
+    raw = f"{r.service}/{r.cluster_ip}/{r.protocol}/{r.port}/{r.node_port}/{r.affinity_timeout}"
+    h = base64.b32encode(hashlib.sha256(raw.encode()).digest()).decode()[:8]
+    tail = f"{r.service.replace('/', '-')}-{_proto(r)}-{r.port}"
+    return f"aff-{h}-{tail}"[:255], f"affinity-{h}-{tail}"[:255]
 
 
 def _ip_rule(n: int) -> str:

@@ -2,16 +2,18 @@
 
 :class:`SetBuilder` turns one ingress/egress rule into its ``... accept`` lines and
 creates the named sets those lines reference, with their elements: pod-IP sets per
-distinct list of selector peers (``pods-<h>``), ipBlock interval sets named by their
-content (``cidr-<h>``) and named-port sets (``port-<proto>-<name>``). Selectors are
-evaluated once per (namespace, label set), not per pod: pods of one workload share
-their labels, so 1,000 pods are a few hundred groups. Semantics: nftpol_match.
+distinct list of selector peers (``pods-<HASH>-<namespaces>``), ipBlock interval sets
+named by their content (``cidr-<HASH>-<first range>``) and named-port sets
+(``port-<proto>-<name>``). Selectors run once per (namespace, label set), not per
+pod: pods of one workload share labels. Semantics: :mod:`podnet.dataplane.policy.match`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from podnet.dataplane.nft.names import generated_name
+from podnet.dataplane.nft.objects import Map, Set, sets_of
 from podnet.dataplane.policy.match import (
     PeerKey,
     block_ranges,
@@ -22,17 +24,16 @@ from podnet.dataplane.policy.match import (
     port_match,
     range_text,
     selector_peers,
-    short_hash,
 )
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import NetworkPolicy, PolicyRule
 
-# Sets every table has: hairpin pairs and the two isolation maps (see nftpol).
-FIXED_SETS: dict[str, tuple[bool, str]] = {
-    "self": (False, "type ipv4_addr . ipv4_addr;"),
-    "ingress-pods": (True, "type ipv4_addr : verdict;"),
-    "egress-pods": (True, "type ipv4_addr : verdict;"),
-}
+# Sets every table has: hairpin pairs and the two isolation maps (see compile.py).
+FIXED_SETS: dict[str, Set] = sets_of(
+    Set("self", "ipv4_addr . ipv4_addr"),
+    Map("ingress-pods", "ipv4_addr : verdict"),
+    Map("egress-pods", "ipv4_addr : verdict"),
+)
 
 
 class SetBuilder:
@@ -53,13 +54,14 @@ class SetBuilder:
         self.label_maps = {
             labels: dict(labels) for groups in self.groups.values() for labels in groups
         }
-        self.sets: dict[str, tuple[bool, str]] = dict(FIXED_SETS)
+        self.sets: dict[str, Set] = dict(FIXED_SETS)
         self.elements: dict[str, dict[str, str | None]] = {n: {} for n in FIXED_SETS}
 
     def pod_set(self, keys: tuple[PeerKey, ...]) -> str:
-        name = f"pods-{short_hash(repr(keys))}"
+        where = sorted({"all" if k[0] == "*" else k[0] for k in keys})
+        name = generated_name("pods", repr(keys), "-".join(where))
         if name not in self.sets:
-            self.sets[name] = (False, "type ipv4_addr;")
+            self.sets[name] = Set(name, "ipv4_addr")
             members: dict[str, str | None] = {}
             for key in keys:
                 spaces = self.groups
@@ -77,16 +79,16 @@ class SetBuilder:
 
     def cidr_set(self, ranges: Sequence[tuple[int, int]]) -> str:
         items = [range_text(lo, hi) for lo, hi in ranges]
-        name = f"cidr-{short_hash(','.join(items))}"
+        name = generated_name("cidr", ",".join(items), items[0] if items else "")
         if name not in self.sets:
-            self.sets[name] = (False, "type ipv4_addr; flags interval;")
+            self.sets[name] = Set(name, "ipv4_addr", flags=("interval",))
             self.elements[name] = dict.fromkeys(items)
         return name
 
     def named_set(self, proto: str, port_name: str) -> str:
         name = named_port_set(proto, port_name)
         if name not in self.sets:
-            self.sets[name] = (False, "type ipv4_addr . inet_proto . inet_service;")
+            self.sets[name] = Set(name, "ipv4_addr . inet_proto . inet_service")
             self.elements[name] = named_port_elements(self.pods, proto, port_name)
         return name
 

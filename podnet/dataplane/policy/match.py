@@ -1,4 +1,4 @@
-"""NetworkPolicy peers and ports as nftables match fragments: pure helpers of nftpol.
+"""NetworkPolicy peers and ports as nftables match fragments (pure).
 
 This is the policy compiler's OWN reading of networking.k8s.io/v1 (k8s.io/api
 ``networking/v1/types.go``: NetworkPolicyPeer, NetworkPolicyPort, IPBlock), written
@@ -22,12 +22,12 @@ here and are left out of the ranges.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from podnet.dataplane.nft.names import generated_name
 from podnet.errors import ManifestError
 from podnet.model.objects import IPBlock, Pod, PolicyPeer, PolicyPort
 from podnet.model.selectors import LabelSelector
@@ -38,11 +38,6 @@ NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 # namespaceSelector). The tuple is the identity of a pod-IP set, so equal peers in
 # different policies share one set.
 PeerKey = tuple[str, LabelSelector | None, LabelSelector | None]
-
-
-def short_hash(text: str) -> str:
-    """10 hex digits of sha256: names stay short and deterministic (STYLE.md 7)."""
-    return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
 def selector_peers(policy_namespace: str, peers: Sequence[PolicyPeer]) -> tuple[PeerKey, ...]:
@@ -184,10 +179,10 @@ _SVC_NAME = re.compile(r"^[a-z0-9-]{1,15}$")
 def named_port_set(proto: str, name: str) -> str:
     """Set name for one named port. Validated port names are IANA_SVC_NAME
     (``[a-z0-9-]``, at most 15), valid in an nft identifier after the prefix; anything
-    else (a state built by code, not by the loader) is hashed rather than pasted."""
+    else (a state built by code, not by the loader) gets a generated name."""
     if _SVC_NAME.match(name):
         return f"port-{proto}-{name}"
-    return f"port-{proto}-h{short_hash(name)}"
+    return generated_name(f"port-{proto}", name, name)
 
 
 def named_port_elements(pods: Iterable[Pod], proto: str, name: str) -> dict[str, str | None]:

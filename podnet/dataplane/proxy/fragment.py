@@ -12,7 +12,7 @@ A port contributes in two ways:
   and no earlier rule (in :func:`~podnet.dataplane.proxy.services.rule_order`) with
   endpoints has the same frontend - its backends in ``be-<n>``, and when it also owns
   its NodePort, in ``npbe-<n>``; with ClientIP affinity also the ``service-ips`` (and
-  ``service-nodeports``) verdict that sends it to its ``aff-<id>`` chain. Two Services
+  ``service-nodeports``) verdict that sends it to its ``aff-<HASH>-<key>`` chain. Two Services
   never share a frontend or NodePort in a valid cluster (the API server's allocators
   refuse it); the ownership rule only keeps a broken input deterministic.
 """
@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from podnet.dataplane.proxy.rules import L4, affinity_id
+from podnet.dataplane.nft.objects import Chain, Map
+from podnet.dataplane.proxy.rules import L4, affinity_names
 from podnet.dataplane.proxy.services import Backend, ServicePortRule
 
 Element = tuple[str, str, str | None]  # (set or map, key, data or None)
@@ -32,19 +33,15 @@ Element = tuple[str, str, str | None]  # (set or map, key, data or None)
 class AffinityPart:
     """ClientIP affinity objects of one owning port: map, chain and recording rules."""
 
-    aid: str
-    decl: str  # declaration of the dynamic map affinity-<aid>
-    chain: tuple[str, ...]  # rules of aff-<aid>
+    map: Map  # the dynamic map of remembered choices
+    chain: Chain  # replays a remembered choice, else chooses
     record: tuple[str, ...]  # its rules in the record-affinity chain
     backends: frozenset[Backend]  # to know when remembered choices must be forgotten
 
     @property
-    def map_name(self) -> str:
-        return f"affinity-{self.aid}"
-
-    @property
-    def chain_name(self) -> str:
-        return f"aff-{self.aid}"
+    def aid(self) -> str:
+        """The part's identity in the table: its chain's generated name."""
+        return self.chain.name
 
 
 class Fragment(NamedTuple):
@@ -91,25 +88,27 @@ def fragment(
     part = None
     if r.affinity_timeout is not None:
         part = _affinity(r, n, owns_nodeport)
-        els.append(("service-ips", front, f"goto {part.chain_name}"))
+        els.append(("service-ips", front, f"goto {part.aid}"))
         if owns_nodeport:
-            els.append(("service-nodeports", np_key, f"goto {part.chain_name}"))
+            els.append(("service-nodeports", np_key, f"goto {part.aid}"))
     return Fragment(n, tuple(shared), tuple(els), part)
 
 
 def _affinity(r: ServicePortRule, n: int, owns_nodeport: bool) -> AffinityPart:
-    """``aff-<id>`` first replays a remembered choice, then falls through to the random
-    one; ``record-affinity`` (postrouting, after DNAT chose) remembers it."""
-    aid = affinity_id(r)
-    decl = (
-        "type ipv4_addr : ipv4_addr . inet_service; flags dynamic,timeout; "
-        f"timeout {r.affinity_timeout}s;"
+    """The ``aff-`` chain first replays a remembered choice, then falls through to the
+    random one; ``record-affinity`` (postrouting, after DNAT chose) remembers it."""
+    chain_name, map_name = affinity_names(r)
+    amap = Map(
+        map_name,
+        "ipv4_addr : ipv4_addr . inet_service",
+        flags=("dynamic", "timeout"),
+        timeout=r.affinity_timeout,
     )
-    chain = [f"{L4} dnat ip to ip saddr map @affinity-{aid}"]
+    chain = [f"{L4} dnat ip to ip saddr map @{map_name}"]
     if owns_nodeport:
         chain.append(f"fib daddr type local goto np-{n}")
     chain.append(f"goto ep-{n}")
-    update = f"update @affinity-{aid} {{ ip saddr : ip daddr . th dport }}"
+    update = f"update @{map_name} {{ ip saddr : ip daddr . th dport }}"
     l4 = f"ct status dnat meta l4proto {r.protocol.lower()}"
     record = [f"{l4} ct original ip daddr {r.cluster_ip} ct original proto-dst {r.port} {update}"]
     if owns_nodeport:
@@ -117,4 +116,4 @@ def _affinity(r: ServicePortRule, n: int, owns_nodeport: bool) -> AffinityPart:
             f"{l4} ct original ip daddr != @cluster-ips "
             f"ct original proto-dst {r.node_port} {update}"
         )
-    return AffinityPart(aid, decl, tuple(chain), tuple(record), frozenset(r.backends))
+    return AffinityPart(amap, Chain(chain_name, tuple(chain)), tuple(record), frozenset(r.backends))

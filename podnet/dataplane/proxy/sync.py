@@ -1,12 +1,9 @@
 """Applying the proxy table: :func:`full_sync`, :func:`diff` and :class:`ServiceProxy`.
 
-kube-proxy's nftables proxier (``pkg/proxy/nftables/proxier.go`` ``syncProxyRules``)
-does a full sync at start and after any failure, and otherwise a partial sync that
-only touches what changed; each is ONE ``nft -f`` transaction. Same here. The
-:class:`ServiceProxy` records changes per Service (its handlers are the change
-trackers) and :meth:`ServiceProxy.sync_changes` recomputes only those Services'
-fragments (:class:`~podnet.dataplane.proxy.table.ProxyTable`), so one endpoint
-change costs the same at 10 Services as at 10,000 (bench/README.md).
+The handlers of :class:`ServiceProxy` record changes per Service (kube-proxy's change
+trackers) and a sync recomputes only those Services' fragments, so one endpoint change
+costs the same at 10 Services as at 10,000; full vs partial sync and the fallback after
+a failure are :class:`~podnet.dataplane.nft.syncer.TableSyncer`'s.
 """
 
 from __future__ import annotations
@@ -14,7 +11,9 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping
 
+from podnet.dataplane.nft.syncer import TableSyncer
 from podnet.dataplane.nft.transaction import NftRunner, Transaction
+from podnet.dataplane.proxy.rules import FAMILY, TABLE
 from podnet.dataplane.proxy.services import ProxyState, ServicePortRule, compile_service, gc_paused
 from podnet.dataplane.proxy.table import ProxyTable
 from podnet.errors import ClusterError, NftError
@@ -55,20 +54,16 @@ class ServiceProxy:
       :meth:`delete_service` only record; :meth:`sync_changes` applies what they
       recorded in one transaction.
 
-    Full sync on the first call and after any failed partial sync (the kernel table
-    may then differ from what we believe), as kube-proxy does; while the kernel is
-    not known to match, every sync is a full one.
+    Full sync on the first call and after any failed sync (the kernel table may then
+    differ from what we believe), as kube-proxy does: :attr:`syncer` decides and counts.
     """
 
     def __init__(self, runner: NftRunner, freeze_gc: bool = True) -> None:
-        """``freeze_gc``: after each full sync call :func:`gc.freeze`, see :meth:`_full`."""
+        """``freeze_gc``: after each full sync call :func:`gc.freeze`, see :meth:`_apply`."""
         self.runner = runner
         self.freeze_gc = freeze_gc
         self.table = ProxyTable()
-        self.full_syncs = 0
-        self.failed_partials = 0  # partial syncs the kernel refused (then: full sync)
-        self.last_error: NftError | None = None
-        self._in_sync = False  # the kernel table equals self.table
+        self.syncer = TableSyncer(runner, f"{FAMILY} {TABLE}")
         self._pending: dict[str, tuple[ServicePortRule, ...]] = {}
         self._sources: dict[str, tuple[Service, EndpointsByPort]] = {}
 
@@ -125,40 +120,41 @@ class ServiceProxy:
                 self._pending[key] = ()
         return self.sync_changes()
 
+    @property
+    def full_syncs(self) -> int:
+        return self.syncer.full_syncs
+
+    @property
+    def failed_syncs(self) -> int:
+        """Transactions the kernel refused (each followed by a full sync)."""
+        return self.syncer.failed_syncs
+
+    @property
+    def last_error(self) -> NftError | None:
+        return self.syncer.last_error
+
     def _apply(self, changes: Mapping[str, tuple[ServicePortRule, ...]]) -> int:
-        if not self._in_sync:
-            self.table.load(changes)
-            return self._full()
-        tx = self.table.apply(changes)
-        try:
-            self.runner.run(tx)
-        except NftError as e:  # counted: a fallback must not hide a bug (or an nft one)
-            self.failed_partials += 1
-            self.last_error = e
-            self._in_sync = False
-            return self._full()
-        return len(tx)
+        """Partial sync of ``changes`` when the kernel matches the table, else a full one;
+        after a full sync, with ``freeze_gc``, move every object the process has to
+        CPython's permanent GC generation (:func:`gc.freeze`).
 
-    def _full(self) -> int:
-        """Replace the whole kernel table; then, with ``freeze_gc``, move every object
-        the process has to CPython's permanent GC generation (:func:`gc.freeze`).
-
-        Why: at 10,000 Services the process holds ~200,000 GC-tracked objects (the
-        ClusterState's Services and Endpoints, the table), and CPython now and then
-        runs a full collection over all of them: measured 250 ms to 1.6 s on the bench
-        machine, which would land inside some endpoint change and break its < 10 ms
-        budget. Frozen objects are still freed by reference counting (nothing here
-        forms cycles); only cyclic garbage among them would be kept.
+        Why freeze: at 10,000 Services the process holds ~200,000 GC-tracked objects,
+        and CPython now and then runs a full collection over all of them, which would
+        land inside some endpoint change and break its < 10 ms budget (bench/README.md).
+        Frozen objects are still freed by reference counting (nothing here forms
+        cycles); only cyclic garbage among them would be kept.
         """
-        self._in_sync = False
-        with gc_paused():  # the runner renders 30,000 elements at 10,000 Services
-            tx = self.table.full_transaction()
-            self.runner.run(tx)
-        if self.freeze_gc:
+        full_before = self.syncer.full_syncs
+        partial = None
+        if self.syncer.in_sync:
+            partial = lambda: self.table.apply(changes)  # noqa: E731
+        else:
+            self.table.load(changes)
+        with gc_paused():  # a full sync renders 30,000 elements at 10,000 Services
+            n = self.syncer.sync(self.table.full_transaction, partial)
+        if self.freeze_gc and self.syncer.full_syncs != full_before:
             gc.freeze()
-        self._in_sync = True
-        self.full_syncs += 1
-        return len(tx)
+        return n
 
 
 def _same(a: object, b: object) -> bool:

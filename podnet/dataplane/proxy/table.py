@@ -10,7 +10,7 @@ This is kube-proxy's ``proxier.go`` shape (``serviceChanges``/``endpointsChanges
 trackers, partial sync of changed services) applied to podnet's map-based table.
 
 Ownership of a frontend or NodePort can move between rules when one of two Services
-claiming the same one (an invalid cluster, see ``nft_proxy_fragment``) changes; the
+claiming the same one (an invalid cluster, see :mod:`podnet.dataplane.proxy.fragment`) changes; the
 rules whose ownership moved are recomputed too, so the result is always exactly
 :func:`desired` of the new state (tested against full syncs with hypothesis).
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+from podnet.dataplane.nft.objects import Table, full_transaction
 from podnet.dataplane.nft.transaction import Transaction
 from podnet.dataplane.proxy.claims import Claims, Prec, RuleId
 from podnet.dataplane.proxy.fragment import (
@@ -29,13 +30,12 @@ from podnet.dataplane.proxy.fragment import (
     front_key,
     nodeport_key,
 )
-from podnet.dataplane.proxy.rules import STATIC_SETS, Desired
+from podnet.dataplane.proxy.rules import STATIC_SETS
 from podnet.dataplane.proxy.services import ProxyState, ServicePortRule, gc_paused, rule_order
 from podnet.dataplane.proxy.transactions import (
     ABSENT,
     Delta,
     delta_transaction,
-    full_transaction_of,
     whole_table,
 )
 
@@ -234,7 +234,7 @@ class ProxyTable:
             self._record.pop(rid, None)
 
     # -- the whole table ------------------------------------------------------------------
-    def as_desired(self, copy: bool = True) -> Desired:
+    def as_desired(self, copy: bool = True) -> Table:
         """The whole table; dict order is creation order (referenced objects first).
         With ``copy=False`` the element dicts are the table's own (read them at once)."""
         return whole_table(self.elements, self.counts, self.affinity, self.record_rules, copy)
@@ -242,7 +242,7 @@ class ProxyTable:
     def full_transaction(self) -> Transaction:
         """Replace the whole kernel table atomically, in one transaction."""
         with gc_paused():
-            return full_transaction_of(self.as_desired(copy=False))
+            return full_transaction(self.as_desired(copy=False))
 
 
 def _track(d: Delta, els: Mapping[str, Mapping[str, str | None]], frag: Fragment) -> None:
@@ -254,6 +254,6 @@ def _track(d: Delta, els: Mapping[str, Mapping[str, str | None]], frag: Fragment
         seen.setdefault((s, k), els[s].get(k, ABSENT))
 
 
-def desired(st: ProxyState) -> Desired:
+def desired(st: ProxyState) -> Table:
     """Turn a :class:`ProxyState` into the table's sets, chains and elements. Pure."""
     return ProxyTable.from_state(st).as_desired()

@@ -1,21 +1,14 @@
 """The proxy table's transactions: the whole table, or what one change changed.
 
-:func:`full_transaction_of` replaces the whole table: ``add`` + ``delete`` of the table
-first so it works whether or not it exists; the kernel sees one batch, so no packet
-ever sees the table empty or half-filled.
-
-:func:`delta_transaction` is the one for :meth:`ProxyTable.apply`: what changed, in a
-safe order.
-
 :class:`Delta` records the *before* state of everything a change touched (element
 data, whether a per-count object existed, affinity parts, the record chain); the
-table holds the *after* state. :func:`delta_transaction` emits only the differences.
+table holds the *after* state; :func:`delta_transaction` emits only the differences.
+The whole table is rendered by :func:`podnet.dataplane.nft.objects.full_transaction`.
 
 Order matters inside the batch (the kernel checks references at each command): new
-maps and chains first (elements and rules point at them), then rewritten chains, then
-element deletes before adds (a key whose data changed is deleted and re-added), then
-flushes of affinity maps, then removal of chains and maps nothing references any
-more - chains (rewritten or deleted) before the maps their rules used.
+maps and chains first, then rewritten chains, then element deletes before adds, then
+flushes of affinity maps, then chains nothing references any more before the maps
+their rules used.
 """
 
 from __future__ import annotations
@@ -23,6 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from podnet.dataplane.nft.objects import (
+    Chain,
+    Table,
+    add_chain,
+    add_rules,
+    add_set,
+    delete_set,
+)
 from podnet.dataplane.nft.transaction import Transaction
 from podnet.dataplane.proxy.fragment import AffinityPart
 from podnet.dataplane.proxy.rules import (
@@ -33,7 +34,6 @@ from podnet.dataplane.proxy.rules import (
     SERVICES_CHAIN,
     STATIC_SETS,
     TABLE,
-    Desired,
     count_chains,
     count_sets,
     services_rules,
@@ -59,43 +59,25 @@ def whole_table(
     affinity: Mapping[str, AffinityPart],
     record_rules: tuple[str, ...],
     copy: bool,
-) -> Desired:
+) -> Table:
     """The whole table as data; dict order is creation order (referenced objects first)."""
     sets = dict(STATIC_SETS)
-    chains: dict[str, tuple[str, tuple[str, ...]]] = {}
+    chains: dict[str, Chain] = {}
     for n in sorted(counts):
         sets.update(count_sets(n))
         chains.update(count_chains(n))
     for aid in sorted(affinity):
         a = affinity[aid]
-        sets[a.map_name] = (True, a.decl)
-        chains[a.chain_name] = ("", a.chain)
-    chains[RECORD_CHAIN] = ("", record_rules)
-    chains[SERVICES_CHAIN] = ("", services_rules(counts))
+        sets[a.map.name] = a.map
+        chains[a.chain.name] = a.chain
+    chains[RECORD_CHAIN] = Chain(RECORD_CHAIN, record_rules)
+    chains[SERVICES_CHAIN] = Chain(SERVICES_CHAIN, services_rules(counts))
     chains.update(BASE_CHAINS)
-    chains[POSTROUTING[0]] = (POSTROUTING[1], POSTROUTING[2])
+    chains[POSTROUTING.name] = POSTROUTING
     els = {
         name: dict(elements[name]) if copy else elements[name] for name in sets if name in elements
     }
-    return Desired(sets, chains, els)
-
-
-def full_transaction_of(d: Desired) -> Transaction:
-    """Replace the whole table with ``d`` in one transaction (see the module doc)."""
-    tx = Transaction(FAMILY, TABLE)
-    tx.add_table()
-    tx.delete_table()
-    tx.add_table()
-    for name, (is_map, decl) in d.sets.items():
-        (tx.add_map if is_map else tx.add_set)(name, decl)
-    for name, (base, _) in d.chains.items():
-        tx.add_chain(name, base)
-    for name, (_, rules) in d.chains.items():
-        for rule in rules:
-            tx.add_rule(name, rule)
-    for name, items in d.elements.items():
-        tx.add_elements(name, items.items())
-    return tx
+    return Table(FAMILY, TABLE, sets, chains, els)
 
 
 def delta_transaction(
@@ -111,52 +93,44 @@ def delta_transaction(
     dead = sorted(n for n, had in d.counts.items() if had and n not in counts)
     aff = [(before, affinity.get(aid)) for aid, before in sorted(d.affinity.items())]
     for n in born:
-        for name, (_, decl) in count_sets(n).items():
-            tx.add_map(name, decl)
+        for spec in count_sets(n).values():
+            add_set(tx, spec)
     for before, after in aff:
         if after is not None and before is None:
-            tx.add_map(after.map_name, after.decl)
-    for n in born:  # each new map with the one rule that uses it (see nft_proxy_rules)
-        for name, (_, rules) in count_chains(n).items():
-            tx.add_chain(name)
-            for rule in rules:
-                tx.add_rule(name, rule)
+            add_set(tx, after.map)
+    for n in born:  # each new map with the one rule that uses it (see README.md)
+        for chain in count_chains(n).values():
+            add_chain(tx, chain)
+            add_rules(tx, chain)
     if born or dead:
-        tx.flush_chain(SERVICES_CHAIN)
-        for rule in services_rules(counts):
-            tx.add_rule(SERVICES_CHAIN, rule)
+        add_rules(tx, Chain(SERVICES_CHAIN, services_rules(counts)), flush=True)
     for before, after in aff:
         if after is None or (before is not None and before.chain == after.chain):
             continue
         if before is None:
-            tx.add_chain(after.chain_name)
-        else:
-            tx.flush_chain(after.chain_name)
-        for rule in after.chain:
-            tx.add_rule(after.chain_name, rule)
+            add_chain(tx, after.chain)
+        add_rules(tx, after.chain, flush=before is not None)
     if d.record and record_rules != d.record_before:
-        tx.flush_chain(RECORD_CHAIN)
-        for rule in record_rules:
-            tx.add_rule(RECORD_CHAIN, rule)
+        add_rules(tx, Chain(RECORD_CHAIN, record_rules), flush=True)
     _element_ops(tx, d, elements)
     for before, after in aff:
         if before is not None and after is not None and before.backends - after.backends:
             # Remembered choices may point at a gone pod. kube-proxy drops only those of
             # removed endpoints (its sets are per endpoint); flushing the Service's map
             # re-balances its clients once.
-            tx.flush_map(after.map_name)
+            tx.flush_map(after.map.name)
     for before, after in aff:
         if before is not None and after is None:
-            tx.delete_chain(before.chain_name)
+            tx.delete_chain(before.chain.name)
     for n in dead:
         for name in count_chains(n):
             tx.delete_chain(name)
     for before, after in aff:
         if before is not None and after is None:
-            tx.delete_map(before.map_name)
+            delete_set(tx, before.map)
     for n in dead:
-        for name in count_sets(n):
-            tx.delete_map(name)
+        for spec in count_sets(n).values():
+            delete_set(tx, spec)
     return tx
 
 

@@ -319,4 +319,4 @@ def test_incremental_endpoint_change_through_handlers_and_session(topo: Topology
         proxy.sync_changes()
         got = topo.connect("c", "10.96.0.24", 80, count=10)  # remembered: sticks to b
         assert got == ["b"] * 10
-        assert (proxy.full_syncs, proxy.failed_partials) == (1, 0)  # all partial syncs
+        assert (proxy.full_syncs, proxy.failed_syncs) == (1, 0)  # all partial syncs

@@ -74,21 +74,21 @@ add table inet podnet-policy
 add set inet podnet-policy self { type ipv4_addr . ipv4_addr; }
 add map inet podnet-policy ingress-pods { type ipv4_addr : verdict; }
 add map inet podnet-policy egress-pods { type ipv4_addr : verdict; }
-add set inet podnet-policy pods-d0ffece890 { type ipv4_addr; }
-add set inet podnet-policy cidr-32d3c33fde { type ipv4_addr; flags interval; }
+add set inet podnet-policy pods-2D76Z2EQ-default { type ipv4_addr; }
+add set inet podnet-policy cidr-GLJ4GP66-10-0-0-0-10-243-255-255 { type ipv4_addr; flags interval; }
 add set inet podnet-policy port-tcp-http { type ipv4_addr . inet_proto . inet_service; }
 add chain inet podnet-policy deny
-add chain inet podnet-policy pol-in-88d8e6bb63
-add chain inet podnet-policy set-in-88d8e6bb63
+add chain inet podnet-policy pol-in-RDMONO3D-default-allow-cli
+add chain inet podnet-policy set-in-RDMONO3D-default-allow-cli
 add chain inet podnet-policy egress { type filter hook forward priority filter; policy accept; }
 add chain inet podnet-policy ingress { type filter hook forward priority filter + 1; policy accept; }
 add rule inet podnet-policy deny counter drop
-add rule inet podnet-policy pol-in-88d8e6bb63 ip saddr @pods-d0ffece890 meta l4proto udp th dport { 53 } accept
-add rule inet podnet-policy pol-in-88d8e6bb63 ip saddr @pods-d0ffece890 ip daddr . meta l4proto . th dport @port-tcp-http accept
-add rule inet podnet-policy pol-in-88d8e6bb63 ip saddr @cidr-32d3c33fde meta l4proto udp th dport { 53 } accept
-add rule inet podnet-policy pol-in-88d8e6bb63 ip saddr @cidr-32d3c33fde ip daddr . meta l4proto . th dport @port-tcp-http accept
-add rule inet podnet-policy set-in-88d8e6bb63 jump pol-in-88d8e6bb63 comment "default/allow-cli"
-add rule inet podnet-policy set-in-88d8e6bb63 goto deny
+add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @pods-2D76Z2EQ-default meta l4proto udp th dport { 53 } accept
+add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @pods-2D76Z2EQ-default ip daddr . meta l4proto . th dport @port-tcp-http accept
+add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @cidr-GLJ4GP66-10-0-0-0-10-243-255-255 meta l4proto udp th dport { 53 } accept
+add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @cidr-GLJ4GP66-10-0-0-0-10-243-255-255 ip daddr . meta l4proto . th dport @port-tcp-http accept
+add rule inet podnet-policy set-in-RDMONO3D-default-allow-cli jump pol-in-RDMONO3D-default-allow-cli comment "default/allow-cli"
+add rule inet podnet-policy set-in-RDMONO3D-default-allow-cli goto deny
 add rule inet podnet-policy egress ct state established,related accept
 add rule inet podnet-policy egress ip saddr . ip daddr @self accept
 add rule inet podnet-policy egress ip saddr vmap @egress-pods
@@ -96,9 +96,9 @@ add rule inet podnet-policy ingress ct state established,related accept
 add rule inet podnet-policy ingress ip saddr . ip daddr @self accept
 add rule inet podnet-policy ingress ip daddr vmap @ingress-pods
 add element inet podnet-policy self { 10.244.0.2 . 10.244.0.2 }
-add element inet podnet-policy ingress-pods { 10.244.0.2 : goto set-in-88d8e6bb63 }
-add element inet podnet-policy pods-d0ffece890 { 10.244.1.2 }
-add element inet podnet-policy cidr-32d3c33fde { 10.0.0.0-10.243.255.255, 10.245.0.0-10.255.255.255 }
+add element inet podnet-policy ingress-pods { 10.244.0.2 : goto set-in-RDMONO3D-default-allow-cli }
+add element inet podnet-policy pods-2D76Z2EQ-default { 10.244.1.2 }
+add element inet podnet-policy cidr-GLJ4GP66-10-0-0-0-10-243-255-255 { 10.0.0.0-10.243.255.255, 10.245.0.0-10.255.255.255 }
 add element inet podnet-policy port-tcp-http { 10.244.0.2 . tcp . 8080 }
 """
 
@@ -111,13 +111,13 @@ def test_other_node_has_the_policy_chains_but_no_local_isolation() -> None:
     ps = compile_policies(state(ALLOW_CLI), "node-1")
     assert ps.elements["ingress-pods"] == {} and ps.elements["egress-pods"] == {}
     assert ps.elements["self"] == {"10.244.1.2 . 10.244.1.2": None}
-    assert "pol-in-88d8e6bb63" in ps.chains
+    assert "pol-in-RDMONO3D-default-allow-cli" in ps.chains
     assert not [c for c in ps.chains if c.startswith("set-")]
 
 
 def test_reject_mode_and_unknown_mode() -> None:
     ps = compile_policies(state(ALLOW_CLI), "node-0", deny="reject")
-    assert ps.chains["deny"][1] == (
+    assert ps.chains["deny"].rules == (
         "meta l4proto tcp counter reject with tcp reset",
         "counter reject with icmpx admin-prohibited",
     )
@@ -130,7 +130,7 @@ def test_empty_ingress_list_denies_and_empty_rule_allows_everything() -> None:
     deny = NetworkPolicy("default", "deny", EMPTY, ("Ingress", "Egress"))
     allow = NetworkPolicy("default", "all", EMPTY, ("Ingress",), ingress=(PolicyRule(),))
     ps = compile_policies(state(deny, allow), "node-0")
-    chains = {n: rules for n, (_, rules) in ps.chains.items()}
+    chains = {n: c.rules for n, c in ps.chains.items()}
     pol = [n for n in chains if n.startswith("pol-")]
     assert sorted(chains[n] for n in pol) == [(), (), ("accept",)]
     ingress_set = ps.elements["ingress-pods"]["10.244.0.2"]
@@ -169,7 +169,7 @@ def test_peer_selectors_and_namespace_defaults() -> None:
     ps = compile_policies(state(pol, pods=(WEB, CLI, other)), "node-0")
     sets = [
         ps.elements[r.split("@")[1].split()[0]]
-        for r in ps.chains[next(c for c in ps.chains if c.startswith("pol-"))][1]
+        for r in ps.chains[next(c for c in ps.chains if c.startswith("pol-"))].rules
     ]
     assert [sorted(s) for s in sets] == [
         ["10.244.1.2"],
@@ -259,7 +259,8 @@ def test_failed_partial_sync_falls_back_to_full_sync() -> None:
     fake.fail_next = True
     new = compile_policies(state(), "node-0")
     proxy.sync(new)
-    assert proxy.full_syncs == 2 and proxy.applied == new
+    assert (proxy.full_syncs, proxy.failed_syncs) == (2, 1) and proxy.applied == new
+    assert isinstance(proxy.last_error, NftError)
     fresh = FakeNft()
     fresh.run(full_transaction(new))
     assert fake.snapshot() == fresh.snapshot()
@@ -283,8 +284,9 @@ def test_policy_states_share_work_and_equal_per_node_compiles() -> None:
 
 
 def test_odd_port_names_are_hashed_not_pasted_into_nft() -> None:
+    from podnet.dataplane.nft.names import is_generated
     from podnet.dataplane.policy.match import named_port_set
 
     assert named_port_set("tcp", "http-alt") == "port-tcp-http-alt"
     odd = named_port_set("tcp", 'a"; flush ruleset')
-    assert odd.startswith("port-tcp-h") and " " not in odd and '"' not in odd
+    assert odd == "port-tcp-FM5HULW3-a-flush-ruleset" and is_generated(odd)

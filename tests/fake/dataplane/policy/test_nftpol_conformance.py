@@ -4,7 +4,7 @@ Each case in ../shared/conformance/netpol-e2e (and tests/conformance/cases) is b
 with the real loader and control plane on one node and on two (so pairs cross
 nodes; not for cases whose ipBlocks assume one node's /24), each
 node's ``inet podnet-policy`` table is compiled, and every probe pair is traced
-(tests/fake/dataplane/policy/test_nftpol_trace.py) on the destination Service's endpoint - the
+(support.nft_trace) on the destination Service's endpoint - the
 address and port the packet carries in the forward hook after the proxy's DNAT.
 This checks the compiler itself against upstream, independently of the engine.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support.nft_trace import Packet, passes, view_of
 from support.paths import SHARED_CASES, conformance_cases
-from test_nftpol_trace import Packet, passes
 
 from podnet.analyze.conformance import build_case_cluster, load_case
 from podnet.dataplane.policy.compile import compile_policies
@@ -31,7 +31,7 @@ def test_case_through_compiled_tables(path: Path, nodes: int) -> None:
         pytest.skip("expectations written for all pods in one node's /24")
     case = load_case(path)
     state = build_case_cluster(case, nodes=nodes)
-    tables = {n.name: compile_policies(state, n.name) for n in state.nodes}
+    tables = {n.name: view_of(compile_policies(state, n.name)) for n in state.nodes}
     node_of = {p.ip: p.node for p in state.pods if p.ip and p.node}
     wrong = []
     for probe in case.probes:

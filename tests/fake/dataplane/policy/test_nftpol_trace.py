@@ -1,8 +1,7 @@
-"""A packet tracer over compiled policy tables, and a differential test against the engine.
+"""The compiled policy tables, traced, against the engine (a differential test).
 
-The tracer interprets exactly the rule language :mod:`podnet.dataplane.policy.compile` emits
-(and fails loudly on anything else), for the FIRST packet of a connection (ct state
-new) in the forward hook: base chains in priority order, ``accept`` ends one base
+The tracer (support.nft_trace) follows the FIRST packet of a connection (ct state
+new) through the forward hook: base chains in priority order, ``accept`` ends one base
 chain, a drop/reject ends everything. The differential test generates small clusters
 and checks that, for every pod pair and a few ports, "the source's node and the
 destination's node both let the packet through" equals
@@ -14,14 +13,14 @@ special-case it and the upstream truth tables never check it).
 
 from __future__ import annotations
 
-import ipaddress
-import re
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
+from support.nft_trace import Packet, View, fake_view, passes, view_of
 
 from podnet.control.policy.engine import PolicyEngine
-from podnet.dataplane.policy.compile import PolicyState, compile_policies
+from podnet.dataplane.nft.fake import FakeNft
+from podnet.dataplane.policy.compile import compile_policies
+from podnet.dataplane.policy.sync import PolicyProxy
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import (
     Container,
@@ -35,101 +34,6 @@ from podnet.model.objects import (
     PolicyRule,
 )
 from podnet.model.selectors import LabelSelector, Requirement
-
-_BASE_ORDER = ("egress", "ingress")  # priority filter, filter + 1
-_PORTS = re.compile(r"^th dport \{ ([^}]*) \} ?")
-
-
-def _in_set(ps: PolicyState, name: str, key: str) -> bool:
-    decl = ps.sets[name][1]
-    elements = ps.elements[name]
-    if "interval" not in decl:
-        return key in elements
-    ip = int(ipaddress.IPv4Address(key))
-    for item in elements:
-        lo, _, hi = item.partition("-")
-        if int(ipaddress.IPv4Address(lo)) <= ip <= int(ipaddress.IPv4Address(hi or lo)):
-            return True
-    return False
-
-
-def _ports_contain(spec: str, port: int) -> bool:
-    for item in spec.split(", "):
-        lo, _, hi = item.partition("-")
-        if int(lo) <= port <= int(hi or lo):
-            return True
-    return False
-
-
-class Packet:
-    def __init__(self, src: str, dst: str, proto: str, port: int) -> None:
-        self.src, self.dst, self.proto, self.port = src, dst, proto.lower(), port
-
-    def field(self, name: str) -> str:
-        return self.src if name == "saddr" else self.dst
-
-
-def _rule(ps: PolicyState, pkt: Packet, rule: str) -> str | None:
-    """The verdict of one rule: ``accept``, ``drop``, ``jump X``, ``goto X`` or None."""
-    rest = re.sub(r' comment "[^"]*"$', "", rule)
-    while rest:
-        if rest.startswith("ct state established,related "):
-            return None  # only new connections are traced
-        if m := re.match(r"^ip saddr \. ip daddr @(\S+) ?", rest):
-            if not _in_set(ps, m[1], f"{pkt.src} . {pkt.dst}"):
-                return None
-        elif m := re.match(r"^ip (saddr|daddr) vmap @(\S+)$", rest):
-            data = ps.elements[m[2]].get(pkt.field(m[1]))
-            return data
-        elif m := re.match(r"^ip daddr \. meta l4proto \. th dport @(\S+) ?", rest):
-            if not _in_set(ps, m[1], f"{pkt.dst} . {pkt.proto} . {pkt.port}"):
-                return None
-        elif m := re.match(r"^ip (saddr|daddr) @(\S+) ?", rest):
-            if not _in_set(ps, m[2], pkt.field(m[1])):
-                return None
-        elif m := re.match(r"^meta l4proto (\w+) ?", rest):
-            if pkt.proto != m[1]:
-                return None
-            rest = rest[m.end() :]
-            if p := _PORTS.match(rest):
-                if not _ports_contain(p[1], pkt.port):
-                    return None
-                rest = rest[p.end() :]
-            continue
-        elif m := re.match(r"^counter (drop|reject.*)$", rest):
-            return "drop"
-        elif rest in ("accept",) or re.match(r"^(jump|goto) \S+$", rest):
-            return rest
-        else:
-            raise AssertionError(f"tracer does not know {rest!r} (in {rule!r})")
-        rest = rest[m.end() :]
-    raise AssertionError(f"rule without verdict: {rule!r}")
-
-
-def _chain(ps: PolicyState, pkt: Packet, name: str, depth: int = 0) -> str | None:
-    """``accept``/``drop`` or None (fell off the end: return to the caller)."""
-    assert depth < 10
-    for rule in ps.chains[name][1]:
-        v = _rule(ps, pkt, rule)
-        if v is None:
-            continue
-        if v in ("accept", "drop"):
-            return v
-        verb, target = v.split()
-        sub = _chain(ps, pkt, target, depth + 1)
-        if verb == "goto" or sub is not None:
-            return sub
-    return None
-
-
-def passes(ps: PolicyState, pkt: Packet) -> bool:
-    """Does a new connection's first packet get through this node's forward hook?"""
-    for base in _BASE_ORDER:
-        assert "policy accept" in ps.chains[base][0]
-        if _chain(ps, pkt, base) == "drop":
-            return False
-    return True
-
 
 # -- the differential test ------------------------------------------------------------
 
@@ -243,16 +147,25 @@ def clusters(draw: hs.DrawFn) -> ClusterState:
     return ClusterState((), nss, tuple(pods), (), pols)
 
 
-def nft_allows(tables: dict[str, PolicyState], nodes: dict[str, str], pkt: Packet) -> bool:
+def nft_allows(tables: dict[str, View], nodes: dict[str, str], pkt: Packet) -> bool:
     """Both the source's and the destination's node must let the packet through."""
     hops = {nodes[ip] for ip in (pkt.src, pkt.dst) if ip in nodes}
     return all(passes(tables[n], pkt) for n in hops)
 
 
+def test_tracer_reads_the_fake_as_it_reads_the_table() -> None:
+    pod = Pod("x", "p", {}, (Container("c", "x"),), ip="10.244.0.2", node="node-0")
+    deny = NetworkPolicy("x", "deny", LabelSelector(), ("Ingress",))
+    ps = compile_policies(ClusterState((), (), (pod,), (), (deny,)), "node-0")
+    fake = FakeNft()
+    PolicyProxy(fake).sync(ps)
+    assert fake_view(fake, "inet", "podnet-policy") == view_of(ps)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters())
 def test_compiled_tables_agree_with_the_engine(state: ClusterState) -> None:
-    tables = {n: compile_policies(state, n) for n in ("node-0", "node-1")}
+    tables = {n: view_of(compile_policies(state, n)) for n in ("node-0", "node-1")}
     nodes = {p.ip: p.node for p in state.pods if p.ip and p.node}
     engine = PolicyEngine(state.namespaces, state.pods, state.policies)
     ends = [p.ip for p in state.pods if p.ip] + ["192.168.7.7"]  # plus one outside address
