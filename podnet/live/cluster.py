@@ -41,7 +41,7 @@ from podnet.dataplane.runtime.state import PodStatus
 from podnet.dataplane.sandbox.namespaces import Sandbox
 from podnet.errors import ClusterError, ImageError
 from podnet.live.statedir import make_state_dir
-from podnet.live.sync import ChangeTracker, ClusterSync, NodeTables
+from podnet.live.sync import MAX_INTERVAL, MIN_INTERVAL, ChangeTracker, ClusterSync, NodeTables
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
 
@@ -56,6 +56,9 @@ SYNC_WAIT = 10.0  # seconds recreate_pod waits for the new IP to reach every nod
 
 class LiveCluster:
     """A running cluster. Create, :meth:`start`, use, :meth:`close` (or ``with``)."""
+
+    # (min, max) seconds between syncs, :class:`~podnet.live.sync.ClusterSync`
+    sync_intervals: tuple[float, float] = (MIN_INTERVAL, MAX_INTERVAL)
 
     def __init__(
         self,
@@ -110,18 +113,8 @@ class LiveCluster:
             session = NftSession(tuple(self.sandbox.node_exec_argv(node.name, [])))
             self._sessions.append(session)
             tables[node.name] = NodeTables(ServiceProxy(session), PolicyProxy(session))
-        self.sync = ClusterSync(
-            tracker,
-            tables,
-            self.records_path,
-            deny=self.deny,
-            on_synced=self._published,
-            on_failure=self._failed,
-        )
-        self.sync.sync()  # the first, full sync, here: its errors are start()'s
-        self._tracker = tracker
         # After Sandbox.enter: a rootless sandbox must be entered single-threaded.
-        self.sync.start()
+        self._start_sync(tracker, tables)
         self.runtime = Runtime(
             images,
             sandbox_spawner(self.sandbox),
@@ -201,6 +194,23 @@ class LiveCluster:
             raise ClusterError(f"{key}: its new IP was not applied within {SYNC_WAIT:g}s")
         self.start_pods([new])
         return new
+
+    def _start_sync(self, tracker: ChangeTracker, tables: dict[str, NodeTables]) -> None:
+        """The first, full sync in this thread (its errors are start()'s), then the
+        paced sync thread; from here on the readiness callback records into ``tracker``."""
+        self.sync = ClusterSync(
+            tracker,
+            tables,
+            self.records_path,
+            deny=self.deny,
+            min_interval=self.sync_intervals[0],
+            max_interval=self.sync_intervals[1],
+            on_synced=self._published,
+            on_failure=self._failed,
+        )
+        self.sync.sync()
+        self._tracker = tracker
+        self.sync.start()
 
     # -- waiting for the data plane -----------------------------------------------------
 

@@ -170,6 +170,8 @@ class ClusterSync:
         self.failures = 0
         self.last_error: Exception | None = None
         self._applied_seq = -1
+        self._attempts = 0  # syncs begun
+        self._failed_attempt = 0  # the number of the last one that failed
         self._full = True  # the first sync and the one after any failure
         self._cond = threading.Condition()
         self._one_at_a_time = threading.Lock()
@@ -193,9 +195,10 @@ class ClusterSync:
     def sync(self) -> ClusterState | None:
         """Apply what was recorded (everything after a failure); the state applied."""
         with self._one_at_a_time:
-            snap = self.tracker.take()
             with self._cond:
-                full = self._full
+                self._attempts += 1
+                attempt, full = self._attempts, self._full
+            snap = self.tracker.take()
             if snap.empty and not full:
                 self._done(snap.seq, None, full)
                 return self.state
@@ -205,6 +208,7 @@ class ClusterSync:
                 with self._cond:
                     self.failures += 1
                     self.last_error = e
+                    self._failed_attempt = attempt
                     self._full = True
                     self._cond.notify_all()
                 if self.on_failure is not None:
@@ -250,17 +254,18 @@ class ClusterSync:
 
     def wait_synced(self, timeout: float, mark: int | None = None) -> bool:
         """Wait until the changes recorded so far (or before ``mark``) are applied;
-        False on timeout. Raises the error of a sync that fails meanwhile."""
+        False on timeout. Raises the error of a sync begun after this call that failed
+        (one is asked for here, so a failure from before is retried, not re-raised)."""
+        with self._cond:
+            begun = self._attempts
         if mark is None:
             mark = self.tracker.seq
-        with self._cond:
-            failures = self.failures
         self.request()
         with self._cond:
             ok = self._cond.wait_for(
-                lambda: self._applied_seq >= mark or self.failures > failures, timeout
+                lambda: self._applied_seq >= mark or self._failed_attempt > begun, timeout
             )
-            if self._applied_seq < mark and self.failures > failures:
+            if self._applied_seq < mark and self._failed_attempt > begun:
                 assert self.last_error is not None
                 raise self.last_error
         return ok
