@@ -84,8 +84,8 @@ def _progress(msg: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Imported here: the live stack costs ~0.35 s of imports, and the CLI loads every
-    # verb's module to build its parser (podnet.cli.main).
+    # Imported here: the live stack is slow to import, and the CLI loads every verb's
+    # module to build its parser (podnet.cli.main; figures in bench/README.md).
     from podnet.control.cluster import user_pods
     from podnet.live.probe.render import format_table, write_json
     from podnet.live.probe.result import disagreements

@@ -50,8 +50,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # Imported here: the live stack (netlink, nftables, runtime) costs every other
-    # verb ~0.2 s of start-up otherwise, since the CLI registers all verbs.
+    # Imported here: the CLI registers every verb, and the live stack's imports (netlink,
+    # nftables, runtime) would slow every other verb's start-up (bench/README.md).
     from podnet.live.run import run
     from podnet.manifests import load_paths
 

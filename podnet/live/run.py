@@ -1,36 +1,21 @@
 """``podnet run``: bring a cluster up, run its pods, stream their output, tear it down.
 
-Semantics of "done": pods split into servers (they serve a port: declared
-containerPorts, Service targetPorts, or a port their image is known to listen on) and
-clients (everything else). Servers start first; clients start once every server is
-listening on its TCP ports (bounded wait; a server whose container already exited is
-not waited for), so the seed's ``wget`` does not race nginx's start-up. While the
-cluster is up, ``podnet exec`` can find it (:mod:`podnet.live.registry`). The run
-ends when every client's containers have exited once (their first run is the result;
-restartPolicy Always would restart them, as kubelet does, but nobody waits for that),
-or at ``--timeout`` (counted from the start of the run).
+Pods split into servers (they serve a port: containerPorts, Service targetPorts, or a
+port their image is known to listen on) and clients. Servers start first; clients once
+every server listens on its TCP ports and the endpoints recorded so far are applied
+(:mod:`podnet.live.sync`; bounded waits), so the seed's ``wget`` does not race nginx.
+The run ends when every client container has exited once (the first run is the
+result, whatever the restartPolicy) or at ``--timeout``.
 
-Exit codes (kubectl's and the shell's conventions):
-
-* 0: every client container exited 0 (or there were no clients and the run was
-  stopped by ``--timeout``), or the reader of the pod output went away (``| head``);
-* 1: a client container exited non-zero, a client pod failed before its containers
-  ran (init container), or the timeout struck while clients still ran; a
-  :class:`~podnet.errors.PodnetError` (printed by the CLI as one line) is also 1;
-* 128+N: stopped by signal N (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), after
-  a full teardown;
-* with ``--shell``: the shell's exit code.
-
-The runtime is one event loop (:mod:`podnet.dataplane.runtime.loop`), which streams
-the pods' output and records readiness for the paced sync of the Service proxy and
-DNS (:mod:`podnet.live.sync`; clients start once the servers' endpoints are applied).
-Every wait below is ``runtime.run_until``, which drives the loop or, when the loop
-has its own driver thread (:meth:`LiveCluster.start` starts one), waits on it. The
-main thread never blocks elsewhere, so Ctrl-C and SIGTERM are handled at once.
-
-Progress goes to ``err`` as ``podnet: ...`` lines; ``out`` carries only pod output,
-each line prefixed ``[namespace/pod]`` (``[namespace/pod/container]`` for pods with
-several containers), so ``podnet run ... 2>/dev/null`` is the pods' output alone.
+Exit codes (kubectl's and the shell's conventions): 0 when every client container exited
+0 (or there were no clients and ``--timeout`` stopped the run), or the output's reader
+went away (``| head``); 1 when a client exited non-zero, failed before its containers
+ran, or the timeout struck while clients ran, and for a
+:class:`~podnet.errors.PodnetError`; 128+N when stopped by signal N, after a full
+teardown; with ``--shell``, the shell's. Every wait is ``runtime.run_until``, so the main
+thread never blocks elsewhere and Ctrl-C and SIGTERM are handled at once. Progress goes
+to ``err`` as ``podnet: ...`` lines; ``out`` carries only pod output, prefixed
+``[namespace/pod]``.
 """
 
 from __future__ import annotations

@@ -1,16 +1,15 @@
 """A compiled yes/no check for the Kubernetes OpenAPI schemas, to skip jsonschema.
 
-jsonschema takes ~1.5 ms per Pod (it walks the schema and resolves ``$ref`` on every
-call); almost every document is valid, so we compile each kind's schema once into
-nested closures that only answer "valid?" (~20x faster) and run jsonschema only when the
-answer is no, to get its messages. Soundness matters in one direction: a "yes" here must
-be a "yes" from jsonschema. The compiler therefore knows exactly the keywords the
-kubernetes-validate schemas use (type, properties, additionalProperties, required,
-items, enum, oneOf over types, $ref) with jsonschema's semantics (an integer-valued
-float is an ``integer``; ``True`` is not ``1``), ignores annotations (description,
-format - not asserted by jsonschema without a FormatChecker - and x-kubernetes-*), and
-refuses (:class:`Unsupported`) any schema with something else, so the caller falls
-back to jsonschema alone.
+jsonschema walks the schema and resolves ``$ref`` on every call; almost every document
+is valid, so each kind's schema is compiled once into nested closures that only answer
+"valid?", and jsonschema runs only on a no, for its messages. Soundness matters in one
+direction: a "yes" here must be a "yes" from jsonschema. So the compiler knows exactly
+the keywords the kubernetes-validate schemas use (type, properties,
+additionalProperties, required, items, enum, oneOf over types, $ref) with jsonschema's
+semantics (an integer-valued float is an ``integer``; ``True`` is not ``1``), ignores
+annotations (description, format - not asserted without a FormatChecker -
+x-kubernetes-*), and refuses (:class:`Unsupported`) any other schema, so the caller
+falls back to jsonschema alone.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Offline OpenAPI validation with the schemas shipped in ``kubernetes-validate``.
 
 ``kubernetes_validate.validate()`` re-reads the 1.8 MB definitions file and builds a
-jsonschema validator on every call (44 ms per Pod measured here). We build one Draft
-2020-12 validator per kind, the same way it does (same files, same registry), and reuse
-it (1.0 ms per Pod); in front of it sits a compiled yes/no check
-(:mod:`podnet.manifests.fastschema`, 0.11 ms per Pod), so jsonschema only runs to
-explain a document that is invalid. The strict schemas reject unknown fields, so a typo
-such as ``contaners`` is reported, as ``kubectl apply --validate=strict`` does. We use
-the newest Kubernetes version the package ships schemas for.
+jsonschema validator on every call. We build one Draft 2020-12 validator per kind, the
+same way it does (same files, same registry), and reuse it; in front of it sits a
+compiled yes/no check (:mod:`podnet.manifests.fastschema`), so jsonschema only runs to
+explain an invalid document (per-Pod costs: bench/README.md, "podnet analyze"). The
+strict schemas reject unknown fields, so a typo such as ``contaners`` is reported, as
+``kubectl apply --validate=strict`` does. We use the newest Kubernetes version the
+package ships schemas for.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from podnet.manifests.fastschema import Check, Compiler, Unsupported
 from podnet.manifests.lines import Path
 
-if TYPE_CHECKING:  # jsonschema costs ~0.25 s to import: only valid-looking input skips it
+if TYPE_CHECKING:  # jsonschema is slow to import: only invalid input needs it
     import jsonschema  # type: ignore[import-untyped, unused-ignore]
     from referencing import Registry
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # jsonschema costs ~0.25 s to import: only valid-looking inpu
 def _package_dir() -> FsPath:
     """kubernetes-validate's data directory, found without importing the package.
 
-    Importing ``kubernetes_validate`` imports jsonschema (~0.5 s here), which only an
+    Importing ``kubernetes_validate`` imports jsonschema (slow to import), which only an
     invalid document needs; its schemas are plain JSON files
     ``kubernetes-json-schema/v<version>-local-strict/<kind>-<group>-<version>.json``.
     """

@@ -4,13 +4,8 @@ podnet pulls nothing: an image reference names a program that is already install
 (Debian's busybox and nginx, podnet's own agnhost and DNS server, python). What an OCI
 image contributes to a container is kept: its ENTRYPOINT and CMD (the runtime applies
 Kubernetes' command/args rules to them), its ENV (``PATH``), and the files its programs
-expect, which :meth:`Image.prepare` writes into a per-container directory.
-
-Image references are normalised the way a container runtime does before the lookup: the
-registry host (a first component with a ``.`` or ``:``, or ``localhost``), the
-``library/`` prefix, the tag and the digest are dropped, so ``docker.io/library/nginx:1.25``,
-``nginx`` and ``nginx@sha256:...`` all name the same image
-(distribution/reference ``normalize.go`` rules).
+expect, which :meth:`Image.prepare` writes into a per-container directory. References
+are normalised first (:func:`~podnet.dataplane.images.image.normalize`).
 
 Another image can be mapped to a program with :meth:`ImageRegistry.with_mapping` or the
 ``PODNET_IMAGES`` environment variable (``name=program[,name=program...]``).

@@ -1,17 +1,12 @@
 """A single-threaded event loop: readable fds and timers, driven by ``step()``.
 
-Why not threads: the live cluster's podnet process has called
-``unshare(CLONE_NEWPID)`` (:mod:`podnet.dataplane.sandbox.namespaces`), after which the kernel
-refuses to create threads in it (``clone(CLONE_THREAD)`` is EINVAL while the caller's
-``pid_ns_for_children`` differs from its own PID namespace: kernel/fork.c
-``copy_process``). So the runtime watches process exits through pidfds
-(``pidfd_open(2)``, Linux 5.3) and output through non-blocking pipes, all in one
-selector, and whoever owns the process (the orchestrator, a test) drives it.
-
-Where threads are allowed (the host, or a sandbox that unshares in a dedicated thread),
-:meth:`Loop.start_background` drives the loop from one thread instead; callbacks then run
-in that thread with :attr:`Loop.lock` held, and other threads take the same lock for
-their calls into the runtime (the :class:`~podnet.dataplane.runtime.pods.Runtime` does).
+Every container's exit (a pidfd, ``pidfd_open(2)``, Linux 5.3) and output (non-blocking
+pipes) sit in one selector with the probe and back-off timers, so all runtime callbacks
+run on one thread and a container's state needs no locks of its own. The owner drives
+it: a test with :meth:`Loop.step`, the live cluster from one thread of its own
+(:meth:`Loop.start_background`); callbacks then run with :attr:`Loop.lock` held, and
+other threads take that lock for their calls into the runtime (the
+:class:`~podnet.dataplane.runtime.pods.Runtime` does).
 """
 
 from __future__ import annotations

@@ -2,20 +2,16 @@
 
 kubelet's job, cut down to what networking needs: init containers run first, one at a
 time, each to a zero exit ("Init Containers": kubernetes.io/docs/concepts/workloads/
-pods/init-containers/); then every app container starts, each a process tree started
-through the :class:`~podnet.dataplane.runtime.spawn.Spawner` seam (inside the pod's
-namespaces in a live cluster), restarted per ``restartPolicy`` with back-off
-(:mod:`podnet.dataplane.runtime.state`), its output kept as its log and streamed to a
-callback, its readiness decided by its readinessProbe (or by running, without one).
+pods/init-containers/); then every app container starts through the
+:class:`~podnet.dataplane.runtime.spawn.Spawner` seam, is restarted per
+``restartPolicy`` with back-off (:mod:`podnet.dataplane.runtime.state`), has its output
+kept and streamed, and is ready per its readinessProbe (or while running, without one).
 
-Single-threaded where it must be (see :mod:`podnet.dataplane.runtime.loop`): the owner
-drives the loop with :meth:`Runtime.step` / :meth:`Runtime.run_until`, or, where
-threads may be created, calls :meth:`Runtime.start_background` once and then waits on
-its own events; other file descriptors can join the same loop through
-``runtime.loop.add_reader``. Readiness changes are reported through
-``on_ready(pod_key, ready)`` so the orchestrator can recompute endpoints; every status
-change through ``on_status(PodStatus)``. Stopping a pod signals the process groups the
-runtime created - never anything found by name.
+The owner drives the loop (:meth:`Runtime.step` / :meth:`Runtime.run_until`) or calls
+:meth:`Runtime.start_background` once (:mod:`podnet.dataplane.runtime.loop`). Readiness
+changes are reported through ``on_ready(pod_key, ready)``, every status change through
+``on_status(PodStatus)``. Stopping a pod signals the process groups the runtime
+created, never anything found by name. More: README.md here.
 """
 
 from __future__ import annotations

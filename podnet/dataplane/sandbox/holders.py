@@ -1,25 +1,17 @@
 """The processes that hold the cluster's namespaces alive, and nothing else.
 
 A namespace lives as long as something refers to it. podnet never bind-mounts one
-(``ip netns add`` would, into /run/netns where the host sees it and where a crash
-leaves it behind); every namespace is held by a process in the cluster's PID
-namespace, so the kernel drops it when that process dies:
+(``ip netns add`` would, into /run/netns, where a crash leaves it behind); each is held
+by a process in the cluster's PID namespace: the cluster init (pid 1, holding the root
+netns), one ``sleep infinity`` per node (net + UTS namespaces, ``ip_forward=1``) and one
+"pause" per pod (net + UTS + mount: hostname, the pod's /etc files bind-mounted from a
+private tmpfs, a fresh /proc), the pod sandbox's pause container.
 
-* the cluster init (pid 1 of the cluster PID namespace) holds the cluster's root
-  netns; it dies with podnet (PR_SET_PDEATHSIG plus a liveness pipe) and its death
-  makes the kernel SIGKILL every process in the PID namespace (pid_namespaces(7));
-* only the init has PR_SET_PDEATHSIG: it fires when the *thread* that spawned the
-  process exits, so a pod created from a short-lived worker thread would die with
-  it; node and pod holders die with the init instead, which is as certain;
-* one holder per node (``sleep infinity`` in a new net + UTS namespace, with
-  ``ip_forward=1``);
-* one "pause" per pod (new net + UTS + mount namespace: hostname set, the pod's
-  /etc/hosts, /etc/resolv.conf and /etc/hostname bind-mounted from a private tmpfs,
-  a fresh /proc), the equivalent of the pod sandbox's pause container.
-
-The namespaces are created in ``preexec_fn`` (after fork, before exec) with ctypes:
-one fork and one exec of ``sleep`` per holder, no shell. A failure there is printed
-on podnet's stderr by the child and raised here as :class:`NotSupportedError`.
+Only the init has PR_SET_PDEATHSIG (plus a liveness pipe): the signal fires when the
+*thread* that spawned the process exits, so a pod started from a short-lived worker
+thread would die with it. Holders die with the init instead (pid_namespaces(7): the
+init's death SIGKILLs the namespace). Namespaces are created in ``preexec_fn`` with
+ctypes, no shell; a failure there is raised as :class:`NotSupportedError`.
 """
 
 from __future__ import annotations

@@ -1,30 +1,16 @@
 """The routed pod network as ``ip -batch`` lines: pure functions, no I/O.
 
-Topology (one cluster, everything inside namespaces podnet owns):
+Nodes hang off the bridge ``pn-nodes`` (``172.18.0.1/24``) in the cluster's root netns
+and route each other's pod /24s; a node's own /24 is ``unreachable``, so a pod IP with no
+pod fails at once. A pod has a /32 on ``eth0``, a link-scope route to its gateway (the
+first address of its node's pod CIDR) and a default route via it; the node side of each
+pod veth carries that gateway /32 (so it answers the pod's ARP without proxy_arp) and a
+host route to the pod. That is Calico's routed model (docs.tigera.io, "the pod's default
+gateway ... a /32 route") with a routable gateway; every pod packet is routed by its node,
+so the node's forward hook sees all pod traffic, as NetworkPolicy needs.
 
-* the cluster's root netns holds a bridge ``pn-nodes`` with ``172.18.0.1/24``; every
-  node attaches by a veth pair (``nd<hash>`` on the bridge, ``eth0`` in the node) and
-  has ``node.address/24`` on it, like kind's nodes on the ``kind`` docker bridge;
-* a node routes each other node's pod /24 via that node's address, its own /24 is
-  ``unreachable`` (a pod IP with no pod answers ICMP unreachable at once instead of
-  leaking), and its default route points at the bridge address;
-* each pod has a veth pair: ``pn<hash>`` in the node, ``eth0`` in the pod. The pod's
-  address is a /32 and its only routes are ``<gw> dev eth0 scope link`` and
-  ``default via <gw>``, where ``<gw>`` is the first address of the node's pod CIDR
-  (10.244.i.1). The node side carries ``<gw>/32`` (the same /32 on every pod veth of
-  that node, so it answers the pod's ARP for the gateway without proxy_arp or any
-  per-interface sysctl) and a ``<podIP>/32 dev pn<hash>`` route. This is Calico's
-  routed model (a /32 per pod, a link-scoped gateway route, host routes per
-  workload interface: docs.tigera.io "Calico networking: the pod's default gateway
-  is 169.254.1.1 ... a /32 route"), with a routable gateway instead of the
-  link-local one so ``ip route`` in a pod reads like a bridge-CNI pod's.
-
-  Every packet from a pod, even to a pod on the same node, is *routed* by the node,
-  so the node's nftables forward hook sees all pod traffic (NetworkPolicy needs that).
-
-Interface names are at most 15 bytes (IFNAMSIZ 16 with the NUL): ``pn``/``nd`` + 8
-hex digits of a sha256 of the readable key; the key itself is set as the link alias
-(STYLE.md principle 7).
+Interface names fit IFNAMSIZ (15 bytes): ``pn``/``nd`` + 8 hex digits of a sha256 of the
+readable key, which is set as the link alias (STYLE.md principle 7). More: README.md here.
 """
 
 from __future__ import annotations

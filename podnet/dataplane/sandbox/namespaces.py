@@ -1,27 +1,17 @@
 """The live cluster's namespaces: nodes and pods as network namespaces podnet owns.
 
-Lifetime is the design (see :mod:`podnet.dataplane.sandbox.holders`): :meth:`Sandbox.enter`
-creates a PID namespace whose init dies with this process, and starts every cluster
-process in it (from one dedicated thread, :mod:`podnet.dataplane.sandbox.spawner`), so when
-podnet exits, crashes or is SIGKILLed the kernel kills every process of the cluster
-and drops every namespace, link, route and nft rule with them. Nothing is
-bind-mounted where the host sees it, nothing is written to the host's netns, routes,
-nftables or /etc.
+:meth:`Sandbox.enter` creates a PID namespace whose init dies with this process and
+starts every cluster process in it (:mod:`.spawner`, :mod:`.holders`), so when podnet
+exits, crashes or is SIGKILLed the kernel drops every namespace, link, route and nft rule
+of the cluster. Nothing is bind-mounted where the host sees it; the host's netns, routes,
+nftables and /etc are never written. Unprivileged, podnet first enters a user namespace
+mapping uid/gid 0 to itself (rootless, as rootless docker and k3s run).
 
-As root that is all; as an unprivileged user podnet first enters a new user namespace
-mapping uid/gid 0 to itself ("rootless", as rootless docker and k3s run), in which it
-may create and configure network namespaces but still cannot touch the host's.
-
-Consequences the caller must know:
-
-* Rootless, :meth:`enter` must come before podnet starts any thread (CLONE_NEWUSER
-  requires a single-threaded caller); the whole process then stays in that user
-  namespace. As root there is no such constraint.
-* Only processes started through the sandbox (:meth:`spawn`, :meth:`popen`, the
-  holders) are in the cluster PID namespace and die with it; other subprocesses of
-  podnet are ordinary host children. Use :meth:`popen` for anything long-lived
-  (a DNS server or an ``nft`` session inside a node).
-* One sandbox at a time per process; a new one may be entered after :meth:`close`.
+What the caller must know: rootless, :meth:`enter` must come before podnet starts any
+thread (CLONE_NEWUSER needs a single-threaded caller); only processes started through
+the sandbox (:meth:`spawn`, :meth:`popen`) die with the cluster, so use :meth:`popen`
+for anything long-lived inside a node; one sandbox per process at a time. More:
+README.md here.
 """
 
 from __future__ import annotations

@@ -1,20 +1,16 @@
 """The files kubelet and the container runtime write for every pod: pure functions.
 
-* ``/etc/hosts``: kubelet's managed hosts file (kubernetes pkg/kubelet/kubelet_pods.go
-  ``managedHostsFileContent``): a ``# Kubernetes-managed hosts file.`` header, the
-  localhost and IPv6 lines, then ``<podIP>\\t<hostname>``, or
-  ``<podIP>\\t<hostname>.<subdomain>.<ns>.svc.<domain>\\t<hostname>`` when the pod
-  has a subdomain (kubelet's ``GeneratePodHostNameAndDomain`` sets the domain from
-  ``spec.subdomain`` alone; the hostname then defaults to the pod name).
-* ``/etc/resolv.conf`` for ``dnsPolicy: ClusterFirst`` (the default), in the order a
-  real pod shows it (``search``, ``nameserver``, ``options``; kubelet
-  pkg/kubelet/network/dns/dns.go): the pod's namespace first in the search path and
-  ``ndots:5``. Unlike kubelet, podnet does not append the host's own search domains:
-  the cluster must not depend on the machine it runs on.
-* ``/etc/hostname``: the pod's hostname, as containerd writes it for the sandbox.
+* ``/etc/hosts``: kubelet's managed hosts file (pkg/kubelet/kubelet_pods.go
+  ``managedHostsFileContent``), with ``<podIP>\\t<fqdn>\\t<hostname>`` when the pod has
+  a subdomain (``GeneratePodHostNameAndDomain``).
+* ``/etc/resolv.conf`` for ``dnsPolicy: ClusterFirst``, ordered as a real pod shows it
+  (pkg/kubelet/network/dns/dns.go): the pod's namespace first in ``search``,
+  ``ndots:5``; unlike kubelet, without the host's search domains (the cluster must not
+  depend on the machine it runs on).
+* ``/etc/hostname``, as containerd writes it for the sandbox.
 
-The hostname is ``spec.hostname`` or the pod name, cut to 63 characters with trailing
-``-``/``.`` removed (kubelet ``truncatePodHostnameIfNeeded``).
+The hostname is ``spec.hostname`` or the pod name, cut to 63 characters without a
+trailing ``-``/``.`` (kubelet ``truncatePodHostnameIfNeeded``).
 """
 
 from __future__ import annotations

@@ -1,27 +1,17 @@
 """The prober: runs inside ONE source pod and tries many connections at once.
 
-``python -m podnet.live.probe.prober [--timeout S]`` reads a JSON list of targets on stdin,
-``[{"ip": "10.244.0.5", "port": 80, "protocol": "TCP"}, ...]``, and prints one JSON
-list of results in the same order, ``[{"result": "allowed"|"denied"|"unsupported",
-"detail": "..."}, ...]``. ``podnet probe`` starts one prober per source pod (in the
-pod's network namespace, through :meth:`Sandbox.spawn`), so a 9-pod cluster costs 9
-interpreter starts, not 72 x ports.
+``python -m podnet.live.probe.prober [--timeout S]`` reads a JSON list of targets on
+stdin, ``[{"ip": "10.244.0.5", "port": 80, "protocol": "TCP"}, ...]``, and prints one
+JSON list of results in the same order, ``[{"result": "allowed"|"denied"|"unsupported",
+"detail": "..."}, ...]``. All targets run in parallel on non-blocking sockets under one
+``selectors`` loop, so a batch takes about one timeout, whatever its size.
 
-What counts as a success is what upstream's probe counts (kubernetes
-test/e2e/network/netpol/probe.go runs ``agnhost connect`` with ``--timeout=1s``;
-agnhost connect.go):
-
-* TCP: the three-way handshake completes. A refusal (RST: no listener, or a policy
-  that rejects) and no answer within the timeout (a policy that drops) are failures.
-* UDP: a datagram goes out and a reply comes back in time. An ICMP port-unreachable
-  surfaces as ECONNREFUSED on the connected socket; silence is a failure, because a
-  dropped datagram and an unanswered one look the same.
-* SCTP: the association is set up (like TCP); a kernel without SCTP cannot even
-  create the socket (EPROTONOSUPPORT), which is reported as ``unsupported`` - neither
-  allowed nor denied.
-
-All targets run in parallel on non-blocking sockets under one ``selectors`` loop, so
-the whole batch takes about one timeout, whatever its size.
+Success is what upstream's probe counts (kubernetes test/e2e/network/netpol/probe.go runs
+``agnhost connect --timeout=1s``; agnhost connect.go): TCP and SCTP, the handshake
+completes (a refusal or silence fails); UDP, a reply comes back in time (an ICMP
+port-unreachable is ECONNREFUSED; silence fails, since a dropped datagram and an
+unanswered one look the same). A kernel without SCTP cannot create the socket
+(EPROTONOSUPPORT): ``unsupported``, neither allowed nor denied.
 """
 
 from __future__ import annotations

@@ -2,20 +2,17 @@
 
 * ``thread`` (the default): one short-lived thread of podnet enters each source pod's
   network namespace in turn (``setns(CLONE_NEWNET)`` moves only the calling thread)
-  and starts that pod's connections there - a socket keeps the namespace it was
-  created in - settling every socket of every pod under one ``selectors`` loop. It
-  starts the probes to a destination as soon as that destination is ready (the
-  ``missing`` callback, :mod:`podnet.live.probe.gate`), so the 1 s timeouts of early
-  servers run while later ones are still starting. No process is started.
-* ``process``: one ``python -m podnet.live.probe.prober`` per source pod, started inside the
-  pod (its net, UTS and mount namespaces) through :meth:`Sandbox.spawn`, all at once,
-  targets as JSON on stdin. Costs an interpreter start per pod (~0.1 s of CPU each),
-  but is the way to run it from a pod's full context. Starts once every destination
-  is ready (or the deadline passed).
+  and opens that pod's sockets there (a socket keeps the namespace it was created in),
+  settling every socket of every pod under one ``selectors`` loop. A destination's
+  probes start as soon as it is ready (:mod:`podnet.live.probe.gate`). No process.
+* ``process``: one ``python -m podnet.live.probe.prober`` per source pod, started in the
+  pod's net, UTS and mount namespaces through :meth:`Sandbox.spawn`, targets as JSON on
+  stdin, once every destination is ready. Costs an interpreter start per pod, but runs
+  from the pod's full context.
 
-Both give the same results for the same network: the packets leave the same pod
-interface with the same source address. Each returns, per planned probe with an
-address, ``(result, detail)``; ``None`` where the plan has no address (no service).
+Both send the same packets from the same pod interface and source address. Each returns,
+per planned probe with an address, ``(result, detail)``; ``None`` where the plan has no
+address (no service).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def _pause(argv: list[str]) -> int:
 
 def _lazy(module: str) -> Callable[[list[str]], int]:
     """The subcommand's ``main``, imported only when it runs: every container starts a
-    fresh interpreter, and netexec's imports (urllib) cost ~25 ms the others need not pay."""
+    fresh interpreter, and netexec's imports (urllib) are a cost the others need not pay."""
 
     def run(argv: list[str]) -> int:
         import importlib
