@@ -1,1 +1,1 @@
-"""podnet.dataplane.nft.transaction."""
+"""nftables for podnet: transactions, table specs, one syncer, names, a fake (README.md)."""

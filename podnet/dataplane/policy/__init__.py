@@ -1,1 +1,1 @@
-"""podnet.dataplane.policy."""
+"""NetworkPolicies as each node's `inet podnet-policy` table (README.md)."""

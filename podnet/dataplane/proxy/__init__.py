@@ -1,1 +1,1 @@
-"""podnet.dataplane.proxy."""
+"""The Service proxy: Services and endpoints as the `ip podnet-proxy` table (README.md)."""

@@ -1,18 +1,10 @@
 """The proxy table as the sum of per-port fragments, updated in O(changed Services).
 
-:class:`ProxyTable` keeps, per Service, its rules and the :class:`Fragment` each rule
-contributes, plus reference counts for elements that several ports share (a ClusterIP
-with several ports; a NodePort claimed twice in a broken cluster) and for the per-count
-objects (the ``be-<n>`` maps and their rules). :meth:`ProxyTable.apply` replaces the rules of
-some Services and returns the nftables transaction for exactly the difference: only
-the changed Services' fragments are recomputed and compared, never the whole table.
-This is kube-proxy's ``proxier.go`` shape (``serviceChanges``/``endpointsChanges``
-trackers, partial sync of changed services) applied to podnet's map-based table.
-
-Ownership of a frontend or NodePort can move between rules when one of two Services
-claiming the same one (an invalid cluster, see :mod:`podnet.dataplane.proxy.fragment`) changes; the
-rules whose ownership moved are recomputed too, so the result is always exactly
-:func:`desired` of the new state (tested against full syncs with hypothesis).
+kube-proxy's ``proxier.go`` shape (change trackers, partial sync of changed Services)
+on podnet's map-based table: only the changed Services' fragments are recomputed, with
+reference counts for shared elements and per-count objects. When one of two ports
+claiming the same frontend changes (a broken cluster), the rules whose ownership moved
+are recomputed too, so the result is always :func:`desired` of the new state.
 """
 
 from __future__ import annotations
