@@ -1,6 +1,6 @@
 """Time ``load_paths`` on N generated Pod documents (not collected by pytest).
 
-Run: PYTHONPATH=. .venv/bin/python tests/manifests/perf_load.py [N]
+Run: .venv/bin/python bench/bench_manifest_load.py [N]
 """
 
 from __future__ import annotations

@@ -26,13 +26,14 @@ from podnet.analyze.classes import (
     build_classes,
     referenced_port_names,
 )
-from podnet.control.policy.engine import DirectionVerdict, PolicyEngine, RuleRef, Verdict
+from podnet.control.policy.engine import PolicyEngine
 from podnet.control.policy.match import (
     EGRESS,
     INGRESS,
     applies,
     rule_ports_match,
 )
+from podnet.control.policy.verdict import DirectionVerdict, RuleRef, Verdict
 from podnet.control.served import served_ports_by_pod
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import NetworkPolicy, Pod, PolicyRule
@@ -50,15 +51,6 @@ class Connection(NamedTuple):
     protocol: str
     allowed: bool
     reason: str
-
-
-@dataclass(frozen=True)
-class ClassPair:
-    src: PodClass
-    dst: PodClass
-    port: int
-    protocol: str
-    allowed: bool
 
 
 @dataclass
@@ -107,16 +99,6 @@ class Matrix:
         si, di = self.class_of[src.key], self.class_of[dst.key]
         eg, ing = self._directions(si, di, port, protocol, src.key, dst.key)
         return Verdict.of(eg, ing)
-
-    def class_pairs(self) -> Iterator[ClassPair]:
-        """Every (source class, destination class, served port), in class order."""
-        for dst in self.classes:
-            for port, proto in dst.ports:
-                bits = self.allowed_from[(dst.index, port, proto)]
-                for src in self.classes:
-                    if src.index == dst.index and len(src.pods) == 1:
-                        continue  # only the pod itself: no pair of distinct pods
-                    yield ClassPair(src, dst, port, proto, bool(bits >> src.index & 1))
 
     def connections(self) -> Iterator[Connection]:
         """Every ordered pair of distinct pods x every port the destination serves.

@@ -114,10 +114,6 @@ class PodIPAllocator:
         del self._used[held[1]]
         return held[1]
 
-    def ip_of(self, pod_key: str) -> str | None:
-        held = self._by_pod.get(pod_key)
-        return held[1] if held else None
-
     def in_use(self) -> dict[str, str]:
         """A copy of ``ip -> pod key`` for every live allocation."""
         return dict(self._used)

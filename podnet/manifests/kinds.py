@@ -33,6 +33,3 @@ KINDS: dict[str, Kind] = {
         Kind("Job", "batch/v1", workload=True),
     )
 }
-
-# Order objects are processed in, so namespaces exist before what lives in them.
-ORDER = {name: i for i, name in enumerate(KINDS)}

@@ -11,11 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
-    Location,
-    ManifestError,
-    ManifestErrors,
-)
+from podnet.errors import Location, ManifestError, ManifestErrors
 from podnet.manifests.lines import Path, field_line, format_path
 
 

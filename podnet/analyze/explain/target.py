@@ -16,9 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
-    TargetError as TargetError,
-)
+from podnet.errors import TargetError
 from podnet.model.addresses import is_ip
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import PROTOCOLS, Pod, Service

@@ -38,18 +38,10 @@ from podnet.control.policy.match import (
     rules_of,
     selects,
 )
-from podnet.control.policy.verdict import DirectionVerdict, RuleRef, Verdict, format_reason
+from podnet.control.policy.verdict import DirectionVerdict, RuleRef, Verdict
 from podnet.errors import ManifestError
 from podnet.model.cluster import Node
 from podnet.model.objects import PROTOCOLS, Namespace, NetworkPolicy, Pod
-
-__all__ = [
-    "DirectionVerdict",
-    "PolicyEngine",
-    "RuleRef",
-    "Verdict",
-    "format_reason",
-]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 INGRESS = "ingress"
 EGRESS = "egress"
-DIRECTIONS = (INGRESS, EGRESS)
 _POLICY_TYPE = {INGRESS: "Ingress", EGRESS: "Egress"}
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 

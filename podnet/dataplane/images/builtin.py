@@ -24,8 +24,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from podnet.dataplane.images import nginx as images_nginx
 from podnet.dataplane.images.image import DEFAULT_PATH, Image
+from podnet.dataplane.images.nginx import preparer
 from podnet.errors import ImageError
 from podnet.paths import PODNET_ROOT
 
@@ -74,7 +74,7 @@ def _nginx(port: int) -> Image:
             ("/docker-entrypoint.sh", ()),  # the upstream script ends in exec "$@"
             ("nginx", (nginx,)),
         ),
-        prepare=images_nginx.preparer(nginx, port),
+        prepare=preparer(nginx, port),
     )
 
 

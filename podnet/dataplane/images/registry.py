@@ -72,8 +72,8 @@ def default_registry(state_dir: Path, *, nginx_port: int = 80) -> ImageRegistry:
 
     ``nginx_port`` exists for tests on the host's loopback, where port 80 may be taken.
     """
-    from podnet.dataplane.images import builtin as images_builtin
+    from podnet.dataplane.images.builtin import builtin_images
 
     state_dir.mkdir(parents=True, exist_ok=True)
-    images = images_builtin.builtin_images(state_dir, nginx_port=nginx_port)
+    images = builtin_images(state_dir, nginx_port=nginx_port)
     return ImageRegistry(images={i.name: i for i in images}).with_env(os.environ)

@@ -33,9 +33,7 @@ from podnet.dataplane.runtime.state import (
     PodStatus,
     pod_phase,
 )
-from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
-    PodRuntimeError as PodRuntimeError,
-)
+from podnet.errors import PodRuntimeError
 from podnet.model.objects import Pod
 
 ReadyCallback = Callable[[str, bool], None]

@@ -8,7 +8,6 @@ a container's last log lines come before its Terminated status.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 from collections.abc import Callable
@@ -91,9 +90,3 @@ class ProcWatch:
             self._pidfd = None
         self._read()  # what is already in the pipe belongs before the exit
         self._on_exit(code)
-
-    def close_output(self) -> None:
-        """Stop reading (after the process group is gone, the pipe may stay open)."""
-        with contextlib.suppress(OSError):
-            self._read()
-        self._close_out()

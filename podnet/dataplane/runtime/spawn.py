@@ -3,7 +3,7 @@
 The sandbox (:mod:`podnet.dataplane.sandbox.namespaces`) provides the real spawner, which starts a
 process inside a pod's namespaces; :func:`host_spawner` starts it directly on this host
 and is what the runtime's tests use (loopback only). Both must start the process as the
-leader of a new session (``start_new_session=True``) so :func:`kill_tree` can signal the
+leader of a new session (``start_new_session=True``) so :func:`signal_tree` can signal the
 whole container - the process and everything it forked - by its process group, and
 nothing else: podnet never kills by name (STYLE.md principle 10).
 """
@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
-import time
 from collections.abc import Sequence
 from typing import IO, Any, Protocol
 
@@ -48,7 +46,7 @@ def host_spawner(
 
 def _container_io(env: dict[str, str], stdout: Stream, stderr: Stream) -> dict[str, Any]:
     """What every container process gets: its env, no stdin, its log pipes, and a
-    session of its own (so :func:`kill_tree` can signal exactly its process group)."""
+    session of its own (so :func:`signal_tree` can signal exactly its process group)."""
     return {
         "env": env,
         "stdin": subprocess.DEVNULL,
@@ -104,19 +102,6 @@ def signal_tree(proc: subprocess.Popen[bytes], sig: int) -> None:
             proc.send_signal(sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def kill_tree(proc: subprocess.Popen[bytes], grace: float) -> int:
-    """SIGTERM the container, SIGKILL it after ``grace`` seconds; return its exit status.
-
-    The same sequence as kubelet's termination (``terminationGracePeriodSeconds``).
-    """
-    signal_tree(proc, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    signal_tree(proc, signal.SIGKILL)
-    return proc.wait()
 
 
 def exit_code(returncode: int) -> int:

@@ -244,10 +244,6 @@ class Sandbox:
         """``argv`` run in the node's netns and UTS namespace (e.g. ``nft -f -``)."""
         return self._tools.enter(self._node_pid(node), ["net", "uts"], argv)
 
-    def root_exec_argv(self, argv: Sequence[str]) -> list[str]:
-        """``argv`` run in the cluster's root netns (the one holding the node bridge)."""
-        return self._tools.enter(_holder_pid(self._init, "cluster init"), ["net"], argv)
-
     def spawn(
         self, pod_key: str, argv: Sequence[str], *, cwd: str | None = None, **popen: Any
     ) -> Proc:
@@ -260,7 +256,7 @@ class Sandbox:
     def popen(self, argv: Sequence[str], **popen: Any) -> Proc:
         """Start ``argv`` in the cluster's PID namespace: it dies with the cluster.
 
-        Combine with :meth:`node_exec_argv`/:meth:`root_exec_argv` for long-lived
+        Combine with :meth:`node_exec_argv` for long-lived
         processes in a node (the DNS server, an ``nft`` session).
         """
         self._check_open()

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 ALLOWED, DENIED, UNSUPPORTED = "allowed", "denied", "unsupported"
-TRANSPORTS = ("thread", "process")  # ways to run this in the pods: probe_transport
+TRANSPORTS = ("thread", "process")  # ways to run this in the pods: .transport
 UDP_PAYLOAD = b"hostname\n"  # what agnhost connect --protocol udp sends by default
 _SCTP = getattr(socket, "IPPROTO_SCTP", 132)
 
@@ -45,7 +45,6 @@ class _Attempt:
     index: int
     target: Target
     sock: socket.socket
-    sent: bool = False  # UDP: datagram sent, waiting for the reply
 
 
 def _open(t: Target) -> tuple[socket.socket | None, str | None]:
@@ -163,7 +162,6 @@ def probe_all(targets: list[Target], timeout: float = 1.0) -> list[tuple[str, st
 def _send_udp(att: _Attempt, results: list[tuple[str, str] | None]) -> None:
     try:
         att.sock.send(UDP_PAYLOAD)
-        att.sent = True
     except OSError as e:
         results[att.index] = (DENIED, f"send: {errno.errorcode.get(e.errno or 0, e)}")
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from podnet.control.policy.engine import PolicyEngine, RuleRef
+from podnet.control.policy.engine import PolicyEngine
+from podnet.control.policy.verdict import RuleRef
 from podnet.errors import ManifestError
 from podnet.model import (
     Container,
