@@ -248,7 +248,7 @@ def run(ns: str, nodes: int, changes: int, runs: int) -> list[str]:
         for _ in range(runs)
     ]
     n_elems = sum(len(v) for v in ps.elements.values())
-    n_rules = sum(len(r) for _, r in ps.chains.values())
+    n_rules = sum(len(c.rules) for c in ps.chains.values())
     local = sum(1 for p in base.pods if p.node == "node-0")
     # Label changes: pod i flips its app label, then flips back (alternating states).
     states = [base, cluster(nodes, relabel=0)]
