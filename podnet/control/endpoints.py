@@ -1,28 +1,22 @@
 """Service endpoints, with the EndpointSlice controller's rules.
 
-Reference: kubernetes pkg/controller/endpointslice (reconciler.go, utils.go
-``podToEndpoint``) and https://kubernetes.io/docs/concepts/services-networking/
-endpoint-slices/. For a Service with a selector, a pod backs it when it is in the same
-namespace, its labels match the selector and it has an IP (scheduled and running).
+kubernetes pkg/controller/endpointslice (reconciler.go, utils.go ``podToEndpoint``) and
+kubernetes.io/docs/concepts/services-networking/endpoint-slices/: a pod backs a Service
+with a selector when it is in the same namespace, matches the selector and has an IP.
 
-* ``ready``: a pod's readiness comes from the live cluster (readiness probes); in the
-  static model every running pod is ready. As in ``podToEndpoint``, an endpoint is
-  reported ready when the pod is ready *or* the Service sets
-  ``publishNotReadyAddresses``. Unlike EndpointSlices (which also list not-ready
-  endpoints for consumers to filter), podnet leaves not-ready pods out entirely, since
-  every consumer here (nft compiler, DNS, analysis) would drop them anyway.
-* a named ``targetPort`` is looked up per pod (``FindPort`` in
-  pkg/api/v1/pod/util.go); a pod without that port name/protocol is left out of that
-  Service port's endpoints only. A numeric targetPort is used as is.
-* ``hostname`` is the pod's ``spec.hostname`` when ``spec.subdomain`` equals the
-  Service name (the rule behind ``<hostname>.<svc>.<ns>.svc`` DNS records).
-* a headless Service without ports gets address-only endpoints under port name ""
-  with port 0.
-* Services without a selector (hand-managed endpoints, which podnet does not model) and
-  ExternalName Services have no endpoints.
+* An endpoint is ready when its pod is (readiness probes, live; every running pod in
+  the static model) or the Service sets ``publishNotReadyAddresses``. Unlike
+  EndpointSlices, not-ready pods are left out entirely: every consumer here (nft
+  compiler, DNS, analysis) would drop them anyway.
+* A named ``targetPort`` is looked up per pod (``FindPort``, pkg/api/v1/pod/util.go); a
+  pod without it is left out of that Service port only. A number is used as is.
+* ``hostname`` is the pod's ``spec.hostname`` when ``spec.subdomain`` names the Service
+  (behind ``<hostname>.<svc>.<ns>.svc`` records); a headless Service without ports gets
+  address-only endpoints under port name "" with port 0; Services without a selector
+  and ExternalName Services have none.
 
-Result: ``{service key: {service port name ("" if unnamed): sorted endpoints}}`` with an
-entry, possibly empty, for every Service and every one of its ports.
+Result: ``{service key: {port name ("" if unnamed): sorted endpoints}}``, with an entry,
+possibly empty, for every Service and each of its ports.
 """
 
 from __future__ import annotations

@@ -1,24 +1,20 @@
 """Service defaults, ClusterIP and NodePort allocation.
 
 Follows the API server's service REST storage (pkg/registry/core/service/storage/
-alloc.go and ipallocator/portallocator):
+alloc.go, ipallocator, portallocator):
 
-* ``spec.clusterIP`` given -> honoured if inside the service CIDR and free; a clash is
-  an error naming both Services (the API server rejects the second create with
-  "provided IP is already allocated").
-* ``clusterIP: None`` -> headless, no IP; ``type: ExternalName`` -> no IP.
-* otherwise an address is picked. The API server picks at random; podnet picks the
-  lowest free address from 10.96.0.11 in sorted ``namespace/name`` order so the same
-  manifests always give the same IPs.
-* NodePort/LoadBalancer ports get nodePorts from 30000-32767 the same way; a given one
-  is honoured; two ports of one Service with the same port number and different
-  protocols share one nodePort (alloc.go ``initNodePorts``), anything else sharing a
-  nodePort is an error.
+* a given ``spec.clusterIP`` is honoured if inside the service CIDR and free; a clash
+  is an error naming both Services ("provided IP is already allocated");
+  ``clusterIP: None`` (headless) and ``type: ExternalName`` get no IP;
+* otherwise the API server picks at random; podnet picks the lowest free address from
+  10.96.0.11 in sorted ``namespace/name`` order, so the same manifests give the same IPs;
+* NodePort/LoadBalancer ports get nodePorts from 30000-32767 the same way; two ports of
+  one Service with the same number and different protocols share one (alloc.go
+  ``initNodePorts``), any other sharing is an error.
 
-The two Services every cluster has are added when absent: ``default/kubernetes``
-(10.96.0.1, the first address of the range, reserved for the API server) and
-``kube-system/kube-dns`` (10.96.0.10, kubeadm's default ``clusterDNS``), with the DNS pod
-``kube-system/coredns-0`` behind it.
+``default/kubernetes`` (10.96.0.1, reserved for the API server) and
+``kube-system/kube-dns`` (10.96.0.10, kubeadm's ``clusterDNS``) are added when absent,
+with the DNS pod ``kube-system/coredns-0`` behind the latter.
 """
 
 from __future__ import annotations

@@ -1,24 +1,22 @@
 """Workloads -> the pods their controllers would create, named and labelled alike.
 
-Names are deterministic: where a controller uses randomness (generateName suffixes,
-UIDs) we derive the characters from a hash of the object, so the same manifests always
-give the same pod names. Facts reproduced:
+Where a controller uses randomness (generateName suffixes, UIDs) the characters come
+from a hash of the object, so the same manifests always give the same pod names:
 
-* Deployment: ReplicaSet ``<name>-<pod-template-hash>``; pods ``<rs>-<5 chars>``,
-  labels += ``pod-template-hash`` (pkg/controller/deployment/sync.go; the hash is
-  FNV-32a of the template rendered with rand.SafeEncodeString, controller_utils.go).
-* ReplicaSet: pods ``<name>-<5 chars>`` (generateName; names.SimpleNameGenerator keeps
-  the base to 58 characters).
+* Deployment: ReplicaSet ``<name>-<pod-template-hash>`` (FNV-32a of the template,
+  rand.SafeEncodeString: pkg/controller/deployment/sync.go, controller_utils.go), pods
+  ``<rs>-<5 chars>``, labels += ``pod-template-hash``.
+* ReplicaSet: pods ``<name>-<5 chars>`` (names.SimpleNameGenerator, base cut to 58).
 * StatefulSet: ``<name>-<ordinal>`` from ``spec.ordinals.start``; labels +=
   ``statefulset.kubernetes.io/pod-name``, ``apps.kubernetes.io/pod-index``,
   ``controller-revision-hash``; hostname = pod name, subdomain = serviceName
   (pkg/controller/statefulset/stateful_set_utils.go).
-* DaemonSet: one pod per eligible node, so it is kept as a template pod and expanded by
-  podnet.control.scheduler.expand_daemonsets once nodes are known (podnet.control builds the nodes).
-* Job: ``min(parallelism, completions)`` pods, none when suspended; labels +=
-  ``job-name``, ``batch.kubernetes.io/job-name``, ``controller-uid``,
-  ``batch.kubernetes.io/controller-uid``; Indexed jobs are ``<name>-<index>-<5 chars>``
-  with hostname ``<name>-<index>`` (pkg/controller/job).
+* DaemonSet: kept as a template pod, expanded per node by
+  podnet.control.scheduler.expand_daemonsets once nodes exist.
+* Job: ``min(parallelism, completions)`` pods, none when suspended; labels += ``job-name``,
+  ``batch.kubernetes.io/job-name``, ``controller-uid``,
+  ``batch.kubernetes.io/controller-uid``; Indexed: ``<name>-<index>-<5 chars>``, hostname
+  ``<name>-<index>`` (pkg/controller/job).
 """
 
 from __future__ import annotations

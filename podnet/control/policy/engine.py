@@ -1,22 +1,19 @@
 """The NetworkPolicy engine: the verdict for one connection (networking.k8s.io/v1).
 
-Semantics, from k8s.io/api networking/v1 ``types.go`` and the NetworkPolicy docs
-(https://kubernetes.io/docs/concepts/services-networking/network-policies/):
+Semantics from k8s.io/api networking/v1 ``types.go`` and
+kubernetes.io/docs/concepts/services-networking/network-policies/:
 
-* A pod is *isolated for ingress* when at least one policy in its namespace selects it
-  and lists ``Ingress`` in policyTypes; likewise for egress. A pod not isolated in a
-  direction allows everything in that direction.
-* Policies are additive: an isolated pod allows what the union of the rules of all the
-  policies isolating it allows. There are no deny rules.
-* A connection needs the source's egress and the destination's ingress to allow it.
-  A non-pod address (outside the cluster, a node) has no policies, so traffic to or
-  from it only faces the pod's side.
-* Traffic between a pod and the node it runs on is always allowed (docs, "Pod
-  isolation"); the engine knows node addresses when given ``nodes``.
-* Only the connection's first packet is judged; replies are allowed by connection
-  tracking, as in every implementation (and why a UDP probe needs no reverse rule).
+* a pod is isolated for ingress (egress) when a policy of its namespace selects it and
+  lists that type in policyTypes; otherwise that direction allows everything;
+* policies are additive (the union of the isolating policies' rules; no deny rules);
+* a connection needs the source's egress and the destination's ingress; a non-pod
+  address has no policies, so only the pod's side applies;
+* traffic between a pod and its own node is always allowed ("Pod isolation"), when the
+  engine is given ``nodes``;
+* only the first packet is judged; replies pass by connection tracking, as in every
+  implementation (so a UDP probe needs no reverse rule).
 
-The matching atoms live in :mod:`podnet.control.policy.match`; the result types in
+Atoms in :mod:`podnet.control.policy.match`, result types in
 :mod:`podnet.control.policy.verdict`. Pure: no I/O, deterministic.
 """
 
