@@ -126,6 +126,20 @@ def run_python_gen(port: int, qfile: Path, seconds: int, window: int = 64) -> fl
     return done / seconds
 
 
+def group_cpu_seconds(pgid: int) -> float:
+    """User+system CPU seconds of every live process in process group ``pgid`` (/proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ... utime stime
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
 def in_process_cost(recs: DnsRecords, qfile: Path) -> tuple[float, float]:
     """Microseconds per ``DnsServer.answer`` call, best of 7: cached, and uncached.
 
@@ -207,12 +221,17 @@ def bench(argv: list[str] | None = None) -> dict[str, float]:
             try:
                 wait_udp(port)
                 print(f"  {name} on 127.0.0.1:{port}")
+                cpu = group_cpu_seconds(proc.pid)
                 if use_dnsperf:
                     qps, latency_ms = run_dnsperf(port, qfile, args.seconds, args.clients)
                     results[f"{name}_latency_ms"] = latency_ms
                 else:
                     qps = run_python_gen(port, qfile, args.seconds)
+                # server CPU per answer: steadier than q/s when other jobs share the cores
+                cpu_us = (group_cpu_seconds(proc.pid) - cpu) / (qps * args.seconds) * 1e6
+                print(f"    server CPU {cpu_us:.2f} us/query")
                 results[name] = qps
+                results[f"{name}_cpu_us_per_query"] = cpu_us
             finally:
                 stop(proc)
     results["ratio"] = results["podnet"] / results["dnsmasq"]
