@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from functools import lru_cache
 
 # NFT_NAME_MAXLEN is 256 bytes with the NUL; nft 1.0.6 on kernel 6.18 takes a
 # 255-character chain or set name and refuses 256 with ERANGE (checked in a netns).
@@ -26,6 +27,7 @@ def short_hash(key: str) -> str:
     return base64.b32encode(hashlib.sha256(key.encode()).digest())[:8].decode()
 
 
+@lru_cache(maxsize=1 << 16)  # compilers ask for the same names once per pod
 def generated_name(prefix: str, key: str, readable: str = "") -> str:
     """``<prefix>-<HASH>-<readable>``, unique by the hash of ``key``.
 

@@ -3,7 +3,7 @@
 :class:`SetBuilder` turns one ingress/egress rule into its ``... accept`` lines and
 creates the named sets those lines reference, with their elements: pod-IP sets per
 distinct list of selector peers (``pods-<HASH>-<namespaces>``), ipBlock interval sets
-named by their content (``cidr-<HASH>-<first range>``) and named-port sets
+named by their content (``cidr-<HASH>-<first address>``) and named-port sets
 (``port-<proto>-<name>``). Selectors run once per (namespace, label set), not per
 pod: pods of one workload share labels. Semantics: :mod:`podnet.dataplane.policy.match`.
 """
@@ -79,7 +79,7 @@ class SetBuilder:
 
     def cidr_set(self, ranges: Sequence[tuple[int, int]]) -> str:
         items = [range_text(lo, hi) for lo, hi in ranges]
-        name = generated_name("cidr", ",".join(items), items[0] if items else "")
+        name = generated_name("cidr", ",".join(items), items[0].partition("-")[0] if items else "")
         if name not in self.sets:
             self.sets[name] = Set(name, "ipv4_addr", flags=("interval",))
             self.elements[name] = dict.fromkeys(items)

@@ -135,7 +135,7 @@ def _for_node(sh: _Shared, state: ClusterState, node: str, deny: str) -> PolicyS
             if not isolating:
                 continue
             keys = " ".join(p.key for p in isolating)
-            chain = generated_name(f"set-{short}", keys, keys)
+            chain = generated_name(f"set-{short}", keys, pod.namespace)
             if chain not in set_chains:
                 jumps = [
                     f'jump {policy_chain(short, p)} comment "{_comment(p)}"' for p in isolating

@@ -75,20 +75,20 @@ add set inet podnet-policy self { type ipv4_addr . ipv4_addr; }
 add map inet podnet-policy ingress-pods { type ipv4_addr : verdict; }
 add map inet podnet-policy egress-pods { type ipv4_addr : verdict; }
 add set inet podnet-policy pods-2D76Z2EQ-default { type ipv4_addr; }
-add set inet podnet-policy cidr-GLJ4GP66-10-0-0-0-10-243-255-255 { type ipv4_addr; flags interval; }
+add set inet podnet-policy cidr-GLJ4GP66-10-0-0-0 { type ipv4_addr; flags interval; }
 add set inet podnet-policy port-tcp-http { type ipv4_addr . inet_proto . inet_service; }
 add chain inet podnet-policy deny
 add chain inet podnet-policy pol-in-RDMONO3D-default-allow-cli
-add chain inet podnet-policy set-in-RDMONO3D-default-allow-cli
+add chain inet podnet-policy set-in-RDMONO3D-default
 add chain inet podnet-policy egress { type filter hook forward priority filter; policy accept; }
 add chain inet podnet-policy ingress { type filter hook forward priority filter + 1; policy accept; }
 add rule inet podnet-policy deny counter drop
 add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @pods-2D76Z2EQ-default meta l4proto udp th dport { 53 } accept
 add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @pods-2D76Z2EQ-default ip daddr . meta l4proto . th dport @port-tcp-http accept
-add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @cidr-GLJ4GP66-10-0-0-0-10-243-255-255 meta l4proto udp th dport { 53 } accept
-add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @cidr-GLJ4GP66-10-0-0-0-10-243-255-255 ip daddr . meta l4proto . th dport @port-tcp-http accept
-add rule inet podnet-policy set-in-RDMONO3D-default-allow-cli jump pol-in-RDMONO3D-default-allow-cli comment "default/allow-cli"
-add rule inet podnet-policy set-in-RDMONO3D-default-allow-cli goto deny
+add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @cidr-GLJ4GP66-10-0-0-0 meta l4proto udp th dport { 53 } accept
+add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @cidr-GLJ4GP66-10-0-0-0 ip daddr . meta l4proto . th dport @port-tcp-http accept
+add rule inet podnet-policy set-in-RDMONO3D-default jump pol-in-RDMONO3D-default-allow-cli comment "default/allow-cli"
+add rule inet podnet-policy set-in-RDMONO3D-default goto deny
 add rule inet podnet-policy egress ct state established,related accept
 add rule inet podnet-policy egress ip saddr . ip daddr @self accept
 add rule inet podnet-policy egress ip saddr vmap @egress-pods
@@ -96,9 +96,9 @@ add rule inet podnet-policy ingress ct state established,related accept
 add rule inet podnet-policy ingress ip saddr . ip daddr @self accept
 add rule inet podnet-policy ingress ip daddr vmap @ingress-pods
 add element inet podnet-policy self { 10.244.0.2 . 10.244.0.2 }
-add element inet podnet-policy ingress-pods { 10.244.0.2 : goto set-in-RDMONO3D-default-allow-cli }
+add element inet podnet-policy ingress-pods { 10.244.0.2 : goto set-in-RDMONO3D-default }
 add element inet podnet-policy pods-2D76Z2EQ-default { 10.244.1.2 }
-add element inet podnet-policy cidr-GLJ4GP66-10-0-0-0-10-243-255-255 { 10.0.0.0-10.243.255.255, 10.245.0.0-10.255.255.255 }
+add element inet podnet-policy cidr-GLJ4GP66-10-0-0-0 { 10.0.0.0-10.243.255.255, 10.245.0.0-10.255.255.255 }
 add element inet podnet-policy port-tcp-http { 10.244.0.2 . tcp . 8080 }
 """
 
