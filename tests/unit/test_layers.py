@@ -1,6 +1,6 @@
 """podnet's imports only go down: no cycles, no package reaching up or sideways.
 
-The layers, bottom up (STYLE.md, "The shape of the system"): leaves (errors, paths,
+The layers, bottom up (STYLE.md, "The shape of the system"): leaves (errors, paths, lazy,
 text) < model < manifests < control < analyze | dataplane < live < cli. ``analyze``
 and ``dataplane`` never import each other: the policy engine and the nftables policy
 compiler are independent implementations of one semantics, which is what makes
@@ -19,6 +19,7 @@ PODNET = REPO / "podnet"
 RANKS = {
     "podnet.errors": 0,
     "podnet.paths": 0,
+    "podnet.lazy": 0,
     "podnet.text": 0,
     "podnet.model": 1,
     "podnet.manifests": 2,

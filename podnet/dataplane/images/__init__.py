@@ -6,6 +6,8 @@ executes this file first, so it imports nothing until a name is used.
 
 from __future__ import annotations
 
+from podnet.lazy import lazy_face
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from podnet.dataplane.images.image import Image, PrepareContext, normalize
@@ -20,10 +22,4 @@ _FACE = {
     "normalize": "image",
 }
 
-
-def __getattr__(name: str) -> object:
-    if name not in _FACE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{_FACE[name]}"), name)
+__getattr__ = lazy_face(__name__, _FACE)

@@ -66,3 +66,24 @@ class TableSyncer:
         self.failed_syncs += 1
         self.last_error = e
         _log.warning("%s: %s sync failed, next sync is a full one: %s", self.table, kind, e)
+
+
+class SyncedTable:
+    """The counters of a component's :class:`TableSyncer`, read the same way for the
+    Service proxy and the policy tables (``full_syncs``, ``failed_syncs``,
+    ``last_error``)."""
+
+    syncer: TableSyncer
+
+    @property
+    def full_syncs(self) -> int:
+        return self.syncer.full_syncs
+
+    @property
+    def failed_syncs(self) -> int:
+        """Transactions the kernel refused (each followed by a full sync)."""
+        return self.syncer.failed_syncs
+
+    @property
+    def last_error(self) -> NftError | None:
+        return self.syncer.last_error

@@ -8,10 +8,9 @@ here reads or writes the proxy's table.
 from __future__ import annotations
 
 from podnet.dataplane.nft import objects
-from podnet.dataplane.nft.syncer import TableSyncer
+from podnet.dataplane.nft.syncer import SyncedTable, TableSyncer
 from podnet.dataplane.nft.transaction import NftRunner, Transaction
 from podnet.dataplane.policy.compile import FAMILY, TABLE, PolicyState
-from podnet.errors import NftError
 
 
 def full_transaction(ps: PolicyState) -> Transaction:
@@ -31,26 +30,13 @@ def diff(old: PolicyState, new: PolicyState) -> Transaction:
     return tx if tx is not None else full_transaction(new)
 
 
-class PolicyProxy:
+class PolicyProxy(SyncedTable):
     """Keeps what was applied to one node; :meth:`sync` applies the difference."""
 
     def __init__(self, runner: NftRunner) -> None:
         self.runner = runner
         self.syncer = TableSyncer(runner, f"{FAMILY} {TABLE}")
         self.applied: PolicyState | None = None
-
-    @property
-    def full_syncs(self) -> int:
-        return self.syncer.full_syncs
-
-    @property
-    def failed_syncs(self) -> int:
-        """Transactions the kernel refused (each followed by a full sync)."""
-        return self.syncer.failed_syncs
-
-    @property
-    def last_error(self) -> NftError | None:
-        return self.syncer.last_error
 
     def sync(self, new: PolicyState) -> int:
         """Apply ``new``; returns how many operations the transaction had."""

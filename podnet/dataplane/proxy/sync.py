@@ -11,12 +11,12 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping
 
-from podnet.dataplane.nft.syncer import TableSyncer
+from podnet.dataplane.nft.syncer import SyncedTable, TableSyncer
 from podnet.dataplane.nft.transaction import NftRunner, Transaction
 from podnet.dataplane.proxy.rules import FAMILY, TABLE
 from podnet.dataplane.proxy.services import ProxyState, ServicePortRule, compile_service, gc_paused
 from podnet.dataplane.proxy.table import ProxyTable
-from podnet.errors import ClusterError, NftError
+from podnet.errors import ClusterError
 from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.objects import Service
 
@@ -43,7 +43,7 @@ def diff(old: ProxyState, new: ProxyState) -> Transaction:
     return table.apply(table.changes_to(new))
 
 
-class ServiceProxy:
+class ServiceProxy(SyncedTable):
     """Keeps the desired table; syncs the difference, or everything.
 
     Two ways in, which may be mixed:
@@ -119,19 +119,6 @@ class ServiceProxy:
             if key not in seen and key not in self._pending:
                 self._pending[key] = ()
         return self.sync_changes()
-
-    @property
-    def full_syncs(self) -> int:
-        return self.syncer.full_syncs
-
-    @property
-    def failed_syncs(self) -> int:
-        """Transactions the kernel refused (each followed by a full sync)."""
-        return self.syncer.failed_syncs
-
-    @property
-    def last_error(self) -> NftError | None:
-        return self.syncer.last_error
 
     def _apply(self, changes: Mapping[str, tuple[ServicePortRule, ...]]) -> int:
         """Partial sync of ``changes`` when the kernel matches the table, else a full one;

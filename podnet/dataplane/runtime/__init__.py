@@ -6,6 +6,8 @@ probed pod and executes this file first, so it imports nothing until a name is u
 
 from __future__ import annotations
 
+from podnet.lazy import lazy_face
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from podnet.dataplane.runtime.loop import Loop
@@ -32,10 +34,4 @@ _FACE = {
     "sandbox_spawner": "spawn",
 }
 
-
-def __getattr__(name: str) -> object:
-    if name not in _FACE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{_FACE[name]}"), name)
+__getattr__ = lazy_face(__name__, _FACE)

@@ -6,6 +6,8 @@ file first, and the pure modules, :mod:`.links` and :mod:`.podfiles`, need none 
 
 from __future__ import annotations
 
+from podnet.lazy import lazy_face
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from podnet.dataplane.sandbox.namespaces import Sandbox
@@ -14,10 +16,4 @@ if TYPE_CHECKING:
 __all__ = ["PodFiles", "Sandbox", "pod_files"]
 _FACE = {"PodFiles": "podfiles", "Sandbox": "namespaces", "pod_files": "podfiles"}
 
-
-def __getattr__(name: str) -> object:
-    if name not in _FACE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{_FACE[name]}"), name)
+__getattr__ = lazy_face(__name__, _FACE)

@@ -7,6 +7,8 @@ executes this file first, so it imports nothing until a name is used.
 
 from __future__ import annotations
 
+from podnet.lazy import lazy_face
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from podnet.live.probe.plan import Planned, plan_probes
@@ -35,10 +37,4 @@ _FACE = {
     "write_json": "render",
 }
 
-
-def __getattr__(name: str) -> object:
-    if name not in _FACE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{_FACE[name]}"), name)
+__getattr__ = lazy_face(__name__, _FACE)
