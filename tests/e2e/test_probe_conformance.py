@@ -112,7 +112,6 @@ def results(
         yield dict(zip(chosen, pool.map(one, chosen), strict=True))
 
 
-@pytest.mark.kernel
 @pytest.mark.parametrize("run", RUNS, ids=[f"{p.stem}-{n}node-via-{v}" for p, n, v in RUNS])
 def test_probe_agrees_with_the_table(results: dict[Run, Any], run: Run) -> None:
     code, data, stderr = results[run]

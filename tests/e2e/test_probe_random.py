@@ -245,7 +245,6 @@ def main() -> int:
     return 0
 
 
-@pytest.mark.kernel
 def test_probe_matches_engine_on_random_clusters() -> None:
     from support.sandbox import kernel_skip_reason
 

@@ -110,6 +110,8 @@ def running_cli(*args: str) -> Iterator[subprocess.Popen[str]]:
     finally:
         if proc.poll() is None:
             kill_group(proc)
+        with proc:  # closes our ends of its pipes
+            pass
 
 
 def wait_for_line(stream: object, needle: str, timeout: float) -> list[str]:

@@ -57,7 +57,12 @@ def pod(name: str, *containers: Container, policy: str = "Always", **kw: object)
 
 
 def http_get(port: int, path: str = "/") -> str:
+    import urllib.error
     import urllib.request
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
-        return bytes(r.read()).decode()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
+            return bytes(r.read()).decode()
+    except urllib.error.HTTPError as e:
+        e.close()  # the error is the response: without this its socket stays open
+        raise

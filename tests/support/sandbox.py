@@ -53,8 +53,7 @@ class Driver:
         )
         hello = self._read()
         if not hello.get("ok"):
-            self.proc.kill()
-            self.proc.wait()
+            self.kill()
             pytest.skip(f"cannot enter a sandbox: {hello}")
         self.known_pids: set[int] = set()
 
@@ -83,9 +82,11 @@ class Driver:
         return reply
 
     def kill(self) -> None:
+        """SIGKILL the driver, reap it and close our ends of its pipes."""
         if self.proc.poll() is None:
             self.proc.kill()
-        self.proc.wait()
+        with self.proc:  # closes stdin/stdout, then waits
+            pass
 
 
 def driver_argv(python: str = sys.executable) -> list[str]:
@@ -206,12 +207,13 @@ def run_json_child(argv: list[str], timeout: float = 120) -> dict[str, Any]:
         start_new_session=True,
         cwd="/",
     )
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+    with proc:  # closes the pipes however it ends
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if not lines:
         pytest.fail(f"child produced no result (rc={proc.returncode}):\n{err[-3000:]}")

@@ -52,13 +52,13 @@ def _nobody_popen(root: Path, *args: str) -> subprocess.Popen[str]:
 
 
 def _as_nobody(root: Path, *args: str, timeout: float = 90) -> Result:
-    proc = _nobody_popen(root, *args)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, 9)
-            proc.wait()
+    with _nobody_popen(root, *args) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
     return Result(proc.returncode, out, err)
 
 
@@ -92,18 +92,22 @@ def test_exec_into_a_rootless_cluster(world_readable_podnet: Path) -> None:
     )
     manifest.chmod(0o644)
     proc = _nobody_popen(root, "run", "-f", str(manifest), "--timeout", "60")
-    try:
-        wait_for_line(proc.stderr, "server pod(s) listening", 30)
-        script = "hostname; wget -qO- http://localhost:80 >/dev/null 2>&1; ip -4 -o addr show eth0"
-        res = _as_nobody(root, "exec", "--cluster", str(proc.pid), "web", "--", "sh", "-c", script)
-        assert res.rc == 0, res.err
-        assert res.out.splitlines()[0] == "web"
-        assert "10.244." in res.out
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    with proc:  # closes its pipes however the test ends
+        try:
+            wait_for_line(proc.stderr, "server pod(s) listening", 30)
+            script = (
+                "hostname; wget -qO- http://localhost:80 >/dev/null 2>&1; ip -4 -o addr show eth0"
+            )
+            argv = ("exec", "--cluster", str(proc.pid), "web", "--", "sh", "-c", script)
+            res = _as_nobody(root, *argv)
+            assert res.rc == 0, res.err
+            assert res.out.splitlines()[0] == "web"
+            assert "10.244." in res.out
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.communicate(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()

@@ -188,11 +188,12 @@ def test_sigterm_tears_down_and_exits_130(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.stderr is not None
-    try:
-        assert "cluster up" in proc.stderr.readline()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 130
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with proc:  # closes the stderr pipe however the test ends
+        try:
+            assert "cluster up" in proc.stderr.readline()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 130
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
