@@ -35,8 +35,12 @@ def _q(query: str, name: str) -> str:
 
 def dial_http(host: str, port: int, request: str) -> str:
     url = f"http://{host}:{port}/{request.lstrip('/')}"
-    with urllib.request.urlopen(url, timeout=DIAL_TIMEOUT) as resp:
-        return bytes(resp.read()).decode("utf-8", "replace")
+    try:
+        with urllib.request.urlopen(url, timeout=DIAL_TIMEOUT) as resp:
+            return bytes(resp.read()).decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        e.close()  # the error is the response: without this its socket stays open
+        raise
 
 
 def dial_udp(host: str, port: int, request: str) -> str:
