@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from podnet.model.objects import Container, ContainerPort, Manifests, Pod, Service, ServicePort
 
 
@@ -10,14 +12,14 @@ def pod(
     labels: dict[str, str] | None = None,
     namespace: str = "default",
     ports: tuple[ContainerPort, ...] = (),
-    **kw: object,
+    **kw: Any,  # any other field of the object, passed through
 ) -> Pod:
     return Pod(
         namespace=namespace,
         name=name,
         labels=labels or {},
         containers=(Container(name="c", image="busybox", ports=ports),),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -26,14 +28,14 @@ def svc(
     selector: dict[str, str] | None = None,
     ports: tuple[ServicePort, ...] = (ServicePort(port=80, target_port=80),),
     namespace: str = "default",
-    **kw: object,
+    **kw: Any,  # any other field of the object, passed through
 ) -> Service:
     return Service(
         namespace=namespace,
         name=name,
         selector=selector,
         ports=ports,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

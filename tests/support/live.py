@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -114,11 +115,12 @@ def running_cli(*args: str) -> Iterator[subprocess.Popen[str]]:
             pass
 
 
-def wait_for_line(stream: object, needle: str, timeout: float) -> list[str]:
+def wait_for_line(stream: IO[str] | None, needle: str, timeout: float) -> list[str]:
     """Read ``stream`` (a text pipe) until a line containing ``needle``; lines read."""
     import select
 
-    fd = stream.fileno()  # type: ignore[attr-defined]
+    assert stream is not None, "the child's stream is not a pipe"
+    fd = stream.fileno()
     seen: list[str] = []
     end = time.monotonic() + timeout
     buf = b""

@@ -6,6 +6,7 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from podnet.dataplane.images.registry import default_registry
 from podnet.dataplane.runtime.pods import Runtime
@@ -52,8 +53,8 @@ def free_port() -> int:
     return port
 
 
-def pod(name: str, *containers: Container, policy: str = "Always", **kw: object) -> Pod:
-    return Pod("default", name, {}, tuple(containers), restart_policy=policy, **kw)  # type: ignore[arg-type]
+def pod(name: str, *containers: Container, policy: str = "Always", **kw: Any) -> Pod:
+    return Pod("default", name, {}, tuple(containers), restart_policy=policy, **kw)
 
 
 def http_get(port: int, path: str = "/") -> str:

@@ -52,7 +52,7 @@ PY = "/usr/bin/python3"
 
 
 def pod_specs() -> list[dict[str, object]]:
-    out = []
+    out: list[dict[str, object]] = []
     for key, (node, ip, hostname, subdomain) in PODS.items():
         ns, name = key.split("/")
         out.append(
@@ -97,12 +97,12 @@ def test_tcp_between_pods(driver: Driver, src: str, dst: str) -> None:
     # the server is up once its port answers; retry the client until then
     replies: list[dict[str, object]] = []
     client = [PY, "-c", CLIENT, PODS[dst][1], "8080"]
-    assert wait_until(
-        lambda: (
-            replies.append(driver.ok(op="exec", pod=src, argv=client)) or replies[-1]["rc"] == 0
-        ),
-        timeout=10,
-    )
+
+    def answered() -> bool:
+        replies.append(driver.ok(op="exec", pod=src, argv=client))
+        return replies[-1]["rc"] == 0
+
+    assert wait_until(answered, timeout=10)
     hostname = PODS[dst][2] or dst.split("/")[1]
     # the server saw the client's pod IP: no NAT between pods
     assert replies[-1]["stdout"] == f"{hostname} {PODS[src][1]}\n"

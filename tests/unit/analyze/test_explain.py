@@ -73,7 +73,9 @@ def test_seed_target_forms_agree(seed: Tracer, target: str) -> None:
 def test_pod_and_ip_targets(seed: Tracer) -> None:
     e = seed.explain("pod/pod-a", "pod-b")  # no such DNS name: the pod
     assert e.kind == "pod" and e.reachable and e.hops[0].port == 80  # nginx serves 80
-    ip = seed.state.pod("default/pod-b").ip  # type: ignore[union-attr]
+    pod_b = seed.state.pod("default/pod-b")
+    assert pod_b is not None
+    ip = pod_b.ip
     assert seed.explain("pod-a", f"{ip}:80").hops[0].pod == "default/pod-b"
 
 
