@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # podnet's set-up and entry points, for a fresh Debian 12 machine (root or sudo).
 #   ./dev.sh demo   install everything, then run the main job: the seed example, live
-#   ./dev.sh test   install everything, then run the whole test suite (what CI runs)
+#   ./dev.sh test   install everything, then lint, type-check and run every test tier
+#                   (unit, fake, kernel, e2e; what CI runs); extra arguments go to pytest
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -31,6 +32,43 @@ install_python() {
   .venv/bin/python -m pip install -q -e '.[test]'
 }
 
+now() { date +%s.%N; }
+
+# One tier's pytest, timed. Exit 5 ("no tests collected", e.g. -k matched nothing in this
+# tier) counts as a pass; any other failure is returned so the run stops there.
+run_tier() {
+  local tier="$1" start rc=0
+  shift
+  echo "==> pytest tests/$tier"
+  start=$(now)
+  .venv/bin/python -m pytest -q -p no:cacheprovider "tests/$tier" "$@" || rc=$?
+  TIER_TIMES+=("$(awk -v t="$tier" -v s="$start" -v e="$(now)" -v rc="$rc" \
+    'BEGIN { printf "%-7s %6.1f s  (pytest exit %d)", t, e - s, rc }')")
+  echo "==> tests/$tier: ${TIER_TIMES[-1]#"$tier"}"
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 5 ] || return "$rc"
+}
+
+# The tiers cheapest first (unit, fake, kernel, e2e), stopping at the first that fails;
+# arguments go to every tier's pytest. Arguments naming paths under tests/
+# (tests/unit/test_layers.py) run one pytest over exactly those instead.
+run_tests() {
+  local arg
+  for arg in "$@"; do
+    case "$arg" in
+      tests|tests/*|./tests/*)
+        echo "==> pytest $*"; .venv/bin/python -m pytest -q -p no:cacheprovider "$@"; return ;;
+    esac
+  done
+  TIER_TIMES=()
+  local tier rc=0
+  for tier in unit fake kernel e2e; do
+    run_tier "$tier" "$@" || { rc=$?; break; }
+  done
+  echo "==> time per tier"
+  printf '    %s\n' "${TIER_TIMES[@]}"
+  return "$rc"
+}
+
 cmd="${1:-}"
 case "$cmd" in
   demo)
@@ -43,8 +81,9 @@ case "$cmd" in
   test)
     install_debian; install_python
     echo "==> ruff"; .venv/bin/ruff check podnet tests bench
-    echo "==> mypy --strict"; .venv/bin/mypy --strict podnet
-    echo "==> pytest"; .venv/bin/python -m pytest -q -p no:cacheprovider "${@:2}"
+    echo "==> mypy --strict podnet"; .venv/bin/mypy --strict podnet
+    echo "==> mypy --strict tests bench"; .venv/bin/mypy --strict tests bench
+    run_tests "${@:2}"
     ;;
   *)
     echo "usage: $0 demo|test" >&2; exit 2 ;;

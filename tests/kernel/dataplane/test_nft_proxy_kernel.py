@@ -139,7 +139,8 @@ class Topology:
     def teardown(self) -> None:
         for proc in self.servers:
             proc.kill()
-            proc.wait()
+            with proc:  # reaps it and closes our end of its stdout pipe
+                pass
         for who in ["node", *POD_IPS]:
             subprocess.run(["ip", "netns", "del", self.ns(who)], capture_output=True)
 

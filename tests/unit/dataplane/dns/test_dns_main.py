@@ -83,7 +83,8 @@ def dns(tmp_path: Path) -> Iterator[tuple[int, Path, subprocess.Popen[bytes]]]:
         with_group = proc.poll() is None
         if with_group:
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        with proc:  # reaps it and closes our ends of its pipes
+            proc.wait(timeout=10)
 
 
 def test_serves_udp_and_tcp(dns: tuple[int, Path, subprocess.Popen[bytes]]) -> None:
