@@ -91,6 +91,7 @@ def build_cluster(
         pods=with_ips,
         services=services,
         policies=manifests.policies,
+        cluster_policies=manifests.cluster_policies,
         endpoints=compute_endpoints(services, with_ips, ready),
         warnings=(*manifests.warnings, *warnings),
     )

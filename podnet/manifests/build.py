@@ -29,7 +29,8 @@ from podnet.manifests.lines import LineList, Path, prune_nulls
 from podnet.manifests.report import DocContext, raise_all
 from podnet.manifests.schema import has_schema, schema_errors
 from podnet.manifests.workloads import expand
-from podnet.model.objects import Manifests, Meta, Namespace, NetworkPolicy, Pod, Service
+from podnet.model.meta import Meta
+from podnet.model.objects import Manifests, Namespace, NetworkPolicy, Pod, Service
 
 # The API server creates these itself (pkg/controlplane/controller/systemnamespaces).
 SYSTEM_NAMESPACES = ("default", "kube-system")

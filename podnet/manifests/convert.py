@@ -15,10 +15,10 @@ from typing import Any
 
 from podnet.manifests.lines import Path
 from podnet.manifests.report import DocContext
+from podnet.model.meta import Meta
 from podnet.model.objects import (
     Container,
     ContainerPort,
-    Meta,
     Namespace,
     Pod,
     Probe,

@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from podnet.manifests.convert import to_selector
-from podnet.model.objects import IPBlock, Meta, NetworkPolicy, PolicyPeer, PolicyPort, PolicyRule
+from podnet.model.meta import Meta
+from podnet.model.objects import IPBlock, NetworkPolicy, PolicyPeer, PolicyPort, PolicyRule
 
 
 def to_policy(doc: dict[str, Any], meta: Meta) -> NetworkPolicy:

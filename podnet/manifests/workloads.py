@@ -29,7 +29,8 @@ from typing import Any, Protocol
 
 from podnet.manifests.convert import labels_of, to_pod
 from podnet.manifests.report import DocContext
-from podnet.model.objects import Meta, Pod
+from podnet.model.meta import Meta
+from podnet.model.objects import Pod
 
 # k8s.io/apimachinery/pkg/util/rand: no vowels (no words), no 0/1/3 (look-alikes).
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"

@@ -1,12 +1,12 @@
 """The typed cluster model (frozen dataclasses) shared by every layer."""
 
+from podnet.model.meta import Meta
 from podnet.model.objects import (
     PROTOCOLS,
     Container,
     ContainerPort,
     IPBlock,
     Manifests,
-    Meta,
     Namespace,
     NetworkPolicy,
     Pod,

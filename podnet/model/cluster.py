@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from podnet.model.clusterpolicy import ClusterNetworkPolicy
 from podnet.model.objects import Namespace, NetworkPolicy, Pod, Service
 
 POD_CIDR = "10.244.0.0/16"
@@ -54,6 +55,8 @@ class ClusterState:
     # service key ("ns/name") -> service port name ("" when unnamed) -> endpoints
     endpoints: dict[str, dict[str, tuple[Endpoint, ...]]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # the cluster admin's policies (podnet.model.clusterpolicy), all tiers
+    cluster_policies: tuple[ClusterNetworkPolicy, ...] = ()
 
     def pod(self, key: str) -> Pod | None:
         for p in self.pods:

@@ -12,27 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from podnet.errors import Location
+from podnet.model.clusterpolicy import ClusterNetworkPolicy
+from podnet.model.meta import Meta
 from podnet.model.selectors import LabelSelector
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
-
-
-@dataclass(frozen=True)
-class Meta:
-    """Where an object came from, for error messages and explanations."""
-
-    kind: str
-    namespace: str  # "" for cluster-scoped objects
-    name: str
-    location: Location | None = None
-
-    @property
-    def ref(self) -> str:
-        """``Kind/namespace/name`` (``Kind/name`` when cluster-scoped)."""
-        if self.namespace:
-            return f"{self.kind}/{self.namespace}/{self.name}"
-        return f"{self.kind}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -226,3 +210,5 @@ class Manifests:
     # ``pods``: podnet.control expands each per node with
     # podnet.control.scheduler.expand_daemonsets once the nodes are known.
     daemonsets: tuple[Pod, ...] = ()
+    # AdminNetworkPolicy, BaselineAdminNetworkPolicy and ClusterNetworkPolicy, as one model
+    cluster_policies: tuple[ClusterNetworkPolicy, ...] = ()
