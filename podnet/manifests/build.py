@@ -176,6 +176,7 @@ def _convert(valid: list[Valid], warnings: list[str]) -> Manifests:
     daemonsets: list[Pod] = []
     services: list[Service] = []
     policies: list[NetworkPolicy] = []
+    generated: dict[str, set[str]] = {}  # namespace -> generated pod names (never twice)
     for kind, doc, ctx, meta in valid:
         before = len(ctx.warnings)
         if kind.name == "Namespace":
@@ -199,7 +200,7 @@ def _convert(valid: list[Valid], warnings: list[str]) -> Manifests:
         elif kind.name == "DaemonSet":
             daemonsets += expand(ctx, kind.name, doc, meta)
         else:
-            pods += expand(ctx, kind.name, doc, meta)
+            pods += expand(ctx, kind.name, doc, meta, generated)
         warnings += ctx.warnings[before:]  # conversion warnings (valueFrom, probes)
     _check_generated_names(pods)
     for _, _, _, meta in valid:

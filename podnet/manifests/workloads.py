@@ -56,18 +56,46 @@ def suffix(*seed: str, length: int = 5) -> str:
     return "".join(SAFE_ALPHABET[b % len(SAFE_ALPHABET)] for b in digest[:length])
 
 
-def generate_name(base: str, *seed: str) -> str:
-    return base[:MAX_GENERATED_BASE] + suffix(base, *seed)
+def generate_name(base: str, *seed: str, taken: set[str] | None = None) -> str:
+    """``base`` cut to 58 characters + 5 (names.SimpleNameGenerator), never a name in ``taken``.
+
+    A generated name can clash (27^5 suffixes: likely among a few thousand pods of one
+    base). The API server then retries the create with a fresh suffix (RetryGenerateName,
+    on by default since 1.31: apiserver filters.WithRetryGenerateName) and the ReplicaSet
+    controller creates again on AlreadyExists. Here each retry adds its attempt number to
+    the seed, so names stay a function of the input. ``taken`` (the names already used in
+    the namespace) gets the chosen name.
+    """
+    stem = base[:MAX_GENERATED_BASE]
+    name = stem + suffix(base, *seed)
+    attempt = 0
+    while taken is not None and name in taken:
+        attempt += 1
+        name = stem + suffix(base, *seed, f"retry {attempt}")
+    if taken is not None:
+        taken.add(name)
+    return name
 
 
-def expand(ctx: DocContext, kind: str, doc: dict[str, Any], meta: Meta) -> tuple[Pod, ...]:
-    """The pods of one workload (for a DaemonSet: its one template pod)."""
+def expand(
+    ctx: DocContext,
+    kind: str,
+    doc: dict[str, Any],
+    meta: Meta,
+    names: dict[str, set[str]] | None = None,
+) -> tuple[Pod, ...]:
+    """The pods of one workload (for a DaemonSet: its one template pod).
+
+    ``names`` (namespace -> pod names generated so far) keeps generated names unique
+    across workloads: pass one for every workload of an input.
+    """
     spec = doc["spec"]
     template = spec["template"]
     tspec = template.get("spec") or {}
     owner = f"{kind}/{meta.name}"
     labels = labels_of(template.get("metadata"))
     ns, name = meta.namespace, meta.name
+    taken = ({} if names is None else names).setdefault(ns, set())
 
     def pod(pod_name: str, extra: Mapping[str, str], **kw: str | None) -> Pod:
         pod_meta = Meta("Pod", ns, pod_name, meta.location)
@@ -89,11 +117,13 @@ def expand(ctx: DocContext, kind: str, doc: dict[str, Any], meta: Meta) -> tuple
         thash = template_hash(template)
         rs = f"{name}-{thash}"
         return tuple(
-            pod(generate_name(f"{rs}-", ns, str(i)), {"pod-template-hash": thash})
+            pod(generate_name(f"{rs}-", ns, str(i), taken=taken), {"pod-template-hash": thash})
             for i in range(count)
         )
     if kind == "ReplicaSet":
-        return tuple(pod(generate_name(f"{name}-", ns, str(i)), {}) for i in range(count))
+        return tuple(
+            pod(generate_name(f"{name}-", ns, str(i), taken=taken), {}) for i in range(count)
+        )
     if kind == "StatefulSet":
         revision = f"{name}-{template_hash(template)}"
         start = int((spec.get("ordinals") or {}).get("start") or 0)
@@ -114,14 +144,16 @@ def expand(ctx: DocContext, kind: str, doc: dict[str, Any], meta: Meta) -> tuple
             "pod-template-generation": "1",
         }
         return (pod(name, extra),)
-    return _job_pods(spec, ns, name, pod)
+    return _job_pods(spec, ns, name, pod, taken)
 
 
 class _MakePod(Protocol):
     def __call__(self, pod_name: str, extra: Mapping[str, str], **kw: str | None) -> Pod: ...
 
 
-def _job_pods(spec: dict[str, Any], ns: str, name: str, pod: _MakePod) -> tuple[Pod, ...]:
+def _job_pods(
+    spec: dict[str, Any], ns: str, name: str, pod: _MakePod, taken: set[str]
+) -> tuple[Pod, ...]:
     if spec.get("suspend"):
         return ()
     parallelism = spec.get("parallelism")
@@ -140,7 +172,9 @@ def _job_pods(spec: dict[str, Any], ns: str, name: str, pod: _MakePod) -> tuple[
     for i in range(count):
         if spec.get("completionMode") == "Indexed":
             indexed = {**extra, "batch.kubernetes.io/job-completion-index": str(i)}
-            out.append(pod(generate_name(f"{name}-{i}-", ns), indexed, hostname=f"{name}-{i}"))
+            out.append(
+                pod(generate_name(f"{name}-{i}-", ns, taken=taken), indexed, hostname=f"{name}-{i}")
+            )
         else:
-            out.append(pod(generate_name(f"{name}-", ns, str(i)), extra))
+            out.append(pod(generate_name(f"{name}-", ns, str(i), taken=taken), extra))
     return tuple(out)
