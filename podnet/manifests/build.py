@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from podnet.errors import Location, ManifestError
+from podnet.manifests.check_clusterpolicy import check_cluster_policy
 from podnet.manifests.check_meta import check_metadata
 from podnet.manifests.check_pod import check_pod_spec
 from podnet.manifests.check_policy import check_policy_spec
@@ -23,12 +24,14 @@ from podnet.manifests.convert import (
     to_pod,
     to_service,
 )
+from podnet.manifests.convert_clusterpolicy import to_cluster_policy
 from podnet.manifests.convert_policy import to_policy
 from podnet.manifests.kinds import KINDS, Kind
-from podnet.manifests.lines import LineList, Path, prune_nulls
+from podnet.manifests.lines import LineDict, LineList, Path, prune_nulls
 from podnet.manifests.report import DocContext, raise_all
 from podnet.manifests.schema import has_schema, schema_errors
 from podnet.manifests.workloads import expand
+from podnet.model.clusterpolicy import ClusterNetworkPolicy
 from podnet.model.meta import Meta
 from podnet.model.objects import Manifests, Namespace, NetworkPolicy, Pod, Service
 
@@ -66,7 +69,14 @@ def from_documents(docs: Sequence[tuple[dict[str, Any], Location]]) -> Manifests
 def _flatten(
     docs: Sequence[tuple[Any, Location]], errors: list[ManifestError]
 ) -> Iterator[tuple[Any, Location]]:
-    """Expand ``kind: List`` (and ``*List``) documents into their items, keeping lines."""
+    """Expand ``kind: List`` (and ``*List``) documents into their items, keeping lines.
+
+    An item of a typed list (``PodList`` from ``kubectl get pods -o json``) carries no
+    kind: like the API machinery (apimachinery unstructured.go ``decodeToList``: "For
+    typed lists, e.g., a PodList, API server doesn't set each item's APIVersion and
+    Kind"), an item with neither gets the list's kind less ``List`` and its apiVersion.
+    An item of a plain ``List`` has no kind to inherit and stays an error.
+    """
     for doc, loc in docs:
         kind = doc.get("kind") if isinstance(doc, dict) else None
         if not (isinstance(kind, str) and kind.endswith("List") and "items" in doc):
@@ -78,9 +88,26 @@ def _flatten(
                 ManifestError("items must be a list", location=loc, obj=kind, field="items")
             )
             continue
+        item_kind = kind.removesuffix("List")
         for i, item in enumerate(items):
             line = items.item_lines[i] if isinstance(items, LineList) else loc.line
+            if item_kind and isinstance(item, dict) and not item.get("kind"):
+                item = _with_type(item, item_kind, doc.get("apiVersion"))
             yield from _flatten([(item, Location(loc.file, line))], errors)
+
+
+def _with_type(item: dict[str, Any], kind: str, api_version: Any) -> dict[str, Any]:
+    """``item`` with the list's kind and apiVersion, when it has neither (a copy)."""
+    if item.get("apiVersion"):
+        return item
+    out: dict[str, Any] = LineDict(item.line) if isinstance(item, LineDict) else {}
+    out.update(item)
+    if isinstance(item, LineDict) and isinstance(out, LineDict):
+        out.key_lines = dict(item.key_lines)
+    out["kind"] = kind
+    if api_version is not None:
+        out["apiVersion"] = api_version
+    return out
 
 
 def _ref(doc: Any) -> str | None:
@@ -119,8 +146,9 @@ def _check(ctx: DocContext) -> Valid | None:
             ("apiVersion",), f"Unsupported value {api!r}: {kind} is served as {known.api_version!r}"
         )
         return None
-    for path, message in schema_errors(doc):
-        ctx.error(path, message)
+    if not known.own_schema:  # own_schema kinds: check_cluster_policy below
+        for path, message in schema_errors(doc):
+            ctx.error(path, message)
     if ctx.errors:
         return None  # semantic checks assume the schema's shapes
     check_metadata(ctx, kind, known.namespaced)
@@ -133,6 +161,8 @@ def _check(ctx: DocContext) -> Valid | None:
         check_policy_spec(ctx, spec)
     elif known.workload:
         check_workload(ctx, kind, spec)
+    elif known.own_schema:
+        check_cluster_policy(ctx, kind)
     meta = doc.get("metadata") or {}
     namespace = (meta.get("namespace") or "default") if known.namespaced else ""
     return known, doc, ctx, Meta(kind, namespace, str(meta.get("name")), ctx.location)
@@ -176,6 +206,7 @@ def _convert(valid: list[Valid], warnings: list[str]) -> Manifests:
     daemonsets: list[Pod] = []
     services: list[Service] = []
     policies: list[NetworkPolicy] = []
+    cluster_policies: list[ClusterNetworkPolicy] = []
     generated: dict[str, set[str]] = {}  # namespace -> generated pod names (never twice)
     for kind, doc, ctx, meta in valid:
         before = len(ctx.warnings)
@@ -197,6 +228,8 @@ def _convert(valid: list[Valid], warnings: list[str]) -> Manifests:
             services.append(to_service(doc, meta))
         elif kind.name == "NetworkPolicy":
             policies.append(to_policy(doc, meta))
+        elif kind.own_schema:
+            cluster_policies.append(to_cluster_policy(ctx, doc, meta))
         elif kind.name == "DaemonSet":
             daemonsets += expand(ctx, kind.name, doc, meta)
         else:
@@ -217,6 +250,7 @@ def _convert(valid: list[Valid], warnings: list[str]) -> Manifests:
         pods=tuple(pods),
         services=tuple(services),
         policies=tuple(policies),
+        cluster_policies=tuple(cluster_policies),
         warnings=tuple(dict.fromkeys(warnings)),  # replicas repeat their template's
         daemonsets=tuple(daemonsets),
     )

@@ -5,7 +5,10 @@ ValidateReplicaSetSpec, ValidateStatefulSetSpec, ValidateDaemonSetSpec: a non-em
 selector that matches the template's labels, ``restartPolicy`` Always) and
 pkg/apis/batch/validation/validation.go (ValidateJobSpec: restartPolicy OnFailure or
 Never, non-negative parallelism/completions; the selector is generated unless
-``manualSelector``).
+``manualSelector``). ReplicationController (core/validation ValidateReplicationControllerSpec,
+ValidatePodTemplateSpecForRC): its selector is a plain label map, defaulted to the
+template's labels when empty (core/v1 SetDefaults_ReplicationController), non-empty, and
+matching the template's labels.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ def check_workload(ctx: DocContext, kind: str, spec: Any) -> None:
             ("spec", "template", "spec", "restartPolicy"),
             f'Unsupported value {policy!r}: supported values: "Always"',
         )
+    if kind == "ReplicationController":
+        _check_rc_selector(ctx, spec.get("selector"), labels_of(tmeta))
+        return
     _check_selector_matches(ctx, spec.get("selector"), labels_of(tmeta))
     service_name = spec.get("serviceName")
     if (
@@ -68,6 +74,21 @@ def _check_selector_matches(ctx: DocContext, selector: Any, labels: dict[str, st
     before = len(ctx.errors)
     check_selector(ctx, ("spec", "selector"), selector)
     if len(ctx.errors) == before and not to_selector(selector).matches(labels):
+        ctx.error(
+            ("spec", "template", "metadata", "labels"),
+            f"Invalid value {labels!r}: `selector` does not match template `labels`",
+        )
+
+
+def _check_rc_selector(ctx: DocContext, selector: Any, labels: dict[str, str]) -> None:
+    if not selector:
+        selector = labels  # SetDefaults_ReplicationController
+    if not selector:
+        ctx.error(("spec", "selector"), "Required value: the selector or template labels")
+        return
+    before = len(ctx.errors)
+    check_labels(ctx, ("spec", "selector"), selector)
+    if len(ctx.errors) == before and any(labels.get(k) != v for k, v in selector.items()):
         ctx.error(
             ("spec", "template", "metadata", "labels"),
             f"Invalid value {labels!r}: `selector` does not match template `labels`",

@@ -7,6 +7,8 @@ from a hash of the object, so the same manifests always give the same pod names:
   rand.SafeEncodeString: pkg/controller/deployment/sync.go, controller_utils.go), pods
   ``<rs>-<5 chars>``, labels += ``pod-template-hash``.
 * ReplicaSet: pods ``<name>-<5 chars>`` (names.SimpleNameGenerator, base cut to 58).
+* ReplicationController: as a ReplicaSet (pkg/controller/replication wraps the
+  ReplicaSet controller); an empty selector defaults to the template labels.
 * StatefulSet: ``<name>-<ordinal>`` from ``spec.ordinals.start``; labels +=
   ``statefulset.kubernetes.io/pod-name``, ``apps.kubernetes.io/pod-index``,
   ``controller-revision-hash``; hostname = pod name, subdomain = serviceName
@@ -120,7 +122,7 @@ def expand(
             pod(generate_name(f"{rs}-", ns, str(i), taken=taken), {"pod-template-hash": thash})
             for i in range(count)
         )
-    if kind == "ReplicaSet":
+    if kind in ("ReplicaSet", "ReplicationController"):  # same controller code
         return tuple(
             pod(generate_name(f"{name}-", ns, str(i), taken=taken), {}) for i in range(count)
         )
