@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from podnet.dataplane.nft.names import generated_name
 from podnet.dataplane.nft.objects import Chain, Set, Table, chains_of
 from podnet.dataplane.policy.build import FIXED_SETS, SetBuilder
+from podnet.dataplane.policy.tiers import TierBuilder, np_chain, tier_chain
 from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
     PolicyCompileError as PolicyCompileError,
 )
 from podnet.model.cluster import ClusterState
+from podnet.model.clusterpolicy import ADMIN
 from podnet.model.objects import NetworkPolicy, Pod
 
 FAMILY = "inet"
@@ -35,19 +37,20 @@ _DENY_RULES = {
 }
 
 
-def _base_rules(field: str, vmap: str) -> tuple[str, ...]:
+def _base_rules(direction: str) -> tuple[str, ...]:
+    """Established first, a pod reaching itself, then the tiers (tiers.py): the Admin
+    tier, then ``np-<d>`` (NetworkPolicy, then the Baseline tier, then accept)."""
     return (
         "ct state established,related accept",
         "ip saddr . ip daddr @self accept",
-        f"ip {field} vmap @{vmap}",
+        f"jump {tier_chain(ADMIN, direction)}",
+        f"goto {np_chain(direction)}",
     )
 
 
 _BASE_CHAINS: dict[str, Chain] = chains_of(
-    Chain("egress", _base_rules("saddr", "egress-pods"), "filter", "forward", "filter", "accept"),
-    Chain(
-        "ingress", _base_rules("daddr", "ingress-pods"), "filter", "forward", "filter + 1", "accept"
-    ),
+    Chain("egress", _base_rules("eg"), "filter", "forward", "filter", "accept"),
+    Chain("ingress", _base_rules("in"), "filter", "forward", "filter + 1", "accept"),
 )
 
 
@@ -96,6 +99,7 @@ class _Shared:
     elements: dict[str, dict[str, str | None]]
     chains: dict[str, Chain]
     by_ns: dict[str, list[NetworkPolicy]]
+    tiers: TierBuilder
 
 
 def _shared(state: ClusterState) -> _Shared:
@@ -112,7 +116,9 @@ def _shared(state: ClusterState) -> _Shared:
             lines = [line for r in rules for line in b.rule_lines(pol, r, field)]
             name = policy_chain(short, pol)
             chains[name] = Chain(name, tuple(lines))
-    return _Shared(b.sets, b.elements, chains, by_ns)
+    tiers = TierBuilder(b, state)
+    chains.update(tiers.chains())
+    return _Shared(b.sets, b.elements, chains, by_ns, tiers)
 
 
 def _for_node(sh: _Shared, state: ClusterState, node: str, deny: str) -> PolicyState:
@@ -120,6 +126,7 @@ def _for_node(sh: _Shared, state: ClusterState, node: str, deny: str) -> PolicyS
     if deny not in DENY_MODES:
         raise PolicyCompileError(f"deny must be one of {', '.join(DENY_MODES)}, not {deny!r}")
     local: dict[str, dict[str, str | None]] = {n: {} for n in FIXED_SETS}
+    local.update(sh.tiers.subject_elements(node))
     isolation: dict[tuple[str, str, tuple[tuple[str, str], ...]], list[NetworkPolicy]] = {}
     set_chains: dict[str, Chain] = {}
     for pod in sorted(state.pods, key=lambda p: p.key):

@@ -79,6 +79,12 @@ add set inet podnet-policy cidr-GLJ4GP66-10-0-0-0 { type ipv4_addr; flags interv
 add set inet podnet-policy port-tcp-http { type ipv4_addr . inet_proto . inet_service; }
 add chain inet podnet-policy deny
 add chain inet podnet-policy pol-in-RDMONO3D-default-allow-cli
+add chain inet podnet-policy baseline-eg
+add chain inet podnet-policy np-eg
+add chain inet podnet-policy baseline-in
+add chain inet podnet-policy np-in
+add chain inet podnet-policy admin-eg
+add chain inet podnet-policy admin-in
 add chain inet podnet-policy set-in-RDMONO3D-default
 add chain inet podnet-policy egress { type filter hook forward priority filter; policy accept; }
 add chain inet podnet-policy ingress { type filter hook forward priority filter + 1; policy accept; }
@@ -87,14 +93,22 @@ add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @pods-2D7
 add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @pods-2D76Z2EQ-default ip daddr . meta l4proto . th dport @port-tcp-http accept
 add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @cidr-GLJ4GP66-10-0-0-0 meta l4proto udp th dport { 53 } accept
 add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @cidr-GLJ4GP66-10-0-0-0 ip daddr . meta l4proto . th dport @port-tcp-http accept
+add rule inet podnet-policy baseline-eg accept
+add rule inet podnet-policy np-eg ip saddr vmap @egress-pods
+add rule inet podnet-policy np-eg goto baseline-eg
+add rule inet podnet-policy baseline-in accept
+add rule inet podnet-policy np-in ip daddr vmap @ingress-pods
+add rule inet podnet-policy np-in goto baseline-in
 add rule inet podnet-policy set-in-RDMONO3D-default jump pol-in-RDMONO3D-default-allow-cli comment "default/allow-cli"
 add rule inet podnet-policy set-in-RDMONO3D-default goto deny
 add rule inet podnet-policy egress ct state established,related accept
 add rule inet podnet-policy egress ip saddr . ip daddr @self accept
-add rule inet podnet-policy egress ip saddr vmap @egress-pods
+add rule inet podnet-policy egress jump admin-eg
+add rule inet podnet-policy egress goto np-eg
 add rule inet podnet-policy ingress ct state established,related accept
 add rule inet podnet-policy ingress ip saddr . ip daddr @self accept
-add rule inet podnet-policy ingress ip daddr vmap @ingress-pods
+add rule inet podnet-policy ingress jump admin-in
+add rule inet podnet-policy ingress goto np-in
 add element inet podnet-policy self { 10.244.0.2 . 10.244.0.2 }
 add element inet podnet-policy ingress-pods { 10.244.0.2 : goto set-in-RDMONO3D-default }
 add element inet podnet-policy pods-2D76Z2EQ-default { 10.244.1.2 }
