@@ -21,6 +21,7 @@ from podnet.analyze.conformance_case import (
     Case,
     CasePort,
     CaseProbe,
+    Expectation,
     case_documents,
     cluster_documents,
     load_case,
@@ -38,6 +39,7 @@ __all__ = [
     "Case",
     "CasePort",
     "CaseProbe",
+    "Expectation",
     "Outcome",
     "build_case_cluster",
     "case_documents",
@@ -73,33 +75,23 @@ class Outcome:
 
 
 def probe_outcomes(case: Case, state: ClusterState) -> list[Outcome]:
-    """Judge every probe pair through the destination's Service, as upstream probes."""
+    """Judge every expected connection as upstream probes it: through the destination's
+    Service (``via: service``) or to its pod IP (``via: pod``)."""
     engine = PolicyEngine(state.namespaces, state.pods, state.policies)
     out: list[Outcome] = []
-    keys = case.pod_keys()
-    for probe in case.probes:
-        for src in keys:
-            src_pod = state.pod(src)
-            if src_pod is None:
-                raise ClusterError(f"pod {src} missing from the built cluster")
-            for dst in keys:
-                if src == dst:
-                    continue
-                ns, name = dst.split("/")
-                actual, reason = _via_service(
-                    state, engine, src_pod, f"{ns}/s-{ns}-{name}", probe.port, probe.protocol
-                )
-                out.append(
-                    Outcome(
-                        src,
-                        dst,
-                        probe.port,
-                        probe.protocol,
-                        probe.expected(src, dst),
-                        actual,
-                        reason,
-                    )
-                )
+    for e in case.expectations():
+        src_pod, dst_pod = state.pod(e.src), state.pod(e.dst)
+        if src_pod is None or dst_pod is None:
+            raise ClusterError(f"pod {e.src} or {e.dst} missing from the built cluster")
+        if case.via == "pod":
+            v = engine.verdict(src_pod, dst_pod, e.port, e.protocol)
+            actual, reason = v.allowed, v.reason
+        else:
+            ns, name = e.dst.split("/")
+            actual, reason = _via_service(
+                state, engine, src_pod, f"{ns}/s-{ns}-{name}", e.port, e.protocol
+            )
+        out.append(Outcome(e.src, e.dst, e.port, e.protocol, e.allowed, actual, reason))
     return out
 
 

@@ -1,12 +1,15 @@
-"""``podnet probe`` on every upstream NetworkPolicy e2e truth table, for real.
+"""``podnet probe`` on every upstream policy truth table, for real.
 
-Each case (../shared/conformance/netpol-e2e and tests/conformance/cases, format in
-that directory's README.md) becomes a manifest file - the runner's own
+Each case (../shared/conformance/netpol-e2e, tests/conformance/cases and
+tests/conformance/network-policy-api, format in the first one's README.md) becomes a
+manifest file - the runner's own
 ``case_documents`` with ``cidr_of(...)`` substituted by the IPs ``build_cluster``
 assigns for that node count (deterministic) - and ``python -m podnet probe -o json``
-runs on it with 1 and 3 nodes, ``--via pod`` and ``--via service``. Every probe pair
-of the case must be observed as the table says, and the command must exit 0 (every
-probed connection, on every port the pods serve, agrees with the engine).
+runs on it with 1 and 3 nodes, ``--via pod`` and ``--via service`` (only ``--via pod``
+for a ``via: pod`` case: network-policy-api's conformance pokes pod IPs and builds no
+Services). Every expected connection of the case must be observed as the table says
+(SCTP reported ``unsupported`` by a kernel without SCTP is not judged), and the command
+must exit 0 (every probed connection, on every port the pods serve, agrees with the engine).
 
 Each probe is its own process (a process enters one sandbox only); the runs of the
 whole module are started from one fixture, ``PARALLEL`` at a time, and the
@@ -34,14 +37,17 @@ from typing import Any, cast
 
 import pytest
 import yaml
-from support.paths import REPO, SHARED_CASES, conformance_cases
+from support.paths import NPAPI_CASES, REPO, SHARED_CASES, conformance_cases
 from support.sandbox import kernel_skip_reason
 
 from podnet.analyze.conformance import build_case_cluster, case_documents, load_case
 
 SHARED = SHARED_CASES
 CASES = conformance_cases()
-RUNS = [(p, n, v) for p in CASES for n in (1, 3) for v in ("pod", "service")]
+VIAS = {p: ("pod",) if load_case(p).via == "pod" else ("pod", "service") for p in CASES}
+RUNS = [(p, n, v) for p in CASES for n in (1, 3) for v in VIAS[p]]
+# Until the loader, the engine and the nft compiler all know the three kinds (issue 12).
+PENDING = {NPAPI_CASES: "cluster policies not loaded / judged / compiled yet (issue 12)"}
 PARALLEL = int(os.environ.get("PODNET_PROBE_PARALLEL", "3"))
 ROOT = REPO
 
@@ -112,23 +118,26 @@ def results(
         yield dict(zip(chosen, pool.map(one, chosen), strict=True))
 
 
-@pytest.mark.parametrize("run", RUNS, ids=[f"{p.stem}-{n}node-via-{v}" for p, n, v in RUNS])
+def _run_param(run: Run) -> object:
+    p, n, v = run
+    reason = PENDING.get(p.parent)
+    marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
+    return pytest.param(run, marks=marks, id=f"{p.stem}-{n}node-via-{v}")
+
+
+@pytest.mark.parametrize("run", [_run_param(r) for r in RUNS])
 def test_probe_agrees_with_the_table(results: dict[Run, Any], run: Run) -> None:
     code, data, stderr = results[run]
     assert data, f"no JSON from podnet probe (exit {code}):\n{stderr}"
     case = load_case(run[0])
     seen = {(c["from"], c["to"], c["port"], c["protocol"]): c for c in data["connections"]}
     wrong = []
-    for pr in case.probes:
-        for src in case.pod_keys():
-            for dst in case.pod_keys():
-                if src == dst:
-                    continue
-                c = seen.get((src, dst, pr.port, pr.protocol))
-                if c is None or c["allowed"] != pr.expected(src, dst):
-                    wrong.append(
-                        (src, dst, pr.port, pr.protocol, c and c["result"], c and c["detail"])
-                    )
+    for e in case.expectations():
+        c = seen.get((e.src, e.dst, e.port, e.protocol))
+        if c is not None and c["result"] == "unsupported" and e.protocol == "SCTP":
+            continue
+        if c is None or c["allowed"] != e.allowed:
+            wrong.append((e.src, e.dst, e.port, e.protocol, c and c["result"], c and c["detail"]))
     assert not wrong, f"{len(wrong)} pairs differ from the table: {wrong[:10]}\n{stderr}"
     bad = [
         c
@@ -136,4 +145,5 @@ def test_probe_agrees_with_the_table(results: dict[Run, Any], run: Run) -> None:
         if c["result"] in ("allowed", "denied") and c["allowed"] != c["predicted"]
     ]
     assert code == 0 and not bad, f"exit {code}; disagreements with the engine: {bad[:5]}"
-    assert data["summary"]["no service"] == 0
+    if run[2] == "service":
+        assert data["summary"]["no service"] == 0
