@@ -1,4 +1,8 @@
-"""A lint finding, the rules that make them, and their order (errors first)."""
+"""A lint finding, the rules that make them, and their order (errors first).
+
+:data:`RULE_TABLE` is the one list of rules: ``podnet lint --rules`` prints it and
+docs/analyze.md carries the same rows (a test holds them equal).
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,62 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 SEVERITIES = ("error", "warning", "info")
-RULES = (
-    "pod-ip-literal",
-    "unknown-service-name",
-    "service-selects-nothing",
-    "target-port-unmatched",
-    "service-port-unreachable",
-    "policy-blocks-service-use",
-    "dns-egress-blocked",
-    "policy-selects-nothing",
-    "pod-not-isolated",
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    severity: str  # one severity, or several as "error / warning"
+    meaning: str
+
+
+RULE_TABLE = (
+    Rule(
+        "pod-ip-literal",
+        "warning",
+        "a command/env uses a pod IP; it changes when the pod is recreated "
+        '(the seed: "not recommended")',
+    ),
+    Rule(
+        "unknown-service-name",
+        "error / warning",
+        "a cluster name that resolves to nothing (warning: named only in an environment "
+        "variable, which the program may treat as optional)",
+    ),
+    Rule("service-selects-nothing", "warning", "a Service whose selector matches no pod"),
+    Rule(
+        "target-port-unmatched",
+        "error / warning",
+        "a named targetPort no selected pod declares (error: no endpoints) / a number none serves",
+    ),
+    Rule(
+        "service-port-unreachable",
+        "error",
+        "a pod uses a Service on a port it does not expose",
+    ),
+    Rule(
+        "policy-blocks-service-use",
+        "error",
+        "policies (cluster tiers or NetworkPolicies) deny a pod every endpoint of a Service "
+        "it uses (never its own pod: a pod cannot block access to itself)",
+    ),
+    Rule(
+        "dns-egress-blocked",
+        "error / warning",
+        "egress-isolated pod without UDP 53 (error) or TCP 53 (warning) to kube-system/kube-dns",
+    ),
+    Rule(
+        "policy-selects-nothing",
+        "warning",
+        "a NetworkPolicy whose podSelector matches no pod",
+    ),
+    Rule(
+        "pod-not-isolated",
+        "info",
+        "a pod no policy selects in a namespace with policies: it accepts and sends everything",
+    ),
 )
+RULES = tuple(r.name for r in RULE_TABLE)
 
 
 @dataclass(frozen=True)
@@ -27,6 +76,7 @@ class Finding:
     field: str
     message: str
     fix: str
+    location: str = ""  # file:line of the field (or of its object), "" when unknown
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)

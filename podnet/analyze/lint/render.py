@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from podnet.analyze.lint.finding import SEVERITIES, Finding
+from podnet.analyze.lint.finding import SEVERITIES, Finding, Rule
 
 WIDTH = 80
 _INDENT = " " * 9
@@ -57,11 +57,22 @@ def format_text(findings: Sequence[Finding], colour: bool = False) -> str:
             lines.extend(_wrap(f.object))
         else:
             lines.append(f"{sev} {head}")
+        if f.location:
+            lines.extend(_wrap(f"at: {f.location}"))
         lines.extend(_wrap(f"field: {f.field}"))
         lines.extend(_wrap(f.message))
         lines.extend(_wrap(f"fix: {f.fix}"))
         lines.append("")
     lines.append(summary(findings))
+    return "\n".join(lines)
+
+
+def format_rules(table: Sequence[Rule]) -> str:
+    """``podnet lint --rules``: each rule, its severity and what it means, 80 columns."""
+    lines: list[str] = []
+    for r in table:
+        lines.append(f"{r.name}  ({r.severity})")
+        lines.extend(_wrap(r.meaning))
     return "\n".join(lines)
 
 

@@ -15,21 +15,35 @@ pod per workload and report the workload (``Deployment/ns/web``) with template p
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from podnet.analyze.lint import policies, services, usage
 from podnet.analyze.lint.context import LintContext, build_context
-from podnet.analyze.lint.finding import Finding, unique_sorted
+from podnet.analyze.lint.finding import RULES, Finding, unique_sorted
+from podnet.analyze.lint.locate import locate
 from podnet.model.objects import Manifests
 
 
-def lint_context(ctx: LintContext) -> tuple[Finding, ...]:
-    """Run every rule over an already built context."""
+def unknown_rules(names: Collection[str]) -> list[str]:
+    """The names in ``names`` that are no lint rule (for ``--disable``)."""
+    return sorted(set(names) - set(RULES))
+
+
+def lint_context(ctx: LintContext, disable: Collection[str] = ()) -> tuple[Finding, ...]:
+    """Run every rule over an already built context, leaving out ``disable``d rules.
+
+    Each finding carries the ``file:line`` of its field (:mod:`.locate`).
+    """
     found: list[Finding] = []
     found += services.check(ctx)
     found += policies.check(ctx)
     found += usage.check(ctx)
-    return unique_sorted(found)
+    kept = [f for f in found if f.rule not in disable]
+    return unique_sorted(locate(kept, ctx.state))
 
 
-def lint(manifests: Manifests, nodes: int = 1) -> tuple[Finding, ...]:
+def lint(
+    manifests: Manifests, nodes: int = 1, disable: Collection[str] = ()
+) -> tuple[Finding, ...]:
     """All findings for ``manifests``, errors first, then by object."""
-    return lint_context(build_context(manifests, nodes))
+    return lint_context(build_context(manifests, nodes), disable)

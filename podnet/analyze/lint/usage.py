@@ -11,6 +11,7 @@ because NetworkPolicy is enforced after the DNAT, on the pod.
 from __future__ import annotations
 
 import ipaddress
+import re
 from difflib import get_close_matches
 
 from podnet.analyze.lint.context import LintContext, field_prefix, owner_ref
@@ -90,17 +91,50 @@ def _suggest(ctx: LintContext, pod: Pod, name: str) -> str:
     return ""
 
 
+def env_only(pod: Pod, ref: HostRef) -> str | None:
+    """The variable's name when ``ref`` comes from an env var nothing else uses.
+
+    Evidence, not guesswork: the container's command and args neither name the host
+    nor expand the variable (``$VAR``, ``${VAR}``, Kubernetes' ``$(VAR)``). Programs
+    read such settings themselves and often treat them as optional (a cache, a tracing
+    collector), so an unresolved name there may never be dialled.
+    """
+    m = _ENV_FIELD.search(ref.field)
+    if m is None:
+        return None
+    kind, index, env_index = m.group(1), int(m.group(2)), int(m.group(3))
+    containers = pod.init_containers if kind == "initContainers" else pod.containers
+    container = containers[index]
+    var = container.env[env_index][0]
+    argv = " ".join(container.command + container.args)
+    used = (f"${var}", f"${{{var}}}", f"$({var})", ref.host)
+    if any(u.lower() in argv.lower() for u in used):
+        return None
+    return var
+
+
+_ENV_FIELD = re.compile(r"spec\.(containers|initContainers)\[(\d+)\]\.env\[(\d+)\]")
+
+
 def _unknown_name(ctx: LintContext, pod: Pod, ref: HostRef) -> Finding:
     lk = ctx.lookup(ref.host, pod.namespace)
     tried = ", ".join(q.qname for q in lk.queries if q.rcode != "UPSTREAM")
     best = _suggest(ctx, pod, ref.host)
+    var = env_only(pod, ref)
+    why = (
+        f"; it appears only in environment variable {var}, which the command and args "
+        "never use, so the program may treat it as an optional setting (a warning, not "
+        "an error)"
+        if var
+        else ""
+    )
     return Finding(
         "unknown-service-name",
-        "error",
+        "warning" if var else "error",
         owner_ref(pod),
         field_prefix(pod) + ref.field,
         f"container {ref.container} uses {ref.host!r}, which is no Service: "
-        f"{tried} all give NXDOMAIN",
+        f"{tried} all give NXDOMAIN{why}",
         f"did you mean {best!r}?" if best else "create the Service or fix the name",
     )
 
@@ -131,6 +165,8 @@ def _blocked(ctx: LintContext, pod: Pod, ref: HostRef, svc: Service) -> Finding 
     endpoints = ctx.state.endpoints.get(svc.key, {}).get(sp.name, ())
     verdicts = []
     for ep in endpoints:
+        if ep.pod == pod.key:
+            return None  # a pod cannot block access to itself (see _blocked_pods)
         dst = ctx.pods_by_key.get(ep.pod)
         v = ctx.verdict(pod, dst if dst is not None else ep.ip, ep.port, ep.protocol)
         if v.allowed:
@@ -164,6 +200,10 @@ def _blocked(ctx: LintContext, pod: Pod, ref: HostRef, svc: Service) -> Finding 
 def _blocked_pods(ctx: LintContext, pod: Pod, ref: HostRef, targets: list[Pod]) -> Finding | None:
     """A name resolving straight to pods (headless Service, pod hostname): policy check."""
     if ref.port is None or not targets:
+        return None
+    if any(t.key == pod.key for t in targets):
+        # "a pod cannot block access to itself" (kubernetes.io/docs/concepts/
+        # services-networking/network-policies/); the data plane lets it through too.
         return None
     verdicts = [ctx.verdict(pod, t, ref.port, ref.protocol) for t in targets]
     if any(v.allowed for v in verdicts):

@@ -97,7 +97,9 @@ def test_text_fits_80_columns_and_json_shape(broken: tuple[Finding, ...]) -> Non
     assert all(len(line) <= WIDTH for line in text.splitlines())
     assert text.splitlines()[-1] == "5 errors, 4 warnings, 2 info"
     data = to_json(broken)
-    assert set(data["findings"][0]) == {"rule", "severity", "object", "field", "message", "fix"}
+    assert set(data["findings"][0]) == {
+        "rule", "severity", "object", "field", "message", "fix", "location"
+    }  # fmt: skip
     assert data["findings"][0]["severity"] == "error"
 
 
