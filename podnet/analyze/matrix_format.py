@@ -31,6 +31,7 @@ ALLOW, DENY, SELF = "✓", "✗", "·"
 GRID_MAX_PODS = 24  # rows; also bounds the width: 24 columns x 3 + labels < 80 + a bit
 WIDTH = 80
 DESCRIBE_MAX_POLICIES = 8  # rule-by-rule descriptions only while they stay short
+PENDING_SHOWN = 10  # named pending pods; beyond a node's 110 there can be thousands
 
 
 def pods_json(pods: Sequence[Pod]) -> list[dict[str, Any]]:
@@ -195,10 +196,12 @@ def format_table(
         _policy_summary(policies, matrix),
     ]
     if pending:
-        names = ", ".join(sorted(p.key for p in pending))
-        parts.insert(
-            1, textwrap.fill(f"pending (not scheduled, no IP, in no connection): {names}", WIDTH)
-        )
+        keys = sorted(p.key for p in pending)
+        names = ", ".join(keys[:PENDING_SHOWN])
+        if len(keys) > PENDING_SHOWN:
+            names += f" and {len(keys) - PENDING_SHOWN} more"
+        text = f"pending (not scheduled, no IP, in no connection): {names}"
+        parts.insert(1, textwrap.fill(text, WIDTH))
     label_w = max((len(p.key) for p in matrix.pods), default=0) + 5
     small = len(matrix.pods) <= GRID_MAX_PODS and label_w + 3 * len(matrix.pods) <= WIDTH
     for port, proto in _ports(matrix):

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from podnet.control.endpoints import compute_endpoints
 from podnet.control.ipam import PodIPAllocator
 from podnet.control.scheduler import expand_daemonsets, make_nodes, place
-from podnet.control.services import add_defaults, assign_cluster_ips, assign_node_ports
+from podnet.control.services import add_defaults, assign_cluster_ips, assign_node_ports, dns_pod
 from podnet.errors import ClusterError
 from podnet.model.cluster import ClusterState, Node
 from podnet.model.objects import Manifests, Namespace, Pod
@@ -75,13 +75,14 @@ def build_cluster(
 
     ``ready`` (pod key -> readiness) is for callers that know real readiness; by
     default every running pod is ready. Raises :class:`ClusterError` when the objects do
-    not fit together (unknown nodeName, IP/nodePort conflicts, exhausted ranges).
+    not fit together (unknown nodeName, IP/nodePort conflicts, exhausted ranges); pods
+    with no node to go to (nodeSelector, 110 per node) are Pending, with a warning.
     """
     node_list: tuple[Node, ...] = make_nodes(nodes)
     services, pods = add_defaults(manifests.services, manifests.pods)
     pods = (*pods, *expand_daemonsets(manifests.daemonsets, node_list))
     _check_unique(pods)
-    placement, warnings = place(pods, node_list)
+    placement, warnings = place(pods, node_list, critical={dns_pod().key})
     ips = allocate_pod_ips(pods, placement, PodIPAllocator(node_list))
     with_ips = tuple(dataclasses.replace(p, node=placement[p.key], ip=ips.get(p.key)) for p in pods)
     services = assign_node_ports(assign_cluster_ips(services))

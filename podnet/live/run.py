@@ -129,7 +129,7 @@ class _Run:
             f"{len(state.pods) - len(pending)} pod(s), {len(state.services)} service(s)"
         )
         for key in pending:
-            progress(f"{key} is Pending: no node matches its nodeSelector")
+            progress(f"{key} is Pending: no node for it (nodeSelector, or 110 pods per node)")
         cluster.start_pods(servers)
         slow, failed = self._wait_listening(servers)
         if servers:
