@@ -1,4 +1,12 @@
-"""The NetworkPolicy engine: the verdict for one connection (networking.k8s.io/v1).
+"""The policy engine: the verdict for one connection, through every tier.
+
+Per direction (apis/v1alpha2 ``ClusterNetworkPolicySpec.Tier``): the Admin tier
+(AdminNetworkPolicy / ClusterNetworkPolicy tier Admin; Accept and Deny final, Pass skips
+to NetworkPolicy), then NetworkPolicy v1 (final for an isolated pod), then the Baseline
+tier, then allow (:mod:`podnet.control.policy.tiers`). A pod reaching itself (through
+its own Service) is always allowed: "a pod cannot block access to itself" (NetworkPolicy
+docs), as podnet's data plane does. NetworkPolicy v1 semantics
+(networking.k8s.io/v1):
 
 Semantics from k8s.io/api networking/v1 ``types.go`` and
 kubernetes.io/docs/concepts/services-networking/network-policies/:
@@ -19,7 +27,7 @@ Atoms in :mod:`podnet.control.policy.match`, result types in
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from podnet.control.policy.match import (
@@ -35,9 +43,20 @@ from podnet.control.policy.match import (
     rules_of,
     selects,
 )
+from podnet.control.policy.tiers import (
+    TierMatch,
+    first_match,
+    layered,
+    peer_matches,
+    tier_order,
+)
+from podnet.control.policy.tiers import (
+    rule_ports_match as cluster_ports_match,
+)
 from podnet.control.policy.verdict import DirectionVerdict, RuleRef, Verdict
 from podnet.errors import ManifestError
-from podnet.model.cluster import Node
+from podnet.model.cluster import ClusterState, Node
+from podnet.model.clusterpolicy import ADMIN, BASELINE, PASS, ClusterNetworkPolicy, ClusterRule
 from podnet.model.objects import PROTOCOLS, Namespace, NetworkPolicy, Pod
 
 
@@ -54,6 +73,8 @@ class PolicyEngine:
     """Verdicts over a fixed set of namespaces, pods and policies.
 
     The constructor only indexes its inputs; :meth:`verdict` is a pure function of them.
+    ``nodes`` turns on the own-node rule; ``cluster_nodes`` are the nodes whose labels
+    cluster policies' ``nodes`` peers select (:meth:`of_state` passes both).
     """
 
     def __init__(
@@ -63,7 +84,14 @@ class PolicyEngine:
         policies: Sequence[NetworkPolicy],
         *,
         nodes: Sequence[Node] = (),
+        cluster_policies: Sequence[ClusterNetworkPolicy] = (),
+        cluster_nodes: Sequence[Node] = (),
     ) -> None:
+        self._admin = tier_order(cluster_policies, ADMIN)
+        self._baseline = tier_order(cluster_policies, BASELINE)
+        self._node_labels: dict[IPAddress, Mapping[str, str]] = {
+            parse_ip(n.address): n.labels for n in cluster_nodes
+        }
         self._ns_labels: dict[str, Mapping[str, str]] = {ns.name: ns.labels for ns in namespaces}
         self._by_ip: dict[IPAddress, Pod] = {}
         for pod in pods:
@@ -78,6 +106,22 @@ class PolicyEngine:
         self._by_ns: dict[str, list[NetworkPolicy]] = {}
         for pol in sorted(policies, key=lambda p: (p.namespace, p.name)):
             self._by_ns.setdefault(pol.namespace, []).append(pol)
+
+    @classmethod
+    def of_state(cls, state: ClusterState, *, own_node: bool = False) -> PolicyEngine:
+        """Every layer of ``state``: NetworkPolicies and the cluster admin's policies."""
+        return cls(
+            state.namespaces,
+            state.pods,
+            state.policies,
+            nodes=state.nodes if own_node else (),
+            cluster_policies=state.cluster_policies,
+            cluster_nodes=state.nodes,
+        )
+
+    @property
+    def has_tiers(self) -> bool:
+        return bool(self._admin or self._baseline)
 
     def namespace_labels(self, namespace: str) -> Mapping[str, str]:
         labels = self._ns_labels.get(namespace)
@@ -104,6 +148,14 @@ class PolicyEngine:
         if not 0 < port < 65536:
             raise ManifestError(f"port {port} out of range 1-65535")
         s, d = self._end(src), self._end(dst)
+        if s.pod is not None and d.pod is not None and s.pod.key == d.pod.key:
+            # NetworkPolicy docs: "a pod cannot block access to itself"; the data plane
+            # accepts a pod's packets to its own IP before any policy chain.
+            note = f"{s.name} may always reach itself (a pod cannot block access to itself)"
+            return Verdict.of(
+                self._fixed(EGRESS, s, d, port, proto, note),
+                self._fixed(INGRESS, d, s, port, proto, note),
+            )
         egress = self._direction(EGRESS, subject=s, peer=d, dst=d, port=port, protocol=proto)
         ingress = self._direction(INGRESS, subject=d, peer=s, dst=d, port=port, protocol=proto)
         if self._own_node(d, s):
@@ -111,6 +163,14 @@ class PolicyEngine:
         if self._own_node(s, d):
             egress = replace(egress, allowed=True, note=f"{s.name} may always reach its own node")
         return Verdict.of(egress, ingress)
+
+    @staticmethod
+    def _fixed(
+        direction: str, subject: _End, peer: _End, port: int, protocol: str, note: str
+    ) -> DirectionVerdict:
+        return DirectionVerdict(
+            direction, False, (), (), True, subject.name, peer.name, port, protocol, note=note
+        )
 
     def _own_node(self, pod_end: _End, other: _End) -> bool:
         """Is ``other`` the node ``pod_end`` runs on? (needs ``nodes`` at construction)
@@ -151,7 +211,34 @@ class PolicyEngine:
 
         if subject.pod is None:
             return made((), (), True)
-        isolating = self.policies_for(subject.pod, direction)
+        if not self.has_tiers:
+            return self._network_policy(direction, subject.pod, peer, dst, port, protocol, made)
+        pod = subject.pod
+
+        def matches(rule: ClusterRule) -> bool:
+            return cluster_ports_match(rule, port, protocol, dst.pod) and any(
+                peer_matches(p, peer.pod, peer.ip, self.namespace_labels, self._node_labels)
+                for p in rule.peers
+            )
+
+        admin = first_match(self._admin, direction, pod, matches, self.namespace_labels)
+        np = self._network_policy(direction, pod, peer, dst, port, protocol, made)
+        baseline: TierMatch | None = None
+        if not np.isolated and (admin is None or admin.rule.action == PASS):
+            baseline = first_match(self._baseline, direction, pod, matches, self.namespace_labels)
+        return layered(np, admin, baseline)
+
+    def _network_policy(
+        self,
+        direction: str,
+        pod: Pod,
+        peer: _End,
+        dst: _End,
+        port: int,
+        protocol: str,
+        made: Callable[[tuple[str, ...], tuple[RuleRef, ...], bool], DirectionVerdict],
+    ) -> DirectionVerdict:
+        isolating = self.policies_for(pod, direction)
         if not isolating:
             return made((), (), True)
         peer_ns_labels = self.namespace_labels(peer.pod.namespace) if peer.pod is not None else None
