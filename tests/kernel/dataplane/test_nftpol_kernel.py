@@ -23,6 +23,13 @@ from podnet.dataplane.policy.sync import PolicyProxy
 from podnet.dataplane.proxy.services import compile_services
 from podnet.dataplane.proxy.sync import full_sync
 from podnet.model.cluster import ClusterState, Endpoint
+from podnet.model.clusterpolicy import (
+    ADMIN,
+    BASELINE,
+    ClusterNetworkPolicy,
+    ClusterPeer,
+    ClusterRule,
+)
 from podnet.model.objects import (
     Container,
     ContainerPort,
@@ -105,8 +112,12 @@ ENDPOINTS: dict[str, dict[str, tuple[Endpoint, ...]]] = {
 }
 
 
-def cluster(*policies: NetworkPolicy, pods: tuple[Pod, ...] = PODS) -> ClusterState:
-    return ClusterState((), NAMESPACES, pods, SERVICES, policies, ENDPOINTS)
+def cluster(
+    *policies: NetworkPolicy,
+    pods: tuple[Pod, ...] = PODS,
+    cps: tuple[ClusterNetworkPolicy, ...] = (),
+) -> ClusterState:
+    return ClusterState((), NAMESPACES, pods, SERVICES, policies, ENDPOINTS, cluster_policies=cps)
 
 
 def policy(
@@ -347,3 +358,58 @@ def test_egress_accept_does_not_skip_the_ingress_check_on_the_same_node(live: Cl
     )
     live.apply(cluster(c_anything, DENY_INGRESS_PROD, a_from_dev))
     assert live.probe("c", T("a", 8080), T("b", 8081)) == ["ok:a", "timeout"]
+
+
+# -- the cluster admin's tiers (AdminNetworkPolicy, BaselineAdminNetworkPolicy) ------
+
+FROM_DEV = ClusterPeer(namespaces=sel(team="dev"))
+PROD = ClusterPeer(namespaces=sel(team="prod"))
+
+
+def anp(
+    name: str, priority: int, action: str, peer: ClusterPeer = FROM_DEV, tier: str = ADMIN
+) -> ClusterNetworkPolicy:
+    kind = "AdminNetworkPolicy" if tier == ADMIN else "BaselineAdminNetworkPolicy"
+    rule = ClusterRule(action, (peer,))
+    return ClusterNetworkPolicy(name, tier, priority, PROD, ingress=(rule,), kind=kind)
+
+
+ANY_NS = ClusterPeer(namespaces=EMPTY)
+ALLOW_WEB_FROM_DEV = policy(
+    "prod",
+    "web-from-dev",
+    sel(app="web"),
+    ("Ingress",),
+    ingress=(PolicyRule(peers=(PolicyPeer(namespace_selector=sel(team="dev")),)),),
+)
+
+
+def test_admin_deny_beats_a_network_policy_allow(live: Cluster) -> None:
+    live.apply(cluster(ALLOW_WEB_FROM_DEV, cps=(anp("deny-dev", 10, "Deny"),)))
+    # c on a's node, d across; b (prod) is not a peer of the Deny
+    assert live.probe("c", T("a", 8080), T(WEB_VIP, 80), T("d", 8080)) == [
+        "timeout",
+        "timeout",
+        "ok:d",
+    ]
+    assert live.probe("d", T("a", 8080)) == ["timeout"]
+    assert live.probe("b", T("a", 8080)) == ["timeout"]  # isolated by the NetworkPolicy
+    live.apply(cluster(cps=(anp("deny-dev", 10, "Deny"),)))
+    assert live.probe("b", T("a", 8080)) == ["ok:a"]
+
+
+def test_admin_pass_hands_over_to_a_network_policy_allow(live: Cluster) -> None:
+    cps = (anp("pass-dev", 10, "Pass"), anp("deny-all", 20, "Deny", ANY_NS))
+    live.apply(cluster(ALLOW_WEB_FROM_DEV, cps=cps))
+    assert live.probe("c", T("a", 8080), T("b", 8081)) == ["ok:a", "ok:b"]  # b: no NP, no BANP
+    assert live.probe("d", T("a", 8080)) == ["ok:a"]
+    assert live.probe("dns", T("a", 8080), T("b", 8081)) == ["timeout", "timeout"]  # deny-all
+
+
+def test_baseline_deny_with_a_network_policy_allow(live: Cluster) -> None:
+    banp = anp("default", 0, "Deny", ANY_NS, tier=BASELINE)
+    live.apply(cluster(ALLOW_WEB_FROM_DEV, cps=(banp,)))
+    assert live.probe("c", T("a", 8080), T("b", 8081)) == ["ok:a", "timeout"]
+    assert live.probe("d", T("a", 8080), T(WEB_VIP, 80)) == ["ok:a", "ok:a"]
+    assert live.probe("dns", T("a", 8080), T("b", 8081)) == ["timeout", "timeout"]
+    assert live.probe("a", T("c", 8080)) == ["ok:c"]  # dev is not a subject
