@@ -285,3 +285,16 @@ def test_guestbook_analyze_counts_its_pods(
     f.write_text(GUESTBOOK)
     assert main(["analyze", "-f", str(f)]) == 0
     assert capsys.readouterr().out.startswith("4 pods,")
+
+
+def test_guestbook_explain_and_lint_see_the_controllers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "guestbook.yaml"
+    f.write_text(GUESTBOOK)
+    assert main(["explain", "-f", str(f), "rc/frontend", "svc/redis-master"]) == 0
+    out = capsys.readouterr().out
+    assert "FROM     pod default/frontend-" in out
+    assert "ENDPOINT default/redis-master-" in out
+    main(["lint", "-f", str(f)])
+    assert "service-selects-nothing" not in capsys.readouterr().out
