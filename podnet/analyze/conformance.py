@@ -77,7 +77,7 @@ class Outcome:
 def probe_outcomes(case: Case, state: ClusterState) -> list[Outcome]:
     """Judge every expected connection as upstream probes it: through the destination's
     Service (``via: service``) or to its pod IP (``via: pod``)."""
-    engine = PolicyEngine(state.namespaces, state.pods, state.policies)
+    engine = PolicyEngine.of_state(state)
     out: list[Outcome] = []
     for e in case.expectations():
         src_pod, dst_pod = state.pod(e.src), state.pod(e.dst)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
 # ../shared beside the repository (as the workplace lays it); PODNET_SHARED overrides.
@@ -37,11 +35,3 @@ def conformance_cases(*, extra_dirs_env: str | None = None) -> list[Path]:
 
 def case_id(path: Path) -> str:
     return f"{path.parent.name}/{path.name}"
-
-
-def case_param(path: Path, pending: dict[Path, str], *values: object) -> object:
-    """``pytest.param(path, *values)``, marked xfail (not strict) while the feature its
-    directory needs has not landed: ``pending`` maps a case directory to the reason."""
-    reason = pending.get(path.parent)
-    marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
-    return pytest.param(path, *values, marks=marks, id=case_id(path))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support.paths import NPAPI_CASES, SHARED_CASES, case_param, conformance_cases
+from support.paths import NPAPI_CASES, SHARED_CASES, case_id, conformance_cases
 
 from podnet.analyze.conformance import (
     build_case_cluster,
@@ -27,8 +27,6 @@ from podnet.errors import ManifestError
 
 SHARED = SHARED_CASES
 CASES = conformance_cases(extra_dirs_env="PODNET_CONFORMANCE_DIR")
-# Until the loader reads the three kinds (issue 12, P1) and the engine judges them (P2).
-PENDING = {NPAPI_CASES: "cluster policies not loaded / judged yet (issue 12 P1, P2)"}
 
 
 def test_shared_cases_are_there() -> None:
@@ -37,7 +35,7 @@ def test_shared_cases_are_there() -> None:
 
 
 @pytest.mark.parametrize("nodes", [1, 3])
-@pytest.mark.parametrize("path", [case_param(p, PENDING) for p in CASES])
+@pytest.mark.parametrize("path", CASES, ids=[case_id(p) for p in CASES])
 def test_case(path: Path, nodes: int) -> None:
     """Upstream runs on several nodes; the verdicts must not depend on placement."""
     case = load_case(path)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from support.nft_trace import Packet, passes, view_of
-from support.paths import NPAPI_CASES, SHARED_CASES, case_param, conformance_cases
+from support.paths import SHARED_CASES, case_id, conformance_cases
 
 from podnet.analyze.conformance import build_case_cluster, load_case
 from podnet.dataplane.policy.compile import compile_policies
@@ -24,8 +24,6 @@ from podnet.model.cluster import ClusterState
 
 SHARED = SHARED_CASES
 CASES = conformance_cases()
-# Until the loader reads the three kinds (issue 12, P1) and the compiler realises them (P4).
-PENDING = {NPAPI_CASES: "cluster policies not loaded / compiled yet (issue 12 P1, P4)"}
 
 
 def _endpoint(state: ClusterState, dst: str, port: int, protocol: str) -> tuple[str, int]:
@@ -39,7 +37,7 @@ def _endpoint(state: ClusterState, dst: str, port: int, protocol: str) -> tuple[
 
 
 @pytest.mark.parametrize("nodes", [1, 2])
-@pytest.mark.parametrize("path", [case_param(p, PENDING) for p in CASES])
+@pytest.mark.parametrize("path", CASES, ids=[case_id(p) for p in CASES])
 def test_case_through_compiled_tables(path: Path, nodes: int) -> None:
     if nodes > 1 and "cidr_of(" in path.read_text():
         pytest.skip("expectations written for all pods in one node's /24")
