@@ -19,9 +19,8 @@ from typing import Any
 
 from podnet.analyze.matrix import compute_matrix
 from podnet.analyze.matrix_format import format_table, write_json
-from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, use_colour
-from podnet.control.cluster import build_cluster, user_pods
-from podnet.manifests import load_paths
+from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, build, load, use_colour
+from podnet.control.cluster import user_pods
 
 
 def register(sub: Any) -> None:
@@ -39,8 +38,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    manifests = load_paths(args.files)
-    state = build_cluster(manifests, nodes=args.nodes)
+    manifests = load(args.files)
+    state = build(manifests, args.nodes)
     pods = list(state.pods) if args.all else user_pods(manifests, state)
     matrix = compute_matrix(state, pods)
     if args.output == "json":

@@ -1,14 +1,58 @@
-"""Arguments and printing shared by the verbs (kubectl conventions)."""
+"""Arguments, loading and printing shared by the verbs (kubectl conventions)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
+
+if TYPE_CHECKING:
+    from podnet.model.cluster import ClusterState
+    from podnet.model.objects import Manifests
+
+# What this invocation has warned about already (reset by podnet.cli.main.main): diff
+# loads two inputs, and a cluster's warnings repeat its manifests'.
+_warned: set[str] = set()
+
+
+def reset_warnings() -> None:
+    _warned.clear()
+
+
+def warn(messages: Iterable[str], err: TextIO | None = None) -> None:
+    """Print each message once per invocation on stderr as ``warning: ...`` (kubectl
+    prints the API server's warnings so), keeping stdout for the verb's output."""
+    out = err or sys.stderr
+    for m in messages:
+        if m not in _warned:
+            _warned.add(m)
+            out.write(f"warning: {m}\n")
+    out.flush()
+
+
+def load(paths: Sequence[str], stdin: TextIO | None = None) -> Manifests:
+    """Load the manifests and warn about what was skipped or changed on the way.
+
+    Every verb loads through here, so none ignores anything silently."""
+    from podnet.manifests import load_paths  # here: run/probe keep their start-up light
+
+    manifests = load_paths(paths, stdin=stdin)
+    warn(manifests.warnings)
+    return manifests
+
+
+def build(manifests: Manifests, nodes: int) -> ClusterState:
+    """:func:`build_cluster`, warning about what the control plane could not do
+    (Pending pods: nodeSelector, 110 pods per node)."""
+    from podnet.control.cluster import build_cluster
+
+    state = build_cluster(manifests, nodes=nodes)
+    warn(state.warnings)
+    return state
 
 
 def add_file_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:

@@ -14,9 +14,15 @@ from typing import Any
 
 from podnet.analyze.diff import compute_diff
 from podnet.analyze.diff_format import format_text, to_dict
-from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, print_data, use_colour
-from podnet.control.cluster import build_cluster
-from podnet.manifests import load_paths
+from podnet.cli.common import (
+    add_file_args,
+    add_nodes_arg,
+    add_output_arg,
+    build,
+    load,
+    print_data,
+    use_colour,
+)
 
 
 def register(sub: Any) -> None:
@@ -42,8 +48,8 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    old = build_cluster(load_paths(args.files), nodes=args.nodes)
-    new = build_cluster(load_paths(args.new_files), nodes=args.nodes)
+    old = build(load(args.files), args.nodes)
+    new = build(load(args.new_files), args.nodes)
     d = compute_diff(old, new)
     if args.output == "json":
         print_data(to_dict(d), "json")

@@ -20,9 +20,15 @@ from typing import Any
 
 from podnet.analyze.explain.connection import explain
 from podnet.analyze.explain.render import format_text, to_dict
-from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, print_data, use_colour
-from podnet.control.cluster import build_cluster
-from podnet.manifests import load_paths
+from podnet.cli.common import (
+    add_file_args,
+    add_nodes_arg,
+    add_output_arg,
+    build,
+    load,
+    print_data,
+    use_colour,
+)
 
 
 def register(sub: Any) -> None:
@@ -42,7 +48,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    state = build_cluster(load_paths(args.files), nodes=args.nodes)
+    state = build(load(args.files), args.nodes)
     e = explain(state, args.source, args.target, args.namespace)
     if args.output == "json":
         print_data(to_dict(e), "json")

@@ -13,11 +13,19 @@ import argparse
 import sys
 from typing import Any
 
+from podnet.analyze.lint.context import context_for_state
 from podnet.analyze.lint.finding import RULE_TABLE, has_errors
 from podnet.analyze.lint.render import format_rules, format_text, to_json
-from podnet.analyze.lint.run import lint, unknown_rules
-from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, print_data, use_colour
-from podnet.manifests import load_paths
+from podnet.analyze.lint.run import lint_context, unknown_rules
+from podnet.cli.common import (
+    add_file_args,
+    add_nodes_arg,
+    add_output_arg,
+    build,
+    load,
+    print_data,
+    use_colour,
+)
 
 
 def register(sub: Any) -> None:
@@ -55,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     unknown = unknown_rules(disable)
     if unknown:
         parser.error(f"--disable: unknown rule(s) {', '.join(unknown)} (see podnet lint --rules)")
-    findings = lint(load_paths(args.files), nodes=args.nodes, disable=disable)
+    state = build(load(args.files), args.nodes)  # warns about what it skips
+    findings = lint_context(context_for_state(state), disable)
     if args.output == "json":
         print_data(to_json(findings), "json")
     else:

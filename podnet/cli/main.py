@@ -20,6 +20,7 @@ from typing import cast
 
 import podnet
 import podnet.cli
+from podnet.cli.common import reset_warnings
 from podnet.errors import PodnetError
 
 _NOT_VERBS = {"main", "output", "common"}
@@ -62,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help(sys.stderr)
         return 2
+    reset_warnings()
     try:
         return cast(Callable[[argparse.Namespace], int], func)(args)
     except PodnetError as e:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg
+from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, build, load
 from podnet.live.probe.plan import VIAS
 from podnet.live.probe.prober import TRANSPORTS
 from podnet.live.probe.ready import READY_WAIT
@@ -90,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
     from podnet.live.probe.render import format_table, write_json
     from podnet.live.probe.result import disagreements
     from podnet.live.probe.runner import probe_cluster
-    from podnet.manifests import load_paths
 
-    manifests = load_paths(args.files)
+    manifests = load(args.files)
+    build(manifests, args.nodes)  # its warnings (and errors) before any namespace exists
     with _term_unwinds():
         report = probe_cluster(
             manifests,

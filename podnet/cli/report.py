@@ -16,10 +16,8 @@ from typing import Any
 from podnet.analyze.lint.context import context_for_state
 from podnet.analyze.lint.run import lint_context
 from podnet.analyze.report.page import render_report
-from podnet.cli.common import add_file_args, add_nodes_arg
-from podnet.control.cluster import build_cluster
+from podnet.cli.common import add_file_args, add_nodes_arg, build, load
 from podnet.errors import PodnetError
-from podnet.manifests import load_paths
 
 
 def register(sub: Any) -> None:
@@ -37,7 +35,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    state = build_cluster(load_paths(args.files), nodes=args.nodes)
+    state = build(load(args.files), args.nodes)
     findings = lint_context(context_for_state(state))
     title = args.title or "podnet report: " + " ".join(args.files)
     html = render_report(state, findings, title)

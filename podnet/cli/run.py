@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from podnet.cli.common import add_file_args, add_nodes_arg
+from podnet.cli.common import add_file_args, add_nodes_arg, build, load
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,12 +53,10 @@ def _run(args: argparse.Namespace) -> int:
     # Imported here: the CLI registers every verb, and the live stack's imports (netlink,
     # nftables, runtime) would slow every other verb's start-up (bench/README.md).
     from podnet.live.run import run
-    from podnet.manifests import load_paths
 
     if args.shell is not None and "-" in args.files:
         # the shell reads podnet's stdin, which the manifests would already have used up
         args.parser.error("--shell needs stdin for the shell: give manifests as files")
-    manifests = load_paths(args.files, stdin=sys.stdin)
-    for w in manifests.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    manifests = load(args.files, stdin=sys.stdin)
+    build(manifests, args.nodes)  # its warnings (and errors) before any namespace exists
     return run(manifests, nodes=args.nodes, timeout=args.timeout, shell=args.shell, deny=args.deny)

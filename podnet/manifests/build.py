@@ -30,6 +30,7 @@ from podnet.manifests.kinds import KINDS, Kind
 from podnet.manifests.lines import LineDict, LineList, Path, prune_nulls
 from podnet.manifests.report import DocContext, raise_all
 from podnet.manifests.schema import has_schema, schema_errors
+from podnet.manifests.skipped import Skipped
 from podnet.manifests.workloads import expand
 from podnet.model.clusterpolicy import ClusterNetworkPolicy
 from podnet.model.meta import Meta
@@ -50,17 +51,19 @@ def from_documents(docs: Sequence[tuple[dict[str, Any], Location]]) -> Manifests
     errors: list[ManifestError] = []
     warnings: list[str] = []
     valid: list[Valid] = []
+    skipped = Skipped()
     for raw, loc in _flatten(docs, errors):
         null_items: list[Path] = []
         doc = prune_nulls(raw, (), null_items)
         ctx = DocContext(doc, loc, _ref(doc))
         for path in null_items:
             ctx.error(path, "Invalid value: null is not allowed as a list item")
-        item = _check(ctx)
+        item = _check(ctx, skipped)
         errors += ctx.errors
         warnings += ctx.warnings
         if item is not None and not ctx.errors:
             valid.append(item)
+    warnings += skipped.warnings(KINDS)
     valid = _check_unique(valid, errors, warnings)
     raise_all(errors)
     return _convert(valid, warnings)
@@ -124,7 +127,7 @@ def _ref(doc: Any) -> str | None:
     return f"{kind}/{meta.get('namespace') or 'default'}/{name}"
 
 
-def _check(ctx: DocContext) -> Valid | None:
+def _check(ctx: DocContext, skipped: Skipped) -> Valid | None:
     doc = ctx.doc
     if not isinstance(doc, dict):
         ctx.error((), f"a manifest must be a mapping (object), got {type(doc).__name__}")
@@ -138,8 +141,7 @@ def _check(ctx: DocContext) -> Valid | None:
         return None
     known = KINDS.get(kind)
     if known is None:
-        note = "" if has_schema(kind, api) else " (no schema known)"
-        ctx.warn((), f"kind {kind} ({api}) is not modelled by podnet{note}; skipped")
+        skipped.add(ctx, kind, api, schema_known=has_schema(kind, api))
         return None
     if api != known.api_version:
         ctx.error(
