@@ -1,12 +1,16 @@
 """Benchmark: build_cluster and the full connectivity matrix at 100 / 1,000 / 5,000 pods.
 
-Usage:  .venv/bin/python bench/bench_analyze.py [--sizes 100,1000,5000] [--write]
+Usage:  .venv/bin/python bench/bench_analyze.py [--sizes 100,1000,5000] [--tiered 5000]
+        [--anps 50] [--write]
 
 Each size runs in its own subprocess so peak RSS (ru_maxrss) belongs to that size.
 Clusters have 100 pods per namespace (Deployments of 1-8 replicas and a StatefulSet,
 Services for each) and 10 NetworkPolicies per 100 pods: default deny, podSelector and
 namespaceSelector peers (alone and ANDed), matchExpressions, named ports, an endPort
 range, SCTP/UDP ports, egress rules, and ipBlocks with excepts over the pod network.
+The sizes in ``--tiered`` run again with ``--anps`` Admin-tier policies (alternately
+v1alpha1 AdminNetworkPolicy and v1alpha2 ClusterNetworkPolicy) and the
+BaselineAdminNetworkPolicy ``default`` added, in the same run (:func:`cluster_policies`).
 ``--write`` replaces the "analyze" section of bench/README.md with the results.
 """
 
@@ -29,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from podnet.errors import Location
 
 TIERS = ("web", "api", "db", "cache", "batch")
+NS_NAME = "kubernetes.io/metadata.name"
 IMAGE = {
     "web": "nginx:1.25",
     "api": "busybox",
@@ -244,7 +249,115 @@ def _policies(ns: str, i: int, n_ns: int) -> list[dict[str, Any]]:
     ]
 
 
-def generate(pods: int, seed: int = 1, distinct: bool = False) -> list[dict[str, Any]]:
+def _anp(i: int, n_ns: int) -> dict[str, Any]:
+    """Admin-tier policy ``i``: a subject by namespace or pods, Deny / Pass / Allow rules
+    over namespaces, pods and networks peers, numbered, named and ranged ports."""
+    v2 = i % 2 == 1
+    allow = "Accept" if v2 else "Allow"
+    subject: dict[str, Any] = (
+        {"namespaces": {"matchLabels": {"team": f"t{i % 3}"}}}
+        if i % 3 == 0
+        else {
+            "pods": {
+                "namespaceSelector": {"matchLabels": {NS_NAME: f"ns{i % n_ns}"}},
+                "podSelector": {"matchLabels": {"tier": TIERS[i % len(TIERS)]}},
+            }
+        }
+    )
+
+    def ports(port: int | str) -> list[dict[str, Any]]:
+        if isinstance(port, str):
+            return [{"destinationNamedPort": port} if v2 else {"namedPort": port}]
+        if v2:
+            return [{"tcp": {"destinationPort": {"number": port}}}]
+        return [{"portNumber": {"protocol": "TCP", "port": port}}]
+
+    key = "protocols" if v2 else "ports"
+    api_pods = {
+        "pods": {
+            "namespaceSelector": {"matchLabels": {"team": f"t{(i + 1) % 3}"}},
+            "podSelector": {"matchLabels": {"tier": "api"}},
+        }
+    }
+    spec: dict[str, Any] = {
+        "priority": i,
+        "subject": subject,
+        "ingress": [
+            {
+                "name": "deny-monitoring-db",
+                "action": "Deny",
+                "from": [{"namespaces": {"matchLabels": {"role": "monitoring"}}}],
+                key: ports(5432),
+            },
+            {"name": "pass-api", "action": "Pass", "from": [api_pods]},
+            {
+                "name": "allow-neighbour-http",
+                "action": allow,
+                "from": [{"namespaces": {"matchLabels": {NS_NAME: f"ns{(i + 7) % n_ns}"}}}],
+                key: ports("http"),
+            },
+        ],
+        "egress": [
+            {
+                "name": "deny-block",
+                "action": "Deny",
+                "to": [{"networks": [f"10.244.{i % 200}.0/24"]}],
+                key: ports(6379),
+            },
+            {
+                "name": "pass-team",
+                "action": "Pass",
+                "to": [{"namespaces": {"matchLabels": {"team": f"t{i % 3}"}}}],
+            },
+        ],
+    }
+    if v2:
+        spec = {"tier": "Admin", **spec}
+    return {
+        "apiVersion": f"policy.networking.k8s.io/{'v1alpha2' if v2 else 'v1alpha1'}",
+        "kind": "ClusterNetworkPolicy" if v2 else "AdminNetworkPolicy",
+        "metadata": {"name": f"admin-{i}"},
+        "spec": spec,
+    }
+
+
+def cluster_policies(anps: int, n_ns: int) -> list[dict[str, Any]]:
+    """``anps`` Admin-tier policies and the BaselineAdminNetworkPolicy ``default``
+    (every namespace: monitoring denied, team t0 allowed in; redis egress denied)."""
+    banp = {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "BaselineAdminNetworkPolicy",
+        "metadata": {"name": "default"},
+        "spec": {
+            "subject": {"namespaces": {}},
+            "ingress": [
+                {
+                    "name": "deny-monitoring",
+                    "action": "Deny",
+                    "from": [{"namespaces": {"matchLabels": {"role": "monitoring"}}}],
+                },
+                {
+                    "name": "allow-t0",
+                    "action": "Allow",
+                    "from": [{"namespaces": {"matchLabels": {"team": "t0"}}}],
+                },
+            ],
+            "egress": [
+                {
+                    "name": "deny-redis",
+                    "action": "Deny",
+                    "to": [{"networks": ["0.0.0.0/0"]}],
+                    "ports": [{"portNumber": {"protocol": "TCP", "port": 6379}}],
+                }
+            ],
+        },
+    }
+    return [_anp(i, n_ns) for i in range(anps)] + [banp]
+
+
+def generate(
+    pods: int, seed: int = 1, distinct: bool = False, anps: int | None = None
+) -> list[dict[str, Any]]:
     """``distinct``: every workload a StatefulSet and one selector per namespace on
     ``statefulset.kubernetes.io/pod-name``, so every pod is its own class (worst case)."""
     rng = random.Random(seed)
@@ -302,15 +415,17 @@ def generate(pods: int, seed: int = 1, distinct: bool = False) -> list[dict[str,
                 ]
             }
         docs.extend(pols)
+    if anps is not None:
+        docs.extend(cluster_policies(anps, n_ns))
     return docs
 
 
-def measure(pods: int, distinct: bool = False) -> dict[str, Any]:
+def measure(pods: int, distinct: bool = False, anps: int | None = None) -> dict[str, Any]:
     from podnet.analyze.matrix import compute_matrix
     from podnet.control.cluster import build_cluster
     from podnet.manifests import from_documents
 
-    docs = [(d, Location("<bench>", 1)) for d in generate(pods, distinct=distinct)]
+    docs = [(d, Location("<bench>", 1)) for d in generate(pods, distinct=distinct, anps=anps)]
     out: dict[str, Any] = {}
 
     def timed(name: str, fn: Any) -> Any:
@@ -327,12 +442,14 @@ def measure(pods: int, distinct: bool = False) -> dict[str, Any]:
     out |= {
         "pods": len(matrix.pods),
         "distinct": distinct,
+        "anps": anps,
         "policies": len(state.policies),
         "classes": len(matrix.classes),
         "connections": total,
         "allowed": allowed,
     }
-    if pods <= 1000 and not distinct:  # expanding every pod pair with its reason string
+    # expanding every pod pair with its reason string
+    if pods <= 1000 and not distinct and anps is None:
         n = timed("expand", lambda: sum(1 for _ in matrix.connections()))
         assert n == total
     out["loadavg"] = os.getloadavg()[0]
@@ -411,8 +528,9 @@ def render(results: list[dict[str, Any]], cmd: str, cli: dict[str, Any] | None =
         return f"{r[name + '_cpu_s']:.2f} s ({r[name + '_s']:.2f} s)"
 
     for r in results:
+        tiered = f" + {r['anps']} ANPs + BANP" if r.get("anps") is not None else ""
         lines.append(
-            f"| {r['pods']}{' (all distinct)' if r.get('distinct') else ''} "
+            f"| {r['pods']}{' (all distinct)' if r.get('distinct') else ''}{tiered} "
             f"| {r['policies']} | {r['classes']} | {r['connections']} "
             f"({r['allowed']}) | {t(r, 'load')} | {t(r, 'build_cluster')} "
             f"| {t(r, 'matrix')} | {t(r, 'expand')} | {r['peak_rss_mib']:.0f} MiB "
@@ -433,7 +551,12 @@ def render(results: list[dict[str, Any]], cmd: str, cli: dict[str, Any] | None =
         "verdict; `connections` counts every ordered pair of distinct pods x every port the "
         'destination serves (by arithmetic over class sizes). "all distinct": every '
         "workload a StatefulSet and a selector on statefulset.kubernetes.io/pod-name, so "
-        "every pod is its own class (the worst case for the class grouping). The pod count "
+        "every pod is its own class (the worst case for the class grouping). "
+        '"+ N ANPs + BANP": the same cluster with N Admin-tier policies (half '
+        "AdminNetworkPolicy, half ClusterNetworkPolicy; Deny/Pass/Allow rules over "
+        "namespaces, pods and networks peers, numbered and named ports) and the "
+        'BaselineAdminNetworkPolicy "default"; `policies` counts NetworkPolicies only. '
+        "The pod count "
         "includes kube-system/coredns-0, which build_cluster adds. "
         "Peak RSS is the whole process "
         "(interpreter, loader and the kubernetes-validate schemas included).",
@@ -460,16 +583,20 @@ def main() -> None:
     ap.add_argument("--one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--distinct", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--worst", default="5000", help="sizes also run with every pod distinct")
+    ap.add_argument("--tiered", default="5000", help="sizes also run with --anps ANPs + BANP")
+    ap.add_argument("--anps", type=int, default=50, help="Admin-tier policies for --tiered")
+    ap.add_argument("--anp-count", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--cli", type=int, default=1000, help="pods for the CLI run (0: skip)")
     args = ap.parse_args()
     if args.one:
-        print(json.dumps(measure(args.one, args.distinct)))
+        print(json.dumps(measure(args.one, args.distinct, args.anp_count)))
         return
     cli = measure_cli(args.cli) if args.cli else None  # first: see measure_cli
     results = []
     runs: list[tuple[int, list[str]]] = [(int(s), []) for s in args.sizes.split(",")]
     runs += [(int(s), ["--distinct"]) for s in args.worst.split(",") if s]
+    runs += [(int(s), ["--anp-count", str(args.anps)]) for s in args.tiered.split(",") if s]
     for size, extra in runs:
         proc = subprocess.run(
             [sys.executable, __file__, "--one", str(size), *extra],
@@ -482,7 +609,7 @@ def main() -> None:
         results.append(r)
     cmd = (
         f".venv/bin/python bench/bench_analyze.py --sizes {args.sizes} --worst {args.worst} "
-        f"--cli {args.cli} --write"
+        f"--tiered {args.tiered} --anps {args.anps} --cli {args.cli} --write"
     )
     text = render(results, cmd, cli)
     print(text)
