@@ -299,7 +299,8 @@ def _check_str(ctx: DocContext, path: Path, value: str, schema: Str) -> None:
         ctx.error(path, f"Unsupported value: {value!r}: supported values: {allowed}")
     if schema.max_length is not None and len(value) > schema.max_length:
         ctx.error(path, f"Too long: may not be longer than {schema.max_length}")
-    if schema.pattern is not None and not re.match(schema.pattern, value):
+    # Go's RE2 "$" is the end of the text; Python's also matches before a final newline.
+    if schema.pattern is not None and not (re.match(schema.pattern, value) and "\n" not in value):
         ctx.error(path, f"Invalid value: {value!r}: should match '{schema.pattern}'")
     if schema.cidr and names.cidr(value) is not None:
         ctx.error(path, f"Invalid value: {value!r}: Invalid CIDR format provided")

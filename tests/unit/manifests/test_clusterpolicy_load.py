@@ -371,3 +371,15 @@ def test_v1alpha1_port_range_start_not_below_end_warns_only() -> None:
         "cp.yaml:24: AdminNetworkPolicy/cluster-control: spec.ingress[0].ports[3].portRange:"
     )
     assert "matches one port" in warning
+
+
+def test_exported_object_with_status_and_server_metadata_loads() -> None:
+    """``kubectl get anp -o yaml`` adds server-set metadata and a status: both are fine."""
+    text = ANP.replace(
+        "  name: cluster-control\n",
+        "  name: cluster-control\n  uid: 5f1d\n  resourceVersion: '42'\n"
+        "  creationTimestamp: '2024-01-01T00:00:00Z'\n  annotations: {a: b}\n",
+    )
+    text += "status:\n  conditions:\n    - {type: Ready, status: 'True', reason: Applied}\n"
+    policy = only(text)
+    assert intent(policy) == EXPECTED_ADMIN
