@@ -301,7 +301,9 @@ def _anp(i: int, n_ns: int) -> dict[str, Any]:
             {
                 "name": "deny-block",
                 "action": "Deny",
-                "to": [{"networks": [f"10.244.{i % 200}.0/24"]}],
+                # outside the pod network (metadata, a corporate range), and the whole
+                # pod network: none splits the pods into classes by address
+                "to": [{"networks": ["169.254.169.254/32", f"192.168.{i}.0/24", "10.244.0.0/16"]}],
                 key: ports(6379),
             },
             {
@@ -420,6 +422,11 @@ def generate(
     return docs
 
 
+def nodes_for(pods: int) -> int:
+    """100 pods a node: every pod fits under kubelet's default of 110 (more stay Pending)."""
+    return max(1, -(-pods // 100))
+
+
 def measure(pods: int, distinct: bool = False, anps: int | None = None) -> dict[str, Any]:
     from podnet.analyze.matrix import compute_matrix
     from podnet.control.cluster import build_cluster
@@ -436,7 +443,7 @@ def measure(pods: int, distinct: bool = False, anps: int | None = None) -> dict[
         return result
 
     manifests = timed("load", lambda: from_documents(docs))
-    state = timed("build_cluster", lambda: build_cluster(manifests, nodes=max(1, pods // 250)))
+    state = timed("build_cluster", lambda: build_cluster(manifests, nodes=nodes_for(pods)))
     matrix = timed("matrix", lambda: compute_matrix(state))
     total, allowed = timed("counts", matrix.counts)
     out |= {
@@ -486,7 +493,7 @@ def measure_cli(pods: int) -> dict[str, Any]:
             "-f",
             str(path),
             "--nodes",
-            str(max(1, pods // 250)),
+            str(nodes_for(pods)),
             "-o",
             "json",
         ]
@@ -539,7 +546,7 @@ def render(results: list[dict[str, Any]], cmd: str, cli: dict[str, Any] | None =
     if cli is not None:
         lines += [
             "",
-            f"`podnet analyze -f cluster.yaml --nodes {max(1, cli['pods'] // 250)} -o json "
+            f"`podnet analyze -f cluster.yaml --nodes {nodes_for(cli['pods'])} -o json "
             f"> /dev/null` for the {cli['pods']}-pod cluster, in a fresh process (streams "
             f"every connection with its reason): {cli['cpu_s']:.1f} s CPU, "
             f"{cli['wall_s']:.1f} s wall, peak RSS {cli['peak_rss_mib']:.0f} MiB "
