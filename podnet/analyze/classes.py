@@ -3,7 +3,11 @@
 Two pods are interchangeable for every NetworkPolicy verdict when they share the
 namespace, the values of every label key some pod selector mentions, the ports they
 serve, the numbers behind every named port a policy mentions, and - only when policies
-contain ipBlocks - which ipBlocks contain their IP. The matrix then computes verdicts
+contain ipBlocks - which ipBlocks contain their IP. The cluster admin's policies
+(:mod:`podnet.model.clusterpolicy`) split classes the same way: their pod selectors'
+label keys, their named ports (any protocol) and their ``networks`` CIDRs (which match
+pod IPs); namespace selectors need nothing more, as classes never span namespaces. The
+matrix then computes verdicts
 per class (1,000s of pods from one Deployment become one class) and expands later.
 
 Sets of classes are Python ints used as bitsets (bit i = class i): union, intersection
@@ -17,7 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from podnet.control.policy.match import block_ranges, parse_ip
-from podnet.model.objects import IPBlock, NetworkPolicy, Pod
+from podnet.model.clusterpolicy import ClusterNetworkPolicy, ClusterPeer
+from podnet.model.objects import PROTOCOLS, IPBlock, NetworkPolicy, Pod
 from podnet.model.selectors import LabelSelector
 
 Port = tuple[int, str]
@@ -37,38 +42,69 @@ class PodClass:
         return self.pods[0]
 
 
-def _pod_selectors(policies: Sequence[NetworkPolicy]) -> list[LabelSelector]:
+def _cluster_peers(policies: Sequence[ClusterNetworkPolicy]) -> list[ClusterPeer]:
+    return [
+        peer
+        for pol in policies
+        for peer in (pol.subject, *(p for r in (*pol.ingress, *pol.egress) for p in r.peers))
+    ]
+
+
+def _pod_selectors(
+    policies: Sequence[NetworkPolicy], cluster: Sequence[ClusterNetworkPolicy] = ()
+) -> list[LabelSelector]:
     out = []
     for pol in policies:
         out.append(pol.pod_selector)
         for rule in (*pol.ingress, *pol.egress):
             out.extend(p.pod_selector for p in rule.peers if p.pod_selector is not None)
+    out.extend(p.pods.pod_selector for p in _cluster_peers(cluster) if p.pods is not None)
     return out
 
 
-def relevant_label_keys(policies: Sequence[NetworkPolicy]) -> frozenset[str]:
+def relevant_label_keys(
+    policies: Sequence[NetworkPolicy], cluster: Sequence[ClusterNetworkPolicy] = ()
+) -> frozenset[str]:
     keys: set[str] = set()
-    for s in _pod_selectors(policies):
+    for s in _pod_selectors(policies, cluster):
         keys.update(k for k, _ in s.match_labels)
         keys.update(r.key for r in s.match_expressions)
     return frozenset(keys)
 
 
-def referenced_port_names(policies: Sequence[NetworkPolicy]) -> tuple[tuple[str, str], ...]:
+def referenced_port_names(
+    policies: Sequence[NetworkPolicy], cluster: Sequence[ClusterNetworkPolicy] = ()
+) -> tuple[tuple[str, str], ...]:
+    """(name, protocol) of every named port; a cluster policy's for every protocol."""
     names: set[tuple[str, str]] = set()
     for pol in policies:
         for rule in (*pol.ingress, *pol.egress):
             names.update((p.port, p.protocol) for p in rule.ports if isinstance(p.port, str))
+    for cpol in cluster:
+        for crule in (*cpol.ingress, *cpol.egress):
+            for cp in crule.ports:
+                if cp.named_port is not None:
+                    names.update((cp.named_port, proto) for proto in PROTOCOLS)
     return tuple(sorted(names))
 
 
-def ip_blocks(policies: Sequence[NetworkPolicy]) -> tuple[IPBlock, ...]:
+def network_block(cidr: str) -> IPBlock:
+    """A ``networks`` CIDR as an ipBlock without excepts (same containment test)."""
+    return IPBlock(cidr)
+
+
+def ip_blocks(
+    policies: Sequence[NetworkPolicy], cluster: Sequence[ClusterNetworkPolicy] = ()
+) -> tuple[IPBlock, ...]:
     blocks: dict[IPBlock, None] = {}
     for pol in policies:
         for rule in (*pol.ingress, *pol.egress):
             for peer in rule.peers:
                 if peer.ip_block is not None:
                     blocks.setdefault(peer.ip_block, None)
+    for cpeer in _cluster_peers(cluster):
+        for cidr in cpeer.networks:
+            blocks.setdefault(network_block(cidr), None)
     return tuple(blocks)
 
 
@@ -98,11 +134,12 @@ def build_classes(
     pods: Sequence[Pod],
     served: Mapping[str, tuple[Port, ...]],
     policies: Sequence[NetworkPolicy],
+    cluster: Sequence[ClusterNetworkPolicy] = (),
 ) -> tuple[PodClass, ...]:
     """Group ``pods`` (sorted by namespace/name first) into classes, in first-seen order."""
-    keys = relevant_label_keys(policies)
-    names = referenced_port_names(policies)
-    member_of = block_members(ip_blocks(policies), pods)
+    keys = relevant_label_keys(policies, cluster)
+    names = referenced_port_names(policies, cluster)
+    member_of = block_members(ip_blocks(policies, cluster), pods)
     groups: dict[tuple[object, ...], list[Pod]] = {}
     for pod in sorted(pods, key=lambda p: (p.namespace, p.name)):
         labels = tuple(sorted((k, v) for k, v in pod.labels.items() if k in keys))

@@ -12,6 +12,12 @@ peers match; then for each destination class and port, the allowed sources are
 where the second set is the classes not isolated for egress plus, for every egress rule
 whose peers contain the destination and whose ports admit the port, the classes that
 rule's policy selects. Pods without an IP (Pending) take part in no connection.
+
+The cluster admin's tiers wrap that per direction, as the engine does: per cell, the
+Admin tier's first matches over the classes at the other end
+(:func:`podnet.analyze.bitsets.tier_bits`) decide Accept/Deny; the classes it passes or
+leaves go to NetworkPolicy when isolated, else to the Baseline tier, else are allowed.
+Verdicts are rebuilt with the engine's own :func:`podnet.control.policy.tiers.layered`.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from podnet.analyze.bitsets import ClassSets, iter_bits
+from podnet.analyze.bitsets import ClassSets, PolicyHits, TierBits, iter_bits, tier_bits
 from podnet.analyze.classes import (
     PodClass,
     build_classes,
@@ -33,9 +39,12 @@ from podnet.control.policy.match import (
     applies,
     rule_ports_match,
 )
+from podnet.control.policy.tiers import TierMatch, layered, rule_ref, tier_order
+from podnet.control.policy.tiers import rule_ports_match as cluster_ports_match
 from podnet.control.policy.verdict import DirectionVerdict, RuleRef, Verdict
 from podnet.control.served import served_ports_by_pod
 from podnet.model.cluster import ClusterState
+from podnet.model.clusterpolicy import ACCEPT, ADMIN, BASELINE, DENY, PASS, ClusterNetworkPolicy
 from podnet.model.objects import NetworkPolicy, Pod, PolicyRule
 
 _SRC = "\x00src\x00"
@@ -73,6 +82,19 @@ class _Tables:
     egress_rules: dict[tuple[int, int, str], int] = field(default_factory=dict)  # bits of j
     ingress_iso: list[tuple[str, ...]] = field(default_factory=list)
     egress_iso: list[tuple[str, ...]] = field(default_factory=list)
+    # per cell, with cluster policies: Admin ingress, Baseline ingress, Admin egress,
+    # Baseline egress outcomes over source classes
+    tiers: dict[tuple[int, int, str], tuple[TierBits, TierBits, TierBits, TierBits]] = field(
+        default_factory=dict
+    )
+
+
+def _match(tb: TierBits, si: int) -> TierMatch | None:
+    """The tier's first match for source class ``si`` (what the engine's would be)."""
+    for ref, bits in tb.decided:
+        if bits >> si & 1:
+            return TierMatch(ref, tuple(r for r, b in tb.conflicts if b >> si & 1))
+    return None
 
 
 @dataclass(frozen=True)
@@ -177,6 +199,11 @@ class Matrix:
             port,
             proto,
         )
+        tiers = t.tiers.get(key)
+        if tiers is not None:
+            ai, bi, ae, be = tiers
+            ing = layered(ing, _match(ai, si), _match(bi, si))
+            eg = layered(eg, _match(ae, si), _match(be, si))
         return eg, ing
 
     def _egress_refs(self, key: tuple[int, int, str], si: int) -> tuple[RuleRef, ...]:
@@ -198,6 +225,7 @@ class Matrix:
             tuple(r for r, p in t.ingress_rules.get(key, ()) if p >> si & 1) if in_iso else (),
             port,
             proto,
+            tuple(_match(tb, si) for tb in t.tiers.get(key, ())),
         )
         got = self._reasons.get(memo)
         if got is None:
@@ -214,10 +242,18 @@ def compute_matrix(state: ClusterState, pods: Sequence[Pod] | None = None) -> Ma
     )
     # The engine's order: policies by namespace, then name; rules by index.
     policies = sorted(state.policies, key=lambda p: (p.namespace, p.name))
-    engine = PolicyEngine(state.namespaces, state.pods, policies)
+    engine = PolicyEngine(
+        state.namespaces,
+        state.pods,
+        policies,
+        cluster_policies=state.cluster_policies,
+        cluster_nodes=state.nodes,
+    )
+    cluster = state.cluster_policies
     served = served_ports_by_pod(chosen, state.services)
-    classes = build_classes(chosen, served, policies)
-    bs = ClassSets(classes, engine, policies)
+    classes = build_classes(chosen, served, policies, cluster)
+    bs = ClassSets(classes, engine, policies, cluster)
+    cells = _ClusterCells(bs, cluster) if cluster else None
     selected = {p.key: bs.selected(p) for p in policies}
     ingress_pols = [p for p in policies if applies(p, INGRESS) and selected[p.key]]
     egress_pols = [p for p in policies if applies(p, EGRESS) and selected[p.key]]
@@ -291,8 +327,82 @@ def compute_matrix(state: ClusterState, pods: Sequence[Pod] | None = None) -> Ma
                 src = 0
                 for _, peers in ing:
                     src |= peers
-            table.allowed_from[key] = src & (table.not_egress_isolated | union)
+            if cells is None:
+                table.allowed_from[key] = src & (table.not_egress_isolated | union)
+            else:
+                tiers = cells.at(dst, port, proto)
+                table.tiers[key] = tiers
+                table.allowed_from[key] = _tiered(
+                    tiers, bs.all, bool(isolating[dst.index]), src, table.not_egress_isolated, union
+                )
             table.ingress_rules[key] = ing
             table.egress_rules[key] = matching
     class_of = {p.key: c.index for c in classes for p in c.pods}
     return Matrix(tuple(chosen), classes, table.allowed_from, engine, class_of, table)
+
+
+def _tiered(
+    tiers: tuple[TierBits, TierBits, TierBits, TierBits],
+    everyone: int,
+    ingress_isolated: bool,
+    np_in: int,
+    not_egress_isolated: int,
+    egress_union: int,
+) -> int:
+    """Allowed sources of one cell through the tiers (see the module docstring)."""
+    ai, bi, ae, be = tiers
+    to_np = ai.rest | ai.of_action(PASS)
+    below = np_in if ingress_isolated else everyone & ~bi.of_action(DENY)
+    ingress = ai.of_action(ACCEPT) | (to_np & below)
+    to_np = ae.rest | ae.of_action(PASS)
+    isolated = everyone & ~not_egress_isolated
+    below = (isolated & egress_union) | (not_egress_isolated & ~be.of_action(DENY))
+    egress = ae.of_action(ACCEPT) | (to_np & below)
+    return ingress & egress & everyone
+
+
+class _ClusterCells:
+    """The cluster policies over the classes: subjects and rule peers as bitsets."""
+
+    def __init__(self, bs: ClassSets, cluster: tuple[ClusterNetworkPolicy, ...]) -> None:
+        self.all = bs.all
+        self.tiers = (tier_order(cluster, ADMIN), tier_order(cluster, BASELINE))
+        self.subject = {p.key: bs.cluster_peer(p.subject) for p in cluster}
+        self.peers = {
+            (p.key, d, i): bs.cluster_peers(r.peers)
+            for p in cluster
+            for d, rules in ((INGRESS, p.ingress), (EGRESS, p.egress))
+            for i, r in enumerate(rules)
+        }
+
+    def _hits(
+        self, pols: list[ClusterNetworkPolicy], direction: str, dst: PodClass, port: int, proto: str
+    ) -> list[PolicyHits]:
+        d = dst.index
+        out: list[PolicyHits] = []
+        for pol in pols:
+            subject = self.subject[pol.key]
+            hits: PolicyHits = []
+            if direction == INGRESS and subject >> d & 1:
+                for i, rule in enumerate(pol.ingress):
+                    if cluster_ports_match(rule, port, proto, dst.rep):
+                        hits.append((rule_ref(pol, INGRESS, i), self.peers[(pol.key, INGRESS, i)]))
+            elif direction == EGRESS and subject:
+                for i, rule in enumerate(pol.egress):
+                    if self.peers[(pol.key, EGRESS, i)] >> d & 1 and cluster_ports_match(
+                        rule, port, proto, dst.rep
+                    ):
+                        hits.append((rule_ref(pol, EGRESS, i), subject))
+            out.append(hits)
+        return out
+
+    def at(
+        self, dst: PodClass, port: int, proto: str
+    ) -> tuple[TierBits, TierBits, TierBits, TierBits]:
+        admin, baseline = self.tiers
+        return (
+            tier_bits(self._hits(admin, INGRESS, dst, port, proto), self.all),
+            tier_bits(self._hits(baseline, INGRESS, dst, port, proto), self.all),
+            tier_bits(self._hits(admin, EGRESS, dst, port, proto), self.all),
+            tier_bits(self._hits(baseline, EGRESS, dst, port, proto), self.all),
+        )

@@ -1,7 +1,9 @@
 """The class-based matrix must agree with the per-connection engine on every pair.
 
 Random clusters (hypothesis) cover selectors, namespace selectors, AND/OR peers,
-ipBlocks with excepts on pod IPs, named/numeric/range ports and protocols.
+ipBlocks with excepts on pod IPs, named/numeric/range ports and protocols; and, mixed
+with them, the cluster admin's tiers (Admin and Baseline policies of few priorities, so
+that equal-priority conflicts and Pass chains are common).
 """
 
 from __future__ import annotations
@@ -29,6 +31,16 @@ from podnet.model import (
     ServicePort,
 )
 from podnet.model.cluster import ClusterState
+from podnet.model.clusterpolicy import (
+    ACTIONS,
+    ADMIN,
+    BASELINE,
+    ClusterNetworkPolicy,
+    ClusterPeer,
+    ClusterPort,
+    ClusterRule,
+    PodsIn,
+)
 
 NAMESPACES = ("x", "y", "z")
 KEYS = ("app", "tier", "env")
@@ -135,11 +147,82 @@ def clusters(draw: st.DrawFn) -> ClusterState:
     return ClusterState((), namespaces, tuple(pods), services, tuple(policies))
 
 
+cluster_subject_st = st.one_of(
+    st.builds(ClusterPeer, namespaces=ns_selector_st),
+    st.builds(ClusterPeer, pods=st.builds(PodsIn, ns_selector_st, selector_st)),
+)
+cluster_peer_st = st.one_of(
+    cluster_subject_st,
+    st.builds(
+        ClusterPeer,
+        networks=st.lists(
+            st.builds(
+                lambda h, p: f"10.244.0.{h}/{p}", st.integers(2, 14), st.sampled_from((28, 30, 32))
+            ),
+            min_size=1,
+            max_size=2,
+        ).map(tuple),
+    ),
+    st.builds(ClusterPeer, nodes=selector_st),
+)
+cluster_port_st = st.one_of(
+    st.builds(ClusterPort, st.sampled_from(("TCP", "UDP", "SCTP"))),
+    st.builds(ClusterPort, st.sampled_from(("TCP", "UDP")), st.sampled_from((80, 81, 53, 8080))),
+    st.builds(ClusterPort, st.just("TCP"), st.just(80), st.sampled_from((81, 8080))),
+    st.builds(lambda n: ClusterPort(None, named_port=n), st.sampled_from(("http", "dns", "alt"))),
+)
+cluster_rule_st = st.builds(
+    ClusterRule,
+    st.sampled_from(ACTIONS),
+    st.lists(cluster_peer_st, min_size=1, max_size=2).map(tuple),
+    st.lists(cluster_port_st, max_size=2).map(tuple),
+)
+
+
+@st.composite
+def tiered_clusters(draw: st.DrawFn) -> ClusterState:
+    """A random cluster with Admin and Baseline policies mixed in."""
+    state = draw(clusters())
+    cluster = []
+    for j in range(draw(st.integers(1, 5))):
+        tier = draw(st.sampled_from((ADMIN, ADMIN, BASELINE)))
+        cluster.append(
+            ClusterNetworkPolicy(
+                f"c{j}",
+                tier,
+                draw(st.sampled_from((1, 2))),
+                draw(cluster_subject_st),
+                tuple(draw(st.lists(cluster_rule_st, max_size=3))),
+                tuple(draw(st.lists(cluster_rule_st, max_size=3))),
+                kind=draw(st.sampled_from(("AdminNetworkPolicy", "ClusterNetworkPolicy"))),
+            )
+        )
+    return ClusterState(
+        state.nodes,
+        state.namespaces,
+        state.pods,
+        state.services,
+        state.policies,
+        cluster_policies=tuple(cluster),
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiered_clusters())
+def test_tiered_matrix_agrees_with_engine(state: ClusterState) -> None:
+    """Admin -> NetworkPolicy -> Baseline: same verdict and reason for every connection."""
+    _agrees(state)
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(clusters())
 def test_matrix_agrees_with_engine(state: ClusterState) -> None:
+    _agrees(state)
+
+
+def _agrees(state: ClusterState) -> None:
     matrix = compute_matrix(state)
-    engine = PolicyEngine(state.namespaces, state.pods, state.policies)
+    engine = PolicyEngine.of_state(state)
     conns = list(matrix.connections())
     n = len(state.pods)
     expected_total = sum(len(served_ports(d, state.services)) for d in state.pods) * (n - 1)
@@ -149,6 +232,7 @@ def test_matrix_agrees_with_engine(state: ClusterState) -> None:
         v = engine.verdict(c.src, c.dst, c.port, c.protocol)
         assert c.allowed == v.allowed, (c, v.reason)
         assert c.reason == v.reason
+        assert matrix.verdict(c.src, c.dst, c.port, c.protocol) == v
         allowed += c.allowed
     assert matrix.counts() == (expected_total, allowed)
 
