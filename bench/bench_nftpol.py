@@ -9,6 +9,10 @@ port ranges, ipBlock with except, egress deny, DNS egress):
 2. one pod label change: recompile + ``diff`` + apply, via ``nft -f`` per change and
    via a long-lived ``NftSession``.
 
+``--anps N`` adds N AdminNetworkPolicies and the BaselineAdminNetworkPolicy (subjects
+and peers by the same ``app``/``team`` labels, Deny/Pass/Accept, ranges, named ports,
+node and network peers), so the label change also moves their subject/peer sets.
+
 Done for a single node holding all 1,000 pods (the largest table one node can have)
 and for node-0 of 4 nodes. Prints Markdown for bench/README.md.
 """
@@ -35,6 +39,13 @@ from podnet.dataplane.nft.transaction import ExecNftRunner
 from podnet.dataplane.policy.compile import compile_policies
 from podnet.dataplane.policy.sync import PolicyProxy, diff, full_transaction
 from podnet.model.cluster import ClusterState, Node
+from podnet.model.clusterpolicy import (
+    ClusterNetworkPolicy,
+    ClusterPeer,
+    ClusterPort,
+    ClusterRule,
+    PodsIn,
+)
 from podnet.model.objects import (
     Container,
     ContainerPort,
@@ -207,6 +218,55 @@ def policies() -> list[NetworkPolicy]:
     return out
 
 
+def cluster_policies(n: int) -> list[ClusterNetworkPolicy]:
+    """``n`` AdminNetworkPolicies (priorities 0..n-1) and, when n > 0, the BANP."""
+    if n == 0:
+        return []
+    out = []
+    dns = ClusterPeer(
+        pods=PodsIn(
+            sel(**{"kubernetes.io/metadata.name": "kube-system"}), sel(**{"k8s-app": "kube-dns"})
+        )
+    )
+    for i in range(n):
+        team = ClusterPeer(namespaces=sel(team=f"t{i % 4}"))
+        app = ClusterPeer(pods=PodsIn(EMPTY, sel(app=f"app{i % 10}")))
+        other = ClusterPeer(pods=PodsIn(EMPTY, sel(app=f"app{(i + 1) % 10}")))
+        ingress = (
+            ClusterRule("Deny", (other,), (ClusterPort("TCP", 8080, 8090),), "deny-range"),
+            ClusterRule("Pass", (ClusterPeer(namespaces=sel(team=f"t{(i + 2) % 4}")),), (), "pass"),
+            ClusterRule("Accept", (dns,), (), "from-dns"),
+            ClusterRule("Deny", (app,), (ClusterPort(None, named_port="http"),), "http"),
+        )
+        egress = (
+            ClusterRule("Accept", (dns,), (ClusterPort("UDP", 53), ClusterPort("TCP", 53)), "dns"),
+            ClusterRule("Deny", (ClusterPeer(networks=(f"192.168.{i}.0/24",)),), (), "net"),
+            ClusterRule(
+                "Deny", (ClusterPeer(nodes=EMPTY),), (ClusterPort("TCP", 10250),), "kubelet"
+            ),
+            ClusterRule("Pass", (other,), (), "pass"),
+        )
+        subject = app if i % 2 else team
+        out.append(
+            ClusterNetworkPolicy(
+                f"anp{i}", "Admin", i, subject, ingress, egress, "AdminNetworkPolicy"
+            )
+        )
+    banp = ClusterNetworkPolicy(
+        "default",
+        "Baseline",
+        0,
+        ClusterPeer(namespaces=EMPTY),
+        (ClusterRule("Deny", (ClusterPeer(namespaces=sel(team="t3")),)),),
+        (ClusterRule("Deny", (ClusterPeer(networks=("0.0.0.0/0",)),), (ClusterPort("TCP", 25),)),),
+        "BaselineAdminNetworkPolicy",
+    )
+    return [*out, banp]
+
+
+ANPS = 0  # set from --anps
+
+
 def cluster(nodes: int, relabel: int | None = None) -> ClusterState:
     ps = pods(nodes)
     if relabel is not None:
@@ -222,7 +282,10 @@ def cluster(nodes: int, relabel: int | None = None) -> ClusterState:
     node_objs = tuple(
         Node(f"node-{i}", {}, f"10.244.{i}.0/24", f"172.18.0.{i + 2}") for i in range(nodes)
     )
-    return ClusterState(node_objs, tuple(nss), tuple(ps), (), tuple(policies()))
+    cps = tuple(cluster_policies(ANPS))
+    return ClusterState(
+        node_objs, tuple(nss), tuple(ps), (), tuple(policies()), cluster_policies=cps
+    )
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -261,6 +324,8 @@ def run(ns: str, nodes: int, changes: int, runs: int) -> list[str]:
         ops.append(proxy.sync(new))
         exec_t.append(time.perf_counter() - t)
     old_ps, new_ps = (compile_policies(s, "node-0") for s in states)
+    kinds = {f"{verb} {what}" for verb, what in diff(old_ps, new_ps).counts()}
+    assert kinds <= {"add element", "delete element"}, kinds  # a label change: elements only
     diff_t = statistics.median(timed(lambda: diff(old_ps, new_ps)) for _ in range(runs))
     sess_t = []
     with NftSession(("ip", "netns", "exec", ns)) as session:
@@ -272,7 +337,7 @@ def run(ns: str, nodes: int, changes: int, runs: int) -> list[str]:
             sproxy.sync(new)
             sess_t.append(time.perf_counter() - t)
     return [
-        f"| {len(base.pods)} pods / {len(base.policies)} policies, {nodes} node(s) ({local} local to node-0) "
+        f"| {len(base.pods)} pods / {len(base.policies)} policies / {len(base.cluster_policies)} cluster policies, {nodes} node(s) ({local} local to node-0) "
         f"| {len(tx)} ops ({n_rules} rules, {len(ps.chains)} chains, {len(ps.sets)} sets, {n_elems} elements), {len(text) // 1024} KiB "
         f"| {ms(statistics.median(compile_t))} | {ms(statistics.median(loads))} | {ms(statistics.median(totals))} "
         f"| {statistics.median(ops):.0f} ops; {ms(statistics.median(exec_t))} (nft -f) / {ms(statistics.median(sess_t))} (NftSession) "
@@ -284,7 +349,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--changes", type=int, default=15)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--anps", type=int, default=0, help="AdminNetworkPolicies (+ the BANP)")
     args = ap.parse_args()
+    global ANPS
+    ANPS = args.anps
     ns = f"pnp-bench-{secrets.token_hex(3)}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
