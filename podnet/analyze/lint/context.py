@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from podnet.analyze.explain.dns import Lookup, QueryFn, cluster_query, lookup
 from podnet.control.cluster import build_cluster
 from podnet.control.policy.engine import PolicyEngine
+from podnet.control.policy.match import IPAddress, parse_ip
 from podnet.control.policy.verdict import Verdict
 from podnet.model.cluster import ClusterState
+from podnet.model.clusterpolicy import ClusterPeer
 from podnet.model.objects import Manifests, Pod, Service
 
 
@@ -43,9 +45,18 @@ class LintContext:
     pods_by_key: dict[str, Pod] = field(default_factory=dict)
     _verdicts: dict[tuple[str, str, int, str], Verdict] = field(default_factory=dict)
     _lookups: dict[tuple[str, str], Lookup] = field(default_factory=dict)
+    peer_pods: dict[ClusterPeer, list[Pod]] = field(default_factory=dict)  # cluster.peer_pods
+    _reps: list[Pod] | None = None
+
+    @property
+    def node_labels(self) -> dict[IPAddress, dict[str, str]]:
+        """Node address -> labels, for cluster policies' ``nodes`` peers."""
+        return {parse_ip(n.address): n.labels for n in self.state.nodes}
 
     def representatives(self) -> list[Pod]:
         """One pod per workload (all pods of a template are alike), plus bare pods."""
+        if self._reps is not None:
+            return self._reps
         seen: set[str] = set()
         out: list[Pod] = []
         for p in self.state.pods:
@@ -53,6 +64,7 @@ class LintContext:
             if ref not in seen:
                 seen.add(ref)
                 out.append(p)
+        self._reps = out
         return out
 
     def verdict(self, src: Pod, dst: Pod | str, port: int, protocol: str) -> Verdict:
@@ -77,7 +89,7 @@ class LintContext:
 
 
 def context_for_state(state: ClusterState) -> LintContext:
-    engine = PolicyEngine(state.namespaces, state.pods, state.policies)
+    engine = PolicyEngine.of_state(state)  # every tier: cluster policies and NetworkPolicies
     ctx = LintContext(state, engine, cluster_query(state))
     for p in state.pods:
         ctx.pods_by_key[p.key] = p

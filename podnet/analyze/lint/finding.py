@@ -55,14 +55,44 @@ RULE_TABLE = (
         "egress-isolated pod without UDP 53 (error) or TCP 53 (warning) to kube-system/kube-dns",
     ),
     Rule(
+        "cluster-deny-blocks-dns",
+        "error / warning",
+        "an Admin or Baseline Deny decides the DNS lookups (UDP 53: error, TCP 53: warning) "
+        "of pods it selects to kube-system/kube-dns, and nothing above it allows them",
+    ),
+    Rule(
         "policy-selects-nothing",
         "warning",
         "a NetworkPolicy whose podSelector matches no pod",
     ),
     Rule(
+        "cluster-rule-never-matches",
+        "warning / info",
+        "a cluster policy whose subject selects no pod, or a rule none of whose peers "
+        "matches a namespace, pod or node that exists (warning); one such peer (info)",
+    ),
+    Rule(
+        "cluster-priority-conflict",
+        "warning",
+        "two cluster policies of one tier and priority select the same pods and match the "
+        "same peers with different actions: implementation-defined upstream",
+    ),
+    Rule(
+        "baseline-deny-overridden",
+        "warning",
+        "a Baseline Deny that NetworkPolicies override for some pods (they isolate the pod "
+        "and allow what the Deny matches)",
+    ),
+    Rule(
         "pod-not-isolated",
         "info",
         "a pod no policy selects in a namespace with policies: it accepts and sends everything",
+    ),
+    Rule(
+        "cluster-pass-to-nothing",
+        "info",
+        "an Admin Pass for pods no NetworkPolicy isolates and no Baseline rule judges: "
+        "the Pass allows",
     ),
 )
 RULES = tuple(r.name for r in RULE_TABLE)

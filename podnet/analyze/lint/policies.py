@@ -1,4 +1,5 @@
-"""Policy rules: ``policy-selects-nothing``, ``pod-not-isolated``, ``dns-egress-blocked``.
+"""Policy rules: ``policy-selects-nothing``, ``pod-not-isolated``, ``dns-egress-blocked``
+and ``cluster-deny-blocks-dns`` (an Admin or Baseline Deny that decides the lookups).
 
 Cluster DNS is the ``kube-dns`` Service in ``kube-system`` backed by pods labelled
 ``k8s-app=kube-dns`` (the label CoreDNS keeps for compatibility,
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 from podnet.analyze.lint.context import LintContext, field_prefix, owner_ref
 from podnet.analyze.lint.finding import Finding
+from podnet.control.policy.tiers import pods_match
+from podnet.control.policy.verdict import ClusterRuleRef, DirectionVerdict
 from podnet.model.objects import Container, Pod
 
 DNS_LABELS = {"k8s-app": "kube-dns"}
@@ -80,6 +83,16 @@ def _not_isolated(ctx: LintContext) -> list[Finding]:
         if any(p.pod_selector.matches(pod.labels) for p in pols):
             continue
         names = ", ".join(sorted(p.name for p in pols))
+        tiers = [
+            c.key
+            for c in ctx.state.cluster_policies
+            if pods_match(c.subject, pod, ctx.engine.namespace_labels)
+        ]
+        then = (
+            f"only the cluster admin's policies ({', '.join(tiers)}) judge its traffic"
+            if tiers
+            else "it accepts and sends all traffic"
+        )
         out.append(
             Finding(
                 "pod-not-isolated",
@@ -87,7 +100,7 @@ def _not_isolated(ctx: LintContext) -> list[Finding]:
                 owner_ref(pod),
                 f"{field_prefix(pod)}metadata.labels",
                 f"namespace {pod.namespace} has NetworkPolicies ({names}) but none "
-                "selects this pod, so it accepts and sends all traffic",
+                f"selects this pod, so {then}",
                 "add a default-deny policy (podSelector: {}) to the namespace, "
                 "or include these labels in a policy's podSelector",
             )
@@ -95,40 +108,78 @@ def _not_isolated(ctx: LintContext) -> list[Finding]:
     return out
 
 
+def _dns_missing(ctx: LintContext, pod: Pod, targets: list[Pod]) -> dict[str, DirectionVerdict]:
+    """Protocol -> the egress verdict that blocks ``pod``'s lookups over it."""
+    missing: dict[str, DirectionVerdict] = {}
+    for proto in ("UDP", "TCP"):
+        verdicts = [ctx.verdict(pod, t, 53, proto).egress for t in targets]
+        if not any(v.allowed for v in verdicts):
+            missing[proto] = verdicts[0]
+    return missing
+
+
 def _dns_blocked(ctx: LintContext) -> list[Finding]:
+    """Per pod when a NetworkPolicy decides; per cluster rule when a tier's Deny does."""
     targets = dns_pods(ctx)
     out: list[Finding] = []
+    by_rule: dict[ClusterRuleRef, dict[str, list[Pod]]] = {}
     for pod in ctx.representatives():
         if pod.namespace == DNS_NAMESPACE and pod.labels.get("k8s-app") == "kube-dns":
             continue
-        missing: list[str] = []
-        for proto in ("UDP", "TCP"):
-            verdicts = [ctx.verdict(pod, t, 53, proto).egress for t in targets]
-            if not verdicts[0].isolated:
-                break
-            if not any(v.allowed for v in verdicts):
-                missing.append(proto)
-        if not missing:
+        missing = _dns_missing(ctx, pod, targets)
+        np_missing = [p for p, v in missing.items() if v.decided_by is None and v.isolated]
+        for proto, v in missing.items():
+            if v.decided_by is not None:
+                by_rule.setdefault(v.decided_by, {}).setdefault(proto, []).append(pod)
+        if not np_missing:
             continue
-        pols = ", ".join(ctx.verdict(pod, targets[0], 53, missing[0]).egress.isolating_policies)
-        what = " and ".join(f"{p} 53" for p in missing)
+        pols = ", ".join(missing[np_missing[0]].isolating_policies)
+        what = " and ".join(f"{p} 53" for p in np_missing)
         out.append(
             Finding(
                 "dns-egress-blocked",
-                "error" if "UDP" in missing else "warning",
+                "error" if "UDP" in np_missing else "warning",
                 owner_ref(pod),
                 f"{field_prefix(pod)}metadata.labels",
                 f"egress is isolated by [{pols}] and no rule allows {what} to the "
                 "cluster DNS (kube-system pods k8s-app=kube-dns)"
                 + (
                     "; every name lookup will time out"
-                    if "UDP" in missing
+                    if "UDP" in np_missing
                     else "; answers too large for UDP will fail"
                 ),
                 _FIX_DNS.replace("{pols}", pols),
             )
         )
-    return out
+    return out + [_cluster_dns(ref, pods) for ref, pods in by_rule.items()]
+
+
+def _cluster_dns(ref: ClusterRuleRef, by_proto: dict[str, list[Pod]]) -> Finding:
+    pods = sorted({p.key: p for ps in by_proto.values() for p in ps}.values(), key=lambda p: p.key)
+    names = ", ".join(owner_ref(p) for p in pods[:3]) + (" ..." if len(pods) > 3 else "")
+    what = " and ".join(f"{p} 53" for p in ("UDP", "TCP") if p in by_proto)
+    above = (
+        "a higher-priority Admin policy"
+        if ref.tier == "Admin"
+        else "the Admin tier or a NetworkPolicy"
+    )
+    return Finding(
+        "cluster-deny-blocks-dns",
+        "error" if "UDP" in by_proto else "warning",
+        ref.policy,
+        f"spec.egress[{ref.index}]",
+        f"{ref.labelled()} denies {what} to the cluster DNS (kube-system pods "
+        f"k8s-app=kube-dns) for {len(pods)} workload(s) it selects ({names}) and nothing "
+        f"above it allows it"
+        + (
+            ": every name lookup of these pods will time out"
+            if "UDP" in by_proto
+            else ": answers too large for UDP will fail"
+        ),
+        f"add an Accept rule before it (or in {above}): to: [{{pods: {{namespaceSelector: "
+        "{matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: "
+        "{matchLabels: {k8s-app: kube-dns}}}}], on UDP 53 and TCP 53",
+    )
 
 
 def check(ctx: LintContext) -> list[Finding]:

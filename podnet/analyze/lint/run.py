@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from podnet.analyze.lint import policies, services, usage
+from podnet.analyze.lint import cluster, cluster_reach, policies, services, usage
 from podnet.analyze.lint.context import LintContext, build_context
 from podnet.analyze.lint.finding import RULES, Finding, unique_sorted
 from podnet.analyze.lint.locate import locate
@@ -38,6 +38,8 @@ def lint_context(ctx: LintContext, disable: Collection[str] = ()) -> tuple[Findi
     found += services.check(ctx)
     found += policies.check(ctx)
     found += usage.check(ctx)
+    found += cluster.check(ctx)
+    found += cluster_reach.check(ctx)
     kept = [f for f in found if f.rule not in disable]
     return unique_sorted(locate(kept, ctx.state))
 

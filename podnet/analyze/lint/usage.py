@@ -175,7 +175,16 @@ def _blocked(ctx: LintContext, pod: Pod, ref: HostRef, svc: Service) -> Finding 
     if not verdicts:
         return None
     ep, v = verdicts[0]
-    if not v.egress.allowed:
+    side = v.egress if not v.egress.allowed else v.ingress
+    if side.decided_by is not None:
+        rule = side.decided_by
+        where = (
+            "add an Accept rule before it (or in a higher-priority Admin policy)"
+            if rule.tier == "Admin"
+            else "allow it in a NetworkPolicy (which decides before the Baseline tier)"
+        )
+        fix = f"the cluster admin's {rule.labelled()} denies it: {where}, or narrow the rule"
+    elif not v.egress.allowed:
         pols = ", ".join(v.egress.isolating_policies)
         dst = ctx.pods_by_key.get(ep.pod)
         to = peer_text(dst, pod.namespace) if dst is not None else f"ipBlock {ep.ip}/32"
@@ -192,7 +201,8 @@ def _blocked(ctx: LintContext, pod: Pod, ref: HostRef, svc: Service) -> Finding 
         owner_ref(pod),
         field_prefix(pod) + ref.field,
         f"container {ref.container} uses Service {svc.key} port {sp.port}, but "
-        f"NetworkPolicies deny all {len(verdicts)} endpoint(s): {v.reason}",
+        f"{'policies' if side.decided_by else 'NetworkPolicies'} deny all {len(verdicts)} "
+        f"endpoint(s): {v.reason}",
         fix,
     )
 
@@ -215,7 +225,7 @@ def _blocked_pods(ctx: LintContext, pod: Pod, ref: HostRef, targets: list[Pod]) 
         field_prefix(pod) + ref.field,
         f"container {ref.container} uses {ref.host} (pods "
         f"{', '.join(t.key for t in targets[:3])}{', ...' if len(targets) > 3 else ''}) on "
-        f"{ref.port}/{ref.protocol}, but NetworkPolicies deny every one: {verdicts[0].reason}",
+        f"{ref.port}/{ref.protocol}, but policies deny every one: {verdicts[0].reason}",
         "allow this pod in the policies named above (egress at the source, ingress at the pods)",
     )
 
