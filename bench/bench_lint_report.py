@@ -40,7 +40,7 @@ from podnet.cli.main import main as podnet_main
 from podnet.control.cluster import build_cluster
 from podnet.manifests import load_paths
 
-NODES = 5  # a node's /24 holds 253 pods (host-local IPAM), so 1,000 pods need 4+
+NODES = 10  # 110 pods per node (kubelet's default --max-pods): 1,001 pods need 10, else Pending
 
 
 def _deploy(
@@ -306,8 +306,8 @@ def measure(namespaces: int, runs: int, tmp: Path) -> dict[str, Any]:
 
 
 def render(r: dict[str, Any], cmd: str) -> str:
-    lint_cmd = "podnet lint -f cluster.yaml --nodes 5"
-    report_cmd = "podnet report -f cluster.yaml -o r.html --nodes 5"
+    lint_cmd = f"podnet lint -f cluster.yaml --nodes {NODES}"
+    report_cmd = f"podnet report -f cluster.yaml -o r.html --nodes {NODES}"
     lines = [
         "<!-- lint-report:begin -->",
         "## podnet lint and podnet report",
