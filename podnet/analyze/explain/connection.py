@@ -8,9 +8,13 @@ The path a packet takes in a cluster, and so the steps recorded here:
    Service port picks the targetPort, resolved per pod (named ports). A Service with
    no endpoints rejects the connection. A headless Service's name resolves straight to
    the pods.
-3. **Policy** - NetworkPolicy is enforced on pod IPs after that translation: egress at
-   the source, ingress at the endpoint; both must allow
-   (https://kubernetes.io/docs/concepts/services-networking/network-policies/).
+3. **Policy** - policy is enforced on pod IPs after that translation: egress at the
+   source, ingress at the endpoint; both must allow
+   (https://kubernetes.io/docs/concepts/services-networking/network-policies/). Each
+   direction goes through the cluster admin's Admin tier, NetworkPolicy, then the
+   Baseline tier (network-policy-api); the step names the tier and rule that decided
+   and any Pass on the way. A pod reaching itself (through its own Service) is always
+   allowed: "a pod cannot block access to itself".
 
 A connection counts as *reachable* only when every endpoint it may be sent to is
 allowed: kube-proxy picks one at random, so a partly blocked Service fails
@@ -104,7 +108,7 @@ class Tracer:
 
     def __init__(self, state: ClusterState, query: QueryFn | None = None) -> None:
         self.state = state
-        self.engine = PolicyEngine(state.namespaces, state.pods, state.policies)
+        self.engine = PolicyEngine.of_state(state)
         self.query = query or cluster_query(state)
         self.pods_by_ip = {p.ip: p for p in state.pods if p.ip}
         self.dns_pods = [
@@ -209,7 +213,8 @@ class Tracer:
         """``namespace`` (``-n``) applies to FROM; TO defaults to the source's namespace.
 
         When a name was looked up, the lookup itself is a UDP connection to a cluster DNS
-        pod that egress policy may block; then nothing else happens (the lookup times
+        pod that policy may block (egress at the source; ingress at the DNS pod, which a
+        cluster admin's policy may select); then nothing else happens (the lookup times
         out), whatever the Service path would have allowed.
         """
         e = self._explain(src_spec, to_spec, namespace)
@@ -218,11 +223,13 @@ class Tracer:
         v = self.engine.verdict(e.source, self.dns_pods[0], 53, "UDP")
         if v.allowed:
             return replace(e, dns_verdict=v)
+        # egress at the source, or (a cluster-wide policy) ingress at the DNS pod
+        where = "egress policy" if not v.egress.allowed else "ingress policy at the DNS pod"
         return replace(
             e,
             dns_verdict=v,
             reachable=False,
-            result="not reachable: the DNS lookup itself is blocked by egress policy "
+            result=f"not reachable: the DNS lookup itself is blocked by {where} "
             f"(it times out); had it answered: {e.result}",
         )
 
@@ -290,7 +297,18 @@ def _summary(hops: list[Hop]) -> tuple[bool, str]:
             f"partly reachable: {len(ok)} of {len(hops)} destinations allowed; "
             "connections to the others are dropped"
         )
-    return False, "not reachable: NetworkPolicy denies every destination"
+    return False, f"not reachable: {_deniers(hops)} every destination"
+
+
+def _deniers(hops: list[Hop]) -> str:
+    """Who denies, e.g. "AdminNetworkPolicy/x denies" or "NetworkPolicy denies"."""
+    who: dict[str, None] = {}
+    for h in hops:
+        for d in (h.verdict.egress, h.verdict.ingress):
+            if not d.allowed:
+                who.setdefault(d.decided_by.policy if d.decided_by else "NetworkPolicy", None)
+    names = list(who)
+    return " and ".join(names) + (" deny" if len(names) > 1 else " denies")
 
 
 def explain(state: ClusterState, src: str, to: str, namespace: str | None = None) -> Explanation:

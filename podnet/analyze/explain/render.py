@@ -10,7 +10,7 @@ from typing import Any
 
 from podnet.analyze.explain.connection import Explanation, Hop
 from podnet.analyze.explain.dns import NDOTS, Lookup
-from podnet.control.policy.verdict import DirectionVerdict
+from podnet.control.policy.verdict import ClusterRuleRef, DirectionVerdict
 
 WIDTH = 80
 _IND = " " * 9
@@ -74,8 +74,9 @@ def format_text(e: Explanation, colour: bool = False) -> str:
         if e.dns_verdict is not None:
             word = "allowed" if e.dns_verdict.allowed else "BLOCKED"
             lines += _wrap("", f"query to cluster DNS (UDP 53): {word}")
-            if not e.dns_verdict.allowed:
-                lines += _direction(e.dns_verdict.egress)
+            for d in (e.dns_verdict.egress, e.dns_verdict.ingress):
+                if not d.allowed:
+                    lines += _direction(d)
     if e.service is not None:
         svc = e.service
         ip = "headless" if svc.headless else (svc.cluster_ip or "no IP")
@@ -96,9 +97,24 @@ def format_text(e: Explanation, colour: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _rule_dict(r: ClusterRuleRef) -> dict[str, Any]:
+    return {
+        "policy": r.policy,
+        "tier": r.tier,
+        "priority": r.priority,
+        "rule": r.index,
+        "name": r.name,
+        "action": r.action,
+    }
+
+
 def _dir_dict(d: DirectionVerdict) -> dict[str, Any]:
     return {
         "direction": d.direction,
+        "tier": d.tier or None,
+        "decided_by": None if d.decided_by is None else _rule_dict(d.decided_by),
+        "passed": [_rule_dict(r) for r in d.passed],
+        "conflicts": [_rule_dict(r) for r in d.conflicts],
         "isolated": d.isolated,
         "isolating_policies": list(d.isolating_policies),
         "allowed_by": [
