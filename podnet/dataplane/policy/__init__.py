@@ -1,1 +1,1 @@
-"""NetworkPolicies as each node's `inet podnet-policy` table (README.md)."""
+"""NetworkPolicies and the admin tiers as each node's `inet podnet-policy` table (README.md)."""

@@ -1,8 +1,10 @@
-"""NetworkPolicies as one node's nftables table: :func:`compile_policies` (pure).
+"""NetworkPolicies and the cluster admin's tiers as one node's nftables table (pure).
 
 Where and when packets are judged (forward hook, egress then ingress base chain,
 established first, self and node traffic allowed) and why the table scales by sets,
-not by chains per pod: README.md here. Kubernetes semantics: :mod:`.match`.
+not by chains per pod: README.md here. Kubernetes semantics: :mod:`.match`; the
+Admin and Baseline tiers (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+ClusterNetworkPolicy): :mod:`.tiers`.
 """
 
 from __future__ import annotations
