@@ -111,6 +111,7 @@ class Matrix:
     class_of: Mapping[str, int]
     tables: _Tables = field(repr=False)
     _reasons: dict[tuple[object, ...], str] = field(default_factory=dict, repr=False)
+    cluster_policies: tuple[ClusterNetworkPolicy, ...] = ()  # the tiers judged, all
 
     def is_allowed(self, src: Pod, dst: Pod, port: int, protocol: str = "TCP") -> bool:
         bits = self.allowed_from.get((self.class_of[dst.key], port, protocol), 0)
@@ -338,7 +339,15 @@ def compute_matrix(state: ClusterState, pods: Sequence[Pod] | None = None) -> Ma
             table.ingress_rules[key] = ing
             table.egress_rules[key] = matching
     class_of = {p.key: c.index for c in classes for p in c.pods}
-    return Matrix(tuple(chosen), classes, table.allowed_from, engine, class_of, table)
+    return Matrix(
+        tuple(chosen),
+        classes,
+        table.allowed_from,
+        engine,
+        class_of,
+        table,
+        cluster_policies=state.cluster_policies,
+    )
 
 
 def _tiered(

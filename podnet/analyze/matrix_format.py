@@ -23,7 +23,9 @@ from typing import Any, TextIO
 
 from podnet.analyze.classes import PodClass
 from podnet.analyze.matrix import Connection, Matrix
-from podnet.control.policy.explain import describe_policy
+from podnet.control.policy.explain import describe_cluster_policy, describe_policy
+from podnet.control.policy.tiers import tier_order
+from podnet.model.clusterpolicy import ADMIN, BASELINE, ClusterNetworkPolicy
 from podnet.model.objects import NetworkPolicy, Pod
 from podnet.text import table
 
@@ -146,8 +148,37 @@ def _dest_list(matrix: Matrix, port: int, proto: str, colour: bool) -> str:
     return f"{port}/{proto}\n" + table(rows, ["TO", "ALLOWED FROM"])
 
 
-def _policy_summary(policies: Sequence[NetworkPolicy], matrix: Matrix) -> str:
+def _cluster_summary(cluster: Sequence[ClusterNetworkPolicy]) -> str:
+    """The cluster admin's policies in evaluation order: Admin tier, then Baseline."""
+    ordered = [*tier_order(cluster, ADMIN), *tier_order(cluster, BASELINE)]
+    rows = [
+        [p.tier, str(p.priority), p.key, str(len(p.ingress)), str(len(p.egress))] for p in ordered
+    ]
+    text = table(rows, ["TIER", "PRIORITY", "POLICY", "IN", "OUT"])
+    order = (
+        "(evaluated per direction: Admin tier by priority, then NetworkPolicy, then"
+        " Baseline tier; equal priorities by kind, then name)"
+    )
+    text += "\n" + textwrap.fill(order, WIDTH)
+    if len(ordered) <= DESCRIBE_MAX_POLICIES:
+        text += "\n\n" + "\n".join(_filled(describe_cluster_policy(p)) for p in ordered)
+    return text
+
+
+def _filled(lines: list[str]) -> str:
+    out = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        out.append(textwrap.fill(line, WIDTH, subsequent_indent=indent, break_on_hyphens=False))
+    return "\n".join(out)
+
+
+def _policy_summary(
+    policies: Sequence[NetworkPolicy], matrix: Matrix, cluster: Sequence[ClusterNetworkPolicy] = ()
+) -> str:
     if not policies:
+        if cluster:
+            return "no NetworkPolicies; cluster policies:\n" + _cluster_summary(cluster)
         return "no NetworkPolicies: every pod may reach every other pod"
     rows = []
     for pol in sorted(policies, key=lambda p: (p.namespace, p.name)):
@@ -176,6 +207,8 @@ def _policy_summary(policies: Sequence[NetworkPolicy], matrix: Matrix) -> str:
                     textwrap.fill(line, WIDTH, subsequent_indent=indent, break_on_hyphens=False)
                 )
         text += "\n\n" + "\n".join(described)
+    if cluster:
+        text += "\n\n" + _cluster_summary(cluster)
     return text
 
 
@@ -190,10 +223,15 @@ def format_table(
     pending: Sequence[Pod] = (),
 ) -> str:
     total, allowed = matrix.counts()
+    cluster = matrix.cluster_policies
+    tiers = f", {len(cluster)} cluster policies" if cluster else ""
     parts = [
-        f"{len(matrix.pods)} pods, {len(matrix.classes)} classes, {len(policies)} "
-        f"NetworkPolicies; {allowed}/{total} connections allowed",
-        _policy_summary(policies, matrix),
+        textwrap.fill(
+            f"{len(matrix.pods)} pods, {len(matrix.classes)} classes, {len(policies)} "
+            f"NetworkPolicies{tiers}; {allowed}/{total} connections allowed",
+            WIDTH,
+        ),
+        _policy_summary(policies, matrix, cluster),
     ]
     if pending:
         keys = sorted(p.key for p in pending)

@@ -1,4 +1,4 @@
-"""NetworkPolicies in words: what a policy selects and what each rule admits.
+"""Policies in words: what a NetworkPolicy or cluster policy selects, what each rule does.
 
 Used by ``podnet analyze`` and available to other reports. The wording follows the
 NetworkPolicy docs' own explanations (e.g. "allows connections from pods labelled
@@ -9,6 +9,7 @@ policy against their intent rule by rule. Pure: no I/O.
 from __future__ import annotations
 
 from podnet.control.policy.match import EGRESS, INGRESS, applies, rules_of
+from podnet.model.clusterpolicy import ClusterNetworkPolicy, ClusterPeer, ClusterPort
 from podnet.model.objects import NetworkPolicy, PolicyPeer, PolicyPort, PolicyRule
 
 
@@ -67,4 +68,48 @@ def describe_policy(policy: NetworkPolicy) -> list[str]:
             )
     if not policy.policy_types:
         lines.append("  no policyTypes: isolates nothing")
+    return lines
+
+
+def describe_cluster_peer(peer: ClusterPeer) -> str:
+    """A subject or peer of a cluster policy in words (pod-network pods only)."""
+    if peer.networks:
+        return f"networks {', '.join(peer.networks)}"
+    if peer.nodes is not None:
+        return "every node" if peer.nodes.is_empty else f"nodes {peer.nodes}"
+    if peer.namespaces is not None:
+        sel = peer.namespaces
+        return "all pods in all namespaces" if sel.is_empty else f"all pods in namespaces {sel}"
+    if peer.pods is not None:
+        ns, pods = peer.pods.namespace_selector, peer.pods.pod_selector
+        where = "all namespaces" if ns.is_empty else f"namespaces {ns}"
+        return f"all pods in {where}" if pods.is_empty else f"pods {pods} in {where}"
+    return "nothing (empty peer)"
+
+
+def describe_cluster_port(port: ClusterPort) -> str:
+    if port.named_port is not None:
+        return f"named port {port.named_port}"
+    if port.port is None:
+        return f"any {port.protocol} port"
+    if port.end_port is not None:
+        return f"{port.port}-{port.end_port}/{port.protocol}"
+    return f"{port.port}/{port.protocol}"
+
+
+def describe_cluster_policy(policy: ClusterNetworkPolicy) -> list[str]:
+    """One line for tier, priority and subject, then one per direction and rule."""
+    lines = [
+        f"{policy.key} ({policy.tier} tier, priority {policy.priority}) selects "
+        f"{describe_cluster_peer(policy.subject)}"
+    ]
+    for direction, rules in ((INGRESS, policy.ingress), (EGRESS, policy.egress)):
+        word = "from" if direction == INGRESS else "to"
+        for i, rule in enumerate(rules):
+            named = f" ({rule.name})" if rule.name else ""
+            peers = "; ".join(describe_cluster_peer(p) for p in rule.peers)
+            ports = ", ".join(describe_cluster_port(p) for p in rule.ports) or "any port"
+            lines.append(
+                f"  {direction} rule #{i}{named}: {rule.action} {word} {peers}, on {ports}"
+            )
     return lines

@@ -13,6 +13,7 @@ import pytest
 from podnet.analyze.explain.connection import Tracer
 from podnet.analyze.explain.render import WIDTH, format_text, to_dict
 from podnet.analyze.matrix import compute_matrix
+from podnet.analyze.matrix_format import format_table
 from podnet.control.cluster import build_cluster
 from podnet.manifests import from_documents, parse_text
 
@@ -328,3 +329,18 @@ def test_matrix_reason_names_tier_and_rule(docs: tuple[str, ...]) -> None:
         assert "BaselineAdminNetworkPolicy/default ingress rule #0 (default-deny)" in (
             cells[("client", "other")].reason
         )
+
+
+def test_analyze_table_lists_the_cluster_policies() -> None:
+    """The table never says "no NetworkPolicies: every pod may reach every other pod"
+    when cluster policies decide."""
+    t = tracer(ANP_PASS, BANP)
+    text = format_table(compute_matrix(t.state), t.state.policies)
+    assert all(len(line) <= WIDTH for line in text.splitlines())
+    assert " ".join(text.split("\n\n")[0].split()) == (
+        "4 pods, 4 classes, 0 NetworkPolicies, 2 cluster policies; 0/15 connections allowed"
+    )
+    assert "every pod may reach every other pod" not in text
+    assert "Admin      20         AdminNetworkPolicy/tenants" in text
+    assert "Baseline   0          BaselineAdminNetworkPolicy/default" in text
+    assert "  ingress rule #0 (pass-to-np): Pass from all pods in namespaces tenant=a" in text
