@@ -8,6 +8,9 @@ ordered pair of distinct pods plus a port the destination serves
 *opened* when the new manifests allow it and the old did not (including a port the
 destination newly serves), *closed* the other way. Connections of pods that exist on
 one side only are not listed pair by pair - the pod itself is listed as added or removed.
+Each change carries both verdicts' reasons, and which cluster policy (AdminNetworkPolicy,
+BaselineAdminNetworkPolicy, ClusterNetworkPolicy) denied it, so adding, removing or
+editing one lists the policy and what it closes or opens.
 
 The verdicts come from :func:`podnet.analyze.matrix.compute_matrix`, whose allowed
 sources per (destination class, port) are bitsets, so this stays fast for large
@@ -16,7 +19,7 @@ Deployments: sets of source pods are built once per class and port, not per pod.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from podnet.analyze.matrix import Matrix, compute_matrix
 from podnet.model.cluster import ClusterState
@@ -29,7 +32,9 @@ class ConnectionChange:
     port: int
     protocol: str
     opened: bool
-    reason: str  # the verdict's reason on the side where it is allowed
+    reason: str  # the new verdict's reason
+    was: str = ""  # the old verdict's reason: what the change undid or replaced
+    denied_by: str = ""  # the cluster policy (Kind/name) whose rule denies on the denied side
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,10 @@ class Diff:
     pods_removed: tuple[str, ...]
     services_added: tuple[str, ...]
     services_removed: tuple[str, ...]
+    # the cluster admin's policies by Kind/name; "changed": same name, other spec
+    cluster_policies_added: tuple[str, ...] = ()
+    cluster_policies_removed: tuple[str, ...] = ()
+    cluster_policies_changed: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -59,8 +68,17 @@ class Diff:
                 self.pods_removed,
                 self.services_added,
                 self.services_removed,
+                self.cluster_policies_added,
+                self.cluster_policies_removed,
+                self.cluster_policies_changed,
             )
         )
+
+    def closes_and_opens(self, policy: str) -> tuple[int, int]:
+        """How many listed connections ``policy``'s rules close and open (see denied_by)."""
+        closed = sum(1 for c in self.closed if c.denied_by == policy)
+        opened = sum(1 for c in self.opened if c.denied_by == policy)
+        return closed, opened
 
     @property
     def opened(self) -> tuple[ConnectionChange, ...]:
@@ -124,18 +142,31 @@ def _endpoint_changes(
 
 
 class _Reasons:
-    """Why each change happened, in the words of the *new* verdict (memoised per class)."""
+    """Why each change happened: the new verdict, the old one, and the cluster policy
+    whose rule denies on the denied side (new for a closed connection, old for an
+    opened one), so a change of the cluster admin's policies shows what it closes or
+    opens."""
 
-    def __init__(self, new: Matrix, an: _Allowed) -> None:
-        self.m = new
-        self.an = an
-        self.by_key = {p.key: p for c in new.classes for p in c.pods}
+    def __init__(self, old: Matrix, ao: _Allowed, new: Matrix, an: _Allowed) -> None:
+        self.sides = ((old, ao), (new, an))
+        self.by_key = [{p.key: p for c in m.classes for p in c.pods} for m in (old, new)]
 
-    def __call__(self, c: ConnectionChange) -> str:
-        if (c.port, c.protocol) not in self.an.ports(c.dst):
-            return f"{c.dst} no longer serves {c.port}/{c.protocol}"
-        src, dst = self.by_key[c.src], self.by_key[c.dst]
-        return self.m.verdict(src, dst, c.port, c.protocol).reason
+    def verdict(self, side: int, src: str, dst: str, c: ConnectionChange) -> tuple[str, str]:
+        """(reason, denying cluster policy) on one side (0 old, 1 new)."""
+        m, allowed = self.sides[side]
+        if (c.port, c.protocol) not in allowed.ports(dst):
+            word = "did not serve" if side == 0 else "no longer serves"
+            return f"{dst} {word} {c.port}/{c.protocol}", ""
+        s, d = self.by_key[side][src], self.by_key[side][dst]
+        v = m.verdict(s, d, c.port, c.protocol)
+        denying = v.egress if not v.egress.allowed else v.ingress
+        rule = None if v.allowed else denying.decided_by
+        return v.reason, rule.policy if rule is not None else ""
+
+    def __call__(self, c: ConnectionChange, back: dict[str, str]) -> ConnectionChange:
+        reason, new_by = self.verdict(1, c.src, c.dst, c)
+        was, old_by = self.verdict(0, back[c.src], back[c.dst], c)
+        return replace(c, reason=reason, was=was, denied_by=old_by if c.opened else new_by)
 
 
 def match_pods(old: ClusterState, new: ClusterState) -> dict[str, str]:
@@ -178,11 +209,11 @@ def compute_diff(old: ClusterState, new: ClusterState) -> Diff:
             for src in sorted(before - after):
                 if src != dst:
                     changes.append(ConnectionChange(src, dst, port, proto, False, ""))
-    why = _Reasons(mn, an)
+    why = _Reasons(mo, ao, mn, an)
     changes.sort(key=lambda c: (not c.opened, c.src, c.dst, c.port, c.protocol))
-    with_reasons = tuple(
-        ConnectionChange(c.src, c.dst, c.port, c.protocol, c.opened, why(c)) for c in changes
-    )
+    with_reasons = tuple(why(c, back) for c in changes)
+    cp_old = {p.key: replace(p, meta=None) for p in old.cluster_policies}
+    cp_new = {p.key: replace(p, meta=None) for p in new.cluster_policies}
     svc_old = {s.key for s in old.services}
     svc_new = {s.key for s in new.services}
     all_match = match_pods(old, new)
@@ -193,4 +224,9 @@ def compute_diff(old: ClusterState, new: ClusterState) -> Diff:
         pods_removed=tuple(sorted({p.key for p in old.pods} - set(all_match))),
         services_added=tuple(sorted(svc_new - svc_old)),
         services_removed=tuple(sorted(svc_old - svc_new)),
+        cluster_policies_added=tuple(sorted(set(cp_new) - set(cp_old))),
+        cluster_policies_removed=tuple(sorted(set(cp_old) - set(cp_new))),
+        cluster_policies_changed=tuple(
+            sorted(k for k in set(cp_old) & set(cp_new) if cp_old[k] != cp_new[k])
+        ),
     )

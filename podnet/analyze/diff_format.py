@@ -1,7 +1,9 @@
 """Render a :class:`~podnet.analyze.diff.Diff` for people (text, wide) and machines (JSON).
 
-Text is kubectl-like tables under headings; ``wide`` adds the verdict's reason under
-each connection. Lines that would pass 80 columns are wrapped, never cut.
+Text is kubectl-like tables under headings; ``wide`` adds the new and the old verdict's
+reasons under each connection. Cluster policies added, removed or changed are listed
+with the connections their rules close or open. Lines that would pass 80 columns are
+wrapped, never cut.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def _mark(opened: bool, colour: bool) -> str:
 
 def format_text(d: Diff, wide: bool = False, colour: bool = False) -> str:
     if not d.changed:
-        return "no changes: the same connections, endpoints, pods and Services"
+        return "no changes: the same connections, endpoints, pods, Services and cluster policies"
     out: list[str] = []
     if d.connections:
         out.append(f"Connections: {len(d.opened)} opened, {len(d.closed)} closed")
@@ -34,13 +36,14 @@ def format_text(d: Diff, wide: bool = False, colour: bool = False) -> str:
         for c, line in zip(d.connections, lines[1:], strict=True):
             out.append(f"  {_mark(c.opened, colour)}   {line}")
             if wide:
-                out += textwrap.wrap(
-                    c.reason,
-                    78,
-                    initial_indent=" " * 12,
-                    subsequent_indent=" " * 14,
-                    break_on_hyphens=False,
-                )
+                for text in (c.reason, f"was: {c.was}" if c.was else ""):
+                    out += textwrap.wrap(
+                        text,
+                        78,
+                        initial_indent=" " * 12,
+                        subsequent_indent=" " * 14,
+                        break_on_hyphens=False,
+                    )
         out.append("")
     if d.endpoints:
         out.append("Service endpoints:")
@@ -58,12 +61,42 @@ def format_text(d: Diff, wide: bool = False, colour: bool = False) -> str:
         if keys:
             out.append(f"{title}:")
             out += textwrap.wrap(", ".join(keys), 78, initial_indent="  ", subsequent_indent="  ")
+    for title, keys in (
+        ("Cluster policies added", d.cluster_policies_added),
+        ("Cluster policies removed", d.cluster_policies_removed),
+        ("Cluster policies changed", d.cluster_policies_changed),
+    ):
+        if keys:
+            out.append(f"{title}:")
+            for key in keys:
+                out += textwrap.wrap(
+                    f"{key}{_effect(d, key)}", 78, initial_indent="  ", subsequent_indent="    "
+                )
     return "\n".join(out).rstrip()
+
+
+def _effect(d: Diff, policy: str) -> str:
+    """`` (closes 3 connections, opens 1)``: the listed changes its rules decide."""
+    closed, opened = d.closes_and_opens(policy)
+    parts = [
+        f"{w} {n} connection{'s' if n != 1 else ''}"
+        for w, n in (("closes", closed), ("opens", opened))
+        if n
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def to_dict(d: Diff) -> dict[str, Any]:
     conn = [
-        {"src": c.src, "dst": c.dst, "port": c.port, "protocol": c.protocol, "reason": c.reason}
+        {
+            "src": c.src,
+            "dst": c.dst,
+            "port": c.port,
+            "protocol": c.protocol,
+            "reason": c.reason,
+            "was": c.was,
+            "denied_by": c.denied_by,
+        }
         for c in d.connections
     ]
     return {
@@ -83,4 +116,9 @@ def to_dict(d: Diff) -> dict[str, Any]:
         "pods_removed": list(d.pods_removed),
         "services_added": list(d.services_added),
         "services_removed": list(d.services_removed),
+        "cluster_policies": {
+            "added": list(d.cluster_policies_added),
+            "removed": list(d.cluster_policies_removed),
+            "changed": list(d.cluster_policies_changed),
+        },
     }

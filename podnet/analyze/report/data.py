@@ -6,7 +6,9 @@ per port, between groups; a cell is ``all`` / ``none`` / ``some`` of the group's
 pairs allowed, with the explanation of one representative pair (pods of a group share
 labels and template, so they almost always share the verdict; ``some`` says when not).
 Verdicts come from :mod:`podnet.analyze.matrix` (bitsets per pod class), explanations
-from the policy engine, memoised per class pair.
+from the policy engine, memoised per class pair; they name the tier and rule that
+decided (Admin, NetworkPolicy, Baseline). The cluster admin's policies are listed in
+evaluation order (:mod:`podnet.analyze.report.cluster`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from podnet.analyze.lint.finding import Finding
 from podnet.analyze.matrix import Matrix, compute_matrix
+from podnet.analyze.report.cluster import cluster_policy_data
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import NetworkPolicy, Pod
 
@@ -166,6 +169,7 @@ def build_report_data(
         )
         for pol in state.policies
     ]
+    cluster = cluster_policy_data(state, {g.id: g.pods for g in groups})
     total, allowed = m.counts()
     return {
         "title": title,
@@ -179,11 +183,13 @@ def build_report_data(
                 "label": g.label,
                 "pods": [{"name": p.name, "ip": p.ip, "node": p.node} for p in g.pods],
                 "policies": [pl["name"] for pl in policies if g.id in pl["selects"]],
+                "cluster_policies": [c["name"] for c in cluster if g.id in c["selects"]],
             }
             for g in groups
         ],
         "services": services,
         "policies": policies,
+        "cluster_policies": cluster,
         "matrix": _cells(m, groups),
         "counts": {"connections": total, "allowed": allowed},
         "findings": [f.to_dict() for f in findings],

@@ -3,7 +3,8 @@
 Sections: the cluster drawn (:mod:`podnet.analyze.report.svg`), the connectivity matrix
 per port with each cell's explanation (:mod:`podnet.analyze.report.data`, rendered by
 the inline script in :mod:`podnet.analyze.report.assets`), Services with endpoints,
-NetworkPolicies, and the lint findings. Everything is inline - CSS, script, SVG and
+the cluster admin's policies (:mod:`podnet.analyze.report.cluster`), NetworkPolicies,
+and the lint findings. Everything is inline - CSS, script, SVG and
 the data as JSON - so the file opens offline and can be mailed around.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from podnet.analyze.lint.finding import Finding
 from podnet.analyze.lint.render import summary
 from podnet.analyze.report.assets import CSS, JS
+from podnet.analyze.report.cluster import cluster_policies_html
 from podnet.analyze.report.data import build_report_data
 from podnet.analyze.report.svg import draw_cluster
 from podnet.model.cluster import ClusterState
@@ -85,7 +87,8 @@ def _findings(findings: Sequence[Finding]) -> str:
         [
             f"<span class='sev-{f.severity}'>{f.severity}</span>",
             escape(f.rule),
-            f"{escape(f.object)}<br><span class='mono muted'>{escape(f.field)}</span>",
+            f"{escape(f.object)}<br><span class='mono muted'>{escape(f.field)}</span>"
+            + (f"<br><span class='mono muted'>{escape(f.location)}</span>" if f.location else ""),
             escape(f.message),
             escape(f.fix),
         ]
@@ -107,6 +110,8 @@ def render_report(
         (f"{c['allowed']}/{c['connections']}", "connections allowed"),
         (summary(findings), ""),
     ]
+    if state.cluster_policies:
+        stats.insert(4, (len(state.cluster_policies), "cluster policies"))
     stat_html = "".join(
         f"<div class=stat><b>{escape(str(n))}</b>{escape(w)}</div>" for n, w in stats
     )
@@ -117,7 +122,7 @@ def render_report(
 <body>
 <header><h1>{escape(title)}</h1>
 <div class=sub>Pod networking computed by podnet from the manifests: addresses, Services,
-DNS and NetworkPolicy verdicts. <span id=rendered></span></div>
+DNS and policy verdicts (Admin tier, NetworkPolicy, Baseline tier). <span id=rendered></span></div>
 <div class=stats>{stat_html}</div></header>
 <main>
 <section><h2>Cluster</h2><div class=scroll>{draw_cluster(data)}</div></section>
@@ -129,6 +134,8 @@ port; click a cell for the policy explanation.</p>
 <div class=mx-wrap><div id=matrix class=scroll></div>
 <div id=detail>Click a cell to see why it is allowed or denied.</div></div></section>
 <section><h2>Services</h2><div class=scroll>{_services(data)}</div></section>
+<section><h2>Cluster policies (Admin and Baseline tiers)</h2>
+<div class=scroll>{cluster_policies_html(data)}</div></section>
 <section><h2>NetworkPolicies</h2><div class=scroll>{_policies(data)}</div></section>
 <section><h2>Lint findings</h2><div class=scroll>{_findings(findings)}</div></section>
 </main>

@@ -84,7 +84,9 @@ def test_output_forms(broken: ClusterState, fixed: ClusterState) -> None:
         assert all(len(line) <= 80 for line in text.splitlines())
     data = to_dict(d)
     assert len(data["opened"]) == 8 and data["closed"] == []
-    assert set(data["opened"][0]) == {"src", "dst", "port", "protocol", "reason"}
+    assert set(data["opened"][0]) == {
+        "src", "dst", "port", "protocol", "reason", "was", "denied_by"
+    }  # fmt: skip
 
 
 def test_template_change_matches_renamed_pods(tmp_path: Path) -> None:
