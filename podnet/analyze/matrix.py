@@ -41,10 +41,18 @@ from podnet.control.policy.match import (
 )
 from podnet.control.policy.tiers import TierMatch, layered, rule_ref, tier_order
 from podnet.control.policy.tiers import rule_ports_match as cluster_ports_match
-from podnet.control.policy.verdict import DirectionVerdict, RuleRef, Verdict
+from podnet.control.policy.verdict import ClusterRuleRef, DirectionVerdict, RuleRef, Verdict
 from podnet.control.served import served_ports_by_pod
 from podnet.model.cluster import ClusterState
-from podnet.model.clusterpolicy import ACCEPT, ADMIN, BASELINE, DENY, PASS, ClusterNetworkPolicy
+from podnet.model.clusterpolicy import (
+    ACCEPT,
+    ADMIN,
+    BASELINE,
+    DENY,
+    PASS,
+    ClusterNetworkPolicy,
+    ClusterRule,
+)
 from podnet.model.objects import NetworkPolicy, Pod, PolicyRule
 
 _SRC = "\x00src\x00"
@@ -370,48 +378,87 @@ def _tiered(
     return ingress & egress & everyone
 
 
+@dataclass(frozen=True)
+class _CellRule:
+    """One cluster rule, indexed once: its reference, peers as classes, port test."""
+
+    ref: ClusterRuleRef
+    peers: int
+    rule: ClusterRule
+    named: bool  # has a named port: the answer depends on the destination pod
+
+
 class _ClusterCells:
-    """The cluster policies over the classes: subjects and rule peers as bitsets."""
+    """The cluster policies over the classes: subjects and rule peers as bitsets.
+
+    Per tier and direction, the policies in order with their subject classes and rules;
+    whether a rule admits a port is memoised unless it names a port.
+    """
 
     def __init__(self, bs: ClassSets, cluster: tuple[ClusterNetworkPolicy, ...]) -> None:
         self.all = bs.all
-        self.tiers = (tier_order(cluster, ADMIN), tier_order(cluster, BASELINE))
-        self.subject = {p.key: bs.cluster_peer(p.subject) for p in cluster}
-        self.peers = {
-            (p.key, d, i): bs.cluster_peers(r.peers)
-            for p in cluster
-            for d, rules in ((INGRESS, p.ingress), (EGRESS, p.egress))
-            for i, r in enumerate(rules)
-        }
+        self.pols: dict[tuple[str, str], list[tuple[int, list[_CellRule]]]] = {}
+        for tier in (ADMIN, BASELINE):
+            for direction in (INGRESS, EGRESS):
+                entries = []
+                for pol in tier_order(cluster, tier):
+                    rules = pol.ingress if direction == INGRESS else pol.egress
+                    subject = bs.cluster_peer(pol.subject)
+                    if not rules or not subject:
+                        continue  # can match nothing, so neither decide nor conflict
+                    entries.append(
+                        (
+                            subject,
+                            [
+                                _CellRule(
+                                    rule_ref(pol, direction, i),
+                                    bs.cluster_peers(r.peers),
+                                    r,
+                                    any(p.named_port is not None for p in r.ports),
+                                )
+                                for i, r in enumerate(rules)
+                            ],
+                        )
+                    )
+                self.pols[(tier, direction)] = entries
+        self._admits: dict[tuple[int, int, str], bool] = {}
+
+    def _admits_port(self, r: _CellRule, port: int, proto: str, dst: PodClass) -> bool:
+        if r.named:
+            return cluster_ports_match(r.rule, port, proto, dst.rep)
+        key = (id(r), port, proto)
+        got = self._admits.get(key)
+        if got is None:
+            got = self._admits[key] = cluster_ports_match(r.rule, port, proto, None)
+        return got
 
     def _hits(
-        self, pols: list[ClusterNetworkPolicy], direction: str, dst: PodClass, port: int, proto: str
+        self, tier: str, direction: str, dst: PodClass, port: int, proto: str
     ) -> list[PolicyHits]:
         d = dst.index
         out: list[PolicyHits] = []
-        for pol in pols:
-            subject = self.subject[pol.key]
+        for subject, rules in self.pols[(tier, direction)]:
             hits: PolicyHits = []
-            if direction == INGRESS and subject >> d & 1:
-                for i, rule in enumerate(pol.ingress):
-                    if cluster_ports_match(rule, port, proto, dst.rep):
-                        hits.append((rule_ref(pol, INGRESS, i), self.peers[(pol.key, INGRESS, i)]))
-            elif direction == EGRESS and subject:
-                for i, rule in enumerate(pol.egress):
-                    if self.peers[(pol.key, EGRESS, i)] >> d & 1 and cluster_ports_match(
-                        rule, port, proto, dst.rep
-                    ):
-                        hits.append((rule_ref(pol, EGRESS, i), subject))
+            if direction == INGRESS:
+                if subject >> d & 1:
+                    hits = [
+                        (r.ref, r.peers) for r in rules if self._admits_port(r, port, proto, dst)
+                    ]
+            else:
+                hits = [
+                    (r.ref, subject)
+                    for r in rules
+                    if r.peers >> d & 1 and self._admits_port(r, port, proto, dst)
+                ]
             out.append(hits)
         return out
 
     def at(
         self, dst: PodClass, port: int, proto: str
     ) -> tuple[TierBits, TierBits, TierBits, TierBits]:
-        admin, baseline = self.tiers
         return (
-            tier_bits(self._hits(admin, INGRESS, dst, port, proto), self.all),
-            tier_bits(self._hits(baseline, INGRESS, dst, port, proto), self.all),
-            tier_bits(self._hits(admin, EGRESS, dst, port, proto), self.all),
-            tier_bits(self._hits(baseline, EGRESS, dst, port, proto), self.all),
+            tier_bits(self._hits(ADMIN, INGRESS, dst, port, proto), self.all),
+            tier_bits(self._hits(BASELINE, INGRESS, dst, port, proto), self.all),
+            tier_bits(self._hits(ADMIN, EGRESS, dst, port, proto), self.all),
+            tier_bits(self._hits(BASELINE, EGRESS, dst, port, proto), self.all),
         )
