@@ -11,6 +11,7 @@ import pytest
 
 from podnet.control.policy.engine import PolicyEngine
 from podnet.control.policy.verdict import ClusterRuleRef, RuleRef
+from podnet.manifests import from_documents, parse_text
 from podnet.model import (
     Container,
     ContainerPort,
@@ -207,6 +208,34 @@ CASES: list[tuple[str, list[ClusterNetworkPolicy], list[NetworkPolicy], Pod, Pod
         YA,
         True,
         ADMIN,
+    ),
+    ("admin egress pass, nothing below", [anp("a", egress=(rule(PASS),))], [], XA, YA, True, ""),
+    (
+        "admin egress pass to baseline deny",
+        [anp("a", egress=(rule(PASS),)), banp(egress=(rule(DENY),))],
+        [],
+        XA,
+        YA,
+        False,
+        BASELINE,
+    ),
+    (
+        "baseline egress accept beats nothing",
+        [banp(egress=(rule(ACCEPT, nsp(team="b")), rule(DENY)))],
+        [],
+        XA,
+        YA,
+        True,
+        BASELINE,
+    ),
+    (
+        "baseline egress deny after accept misses",
+        [banp(egress=(rule(ACCEPT, nsp(team="c")), rule(DENY)))],
+        [],
+        XA,
+        YA,
+        False,
+        BASELINE,
     ),
     (
         "lower priority first",
@@ -436,3 +465,86 @@ def test_no_cluster_policies_keeps_network_policy_text() -> None:
     plain = PolicyEngine(NAMESPACES, PODS, [NP_DENY_ALL]).verdict(XA, YA, 80)
     tiered = engine([anp("other", subject=nsp(team="none"), ingress=(rule(DENY),))], [NP_DENY_ALL])
     assert tiered.verdict(XA, YA, 80) == plain
+
+
+V1 = """\
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: tenants}
+spec:
+  priority: 5
+  subject: {namespaces: {matchLabels: {team: b}}}
+  ingress:
+    - {name: same-team, action: Pass, from: [{namespaces: {matchLabels: {team: b}}}]}
+    - name: dns-and-web
+      action: Allow
+      from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: a}}}}]
+      ports: [{namedPort: http}, {portRange: {protocol: UDP, start: 50, end: 60}}]
+    - {name: rest, action: Deny, from: [{namespaces: {}}]}
+  egress:
+    - {name: no-x, action: Deny, to: [{networks: [10.244.0.2/31]}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  ingress: [{name: default-deny, action: Deny, from: [{namespaces: {}}]}]
+"""
+
+V2 = """\
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: tenants}
+spec:
+  tier: Admin
+  priority: 5
+  subject: {namespaces: {matchLabels: {team: b}}}
+  ingress:
+    - {name: same-team, action: Pass, from: [{namespaces: {matchLabels: {team: b}}}]}
+    - name: dns-and-web
+      action: Accept
+      from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: a}}}}]
+      protocols:
+        - destinationNamedPort: http
+        - udp: {destinationPort: {range: {start: 50, end: 60}}}
+    - {name: rest, action: Deny, from: [{namespaces: {}}]}
+  egress:
+    - {name: no-x, action: Deny, to: [{networks: [10.244.0.2/31]}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: default}
+spec:
+  tier: Baseline
+  priority: 0
+  subject: {namespaces: {}}
+  ingress: [{name: default-deny, action: Deny, from: [{namespaces: {}}]}]
+"""
+
+
+def test_v1alpha1_and_v1alpha2_from_yaml_judge_alike() -> None:
+    """The same intent in both API versions: the same verdict on every pair and port
+    (the reasons differ only in the kind named)."""
+    got = []
+    for text in (V1, V2):
+        cluster = from_documents(parse_text(text, "tiers.yaml")).cluster_policies
+        e = engine(list(cluster), [NP_ALLOW_XB])
+        got.append(
+            [
+                (s.key, d.key, port, proto, e.verdict(s, d, port, proto).allowed)
+                for s in PODS
+                for d in PODS
+                for port, proto in ((80, "TCP"), (8080, "TCP"), (53, "UDP"), (81, "TCP"))
+            ]
+        )
+    assert got[0] == got[1]
+    table = {(s, d, port, proto): ok for s, d, port, proto, ok in got[0]}
+    assert table[("x/a", "y/a", 80, "TCP")]  # Admin Allow: named port http = 80 on y/a
+    assert not table[("x/a", "y/a", 81, "TCP")]  # Admin Deny (rest)
+    assert table[("x/a", "y/b", 8080, "TCP")]  # http = 8080 on y/b
+    assert table[("z/a", "y/a", 53, "UDP")]  # range 50-60/UDP
+    assert table[("x/b", "y/a", 81, "TCP")] is False  # NP allows x/b but Admin Deny decides
+    assert table[("y/b", "y/a", 81, "TCP")] is False  # Pass; NP isolates y/a, y/b not in it
+    assert not table[("y/a", "x/a", 80, "TCP")]  # egress Deny to 10.244.0.2/31
+    assert not table[("z/a", "x/b", 80, "TCP")]  # Baseline default deny (x/b not isolated)
