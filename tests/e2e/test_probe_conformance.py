@@ -37,7 +37,7 @@ from typing import Any, cast
 
 import pytest
 import yaml
-from support.paths import NPAPI_CASES, REPO, SHARED_CASES, conformance_cases
+from support.paths import REPO, SHARED_CASES, conformance_cases
 from support.sandbox import kernel_skip_reason
 
 from podnet.analyze.conformance import build_case_cluster, case_documents, load_case
@@ -46,8 +46,6 @@ SHARED = SHARED_CASES
 CASES = conformance_cases()
 VIAS = {p: ("pod",) if load_case(p).via == "pod" else ("pod", "service") for p in CASES}
 RUNS = [(p, n, v) for p in CASES for n in (1, 3) for v in VIAS[p]]
-# Until the loader, the engine and the nft compiler all know the three kinds (issue 12).
-PENDING = {NPAPI_CASES: "cluster policies not loaded / judged / compiled yet (issue 12)"}
 PARALLEL = int(os.environ.get("PODNET_PROBE_PARALLEL", "3"))
 ROOT = REPO
 
@@ -118,14 +116,7 @@ def results(
         yield dict(zip(chosen, pool.map(one, chosen), strict=True))
 
 
-def _run_param(run: Run) -> object:
-    p, n, v = run
-    reason = PENDING.get(p.parent)
-    marks = [pytest.mark.xfail(reason=reason, strict=False)] if reason else []
-    return pytest.param(run, marks=marks, id=f"{p.stem}-{n}node-via-{v}")
-
-
-@pytest.mark.parametrize("run", [_run_param(r) for r in RUNS])
+@pytest.mark.parametrize("run", RUNS, ids=[f"{p.stem}-{n}node-via-{v}" for p, n, v in RUNS])
 def test_probe_agrees_with_the_table(results: dict[Run, Any], run: Run) -> None:
     code, data, stderr = results[run]
     assert data, f"no JSON from podnet probe (exit {code}):\n{stderr}"
