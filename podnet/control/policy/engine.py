@@ -48,6 +48,7 @@ from podnet.control.policy.tiers import (
     first_match,
     layered,
     peer_matches,
+    pods_match,
     tier_order,
 )
 from podnet.control.policy.tiers import (
@@ -89,6 +90,7 @@ class PolicyEngine:
     ) -> None:
         self._admin = tier_order(cluster_policies, ADMIN)
         self._baseline = tier_order(cluster_policies, BASELINE)
+        self._subject_memo: dict[tuple[str, str], list[ClusterNetworkPolicy]] = {}
         self._node_labels: dict[IPAddress, Mapping[str, str]] = {
             parse_ip(n.address): n.labels for n in cluster_nodes
         }
@@ -221,12 +223,24 @@ class PolicyEngine:
                 for p in rule.peers
             )
 
-        admin = first_match(self._admin, direction, pod, matches, self.namespace_labels)
+        ns_labels = self.namespace_labels
+        admin = first_match(self._selecting(ADMIN, pod), direction, pod, matches, ns_labels)
         np = self._network_policy(direction, pod, peer, dst, port, protocol, made)
         baseline: TierMatch | None = None
         if not np.isolated and (admin is None or admin.rule.action == PASS):
-            baseline = first_match(self._baseline, direction, pod, matches, self.namespace_labels)
+            ordered = self._selecting(BASELINE, pod)
+            baseline = first_match(ordered, direction, pod, matches, ns_labels)
         return layered(np, admin, baseline)
+
+    def _selecting(self, tier: str, pod: Pod) -> list[ClusterNetworkPolicy]:
+        """``tier``'s policies whose subject holds ``pod``, in order (memoised per pod)."""
+        key = (tier, pod.key)
+        got = self._subject_memo.get(key)
+        if got is None:
+            ordered = self._admin if tier == ADMIN else self._baseline
+            got = [p for p in ordered if pods_match(p.subject, pod, self.namespace_labels)]
+            self._subject_memo[key] = got
+        return got
 
     def _network_policy(
         self,
