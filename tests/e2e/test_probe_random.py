@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.paths import PYTHONPATH
 from support.random_cluster import Doc, generate
 
 from podnet.errors import Location
@@ -124,6 +125,7 @@ def test_probe_matches_engine_on_random_clusters() -> None:
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": PYTHONPATH},  # support.* for the generator
             text=True,
         )
         for k in range(PARALLEL)
