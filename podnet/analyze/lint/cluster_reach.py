@@ -17,7 +17,8 @@ from podnet.analyze.lint.cluster import DIRECTIONS, peer_pods, some, subjects
 from podnet.analyze.lint.cluster_words import rule_words
 from podnet.analyze.lint.context import LintContext
 from podnet.analyze.lint.finding import Finding
-from podnet.control.policy.match import INGRESS, parse_ip
+from podnet.control.policy.match import INGRESS, parse_ip, rule_peers_match, rules_of
+from podnet.control.policy.match import rule_ports_match as np_ports_match
 from podnet.control.policy.tiers import (
     first_match,
     peer_matches,
@@ -26,9 +27,10 @@ from podnet.control.policy.tiers import (
     rules_in,
     tier_order,
 )
+from podnet.control.policy.verdict import ClusterRuleRef
 from podnet.control.served import container_ports
-from podnet.model.clusterpolicy import BASELINE, DENY, ClusterNetworkPolicy, ClusterRule
-from podnet.model.objects import Pod
+from podnet.model.clusterpolicy import BASELINE, DENY, ClusterRule
+from podnet.model.objects import Pod, PolicyRule
 
 
 def _matches(
@@ -42,20 +44,71 @@ def _matches(
     ) and rule_ports_match(rule, port, proto, dst)
 
 
-def _override(ctx: LintContext, pol: ClusterNetworkPolicy, d: str, i: int, subject: Pod) -> str:
-    """How a NetworkPolicy allows, for ``subject``, traffic rule ``i`` would deny; or ""."""
-    if not ctx.engine.policies_for(subject, d):
+class _NpPeers:
+    """Keys of the (representative) pods each NetworkPolicy rule's peers admit, memoised:
+    the peers of a rule do not depend on the subject, so a subject's candidates are a
+    union of sets, and only those are asked of the engine."""
+
+    def __init__(self, ctx: LintContext) -> None:
+        self.ctx = ctx
+        self._memo: dict[tuple[str, str, int], frozenset[str]] = {}
+        self._ports: dict[str, list[tuple[int, str]]] = {}
+
+    def ports(self, pod: Pod) -> list[tuple[int, str]]:
+        got = self._ports.get(pod.key)
+        if got is None:
+            got = self._ports[pod.key] = [
+                (p.container_port, p.protocol) for p in container_ports(pod)
+            ]
+        return got
+
+    def admitted(self, subject: Pod, direction: str) -> list[tuple[PolicyRule, frozenset[str]]]:
+        """The rules of the policies isolating ``subject``, each with the peers it admits."""
+        out: list[tuple[PolicyRule, frozenset[str]]] = []
+        for pol in self.ctx.engine.policies_for(subject, direction):
+            for idx, rule in enumerate(rules_of(pol, direction)):
+                key = (pol.key, direction, idx)
+                got = self._memo.get(key)
+                if got is None:
+                    labels = self.ctx.engine.namespace_labels
+                    got = self._memo[key] = frozenset(
+                        t.key
+                        for t in self.ctx.representatives()
+                        if rule_peers_match(
+                            rule,
+                            pol.namespace,
+                            t,
+                            parse_ip(t.ip) if t.ip else None,
+                            labels(t.namespace),
+                        )
+                    )
+                out.append((rule, got))
+        return out
+
+
+def _override(
+    ctx: LintContext,
+    np_peers: _NpPeers,
+    want: ClusterRuleRef,
+    peers: dict[str, Pod],
+    subject: Pod,
+) -> str:
+    """How a NetworkPolicy allows, for ``subject``, traffic the Baseline rule ``want``
+    (matching ``peers``) would deny; or ""."""
+    if not ctx.engine.policies_for(subject, want.direction):
         return ""  # no NetworkPolicy isolates it: the Baseline tier does judge it
-    rule = rules_in(pol, d)[i]
+    d = want.direction
+    admitted = np_peers.admitted(subject, d)
+    anyone = frozenset().union(*(keys for _, keys in admitted))
     ordered = tier_order(ctx.state.cluster_policies, BASELINE)
-    want = rule_ref(pol, d, i)
-    for peer in {p.key: p for pe in rule.peers for p in peer_pods(ctx, pe)}.values():
-        if peer.key == subject.key:
+    for key in sorted(anyone.intersection(peers)):
+        peer = peers[key]
+        if key == subject.key:
             continue
         dst = subject if d == INGRESS else peer
-        for cp in container_ports(dst):
-            port, proto = cp.container_port, cp.protocol
-
+        for port, proto in np_peers.ports(dst):
+            if not any(key in keys and np_ports_match(r, port, proto, dst) for r, keys in admitted):
+                continue  # no NetworkPolicy rule allows it: denied there, as the Deny would
             matches = partial(_matches, ctx=ctx, peer=peer, port=port, proto=proto, dst=dst)
             won = first_match(ordered, d, subject, matches, ctx.engine.namespace_labels)
             if won is None or won.rule != want:
@@ -71,6 +124,7 @@ def _override(ctx: LintContext, pol: ClusterNetworkPolicy, d: str, i: int, subje
 
 def check(ctx: LintContext) -> list[Finding]:
     out: list[Finding] = []
+    np = _NpPeers(ctx)
     for pol in ctx.state.cluster_policies:
         if pol.tier != BASELINE:
             continue
@@ -79,7 +133,9 @@ def check(ctx: LintContext) -> list[Finding]:
             for i, rule in enumerate(rules_in(pol, d)):
                 if rule.action != DENY:
                     continue
-                hits = [(s, how) for s in subj if (how := _override(ctx, pol, d, i, s))]
+                want = rule_ref(pol, d, i)
+                peers = {p.key: p for pe in rule.peers for p in peer_pods(ctx, pe)}
+                hits = [(s, how) for s in subj if (how := _override(ctx, np, want, peers, s))]
                 if not hits:
                     continue
                 pods = [s for s, _ in hits]

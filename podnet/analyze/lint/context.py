@@ -48,10 +48,14 @@ class LintContext:
     peer_pods: dict[ClusterPeer, list[Pod]] = field(default_factory=dict)  # cluster.peer_pods
     _reps: list[Pod] | None = None
 
+    _node_labels: dict[IPAddress, dict[str, str]] | None = None
+
     @property
     def node_labels(self) -> dict[IPAddress, dict[str, str]]:
         """Node address -> labels, for cluster policies' ``nodes`` peers."""
-        return {parse_ip(n.address): n.labels for n in self.state.nodes}
+        if self._node_labels is None:
+            self._node_labels = {parse_ip(n.address): n.labels for n in self.state.nodes}
+        return self._node_labels
 
     def representatives(self) -> list[Pod]:
         """One pod per workload (all pods of a template are alike), plus bare pods."""
