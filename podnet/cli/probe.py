@@ -9,7 +9,8 @@ destination (as upstream probes); pairs without one are reported as "no service"
 
 Prints the observed matrix next to the policy engine's prediction and every
 disagreement. Pods probed: those of the user's manifests (as ``analyze``).
-Exit code 0 when everything agrees, 1 on any disagreement or error. Progress on stderr.
+Exit code 0 when everything agrees, 1 on any disagreement or error, 128+N when stopped
+by signal N after teardown (130 Ctrl-C, 143 SIGTERM, as ``podnet run``). Progress on stderr.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -64,14 +65,16 @@ def register(sub: Any) -> None:
 
 
 @contextmanager
-def _term_unwinds() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the cluster is torn down (and its state
-    directory removed) before exit; the CLI turns KeyboardInterrupt into 130."""
+def _term_unwinds(stopped: Callable[[int], KeyboardInterrupt]) -> Iterator[None]:
+    """SIGTERM unwinds like Ctrl-C (raising ``stopped(signum)``, a KeyboardInterrupt),
+    so the cluster is torn down (and its state directory removed) before exit; ``run``
+    then returns 128+15 as a shell reports a process killed by SIGTERM, and as
+    ``podnet run`` does. Ctrl-C stays a plain KeyboardInterrupt (130 in cli.main)."""
 
-    def raise_interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
+    def raise_stopped(signum: int, _frame: object) -> None:
+        raise stopped(signum)
 
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    previous = signal.signal(signal.SIGTERM, raise_stopped)
     try:
         yield
     finally:
@@ -90,21 +93,26 @@ def run(args: argparse.Namespace) -> int:
     from podnet.live.probe.render import format_table, write_json
     from podnet.live.probe.result import disagreements
     from podnet.live.probe.runner import probe_cluster
+    from podnet.live.run import Stopped
 
     manifests = load(args.files)
     build(manifests, args.nodes)  # its warnings (and errors) before any namespace exists
-    with _term_unwinds():
-        report = probe_cluster(
-            manifests,
-            nodes=args.nodes,
-            via=args.via,
-            deny=args.deny,
-            timeout=args.timeout,
-            choose=lambda state: user_pods(manifests, state),
-            progress=_progress,
-            ready_wait=args.ready_timeout,
-            transport=args.prober,
-        )
+    try:
+        with _term_unwinds(Stopped):
+            report = probe_cluster(
+                manifests,
+                nodes=args.nodes,
+                via=args.via,
+                deny=args.deny,
+                timeout=args.timeout,
+                choose=lambda state: user_pods(manifests, state),
+                progress=_progress,
+                ready_wait=args.ready_timeout,
+                transport=args.prober,
+            )
+    except Stopped as e:
+        _progress(f"{signal.Signals(e.signum).name} received; torn down")
+        return 128 + e.signum
     wrong = disagreements(report.observations)
     _progress(
         f"{len(report.observations)} probes, {len(wrong)} disagreement(s), "

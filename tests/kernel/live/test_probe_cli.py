@@ -179,7 +179,7 @@ def test_bad_input_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err.startswith("error:")
 
 
-def test_sigterm_tears_down_and_exits_130(tmp_path: Path) -> None:
+def test_sigterm_tears_down_and_exits_143(tmp_path: Path) -> None:
     f = _write(tmp_path, [NS, _pod("a"), _pod("b"), DENY_B])
     proc = subprocess.Popen(
         [sys.executable, "-m", "podnet", "probe", "-f", f, "--ready-timeout", "30"],
@@ -192,7 +192,7 @@ def test_sigterm_tears_down_and_exits_130(tmp_path: Path) -> None:
         try:
             assert "cluster up" in proc.stderr.readline()
             proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=30) == 130
+            assert proc.wait(timeout=30) == 143  # 128+SIGTERM, as podnet run
         finally:
             if proc.poll() is None:
                 proc.kill()
