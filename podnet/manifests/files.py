@@ -2,7 +2,9 @@
 
 Like ``kubectl apply -f DIR -R``: a directory contributes every ``.yaml``, ``.yml`` and
 ``.json`` file below it, in sorted path order so results do not depend on the file
-system. A file named explicitly is read whatever its extension.
+system. A file named explicitly is read whatever its extension. Only regular files are
+read (a FIFO or device below a directory, or named, would block or never end), each up
+to MAX_FILE_BYTES, and a directory that cannot be listed is an error, not "no files".
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from podnet.errors import Location, ManifestError
 from podnet.manifests.build import from_documents
-from podnet.manifests.yamlsrc import parse_documents
+from podnet.manifests.yamlsrc import MAX_DOCUMENTS, parse_documents
 from podnet.model.objects import Manifests
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 STDIN_NAME = "<stdin>"
+
+# Per file (and for stdin): 64 MiB is eight times the 20,000-pod input bench/ loads.
+MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
 def load_paths(paths: Sequence[str], stdin: TextIO | None = None) -> Manifests:
@@ -52,10 +58,11 @@ def _load(paths: Sequence[str], stdin: TextIO | None) -> Manifests:
                 continue  # kubectl reads stdin once however often "-" is given
             stdin_read = True
             stream = stdin if stdin is not None else sys.stdin
-            docs += parse_text(stream.read(), STDIN_NAME)
+            text = _decode(_read_stdin(stream), STDIN_NAME)
+            docs += parse_documents(text, STDIN_NAME, MAX_DOCUMENTS, len(docs))
             continue
         for file in _files(path):
-            docs += parse_text(_read(file), file)
+            docs += parse_documents(_read(file), file, MAX_DOCUMENTS, len(docs))
     return from_documents(docs)
 
 
@@ -66,25 +73,100 @@ def parse_text(text: str, filename: str) -> list[tuple[Any, Location]]:
 
 def _files(path: str) -> list[str]:
     if os.path.isdir(path):
-        found = []
-        for root, dirs, names in os.walk(path):
+        found: list[str] = []
+        unreadable: list[OSError] = []
+        for root, dirs, names in os.walk(path, onerror=unreadable.append):
             dirs.sort()
             found += [os.path.join(root, n) for n in names if n.endswith(EXTENSIONS)]
+        if unreadable:
+            # os.walk would skip these silently: a manifest missed is worse than a stop.
+            first = unreadable[0]
+            more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+            raise ManifestError(
+                f"cannot read directory: {first.strerror}{more}",
+                location=Location(str(first.filename or path), 1),
+            )
         if not found:
             raise ManifestError(
                 f"no {', '.join(EXTENSIONS)} files in directory", location=Location(path, 1)
             )
         return sorted(found)
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         raise ManifestError("the path does not exist", location=Location(path, 1))
     return [path]
 
 
 def _read(file: str) -> str:
+    """The file's text; only regular files, and at most MAX_FILE_BYTES of them.
+
+    Opened with O_NONBLOCK and checked with fstat before any read, so a FIFO or a
+    device (a ``/dev/zero`` symlink named ``x.yaml``) is refused, never read or waited on.
+    """
     try:
-        with open(file, encoding="utf-8") as f:
-            return f.read()
-    except UnicodeDecodeError as e:
-        raise ManifestError(f"not UTF-8 text: {e.reason}", location=Location(file, 1)) from None
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
         raise ManifestError(f"cannot read file: {e.strerror}", location=Location(file, 1)) from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ManifestError(
+                f"not a regular file ({_file_type(st.st_mode)}): podnet reads only regular "
+                "files (use -f - for a pipe)",
+                location=Location(file, 1),
+            )
+        if st.st_size > MAX_FILE_BYTES:
+            raise _too_big(file, st.st_size)
+        try:
+            data = f.read(MAX_FILE_BYTES + 1)
+        except OSError as e:
+            raise ManifestError(
+                f"cannot read file: {e.strerror}", location=Location(file, 1)
+            ) from None
+    if len(data) > MAX_FILE_BYTES:  # grew since fstat
+        raise _too_big(file, len(data), at_least=True)
+    return _decode(data, file)
+
+
+def _read_stdin(stream: TextIO) -> bytes:
+    """Bytes of stdin (at most MAX_FILE_BYTES + 1), decoded by us as a file's are."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        data: bytes = buffer.read(MAX_FILE_BYTES + 1)
+    else:  # a text stream without bytes underneath (io.StringIO)
+        data = stream.read(MAX_FILE_BYTES + 1).encode("utf-8", "surrogatepass")
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_big(STDIN_NAME, len(data), at_least=True)
+    return data
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ManifestError(
+            f"not UTF-8 text: {e.reason} (byte 0x{data[e.start]:02x})",
+            location=Location(name, line),
+        ) from None
+
+
+def _too_big(name: str, size: int, *, at_least: bool = False) -> ManifestError:
+    found = f"more than {MAX_FILE_BYTES:,}" if at_least else f"{size:,}"
+    return ManifestError(
+        f"too large: {found} bytes; podnet reads at most {MAX_FILE_BYTES:,} "
+        "bytes per file (MAX_FILE_BYTES)",
+        location=Location(name, 1),
+    )
+
+
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"

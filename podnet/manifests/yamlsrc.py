@@ -58,11 +58,13 @@ def allowed_alias_ratio(decoded: int) -> float:
     return 0.99 - 0.89 * (decoded - _ALIAS_RATIO_LOW) / span
 
 
-def parse_documents(text: str, filename: str, max_documents: int = MAX_DOCUMENTS) -> list[Document]:
+def parse_documents(
+    text: str, filename: str, max_documents: int = MAX_DOCUMENTS, already: int = 0
+) -> list[Document]:
     """Every non-empty document in ``text`` with the line where it starts.
 
     Raises :class:`ManifestError` with ``file:line`` for syntax errors, excessive
-    aliasing and more than ``max_documents`` documents.
+    aliasing and more than ``max_documents`` documents (``already`` read before this text).
     """
     docs: list[Document] = []
     convert = _Converter(filename)
@@ -74,10 +76,10 @@ def parse_documents(text: str, filename: str, max_documents: int = MAX_DOCUMENTS
             if value is None:
                 continue
             line = node.start_mark.line + 1
-            if len(docs) >= max_documents:
+            if already + len(docs) >= max_documents:
                 raise ManifestError(
                     f"too many documents: more than {max_documents:,} "
-                    "(podnet reads at most MAX_DOCUMENTS per input)",
+                    "(podnet reads at most MAX_DOCUMENTS documents per command)",
                     location=Location(filename, line),
                 )
             docs.append((value, Location(filename, line)))
