@@ -69,20 +69,52 @@ def _registry() -> Registry[Any]:
 
 
 @functools.cache
-def _schema(kind: str, api_version: str) -> dict[str, Any] | None:
+def _schema_files() -> dict[str, FsPath]:
+    """File name -> path of every schema file shipped, listed once.
+
+    Kinds are looked up in this table and never joined into a path: ``kind`` is user
+    input, and a 300-character kind (ENAMETOOLONG), a kind naming a directory or a
+    ``../`` kind must mean "no schema", not a traceback or a file outside this directory.
+    """
+    return {p.name: p for p in _schema_dir().iterdir() if p.name.endswith(".json")}
+
+
+def _schema_file(kind: str, api_version: str) -> str | None:
+    """The schema file for ``kind`` in ``api_version``, if kubernetes-validate ships one."""
     # kubernetes-validate's file naming: networking.k8s.io/v1 -> networking-v1
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    name = f"{kind.lower()}-{group_version}.json"
+    return name if name in _schema_files() else None
+
+
+def _schema(kind: str, api_version: str) -> dict[str, Any] | None:
+    file = _schema_file(kind, api_version)
+    return None if file is None else _schema_of(file)
+
+
+def _fast(kind: str, api_version: str) -> Check | None:
+    file = _schema_file(kind, api_version)
+    return None if file is None else _fast_of(file)
+
+
+def _validator(kind: str, api_version: str) -> jsonschema.protocols.Validator | None:
+    file = _schema_file(kind, api_version)
+    return None if file is None else _validator_of(file)
+
+
+# Cached by file name, not by (kind, apiVersion): the caches stay as small as the table.
+@functools.cache
+def _schema_of(file: str) -> dict[str, Any] | None:
     try:
-        path = _schema_dir() / f"{kind.lower()}-{group_version}.json"
-        schema: dict[str, Any] = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
+        schema: dict[str, Any] = json.loads(_schema_files()[file].read_text())
+    except (OSError, ValueError):
         return None
     return schema
 
 
 @functools.cache
-def _fast(kind: str, api_version: str) -> Check | None:
-    schema = _schema(kind, api_version)
+def _fast_of(file: str) -> Check | None:
+    schema = _schema_of(file)
     if schema is None:
         return None
     try:
@@ -92,8 +124,8 @@ def _fast(kind: str, api_version: str) -> Check | None:
 
 
 @functools.cache
-def _validator(kind: str, api_version: str) -> jsonschema.protocols.Validator | None:
-    schema = _schema(kind, api_version)
+def _validator_of(file: str) -> jsonschema.protocols.Validator | None:
+    schema = _schema_of(file)
     if schema is None:
         return None
     import jsonschema
@@ -112,11 +144,13 @@ def has_schema(kind: str, api_version: str) -> bool:
 
 def schema_errors(doc: dict[str, Any]) -> list[tuple[Path, str]]:
     """(field path, message) for every schema violation, deepest-first per branch."""
-    kind, api_version = str(doc.get("kind")), str(doc.get("apiVersion"))
-    fast = _fast(kind, api_version)
+    file = _schema_file(str(doc.get("kind")), str(doc.get("apiVersion")))
+    if file is None:
+        return []
+    fast = _fast_of(file)
     if fast is not None and fast(doc):
         return []
-    validator = _validator(kind, api_version)
+    validator = _validator_of(file)
     if validator is None:
         return []
     out: list[tuple[Path, str]] = []
