@@ -29,7 +29,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from podnet.errors import ManifestError
 from podnet.manifests.convert import labels_of, to_pod
+from podnet.manifests.lines import Path
 from podnet.manifests.report import DocContext
 from podnet.model.meta import Meta
 from podnet.model.objects import Pod
@@ -37,6 +39,14 @@ from podnet.model.objects import Pod
 # k8s.io/apimachinery/pkg/util/rand: no vowels (no words), no 0/1/3 (look-alikes).
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 MAX_GENERATED_BASE = 58  # 63 - 5 random characters
+
+# Replica counts are int32 in the API (apps/v1 DeploymentSpec.Replicas *int32; the
+# server refuses a larger number when decoding). podnet builds every pod in memory, so
+# it also refuses more than Kubernetes' tested scale, 150,000 pods per cluster
+# (kubernetes.io/docs/setup/best-practices/cluster-large), per workload and in all,
+# before building any.
+INT32_MAX = 2**31 - 1
+MAX_PODS = 150_000
 
 
 def _fnv32a(data: bytes) -> int:
@@ -115,6 +125,8 @@ def expand(
 
     replicas = spec.get("replicas")
     count = 1 if replicas is None else int(replicas)
+    if kind != "DaemonSet":
+        _bound(ctx, ("spec", "replicas"), count, names)
     if kind == "Deployment":
         thash = template_hash(template)
         rs = f"{name}-{thash}"
@@ -146,16 +158,43 @@ def expand(
             "pod-template-generation": "1",
         }
         return (pod(name, extra),)
-    return _job_pods(spec, ns, name, pod, taken)
+    return _job_pods(ctx, spec, ns, name, pod, names)
 
 
 class _MakePod(Protocol):
     def __call__(self, pod_name: str, extra: Mapping[str, str], **kw: str | None) -> Pod: ...
 
 
+def _bound(ctx: DocContext, path: Path, count: int, names: dict[str, set[str]] | None) -> None:
+    """Refuse a pod count past int32 or MAX_PODS (with those before it) before expanding."""
+    before = sum(map(len, names.values())) if names else 0
+    if count > INT32_MAX:
+        problem = f"must be at most {INT32_MAX} (int32, as the API server decodes it)"
+    elif before + count > MAX_PODS:
+        others = f" with the {before:,} pods of the workloads before it" if before else ""
+        problem = (
+            f"{count:,} pods{others} is more than podnet builds: at most {MAX_PODS:,} "
+            "(MAX_PODS, Kubernetes' tested cluster size)"
+        )
+    else:
+        return
+    raise ManifestError(
+        f"Invalid value {count}: {problem}",
+        location=ctx.locate(path),
+        obj=ctx.obj,
+        field=".".join(map(str, path)),
+    )
+
+
 def _job_pods(
-    spec: dict[str, Any], ns: str, name: str, pod: _MakePod, taken: set[str]
+    ctx: DocContext,
+    spec: dict[str, Any],
+    ns: str,
+    name: str,
+    pod: _MakePod,
+    names: dict[str, set[str]] | None,
 ) -> tuple[Pod, ...]:
+    taken = ({} if names is None else names).setdefault(ns, set())
     if spec.get("suspend"):
         return ()
     parallelism = spec.get("parallelism")
@@ -163,6 +202,10 @@ def _job_pods(
     count = 1 if parallelism is None else int(parallelism)
     if completions is not None:
         count = min(count, int(completions))
+    field = (
+        "parallelism" if parallelism is not None and count == int(parallelism) else "completions"
+    )
+    _bound(ctx, ("spec", field), count, names)
     uid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"podnet:job:{ns}/{name}"))
     extra = {
         "batch.kubernetes.io/controller-uid": uid,
