@@ -63,6 +63,15 @@ class ClusterError(PodnetError):
     """The objects are each valid but do not fit together (IP conflicts, exhaustion)."""
 
 
+class AllocationError(ClusterError, ManifestError):
+    """A Service asks for an address or port that is taken or outside its range.
+
+    A :class:`ClusterError` (it is about how objects fit together) that reads like a
+    :class:`ManifestError`: the user's file:line, object and field, and what the API
+    server's allocator would say (pkg/registry/core/service/ipallocator, portallocator).
+    """
+
+
 class CommandError(PodnetError):
     """An external command (ip, nft, ...) or a netlink request failed.
 

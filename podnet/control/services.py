@@ -12,6 +12,10 @@ alloc.go, ipallocator, portallocator):
   one Service with the same number and different protocols share one (alloc.go
   ``initNodePorts``), any other sharing is an error.
 
+Errors are :class:`AllocationError`: the later Service in input order is blamed, with its
+file:line, ``Kind/ns/name`` and field, in the allocator's words; a user's Service asking
+for 10.96.0.1 or 10.96.0.10 is blamed, never podnet's own.
+
 ``default/kubernetes`` (10.96.0.1, reserved for the API server) and
 ``kube-system/kube-dns`` (10.96.0.10, kubeadm's ``clusterDNS``) are added when absent,
 with the DNS pod ``kube-system/coredns-0`` behind the latter.
@@ -21,9 +25,10 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 from collections.abc import Sequence
 
-from podnet.errors import ClusterError
+from podnet.errors import AllocationError
 from podnet.model.cluster import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, SERVICE_CIDR
 from podnet.model.objects import Container, ContainerPort, Pod, Service, ServicePort
 
@@ -92,106 +97,157 @@ def add_defaults(
     return (*services, *extra_svcs), (*pods, *extra_pods)
 
 
+ERR_ALLOCATED = "provided IP is already allocated"  # ipallocator ErrAllocated
+ERR_FULL = "range is full"  # ipallocator ErrFull
+
+
+def _error(svc: Service, field: str | None, message: str) -> AllocationError:
+    """The error names the user's object where it came from (file:line, Kind/ns/name)."""
+    meta = svc.meta
+    return AllocationError(
+        message,
+        location=meta.location if meta is not None else None,
+        obj=meta.ref if meta is not None else f"Service/{svc.key}",
+        field=field,
+    )
+
+
+def _where(svc: Service) -> str:
+    if svc.meta is not None and svc.meta.location is not None:
+        return f"Service/{svc.key} at {svc.meta.location}"
+    return f"Service/{svc.key}"
+
+
 def _check_ip(svc: Service, ip: str, net: ipaddress.IPv4Network) -> int:
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
-        raise ClusterError(f"Service/{svc.key}: spec.clusterIP {ip!r} is not an IP") from None
+        raise _error(
+            svc, "spec.clusterIP", f"Invalid value: {json.dumps(ip)}: must be a valid IP address"
+        ) from None
     if addr not in net or addr in (net.network_address, net.broadcast_address):
-        raise ClusterError(
-            f"Service/{svc.key}: spec.clusterIP {ip} is not in the service range {net}"
+        raise _error(
+            svc,
+            "spec.clusterIP",
+            f"Invalid value: {json.dumps(ip)}: provided IP is not in the valid range. "
+            f"The range of valid IPs is {net}",
         )
     return int(addr)
 
 
 def assign_cluster_ips(services: Sequence[Service]) -> tuple[Service, ...]:
-    """Fill ``cluster_ip`` of every Service that gets one; keeps input order."""
+    """Fill ``cluster_ip`` of every Service that gets one; keeps input order.
+
+    A clash is blamed on the later Service in input order, and a user's Service asking
+    for the kubernetes or kube-dns address on the user's Service (never on podnet's).
+    """
     net = ipaddress.ip_network(SERVICE_CIDR)
     assert isinstance(net, ipaddress.IPv4Network)
-    taken: dict[int, str] = {}  # address -> service key
+    owners = {int(ipaddress.ip_address(ip)): key for key, ip in RESERVED_IPS.items()}
+    taken: dict[int, Service] = {}  # address -> the Service holding it
     chosen: dict[str, str | None] = {}
     for svc in services:
         reserved = RESERVED_IPS.get(svc.key)
         ip = svc.cluster_ip if svc.cluster_ip is not None else reserved
         if reserved is not None and ip != reserved:
-            raise ClusterError(f"Service/{svc.key} must have clusterIP {reserved}, not {ip}")
+            raise _error(
+                svc,
+                "spec.clusterIP",
+                f"Invalid value: {json.dumps(ip)}: Service/{svc.key} has clusterIP {reserved} "
+                "in every podnet cluster (leave clusterIP unset)",
+            )
         if svc.type == "ExternalName" or svc.headless:
             chosen[svc.key] = svc.cluster_ip if svc.headless else None
             continue
         if ip is None:
             continue
         addr = _check_ip(svc, ip, net)
+        owner = owners.get(addr, svc.key)
+        if owner != svc.key:
+            raise _error(
+                svc,
+                "spec.clusterIP",
+                f"Invalid value: {json.dumps(ip)}: {ERR_ALLOCATED} (to Service/{owner}, which "
+                "podnet creates as a cluster does; leave clusterIP unset to get a free one)",
+            )
         holder = taken.get(addr)
         if holder is not None:
-            raise ClusterError(
-                f"Service/{svc.key}: clusterIP {ip} is already used by Service/{holder}"
+            raise _error(
+                svc,
+                "spec.clusterIP",
+                f"Invalid value: {json.dumps(ip)}: {ERR_ALLOCATED} (to {_where(holder)})",
             )
-        taken[addr] = svc.key
+        taken[addr] = svc
         chosen[svc.key] = ip
-    for key in (KUBERNETES_KEY, KUBE_DNS_KEY):
-        addr = int(ipaddress.ip_address(RESERVED_IPS[key]))
-        if addr in taken and taken[addr] != key:
-            raise ClusterError(
-                f"Service/{taken[addr]}: clusterIP {RESERVED_IPS[key]} is reserved "
-                f"for Service/{key}"
-            )
-        taken.setdefault(addr, key)
+    used = set(taken) | set(owners)
     cursor = int(ipaddress.ip_address(FIRST_DYNAMIC_IP))
     last = int(net.broadcast_address) - 1
     for svc in sorted(services, key=lambda s: (s.namespace, s.name)):
         if svc.key in chosen:
             continue
-        while cursor in taken:
+        while cursor in used:
             cursor += 1
         if cursor > last:
-            raise ClusterError(f"Service/{svc.key}: the service range {net} is exhausted")
-        taken[cursor] = svc.key
+            raise _error(svc, None, f"failed to allocate a serviceIP: {ERR_FULL} ({net})")
+        used.add(cursor)
         chosen[svc.key] = str(ipaddress.ip_address(cursor))
     return tuple(dataclasses.replace(s, cluster_ip=chosen[s.key]) for s in services)
 
 
 def assign_node_ports(services: Sequence[Service]) -> tuple[Service, ...]:
     """Fill ``node_port`` on every port of NodePort/LoadBalancer Services."""
-    taken: dict[int, tuple[str, set[str]]] = {}  # nodePort -> (service key, protocols)
+    taken: dict[int, tuple[Service, set[str]]] = {}  # nodePort -> (holder, protocols)
 
-    def claim(svc: Service, p: ServicePort, port: int) -> None:
+    def claim(svc: Service, i: int, port: int) -> None:
+        p = svc.ports[i]
+        field = f"spec.ports[{i}].nodePort"
         if not NODE_PORT_MIN <= port <= NODE_PORT_MAX:
-            raise ClusterError(
-                f"Service/{svc.key}: nodePort {port} is outside {NODE_PORT_MIN}-{NODE_PORT_MAX}"
+            raise _error(
+                svc,
+                field,
+                f"Invalid value: {port}: provided port is not in the valid range. "
+                f"The range of valid ports is {NODE_PORT_MIN}-{NODE_PORT_MAX}",
             )
         holder = taken.get(port)
         if holder is None:
-            taken[port] = (svc.key, {p.protocol})
-        elif holder[0] != svc.key or p.protocol in holder[1]:
-            raise ClusterError(
-                f"Service/{svc.key}: nodePort {port}/{p.protocol} is already used by "
-                f"Service/{holder[0]}"
+            taken[port] = (svc, {p.protocol})
+        elif holder[0].key != svc.key or p.protocol in holder[1]:
+            raise _error(
+                svc,
+                field,
+                f"Invalid value: {port}: provided port is already allocated "
+                f"(to {_where(holder[0])}, {'/'.join(sorted(holder[1]))})",
             )
         else:
             holder[1].add(p.protocol)
 
     wants = [s for s in services if s.type in ("NodePort", "LoadBalancer")]
     for svc in wants:
-        for p in svc.ports:
+        for i, p in enumerate(svc.ports):
             if p.node_port is not None:
-                claim(svc, p, p.node_port)
+                claim(svc, i, p.node_port)
     result: dict[str, Service] = {}
     cursor = NODE_PORT_MIN
     for svc in sorted(wants, key=lambda s: (s.namespace, s.name)):
         ports: list[ServicePort] = []
         by_number: dict[int, int] = {p.port: p.node_port for p in svc.ports if p.node_port}
-        for p in svc.ports:
+        for i, p in enumerate(svc.ports):
             if p.node_port is None:
                 shared = by_number.get(p.port)
                 if shared is not None and p.protocol not in taken[shared][1]:
-                    claim(svc, p, shared)
+                    claim(svc, i, shared)
                     p = dataclasses.replace(p, node_port=shared)
                 else:
                     while cursor in taken:
                         cursor += 1
                     if cursor > NODE_PORT_MAX:
-                        raise ClusterError(f"Service/{svc.key}: no free nodePort left")
-                    claim(svc, p, cursor)
+                        raise _error(
+                            svc,
+                            f"spec.ports[{i}].nodePort",
+                            f"failed to allocate a nodePort: {ERR_FULL} "
+                            f"({NODE_PORT_MIN}-{NODE_PORT_MAX})",
+                        )
+                    claim(svc, i, cursor)
                     by_number[p.port] = cursor
                     p = dataclasses.replace(p, node_port=cursor)
             ports.append(p)

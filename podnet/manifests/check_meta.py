@@ -8,7 +8,8 @@ schema already reported them; those are skipped here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from podnet.manifests import names
@@ -43,6 +44,21 @@ def check_metadata(ctx: DocContext, kind: str, namespaced: bool) -> None:
     if namespaced and isinstance(ns, str) and ns and (msg := names.dns1123_label(ns)):
         ctx.error(("metadata", "namespace"), f"Invalid value {ns!r}: {msg}")
     check_labels(ctx, ("metadata", "labels"), meta.get("labels"))
+
+
+def unsupported(value: str, supported: Sequence[str]) -> str:
+    """field.NotSupported's text: ``Unsupported value: "X": supported values: "A", "B"``
+    (apimachinery/pkg/util/validation/field/errors.go; strings quoted as Go's %q)."""
+    listed = ", ".join(json.dumps(s) for s in supported)
+    return f"Unsupported value: {json.dumps(value)}: supported values: {listed}"
+
+
+def check_enum(ctx: DocContext, path: Path, value: Any, supported: Sequence[str]) -> None:
+    """A string field of a fixed set of values. Absent and ``""`` are left alone: the
+    API server's defaulting (pkg/apis/core/v1/defaults.go) fills them before
+    validation; other types are the schema's to report."""
+    if isinstance(value, str) and value and value not in supported:
+        ctx.error(path, unsupported(value, supported))
 
 
 def check_labels(ctx: DocContext, path: Path, labels: Any) -> None:

@@ -2,22 +2,32 @@
 
 Mirrors k8s.io/kubernetes pkg/apis/core/validation/validation.go: ValidatePodSpec,
 validateContainers, validateContainerPorts, validateProbe, validateHTTPGetAction,
-ValidatePortNumOrName, validateRestartPolicy. Port names must be unique within a
+ValidatePortNumOrName, validateRestartPolicy, validateDNSPolicy, validatePullPolicy,
+ValidateResourceRequirements (quantities parsed as apimachinery's ParseQuantity: a
+malformed one is the decoder's error, before validation). Port names must be unique within a
 container (an error there); a name repeated in two containers of one pod is only a
 warning on the server (pkg/api/pod/warnings.go), and so it is here.
 """
 
 from __future__ import annotations
 
+import json
+from fractions import Fraction
 from typing import Any
 
 from podnet.manifests import names
-from podnet.manifests.check_meta import check_labels
+from podnet.manifests.check_meta import check_enum, check_labels
 from podnet.manifests.lines import Path
 from podnet.manifests.report import DocContext
 from podnet.model.objects import PROTOCOLS
+from podnet.model.quantity import parse_quantity
 
+# In the order kube-apiserver lists them in its "supported values".
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
+DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")  # sets.List: sorted
+SORTED_PROTOCOLS = tuple(sorted(PROTOCOLS))  # supportedPortProtocols, sets.List: sorted
+NEGATIVE = "must be greater than or equal to 0"  # apimachinery IsNegativeErrorMsg
 PROBE_HANDLERS = ("exec", "httpGet", "tcpSocket", "grpc")
 PROBE_TIMINGS = (
     "initialDelaySeconds",
@@ -46,11 +56,12 @@ def check_pod_spec(ctx: DocContext, path: Path, spec: Any) -> None:
                 cpath = (*path, group, i)
                 _check_container(ctx, cpath, c, seen)
                 _warn_shared_port_names(ctx, cpath, c, pod_port_names)
-    policy = spec.get("restartPolicy")
-    if policy is not None and policy not in RESTART_POLICIES:
+    check_enum(ctx, (*path, "restartPolicy"), spec.get("restartPolicy"), RESTART_POLICIES)
+    check_enum(ctx, (*path, "dnsPolicy"), spec.get("dnsPolicy"), DNS_POLICIES)
+    if spec.get("dnsPolicy") == "None" and not spec.get("dnsConfig"):
         ctx.error(
-            (*path, "restartPolicy"),
-            f"Unsupported value {policy!r}: supported values: " + ", ".join(RESTART_POLICIES),
+            (*path, "dnsConfig"),
+            "Required value: must provide `dnsConfig` when `dnsPolicy` is None",
         )
     for fld in ("hostname", "subdomain"):
         value = spec.get(fld)
@@ -69,7 +80,10 @@ def _check_container(ctx: DocContext, path: Path, c: dict[str, Any], seen: set[s
         seen.add(name)
     if not c.get("image"):
         ctx.error((*path, "image"), "Required value: a container image is required")
+    check_enum(ctx, (*path, "imagePullPolicy"), c.get("imagePullPolicy"), PULL_POLICIES)
     _check_ports(ctx, (*path, "ports"), c.get("ports"))
+    if isinstance(c.get("resources"), dict):
+        _check_resources(ctx, (*path, "resources"), c["resources"])
     for i, env in enumerate(c.get("env") or []):
         env_name = env.get("name") if isinstance(env, dict) else None
         if isinstance(env_name, str) and (not env_name or "=" in env_name):
@@ -109,6 +123,37 @@ def _check_ports(ctx: DocContext, path: Path, ports: Any) -> None:
         check_protocol(ctx, (*ppath, "protocol"), p.get("protocol"))
 
 
+def _check_resources(ctx: DocContext, path: Path, resources: dict[str, Any]) -> None:
+    """Each quantity parses and is not negative; no request exceeds its limit
+    (ValidateResourceRequirements, ValidateNonnegativeQuantity)."""
+    values: dict[str, dict[str, Fraction]] = {}
+    for group in ("requests", "limits"):
+        items = resources.get(group)
+        values[group] = {}
+        for name, raw in (items or {}).items() if isinstance(items, dict) else ():
+            qpath = (*path, group, name)
+            if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+                continue  # the schema's to report
+            try:
+                value = parse_quantity(str(raw))
+            except ValueError as e:
+                ctx.error(qpath, f"Invalid value: {json.dumps(str(raw))}: {e}")
+                continue
+            if value < 0:
+                ctx.error(qpath, f"Invalid value: {json.dumps(str(raw))}: {NEGATIVE}")
+                continue
+            values[group][name] = value
+    limits = resources.get("limits") or {}
+    for name, value in values["requests"].items():
+        limit = values["limits"].get(name)
+        if limit is not None and value > limit:
+            ctx.error(
+                (*path, "requests", name),
+                f"Invalid value: {json.dumps(str(resources['requests'][name]))}: must be "
+                f"less than or equal to {name} limit of {limits[name]}",
+            )
+
+
 def _warn_shared_port_names(
     ctx: DocContext, path: Path, c: dict[str, Any], owners: dict[str, str]
 ) -> None:
@@ -141,12 +186,7 @@ def _check_probe(ctx: DocContext, path: Path, probe: dict[str, Any]) -> None:
 
 
 def check_protocol(ctx: DocContext, path: Path, protocol: Any) -> None:
-    if protocol is not None and protocol not in PROTOCOLS:
-        ctx.error(
-            path,
-            f"Unsupported value {protocol!r}: supported values: "
-            + ", ".join(f'"{p}"' for p in PROTOCOLS),
-        )
+    check_enum(ctx, path, protocol, SORTED_PROTOCOLS)
 
 
 def check_port_num_or_name(ctx: DocContext, path: Path, port: Any) -> None:

@@ -3,22 +3,39 @@
 Mirrors k8s.io/kubernetes pkg/apis/core/validation/validation.go ValidateService /
 validateServicePort: ports required unless headless or ExternalName, a name on every
 port of a multi-port Service (DNS-1123 label, unique), unique port+protocol pairs,
-targetPort a number or IANA_SVC_NAME, clusterIP an IP or ``None``. The NodePort range
-(30000-32767) is the API server's default ``--service-node-port-range``.
+targetPort a number or IANA_SVC_NAME, clusterIP an IP or ``None``, the enums
+(type, sessionAffinity, externalTrafficPolicy only on externally-accessible Services,
+internalTrafficPolicy). The NodePort range (30000-32767) is the API server's default
+``--service-node-port-range``. A requested clusterIP must lie in the service range and
+not be one the cluster already holds (10.96.0.1 for ``default/kubernetes``, 10.96.0.10
+for ``kube-system/kube-dns``): the allocator's errors (pkg/registry/core/service/
+ipallocator: ErrNotInRange, ErrAllocated), reported here where the line is known.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from typing import Any
 
 from podnet.manifests import names
-from podnet.manifests.check_meta import check_service_selector
+from podnet.manifests.check_meta import check_enum, check_service_selector
 from podnet.manifests.check_pod import check_port_num_or_name, check_protocol
 from podnet.manifests.lines import Path
 from podnet.manifests.report import DocContext
+from podnet.model.cluster import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, SERVICE_CIDR
 
-SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
-AFFINITIES = ("None", "ClientIP")
+# kube-apiserver lists these with sets.List, so sorted.
+SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
+AFFINITIES = ("ClientIP", "None")
+TRAFFIC_POLICIES = ("Cluster", "Local")
+# Addresses the cluster allocates itself, and the one Service each belongs to.
+RESERVED = {
+    KUBERNETES_SERVICE_IP: ("default", "kubernetes"),
+    DNS_SERVICE_IP: ("kube-system", "kube-dns"),
+}
+ERR_ALLOCATED = "provided IP is already allocated"  # ipallocator ErrAllocated
+ERR_RANGE = f"provided IP is not in the valid range. The range of valid IPs is {SERVICE_CIDR}"
 NODE_PORT_RANGE = (30000, 32767)
 
 
@@ -27,11 +44,7 @@ def check_service_spec(ctx: DocContext, spec: Any) -> None:
     if not isinstance(spec, dict):
         spec = {}
     stype = spec.get("type") or "ClusterIP"
-    if stype not in SERVICE_TYPES:
-        ctx.error(
-            (*path, "type"),
-            f"Unsupported value {stype!r}: supported values: " + ", ".join(SERVICE_TYPES),
-        )
+    check_enum(ctx, (*path, "type"), stype, SERVICE_TYPES)
     cluster_ip = spec.get("clusterIP")
     headless = cluster_ip == "None"
     if (
@@ -40,6 +53,8 @@ def check_service_spec(ctx: DocContext, spec: Any) -> None:
         and (msg := names.ip_address(cluster_ip)) is not None
     ):
         ctx.error((*path, "clusterIP"), f"Invalid value {cluster_ip!r}: {msg} or 'None'")
+    elif isinstance(cluster_ip, str) and cluster_ip not in ("", "None"):
+        _check_cluster_ip(ctx, cluster_ip)
     if headless and stype != "ClusterIP":
         ctx.error(
             (*path, "clusterIP"), f"Invalid value 'None': may not be set when type is {stype!r}"
@@ -53,12 +68,8 @@ def check_service_spec(ctx: DocContext, spec: Any) -> None:
         ctx.error((*path, "ports"), "Required value: a Service needs at least one port")
     _check_ports(ctx, (*path, "ports"), ports, stype)
     check_service_selector(ctx, (*path, "selector"), spec.get("selector"))
-    affinity = spec.get("sessionAffinity")
-    if affinity is not None and affinity not in AFFINITIES:
-        ctx.error(
-            (*path, "sessionAffinity"),
-            f"Unsupported value {affinity!r}: supported values: " + ", ".join(AFFINITIES),
-        )
+    check_enum(ctx, (*path, "sessionAffinity"), spec.get("sessionAffinity"), AFFINITIES)
+    _check_traffic_policies(ctx, path, spec, stype)
     timeout = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {}).get(
         "timeoutSeconds"
     )
@@ -67,6 +78,41 @@ def check_service_spec(ctx: DocContext, spec: Any) -> None:
             (*path, "sessionAffinityConfig", "clientIP", "timeoutSeconds"),
             f"Invalid value {timeout}: must be greater than 0 and less than 86400",
         )
+
+
+def _check_cluster_ip(ctx: DocContext, ip: str) -> None:
+    """The allocator's checks on a requested address (ipallocator Allocate): in range,
+    not the network or broadcast address, not held by the cluster's own Services."""
+    net = ipaddress.ip_network(SERVICE_CIDR)
+    addr = ipaddress.ip_address(ip)
+    path: Path = ("spec", "clusterIP")
+    if addr not in net or addr in (net.network_address, net.broadcast_address):
+        ctx.error(path, f"Invalid value: {json.dumps(ip)}: {ERR_RANGE}")
+        return
+    owner = RESERVED.get(str(addr))
+    meta = ctx.doc.get("metadata") or {}
+    key = (meta.get("namespace") or "default", meta.get("name"))
+    if owner is not None and owner != key:
+        ctx.error(
+            path,
+            f"Invalid value: {json.dumps(ip)}: {ERR_ALLOCATED} (to Service/{'/'.join(owner)}, "
+            f"which podnet creates as a cluster does; leave clusterIP unset to get a free one)",
+        )
+
+
+def _check_traffic_policies(ctx: DocContext, path: Path, spec: dict[str, Any], stype: str) -> None:
+    """validateServiceExternalTrafficPolicy, validateServiceInternalTrafficPolicy."""
+    etp = spec.get("externalTrafficPolicy")
+    accessible = stype in ("NodePort", "LoadBalancer") or bool(spec.get("externalIPs"))
+    if isinstance(etp, str) and etp and not accessible:
+        ctx.error(
+            (*path, "externalTrafficPolicy"),
+            f"Invalid value: {json.dumps(etp)}: may only be set for externally-accessible services",
+        )
+    else:
+        check_enum(ctx, (*path, "externalTrafficPolicy"), etp, TRAFFIC_POLICIES)
+    itp = spec.get("internalTrafficPolicy")
+    check_enum(ctx, (*path, "internalTrafficPolicy"), itp, TRAFFIC_POLICIES)
 
 
 def _check_external_name(ctx: DocContext, path: Path, spec: dict[str, Any]) -> None:

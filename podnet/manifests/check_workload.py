@@ -15,7 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from podnet.manifests.check_meta import check_labels, check_selector, is_empty_selector
+from podnet.manifests.check_meta import (
+    check_labels,
+    check_selector,
+    is_empty_selector,
+    unsupported,
+)
 from podnet.manifests.check_pod import check_pod_spec
 from podnet.manifests.convert import labels_of, to_selector
 from podnet.manifests.names import dns1123_label
@@ -41,17 +46,21 @@ def check_workload(ctx: DocContext, kind: str, spec: Any) -> None:
             ctx.error(("spec", fld), f"Invalid value {value}: must be greater than or equal to 0")
     policy = (template.get("spec") or {}).get("restartPolicy")
     if kind == "Job":
-        if policy not in ("OnFailure", "Never"):
+        if not policy:
             ctx.error(
                 ("spec", "template", "spec", "restartPolicy"),
-                f'Required value: got {policy!r}, valid values: "OnFailure", "Never"',
+                'Required value: valid values: "OnFailure", "Never"',
+            )
+        elif policy not in ("OnFailure", "Never"):
+            ctx.error(
+                ("spec", "template", "spec", "restartPolicy"),
+                unsupported(str(policy), ("OnFailure", "Never")),
             )
         if spec.get("manualSelector") is not True:
             return
-    elif policy not in (None, "Always"):
+    elif policy not in (None, "", "Always"):
         ctx.error(
-            ("spec", "template", "spec", "restartPolicy"),
-            f'Unsupported value {policy!r}: supported values: "Always"',
+            ("spec", "template", "spec", "restartPolicy"), unsupported(str(policy), ("Always",))
         )
     if kind == "ReplicationController":
         _check_rc_selector(ctx, spec.get("selector"), labels_of(tmeta))

@@ -330,6 +330,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         f"{C0}.imagePullPolicyy",
     ),
     ("schema missing required", setpath(pod(), "spec", {}), "spec.containers"),
+    # issue 14: an IPv6 clusterIP is outside podnet's (IPv4) service range, refused at load
+    ("svc clusterIP v6", service(clusterIP="fd00::10"), "spec.clusterIP"),
     (
         "schema targetPort float",
         service(ports=[{"port": 80, "targetPort": 1.5}]),
@@ -360,7 +362,7 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
     ("svc named targetPort", service(ports=[{"port": 80, "targetPort": "http"}])),
     ("svc targetPort 0 defaults", service(ports=[{"port": 80, "targetPort": 0}])),
     ("svc headless without ports", service(clusterIP="None", ports=[])),
-    ("svc clusterIP v6", service(clusterIP="fd00::10")),
+    ("svc clusterIP in range", service(clusterIP="10.96.5.5")),
     ("svc externalName", service(type="ExternalName", externalName="db.example.com", ports=[])),
     ("svc nodePort", service(type="NodePort", ports=[{"port": 80, "nodePort": 30080}])),
     (
