@@ -16,7 +16,7 @@ import pytest
 from podnet.errors import Location, ManifestError
 from podnet.manifests import from_documents, parse_text
 from podnet.model.objects import Manifests
-from podnet.model.quantity import ERR_FORMAT, ERR_SUFFIX, parse_quantity
+from podnet.model.quantity import ERR_FORMAT, ERR_SUFFIX, MAX, parse_quantity
 
 POD = """\
 apiVersion: v1
@@ -272,4 +272,23 @@ def test_quantity_values(text: str, value: Fraction) -> None:
 )
 def test_malformed_quantities(text: str, message: str) -> None:
     with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")[:20]):
+        parse_quantity(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1e999999999", Fraction(MAX)),  # capped at 2^63-1, as the server caps
+        ("-1e99999", Fraction(-MAX)),
+        ("9" * 100_000, Fraction(MAX)),
+        ("1e-" + "0" * 10_000 + "5", Fraction(1, 10**5)),
+    ],
+)
+def test_hostile_quantities_are_bounded(text: str, value: Fraction) -> None:
+    assert parse_quantity(text) == value
+
+
+@pytest.mark.parametrize("text", ["1e2147483648", "1e" + "9" * 10_000])
+def test_exponent_beyond_int32_is_a_suffix_error(text: str) -> None:
+    with pytest.raises(ValueError, match="unable to parse quantity's suffix"):
         parse_quantity(text)
