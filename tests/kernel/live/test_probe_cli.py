@@ -179,7 +179,9 @@ def test_bad_input_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert capsys.readouterr().err.startswith("error:")
 
 
-def test_sigterm_tears_down_and_exits_143(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_signal_tears_down_and_exits_128_plus_n(tmp_path: Path, signum: int, code: int) -> None:
+    """128+N as a shell reports a process killed by signal N, and as podnet run exits."""
     f = _write(tmp_path, [NS, _pod("a"), _pod("b"), DENY_B])
     proc = subprocess.Popen(
         [sys.executable, "-m", "podnet", "probe", "-f", f, "--ready-timeout", "30"],
@@ -191,8 +193,10 @@ def test_sigterm_tears_down_and_exits_143(tmp_path: Path) -> None:
     with proc:  # closes the stderr pipe however the test ends
         try:
             assert "cluster up" in proc.stderr.readline()
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=30) == 143  # 128+SIGTERM, as podnet run
+            proc.send_signal(signum)
+            assert proc.wait(timeout=30) == code
+            if signum == signal.SIGTERM:
+                assert "SIGTERM received; torn down" in proc.stderr.read()
         finally:
             if proc.poll() is None:
                 proc.kill()
