@@ -165,6 +165,8 @@ def _check(ctx: DocContext, skipped: Skipped) -> Valid | None:
         check_workload(ctx, kind, spec)
     elif known.own_schema:
         check_cluster_policy(ctx, kind)
+    if ctx.errors:
+        return None  # not loaded anyway; metadata may not even be a mapping
     meta = doc.get("metadata") or {}
     namespace = (meta.get("namespace") or "default") if known.namespaced else ""
     return known, doc, ctx, Meta(kind, namespace, str(meta.get("name")), ctx.location)

@@ -242,7 +242,8 @@ SCHEMAS: dict[str, Obj] = {
 def check_cluster_policy(ctx: DocContext, kind: str) -> None:
     """Check one document of a cluster policy kind (its apiVersion already checked)."""
     _walk(ctx, (), ctx.doc, SCHEMAS[kind])
-    name = (ctx.doc.get("metadata") or {}).get("name")
+    meta = ctx.doc.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None  # not a mapping: reported
     if kind == "BaselineAdminNetworkPolicy" and isinstance(name, str) and name != "default":
         # The BANP type's XValidation: self.metadata.name == 'default'.
         ctx.error(
