@@ -98,6 +98,13 @@ def _check_cluster_ip(ctx: DocContext, ip: str) -> None:
             f"Invalid value: {json.dumps(ip)}: {ERR_ALLOCATED} (to Service/{'/'.join(owner)}, "
             f"which podnet creates as a cluster does; leave clusterIP unset to get a free one)",
         )
+    for reserved, holder in RESERVED.items():
+        if holder == key and str(addr) != reserved:
+            ctx.error(
+                path,
+                f"Invalid value: {json.dumps(ip)}: Service/{'/'.join(key)} has clusterIP "
+                f"{reserved} in every podnet cluster (leave clusterIP unset)",
+            )
 
 
 def _check_traffic_policies(ctx: DocContext, path: Path, spec: dict[str, Any], stype: str) -> None:

@@ -128,3 +128,20 @@ def test_clash_across_files_names_both_files() -> None:
         build_cluster(from_documents(docs))
     assert str(err.value).startswith("b.yaml:1: Service/default/two: spec.clusterIP: ")
     assert "(to Service/default/one at a.yaml:1)" in str(err.value)
+
+
+def test_loader_reports_a_builtin_service_with_another_address() -> None:
+    text = SERVICE.format(name="kube-dns", ip="10.96.0.53").replace(
+        "  name: kube-dns\n", "  name: kube-dns\n  namespace: kube-system\n"
+    )
+    with pytest.raises(ManifestError) as err:
+        from_documents(parse_text(text, "dns.yaml"))
+    assert err.value.location == Location("dns.yaml", 8) and err.value.field == "spec.clusterIP"
+    assert "has clusterIP 10.96.0.10 in every podnet cluster" in err.value.message
+
+
+def test_builtin_service_on_its_own_address_loads() -> None:
+    text = SERVICE.format(name="kube-dns", ip="10.96.0.10").replace(
+        "  name: kube-dns\n", "  name: kube-dns\n  namespace: kube-system\n"
+    )
+    build_cluster(from_documents(parse_text(text, "dns.yaml")))
