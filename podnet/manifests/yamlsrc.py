@@ -92,7 +92,7 @@ def parse_documents(
         ) from None
     except yaml.reader.ReaderError as e:
         raise ManifestError(
-            f"YAML error: {e.reason}, character {_character(e)} is not allowed",
+            f"YAML error: {e.reason}: character {_character(e)}",
             location=Location(filename, _reader_line(text, e.position)),
         ) from None
     except yaml.YAMLError as e:
@@ -190,8 +190,13 @@ class _Converter:
             sources = (
                 value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
             )
+            if depth > _MAX_DEPTH:  # a mapping merging itself
+                raise ManifestError(
+                    "YAML nesting too deep",
+                    location=Location(self.filename, key_node.start_mark.line + 1),
+                )
             for source in sources:
-                if not isinstance(source, yaml.MappingNode) or depth > _MAX_DEPTH:
+                if not isinstance(source, yaml.MappingNode):
                     raise ManifestError(
                         "a merge key (<<) takes a mapping or a list of mappings",
                         location=Location(self.filename, key_node.start_mark.line + 1),

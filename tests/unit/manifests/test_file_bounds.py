@@ -121,12 +121,18 @@ def test_nul_on_stdin_is_reported_on_its_line() -> None:
     assert e.value.location is not None and e.value.location.line == 3
 
 
-def test_dangling_symlink_in_a_directory_is_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [("nowhere", "No such file or directory"), ("loop.yaml", "Too many levels of symbolic")],
+)
+def test_a_file_that_cannot_be_opened_is_reported(
+    tmp_path: Path, target: str, message: str
+) -> None:
     (tmp_path / "pod.yaml").write_text(POD)
-    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere")
-    with pytest.raises(ManifestError, match="cannot read file: No such file") as e:
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / target)  # dangling, or a loop
+    with pytest.raises(ManifestError, match=f"cannot read file: {message}") as e:
         load_paths([str(tmp_path)])
-    assert e.value.location is not None and e.value.location.file.endswith("gone.yaml")
+    assert e.value.location is not None and e.value.location.file.endswith("loop.yaml")
 
 
 @pytest.fixture

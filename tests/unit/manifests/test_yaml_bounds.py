@@ -64,6 +64,12 @@ def test_merge_of_a_scalar_is_a_clean_error() -> None:
     assert e.value.location is not None and e.value.location.line == 2
 
 
+@pytest.mark.parametrize("text", ["a: &a\n  <<: *a\n  x: 1\n", "a: &a [*a]\n", "a: &a {b: *a}\n"])
+def test_recursive_anchors_end(text: str) -> None:
+    with pytest.raises(ManifestError, match="YAML nesting too deep"):
+        parse_documents(text, "f.yaml")
+
+
 def test_alias_ratio_follows_go_yaml() -> None:
     assert allowed_alias_ratio(1000) == 0.99
     assert allowed_alias_ratio(4_000_000) == 0.10
