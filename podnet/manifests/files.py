@@ -2,9 +2,11 @@
 
 Like ``kubectl apply -f DIR -R``: a directory contributes every ``.yaml``, ``.yml`` and
 ``.json`` file below it, in sorted path order so results do not depend on the file
-system. A file named explicitly is read whatever its extension. Only regular files are
-read (a FIFO or device below a directory, or named, would block or never end), each up
-to MAX_FILE_BYTES, and a directory that cannot be listed is an error, not "no files".
+system. A file named explicitly is read whatever its extension, and may be a pipe, as
+kubectl reads ``-f <(helm template ...)`` or ``-f /dev/stdin``; below a directory only
+regular files are read (a FIFO or device there would block or never end). Each file is
+read up to MAX_FILE_BYTES, and a directory that cannot be listed is an error, not "no
+files".
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def _load(paths: Sequence[str], stdin: TextIO | None) -> Manifests:
             docs += parse_documents(text, STDIN_NAME, MAX_DOCUMENTS, len(docs))
             continue
         for file in _files(path):
-            docs += parse_documents(_read(file), file, MAX_DOCUMENTS, len(docs))
+            named = file == path
+            docs += parse_documents(_read(file, named=named), file, MAX_DOCUMENTS, len(docs))
     return from_documents(docs)
 
 
@@ -96,11 +99,13 @@ def _files(path: str) -> list[str]:
     return [path]
 
 
-def _read(file: str) -> str:
-    """The file's text; only regular files, and at most MAX_FILE_BYTES of them.
+def _read(file: str, *, named: bool = False) -> str:
+    """The file's text, at most MAX_FILE_BYTES of it.
 
     Opened with O_NONBLOCK and checked with fstat before any read, so a FIFO or a
-    device (a ``/dev/zero`` symlink named ``x.yaml``) is refused, never read or waited on.
+    device found below a directory (a ``/dev/zero`` symlink named ``x.yaml``) is
+    refused, never read or waited on. A pipe or character device the user ``named``
+    is read like stdin: blocking, bounded by MAX_FILE_BYTES.
     """
     try:
         fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -108,10 +113,12 @@ def _read(file: str) -> str:
         raise ManifestError(f"cannot read file: {e.strerror}", location=Location(file, 1)) from None
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(fd)
+        if named and (stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+            return _read_stream(file)
         if not stat.S_ISREG(st.st_mode):
             raise ManifestError(
-                f"not a regular file ({_file_type(st.st_mode)}): podnet reads only regular "
-                "files (use -f - for a pipe)",
+                f"not a regular file ({_file_type(st.st_mode)}): below a directory podnet "
+                "reads only regular files (name a pipe with -f to read it)",
                 location=Location(file, 1),
             )
         if st.st_size > MAX_FILE_BYTES:
@@ -123,6 +130,19 @@ def _read(file: str) -> str:
                 f"cannot read file: {e.strerror}", location=Location(file, 1)
             ) from None
     if len(data) > MAX_FILE_BYTES:  # grew since fstat
+        raise _too_big(file, len(data), at_least=True)
+    return _decode(data, file)
+
+
+def _read_stream(file: str) -> str:
+    """A pipe or device the user named: opened blocking (a FIFO's open waits for its
+    writer, as kubectl's does), read until EOF or past MAX_FILE_BYTES."""
+    try:
+        with open(file, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise ManifestError(f"cannot read file: {e.strerror}", location=Location(file, 1)) from None
+    if len(data) > MAX_FILE_BYTES:
         raise _too_big(file, len(data), at_least=True)
     return _decode(data, file)
 

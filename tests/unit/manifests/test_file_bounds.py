@@ -66,10 +66,28 @@ def test_fifo_in_a_directory_is_refused_not_waited_on(tmp_path: Path) -> None:
     assert "not a regular file (a FIFO)" in str(err)
 
 
-def test_named_fifo_is_refused_too(tmp_path: Path) -> None:
-    os.mkfifo(tmp_path / "pipe")
-    err = within(5, lambda: load_paths([str(tmp_path / "pipe")]))
-    assert isinstance(err, ManifestError) and "use -f - for a pipe" in str(err)
+def test_a_named_pipe_is_read_as_kubectl_reads_it(tmp_path: Path) -> None:
+    """``-f <(helm template ...)``: a pipe the user names is read, like stdin."""
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def write() -> None:
+        with open(pipe, "w") as w:
+            w.write(POD)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    result = within(5, lambda: load_paths([str(pipe)]))
+    writer.join(5)
+    assert result is None
+
+
+def test_a_named_device_is_read_but_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 1000)
+    err = within(5, lambda: load_paths(["/dev/zero"]))
+    assert isinstance(err, ManifestError) and "too large: more than 1,000 bytes" in str(err)
 
 
 def test_file_size_is_capped_and_the_error_says_both_sizes(
