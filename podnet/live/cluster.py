@@ -69,12 +69,14 @@ class LiveCluster:
         on_status: Callable[[PodStatus], None] | None = None,
         backoff_scale: float = 1.0,
         deny: str = "drop",
+        on_event: Callable[[str], None] | None = None,
     ) -> None:
         self.manifests = manifests
         self.deny = deny  # "drop" as most CNIs do, or "reject" for fast feedback
         self.node_count = nodes
         self.on_log = on_log
         self.on_status = on_status
+        self.on_event = on_event  # what broke and was repaired: a line for stderr
         self.backoff_scale = backoff_scale
         self.state: ClusterState | None = None  # as last applied (endpoints, nft, DNS)
         self.sandbox: Sandbox | None = None
@@ -122,6 +124,7 @@ class LiveCluster:
             on_log=self._log,
             on_ready=self._on_ready,
             on_status=self.on_status,
+            on_event=self.on_event,
             backoff_scale=self.backoff_scale,
         )
         # The runtime is driven by one loop; run it in the background so the caller

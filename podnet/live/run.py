@@ -72,7 +72,12 @@ def run(
     t0 = time.monotonic()
     completion = Completion(on_done=lambda name, code: progress(_exit_msg(name, code, t0)))
     cluster = cluster_type(
-        manifests, nodes=nodes, on_log=output.line, on_status=completion.observe, deny=deny
+        manifests,
+        nodes=nodes,
+        on_log=output.line,
+        on_status=completion.observe,
+        deny=deny,
+        on_event=progress,
     )
     session = _Run(cluster, completion, output, progress, t0, timeout)
     with _stop_signals_raise():

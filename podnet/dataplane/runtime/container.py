@@ -49,6 +49,8 @@ class RunConfig:
     probe_host: str  # the pod IP (or 127.0.0.1 on the host spawner)
     backoff_scale: float = 1.0
     grace: float = 10.0
+    # "pod: what happened" lines for the operator (a restart), as kubelet's Events
+    on_event: Callable[[str], None] | None = None
 
 
 class ContainerRunner:
@@ -147,8 +149,17 @@ class ContainerRunner:
         if self.loop.clock() - started >= BACKOFF_RESET_AFTER * self.cfg.backoff_scale:
             self._consecutive = 0
         self._consecutive += 1
+        # kubelet restarts a container's first crash at once (its back-off entry only
+        # starts then), later ones after 10s, 20s, ... (kuberuntime_manager.go doBackOff)
+        delay = backoff_delay(self._consecutive - 1, self.cfg.backoff_scale)
         self._set(state=WAITING, reason="CrashLoopBackOff", ready=False)
-        self._later(backoff_delay(self._consecutive, self.cfg.backoff_scale), self._restart)
+        if self.cfg.on_event is not None:
+            when = "now" if delay == 0 else f"in {delay:g}s (back-off)"
+            self.cfg.on_event(
+                f"{self.cfg.pod_key}: container {self.container.name} exited {code}; "
+                f"restarting {when}, restart {self.status.restart_count + 1}"
+            )
+        self._later(delay, self._restart)
 
     def _restart(self) -> None:
         self._set(restart_count=self.status.restart_count + 1)

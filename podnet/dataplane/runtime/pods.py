@@ -62,12 +62,14 @@ class Runtime:
         on_log: LogSink | None = None,
         on_ready: ReadyCallback | None = None,
         on_status: StatusCallback | None = None,
+        on_event: Callable[[str], None] | None = None,
         backoff_scale: float = 1.0,
         grace: float = 10.0,
         loop: Loop | None = None,
     ) -> None:
         self.images, self.spawner, self.state_dir = images, spawner, state_dir
         self.on_log, self.on_ready, self.on_status = on_log, on_ready, on_status
+        self.on_event = on_event  # restarts, one line each (kubelet's Events)
         self.backoff_scale, self.grace = backoff_scale, grace
         self.loop = loop or Loop()
         self._pods: dict[str, _PodRun] = {}
@@ -110,6 +112,7 @@ class Runtime:
             probe_host=pod.ip or "127.0.0.1",
             backoff_scale=self.backoff_scale,
             grace=self.grace,
+            on_event=self.on_event,
         )
         run = _PodRun(pod, init_names=tuple(c.name for c in pod.init_containers))
         many = len(all_containers) > 1

@@ -8,7 +8,9 @@ pod-lifecycle/):
   ``Never`` never; init containers are restarted on failure unless the policy is
   ``Never`` (then the pod fails);
 * restarts wait an exponential back-off of 10s, 20s, 40s... capped at 300s, reset after
-  a container has run 10 minutes without trouble ("Container restarts");
+  a container has run 10 minutes without trouble ("Container restarts"); as kubelet
+  does, the first crash is restarted at once and the back-off applies from the second
+  (:mod:`podnet.dataplane.runtime.container` asks for ``backoff_delay(n - 1)``);
 * the phase: ``Pending`` until every init container succeeded and the app containers
   were started; ``Running`` while at least one container runs or is restarting;
   ``Succeeded`` when all terminated with 0 and none restarts; ``Failed`` when all
