@@ -107,7 +107,7 @@ class LiveCluster:
         self._allocator = PodIPAllocator.from_state(state)
         images = default_registry(self.state_dir / "images")
         check_images(images, state.pods)  # before anything exists that must be undone
-        self.sandbox = Sandbox.enter()
+        self.sandbox = Sandbox.enter(self._tmp.name)  # the init removes it if we are killed
         self.sandbox.add_nodes(state.nodes)
         self.sandbox.add_pods([p for p in state.pods if p.ip is not None])
         tables: dict[str, NodeTables] = {}
@@ -127,6 +127,8 @@ class LiveCluster:
             on_event=self.on_event,
             backoff_scale=self.backoff_scale,
         )
+        # Whoever waits on the runtime learns at once that the cluster died under us.
+        self.runtime.loop.add_reader(self.sandbox.init_death_fd, self._init_died)
         # The runtime is driven by one loop; run it in the background so the caller
         # can wait on its own conditions (see podnet.dataplane.runtime.pods).
         self.runtime.start_background()
@@ -245,6 +247,18 @@ class LiveCluster:
 
     def _failed(self, error: Exception) -> None:
         self.failure = self.failure or error
+
+    def _init_died(self) -> None:
+        """The cluster init exited (killed by someone: our own teardown closes the loop
+        first), and the kernel SIGKILLed every node, pod and container with it. Nothing
+        is left to serve or repair in place: fail the run, whose teardown cleans up."""
+        assert self.sandbox is not None and self.runtime is not None
+        self.runtime.loop.remove_reader(self.sandbox.init_death_fd)
+        if not self._closing:
+            pid = self.sandbox.init_pid
+            self._failed(
+                ClusterError(f"the cluster init (pid {pid}) died, and every node and pod with it")
+            )
 
     def check(self) -> None:
         """Raise the error a background sync ran into, if any."""

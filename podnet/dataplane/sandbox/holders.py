@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
@@ -63,26 +64,30 @@ def _spawn(
             stdin=kw.pop("stdin", subprocess.DEVNULL),
             # not podnet's stdout: a holder must not keep a pipe reader waiting for EOF;
             # stderr stays, for the set-up error message written before exec
-            stdout=subprocess.DEVNULL,
+            stdout=kw.pop("stdout", subprocess.DEVNULL),
             **kw,
         )
     except (subprocess.SubprocessError, OSError) as e:
         raise NotSupportedError(f"cannot create the {what}: {e}") from e
 
 
-def spawn_init(liveness_fd: int) -> subprocess.Popen[bytes]:
+def spawn_init(liveness_fd: int, scratch: str | None = None) -> subprocess.Popen[bytes]:
     """Start the cluster init; it must be the first child after unshare(CLONE_NEWPID).
 
     ``liveness_fd`` is the read end of a pipe whose write end only podnet holds: EOF
     means podnet is gone even if it died in the instant before PR_SET_PDEATHSIG was set.
+    The death signal is SIGHUP, not SIGKILL, so the init can remove ``scratch`` (the
+    cluster's state directory, which no kernel object ties to podnet) before it exits.
+    The init's stdout is a pipe to podnet (``proc.stdout``) that the init never writes:
+    its EOF tells podnet at once that the init, and so the whole cluster, died.
     """
 
     def setup() -> None:
-        netns.set_pdeathsig()
+        netns.set_pdeathsig(signal.SIGHUP)
         netns.unshare(netns.CLONE_NEWNET)
 
-    argv = [sys.executable, "-I", "-S", str(INIT_SCRIPT)]
-    return _spawn("cluster init", argv, setup, stdin=liveness_fd)
+    argv = [sys.executable, "-I", "-S", str(INIT_SCRIPT), *([scratch] if scratch else [])]
+    return _spawn("cluster init", argv, setup, stdin=liveness_fd, stdout=subprocess.PIPE)
 
 
 def _write_sysctl(path: str, value: str) -> None:

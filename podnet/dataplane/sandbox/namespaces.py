@@ -64,9 +64,13 @@ class Sandbox:
     # -- lifetime ---------------------------------------------------------------
 
     @classmethod
-    def enter(cls) -> Sandbox:
+    def enter(cls, scratch: str | None = None) -> Sandbox:
         """Create the cluster: user namespace if unprivileged, PID namespace, init,
-        and the cluster's root netns with the node-network bridge."""
+        and the cluster's root netns with the node-network bridge.
+
+        ``scratch``: a directory the init removes if podnet dies without closing the
+        sandbox (SIGKILL), as the kernel removes the namespaces (:mod:`.cluster_init`).
+        """
         if cls._busy:
             raise ClusterError("a sandbox is already open in this process")
         tools = Tools.find()
@@ -85,7 +89,7 @@ class Sandbox:
             raise NotSupportedError(f"cannot create the cluster PID namespace: {e}") from e
         r, w = os.pipe()
         try:
-            init = spawner.call(partial(holders.spawn_init, r))
+            init = spawner.call(partial(holders.spawn_init, r, scratch))
         except PodnetError:
             os.close(w)
             spawner.stop()
@@ -122,10 +126,26 @@ class Sandbox:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._init.wait(timeout=2)
             os.close(self._liveness_w)
+            if self._init.stdout is not None:
+                self._init.stdout.close()
             self._pods.clear()
             self._nodes.clear()
             self._spawner.stop()
             Sandbox._busy = False
+
+    @property
+    def init_pid(self) -> int:
+        """The cluster init's pid as the host sees it."""
+        return self._init.pid
+
+    @property
+    def init_death_fd(self) -> int:
+        """A descriptor that turns readable (EOF) the moment the cluster init dies, and
+        with it every node and pod: the init's stdout, which it never writes. Its exit
+        status cannot tell that sooner: the kernel makes the init a zombie only after
+        every process of the namespace is reaped, some by podnet itself."""
+        assert self._init.stdout is not None
+        return self._init.stdout.fileno()
 
     def __enter__(self) -> Sandbox:
         return self
