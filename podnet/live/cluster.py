@@ -15,7 +15,9 @@ callers that need the data plane to have caught up wait with :meth:`wait_synced`
 
 Lifetime: everything lives in the sandbox's namespaces, which die with this process
 (see :mod:`podnet.dataplane.sandbox.namespaces`). :meth:`close` tears down in order for a clean
-exit; a SIGKILL leaves nothing either, because the kernel does the rest.
+exit; a SIGKILL leaves nothing either, because the kernel does the rest (and the
+cluster init removes the state directory). If the cluster init dies instead, every
+node and pod died with it: :attr:`failure` says so at once, for the caller to tear down.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ class LiveCluster:
         for node in state.nodes:
             session = NftSession(tuple(self.sandbox.node_exec_argv(node.name, [])))
             self._sessions.append(session)
-            tables[node.name] = NodeTables(ServiceProxy(session), PolicyProxy(session))
+            tables[node.name] = NodeTables(ServiceProxy(session), PolicyProxy(session), session)
         # After Sandbox.enter: a rootless sandbox must be entered single-threaded.
         self._start_sync(tracker, tables)
         self.runtime = Runtime(
@@ -212,6 +214,7 @@ class LiveCluster:
             max_interval=self.sync_intervals[1],
             on_synced=self._published,
             on_failure=self._failed,
+            on_repair=self.on_event,
         )
         self.sync.sync()
         self._tracker = tracker

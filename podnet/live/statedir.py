@@ -7,12 +7,14 @@ busybox applet links alone: 258 symlinks took 0.28 s on this machine's ext4 /tmp
 the host's.
 
 Lifetime: removed by :meth:`LiveCluster.close`. A SIGKILLed podnet cannot remove it,
-and unlike the cluster's namespaces no kernel object ties a directory to a process.
-So the name carries the owner's pid (``podnet-<pid>-<random>``) and every new cluster
-first removes the directories of *dead* podnet processes of the same user in the same
-place: found by that exact name pattern, owned by us, and their pid gone. A live
-podnet's directory is never touched (its pid is alive); a reused pid only delays the
-removal.
+and unlike the cluster's namespaces no kernel object ties a directory to a process, so
+the cluster init, which outlives podnet by a moment, removes it then
+(:mod:`podnet.dataplane.sandbox.cluster_init`). Should that fail too (the init killed
+at the same time), the name carries the owner's pid (``podnet-<pid>-<random>``) and
+every new cluster first removes the directories of *dead* podnet processes of the same
+user in the same place: found by that exact name pattern, owned by us, and their pid
+gone. A live podnet's directory is never touched (its pid is alive); a reused pid only
+delays the removal.
 """
 
 from __future__ import annotations
