@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from podnet.control.dns.lookup import build_records
 from podnet.control.endpoints import compute_endpoints
@@ -127,12 +128,21 @@ class ChangeTracker:
             return snap
 
 
+class Revivable(Protocol):
+    """A node's nft session (:class:`~podnet.dataplane.nft.session.NftSession`): starts
+    itself again if it died, and says so once."""
+
+    def revive(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class NodeTables:
-    """One node's nftables appliers (each owns its own table, STYLE.md principle 8)."""
+    """One node's nftables appliers (each owns its own table, STYLE.md principle 8),
+    and the session they share, checked on every sync."""
 
     services: ServiceProxy
     policies: PolicyProxy
+    session: Revivable | None = None
 
 
 class ClusterSync:
@@ -155,8 +165,11 @@ class ClusterSync:
         clock: Callable[[], float] = time.monotonic,
         on_synced: Callable[[ClusterState], None] | None = None,
         on_failure: Callable[[Exception], None] | None = None,
+        on_repair: Callable[[str], None] | None = None,
     ) -> None:
         self.tracker = tracker
+        self.on_repair = on_repair  # one line per repair (a restarted session, drift)
+        self.repairs = 0
         self.tables = dict(tables)
         self.records_path = records_path
         self.deny = deny
@@ -195,6 +208,7 @@ class ClusterSync:
     def sync(self) -> ClusterState | None:
         """Apply what was recorded (everything after a failure); the state applied."""
         with self._one_at_a_time:
+            self._check_nodes()
             with self._cond:
                 self._attempts += 1
                 attempt, full = self._attempts, self._full
@@ -216,6 +230,27 @@ class ClusterSync:
                 raise
             self._done(snap.seq, state, full)
             return state
+
+    def _check_nodes(self) -> None:
+        """Every sync, the periodic one included: a node whose nft session died gets a
+        new one (done by the session) and a full resync of its tables, reported."""
+        for node, tables in self.tables.items():
+            report = None if tables.session is None else tables.session.revive()
+            if report is not None:
+                self.resync(f"node {node}: {report}")
+
+    def resync(self, reason: str) -> None:
+        """Make the next sync a full one on every node (each table replaced whole,
+        kube-proxy's full sync) and report ``reason``; call with the sync lock held or
+        from outside a sync."""
+        for tables in self.tables.values():
+            tables.services.syncer.forget()
+            tables.policies.syncer.forget()
+        with self._cond:
+            self._full = True
+            self.repairs += 1
+        if self.on_repair is not None:
+            self.on_repair(f"{reason}; resyncing every table")
 
     def _apply(self, snap: Snapshot, *, policies: bool) -> ClusterState:
         """Endpoints once; each node's Service proxy (only changed Services reach the

@@ -12,10 +12,18 @@ a syntax error is echoed before any netlink call, so the echo comes even when th
 refuses everything (without CAP_NET_ADMIN nft 1.0.6 prints only ``cache initialization
 failed``, no echo, for a command such as ``list table``). Large transactions (full
 syncs) go through :class:`ExecNftRunner`: rare, and a 2 MB line buys nothing.
+
+The process may die (killed by someone, OOM): the kernel's tables are not affected, so
+:meth:`NftSession.revive` just starts a new one. :meth:`NftSession.run` does that
+before writing to a dead one, and after one dies under a transaction (then it raises,
+and the caller's :class:`~podnet.dataplane.nft.syncer.TableSyncer` falls back to a full
+sync, which replaces whatever half of the lost transaction may have landed). Each
+restart is reported once by :meth:`revive`, for the owner to log and resync.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from types import TracebackType
 
@@ -37,8 +45,13 @@ class NftSession:
     def __init__(self, prefix: tuple[str, ...] = (), nft: str = "nft") -> None:
         self.argv = [*prefix, nft, "-i"]
         self.fallback = ExecNftRunner(prefix, nft)
+        self.restarts = 0
+        self._unreported: list[str] = []  # restarts not yet returned by revive()
+        self.proc = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[str]:
         try:
-            self.proc = subprocess.Popen(
+            return subprocess.Popen(
                 self.argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
@@ -49,12 +62,39 @@ class NftSession:
         except FileNotFoundError as e:
             raise NotSupportedError(f"cannot run {self.argv[0]!r}: {e}") from e
 
+    def revive(self) -> str | None:
+        """Start a new ``nft -i`` if ours has exited; what was restarted since the last
+        call (one line for the owner's log), or None when nothing was."""
+        code = self.proc.poll()
+        if code is not None:
+            old = self.proc.pid
+            self._close_pipes()
+            self.proc = self._spawn()
+            self.restarts += 1
+            how = f"killed by signal {-code}" if code < 0 else f"exited {code}"
+            self._unreported.append(
+                f"nft -i (pid {old}) {how}; started a new one (pid {self.proc.pid})"
+            )
+        if not self._unreported:
+            return None
+        report = "; ".join(self._unreported)
+        self._unreported.clear()
+        return report
+
+    def _restart_quietly(self) -> None:
+        """Revive, keeping the report for the owner's next :meth:`revive` call."""
+        report = self.revive()
+        if report is not None:
+            self._unreported.append(report)
+
     def run(self, tx: Transaction) -> None:
         if not tx.ops:
             return
         if len(tx) > _MAX_INTERACTIVE_OPS:
             self.fallback.run(tx)
             return
+        if self.proc.poll() is not None:
+            self._restart_quietly()
         line = "; ".join(tx.render().splitlines())
         stdin, stderr = self.proc.stdin, self.proc.stderr
         assert stdin is not None and stderr is not None
@@ -62,11 +102,13 @@ class NftSession:
             stdin.write(f"{line}\n{_MARKER}\n")
             stdin.flush()
         except (BrokenPipeError, OSError) as e:
+            self._died()
             raise nft_error(self.argv, -1, f"nft -i is gone: {e}", errno=e.errno) from e
         seen: list[str] = []
         while True:
             out = stderr.readline()
             if not out:  # nft died; what it printed may still name an errno
+                self._died()
                 raise nft_error(self.argv, -1, "nft -i exited: " + "".join(seen))
             if out.rstrip("\n") == _MARKER:
                 stderr.readline()  # the caret line of the marker's error
@@ -76,17 +118,33 @@ class NftSession:
         if errors:
             raise nft_error(self.argv, 1, "".join(errors))
 
+    def _died(self) -> None:
+        """nft went away under a transaction: reap it and start a new one now, so the
+        caller's full sync (after the error raised) finds a live session."""
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # stderr closed but still running: ours
+            self.proc.kill()
+            self.proc.wait()
+        self._restart_quietly()
+
+    def _close_pipes(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
     def close(self) -> None:
         if self.proc.poll() is None:
             assert self.proc.stdin is not None
-            self.proc.stdin.close()
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
             try:
                 self.proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
+        self._close_pipes()
 
     def __enter__(self) -> NftSession:
         return self

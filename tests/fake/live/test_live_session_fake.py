@@ -1,0 +1,96 @@
+"""A node's nft session dying under a running cluster, through the session seam.
+
+:class:`ClusterSync` asks every node's session to :meth:`revive` on each sync, the
+periodic one too (kube-proxy's ``syncPeriod`` run), so a dead ``nft -i`` is noticed
+without waiting for the next change: the session is replaced, the restart reported,
+and every table replaced whole by the next (full) sync.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from podnet.control.cluster import build_cluster
+from podnet.dataplane.nft.fake import FakeNft
+from podnet.dataplane.nft.transaction import Transaction
+from podnet.dataplane.policy.sync import PolicyProxy
+from podnet.dataplane.proxy.sync import ServiceProxy
+from podnet.errors import NftError
+from podnet.live.sync import ChangeTracker, ClusterSync, NodeTables
+from podnet.manifests import load_paths
+
+MANIFEST = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec: {containers: [{name: c, image: nginx, ports: [{containerPort: 80}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80}]}
+"""
+
+
+class DyingSession(FakeNft):
+    """A FakeNft that can die as an ``nft -i`` does: refuses everything until revived."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dead = False
+        self.full_tables = 0  # transactions that (re)create a table: full syncs
+
+    def run(self, tx: Transaction) -> None:
+        if tx.ops and self.dead:
+            raise NftError(["nft", "-i"], -1, "nft -i exited: ")
+        if any(op.verb == "add" and op.kind == "table" for op in tx.ops):
+            self.full_tables += 1
+        super().run(tx)
+
+    def revive(self) -> str | None:
+        if not self.dead:
+            return None
+        self.dead = False
+        return "nft -i (pid 4242) killed by signal 9; started a new one (pid 4243)"
+
+
+def test_a_dead_session_is_revived_by_the_periodic_sync_and_everything_resynced(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "web.yaml"
+    path.write_text(MANIFEST)
+    state = build_cluster(load_paths([str(path)]), 1)
+    session = DyingSession()
+    node = state.nodes[0].name
+    tables = {
+        node: NodeTables(ServiceProxy(session, freeze_gc=False), PolicyProxy(session), session)
+    }
+    repairs: list[str] = []
+    failures: list[Exception] = []
+    sync = ClusterSync(
+        ChangeTracker(state, {p.key: False for p in state.pods}),
+        tables,
+        tmp_path / "records.json",
+        min_interval=0.0,
+        max_interval=0.05,
+        on_repair=repairs.append,
+        on_failure=failures.append,
+    )
+    sync.sync()
+    sync.start()
+    try:
+        before = session.full_tables
+        reference = session.snapshot()
+        session.dead = True  # no change recorded: only the periodic run can notice
+        deadline = time.monotonic() + 5
+        while not repairs and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert repairs and f"node {node}: nft -i (pid 4242)" in repairs[0]
+        assert "resyncing every table" in repairs[0]
+        while session.full_tables < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert session.full_tables == before + 2  # the proxy's table and the policy table
+        assert session.snapshot() == reference and not failures
+    finally:
+        sync.stop()
