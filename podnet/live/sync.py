@@ -19,12 +19,18 @@ Failures: a failed sync is counted, kept in :attr:`ClusterSync.last_error`, hand
 ``on_failure``, and the next sync is a full one (every node's policy tables compiled,
 every Service compared, DNS rewritten; each proxy also replaces its whole kernel table
 after a failure of its own, as kube-proxy does). The runner's periodic run retries it.
+
+Repairs: every sync asks each node's nft session to revive itself (a killed ``nft -i``
+is replaced), and the periodic run with nothing to apply checks that the tables we
+applied still exist and still list as at the last check (``ClusterSync._drift``); either
+problem makes the next sync a full one on every node, reported through ``on_repair``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -38,6 +44,7 @@ from podnet.dataplane.dns import records as dns_records
 from podnet.dataplane.policy.compile import policy_states
 from podnet.dataplane.policy.sync import PolicyProxy
 from podnet.dataplane.proxy.sync import ServiceProxy
+from podnet.errors import PodnetError
 from podnet.live.bounded_runner import BoundedFrequencyRunner
 from podnet.model.cluster import ClusterState
 
@@ -130,9 +137,11 @@ class ChangeTracker:
 
 class Revivable(Protocol):
     """A node's nft session (:class:`~podnet.dataplane.nft.session.NftSession`): starts
-    itself again if it died, and says so once."""
+    itself again if it died, and says so once; lists a table (None: absent)."""
 
     def revive(self) -> str | None: ...
+
+    def listing(self, table: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -177,6 +186,11 @@ class ClusterSync:
         self.runner = BoundedFrequencyRunner(
             "podnet-sync", self._paced, min_interval, max_interval, clock
         )
+        self.clock = clock
+        self.drift_interval = max_interval  # at most one drift check per periodic run
+        self._drift_checked = -math.inf
+        self._digests: dict[tuple[str, str], int] = {}  # (node, table) -> listing hash
+        self._digests_at = -1  # self.syncs when the digests were taken
         self.state: ClusterState | None = None  # the last state applied in full
         self.syncs = 0  # syncs that applied something
         self.full_syncs = 0
@@ -214,8 +228,12 @@ class ClusterSync:
                 attempt, full = self._attempts, self._full
             snap = self.tracker.take()
             if snap.empty and not full:
-                self._done(snap.seq, None, full)
-                return self.state
+                drift = self._drift()
+                if drift is None:
+                    self._done(snap.seq, None, full)
+                    return self.state
+                self.resync(drift)
+                full = True
             try:
                 state = self._apply(snap, policies=full or snap.pods_changed)
             except Exception as e:
@@ -238,6 +256,38 @@ class ClusterSync:
             report = None if tables.session is None else tables.session.revive()
             if report is not None:
                 self.resync(f"node {node}: {report}")
+
+    def _drift(self) -> str | None:
+        """On a periodic run with nothing to apply (at most every ``drift_interval``):
+        whether anyone deleted or edited a table we applied, as kube-proxy's iptables
+        mode watches its canary chains for a flush (``pkg/util/iptables/monitor``).
+        A table we believe in sync must exist, and its listing must hash as at the last
+        check when no sync applied anything since; after a sync the hash is retaken."""
+        now = self.clock()
+        if now - self._drift_checked < self.drift_interval:
+            return None
+        self._drift_checked = now
+        fresh = self._digests_at != self.syncs
+        self._digests_at = self.syncs
+        for node, tables in self.tables.items():
+            if tables.session is None:
+                continue
+            for syncer in (tables.services.syncer, tables.policies.syncer):
+                if not syncer.in_sync:
+                    continue
+                try:
+                    text = tables.session.listing(syncer.table)
+                except PodnetError:
+                    continue  # cannot look: the next sync's own errors say why
+                key = (node, syncer.table)
+                if text is None:
+                    self._digests.pop(key, None)
+                    return f"node {node}: table {syncer.table} was deleted by someone else"
+                digest, before = hash(text), self._digests.get(key)
+                self._digests[key] = digest
+                if not fresh and before is not None and before != digest:
+                    return f"node {node}: table {syncer.table} was changed by someone else"
+        return None
 
     def resync(self, reason: str) -> None:
         """Make the next sync a full one on every node (each table replaced whole,

@@ -118,6 +118,22 @@ class NftSession:
         if errors:
             raise nft_error(self.argv, 1, "".join(errors))
 
+    def listing(self, table: str) -> str | None:
+        """``nft -s list table <table>`` (``table`` as ``"inet podnet-policy"``), None
+        when the table does not exist. ``-s`` leaves out counter values, so traffic
+        does not change the text: only someone else's edit does. A one-shot nft: the
+        interactive session's stdout is not read."""
+        argv = [*self.fallback.prefix, self.fallback.nft, "-s", "list", "table", *table.split()]
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        except FileNotFoundError as e:
+            raise NotSupportedError(f"cannot run {argv[0]!r}: {e}") from e
+        if proc.returncode == 0:
+            return proc.stdout
+        if "No such file or directory" in proc.stderr:
+            return None
+        raise nft_error(argv, proc.returncode, proc.stderr)
+
     def _died(self) -> None:
         """nft went away under a transaction: reap it and start a new one now, so the
         caller's full sync (after the error raised) finds a live session."""

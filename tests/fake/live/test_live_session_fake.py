@@ -9,7 +9,10 @@ and every table replaced whole by the next (full) sync.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from podnet.control.cluster import build_cluster
 from podnet.dataplane.nft.fake import FakeNft
@@ -48,6 +51,10 @@ class DyingSession(FakeNft):
             self.full_tables += 1
         super().run(tx)
 
+    def listing(self, table: str) -> str | None:
+        got = self.snapshot().get(table)
+        return None if got is None else repr(got)
+
     def revive(self) -> str | None:
         if not self.dead:
             return None
@@ -55,19 +62,17 @@ class DyingSession(FakeNft):
         return "nft -i (pid 4242) killed by signal 9; started a new one (pid 4243)"
 
 
-def test_a_dead_session_is_revived_by_the_periodic_sync_and_everything_resynced(
-    tmp_path: Path,
-) -> None:
+def _sync(
+    tmp_path: Path, session: DyingSession, repairs: list[str], failures: list[Exception]
+) -> tuple[str, ClusterSync]:
+    """A one-node ClusterSync over ``session``, first sync done, periodic run at 20 Hz."""
     path = tmp_path / "web.yaml"
     path.write_text(MANIFEST)
     state = build_cluster(load_paths([str(path)]), 1)
-    session = DyingSession()
     node = state.nodes[0].name
     tables = {
         node: NodeTables(ServiceProxy(session, freeze_gc=False), PolicyProxy(session), session)
     }
-    repairs: list[str] = []
-    failures: list[Exception] = []
     sync = ClusterSync(
         ChangeTracker(state, {p.key: False for p in state.pods}),
         tables,
@@ -79,6 +84,23 @@ def test_a_dead_session_is_revived_by_the_periodic_sync_and_everything_resynced(
     )
     sync.sync()
     sync.start()
+    return node, sync
+
+
+def _wait(done: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return done()
+
+
+def test_a_dead_session_is_revived_by_the_periodic_sync_and_everything_resynced(
+    tmp_path: Path,
+) -> None:
+    session = DyingSession()
+    repairs: list[str] = []
+    failures: list[Exception] = []
+    node, sync = _sync(tmp_path, session, repairs, failures)
     try:
         before = session.full_tables
         reference = session.snapshot()
@@ -92,5 +114,34 @@ def test_a_dead_session_is_revived_by_the_periodic_sync_and_everything_resynced(
             time.sleep(0.01)
         assert session.full_tables == before + 2  # the proxy's table and the policy table
         assert session.snapshot() == reference and not failures
+    finally:
+        sync.stop()
+
+
+@pytest.mark.parametrize("edit", ["delete", "edit"])
+def test_a_table_deleted_or_edited_by_someone_else_is_noticed_and_replaced(
+    tmp_path: Path, edit: str
+) -> None:
+    session = DyingSession()
+    repairs: list[str] = []
+    failures: list[Exception] = []
+    node, sync = _sync(tmp_path, session, repairs, failures)
+    try:
+        reference = session.snapshot()
+        assert _wait(lambda: sync._digests_at == sync.syncs)  # a periodic check ran
+        tx = Transaction("inet", "podnet-policy")
+        if edit == "delete":
+            tx.delete_table()
+        else:
+            tx.add_chain("someone-elses")
+        FakeNft.run(session, tx)  # behind podnet's back
+        assert session.snapshot() != reference
+        assert _wait(lambda: bool(repairs) and session.snapshot() == reference)
+        word = "deleted" if edit == "delete" else "changed"
+        assert repairs == [
+            f"node {node}: table inet podnet-policy was {word} by someone else; "
+            "resyncing every table"
+        ]
+        assert not failures
     finally:
         sync.stop()
