@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -180,3 +181,44 @@ def wait_gone(started: dict[int, int], timeout: float = 5.0) -> list[int]:
             return []
         time.sleep(0.05)
     return survivors(started)
+
+
+# A client pod that resolves the cluster DNS Service ten times a second and says how it went.
+DNS_LOOKUP_CLIENT = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command:
+    - sh
+    - -c
+    - |
+      while true; do
+        if nslookup kube-dns.kube-system.svc.cluster.local >/dev/null 2>&1
+        then echo lookup-ok; else echo lookup-failed; fi
+        sleep 0.1
+      done
+"""
+
+
+def argv_of(pid: int) -> list[bytes]:
+    """``pid``'s argv from /proc (empty if it is gone): processes are found by pid in
+    the run's own tree, never by name."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return []
+
+
+def drain(stream: IO[str] | None) -> None:
+    """Discard what the child wrote so far, so later reads see only newer lines."""
+    assert stream is not None
+    fd = stream.fileno()
+    while select.select([fd], [], [], 0.05)[0]:
+        if not os.read(fd, 65536):
+            return

@@ -11,13 +11,19 @@ found in the run's own process tree.
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 from pathlib import Path
-from typing import IO
 
 import pytest
-from support.live import descendants, require_live, running_cli, wait_for_line, write_manifest
+from support.live import (
+    argv_of,
+    descendants,
+    drain,
+    require_live,
+    running_cli,
+    wait_for_line,
+    write_manifest,
+)
 
 pytestmark = pytest.mark.kernel
 
@@ -60,30 +66,17 @@ spec:
 """
 
 
-def _argv(pid: int) -> list[bytes]:
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        return f.read().rstrip(b"\0").split(b"\0")
-
-
 def _node_holder(root: int) -> int:
     """The oldest process of ``root``'s tree in the node's network namespace (that of
     the node's ``nft -i`` session), other than the session itself."""
     tree = sorted(descendants(root))
-    sessions = [p for p in tree if _argv(p)[-2:] == [b"nft", b"-i"]]
+    sessions = [p for p in tree if argv_of(p)[-2:] == [b"nft", b"-i"]]
     assert len(sessions) == 1, sessions
     netns = os.readlink(f"/proc/{sessions[0]}/ns/net")
     for pid in tree:
         if pid != sessions[0] and os.readlink(f"/proc/{pid}/ns/net") == netns:
             return pid
     pytest.fail("no node holder in the run's process tree")
-
-
-def _drain(stream: IO[str] | None) -> None:
-    assert stream is not None
-    fd = stream.fileno()
-    while select.select([fd], [], [], 0.05)[0]:
-        if not os.read(fd, 65536):
-            return
 
 
 def test_a_deleted_policy_table_is_noticed_and_restored(tmp_path: Path) -> None:
@@ -99,7 +92,7 @@ def test_a_deleted_policy_table_is_noticed_and_restored(tmp_path: Path) -> None:
         wait_for_line(proc.stdout, "conn-open", 5)  # the deletion took effect
         err = wait_for_line(proc.stderr, "table inet podnet-policy was deleted", 3)
         assert "resyncing every table" in err[-1]
-        _drain(proc.stdout)
+        drain(proc.stdout)
         lines = wait_for_line(proc.stdout, "conn-denied", 3)
         assert proc.poll() is None, "podnet run died"
         assert len(lines) <= 3, lines  # at most a connection already under way

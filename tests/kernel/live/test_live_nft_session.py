@@ -14,39 +14,25 @@ import signal
 from pathlib import Path
 
 import pytest
-from support.live import descendants, require_live, running_cli, wait_for_line, write_manifest
+from support.live import (
+    DNS_LOOKUP_CLIENT,
+    argv_of,
+    descendants,
+    require_live,
+    running_cli,
+    wait_for_line,
+    write_manifest,
+)
 
 pytestmark = pytest.mark.kernel
-
-MANIFEST = """\
-apiVersion: v1
-kind: Pod
-metadata: {name: client}
-spec:
-  restartPolicy: Never
-  containers:
-  - name: c
-    image: busybox
-    command:
-    - sh
-    - -c
-    - |
-      while true; do
-        if nslookup kube-dns.kube-system.svc.cluster.local >/dev/null 2>&1
-        then echo lookup-ok; else echo lookup-failed; fi
-        sleep 0.1
-      done
-"""
 
 
 def _pids(root: int, match: list[bytes]) -> list[int]:
     """``root``'s descendants whose argv ends with ``match`` (by pid, never by name)."""
     found = []
     for pid in descendants(root):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().rstrip(b"\0").split(b"\0")
-        except OSError:
+        argv = argv_of(pid)
+        if not argv:
             continue
         tail = [os.path.basename(argv[-2]) if len(argv) >= 2 else b"", argv[-1]]
         if tail == match or any(m in argv for m in match if m.startswith(b"podnet.")):
@@ -61,7 +47,7 @@ def _ppid(pid: int) -> int:
 
 def test_a_killed_nft_session_is_replaced_resynced_and_reported(tmp_path: Path) -> None:
     require_live()
-    path = write_manifest(tmp_path, MANIFEST)
+    path = write_manifest(tmp_path, DNS_LOOKUP_CLIENT)
     with running_cli("run", "-f", str(path), "--timeout", "90") as proc:
         wait_for_line(proc.stdout, "lookup-ok", 30)
         sessions = _pids(proc.pid, [b"nft", b"-i"])
