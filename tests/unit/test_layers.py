@@ -1,10 +1,12 @@
 """podnet's imports only go down: no cycles, no package reaching up or sideways.
 
 The layers, bottom up (STYLE.md, "The shape of the system"): leaves (errors, paths, lazy,
-text) < model < manifests < control < analyze | dataplane < live < cli. ``analyze``
-and ``dataplane`` never import each other: the policy engine and the nftables policy
-compiler are independent implementations of one semantics, which is what makes
-``podnet probe`` comparing them a real check.
+text) < model < manifests < control < analyze | dataplane | apiserver < controllers < live
+< cli. ``analyze`` and ``dataplane`` never import each other: the policy engine and the
+nftables policy compiler are independent implementations of one semantics, which is what
+makes ``podnet probe`` comparing them a real check. The API server (store, REST
+semantics, HTTP) and the controllers over it know nothing of the data plane: ``live``
+joins them (the kubelet).
 """
 
 from __future__ import annotations
@@ -26,11 +28,18 @@ RANKS = {
     "podnet.control": 3,
     "podnet.analyze": 4,
     "podnet.dataplane": 4,
-    "podnet.live": 5,
-    "podnet.cli": 6,
-    "podnet.__main__": 7,
+    "podnet.apiserver": 4,
+    "podnet.controllers": 5,
+    "podnet.live": 6,
+    "podnet.cli": 7,
+    "podnet.__main__": 8,
 }
-INDEPENDENT = [("podnet.analyze", "podnet.dataplane")]
+INDEPENDENT = [
+    ("podnet.analyze", "podnet.dataplane"),
+    ("podnet.apiserver", "podnet.dataplane"),
+    ("podnet.apiserver", "podnet.analyze"),
+    ("podnet.controllers", "podnet.dataplane"),
+]
 MAX_MODULES_PER_FOLDER = 20
 
 

@@ -1,0 +1,1 @@
+"""The Kubernetes API over podnet's cluster (``podnet up``): store, REST semantics, HTTP."""

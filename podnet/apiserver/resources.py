@@ -1,0 +1,169 @@
+"""The resources the API serves: one table, read by discovery, routing, the store keys,
+the OpenAPI documents and the controllers.
+
+Names, short names, categories and verbs as kube-apiserver's discovery reports them for
+each built-in kind (``kubectl api-resources`` on a v1.3x cluster), so that kubectl's
+RESTMapper resolves ``po``, ``deploy``, ``svc``, ``netpol``, ``all`` exactly as there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+READ_WRITE_NO_COLLECTION = ("create", "delete", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True)
+class Resource:
+    group: str  # "" for the core group
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    verbs: tuple[str, ...] = VERBS
+    subresources: tuple[str, ...] = ()  # "status", "scale", "log", "exec", ...
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def group_version(self) -> str:
+        """``v1`` or ``apps/v1``: the apiVersion of its objects."""
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    def key(self, namespace: str | None, name: str) -> str:
+        """The store key of one object: ``<group>/<plural>/<namespace>/<name>``, the
+        core group spelled ``core`` and cluster-scoped objects with an empty namespace."""
+        return f"{self.prefix(namespace)}{name}"
+
+    def prefix(self, namespace: str | None) -> str:
+        """The store key prefix of every object of this resource (in ``namespace``:
+        ``None`` is all namespaces; cluster-scoped resources ignore it)."""
+        base = f"{self.group or 'core'}/{self.plural}/"
+        if not self.namespaced:
+            return base + "/"
+        return base if namespace is None else f"{base}{namespace}/"
+
+
+def _r(
+    group: str,
+    version: str,
+    kind: str,
+    plural: str,
+    namespaced: bool = True,
+    short: tuple[str, ...] = (),
+    categories: tuple[str, ...] = (),
+    verbs: tuple[str, ...] = VERBS,
+    sub: tuple[str, ...] = (),
+) -> Resource:
+    return Resource(group, version, kind, plural, namespaced, short, categories, verbs, sub)
+
+
+ALL = ("all",)
+RESOURCES: tuple[Resource, ...] = (
+    _r(
+        "",
+        "v1",
+        "Namespace",
+        "namespaces",
+        False,
+        ("ns",),
+        verbs=READ_WRITE_NO_COLLECTION,
+        sub=("status", "finalize"),
+    ),
+    _r("", "v1", "Node", "nodes", False, ("no",), sub=("status",)),
+    _r(
+        "",
+        "v1",
+        "Pod",
+        "pods",
+        True,
+        ("po",),
+        ALL,
+        sub=("status", "log", "exec", "attach", "portforward", "binding", "eviction"),
+    ),
+    _r("", "v1", "Service", "services", True, ("svc",), ALL, sub=("status", "proxy")),
+    _r("", "v1", "Endpoints", "endpoints", True, ("ep",)),
+    _r("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
+    _r("", "v1", "Secret", "secrets", True),
+    _r("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
+    _r("", "v1", "Event", "events", True, ("ev",)),
+    _r(
+        "",
+        "v1",
+        "ReplicationController",
+        "replicationcontrollers",
+        True,
+        ("rc",),
+        ALL,
+        sub=("status", "scale"),
+    ),
+    _r("apps", "v1", "Deployment", "deployments", True, ("deploy",), ALL, sub=("status", "scale")),
+    _r("apps", "v1", "ReplicaSet", "replicasets", True, ("rs",), ALL, sub=("status", "scale")),
+    _r("apps", "v1", "StatefulSet", "statefulsets", True, ("sts",), ALL, sub=("status", "scale")),
+    _r("apps", "v1", "DaemonSet", "daemonsets", True, ("ds",), ALL, sub=("status",)),
+    _r("apps", "v1", "ControllerRevision", "controllerrevisions", True),
+    _r("batch", "v1", "Job", "jobs", True, (), ALL, sub=("status",)),
+    _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
+    _r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
+    _r("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
+    _r("coordination.k8s.io", "v1", "Lease", "leases", True),
+    _r(
+        "policy.networking.k8s.io",
+        "v1alpha1",
+        "AdminNetworkPolicy",
+        "adminnetworkpolicies",
+        False,
+        ("anp",),
+        sub=("status",),
+    ),
+    _r(
+        "policy.networking.k8s.io",
+        "v1alpha1",
+        "BaselineAdminNetworkPolicy",
+        "baselineadminnetworkpolicies",
+        False,
+        ("banp",),
+        sub=("status",),
+    ),
+)
+
+
+def by_path(group: str, version: str, plural: str) -> Resource | None:
+    """The resource served at ``/api[s]/<group>/<version>/.../<plural>``."""
+    return _BY_PATH.get((group, version, plural))
+
+
+def by_kind(group: str, kind: str) -> Resource | None:
+    """The resource of objects of ``kind`` in ``group`` (the served version)."""
+    return _BY_KIND.get((group, kind))
+
+
+def by_api_version(api_version: str, kind: str) -> Resource | None:
+    """The resource of an object's ``apiVersion`` and ``kind`` (``apps/v1``, ``Deployment``)."""
+    group, _, version = api_version.rpartition("/")
+    r = by_kind(group, kind)
+    return r if r is not None and r.version == version else None
+
+
+def group_versions() -> Iterator[tuple[str, str]]:
+    """Every (group, version) served, core first, each once, in table order."""
+    seen: set[tuple[str, str]] = set()
+    for r in RESOURCES:
+        gv = (r.group, r.version)
+        if gv not in seen:
+            seen.add(gv)
+            yield gv
+
+
+_BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
+_BY_KIND = {(r.group, r.kind): r for r in RESOURCES}

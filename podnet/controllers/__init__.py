@@ -1,0 +1,1 @@
+"""Controllers of `podnet up`: reconcile loops over the API registry (kube-controller-manager)."""
