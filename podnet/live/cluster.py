@@ -22,16 +22,18 @@ node and pod died with it: :attr:`failure` says so at once, for the caller to te
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from podnet.control.cluster import build_cluster
+from podnet.control.cluster import BUILTIN_NAMESPACES, build_cluster
 from podnet.control.ipam import PodIPAllocator
 from podnet.control.served import served_ports
+from podnet.control.services import RESERVED_IPS
 from podnet.dataplane.images.registry import ImageRegistry, default_registry
 from podnet.dataplane.nft.session import NftSession
 from podnet.dataplane.policy.sync import PolicyProxy
@@ -45,7 +47,8 @@ from podnet.errors import ClusterError, ImageError
 from podnet.live.statedir import make_state_dir
 from podnet.live.sync import MAX_INTERVAL, MIN_INTERVAL, ChangeTracker, ClusterSync, NodeTables
 from podnet.model.cluster import ClusterState
-from podnet.model.objects import Manifests, Pod
+from podnet.model.clusterpolicy import ClusterNetworkPolicy
+from podnet.model.objects import Manifests, Namespace, NetworkPolicy, Pod, Service
 
 LogSink = Callable[[str, str], None]  # (prefix, line)
 
@@ -125,7 +128,7 @@ class LiveCluster:
             self.state_dir / "pods",
             on_log=self._log,
             on_ready=self._on_ready,
-            on_status=self.on_status,
+            on_status=self._status,
             on_event=self.on_event,
             backoff_scale=self.backoff_scale,
         )
@@ -137,14 +140,17 @@ class LiveCluster:
         assert self.state is not None
         return self.state
 
-    def start_pods(self, pods: list[Pod]) -> None:
-        """Start the containers of ``pods`` (already in the sandbox)."""
-        assert self.runtime is not None and self.state is not None
+    def start_pods(self, pods: list[Pod], log_dirs: Mapping[str, Path] | None = None) -> None:
+        """Start the containers of ``pods`` (already in the sandbox), with the Service
+        variables of the Services desired now; ``log_dirs`` (pod key -> directory)
+        keeps their output in files as well (:class:`~podnet.dataplane.runtime.logs.LogBuffer`)."""
+        assert self.runtime is not None and self._tracker is not None
+        services = self._tracker.desired().services
         for pod in pods:
-            env = service_env(self.state.services, pod.namespace)
+            env = service_env(services, pod.namespace)
             if pod.namespace == "kube-system" and pod.labels.get("k8s-app") == "kube-dns":
                 env[RECORDS_ENV] = str(self.records_path)
-            self.runtime.start_pod(pod, env)
+            self.runtime.start_pod(pod, env, None if log_dirs is None else log_dirs.get(pod.key))
 
     def servers_and_clients(self) -> tuple[list[Pod], list[Pod]]:
         """Scheduled pods split into those that serve a port and those that do not.
@@ -202,6 +208,120 @@ class LiveCluster:
         self.start_pods([new])
         return new
 
+    def add_pods(self, pods: Sequence[Pod], *, wait: float = SYNC_WAIT) -> list[Pod]:
+        """Bring new pods into the running cluster, as the CNI plugin does for a new
+        sandbox: an IP from the pod CIDR of its node (``pod.node``, else ``node_name``;
+        host-local IPAM, so a recreated pod gets a new one), the pod's namespaces and
+        veth, then one recorded change for the paced sync. Waits until every node knows
+        the new IPs (policy peer sets), so no first packet is dropped; the containers
+        are started separately (:meth:`start_pods`). Returns the pods as placed."""
+        assert self.sandbox and self._tracker and self._allocator
+        with self._lock:
+            placed: list[Pod] = []
+            try:
+                for pod in pods:
+                    node = pod.node or pod.node_name
+                    if node is None:
+                        raise ClusterError(f"pod {pod.key} is not bound to a node")
+                    ip = self._allocator.allocate(pod.key, node)
+                    placed.append(dataclasses.replace(pod, node=node, ip=ip))
+                self.sandbox.add_pods(placed)
+            except Exception:
+                for pod in placed:
+                    self._allocator.release(pod.key)
+                raise
+            desired = self._tracker.desired()
+            keys = {p.key for p in placed}
+            kept = tuple(p for p in desired.pods if p.key not in keys)
+            state = dataclasses.replace(desired, pods=(*kept, *placed))
+            self._tracker.record_pods(state, not_ready=keys)
+        if self.sync is not None:
+            self.sync.request()
+        if wait > 0 and not self.wait_synced(wait):
+            raise ClusterError(f"{len(placed)} new pods were not applied within {wait:g}s")
+        return placed
+
+    def add_pod(self, pod: Pod, *, wait: float = SYNC_WAIT) -> Pod:
+        """:meth:`add_pods` for one pod."""
+        return self.add_pods([pod], wait=wait)[0]
+
+    def remove_pod(self, key: str, *, grace: float | None = None) -> None:
+        """Stop the pod's containers (SIGTERM, SIGKILL after ``grace`` seconds), then
+        remove its namespaces and veth, release its IP and record the change. Blocks
+        for up to the grace period: call it from a thread of its own."""
+        assert self.sandbox and self.runtime and self._tracker and self._allocator
+        self.runtime.stop_pod(key, grace)  # its Ready condition goes: recorded by _on_ready
+        with self._lock:
+            desired = self._tracker.desired()
+            if desired.pod(key) is None:
+                return
+            with contextlib.suppress(ClusterError):  # never got a sandbox
+                self.sandbox.remove_pod(key)
+            self._allocator.release(key)
+            pods = tuple(p for p in desired.pods if p.key != key)
+            self._tracker.record_pods(dataclasses.replace(desired, pods=pods), not_ready=[key])
+        if self.sync is not None:
+            self.sync.request()
+
+    def relabel_pod(self, key: str, labels: Mapping[str, str]) -> None:
+        """A running pod's labels changed (``kubectl label``): Services and policies
+        select by them, so the desired state changes; no restart."""
+        assert self._tracker is not None
+        with self._lock:
+            desired = self._tracker.desired()
+            old = desired.pod(key)
+            if old is None or old.labels == labels:
+                return
+            new = dataclasses.replace(old, labels=dict(labels))
+            pods = tuple(new if p.key == key else p for p in desired.pods)
+            self._tracker.record_pods(dataclasses.replace(desired, pods=pods))
+        if self.sync is not None:
+            self.sync.request()
+
+    def set_objects(
+        self,
+        *,
+        services: Sequence[Service] | None = None,
+        namespaces: Sequence[Namespace] | None = None,
+        policies: Sequence[NetworkPolicy] | None = None,
+        cluster_policies: Sequence[ClusterNetworkPolicy] | None = None,
+    ) -> None:
+        """Replace the desired Services (with the ClusterIPs and NodePorts they carry:
+        allocated by whoever created them, never recomputed here), Namespaces and
+        policies; what is not given stays. ``default/kubernetes`` and
+        ``kube-system/kube-dns`` and the built-in namespaces stay when not given, so
+        cluster DNS keeps working. One recorded change; the paced sync applies it."""
+        assert self._tracker is not None
+        with self._lock:
+            desired = self._tracker.desired()
+            changes: dict[str, Any] = {}
+            if services is not None:
+                given = {s.key for s in services}
+                builtin = [
+                    s for s in desired.services if s.key in RESERVED_IPS and s.key not in given
+                ]
+                changes["services"] = (*services, *builtin)
+            if namespaces is not None:
+                given = {n.name for n in namespaces}
+                builtin_ns = [
+                    n
+                    for n in desired.namespaces
+                    if n.name in BUILTIN_NAMESPACES and n.name not in given
+                ]
+                changes["namespaces"] = (*namespaces, *builtin_ns)
+            if policies is not None:
+                changes["policies"] = tuple(policies)
+            if cluster_policies is not None:
+                changes["cluster_policies"] = tuple(cluster_policies)
+            self._tracker.record_pods(dataclasses.replace(desired, **changes))
+        if self.sync is not None:
+            self.sync.request()
+
+    def desired(self) -> ClusterState:
+        """The desired cluster as last recorded (not necessarily applied yet)."""
+        assert self._tracker is not None
+        return self._tracker.desired()
+
     def _start_sync(self, tracker: ChangeTracker, tables: dict[str, NodeTables]) -> None:
         """The first, full sync in this thread (its errors are start()'s), then the
         paced sync thread; from here on the readiness callback records into ``tracker``."""
@@ -244,6 +364,12 @@ class LiveCluster:
             return
         if self._tracker.record_ready(key, ready):
             self.sync.request()
+
+    def _status(self, status: PodStatus) -> None:
+        """The runtime's status callback (its driver thread); ``on_status`` may be set
+        after :meth:`start` (the kubelet does)."""
+        if self.on_status is not None:
+            self.on_status(status)
 
     def _published(self, state: ClusterState) -> None:
         self.state = state

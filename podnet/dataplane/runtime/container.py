@@ -109,6 +109,7 @@ class ContainerRunner:
         self._gen += 1
         self.done = False
         started = self.loop.clock()
+        self.log.new_instance(self.status.restart_count)
         try:
             argv, env, cwd = self.command()
             proc = self.cfg.spawner(
@@ -165,8 +166,9 @@ class ContainerRunner:
         self._set(restart_count=self.status.restart_count + 1)
         self.start()
 
-    def stop(self) -> None:
-        """SIGTERM the process group now, SIGKILL after the grace period."""
+    def stop(self, grace: float | None = None) -> None:
+        """SIGTERM the process group now, SIGKILL after the grace period (the pod's
+        ``deletionGracePeriodSeconds`` when given, else the runtime's)."""
         self.stopping = True
         self._cancel_timers()
         watch = self._watch
@@ -176,7 +178,8 @@ class ContainerRunner:
                 self._finished(self.status.exit_code or 0)
             return
         signal_tree(watch.proc, signal.SIGTERM)
-        self.loop.call_later(self.cfg.grace, lambda: signal_tree(watch.proc, signal.SIGKILL))
+        wait = self.cfg.grace if grace is None else grace
+        self.loop.call_later(wait, lambda: signal_tree(watch.proc, signal.SIGKILL))
 
     @property
     def running(self) -> bool:

@@ -88,16 +88,21 @@ class Runtime:
         self.loop.start_background()
 
     # --- pods ----------------------------------------------------------------------
-    def start_pod(self, pod: Pod, env: Mapping[str, str] | None = None) -> None:
+    def start_pod(
+        self, pod: Pod, env: Mapping[str, str] | None = None, log_dir: Path | None = None
+    ) -> None:
         with self.loop.lock:
-            self._start_pod(pod, env)
+            self._start_pod(pod, env, log_dir)
 
-    def _start_pod(self, pod: Pod, env: Mapping[str, str] | None = None) -> None:
+    def _start_pod(
+        self, pod: Pod, env: Mapping[str, str] | None = None, log_dir: Path | None = None
+    ) -> None:
         """Start ``pod``: its first init container, or all app containers, now.
 
         ``env`` is added to every container before its own env (Service variables,
         :func:`~podnet.dataplane.runtime.command.service_env`). Unknown images fail
-        here, before any process starts.
+        here, before any process starts. With ``log_dir``, each container's output is
+        also kept in files there (:class:`~podnet.dataplane.runtime.logs.LogBuffer`).
         """
         if pod.key in self._pods:
             raise PodRuntimeError(f"pod {pod.key} is already running")
@@ -117,7 +122,9 @@ class Runtime:
         run = _PodRun(pod, init_names=tuple(c.name for c in pod.init_containers))
         many = len(all_containers) > 1
         for c in all_containers:
-            log = LogBuffer(f"{pod.key}/{c.name}" if many else pod.key, self.on_log)
+            prefix = f"{pod.key}/{c.name}" if many else pod.key
+            files = None if log_dir is None else log_dir / c.name
+            log = LogBuffer(prefix, self.on_log, files=files)
             run.runners[c.name] = ContainerRunner(
                 self.loop,
                 cfg,
@@ -170,8 +177,8 @@ class Runtime:
     def _status(self, run: _PodRun) -> PodStatus:
         init = tuple(run.runners[n].status for n in run.init_names)
         app = tuple(run.runners[c.name].status for c in run.pod.containers)
-        if run.stopping:
-            app = tuple(_stopped(s) for s in app)
+        if run.stopping:  # Terminating: out of every Service at once, as kubelet reports
+            app = tuple(replace(_stopped(s), ready=False) for s in app)
         phase = pod_phase(init, app, app_started=run.app_started)
         return PodStatus(run.pod.key, phase, init, app)
 
@@ -199,29 +206,36 @@ class Runtime:
         return run
 
     # --- stopping ----------------------------------------------------------------------
-    def stop_pod(self, key: str) -> None:
-        """Stop every container of the pod (SIGTERM, SIGKILL after the grace period)."""
-        self._stop([key])
+    def stop_pod(self, key: str, grace: float | None = None) -> None:
+        """Stop every container of the pod (SIGTERM, SIGKILL after the grace period:
+        ``grace`` seconds, the pod's deletionGracePeriodSeconds, or the runtime's)."""
+        self._stop([key], grace)
 
     def close(self) -> None:
         """Stop every pod at once (N pods take one grace period, not N)."""
         self._stop(self.pods())
         self.loop.close()
 
-    def _stop(self, keys: list[str]) -> None:
+    def _stop(self, keys: list[str], grace: float | None = None) -> None:
+        wait = self.grace if grace is None else grace
         with self.loop.lock:
             runs = [self._pods[k] for k in keys if k in self._pods]
             for run in runs:
                 run.stopping = True
                 for r in run.runners.values():
-                    r.stop()
+                    r.stop(grace)
             runners = [r for run in runs for r in run.runners.values()]
+            if runs:
+                for run in runs:
+                    self._changed(run.pod.key)  # Terminating: not ready any more
         # not under the lock: a background driver must be free to see the exits
-        self.run_until(lambda: not any(r.running for r in runners), self.grace + 5)
+        self.run_until(lambda: not any(r.running for r in runners), wait + 5)
         with self.loop.lock:
             for run in runs:
                 was_ready = run.ready
                 self._pods.pop(run.pod.key, None)
+                for r in run.runners.values():
+                    r.log.close()
                 if was_ready and self.on_ready is not None:
                     self.on_ready(run.pod.key, False)
 
