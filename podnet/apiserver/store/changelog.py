@@ -1,0 +1,196 @@
+"""The change log and its watchers, shared by every store backend.
+
+What kube-apiserver's watch cache does over etcd (``k8s.io/apiserver/pkg/storage/
+cacher/watch_cache.go``, ``cacher.go``): a bounded ring of the latest events, from which
+a watch replays everything after its resourceVersion before following new writes, and
+"too old resource version" (410 Gone) when the ring no longer reaches back that far.
+A watcher that does not keep up is ended rather than allowed to hold memory without
+bound (the cacher ends a watcher whose buffer stays full).
+
+Locking: the store calls :meth:`ChangeLog.append` and :meth:`ChangeLog.watch` under its
+own write lock, so every watcher sees events in resourceVersion order and no write falls
+between a watch's replay and its follow. Each watcher has its own condition for its
+consumer; ``on_ready`` callbacks are returned to the store to call once its lock is
+released, so a callback can never deadlock a writer.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from podnet.apiserver.store.base import Event, StoreError, TooOld
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_EVENTS = 10_000
+DEFAULT_MAX_QUEUE = 100_000
+
+Callback = Callable[[], None]
+
+
+class QueueWatch:
+    """One watcher: an unbounded-looking queue that the log closes past ``max_queue``."""
+
+    def __init__(self, prefix: str, since_rv: int, max_queue: int) -> None:
+        self.prefix = prefix
+        self.max_queue = max_queue
+        self.error: StoreError | None = None
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: deque[Event] = deque()
+        self._closed = False
+        self._on_ready: Callback | None = None
+        # rv of the last event queued: events at or below it are not queued again
+        # (a watch from ahead of the current rv), and the slow-watcher error names it
+        self.last_rv = since_rv
+
+    @property
+    def on_ready(self) -> Callback | None:
+        return self._on_ready
+
+    @on_ready.setter
+    def on_ready(self, callback: Callback | None) -> None:
+        """Set by the consumer after :meth:`Store.watch` returns; the replayed events are
+        already queued by then, so a callback set onto a non-empty queue (or a closed
+        watch) is called once at once: no wake-up is lost in between."""
+        self._on_ready = callback
+        with self._cond:
+            pending = bool(self._queue) or self._closed
+        if callback is not None and pending:
+            _call(callback)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def poll(self) -> list[Event]:
+        with self._cond:
+            events = list(self._queue)
+            self._queue.clear()
+        return events
+
+    def get(self, timeout: float | None = None) -> Event | None:
+        with self._cond:
+            if not self._queue and not self._closed:
+                self._cond.wait_for(lambda: bool(self._queue) or self._closed, timeout)
+            if self._queue:
+                return self._queue.popleft()
+            return None
+
+    def close(self) -> None:
+        """From any thread; wakes a blocked :meth:`get`. The log drops closed watchers
+        at its next write."""
+        with self._cond:
+            self._closed = True
+            self._queue.clear()
+            self._cond.notify_all()
+
+    # --- called by ChangeLog under the store's lock -------------------------------------
+
+    def _push(self, events: Iterable[Event]) -> bool:
+        """Queue events; False (and the watch ended with TooOld) once over the bound."""
+        with self._cond:
+            if self._closed:
+                return False
+            for ev in events:
+                if ev.rv <= self.last_rv:
+                    continue
+                if len(self._queue) >= self.max_queue:
+                    self.error = TooOld(self.last_rv, ev.rv)
+                    self._closed = True
+                    self._queue.clear()
+                    self._cond.notify_all()
+                    return False
+                self._queue.append(ev)
+                self.last_rv = ev.rv
+            self._cond.notify_all()
+            return True
+
+
+class ChangeLog:
+    """The latest ``max_events`` events (contiguous resourceVersions) and the watchers.
+
+    ``compacted_rv`` is the oldest resourceVersion a watch may start from: the log holds
+    every event with rv in ``(compacted_rv, current]``. A fresh store starts it at its
+    current rv (0 for an empty store; the loaded rv after a restart, as etcd's history is
+    gone for an apiserver that restarts: a watch from before gets 410).
+    """
+
+    def __init__(
+        self,
+        start_rv: int,
+        *,
+        max_events: int = DEFAULT_MAX_EVENTS,
+        max_queue: int = DEFAULT_MAX_QUEUE,
+    ) -> None:
+        self.compacted_rv = start_rv
+        self.max_queue = max_queue
+        self._events: deque[Event] = deque(maxlen=max_events)
+        self._watchers: list[QueueWatch] = []
+
+    def append(self, event: Event) -> list[Callback]:
+        """Log one committed write and queue it to every open watcher under its prefix;
+        returns the ``on_ready`` callbacks to call once the store's lock is released."""
+        if len(self._events) == self._events.maxlen:
+            self.compacted_rv = self._events[0].rv
+        self._events.append(event)
+        ready: list[Callback] = []
+        keep: list[QueueWatch] | None = None
+        for i, w in enumerate(self._watchers):
+            if w.closed:
+                if keep is None:
+                    keep = self._watchers[:i]
+                continue
+            if event.key.startswith(w.prefix):
+                w._push((event,))
+                if w.on_ready is not None:
+                    ready.append(w.on_ready)
+            if keep is not None and not w.closed:
+                keep.append(w)
+        if keep is not None:
+            self._watchers = keep
+        return ready
+
+    def watch(self, prefix: str, since_rv: int) -> QueueWatch:
+        """A watcher with every logged event after ``since_rv`` under ``prefix`` queued.
+
+        ``since_rv`` ahead of the current rv is accepted: its first events are then those
+        with a greater rv (kube-apiserver would wait for the store to catch up; here the
+        store is the source of truth, so there is nothing to wait for)."""
+        if since_rv < self.compacted_rv:
+            raise TooOld(since_rv, self.compacted_rv)
+        w = QueueWatch(prefix, since_rv, self.max_queue)
+        skip = since_rv - self.compacted_rv  # the log's rvs are contiguous from compacted+1
+        if skip < len(self._events):
+            w._push(
+                ev
+                for ev in itertools.islice(self._events, max(skip, 0), None)
+                if ev.key.startswith(prefix)
+            )
+        self._watchers.append(w)
+        return w
+
+    def close(self) -> None:
+        for w in self._watchers:
+            w.close()
+        self._watchers = []
+
+    @property
+    def watchers(self) -> int:
+        return sum(1 for w in self._watchers if not w.closed)
+
+
+def call_all(callbacks: list[Callback]) -> None:
+    for cb in callbacks:
+        _call(cb)
+
+
+def _call(cb: Callback) -> None:
+    # A consumer's bug must not fail the write that has already been committed.
+    try:
+        cb()
+    except Exception:
+        log.exception("watch on_ready callback failed")
