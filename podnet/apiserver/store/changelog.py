@@ -5,7 +5,8 @@ cacher/watch_cache.go``, ``cacher.go``): a bounded ring of the latest events, fr
 a watch replays everything after its resourceVersion before following new writes, and
 "too old resource version" (410 Gone) when the ring no longer reaches back that far.
 A watcher that does not keep up is ended rather than allowed to hold memory without
-bound (the cacher ends a watcher whose buffer stays full).
+bound (``cacher.go`` closes a watcher whose buffer stays full: "Forcing ... watcher
+close due to unresponsiveness"; here the bound is a queue length, not a timeout).
 
 Locking: the store calls :meth:`ChangeLog.append` and :meth:`ChangeLog.watch` under its
 own write lock, so every watcher sees events in resourceVersion order and no write falls
@@ -160,6 +161,8 @@ class ChangeLog:
         ``since_rv`` ahead of the current rv is accepted: its first events are then those
         with a greater rv (kube-apiserver would wait for the store to catch up; here the
         store is the source of truth, so there is nothing to wait for)."""
+        # watch_cache.go getAllEventsSinceLocked: "if resourceVersion < oldest-1" gives
+        # "too old resource version: %d (%d)" with oldest-1, our compacted_rv.
         if since_rv < self.compacted_rv:
             raise TooOld(since_rv, self.compacted_rv)
         w = QueueWatch(prefix, since_rv, self.max_queue)

@@ -53,6 +53,22 @@ def _dumps(obj: Obj) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
+class _SharedStrings:
+    """A json ``object_pairs_hook`` that gives equal keys and short values one string
+    object across every object decoded with it: 10,000 loaded pods otherwise hold
+    10,000 copies of "apiVersion", "containerPort", "IfNotPresent"... (less than half
+    the memory with it, at no measurable cost in load time: bench/README.md)."""
+
+    def __init__(self) -> None:
+        self.memo: dict[str, str] = {}
+
+    def __call__(self, pairs: list[tuple[str, object]]) -> Obj:
+        share = self.memo.setdefault
+        return {
+            share(k, k): share(v, v) if v.__class__ is str and len(v) < 40 else v for k, v in pairs
+        }
+
+
 class SQLiteStore(MemoryStore):
     def __init__(
         self,
@@ -120,7 +136,8 @@ def _open(conn: sqlite3.Connection, path: Path) -> tuple[dict[str, Obj], int]:
                 " use a newer podnet or another --data-dir"
             )
         rv = conn.execute("SELECT value FROM meta WHERE name = 'rv'").fetchone()[0]
-        objects = {k: json.loads(d) for k, d in conn.execute("SELECT key, data FROM objects")}
+        decode = json.JSONDecoder(object_pairs_hook=_SharedStrings()).decode
+        objects = {k: decode(d) for k, d in conn.execute("SELECT key, data FROM objects")}
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
