@@ -9,10 +9,11 @@ bound (``cacher.go`` closes a watcher whose buffer stays full: "Forcing ... watc
 close due to unresponsiveness"; here the bound is a queue length, not a timeout).
 
 Locking: the store calls :meth:`ChangeLog.append` and :meth:`ChangeLog.watch` under its
-own write lock, so every watcher sees events in resourceVersion order and no write falls
-between a watch's replay and its follow. Each watcher has its own condition for its
-consumer; ``on_ready`` callbacks are returned to the store to call once its lock is
-released, so a callback can never deadlock a writer.
+index lock (held by each write while it changes the index), so every watcher sees
+events in resourceVersion order and no write falls between a watch's replay and its
+follow. Each watcher has its own condition for its consumer; ``on_ready`` callbacks
+are returned to the store to call once its locks are released, so a callback can
+never deadlock a writer.
 """
 
 from __future__ import annotations

@@ -2,11 +2,14 @@
 
 Objects live in a dict with a sorted key list beside it (``bisect``), so a prefix list
 is two binary searches and a slice, as an etcd range read over ``/registry/pods/ns/``.
-One lock serialises writes (the single cluster-wide resourceVersion needs a total
-order anyway) and guards reads of the index, which are a dict lookup or a slice. A
+Two locks: the write lock serialises writes (the single cluster-wide resourceVersion
+needs a total order anyway) and is held while a persistent backend writes to disk; the
+index lock is held only while a write changes the index and the change log, and by
+readers (a dict lookup or a slice), so a read never waits for a disk write. A
 persistent backend subclasses this and overrides :meth:`MemoryStore._persist`, which
-runs under the lock before the index changes: a write that fails to persist changes
-nothing and takes no resourceVersion.
+runs under the write lock before the index changes: a write that fails to persist
+changes nothing and takes no resourceVersion. Watchers are told (``on_ready``) after
+both locks are released.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ class MemoryStore:
         _objects: dict[str, Obj] | None = None,
         _rv: int = 0,
     ) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # writers; then _index inside it, never the reverse
+        self._index = threading.Lock()  # the index, rv and change log; readers
         self._objects: dict[str, Obj] = _objects if _objects is not None else {}
         self._keys: list[str] = sorted(self._objects)
         self._rv = _rv
@@ -72,11 +76,11 @@ class MemoryStore:
         return self._rv
 
     def get(self, key: str) -> Obj | None:
-        with self._lock:
+        with self._index:
             return self._objects.get(key)
 
     def list(self, prefix: str) -> tuple[list[Obj], int]:
-        with self._lock:
+        with self._index:
             keys = self._keys
             lo = bisect_left(keys, prefix) if prefix else 0
             end = prefix_end(prefix)
@@ -96,10 +100,11 @@ class MemoryStore:
                 raise KeyExists(key)
             rv = self._stamp(obj)
             self._persist(key, obj, rv)
-            self._objects[key] = obj
-            insort(self._keys, key)
-            self._rv = rv
-            ready = self._log.append(Event("ADDED", key, obj, rv))
+            with self._index:
+                self._objects[key] = obj
+                insort(self._keys, key)
+                self._rv = rv
+                ready = self._log.append(Event("ADDED", key, obj, rv))
         call_all(ready)
         return obj
 
@@ -109,9 +114,10 @@ class MemoryStore:
             old = self._current(key, expect_rv)
             rv = self._stamp(obj)
             self._persist(key, obj, rv)
-            self._objects[key] = obj
-            self._rv = rv
-            ready = self._log.append(Event("MODIFIED", key, obj, rv, old))
+            with self._index:
+                self._objects[key] = obj
+                self._rv = rv
+                ready = self._log.append(Event("MODIFIED", key, obj, rv, old))
         call_all(ready)
         return obj
 
@@ -123,22 +129,23 @@ class MemoryStore:
             # The stored dict is shared with readers: the tombstone is a copy.
             gone = {**old, "metadata": {**old.get("metadata", {}), "resourceVersion": str(rv)}}
             self._persist(key, None, rv)
-            del self._objects[key]
-            del self._keys[bisect_left(self._keys, key)]
-            self._rv = rv
-            ready = self._log.append(Event("DELETED", key, gone, rv, old))
+            with self._index:
+                del self._objects[key]
+                del self._keys[bisect_left(self._keys, key)]
+                self._rv = rv
+                ready = self._log.append(Event("DELETED", key, gone, rv, old))
         call_all(ready)
         return gone
 
     def watch(self, prefix: str, since_rv: int) -> QueueWatch:
         """Raises :class:`TooOld` when ``since_rv`` is older than the log reaches; 0 is
         an rv like any other here (the registry maps "" / "0" to the current rv)."""
-        with self._lock:
+        with self._index:
             self._check_open()
             return self._log.watch(prefix, since_rv)
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._index:
             self._closed = True
             self._log.close()
 

@@ -350,3 +350,60 @@ def test_concurrent_cas_increments_lose_nothing(store: MemoryStore) -> None:
     assert [e.object["n"] for e in events] == list(range(1, threads_n * increments + 1))
     assert [e.rv for e in events] == list(range(2, threads_n * increments + 2))
     w.close()
+
+
+class GatedStore(MemoryStore):
+    """A backend whose disk write waits for a gate, or fails: what readers and the index
+    see meanwhile is the memory store's business."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.fail = False
+
+    def _persist(self, key: str, obj: Obj | None, rv: int) -> None:
+        self.entered.set()
+        assert self.gate.wait(5)
+        if self.fail:
+            raise OSError("disk full")
+
+
+def test_reads_do_not_wait_for_a_disk_write() -> None:
+    store = GatedStore()
+    store.gate.set()
+    store.create("core/pods/default/a", pod("a"))
+    store.gate.clear()
+    w = store.watch("", 1)
+    writer = threading.Thread(target=lambda: store.create("core/pods/default/b", pod("b")))
+    writer.start()
+    try:
+        assert store.entered.wait(5)
+        # the write is stuck in _persist: reads answer from the last committed state
+        assert store.get("core/pods/default/a") is not None
+        assert store.get("core/pods/default/b") is None
+        assert store.list("core/pods/") == ([store.get("core/pods/default/a")], 1)
+        assert w.poll() == []
+    finally:
+        store.gate.set()
+        writer.join(5)
+    assert [e.rv for e in w.poll()] == [2]
+    store.close()
+
+
+def test_a_failed_disk_write_changes_nothing() -> None:
+    store = GatedStore()
+    store.gate.set()
+    store.create("core/pods/default/a", pod("a"))
+    w = store.watch("", 1)
+    store.fail = True
+    with pytest.raises(OSError):
+        store.create("core/pods/default/b", pod("b"))
+    with pytest.raises(OSError):
+        store.delete("core/pods/default/a")
+    assert store.current_rv() == 1
+    assert [o["metadata"]["name"] for o in store.list("")[0]] == ["a"]
+    assert w.poll() == []
+    store.fail = False
+    assert rv(store.create("core/pods/default/b", pod("b"))) == 2
+    store.close()
