@@ -122,6 +122,7 @@ def _child() -> None:
         cluster.wait_synced(5)
         r["allowed_again"] = _in_pod(cluster, "default/client", wget)[1]
         cluster.remove_pod("default/web", grace=2)
+        assert cluster.sandbox is not None
         r["web_left_sandbox"] = "pod/default/web" not in cluster.sandbox.pids()
         cluster.wait_synced(5)
         r["endpoints_after_remove"] = ready_ips()

@@ -1,0 +1,437 @@
+"""The kubelet of ``podnet up``: pods in the API store become pods on the live cluster.
+
+One :class:`Kubelet` serves every node of the :class:`LiveCluster` (a real cluster runs
+one per node; here one process holds all nodes, so one watch of all bound pods does).
+As pkg/kubelet: pods bound to one of our nodes (``spec.nodeName``) are admitted,
+converted through the manifests layer (the same checks and defaults as files), given
+an IP from their node's podCIDR and a sandbox, and their containers started with the
+Service variables of their namespace (``syncPod``). Status goes back through the
+``status`` subresource only when it changed, coalesced per pod (the status manager,
+pkg/kubelet/status/status_manager.go). A pod with a ``deletionTimestamp`` is killed
+(SIGTERM, SIGKILL after its ``deletionGracePeriodSeconds``), its sandbox and IP
+released, and then deleted for good with grace 0 (the kubelet's final delete,
+``status_manager.go`` ``canBeDeleted``/``syncPod``).
+
+The data plane follows the store too: Services (with the ClusterIPs the API server
+allocated), Namespaces, NetworkPolicies and the cluster policies are converted and
+handed to :meth:`LiveCluster.set_objects`, one recorded change per batch of events;
+the paced sync applies nftables and DNS (kube-proxy's shape, :mod:`podnet.live.sync`).
+
+LiveCluster's own DNS pod (kube-system/coredns-0) is a static pod: the kubelet runs it
+from the cluster, not from the store, and keeps a mirror pod of it in the store (as
+kubelet's mirror pods, pkg/kubelet/pod/mirror_client.go), recreated when deleted.
+
+Threads: one per watch (blocking ``get``), the kubelet's sync loop (batches events,
+admits pods), the status writer, and a pool for pod deletions (each waits a grace
+period). The runtime's callbacks only record and return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from podnet.apiserver.errors import ApiError, not_found
+from podnet.apiserver.registry import Registry
+from podnet.apiserver.resources import Resource, by_kind
+from podnet.dataplane.runtime.state import PodStatus
+from podnet.errors import ImageError, PodnetError
+from podnet.live import kubelet_logs
+from podnet.live.cluster import LiveCluster
+from podnet.live.desired import Converter, convert
+from podnet.live.kubelet_status import Obj, PodRecord
+from podnet.live.kubelet_write import mirror_pod, newer, write_events, write_statuses
+from podnet.model.clusterpolicy import ClusterNetworkPolicy
+from podnet.model.objects import Namespace, NetworkPolicy, Pod, Service
+
+PODS = by_kind("", "Pod")
+WATCHED = [
+    r
+    for r in (
+        by_kind("", "Service"),
+        by_kind("", "Namespace"),
+        by_kind("networking.k8s.io", "NetworkPolicy"),
+        by_kind("policy.networking.k8s.io", "AdminNetworkPolicy"),
+        by_kind("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"),
+        by_kind("policy.networking.k8s.io", "ClusterNetworkPolicy"),
+    )
+    if r is not None
+]
+STATUS_BATCH = 0.05  # seconds the status writer lets changes gather (coalescing)
+DEFAULT_GRACE = 30  # spec.terminationGracePeriodSeconds default (core/v1 defaults.go)
+
+
+def _key(obj: Obj) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
+
+
+class Kubelet:
+    def __init__(self, registry: Registry, cluster: LiveCluster) -> None:
+        assert PODS is not None
+        self.registry, self.cluster = registry, cluster
+        state = cluster.desired()
+        self.nodes = {n.name: n for n in state.nodes}
+        self.log_root = cluster.state_dir / "logs"
+        self._lock = threading.RLock()  # _pods, _store, dirty sets
+        self._pods: dict[str, PodRecord] = {}
+        self._store: dict[str, dict[str, Obj]] = {r.plural: {} for r in (PODS, *WATCHED)}
+        self._converters = {r.plural: Converter(self._warn) for r in WATCHED}
+        self._queue: queue.Queue[tuple[Resource, str, Obj]] = queue.Queue()
+        self._status_dirty: set[str] = set()
+        self._status_wake = threading.Event()
+        self._events: list[tuple[Obj, str, str, str]] = []
+        self._running = False
+        self._warned: set[str] = set()
+        self._threads: list[threading.Thread] = []
+        self._watches: list[Any] = []
+        self._pool = ThreadPoolExecutor(8, thread_name_prefix="kubelet-kill")
+        self._static = {p.key: p for p in state.pods if p.ip is not None}
+
+    # -- lifetime ------------------------------------------------------------------------
+    def start(self) -> None:
+        """List and watch, start the static pods, then serve in background threads."""
+        assert PODS is not None
+        self._running = True
+        self.cluster.on_status = self._on_status
+        for res in (PODS, *WATCHED):
+            listed = self.registry.list(res, None)
+            for obj in listed.items:
+                self._queue.put((res, "ADDED", obj))
+            w = self.registry.watch(res, None, resource_version=listed.resource_version)
+            self._watches.append(w)
+            self._spawn(f"kubelet-watch-{res.plural}", self._watch, res, w)
+        self._start_static()
+        self._spawn("kubelet-sync", self._sync_loop)
+        self._spawn("kubelet-status", self._status_loop)
+
+    def stop(self) -> None:
+        """Stop watching and writing; the pods keep running (the cluster owns them)."""
+        self._running = False
+        self.cluster.on_status = None
+        for w in self._watches:
+            w.close()
+        self._status_wake.set()
+        for t in self._threads:
+            t.join(timeout=5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+        t = threading.Thread(target=target, args=args, name=name, daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _watch(self, res: Resource, w: Any) -> None:
+        while self._running and not w.closed:
+            ev = w.get(timeout=0.2)
+            if ev is not None:
+                self._queue.put((res, ev.type, ev.object))
+
+    # -- the sync loop --------------------------------------------------------------------
+    def _sync_loop(self) -> None:
+        while self._running:
+            try:
+                batch = [self._queue.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            while True:  # everything queued meanwhile: one data-plane change per batch
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._handle(batch)
+            except Exception as e:  # keep serving: one bad object must not stop the node
+                self._warn(f"sync: {type(e).__name__}: {e}")
+
+    def _handle(self, batch: list[tuple[Resource, str, Obj]]) -> None:
+        dirty: set[str] = set()
+        objects_changed = False
+        with self._lock:
+            for res, type_, obj in batch:
+                key, store = _key(obj), self._store[res.plural]
+                if type_ == "DELETED":
+                    store.pop(key, None)
+                elif type_ in ("ADDED", "MODIFIED"):
+                    store[key] = obj
+                elif type_ != "RESYNC":  # RESYNC: look at the pod again (no change)
+                    continue
+                if res is PODS:
+                    dirty.add(key)
+                else:
+                    objects_changed = True
+        if objects_changed:
+            self._set_objects()
+        self._reconcile(dirty)
+
+    def _set_objects(self) -> None:
+        with self._lock:
+            lists = {p: list(objs.values()) for p, objs in self._store.items() if p != "pods"}
+        models = {p: self._converters[p].all(objs) for p, objs in lists.items()}
+        every = [m for ms in models.values() for m in ms]
+        self.cluster.set_objects(
+            services=[m for m in every if isinstance(m, Service)],
+            namespaces=[m for m in every if isinstance(m, Namespace)],
+            policies=[m for m in every if isinstance(m, NetworkPolicy)],
+            cluster_policies=[m for m in every if isinstance(m, ClusterNetworkPolicy)],
+        )
+
+    def _reconcile(self, keys: set[str]) -> None:
+        """For each pod that changed: admit, relabel, kill, or re-mirror (syncPod)."""
+        admit: list[PodRecord] = []
+        for key in sorted(keys):
+            with self._lock:
+                obj = self._store["pods"].get(key)
+                rec = self._pods.get(key)
+            if key in self._static:
+                self._mirror(key, obj)
+                continue
+            ours = obj is not None and (obj.get("spec") or {}).get("nodeName") in self.nodes
+            uid = (obj or {}).get("metadata", {}).get("uid")
+            if rec is not None and (obj is None or rec.uid != uid):
+                self._kill(rec, obj if obj is not None and rec.uid == uid else rec.obj)
+                continue  # a new pod of that name waits for the old one to go
+            if obj is None or not ours:
+                continue
+            if (obj.get("metadata") or {}).get("deletionTimestamp"):
+                if rec is None:
+                    self._final_delete(obj)
+                elif not rec.terminating:
+                    self._kill(rec, obj)
+                continue
+            if rec is not None:
+                rec.obj = newer(rec.obj, obj)
+                labels = (obj.get("metadata") or {}).get("labels") or {}
+                if rec.placed and labels != rec.pod.labels:
+                    self.cluster.relabel_pod(key, labels)
+                continue
+            new = self._admit(obj)
+            if new is not None:
+                admit.append(new)
+        if admit:
+            self._start(admit)
+
+    def _admit(self, obj: Obj) -> PodRecord | None:
+        """A new pod for one of our nodes: converted and checked (kubelet's admission)."""
+        node = self.nodes[obj["spec"]["nodeName"]]
+        meta = obj.get("metadata") or {}
+        log_dir = self.log_root / f"{meta.get('namespace')}_{meta.get('name')}_{meta.get('uid')}"
+        try:
+            pod = convert(obj)
+            assert isinstance(pod, Pod)
+        except PodnetError as e:
+            pod = Pod(str(meta.get("namespace")), str(meta.get("name")), {}, ())
+            rec = PodRecord(obj, pod, log_dir, node.address, error=("Warning", "Invalid", str(e)))
+            rec.status = PodStatus(pod.key, "Failed", (), ())
+            return self._record(rec, start=False)
+        rec = PodRecord(obj, pod, log_dir, node.address)
+        assert self.cluster.runtime is not None
+        for c in (*pod.init_containers, *pod.containers):
+            try:
+                self.cluster.runtime.images.resolve(c.image)
+            except ImageError:
+                # podnet never pulls: every image is "Never" pulled (images.go ErrImageNeverPull)
+                msg = f'Container image "{c.image}" is not present with pull policy of Never'
+                rec.error = ("Warning", "ErrImageNeverPull", msg)
+                self._event(obj, "Warning", "ErrImageNeverPull", msg)
+                return self._record(rec, start=False)
+        return self._record(rec, start=True)
+
+    def _record(self, rec: PodRecord, *, start: bool) -> PodRecord | None:
+        with self._lock:
+            self._pods[rec.pod.key] = rec
+        self._dirty(rec.pod.key)
+        return rec if start else None
+
+    def _start(self, recs: list[PodRecord]) -> None:
+        """Sandboxes for all at once (one data-plane change), then their containers."""
+        try:
+            placed = self.cluster.add_pods([r.pod for r in recs])
+        except PodnetError as e:
+            for r in recs:
+                r.error = ("Warning", "FailedCreatePodSandBox", str(e))
+                self._event(r.obj, *r.error)
+                self._dirty(r.pod.key)
+            return
+        for rec, pod in zip(recs, placed, strict=True):
+            rec.pod, rec.placed = pod, True
+        self.cluster.start_pods(placed, {r.pod.key: r.log_dir for r in recs})
+        for rec in recs:
+            self._dirty(rec.pod.key)
+
+    # -- deletion ------------------------------------------------------------------------
+    def _kill(self, rec: PodRecord, obj: Obj) -> None:
+        rec.terminating = True
+        meta = obj.get("metadata") or {}
+        grace = meta.get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+        for c in rec.pod.containers:
+            self._event(rec.obj, "Normal", "Killing", f"Stopping container {c.name}")
+        self._dirty(rec.pod.key)
+        self._pool.submit(self._terminate, rec, float(grace))
+
+    def _terminate(self, rec: PodRecord, grace: float) -> None:
+        key = rec.pod.key
+        try:
+            if rec.placed:
+                self.cluster.remove_pod(key, grace=grace)
+        except PodnetError as e:
+            self._warn(f"{key}: {e}")
+        with self._lock:
+            if self._pods.get(key) is rec:
+                del self._pods[key]
+            current = self._store["pods"].get(key)
+        shutil.rmtree(rec.log_dir, ignore_errors=True)
+        if current is not None and current.get("metadata", {}).get("uid") == rec.uid:
+            self._final_delete(current)
+        assert PODS is not None
+        if current is not None:  # a new pod of the same name may wait for this one
+            self._queue.put((PODS, "RESYNC", current))
+
+    def _final_delete(self, obj: Obj) -> None:
+        meta = obj.get("metadata") or {}
+        assert PODS is not None
+        with contextlib.suppress(ApiError):
+            self.registry.delete(
+                PODS,
+                meta.get("namespace"),
+                str(meta.get("name")),
+                grace_period=0,
+                preconditions={"uid": str(meta.get("uid"))},
+            )
+
+    # -- static pods ----------------------------------------------------------------------
+    def _start_static(self) -> None:
+        assert self.cluster.runtime is not None
+        running = set(self.cluster.runtime.pods())
+        state = self.cluster.desired()
+        for key, pod in self._static.items():
+            assert pod.node is not None
+            node = self.nodes[pod.node]
+            obj = mirror_pod(pod)
+            rec = PodRecord(obj, pod, self.log_root / f"{pod.namespace}_{pod.name}", node.address)
+            rec.static = rec.placed = True
+            with self._lock:
+                self._pods[key] = rec
+            if key not in running:
+                self.cluster.start_pods([p for p in state.pods if p.key == key], {key: rec.log_dir})
+            else:
+                with contextlib.suppress(PodnetError):
+                    self._on_status(self.cluster.runtime.status(key))
+            self._mirror(key, None)
+
+    def _mirror(self, key: str, obj: Obj | None) -> None:
+        """Keep the static pod's mirror in the store (recreated when deleted)."""
+        rec = self._pods[key]
+        if obj is not None and not (obj.get("metadata") or {}).get("deletionTimestamp"):
+            rec.obj = newer(rec.obj, obj)
+            self._dirty(key)
+            return
+        if obj is not None:
+            self._final_delete(obj)
+        assert PODS is not None
+        try:
+            rec.obj = self.registry.create(PODS, rec.pod.namespace, mirror_pod(rec.pod))
+        except ApiError as e:
+            if e.code != 409:
+                self._warn(f"mirror pod {key}: {e}")
+            return
+        rec.written = None
+        self._dirty(key)
+
+    # -- status ---------------------------------------------------------------------------
+    def _on_status(self, status: PodStatus) -> None:
+        """The runtime's thread: record, queue Events, wake the writer."""
+        with self._lock:
+            rec = self._pods.get(status.key)
+            if rec is None:
+                return
+            events = rec.observe(status)
+            self._events += [(rec.obj, *e) for e in events]
+            self._status_dirty.add(status.key)
+        self._status_wake.set()
+
+    def _dirty(self, key: str) -> None:
+        with self._lock:
+            self._status_dirty.add(key)
+        self._status_wake.set()
+
+    def _event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        with self._lock:
+            self._events.append((obj, type_, reason, message))
+        self._status_wake.set()
+
+    def _status_loop(self) -> None:
+        while self._running:
+            self._status_wake.wait(0.5)
+            time.sleep(STATUS_BATCH)  # let a burst of changes gather
+            self._status_wake.clear()
+            with self._lock:
+                keys, self._status_dirty = self._status_dirty, set()
+                events, self._events = self._events, []
+                recs = [r for k in keys if (r := self._pods.get(k)) is not None]
+            write_statuses(self.registry, recs, self._lock, self._warn)
+            write_events(self.registry, events, self._warn)
+
+    # -- logs (kubelet_logs.py) -----------------------------------------------------------
+    def _log_dir(self, namespace: str, name: str, container: str | None) -> tuple[Any, Any]:
+        with self._lock:
+            rec = self._pods.get(f"{namespace}/{name}")
+        if rec is None:
+            raise not_found("", "pods", name)
+        return rec, kubelet_logs.container_dir(rec.log_dir, rec.pod, container)
+
+    def logs(
+        self,
+        namespace: str,
+        name: str,
+        container: str | None = None,
+        *,
+        tail: int | None = None,
+        since_seconds: int | None = None,
+        timestamps: bool = False,
+        previous: bool = False,
+    ) -> bytes:
+        """A container's log as ``kubectl logs`` shows it (raises :class:`ApiError`)."""
+        _, d = self._log_dir(namespace, name, container)
+        path = kubelet_logs.pick(d, name, previous)
+        return kubelet_logs.read(
+            path, tail=tail, since_seconds=since_seconds, timestamps=timestamps
+        )
+
+    def follow_logs(
+        self,
+        namespace: str,
+        name: str,
+        container: str | None = None,
+        *,
+        tail: int | None = None,
+        since_seconds: int | None = None,
+        timestamps: bool = False,
+    ) -> Iterator[bytes]:
+        """``kubectl logs -f``: chunks of lines until the run ends or the pod goes.
+        Blocking (polls the file): iterate it in a thread of its own."""
+        rec, d = self._log_dir(namespace, name, container)
+        path = kubelet_logs.pick(d, name, False)
+
+        def stopped() -> bool:
+            return not self._running or rec.terminating or kubelet_logs.newest(d) != path
+
+        return kubelet_logs.follow(
+            path, stopped, tail=tail, since_seconds=since_seconds, timestamps=timestamps
+        )
+
+    def _warn(self, message: str) -> None:
+        if message in self._warned:
+            return
+        self._warned.add(message)
+        print(f"podnet kubelet: {message}", file=sys.stderr, flush=True)

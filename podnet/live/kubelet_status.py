@@ -1,0 +1,207 @@
+"""A pod's API status from the runtime's :class:`PodStatus`, as kubelet writes it.
+
+kubelet's ``generateAPIPodStatus`` / ``convertToAPIContainerStatuses``
+(pkg/kubelet/kubelet_pods.go) and the status manager (pkg/kubelet/status/
+status_manager.go): phase, the conditions PodScheduled, Initialized, ContainersReady
+and Ready with a ``lastTransitionTime`` that changes only when the condition does,
+podIP(s), hostIP(s), startTime, qosClass, and a containerStatus per container with its
+current ``state`` and the ``lastState`` of its previous run.
+
+:class:`PodRecord` is the kubelet's memory of one pod; :meth:`PodRecord.observe` runs in
+the runtime's thread on every status change and turns transitions into Events
+(Pulled, Created, Started, BackOff, Unhealthy; kubelet's ``events`` package reasons).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from podnet.dataplane.runtime.state import (
+    PENDING,
+    RUNNING,
+    TERMINATED,
+    WAITING,
+    ContainerStatus,
+    PodStatus,
+)
+from podnet.model.objects import Container, Pod
+
+Obj = dict[str, Any]
+# (type, reason, message): kubelet's event reasons, pkg/kubelet/events/event.go
+EventTuple = tuple[str, str, str]
+
+
+def timestamp(wall: float) -> str:
+    """metav1.Time as the API serialises it: RFC 3339, seconds, UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+
+
+def _wall(monotonic: float) -> float:
+    return time.time() - (time.monotonic() - monotonic)
+
+
+@dataclass
+class _Run:
+    """What the kubelet saw of one container: its current state's times, the last
+    terminated state (for ``lastState``), the start it has reported."""
+
+    state: Obj = field(default_factory=lambda: {"waiting": {"reason": "ContainerCreating"}})
+    last: Obj = field(default_factory=dict)
+    started: float | None = None  # the runtime's monotonic start of the current run
+    ready: bool = False
+
+
+@dataclass
+class PodRecord:
+    """The kubelet's memory of one admitted pod."""
+
+    obj: Obj  # the API object as last seen (watch or own write)
+    pod: Pod  # the model pod as placed (ip, node) once in the sandbox
+    log_dir: Path
+    host_ip: str
+    admitted: float = field(default_factory=time.time)
+    static: bool = False  # LiveCluster's own (the DNS pod): mirrored, never stopped
+    placed: bool = False
+    terminating: bool = False
+    error: EventTuple | None = None  # admission failed: (reason, message) in status
+    status: PodStatus | None = None
+    runs: dict[str, _Run] = field(default_factory=dict)
+    conditions: dict[str, tuple[str, float]] = field(default_factory=dict)
+    written: Obj | None = None  # the status last written
+
+    @property
+    def uid(self) -> str:
+        return str(self.obj.get("metadata", {}).get("uid", ""))
+
+    def container(self, name: str) -> Container | None:
+        for c in (*self.pod.init_containers, *self.pod.containers):
+            if c.name == name:
+                return c
+        return None
+
+    # -- transitions (runtime thread) ---------------------------------------------------
+    def observe(self, status: PodStatus) -> list[EventTuple]:
+        """Record ``status``; the Events its transitions raise."""
+        self.status = status
+        events: list[EventTuple] = []
+        for c in (*status.init_containers, *status.containers):
+            run = self.runs.setdefault(c.name, _Run())
+            events += self._container(run, c)
+        return events
+
+    def _container(self, run: _Run, c: ContainerStatus) -> list[EventTuple]:
+        spec = self.container(c.name)
+        image = spec.image if spec is not None else ""
+        events: list[EventTuple] = []
+        now = time.time()
+        if c.state == RUNNING and c.started is not None and c.started != run.started:
+            if "terminated" in run.state:
+                run.last = run.state
+            run.started = c.started
+            run.state = {"running": {"startedAt": timestamp(_wall(c.started))}}
+            events += [
+                ("Normal", "Pulled", f'Container image "{image}" already present on machine'),
+                ("Normal", "Created", f"Created container: {c.name}"),
+                ("Normal", "Started", f"Started container {c.name}"),
+            ]
+        elif c.state == TERMINATED and "terminated" not in run.state:
+            started = timestamp(_wall(c.started)) if c.started is not None else None
+            run.state = {
+                "terminated": {
+                    "exitCode": c.exit_code if c.exit_code is not None else 0,
+                    "reason": c.reason or ("Completed" if c.exit_code == 0 else "Error"),
+                    "startedAt": started,
+                    "finishedAt": timestamp(now),
+                    "containerID": self.container_id(c),
+                }
+            }
+        elif c.state == WAITING and c.reason == "CrashLoopBackOff":
+            if "terminated" in run.state:
+                run.last = run.state
+                meta = self.obj.get("metadata", {})
+                events.append(
+                    (
+                        "Warning",
+                        "BackOff",
+                        f"Back-off restarting failed container {c.name} in pod "
+                        f"{meta.get('name')}_{meta.get('namespace')}({self.uid})",
+                    )
+                )
+            run.state = {"waiting": {"reason": "CrashLoopBackOff"}}
+        probed = spec is not None and spec.readiness_probe is not None
+        if run.ready and not c.ready and c.state == RUNNING and probed:
+            events.append(("Warning", "Unhealthy", "Readiness probe failed"))
+        run.ready = c.ready
+        return events
+
+    def container_id(self, c: ContainerStatus) -> str:
+        """podnet's containerID: the runtime, the pod's uid, the container and its run."""
+        return f"podnet://{self.uid}/{c.name}/{c.restart_count}"
+
+    # -- the API status ------------------------------------------------------------------
+    def api_status(self) -> Obj:
+        """The pod's ``status`` now (the conditions' transition times are kept here)."""
+        st = self.status
+        init_done = st is not None and (
+            not st.init_containers
+            or all(c.state == TERMINATED and c.exit_code == 0 for c in st.init_containers)
+        )
+        ready = st is not None and st.ready and not self.terminating
+        phase = st.phase if st is not None else PENDING
+        out: Obj = {"phase": phase}
+        if self.error is not None:
+            out["reason"], out["message"] = self.error[1], self.error[2]
+        out["conditions"] = [
+            self._condition("PodScheduled", True),
+            self._condition("Initialized", init_done),
+            self._condition("ContainersReady", ready),
+            self._condition("Ready", ready),
+        ]
+        out["hostIP"] = self.host_ip
+        out["hostIPs"] = [{"ip": self.host_ip}]
+        if self.placed and self.pod.ip is not None:
+            out["podIP"] = self.pod.ip
+            out["podIPs"] = [{"ip": self.pod.ip}]
+        out["startTime"] = timestamp(self.admitted)
+        out["qosClass"] = "BestEffort"
+        init = st.init_containers if st is not None else ()
+        apps = st.containers if st is not None else ()
+        if self.pod.init_containers:
+            out["initContainerStatuses"] = [
+                self._container_status(c, init) for c in self.pod.init_containers
+            ]
+        out["containerStatuses"] = [self._container_status(c, apps) for c in self.pod.containers]
+        return out
+
+    def _condition(self, kind: str, ok: bool) -> Obj:
+        value = "True" if ok else "False"
+        before = self.conditions.get(kind)
+        if before is None or before[0] != value:
+            self.conditions[kind] = before = (value, time.time())
+        cond: Obj = {"type": kind, "status": value, "lastTransitionTime": timestamp(before[1])}
+        if not ok and kind in ("Ready", "ContainersReady"):
+            cond["reason"] = "ContainersNotReady"
+        return cond
+
+    def _container_status(self, spec: Container, statuses: tuple[ContainerStatus, ...]) -> Obj:
+        c = next((s for s in statuses if s.name == spec.name), None)
+        run = self.runs.get(spec.name)
+        state: Obj = run.state if run is not None else {"waiting": {"reason": "ContainerCreating"}}
+        if self.error is not None and self.error[1] == "ErrImageNeverPull":
+            state = {"waiting": {"reason": self.error[1], "message": self.error[2]}}
+        out: Obj = {
+            "name": spec.name,
+            "image": spec.image,
+            "imageID": f"podnet://image/{spec.image}",
+            "ready": bool(c is not None and c.ready and not self.terminating),
+            "started": bool(c is not None and c.state == RUNNING),
+            "restartCount": c.restart_count if c is not None else 0,
+            "state": state,
+            "lastState": run.last if run is not None else {},
+        }
+        if c is not None and (c.state != WAITING or c.restart_count):
+            out["containerID"] = self.container_id(c)
+        return out
