@@ -270,3 +270,28 @@ def test_explain_1_20_uses_v2(server: Server, tmp_path: Path) -> None:
     out = _ok(kubectl("1.20", server, tmp_path, "explain", "deployments.spec.strategy"))
     assert "KIND:     Deployment" in out
     assert "rollingUpdate\t<Object>" in out
+
+
+def test_apply_1_37_leaves_validation_to_the_server(server: Server, tmp_path: Path) -> None:
+    """kubectl 1.37 finds ``fieldValidation`` on the v3 PATCH operation, so it does not
+    validate client-side: a manifest with an unknown field is sent as a PATCH with
+    ``fieldValidation=Strict`` for the server to refuse (were the parameter missing,
+    kubectl would refuse the field itself and send nothing). The test server answers the
+    PATCH with 404, so the command fails after sending it."""
+    changed = json.loads(json.dumps(POD))
+    changed["spec"]["containers"][0]["imagePullPolcy"] = "Always"
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(json.dumps(changed))
+    done = kubectl("1.37", server, tmp_path, "apply", "--dry-run=server", "-f", str(manifest))
+    assert 'unknown field "' not in done.stderr
+    patches = [p for m, p, _ in server.requests if m == "PATCH"]
+    assert patches and "fieldValidation=Strict" in patches[0], done.stderr
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_explain_policy_kind(version: str, server: Server, tmp_path: Path) -> None:
+    """AdminNetworkPolicy's schema (from podnet's own checker) explained as a CRD's."""
+    out = _ok(kubectl(version, server, tmp_path, "explain", "anp.spec"))
+    assert "AdminNetworkPolicy" in out
+    priority = next(line for line in out.splitlines() if line.strip().startswith("priority"))
+    assert priority.split() == ["priority", "<integer>", "-required-"]
