@@ -90,7 +90,7 @@ def _api_resources(res: Resource) -> list[Obj]:
     return out
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8)  # keyed by the client's Host header: bounded
 def api_versions(server_address: str = "") -> Obj:
     """``/api``. kubectl ignores ``serverAddressByClientCIDRs``; the field is required, so
     it is an empty list unless the caller knows the address clients reach."""

@@ -569,9 +569,16 @@ def v3_document(path: str) -> bytes | None:
 
 
 def v3_etag(path: str) -> str | None:
-    """The document's hash: its ETag, and the ``hash`` its index URL carries; a request
-    with that hash may be cached for good (``Cache-Control: public, immutable``)."""
+    """The document's hash: its ETag, and the ``hash`` its index URL carries. kube-openapi
+    ``handler3``: a request with that hash is answered with ``Cache-Control: public,
+    immutable`` (and an Expires a year on); with another hash, a 301 to the current URL."""
     return _v3_etags().get(path.strip("/"))
+
+
+@functools.cache
+def v3_index_etag() -> str:
+    """The index's ETag (sha512 of its JSON, as ``handler3.HandleDiscovery``)."""
+    return _etag(json.dumps(v3_index(), separators=(",", ":")).encode())
 
 
 @functools.cache

@@ -144,6 +144,8 @@ def test_v3_index_and_documents() -> None:
     index = openapi.v3_index()["paths"]
     keys = [f"apis/{g}/{v}" if g else f"api/{v}" for g, v in group_versions()]
     assert list(index) == keys
+    index_json = json.dumps(openapi.v3_index(), separators=(",", ":")).encode()
+    assert openapi.v3_index_etag() == hashlib.sha512(index_json).hexdigest().upper()
     for key, entry in index.items():
         doc_bytes = openapi.v3_document(key)
         assert doc_bytes is not None
