@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from podnet.apiserver.errors import ApiError
+from podnet.apiserver.events import record_event
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import by_kind
 from podnet.live.kubelet_status import Obj, PodRecord
@@ -84,14 +85,10 @@ def write_events(
     warn: Callable[[str], None],
 ) -> None:
     """Record ``(involved, type, reason, message)`` as Events from the kubelet."""
-    try:
-        from podnet.apiserver.events import record_event  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # written meanwhile by another helper (issue 9)
-        warn("podnet.apiserver.events is missing: no Events recorded")
-        return
     for involved, type_, reason, message in events:
+        host = str((involved.get("spec") or {}).get("nodeName") or "")
         try:
-            record_event(registry, involved, type_, reason, message, "kubelet")
+            record_event(registry, involved, type_, reason, message, "kubelet", host=host)
         except (ApiError, ValueError, KeyError) as e:
             warn(f"event {reason}: {e}")
 

@@ -46,6 +46,7 @@ def test_kubelet_runs_the_registry_pods_on_the_live_cluster() -> None:
     assert r["logs_tail"] == "two\nthree\n", r
     assert r["logs_stamped"], r
     assert {"Pulled", "Created", "Started"} <= set(r["reasons"]), r
+    assert r["event_source"]["component"] == "kubelet" and r["event_source"]["host"], r
     assert r["web_gone_from_store"] and r["web_left_sandbox"], r
     assert "Killing" in r["reasons_after_delete"], r
     assert r["new_web_ip"] != r["web_ip"] and r["new_web_ready"] == "True", r
@@ -167,6 +168,8 @@ def _child(make_registry: Callable[[], Any]) -> None:
             return sorted({str(e.get("reason")) for e in web})
 
         r["reasons"] = _wait(lambda: [x for x in reasons() if x == "Started"] and reasons(), 5)
+        started = [e for e in reg.list(events, "default").items if e.get("reason") == "Started"]
+        r["event_source"] = started[0].get("source") if started else None
         reg.delete(pods, "default", "web")  # graceful: the kubelet stops it, then deletes it
 
         def gone() -> bool:
