@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -147,9 +148,14 @@ def test_sigkill_loses_no_acknowledged_write(tmp_path: Path) -> None:
     assert proc.stdout is not None
     acked: list[str] = []
     with proc.stdout:
+        # 300 writes, then ~50 ms more, so the kill lands wherever the writer is then
+        # (not at a count that could line up with some batching of commits)
+        deadline = None
         for line in proc.stdout:
             acked.append(line)
             if len(acked) == 300:
+                deadline = time.monotonic() + 0.05
+            if deadline is not None and time.monotonic() >= deadline:
                 os.kill(proc.pid, signal.SIGKILL)
                 break
         acked.extend(proc.stdout)  # whatever was printed before the kill landed
