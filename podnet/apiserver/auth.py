@@ -1,0 +1,110 @@
+"""Who is asking: a client certificate our CA signed, or the cluster's bearer token.
+
+The API can exec into pods, so it is root on this machine: every request is
+authenticated and anonymous ones get 401, except the health and version endpoints,
+which kube-apiserver's default RBAC grants to ``system:unauthenticated`` (the
+``system:public-info-viewer`` ClusterRole in
+``plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go``: /healthz, /livez,
+/readyz, /version and their sub-paths). Every authenticated user is an admin (the admin
+certificate's group is ``system:masters``); there is no RBAC.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TOKEN_FILE = "token"
+PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    groups: tuple[str, ...] = field(default=())
+
+
+ANONYMOUS = User("system:anonymous", ("system:unauthenticated",))
+
+
+def is_public(path: str) -> bool:
+    """``/livez``, ``/readyz/etcd`` and the like: readable without credentials."""
+    if path in PUBLIC_PATHS:
+        return True
+    return any(path.startswith(p + "/") for p in PUBLIC_PATHS if p != "/version")
+
+
+def ensure_token(data_dir: Path) -> str:
+    """The cluster's bearer token: 32 random bytes (hex), kept at mode 0600."""
+    path = data_dir / TOKEN_FILE
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        token = ""
+    if len(token) >= 32:
+        return token
+    token = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, token.encode() + b"\n")
+    finally:
+        os.close(fd)
+    os.chmod(path, 0o600)
+    return token
+
+
+def _subject(peercert: dict[str, Any]) -> User | None:
+    """CN is the user name and each O a group, as x509 request authentication
+    (``staging/src/k8s.io/apiserver/pkg/authentication/request/x509/x509.go``,
+    ``CommonNameUserConversion``)."""
+    cn = ""
+    groups: list[str] = []
+    for rdn in peercert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                cn = value
+            elif key == "organizationName":
+                groups.append(value)
+    if not cn:
+        return None
+    return User(cn, (*groups, "system:authenticated"))
+
+
+class Authenticator:
+    """Client certificates (verified against our CA by the TLS layer: the context asks
+    for them with ``CERT_OPTIONAL`` and refuses a certificate another CA signed), then
+    the bearer token."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+
+    def authenticate(
+        self, peercert: dict[str, Any] | None, authorization: str | None
+    ) -> User | None:
+        if peercert:
+            user = _subject(peercert)
+            if user is not None:
+                return user
+        if authorization:
+            scheme, _, value = authorization.strip().partition(" ")
+            value = value.strip()
+            if (
+                scheme.lower() == "bearer"
+                and value
+                and hmac.compare_digest(value.encode(), self._token)
+            ):
+                return User("podnet-admin", ("system:masters", "system:authenticated"))
+        return None
+
+
+def peercert_of(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, Any] | None:
+    """The verified peer certificate of a connection, as ``getpeercert()`` decodes it."""
+    if ssl_object is None:
+        return None
+    cert = ssl_object.getpeercert()
+    return dict(cert) if cert else None

@@ -1,0 +1,98 @@
+"""``fieldValidation``: what happens to fields the kind's schema does not have.
+
+kube-apiserver decodes a body into the typed object, so unknown fields are dropped;
+``fieldValidation`` says whether that is an error (``Strict``: 400 ``strict decoding
+error: unknown field "spec.foo"``), a warning header (``Warn``, the default since 1.27)
+or silent (``Ignore``) (``endpoints/handlers/rest.go`` and the KEP-2885 wording). The
+schemas are the ones podnet validates manifests with (kubernetes-validate's strict
+OpenAPI schemas); a kind without one keeps every field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podnet.apiserver import errors
+from podnet.manifests import schema as manifest_schema
+
+MODES = ("Strict", "Warn", "Ignore")
+Schema = dict[str, Any]
+
+
+def _defs() -> dict[str, Schema]:
+    defs: dict[str, Schema] = manifest_schema._definitions()["$defs"]
+    return defs
+
+
+def _resolve(node: Schema) -> Schema:
+    for _ in range(32):  # $ref chains are short; never loop on a bad one
+        ref = node.get("$ref")
+        if not isinstance(ref, str) or "#/$defs/" not in ref:
+            return node
+        target = _defs().get(ref.rsplit("/", 1)[1])
+        if target is None:
+            return {}
+        node = target
+    return node
+
+
+def _walk(value: Any, node: Schema, path: str, found: list[str], *, drop: bool) -> None:
+    node = _resolve(node)
+    if node.get("x-kubernetes-preserve-unknown-fields"):
+        return
+    if isinstance(value, dict):
+        props = node.get("properties")
+        extra = node.get("additionalProperties")
+        if isinstance(props, dict):
+            for key in list(value):
+                sub = props.get(key)
+                where = f"{path}.{key}" if path else key
+                if isinstance(sub, dict):
+                    _walk(value[key], sub, where, found, drop=drop)
+                elif isinstance(extra, dict):
+                    _walk(value[key], extra, where, found, drop=drop)
+                elif extra is not True:
+                    found.append(where)
+                    if drop:
+                        del value[key]
+        elif isinstance(extra, dict):
+            for key, item in value.items():
+                _walk(item, extra, f"{path}.{key}" if path else key, found, drop=drop)
+    elif isinstance(value, list):
+        items = node.get("items")
+        if isinstance(items, dict):
+            for i, item in enumerate(value):
+                _walk(item, items, f"{path}[{i}]", found, drop=drop)
+
+
+def unknown_fields(obj: dict[str, Any], *, drop: bool = False) -> list[str]:
+    """The paths of fields ``obj``'s kind does not have (``spec.containers[0].foo``);
+    ``drop`` removes them from ``obj``, as decoding into the typed object does."""
+    kind_schema = manifest_schema._schema(str(obj.get("kind")), str(obj.get("apiVersion")))
+    if kind_schema is None:
+        return []
+    found: list[str] = []
+    _walk(obj, kind_schema, "", found, drop=drop)
+    return found
+
+
+def apply_validation(obj: dict[str, Any], mode: str) -> list[str]:
+    """Apply ``fieldValidation`` (empty: Warn) to ``obj`` (unknown fields are dropped
+    unless Strict refuses them); returns the warnings to send."""
+    if mode == "":
+        mode = "Warn"
+    if mode not in MODES:
+        raise errors.bad_request(
+            f'fieldValidation: Unsupported value: "{mode}": supported values: '
+            '"Ignore", "Strict", "Warn"'
+        )
+    found = unknown_fields(obj, drop=mode != "Strict")
+    if not found:
+        return []
+    if mode == "Strict":
+        raise errors.bad_request(
+            "strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in found)
+        )
+    if mode == "Warn":
+        return [f'unknown field "{f}"' for f in found]
+    return []
