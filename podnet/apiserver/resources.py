@@ -135,6 +135,15 @@ RESOURCES: tuple[Resource, ...] = (
         ("banp",),
         sub=("status",),
     ),
+    _r(
+        "policy.networking.k8s.io",
+        "v1alpha2",
+        "ClusterNetworkPolicy",
+        "clusternetworkpolicies",
+        False,
+        ("cnp",),
+        sub=("status",),
+    ),
 )
 
 
