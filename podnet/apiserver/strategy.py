@@ -1,0 +1,272 @@
+"""Per-kind create/update/delete rules: what each ``pkg/registry/<group>/<kind>/strategy.go``
+does in PrepareForCreate, PrepareForUpdate and CheckGracefulDelete, plus the ``scale``
+and ``finalize`` subresources. Pure functions over JSON-shaped objects; the registry
+(:mod:`podnet.apiserver.registry`) calls them in upstream's order.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from podnet.apiserver.errors import bad_request
+from podnet.apiserver.resources import Resource
+
+Obj = dict[str, Any]
+
+# Kinds whose strategy sets metadata.generation = 1 on create and bumps it on spec
+# changes (deployment, replicaset, statefulset, daemonset, job, replicationcontroller,
+# networkpolicy, endpointslice strategies; pods since 1.33, KEP-5067; CRDs with status).
+GENERATION_KINDS = frozenset(
+    {
+        "Pod",
+        "Deployment",
+        "ReplicaSet",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "ReplicationController",
+        "NetworkPolicy",
+        "EndpointSlice",
+        "AdminNetworkPolicy",
+        "BaselineAdminNetworkPolicy",
+    }
+)
+SCALE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"})
+
+
+def has_status(res: Resource) -> bool:
+    return "status" in res.subresources
+
+
+def _spec(obj: Obj) -> Obj:
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        spec = obj["spec"] = {}
+    return spec
+
+
+def prepare_for_create(res: Resource, obj: Obj) -> None:
+    """Status as each strategy's PrepareForCreate leaves it (before defaulting)."""
+    kind = res.kind
+    if kind == "Node":
+        return  # node strategy keeps status: the kubelet registers with it
+    if has_status(res):
+        obj.pop("status", None)
+    if kind == "Namespace":
+        _spec(obj)["finalizers"] = ["kubernetes"]  # namespace strategy PrepareForCreate
+
+
+def after_defaults_create(res: Resource, obj: Obj) -> None:
+    """What needs the defaulted object and its uid (pod QoS class, job selector)."""
+    if res.kind == "Pod":
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(_spec(obj))}
+    elif res.kind == "Job":
+        job_selector(obj)
+    if res.kind in GENERATION_KINDS:
+        obj["metadata"]["generation"] = 1
+
+
+def qos_class(spec: Obj) -> str:
+    """pkg/apis/core/v1/helper/qos GetPodQOS, over cpu and memory."""
+    containers = [c for c in (spec.get("containers") or []) if isinstance(c, dict)]
+    containers += [c for c in (spec.get("initContainers") or []) if isinstance(c, dict)]
+    requests: list[dict[str, Any]] = []
+    limits: list[dict[str, Any]] = []
+    for c in containers:
+        r = c.get("resources") or {}
+        requests.append(
+            {k: v for k, v in (r.get("requests") or {}).items() if k in ("cpu", "memory")}
+        )
+        limits.append({k: v for k, v in (r.get("limits") or {}).items() if k in ("cpu", "memory")})
+    if not any(requests) and not any(limits):
+        return "BestEffort"
+    guaranteed = all(
+        set(lim) == {"cpu", "memory"} and all(req.get(k, lim[k]) == lim[k] for k in lim)
+        for req, lim in zip(requests, limits, strict=True)
+    )
+    return "Guaranteed" if guaranteed else "Burstable"
+
+
+def job_selector(obj: Obj) -> None:
+    """batch/job strategy generateSelector: a selector on the job's uid, the same labels
+    (legacy and ``batch.kubernetes.io/``-prefixed) on its pod template."""
+    spec = _spec(obj)
+    if spec.get("manualSelector") is True:
+        return
+    meta = obj["metadata"]
+    uid, name = meta["uid"], meta["name"]
+    template = spec.setdefault("template", {})
+    tmeta = template.setdefault("metadata", {})
+    labels = tmeta.setdefault("labels", {})
+    labels.update(
+        {
+            "controller-uid": uid,
+            "job-name": name,
+            "batch.kubernetes.io/controller-uid": uid,
+            "batch.kubernetes.io/job-name": name,
+        }
+    )
+    spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+
+
+def _without(obj: Obj, *keys: str) -> Obj:
+    return {k: v for k, v in obj.items() if k not in keys}
+
+
+def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | None) -> Obj:
+    """The object to validate and store for a PUT of ``new`` over ``old`` (a new dict).
+
+    Main resource: status kept from ``old``. ``status``: only status taken from ``new``
+    (ResetObjectMetaForStatus keeps the old metadata bar resourceVersion/managedFields).
+    ``finalize`` (namespaces): only ``spec.finalizers``. System fields (uid,
+    creationTimestamp, generation, deletion*) always come from ``old``.
+    """
+    if subresource in ("status", "finalize"):
+        out = copy.deepcopy(old)
+        meta = out["metadata"]
+        for key in ("resourceVersion", "managedFields"):
+            if key in new.get("metadata", {}):
+                meta[key] = copy.deepcopy(new["metadata"][key])
+        if subresource == "status":
+            out["status"] = copy.deepcopy(new.get("status") or {})
+        else:
+            fin = (new.get("spec") or {}).get("finalizers") or []
+            _spec(out)["finalizers"] = list(fin)
+        return out
+    if subresource is not None:
+        raise bad_request(f"subresource {subresource!r} cannot be updated this way")
+    out = copy.deepcopy(new)
+    meta = out.setdefault("metadata", {})
+    old_meta = old["metadata"]
+    for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):
+        if key in old_meta:
+            meta[key] = old_meta[key]
+        else:
+            meta.pop(key, None)
+    if res.kind == "Namespace":
+        _spec(out)["finalizers"] = list((old.get("spec") or {}).get("finalizers") or [])
+    if has_status(res) or res.kind == "Namespace":
+        if "status" in old:
+            out["status"] = copy.deepcopy(old["status"])
+        else:
+            out.pop("status", None)
+    if res.kind in GENERATION_KINDS:
+        gen = old_meta.get("generation", 1)
+        changed = _without(out, "metadata", "status", "apiVersion", "kind") != _without(
+            old, "metadata", "status", "apiVersion", "kind"
+        )
+        # Deployment annotations are copied to its ReplicaSets: they bump it too
+        # (apps/deployment/strategy.go PrepareForUpdate).
+        if res.kind == "Deployment" and meta.get("annotations") != old_meta.get("annotations"):
+            changed = True
+        meta["generation"] = gen + 1 if changed else gen
+    else:
+        meta.pop("generation", None)
+        if "generation" in old_meta:
+            meta["generation"] = old_meta["generation"]
+    return out
+
+
+def label_selector_string(selector: Any) -> str:
+    """metav1.LabelSelectorAsSelector(...).String(): requirements sorted by key."""
+    if not isinstance(selector, dict):
+        return ""
+    parts: list[tuple[str, str]] = []
+    if "matchLabels" not in selector and "matchExpressions" not in selector:
+        selector = {"matchLabels": selector}  # a ReplicationController's plain map
+    for k, v in sorted((selector.get("matchLabels") or {}).items()):
+        parts.append((k, f"{k}={v}"))
+    for req in selector.get("matchExpressions") or []:
+        key, op = req.get("key", ""), req.get("operator", "")
+        values = ",".join(sorted(req.get("values") or []))
+        text = {
+            "In": f"{key} in ({values})",
+            "NotIn": f"{key} notin ({values})",
+            "Exists": key,
+            "DoesNotExist": f"!{key}",
+        }.get(op, key)
+        parts.append((key, text))
+    return ",".join(t for _, t in sorted(parts, key=lambda p: p[0]))
+
+
+def to_scale(res: Resource, obj: Obj) -> Obj:
+    """The autoscaling/v1 Scale of a scalable object (``<kind>/scale`` GET)."""
+    if res.kind not in SCALE_KINDS:
+        raise bad_request(f"{res.plural} do not have a scale subresource")
+    meta = obj["metadata"]
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
+        "spec": {"replicas": spec.get("replicas", 0)},
+        "status": {
+            "replicas": status.get("replicas", 0),
+            "selector": label_selector_string(spec.get("selector")),
+        },
+    }
+
+
+def from_scale(res: Resource, old: Obj, scale: Obj) -> Obj:
+    """``old`` with the Scale's ``spec.replicas`` (``<kind>/scale`` PUT)."""
+    if res.kind not in SCALE_KINDS:
+        raise bad_request(f"{res.plural} do not have a scale subresource")
+    replicas = (scale.get("spec") or {}).get("replicas", 0)
+    out = copy.deepcopy(old)
+    rv = (scale.get("metadata") or {}).get("resourceVersion")
+    out["metadata"]["resourceVersion"] = rv or ""
+    if replicas != (old.get("spec") or {}).get("replicas"):
+        out["spec"]["replicas"] = replicas
+        if res.kind in GENERATION_KINDS:
+            out["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+    return out
+
+
+def graceful_period(res: Resource, obj: Obj, requested: int | None) -> int:
+    """Seconds a delete waits (0: remove now). Pods bound to a node and still running get
+    their termination grace (pod strategy CheckGracefulDelete); other kinds none."""
+    if res.kind != "Pod":
+        return 0
+    spec = obj.get("spec") or {}
+    if not spec.get("nodeName"):
+        return 0
+    if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return 0
+    period = requested if requested is not None else spec.get("terminationGracePeriodSeconds", 30)
+    period = int(period)
+    return 1 if period < 0 else period
+
+
+# Kinds whose DELETE without a propagationPolicy orphans dependents (batch/v1 job and
+# core/v1 replicationcontroller strategies' DefaultGarbageCollectionPolicy, kept for
+# backward compatibility); every other kind deletes them in the background.
+ORPHAN_BY_DEFAULT = frozenset({"ReplicationController", "Job"})
+ORPHAN_FINALIZER = "orphan"
+FOREGROUND_FINALIZER = "foregroundDeletion"
+
+
+def deletion_finalizers(res: Resource, finalizers: list[str], propagation: str | None) -> list[str]:
+    """The finalizers after a DELETE with ``propagation`` (store.go
+    deletionFinalizersForGarbageCollection): Orphan adds ``orphan``, Foreground adds
+    ``foregroundDeletion``, Background removes both."""
+    if propagation is None:
+        if ORPHAN_FINALIZER in finalizers or FOREGROUND_FINALIZER in finalizers:
+            return finalizers  # a second delete keeps the first one's choice
+        propagation = "Orphan" if res.kind in ORPHAN_BY_DEFAULT else "Background"
+    if propagation not in ("Orphan", "Foreground", "Background"):
+        raise bad_request(
+            f'Unsupported value: "{propagation}": supported values: '
+            '"Orphan", "Background", "Foreground"'
+        )
+    out = [f for f in finalizers if f not in (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)]
+    if propagation == "Orphan":
+        out.append(ORPHAN_FINALIZER)
+    elif propagation == "Foreground":
+        out.append(FOREGROUND_FINALIZER)
+    return out

@@ -1,0 +1,178 @@
+"""Validation of API objects through podnet's manifests layer, so the API accepts and
+rejects exactly what ``podnet run -f`` does; errors become 422 Status with causes.
+
+Kinds the manifests layer does not model (ConfigMap, Node, Lease, ...) get its metadata
+checks and the kubernetes-validate schema. Unknown fields follow the request's
+``fieldValidation`` (apiserver ``pkg/endpoints/handlers/rest.go``): Strict is a 400
+``strict decoding error``, Warn (the default) drops them with a warning, Ignore drops them.
+Update rules (immutable fields) are those of each kind's ``ValidateXUpdate`` in
+``pkg/apis/*/validation/validation.go``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from podnet.apiserver.errors import ApiError, bad_request, invalid
+from podnet.apiserver.resources import Resource
+from podnet.errors import ManifestError
+from podnet.manifests.build import _check
+from podnet.manifests.check_meta import check_metadata
+from podnet.manifests.kinds import KINDS
+from podnet.manifests.lines import Path, format_path
+from podnet.manifests.report import DocContext
+from podnet.manifests.schema import schema_errors
+from podnet.manifests.skipped import Skipped
+
+Obj = dict[str, Any]
+
+_REASONS = (
+    ("Required value", "FieldValueRequired"),
+    ("Unsupported value", "FieldValueNotSupported"),
+    ("Duplicate value", "FieldValueDuplicate"),
+    ("Forbidden", "FieldValueForbidden"),
+    ("Too long", "FieldValueTooLong"),
+    ("Too many", "FieldValueTooMany"),
+)
+
+
+def cause(err: ManifestError) -> tuple[str, str, str]:
+    """(reason, field, message) of one manifests-layer error (apimachinery field.ErrorType)."""
+    reason = next((r for p, r in _REASONS if err.message.startswith(p)), "FieldValueInvalid")
+    return reason, err.field or "", err.message
+
+
+def _name(obj: Obj) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get("name") or "") if isinstance(meta, dict) else ""
+
+
+def prune_unknown(obj: Obj, field_validation: str) -> list[str]:
+    """Drop fields the schema does not know (returns the warnings), or 400 when Strict."""
+    unknown = [p for p, m in schema_errors(obj) if m.startswith("unknown field")]
+    if not unknown:
+        return []
+    shown = [f'unknown field "{format_path(p)}"' for p in unknown]
+    if field_validation == "Strict":
+        raise bad_request("strict decoding error: " + ", ".join(shown))
+    for path in unknown:
+        _drop(obj, path)
+    return [] if field_validation == "Ignore" else shown
+
+
+def _drop(obj: Any, path: Path) -> None:
+    for part in path[:-1]:
+        obj = obj[part]
+    del obj[path[-1]]
+
+
+def validate(res: Resource, obj: Obj) -> None:
+    """422 Invalid listing every problem, as ``ValidateX`` does; nothing when valid."""
+    ctx = DocContext(obj, None, None)
+    if res.kind in KINDS and KINDS[res.kind].api_version == res.group_version:
+        _check(ctx, Skipped())
+    else:
+        for path, message in schema_errors(obj):
+            ctx.error(path, message)
+        if not ctx.errors:
+            check_metadata(ctx, res.kind, res.namespaced)
+    if ctx.errors:
+        raise invalid(res.group, res.kind, _name(obj), [cause(e) for e in ctx.errors])
+
+
+def _immutable(field: str, value: Any) -> tuple[str, str, str]:
+    return "FieldValueInvalid", field, f"Invalid value: {json.dumps(value)}: field is immutable"
+
+
+_POD_MUTABLE = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds")
+_POD_FORBIDDEN = (
+    "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only "
+    "additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be "
+    "set to 1 if it was previously negative)"
+)
+_STS_MUTABLE = (
+    "replicas",
+    "ordinals",
+    "template",
+    "updateStrategy",
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds",
+)
+
+
+def _pod_spec_without_mutable(spec: Any) -> Any:
+    if not isinstance(spec, dict):
+        return spec
+    out = {k: v for k, v in spec.items() if k not in _POD_MUTABLE}
+    for key in ("containers", "initContainers"):
+        if isinstance(out.get(key), list):
+            out[key] = [
+                {k: v for k, v in c.items() if k != "image"} if isinstance(c, dict) else c
+                for c in out[key]
+            ]
+    return out
+
+
+def update_causes(res: Resource, old: Obj, new: Obj) -> list[tuple[str, str, str]]:
+    """What an update may not change (ValidatePodUpdate, ValidateServiceUpdate, ...)."""
+    old_spec: Obj = old["spec"] if isinstance(old.get("spec"), dict) else {}
+    spec: Obj = new["spec"] if isinstance(new.get("spec"), dict) else {}
+    causes: list[tuple[str, str, str]] = []
+    if res.kind == "Pod":
+        if _pod_spec_without_mutable(old_spec) != _pod_spec_without_mutable(spec):
+            causes.append(("FieldValueForbidden", "spec", _POD_FORBIDDEN))
+        old_tol, tol = old_spec.get("tolerations") or [], spec.get("tolerations") or []
+        if any(t not in tol for t in old_tol):
+            causes.append(
+                (
+                    "FieldValueForbidden",
+                    "spec.tolerations",
+                    "Forbidden: existing toleration can not be modified except its "
+                    "tolerationSeconds",
+                )
+            )
+    elif res.kind == "Service":
+        old_ip, ip = old_spec.get("clusterIP"), spec.get("clusterIP")
+        changing_type = "ExternalName" in (old_spec.get("type"), spec.get("type"))
+        if old_ip and ip and old_ip != ip and not changing_type:
+            causes.append(_immutable("spec.clusterIP", ip))
+    elif res.kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job"):
+        if old_spec.get("selector") != spec.get("selector"):
+            causes.append(_immutable("spec.selector", spec.get("selector")))
+        if res.kind == "StatefulSet":
+            rest = {k: v for k, v in spec.items() if k not in _STS_MUTABLE}
+            old_rest = {k: v for k, v in old_spec.items() if k not in _STS_MUTABLE}
+            if rest != old_rest:
+                causes.append(
+                    (
+                        "FieldValueForbidden",
+                        "spec",
+                        "Forbidden: updates to statefulset spec for fields other than "
+                        "'replicas', 'ordinals', 'template', 'updateStrategy', "
+                        "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
+                        "forbidden",
+                    )
+                )
+    elif res.kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
+        for key in ("data", "binaryData", "stringData"):
+            if old.get(key) != new.get(key):
+                causes.append(
+                    (
+                        "FieldValueForbidden",
+                        key,
+                        "Forbidden: field is immutable when `immutable` is set",
+                    )
+                )
+    return causes
+
+
+def validate_update(res: Resource, old: Obj, new: Obj) -> None:
+    validate(res, new)
+    causes = update_causes(res, old, new)
+    if causes:
+        raise invalid(res.group, res.kind, _name(new), causes)
+
+
+__all__ = ["ApiError", "cause", "prune_unknown", "validate", "validate_update"]
