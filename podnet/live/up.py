@@ -1,0 +1,88 @@
+"""``podnet up``: a cluster you can live in, with the Kubernetes API in front of it.
+
+One process holds it all, as k3s's server does: the store (SQLite in the data dir), the
+REST semantics (:class:`~podnet.apiserver.registry.Registry`), the controllers
+(:mod:`podnet.controllers`, kube-controller-manager and the scheduler), the kubelet
+(:mod:`podnet.live.kubelet`) driving the same :class:`~podnet.live.cluster.LiveCluster`
+that ``podnet run`` uses, and the HTTPS API server on its own thread. Bring-up order is
+the dependency order; teardown the reverse, the API first (no request may start work on
+what is being torn down), and the kubeconfig entries last but one.
+
+The data dir holds what must survive a restart: the store, the CA, the serving and admin
+certificates and the bearer token (mode 0600 in a 0700 dir), and a lock so two ``up``
+never share a store. Without ``--data-dir`` it lives in the cluster's scratch dir and
+goes with it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from podnet.errors import PodnetError
+from podnet.live.output import Progress
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    nodes: int = 1
+    name: str = "podnet"
+    kubeconfig: str | None = None
+    data_dir: str | None = None
+    port: int = 0
+    address: str = "127.0.0.1"
+
+
+class DataDirBusy(PodnetError):
+    """Another ``podnet up`` holds the data dir."""
+
+
+def open_data_dir(path: Path) -> int:
+    """Create (mode 0700) and lock the data dir; the lock's fd, held while up runs."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirBusy(f"{path}: another `podnet up` is using this data dir") from None
+    return fd
+
+
+def up(opts: UpOptions, *, err: TextIO | None = None) -> int:
+    """Run until SIGINT/SIGTERM/SIGHUP; 0 after a clean teardown."""
+    from podnet.live.run import Stopped, _signals_ignored, _stop_signals_raise
+    from podnet.live.upcluster import UpCluster
+
+    progress = Progress(err or sys.stderr)
+    t0 = time.monotonic()
+    cluster = UpCluster(opts, on_event=progress)
+    with _stop_signals_raise():
+        try:
+            url = cluster.start()
+            progress(
+                f"API ready at {url} in {time.monotonic() - t0:.2f}s "
+                f"({opts.nodes} node(s); kubeconfig {cluster.kubeconfig_path}, "
+                f"context {cluster.context})"
+            )
+            stop = threading.Event()
+            while not stop.wait(0.2):
+                cluster.check()
+        except (KeyboardInterrupt, Stopped) as e:
+            import signal
+
+            signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
+            progress(f"{signal.Signals(signum).name} received; tearing down")
+        finally:
+            with _signals_ignored():
+                closing = time.monotonic()
+                cluster.close()
+                progress(f"torn down in {time.monotonic() - closing:.2f}s")
+    return 0

@@ -1,0 +1,235 @@
+"""The parts of ``podnet up`` in one object, brought up in dependency order and torn
+down in reverse (:mod:`podnet.live.up` runs it until a signal)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from podnet.apiserver import auth, certs, kubeconfig
+from podnet.apiserver.errors import ApiError
+from podnet.apiserver.http.app import ServerThread
+from podnet.apiserver.registry import Registry
+from podnet.apiserver.resources import by_kind
+from podnet.apiserver.store import open_store
+from podnet.apiserver.store.base import Store
+from podnet.controllers.manager import ControllerManager
+from podnet.live.cluster import LiveCluster
+from podnet.live.kubelet import Kubelet
+from podnet.live.up import UpOptions, open_data_dir
+from podnet.model.cluster import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP
+from podnet.model.objects import Manifests
+
+# The Services every cluster has (kubeadm's): the API at the first IP of the range,
+# cluster DNS at kubeadm's clusterDNS address; created when missing, kept on restarts.
+BUILTIN_SERVICES: tuple[tuple[str, dict[str, Any]], ...] = (
+    (
+        "default",
+        {
+            "metadata": {
+                "name": "kubernetes",
+                "labels": {"component": "apiserver", "provider": "kubernetes"},
+            },
+            "spec": {
+                "clusterIP": KUBERNETES_SERVICE_IP,
+                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+            },
+        },
+    ),
+    (
+        "kube-system",
+        {
+            "metadata": {
+                "name": "kube-dns",
+                "labels": {
+                    "k8s-app": "kube-dns",
+                    "kubernetes.io/cluster-service": "true",
+                    "kubernetes.io/name": "CoreDNS",
+                },
+            },
+            "spec": {
+                "clusterIP": DNS_SERVICE_IP,
+                "selector": {"k8s-app": "kube-dns"},
+                "ports": [
+                    {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                    {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
+                ],
+            },
+        },
+    ),
+)
+BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class KubeletStreams:
+    """The API server's pod streams (``pods/log``) over the kubelet, whose reads block:
+    each runs on a thread, its chunks handed to the event loop."""
+
+    def __init__(self, kubelet: Kubelet) -> None:
+        self.kubelet = kubelet
+
+    async def logs(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        container: str | None,
+        follow: bool,
+        tail_lines: int | None,
+        since_seconds: int | None,
+        timestamps: bool,
+        previous: bool,
+    ) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        if not follow:
+            data = await loop.run_in_executor(
+                None,
+                lambda: self.kubelet.logs(
+                    namespace,
+                    name,
+                    container,
+                    tail=tail_lines,
+                    since_seconds=since_seconds,
+                    timestamps=timestamps,
+                    previous=previous,
+                ),
+            )
+            yield data
+            return
+        chunks = self.kubelet.follow_logs(
+            namespace,
+            name,
+            container,
+            tail=tail_lines,
+            since_seconds=since_seconds,
+            timestamps=timestamps,
+        )
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        stop = threading.Event()
+
+        def pump() -> None:
+            try:
+                for chunk in chunks:
+                    if stop.is_set():
+                        break
+                    loop.call_soon_threadsafe(queue.put_nowait, chunk)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        threading.Thread(target=pump, name="logs-follow", daemon=True).start()
+        try:
+            while (chunk := await queue.get()) is not None:
+                yield chunk
+        finally:
+            stop.set()
+
+
+class UpCluster:
+    def __init__(self, opts: UpOptions, *, on_event: Callable[[str], None]) -> None:
+        self.opts = opts
+        self.on_event = on_event
+        self.context = kubeconfig.entry_name(opts.name)
+        self.kubeconfig_path = (
+            Path(opts.kubeconfig) if opts.kubeconfig else kubeconfig.default_path()
+        )
+        self._lock_fd: int | None = None
+        self.store: Store | None = None
+        self.registry: Registry | None = None
+        self.cluster: LiveCluster | None = None
+        self.kubelet: Kubelet | None = None
+        self.controllers: ControllerManager | None = None
+        self.server: ServerThread | None = None
+        self._installed: kubeconfig.Installed | None = None
+
+    def start(self) -> str:
+        """Bring everything up; the API's URL."""
+        opts = self.opts
+        # Made first: its scratch dir (a tmpfs, removed by the cluster init even if
+        # podnet is SIGKILLed) holds the data of a cluster without --data-dir.
+        self.cluster = LiveCluster(Manifests(), nodes=opts.nodes, on_event=self.on_event)
+        data_dir = (
+            Path(opts.data_dir).resolve() if opts.data_dir else self.cluster.state_dir / "api"
+        )
+        self._lock_fd = open_data_dir(data_dir)
+        self.store = open_store(data_dir)
+        self.registry = Registry(self.store)
+        self._bootstrap(self.registry)
+        self.cluster.start()
+        self.controllers = ControllerManager(self.registry, nodes=opts.nodes)
+        self.controllers.start()
+        self.kubelet = Kubelet(self.registry, self.cluster)
+        self.kubelet.start()
+        tls = certs.ensure(data_dir)
+        token = auth.ensure_token(data_dir)
+        self.server = ServerThread(
+            self.registry,
+            host=opts.address,
+            port=opts.port,
+            tls=tls,
+            authenticator=auth.Authenticator(token),
+            pod_streams=KubeletStreams(self.kubelet),
+        )
+        port = self.server.start()
+        host = f"[{opts.address}]" if ":" in opts.address else opts.address
+        url = f"https://{host}:{port}"
+        self._installed = kubeconfig.install(
+            opts.name, url, tls, token, Path(opts.kubeconfig) if opts.kubeconfig else None
+        )
+        self.kubeconfig_path = self._installed.path
+        return url
+
+    def _bootstrap(self, registry: Registry) -> None:
+        """The namespaces and Services every cluster has, when missing."""
+        namespaces, services = by_kind("", "Namespace"), by_kind("", "Service")
+        assert namespaces is not None and services is not None
+        for name in BUILTIN_NAMESPACES:
+            with _exists_ok():  # a restart, or the registry made it
+                registry.create(
+                    namespaces,
+                    None,
+                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+                )
+        for ns, body in BUILTIN_SERVICES:
+            obj = {"apiVersion": "v1", "kind": "Service", **body}
+            obj["metadata"] = {**body["metadata"], "namespace": ns}
+            with _exists_ok():
+                registry.create(services, ns, obj)
+
+    def check(self) -> None:
+        """Raise what broke in the background (the cluster's sync, its init's death)."""
+        if self.cluster is not None:
+            self.cluster.check()
+
+    def close(self) -> None:
+        """The API first, then controllers, kubelet, store, kubeconfig entries, cluster."""
+        if self.server is not None:
+            self.server.stop()
+        if self.controllers is not None:
+            self.controllers.stop()
+        if self.kubelet is not None:
+            self.kubelet.stop()
+        if self.store is not None:
+            self.store.close()
+        if self._installed is not None:
+            with contextlib.suppress(OSError):
+                kubeconfig.remove(self._installed)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+        if self.cluster is not None:
+            self.cluster.close()  # every pod, namespace and table; its scratch dir
+
+
+@contextlib.contextmanager
+def _exists_ok() -> Iterator[None]:
+    try:
+        yield
+    except ApiError as e:
+        if e.reason != "AlreadyExists":
+            raise

@@ -1,0 +1,139 @@
+"""The README's `podnet up` walk-through, with the real kubectl binaries (1.20 and 1.37):
+the seed through `kubectl apply`, a recreated pod's new IP followed by its EndpointSlice,
+a NetworkPolicy applied to running pods, and a clean teardown."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from support.kube import KUBECTL_VERSIONS, Kubectl, eventually, podnet_up
+from support.live import descendants, require_live, wait_gone
+from support.paths import REPO
+from support.sandbox import HostState
+
+pytestmark = pytest.mark.kernel
+
+SEED = REPO / "examples" / "seed" / "pod-to-service.yaml"
+
+DENY_TO_SERVER = """\
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-to-my-app}
+spec:
+  podSelector: {matchLabels: {app: my-app}}
+  policyTypes: [Ingress]
+"""
+
+
+def _pod(kubectl: Kubectl, name: str) -> dict[str, object]:
+    pod: dict[str, object] = kubectl.json("get", "pod", name)
+    return pod
+
+
+def _client(kubectl: Kubectl, name: str) -> str:
+    """A new client pod fetching my-service once (2 s timeout); its phase when done."""
+    kubectl.ok(
+        "run",
+        name,
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "wget",
+        "-T",
+        "2",
+        "-qO-",
+        "http://my-service",
+    )
+
+    def finished() -> str | None:
+        phase = _pod(kubectl, name).get("status", {}).get("phase")  # type: ignore[attr-defined]
+        return phase if phase in ("Succeeded", "Failed") else None
+
+    phase: str = eventually(finished, 30, f"pod {name} finished")
+    return phase
+
+
+@pytest.mark.parametrize("version", KUBECTL_VERSIONS)
+def test_seed_through_kubectl(tmp_path: Path, version: str) -> None:
+    require_live()
+    before = HostState.take()
+    with podnet_up(tmp_path, "--nodes", "2") as up:
+        kubectl = up.kubectl(version)
+        out = kubectl.ok("apply", "-f", str(SEED))
+        assert "pod/pod-a created" in out and "service/my-service created" in out, out
+        logs = eventually(
+            lambda: (d := kubectl("logs", "pod-a")).rc == 0 and "Welcome to nginx!" in d.out,
+            30,
+            "pod-a's log shows the nginx page",
+        )
+        assert logs
+        wide = kubectl.ok("get", "pods", "-o", "wide")
+        assert "10.244." in wide and "node-" in wide, wide
+        old_ip = _pod(kubectl, "pod-b")["status"]["podIP"]  # type: ignore[index]
+
+        # Pod IPs change if pods restart; the Service keeps working.
+        kubectl.ok("delete", "pod", "pod-b")
+        kubectl.ok("apply", "-f", str(SEED))
+        new_ip = eventually(
+            lambda: _pod(kubectl, "pod-b").get("status", {}).get("podIP"),  # type: ignore[attr-defined]
+            20,
+            "pod-b's new IP",
+        )
+        assert new_ip != old_ip
+
+        def slice_ips() -> list[str]:
+            slices = kubectl.json(
+                "get", "endpointslices", "-l", "kubernetes.io/service-name=my-service"
+            )
+            return [
+                a for s in slices["items"] for e in s.get("endpoints") or [] for a in e["addresses"]
+            ]
+
+        eventually(lambda: slice_ips() == [new_ip], 20, "the EndpointSlice follows pod-b")
+        assert _client(kubectl, "client-1") == "Succeeded"
+
+        # NetworkPolicies can block traffic, applied to running pods.
+        kubectl.ok("apply", "-f", "-", stdin=DENY_TO_SERVER)
+        t0 = time.monotonic()
+        assert _client(kubectl, "client-2") == "Failed"
+        kubectl.ok("delete", "networkpolicy", "deny-to-my-app")
+        assert _client(kubectl, "client-3") == "Succeeded"
+        assert time.monotonic() - t0 < 60
+
+        started = descendants(up.proc.pid)
+        rc, err = up.stop()
+    assert rc == 0, err
+    assert "Traceback" not in err
+    assert wait_gone(started) == []
+    assert HostState.take() == before
+
+
+def test_no_credentials_get_401(tmp_path: Path) -> None:
+    require_live()
+    with podnet_up(tmp_path) as up:
+        anonymous = tmp_path / "anon"
+        anonymous.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "current-context": "x",
+                    "clusters": [
+                        {
+                            "name": "x",
+                            "cluster": {"server": up.server, "insecure-skip-tls-verify": True},
+                        }
+                    ],
+                    "users": [{"name": "x", "user": {}}],
+                    "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
+                }
+            )
+        )
+        done = Kubectl(up.kubectl("1.37").binary, anonymous)("get", "pods")
+        assert done.rc != 0
+        assert "Unauthorized" in done.err or "provide credentials" in done.err, done.err
+        rc, _ = up.stop()
+    assert rc == 0
