@@ -33,12 +33,11 @@ import queue
 import shutil
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from podnet.apiserver.errors import ApiError, not_found
+from podnet.apiserver.errors import not_found
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
 from podnet.dataplane.runtime.state import PodStatus
@@ -47,7 +46,13 @@ from podnet.live import kubelet_logs
 from podnet.live.cluster import LiveCluster
 from podnet.live.desired import Converter, convert
 from podnet.live.kubelet_status import Obj, PodRecord
-from podnet.live.kubelet_write import mirror_pod, newer, write_events, write_statuses
+from podnet.live.kubelet_write import (
+    StatusManager,
+    final_delete,
+    mirror_pod,
+    newer,
+    sync_mirror,
+)
 from podnet.model.clusterpolicy import ClusterNetworkPolicy
 from podnet.model.objects import Namespace, NetworkPolicy, Pod, Service
 
@@ -64,7 +69,6 @@ WATCHED = [
     )
     if r is not None
 ]
-STATUS_BATCH = 0.05  # seconds the status writer lets changes gather (coalescing)
 DEFAULT_GRACE = 30  # spec.terminationGracePeriodSeconds default (core/v1 defaults.go)
 
 
@@ -86,11 +90,9 @@ class Kubelet:
         self._store: dict[str, dict[str, Obj]] = {r.plural: {} for r in (PODS, *WATCHED)}
         self._converters = {r.plural: Converter(self._warn) for r in WATCHED}
         self._queue: queue.Queue[tuple[Resource, str, Obj]] = queue.Queue()
-        self._status_dirty: set[str] = set()
-        self._status_wake = threading.Event()
-        self._events: list[tuple[Obj, str, str, str]] = []
         self._running = False
         self._warned: set[str] = set()
+        self.status = StatusManager(registry, self._lock, self._pods.get, self._warn)
         self._threads: list[threading.Thread] = []
         self._watches: list[Any] = []
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="kubelet-kill")
@@ -101,7 +103,7 @@ class Kubelet:
         """List and watch, start the static pods, then serve in background threads."""
         assert PODS is not None
         self._running = True
-        self.cluster.on_status = self._on_status
+        self.cluster.on_status = self.status.observe
         for res in (PODS, *WATCHED):
             listed = self.registry.list(res, None)
             for obj in listed.items:
@@ -111,7 +113,7 @@ class Kubelet:
             self._spawn(f"kubelet-watch-{res.plural}", self._watch, res, w)
         self._start_static()
         self._spawn("kubelet-sync", self._sync_loop)
-        self._spawn("kubelet-status", self._status_loop)
+        self.status.start()
 
     def stop(self) -> None:
         """Stop watching and writing; the pods keep running (the cluster owns them)."""
@@ -119,7 +121,7 @@ class Kubelet:
         self.cluster.on_status = None
         for w in self._watches:
             w.close()
-        self._status_wake.set()
+        self.status.stop()
         for t in self._threads:
             t.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -241,14 +243,14 @@ class Kubelet:
                 # podnet never pulls: every image is "Never" pulled (images.go ErrImageNeverPull)
                 msg = f'Container image "{c.image}" is not present with pull policy of Never'
                 rec.error = ("Warning", "ErrImageNeverPull", msg)
-                self._event(obj, "Warning", "ErrImageNeverPull", msg)
+                self.status.event(obj, "Warning", "ErrImageNeverPull", msg)
                 return self._record(rec, start=False)
         return self._record(rec, start=True)
 
     def _record(self, rec: PodRecord, *, start: bool) -> PodRecord | None:
         with self._lock:
             self._pods[rec.pod.key] = rec
-        self._dirty(rec.pod.key)
+        self.status.dirty(rec.pod.key)
         return rec if start else None
 
     def _start(self, recs: list[PodRecord]) -> None:
@@ -258,14 +260,14 @@ class Kubelet:
         except PodnetError as e:
             for r in recs:
                 r.error = ("Warning", "FailedCreatePodSandBox", str(e))
-                self._event(r.obj, *r.error)
-                self._dirty(r.pod.key)
+                self.status.event(r.obj, *r.error)
+                self.status.dirty(r.pod.key)
             return
         for rec, pod in zip(recs, placed, strict=True):
             rec.pod, rec.placed = pod, True
         self.cluster.start_pods(placed, {r.pod.key: r.log_dir for r in recs})
         for rec in recs:
-            self._dirty(rec.pod.key)
+            self.status.dirty(rec.pod.key)
 
     # -- deletion ------------------------------------------------------------------------
     def _kill(self, rec: PodRecord, obj: Obj) -> None:
@@ -275,8 +277,8 @@ class Kubelet:
         if grace is None:
             grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE)
         for c in rec.pod.containers:
-            self._event(rec.obj, "Normal", "Killing", f"Stopping container {c.name}")
-        self._dirty(rec.pod.key)
+            self.status.event(rec.obj, "Normal", "Killing", f"Stopping container {c.name}")
+        self.status.dirty(rec.pod.key)
         self._pool.submit(self._terminate, rec, float(grace))
 
     def _terminate(self, rec: PodRecord, grace: float) -> None:
@@ -298,16 +300,7 @@ class Kubelet:
             self._queue.put((PODS, "RESYNC", current))
 
     def _final_delete(self, obj: Obj) -> None:
-        meta = obj.get("metadata") or {}
-        assert PODS is not None
-        with contextlib.suppress(ApiError):
-            self.registry.delete(
-                PODS,
-                meta.get("namespace"),
-                str(meta.get("name")),
-                grace_period=0,
-                preconditions={"uid": str(meta.get("uid"))},
-            )
+        final_delete(self.registry, obj)
 
     # -- static pods ----------------------------------------------------------------------
     def _start_static(self) -> None:
@@ -326,61 +319,13 @@ class Kubelet:
                 self.cluster.start_pods([p for p in state.pods if p.key == key], {key: rec.log_dir})
             else:
                 with contextlib.suppress(PodnetError):
-                    self._on_status(self.cluster.runtime.status(key))
+                    self.status.observe(self.cluster.runtime.status(key))
             self._mirror(key, None)
 
     def _mirror(self, key: str, obj: Obj | None) -> None:
         """Keep the static pod's mirror in the store (recreated when deleted)."""
-        rec = self._pods[key]
-        if obj is not None and not (obj.get("metadata") or {}).get("deletionTimestamp"):
-            rec.obj = newer(rec.obj, obj)
-            self._dirty(key)
-            return
-        if obj is not None:
-            self._final_delete(obj)
-        assert PODS is not None
-        try:
-            rec.obj = self.registry.create(PODS, rec.pod.namespace, mirror_pod(rec.pod))
-        except ApiError as e:
-            if e.code != 409:
-                self._warn(f"mirror pod {key}: {e}")
-            return
-        rec.written = None
-        self._dirty(key)
-
-    # -- status ---------------------------------------------------------------------------
-    def _on_status(self, status: PodStatus) -> None:
-        """The runtime's thread: record, queue Events, wake the writer."""
-        with self._lock:
-            rec = self._pods.get(status.key)
-            if rec is None:
-                return
-            events = rec.observe(status)
-            self._events += [(rec.obj, *e) for e in events]
-            self._status_dirty.add(status.key)
-        self._status_wake.set()
-
-    def _dirty(self, key: str) -> None:
-        with self._lock:
-            self._status_dirty.add(key)
-        self._status_wake.set()
-
-    def _event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
-        with self._lock:
-            self._events.append((obj, type_, reason, message))
-        self._status_wake.set()
-
-    def _status_loop(self) -> None:
-        while self._running:
-            self._status_wake.wait(0.5)
-            time.sleep(STATUS_BATCH)  # let a burst of changes gather
-            self._status_wake.clear()
-            with self._lock:
-                keys, self._status_dirty = self._status_dirty, set()
-                events, self._events = self._events, []
-                recs = [r for k in keys if (r := self._pods.get(k)) is not None]
-            write_statuses(self.registry, recs, self._lock, self._warn)
-            write_events(self.registry, events, self._warn)
+        if sync_mirror(self.registry, self._pods[key], obj, self._warn):
+            self.status.dirty(key)
 
     # -- logs (kubelet_logs.py) -----------------------------------------------------------
     def _log_dir(self, namespace: str, name: str, container: str | None) -> tuple[Any, Any]:

@@ -1,4 +1,5 @@
-"""The kubelet's writes to the API: pod status, Events, the static pod's mirror.
+"""The kubelet's writes to the API: pod status, Events, the final delete, the static
+pod's mirror.
 
 Status is written through the ``status`` subresource only when it differs from what
 this kubelet wrote last (the status manager's ``needsUpdate``,
@@ -9,8 +10,10 @@ more, as ``syncPod`` there does with a fresh GET. Events go through
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,11 +21,14 @@ from podnet.apiserver.errors import ApiError
 from podnet.apiserver.events import record_event
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import by_kind
+from podnet.dataplane.runtime.state import PodStatus
 from podnet.live.kubelet_status import Obj, PodRecord
 from podnet.model.objects import Pod
 
 PODS = by_kind("", "Pod")
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"  # pkg/kubelet/types/pod_update.go
+STATUS_BATCH = 0.05  # seconds the status writer lets changes gather (coalescing)
+Warn = Callable[[str], None]
 
 
 def _rv(obj: Obj) -> int:
@@ -124,3 +130,103 @@ def mirror_pod(pod: Pod) -> Obj:
             "priorityClassName": "system-cluster-critical",
         },
     }
+
+
+def final_delete(registry: Registry, obj: Obj) -> None:
+    """The kubelet's last word on a pod it has stopped: delete it now (grace 0), only
+    if it is still that pod (uid precondition)."""
+    assert PODS is not None
+    meta = obj.get("metadata") or {}
+    with contextlib.suppress(ApiError):
+        registry.delete(
+            PODS,
+            meta.get("namespace"),
+            str(meta.get("name")),
+            grace_period=0,
+            preconditions={"uid": str(meta.get("uid"))},
+        )
+
+
+def sync_mirror(registry: Registry, rec: PodRecord, obj: Obj | None, warn: Warn) -> bool:
+    """The static pod ``rec``'s mirror as seen in the store (``obj``; None: gone).
+    Deleted or being deleted: it is created again, as kubelet recreates a mirror pod
+    (pod/mirror_client.go). Whether its status must be written again."""
+    assert PODS is not None
+    if obj is not None and not (obj.get("metadata") or {}).get("deletionTimestamp"):
+        rec.obj = newer(rec.obj, obj)
+        return True
+    if obj is not None:
+        final_delete(registry, obj)
+    try:
+        rec.obj = registry.create(PODS, rec.pod.namespace, mirror_pod(rec.pod))
+    except ApiError as e:
+        if e.code != 409:
+            warn(f"mirror pod {rec.pod.key}: {e}")
+        return False
+    rec.written = None
+    return True
+
+
+class StatusManager:
+    """kubelet's status manager: the runtime's status changes are recorded (and turned
+    into Events) in the runtime's thread; one thread of its own writes, every
+    :data:`STATUS_BATCH` seconds at most, each changed pod's status once and the Events
+    gathered meanwhile, so a thousand pods starting make a thousand writes, not one per
+    container transition."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        lock: threading.RLock,
+        lookup: Callable[[str], PodRecord | None],
+        warn: Warn,
+    ) -> None:
+        self.registry, self._lock, self._lookup, self._warn = registry, lock, lookup, warn
+        self._dirty: set[str] = set()
+        self._events: list[tuple[Obj, str, str, str]] = []
+        self._wake = threading.Event()
+        self._running = False
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, name="kubelet-status", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running = False
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def observe(self, status: PodStatus) -> None:
+        """The runtime's status callback (its thread): record, queue Events, wake."""
+        with self._lock:
+            rec = self._lookup(status.key)
+            if rec is None:
+                return
+            self._events += [(rec.obj, *e) for e in rec.observe(status)]
+            self._dirty.add(status.key)
+        self._wake.set()
+
+    def dirty(self, key: str) -> None:
+        with self._lock:
+            self._dirty.add(key)
+        self._wake.set()
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        with self._lock:
+            self._events.append((obj, type_, reason, message))
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while self._running:
+            self._wake.wait(0.5)
+            time.sleep(STATUS_BATCH)  # let a burst of changes gather
+            self._wake.clear()
+            with self._lock:
+                keys, self._dirty = self._dirty, set()
+                events, self._events = self._events, []
+                recs = [r for k in keys if (r := self._lookup(k)) is not None]
+            write_statuses(self.registry, recs, self._lock, self._warn)
+            write_events(self.registry, events, self._warn)
