@@ -1,0 +1,456 @@
+"""EndpointSlices and Endpoints of Services with a selector (pkg/controller/endpointslice:
+endpointslice_controller.go, reconciler.go, utils.go; pkg/controller/endpoint:
+endpoints_controller.go).
+
+The rules are those of :mod:`podnet.control.endpoints` (same namespace, selector match,
+an IP; a named targetPort resolved per pod, a pod lacking it left out of that port;
+``hostname`` when the pod's subdomain names the Service), mirrored here over API dicts
+rather than called: that function takes podnet's model objects and drops not-ready
+pods, while an EndpointSlice keeps them with ``ready: false`` (and terminating pods
+with ``terminating: true``), and the Endpoints object lists them as notReadyAddresses.
+
+Pods whose targetPorts resolve to different numbers get different port lists, so they
+go to different slices (one port list per slice), at most 100 endpoints each. Existing
+slices are reused: an endpoint stays in the slice holding it, new ones fill free room,
+and only slices whose content changed are written (reconciler.go reconcileByAddressType).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from podnet.apiserver.errors import ApiError
+from podnet.apiserver.resources import Resource, by_kind
+from podnet.apiserver.store.base import Obj
+from podnet.controllers.base import (
+    Controller,
+    by_namespace,
+    deleting,
+    labels,
+    meta,
+    name,
+    namespace,
+    owner_reference,
+    pod_phase,
+    pod_ready,
+)
+from podnet.controllers.informer import obj_key
+from podnet.controllers.replicaset import PODS
+
+SERVICES: Resource = by_kind("", "Service")  # type: ignore[assignment]
+SLICES: Resource = by_kind("discovery.k8s.io", "EndpointSlice")  # type: ignore[assignment]
+ENDPOINTS: Resource = by_kind("", "Endpoints")  # type: ignore[assignment]
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
+MANAGED_BY = "endpointslice-controller.k8s.io"
+HEADLESS_LABEL = "service.kubernetes.io/headless"
+MAX_ENDPOINTS = 100  # --max-endpoints-per-slice default
+
+Ports = tuple[tuple[str, int, str], ...]  # (name, port, protocol), in Service order
+
+
+def find_port(pod: Obj, target: Any, protocol: str) -> int | None:
+    """podutil.FindPort: a number as is, a name looked up in the containers' ports."""
+    if isinstance(target, int):
+        return target
+    text = str(target)
+    if text.isdigit():
+        return int(text)
+    for c in (pod.get("spec") or {}).get("containers") or ():
+        for p in c.get("ports") or ():
+            if p.get("name") == text and p.get("protocol", "TCP") == protocol:
+                return int(p["containerPort"])
+    return None
+
+
+def pod_ports(svc: Obj, pod: Obj) -> Ports:
+    out = []
+    for sp in (svc.get("spec") or {}).get("ports") or ():
+        protocol = sp.get("protocol", "TCP")
+        target = sp.get("targetPort", sp.get("port"))
+        num = find_port(pod, target, protocol)
+        if num is not None:
+            out.append((str(sp.get("name", "")), num, protocol))
+    return tuple(out)
+
+
+def selected_pods(svc: Obj, pods: Sequence[Obj]) -> list[Obj]:
+    """Pods of the Service: same namespace, labels matching, not terminal."""
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    ns = namespace(svc)
+    return [
+        p
+        for p in pods
+        if namespace(p) == ns
+        and all(labels(p).get(k) == v for k, v in selector.items())
+        and pod_phase(p) not in ("Succeeded", "Failed")
+    ]
+
+
+def pod_ip(pod: Obj) -> str | None:
+    st = pod.get("status") or {}
+    ips = st.get("podIPs") or []
+    for entry in ips:
+        ip = entry.get("ip") if isinstance(entry, dict) else None
+        if ip and ":" not in ip:
+            return str(ip)
+    ip = st.get("podIP")
+    return str(ip) if ip and ":" not in str(ip) else None
+
+
+def _hostname(svc: Obj, pod: Obj) -> str | None:
+    spec = pod.get("spec") or {}
+    if spec.get("hostname") and spec.get("subdomain") == name(svc):
+        return str(spec["hostname"])
+    return None
+
+
+def _target_ref(pod: Obj) -> dict[str, str]:
+    return {
+        "kind": "Pod",
+        "namespace": namespace(pod),
+        "name": name(pod),
+        "uid": str(meta(pod).get("uid", "")),
+    }
+
+
+def slice_endpoint(svc: Obj, pod: Obj, ip: str) -> dict[str, Any]:
+    """utils.go podToEndpoint."""
+    serving = pod_ready(pod)
+    terminating = deleting(pod)
+    publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
+    ep: dict[str, Any] = {
+        "addresses": [ip],
+        "conditions": {
+            "ready": publish or (serving and not terminating),
+            "serving": serving,
+            "terminating": terminating,
+        },
+        "targetRef": _target_ref(pod),
+    }
+    node = (pod.get("spec") or {}).get("nodeName")
+    if node:
+        ep["nodeName"] = node
+    hostname = _hostname(svc, pod)
+    if hostname:
+        ep["hostname"] = hostname
+    return ep
+
+
+def desired_endpoints(svc: Obj, pods: Sequence[Obj]) -> dict[Ports, dict[str, dict[str, Any]]]:
+    """Endpoints grouped by their resolved port list: ports -> {ip: endpoint}."""
+    out: dict[Ports, dict[str, dict[str, Any]]] = {}
+    for pod in selected_pods(svc, pods):
+        ip = pod_ip(pod)
+        if ip is None:
+            continue
+        out.setdefault(pod_ports(svc, pod), {})[ip] = slice_endpoint(svc, pod, ip)
+    return out
+
+
+def _ip_key(ep: Mapping[str, Any]) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in ep["addresses"][0].split("."))
+    except (ValueError, KeyError, IndexError):
+        return ()
+
+
+def slice_ports(ports: Ports) -> list[dict[str, Any]]:
+    return [{"name": n, "port": p, "protocol": proto} for n, p, proto in ports]
+
+
+def ports_of_slice(sl: Obj) -> Ports:
+    return tuple(
+        (str(p.get("name", "")), int(p.get("port") or 0), str(p.get("protocol", "TCP")))
+        for p in sl.get("ports") or ()
+    )
+
+
+@dataclass
+class SlicePlan:
+    create: list[tuple[Ports, list[dict[str, Any]]]] = field(default_factory=list)
+    update: list[tuple[Obj, list[dict[str, Any]]]] = field(default_factory=list)
+    delete: list[Obj] = field(default_factory=list)
+
+
+def plan_slices(
+    desired: Mapping[Ports, Mapping[str, dict[str, Any]]],
+    existing: Sequence[Obj],
+    max_per_slice: int = MAX_ENDPOINTS,
+) -> SlicePlan:
+    """reconcileByPortMapping: keep endpoints where they are, fill room, add slices."""
+    plan = SlicePlan()
+    if not any(desired.values()):
+        # no endpoints: one placeholder slice, without ports or endpoints (reconciler.go
+        # placeholderSliceCompare)
+        keep = [sl for sl in existing if not sl.get("ports") and not sl.get("endpoints")][:1]
+        plan.delete = [sl for sl in existing if not any(sl is k for k in keep)]
+        if not keep:
+            plan.create.append(((), []))
+        return plan
+    by_ports: dict[Ports, list[Obj]] = {}
+    for sl in sorted(existing, key=name):
+        by_ports.setdefault(ports_of_slice(sl), []).append(sl)
+    for ports, slices in by_ports.items():
+        if ports not in desired:
+            plan.delete += slices
+    for ports, wanted in desired.items():
+        placed: set[str] = set()
+        contents: list[tuple[Obj, list[dict[str, Any]], bool]] = []
+        for sl in by_ports.get(ports, []):
+            kept = []
+            changed = False
+            for ep in sl.get("endpoints") or ():
+                ip = (ep.get("addresses") or [""])[0]
+                new = wanted.get(ip)
+                if new is None or ip in placed:
+                    changed = True
+                    continue
+                placed.add(ip)
+                kept.append(new)
+                changed = changed or new != ep
+            contents.append((sl, kept, changed))
+        fresh = sorted((ep for ip, ep in wanted.items() if ip not in placed), key=_ip_key)
+        # fill slices already being written first, then any with room (reconciler.go)
+        contents.sort(key=lambda c: (not c[2], name(c[0])))
+        for i, (sl, kept, changed) in enumerate(contents):
+            room = max_per_slice - len(kept)
+            if room > 0 and fresh:
+                kept += fresh[:room]
+                fresh = fresh[room:]
+                changed = True
+            contents[i] = (sl, kept, changed)
+        for sl, kept, changed in contents:
+            if not kept:
+                plan.delete.append(sl)
+            elif changed:
+                plan.update.append((sl, sorted(kept, key=_ip_key)))
+        while fresh:
+            plan.create.append((ports, fresh[:max_per_slice]))
+            fresh = fresh[max_per_slice:]
+    return plan
+
+
+def endpoints_subsets(svc: Obj, pods: Sequence[Obj]) -> list[dict[str, Any]]:
+    """endpoints_controller.go syncService: addresses per port list, ready or not
+    (terminating pods left out unless publishNotReadyAddresses), repacked by ports."""
+    publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
+    groups: dict[Ports, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
+    for pod in selected_pods(svc, pods):
+        ip = pod_ip(pod)
+        if ip is None or (deleting(pod) and not publish):
+            continue
+        addr: dict[str, Any] = {"ip": ip}
+        hostname = _hostname(svc, pod)
+        if hostname:
+            addr["hostname"] = hostname
+        node = (pod.get("spec") or {}).get("nodeName")
+        if node:
+            addr["nodeName"] = node
+        addr["targetRef"] = _target_ref(pod)
+        ready, not_ready = groups.setdefault(pod_ports(svc, pod), ([], []))
+        (ready if publish or pod_ready(pod) else not_ready).append(addr)
+    subsets = []
+    for ports in sorted(groups):
+        ready, not_ready = groups[ports]
+        sub: dict[str, Any] = {}
+        if ready:
+            sub["addresses"] = sorted(ready, key=lambda a: _ip_key({"addresses": [a["ip"]]}))
+        if not_ready:
+            sub["notReadyAddresses"] = sorted(
+                not_ready, key=lambda a: _ip_key({"addresses": [a["ip"]]})
+            )
+        if ports:
+            sub["ports"] = slice_ports(ports)
+        subsets.append(sub)
+    return subsets
+
+
+def managed_labels(svc: Obj) -> dict[str, str]:
+    out = {k: v for k, v in labels(svc).items() if k not in (SERVICE_NAME_LABEL, MANAGED_BY_LABEL)}
+    out[SERVICE_NAME_LABEL] = name(svc)
+    out[MANAGED_BY_LABEL] = MANAGED_BY
+    if (svc.get("spec") or {}).get("clusterIP") == "None":
+        out[HEADLESS_LABEL] = ""
+    return out
+
+
+def serves_endpoints(svc: Obj) -> bool:
+    spec = svc.get("spec") or {}
+    return bool(spec.get("selector")) and spec.get("type") != "ExternalName"
+
+
+class EndpointSliceController(Controller):
+    """Both controllers in one loop: each Service sync writes its slices and its
+    Endpoints from the same pod list."""
+
+    name = "endpointslice"
+
+    def setup(self) -> None:
+        self.services = self.informers.get(SERVICES)
+        self.pods = self.informers.get(PODS)
+        self.slices = self.informers.get(SLICES)
+        self.endpoints = self.informers.get(ENDPOINTS)
+        self.pods.add_index("namespace", by_namespace)
+        self.services.add_index("namespace", by_namespace)
+        self.slices.add_index("service", self._slice_service)
+        self.services.add_handler(self._on_service)
+        self.pods.add_handler(self._on_pod)
+        self.slices.add_handler(self._on_slice)
+        self.endpoints.add_handler(self._on_endpoints)
+
+    @staticmethod
+    def _slice_service(sl: Obj) -> list[str]:
+        lab = labels(sl)
+        if lab.get(MANAGED_BY_LABEL) != MANAGED_BY or SERVICE_NAME_LABEL not in lab:
+            return []
+        return [f"{namespace(sl)}/{lab[SERVICE_NAME_LABEL]}"]
+
+    def _on_service(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        assert new is not None
+        self.queue.add(obj_key(new))
+
+    def _on_pod(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        assert new is not None
+        if old is not None and type_ == "MODIFIED" and not _pod_changed(old, new):
+            return
+        pods = [p for p in (old, new) if p is not None]
+        for svc in self.services.by_index("namespace", namespace(new)):
+            selector = (svc.get("spec") or {}).get("selector") or {}
+            if not selector:
+                continue
+            if any(all(labels(p).get(k) == v for k, v in selector.items()) for p in pods):
+                self.queue.add(obj_key(svc))
+
+    def _on_slice(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        assert new is not None
+        for key in self._slice_service(new):
+            if type_ == "DELETED" or self.services.get(key) is None:
+                self.queue.add(key)
+
+    def _on_endpoints(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        if type_ == "DELETED" and new is not None:
+            self.queue.add(obj_key(new))
+
+    def sync(self, key: str) -> None:
+        svc = self.services.get(key)
+        ns = key.partition("/")[0]
+        if svc is None:
+            self._service_gone(key, ns)
+            return
+        if not serves_endpoints(svc) or deleting(svc):
+            return
+        pods = self.pods.by_index("namespace", ns)
+        self._sync_slices(svc, pods)
+        self._sync_endpoints(svc, pods)
+
+    def _service_gone(self, key: str, ns: str) -> None:
+        """Slices go with the Service through the garbage collector (owner reference);
+        the Endpoints object has none and is deleted here, as the endpoints controller."""
+        ep = self.endpoints.get(key)
+        if ep is not None:
+            try:
+                self.registry.delete(ENDPOINTS, ns, name(ep))
+            except ApiError as e:
+                if e.code != 404:
+                    raise
+
+    def _sync_slices(self, svc: Obj, pods: Sequence[Obj]) -> None:
+        ns = namespace(svc)
+        existing = [
+            sl
+            for sl in self.slices.by_index("service", obj_key(svc))
+            if any(
+                r.get("uid") == meta(svc).get("uid") for r in meta(sl).get("ownerReferences") or ()
+            )
+        ]
+        desired = desired_endpoints(svc, pods)
+        plan = plan_slices(desired, existing)
+        want_labels = managed_labels(svc)
+        for ports, eps in plan.create:
+            self._create_slice(svc, ports, eps, want_labels)
+        for sl, eps in plan.update:
+            fresh = copy.deepcopy(sl)
+            fresh["endpoints"] = eps
+            fresh["metadata"]["labels"] = want_labels
+            self.registry.update(SLICES, ns, name(sl), fresh)
+        for sl in plan.delete:
+            try:
+                self.registry.delete(SLICES, ns, name(sl))
+            except ApiError as e:
+                if e.code != 404:
+                    raise
+        written = {id(sl) for sl in plan.delete} | {id(sl) for sl, _ in plan.update}
+        for sl in existing:
+            if id(sl) in written:
+                continue
+            if labels(sl) != want_labels:
+                fresh = copy.deepcopy(sl)
+                fresh["metadata"]["labels"] = want_labels
+                self.registry.update(SLICES, ns, name(sl), fresh)
+
+    def _create_slice(
+        self, svc: Obj, ports: Ports, eps: list[dict[str, Any]], want_labels: dict[str, str]
+    ) -> None:
+        sl = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "generateName": f"{name(svc)}-",
+                "namespace": namespace(svc),
+                "labels": dict(want_labels),
+                "ownerReferences": [owner_reference(svc, SERVICES)],
+            },
+            "addressType": "IPv4",
+            "endpoints": eps,
+            "ports": slice_ports(ports),
+        }
+        self.registry.create(SLICES, namespace(svc), sl)
+
+    def _sync_endpoints(self, svc: Obj, pods: Sequence[Obj]) -> None:
+        ns = namespace(svc)
+        subsets = endpoints_subsets(svc, pods)
+        want_labels = {k: v for k, v in labels(svc).items()}
+        if (svc.get("spec") or {}).get("clusterIP") == "None":
+            want_labels[HEADLESS_LABEL] = ""
+        current = self.endpoints.get(obj_key(svc))
+        if current is None:
+            obj: Obj = {
+                "apiVersion": "v1",
+                "kind": "Endpoints",
+                "metadata": {"name": name(svc), "namespace": ns, "labels": want_labels},
+                "subsets": subsets,
+            }
+            if not want_labels:
+                del obj["metadata"]["labels"]
+            try:
+                self.registry.create(ENDPOINTS, ns, obj)
+            except ApiError as e:
+                if e.reason != "AlreadyExists":
+                    raise
+                self.queue.add_after(obj_key(svc), 0.01)
+            return
+        if (current.get("subsets") or []) == subsets and (labels(current) == want_labels):
+            return
+        fresh = copy.deepcopy(current)
+        fresh["subsets"] = subsets
+        if want_labels:
+            fresh["metadata"]["labels"] = want_labels
+        else:
+            fresh["metadata"].pop("labels", None)
+        self.registry.update(ENDPOINTS, ns, name(svc), fresh)
+
+
+def _pod_changed(old: Obj, new: Obj) -> bool:
+    """podEndpointsChanged / the fields endpoints depend on."""
+    return (
+        pod_ip(old) != pod_ip(new)
+        or pod_ready(old) != pod_ready(new)
+        or deleting(old) != deleting(new)
+        or labels(old) != labels(new)
+        or pod_phase(old) != pod_phase(new)
+        or (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
+    )

@@ -1,0 +1,85 @@
+"""kube-controller-manager and kube-scheduler of ``podnet up``, in one object.
+
+Every controller registers its informers and handlers on one shared
+:class:`~podnet.controllers.informer.Informers` (one list+watch per resource, however
+many controllers read it), then runs its own worker thread. Controllers read the
+informers' caches and write through the registry only, as controllers go through the
+API server (cmd/kube-controller-manager/app/controllermanager.go StartControllers).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from podnet.controllers.base import Clock, Controller
+from podnet.controllers.daemonset import DaemonSetController
+from podnet.controllers.deployment import DeploymentController
+from podnet.controllers.endpointslice import EndpointSliceController
+from podnet.controllers.garbagecollector import GarbageCollector
+from podnet.controllers.informer import Informers
+from podnet.controllers.job import JobController
+from podnet.controllers.namespace import NamespaceController
+from podnet.controllers.nodes import NodeController
+from podnet.controllers.replicaset import RCS, REPLICASETS, ReplicaSetController
+from podnet.controllers.scheduler import Scheduler
+from podnet.controllers.serviceaccount import ServiceAccountController
+from podnet.controllers.statefulset import StatefulSetController
+
+log = logging.getLogger(__name__)
+
+
+class ControllerManager:
+    def __init__(self, registry: Any, *, nodes: int, clock: Clock = time.time) -> None:
+        self.registry = registry
+        self.informers = Informers(registry)
+        kw: dict[str, Any] = {"clock": clock}
+        self.controllers: list[Controller] = [
+            NamespaceController(registry, self.informers, **kw),
+            NodeController(registry, self.informers, nodes=nodes, **kw),
+            ServiceAccountController(registry, self.informers, **kw),
+            Scheduler(registry, self.informers, **kw),
+            ReplicaSetController(registry, self.informers, res=REPLICASETS, **kw),
+            ReplicaSetController(registry, self.informers, res=RCS, **kw),
+            DeploymentController(registry, self.informers, **kw),
+            StatefulSetController(registry, self.informers, **kw),
+            DaemonSetController(registry, self.informers, **kw),
+            JobController(registry, self.informers, **kw),
+            EndpointSliceController(registry, self.informers, **kw),
+            GarbageCollector(registry, self.informers, **kw),
+        ]
+        self._started = False
+
+    def get(self, name: str) -> Controller:
+        for c in self.controllers:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def start(self) -> None:
+        """Handlers first, then the informers, then one worker thread per controller
+        (each waits for the caches to sync before its first key)."""
+        if self._started:
+            return
+        self._started = True
+        for c in self.controllers:
+            c.setup()
+        self.informers.start()
+        for c in self.controllers:
+            c.start()
+
+    def wait_synced(self, timeout: float = 10.0) -> bool:
+        return self.informers.wait_synced(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop every worker and informer, waiting at most ``timeout`` in all."""
+        if not self._started:
+            return
+        deadline = time.monotonic() + timeout
+        for c in self.controllers:
+            c.stop()
+        for c in self.controllers:
+            c.join(max(0.0, deadline - time.monotonic()))
+        self.informers.stop(max(0.05, deadline - time.monotonic()))
+        self._started = False

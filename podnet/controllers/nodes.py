@@ -1,0 +1,171 @@
+"""The Node objects of podnet's nodes: node-0 .. node-(N-1), as each node's kubelet
+registers itself (pkg/kubelet/kubelet_node_status.go initialNode / setNodeStatus).
+
+podnet's nodes are network namespaces it creates itself, so this controller creates
+their Node objects at start and again if one is deleted (a kubelet re-registers); the
+kubelet may refresh the Ready heartbeat. Names, pod CIDRs and addresses are
+:func:`podnet.control.scheduler.make_nodes`', the ones the data plane uses.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from typing import Any
+
+from podnet.apiserver.errors import ApiError
+from podnet.apiserver.resources import Resource, by_kind
+from podnet.apiserver.store.base import Obj
+from podnet.control.scheduler import HOSTNAME_LABEL, MAX_PODS, OS_LABEL, make_nodes
+from podnet.controllers.base import Controller, rfc3339
+
+NODES: Resource = by_kind("", "Node")  # type: ignore[assignment]
+KUBELET_VERSION = "v1.37.0"
+ARCH_LABEL = "kubernetes.io/arch"
+_GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le"}
+
+
+def host_resources() -> tuple[str, str, str]:
+    """(arch, cpu, memory) of this machine, every node sharing it."""
+    arch = _GO_ARCH.get(platform.machine(), platform.machine() or "amd64")
+    cpu = str(os.cpu_count() or 1)
+    memory = "0"
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    memory = f"{int(line.split()[1])}Ki"
+                    break
+    except OSError:
+        pass
+    return arch, cpu, memory
+
+
+def node_objects(
+    count: int, now: float, *, arch: str = "amd64", cpu: str = "2", memory: str = "4Gi"
+) -> list[Obj]:
+    """The Node object of every podnet node, as its kubelet would register it."""
+    stamp = rfc3339(now)
+    out: list[Obj] = []
+    for node in make_nodes(count):
+        resources = {"cpu": cpu, "memory": memory, "pods": str(MAX_PODS), "ephemeral-storage": "0"}
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": node.name,
+                    "labels": {
+                        "beta.kubernetes.io/arch": arch,
+                        "beta.kubernetes.io/os": "linux",
+                        ARCH_LABEL: arch,
+                        HOSTNAME_LABEL: node.labels[HOSTNAME_LABEL],
+                        OS_LABEL: node.labels[OS_LABEL],
+                    },
+                    "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
+                },
+                "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]},
+                "status": {
+                    "capacity": dict(resources),
+                    "allocatable": dict(resources),
+                    "conditions": _conditions(stamp),
+                    "addresses": [
+                        {"type": "InternalIP", "address": node.address},
+                        {"type": "Hostname", "address": node.name},
+                    ],
+                    "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+                    "nodeInfo": {
+                        "machineID": "",
+                        "systemUUID": "",
+                        "bootID": "",
+                        "kernelVersion": platform.release(),
+                        "osImage": "podnet",
+                        "containerRuntimeVersion": "podnet://0",
+                        "kubeletVersion": KUBELET_VERSION,
+                        "kubeProxyVersion": "",
+                        "operatingSystem": "linux",
+                        "architecture": arch,
+                    },
+                },
+            }
+        )
+    return out
+
+
+def _conditions(stamp: str) -> list[dict[str, Any]]:
+    """kubelet's node conditions: the pressure ones False, Ready True (KubeletReady)."""
+
+    def cond(type_: str, status: str, reason: str, message: str) -> dict[str, Any]:
+        return {
+            "type": type_,
+            "status": status,
+            "lastHeartbeatTime": stamp,
+            "lastTransitionTime": stamp,
+            "reason": reason,
+            "message": message,
+        }
+
+    return [
+        cond(
+            "MemoryPressure",
+            "False",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available",
+        ),
+        cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        cond(
+            "PIDPressure",
+            "False",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+        ),
+        cond("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+    ]
+
+
+class NodeController(Controller):
+    """Keeps every podnet node's Node object in the API."""
+
+    name = "node-registration"
+
+    def __init__(self, registry: Any, informers: Any, *, nodes: int, **kw: Any) -> None:
+        super().__init__(registry, informers, **kw)
+        self.count = nodes
+        self.arch, self.cpu, self.memory = host_resources()
+
+    def setup(self) -> None:
+        self.nodes = self.informers.get(NODES)
+        self.nodes.add_handler(self._on_node)
+
+    def _on_node(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        if type_ == "DELETED" and new is not None:
+            self.queue.add(str(new["metadata"]["name"]))
+
+    def prepare(self) -> None:
+        self.register_all()
+
+    def register_all(self) -> None:
+        for obj in self.desired():
+            self.queue.add(obj["metadata"]["name"])
+
+    def desired(self) -> list[Obj]:
+        return node_objects(
+            self.count, self.clock(), arch=self.arch, cpu=self.cpu, memory=self.memory
+        )
+
+    def sync(self, key: str) -> None:
+        if self.nodes.get(key) is not None:
+            return
+        for obj in self.desired():
+            if obj["metadata"]["name"] != key:
+                continue
+            try:  # the node strategy keeps a registering kubelet's status
+                created = self.registry.create(NODES, None, obj)
+            except ApiError as e:
+                if e.reason != "AlreadyExists":
+                    raise
+                return
+            if not created.get("status"):
+                fresh = dict(created)
+                fresh["status"] = obj["status"]
+                self.registry.update(NODES, None, key, fresh, subresource="status")

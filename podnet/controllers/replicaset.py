@@ -1,0 +1,249 @@
+"""ReplicaSets and ReplicationControllers (pkg/controller/replicaset/replica_set.go;
+the RC controller is the same code over the older kind, pkg/controller/replication).
+
+Pods are the ones the set controls (controller ownerReference by uid, indexed), so a
+sync costs O(its own pods). Missing pods are created from the template in slow-start
+batches of 1, 2, 4, ... (``slowStartBatch``), at most 500 per sync (``burstReplicas``);
+surplus pods go newest and least ready first (``ActivePods`` ordering). Creates and
+deletes not yet seen in the informer are expectations: a sync waits for them, so the
+cache lagging behind never doubles a scale-up. Adopting orphans by selector is not done:
+only pods the set created are its own.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from typing import Any
+
+from podnet.apiserver.errors import ApiError
+from podnet.apiserver.resources import Resource, by_kind
+from podnet.apiserver.store.base import Obj
+from podnet.controllers.base import (
+    Controller,
+    condition,
+    controller_uid,
+    deleting,
+    labels,
+    meta,
+    name,
+    namespace,
+    owner_key,
+    parse_time,
+    pod_active,
+    pod_available,
+    pod_from_template,
+    pod_phase,
+    pod_ready,
+    record_event,
+)
+from podnet.controllers.informer import Expectations, obj_key
+
+PODS: Resource = by_kind("", "Pod")  # type: ignore[assignment]
+REPLICASETS: Resource = by_kind("apps", "ReplicaSet")  # type: ignore[assignment]
+RCS: Resource = by_kind("", "ReplicationController")  # type: ignore[assignment]
+BURST_REPLICAS = 500
+_PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
+
+
+def spec_replicas(obj: Obj) -> int:
+    value = (obj.get("spec") or {}).get("replicas")
+    return 1 if value is None else int(value)
+
+
+def deletion_rank(pod: Obj) -> tuple[Any, ...]:
+    """controller.ActivePods Less: the pod to delete first sorts first (unassigned,
+    then Pending < Unknown < Running, not ready, ready more recently, more restarts,
+    created more recently)."""
+    spec = pod.get("spec") or {}
+    ready = pod_ready(pod)
+    ready_since = 0.0
+    if ready:
+        ready_since = parse_time((condition(pod, "Ready") or {}).get("lastTransitionTime")) or 0.0
+    restarts = sum(
+        int(c.get("restartCount") or 0)
+        for c in (pod.get("status") or {}).get("containerStatuses") or ()
+    )
+    created = parse_time(meta(pod).get("creationTimestamp")) or 0.0
+    return (
+        bool(spec.get("nodeName")),
+        _PHASE_RANK.get(pod_phase(pod), 0),
+        ready,
+        -ready_since,
+        -restarts,
+        -created,
+        name(pod),
+    )
+
+
+def plan_replicas(
+    want: int, active: Sequence[Obj], burst: int = BURST_REPLICAS
+) -> tuple[int, list[Obj]]:
+    """``manageReplicas``: how many pods to create, or which to delete."""
+    diff = len(active) - want
+    if diff < 0:
+        return min(-diff, burst), []
+    if diff > 0:
+        return 0, sorted(active, key=deletion_rank)[: min(diff, burst)]
+    return 0, []
+
+
+def slow_start_batches(count: int, initial: int = 1) -> list[int]:
+    """Batch sizes 1, 2, 4, ... summing to ``count`` (``slowStartBatch``)."""
+    out, size = [], initial
+    while count > 0:
+        b = min(size, count)
+        out.append(b)
+        count -= b
+        size *= 2
+    return out
+
+
+def replica_status(
+    owner: Obj, pods: Sequence[Obj], now: float, template_labels: dict[str, str]
+) -> dict[str, Any]:
+    """calculateStatus: counts over the active pods it owns."""
+    spec = owner.get("spec") or {}
+    min_ready = int(spec.get("minReadySeconds") or 0)
+    active = [p for p in pods if pod_active(p)]
+    status: dict[str, Any] = {
+        "replicas": len(active),
+        "fullyLabeledReplicas": sum(
+            1 for p in active if all(labels(p).get(k) == v for k, v in template_labels.items())
+        ),
+        "readyReplicas": sum(1 for p in active if pod_ready(p)),
+        "availableReplicas": sum(1 for p in active if pod_available(p, min_ready, now)),
+        "observedGeneration": int(meta(owner).get("generation") or 1),
+    }
+    old_conditions = (owner.get("status") or {}).get("conditions")
+    if old_conditions:
+        status["conditions"] = old_conditions
+    if "terminatingReplicas" in (owner.get("status") or {}):
+        status["terminatingReplicas"] = sum(1 for p in pods if deleting(p))
+    return status
+
+
+def same_status(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Zero counts are omitted on the wire (omitempty), so absent equals 0."""
+    keys = set(old) | set(new)
+    return all((old.get(k) or 0) == (new.get(k) or 0) for k in keys)
+
+
+class ReplicaSetController(Controller):
+    """One controller per kind: ``res`` is ReplicaSets or ReplicationControllers."""
+
+    def __init__(
+        self, registry: Any, informers: Any, *, res: Resource = REPLICASETS, **kw: Any
+    ) -> None:
+        super().__init__(registry, informers, **kw)
+        self.res = res
+        self.name = "replicaset" if res.kind == "ReplicaSet" else "replicationcontroller"
+        self.expectations = Expectations()
+
+    def setup(self) -> None:
+        self.sets = self.informers.get(self.res)
+        self.pods = self.informers.get(PODS)
+        self.pods.add_index("controller", controller_uid)
+        self.sets.add_handler(self._on_set)
+        self.pods.add_handler(self._on_pod)
+
+    def _on_set(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        assert new is not None
+        key = obj_key(new)
+        if type_ == "DELETED":
+            self.expectations.forget(key)
+        self.queue.add(key)
+
+    def _on_pod(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        assert new is not None
+        owner = owner_key(new, self.res)
+        if type_ == "ADDED":
+            if owner is not None:
+                if deleting(new):
+                    self.expectations.observed_delete(owner, obj_key(new))
+                else:
+                    self.expectations.observed_add(owner)
+        elif type_ == "DELETED":
+            if owner is not None:
+                self.expectations.observed_delete(owner, obj_key(new))
+        else:
+            assert old is not None
+            if owner is not None and deleting(new) and not deleting(old):
+                self.expectations.observed_delete(owner, obj_key(new))
+            old_owner = owner_key(old, self.res)
+            if old_owner is not None and old_owner != owner:
+                self.queue.add(old_owner)
+        if owner is not None:
+            self.queue.add(owner)
+
+    def sync(self, key: str) -> None:
+        rs = self.sets.get(key)
+        if rs is None:
+            self.expectations.forget(key)
+            return
+        pods = self.pods.by_index("controller", meta(rs).get("uid", ""))
+        pods = [p for p in pods if namespace(p) == namespace(rs)]
+        if self.expectations.satisfied(key) and not deleting(rs):
+            self._manage(key, rs, [p for p in pods if pod_active(p)])
+        self._update_status(rs, pods)
+
+    def _manage(self, key: str, rs: Obj, active: list[Obj]) -> None:
+        create, delete = plan_replicas(spec_replicas(rs), active)
+        component = f"{self.name}-controller"
+        if create:
+            self.expectations.expect(key, adds=create)
+            template = (rs.get("spec") or {}).get("template") or {}
+            created = 0
+            try:
+                for batch in slow_start_batches(create):
+                    for _ in range(batch):
+                        pod = pod_from_template(
+                            template, rs, self.res, generate_name=f"{name(rs)}-"
+                        )
+                        out = self.registry.create(PODS, namespace(rs), pod)
+                        created += 1
+                        record_event(
+                            self.registry,
+                            rs,
+                            "Normal",
+                            "SuccessfulCreate",
+                            f"Created pod: {name(out)}",
+                            component,
+                        )
+            except ApiError as e:
+                for _ in range(create - created):  # never coming: lower the expectation
+                    self.expectations.observed_add(key)
+                record_event(self.registry, rs, "Warning", "FailedCreate", e.message, component)
+                raise
+        if delete:
+            self.expectations.expect(key, deletes=[obj_key(p) for p in delete])
+            for pod in delete:
+                try:
+                    self.registry.delete(PODS, namespace(pod), name(pod))
+                except ApiError as e:
+                    if e.code != 404:
+                        self.expectations.observed_delete(key, obj_key(pod))
+                        raise
+                    self.expectations.observed_delete(key, obj_key(pod))
+                record_event(
+                    self.registry,
+                    rs,
+                    "Normal",
+                    "SuccessfulDelete",
+                    f"Deleted pod: {name(pod)}",
+                    component,
+                )
+
+    def _update_status(self, rs: Obj, pods: list[Obj]) -> None:
+        spec = rs.get("spec") or {}
+        tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        now = self.clock()
+        status = replica_status(rs, pods, now, tlabels)
+        min_ready = int(spec.get("minReadySeconds") or 0)
+        if min_ready > 0 and status["readyReplicas"] > status["availableReplicas"]:
+            self.queue.add_after(obj_key(rs), 1.0)  # re-check when they become available
+        if same_status(rs.get("status") or {}, status):
+            return
+        fresh = copy.copy(rs)
+        fresh["status"] = status
+        self.registry.update(self.res, namespace(rs), name(rs), fresh, subresource="status")

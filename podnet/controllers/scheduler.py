@@ -1,0 +1,311 @@
+"""kube-scheduler in miniature: bind each pod without ``spec.nodeName`` to a node.
+
+Filters as the default plugins do for what podnet models (pkg/scheduler/framework/
+plugins): NodeName, NodeUnschedulable, NodeAffinity (``nodeSelector`` and required
+node affinity, ``matchExpressions`` on labels and ``matchFields`` on
+``metadata.name``, as DaemonSet pods carry) and NodeResourcesFit's pod count
+(allocatable ``pods``, 110 as kubelet's --max-pods and podnet/control/scheduler.py).
+Among feasible nodes the one with the fewest pods wins, then node order: the same
+score :func:`podnet.control.scheduler.place` uses. A pod no node fits gets
+``PodScheduled=False``, reason ``Unschedulable``, the FitError message
+(schedule_one.go), and waits until a pod is deleted or a node added
+(MoveAllToActiveOrBackoffQueue).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from podnet.apiserver.errors import ApiError
+from podnet.apiserver.resources import Resource, by_kind
+from podnet.apiserver.store.base import Obj
+from podnet.control.scheduler import MAX_PODS
+from podnet.controllers.base import (
+    Controller,
+    condition,
+    deleting,
+    labels,
+    meta,
+    name,
+    namespace,
+    pod_phase,
+    record_event,
+    rfc3339,
+)
+from podnet.controllers.informer import obj_key
+
+PODS: Resource = by_kind("", "Pod")  # type: ignore[assignment]
+NODES: Resource = by_kind("", "Node")  # type: ignore[assignment]
+SCHEDULER_NAME = "default-scheduler"
+
+
+def node_order(node_name: str) -> tuple[int, str]:
+    """node-2 before node-10."""
+    m = re.fullmatch(r"(.*?)(\d+)", node_name)
+    return (int(m.group(2)), m.group(1)) if m else (1 << 30, node_name)
+
+
+def allocatable_pods(node: Obj) -> int:
+    alloc = (node.get("status") or {}).get("allocatable") or {}
+    try:
+        return int(alloc.get("pods", MAX_PODS))
+    except (TypeError, ValueError):
+        return MAX_PODS
+
+
+def _term_matches(term: Mapping[str, Any], node: Obj) -> bool:
+    """One nodeSelectorTerm: every expression and field requirement holds
+    (component-helpers/scheduling/corev1/nodeaffinity)."""
+    exprs = term.get("matchExpressions") or []
+    fields = term.get("matchFields") or []
+    if not exprs and not fields:
+        return False  # an empty term matches nothing
+    node_labels = labels(node)
+    for e in exprs:
+        if not _requirement(
+            e, node_labels.get(str(e.get("key"))), str(e.get("key")) in node_labels
+        ):
+            return False
+    for f in fields:
+        if f.get("key") != "metadata.name":
+            return False
+        if not _requirement(f, name(node), True):
+            return False
+    return True
+
+
+def _requirement(req: Mapping[str, Any], value: str | None, present: bool) -> bool:
+    op = req.get("operator")
+    values = [str(v) for v in req.get("values") or ()]
+    if op == "In":
+        return present and value in values
+    if op == "NotIn":
+        return not present or value not in values
+    if op == "Exists":
+        return present
+    if op == "DoesNotExist":
+        return not present
+    if op in ("Gt", "Lt") and present and values:
+        try:
+            a, b = int(value or ""), int(values[0])
+        except ValueError:
+            return False
+        return a > b if op == "Gt" else a < b
+    return False
+
+
+def affinity_fits(pod: Obj, node: Obj) -> bool:
+    """NodeAffinity filter: nodeSelector, then required node affinity (terms ORed)."""
+    spec = pod.get("spec") or {}
+    node_labels = labels(node)
+    for k, v in (spec.get("nodeSelector") or {}).items():
+        if node_labels.get(k) != v:
+            return False
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
+    terms = required.get("nodeSelectorTerms")
+    if terms is None:
+        return True
+    return any(_term_matches(t, node) for t in terms)
+
+
+def pick_node(pod: Obj, nodes: Sequence[Obj], load: Mapping[str, int]) -> tuple[str | None, str]:
+    """The node for ``pod`` (fewest pods, then node order) or None and the FitError
+    message ``0/N nodes are available: <count> <reason>, ...`` (reasons sorted)."""
+    reasons: dict[str, int] = {}
+    best: tuple[int, tuple[int, str], str] | None = None
+    wanted = (pod.get("spec") or {}).get("nodeName")
+    for node in nodes:
+        n = name(node)
+        if wanted and n != wanted:
+            reason = "node(s) didn't match the requested node name"
+        elif (node.get("spec") or {}).get("unschedulable"):
+            reason = "node(s) were unschedulable"
+        elif not affinity_fits(pod, node):
+            reason = "node(s) didn't match Pod's node affinity/selector"
+        elif load.get(n, 0) >= allocatable_pods(node):
+            reason = "Too many pods"
+        else:
+            cand = (load.get(n, 0), node_order(n), n)
+            if best is None or cand < best:
+                best = cand
+            continue
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if best is not None:
+        return best[2], ""
+    parts = sorted(f"{count} {reason}" for reason, count in reasons.items())
+    return None, f"0/{len(nodes)} nodes are available: {', '.join(parts)}."
+
+
+def counts_on_node(pod: Obj) -> str | None:
+    """The node a pod occupies: bound and not terminal (kubelet admission and the
+    scheduler cache both drop finished pods)."""
+    node = (pod.get("spec") or {}).get("nodeName")
+    if not node or pod_phase(pod) in ("Succeeded", "Failed"):
+        return None
+    return str(node)
+
+
+def wants_scheduling(pod: Obj) -> bool:
+    spec = pod.get("spec") or {}
+    return (
+        not spec.get("nodeName")
+        and spec.get("schedulerName", SCHEDULER_NAME) == SCHEDULER_NAME
+        and not deleting(pod)
+        and pod_phase(pod) not in ("Succeeded", "Failed")
+    )
+
+
+class Scheduler(Controller):
+    name = "scheduler"
+
+    def setup(self) -> None:
+        self.pods = self.informers.get(PODS)
+        self.nodes = self.informers.get(NODES)
+        self._lock = threading.Lock()
+        self._on_node: dict[str, str] = {}  # pod key -> node it occupies
+        self._load: dict[str, int] = {}
+        self._assumed: dict[str, str] = {}  # pods bound here, not yet seen bound
+        self._unschedulable: set[str] = set()
+        self._moves = 0  # bumped when room may have appeared (moveRequestCycle)
+        self.pods.add_handler(self._on_pod)
+        self.nodes.add_handler(self._on_node_event)
+
+    def _on_pod(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        assert new is not None
+        key = obj_key(new)
+        node = None if type_ == "DELETED" else counts_on_node(new)
+        with self._lock:
+            prev = self._on_node.pop(key, None)
+            if prev is not None:
+                self._load[prev] -= 1
+            if node is not None:
+                self._on_node[key] = node
+                self._load[node] = self._load.get(node, 0) + 1
+                self._assumed.pop(key, None)
+            freed = prev is not None and node is None
+            if type_ == "DELETED":
+                self._assumed.pop(key, None)
+                self._unschedulable.discard(key)
+            retry = list(self._unschedulable) if freed else []
+            if freed:
+                self._moves += 1
+                self._unschedulable.clear()
+        for k in retry:
+            self.queue.add(k)
+        if type_ != "DELETED" and wants_scheduling(new):
+            self.queue.add(key)
+
+    def _on_node_event(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        if type_ == "DELETED":
+            return
+        with self._lock:
+            retry = list(self._unschedulable)
+            self._unschedulable.clear()
+            self._moves += 1
+        for k in retry:
+            self.queue.add(k)
+
+    def load(self) -> dict[str, int]:
+        with self._lock:
+            out = dict(self._load)
+            for node in self._assumed.values():
+                out[node] = out.get(node, 0) + 1
+            return out
+
+    def sync(self, key: str) -> None:
+        pod = self.pods.get(key)
+        if pod is None or not wants_scheduling(pod):
+            return
+        with self._lock:
+            if key in self._assumed:
+                return  # bound; the informer has not caught up yet
+            moves = self._moves
+        nodes = self.nodes.objects()
+        node, message = pick_node(pod, nodes, self.load())
+        if node is None:
+            self._unschedulable_pod(key, pod, message, moves)
+            return
+        with self._lock:
+            self._assumed[key] = node  # assume (scheduler cache AssumePod)
+        try:
+            self._bind(pod, node)
+        except ApiError:
+            with self._lock:
+                self._assumed.pop(key, None)
+            raise
+        record_event(
+            self.registry,
+            pod,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {namespace(pod)}/{name(pod)} to {node}",
+            SCHEDULER_NAME,
+        )
+
+    def _bind(self, pod: Obj, node: str) -> None:
+        """POST pods/binding when the registry serves it (it sets spec.nodeName and
+        PodScheduled=True in one write, as pod storage's assignPod); else an update of
+        spec.nodeName and then the status."""
+        ns, n = namespace(pod), name(pod)
+        binding = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": n, "namespace": ns, "uid": meta(pod).get("uid")},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
+        bind = getattr(self.registry, "bind", None)
+        if callable(bind):
+            bound = bind(ns, n, binding)
+        else:
+            try:
+                bound = self.registry.create(PODS, ns, binding, subresource="binding")
+            except TypeError:
+                fresh = copy.deepcopy(pod)
+                fresh["spec"]["nodeName"] = node
+                bound = self.registry.update(PODS, ns, n, fresh)
+        if not isinstance(bound, dict) or bound.get("kind") != "Pod":
+            bound = self.registry.get(PODS, ns, n)
+        cond = condition(bound, "PodScheduled")
+        if cond is None or cond.get("status") != "True":
+            fresh = copy.deepcopy(bound)
+            self._set_scheduled(fresh, "True", None, "")
+            self.registry.update(PODS, ns, n, fresh, subresource="status")
+
+    def _set_scheduled(self, pod: Obj, status: str, reason: str | None, message: str) -> None:
+        st = pod.setdefault("status", {})
+        conds = [c for c in st.get("conditions") or () if c.get("type") != "PodScheduled"]
+        cond: dict[str, Any] = {
+            "type": "PodScheduled",
+            "status": status,
+            "lastProbeTime": None,
+            "lastTransitionTime": rfc3339(self.clock()),
+        }
+        if reason:
+            cond["reason"] = reason
+            cond["message"] = message
+        st["conditions"] = [cond, *conds]
+        st.setdefault("phase", "Pending")
+
+    def _unschedulable_pod(self, key: str, pod: Obj, message: str, moves: int) -> None:
+        with self._lock:
+            if self._moves != moves:  # room appeared while deciding: try again
+                self.queue.add(key)
+            else:
+                self._unschedulable.add(key)
+        cond = condition(pod, "PodScheduled")
+        if (
+            cond is not None
+            and cond.get("reason") == "Unschedulable"
+            and cond.get("message") == message
+        ):
+            return
+        fresh = copy.deepcopy(pod)
+        self._set_scheduled(fresh, "False", "Unschedulable", message)
+        self.registry.update(PODS, namespace(pod), name(pod), fresh, subresource="status")
+        record_event(self.registry, pod, "Warning", "FailedScheduling", message, SCHEDULER_NAME)

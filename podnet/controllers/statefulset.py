@@ -1,0 +1,254 @@
+"""StatefulSets (pkg/controller/statefulset/stateful_set_control.go, stateful_set_utils.go).
+
+Pods ``<name>-<ordinal>`` with a stable hostname (``spec.hostname``) under the governing
+Service (``spec.subdomain = serviceName``), labelled with their pod name, index and the
+``controller-revision-hash`` of the template they were made from. OrderedReady creates
+one ordinal at a time, the next only once every lower one is Running and Ready, and
+removes from the highest ordinal, one at a time; Parallel does both at once. A
+RollingUpdate replaces pods of an older revision from the highest ordinal down to
+``partition``, one at a time once all are ready. Failed pods are deleted and made again.
+Revisions are named in the labels only; no ControllerRevision objects are written.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from podnet.apiserver.errors import ApiError
+from podnet.apiserver.resources import Resource, by_kind
+from podnet.apiserver.store.base import Obj
+from podnet.controllers.base import (
+    Controller,
+    compute_hash,
+    controller_uid,
+    deleting,
+    labels,
+    meta,
+    name,
+    namespace,
+    owner_key,
+    pod_available,
+    pod_from_template,
+    pod_phase,
+    pod_ready,
+    record_event,
+)
+from podnet.controllers.informer import Expectations, obj_key
+from podnet.controllers.replicaset import PODS, same_status, spec_replicas
+
+STATEFULSETS: Resource = by_kind("apps", "StatefulSet")  # type: ignore[assignment]
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+REVISION_LABEL = "controller-revision-hash"
+COMPONENT = "statefulset-controller"
+
+
+def revision_name(sts: Obj) -> str:
+    """``<name>-<hash of the template>``, as the ControllerRevision's name."""
+    count = (sts.get("status") or {}).get("collisionCount")
+    return f"{name(sts)}-{compute_hash((sts.get('spec') or {}).get('template') or {}, count)}"
+
+
+def ordinal(sts_name: str, pod_name: str) -> int | None:
+    m = re.fullmatch(re.escape(sts_name) + r"-(\d+)", pod_name)
+    return int(m.group(1)) if m else None
+
+
+def new_pod(sts: Obj, i: int, revision: str) -> Obj:
+    """newVersionedStatefulSetPod: identity, labels, hostname/subdomain."""
+    spec = sts.get("spec") or {}
+    pod = pod_from_template(spec.get("template") or {}, sts, STATEFULSETS, generate_name="")
+    pod_name = f"{name(sts)}-{i}"
+    md = pod["metadata"]
+    del md["generateName"]
+    md["name"] = pod_name
+    md.setdefault("labels", {}).update(
+        {POD_NAME_LABEL: pod_name, POD_INDEX_LABEL: str(i), REVISION_LABEL: revision}
+    )
+    pod["spec"]["hostname"] = pod_name
+    if spec.get("serviceName"):
+        pod["spec"]["subdomain"] = spec["serviceName"]
+    return pod
+
+
+def running_and_ready(pod: Obj) -> bool:
+    return pod_phase(pod) == "Running" and pod_ready(pod) and not deleting(pod)
+
+
+@dataclass
+class StsPlan:
+    create: list[int] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+
+
+def plan_statefulset(sts: Obj, pods: Mapping[int, Obj], revision: str) -> StsPlan:
+    """One step of the StatefulSet state machine (stateful_set_control.go
+    updateStatefulSet): in OrderedReady mode stop at the first pod not yet Running and
+    Ready; then condemn ordinals >= replicas from the highest; then roll updates."""
+    spec = sts.get("spec") or {}
+    replicas = spec_replicas(sts)
+    parallel = spec.get("podManagementPolicy") == "Parallel"
+    plan = StsPlan()
+    for i in range(replicas):
+        pod = pods.get(i)
+        if pod is None:
+            plan.create.append(i)
+            if not parallel:
+                return plan
+            continue
+        if pod_phase(pod) == "Failed" and not deleting(pod):
+            plan.delete.append(name(pod))  # recreated on a later pass
+            if not parallel:
+                return plan
+            continue
+        if not parallel and not running_and_ready(pod):
+            return plan
+    condemned = sorted((i for i in pods if i >= replicas), reverse=True)
+    for i in condemned:
+        pod = pods[i]
+        if deleting(pod):
+            if not parallel:
+                return plan
+            continue
+        plan.delete.append(name(pod))
+        if not parallel:
+            return plan
+    if plan.create or plan.delete:
+        return plan
+    strategy = spec.get("updateStrategy") or {}
+    if strategy.get("type", "RollingUpdate") != "RollingUpdate":
+        return plan
+    partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0)
+    if not all(running_and_ready(pods[i]) for i in range(replicas) if i in pods):
+        return plan
+    for i in range(replicas - 1, partition - 1, -1):
+        pod = pods.get(i)
+        if pod is not None and labels(pod).get(REVISION_LABEL) != revision:
+            plan.delete.append(name(pod))
+            return plan
+    return plan
+
+
+def statefulset_status(sts: Obj, pods: Sequence[Obj], revision: str, now: float) -> dict[str, Any]:
+    spec = sts.get("spec") or {}
+    min_ready = int(spec.get("minReadySeconds") or 0)
+    live = [p for p in pods if not deleting(p)]
+    old = sts.get("status") or {}
+    updated = sum(1 for p in live if labels(p).get(REVISION_LABEL) == revision)
+    current_rev = old.get("currentRevision") or revision
+    if updated == len(live) == spec_replicas(sts):
+        current_rev = revision  # the rollout is complete
+    return {
+        "observedGeneration": int(meta(sts).get("generation") or 1),
+        "replicas": len(live),
+        "readyReplicas": sum(1 for p in live if pod_ready(p)),
+        "availableReplicas": sum(1 for p in live if pod_available(p, min_ready, now)),
+        "currentReplicas": sum(1 for p in live if labels(p).get(REVISION_LABEL) == current_rev),
+        "updatedReplicas": updated,
+        "currentRevision": current_rev,
+        "updateRevision": revision,
+        "collisionCount": int(old.get("collisionCount") or 0),
+    }
+
+
+class StatefulSetController(Controller):
+    name = "statefulset"
+
+    def setup(self) -> None:
+        self.sets = self.informers.get(STATEFULSETS)
+        self.pods = self.informers.get(PODS)
+        self.pods.add_index("controller", controller_uid)
+        self.expectations = Expectations()
+        self.sets.add_handler(self._on_set)
+        self.pods.add_handler(self._on_pod)
+
+    def _on_set(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        assert new is not None
+        self.queue.add(obj_key(new))
+
+    def _on_pod(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        assert new is not None
+        owner = owner_key(new, STATEFULSETS)
+        if owner is None:
+            return
+        if type_ == "ADDED":
+            self.expectations.observed_add(owner)
+        elif type_ == "DELETED" or (old is not None and deleting(new) and not deleting(old)):
+            self.expectations.observed_delete(owner, obj_key(new))
+        self.queue.add(owner)
+
+    def sync(self, key: str) -> None:
+        sts = self.sets.get(key)
+        if sts is None:
+            self.expectations.forget(key)
+            return
+        ns = namespace(sts)
+        owned = [
+            p
+            for p in self.pods.by_index("controller", meta(sts).get("uid", ""))
+            if namespace(p) == ns
+        ]
+        by_ordinal: dict[int, Obj] = {}
+        for p in owned:
+            i = ordinal(name(sts), name(p))
+            if i is not None:
+                by_ordinal[i] = p
+        revision = revision_name(sts)
+        if self.expectations.satisfied(key) and not deleting(sts):
+            plan = plan_statefulset(sts, by_ordinal, revision)
+            self._apply(key, sts, plan, revision)
+        self._update_status(sts, owned, revision)
+
+    def _apply(self, key: str, sts: Obj, plan: StsPlan, revision: str) -> None:
+        ns = namespace(sts)
+        for i in plan.create:
+            pod = new_pod(sts, i, revision)
+            self.expectations.expect(key, adds=1)
+            try:
+                self.registry.create(PODS, ns, pod)
+            except ApiError as e:
+                self.expectations.observed_add(key)
+                if e.reason != "AlreadyExists":
+                    raise
+                continue
+            record_event(
+                self.registry,
+                sts,
+                "Normal",
+                "SuccessfulCreate",
+                f"create Pod {name(pod)} in StatefulSet {name(sts)} successful",
+                COMPONENT,
+            )
+        for pod_name in plan.delete:
+            self.expectations.expect(key, deletes=[f"{ns}/{pod_name}"])
+            try:
+                self.registry.delete(PODS, ns, pod_name)
+            except ApiError as e:
+                self.expectations.observed_delete(key, f"{ns}/{pod_name}")
+                if e.code != 404:
+                    raise
+                continue
+            record_event(
+                self.registry,
+                sts,
+                "Normal",
+                "SuccessfulDelete",
+                f"delete Pod {pod_name} in StatefulSet {name(sts)} successful",
+                COMPONENT,
+            )
+
+    def _update_status(self, sts: Obj, pods: list[Obj], revision: str) -> None:
+        status = statefulset_status(sts, pods, revision, self.clock())
+        old = sts.get("status") or {}
+        if same_status(
+            {k: v for k, v in old.items() if not k.endswith("Revision")},
+            {k: v for k, v in status.items() if not k.endswith("Revision")},
+        ) and all(old.get(k) == status[k] for k in ("currentRevision", "updateRevision")):
+            return
+        fresh = copy.copy(sts)
+        fresh["status"] = status
+        self.registry.update(STATEFULSETS, namespace(sts), name(sts), fresh, subresource="status")
