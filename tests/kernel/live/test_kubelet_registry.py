@@ -47,6 +47,9 @@ def test_kubelet_runs_the_registry_pods_on_the_live_cluster() -> None:
     assert r["logs_stamped"], r
     assert {"Pulled", "Created", "Started"} <= set(r["reasons"]), r
     assert r["event_source"]["component"] == "kubelet" and r["event_source"]["host"], r
+    assert r["crash_last_exit"] == 1 and r["crash_previous_log"] == "run\n", r
+    assert r["crash_reasons"] == ["BackOff", "Started"], r
+    assert r["client_stopped"], r  # deleted outright: the kubelet stops it too
     assert r["web_gone_from_store"] and r["web_left_sandbox"], r
     assert "Killing" in r["reasons_after_delete"], r
     assert r["new_web_ip"] != r["web_ip"] and r["new_web_ready"] == "True", r
@@ -98,7 +101,7 @@ def _child(make_registry: Callable[[], Any]) -> None:
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
             )
     r: dict[str, Any] = {}
-    cluster = LiveCluster(Manifests(), nodes=2, deny="reject")
+    cluster = LiveCluster(Manifests(), nodes=2, deny="reject", backoff_scale=0.05)
     kubelet = None
     try:
         cluster.start()
@@ -107,6 +110,8 @@ def _child(make_registry: Callable[[], Any]) -> None:
         reg.create(pods, "default", _pod("web", "node-0", "nginx"))
         echo = ["sh", "-c", "echo one; echo two; echo three; exec sleep 1000"]
         reg.create(pods, "default", _pod("client", "node-1", "busybox", echo))
+        crash = ["sh", "-c", "echo run; exit 1"]
+        reg.create(pods, "default", _pod("crasher", "node-1", "busybox", crash))
 
         def ready(name: str) -> dict[str, Any] | None:
             try:
@@ -170,6 +175,23 @@ def _child(make_registry: Callable[[], Any]) -> None:
         r["reasons"] = _wait(lambda: [x for x in reasons() if x == "Started"] and reasons(), 5)
         started = [e for e in reg.list(events, "default").items if e.get("reason") == "Started"]
         r["event_source"] = started[0].get("source") if started else None
+
+        def crashed() -> dict[str, Any] | None:
+            st = reg.get(pods, "default", "crasher").get("status") or {}
+            cs = (st.get("containerStatuses") or [{}])[0]
+            return cs if cs.get("restartCount", 0) >= 1 and cs.get("lastState") else None
+
+        cs = _wait(crashed, 10) or {}
+        r["crash_last_exit"] = cs.get("lastState", {}).get("terminated", {}).get("exitCode")
+        r["crash_previous_log"] = kubelet.logs("default", "crasher", previous=True).decode()
+        r["crash_reasons"] = sorted(
+            {str(e.get("reason")) for e in reg.list(events, "default").items}
+            & {"BackOff", "Started"}
+        )
+        reg.delete(pods, "default", "client", grace_period=0)  # forced: gone from the store
+        r["client_stopped"] = bool(
+            _wait(lambda: "pod/default/client" not in cluster.sandbox.pids(), 10)  # type: ignore[union-attr]
+        )
         reg.delete(pods, "default", "web")  # graceful: the kubelet stops it, then deletes it
 
         def gone() -> bool:
