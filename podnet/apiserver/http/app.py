@@ -1,0 +1,327 @@
+"""The API server: aiohttp over TLS on loopback, authenticated, every path answered.
+
+One catch-all route: :func:`routes.request_info` parses the URL as kube-apiserver does,
+non-resource paths (discovery, OpenAPI, health, version) are answered here, resource
+requests by :class:`handlers.Handlers`. Every failure is a ``Status``: an
+:class:`errors.ApiError` with its code, anything else a 500 (its traceback on stderr,
+never to the client). :class:`ServerThread` runs it on its own event loop for
+synchronous callers and tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import platform
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from podnet.apiserver import discovery, errors, openapi
+from podnet.apiserver.auth import Authenticator, is_public
+from podnet.apiserver.certs import ServerTLS
+from podnet.apiserver.http import handlers, negotiate, routes, watch
+from podnet.apiserver.http.handlers import Handlers, PodStreams, respond
+from podnet.apiserver.registry import Registry
+
+VERSION = {
+    "major": "1",
+    "minor": "37",
+    "gitVersion": "v1.37.0+podnet",
+    "gitCommit": "",
+    "gitTreeState": "clean",
+    "buildDate": "",
+    "goVersion": f"python{platform.python_version()}",
+    "compiler": "podnet",
+    "platform": "linux/"
+    + {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine()),
+}
+# The checks /livez and /readyz report (``?verbose``), as kube-apiserver names its own.
+HEALTH_CHECKS = ("ping", "log", "etcd")
+REGISTRY_THREADS = 4
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _status_response(request: web.Request, err: errors.ApiError) -> web.Response:
+    resp = respond(request, err.status(), negotiate.PLAIN_JSON, err.code, err.headers)
+    return resp
+
+
+class ApiServer:
+    """Serves ``registry`` at https://``host``:``port`` (0: any free port)."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tls: ServerTLS,
+        authenticator: Authenticator,
+        pod_streams: PodStreams | None = None,
+    ) -> None:
+        self.registry = registry
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.authenticator = authenticator
+        self.stopper = watch.Stopper()
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            REGISTRY_THREADS, thread_name_prefix="apiserver"
+        )
+        self.handlers = Handlers(
+            registry, pod_streams=pod_streams, stopper=self.stopper, run=self._run
+        )
+        self._runner: web.AppRunner | None = None
+        self._logged: set[tuple[str, str, int]] = set()
+
+    @property
+    def pod_streams(self) -> PodStreams | None:
+        return self.handlers.pod_streams
+
+    @pod_streams.setter
+    def pod_streams(self, streams: PodStreams | None) -> None:
+        """Set by the live cluster once it runs pods."""
+        self.handlers.pod_streams = streams
+
+    async def _run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A registry call off the event loop (a store write may wait on a disk flush
+        or another writer's lock; watches must keep flowing meanwhile)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+
+    def app(self) -> web.Application:
+        app = web.Application(
+            middlewares=[self._errors, self._authenticate], client_max_size=16 * 1024 * 1024
+        )
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        return app
+
+    async def start(self) -> int:
+        """Listen; returns the bound port."""
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, handler_cancellation=True, shutdown_timeout=2.0
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.tls.ssl_context())
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        return self.port
+
+    async def stop(self) -> None:
+        """End every open watch, stop listening and close the connections."""
+        self.stopper.stop_all()
+        if self._runner is not None:
+            server = self._runner.server
+            conns = list(server.connections) if server is not None else []
+            transports = [c.transport for c in conns if c.transport is not None]
+            await self._runner.cleanup()
+            # A TLS close waits for the peer's close_notify (up to 30 s): a client that
+            # never reads again would keep the socket past the loop's end. Abort those.
+            for transport in transports:
+                transport.abort()
+            await asyncio.sleep(0)
+            self._runner = None
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- middlewares --------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except errors.ApiError as e:
+            return _status_response(request, e)
+        except web.HTTPException as e:
+            if e.status == 413:
+                return _status_response(
+                    request, errors.ApiError(413, "RequestEntityTooLarge", "request is too large")
+                )
+            raise
+        except (asyncio.CancelledError, ConnectionError):
+            raise
+        except Exception as e:
+            handlers.log_internal(e, self._logged)
+            return _status_response(request, errors.internal(f"{type(e).__name__}: {e}"))
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not is_public(request.path):
+            peercert = None
+            transport = request.transport
+            if transport is not None:
+                peercert = transport.get_extra_info("peercert")
+            user = self.authenticator.authenticate(peercert, request.headers.get("Authorization"))
+            if user is None:
+                raise errors.unauthorized()
+        return await handler(request)
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        info = routes.request_info(request.method, request.path, request.query)
+        if not info.is_resource:
+            return await self._non_resource(request)
+        target = routes.resolve(info)
+        return await self.handlers.handle(request, target)
+
+    async def _non_resource(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        if request.method not in ("GET", "HEAD"):
+            if path in ("/api", "/apis") or path.startswith(("/api/", "/apis/")):
+                raise errors.method_not_allowed(routes.METHOD_NOT_ALLOWED)
+            raise errors.path_not_found(path)
+        accept = request.headers.get("Accept", "")
+        if path == "/version":
+            return respond(request, VERSION)
+        if path in ("/healthz", "/livez", "/readyz") or path.startswith(
+            ("/healthz/", "/livez/", "/readyz/")
+        ):
+            return self._health(request, path)
+        if path == "/":
+            return respond(request, {"paths": self._paths()})
+        if path in ("/api", "/apis"):
+            chosen = discovery.negotiate(accept)
+            if chosen is not None:
+                return _json(request, discovery.aggregated(chosen[0], path == "/api"), chosen[1])
+            negotiate.output(accept, allow_table=False)
+            if path == "/api":
+                return respond(request, discovery.api_versions(request.host))
+            return respond(request, discovery.api_group_list())
+        parts = path.strip("/").split("/")
+        if path == "/api/v1" or (parts[0] == "apis" and len(parts) == 3):
+            group, version = ("", "v1") if path == "/api/v1" else (parts[1], parts[2])
+            found = discovery.resource_list(group, version)
+            if found is None:
+                raise errors.path_not_found(path)
+            return respond(request, found)
+        if parts[0] == "apis" and len(parts) == 2:
+            return respond(request, _api_group(parts[1], path))
+        if parts[0] == "api" and len(parts) == 2:
+            raise errors.path_not_found(path)
+        if path == "/openapi/v2":
+            return _openapi_v2(accept)
+        if path == "/openapi/v3":
+            return respond(request, openapi.v3_index())
+        if path.startswith("/openapi/v3/"):
+            doc = openapi.v3_document(path.removeprefix("/openapi/v3/"))
+            if doc is None:
+                raise errors.path_not_found(path)
+            resp = web.Response(body=doc, headers={"Content-Type": "application/json"})
+            etag = openapi.v3_etag(path.removeprefix("/openapi/v3/"))
+            if etag is not None:
+                resp.headers["Etag"] = f'"{etag}"'
+                if request.query.get("hash") == etag:
+                    resp.headers["Cache-Control"] = "public, immutable"
+            return resp
+        raise errors.path_not_found(path)
+
+    def _health(self, request: web.Request, path: str) -> web.StreamResponse:
+        """``ok``, one check's ``ok``, or with ``?verbose`` each check and the verdict
+        (``apiserver/pkg/server/healthz/healthz.go``)."""
+        endpoint, _, check = path.strip("/").partition("/")
+        if check:
+            if check not in HEALTH_CHECKS:
+                raise errors.path_not_found(path)
+            return web.Response(text="ok", content_type="text/plain")
+        if "verbose" in request.query:
+            lines = [f"[+]{c} ok" for c in HEALTH_CHECKS]
+            text = "\n".join(lines) + f"\n{endpoint} check passed\n"
+            return web.Response(text=text, content_type="text/plain")
+        return web.Response(text="ok", content_type="text/plain")
+
+    def _paths(self) -> list[str]:
+        paths = {"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version"}
+        paths |= {"/openapi/v2", "/openapi/v3"}
+        for group in discovery.api_group_list().get("groups", []):
+            paths.add(f"/apis/{group['name']}")
+            for v in group.get("versions", []):
+                paths.add(f"/apis/{v['groupVersion']}")
+        return sorted(paths)
+
+
+def _json(request: web.Request, body: Any, content_type: str) -> web.Response:
+    resp = respond(request, body)
+    resp.headers["Content-Type"] = content_type
+    return resp
+
+
+def _api_group(name: str, path: str) -> dict[str, Any]:
+    for group in discovery.api_group_list().get("groups", []):
+        if group.get("name") == name:
+            return {"kind": "APIGroup", "apiVersion": "v1", **group}
+    raise errors.path_not_found(path)
+
+
+def _openapi_v2(accept: str) -> web.Response:
+    if any(t in accept for t in openapi.V2_PROTOBUF_ACCEPTED):
+        body, ctype = openapi.v2_protobuf(), openapi.V2_PROTOBUF
+    else:
+        body, ctype = openapi.v2_json(), "application/json"
+    return web.Response(
+        body=body, headers={"Content-Type": ctype, "Etag": f'"{openapi.v2_etag()}"'}
+    )
+
+
+class ServerThread:
+    """An :class:`ApiServer` on its own thread and event loop, for synchronous callers."""
+
+    def __init__(self, registry: Registry, **kwargs: Any) -> None:
+        self.registry = registry
+        self.kwargs = kwargs
+        self.server: ApiServer | None = None
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self, timeout: float = 30.0) -> int:
+        self._thread = threading.Thread(target=self._main, name="apiserver", daemon=True)
+        self._thread.start()
+        if not self._started.wait(timeout):
+            raise RuntimeError("the API server did not start in time")
+        if self._error is not None:
+            raise self._error
+        return self.port
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self.server = ApiServer(self.registry, **self.kwargs)
+            self.port = loop.run_until_complete(self.server.start())
+        except BaseException as e:
+            self._error = e
+            self._started.set()
+            loop.close()
+            return
+        self._started.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self.server.stop())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def call(self, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` on the server's loop (e.g. to set ``pod_streams``)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(fn)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout)
+        if thread.is_alive():
+            print("podnet apiserver: the server thread did not stop in time", file=sys.stderr)
+        self._thread = None

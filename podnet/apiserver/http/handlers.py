@@ -1,0 +1,776 @@
+"""The resource verbs over the Registry: decode the request, call, encode the answer.
+
+Thin, as kube-apiserver's ``endpoints/handlers/{get,create,update,patch,delete,watch}.go``
+are over the generic store: query parameters and bodies are decoded and checked here
+(with the Status errors those handlers give), the REST semantics are the Registry's.
+Lists are encoded with one ``json.dumps`` over the store's shared objects (no copies).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, Protocol
+
+import yaml
+from aiohttp import web
+
+from podnet.apiserver import errors
+from podnet.apiserver.http import fields, negotiate, watch
+from podnet.apiserver.http.negotiate import Output
+from podnet.apiserver.http.routes import Target, parse_bool
+from podnet.apiserver.registry import Registry
+from podnet.apiserver.resources import Resource
+from podnet.apiserver.store.base import Obj
+
+# kube-apiserver's --min-request-timeout: a watch without timeoutSeconds ends after a
+# random 1-2x of it, spreading reconnects (endpoints/handlers/get.go, ListResource).
+MIN_REQUEST_TIMEOUT = 1800
+# The kinds whose delete answers with the object, not a Status (``ReturnDeletedObject:
+# true`` in pkg/registry/core/{pod,service,serviceaccount}/storage; a namespace answers
+# with itself while it terminates).
+RETURN_DELETED = frozenset({("", "pods"), ("", "services"), ("", "serviceaccounts")})
+PROPAGATION = ("Orphan", "Background", "Foreground")
+LOG_PARAMS = ("container", "follow", "tailLines", "sinceSeconds", "timestamps", "previous")
+
+
+class PodStreams(Protocol):
+    """What the live cluster supplies for pods/log (exec, attach, portforward later)."""
+
+    def logs(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        container: str | None,
+        follow: bool,
+        tail_lines: int | None,
+        since_seconds: int | None,
+        timestamps: bool,
+        previous: bool,
+    ) -> AsyncIterator[bytes]: ...
+
+
+def _int(query: Mapping[str, str], key: str) -> int | None:
+    value = query.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(
+            f'strconv.ParseInt: parsing "{value}": invalid syntax (parameter {key})'
+        ) from None
+
+
+def _bool(query: Mapping[str, str], key: str) -> bool:
+    return parse_bool(query.get(key, ""))
+
+
+def encode(body: Any, out: Output, *, pretty: bool = False) -> bytes:
+    if out.yaml:
+        return yaml.safe_dump(body, sort_keys=False).encode()
+    if pretty:
+        return json.dumps(body, indent=2).encode() + b"\n"
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def pretty_wanted(request: web.Request) -> bool:
+    """``?pretty=true``, or a user agent that is a person at a terminal (curl, wget),
+    as ``endpoints/handlers/negotiation`` (``prettyJSON``) decides."""
+    if "pretty" in request.query:
+        return parse_bool(request.query["pretty"])
+    agent = request.headers.get("User-Agent", "")
+    return agent.startswith(("curl", "Wget", "Mozilla/"))
+
+
+def respond(
+    request: web.Request,
+    body: Any,
+    out: Output = negotiate.PLAIN_JSON,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    resp = web.Response(
+        body=encode(body, out, pretty=pretty_wanted(request)), status=status, headers=headers
+    )
+    resp.headers["Content-Type"] = _content_type(out)
+    resp.headers["Cache-Control"] = "no-cache, private"
+    return resp
+
+
+def _content_type(out: Output) -> str:
+    if out.table_version is not None:
+        return f"application/json;as=Table;v={out.table_version};g=meta.k8s.io"
+    return out.content_type
+
+
+def _dry_run(query: Any, body: Obj | None = None) -> bool:
+    """``dryRun=All`` (query, or DeleteOptions.dryRun); anything else is refused with
+    the 422 kube-apiserver's option validation gives (``ValidateDryRun``)."""
+    values = list(query.getall("dryRun", [])) if hasattr(query, "getall") else []
+    if body and isinstance(body.get("dryRun"), list):
+        values += [str(v) for v in body["dryRun"]]
+    bad = [v for v in values if v != "All"]
+    if bad:
+        raise errors.invalid(
+            "meta.k8s.io",
+            "Options",
+            "",
+            [
+                (
+                    "FieldValueNotSupported",
+                    "dryRun",
+                    f'Unsupported value: {bad!r}: supported values: "All"',
+                )
+            ],
+        )
+    return bool(values)
+
+
+class Handlers:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        pod_streams: PodStreams | None,
+        stopper: watch.Stopper,
+        run: Callable[..., Any],
+    ) -> None:
+        self.registry = registry
+        self.pod_streams = pod_streams
+        self.stopper = stopper
+        self._run = run  # runs a blocking registry call off the event loop
+
+    async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await self._run(fn, *args, **kwargs)
+
+    async def handle(self, request: web.Request, target: Target) -> web.StreamResponse:
+        info = target.info
+        if info.subresource == "log":
+            return await self.logs(request, target)
+        if info.subresource in ("exec", "attach", "portforward", "proxy", "binding", "eviction"):
+            raise errors.path_not_found(info.path)  # streams: the next issue
+        verb = target.verb
+        if verb == "create" and info.name and not info.subresource:
+            raise errors.method_not_allowed(
+                "the server does not allow this method on the requested resource"
+            )
+        method = getattr(self, "do_" + verb)
+        result: web.StreamResponse = await method(request, target)
+        return result
+
+    # --- reads ------------------------------------------------------------------------
+
+    def _table(
+        self,
+        out: Output,
+        res: Resource,
+        objs: list[Obj],
+        request: web.Request,
+        *,
+        resource_version: str = "",
+        continue_token: str = "",
+    ) -> Obj:
+        include = request.query.get("includeObject", "Metadata")
+        if include not in ("None", "Metadata", "Object"):
+            raise errors.bad_request(f'includeObject: Unsupported value: "{include}"')
+        from podnet.apiserver import tables
+
+        table: Obj = tables.table(
+            res,
+            objs,
+            include_object=include,
+            now=time.time(),
+            resource_version=resource_version,
+            continue_token=continue_token,
+        )
+        table["apiVersion"] = f"meta.k8s.io/{out.table_version}"
+        return table
+
+    async def do_get(self, request: web.Request, target: Target) -> web.StreamResponse:
+        out = negotiate.output(request.headers.get("Accept"), allow_table=True)
+        res = target.res
+        obj: Obj = await self.call(self.registry.get, res, target.namespace, target.info.name)
+        if target.info.subresource == "scale":
+            obj = scale_of(res, obj)
+        if out.table_version is not None and not target.info.subresource:
+            return respond(request, self._table(out, res, [obj], request), out)
+        return respond(request, obj, out)
+
+    async def do_list(self, request: web.Request, target: Target) -> web.StreamResponse:
+        q = request.query
+        out = negotiate.output(request.headers.get("Accept"), allow_table=True)
+        _check_rv_match(q)
+        limit = _int(q, "limit") or 0
+        if limit < 0:
+            limit = 0
+        res = target.res
+        result = await self.call(
+            self.registry.list,
+            res,
+            target.namespace,
+            label_selector=q.get("labelSelector", ""),
+            field_selector=q.get("fieldSelector", ""),
+            limit=limit,
+            continue_token=q.get("continue", ""),
+        )
+        if out.table_version is not None:
+            body = self._table(
+                out,
+                res,
+                result.items,
+                request,
+                resource_version=result.resource_version,
+                continue_token=result.continue_token,
+            )
+            return respond(request, body, out)
+        meta: Obj = {"resourceVersion": result.resource_version}
+        if result.continue_token:
+            meta["continue"] = result.continue_token
+        if result.remaining:
+            meta["remainingItemCount"] = result.remaining
+        body = {
+            "kind": res.list_kind,
+            "apiVersion": res.group_version,
+            "metadata": meta,
+            "items": result.items,
+        }
+        return respond(request, body, out)
+
+    async def do_watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        q = request.query
+        out = negotiate.output(request.headers.get("Accept"), allow_table=True)
+        if out.yaml:
+            out = negotiate.PLAIN_JSON  # watch streams are JSON lines
+        res = target.res
+        field_selector = q.get("fieldSelector", "")
+        if target.info.name:  # the deprecated /watch/.../<name>: one object
+            name_sel = f"metadata.name={target.info.name}"
+            field_selector = f"{field_selector},{name_sel}" if field_selector else name_sel
+        timeout = _int(q, "timeoutSeconds")
+        if timeout is None or timeout <= 0:
+            timeout = int(MIN_REQUEST_TIMEOUT * (1 + random.random()))
+        send_initial = _bool(q, "sendInitialEvents")
+        rv = q.get("resourceVersion", "")
+        if send_initial:
+            # validation.go ValidateListOptions: watch-list needs NotOlderThan + bookmarks
+            if q.get("resourceVersionMatch") != "NotOlderThan":
+                raise errors.invalid(
+                    "meta.k8s.io",
+                    "ListOptions",
+                    "",
+                    [
+                        (
+                            "FieldValueForbidden",
+                            "resourceVersionMatch",
+                            "sendInitialEvents requires setting resourceVersionMatch to "
+                            "NotOlderThan",
+                        )
+                    ],
+                )
+            if not _bool(q, "allowWatchBookmarks"):
+                raise errors.invalid(
+                    "meta.k8s.io",
+                    "ListOptions",
+                    "",
+                    [
+                        (
+                            "FieldValueForbidden",
+                            "allowWatchBookmarks",
+                            "sendInitialEvents requires setting allowWatchBookmarks to true",
+                        )
+                    ],
+                )
+        elif q.get("resourceVersionMatch"):
+            raise errors.invalid(
+                "meta.k8s.io",
+                "ListOptions",
+                "",
+                [
+                    (
+                        "FieldValueForbidden",
+                        "resourceVersionMatch",
+                        "resourceVersionMatch is forbidden for watch unless "
+                        "sendInitialEvents is provided",
+                    )
+                ],
+            )
+        try:
+            rwatch = await self.call(
+                self.registry.watch,
+                res,
+                target.namespace,
+                resource_version=rv,
+                label_selector=q.get("labelSelector", ""),
+                field_selector=field_selector,
+                send_initial_events=send_initial,
+            )
+        except errors.ApiError as e:
+            if e.code != 410:
+                raise
+            # cacher.go: errors after the request was accepted are watch events
+            return await _expired_stream(request, e, _content_type(out))
+        table_version = out.table_version
+        include = q.get("includeObject", "Metadata")
+
+        def encode_event(type_: str, obj: Obj) -> Any:
+            """The event's object, or a Table of it for ``kubectl get -w`` (a BOOKMARK:
+            a Table without rows at the bookmark's resourceVersion)."""
+            if table_version is None or type_ == "ERROR":
+                return obj
+            from podnet.apiserver import tables
+
+            table = tables.table(
+                res,
+                [] if type_ == "BOOKMARK" else [obj],
+                include_object=include,
+                now=time.time(),
+                resource_version=str(obj.get("metadata", {}).get("resourceVersion", "")),
+            )
+            table["apiVersion"] = f"meta.k8s.io/{table_version}"
+            return table
+
+        return await watch.serve(
+            request,
+            rwatch,
+            content_type=_content_type(out),
+            encode=encode_event,
+            bookmarks=_bool(q, "allowWatchBookmarks"),
+            timeout=float(timeout),
+            stopper=self.stopper,
+        )
+
+    # --- writes -----------------------------------------------------------------------
+
+    async def _body(self, request: web.Request, target: Target) -> tuple[Obj, list[str]]:
+        """The request's object, checked against the URL as the create/update handlers
+        do, with unknown fields handled per ``fieldValidation``; and the warnings."""
+        mt = negotiate.body_type(request.headers.get("Content-Type"))
+        raw = await request.read()
+        obj = decode_object(raw, mt)
+        res = target.res
+        api_version = obj.get("apiVersion")
+        kind = obj.get("kind")
+        if api_version and api_version != res.group_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({res.group_version})"
+            )
+        if kind and kind != res.kind:
+            raise errors.bad_request(
+                f'{kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+                f"the kind in the data ({kind}) does not match the kind of the URL ({res.kind})"
+            )
+        if target.info.subresource == "scale":
+            return obj, []
+        obj.pop("apiVersion", None)
+        obj.pop("kind", None)
+        obj = {"apiVersion": res.group_version, "kind": res.kind, **obj}
+        meta = obj.get("metadata")
+        if meta is None:
+            meta = obj["metadata"] = {}
+        if not isinstance(meta, dict):
+            raise errors.bad_request("metadata: expected a mapping")
+        if res.namespaced and target.namespace is not None:
+            ns = meta.get("namespace")
+            if ns and ns != target.namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace "
+                    "sent on the request"
+                )
+            meta["namespace"] = target.namespace
+        name = target.info.name
+        if name and not target.info.subresource and meta.get("name", name) != name:
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name')}) does not match the name on "
+                f"the URL ({name})"
+            )
+        if name and not meta.get("name"):
+            meta["name"] = name
+        warnings = fields.apply_validation(obj, request.query.get("fieldValidation", ""))
+        return obj, warnings
+
+    async def do_create(self, request: web.Request, target: Target) -> web.StreamResponse:
+        out = negotiate.output(request.headers.get("Accept"), allow_table=False)
+        q = request.query
+        dry = _dry_run(q)
+        obj, warnings = await self._body(request, target)
+        created = await self.call(
+            self.registry.create,
+            target.res,
+            target.namespace,
+            obj,
+            dry_run=dry,
+            field_manager=q.get("fieldManager") or None,
+        )
+        return respond(request, created, out, 201, _warning_headers(warnings))
+
+    async def do_update(self, request: web.Request, target: Target) -> web.StreamResponse:
+        out = negotiate.output(request.headers.get("Accept"), allow_table=False)
+        q = request.query
+        dry = _dry_run(q)
+        obj, warnings = await self._body(request, target)
+        sub = target.info.subresource or None
+        updated = await self.call(
+            self.registry.update,
+            target.res,
+            target.namespace,
+            target.info.name,
+            obj,
+            subresource=sub,
+            dry_run=dry,
+            field_manager=q.get("fieldManager") or None,
+        )
+        if sub == "scale":
+            updated = scale_of(target.res, updated)
+        return respond(request, updated, out, 200, _warning_headers(warnings))
+
+    async def do_patch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        out = negotiate.output(request.headers.get("Accept"), allow_table=False)
+        q = request.query
+        dry = _dry_run(q)
+        patch_type = negotiate.body_type(request.headers.get("Content-Type"), patch=True)
+        manager = q.get("fieldManager") or None
+        force = _bool(q, "force")
+        if patch_type == "application/apply-patch+yaml":
+            if not manager:
+                raise errors.invalid(
+                    "meta.k8s.io",
+                    "PatchOptions",
+                    "",
+                    [
+                        (
+                            "FieldValueRequired",
+                            "fieldManager",
+                            "Required value: is required for apply patch",
+                        )
+                    ],
+                )
+        elif "force" in q:
+            raise errors.invalid(
+                "meta.k8s.io",
+                "PatchOptions",
+                "",
+                [
+                    (
+                        "FieldValueForbidden",
+                        "force",
+                        "Forbidden: may not be specified for non-apply patch",
+                    )
+                ],
+            )
+        body = await request.read()
+        sub = target.info.subresource or None
+        patched = await self.call(
+            self.registry.patch,
+            target.res,
+            target.namespace,
+            target.info.name,
+            patch_type,
+            body,
+            subresource=sub,
+            dry_run=dry,
+            field_manager=manager,
+            force=force,
+        )
+        if sub == "scale":
+            patched = scale_of(target.res, patched)
+        return respond(request, patched, out)
+
+    async def _delete_options(self, request: web.Request) -> Obj:
+        raw = await request.read() if request.can_read_body else b""
+        if not raw.strip():
+            return {}
+        opts = decode_object(raw, negotiate.body_type(request.headers.get("Content-Type")))
+        kind = opts.get("kind")
+        if kind not in (None, "DeleteOptions"):
+            raise errors.bad_request(f"the body of the request is a {kind}, not DeleteOptions")
+        return opts
+
+    def _delete_args(self, request: web.Request, opts: Obj) -> dict[str, Any]:
+        q = request.query
+        propagation = q.get("propagationPolicy") or opts.get("propagationPolicy")
+        orphan = opts.get("orphanDependents")
+        if "orphanDependents" in q:
+            orphan = parse_bool(q["orphanDependents"])
+        if propagation is None and orphan is not None:
+            propagation = "Orphan" if orphan else "Background"
+        if propagation is not None and propagation not in PROPAGATION:
+            raise errors.invalid(
+                "meta.k8s.io",
+                "DeleteOptions",
+                "",
+                [
+                    (
+                        "FieldValueNotSupported",
+                        "propagationPolicy",
+                        f'Unsupported value: "{propagation}": supported values: "Foreground", '
+                        f'"Background", "Orphan", "nil"',
+                    )
+                ],
+            )
+        grace = _int(q, "gracePeriodSeconds")
+        if grace is None and opts.get("gracePeriodSeconds") is not None:
+            grace = int(opts["gracePeriodSeconds"])
+        pre = opts.get("preconditions") or None
+        if pre is not None and not isinstance(pre, dict):
+            raise errors.bad_request("preconditions: expected a mapping")
+        return {
+            "propagation": propagation,
+            "grace_period": grace,
+            "preconditions": {k: str(v) for k, v in pre.items() if v is not None} if pre else None,
+            "dry_run": _dry_run(q, opts),
+        }
+
+    async def do_delete(self, request: web.Request, target: Target) -> web.StreamResponse:
+        out = negotiate.output(request.headers.get("Accept"), allow_table=False)
+        opts = await self._delete_options(request)
+        res = target.res
+        deleted: Obj = await self.call(
+            self.registry.delete,
+            res,
+            target.namespace,
+            target.info.name,
+            **self._delete_args(request, opts),
+        )
+        return respond(request, delete_answer(res, deleted), out)
+
+    async def do_deletecollection(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """List with the selectors, delete each (one gone meanwhile is skipped), answer
+        the list of what was deleted (``registry/generic/registry/store.go``
+        ``DeleteCollection``)."""
+        out = negotiate.output(request.headers.get("Accept"), allow_table=False)
+        q = request.query
+        opts = await self._delete_options(request)
+        args = self._delete_args(request, opts)
+        res = target.res
+        listed = await self.call(
+            self.registry.list,
+            res,
+            target.namespace,
+            label_selector=q.get("labelSelector", ""),
+            field_selector=q.get("fieldSelector", ""),
+        )
+        items: list[Obj] = []
+        for obj in listed.items:
+            meta = obj.get("metadata", {})
+            try:
+                items.append(
+                    await self.call(
+                        self.registry.delete, res, meta.get("namespace"), meta["name"], **args
+                    )
+                )
+            except errors.ApiError as e:
+                if e.code != 404:
+                    raise
+        body = {
+            "kind": res.list_kind,
+            "apiVersion": res.group_version,
+            "metadata": {"resourceVersion": listed.resource_version},
+            "items": items,
+        }
+        return respond(request, body, out)
+
+    # --- pods/log ---------------------------------------------------------------------
+
+    async def logs(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """``kubectl logs``: text/plain, streamed while ``follow``
+        (``registry/core/pod/rest/log.go``, ``LogREST``)."""
+        q = request.query
+        await self.call(self.registry.get, target.res, target.namespace, target.info.name)
+        if self.pod_streams is None:
+            raise errors.ApiError(
+                404,
+                "NotFound",
+                f'the logs of pod "{target.info.name}" are not served: podnet serves pod '
+                f"logs only while the cluster runs pods (podnet up)",
+            )
+        tail = _int(q, "tailLines")
+        since = _int(q, "sinceSeconds")
+        if tail is not None and tail < 0:
+            raise errors.bad_request("tailLines: Invalid value: must be greater than or equal to 0")
+        if since is not None and since < 1:
+            raise errors.bad_request("sinceSeconds: Invalid value: must be greater than 0")
+        chunks = self.pod_streams.logs(
+            target.namespace or "",
+            target.info.name,
+            container=q.get("container") or None,
+            follow=_bool(q, "follow"),
+            tail_lines=tail,
+            since_seconds=since,
+            timestamps=_bool(q, "timestamps"),
+            previous=_bool(q, "previous"),
+        )
+        resp = web.StreamResponse(status=200)
+        resp.content_type = "text/plain"
+        try:
+            first = await anext(chunks, b"")  # errors (no such container) before the 200
+            await resp.prepare(request)
+            if first:
+                await resp.write(first)
+            async for chunk in chunks:
+                await resp.write(chunk)
+            await resp.write_eof()
+        except (ConnectionResetError, ConnectionError):
+            pass
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        return resp
+
+
+async def _expired_stream(
+    request: web.Request, err: errors.ApiError, content_type: str
+) -> web.StreamResponse:
+    resp = web.StreamResponse(status=200)
+    resp.headers["Content-Type"] = content_type
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    await resp.write(watch.error_event(err))
+    await resp.write_eof()
+    return resp
+
+
+def _check_rv_match(q: Mapping[str, str]) -> None:
+    match = q.get("resourceVersionMatch", "")
+    if not match:
+        return
+    if match not in ("NotOlderThan", "Exact"):
+        raise errors.invalid(
+            "meta.k8s.io",
+            "ListOptions",
+            "",
+            [
+                (
+                    "FieldValueNotSupported",
+                    "resourceVersionMatch",
+                    f'Unsupported value: "{match}": supported values: "Exact", "NotOlderThan", ""',
+                )
+            ],
+        )
+    if not q.get("resourceVersion"):
+        raise errors.invalid(
+            "meta.k8s.io",
+            "ListOptions",
+            "",
+            [
+                (
+                    "FieldValueForbidden",
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                )
+            ],
+        )
+
+
+def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
+    if not warnings:
+        return None
+    # RFC 7234 warn-code 299; one header value each (aiohttp joins a list with ", ")
+    return {"Warning": ", ".join(f"299 - {json.dumps(w)}" for w in warnings)}
+
+
+def decode_object(raw: bytes, media: str) -> Obj:
+    try:
+        obj = json.loads(raw) if media == negotiate.JSON else yaml.safe_load(raw)
+    except (ValueError, yaml.YAMLError) as e:
+        raise errors.bad_request(f"the body of the request could not be decoded: {e}") from None
+    if not isinstance(obj, dict):
+        raise errors.bad_request("the body of the request could not be decoded: expected an object")
+    return obj
+
+
+def delete_answer(res: Resource, deleted: Obj) -> Obj:
+    """What a DELETE answers: the object for the kinds that return it or while it is
+    still being deleted (finalizers, graceful deletion), else Status Success
+    (``registry/generic/registry/store.go`` ``finalizeDelete``)."""
+    if deleted.get("kind") == "Status":
+        return deleted
+    meta = deleted.get("metadata", {})
+    if (res.group, res.plural) in RETURN_DELETED or res.plural == "namespaces":
+        return deleted
+    if meta.get("deletionTimestamp") and meta.get("finalizers"):
+        return deleted
+    details: Obj = {"name": meta.get("name", ""), "kind": res.plural}
+    if res.group:
+        details["group"] = res.group
+    if meta.get("uid"):
+        details["uid"] = meta["uid"]
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": details,
+    }
+
+
+def scale_of(res: Resource, obj: Obj) -> Obj:
+    """An autoscaling/v1 Scale of a workload (``registry/apps/deployment/storage``
+    ``scaleFromDeployment``); the selector as a label selector string."""
+    if obj.get("kind") == "Scale":
+        return obj
+    meta = obj.get("metadata", {})
+    spec = obj.get("spec", {}) or {}
+    status = obj.get("status", {}) or {}
+    out_meta = {
+        k: meta[k]
+        for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+        if k in meta
+    }
+    scale_status: Obj = {"replicas": int(status.get("replicas", 0) or 0)}
+    selector = _selector_string(spec.get("selector"))
+    if selector:
+        scale_status["selector"] = selector
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": out_meta,
+        "spec": {"replicas": int(spec.get("replicas", 1 if res.kind != "Job" else 0) or 0)},
+        "status": scale_status,
+    }
+
+
+def _selector_string(sel: Any) -> str:
+    """metav1.LabelSelector -> its string form (``LabelSelectorAsSelector().String()``);
+    ReplicationControllers have a plain map."""
+    if not isinstance(sel, dict):
+        return ""
+    if "matchLabels" not in sel and "matchExpressions" not in sel:
+        return ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for e in sel.get("matchExpressions") or []:
+        key, op, vals = e.get("key", ""), e.get("operator", ""), e.get("values") or []
+        if op == "In":
+            parts.append(f"{key} in ({','.join(sorted(vals))})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(sorted(vals))})")
+        elif op == "Exists":
+            parts.append(key)
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(sorted(parts))
+
+
+def log_internal(exc: BaseException, seen: set[tuple[str, str, int]]) -> None:
+    """Print an unexpected exception's traceback to stderr, once per place it came from."""
+    import traceback
+
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = (
+        type(exc).__name__,
+        tb.tb_frame.f_code.co_filename if tb else "",
+        tb.tb_lineno if tb else 0,
+    )
+    if where in seen:
+        return
+    seen.add(where)
+    print("podnet apiserver: internal error:", file=sys.stderr)
+    traceback.print_exception(exc, file=sys.stderr)
