@@ -8,11 +8,7 @@ Objects returned are the store's own dicts (shared): callers copy before changin
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import importlib
-import json
 import random
 import time
 import uuid
@@ -21,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from podnet.apiserver import allocators, defaults, strategy, validation
+from podnet.apiserver import apply as ssa
+from podnet.apiserver import patch as patches
 from podnet.apiserver.errors import (
     STALE,
     ApiError,
@@ -33,7 +31,7 @@ from podnet.apiserver.errors import (
 )
 from podnet.apiserver.registry_watch import RegistryWatch, WatchEvent
 from podnet.apiserver.resources import Resource, by_kind
-from podnet.apiserver.selectors import selector
+from podnet.apiserver.selectors import decode_continue, encode_continue, selector
 from podnet.apiserver.store.base import (
     KeyExists,
     KeyMissing,
@@ -49,15 +47,27 @@ __all__ = ["ListResult", "Registry", "RegistryWatch", "WatchEvent"]
 
 NAMESPACES = by_kind("", "Namespace")
 SERVICES = by_kind("", "Service")
-APPLY_PATCH = "application/apply-patch+yaml"
+_NS_MISMATCH = (
+    "the namespace of the provided object does not match the namespace sent on the request"
+)
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apiserver/pkg/storage/names/generate.go
 _RETRIES = 5  # GuaranteedUpdate re-reads and retries a lost compare-and-swap
 # AllowCreateOnUpdate: PUT of a missing object creates it (endpoints, event, lease strategies)
 _CREATE_ON_UPDATE = frozenset({"Endpoints", "Event", "Lease"})
 
 Warnings = list[str]  # a method named list shadows the builtin in the class body
-Patcher = Callable[[Resource, Obj, str, Any], Obj]
-Applier = Callable[[Resource, Obj | None, Obj, str, bool, str], Obj]
+Patcher = Callable[[Resource, Obj, str, Any], Obj]  # patch.apply_patch
+Applier = Callable[..., Obj]  # apply.server_side_apply
+
+
+@dataclass(frozen=True)
+class _Opts:
+    """A write's request options, passed down whole."""
+
+    dry_run: bool
+    field_manager: str | None
+    field_validation: str
+    warnings: Warnings | None
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,7 @@ class Registry:
     ) -> Obj:
         """POST: name or generateName, namespace checks, system fields, defaults,
         validation, allocation, then the store (store.go Create, rest.BeforeCreate)."""
+        opts = _Opts(dry_run, field_manager, field_validation, warnings)
         obj = _body(obj)
         meta = obj["metadata"]
         ns = self._namespace_for(res, namespace, meta)
@@ -151,7 +162,7 @@ class Registry:
                     self._rng.choice(_NAME_CHARS) for _ in range(5)
                 )
             candidate = copy.deepcopy(obj) if generate else obj
-            self._prepare_create(res, candidate, field_validation, warnings)
+            candidate = self._prepare_create(res, candidate, opts)
             try:
                 return self._store_new(res, ns, candidate, dry_run)
             except ApiError as e:
@@ -159,16 +170,17 @@ class Registry:
                     raise
         raise AssertionError("unreachable")
 
-    def _prepare_create(
-        self, res: Resource, obj: Obj, field_validation: str, warnings: Warnings | None
-    ) -> None:
+    def _prepare_create(self, res: Resource, obj: Obj, opts: _Opts) -> Obj:
         strategy.prepare_for_create(res, obj)
         defaults.apply_defaults(res.kind, obj)
         strategy.after_defaults_create(res, obj)
-        found = validation.prune_unknown(obj, field_validation)
-        if warnings is not None:
-            warnings.extend(found)
+        found = validation.prune_unknown(obj, opts.field_validation)
+        if opts.warnings is not None:
+            opts.warnings.extend(found)
         validation.validate(res, obj)
+        if opts.field_manager:  # a create is recorded as an Update (fieldmanager.go)
+            obj = ssa.track_update(res, None, obj, opts.field_manager, self.now())
+        return obj
 
     def _store_new(self, res: Resource, ns: str | None, obj: Obj, dry_run: bool) -> Obj:
         name = obj["metadata"]["name"]
@@ -196,10 +208,7 @@ class Registry:
             return None
         body_ns = meta.get("namespace")
         if namespace and body_ns and body_ns != namespace:
-            raise bad_request(
-                "the namespace of the provided object does not match the namespace sent on the "
-                "request"
-            )
+            raise bad_request(_NS_MISMATCH)
         ns = body_ns or namespace
         if not ns:
             raise bad_request("an empty namespace may not be set during creation")
@@ -253,7 +262,7 @@ class Registry:
         start = ""
         items, rv = self.store.list(prefix)
         if continue_token:
-            token_rv, start = _decode_continue(continue_token)
+            token_rv, start = decode_continue(continue_token)
             self._check_not_compacted(prefix, token_rv)
             rv = token_rv
         matched: Iterator[Obj] = (
@@ -265,7 +274,7 @@ class Registry:
         for obj in matched:
             if len(page) == limit:
                 rest = 1 + sum(1 for _ in matched)
-                token = _encode_continue(rv, _key_of(res, page[-1]) + "\x00")
+                token = encode_continue(rv, _key_of(res, page[-1]) + "\x00")
                 return ListResult(page, str(rv), token, rest if sel.empty else None)
             page.append(obj)
         return ListResult(page, str(rv))
@@ -295,25 +304,19 @@ class Registry:
         warnings: Warnings | None = None,
     ) -> Obj:
         """PUT: compare-and-swap when the body carries a resourceVersion, else
-        unconditional (store.go Update, AllowUnconditionalUpdate)."""
+        unconditional (store.go Update, AllowUnconditionalUpdate); ``scale`` takes and
+        returns an autoscaling/v1 Scale."""
+        opts = _Opts(dry_run, field_manager, field_validation, warnings)
         obj = _body(obj)
         meta = obj["metadata"]
-        if meta.get("name") and meta["name"] != name and subresource != "scale":
+        if meta.get("name") and meta["name"] != name:
             raise bad_request(
                 f"the name of the object ({meta['name']}) does not match the name on the URL "
                 f"({name})"
             )
-        if (
-            res.namespaced
-            and meta.get("namespace")
-            and namespace
-            and meta["namespace"] != namespace
-        ):
-            raise bad_request(
-                "the namespace of the provided object does not match the namespace sent on the "
-                "request"
-            )
-        meta.setdefault("name", name)
+        if res.namespaced and namespace and meta.get("namespace") not in (None, "", namespace):
+            raise bad_request(_NS_MISMATCH)
+        meta["name"] = name
         if res.namespaced and namespace:
             meta["namespace"] = namespace
         given = _given_rv(meta)
@@ -326,19 +329,11 @@ class Registry:
                 raise not_found(res.group, res.plural, name)
             if given is not None and given != _rv(current):
                 raise conflict(res.group, res.plural, name, STALE)
-            new = obj
-            if subresource == "scale":
-                new = strategy.from_scale(res, current, obj)
-                subresource = None
             try:
-                out = self._update(
-                    res, namespace, current, new, subresource, dry_run, field_validation, warnings
-                )
+                return self._update(res, namespace, current, obj, subresource, opts)
             except VersionMismatch:
                 if given is not None:
                     raise conflict(res.group, res.plural, name, STALE) from None
-                continue
-            return strategy.to_scale(res, out) if obj.get("kind") == "Scale" else out
         raise conflict(res.group, res.plural, name, STALE)
 
     def _update(
@@ -348,33 +343,44 @@ class Registry:
         current: Obj,
         new: Obj,
         subresource: str | None,
-        dry_run: bool,
-        field_validation: str = "",
-        warnings: Warnings | None = None,
+        opts: _Opts,
     ) -> Obj:
         """One attempt: prepare, default, validate, allocate, CAS on ``current``'s rv
         (raises VersionMismatch for the caller to retry)."""
+        if subresource == "scale":
+            scaled = self._update(
+                res, namespace, current, strategy.from_scale(res, current, new), None, opts
+            )
+            return strategy.to_scale(res, scaled)
         out = strategy.prepare_for_update(res, current, new, subresource)
         out["apiVersion"], out["kind"] = res.group_version, res.kind
         if subresource is None:
             defaults.apply_defaults(res.kind, out)
-        found = validation.prune_unknown(out, field_validation)
-        if warnings is not None:
-            warnings.extend(found)
+        found = validation.prune_unknown(out, opts.field_validation)
+        if opts.warnings is not None:
+            opts.warnings.extend(found)
         validation.validate_update(res, current, out)
         name, rv = out["metadata"]["name"], _rv(current)
         key = res.key(namespace, name)
         meta = out["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and _may_go(res, out):
+        if (
+            meta.get("deletionTimestamp")
+            and not meta.get("finalizers")
+            and strategy.may_go(res, out)
+        ):
             # store.go Update: ShouldDeleteDuringUpdate (the last finalizer removed)
-            return current if dry_run else self._remove(res, key, current, rv)
+            return current if opts.dry_run else self._remove(res, key, current, rv)
         meta["resourceVersion"] = str(rv)
-        if _same(out, current):
+        if strategy.same(out, current):
             return current  # no-op: no write, no new resourceVersion (GuaranteedUpdate)
+        if opts.field_manager:
+            out = ssa.track_update(
+                res, current, out, opts.field_manager, self.now(), subresource=subresource or ""
+            )
         is_service = res.kind == "Service" and subresource is None
         if is_service:
             self.allocators.allocate(out, current)
-        if dry_run:
+        if opts.dry_run:
             if is_service:
                 self.allocators.restore(out, current)
             return out
@@ -402,14 +408,18 @@ class Registry:
         field_validation: str = "",
         warnings: Warnings | None = None,
     ) -> Obj:
-        """Apply the patch to the current object, then the update path, with
-        GuaranteedUpdate's re-read and retry when another writer got in between."""
+        """Apply the patch (or server-side apply) to the current object, then the update
+        path, re-read and retried when another writer got in between (GuaranteedUpdate)."""
+        apply = patches.media_type(patch_type) == patches.APPLY_PATCH
+        # the apply result carries its own managedFields: no Update entry on top
+        opts = _Opts(dry_run, None if apply else field_manager, field_validation, warnings)
         for _ in range(_RETRIES):
             current = self.store.get(res.key(namespace, name))
             if current is None:
-                if patch_type != APPLY_PATCH or subresource is not None:
+                if not apply or subresource is not None:
                     raise not_found(res.group, res.plural, name)
-                applied = self._apply(res, None, body, field_manager, force)
+                applied = self._apply(res, None, body, field_manager, force, "")
+                applied.setdefault("metadata", {}).setdefault("name", name)
                 return self.create(
                     res,
                     namespace,
@@ -419,38 +429,32 @@ class Registry:
                     warnings=warnings,
                 )
             view = strategy.to_scale(res, current) if subresource == "scale" else current
-            if patch_type == APPLY_PATCH:
-                patched = self._apply(res, view, body, field_manager, force)
+            if apply:
+                patched = self._apply(res, view, body, field_manager, force, subresource or "")
             else:
-                patched = self._patch(res, view, patch_type, body)
+                patched = (self._patcher or patches.apply_patch)(res, view, patch_type, body)
             given = _given_rv(patched.get("metadata") or {})
             if given is not None and given != _rv(current):
                 raise conflict(res.group, res.plural, name, STALE)
-            sub = subresource
-            if subresource == "scale":
-                patched, sub = strategy.from_scale(res, current, patched), None
             try:
-                out = self._update(
-                    res, namespace, current, patched, sub, dry_run, field_validation, warnings
-                )
+                return self._update(res, namespace, current, patched, subresource, opts)
             except VersionMismatch:
                 continue
-            return strategy.to_scale(res, out) if subresource == "scale" else out
         raise conflict(res.group, res.plural, name, STALE)
 
-    def _patch(self, res: Resource, current: Obj, patch_type: str, body: Any) -> Obj:
-        fn = self._patcher or importlib.import_module("podnet.apiserver.patch").apply_patch
-        result: Obj = fn(res, current, patch_type, body)
-        return result
-
     def _apply(
-        self, res: Resource, current: Obj | None, body: Any, manager: str | None, force: bool
+        self,
+        res: Resource,
+        current: Obj | None,
+        body: Any,
+        manager: str | None,
+        force: bool,
+        sub: str,
     ) -> Obj:
         if not manager:
-            raise bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set")
-        fn = self._applier or importlib.import_module("podnet.apiserver.apply").server_side_apply
-        result: Obj = fn(res, current, body, manager, force, self.now())
-        return result
+            raise bad_request("PATCH apply requests need a fieldManager")
+        fn = self._applier or ssa.server_side_apply
+        return fn(res, current, body, manager, force=force, now=self.now(), subresource=sub)
 
     # --- delete ----------------------------------------------------------------------------
 
@@ -498,37 +502,10 @@ class Registry:
         grace_period: int | None,
         dry_run: bool,
     ) -> Obj:
-        meta = current["metadata"]
-        finalizers = list(meta.get("finalizers") or [])
-        new_finalizers = strategy.deletion_finalizers(res, finalizers, propagation)
-        now = self.clock()
-        grace = strategy.graceful_period(res, current, grace_period)
-        pending = meta.get("deletionTimestamp")
-        if pending:
-            # A second delete only shortens a pod's grace (rest.BeforeDelete).
-            left = meta.get("deletionGracePeriodSeconds") or 0
-            grace = min(grace, left) if grace_period is not None else left
-        if res.kind == "Namespace":
-            grace = 0  # spec.finalizers holds the namespace controller's own finalizer
-        keep = (
-            bool(new_finalizers)
-            or grace > 0
-            or (res.kind == "Namespace" and bool((current.get("spec") or {}).get("finalizers")))
-        )
-        if not keep:
+        out = strategy.plan_delete(res, current, propagation, grace_period, self.clock())
+        if out is None:
             return current if dry_run else self._remove(res, key, current, _rv(current))
-        out = copy.deepcopy(current)
-        ometa = out["metadata"]
-        if not pending or grace < (meta.get("deletionGracePeriodSeconds") or 0):
-            ometa["deletionTimestamp"] = rfc3339(now + grace)
-            ometa["deletionGracePeriodSeconds"] = grace
-        if new_finalizers:
-            ometa["finalizers"] = new_finalizers
-        else:
-            ometa.pop("finalizers", None)
-        if res.kind == "Namespace":
-            out.setdefault("status", {})["phase"] = "Terminating"
-        if _same(out, current) or dry_run:
+        if strategy.same(out, current) or dry_run:
             return out
         return self.store.update(key, out, expect_rv=_rv(current))
 
@@ -595,43 +572,6 @@ def _parse_rv(rv: str) -> int:
     return value
 
 
-def _same(a: Obj, b: Obj) -> bool:
-    strip = ("resourceVersion", "managedFields")
-    return {k: v for k, v in a.items() if k != "metadata"} == {
-        k: v for k, v in b.items() if k != "metadata"
-    } and {k: v for k, v in a["metadata"].items() if k not in strip} == {
-        k: v for k, v in b["metadata"].items() if k not in strip
-    }
-
-
-def _may_go(res: Resource, obj: Obj) -> bool:
-    """Pods still in their grace period stay until the kubelet deletes them (pod
-    strategy: graceful deletion wins over an emptied finalizer list); a Namespace goes
-    once its spec.finalizers are empty too (namespace storage finalize)."""
-    if res.kind == "Namespace":
-        return not (obj.get("spec") or {}).get("finalizers")
-    return res.kind != "Pod" or not obj["metadata"].get("deletionGracePeriodSeconds")
-
-
 def _key_of(res: Resource, obj: Obj) -> str:
     meta = obj["metadata"]
     return res.key(meta.get("namespace"), meta["name"])
-
-
-def _encode_continue(rv: int, start: str) -> str:
-    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def _decode_continue(token: str) -> tuple[int, str]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()))
-        rv, start = int(data["rv"]), str(data["start"])
-        if data.get("v") != "meta.k8s.io/v1" or rv < 0:
-            raise ValueError(token)
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise bad_request(
-            "continue key is not valid: incorrect encoded start resourceVersion "
-            "(version meta.k8s.io/v1)"
-        ) from None
-    return rv, start

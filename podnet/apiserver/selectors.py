@@ -10,6 +10,9 @@ fields each kind's strategy makes selectable (``pkg/registry/core/pod/strategy.g
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -286,3 +289,24 @@ def selector(kind: str, namespaced: bool, label_selector: str, field_selector: s
             raise bad_request(f"field label not supported: {req.field}")
         fields.append((get, req.value, req.equal))
     return Selector(tuple(parse_labels(label_selector)), tuple(fields))
+
+
+def encode_continue(rv: int, start: str) -> str:
+    """A list continue token as etcd3's ``encodeContinue``: base64 JSON {v, rv, start}."""
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    """(resourceVersion, first key) of a token; 400 for anything else."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        rv, start = int(data["rv"]), str(data["start"])
+        if data.get("v") != "meta.k8s.io/v1" or rv < 0:
+            raise ValueError(token)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise bad_request(
+            "continue key is not valid: incorrect encoded start resourceVersion "
+            "(version meta.k8s.io/v1)"
+        ) from None
+    return rv, start

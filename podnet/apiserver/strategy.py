@@ -7,6 +7,7 @@ and ``finalize`` subresources. Pure functions over JSON-shaped objects; the regi
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 from podnet.apiserver.errors import bad_request
@@ -270,3 +271,66 @@ def deletion_finalizers(res: Resource, finalizers: list[str], propagation: str |
     elif propagation == "Foreground":
         out.append(FOREGROUND_FINALIZER)
     return out
+
+
+def rfc3339(t: float) -> str:
+    """metav1.Time on the wire: RFC 3339, whole seconds, UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def plan_delete(
+    res: Resource, current: Obj, propagation: str | None, grace_period: int | None, now: float
+) -> Obj | None:
+    """What a DELETE does to ``current``: None to remove it now, else the object to
+    store (store.go Delete, rest.BeforeDelete, updateForGracefulDeletionAndFinalizers).
+
+    Finalizers (including the GC's ``orphan``/``foregroundDeletion``) or a pod's grace
+    keep it with ``deletionTimestamp`` (now + grace) and ``deletionGracePeriodSeconds``;
+    a second delete may only shorten the grace. A Namespace turns Terminating and waits
+    for its ``spec.finalizers`` (the namespace controller, then ``finalize``).
+    """
+    meta = current["metadata"]
+    finalizers = deletion_finalizers(res, list(meta.get("finalizers") or []), propagation)
+    grace = graceful_period(res, current, grace_period)
+    left = meta.get("deletionGracePeriodSeconds") or 0
+    pending = bool(meta.get("deletionTimestamp"))
+    if pending:
+        grace = min(grace, left) if grace_period is not None else left
+    keep = bool(finalizers) or grace > 0
+    if res.kind == "Namespace":
+        grace = 0
+        keep = keep or bool((current.get("spec") or {}).get("finalizers"))
+    if not keep:
+        return None
+    out = copy.deepcopy(current)
+    ometa = out["metadata"]
+    if not pending or grace < left:
+        ometa["deletionTimestamp"] = rfc3339(now + grace)
+        ometa["deletionGracePeriodSeconds"] = grace
+    if finalizers:
+        ometa["finalizers"] = finalizers
+    else:
+        ometa.pop("finalizers", None)
+    if res.kind == "Namespace":
+        out.setdefault("status", {})["phase"] = "Terminating"
+    return out
+
+
+def may_go(res: Resource, obj: Obj) -> bool:
+    """Whether a deleting object whose finalizers are gone is removed by that update
+    (store.go ShouldDeleteDuringUpdate): a pod still in its grace period stays until the
+    kubelet deletes it; a Namespace waits for its spec.finalizers too."""
+    if res.kind == "Namespace":
+        return not (obj.get("spec") or {}).get("finalizers")
+    return res.kind != "Pod" or not obj["metadata"].get("deletionGracePeriodSeconds")
+
+
+def same(a: Obj, b: Obj) -> bool:
+    """Equal but for resourceVersion and managedFields: such a write is skipped, as
+    GuaranteedUpdate skips one whose bytes do not change."""
+    strip = ("resourceVersion", "managedFields")
+    return {k: v for k, v in a.items() if k != "metadata"} == {
+        k: v for k, v in b.items() if k != "metadata"
+    } and {k: v for k, v in a["metadata"].items() if k not in strip} == {
+        k: v for k, v in b["metadata"].items() if k not in strip
+    }

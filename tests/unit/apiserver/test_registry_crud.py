@@ -460,7 +460,14 @@ def test_apply_patch_creates_when_missing(clock: Clock) -> None:
     seen: list[tuple[Obj | None, str, bool]] = []
 
     def applier(
-        res: Resource, current: Obj | None, applied: Obj, manager: str, force: bool, now: str
+        res: Resource,
+        current: Obj | None,
+        applied: Obj,
+        manager: str,
+        *,
+        force: bool,
+        now: str,
+        subresource: str,
     ) -> Obj:
         seen.append((current, manager, force))
         return merge(current or {}, applied)
@@ -485,3 +492,63 @@ def test_apply_patch_creates_when_missing(clock: Clock) -> None:
     with pytest.raises(ApiError) as e:
         reg.patch(CM, "default", "c", "application/apply-patch+yaml", body)
     assert code(e) == (400, "BadRequest")
+
+
+# --- patch and apply through podnet/apiserver/patch.py and apply.py ---------------------
+
+
+def test_real_patch_types(reg: Registry) -> None:
+    reg.create(DEP, "default", deployment())
+    smp = b'{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"nginx:2"}]}}}}'
+    out = reg.patch(DEP, "default", "d", "application/strategic-merge-patch+json", smp)
+    assert out["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:2"
+    assert out["metadata"]["generation"] == 2
+    jp = b'[{"op":"replace","path":"/spec/replicas","value":3}]'
+    out = reg.patch(DEP, "default", "d", "application/json-patch+json", jp)
+    assert out["spec"]["replicas"] == 3
+    scale = reg.patch(
+        DEP,
+        "default",
+        "d",
+        "application/merge-patch+json",
+        b'{"spec":{"replicas":5}}',
+        subresource="scale",
+    )
+    assert scale["kind"] == "Scale" and scale["spec"]["replicas"] == 5
+
+
+def test_server_side_apply_creates_then_updates_with_managed_fields(reg: Registry) -> None:
+    cfg = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  a: '1'\n"
+    out = reg.patch(
+        CM, "default", "c", "application/apply-patch+yaml", cfg, field_manager="kubectl"
+    )
+    assert out["data"] == {"a": "1"}
+    managers = [(m["manager"], m["operation"]) for m in out["metadata"]["managedFields"]]
+    assert managers == [("kubectl", "Apply")]
+    cfg2 = cfg.replace(b"'1'", b"'2'")
+    out = reg.patch(
+        CM, "default", "c", "application/apply-patch+yaml", cfg2, field_manager="kubectl"
+    )
+    assert out["data"] == {"a": "2"}
+    with pytest.raises(ApiError) as e:  # another manager changing kubectl's field: 409
+        reg.patch(CM, "default", "c", "application/apply-patch+yaml", cfg, field_manager="other")
+    assert e.value.code == 409
+
+
+def test_field_manager_records_update_entries(reg: Registry) -> None:
+    c = reg.create(
+        CM,
+        "default",
+        {"metadata": {"name": "c"}, "data": {"a": "1"}},
+        field_manager="kubectl-create",
+    )
+    assert [(m["manager"], m["operation"]) for m in c["metadata"]["managedFields"]] == [
+        ("kubectl-create", "Update")
+    ]
+    new = copy.deepcopy(c)
+    new["data"]["b"] = "2"
+    out = reg.update(CM, "default", "c", new, field_manager="kubectl-edit")
+    assert {m["manager"] for m in out["metadata"]["managedFields"]} == {
+        "kubectl-create",
+        "kubectl-edit",
+    }
