@@ -15,11 +15,13 @@ score :func:`podnet.control.scheduler.place` uses. A pod no node fits gets
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from podnet.apiserver.binding import bind_pod
 from podnet.apiserver.errors import ApiError
 from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store.base import Obj
@@ -249,33 +251,19 @@ class Scheduler(Controller):
         )
 
     def _bind(self, pod: Obj, node: str) -> None:
-        """POST pods/binding when the registry serves it (it sets spec.nodeName and
-        PodScheduled=True in one write, as pod storage's assignPod); else an update of
-        spec.nodeName and then the status."""
+        """POST pods/binding: spec.nodeName and PodScheduled=True in one write (pod
+        storage's assignPod); an update could not change spec.nodeName."""
         ns, n = namespace(pod), name(pod)
-        binding = {
+        body = {
             "apiVersion": "v1",
             "kind": "Binding",
             "metadata": {"name": n, "namespace": ns, "uid": meta(pod).get("uid")},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
-        bind = getattr(self.registry, "bind", None)
-        if callable(bind):
-            bound = bind(ns, n, binding)
+        if "subresource" in inspect.signature(self.registry.create).parameters:
+            self.registry.create(PODS, ns, body, subresource="binding")
         else:
-            try:
-                bound = self.registry.create(PODS, ns, binding, subresource="binding")
-            except TypeError:
-                fresh = copy.deepcopy(pod)
-                fresh["spec"]["nodeName"] = node
-                bound = self.registry.update(PODS, ns, n, fresh)
-        if not isinstance(bound, dict) or bound.get("kind") != "Pod":
-            bound = self.registry.get(PODS, ns, n)
-        cond = condition(bound, "PodScheduled")
-        if cond is None or cond.get("status") != "True":
-            fresh = copy.deepcopy(bound)
-            self._set_scheduled(fresh, "True", None, "")
-            self.registry.update(PODS, ns, n, fresh, subresource="status")
+            bind_pod(self.registry, ns, n, body)
 
     def _set_scheduled(self, pod: Obj, status: str, reason: str | None, message: str) -> None:
         st = pod.setdefault("status", {})
