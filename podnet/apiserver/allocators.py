@@ -189,12 +189,26 @@ class ServiceAllocators:
         if spec.get("type") not in ("NodePort", "LoadBalancer"):
             return
         held = set(_node_ports(old_spec))
+        # A PUT that leaves nodePort out keeps the stored one of the same port
+        # (service/storage/storage.go patchAllocatedValues).
+        old_ports = old_spec.get("ports") if held else None
+        by_port = {
+            (p.get("port"), p.get("protocol", "TCP")): p["nodePort"]
+            for p in (old_ports if isinstance(old_ports, list) else [])
+            if isinstance(p, dict) and p.get("nodePort")
+        }
         ports: list[Any] = spec["ports"] if isinstance(spec.get("ports"), list) else []
+        used_here: set[int] = set()
         for i, port in enumerate(ports):
             if not isinstance(port, dict):
                 continue
             want_port = port.get("nodePort") or None
-            if want_port is not None and want_port in held:
+            if want_port is None:
+                kept = by_port.get((port.get("port"), port.get("protocol", "TCP")))
+                if kept is not None and kept not in used_here:
+                    want_port = port["nodePort"] = kept
+            if want_port is not None and want_port in held and want_port not in used_here:
+                used_here.add(want_port)
                 continue  # kept from the stored version
             try:
                 got = self.ports.allocate(want_port)

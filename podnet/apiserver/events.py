@@ -28,6 +28,7 @@ _MAX_CACHE = 4096  # events_cache.go maxLruCacheEntries
 _cache: weakref.WeakKeyDictionary[Registry, dict[tuple[str, ...], tuple[str, str]]]
 _cache = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+_last_nanos = 0
 
 
 def involved_ref(obj: Obj) -> Obj:
@@ -92,7 +93,11 @@ def record_event(
             return registry.update(EVENTS, known[0], known[1], bumped)
         except ApiError:
             pass  # deleted or raced: record a fresh one
-    name = f"{ref.get('name', 'unknown')}.{int(registry.clock() * 1e9):x}"
+    global _last_nanos
+    with _lock:  # unique even when the clock repeats (a fake one, or two calls in 1 ns)
+        _last_nanos = max(int(registry.clock() * 1e9), _last_nanos + 1)
+        nanos = _last_nanos
+    name = f"{ref.get('name', 'unknown')}.{nanos:x}"
     event: Obj = {
         "apiVersion": "v1",
         "kind": "Event",

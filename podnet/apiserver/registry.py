@@ -26,7 +26,6 @@ from podnet.apiserver.errors import (
     bad_request,
     conflict,
     gone,
-    invalid,
     not_found,
 )
 from podnet.apiserver.registry_watch import RegistryWatch, WatchEvent
@@ -47,9 +46,6 @@ __all__ = ["ListResult", "Registry", "RegistryWatch", "WatchEvent"]
 
 NAMESPACES = by_kind("", "Namespace")
 SERVICES = by_kind("", "Service")
-_NS_MISMATCH = (
-    "the namespace of the provided object does not match the namespace sent on the request"
-)
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apiserver/pkg/storage/names/generate.go
 _RETRIES = 5  # GuaranteedUpdate re-reads and retries a lost compare-and-swap
 # AllowCreateOnUpdate: PUT of a missing object creates it (endpoints, event, lease strategies)
@@ -78,10 +74,6 @@ class ListResult:
     remaining: int | None = None
 
 
-def rfc3339(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
 def _rv(obj: Obj) -> int:
     return int(obj["metadata"]["resourceVersion"])
 
@@ -106,7 +98,7 @@ class Registry:
         self.allocators.rebuild(store.list(SERVICES.prefix(None))[0])
 
     def now(self) -> str:
-        return rfc3339(self.clock())
+        return strategy.rfc3339(self.clock())
 
     # --- create ----------------------------------------------------------------------------
 
@@ -126,43 +118,19 @@ class Registry:
         opts = _Opts(dry_run, field_manager, field_validation, warnings)
         obj = _body(obj)
         meta = obj["metadata"]
-        ns = self._namespace_for(res, namespace, meta)
-        if meta.get("resourceVersion"):
-            raise bad_request("resourceVersion should not be set on objects to be created")
-        generate = meta.get("generateName") if not meta.get("name") else None
-        if not meta.get("name") and not generate:
-            raise invalid(
-                res.group,
-                res.kind,
-                "",
-                [
-                    (
-                        "FieldValueRequired",
-                        "metadata.name",
-                        "Required value: name or generateName is required",
-                    )
-                ],
-            )
+        ns = strategy.request_namespace(res, namespace, meta)
+        generate = strategy.check_create_meta(res, meta)
         if ns is not None:
             self._check_namespace_open(res, ns, meta.get("name") or generate or "")
-        for key in (
-            "uid",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "generation",
-            "selfLink",
-        ):
-            meta.pop(key, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = self.now()
+        obj = {"apiVersion": res.group_version, "kind": res.kind, **obj}
         obj["apiVersion"], obj["kind"] = res.group_version, res.kind
         for attempt in range(8):  # names.SimpleNameGenerator, retried on a taken name (KEP-4420)
             if generate:
-                meta["name"] = generate[:58] + "".join(
-                    self._rng.choice(_NAME_CHARS) for _ in range(5)
-                )
-            candidate = copy.deepcopy(obj) if generate else obj
-            candidate = self._prepare_create(res, candidate, opts)
+                suffix = "".join(self._rng.choice(_NAME_CHARS) for _ in range(5))
+                obj["metadata"]["name"] = generate[:58] + suffix
+            candidate = self._prepare_create(res, copy.deepcopy(obj) if generate else obj, opts)
             try:
                 return self._store_new(res, ns, candidate, dry_run)
             except ApiError as e:
@@ -196,24 +164,12 @@ class Registry:
             return obj
         try:
             return self.store.create(key, obj)
-        except KeyExists:
-            raise already_exists(res.group, res.plural, name) from None
-        finally:
-            if is_service and self.store.get(key) is not obj:
+        except (KeyExists, StoreError) as e:
+            if is_service:
                 self.allocators.restore(obj, None)
-
-    def _namespace_for(self, res: Resource, namespace: str | None, meta: Obj) -> str | None:
-        if not res.namespaced:
-            meta.pop("namespace", None)
-            return None
-        body_ns = meta.get("namespace")
-        if namespace and body_ns and body_ns != namespace:
-            raise bad_request(_NS_MISMATCH)
-        ns = body_ns or namespace
-        if not ns:
-            raise bad_request("an empty namespace may not be set during creation")
-        meta["namespace"] = ns
-        return str(ns)
+            if isinstance(e, KeyExists):
+                raise already_exists(res.group, res.plural, name) from None
+            raise
 
     def _check_namespace_open(self, res: Resource, ns: str, name: str) -> None:
         """Admission NamespaceLifecycle (plugin/pkg/admission/namespace/lifecycle)."""
@@ -222,18 +178,7 @@ class Registry:
         if found is None:
             raise not_found("", "namespaces", ns)
         if (found.get("status") or {}).get("phase") == "Terminating":
-            what = f"{res.plural}.{res.group}" if res.group else res.plural
-            raise ApiError(
-                403,
-                "Forbidden",
-                f'{what} "{name}" is forbidden: unable to create new content in namespace '
-                f"{ns} because it is being terminated",
-                details={
-                    "name": name,
-                    "kind": res.plural,
-                    **({"group": res.group} if res.group else {}),
-                },
-            )
+            raise strategy.terminating(res, ns, name)
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -315,7 +260,7 @@ class Registry:
                 f"({name})"
             )
         if res.namespaced and namespace and meta.get("namespace") not in (None, "", namespace):
-            raise bad_request(_NS_MISMATCH)
+            raise bad_request(strategy.NS_MISMATCH)
         meta["name"] = name
         if res.namespaced and namespace:
             meta["namespace"] = namespace

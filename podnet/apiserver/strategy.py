@@ -10,7 +10,7 @@ import copy
 import time
 from typing import Any
 
-from podnet.apiserver.errors import bad_request
+from podnet.apiserver.errors import ApiError, bad_request, invalid
 from podnet.apiserver.resources import Resource
 
 Obj = dict[str, Any]
@@ -334,3 +334,63 @@ def same(a: Obj, b: Obj) -> bool:
     } and {k: v for k, v in a["metadata"].items() if k not in strip} == {
         k: v for k, v in b["metadata"].items() if k not in strip
     }
+
+
+NS_MISMATCH = (
+    "the namespace of the provided object does not match the namespace sent on the request"
+)
+
+
+def request_namespace(res: Resource, namespace: str | None, meta: Obj) -> str | None:
+    """The namespace a create goes to: the path's unless the body names another (400);
+    the body's when the path has none; cluster-scoped objects lose theirs."""
+    if not res.namespaced:
+        meta.pop("namespace", None)
+        return None
+    body_ns = meta.get("namespace")
+    if namespace and body_ns and body_ns != namespace:
+        raise bad_request(NS_MISMATCH)
+    ns = body_ns or namespace
+    if not ns:
+        raise bad_request("an empty namespace may not be set during creation")
+    meta["namespace"] = ns
+    return str(ns)
+
+
+def check_create_meta(res: Resource, meta: Obj) -> str | None:
+    """rest.BeforeCreate's metadata rules; drops the system fields a client may not set
+    and returns the generateName to use (None when a name is given)."""
+    if meta.get("resourceVersion"):
+        raise bad_request("resourceVersion should not be set on objects to be created")
+    generate = None if meta.get("name") else meta.get("generateName")
+    if not meta.get("name") and not generate:
+        raise invalid(
+            res.group,
+            res.kind,
+            "",
+            [
+                (
+                    "FieldValueRequired",
+                    "metadata.name",
+                    "Required value: name or generateName is required",
+                )
+            ],
+        )
+    for key in ("uid", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "selfLink"):
+        meta.pop(key, None)
+    return str(generate) if generate else None
+
+
+def terminating(res: Resource, ns: str, name: str) -> ApiError:
+    """NamespaceLifecycle admission's refusal (plugin/pkg/admission/namespace/lifecycle)."""
+    what = f"{res.plural}.{res.group}" if res.group else res.plural
+    details: Obj = {"name": name, "kind": res.plural}
+    if res.group:
+        details["group"] = res.group
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{what} "{name}" is forbidden: unable to create new content in namespace {ns} '
+        "because it is being terminated",
+        details=details,
+    )

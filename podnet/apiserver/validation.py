@@ -120,6 +120,18 @@ def update_causes(res: Resource, old: Obj, new: Obj) -> list[tuple[str, str, str
     old_spec: Obj = old["spec"] if isinstance(old.get("spec"), dict) else {}
     spec: Obj = new["spec"] if isinstance(new.get("spec"), dict) else {}
     causes: list[tuple[str, str, str]] = []
+    old_meta, meta = old.get("metadata") or {}, new.get("metadata") or {}
+    if old_meta.get("deletionTimestamp"):
+        added = set(meta.get("finalizers") or ()) - set(old_meta.get("finalizers") or ())
+        if added:  # ValidateObjectMetaUpdate
+            causes.append(
+                (
+                    "FieldValueForbidden",
+                    "metadata.finalizers",
+                    "Forbidden: no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {json.dumps(sorted(added))}",
+                )
+            )
     if res.kind == "Pod":
         if _pod_spec_without_mutable(old_spec) != _pod_spec_without_mutable(spec):
             causes.append(("FieldValueForbidden", "spec", _POD_FORBIDDEN))

@@ -330,3 +330,20 @@ def test_events_about_cluster_objects_go_to_default(reg: Registry) -> None:
     node = {"kind": "Node", "apiVersion": "v1", "metadata": {"name": "node-0", "uid": "n"}}
     ev = record_event(reg, node, "Normal", "NodeReady", "ready", "kubelet")
     assert ev is not None and ev["metadata"]["namespace"] == "default"
+
+
+def test_no_new_finalizers_while_deleting(reg: Registry) -> None:
+    reg.create(CM, "default", cm("c", finalizers=["a.io/x"]))
+    kept = copy.deepcopy(reg.delete(CM, "default", "c"))
+    kept["metadata"]["finalizers"] = ["a.io/x", "b.io/y"]
+    with pytest.raises(ApiError) as e:
+        reg.update(CM, "default", "c", kept)
+    assert e.value.code == 422 and "no new finalizers can be added" in e.value.message
+
+
+def test_events_at_the_same_instant_get_distinct_names(reg: Registry) -> None:
+    p = reg.create(POD, "default", pod())
+    a = record_event(reg, p, "Normal", "Pulled", "pulled", "kubelet")
+    b = record_event(reg, p, "Normal", "Created", "created", "kubelet")
+    assert a is not None and b is not None
+    assert a["metadata"]["name"] != b["metadata"]["name"]

@@ -465,3 +465,27 @@ def test_qos_class() -> None:
         strategy.qos_class({"containers": [{"resources": {"requests": {"cpu": "1"}}}]})
         == "Burstable"
     )
+
+
+def test_update_without_node_port_keeps_the_stored_one() -> None:
+    allocs = ServiceAllocators(random.Random(4))
+    old = svc("a", type="NodePort")
+    allocs.allocate(old)
+    port = old["spec"]["ports"][0]["nodePort"]
+    new: Obj = {"metadata": {"name": "a"}, "spec": {"type": "NodePort", "ports": [{"port": 80}]}}
+    allocs.allocate(new, old)
+    assert new["spec"]["ports"][0]["nodePort"] == port
+    with pytest.raises(ApiError):  # still held
+        allocs.allocate(
+            {
+                "metadata": {"name": "b"},
+                "spec": {"type": "NodePort", "ports": [{"port": 1, "nodePort": port}]},
+            }
+        )
+
+
+def test_pod_tolerations_may_only_be_added() -> None:
+    old = pod()
+    added = pod(tolerations=[{"key": "k", "operator": "Exists"}])
+    assert validation.update_causes(POD, old, added) == []
+    assert validation.update_causes(POD, added, old)[0][1] == "spec.tolerations"
