@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import yaml
 from aiohttp import web
 
-from podnet.apiserver import errors
+from podnet.apiserver import errors, tables
 from podnet.apiserver.http import fields, negotiate, watch
 from podnet.apiserver.http.negotiate import Output
 from podnet.apiserver.http.routes import Target, parse_bool
@@ -178,8 +178,6 @@ class Handlers:
         include = request.query.get("includeObject", "Metadata")
         if include not in ("None", "Metadata", "Object"):
             raise errors.bad_request(f'includeObject: Unsupported value: "{include}"')
-        from podnet.apiserver import tables
-
         table: Obj = tables.table(
             res,
             objs,
@@ -322,8 +320,6 @@ class Handlers:
             a Table without rows at the bookmark's resourceVersion)."""
             if table_version is None or type_ == "ERROR":
                 return obj
-            from podnet.apiserver import tables
-
             table = tables.table(
                 res,
                 [] if type_ == "BOOKMARK" else [obj],
