@@ -1,0 +1,600 @@
+"""The per-kind printers of server-side ``Table`` output, what ``kubectl get`` prints.
+
+Columns and cells as kube-apiserver's printers (``pkg/printers/internalversion/
+printers.go``, generated with ``Wide: true``: priority-1 columns are the ``-o wide``
+ones); custom resources as their CRDs' ``additionalPrinterColumns`` (apiextensions'
+``tableconvertor``); any other kind NAME and AGE (``rest.DefaultTableConvertor``).
+Ages are ``duration.HumanDuration``; ``now`` is passed in so the functions stay pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from podnet.apiserver.store.base import Obj
+
+Row = list[Any]
+Column = tuple[str, str, int, str]  # name, type, priority, description
+
+NAME_DOC = (
+    "Name must be unique within a namespace. Is required when creating resources, although "
+    "some resources may allow a client to request the generation of an appropriate name "
+    "automatically. Name is primarily intended for creation idempotence and configuration "
+    "definition. Cannot be updated. More info: "
+    "https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"
+)
+AGE_DOC = (
+    "CreationTimestamp is a timestamp representing the server time when this object was "
+    "created. It is not guaranteed to be set in happens-before order across separate "
+    "operations. Clients may not set this value. It is represented in RFC3339 form and is "
+    "in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: "
+    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata"
+)
+
+
+def human_duration(seconds: float) -> str:
+    """``k8s.io/apimachinery/pkg/util/duration.HumanDuration``."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m" if s % 60 == 0 else f"{m}m{s % 60}s"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 8:
+        return f"{h}h" if m % 60 == 0 else f"{h}h{m % 60}m"
+    if h < 48:
+        return f"{h}h"
+    if h < 24 * 8:
+        return f"{h // 24}d" if h % 24 == 0 else f"{h // 24}d{h % 24}h"
+    if h < 24 * 365 * 2:
+        return f"{h // 24}d"
+    if h < 24 * 365 * 8:
+        dy = (h // 24) % 365
+        return f"{h // 24 // 365}y" if dy == 0 else f"{h // 24 // 365}y{dy}d"
+    return f"{h // 24 // 365}y"
+
+
+def _ts(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def since(value: Any, now: float) -> str:
+    """``translateTimestampSince``: ``<unknown>`` for no timestamp."""
+    t = _ts(value)
+    return "<unknown>" if t is None else human_duration(now - t)
+
+
+def field(obj: Any, *path: str) -> Any:
+    for p in path:
+        obj = obj.get(p) if isinstance(obj, dict) else None
+    return obj
+
+
+def _list(obj: Any, *path: str) -> list[Any]:
+    v = field(obj, *path)
+    return v if isinstance(v, list) else []
+
+
+def _int(v: Any) -> int:
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+def _labels(m: Any) -> str:
+    """``labels.FormatLabels``: sorted ``k=v``, ``<none>`` when empty."""
+    if not isinstance(m, dict) or not m:
+        return "<none>"
+    return ",".join(f"{k}={m[k]}" for k in sorted(m))
+
+
+def _selector(sel: Any) -> str:
+    """``metav1.LabelSelectorAsSelector(...).String()``."""
+    if not isinstance(sel, dict):
+        return "<none>"
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for e in sel.get("matchExpressions") or ():
+        op, key, vals = e.get("operator"), e.get("key"), sorted(e.get("values") or ())
+        if op == "In":
+            parts.append(f"{key} in ({','.join(vals)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(vals)})")
+        elif op == "Exists":
+            parts.append(str(key))
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(sorted(parts)) if parts else ""
+
+
+def _template_cells(spec: Any) -> list[str]:
+    cs = _list(spec, "template", "spec", "containers")
+    return [
+        ",".join(str(c.get("name", "")) for c in cs),
+        ",".join(str(c.get("image", "")) for c in cs),
+    ]
+
+
+# -- Pod ------------------------------------------------------------------------------------
+
+
+def _restartable(c: Any) -> bool:
+    return isinstance(c, dict) and c.get("restartPolicy") == "Always"
+
+
+def pod_row(pod: Obj, now: float) -> tuple[Row, list[dict[str, str]]]:
+    """``printPod``: READY, STATUS (the reason kubectl shows), RESTARTS with the last
+    restart's age, and the wide cells."""
+    spec, status = pod.get("spec") or {}, pod.get("status") or {}
+    phase = status.get("phase") or ""
+    reason = status.get("reason") or phase
+    for c in _list(status, "conditions"):
+        if c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated":
+            reason = "SchedulingGated"
+    init_specs = {c.get("name"): c for c in _list(spec, "initContainers")}
+    total = len(_list(spec, "containers")) + sum(_restartable(c) for c in init_specs.values())
+    ready = restarts = sidecar_restarts = 0
+    last = sidecar_last = 0.0
+
+    def finished(cs: Any) -> float:
+        return _ts(field(cs, "lastState", "terminated", "finishedAt")) or 0.0
+
+    initializing = False
+    n_init = len(_list(spec, "initContainers"))
+    for i, cs in enumerate(_list(status, "initContainerStatuses")):
+        restarts += _int(cs.get("restartCount"))
+        last = max(last, finished(cs))
+        sidecar = _restartable(init_specs.get(cs.get("name")))
+        if sidecar:
+            sidecar_restarts += _int(cs.get("restartCount"))
+            sidecar_last = max(sidecar_last, finished(cs))
+        term, wait = field(cs, "state", "terminated"), field(cs, "state", "waiting")
+        if term is not None and _int(term.get("exitCode")) == 0:
+            continue
+        if sidecar and cs.get("started"):
+            ready += bool(cs.get("ready"))
+            continue
+        if term is not None:
+            if term.get("reason"):
+                reason = "Init:" + term["reason"]
+            elif term.get("signal"):
+                reason = f"Init:Signal:{term['signal']}"
+            else:
+                reason = f"Init:ExitCode:{_int(term.get('exitCode'))}"
+        elif wait is not None and wait.get("reason") and wait["reason"] != "PodInitializing":
+            reason = "Init:" + wait["reason"]
+        else:
+            reason = f"Init:{i}/{n_init}"
+        initializing = True
+        break
+    initialized = any(
+        c.get("type") == "Initialized" and c.get("status") == "True"
+        for c in _list(status, "conditions")
+    )
+    if not initializing or initialized:
+        restarts, last = sidecar_restarts, sidecar_last
+        running = False
+        for cs in reversed(_list(status, "containerStatuses")):
+            restarts += _int(cs.get("restartCount"))
+            last = max(last, finished(cs))
+            term, wait = field(cs, "state", "terminated"), field(cs, "state", "waiting")
+            if wait is not None and wait.get("reason"):
+                reason = wait["reason"]
+            elif term is not None and term.get("reason"):
+                reason = term["reason"]
+            elif term is not None:
+                sig = term.get("signal")
+                reason = f"Signal:{sig}" if sig else f"ExitCode:{_int(term.get('exitCode'))}"
+            elif cs.get("ready") and field(cs, "state", "running") is not None:
+                running = True
+                ready += 1
+        if reason == "Completed" and running:
+            pod_ready = any(c.get("type") == "Ready" for c in _list(status, "conditions"))
+            reason = "Running" if pod_ready else "NotReady"
+    deleting = field(pod, "metadata", "deletionTimestamp") is not None
+    if deleting and status.get("reason") == "NodeLost":
+        reason = "Unknown"
+    elif deleting and phase not in ("Succeeded", "Failed"):
+        reason = "Terminating"
+    restarts_cell = str(restarts)
+    if restarts and last:
+        restarts_cell = f"{restarts} ({human_duration(now - last)} ago)"
+    ips = _list(status, "podIPs")
+    gates = _list(spec, "readinessGates")
+    gates_cell = "<none>"
+    if gates:
+        conds = {c.get("type"): c.get("status") for c in _list(status, "conditions")}
+        true = sum(conds.get(g.get("conditionType")) == "True" for g in gates)
+        gates_cell = f"{true}/{len(gates)}"
+    row: Row = [
+        field(pod, "metadata", "name") or "",
+        f"{ready}/{total}",
+        reason,
+        restarts_cell,
+        since(field(pod, "metadata", "creationTimestamp"), now),
+        (ips[0].get("ip") if ips else "") or "<none>",
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        gates_cell,
+    ]
+    conditions = []
+    if phase == "Succeeded":
+        conditions = [_row_cond("Succeeded", "The pod has completed successfully.")]
+    elif phase == "Failed":
+        conditions = [_row_cond("Failed", "The pod failed.")]
+    return row, conditions
+
+
+def _row_cond(reason: str, message: str) -> dict[str, str]:
+    return {"type": "Completed", "status": "True", "reason": reason, "message": message}
+
+
+# -- the other kinds -----------------------------------------------------------------------
+
+
+def _service(o: Obj, now: float) -> Row:
+    spec = o.get("spec") or {}
+    kind = spec.get("type") or "ClusterIP"
+    ext = spec.get("externalIPs") or []
+    if kind == "LoadBalancer":
+        lb = [
+            i.get("ip") or i.get("hostname") for i in _list(o, "status", "loadBalancer", "ingress")
+        ]
+        ips = ",".join(str(x) for x in lb + ext if x) or "<pending>"
+    elif kind == "ExternalName":
+        ips = spec.get("externalName") or "<none>"
+    else:
+        ips = ",".join(ext) or "<none>"
+    ports = []
+    for p in spec.get("ports") or ():
+        proto = p.get("protocol") or "TCP"
+        node_port = p.get("nodePort")
+        ports.append(
+            f"{p.get('port')}:{node_port}/{proto}" if node_port else f"{p.get('port')}/{proto}"
+        )
+    return [
+        kind,
+        spec.get("clusterIP") or "<none>",
+        ips,
+        ",".join(ports) or "<none>",
+        AGE,
+        _labels(spec.get("selector")),
+    ]
+
+
+def _endpoints(o: Obj, now: float) -> Row:
+    addrs = []
+    for s in _list(o, "subsets"):
+        ports = [p.get("port") for p in s.get("ports") or ()] or [None]
+        for a in s.get("addresses") or ():
+            for port in ports:
+                ip = a.get("ip")
+                addrs.append(f"{ip}:{port}" if port is not None else str(ip))
+    cell = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "")
+    return [cell or "<none>", AGE]
+
+
+def _endpoint_slice(o: Obj, now: float) -> Row:
+    ports = [str(p.get("port")) for p in _list(o, "ports") if p.get("port") is not None]
+    addrs = [a for e in _list(o, "endpoints") for a in e.get("addresses") or ()]
+    cell = ",".join(addrs[:3]) + (f" + {len(addrs) - 3} more..." if len(addrs) > 3 else "")
+    return [o.get("addressType") or "", ",".join(ports) or "<unset>", cell or "<unset>", AGE]
+
+
+def _node(o: Obj, now: float) -> Row:
+    conds = {c.get("type"): c.get("status") for c in _list(o, "status", "conditions")}
+    ready = conds.get("Ready")
+    status = ["Ready" if ready == "True" else "NotReady" if ready == "False" else "Unknown"]
+    if field(o, "spec", "unschedulable"):
+        status.append("SchedulingDisabled")
+    labels = field(o, "metadata", "labels") or {}
+    roles = {
+        k[len("node-role.kubernetes.io/") :]
+        for k in labels
+        if k.startswith("node-role.kubernetes.io/")
+    }
+    if labels.get("kubernetes.io/role"):
+        roles.add(labels["kubernetes.io/role"])
+    roles.discard("")
+    addrs = _list(o, "status", "addresses")
+    info = field(o, "status", "nodeInfo") or {}
+
+    def addr(kind: str) -> str:
+        return next((a.get("address") for a in addrs if a.get("type") == kind), None) or "<none>"
+
+    return [
+        ",".join(status),
+        ",".join(sorted(roles)) or "<none>",
+        AGE,
+        info.get("kubeletVersion", ""),
+        addr("InternalIP"),
+        addr("ExternalIP"),
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
+    ]
+
+
+def _job(o: Obj, now: float) -> Row:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    conds = {c.get("type") for c in st.get("conditions") or () if c.get("status") == "True"}
+    if "Complete" in conds:
+        status = "Complete"
+    elif "Failed" in conds:
+        status = "Failed"
+    elif field(o, "metadata", "deletionTimestamp"):
+        status = "Terminating"
+    elif "Suspended" in conds:
+        status = "Suspended"
+    elif "FailureTarget" in conds:
+        status = "FailureTarget"
+    elif "SuccessCriteriaMet" in conds:
+        status = "SuccessCriteriaMet"
+    else:
+        status = "Running"
+    done = _int(st.get("succeeded"))
+    if spec.get("completions") is not None:
+        completions = f"{done}/{spec['completions']}"
+    elif _int(spec.get("parallelism")) > 1:
+        completions = f"{done}/1 of {spec['parallelism']}"
+    else:
+        completions = f"{done}/1"
+    start, end = _ts(st.get("startTime")), _ts(st.get("completionTime"))
+    duration = "" if start is None else human_duration((end or now) - start)
+    return [
+        status,
+        completions,
+        duration,
+        AGE,
+        *_template_cells(spec),
+        _selector(spec.get("selector")),
+    ]
+
+
+def event_row(o: Obj, now: float) -> Row:
+    inv = o.get("involvedObject") or {}
+    last = field(o, "series", "lastObservedTime") or o.get("lastTimestamp") or o.get("eventTime")
+    src = o.get("source") or {}
+    source = ", ".join(x for x in (src.get("component"), src.get("host")) if x) or ""
+    first = o.get("firstTimestamp") or o.get("eventTime")
+    return [
+        since(last, now),
+        o.get("type") or "",
+        o.get("reason") or "",
+        f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}",
+        inv.get("fieldPath") or "",
+        source,
+        (o.get("message") or "").strip(),
+        since(first, now),
+        str(_int(o.get("count")) or 1),
+        field(o, "metadata", "name") or "",
+    ]
+
+
+def _controller_revision(o: Obj, now: float) -> Row:
+    owner = next((r for r in _list(o, "metadata", "ownerReferences") if r.get("controller")), None)
+    ctrl = "<none>"
+    if owner is not None:
+        group = str(owner.get("apiVersion", "")).rpartition("/")[0]
+        kind = str(owner.get("kind", "")).lower()
+        ctrl = f"{kind}.{group}/{owner.get('name')}" if group else f"{kind}/{owner.get('name')}"
+    return [ctrl, _int(o.get("revision")), AGE]
+
+
+AGE = object()  # replaced by the object's age
+
+
+def _workload(kind: str) -> Callable[[Obj, float], Row]:
+    def row(o: Obj, now: float) -> Row:
+        spec, st = o.get("spec") or {}, o.get("status") or {}
+        want = spec.get("replicas", 1)
+        tmpl = _template_cells(spec)
+        sel = _selector(spec.get("selector"))
+        if kind == "Deployment":
+            ready = f"{_int(st.get('readyReplicas'))}/{want}"
+            return [
+                ready,
+                _int(st.get("updatedReplicas")),
+                _int(st.get("availableReplicas")),
+                AGE,
+                *tmpl,
+                sel,
+            ]
+        if kind == "StatefulSet":
+            return [f"{_int(st.get('readyReplicas'))}/{want}", AGE, *tmpl]
+        if kind == "DaemonSet":
+            return [
+                _int(st.get("desiredNumberScheduled")),
+                _int(st.get("currentNumberScheduled")),
+                _int(st.get("numberReady")),
+                _int(st.get("updatedNumberScheduled")),
+                _int(st.get("numberAvailable")),
+                _labels(field(spec, "template", "spec", "nodeSelector")),
+                AGE,
+                *tmpl,
+                sel,
+            ]
+        if kind == "ReplicationController":
+            sel = _labels(spec.get("selector"))
+        return [
+            _int(want),
+            _int(st.get("replicas")),
+            _int(st.get("readyReplicas")),
+            AGE,
+            *tmpl,
+            sel,
+        ]
+
+    return row
+
+
+def column(name: str, typ: str = "string", priority: int = 0, doc: str = "") -> Column:
+    return (name, typ, priority, doc)
+
+
+_TEMPLATE_COLS = [
+    column("Containers", priority=1, doc="Names of each container in the template."),
+    column("Images", priority=1, doc="Images referenced by each container in the template."),
+]
+AGE_COL = column("Age", doc=AGE_DOC)
+_RS_COLS = [
+    column("Desired", "integer"),
+    column("Current", "integer"),
+    column("Ready", "integer"),
+    AGE_COL,
+    *_TEMPLATE_COLS,
+    column("Selector", priority=1),
+]
+Printer = tuple[list[Column], Callable[[Obj, float], Row]]
+PRINTERS: dict[tuple[str, str], Printer] = {
+    ("", "Service"): (
+        [
+            column("Type"),
+            column("Cluster-IP"),
+            column("External-IP"),
+            column("Port(s)"),
+            AGE_COL,
+            column("Selector", priority=1),
+        ],
+        _service,
+    ),
+    ("apps", "Deployment"): (
+        [
+            column("Ready", doc="Number of the pod with ready state"),
+            column("Up-to-date", "integer"),
+            column("Available", "integer"),
+            AGE_COL,
+            *_TEMPLATE_COLS,
+            column("Selector", priority=1),
+        ],
+        _workload("Deployment"),
+    ),
+    ("apps", "ReplicaSet"): (_RS_COLS, _workload("ReplicaSet")),
+    ("", "ReplicationController"): (_RS_COLS, _workload("ReplicationController")),
+    ("apps", "StatefulSet"): (
+        [column("Ready", doc="Number of the pod with ready state"), AGE_COL, *_TEMPLATE_COLS],
+        _workload("StatefulSet"),
+    ),
+    ("apps", "DaemonSet"): (
+        [
+            column("Desired", "integer"),
+            column("Current", "integer"),
+            column("Ready", "integer"),
+            column("Up-to-date", "integer"),
+            column("Available", "integer"),
+            column("Node Selector"),
+            AGE_COL,
+            *_TEMPLATE_COLS,
+            column("Selector", priority=1),
+        ],
+        _workload("DaemonSet"),
+    ),
+    ("batch", "Job"): (
+        [
+            column("Status", doc="Status of the job."),
+            column("Completions", doc="The completion status of the job"),
+            column("Duration", doc="Time required to complete the job."),
+            AGE_COL,
+            *_TEMPLATE_COLS,
+            column("Selector", priority=1),
+        ],
+        _job,
+    ),
+    ("", "Namespace"): (
+        [column("Status", doc="The status of the namespace"), AGE_COL],
+        lambda o, now: [field(o, "status", "phase") or "", AGE],
+    ),
+    ("", "Node"): (
+        [
+            column("Status", doc="The status of the node"),
+            column("Roles", doc="The roles of the node"),
+            AGE_COL,
+            column("Version"),
+            column("Internal-IP", priority=1),
+            column("External-IP", priority=1),
+            column("OS-Image", priority=1),
+            column("Kernel-Version", priority=1),
+            column("Container-Runtime", priority=1),
+        ],
+        _node,
+    ),
+    ("", "Endpoints"): ([column("Endpoints"), AGE_COL], _endpoints),
+    ("discovery.k8s.io", "EndpointSlice"): (
+        [column("AddressType"), column("Ports"), column("Endpoints"), AGE_COL],
+        _endpoint_slice,
+    ),
+    ("networking.k8s.io", "NetworkPolicy"): (
+        [column("Pod-Selector"), AGE_COL],
+        lambda o, now: [_selector(field(o, "spec", "podSelector")) or "<none>", AGE],
+    ),
+    ("", "ConfigMap"): (
+        [column("Data", "integer"), AGE_COL],
+        lambda o, now: [len(o.get("data") or {}) + len(o.get("binaryData") or {}), AGE],
+    ),
+    ("", "Secret"): (
+        [column("Type"), column("Data", "integer"), AGE_COL],
+        lambda o, now: [o.get("type") or "", len(o.get("data") or {}), AGE],
+    ),
+    ("", "ServiceAccount"): (
+        [column("Secrets", "integer"), AGE_COL],
+        lambda o, now: [len(o.get("secrets") or ()), AGE],
+    ),
+    ("apps", "ControllerRevision"): (
+        [column("Controller"), column("Revision", "integer"), AGE_COL],
+        _controller_revision,
+    ),
+    ("coordination.k8s.io", "Lease"): (
+        [column("Holder"), AGE_COL],
+        lambda o, now: [field(o, "spec", "holderIdentity") or "", AGE],
+    ),
+    # custom resources: their CRDs' additionalPrinterColumns (Age is of type date)
+    ("policy.networking.k8s.io", "AdminNetworkPolicy"): (
+        [column("Priority", "integer"), column("Age", "date")],
+        lambda o, now: [field(o, "spec", "priority"), AGE],
+    ),
+    ("policy.networking.k8s.io", "BaselineAdminNetworkPolicy"): (
+        [column("Age", "date")],
+        lambda o, now: [AGE],
+    ),
+    ("policy.networking.k8s.io", "ClusterNetworkPolicy"): (
+        [column("Priority", "integer"), column("Age", "date")],
+        lambda o, now: [field(o, "spec", "priority"), AGE],
+    ),
+}
+EVENT_COLS = [
+    column("Last Seen"),
+    column("Type"),
+    column("Reason"),
+    column("Object"),
+    column("Subobject", priority=1),
+    column("Source", priority=1),
+    column("Message"),
+    column("First Seen", priority=1),
+    column("Count", priority=1),
+    column("Name", priority=1),
+]
+POD_COLS = [
+    column("Ready", doc="The aggregate readiness state of this pod for accepting traffic."),
+    column("Status", doc="The aggregate status of the containers in this pod."),
+    column(
+        "Restarts",
+        doc="The number of times the containers in this pod have been restarted and when "
+        "the last container in this pod has restarted.",
+    ),
+    AGE_COL,
+    column("IP", priority=1),
+    column("Node", priority=1),
+    column("Nominated Node", priority=1),
+    column("Readiness Gates", priority=1),
+]
