@@ -52,7 +52,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _up(args: argparse.Namespace) -> int:
     # Imported here: the live stack's imports would slow every other verb's start-up.
-    from podnet.live.up import UpOptions, up
+    from podnet.live.up import up
+    from podnet.live.upcluster import UpOptions
 
     if not 0 <= args.port <= 65535:
         args.parser.error(f"--port {args.port}: expected 0..65535")

@@ -16,50 +16,18 @@ goes with it.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
-from podnet.errors import PodnetError
 from podnet.live.output import Progress
-
-
-@dataclass(frozen=True)
-class UpOptions:
-    nodes: int = 1
-    name: str = "podnet"
-    kubeconfig: str | None = None
-    data_dir: str | None = None
-    port: int = 0
-    address: str = "127.0.0.1"
-
-
-class DataDirBusy(PodnetError):
-    """Another ``podnet up`` holds the data dir."""
-
-
-def open_data_dir(path: Path) -> int:
-    """Create (mode 0700) and lock the data dir; the lock's fd, held while up runs."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-    fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise DataDirBusy(f"{path}: another `podnet up` is using this data dir") from None
-    return fd
+from podnet.live.upcluster import UpCluster, UpOptions
 
 
 def up(opts: UpOptions, *, err: TextIO | None = None) -> int:
     """Run until SIGINT/SIGTERM/SIGHUP; 0 after a clean teardown."""
     from podnet.live.run import Stopped, _signals_ignored, _stop_signals_raise
-    from podnet.live.upcluster import UpCluster
 
     progress = Progress(err or sys.stderr)
     t0 = time.monotonic()

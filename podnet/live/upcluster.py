@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,9 @@ from podnet.apiserver.resources import by_kind
 from podnet.apiserver.store import open_store
 from podnet.apiserver.store.base import Store
 from podnet.controllers.manager import ControllerManager
+from podnet.errors import PodnetError
 from podnet.live.cluster import LiveCluster
 from podnet.live.kubelet import Kubelet
-from podnet.live.up import UpOptions, open_data_dir
 from podnet.model.cluster import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP
 from podnet.model.objects import Manifests
 
@@ -65,6 +67,33 @@ BUILTIN_SERVICES: tuple[tuple[str, dict[str, Any]], ...] = (
     ),
 )
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    nodes: int = 1
+    name: str = "podnet"
+    kubeconfig: str | None = None
+    data_dir: str | None = None
+    port: int = 0
+    address: str = "127.0.0.1"
+
+
+class DataDirBusy(PodnetError):
+    """Another ``podnet up`` holds the data dir."""
+
+
+def open_data_dir(path: Path) -> int:
+    """Create (mode 0700) and lock the data dir; the lock's fd, held while up runs."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    fd = os.open(path / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirBusy(f"{path}: another `podnet up` is using this data dir") from None
+    return fd
 
 
 class KubeletStreams:
