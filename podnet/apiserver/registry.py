@@ -47,7 +47,9 @@ __all__ = ["ListResult", "Registry", "RegistryWatch", "WatchEvent"]
 NAMESPACES = by_kind("", "Namespace")
 SERVICES = by_kind("", "Service")
 _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # apiserver/pkg/storage/names/generate.go
-_RETRIES = 5  # GuaranteedUpdate re-reads and retries a lost compare-and-swap
+# GuaranteedUpdate re-reads and retries a lost compare-and-swap for as long as it keeps
+# losing (each loss is another writer's progress); the bound only guards against a bug.
+_RETRIES = 10_000
 # AllowCreateOnUpdate: PUT of a missing object creates it (endpoints, event, lease strategies)
 _CREATE_ON_UPDATE = frozenset({"Endpoints", "Event", "Lease"})
 

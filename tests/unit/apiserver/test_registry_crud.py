@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import random
 import re
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -552,3 +554,32 @@ def test_field_manager_records_update_entries(reg: Registry) -> None:
         "kubectl-create",
         "kubectl-edit",
     }
+
+
+def test_concurrent_patches_lose_no_update(clock: Clock) -> None:
+    def patcher(res: Resource, current: Obj, patch_type: str, body: Any) -> Obj:
+        out = copy.deepcopy(current)
+        n = int(out["data"]["n"])
+        time.sleep(0.0002)  # let another writer in between the read and the write
+        out["data"]["n"] = str(n + 1)
+        return out
+
+    reg = Registry(MemoryStore(), clock=clock, patcher=patcher)
+    reg.create(NS, None, {"metadata": {"name": "default"}})
+    reg.create(CM, "default", {"metadata": {"name": "c"}, "data": {"n": "0"}})
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(50):
+                reg.patch(CM, "default", "c", "application/merge-patch+json", b"{}")
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert reg.get(CM, "default", "c")["data"]["n"] == "200"
