@@ -8,7 +8,7 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from podnet.apiserver import auth, certs, kubeconfig
 from podnet.apiserver.errors import ApiError
 from podnet.apiserver.http.app import ServerThread
 from podnet.apiserver.registry import Registry
-from podnet.apiserver.resources import by_kind
+from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store import open_store
 from podnet.apiserver.store.base import Store
 from podnet.controllers.manager import ControllerManager
@@ -215,20 +215,21 @@ class UpCluster:
         return url
 
     def _bootstrap(self, registry: Registry) -> None:
-        """The namespaces and Services every cluster has, when missing."""
+        """The namespaces and Services every cluster has, when missing (a restart finds
+        them in the store; a Service's create would first claim its ClusterIP, taken)."""
         namespaces, services = by_kind("", "Namespace"), by_kind("", "Service")
         assert namespaces is not None and services is not None
         for name in BUILTIN_NAMESPACES:
-            with _exists_ok():  # a restart, or the registry made it
+            if not _exists(registry, namespaces, None, name):
                 registry.create(
                     namespaces,
                     None,
                     {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
                 )
         for ns, body in BUILTIN_SERVICES:
-            obj = {"apiVersion": "v1", "kind": "Service", **body}
-            obj["metadata"] = {**body["metadata"], "namespace": ns}
-            with _exists_ok():
+            if not _exists(registry, services, ns, body["metadata"]["name"]):
+                obj = {"apiVersion": "v1", "kind": "Service", **body}
+                obj["metadata"] = {**body["metadata"], "namespace": ns}
                 registry.create(services, ns, obj)
 
     def check(self) -> None:
@@ -255,10 +256,11 @@ class UpCluster:
             self.cluster.close()  # every pod, namespace and table; its scratch dir
 
 
-@contextlib.contextmanager
-def _exists_ok() -> Iterator[None]:
+def _exists(registry: Registry, res: Resource, namespace: str | None, name: str) -> bool:
     try:
-        yield
+        registry.get(res, namespace, name)
     except ApiError as e:
-        if e.reason != "AlreadyExists":
-            raise
+        if e.code == 404:
+            return False
+        raise
+    return True
