@@ -18,6 +18,8 @@ and only slices whose content changed are written (reconciler.go reconcileByAddr
 from __future__ import annotations
 
 import copy
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +50,7 @@ MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
 MAX_ENDPOINTS = 100  # --max-endpoints-per-slice default
+STALE_AFTER = 5.0  # seconds to wait for the informer to show a slice written here
 
 Ports = tuple[tuple[str, int, str], ...]  # (name, port, protocol), in Service order
 
@@ -297,6 +300,12 @@ class EndpointSliceController(Controller):
         self.pods.add_index("namespace", by_namespace)
         self.services.add_index("namespace", by_namespace)
         self.slices.add_index("service", self._slice_service)
+        self._lock = threading.Lock()
+        # endpointSliceTracker: slices this controller wrote that its informer has not
+        # shown yet (name -> resourceVersion written, -1 for a delete); the Service
+        # waits for them, so a lagging cache never makes a second placeholder.
+        self._written: dict[str, dict[str, int]] = {}
+        self._written_at: dict[str, float] = {}
         self.services.add_handler(self._on_service)
         self.pods.add_handler(self._on_pod)
         self.slices.add_handler(self._on_slice)
@@ -328,8 +337,39 @@ class EndpointSliceController(Controller):
     def _on_slice(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         assert new is not None
         for key in self._slice_service(new):
-            if type_ == "DELETED" or self.services.get(key) is None:
+            with self._lock:
+                tracked = key in self._written
+            if tracked or type_ == "DELETED" or self.services.get(key) is None:
                 self.queue.add(key)
+
+    def _track(self, key: str, slice_name: str, rv: int) -> None:
+        with self._lock:
+            self._written.setdefault(key, {})[slice_name] = rv
+            self._written_at[key] = time.monotonic()
+
+    def _waiting(self, key: str) -> bool:
+        """Whether a slice written for this Service is not yet in the cache as written."""
+        ns = key.partition("/")[0]
+        with self._lock:
+            pending = self._written.get(key)
+            if not pending:
+                return False
+            for slice_name, want in list(pending.items()):
+                cached = self.slices.get(f"{ns}/{slice_name}")
+                if want < 0:
+                    caught_up = cached is None
+                else:
+                    rv = int(meta(cached).get("resourceVersion") or 0) if cached else -1
+                    caught_up = rv >= want
+                if caught_up:
+                    del pending[slice_name]
+            if not pending:
+                del self._written[key]
+                return False
+            if time.monotonic() - self._written_at.get(key, 0.0) > STALE_AFTER:
+                del self._written[key]  # never seen: stop waiting
+                return False
+            return True
 
     def _on_endpoints(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         if type_ == "DELETED" and new is not None:
@@ -342,6 +382,9 @@ class EndpointSliceController(Controller):
             self._service_gone(key, ns)
             return
         if not serves_endpoints(svc) or deleting(svc):
+            return
+        if self._waiting(key):
+            self.queue.add_after(key, 0.05)
             return
         pods = self.pods.by_index("namespace", ns)
         self._sync_slices(svc, pods)
@@ -376,13 +419,16 @@ class EndpointSliceController(Controller):
             fresh = copy.deepcopy(sl)
             fresh["endpoints"] = eps
             fresh["metadata"]["labels"] = want_labels
-            self.registry.update(SLICES, ns, name(sl), fresh)
+            out = self.registry.update(SLICES, ns, name(sl), fresh)
+            self._track(obj_key(svc), name(sl), int(meta(out).get("resourceVersion") or 0))
         for sl in plan.delete:
             try:
                 self.registry.delete(SLICES, ns, name(sl))
             except ApiError as e:
                 if e.code != 404:
                     raise
+                continue
+            self._track(obj_key(svc), name(sl), -1)
         written = {id(sl) for sl in plan.delete} | {id(sl) for sl, _ in plan.update}
         for sl in existing:
             if id(sl) in written:
@@ -390,7 +436,8 @@ class EndpointSliceController(Controller):
             if labels(sl) != want_labels:
                 fresh = copy.deepcopy(sl)
                 fresh["metadata"]["labels"] = want_labels
-                self.registry.update(SLICES, ns, name(sl), fresh)
+                out = self.registry.update(SLICES, ns, name(sl), fresh)
+                self._track(obj_key(svc), name(sl), int(meta(out).get("resourceVersion") or 0))
 
     def _create_slice(
         self, svc: Obj, ports: Ports, eps: list[dict[str, Any]], want_labels: dict[str, str]
@@ -408,7 +455,8 @@ class EndpointSliceController(Controller):
             "endpoints": eps,
             "ports": slice_ports(ports),
         }
-        self.registry.create(SLICES, namespace(svc), sl)
+        out = self.registry.create(SLICES, namespace(svc), sl)
+        self._track(obj_key(svc), name(out), int(meta(out).get("resourceVersion") or 0))
 
     def _sync_endpoints(self, svc: Obj, pods: Sequence[Obj]) -> None:
         ns = namespace(svc)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from podnet.apiserver.errors import ApiError
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store.memory import MemoryStore
@@ -126,3 +127,13 @@ def deployment(name: str, replicas: int, image: str = "nginx", **spec: Any) -> O
             **spec,
         },
     }
+
+
+def found(registry: Registry, r: Resource, ns: str | None, name: str) -> Obj | None:
+    """The object, or None when the registry says 404."""
+    try:
+        return registry.get(r, ns, name)
+    except ApiError as e:
+        if e.code != 404:
+            raise
+        return None
