@@ -19,7 +19,7 @@ import yaml
 from aiohttp import web
 
 from podnet.apiserver import errors, tables
-from podnet.apiserver.http import fields, negotiate, watch
+from podnet.apiserver.http import fields, negotiate, pbdecode, watch
 from podnet.apiserver.http.negotiate import Output
 from podnet.apiserver.http.routes import Target, parse_bool
 from podnet.apiserver.registry import Registry
@@ -672,6 +672,8 @@ def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
 
 
 def decode_object(raw: bytes, media: str) -> Obj:
+    if media == negotiate.PROTOBUF:
+        return pbdecode.decode(raw)
     try:
         obj = json.loads(raw) if media == negotiate.JSON else yaml.safe_load(raw)
     except (ValueError, yaml.YAMLError) as e:

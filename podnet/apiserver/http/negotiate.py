@@ -6,7 +6,8 @@ optionally a ``meta.k8s.io`` Table (``application/json;as=Table;v=v1;g=meta.k8s.
 v1 or v1beta1), as kube-apiserver's ``endpoints/handlers/response.go``
 (``targetEncodingForTransform``) chooses it: the Accept clauses are tried in order of
 preference and the first one served wins; none served is 406. podnet serves no
-protobuf: a protobuf-only client gets 406 and a protobuf body 415.
+protobuf (a protobuf-only client gets 406) but reads protobuf bodies of built-in kinds
+(:mod:`pbdecode`), which kubectl 1.3x and helm 4 send.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ PROTOBUF = "application/vnd.kubernetes.protobuf"
 META_GROUP = "meta.k8s.io"
 TABLE_VERSIONS = ("v1", "v1beta1")
 SERVED = f"{JSON}, {YAML}"
+READ = f"{JSON}, {YAML}, {PROTOBUF}"
 PATCH_TYPES = (
     "application/json-patch+json",
     "application/merge-patch+json",
@@ -117,11 +119,7 @@ def media_type(content_type: str | None) -> str:
 
 
 def body_type(content_type: str | None, *, patch: bool = False) -> str:
-    """The request body's media type if podnet reads it, else 415.
-
-    Protobuf is refused with a message saying why: helm 4 and other client-go programs
-    send built-in kinds as protobuf unless told to use JSON.
-    """
+    """The request body's media type if podnet reads it, else 415."""
     mt = media_type(content_type)
     if patch:
         if mt in PATCH_TYPES:
@@ -132,12 +130,8 @@ def body_type(content_type: str | None, *, patch: bool = False) -> str:
         )
     if mt in (JSON, YAML, "application/yml", "text/yaml"):
         return YAML if mt != JSON else JSON
-    if mt.startswith(PROTOBUF):
-        raise errors.unsupported_media_type(
-            f"the body of the request was in an unknown format - accepted media types "
-            f"include: {SERVED} (podnet serves JSON and YAML only, no protobuf; a "
-            f"client-go program such as helm 4 must be told to send JSON)"
-        )
+    if mt == PROTOBUF:
+        return PROTOBUF  # built-in kinds only (pbdecode): kubectl 1.3x and helm 4 send it
     raise errors.unsupported_media_type(
-        f"the body of the request was in an unknown format - accepted media types include: {SERVED}"
+        f"the body of the request was in an unknown format - accepted media types include: {READ}"
     )

@@ -233,3 +233,23 @@ def test_python_client_lists_and_creates(cluster: Cluster) -> None:
         assert json.loads(e.value.body)["reason"] == "NotFound"
     finally:
         api_client.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_create_commands(version: str, cluster: Cluster) -> None:
+    """kubectl's typed clients: JSON bodies from 1.20, protobuf bodies from 1.37."""
+    out = cluster.ok(version, "create", "configmap", "c", "--from-literal=a=b")
+    assert out.strip() == "configmap/c created"
+    cluster.ok(version, "create", "secret", "generic", "s", "--from-literal=p=q")
+    secret = json.loads(cluster.ok(version, "get", "secret", "s", "-o", "json"))
+    assert secret["data"] == {"p": "cQ=="}  # base64 of "q"
+    cluster.ok(version, "create", "service", "clusterip", "svc", "--tcp=80:8080")
+    svc = json.loads(cluster.ok(version, "get", "svc", "svc", "-o", "json"))
+    assert svc["spec"]["ports"][0]["port"] == 80
+    assert svc["spec"]["ports"][0]["targetPort"] == 8080
+    assert svc["metadata"]["labels"] == {"app": "svc"}
+    if version != "1.20":  # 1.20's create deployment has no --replicas
+        cluster.ok(version, "create", "deployment", "web", "--image=nginx", "--replicas=0")
+        deploy = json.loads(cluster.ok(version, "get", "deploy", "web", "-o", "json"))
+        assert deploy["spec"]["replicas"] == 0  # a pointer field set to zero stays
+        assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx"

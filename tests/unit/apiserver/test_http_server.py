@@ -183,12 +183,14 @@ def test_error_statuses(api: Api) -> None:
     code, _, raw = api.call(
         "POST",
         "/api/v1/namespaces/default/configmaps",
-        b"\x6b\x38\x73\x00",
-        headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
+        b"<cm/>",
+        headers={"Content-Type": "application/xml"},
     )
     body = json.loads(raw)
     assert code == 415 and body["reason"] == "UnsupportedMediaType"
-    assert "JSON" in body["message"] and "protobuf" in body["message"]
+    protobuf = {"Content-Type": "application/vnd.kubernetes.protobuf"}
+    code, _, raw = api.call("POST", "/api/v1/namespaces/default/configmaps", b"{}", protobuf)
+    assert code == 400 and "protobuf" in json.loads(raw)["message"]
     code, body = api.json("POST", "/api/v1/namespaces/default/configmaps", b"{not json")
     assert code == 400 and body["reason"] == "BadRequest"
 
