@@ -43,7 +43,7 @@ REVISION_LABEL = "controller-revision-hash"
 
 
 def daemon_hash(ds: Obj) -> str:
-    count = (ds.get("status") or {}).get("collisionCount")
+    count = int((ds.get("status") or {}).get("collisionCount") or 0)  # never nil here
     return compute_hash((ds.get("spec") or {}).get("template") or {}, count)
 
 

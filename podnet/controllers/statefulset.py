@@ -49,7 +49,7 @@ COMPONENT = "statefulset-controller"
 
 def revision_name(sts: Obj) -> str:
     """``<name>-<hash of the template>``, as the ControllerRevision's name."""
-    count = (sts.get("status") or {}).get("collisionCount")
+    count = int((sts.get("status") or {}).get("collisionCount") or 0)  # never nil here
     return f"{name(sts)}-{compute_hash((sts.get('spec') or {}).get('template') or {}, count)}"
 
 
