@@ -152,7 +152,9 @@ class Handlers:
         info = target.info
         if info.subresource == "log":
             return await self.logs(request, target)
-        if info.subresource in ("exec", "attach", "portforward", "proxy", "binding", "eviction"):
+        if info.subresource == "eviction":
+            return await self.evict(request, target)
+        if info.subresource in ("exec", "attach", "portforward", "proxy", "binding"):
             raise errors.path_not_found(info.path)  # streams: the next issue
         verb = target.verb
         if verb == "create" and info.name and not info.subresource:
@@ -570,6 +572,31 @@ class Handlers:
             "items": items,
         }
         return respond(request, body, out)
+
+    async def evict(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """``pods/<name>/eviction`` (``kubectl drain``): the pod is deleted with the
+        Eviction's DeleteOptions, answered 201 Status Success
+        (``registry/core/pod/storage/eviction.go``; no PodDisruptionBudgets here)."""
+        mt = negotiate.body_type(request.headers.get("Content-Type"))
+        raw = await request.read()
+        eviction = decode_object(raw, mt) if raw.strip() else {}
+        name = (eviction.get("metadata") or {}).get("name") or target.info.name
+        if name != target.info.name:
+            raise errors.bad_request(
+                f"name in URL does not match name in Eviction object: {target.info.name} != {name}"
+            )
+        opts = eviction.get("deleteOptions") or {}
+        if not isinstance(opts, dict):
+            raise errors.bad_request("deleteOptions: expected a mapping")
+        await self.call(
+            self.registry.delete,
+            target.res,
+            target.namespace,
+            name,
+            **self._delete_args(request, opts),
+        )
+        status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+        return respond(request, status, negotiate.PLAIN_JSON, 201)
 
     # --- pods/log ---------------------------------------------------------------------
 

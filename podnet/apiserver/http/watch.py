@@ -111,6 +111,8 @@ async def serve(
                 wait = min(wait, max(0.0, next_bookmark - now))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=wait)
+        rwatch.on_ready = None
+        rwatch.close()  # before the end of the stream, which the client may act on
         await resp.write_eof()
     except ConnectionError:
         pass  # the client went away mid-write

@@ -431,3 +431,51 @@ def test_stop_ends_open_watches_at_once(tmp_path: Path) -> None:
     finally:
         conn.close()
         store.close()
+
+
+def test_eviction_deletes_the_pod(api: Api) -> None:
+    base = "/api/v1/namespaces/default/pods"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1.25"}]},
+    }
+    assert api.json("POST", base, pod)[0] == 201
+    eviction = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": "p", "namespace": "default"},
+        "deleteOptions": {"gracePeriodSeconds": 0},
+    }
+    code, body = api.json("POST", f"{base}/p/eviction", eviction)
+    assert code == 201 and body["status"] == "Success"
+    assert api.json("GET", f"{base}/p")[0] == 404
+    code, body = api.json("POST", f"{base}/q/eviction", eviction)
+    assert code == 400
+
+
+def test_tables_for_lists_gets_and_watches(api: Api) -> None:
+    base = "/api/v1/namespaces/default/configmaps"
+    api.json("POST", base, _cm("t", a="1", b="2"))
+    for version in ("v1", "v1beta1"):
+        accept = f"application/json;as=Table;v={version};g=meta.k8s.io,application/json"
+        code, hdrs, raw = api.call(
+            "GET", f"{base}?includeObject=Object", headers={"Accept": accept}
+        )
+        table = json.loads(raw)
+        assert code == 200 and hdrs["content-type"].startswith("application/json;as=Table")
+        assert (table["kind"], table["apiVersion"]) == ("Table", f"meta.k8s.io/{version}")
+        assert [c["name"] for c in table["columnDefinitions"]][:2] == ["Name", "Data"]
+        assert table["rows"][0]["cells"][:2] == ["t", 2]
+        assert table["rows"][0]["object"]["metadata"]["name"] == "t"
+    accept = "application/json;as=Table;v=v1;g=meta.k8s.io"
+    code, _, raw = api.call("GET", f"{base}/t", headers={"Accept": accept})
+    assert code == 200 and json.loads(raw)["rows"][0]["cells"][0] == "t"
+    conn, resp = _watch(api, f"{base}?watch=1&timeoutSeconds=1", accept)
+    try:
+        ev = _event(resp)
+        assert ev["type"] == "ADDED" and ev["object"]["kind"] == "Table"
+        assert [r["cells"][0] for r in ev["object"]["rows"]] == ["t"]
+    finally:
+        conn.close()
