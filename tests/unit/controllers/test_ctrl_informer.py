@@ -121,3 +121,39 @@ def test_informer_cache_index_and_handlers_follow_the_registry() -> None:
     finally:
         inf.stop()
         registry.store.close()
+
+
+def test_informer_relists_after_its_watch_ends_and_reports_the_difference() -> None:
+    registry = Registry(MemoryStore())
+    registry.create(NAMESPACES, None, {"metadata": {"name": "default"}})
+    registry.create(CONFIGMAPS, "default", _cm("a"))
+    inf = Informer(registry, CONFIGMAPS, poll=0.05)
+    seen: list[tuple[str, str]] = []
+    inf.add_handler(lambda t, old, new: seen.append((t, (new or {})["metadata"]["name"])))
+    inf.start()
+    try:
+        assert inf.wait_synced(5)
+        w = wait_for(lambda: inf._watch, what="watching")
+        # the watch is ended under the informer (as the store ends a slow watcher), and
+        # the changes made meanwhile come back through the relist
+        w.inner.close()  # type: ignore[union-attr]
+        registry.create(CONFIGMAPS, "default", _cm("b"))
+        registry.delete(CONFIGMAPS, "default", "a")
+        wait_for(lambda: sorted(o["metadata"]["name"] for o in inf.objects()) == ["b"])
+        assert ("ADDED", "b") in seen and ("DELETED", "a") in seen
+    finally:
+        inf.stop()
+        registry.store.close()
+
+
+def test_manager_starts_and_stops_within_its_bound() -> None:
+    from podnet.controllers.manager import ControllerManager
+
+    registry = Registry(MemoryStore())
+    manager = ControllerManager(registry, nodes=1)
+    manager.start()
+    assert manager.wait_synced(10)
+    start = time.monotonic()
+    manager.stop(5.0)
+    assert time.monotonic() - start < 5.0
+    registry.store.close()

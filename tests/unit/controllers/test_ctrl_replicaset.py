@@ -160,3 +160,38 @@ def test_loop_creates_owned_pods_then_scales_down_not_ready_first() -> None:
         wait_for(lambda: status().get("replicas") == 3, what="status replicas 3")
         events = registry.list(res("", "Event"), "default").items
         assert {"SuccessfulCreate", "SuccessfulDelete"} <= {e["reason"] for e in events}
+
+
+def test_loop_replication_controller_keeps_its_replicas() -> None:
+    rcs = res("", "ReplicationController")
+    with running(nodes=1) as (registry, _):
+        registry.create(
+            rcs,
+            "default",
+            {
+                "metadata": {"name": "old"},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"rc": "old"},
+                    "template": {
+                        "metadata": {"labels": {"rc": "old"}},
+                        "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                    },
+                },
+            },
+        )
+        wait_for(lambda: len(pods(registry, selector="rc=old")) == 2, what="2 pods")
+        victim = pods(registry)[0]["metadata"]["name"]
+        registry.delete(PODS, "default", victim, grace_period=0)
+        wait_for(
+            lambda: (
+                len(pods(registry, selector="rc=old")) == 2
+                and victim not in {p["metadata"]["name"] for p in pods(registry)}
+            ),
+            what="replaced",
+        )
+        kinds = {p["metadata"]["ownerReferences"][0]["kind"] for p in pods(registry)}
+        assert kinds == {"ReplicationController"}
+        wait_for(
+            lambda: (registry.get(rcs, "default", "old").get("status") or {}).get("replicas") == 2
+        )
