@@ -78,6 +78,30 @@ def with_node_affinity(pod: Obj, node: str) -> Obj:
     return pod
 
 
+# util/daemonset_util.go AddOrUpdateDaemonPodTolerations: daemon pods stay on nodes
+# that are not ready, unreachable, under pressure or cordoned.
+DAEMON_TOLERATIONS = (
+    ("node.kubernetes.io/not-ready", "NoExecute"),
+    ("node.kubernetes.io/unreachable", "NoExecute"),
+    ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+    ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+    ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+    ("node.kubernetes.io/unschedulable", "NoSchedule"),
+)
+
+
+def with_daemon_tolerations(pod: Obj) -> Obj:
+    spec = pod.setdefault("spec", {})
+    tolerations = spec.setdefault("tolerations", [])
+    extra = list(DAEMON_TOLERATIONS)
+    if spec.get("hostNetwork"):
+        extra.append(("node.kubernetes.io/network-unavailable", "NoSchedule"))
+    for key, effect in extra:
+        if not any(t.get("key") == key and t.get("effect") == effect for t in tolerations):
+            tolerations.append({"key": key, "operator": "Exists", "effect": effect})
+    return pod
+
+
 def eligible(ds: Obj, node: Obj) -> bool:
     """NodeShouldRunDaemonPod: the template's nodeSelector and node affinity admit it."""
     template = (ds.get("spec") or {}).get("template") or {}
@@ -235,6 +259,7 @@ class DaemonSetController(Controller):
             pod = pod_from_template(template, ds, DAEMONSETS, generate_name=f"{name(ds)}-")
             pod["metadata"].setdefault("labels", {})[REVISION_LABEL] = revision
             with_node_affinity(pod, node)
+            with_daemon_tolerations(pod)
             self.expectations.expect(key, adds=1)
             try:
                 self.registry.create(PODS, ns, pod)

@@ -1,9 +1,8 @@
 """The garbage collector (pkg/controller/garbagecollector: garbagecollector.go
 attemptToDeleteItem, processDeletingDependentsItem, orphanDependents; graph_builder.go).
 
-It watches every kind (Events aside: nothing owns them here and they are the most
-written objects) and keeps an owner uid -> dependents index, the graph builder's
-uidToNode in miniature. Three behaviours:
+It watches every kind that can be listed, watched and deleted, and keeps an owner uid
+-> dependents index, the graph builder's uidToNode in miniature. Three behaviours:
 
 - background: a dependent whose every owner is gone (absent, or present under another
   uid) is deleted; one with a live owner only loses the references to gone owners;
@@ -32,15 +31,10 @@ from podnet.controllers.informer import Informer, obj_key, split_key
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
-IGNORED = frozenset({("", "Event"), ("events.k8s.io", "Event")})
 
 
 def watched_resources() -> list[Resource]:
-    return [
-        r
-        for r in RESOURCES
-        if (r.group, r.kind) not in IGNORED and "delete" in r.verbs and "watch" in r.verbs
-    ]
+    return [r for r in RESOURCES if {"delete", "list", "watch"} <= set(r.verbs)]
 
 
 def owner_refs(obj: Obj | None) -> list[dict[str, Any]]:

@@ -8,7 +8,12 @@ from typing import Any
 from support.ctrl_loop import DAEMONSETS, PODS, STATEFULSETS, mark, pods, running, wait_for
 
 from podnet.apiserver.registry import Registry
-from podnet.controllers.daemonset import daemonset_status, plan_daemonset, pod_node
+from podnet.controllers.daemonset import (
+    daemonset_status,
+    plan_daemonset,
+    pod_node,
+    with_daemon_tolerations,
+)
 from podnet.controllers.nodes import node_objects
 from podnet.controllers.statefulset import new_pod, plan_statefulset, revision_name
 
@@ -165,3 +170,18 @@ def test_revision_is_stable_once_the_status_records_collision_count_0() -> None:
     after = {**sts(), "status": {"collisionCount": 0}}
     assert revision_name(before) == revision_name(after)
     assert revision_name({**sts(), "status": {"collisionCount": 1}}) != revision_name(before)
+
+
+def test_daemon_pods_tolerate_node_conditions_once() -> None:
+    pod: dict[str, Any] = {
+        "spec": {
+            "tolerations": [
+                {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}
+            ]
+        }
+    }
+    with_daemon_tolerations(pod)
+    with_daemon_tolerations(pod)
+    keys = [t["key"] for t in pod["spec"]["tolerations"]]
+    assert len(keys) == len(set(keys)) == 6
+    assert "node.kubernetes.io/network-unavailable" not in keys
