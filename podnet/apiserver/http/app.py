@@ -24,8 +24,9 @@ from aiohttp import web
 from podnet.apiserver import discovery, errors, openapi
 from podnet.apiserver.auth import Authenticator, is_public
 from podnet.apiserver.certs import ServerTLS
-from podnet.apiserver.http import handlers, negotiate, routes, watch
-from podnet.apiserver.http.handlers import Handlers, PodStreams, respond
+from podnet.apiserver.http import negotiate, routes, watch
+from podnet.apiserver.http.handlers import Handlers, PodStreams
+from podnet.apiserver.http.respond import log_internal, respond
 from podnet.apiserver.registry import Registry
 
 VERSION = {
@@ -146,7 +147,7 @@ class ApiServer:
         except (asyncio.CancelledError, ConnectionError):
             raise
         except Exception as e:
-            handlers.log_internal(e, self._logged)
+            log_internal(e, self._logged)
             return _status_response(request, errors.internal(f"{type(e).__name__}: {e}"))
 
     @web.middleware

@@ -8,19 +8,24 @@ Lists are encoded with one ``json.dumps`` over the store's shared objects (no co
 
 from __future__ import annotations
 
-import json
 import random
-import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-import yaml
 from aiohttp import web
 
 from podnet.apiserver import errors, tables
-from podnet.apiserver.http import fields, negotiate, pbdecode, watch
+from podnet.apiserver.http import fields, negotiate, watch
 from podnet.apiserver.http.negotiate import Output
+from podnet.apiserver.http.objects import delete_answer, scale_of
+from podnet.apiserver.http.options import bool_param, check_rv_match, dry_run, int_param
+from podnet.apiserver.http.respond import (
+    content_type,
+    decode_object,
+    respond,
+    warning_headers,
+)
 from podnet.apiserver.http.routes import Target, parse_bool
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource
@@ -29,12 +34,7 @@ from podnet.apiserver.store.base import Obj
 # kube-apiserver's --min-request-timeout: a watch without timeoutSeconds ends after a
 # random 1-2x of it, spreading reconnects (endpoints/handlers/get.go, ListResource).
 MIN_REQUEST_TIMEOUT = 1800
-# The kinds whose delete answers with the object, not a Status (``ReturnDeletedObject:
-# true`` in pkg/registry/core/{pod,service,serviceaccount}/storage; a namespace answers
-# with itself while it terminates).
-RETURN_DELETED = frozenset({("", "pods"), ("", "services"), ("", "serviceaccounts")})
 PROPAGATION = ("Orphan", "Background", "Foreground")
-LOG_PARAMS = ("container", "follow", "tailLines", "sinceSeconds", "timestamps", "previous")
 
 
 class PodStreams(Protocol):
@@ -52,83 +52,6 @@ class PodStreams(Protocol):
         timestamps: bool,
         previous: bool,
     ) -> AsyncIterator[bytes]: ...
-
-
-def _int(query: Mapping[str, str], key: str) -> int | None:
-    value = query.get(key)
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise errors.bad_request(
-            f'strconv.ParseInt: parsing "{value}": invalid syntax (parameter {key})'
-        ) from None
-
-
-def _bool(query: Mapping[str, str], key: str) -> bool:
-    return parse_bool(query.get(key, ""))
-
-
-def encode(body: Any, out: Output, *, pretty: bool = False) -> bytes:
-    if out.yaml:
-        return yaml.safe_dump(body, sort_keys=False).encode()
-    if pretty:
-        return json.dumps(body, indent=2).encode() + b"\n"
-    return json.dumps(body, separators=(",", ":")).encode()
-
-
-def pretty_wanted(request: web.Request) -> bool:
-    """``?pretty=true``, or a user agent that is a person at a terminal (curl, wget),
-    as ``endpoints/handlers/negotiation`` (``prettyJSON``) decides."""
-    if "pretty" in request.query:
-        return parse_bool(request.query["pretty"])
-    agent = request.headers.get("User-Agent", "")
-    return agent.startswith(("curl", "Wget", "Mozilla/"))
-
-
-def respond(
-    request: web.Request,
-    body: Any,
-    out: Output = negotiate.PLAIN_JSON,
-    status: int = 200,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    resp = web.Response(
-        body=encode(body, out, pretty=pretty_wanted(request)), status=status, headers=headers
-    )
-    resp.headers["Content-Type"] = _content_type(out)
-    resp.headers["Cache-Control"] = "no-cache, private"
-    return resp
-
-
-def _content_type(out: Output) -> str:
-    if out.table_version is not None:
-        return f"application/json;as=Table;v={out.table_version};g=meta.k8s.io"
-    return out.content_type
-
-
-def _dry_run(query: Any, body: Obj | None = None) -> bool:
-    """``dryRun=All`` (query, or DeleteOptions.dryRun); anything else is refused with
-    the 422 kube-apiserver's option validation gives (``ValidateDryRun``)."""
-    values = list(query.getall("dryRun", [])) if hasattr(query, "getall") else []
-    if body and isinstance(body.get("dryRun"), list):
-        values += [str(v) for v in body["dryRun"]]
-    bad = [v for v in values if v != "All"]
-    if bad:
-        raise errors.invalid(
-            "meta.k8s.io",
-            "Options",
-            "",
-            [
-                (
-                    "FieldValueNotSupported",
-                    "dryRun",
-                    f'Unsupported value: {bad!r}: supported values: "All"',
-                )
-            ],
-        )
-    return bool(values)
 
 
 class Handlers:
@@ -204,8 +127,8 @@ class Handlers:
     async def do_list(self, request: web.Request, target: Target) -> web.StreamResponse:
         q = request.query
         out = negotiate.output(request.headers.get("Accept"), allow_table=True)
-        _check_rv_match(q)
-        limit = _int(q, "limit") or 0
+        check_rv_match(q)
+        limit = int_param(q, "limit") or 0
         if limit < 0:
             limit = 0
         res = target.res
@@ -251,10 +174,10 @@ class Handlers:
         if target.info.name:  # the deprecated /watch/.../<name>: one object
             name_sel = f"metadata.name={target.info.name}"
             field_selector = f"{field_selector},{name_sel}" if field_selector else name_sel
-        timeout = _int(q, "timeoutSeconds")
+        timeout = int_param(q, "timeoutSeconds")
         if timeout is None or timeout <= 0:
             timeout = int(MIN_REQUEST_TIMEOUT * (1 + random.random()))
-        send_initial = _bool(q, "sendInitialEvents")
+        send_initial = bool_param(q, "sendInitialEvents")
         rv = q.get("resourceVersion", "")
         if send_initial:
             # validation.go ValidateListOptions: watch-list needs NotOlderThan + bookmarks
@@ -272,7 +195,7 @@ class Handlers:
                         )
                     ],
                 )
-            if not _bool(q, "allowWatchBookmarks"):
+            if not bool_param(q, "allowWatchBookmarks"):
                 raise errors.invalid(
                     "meta.k8s.io",
                     "ListOptions",
@@ -313,7 +236,7 @@ class Handlers:
             if e.code != 410:
                 raise
             # cacher.go: errors after the request was accepted are watch events
-            return await _expired_stream(request, e, _content_type(out))
+            return await _expired_stream(request, e, content_type(out))
         table_version = out.table_version
         include = q.get("includeObject", "Metadata")
 
@@ -335,9 +258,9 @@ class Handlers:
         return await watch.serve(
             request,
             rwatch,
-            content_type=_content_type(out),
+            content_type=content_type(out),
             encode=encode_event,
-            bookmarks=_bool(q, "allowWatchBookmarks"),
+            bookmarks=bool_param(q, "allowWatchBookmarks"),
             timeout=float(timeout),
             stopper=self.stopper,
         )
@@ -395,7 +318,7 @@ class Handlers:
     async def do_create(self, request: web.Request, target: Target) -> web.StreamResponse:
         out = negotiate.output(request.headers.get("Accept"), allow_table=False)
         q = request.query
-        dry = _dry_run(q)
+        dry = dry_run(q)
         obj, warnings = await self._body(request, target)
         created = await self.call(
             self.registry.create,
@@ -405,12 +328,12 @@ class Handlers:
             dry_run=dry,
             field_manager=q.get("fieldManager") or None,
         )
-        return respond(request, created, out, 201, _warning_headers(warnings))
+        return respond(request, created, out, 201, warning_headers(warnings))
 
     async def do_update(self, request: web.Request, target: Target) -> web.StreamResponse:
         out = negotiate.output(request.headers.get("Accept"), allow_table=False)
         q = request.query
-        dry = _dry_run(q)
+        dry = dry_run(q)
         obj, warnings = await self._body(request, target)
         sub = target.info.subresource or None
         updated = await self.call(
@@ -425,15 +348,15 @@ class Handlers:
         )
         if sub == "scale":
             updated = scale_of(target.res, updated)
-        return respond(request, updated, out, 200, _warning_headers(warnings))
+        return respond(request, updated, out, 200, warning_headers(warnings))
 
     async def do_patch(self, request: web.Request, target: Target) -> web.StreamResponse:
         out = negotiate.output(request.headers.get("Accept"), allow_table=False)
         q = request.query
-        dry = _dry_run(q)
+        dry = dry_run(q)
         patch_type = negotiate.body_type(request.headers.get("Content-Type"), patch=True)
         manager = q.get("fieldManager") or None
-        force = _bool(q, "force")
+        force = bool_param(q, "force")
         if patch_type == "application/apply-patch+yaml":
             if not manager:
                 raise errors.invalid(
@@ -511,7 +434,7 @@ class Handlers:
                     )
                 ],
             )
-        grace = _int(q, "gracePeriodSeconds")
+        grace = int_param(q, "gracePeriodSeconds")
         if grace is None and opts.get("gracePeriodSeconds") is not None:
             grace = int(opts["gracePeriodSeconds"])
         pre = opts.get("preconditions") or None
@@ -521,7 +444,7 @@ class Handlers:
             "propagation": propagation,
             "grace_period": grace,
             "preconditions": {k: str(v) for k, v in pre.items() if v is not None} if pre else None,
-            "dry_run": _dry_run(q, opts),
+            "dry_run": dry_run(q, opts),
         }
 
     async def do_delete(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -612,8 +535,8 @@ class Handlers:
                 f'the logs of pod "{target.info.name}" are not served: podnet serves pod '
                 f"logs only while the cluster runs pods (podnet up)",
             )
-        tail = _int(q, "tailLines")
-        since = _int(q, "sinceSeconds")
+        tail = int_param(q, "tailLines")
+        since = int_param(q, "sinceSeconds")
         if tail is not None and tail < 0:
             raise errors.bad_request("tailLines: Invalid value: must be greater than or equal to 0")
         if since is not None and since < 1:
@@ -622,11 +545,11 @@ class Handlers:
             target.namespace or "",
             target.info.name,
             container=q.get("container") or None,
-            follow=_bool(q, "follow"),
+            follow=bool_param(q, "follow"),
             tail_lines=tail,
             since_seconds=since,
-            timestamps=_bool(q, "timestamps"),
-            previous=_bool(q, "previous"),
+            timestamps=bool_param(q, "timestamps"),
+            previous=bool_param(q, "previous"),
         )
         resp = web.StreamResponse(status=200)
         resp.content_type = "text/plain"
@@ -657,145 +580,3 @@ async def _expired_stream(
     await resp.write(watch.error_event(err))
     await resp.write_eof()
     return resp
-
-
-def _check_rv_match(q: Mapping[str, str]) -> None:
-    match = q.get("resourceVersionMatch", "")
-    if not match:
-        return
-    if match not in ("NotOlderThan", "Exact"):
-        raise errors.invalid(
-            "meta.k8s.io",
-            "ListOptions",
-            "",
-            [
-                (
-                    "FieldValueNotSupported",
-                    "resourceVersionMatch",
-                    f'Unsupported value: "{match}": supported values: "Exact", "NotOlderThan", ""',
-                )
-            ],
-        )
-    if not q.get("resourceVersion"):
-        raise errors.invalid(
-            "meta.k8s.io",
-            "ListOptions",
-            "",
-            [
-                (
-                    "FieldValueForbidden",
-                    "resourceVersionMatch",
-                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
-                )
-            ],
-        )
-
-
-def _warning_headers(warnings: list[str]) -> dict[str, str] | None:
-    if not warnings:
-        return None
-    # RFC 7234 warn-code 299; one header value each (aiohttp joins a list with ", ")
-    return {"Warning": ", ".join(f"299 - {json.dumps(w)}" for w in warnings)}
-
-
-def decode_object(raw: bytes, media: str) -> Obj:
-    if media == negotiate.PROTOBUF:
-        return pbdecode.decode(raw)
-    try:
-        obj = json.loads(raw) if media == negotiate.JSON else yaml.safe_load(raw)
-    except (ValueError, yaml.YAMLError) as e:
-        raise errors.bad_request(f"the body of the request could not be decoded: {e}") from None
-    if not isinstance(obj, dict):
-        raise errors.bad_request("the body of the request could not be decoded: expected an object")
-    return obj
-
-
-def delete_answer(res: Resource, deleted: Obj) -> Obj:
-    """What a DELETE answers: the object for the kinds that return it or while it is
-    still being deleted (finalizers, graceful deletion), else Status Success
-    (``registry/generic/registry/store.go`` ``finalizeDelete``)."""
-    if deleted.get("kind") == "Status":
-        return deleted
-    meta = deleted.get("metadata", {})
-    if (res.group, res.plural) in RETURN_DELETED or res.plural == "namespaces":
-        return deleted
-    if meta.get("deletionTimestamp") and meta.get("finalizers"):
-        return deleted
-    details: Obj = {"name": meta.get("name", ""), "kind": res.plural}
-    if res.group:
-        details["group"] = res.group
-    if meta.get("uid"):
-        details["uid"] = meta["uid"]
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": details,
-    }
-
-
-def scale_of(res: Resource, obj: Obj) -> Obj:
-    """An autoscaling/v1 Scale of a workload (``registry/apps/deployment/storage``
-    ``scaleFromDeployment``); the selector as a label selector string."""
-    if obj.get("kind") == "Scale":
-        return obj
-    meta = obj.get("metadata", {})
-    spec = obj.get("spec", {}) or {}
-    status = obj.get("status", {}) or {}
-    out_meta = {
-        k: meta[k]
-        for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-        if k in meta
-    }
-    scale_status: Obj = {"replicas": int(status.get("replicas", 0) or 0)}
-    selector = _selector_string(spec.get("selector"))
-    if selector:
-        scale_status["selector"] = selector
-    return {
-        "kind": "Scale",
-        "apiVersion": "autoscaling/v1",
-        "metadata": out_meta,
-        "spec": {"replicas": int(spec.get("replicas", 1 if res.kind != "Job" else 0) or 0)},
-        "status": scale_status,
-    }
-
-
-def _selector_string(sel: Any) -> str:
-    """metav1.LabelSelector -> its string form (``LabelSelectorAsSelector().String()``);
-    ReplicationControllers have a plain map."""
-    if not isinstance(sel, dict):
-        return ""
-    if "matchLabels" not in sel and "matchExpressions" not in sel:
-        return ",".join(f"{k}={v}" for k, v in sorted(sel.items()))
-    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
-    for e in sel.get("matchExpressions") or []:
-        key, op, vals = e.get("key", ""), e.get("operator", ""), e.get("values") or []
-        if op == "In":
-            parts.append(f"{key} in ({','.join(sorted(vals))})")
-        elif op == "NotIn":
-            parts.append(f"{key} notin ({','.join(sorted(vals))})")
-        elif op == "Exists":
-            parts.append(key)
-        elif op == "DoesNotExist":
-            parts.append(f"!{key}")
-    return ",".join(sorted(parts))
-
-
-def log_internal(exc: BaseException, seen: set[tuple[str, str, int]]) -> None:
-    """Print an unexpected exception's traceback to stderr, once per place it came from."""
-    import traceback
-
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    where = (
-        type(exc).__name__,
-        tb.tb_frame.f_code.co_filename if tb else "",
-        tb.tb_lineno if tb else 0,
-    )
-    if where in seen:
-        return
-    seen.add(where)
-    print("podnet apiserver: internal error:", file=sys.stderr)
-    traceback.print_exception(exc, file=sys.stderr)
