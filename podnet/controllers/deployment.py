@@ -33,6 +33,7 @@ from podnet.controllers.base import (
     namespace,
     owner_key,
     owner_reference,
+    parse_time,
     record_event,
     rfc3339,
     set_condition,
@@ -217,34 +218,92 @@ def deployment_status(
             update_time=True,
         )
     if new is not None:
-        complete = (
-            status["updatedReplicas"] == replicas
-            and status["replicas"] == replicas
-            and available == replicas
-        )
-        if complete:
-            conds = set_condition(
-                conds,
-                "Progressing",
-                "True",
-                "NewReplicaSetAvailable",
-                f'ReplicaSet "{name(new)}" has successfully progressed.',
-                stamp,
-                update_time=True,
-            )
-        else:
-            conds = set_condition(
-                conds,
-                "Progressing",
-                "True",
-                "ReplicaSetUpdated",
-                f'ReplicaSet "{name(new)}" is progressing.',
-                stamp,
-                update_time=True,
-            )
+        conds = _progressing(deploy, new, old, status, conds, now)
     order = {"Available": 0, "Progressing": 1}
     status["conditions"] = sorted(conds, key=lambda c: order.get(str(c.get("type")), 2))
     return status
+
+
+def _progressing(
+    deploy: Obj,
+    new: Obj,
+    old: dict[str, Any],
+    status: dict[str, Any],
+    conds: list[dict[str, Any]],
+    now: float,
+) -> list[dict[str, Any]]:
+    """progress.go syncRolloutStatus: complete, else progressing (lastUpdateTime moves
+    only when something moved), else timed out past progressDeadlineSeconds."""
+    stamp = rfc3339(now)
+    replicas = spec_replicas(deploy)
+    current = next((c for c in conds if c.get("type") == "Progressing"), None)
+    rs_name = name(new)
+    complete = (
+        status["updatedReplicas"] == replicas
+        and status["replicas"] == replicas
+        and status["availableReplicas"] == replicas
+    )
+    old_olds = int(old.get("replicas") or 0) - int(old.get("updatedReplicas") or 0)
+    moved = (
+        status["updatedReplicas"] > int(old.get("updatedReplicas") or 0)
+        or status["replicas"] - status["updatedReplicas"] < old_olds
+        or status["readyReplicas"] > int(old.get("readyReplicas") or 0)
+        or status["availableReplicas"] > int(old.get("availableReplicas") or 0)
+    )
+    if complete:
+        return set_condition(
+            conds,
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            f'ReplicaSet "{rs_name}" has successfully progressed.',
+            stamp,
+            update_time=True,
+        )
+    if moved or current is None:
+        out = [c for c in conds if c.get("type") != "Progressing"]
+        kept = current is not None and current.get("status") == "True"
+        out.append(
+            {
+                "type": "Progressing",
+                "status": "True",
+                "lastUpdateTime": stamp,
+                "lastTransitionTime": (current or {}).get("lastTransitionTime", stamp)
+                if kept
+                else stamp,
+                "reason": "ReplicaSetUpdated" if current is not None else "NewReplicaSetCreated",
+                "message": f'ReplicaSet "{rs_name}" is progressing.'
+                if current is not None
+                else f'Created new replica set "{rs_name}"',
+            }
+        )
+        return out
+    if progress_deadline_left(deploy, current, now) == 0.0:
+        return set_condition(
+            conds,
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            f'ReplicaSet "{rs_name}" has timed out progressing.',
+            stamp,
+            update_time=True,
+        )
+    return conds
+
+
+def progress_deadline_left(
+    deploy: Obj, progressing: dict[str, Any] | None, now: float
+) -> float | None:
+    """Seconds until the rollout times out (0: it has), None without a deadline."""
+    deadline = (deploy.get("spec") or {}).get("progressDeadlineSeconds")
+    if deadline is None or progressing is None or int(deadline) >= 2**31 - 1:
+        return None
+    if progressing.get("reason") == "ProgressDeadlineExceeded":
+        return 0.0
+    since = parse_time(progressing.get("lastUpdateTime"))
+    if since is None:
+        return None
+    return max(0.0, since + int(deadline) - now)
 
 
 def history_to_delete(deploy: Obj, olds: Sequence[Obj]) -> list[Obj]:
@@ -307,7 +366,14 @@ class DeploymentController(Controller):
                     if e.code != 404:
                         raise
         all_rs = [*olds, *([new] if new is not None else [])]
-        status = deployment_status(d, new, all_rs, self.clock())
+        now = self.clock()
+        status = deployment_status(d, new, all_rs, now)
+        progressing = next(
+            (c for c in status["conditions"] if c.get("type") == "Progressing"), None
+        )
+        left = progress_deadline_left(d, progressing, now)
+        if left and (progressing or {}).get("reason") == "ReplicaSetUpdated":
+            self.queue.add_after(key, left + 1.0)  # requeueStuckDeployment
         old_status = d.get("status") or {}
         if same_status(
             {k: v for k, v in old_status.items() if k != "conditions"},

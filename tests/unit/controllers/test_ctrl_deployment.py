@@ -145,7 +145,28 @@ def test_status_and_conditions_as_rollout_status_reads_them() -> None:
     half = deployment_status(d, rs("d-b", 2, 0), [rs("d-b", 2, 0)], 0.0)
     conds = {c["type"]: (c["status"], c["reason"]) for c in half["conditions"]}
     assert conds["Available"] == ("False", "MinimumReplicasUnavailable")
-    assert conds["Progressing"] == ("True", "ReplicaSetUpdated")
+    assert conds["Progressing"] == ("True", "NewReplicaSetCreated")
+
+
+def _progressing(d: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
+
+
+def test_progress_moves_last_update_time_and_a_stall_times_out() -> None:
+    d = deployment("d", 2, progressDeadlineSeconds=600)
+    t0 = 1767225600.0  # 2026-01-01T00:00:00Z
+    d["status"] = deployment_status(d, rs("d-b", 2, 0), [rs("d-b", 2, 0)], t0)
+    one = rs("d-b", 2, 1)
+    d["status"] = deployment_status(d, one, [one], t0 + 100)
+    p = _progressing(d)
+    assert (p["reason"], p["lastUpdateTime"]) == ("ReplicaSetUpdated", "2026-01-01T00:01:40Z")
+    assert p["lastTransitionTime"] == "2026-01-01T00:00:00Z"
+    stalled = deployment_status(d, one, [one], t0 + 650)  # no progress, within 600 s
+    assert stalled["conditions"] == d["status"]["conditions"]
+    d["status"] = deployment_status(d, one, [one], t0 + 701)
+    p = _progressing(d)
+    assert (p["status"], p["reason"]) == ("False", "ProgressDeadlineExceeded")
+    assert p["message"] == 'ReplicaSet "d-b" has timed out progressing.'
 
 
 def test_history_keeps_revision_history_limit_empty_sets() -> None:
