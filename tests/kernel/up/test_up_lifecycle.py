@@ -133,14 +133,12 @@ def test_python_kubernetes_client(tmp_path: Path) -> None:
                     },
                 },
             )
-            eventually(
-                lambda: (
-                    (apps.read_namespaced_deployment("web", "default").status.ready_replicas or 0)
-                    == 2
-                ),
-                30,
-                "the Deployment's 2 replicas ready",
-            )
+
+            def ready_replicas() -> int:
+                status = apps.read_namespaced_deployment("web", "default").status
+                return int((status and status.ready_replicas) or 0)
+
+            eventually(lambda: ready_replicas() == 2, 30, "the Deployment's 2 replicas ready")
             w = kubernetes.watch.Watch()
             seen = []
             t0 = time.monotonic()
