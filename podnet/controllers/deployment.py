@@ -177,6 +177,68 @@ def plan_rollout(deploy: Obj, new: Obj | None, olds: Sequence[Obj]) -> Plan:
     return plan
 
 
+def _annotation_int(rs: Obj, key: str) -> int | None:
+    try:
+        return int((meta(rs).get("annotations") or {})[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def proportional_scale(deploy: Obj, rss: Sequence[Obj]) -> dict[str, int] | None:
+    """sync.go scale(): a changed spec.replicas while several sets hold pods (a rollout
+    under way) is spread over them in proportion to their size, the rest to the
+    largest. None when this is no scaling event (isScalingEvent) or another path
+    handles it (one active set, Recreate)."""
+    replicas = spec_replicas(deploy)
+    active = [r for r in rss if spec_replicas(r) > 0]
+    if (
+        len(active) < 2
+        or ((deploy.get("spec") or {}).get("strategy") or {}).get("type") == "Recreate"
+    ):
+        return None
+    if all(_annotation_int(r, DESIRED) in (None, replicas) for r in active):
+        return None
+    surge, _ = surge_and_unavailable(deploy)
+    allowed = replicas + surge
+    total = sum(spec_replicas(r) for r in rss)
+    to_add = allowed - total
+    if to_add == 0:
+        return None
+
+    def created(r: Obj) -> str:
+        return str(meta(r).get("creationTimestamp") or "")
+
+    if to_add > 0:  # ReplicaSetsBySizeNewer: largest first, then newer
+        ordered = sorted(active, key=lambda r: (-spec_replicas(r), _neg(created(r))))
+    else:  # ReplicaSetsBySizeOlder: largest first, then older
+        ordered = sorted(active, key=lambda r: (-spec_replicas(r), created(r)))
+    sizes = {name(r): spec_replicas(r) for r in rss}
+    added = 0
+    for r in ordered:
+        annotated = _annotation_int(r, MAX_REPLICAS) or int(
+            (deploy.get("status") or {}).get("replicas") or 0
+        )
+        if replicas == 0 or annotated == 0:
+            fraction = -spec_replicas(r)
+        else:
+            fraction = round(spec_replicas(r) * allowed / annotated) - spec_replicas(r)
+        left = to_add - added
+        step = min(fraction, left) if to_add > 0 else max(fraction, left)
+        sizes[name(r)] += step
+        added += step
+    if added != to_add and ordered:
+        sizes[name(ordered[0])] += to_add - added
+    return {
+        n: max(0, v)
+        for n, v in sizes.items()
+        if v != spec_replicas(next(r for r in rss if name(r) == n))
+    }
+
+
+def _neg(text: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in text)
+
+
 def deployment_status(
     deploy: Obj, new: Obj | None, all_rs: Sequence[Obj], now: float
 ) -> dict[str, Any]:
@@ -351,7 +413,8 @@ class DeploymentController(Controller):
         olds = [r for r in rss if r is not new]
         spec = d.get("spec") or {}
         if not spec.get("paused"):
-            plan = plan_rollout(d, new, olds)
+            scaled = proportional_scale(d, rss)
+            plan = Plan(scale=scaled) if scaled is not None else plan_rollout(d, new, olds)
             if plan.create is not None:
                 new = self._create_new(d, rss, plan.create)
             for rs in rss:

@@ -25,6 +25,7 @@ from podnet.controllers.deployment import (
     find_new_rs,
     history_to_delete,
     plan_rollout,
+    proportional_scale,
     surge_and_unavailable,
 )
 
@@ -286,3 +287,27 @@ def test_loop_deployment_of_3_spreads_scales_to_0_and_back_and_rolls() -> None:
         assert sets == {"1": 0, "2": 3}
         anns = registry.get(DEPLOYMENTS, "default", "web")["metadata"]["annotations"]
         assert anns["deployment.kubernetes.io/revision"] == "2"
+
+
+def test_scaling_mid_rollout_is_proportional() -> None:
+    # upstream's example (sync.go): 10 replicas, surge 3, old set 8 + new set 5 (13 = max),
+    # scaled to 15: max 18, +5 spread by size
+    d = deployment(
+        "d", 15, image="new", strategy={"rollingUpdate": {"maxSurge": 3, "maxUnavailable": 2}}
+    )
+    old = rs("d-a", 8, 8)
+    new = rs("d-b", 5, 0, image="new", rev=2)
+    for r in (old, new):
+        r["metadata"]["annotations"].update(
+            {
+                "deployment.kubernetes.io/desired-replicas": "10",
+                "deployment.kubernetes.io/max-replicas": "13",
+            }
+        )
+    scaled = proportional_scale(d, [old, new])
+    assert scaled == {"d-a": 11, "d-b": 7}
+    assert sum(scaled.values()) == 18
+    # not a scaling event when the sets already carry the replicas asked for
+    for r in (old, new):
+        r["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = "15"
+    assert proportional_scale(d, [old, new]) is None
