@@ -74,7 +74,7 @@ class Controller:
         except Exception:
             log.exception("%s: prepare failed", self.name)
         while not self._stop.is_set():
-            key = self.queue.get(0.5)
+            key = self.queue.get(5.0)  # shut_down wakes it at once
             if key is None:
                 continue
             try:

@@ -58,7 +58,7 @@ def split_key(key: str) -> tuple[str | None, str]:
 class Informer:
     """One resource's cache, indexes and handlers, fed by one thread."""
 
-    def __init__(self, registry: Any, res: Resource, *, poll: float = 0.2) -> None:
+    def __init__(self, registry: Any, res: Resource, *, poll: float = 5.0) -> None:
         self.registry = registry
         self.res = res
         self._poll = poll
@@ -169,6 +169,8 @@ class Informer:
     def _follow(self, rv: str) -> None:
         w: _Watch = self.registry.watch(self.res, None, resource_version=rv)
         self._watch = w
+        if self._stop.is_set():  # stop() ran while this watch was being opened
+            w.close()
         try:
             while not self._stop.is_set():
                 ev = w.get(self._poll)

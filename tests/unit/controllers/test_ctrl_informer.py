@@ -104,7 +104,7 @@ def test_informer_cache_index_and_handlers_follow_the_registry() -> None:
     registry = Registry(MemoryStore())
     registry.create(NAMESPACES, None, {"metadata": {"name": "default"}})
     registry.create(CONFIGMAPS, "default", _cm("before", owner="u1"))
-    inf = Informer(registry, CONFIGMAPS, poll=0.05)
+    inf = Informer(registry, CONFIGMAPS)
     inf.add_index("controller", controller_uid)
     seen: list[tuple[str, str]] = []
     inf.add_handler(lambda t, old, new: seen.append((t, (new or {})["metadata"]["name"])))
@@ -127,7 +127,7 @@ def test_informer_relists_after_its_watch_ends_and_reports_the_difference() -> N
     registry = Registry(MemoryStore())
     registry.create(NAMESPACES, None, {"metadata": {"name": "default"}})
     registry.create(CONFIGMAPS, "default", _cm("a"))
-    inf = Informer(registry, CONFIGMAPS, poll=0.05)
+    inf = Informer(registry, CONFIGMAPS)
     seen: list[tuple[str, str]] = []
     inf.add_handler(lambda t, old, new: seen.append((t, (new or {})["metadata"]["name"])))
     inf.start()
