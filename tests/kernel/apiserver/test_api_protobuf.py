@@ -190,3 +190,66 @@ def test_protobuf_for_an_unserved_kind_is_not_created(api: Api) -> None:
     done = api.run("create", "cronjob", "cj", "--image=busybox", "--schedule=* * * * *")
     assert done.returncode == 1
     assert "the server could not find the requested resource" in done.stderr
+
+
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: tiny\nversion: 0.1.0\n",
+    "values.yaml": "replicas: 2\n",
+    "templates/deploy.yaml": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: "{{ .Release.Name }}-web"}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx, ports: [{containerPort: 80}]}]}
+""",
+}
+
+
+def test_helm4_release_secrets(api: Api, tmp_path: Path) -> None:
+    """helm 4 keeps each release in a Secret it creates and updates as protobuf (its
+    typed clientset) and deletes with a protobuf DeleteOptions body; the chart's own
+    objects go by server-side apply (JSON)."""
+    helm = REPO / ".tools" / "bin" / "helm-4"
+    if not os.access(helm, os.X_OK):
+        pytest.skip(f"{helm} missing: ./dev.sh installs it (install_clients)")
+    chart = tmp_path / "tiny"
+    for name, text in CHART.items():
+        (chart / name).parent.mkdir(parents=True, exist_ok=True)
+        (chart / name).write_text(text)
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(api.home)}
+    env["KUBECONFIG"] = str(api.config)
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [str(helm), "-n", "pb", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, f"helm {' '.join(args)}: {done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    run("install", "r1", str(chart))
+    run("upgrade", "r1", str(chart), "--set", "replicas=0")
+    [release] = json.loads(run("list", "-o", "json"))  # reads the Secrets back
+    assert (release["name"], release["revision"], release["status"]) == ("r1", "2", "deployed")
+    v1 = api.get("pb", "secret/sh.helm.release.v1.r1.v1")
+    assert v1["type"] == "helm.sh/release.v1"
+    labels = v1["metadata"]["labels"]
+    assert labels.pop("modifiedAt").isdigit()  # helm's update stamp
+    assert labels == {
+        "name": "r1",
+        "owner": "helm",
+        "status": "superseded",
+        "version": "1",
+    }  # an update (PUT) as protobuf
+    assert set(v1["data"]) == {"release"} and len(v1["data"]["release"]) > 100
+    assert api.get("pb", "deploy/r1-web")["spec"]["replicas"] == 0
+    run("uninstall", "r1")
+    assert api.ok("-n", "pb", "get", "secrets,deploy", "-o", "name") == ""
