@@ -13,7 +13,8 @@ import io
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, cast
 
 import pytest
@@ -101,7 +102,7 @@ class FakeCluster(LiveCluster):
         self.runtime = cast(Runtime, FakeRuntime(self))
         return state
 
-    def start_pods(self, pods: list[Pod]) -> None:
+    def start_pods(self, pods: list[Pod], log_dirs: Mapping[str, Path] | None = None) -> None:
         for pod in pods:
             runtime = cast(FakeRuntime, self.runtime)
             runtime.start(pod)
