@@ -34,6 +34,7 @@ from podnet.controllers.base import (
     pod_phase,
     pod_ready,
 )
+from podnet.controllers.history import REVISIONS, ensure_revision, stale_revisions, template_patch
 from podnet.controllers.informer import Expectations, obj_key
 from podnet.controllers.replicaset import PODS, same_status
 from podnet.controllers.scheduler import NODES, affinity_fits, node_order
@@ -197,7 +198,9 @@ class DaemonSetController(Controller):
         self.sets = self.informers.get(DAEMONSETS)
         self.pods = self.informers.get(PODS)
         self.nodes = self.informers.get(NODES)
+        self.revisions = self.informers.get(REVISIONS)
         self.pods.add_index("controller", controller_uid)
+        self.revisions.add_index("controller", controller_uid)
         self.expectations = Expectations()
         self.sets.add_handler(self._on_set)
         self.pods.add_handler(self._on_pod)
@@ -242,6 +245,33 @@ class DaemonSetController(Controller):
         ]
         nodes = self.nodes.objects()
         revision = daemon_hash(ds)
+        revs = [
+            r
+            for r in self.revisions.by_index("controller", meta(ds).get("uid", ""))
+            if namespace(r) == ns
+        ]
+        if not deleting(ds):  # constructHistory
+            data = template_patch((ds.get("spec") or {}).get("template") or {})
+            ensure_revision(
+                self.registry,
+                ds,
+                DAEMONSETS,
+                revs,
+                f"{name(ds)}-{revision}",
+                revision,
+                data,
+                hash_label=REVISION_LABEL,
+            )
+            limit = (ds.get("spec") or {}).get("revisionHistoryLimit")
+            keep = {f"{name(ds)}-{revision}"} | {
+                f"{name(ds)}-{labels(p).get(REVISION_LABEL, '')}" for p in pods
+            }
+            for rev in stale_revisions(revs, keep, 10 if limit is None else int(limit)):
+                try:
+                    self.registry.delete(REVISIONS, ns, name(rev))
+                except ApiError as e:
+                    if e.code != 404:
+                        raise
         if self.expectations.satisfied(key) and not deleting(ds):
             plan = plan_daemonset(ds, nodes, pods, revision)
             self._apply(key, ds, plan, revision)

@@ -23,7 +23,6 @@ from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store.base import Obj
 from podnet.controllers.base import (
     Controller,
-    compute_hash,
     controller_uid,
     deleting,
     labels,
@@ -36,6 +35,14 @@ from podnet.controllers.base import (
     pod_phase,
     pod_ready,
     record_event,
+    uid,
+)
+from podnet.controllers.history import (
+    REVISIONS,
+    ensure_revision,
+    revision_hash,
+    stale_revisions,
+    template_patch,
 )
 from podnet.controllers.informer import Expectations, obj_key
 from podnet.controllers.replicaset import PODS, same_status, spec_replicas
@@ -47,10 +54,18 @@ REVISION_LABEL = "controller-revision-hash"
 COMPONENT = "statefulset-controller"
 
 
-def revision_name(sts: Obj) -> str:
-    """``<name>-<hash of the template>``, as the ControllerRevision's name."""
+def revision_data(sts: Obj) -> Obj:
+    return template_patch((sts.get("spec") or {}).get("template") or {})
+
+
+def revision_hash_of(sts: Obj) -> str:
     count = int((sts.get("status") or {}).get("collisionCount") or 0)  # never nil here
-    return f"{name(sts)}-{compute_hash((sts.get('spec') or {}).get('template') or {}, count)}"
+    return revision_hash(revision_data(sts), count)
+
+
+def revision_name(sts: Obj) -> str:
+    """``<name>-<hash>``: the ControllerRevision's name, also the pods' label value."""
+    return f"{name(sts)}-{revision_hash_of(sts)}"
 
 
 def ordinal(sts_name: str, pod_name: str) -> int | None:
@@ -161,10 +176,19 @@ class StatefulSetController(Controller):
     def setup(self) -> None:
         self.sets = self.informers.get(STATEFULSETS)
         self.pods = self.informers.get(PODS)
+        self.revisions = self.informers.get(REVISIONS)
         self.pods.add_index("controller", controller_uid)
+        self.revisions.add_index("controller", controller_uid)
         self.expectations = Expectations()
         self.sets.add_handler(self._on_set)
         self.pods.add_handler(self._on_pod)
+        self.revisions.add_handler(self._on_revision)
+
+    def _on_revision(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        assert new is not None
+        owner = owner_key(new, STATEFULSETS)
+        if owner is not None and type_ == "DELETED":
+            self.queue.add(owner)
 
     def _on_set(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         assert new is not None
@@ -198,10 +222,33 @@ class StatefulSetController(Controller):
             if i is not None:
                 by_ordinal[i] = p
         revision = revision_name(sts)
+        revs = [r for r in self.revisions.by_index("controller", uid(sts)) if namespace(r) == ns]
+        if not deleting(sts):
+            ensure_revision(
+                self.registry,
+                sts,
+                STATEFULSETS,
+                revs,
+                revision,
+                revision_hash_of(sts),
+                revision_data(sts),
+            )
         if self.expectations.satisfied(key) and not deleting(sts):
             plan = plan_statefulset(sts, by_ordinal, revision)
             self._apply(key, sts, plan, revision)
         self._update_status(sts, owned, revision)
+        self._truncate_history(sts, owned, revs, revision)
+
+    def _truncate_history(self, sts: Obj, pods: list[Obj], revs: list[Obj], revision: str) -> None:
+        limit = (sts.get("spec") or {}).get("revisionHistoryLimit")
+        keep = {revision, str((sts.get("status") or {}).get("currentRevision") or "")}
+        keep |= {labels(p).get(REVISION_LABEL, "") for p in pods}
+        for rev in stale_revisions(revs, keep, 10 if limit is None else int(limit)):
+            try:
+                self.registry.delete(REVISIONS, namespace(sts), name(rev))
+            except ApiError as e:
+                if e.code != 404:
+                    raise
 
     def _apply(self, key: str, sts: Obj, plan: StsPlan, revision: str) -> None:
         ns = namespace(sts)
