@@ -6,8 +6,9 @@ sync costs O(its own pods). Missing pods are created from the template in slow-s
 batches of 1, 2, 4, ... (``slowStartBatch``), at most 500 per sync (``burstReplicas``);
 surplus pods go newest and least ready first (``ActivePods`` ordering). Creates and
 deletes not yet seen in the informer are expectations: a sync waits for them, so the
-cache lagging behind never doubles a scale-up. Adopting orphans by selector is not done:
-only pods the set created are its own.
+cache lagging behind never doubles a scale-up. Pods are claimed as ControllerRefManager
+does: an orphan the selector takes is adopted, an owned pod it no longer takes (its
+labels edited) is released and replaced.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store.base import Obj
 from podnet.controllers.base import (
     Controller,
+    by_namespace,
     condition,
+    controller_ref,
     controller_uid,
     deleting,
+    label_selector,
     labels,
     meta,
     name,
     namespace,
     owner_key,
+    owner_reference,
     parse_time,
     pod_active,
     pod_available,
@@ -36,14 +41,22 @@ from podnet.controllers.base import (
     pod_phase,
     pod_ready,
     record_event,
+    selector_matches,
+    uid,
 )
 from podnet.controllers.informer import Expectations, obj_key
+from podnet.model.selectors import LabelSelector
 
 PODS: Resource = by_kind("", "Pod")  # type: ignore[assignment]
 REPLICASETS: Resource = by_kind("apps", "ReplicaSet")  # type: ignore[assignment]
 RCS: Resource = by_kind("", "ReplicationController")  # type: ignore[assignment]
 BURST_REPLICAS = 500
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
+
+
+def orphan_namespace(pod: Obj) -> list[str]:
+    """Index function: the namespace of a pod no controller owns."""
+    return [] if controller_ref(pod) is not None else [namespace(pod)]
 
 
 def spec_replicas(obj: Obj) -> int:
@@ -144,6 +157,8 @@ class ReplicaSetController(Controller):
         self.sets = self.informers.get(self.res)
         self.pods = self.informers.get(PODS)
         self.pods.add_index("controller", controller_uid)
+        self.pods.add_index("orphan", orphan_namespace)
+        self.sets.add_index("namespace", by_namespace)
         self.sets.add_handler(self._on_set)
         self.pods.add_handler(self._on_pod)
 
@@ -175,6 +190,50 @@ class ReplicaSetController(Controller):
                 self.queue.add(old_owner)
         if owner is not None:
             self.queue.add(owner)
+        elif type_ != "DELETED" and controller_ref(new) is None and not deleting(new):
+            # an orphan: every set whose selector takes it may adopt it (getPodReplicaSets)
+            for rs in self.sets.by_index("namespace", namespace(new)):
+                if selector_matches(self.selector(rs), labels(new)):
+                    self.queue.add(obj_key(rs))
+
+    def selector(self, rs: Obj) -> LabelSelector | None:
+        """A ReplicaSet's LabelSelector; a ReplicationController's plain map (its
+        template's labels when empty, as the RC defaulting does)."""
+        spec = rs.get("spec") or {}
+        if self.res.kind == "ReplicaSet":
+            return label_selector(spec.get("selector"))
+        plain = spec.get("selector") or ((spec.get("template") or {}).get("metadata") or {}).get(
+            "labels"
+        )
+        return LabelSelector.from_labels(plain) if plain else None
+
+    def claim(self, rs: Obj, owned: list[Obj]) -> list[Obj]:
+        """ControllerRefManager.ClaimPods: release owned pods the selector no longer
+        takes, adopt orphans it does (neither while the set is being deleted)."""
+        sel = self.selector(rs)
+        mine: list[Obj] = []
+        for pod in owned:
+            if selector_matches(sel, labels(pod)) or deleting(pod):
+                mine.append(pod)
+            else:
+                self._set_owner(pod, None, uid(rs))
+        for pod in self.pods.by_index("orphan", namespace(rs)):
+            if deleting(pod) or not selector_matches(sel, labels(pod)):
+                continue
+            mine.append(self._set_owner(pod, owner_reference(rs, self.res), ""))
+        return mine
+
+    def _set_owner(self, pod: Obj, ref: dict[str, Any] | None, drop_uid: str) -> Obj:
+        fresh = copy.deepcopy(pod)
+        refs = [r for r in meta(pod).get("ownerReferences") or () if r.get("uid") != drop_uid]
+        if ref is not None:
+            refs.append(ref)
+        if refs:
+            fresh["metadata"]["ownerReferences"] = refs
+        else:
+            fresh["metadata"].pop("ownerReferences", None)
+        out: Obj = self.registry.update(PODS, namespace(pod), name(pod), fresh)
+        return out
 
     def sync(self, key: str) -> None:
         rs = self.sets.get(key)
@@ -183,6 +242,8 @@ class ReplicaSetController(Controller):
             return
         pods = self.pods.by_index("controller", meta(rs).get("uid", ""))
         pods = [p for p in pods if namespace(p) == namespace(rs)]
+        if not deleting(rs):
+            pods = self.claim(rs, pods)
         if self.expectations.satisfied(key) and not deleting(rs):
             self._manage(key, rs, [p for p in pods if pod_active(p)])
         self._update_status(rs, pods)

@@ -195,3 +195,42 @@ def test_loop_replication_controller_keeps_its_replicas() -> None:
         wait_for(
             lambda: (registry.get(rcs, "default", "old").get("status") or {}).get("replicas") == 2
         )
+
+
+def _relabel(registry: Any, pod_name: str, value: str) -> None:
+    for _ in range(10):
+        p = registry.get(PODS, "default", pod_name)
+        fresh = {**p, "metadata": {**p["metadata"], "labels": {"rs": value}}}
+        try:
+            registry.update(PODS, "default", pod_name, fresh)
+            return
+        except Exception as e:
+            if getattr(e, "code", None) != 409:
+                raise
+    raise AssertionError("relabel kept conflicting")
+
+
+def test_loop_relabelled_pod_is_released_and_replaced_then_adopted_back() -> None:
+    with running(nodes=1) as (registry, _):
+        registry.create(REPLICASETS, "default", replicaset("web", 2))
+        wait_for(lambda: len(pods(registry, selector="rs=web")) == 2, what="2 pods")
+        victim = pods(registry)[0]["metadata"]["name"]
+        _relabel(registry, victim, "debug")
+        wait_for(
+            lambda: "ownerReferences" not in registry.get(PODS, "default", victim)["metadata"],
+            what="released",
+        )
+        wait_for(lambda: len(pods(registry, selector="rs=web")) == 2, what="replaced")
+        assert len(pods(registry)) == 3
+        _relabel(registry, victim, "web")
+        wait_for(
+            lambda: registry.get(PODS, "default", victim)["metadata"].get("ownerReferences"),
+            what="adopted",
+        )
+        # three pods for two replicas: one is deleted (bound ones wait for their kubelet)
+        wait_for(
+            lambda: (
+                len([p for p in pods(registry) if not p["metadata"].get("deletionTimestamp")]) == 2
+            ),
+            what="back to 2",
+        )
