@@ -164,7 +164,9 @@ def main() -> None:
         for f in messages[name]:
             num, proto_name = int(str(f[0])), str(f[1])
             json_name, pointer = tags.get((name, num), (proto_name, False))
-            fields.append([num, json_name or proto_name, *f[2:], pointer])
+            # "" is a Go struct embedded with `json:",inline"` (Volume's VolumeSource,
+            # Probe's ProbeHandler): its fields sit in the parent's JSON object
+            fields.append([num, json_name, *f[2:], pointer])
             for t in f[3:]:
                 if isinstance(t, str) and t not in SCALARS:
                     todo.append(t)

@@ -219,6 +219,7 @@ def _message(name: str, buf: bytes) -> Any:
     if fields is None:
         raise _bad(f"unknown message {name}")
     out: dict[str, Any] = {}
+    inline: dict[str, Any] = {}  # fields of Go structs embedded with `json:",inline"`
     for num, wire, raw in _fields(buf):
         f = fields.get(num)
         if f is None:
@@ -236,10 +237,13 @@ def _message(name: str, buf: bytes) -> Any:
                 items.extend(_packed(typ, _buf(raw)))
             else:
                 items.append(_value(typ, wire, raw))
+        elif key == "":  # Volume's VolumeSource, Probe's ProbeHandler, LocalObjectReference
+            value = _value(typ, wire, raw)
+            inline.update(value if isinstance(value, dict) else {})
         else:
             out[key] = _value(typ, wire, raw)
     pointers = {f[1] for f in fields.values() if f[-1] is True}
-    return {k: v for k, v in out.items() if k in pointers or not _zero(v)}
+    return {k: v for k, v in out.items() if k in pointers or not _zero(v)} | inline
 
 
 def decode(raw: bytes) -> dict[str, Any]:
