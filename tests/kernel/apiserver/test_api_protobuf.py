@@ -192,6 +192,58 @@ def test_protobuf_for_an_unserved_kind_is_not_created(api: Api) -> None:
     assert "the server could not find the requested resource" in done.stderr
 
 
+ORIGINAL: Obj = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "orig", "labels": {"app": "x"}},
+    "spec": {
+        "containers": [
+            {
+                "name": "c",
+                "image": "nginx",
+                "ports": [{"name": "http", "containerPort": 80}],
+                "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "C_"}],
+                "env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw"}}}],
+                "livenessProbe": {"httpGet": {"path": "/", "port": "http"}},
+                "readinessProbe": {"tcpSocket": {"port": 80}},
+                "resources": {"requests": {"cpu": "100m"}, "limits": {"memory": "64Mi"}},
+                "volumeMounts": [{"name": "v", "mountPath": "/v"}],
+            }
+        ],
+        "volumes": [
+            {"name": "v", "configMap": {"name": "cfg", "items": [{"key": "a", "path": "a"}]}}
+        ],
+    },
+}
+
+
+def test_debug_copy_keeps_the_whole_pod_spec(api: Api) -> None:
+    """``kubectl debug --copy-to`` reads a pod and creates its copy as protobuf: the Go
+    structs embedded ``json:",inline"`` (Probe's handler, Volume's source,
+    LocalObjectReference in configMapRef/secretKeyRef) must come through."""
+    api.ok("-n", "pb", "create", "-f", "-", stdin=json.dumps(ORIGINAL))
+    api.ok(
+        *("-n", "pb", "debug", "orig", "--copy-to=copy", "--image=busybox", "--container=dbg"),
+        *("--keep-labels", "--keep-liveness", "--keep-readiness", "--attach=false"),
+    )
+    orig, copy = api.get("pb", "pod/orig"), api.get("pb", "pod/copy")
+    assert copy["metadata"]["labels"] == {"app": "x"}
+    assert [c["name"] for c in copy["spec"]["containers"]] == ["c", "dbg"]
+    assert copy["spec"]["containers"][0] == orig["spec"]["containers"][0]
+    assert copy["spec"]["volumes"] == orig["spec"]["volumes"]
+    [container] = ORIGINAL["spec"]["containers"]  # what was sent, field by field
+    got = copy["spec"]["containers"][0]
+    assert got["livenessProbe"]["httpGet"] == {"path": "/", "port": "http", "scheme": "HTTP"}
+    assert got["readinessProbe"]["tcpSocket"] == {"port": 80}
+    assert got["envFrom"] == container["envFrom"] and got["env"] == container["env"]
+    assert got["resources"] == {  # Quantity maps; requests defaulted from limits
+        "requests": {"cpu": "100m", "memory": "64Mi"},
+        "limits": {"memory": "64Mi"},
+    }
+    # podnet does not default configMap.defaultMode (upstream: 420); orig lacks it too
+    assert copy["spec"]["volumes"] == ORIGINAL["spec"]["volumes"]
+
+
 CHART = {
     "Chart.yaml": "apiVersion: v2\nname: tiny\nversion: 0.1.0\n",
     "values.yaml": "replicas: 2\n",
