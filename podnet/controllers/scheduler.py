@@ -144,6 +144,10 @@ def pick_node(pod: Obj, nodes: Sequence[Obj], load: Mapping[str, int]) -> tuple[
     return None, f"0/{len(nodes)} nodes are available: {', '.join(parts)}."
 
 
+def _fit_fields(node: Obj) -> tuple[Any, ...]:
+    return (labels(node), (node.get("spec") or {}).get("unschedulable"), allocatable_pods(node))
+
+
 def counts_on_node(pod: Obj) -> str | None:
     """The node a pod occupies: bound and not terminal (kubelet admission and the
     scheduler cache both drop finished pods)."""
@@ -206,6 +210,8 @@ class Scheduler(Controller):
     def _on_node_event(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         if type_ == "DELETED":
             return
+        if old is not None and new is not None and _fit_fields(old) == _fit_fields(new):
+            return  # a heartbeat: nothing a pod's fit depends on changed
         with self._lock:
             retry = list(self._unschedulable)
             self._unschedulable.clear()

@@ -136,3 +136,30 @@ def test_loop_binds_spreads_and_reports_unschedulable_past_110_per_node() -> Non
             lambda: registry.get(PODS, "default", name)["spec"].get("nodeName"),
             what="the waiting pod bound after a delete",
         )
+
+
+def test_loop_pod_waits_for_a_node_label_then_binds() -> None:
+    nodes_res = res("", "Node")
+    with running(nodes=2) as (registry, _):
+        p = _pod("picky")
+        p["spec"]["nodeSelector"] = {"disk": "ssd"}
+        registry.create(PODS, "default", p)
+
+        def reason() -> str:
+            conds = (registry.get(PODS, "default", "picky").get("status") or {}).get("conditions")
+            return str(next((c.get("message") for c in conds or ()), ""))
+
+        wait_for(reason, what="Unschedulable")
+        assert (
+            reason()
+            == "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
+        )
+        node = registry.get(nodes_res, None, "node-1")
+        labels = {**node["metadata"]["labels"], "disk": "ssd"}
+        registry.update(
+            nodes_res, None, "node-1", {**node, "metadata": {**node["metadata"], "labels": labels}}
+        )
+        wait_for(
+            lambda: registry.get(PODS, "default", "picky")["spec"].get("nodeName") == "node-1",
+            what="bound once the label is there",
+        )
