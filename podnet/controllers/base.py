@@ -28,10 +28,11 @@ Clock = Callable[[], float]
 class Controller:
     """A reconcile loop: handlers queue keys, one worker thread calls :meth:`sync`.
 
-    ``sync`` raising an :class:`ApiError` 409 (Conflict, AlreadyExists) requeues at once
-    (the cache will catch up); anything else is logged and retried with the key's
-    exponential back-off (controller.go ``handleErr``). A clean sync forgets the
-    key's failures.
+    ``sync`` raising an :class:`ApiError` 409 (Conflict, AlreadyExists) requeues quietly
+    (the cache will catch up); anything else is logged. Both retry with the key's
+    exponential back-off, 5 ms doubling (controller.go ``handleErr``), so a conflict
+    retries at once in practice and a persistent one cannot spin; a clean sync forgets
+    the key's failures.
     """
 
     name = "controller"
@@ -87,8 +88,8 @@ class Controller:
         try:
             self.sync(key)
         except ApiError as e:
-            if e.code == 409:
-                self.queue.add_after(key, 0.001)
+            if e.code == 409:  # Conflict / AlreadyExists: the cache lags; look again
+                self.queue.add_rate_limited(key)
                 return
             delay = self.queue.add_rate_limited(key)
             log.warning("%s: sync %s: %s (retry in %.3fs)", self.name, key, e.message, delay)
