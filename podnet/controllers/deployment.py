@@ -76,6 +76,25 @@ def template_hash(deploy: Obj) -> str:
     return compute_hash(spec.get("template") or {}, count)
 
 
+# annotationsToSkip (deployment_util.go): not copied from a Deployment to its sets
+_SKIP_ANNOTATIONS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION,
+        "deployment.kubernetes.io/revision-history",
+        DESIRED,
+        MAX_REPLICAS,
+        "deprecated.deployment.rollback.to",
+    }
+)
+
+
+def copied_annotations(deploy: Obj) -> dict[str, str]:
+    """copyDeploymentAnnotationsToReplicaSet: the user's annotations travel along."""
+    anns = meta(deploy).get("annotations") or {}
+    return {k: v for k, v in anns.items() if k not in _SKIP_ANNOTATIONS}
+
+
 def find_new_rs(deploy: Obj, rss: Sequence[Obj]) -> Obj | None:
     """FindNewReplicaSet: the oldest set whose template equals the deployment's,
     ignoring the hash label (EqualIgnoreHash)."""
@@ -470,7 +489,7 @@ class DeploymentController(Controller):
                 "name": f"{name(d)}-{h}",
                 "namespace": ns,
                 "labels": dict(template["metadata"]["labels"]),
-                "annotations": self._annotations(d, rev),
+                "annotations": {**copied_annotations(d), **self._annotations(d, rev)},
                 "ownerReferences": [owner_reference(d, DEPLOYMENTS)],
             },
             "spec": {

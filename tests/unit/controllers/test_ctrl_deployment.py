@@ -21,6 +21,7 @@ from podnet.apiserver.registry import Registry
 from podnet.controllers.base import compute_hash, fnv32a, safe_encode
 from podnet.controllers.deployment import (
     HASH_LABEL,
+    copied_annotations,
     deployment_status,
     find_new_rs,
     history_to_delete,
@@ -311,3 +312,13 @@ def test_scaling_mid_rollout_is_proportional() -> None:
     for r in (old, new):
         r["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] = "15"
     assert proportional_scale(d, [old, new]) is None
+
+
+def test_user_annotations_travel_to_the_replica_set_but_not_kubectls() -> None:
+    d = deployment("d", 1)
+    d["metadata"]["annotations"] = {
+        "team": "a",
+        "kubectl.kubernetes.io/last-applied-configuration": "{}",
+        "deployment.kubernetes.io/revision": "4",
+    }
+    assert copied_annotations(d) == {"team": "a"}
