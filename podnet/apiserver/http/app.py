@@ -25,7 +25,8 @@ from podnet.apiserver import discovery, errors, openapi
 from podnet.apiserver.auth import Authenticator, is_public
 from podnet.apiserver.certs import ServerTLS
 from podnet.apiserver.http import negotiate, routes, watch
-from podnet.apiserver.http.handlers import Handlers, PodStreams
+from podnet.apiserver.http.handlers import Handlers
+from podnet.apiserver.http.podstreams import PodStreams
 from podnet.apiserver.http.respond import log_internal, respond
 from podnet.apiserver.registry import Registry
 

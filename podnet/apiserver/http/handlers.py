@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -20,6 +20,7 @@ from podnet.apiserver.http import fields, negotiate, watch
 from podnet.apiserver.http.negotiate import Output
 from podnet.apiserver.http.objects import delete_answer, scale_of
 from podnet.apiserver.http.options import bool_param, check_rv_match, dry_run, int_param
+from podnet.apiserver.http.podstreams import PodStreams
 from podnet.apiserver.http.respond import (
     content_type,
     decode_object,
@@ -35,23 +36,6 @@ from podnet.apiserver.store.base import Obj
 # random 1-2x of it, spreading reconnects (endpoints/handlers/get.go, ListResource).
 MIN_REQUEST_TIMEOUT = 1800
 PROPAGATION = ("Orphan", "Background", "Foreground")
-
-
-class PodStreams(Protocol):
-    """What the live cluster supplies for pods/log (exec, attach, portforward later)."""
-
-    def logs(
-        self,
-        namespace: str,
-        name: str,
-        *,
-        container: str | None,
-        follow: bool,
-        tail_lines: int | None,
-        since_seconds: int | None,
-        timestamps: bool,
-        previous: bool,
-    ) -> AsyncIterator[bytes]: ...
 
 
 class Handlers:
