@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Any
 
 from podnet.apiserver.errors import ApiError
 from podnet.apiserver.resources import Resource, by_kind
@@ -108,6 +109,24 @@ def verdict(job: Obj, pods: Sequence[Obj], now: float) -> tuple[str, str, str] |
     return None
 
 
+def _with_condition(
+    status: dict[str, Any], type_: str, state: str, reason: str, message: str, now: float
+) -> list[dict[str, Any]]:
+    stamp = rfc3339(now)
+    conds = [c for c in status.get("conditions") or () if c.get("type") != type_]
+    conds.append(
+        {
+            "type": type_,
+            "status": state,
+            "lastProbeTime": stamp,
+            "lastTransitionTime": stamp,
+            "reason": reason,
+            "message": message,
+        }
+    )
+    return conds
+
+
 class JobController(Controller):
     name = "job"
 
@@ -149,15 +168,32 @@ class JobController(Controller):
         ]
         now = self.clock()
         status = copy.deepcopy(job.get("status") or {})
-        status.setdefault("startTime", rfc3339(now))
+        suspended = bool((job.get("spec") or {}).get("suspend"))
+        was_suspended = (condition(job, "Suspended") or {}).get("status") == "True"
+        if suspended:
+            # a suspended Job has no active pods and no startTime; resumed, it starts again
+            status.pop("startTime", None)
+            if not was_suspended:
+                status["conditions"] = _with_condition(
+                    status, "Suspended", "True", "JobSuspended", "Job suspended", now
+                )
+        else:
+            status.setdefault("startTime", rfc3339(now))
+            if was_suspended:
+                status["conditions"] = _with_condition(
+                    status, "Suspended", "False", "JobResumed", "Job resumed", now
+                )
         job_now = dict(job, status=status)
-        done = verdict(job_now, pods, now)
+        done = None if suspended else verdict(job_now, pods, now)
         active_pods = [p for p in pods if pod_active(p)]
-        if done is not None:
+        if suspended:
+            self._delete(key, active_pods)
+            active_pods = []
+        elif done is not None:
             if done[0] == "Failed":
                 self._delete(key, active_pods)
                 active_pods = []
-        elif self.expectations.satisfied(key) and not (job.get("spec") or {}).get("suspend"):
+        elif self.expectations.satisfied(key):
             _, succeeded, _, _ = job_counts(job_now, pods)
             want = want_active(job_now, succeeded, len(active_pods))
             if len(active_pods) < want:
@@ -168,7 +204,7 @@ class JobController(Controller):
         active, succeeded, failed, ready = job_counts(job_now, pods)
         status.update(
             {
-                "active": len(active_pods) if done else active,
+                "active": len(active_pods) if done or suspended else active,
                 "succeeded": succeeded,
                 "failed": failed,
                 "ready": ready,

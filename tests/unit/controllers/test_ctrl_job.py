@@ -108,3 +108,16 @@ def test_loop_job_fails_past_backoff_limit() -> None:
         assert _conditions(registry)["Failed"] == "BackoffLimitExceeded"
         assert registry.get(JOBS, "default", "j")["status"]["failed"] == 2
         assert len(pods(registry)) == 2
+
+
+def test_loop_suspended_job_has_no_pods_until_resumed() -> None:
+    with running(nodes=1) as (registry, _):
+        registry.create(JOBS, "default", job(2, 2, suspend=True))
+        wait_for(lambda: _conditions(registry).get("Suspended") == "JobSuspended", what="suspended")
+        assert pods(registry) == []
+        assert "startTime" not in registry.get(JOBS, "default", "j")["status"]
+        j = registry.get(JOBS, "default", "j")
+        registry.update(JOBS, "default", "j", {**j, "spec": {**j["spec"], "suspend": False}})
+        wait_for(lambda: len(pods(registry)) == 2, what="resumed pods")
+        wait_for(lambda: _conditions(registry).get("Suspended") == "JobResumed", what="resumed")
+        assert registry.get(JOBS, "default", "j")["status"]["startTime"]
