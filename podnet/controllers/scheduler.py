@@ -1,7 +1,7 @@
 """kube-scheduler in miniature: bind each pod without ``spec.nodeName`` to a node.
 
 Filters as the default plugins do for what podnet models (pkg/scheduler/framework/
-plugins): NodeName, NodeUnschedulable, NodeAffinity (``nodeSelector`` and required
+plugins): NodeName, NodeUnschedulable, TaintToleration, NodeAffinity (``nodeSelector`` and required
 node affinity, ``matchExpressions`` on labels and ``matchFields`` on
 ``metadata.name``, as DaemonSet pods carry) and NodeResourcesFit's pod count
 (allocatable ``pods``, 110 as kubelet's --max-pods and podnet/control/scheduler.py).
@@ -116,6 +116,32 @@ def affinity_fits(pod: Obj, node: Obj) -> bool:
     return any(_term_matches(t, node) for t in terms)
 
 
+def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
+    """v1 Toleration.ToleratesTaint: effect (empty: all), key (empty with Exists:
+    all), then Exists or Equal on the value."""
+    effect = toleration.get("effect") or ""
+    if effect and effect != taint.get("effect"):
+        return False
+    key = toleration.get("key") or ""
+    if key and key != taint.get("key"):
+        return False
+    op = toleration.get("operator") or "Equal"
+    if op == "Exists":
+        return True
+    return bool(key) and (toleration.get("value") or "") == (taint.get("value") or "")
+
+
+def untolerated_taint(pod: Obj, node: Obj) -> dict[str, Any] | None:
+    """TaintToleration filter: the first NoSchedule/NoExecute taint no toleration covers."""
+    tolerations = (pod.get("spec") or {}).get("tolerations") or []
+    for taint in (node.get("spec") or {}).get("taints") or ():
+        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
+            continue
+        if not any(tolerates(t, taint) for t in tolerations):
+            return dict(taint)
+    return None
+
+
 def pick_node(pod: Obj, nodes: Sequence[Obj], load: Mapping[str, int]) -> tuple[str | None, str]:
     """The node for ``pod`` (fewest pods, then node order) or None and the FitError
     message ``0/N nodes are available: <count> <reason>, ...`` (reasons sorted)."""
@@ -124,10 +150,15 @@ def pick_node(pod: Obj, nodes: Sequence[Obj], load: Mapping[str, int]) -> tuple[
     wanted = (pod.get("spec") or {}).get("nodeName")
     for node in nodes:
         n = name(node)
-        if wanted and n != wanted:
-            reason = "node(s) didn't match the requested node name"
-        elif (node.get("spec") or {}).get("unschedulable"):
+        taint = untolerated_taint(pod, node)
+        # filters in the default profile's order: the first that fails names the reason
+        if (node.get("spec") or {}).get("unschedulable"):
             reason = "node(s) were unschedulable"
+        elif wanted and n != wanted:
+            reason = "node(s) didn't match the requested node name"
+        elif taint is not None:
+            shown = f"{taint.get('key', '')}: {taint.get('value', '')}"
+            reason = "node(s) had untolerated taint {" + shown + "}"
         elif not affinity_fits(pod, node):
             reason = "node(s) didn't match Pod's node affinity/selector"
         elif load.get(n, 0) >= allocatable_pods(node):
@@ -145,7 +176,8 @@ def pick_node(pod: Obj, nodes: Sequence[Obj], load: Mapping[str, int]) -> tuple[
 
 
 def _fit_fields(node: Obj) -> tuple[Any, ...]:
-    return (labels(node), (node.get("spec") or {}).get("unschedulable"), allocatable_pods(node))
+    spec = node.get("spec") or {}
+    return (labels(node), spec.get("unschedulable"), spec.get("taints"), allocatable_pods(node))
 
 
 def counts_on_node(pod: Obj) -> str | None:

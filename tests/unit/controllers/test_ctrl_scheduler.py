@@ -163,3 +163,22 @@ def test_loop_pod_waits_for_a_node_label_then_binds() -> None:
             lambda: registry.get(PODS, "default", "picky")["spec"].get("nodeName") == "node-1",
             what="bound once the label is there",
         )
+
+
+def test_taints_need_tolerations() -> None:
+    nodes = node_objects(2, 0.0)
+    nodes[0]["spec"]["taints"] = [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+    nodes[1]["spec"]["taints"] = [{"key": "other", "effect": "PreferNoSchedule"}]
+    assert pick_node(pod(), nodes, {"node-1": 110}) == (
+        None,
+        "0/2 nodes are available: 1 Too many pods, "
+        "1 node(s) had untolerated taint {dedicated: gpu}.",
+    )
+    for toleration in (
+        {"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"},
+        {"key": "dedicated", "operator": "Exists"},
+        {"operator": "Exists"},
+    ):
+        assert pick_node(pod(tolerations=[toleration]), nodes, {"node-1": 110})[0] == "node-0"
+    wrong = {"key": "dedicated", "operator": "Equal", "value": "cpu"}
+    assert pick_node(pod(tolerations=[wrong]), nodes, {"node-1": 110})[0] is None
