@@ -37,7 +37,7 @@ from podnet.controllers.base import (
 from podnet.controllers.history import REVISIONS, ensure_revision, stale_revisions, template_patch
 from podnet.controllers.informer import Expectations, obj_key
 from podnet.controllers.replicaset import PODS, same_status
-from podnet.controllers.scheduler import NODES, affinity_fits, node_order
+from podnet.controllers.scheduler import NODES, affinity_fits, node_order, untolerated_taint
 
 DAEMONSETS: Resource = by_kind("apps", "DaemonSet")  # type: ignore[assignment]
 REVISION_LABEL = "controller-revision-hash"
@@ -104,9 +104,11 @@ def with_daemon_tolerations(pod: Obj) -> Obj:
 
 
 def eligible(ds: Obj, node: Obj) -> bool:
-    """NodeShouldRunDaemonPod: the template's nodeSelector and node affinity admit it."""
+    """NodeShouldRunDaemonPod: the template's nodeSelector and node affinity admit it,
+    and its tolerations (with the daemon ones) cover the node's taints."""
     template = (ds.get("spec") or {}).get("template") or {}
-    return affinity_fits({"spec": template.get("spec") or {}}, node)
+    pod = with_daemon_tolerations({"spec": copy.deepcopy(template.get("spec") or {})})
+    return affinity_fits(pod, node) and untolerated_taint(pod, node) is None
 
 
 @dataclass

@@ -185,3 +185,19 @@ def test_daemon_pods_tolerate_node_conditions_once() -> None:
     keys = [t["key"] for t in pod["spec"]["tolerations"]]
     assert len(keys) == len(set(keys)) == 6
     assert "node.kubernetes.io/network-unavailable" not in keys
+
+
+def test_daemonset_skips_tainted_nodes_unless_tolerated() -> None:
+    nodes = node_objects(2, 0.0)
+    nodes[1]["spec"]["taints"] = [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]
+    ds: dict[str, Any] = {"metadata": {"name": "agent"}, "spec": {"template": {"spec": {}}}}
+    assert plan_daemonset(ds, nodes, [], "h").create == ["node-0"]
+    ds["spec"]["template"]["spec"]["tolerations"] = [{"key": "dedicated", "operator": "Exists"}]
+    assert plan_daemonset(ds, nodes, [], "h").create == ["node-0", "node-1"]
+    cordoned = node_objects(1, 0.0)
+    cordoned[0]["spec"]["taints"] = [
+        {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+    ]
+    assert plan_daemonset({"metadata": {"name": "a"}, "spec": {}}, cordoned, [], "h").create == [
+        "node-0"
+    ]
