@@ -14,6 +14,8 @@ import ctypes
 import ctypes.util
 import os
 import signal
+import socket
+import threading
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -98,3 +100,31 @@ def map_root_to(uid: int, gid: int) -> None:
 def netns_inode(pid: int) -> int:
     """The inode of a process's network namespace (what ``lsns`` shows)."""
     return os.stat(f"/proc/{pid}/ns/net").st_ino
+
+
+def socket_in(
+    netns_path: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM
+) -> socket.socket:
+    """A new socket of the network namespace at ``netns_path``: made by a throw-away
+    thread that setns(2)s there (a socket keeps the namespace it was created in, so it
+    can then be bound, listened on or connected from any thread of ours)."""
+    made: list[socket.socket] = []
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            fd = os.open(netns_path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                setns(fd, CLONE_NEWNET)
+            finally:
+                os.close(fd)
+            made.append(socket.socket(family, kind))
+        except BaseException as e:  # handed to the caller's thread
+            failed.append(e)
+
+    worker = threading.Thread(target=work, name="podnet-socket-in-netns", daemon=True)
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    return made[0]

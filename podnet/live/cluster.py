@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +35,7 @@ from podnet.control.cluster import BUILTIN_NAMESPACES, build_cluster
 from podnet.control.ipam import PodIPAllocator
 from podnet.control.served import served_ports
 from podnet.control.services import RESERVED_IPS
+from podnet.dataplane import netns
 from podnet.dataplane.images.registry import ImageRegistry, default_registry
 from podnet.dataplane.nft.session import NftSession
 from podnet.dataplane.policy.sync import PolicyProxy
@@ -46,7 +48,7 @@ from podnet.dataplane.sandbox.namespaces import Sandbox
 from podnet.errors import ClusterError, ImageError
 from podnet.live.statedir import make_state_dir
 from podnet.live.sync import MAX_INTERVAL, MIN_INTERVAL, ChangeTracker, ClusterSync, NodeTables
-from podnet.model.cluster import ClusterState
+from podnet.model.cluster import ClusterState, Endpoint
 from podnet.model.clusterpolicy import ClusterNetworkPolicy
 from podnet.model.objects import Manifests, Namespace, NetworkPolicy, Pod, Service
 
@@ -316,6 +318,38 @@ class LiveCluster:
             self._tracker.record_pods(dataclasses.replace(desired, **changes))
         if self.sync is not None:
             self.sync.request()
+
+    def set_static_endpoints(
+        self, endpoints: Mapping[str, Mapping[str, tuple[Endpoint, ...]]]
+    ) -> None:
+        """Endpoints of Services without a selector, which no pod readiness decides (the
+        API server's own ``default/kubernetes``, kept by kube-apiserver's endpoint
+        reconciler, not the EndpointSlice controller): service key -> port name ->
+        endpoints. One recorded change; the paced sync programmes them with the rest."""
+        assert self._tracker is not None
+        with self._lock:
+            desired = self._tracker.desired()
+            merged = {**desired.endpoints, **{k: dict(v) for k, v in endpoints.items()}}
+            self._tracker.record_pods(dataclasses.replace(desired, endpoints=merged))
+        if self.sync is not None:
+            self.sync.request()
+
+    def listen_in_node(self, node: str, port: int) -> socket.socket:
+        """A TCP socket listening on ``node``'s address inside its network namespace: how
+        a server of ours (the API) becomes reachable from pods without anything on the
+        host. Root only: a rootless cluster's namespaces belong to its user namespace."""
+        assert self.sandbox is not None and self.state is not None
+        address = next(n.address for n in self.state.nodes if n.name == node)
+        sock = netns.socket_in(self.sandbox.node_netns_path(node))
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((address, port))
+            sock.listen(128)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock
 
     def desired(self) -> ClusterState:
         """The desired cluster as last recorded (not necessarily applied yet)."""

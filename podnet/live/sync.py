@@ -308,6 +308,10 @@ class ClusterSync:
         (rules for the pods on that node); then the DNS records file."""
         desired = snap.state
         endpoints = compute_endpoints(desired.services, desired.pods, snap.ready)
+        # Services without a selector keep the endpoints they were given (the API
+        # server's own, LiveCluster.set_static_endpoints): no pod decides them.
+        selectorless = {s.key for s in desired.services if s.selector is None}
+        endpoints.update({k: v for k, v in desired.endpoints.items() if k in selectorless})
         state = dataclasses.replace(desired, endpoints=endpoints)
         per_node = policy_states(state, deny=self.deny) if policies else {}
         for node, tables in self.tables.items():

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import socket
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from podnet.controllers.manager import ControllerManager
 from podnet.errors import PodnetError
 from podnet.live.cluster import LiveCluster
 from podnet.live.kubelet import Kubelet
-from podnet.model.cluster import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP
+from podnet.model.cluster import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Endpoint
 from podnet.model.objects import Manifests
 
 # The Services every cluster has (kubeadm's): the API at the first IP of the range,
@@ -66,6 +67,7 @@ BUILTIN_SERVICES: tuple[tuple[str, dict[str, Any]], ...] = (
         },
     ),
 )
+API_PORT_IN_CLUSTER = 6443  # kubeadm's --secure-port, the kubernetes Service's targetPort
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -197,6 +199,7 @@ class UpCluster:
         self.kubelet.start()
         tls = certs.ensure(data_dir)
         token = auth.ensure_token(data_dir)
+        inside = self._listen_inside()
         self.server = ServerThread(
             self.registry,
             host=opts.address,
@@ -204,8 +207,11 @@ class UpCluster:
             tls=tls,
             authenticator=auth.Authenticator(token),
             pod_streams=KubeletStreams(self.kubelet),
+            extra_sockets=[inside] if inside is not None else [],
         )
         port = self.server.start()
+        if inside is not None:
+            self._publish_endpoint(self.registry, inside.getsockname()[0])
         host = f"[{opts.address}]" if ":" in opts.address else opts.address
         url = f"https://{host}:{port}"
         self._installed = kubeconfig.install(
@@ -213,6 +219,81 @@ class UpCluster:
         )
         self.kubeconfig_path = self._installed.path
         return url
+
+    def _listen_inside(self) -> socket.socket | None:
+        """The API's listener inside node-0's network namespace, on the node's address:
+        the ``kubernetes`` Service's endpoint, as kube-apiserver's advertise address is.
+        Pods reach it through the ClusterIP; nothing is added to the host."""
+        assert self.cluster is not None
+        try:
+            return self.cluster.listen_in_node("node-0", API_PORT_IN_CLUSTER)
+        except OSError as e:  # a rootless cluster: its namespaces are not ours to enter
+            self.on_event(f"the API is not reachable from pods (kubernetes Service): {e}")
+            return None
+
+    def _publish_endpoint(self, registry: Registry, address: str) -> None:
+        """``default/kubernetes``'s Endpoints and EndpointSlice, as kube-apiserver's
+        endpoint reconciler keeps them (pkg/controlplane/reconcilers), and the same
+        endpoint for the data plane."""
+        assert self.cluster is not None
+        port = {"name": "https", "port": API_PORT_IN_CLUSTER, "protocol": "TCP"}
+        endpoints, slices = by_kind("", "Endpoints"), by_kind("discovery.k8s.io", "EndpointSlice")
+        assert endpoints is not None and slices is not None
+        objects: list[tuple[Resource, dict[str, Any]]] = [
+            (
+                endpoints,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Endpoints",
+                    "metadata": {
+                        "name": "kubernetes",
+                        "namespace": "default",
+                        "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"},
+                    },
+                    "subsets": [{"addresses": [{"ip": address}], "ports": [port]}],
+                },
+            ),
+            (
+                slices,
+                {
+                    "apiVersion": "discovery.k8s.io/v1",
+                    "kind": "EndpointSlice",
+                    "metadata": {
+                        "name": "kubernetes",
+                        "namespace": "default",
+                        "labels": {"kubernetes.io/service-name": "kubernetes"},
+                    },
+                    "addressType": "IPv4",
+                    "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+                    "ports": [port],
+                },
+            ),
+        ]
+        for res, obj in objects:
+            try:
+                current = registry.get(res, "default", "kubernetes")
+            except ApiError as e:
+                if e.code != 404:
+                    raise
+                registry.create(res, "default", obj)
+            else:
+                obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+                registry.update(res, "default", "kubernetes", obj)
+        self.cluster.set_static_endpoints(
+            {
+                "default/kubernetes": {
+                    "https": (
+                        Endpoint(
+                            pod="",
+                            ip=address,
+                            node="node-0",
+                            port=API_PORT_IN_CLUSTER,
+                            protocol="TCP",
+                        ),
+                    )
+                }
+            }
+        )
 
     def _bootstrap(self, registry: Registry) -> None:
         """The namespaces and Services every cluster has, when missing (a restart finds

@@ -14,9 +14,10 @@ import asyncio
 import concurrent.futures
 import functools
 import platform
+import socket
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -66,8 +67,12 @@ class ApiServer:
         tls: ServerTLS,
         authenticator: Authenticator,
         pod_streams: PodStreams | None = None,
+        extra_sockets: Sequence[socket.socket] = (),
     ) -> None:
         self.registry = registry
+        # Listening sockets made elsewhere, served too (e.g. one inside a node's network
+        # namespace, so pods reach the API as the `kubernetes` Service's endpoint).
+        self.extra_sockets = tuple(extra_sockets)
         self.host = host
         self.port = port
         self.tls = tls
@@ -113,6 +118,8 @@ class ApiServer:
         site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self.tls.ssl_context())
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+        for sock in self.extra_sockets:
+            await web.SockSite(self._runner, sock, ssl_context=self.tls.ssl_context()).start()
         return self.port
 
     async def stop(self) -> None:

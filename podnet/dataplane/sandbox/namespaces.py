@@ -301,6 +301,10 @@ class Sandbox:
             out.update({f"pod/{k}": p.pid for k, (_, p) in self._pods.items()})
             return out
 
+    def node_netns_path(self, node: str) -> str:
+        """Where the node's network namespace can be opened (its holder's /proc entry)."""
+        return f"/proc/{self._node_pid(node)}/ns/net"
+
     def pod_pid(self, pod_key: str) -> int:
         """The pause's host pid: /proc/<pid>/net/* shows the pod's network state."""
         return self._pod_pid(pod_key)

@@ -155,3 +155,41 @@ def test_python_kubernetes_client(tmp_path: Path) -> None:
             api_client.close()
         rc, _ = up.stop()
     assert rc == 0
+
+
+def test_pods_reach_the_api_through_the_kubernetes_service(tmp_path: Path) -> None:
+    require_live()
+    with podnet_up(tmp_path, "--nodes", "2") as up:
+        kubectl = up.kubectl("1.37")
+        endpoints = kubectl.json("get", "endpoints", "kubernetes")
+        (address,) = [a["ip"] for s in endpoints["subsets"] for a in s["addresses"]]
+        assert address.startswith("172.18.0."), address  # node-0, inside the cluster only
+        script = (
+            "wget --no-check-certificate -qO- https://kubernetes.default.svc/version; "
+            "wget --no-check-certificate -qO- https://10.96.0.1/api/v1/pods 2>&1; true"
+        )
+        for node in ("node-0", "node-1"):
+            kubectl.ok(
+                "run",
+                f"api-{node}",
+                "--image=busybox",
+                "--restart=Never",
+                f'--overrides={{"spec": {{"nodeName": "{node}"}}}}',
+                "--",
+                "sh",
+                "-c",
+                script,
+            )
+        for node in ("node-0", "node-1"):
+            logs = eventually(
+                lambda n=node: (
+                    (d := kubectl("logs", f"api-{n}")).rc == 0  # type: ignore[misc]
+                    and "401" in d.out
+                    and d.out
+                ),
+                30,
+                f"the pod on {node} reached the API",
+            )
+            assert '"gitVersion"' in logs and "401 Unauthorized" in logs, logs
+        rc, _ = up.stop()
+    assert rc == 0
