@@ -561,6 +561,7 @@ class ScaleState:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pods: dict[str, tuple[str, bool, str]] = {}  # name -> (phase, ready, ip)
+        self.bound: set[str] = set()  # pods with spec.nodeName
         self.slices: dict[str, set[str]] = {}  # slice -> ready addresses
         self.events = 0
 
@@ -573,7 +574,10 @@ class ScaleState:
             self.events += 1
             if ev["type"] == "DELETED":
                 self.pods.pop(name, None)
+                self.bound.discard(name)
                 return
+            if (obj.get("spec") or {}).get("nodeName"):
+                self.bound.add(name)
             st = obj.get("status", {})
             ready = any(
                 c.get("type") == "Ready" and c.get("status") == "True"
@@ -597,6 +601,11 @@ class ScaleState:
                 if (ep.get("conditions") or {}).get("ready", True)
                 for a in ep.get("addresses") or []
             }
+
+    def stages(self) -> tuple[int, int]:
+        """(pods that exist, pods bound to a node)."""
+        with self.lock:
+            return len(self.pods), len(self.bound)
 
     def counts(self) -> tuple[int, int, int]:
         """(pods Running, pods Ready, Ready pods whose IP is in a slice)."""
@@ -633,7 +642,7 @@ def bench_scale(
         rv = api.json("GET", sl + sel)["metadata"]["resourceVersion"]
         watches.append(Watch(api, sl + sel, rv, state.on_slice))
         cpu0 = _cpu_s(up.proc.pid)
-        timeline: list[tuple[float, int, int, int]] = []
+        timeline: list[tuple[float, ...]] = []
         with py_spy(up.proc.pid, tmp / "scale.raw", spy):
             t0 = time.monotonic()
             api.json(
@@ -648,7 +657,7 @@ def bench_scale(
                 running, ready_n, served = state.counts()
                 now = time.monotonic() - t0
                 if now >= next_mark:
-                    timeline.append((round(now, 2), running, ready_n, served))
+                    timeline.append((round(now, 2), *state.stages(), running, served))
                     next_mark += 1.0
                 if all_running is None and running >= replicas:
                     all_running = now
@@ -663,15 +672,20 @@ def bench_scale(
             None if all_served is None else round(all_served, 2)
         )
         result["at_end_running_ready_served"] = state.counts()
-        result["timeline_s_running_ready_served"] = timeline
+        result["timeline_s_pods_bound_running_served"] = timeline
         result["up_cpu_s_during_scale"] = round(_cpu_s(up.proc.pid) - cpu0, 2)
         if spy:
             result["py_spy_scale"] = top_frames(tmp / "scale.raw")
-        time.sleep(3)
+        result["settled_after_s"] = _settle(up.proc.pid, 90)
         result["rss_after_pods_mb"] = _rss_mb(up.proc.pid)
         result["rss_peak_mb"] = _rss_mb(up.proc.pid, "VmHWM")
         result["get_pods"] = bench_get(api, ns, gets)
-        result["watch_latency"] = bench_watch(api, ns, patches, state)
+        with state.lock:
+            target = sorted(state.pods)[0]
+        result["watch_latency_pod"] = bench_watch(api, ns, "pods", target, patches)
+        _settle(up.proc.pid, 60)
+        api.json("POST", f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": "bench"}})
+        result["watch_latency_configmap"] = bench_watch(api, ns, "configmaps", "bench", patches)
         result["rss_end_mb"] = _rss_mb(up.proc.pid)
         api.close()
     finally:
@@ -717,12 +731,22 @@ def bench_get(api: Api, ns: str, n: int) -> dict[str, Any]:
     return out
 
 
-def bench_watch(api: Api, ns: str, n: int, state: ScaleState) -> dict[str, Any]:
-    """PATCH one pod's label ``n`` times, one at a time, a watch open on the pods."""
+def _settle(pid: int, timeout: float) -> float | None:
+    """Wait until ``pid`` uses under 10 % of a CPU over a second; seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() < t0 + timeout:
+        cpu = _cpu_s(pid)
+        time.sleep(1.0)
+        if _cpu_s(pid) - cpu < 0.1:
+            return round(time.monotonic() - t0, 1)
+    return None
+
+
+def bench_watch(api: Api, ns: str, plural: str, target: str, n: int) -> dict[str, Any]:
+    """PATCH one object's label ``n`` times, one at a time, a watch open on its kind in
+    the namespace; PATCH response (and send) -> the event's arrival."""
     arrivals: dict[str, float] = {}
     got = threading.Condition()
-    with state.lock:
-        target = sorted(state.pods)[0]
 
     def on_event(at: float, ev: Any) -> None:
         if ev["type"] == "MODIFIED" and ev["object"]["metadata"]["name"] == target:
@@ -730,8 +754,9 @@ def bench_watch(api: Api, ns: str, n: int, state: ScaleState) -> dict[str, Any]:
                 arrivals[ev["object"]["metadata"]["resourceVersion"]] = at
                 got.notify_all()
 
-    rv = api.json("GET", f"/api/v1/namespaces/{ns}/pods?limit=1")["metadata"]["resourceVersion"]
-    watch = Watch(api, f"/api/v1/namespaces/{ns}/pods", rv, on_event)
+    coll = f"/api/v1/namespaces/{ns}/{plural}"
+    rv = api.json("GET", f"{coll}?limit=1")["metadata"]["resourceVersion"]
+    watch = Watch(api, coll, rv, on_event)
     after_resp, after_send, missed = [], [], 0
     try:
         for i in range(n):
@@ -739,7 +764,7 @@ def bench_watch(api: Api, ns: str, n: int, state: ScaleState) -> dict[str, Any]:
             sent = time.perf_counter()
             status, raw, _ = api.call(
                 "PATCH",
-                f"/api/v1/namespaces/{ns}/pods/{target}",
+                f"{coll}/{target}",
                 body,
                 ctype="application/merge-patch+json",
             )
@@ -757,7 +782,7 @@ def bench_watch(api: Api, ns: str, n: int, state: ScaleState) -> dict[str, Any]:
     finally:
         watch.close()
     return {
-        "pod": target,
+        "object": f"{plural}/{target}",
         "patch_response_to_event_ms": _stats(after_resp, 1e3, 2),
         "patch_sent_to_event_ms": _stats(after_send, 1e3, 2),
         "events_before_response": sum(1 for x in after_resp if x < 0),
