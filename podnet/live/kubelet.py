@@ -327,6 +327,12 @@ class Kubelet:
         if sync_mirror(self.registry, self._pods[key], obj, self._warn):
             self.status.dirty(key)
 
+    def pod_record(self, namespace: str, name: str) -> tuple[Obj | None, PodRecord | None]:
+        """The pod as stored and as this kubelet runs it (exec, attach, port-forward)."""
+        key = f"{namespace}/{name}"
+        with self._lock:
+            return self._store["pods"].get(key), self._pods.get(key)
+
     # -- logs (kubelet_logs.py) -----------------------------------------------------------
     def _log_dir(self, namespace: str, name: str, container: str | None) -> tuple[Any, Any]:
         with self._lock:

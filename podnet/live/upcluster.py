@@ -9,7 +9,7 @@ import fcntl
 import os
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from podnet.apiserver import auth, certs, kubeconfig
 from podnet.apiserver.errors import ApiError
 from podnet.apiserver.http.app import ServerThread
+from podnet.apiserver.http.podstreams import ExecSession
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store import open_store
@@ -25,6 +26,8 @@ from podnet.controllers.manager import ControllerManager
 from podnet.errors import PodnetError
 from podnet.live.cluster import LiveCluster
 from podnet.live.kubelet import Kubelet
+from podnet.live.kubelet_streams import PodStreamer
+from podnet.live.registry import Announcer
 from podnet.model.cluster import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Endpoint
 from podnet.model.objects import Manifests
 
@@ -99,11 +102,39 @@ def open_data_dir(path: Path) -> int:
 
 
 class KubeletStreams:
-    """The API server's pod streams (``pods/log``) over the kubelet, whose reads block:
-    each runs on a thread, its chunks handed to the event loop."""
+    """The API server's pod streams over the kubelet: ``pods/log``, whose reads block
+    (each runs on a thread, its chunks handed to the event loop), and ``exec``,
+    ``attach`` and ``portforward`` (:mod:`podnet.live.kubelet_streams`, on the loop)."""
 
     def __init__(self, kubelet: Kubelet) -> None:
         self.kubelet = kubelet
+        self.streamer = PodStreamer(kubelet)
+
+    async def exec(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        container: str | None,
+        command: Sequence[str],
+        stdin: bool,
+        tty: bool,
+    ) -> ExecSession:
+        return await self.streamer.exec(
+            namespace, name, container=container, command=command, stdin=stdin, tty=tty
+        )
+
+    async def attach(
+        self, namespace: str, name: str, *, container: str | None, stdin: bool, tty: bool
+    ) -> ExecSession:
+        return await self.streamer.attach(
+            namespace, name, container=container, stdin=stdin, tty=tty
+        )
+
+    async def port_forward(
+        self, namespace: str, name: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await self.streamer.port_forward(namespace, name, port)
 
     async def logs(
         self,
@@ -178,6 +209,7 @@ class UpCluster:
         self.controllers: ControllerManager | None = None
         self.server: ServerThread | None = None
         self._installed: kubeconfig.Installed | None = None
+        self.announcer: Announcer | None = None
 
     def start(self) -> str:
         """Bring everything up; the API's URL."""
@@ -218,6 +250,8 @@ class UpCluster:
             opts.name, url, tls, token, Path(opts.kubeconfig) if opts.kubeconfig else None
         )
         self.kubeconfig_path = self._installed.path
+        # `podnet exec` finds this cluster's pods as it finds a `podnet run`'s
+        self.announcer = Announcer(self.cluster.describe)
         return url
 
     def _listen_inside(self) -> socket.socket | None:
@@ -320,6 +354,8 @@ class UpCluster:
 
     def close(self) -> None:
         """The API first, then controllers, kubelet, store, kubeconfig entries, cluster."""
+        if self.announcer is not None:
+            self.announcer.close()
         if self.server is not None:
             self.server.stop()
         if self.controllers is not None:

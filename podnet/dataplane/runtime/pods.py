@@ -17,11 +17,12 @@ created, never anything found by name. More: README.md here.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from podnet.dataplane.images.registry import ImageRegistry
+from podnet.dataplane.runtime.command import container_env, host_argv
 from podnet.dataplane.runtime.container import ContainerRunner, RunConfig
 from podnet.dataplane.runtime.logs import LogBuffer, LogSink
 from podnet.dataplane.runtime.loop import Loop
@@ -194,6 +195,22 @@ class Runtime:
             if name not in run.runners:
                 raise PodRuntimeError(f"pod {key} has no container {name!r}")
             return run.runners[name].log.lines()
+
+    def exec_command(
+        self, key: str, container: str, argv: Sequence[str]
+    ) -> tuple[list[str], dict[str, str], str]:
+        """``argv`` as an ``exec`` in a running container must run: the image's program
+        for ``argv[0]``, the container's environment (image ENV, HOSTNAME, Service
+        variables, its own env) and working directory, as a runtime's exec inherits
+        them from the container's process spec (runc ``exec``: the OCI process of the
+        container, its ``args`` replaced). Raises :class:`PodRuntimeError` when the pod
+        or the container is not running."""
+        with self.loop.lock:
+            runner = self._run(key).runners.get(container)
+            if runner is None or not runner.running:
+                raise PodRuntimeError(f"container {container!r} of pod {key} is not running")
+            env = container_env(runner.image, runner.container, base=runner.cfg.base_env)
+            return host_argv(runner.image, argv), env, runner.container.working_dir or "/"
 
     def pods(self) -> list[str]:
         with self.loop.lock:

@@ -1,0 +1,494 @@
+"""The pod side of ``kubectl exec``, ``attach`` and ``port-forward`` (kubelet's
+streaming server, pkg/kubelet/cri/streaming, reduced to calls on the API server's loop).
+
+exec (the container runtime's exec: containerd ``execInternal``, runc ``exec``): the
+command runs in the pod's namespaces like the container's own processes (the
+sandbox's spawner: net, UTS and mount namespaces, the cluster's PID namespace), with
+the container's environment and working directory and the image's programs
+(:meth:`Runtime.exec_command`). With a tty it gets a pty as its controlling terminal
+(``setsid --ctty``: a new session whose terminal is the slave; TERM=xterm as
+containerd sets it) and resizes go to the master (TIOCSWINSZ, the kernel sends
+SIGWINCH); without, pipes. Output is read with ``add_reader`` on the caller's event
+loop, the exit seen through a pidfd; no thread per session.
+
+port-forward (containerd ``portForward``): a socket made inside the pod's network
+namespace by a short-lived thread (:func:`podnet.dataplane.netns.socket_in`; a socket
+keeps its namespace), connected to localhost there: nothing changes on the host and
+nothing listens in the pod.
+
+attach: the container's output from now on (its log, followed). The runtime gives
+containers no stdin, so attaching with stdin is refused as kubelet refuses a
+container that did not ask for one (``stdin: true`` in its spec).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import termios
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from podnet.apiserver.errors import ApiError, bad_request, not_found
+from podnet.dataplane import netns
+from podnet.dataplane.runtime.spawn import exit_code, signal_tree
+from podnet.errors import NotSupportedError, PodnetError
+from podnet.live.kubelet import Kubelet
+from podnet.live.kubelet_status import PodRecord
+
+CHUNK = 32 * 1024
+HIGH_WATER = 16  # chunks queued before the fd is left unread (the client is slow)
+CONNECT_TIMEOUT = 5.0  # seconds for a loopback connect inside the pod
+
+
+class _Output:
+    """Chunks read from one non-blocking fd on the loop until EOF. EIO is EOF too: a
+    pty master reads EIO once every slave is closed. Owns (and closes) the fd."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self._loop, self._fd = loop, fd
+        self._chunks: deque[bytes] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._reading = True
+        os.set_blocking(fd, False)
+        loop.add_reader(fd, self._ready)
+
+    def _ready(self) -> None:
+        try:
+            data = os.read(self._fd, CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return
+        self._chunks.append(data)
+        if len(self._chunks) >= HIGH_WATER:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            if self._reading:
+                self._loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+        self._wake()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            if self._chunks:
+                data = self._chunks.popleft()
+                if not self._reading and self._fd >= 0:
+                    self._loop.add_reader(self._fd, self._ready)
+                    self._reading = True
+                yield data
+                continue
+            if self._fd < 0:
+                return
+            self._waiter = self._loop.create_future()
+            await self._waiter
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class _Input:
+    """Writes to a non-blocking fd from the loop (waiting for room when full). After
+    the reader went away (EPIPE, EIO) input is dropped, as a runtime drops it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int | None) -> None:
+        self._loop, self._fd = loop, fd
+        self._room: asyncio.Future[None] | None = None
+        if fd is not None:
+            os.set_blocking(fd, False)
+
+    async def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view and self._fd is not None:
+            try:
+                n = os.write(self._fd, view)
+            except BlockingIOError:
+                self._room = self._loop.create_future()
+                fd, room = self._fd, self._room
+                self._loop.add_writer(fd, _resolve, room)
+                try:
+                    await room
+                finally:
+                    with contextlib.suppress(ValueError, OSError):
+                        self._loop.remove_writer(fd)
+                continue
+            except OSError:
+                self.close()
+                return
+            view = view[n:]
+
+    def close(self) -> None:
+        if self._fd is None:
+            return
+        if self._room is not None and not self._room.done():
+            self._room.set_result(None)
+            self._loop.remove_writer(self._fd)
+        os.close(self._fd)
+        self._fd = None
+
+
+class PodProcess:
+    """An :class:`~podnet.apiserver.http.podstreams.ExecSession` over one process
+    started in a pod: its fds on the loop, its exit through a pidfd."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        proc: subprocess.Popen[bytes],
+        *,
+        stdin: int | None,
+        stdout: int,
+        stderr: int | None,
+        master: int | None,
+    ) -> None:
+        self._loop, self._proc = loop, proc
+        self._in = _Input(loop, stdin)
+        self._out = _Output(loop, stdout)
+        self._err = None if stderr is None else _Output(loop, stderr)
+        self._tty = master is not None
+        self._master: int | None = master  # a tty's, for resizes (stdout reads a dup)
+        self._exited: asyncio.Future[int] = loop.create_future()
+        self._pidfd = os.pidfd_open(proc.pid)
+        loop.add_reader(self._pidfd, self._reap)
+
+    def _reap(self) -> None:
+        self._loop.remove_reader(self._pidfd)
+        os.close(self._pidfd)
+        self._pidfd = -1
+        code = exit_code(self._proc.wait())
+        self._in.close()  # nobody reads it any more
+        if self._master is not None:  # no more resizes; the output's dup stays open
+            os.close(self._master)
+            self._master = None
+        if not self._exited.done():
+            self._exited.set_result(code)
+
+    async def write_stdin(self, data: bytes) -> None:
+        await self._in.write(data)
+
+    async def close_stdin(self) -> None:
+        # With a tty there is no end of input to give (one pty both ways); a client's
+        # Ctrl-D arrives as data and the line discipline makes it EOF.
+        if not self._tty:
+            self._in.close()
+
+    def stdout(self) -> AsyncIterator[bytes]:
+        return self._out.chunks()
+
+    async def _nothing(self) -> AsyncIterator[bytes]:
+        return
+        yield b""  # pragma: no cover  (makes this an async generator)
+
+    def stderr(self) -> AsyncIterator[bytes]:
+        return self._nothing() if self._err is None else self._err.chunks()
+
+    async def resize(self, width: int, height: int) -> None:
+        if self._master is not None and width > 0 and height > 0:
+            size = struct.pack("HHHH", height, width, 0, 0)
+            with contextlib.suppress(OSError):
+                fcntl.ioctl(self._master, termios.TIOCSWINSZ, size)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exited)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    async def kill(self) -> None:
+        """SIGKILL the process's group (what it forked too), reap it, close every fd."""
+        signal_tree(self._proc, signal.SIGKILL)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self._exited), timeout=5)
+        if self._pidfd >= 0:  # the exit was not seen: reap here (SIGKILL is certain)
+            self._reap()
+        self._in.close()
+        self._out.close()
+        if self._err is not None:
+            self._err.close()
+        if self._master is not None:
+            os.close(self._master)
+            self._master = None
+
+
+class PodStreamer:
+    """exec, attach and port-forward into the pods the kubelet runs."""
+
+    def __init__(self, kubelet: Kubelet) -> None:
+        self.kubelet = kubelet
+        self._setsid = shutil.which("setsid")
+
+    # -- finding the pod and container (the API server's and kubelet's errors) ---------
+    def _running(self, namespace: str, name: str) -> PodRecord:
+        obj, rec = self.kubelet.pod_record(namespace, name)
+        if obj is None and rec is None:
+            raise not_found("", "pods", name)
+        if rec is None or not rec.placed or rec.terminating:
+            if obj is not None and not (obj.get("spec") or {}).get("nodeName"):
+                # pkg/registry/core/pod/strategy.go streamLocation
+                raise bad_request(f"pod {name} does not have a host assigned")
+            raise bad_request(f"pod {name} is not running")
+        return rec
+
+    @staticmethod
+    def _container(rec: PodRecord, container: str | None) -> str:
+        """strategy.go streamLocation: the only container by default, else a name that
+        exists (kubectl picks its default container before asking)."""
+        pod = rec.pod
+        if container is None:
+            if len(pod.containers) != 1:
+                names = " ".join(c.name for c in pod.containers)
+                raise bad_request(
+                    f"a container name must be specified for pod {pod.name}, "
+                    f"choose one of: [{names}]"
+                )
+            return pod.containers[0].name
+        if container not in {c.name for c in (*pod.init_containers, *pod.containers)}:
+            raise bad_request(f"container {container} is not valid for pod {pod.name}")
+        return container
+
+    # -- exec -------------------------------------------------------------------------
+    async def exec(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        container: str | None,
+        command: Sequence[str],
+        stdin: bool,
+        tty: bool,
+    ) -> PodProcess:
+        rec = self._running(namespace, name)
+        cname = self._container(rec, container)
+        if not command:
+            raise bad_request("you must specify at least one command for the container")
+        cluster = self.kubelet.cluster
+        assert cluster.runtime is not None and cluster.sandbox is not None
+        try:
+            argv, env, cwd = cluster.runtime.exec_command(rec.pod.key, cname, command)
+        except PodnetError:
+            # kubelet GetExec (kubelet_pods.go): no running container of that name
+            raise bad_request(f'container not found ("{cname}")') from None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, self._start, loop, rec.pod.key, argv, env, cwd, stdin, tty
+        )
+
+    def _start(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        key: str,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str,
+        stdin: bool,
+        tty: bool,
+    ) -> PodProcess:
+        """Start the process (a blocking fork in the sandbox's spawner thread)."""
+        sandbox = self.kubelet.cluster.sandbox
+        assert sandbox is not None
+        ours: list[int] = []  # our ends, closed if the start fails
+        theirs: list[int] = []  # the child's ends, closed once it has them
+        try:
+            if tty:
+                if self._setsid is None:
+                    raise NotSupportedError("setsid (util-linux) is not installed")
+                master, slave = os.openpty()
+                ours.append(master)
+                theirs.append(slave)
+                out = os.dup(master)
+                ours.append(out)
+                writer = os.dup(master) if stdin else None
+                if writer is not None:
+                    ours.append(writer)
+                # setsid: not a group leader yet (no start_new_session), so it does not
+                # fork; the pid stays the command's, leading a session whose
+                # controlling terminal is the pty (TIOCSCTTY on its stdin).
+                proc = sandbox.spawn(
+                    key,
+                    [self._setsid, "--ctty", *argv],
+                    cwd=cwd,
+                    env={**env, "TERM": "xterm"},
+                    stdin=slave,
+                    stdout=slave,
+                    stderr=slave,
+                    start_new_session=False,
+                )
+                streams: dict[str, Any] = {
+                    "stdin": writer,
+                    "stdout": out,
+                    "stderr": None,
+                    "master": master,
+                }
+            else:
+                child_in: int = subprocess.DEVNULL
+                writer = None
+                if stdin:
+                    child_in, writer = os.pipe()
+                    theirs.append(child_in)
+                    ours.append(writer)
+                out_r, out_w = os.pipe()
+                err_r, err_w = os.pipe()
+                ours += [out_r, err_r]
+                theirs += [out_w, err_w]
+                proc = sandbox.spawn(
+                    key,
+                    argv,
+                    cwd=cwd,
+                    env=env,
+                    stdin=child_in,
+                    stdout=out_w,
+                    stderr=err_w,
+                    start_new_session=True,
+                )
+                streams = {"stdin": writer, "stdout": out_r, "stderr": err_r, "master": None}
+        except BaseException:
+            for fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        return PodProcess(loop, proc, **streams)
+
+    # -- attach -----------------------------------------------------------------------
+    async def attach(
+        self, namespace: str, name: str, *, container: str | None, stdin: bool, tty: bool
+    ) -> Attached:
+        rec = self._running(namespace, name)
+        cname = self._container(rec, container)
+        spec: dict[str, Any] = next(
+            (
+                c
+                for c in (rec.obj.get("spec") or {}).get("containers") or []
+                if c.get("name") == cname
+            ),
+            {},
+        )
+        if stdin and not spec.get("stdin"):
+            # kubectl attach -i needs a container started with stdin (kubelet GetAttach)
+            raise bad_request(
+                f"container {cname} in pod {name} was not started with stdin: true; "
+                "attach without -i to follow its output"
+            )
+        if stdin:
+            raise bad_request(
+                f"container {cname} in pod {name}: podnet's runtime does not keep "
+                "containers' stdin; attach without -i to follow its output"
+            )
+        try:
+            chunks = self.kubelet.follow_logs(namespace, name, cname, tail=0)
+        except ApiError:
+            raise bad_request(f'container not found ("{cname}")') from None
+        return Attached(asyncio.get_running_loop(), chunks)
+
+    # -- port-forward -----------------------------------------------------------------
+    async def port_forward(
+        self, namespace: str, name: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to localhost:``port`` in the pod's network namespace: IPv4
+        first, then IPv6 (containerd's portForward). ConnectionRefusedError when
+        nothing listens (the HTTP side reports it on the stream's error channel)."""
+        if not 0 < port < 65536:
+            raise bad_request(f"invalid port {port}")
+        rec = self._running(namespace, name)
+        sandbox = self.kubelet.cluster.sandbox
+        assert sandbox is not None
+        try:
+            path = f"/proc/{sandbox.pod_pid(rec.pod.key)}/ns/net"
+        except PodnetError:
+            raise bad_request(f"pod {name} is not running") from None
+        try:
+            return await self._connect(path, socket.AF_INET, "127.0.0.1", port)
+        except ConnectionRefusedError as refused:
+            try:
+                return await self._connect(path, socket.AF_INET6, "::1", port)
+            except OSError:  # refused too, or no IPv6 in the pod: the first answer
+                raise refused from None
+
+    @staticmethod
+    async def _connect(
+        path: str, family: int, host: str, port: int
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        loop = asyncio.get_running_loop()
+        sock = await loop.run_in_executor(None, netns.socket_in, path, family)
+        try:
+            sock.setblocking(False)
+            # TimeoutError (an OSError) if something holds the SYN
+            await asyncio.wait_for(loop.sock_connect(sock, (host, port)), CONNECT_TIMEOUT)
+            return await asyncio.open_connection(sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+
+
+class Attached:
+    """``attach`` without stdin: the container's output from now on, read by a thread
+    (the log follow blocks) and handed to the loop; ``wait`` ends with the output."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, chunks: Any) -> None:
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._stop = threading.Event()
+        self._done: asyncio.Future[int] = loop.create_future()
+
+        def pump() -> None:
+            try:
+                for chunk in chunks:
+                    if self._stop.is_set():
+                        break
+                    loop.call_soon_threadsafe(self._queue.put_nowait, chunk)
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(self._queue.put_nowait, None)
+
+        threading.Thread(target=pump, name="attach-follow", daemon=True).start()
+
+    async def write_stdin(self, data: bytes) -> None:
+        return None
+
+    async def close_stdin(self) -> None:
+        return None
+
+    async def stdout(self) -> AsyncIterator[bytes]:
+        while (chunk := await self._queue.get()) is not None:
+            yield chunk
+        if not self._done.done():
+            self._done.set_result(0)
+
+    async def stderr(self) -> AsyncIterator[bytes]:
+        return
+        yield b""  # pragma: no cover  (makes this an async generator)
+
+    async def resize(self, width: int, height: int) -> None:
+        return None
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._done)
+
+    async def kill(self) -> None:
+        self._stop.set()
+        if not self._done.done():
+            self._done.set_result(0)
