@@ -39,7 +39,7 @@ from podnet.controllers.base import (
     set_condition,
 )
 from podnet.controllers.informer import obj_key
-from podnet.controllers.replicaset import REPLICASETS, same_status, spec_replicas
+from podnet.controllers.replicaset import BATCH_PERIOD, REPLICASETS, same_status, spec_replicas
 
 DEPLOYMENTS: Resource = by_kind("apps", "Deployment")  # type: ignore[assignment]
 HASH_LABEL = "pod-template-hash"
@@ -415,8 +415,8 @@ class DeploymentController(Controller):
     def _on_set(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         assert new is not None
         owner = owner_key(new, DEPLOYMENTS)
-        if owner is not None:
-            self.queue.add(owner)
+        if owner is not None:  # a set's status moves with each pod: batch them
+            self.queue.add_after(owner, BATCH_PERIOD)
 
     def sync(self, key: str) -> None:
         d = self.deployments.get(key)

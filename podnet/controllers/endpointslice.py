@@ -50,6 +50,9 @@ MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 MANAGED_BY = "endpointslice-controller.k8s.io"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
 MAX_ENDPOINTS = 100  # --max-endpoints-per-slice default
+# endpointUpdatesBatchPeriod: pod changes within it make one sync of their Service (a
+# sync reads every pod of the Service, so syncing per pod grows with the square of them)
+BATCH_PERIOD = 0.05
 STALE_AFTER = 5.0  # seconds to wait for the informer to show a slice written here
 
 Ports = tuple[tuple[str, int, str], ...]  # (name, port, protocol), in Service order
@@ -332,7 +335,7 @@ class EndpointSliceController(Controller):
             if not selector:
                 continue
             if any(all(labels(p).get(k) == v for k, v in selector.items()) for p in pods):
-                self.queue.add(obj_key(svc))
+                self.queue.add_after(obj_key(svc), BATCH_PERIOD)
 
     def _on_slice(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         assert new is not None

@@ -273,6 +273,7 @@ class WorkQueue:
         self._dirty: set[str] = set()
         self._processing: set[str] = set()
         self._waiting: list[tuple[float, int, str]] = []
+        self._due: dict[str, float] = {}  # key -> when its waiting entry is due
         self._seq = 0
         self._failures: dict[str, int] = {}
         self._base, self._max = base_delay, max_delay
@@ -296,10 +297,15 @@ class WorkQueue:
             self.add(key)
             return
         with self._cond:
-            if self._shutdown:
-                return
+            if self._shutdown or key in self._dirty:
+                return  # already queued: it will be processed sooner than that
+            due = self._clock() + delay
+            current = self._due.get(key)
+            if current is not None and current <= due:
+                return  # already waiting, for no longer (delaying_queue.go keeps the earlier)
+            self._due[key] = due
             self._seq += 1
-            heapq.heappush(self._waiting, (self._clock() + delay, self._seq, key))
+            heapq.heappush(self._waiting, (due, self._seq, key))
             self._cond.notify()
 
     def add_rate_limited(self, key: str) -> float:
@@ -327,8 +333,10 @@ class WorkQueue:
             while True:
                 now = self._clock()
                 while self._waiting and self._waiting[0][0] <= now:
-                    _, _, key = heapq.heappop(self._waiting)
-                    self._add(key)
+                    due, _, key = heapq.heappop(self._waiting)
+                    if self._due.get(key) == due:  # else a stale entry an earlier one replaced
+                        del self._due[key]
+                        self._add(key)
                 if self._queue:
                     key = self._queue.popleft()
                     self._processing.add(key)

@@ -51,7 +51,20 @@ PODS: Resource = by_kind("", "Pod")  # type: ignore[assignment]
 REPLICASETS: Resource = by_kind("apps", "ReplicaSet")  # type: ignore[assignment]
 RCS: Resource = by_kind("", "ReplicationController")  # type: ignore[assignment]
 BURST_REPLICAS = 500
+BATCH_PERIOD = 0.05
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
+
+
+def _counted_fields(pod: Obj) -> tuple[Any, ...]:
+    ready = condition(pod, "Ready") or {}
+    return (
+        pod_phase(pod),
+        ready.get("status"),
+        ready.get("lastTransitionTime"),
+        deleting(pod),
+        labels(pod),
+        meta(pod).get("ownerReferences"),
+    )
 
 
 def orphan_namespace(pod: Obj) -> list[str]:
@@ -188,8 +201,11 @@ class ReplicaSetController(Controller):
             old_owner = owner_key(old, self.res)
             if old_owner is not None and old_owner != owner:
                 self.queue.add(old_owner)
+            if _counted_fields(old) == _counted_fields(new):
+                return  # nothing the set counts or claims by changed (e.g. containerStatuses)
         if owner is not None:
-            self.queue.add(owner)
+            # pod changes within the batch period make one sync (it reads all the set's pods)
+            self.queue.add_after(owner, BATCH_PERIOD)
         elif type_ != "DELETED" and controller_ref(new) is None and not deleting(new):
             # an orphan: every set whose selector takes it may adopt it (getPodReplicaSets)
             for rs in self.sets.by_index("namespace", namespace(new)):

@@ -157,3 +157,22 @@ def test_manager_starts_and_stops_within_its_bound() -> None:
     manager.stop(5.0)
     assert time.monotonic() - start < 5.0
     registry.store.close()
+
+
+def test_add_after_keeps_one_waiting_entry_the_earliest() -> None:
+    clock = FakeClock()
+    q = WorkQueue(clock=clock)
+    q.add_after("k", 1.0)
+    q.add_after("k", 5.0)  # later: ignored
+    q.add_after("k", 0.5)  # earlier: replaces
+    clock.t += 0.5
+    assert q.get(0) == "k"
+    q.done("k")
+    clock.t += 5.0
+    assert q.get(0) is None  # the replaced entries do not come back
+    q.add("j")
+    q.add_after("j", 1.0)  # already queued: nothing more
+    assert q.get(0) == "j"
+    q.done("j")
+    clock.t += 1.0
+    assert q.get(0) is None
