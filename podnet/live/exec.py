@@ -1,4 +1,4 @@
-"""``podnet exec``: run a command inside a pod of a running ``podnet run``.
+"""``podnet exec``: run a command inside a pod of a running ``podnet run`` or ``podnet up``.
 
 kubectl exec's model: the command joins the pod's namespaces (network, UTS, mount and
 the cluster's PID namespace), so it sees the pod IP, routes, hostname, resolv.conf and
@@ -33,7 +33,7 @@ def find_cluster(pid: int | None = None) -> dict[str, Any]:
             raise ClusterError(f"no podnet run with pid {pid} (running: {pids or 'none'})")
         return describe_cluster(pid)
     if not pids:
-        raise ClusterError("no cluster is running: start one with podnet run")
+        raise ClusterError("no cluster is running: start one with podnet run or podnet up")
     if len(pids) > 1:
         raise ClusterError(f"several clusters are running ({pids}); choose one with --cluster")
     return describe_cluster(pids[0])
