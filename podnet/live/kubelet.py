@@ -33,7 +33,7 @@ import queue
 import shutil
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -368,13 +368,17 @@ class Kubelet:
         tail: int | None = None,
         since_seconds: int | None = None,
         timestamps: bool = False,
+        cancelled: Callable[[], bool] | None = None,
     ) -> Iterator[bytes]:
-        """``kubectl logs -f``: chunks of lines until the run ends or the pod goes.
-        Blocking (polls the file): iterate it in a thread of its own."""
+        """``kubectl logs -f``: chunks of lines until the run ends, the pod goes or
+        ``cancelled()`` (the reader went away). Blocking (polls the file): iterate it
+        in a thread of its own."""
         rec, d = self._log_dir(namespace, name, container)
         path = kubelet_logs.pick(d, name, False)
 
         def stopped() -> bool:
+            if cancelled is not None and cancelled():
+                return True
             return not self._running or rec.terminating or kubelet_logs.newest(d) != path
 
         return kubelet_logs.follow(

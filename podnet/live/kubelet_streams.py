@@ -35,7 +35,7 @@ import subprocess
 import termios
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from podnet.apiserver.errors import ApiError, bad_request, not_found
@@ -48,6 +48,7 @@ from podnet.live.kubelet_status import PodRecord
 CHUNK = 32 * 1024
 HIGH_WATER = 16  # chunks queued before the fd is left unread (the client is slow)
 CONNECT_TIMEOUT = 5.0  # seconds for a loopback connect inside the pod
+KILL_WAIT = 5.0  # seconds kill() waits to see the SIGKILLed process exit
 
 
 class _Output:
@@ -221,10 +222,10 @@ class PodProcess:
     async def kill(self) -> None:
         """SIGKILL the process's group (what it forked too), reap it, close every fd."""
         signal_tree(self._proc, signal.SIGKILL)
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(asyncio.shield(self._exited), timeout=5)
-        if self._pidfd >= 0:  # the exit was not seen: reap here (SIGKILL is certain)
-            self._reap()
+        # SIGKILL is certain but not instant (a task in uninterruptible sleep): the
+        # pidfd reader stays and reaps it whenever it goes; never block the loop.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._exited), timeout=KILL_WAIT)
         self._in.close()
         self._out.close()
         if self._err is not None:
@@ -399,11 +400,12 @@ class PodStreamer:
                 f"container {cname} in pod {name}: podnet's runtime does not keep "
                 "containers' stdin; attach without -i to follow its output"
             )
+        stop = threading.Event()
         try:
-            chunks = self.kubelet.follow_logs(namespace, name, cname, tail=0)
+            chunks = self.kubelet.follow_logs(namespace, name, cname, tail=0, cancelled=stop.is_set)
         except ApiError:
             raise bad_request(f'container not found ("{cname}")') from None
-        return Attached(asyncio.get_running_loop(), chunks)
+        return Attached(asyncio.get_running_loop(), chunks, stop)
 
     # -- port-forward -----------------------------------------------------------------
     async def port_forward(
@@ -449,9 +451,11 @@ class Attached:
     """``attach`` without stdin: the container's output from now on, read by a thread
     (the log follow blocks) and handed to the loop; ``wait`` ends with the output."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, chunks: Any) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, chunks: Iterator[bytes], stop: threading.Event
+    ) -> None:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._stop = threading.Event()
+        self._stop = stop  # the follow polls it: the thread ends soon after kill()
         self._done: asyncio.Future[int] = loop.create_future()
 
         def pump() -> None:

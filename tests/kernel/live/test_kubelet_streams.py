@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -51,7 +52,8 @@ def test_exec_attach_and_port_forward_into_kubelet_pods() -> None:
     }, r
     assert "Welcome to nginx!" in r["forward_page"], r
     assert r["forward_closed"] == "ConnectionRefusedError", r
-    assert r["attach_out"] == "tick\n", r
+    assert r["attach_out"] == "tick\n" and not r["attach_thread_left"], r
+    assert r["forward_concurrent"] == 20, r
     assert HostState.take() == before
 
 
@@ -198,6 +200,17 @@ async def _scenarios(streams: Any, r: dict[str, Any]) -> None:
     finally:
         writer.close()
         await writer.wait_closed()
+
+    async def fetch() -> bool:
+        reader, writer = await streams.port_forward("default", "web", 80)
+        try:
+            writer.write(b"GET / HTTP/1.0\r\n\r\n")
+            return b"Welcome to nginx!" in await asyncio.wait_for(reader.read(), 10)
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    r["forward_concurrent"] = sum(await asyncio.gather(*(fetch() for _ in range(20))))
     try:
         await streams.port_forward("default", "web", 8081)
         r["forward_closed"] = "connected"
@@ -210,6 +223,12 @@ async def _scenarios(streams: Any, r: dict[str, Any]) -> None:
         r["attach_out"] = (await asyncio.wait_for(it.__anext__(), 10)).decode()
     finally:
         await a.kill()
+    end = time.monotonic() + 2  # the follow thread sees the kill within its poll
+    while any(t.name == "attach-follow" for t in threading.enumerate()):
+        if time.monotonic() > end:
+            break
+        await asyncio.sleep(0.05)
+    r["attach_thread_left"] = any(t.name == "attach-follow" for t in threading.enumerate())
 
 
 def _child() -> None:
