@@ -7,6 +7,7 @@ is known to serve), judged by the NetworkPolicy engine.
 Pods: those of the user's manifests (including workload and DaemonSet pods). The
 pods podnet adds itself (the cluster DNS, ``kube-system/coredns-0``) are left out
 unless ``--all`` is given; the policies always apply to them either way.
+With ``--from-cluster`` the pods outside kube-system are shown unless ``--all``.
 Pending pods (no IP) are listed in ``-o json`` ``pods`` with ``ip: null`` and take part
 in no connection. Exit code 0, or 1 on bad input.
 """
@@ -19,7 +20,14 @@ from typing import Any
 
 from podnet.analyze.matrix import compute_matrix
 from podnet.analyze.matrix_format import format_table, write_json
-from podnet.cli.common import add_file_args, add_nodes_arg, add_output_arg, build, load, use_colour
+from podnet.cli.common import (
+    add_cluster_args,
+    add_file_args,
+    add_nodes_arg,
+    add_output_arg,
+    load_state,
+    use_colour,
+)
 from podnet.control.cluster import user_pods
 
 
@@ -30,17 +38,22 @@ def register(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_file_args(p)
+    add_file_args(p, required=False)
+    add_cluster_args(p)
     add_output_arg(p, ("table", "json"), "table")
     add_nodes_arg(p)
     p.add_argument("--all", action="store_true", help="include the pods podnet adds (cluster DNS)")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, parser=p)
 
 
 def run(args: argparse.Namespace) -> int:
-    manifests = load(args.files)
-    state = build(manifests, args.nodes)
-    pods = list(state.pods) if args.all else user_pods(manifests, state)
+    manifests, state = load_state(args, args.parser)
+    if args.all:
+        pods = list(state.pods)
+    elif args.from_cluster:  # the cluster's own add-ons (DNS, CNI) live in kube-system
+        pods = [p for p in state.pods if p.namespace != "kube-system"]
+    else:
+        pods = user_pods(manifests, state)
     matrix = compute_matrix(state, pods)
     if args.output == "json":
         write_json(matrix, pods, sys.stdout)

@@ -55,6 +55,49 @@ def build(manifests: Manifests, nodes: int) -> ClusterState:
     return state
 
 
+def add_cluster_args(parser: argparse.ArgumentParser, *, namespaces: bool = True) -> None:
+    """``--from-cluster`` and kubectl's ``--context``, ``--kubeconfig``, ``-n``/``-A``
+    (``namespaces=False`` where ``-n`` already means something else: explain)."""
+    g = parser.add_argument_group("reading a running cluster (docs/from-cluster.md)")
+    g.add_argument(
+        "--from-cluster",
+        action="store_true",
+        help="read the objects from the Kubernetes API of the kubeconfig's context",
+    )
+    g.add_argument("--context", default=None, help="kubeconfig context (default: current)")
+    g.add_argument("--kubeconfig", default=None, metavar="PATH", help="kubeconfig file")
+    if namespaces:
+        g.add_argument("-n", "--namespace", default=None, help="read one namespace (default: all)")
+        g.add_argument(
+            "-A", "--all-namespaces", action="store_true", help="read all namespaces (default)"
+        )
+
+
+def from_cluster(args: argparse.Namespace) -> tuple[Manifests, ClusterState]:
+    """The objects of the cluster ``args`` name and the state they are in (observed IPs,
+    nodes, readiness; see :mod:`podnet.kube.observed`), warning as :func:`build` does."""
+    from podnet.kube import from_cluster as read  # here: file-only runs never import it
+
+    namespace = None if getattr(args, "all_namespaces", False) else args.namespace
+    manifests, state = read(args.kubeconfig, args.context, namespace)
+    warn(state.warnings)
+    return manifests, state
+
+
+def load_state(
+    args: argparse.Namespace, parser: argparse.ArgumentParser
+) -> tuple[Manifests, ClusterState]:
+    """``-f`` files built on ``--nodes`` nodes, or ``--from-cluster``: one of them."""
+    if getattr(args, "from_cluster", False):
+        if args.files:
+            parser.error("-f and --from-cluster exclude each other (diff: --to takes files)")
+        return from_cluster(args)
+    if not args.files:
+        parser.error("the following arguments are required: -f/--filename (or --from-cluster)")
+    manifests = load(args.files)
+    return manifests, build(manifests, args.nodes)
+
+
 def add_file_args(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
     parser.add_argument(
         "-f",

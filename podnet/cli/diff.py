@@ -2,6 +2,7 @@
 
 Lists the connections (pod pair and port) the change from OLD to NEW manifests opens
 or closes, the Services whose endpoints change, and pods and Services added or removed.
+``--from-cluster --to NEW``: what applying NEW to the cluster would open or close.
 Pods are matched by namespace/name. Exit codes, like diff(1): 0 no change, 1 changes
 (or an error loading either side).
 """
@@ -15,11 +16,13 @@ from typing import Any
 from podnet.analyze.diff import compute_diff
 from podnet.analyze.diff_format import format_text, to_dict
 from podnet.cli.common import (
+    add_cluster_args,
     add_file_args,
     add_nodes_arg,
     add_output_arg,
     build,
     load,
+    load_state,
     print_data,
     use_colour,
 )
@@ -32,7 +35,7 @@ def register(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_file_args(p)
+    add_file_args(p, required=False)
     p.add_argument(
         "--to",
         dest="new_files",
@@ -44,11 +47,12 @@ def register(sub: Any) -> None:
     )
     add_output_arg(p, ("text", "wide", "json"), "text")
     add_nodes_arg(p)
-    p.set_defaults(func=run)
+    add_cluster_args(p)
+    p.set_defaults(func=run, parser=p)
 
 
 def run(args: argparse.Namespace) -> int:
-    old = build(load(args.files), args.nodes)
+    _, old = load_state(args, args.parser)  # -f OLD, or --from-cluster
     new = build(load(args.new_files), args.nodes)
     d = compute_diff(old, new)
     if args.output == "json":

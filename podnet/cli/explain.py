@@ -21,11 +21,11 @@ from typing import Any
 from podnet.analyze.explain.connection import explain
 from podnet.analyze.explain.render import format_text, to_dict
 from podnet.cli.common import (
+    add_cluster_args,
     add_file_args,
     add_nodes_arg,
     add_output_arg,
-    build,
-    load,
+    load_state,
     print_data,
     use_colour,
 )
@@ -38,17 +38,18 @@ def register(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_file_args(p)
+    add_file_args(p, required=False)
     p.add_argument("source", metavar="FROM", help="source pod or workload")
     p.add_argument("target", metavar="TO", help="pod, Service, DNS name or IP, with :PORT")
     p.add_argument("-n", "--namespace", default=None, help="namespace of FROM (and TO)")
     add_output_arg(p, ("text", "json"), "text")
     add_nodes_arg(p)
-    p.set_defaults(func=run)
+    add_cluster_args(p, namespaces=False)
+    p.set_defaults(func=run, parser=p)
 
 
 def run(args: argparse.Namespace) -> int:
-    state = build(load(args.files), args.nodes)
+    _, state = load_state(args, args.parser)  # --from-cluster: all namespaces
     e = explain(state, args.source, args.target, args.namespace)
     if args.output == "json":
         print_data(to_dict(e), "json")

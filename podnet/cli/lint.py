@@ -18,11 +18,11 @@ from podnet.analyze.lint.finding import RULE_TABLE, has_errors
 from podnet.analyze.lint.render import format_rules, format_text, to_json
 from podnet.analyze.lint.run import lint_context, unknown_rules
 from podnet.cli.common import (
+    add_cluster_args,
     add_file_args,
     add_nodes_arg,
     add_output_arg,
-    build,
-    load,
+    load_state,
     print_data,
     use_colour,
 )
@@ -38,6 +38,7 @@ def register(sub: Any) -> None:
     add_file_args(p, required=False)
     add_output_arg(p, ("table", "json"), "table")
     add_nodes_arg(p)
+    add_cluster_args(p)
     p.add_argument(
         "--disable",
         action="append",
@@ -57,13 +58,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(format_rules(RULE_TABLE))
         return 0
-    if not args.files:
-        parser.error("the following arguments are required: -f/--filename")
     disable = {name.strip() for arg in args.disable for name in arg.split(",") if name.strip()}
     unknown = unknown_rules(disable)
     if unknown:
         parser.error(f"--disable: unknown rule(s) {', '.join(unknown)} (see podnet lint --rules)")
-    state = build(load(args.files), args.nodes)  # warns about what it skips
+    _, state = load_state(args, parser)  # warns about what it skips
     findings = lint_context(context_for_state(state), disable)
     if args.output == "json":
         print_data(to_json(findings), "json")

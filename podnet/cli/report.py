@@ -16,7 +16,7 @@ from typing import Any
 from podnet.analyze.lint.context import context_for_state
 from podnet.analyze.lint.run import lint_context
 from podnet.analyze.report.page import render_report
-from podnet.cli.common import add_file_args, add_nodes_arg, build, load
+from podnet.cli.common import add_cluster_args, add_file_args, add_nodes_arg, load_state
 from podnet.errors import PodnetError
 
 
@@ -27,17 +27,19 @@ def register(sub: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_file_args(p)
+    add_file_args(p, required=False)
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="HTML file to write")
     p.add_argument("--title", default=None, help="page title (default: the input paths)")
     add_nodes_arg(p)
-    p.set_defaults(func=run)
+    add_cluster_args(p)
+    p.set_defaults(func=run, parser=p)
 
 
 def run(args: argparse.Namespace) -> int:
-    state = build(load(args.files), args.nodes)
+    _, state = load_state(args, args.parser)
     findings = lint_context(context_for_state(state))
-    title = args.title or "podnet report: " + " ".join(args.files)
+    source = " ".join(args.files or []) or f"cluster {args.context or '(current context)'}"
+    title = args.title or "podnet report: " + source
     html = render_report(state, findings, title)
     if args.output == "-":
         sys.stdout.write(html)

@@ -6,7 +6,9 @@ text) < model < manifests < control < analyze | dataplane | apiserver < controll
 nftables policy compiler are independent implementations of one semantics, which is what
 makes ``podnet probe`` comparing them a real check. The API server (store, REST
 semantics, HTTP) and the controllers over it know nothing of the data plane: ``live``
-joins them (the kubelet).
+joins them (the kubelet). ``kube`` (the Kubernetes API client and the conversion of
+what a cluster has into the model) sits beside ``analyze``, over ``control``, and
+imports neither the data plane nor ``live``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ RANKS = {
     "podnet.analyze": 4,
     "podnet.dataplane": 4,
     "podnet.apiserver": 4,
+    "podnet.kube": 4,
     "podnet.controllers": 5,
     "podnet.live": 6,
     "podnet.cli": 7,
@@ -39,6 +42,9 @@ INDEPENDENT = [
     ("podnet.apiserver", "podnet.dataplane"),
     ("podnet.apiserver", "podnet.analyze"),
     ("podnet.controllers", "podnet.dataplane"),
+    ("podnet.kube", "podnet.dataplane"),
+    ("podnet.kube", "podnet.analyze"),
+    ("podnet.kube", "podnet.apiserver"),
 ]
 MAX_MODULES_PER_FOLDER = 20
 
