@@ -83,19 +83,6 @@ def pod_ports(svc: Obj, pod: Obj) -> Ports:
     return tuple(out)
 
 
-def selected_pods(svc: Obj, pods: Sequence[Obj]) -> list[Obj]:
-    """Pods of the Service: same namespace, labels matching, not terminal."""
-    selector = (svc.get("spec") or {}).get("selector") or {}
-    ns = namespace(svc)
-    return [
-        p
-        for p in pods
-        if namespace(p) == ns
-        and all(labels(p).get(k) == v for k, v in selector.items())
-        and pod_phase(p) not in ("Succeeded", "Failed")
-    ]
-
-
 def pod_ip(pod: Obj) -> str | None:
     st = pod.get("status") or {}
     ips = st.get("podIPs") or []
@@ -146,15 +133,60 @@ def slice_endpoint(svc: Obj, pod: Obj, ip: str) -> dict[str, Any]:
     return ep
 
 
+@dataclass(frozen=True)
+class PodEndpoint:
+    """What one pod gives one Service: computed once per pod version and reused by the
+    EndpointSlice endpoint and the Endpoints address alike."""
+
+    ip: str
+    ports: Ports
+    endpoint: dict[str, Any]  # the EndpointSlice endpoint (podToEndpoint)
+    address: dict[str, Any]  # the Endpoints address
+    ready: bool  # Endpoints: addresses (else notReadyAddresses)
+    terminating: bool
+
+
+def pod_endpoint(svc: Obj, pod: Obj) -> PodEndpoint | None:
+    """The pod's endpoint for ``svc``, None when it backs none (other namespace, labels
+    not matching, finished, no IPv4 address yet)."""
+    selector = (svc.get("spec") or {}).get("selector") or {}
+    if namespace(pod) != namespace(svc) or pod_phase(pod) in ("Succeeded", "Failed"):
+        return None
+    pod_labels = labels(pod)
+    if not all(pod_labels.get(k) == v for k, v in selector.items()):
+        return None
+    ip = pod_ip(pod)
+    if ip is None:
+        return None
+    ep = slice_endpoint(svc, pod, ip)
+    address: dict[str, Any] = {"ip": ip}
+    if "hostname" in ep:
+        address["hostname"] = ep["hostname"]
+    if "nodeName" in ep:
+        address["nodeName"] = ep["nodeName"]
+    address["targetRef"] = ep["targetRef"]
+    publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
+    return PodEndpoint(
+        ip=ip,
+        ports=pod_ports(svc, pod),
+        endpoint=ep,
+        address=address,
+        ready=publish or pod_ready(pod),
+        terminating=deleting(pod),
+    )
+
+
+def group_by_ports(infos: Sequence[PodEndpoint]) -> dict[Ports, dict[str, dict[str, Any]]]:
+    """EndpointSlice endpoints grouped by their resolved port list: ports -> {ip: ep}."""
+    out: dict[Ports, dict[str, dict[str, Any]]] = {}
+    for info in infos:
+        out.setdefault(info.ports, {})[info.ip] = info.endpoint
+    return out
+
+
 def desired_endpoints(svc: Obj, pods: Sequence[Obj]) -> dict[Ports, dict[str, dict[str, Any]]]:
     """Endpoints grouped by their resolved port list: ports -> {ip: endpoint}."""
-    out: dict[Ports, dict[str, dict[str, Any]]] = {}
-    for pod in selected_pods(svc, pods):
-        ip = pod_ip(pod)
-        if ip is None:
-            continue
-        out.setdefault(pod_ports(svc, pod), {})[ip] = slice_endpoint(svc, pod, ip)
-    return out
+    return group_by_ports([i for p in pods if (i := pod_endpoint(svc, p)) is not None])
 
 
 def _ip_key(ep: Mapping[str, Any]) -> tuple[int, ...]:
@@ -240,39 +272,36 @@ def plan_slices(
     return plan
 
 
-def endpoints_subsets(svc: Obj, pods: Sequence[Obj]) -> list[dict[str, Any]]:
+def subsets_of(infos: Sequence[PodEndpoint], publish: bool) -> list[dict[str, Any]]:
     """endpoints_controller.go syncService: addresses per port list, ready or not
     (terminating pods left out unless publishNotReadyAddresses), repacked by ports."""
-    publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
-    groups: dict[Ports, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {}
-    for pod in selected_pods(svc, pods):
-        ip = pod_ip(pod)
-        if ip is None or (deleting(pod) and not publish):
+    groups: dict[Ports, tuple[list[PodEndpoint], list[PodEndpoint]]] = {}
+    for info in infos:
+        if info.terminating and not publish:
             continue
-        addr: dict[str, Any] = {"ip": ip}
-        hostname = _hostname(svc, pod)
-        if hostname:
-            addr["hostname"] = hostname
-        node = (pod.get("spec") or {}).get("nodeName")
-        if node:
-            addr["nodeName"] = node
-        addr["targetRef"] = _target_ref(pod)
-        ready, not_ready = groups.setdefault(pod_ports(svc, pod), ([], []))
-        (ready if publish or pod_ready(pod) else not_ready).append(addr)
+        ready, not_ready = groups.setdefault(info.ports, ([], []))
+        (ready if info.ready else not_ready).append(info)
     subsets = []
     for ports in sorted(groups):
         ready, not_ready = groups[ports]
         sub: dict[str, Any] = {}
         if ready:
-            sub["addresses"] = sorted(ready, key=lambda a: _ip_key({"addresses": [a["ip"]]}))
+            sub["addresses"] = [i.address for i in sorted(ready, key=_info_key)]
         if not_ready:
-            sub["notReadyAddresses"] = sorted(
-                not_ready, key=lambda a: _ip_key({"addresses": [a["ip"]]})
-            )
+            sub["notReadyAddresses"] = [i.address for i in sorted(not_ready, key=_info_key)]
         if ports:
             sub["ports"] = slice_ports(ports)
         subsets.append(sub)
     return subsets
+
+
+def _info_key(info: PodEndpoint) -> tuple[int, ...]:
+    return _ip_key(info.endpoint)
+
+
+def endpoints_subsets(svc: Obj, pods: Sequence[Obj]) -> list[dict[str, Any]]:
+    publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
+    return subsets_of([i for p in pods if (i := pod_endpoint(svc, p)) is not None], publish)
 
 
 def managed_labels(svc: Obj) -> dict[str, str]:
@@ -309,6 +338,8 @@ class EndpointSliceController(Controller):
         # waits for them, so a lagging cache never makes a second placeholder.
         self._written: dict[str, dict[str, int]] = {}
         self._written_at: dict[str, float] = {}
+        # per Service: pod key -> (pod rv, Service rv, its endpoint), from the last sync
+        self._memo: dict[str, dict[str, tuple[str, str, PodEndpoint | None]]] = {}
         self.services.add_handler(self._on_service)
         self.pods.add_handler(self._on_pod)
         self.slices.add_handler(self._on_slice)
@@ -382,6 +413,7 @@ class EndpointSliceController(Controller):
         svc = self.services.get(key)
         ns = key.partition("/")[0]
         if svc is None:
+            self._memo.pop(key, None)
             self._service_gone(key, ns)
             return
         if not serves_endpoints(svc) or deleting(svc):
@@ -389,9 +421,30 @@ class EndpointSliceController(Controller):
         if self._waiting(key):
             self.queue.add_after(key, 0.05)
             return
-        pods = self.pods.by_index("namespace", ns)
-        self._sync_slices(svc, pods)
-        self._sync_endpoints(svc, pods)
+        infos = self._pod_endpoints(key, svc)
+        self._sync_slices(svc, infos)
+        self._sync_endpoints(svc, infos)
+
+    def _pod_endpoints(self, key: str, svc: Obj) -> list[PodEndpoint]:
+        """Every pod's endpoint for the Service, recomputed only for pods (or a
+        Service) whose resourceVersion moved since the last sync."""
+        svc_rv = str(meta(svc).get("resourceVersion", ""))
+        old = self._memo.get(key, {})
+        memo: dict[str, tuple[str, str, PodEndpoint | None]] = {}
+        out: list[PodEndpoint] = []
+        for pod in self.pods.by_index("namespace", namespace(svc)):
+            pod_key = obj_key(pod)
+            pod_rv = str(meta(pod).get("resourceVersion", ""))
+            hit = old.get(pod_key)
+            if hit is not None and hit[0] == pod_rv and hit[1] == svc_rv:
+                info = hit[2]
+            else:
+                info = pod_endpoint(svc, pod)
+            memo[pod_key] = (pod_rv, svc_rv, info)
+            if info is not None:
+                out.append(info)
+        self._memo[key] = memo
+        return out
 
     def _service_gone(self, key: str, ns: str) -> None:
         """Slices go with the Service through the garbage collector (owner reference);
@@ -404,7 +457,7 @@ class EndpointSliceController(Controller):
                 if e.code != 404:
                     raise
 
-    def _sync_slices(self, svc: Obj, pods: Sequence[Obj]) -> None:
+    def _sync_slices(self, svc: Obj, infos: Sequence[PodEndpoint]) -> None:
         ns = namespace(svc)
         existing = [
             sl
@@ -413,7 +466,7 @@ class EndpointSliceController(Controller):
                 r.get("uid") == meta(svc).get("uid") for r in meta(sl).get("ownerReferences") or ()
             )
         ]
-        desired = desired_endpoints(svc, pods)
+        desired = group_by_ports(infos)
         plan = plan_slices(desired, existing)
         want_labels = managed_labels(svc)
         for ports, eps in plan.create:
@@ -461,9 +514,10 @@ class EndpointSliceController(Controller):
         out = self.registry.create(SLICES, namespace(svc), sl)
         self._track(obj_key(svc), name(out), int(meta(out).get("resourceVersion") or 0))
 
-    def _sync_endpoints(self, svc: Obj, pods: Sequence[Obj]) -> None:
+    def _sync_endpoints(self, svc: Obj, infos: Sequence[PodEndpoint]) -> None:
         ns = namespace(svc)
-        subsets = endpoints_subsets(svc, pods)
+        publish = bool((svc.get("spec") or {}).get("publishNotReadyAddresses"))
+        subsets = subsets_of(infos, publish)
         want_labels = {k: v for k, v in labels(svc).items()}
         if (svc.get("spec") or {}).get("clusterIP") == "None":
             want_labels[HEADLESS_LABEL] = ""

@@ -131,14 +131,24 @@ def replica_status(
     """calculateStatus: counts over the active pods it owns."""
     spec = owner.get("spec") or {}
     min_ready = int(spec.get("minReadySeconds") or 0)
-    active = [p for p in pods if pod_active(p)]
+    replicas = labelled = ready = available = 0
+    wanted = template_labels.items()
+    for p in pods:  # one pass: this runs on every batch of pod changes
+        if not pod_active(p):
+            continue
+        replicas += 1
+        pod_labels = labels(p)
+        if all(pod_labels.get(k) == v for k, v in wanted):
+            labelled += 1
+        if pod_ready(p):
+            ready += 1
+            if min_ready <= 0 or pod_available(p, min_ready, now):
+                available += 1
     status: dict[str, Any] = {
-        "replicas": len(active),
-        "fullyLabeledReplicas": sum(
-            1 for p in active if all(labels(p).get(k) == v for k, v in template_labels.items())
-        ),
-        "readyReplicas": sum(1 for p in active if pod_ready(p)),
-        "availableReplicas": sum(1 for p in active if pod_available(p, min_ready, now)),
+        "replicas": replicas,
+        "fullyLabeledReplicas": labelled,
+        "readyReplicas": ready,
+        "availableReplicas": available,
         "observedGeneration": int(meta(owner).get("generation") or 1),
     }
     old_conditions = (owner.get("status") or {}).get("conditions")
