@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import socket
 import threading
@@ -41,6 +42,7 @@ from podnet.dataplane.nft.session import NftSession
 from podnet.dataplane.policy.sync import PolicyProxy
 from podnet.dataplane.proxy.sync import ServiceProxy
 from podnet.dataplane.runtime.command import service_env
+from podnet.dataplane.runtime.loop import pidfd
 from podnet.dataplane.runtime.pods import Runtime
 from podnet.dataplane.runtime.spawn import sandbox_spawner
 from podnet.dataplane.runtime.state import PodStatus
@@ -97,6 +99,7 @@ class LiveCluster:
         self.records_path = self.state_dir / "dns-records.json"
         self._allocator: PodIPAllocator | None = None
         self._closing = False
+        self._holders: dict[int, tuple[str, int]] = {}  # pid -> (what, pidfd), watched
         # The first error raised where no caller can catch it (the sync thread
         # applying a change); whoever waits on the cluster re-raises it with :meth:`check`.
         self.failure: Exception | None = None
@@ -136,6 +139,7 @@ class LiveCluster:
         )
         # Whoever waits on the runtime learns at once that the cluster died under us.
         self.runtime.loop.add_reader(self.sandbox.init_death_fd, self._init_died)
+        self._watch_holders()
         # The runtime is driven by one loop; run it in the background so the caller
         # can wait on its own conditions (see podnet.dataplane.runtime.pods).
         self.runtime.start_background()
@@ -203,6 +207,7 @@ class LiveCluster:
             pods = tuple(new if p.key == key else p for p in desired.pods)
             self.sandbox.add_pods([new])
             self._tracker.record_pods(dataclasses.replace(desired, pods=pods), not_ready=[key])
+        self._watch_holders()
         # The pod's IP changed, so policy peer sets change: every node must know the new
         # IP before the pod sends its first packet (as the inline sync guaranteed).
         if not self.wait_synced(SYNC_WAIT):
@@ -237,6 +242,7 @@ class LiveCluster:
             kept = tuple(p for p in desired.pods if p.key not in keys)
             state = dataclasses.replace(desired, pods=(*kept, *placed))
             self._tracker.record_pods(state, not_ready=keys)
+        self._watch_holders()
         if self.sync is not None:
             self.sync.request()
         if wait > 0 and not self.wait_synced(wait):
@@ -423,6 +429,60 @@ class LiveCluster:
                 ClusterError(f"the cluster init (pid {pid}) died, and every node and pod with it")
             )
 
+    def _watch_holders(self) -> None:
+        """Watch each node holder and pod sandbox not watched yet (a pidfd in the
+        runtime's loop), so one killed under us is reported at once (issue 14)."""
+        assert self.sandbox is not None and self.runtime is not None
+        loop = self.runtime.loop
+        with loop.lock:
+            for what, pid in self.sandbox.pids().items():
+                if what == "init" or pid in self._holders:
+                    continue
+                fd = pidfd(pid)
+                if fd is None:  # a kernel before 5.3: not watched
+                    continue
+                self._holders[pid] = (what, fd)
+                loop.add_reader(fd, functools.partial(self._holder_died, pid))
+
+    def _holder_died(self, pid: int) -> None:
+        """A holder exited (in the loop's thread). One podnet removed itself is gone
+        from :meth:`Sandbox.pids` already; any other was killed by someone.
+
+        A pod sandbox is recreated as kubelet does when it finds a pod's sandbox not
+        ready (kuberuntime_manager.go ``computePodActions``: kill the pod, create a new
+        sandbox, start the containers; with a new IP). A node is not rebuilt: its pods
+        run on while their processes hold its network namespace, as a Kubernetes node
+        that lost its kubelet keeps its running containers."""
+        assert self.runtime is not None and self.sandbox is not None
+        what, fd = self._holders.pop(pid)
+        self.runtime.loop.remove_reader(fd)
+        os.close(fd)
+        if self._closing or self.sandbox.pids().get(what) != pid:
+            return
+        kind, _, name = what.partition("/")
+        if kind == "node":
+            self._report(
+                f"node {name}: its holder (pid {pid}) died; the node is not rebuilt, "
+                "its pods run on while their processes hold its network"
+            )
+            return
+        self._report(f"{name}: its pod sandbox (pid {pid}) died; recreating the pod")
+        threading.Thread(target=self._recreate, args=(name,), daemon=True).start()
+
+    def _recreate(self, key: str) -> None:
+        """:meth:`recreate_pod` off the loop's thread (it waits on that loop)."""
+        try:
+            pod = self.recreate_pod(key)
+        except Exception as e:  # reported; the run goes on with the pod gone
+            if not self._closing:
+                self._report(f"{key}: the pod sandbox could not be recreated: {e}")
+            return
+        self._report(f"{key}: pod sandbox recreated, new IP {pod.ip}")
+
+    def _report(self, line: str) -> None:
+        if self.on_event is not None:
+            self.on_event(line)
+
     def check(self) -> None:
         """Raise the error a background sync ran into, if any."""
         if self.failure is not None:
@@ -436,6 +496,12 @@ class LiveCluster:
         """Stop the sync thread, containers, nft sessions, then the sandbox (which
         removes the rest)."""
         self._closing = True  # pods going un-ready now need no endpoint/nft/DNS syncs
+        if self.runtime is not None:
+            with self.runtime.loop.lock:  # not while a holder's callback runs
+                for _, fd in self._holders.values():
+                    self.runtime.loop.remove_reader(fd)
+                    os.close(fd)
+                self._holders.clear()
         if self.sync is not None:
             self.sync.stop()  # first: nothing may apply to what is being torn down
         if self.runtime is not None:

@@ -85,6 +85,7 @@ def test_a_killed_helper_is_reported_repaired_and_leaves_nothing(
             assert run.stop() == 143, run.tail()
         err = run.stderr_text()
         assert "Traceback" not in err, err
+        assert "by someone else" not in err, err  # no false drift report
         assert "torn down in" in err, err
     finally:
         run.close()

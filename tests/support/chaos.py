@@ -84,7 +84,7 @@ DETECT = {
 REPAIRED = {
     "cluster-init": None,
     "node-holder": None,
-    "pod-sandbox": "sandbox recreated",
+    "pod-sandbox": "pod sandbox recreated",
     "nft-session": "resyncing every table",
     "dns-server": "new",
     "container": "new",

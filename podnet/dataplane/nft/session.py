@@ -130,7 +130,8 @@ class NftSession:
             raise NotSupportedError(f"cannot run {argv[0]!r}: {e}") from e
         if proc.returncode == 0:
             return proc.stdout
-        if "No such file or directory" in proc.stderr:
+        # nft's own "Error: ...": nsenter says the same words when the node is gone
+        if "Error: No such file or directory" in proc.stderr:
             return None
         raise nft_error(argv, proc.returncode, proc.stderr)
 
