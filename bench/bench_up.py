@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import functools
 import http.client
 import json
 import os
@@ -354,7 +355,10 @@ def top_frames(raw: Path, n: int = 15) -> dict[str, Any]:
         self_c[frames[-1]] += c
         for f in set(frames[1:]):
             incl[f] += c
-    pct = lambda c: round(100 * c / max(total, 1), 1)  # noqa: E731
+
+    def pct(c: int) -> float:
+        return round(100 * c / max(total, 1), 1)
+
     return {
         "busy_samples": total,
         "threads": {k: pct(v) for k, v in threads.most_common(8)},
@@ -773,7 +777,7 @@ def bench_watch(api: Api, ns: str, plural: str, target: str, n: int) -> dict[str
                 raise RuntimeError(f"PATCH: {status} {raw[:300]!r}")
             new_rv = json.loads(raw)["metadata"]["resourceVersion"]
             with got:
-                if not got.wait_for(lambda rv=new_rv: rv in arrivals, timeout=5):
+                if not got.wait_for(functools.partial(arrivals.__contains__, new_rv), timeout=5):
                     missed += 1
                     continue
                 at = arrivals[new_rv]
