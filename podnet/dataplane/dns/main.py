@@ -3,9 +3,9 @@
 Workers: the parent binds and serves; with ``--workers N`` it forks N-1 children first,
 each binding its own ``SO_REUSEPORT`` UDP socket on the same address. Children die with
 the parent (``PR_SET_PDEATHSIG``) and share its process group, so stopping the pod's
-process group stops them all. Every process watches the records file (mtime/size/inode,
-every ``--poll`` seconds) and re-reads it on change or on SIGHUP; a broken file keeps
-the previous records and is reported on stderr.
+process group stops them all. Every process watches the records file (inotify on its
+directory, else mtime/size/inode every ``--poll`` seconds) and re-reads it on change or
+on SIGHUP; a broken file keeps the previous records and is reported on stderr.
 """
 
 from __future__ import annotations
@@ -69,9 +69,42 @@ class _Reloader:
             self.server.set_records(records)
 
     def watch(self, interval: float) -> None:
+        """Re-read the file as soon as it is replaced (inotify on its directory: the
+        writer renames a new file into place), else every ``interval`` seconds. A
+        Service created a moment ago must resolve at once: a client pod started with
+        it would otherwise get NXDOMAIN until the next poll."""
+        fd = -1 if self.path is None else _inotify_dir(self.path.parent)
+        if fd < 0:
+            while True:
+                threading.Event().wait(interval)
+                self.reload()
         while True:
-            threading.Event().wait(interval)
+            try:
+                os.read(fd, 65536)  # any event in the directory: compare the stamp
+            except OSError:
+                threading.Event().wait(interval)
             self.reload()
+
+
+_IN_CLOSE_WRITE, _IN_MOVED_TO, _IN_CREATE, _IN_CLOEXEC = 0x8, 0x80, 0x100, 0o2000000
+
+
+def _inotify_dir(directory: Path) -> int:
+    """An inotify fd watching ``directory`` for files written or renamed into it; -1
+    when inotify is unavailable (the caller polls). Python has no inotify binding in the
+    standard library and this is the only use: two libc calls through ctypes."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = int(libc.inotify_init1(_IN_CLOEXEC))
+        if fd < 0:
+            return -1
+        mask = _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
+        if libc.inotify_add_watch(fd, os.fsencode(directory), mask) < 0:
+            os.close(fd)
+            return -1
+        return fd
+    except (OSError, AttributeError):
+        return -1
 
 
 def _gauges(server: DnsServer) -> dict[str, float]:

@@ -172,3 +172,28 @@ def test_without_records_file_serves_an_empty_zone() -> None:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+def test_a_replaced_records_file_is_read_at_once_not_at_the_next_poll(tmp_path: Path) -> None:
+    records = tmp_path / "records.json"
+    write(records, "10.96.0.20")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "podnet.dataplane.dns", "--records", str(records),
+         "--listen", f"127.0.0.1:{port}", "--poll", "60"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: answer_ips(port) == ["10.96.0.20"])
+        time.sleep(0.2)  # the watcher thread is waiting on inotify by now
+        write(records, "10.96.0.99")  # a rename into place, as the cluster writes it
+        t0 = time.monotonic()
+        wait_for(lambda: answer_ips(port) == ["10.96.0.99"], timeout=5)
+        assert time.monotonic() - t0 < 2  # the poll alone would take up to 60 s
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        with proc:
+            proc.wait(timeout=10)
