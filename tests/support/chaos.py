@@ -106,7 +106,7 @@ class Line:
 class Outcome:
     """One kill, in seconds from it: podnet's report, the repair, and the client's
     traffic healthy again (None when it did not come within the bound); the client's
-    failed fetches after the kill and their span (pod stamps; 0 when none failed)."""
+    failed fetches after the kill and the outage they made (:meth:`ChaosRun._outage`)."""
 
     victim: str
     pid: int
@@ -114,7 +114,7 @@ class Outcome:
     repair: float | None
     recovered: float | None
     failed: int
-    window: float
+    outage: float  # seconds
 
 
 class ChaosRun:
@@ -299,8 +299,21 @@ class ChaosRun:
             repair,
             recovered,
             len(failed),
-            (failed[-1] - failed[0]) if failed else 0.0,
+            self._outage(at),
         )
+
+    def _outage(self, at: float) -> float:
+        """The client's outage after ``at``: from the last ok fetch before the first
+        failure to the first ok after the last one (pod stamps; a fetch stamps its end,
+        so this spans the failed fetches whole); 0 when none failed."""
+        got = self.fetches()
+        fails = [i for i, (ok, t) in enumerate(got) if not ok and t >= at]
+        if not fails:
+            return 0.0
+        before = [t for ok, t in got[: fails[0]] if ok]
+        after = [t for ok, t in got[fails[-1] :] if ok]
+        start = before[-1] if before else at
+        return (after[0] if after else got[-1][1]) - start
 
     def _last_failure(self, at: float) -> float:
         failed = [t for ok, t in self.fetches(at) if not ok]
