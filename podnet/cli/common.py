@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import yaml
 
 if TYPE_CHECKING:
+    from podnet.kube import Observed
     from podnet.model.cluster import ClusterState
     from podnet.model.objects import Manifests
 
@@ -73,15 +74,15 @@ def add_cluster_args(parser: argparse.ArgumentParser, *, namespaces: bool = True
         )
 
 
-def from_cluster(args: argparse.Namespace) -> tuple[Manifests, ClusterState]:
+def from_cluster(args: argparse.Namespace) -> Observed:
     """The objects of the cluster ``args`` name and the state they are in (observed IPs,
     nodes, readiness; see :mod:`podnet.kube.observed`), warning as :func:`build` does."""
     from podnet.kube import from_cluster as read  # here: file-only runs never import it
 
     namespace = None if getattr(args, "all_namespaces", False) else args.namespace
-    manifests, state = read(args.kubeconfig, args.context, namespace)
-    warn(state.warnings)
-    return manifests, state
+    observed = read(args.kubeconfig, args.context, namespace)
+    warn(observed.state.warnings)
+    return observed
 
 
 def load_state(
@@ -91,7 +92,8 @@ def load_state(
     if getattr(args, "from_cluster", False):
         if args.files:
             parser.error("-f and --from-cluster exclude each other (diff: --to takes files)")
-        return from_cluster(args)
+        observed = from_cluster(args)
+        return observed.manifests, observed.state
     if not args.files:
         parser.error("the following arguments are required: -f/--filename (or --from-cluster)")
     manifests = load(args.files)

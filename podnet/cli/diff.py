@@ -21,10 +21,12 @@ from podnet.cli.common import (
     add_nodes_arg,
     add_output_arg,
     build,
+    from_cluster,
     load,
     load_state,
     print_data,
     use_colour,
+    warn,
 )
 
 
@@ -52,8 +54,18 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    _, old = load_state(args, args.parser)  # -f OLD, or --from-cluster
-    new = build(load(args.new_files), args.nodes)
+    if args.from_cluster:  # the cluster now, and after kubectl apply -f NEW
+        from podnet.kube import apply_files
+
+        if args.files:
+            args.parser.error("-f and --from-cluster exclude each other (--to takes the files)")
+        observed = from_cluster(args)
+        old = observed.state
+        new = apply_files(old, observed.ready, load(args.new_files))
+        warn(new.warnings)
+    else:
+        _, old = load_state(args, args.parser)
+        new = build(load(args.new_files), args.nodes)
     d = compute_diff(old, new)
     if args.output == "json":
         print_data(to_dict(d), "json")

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 from podnet.kube.client import Client
 from podnet.kube.config import load_config
-from podnet.kube.observed import to_state
+from podnet.kube.observed import Observed, to_state
+from podnet.kube.overlay import apply_files
 from podnet.kube.read import read_cluster
-from podnet.model.cluster import ClusterState
-from podnet.model.objects import Manifests
 
-__all__ = ["from_cluster"]
+__all__ = ["Observed", "apply_files", "from_cluster"]
 
 
 def from_cluster(
@@ -35,9 +34,9 @@ def from_cluster(
     context: str | None = None,
     namespace: str | None = None,
     timeout: float = 30.0,
-) -> tuple[Manifests, ClusterState]:
-    """Read the cluster of ``context`` (all namespaces, or ``namespace``) and return
-    its objects and the state they are in."""
+) -> Observed:
+    """Read the cluster of ``context`` (all namespaces, or ``namespace``): its objects,
+    the state they are in and its pods' readiness."""
     cfg = load_config(kubeconfig, context)
     with Client(cfg, timeout=timeout) as client:
         snap = read_cluster(client, namespace)

@@ -194,7 +194,16 @@ def _slice_endpoints(
     return {k: tuple(sorted(v, key=lambda e: (e.ip, e.port))) for k, v in out.items()}
 
 
-def to_state(snap: Snapshot) -> tuple[Manifests, ClusterState]:
+@dataclasses.dataclass(frozen=True)
+class Observed:
+    """A cluster as podnet's model; ``ready`` is each pod's Ready condition."""
+
+    manifests: Manifests
+    state: ClusterState
+    ready: dict[str, bool]
+
+
+def to_state(snap: Snapshot) -> Observed:
     """The snapshot as podnet's model, observed facts in place of computed ones."""
     warnings: list[str] = []
     facts: dict[str, _PodFacts] = {}
@@ -259,4 +268,4 @@ def to_state(snap: Snapshot) -> tuple[Manifests, ClusterState]:
         endpoints=endpoints,
         warnings=(*m.warnings, *warnings),
     )
-    return m, state
+    return Observed(m, state, ready)
