@@ -28,7 +28,7 @@ from podnet.manifests.convert_clusterpolicy import to_cluster_policy
 from podnet.manifests.convert_policy import to_policy
 from podnet.manifests.kinds import KINDS, Kind
 from podnet.manifests.lines import LineDict, LineList, Path, prune_nulls
-from podnet.manifests.report import DocContext, raise_all
+from podnet.manifests.report import MAX_CHECKED_ERRORS, DocContext, raise_all
 from podnet.manifests.schema import has_schema, schema_errors
 from podnet.manifests.skipped import Skipped
 from podnet.manifests.workloads import expand
@@ -52,7 +52,11 @@ def from_documents(docs: Sequence[tuple[dict[str, Any], Location]]) -> Manifests
     warnings: list[str] = []
     valid: list[Valid] = []
     skipped = Skipped()
+    unchecked = 0
     for raw, loc in _flatten(docs, errors):
+        if len(errors) >= MAX_CHECKED_ERRORS:
+            unchecked += 1  # counted, not checked: the answer is "bad" already
+            continue
         null_items: list[Path] = []
         doc = prune_nulls(raw, (), null_items)
         ctx = DocContext(doc, loc, _ref(doc))
@@ -65,7 +69,7 @@ def from_documents(docs: Sequence[tuple[dict[str, Any], Location]]) -> Manifests
             valid.append(item)
     warnings += skipped.warnings(KINDS)
     valid = _check_unique(valid, errors, warnings)
-    raise_all(errors)
+    raise_all(errors, unchecked)
     return _convert(valid, warnings)
 
 

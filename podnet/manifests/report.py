@@ -17,6 +17,9 @@ from podnet.manifests.lines import Path, field_line, format_path
 # Errors listed in full; the rest are counted. A List of 800,000 bad items gave 62 MB of
 # messages; the first twenty are what a user fixes first (kubectl stops at the first).
 MAX_REPORTED_ERRORS = 20
+# Past this many errors the remaining documents are not checked at all (only counted):
+# a file of 800,000 bad items must not cost minutes to say it is bad.
+MAX_CHECKED_ERRORS = 1000
 
 
 @dataclass
@@ -51,33 +54,40 @@ class DocContext:
         self.warnings.append(": ".join([*parts, message]))
 
 
-def raise_all(errors: Sequence[ManifestError]) -> None:
+def raise_all(errors: Sequence[ManifestError], unchecked: int = 0) -> None:
     """Raise nothing, the one error, or one error listing all (the first on top).
 
     The raised error carries the first error's location, object and field so callers
     that look at attributes see the first problem. Past MAX_REPORTED_ERRORS, the rest
-    are counted in one last line ("... and N more errors").
+    are counted in one last line ("... and N more errors"); ``unchecked`` documents
+    (skipped after MAX_CHECKED_ERRORS) are counted there too.
     """
     if not errors:
         return
     first = errors[0]
     if len(errors) == 1:
         raise first
-    if len(errors) > MAX_REPORTED_ERRORS:
-        raise TruncatedErrors(errors[:MAX_REPORTED_ERRORS], len(errors))
+    if len(errors) > MAX_REPORTED_ERRORS or unchecked:
+        raise TruncatedErrors(errors[:MAX_REPORTED_ERRORS], len(errors), unchecked)
     raise ManifestErrors(errors)
 
 
 class TruncatedErrors(ManifestErrors):
     """The first MAX_REPORTED_ERRORS errors (in ``errors``) and how many there were."""
 
-    def __init__(self, shown: Sequence[ManifestError], total: int) -> None:
+    def __init__(self, shown: Sequence[ManifestError], total: int, unchecked: int = 0) -> None:
         super().__init__(shown)
         self.total = total
+        self.unchecked = unchecked
         listed = "\n".join(f"  {e}" for e in shown[1:])
         self.message = (
             f"{shown[0].message}\n({total - 1:,} more error(s), the first "
             f"{len(shown) - 1} listed):\n{listed}\n  ... and {total - len(shown):,} more "
             f"not shown (podnet lists {MAX_REPORTED_ERRORS}: MAX_REPORTED_ERRORS)"
         )
+        if unchecked:
+            self.message += (
+                f"\n  ... and {unchecked:,} more document(s) not checked after "
+                f"{total:,} errors (MAX_CHECKED_ERRORS)"
+            )
         self.args = (str(self),)

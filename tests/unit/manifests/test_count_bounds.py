@@ -12,7 +12,7 @@ from support.mf_builders import error_of, pod, workload
 
 from podnet.errors import ManifestError, ManifestErrors
 from podnet.manifests import load_paths
-from podnet.manifests.report import MAX_REPORTED_ERRORS, TruncatedErrors
+from podnet.manifests.report import MAX_CHECKED_ERRORS, MAX_REPORTED_ERRORS, TruncatedErrors
 from podnet.manifests.workloads import MAX_PODS
 
 DEPLOYMENT = """\
@@ -79,6 +79,20 @@ def test_errors_past_the_cap_are_counted_not_listed() -> None:
     assert text.count("\n") == MAX_REPORTED_ERRORS + 1
     assert text.endswith("... and 30 more not shown (podnet lists 20: MAX_REPORTED_ERRORS)")
     assert "(49 more error(s), the first 19 listed)" in text
+
+
+def test_documents_past_the_checked_cap_are_counted_not_checked() -> None:
+    bad = [pod(f"p{i}") | {"spec": {}} for i in range(MAX_CHECKED_ERRORS + 500)]
+    t0 = time.monotonic()
+    e = error_of(*bad)
+    elapsed = time.monotonic() - t0
+    assert isinstance(e, TruncatedErrors)
+    assert e.total == MAX_CHECKED_ERRORS and e.unchecked == 500
+    assert str(e).endswith(
+        f"... and 500 more document(s) not checked after {MAX_CHECKED_ERRORS:,} errors "
+        "(MAX_CHECKED_ERRORS)"
+    )
+    assert elapsed < 10, elapsed  # bounded, whatever the number of bad documents
 
 
 def test_errors_up_to_the_cap_are_all_listed() -> None:
