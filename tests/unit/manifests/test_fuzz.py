@@ -6,7 +6,8 @@ few byte- or line-level mutations (lines dropped, repeated, swapped, re-indented
 short; values replaced by hostile ones: huge numbers, aliases, tags, control and
 non-UTF-8 bytes), loaded with its unchanged sibling files and run through ``podnet
 analyze``, ``lint`` and ``explain`` in-process. Bounded: MAX_EXAMPLES inputs (more with
-PODNET_FUZZ_EXAMPLES), a 10 s deadline each (a hang fails the test); 150 inputs take
+PODNET_FUZZ_EXAMPLES), a 10 s deadline each (a hang fails the test), and the process's
+peak memory (VmHWM, reset per input) may not grow past 1 GiB on any; 150 inputs take
 about 2 s, 4,000 about 30 s.
 """
 
@@ -139,9 +140,31 @@ def test_mutated_examples_never_traceback(scratch: Path, data: st.DataObject) ->
     path.write_bytes(mutated)
     others, source, target = companions(example)
     paths = [*map(str, others), str(path)]
+    before = rss_kib("VmRSS")
+    reset_peak()
     with contextlib.suppress(PodnetError):
         load_paths(paths)
     run_verbs(paths, source, target)
+    grown = rss_kib("VmHWM") - before
+    assert grown < MAX_GROWTH_KIB, f"{example.name}: peak memory grew {grown // 1024} MiB"
+
+
+MAX_GROWTH_KIB = 1024 * 1024  # the issue's bound: no input may grow memory past 1 GiB
+
+
+def rss_kib(field: str) -> int:
+    """VmRSS (now) or VmHWM (the peak since the last reset) of this process, in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/self/status")
+
+
+def reset_peak() -> None:
+    """Reset VmHWM to the current RSS (proc(5): writing 5 to clear_refs), so the peak
+    measured is this input's; a kernel without it leaves the lifetime peak (stricter)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
 
 
 FOUND = [  # inputs the fuzzer found tracebacks with, kept as fixed cases
