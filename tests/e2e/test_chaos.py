@@ -91,7 +91,7 @@ def test_a_killed_helper_is_reported_repaired_and_leaves_nothing(
         assert "torn down in" in err, err
     finally:
         run.close()
-    assert wait_gone(started) == []
+    assert wait_gone({**run.before_kill, **started}) == []
     assert HostState.take() == before
     assert list(base_dir().glob(f"podnet-{run.proc.pid}-*")) == []
 

@@ -127,6 +127,7 @@ class ChaosRun:
         self._cond = threading.Condition()
         self.out: list[Line] = []
         self.victim_net: int | None = None  # the netns of the last process killed
+        self.before_kill: dict[int, int] = {}  # the run's tree then (pid: start time)
         self.err: list[Line] = []
         self.proc = subprocess.Popen(
             [*podnet_argv(), "run", "-f", str(manifest), "--nodes", "2", "--timeout", str(timeout)],
@@ -255,6 +256,7 @@ class ChaosRun:
         if self.wait_healthy(0.0, settle) is None:
             raise AssertionError("no traffic through the Service before the kill:\n" + self.tail())
         pid = self.find(victim)
+        self.before_kill = descendants(self.proc.pid)
         self.victim_net = _ns(pid, "net")
         at = boottime()
         os.kill(pid, signal.SIGKILL)
