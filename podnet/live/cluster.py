@@ -18,6 +18,8 @@ Lifetime: everything lives in the sandbox's namespaces, which die with this proc
 exit; a SIGKILL leaves nothing either, because the kernel does the rest (and the
 cluster init removes the state directory). If the cluster init dies instead, every
 node and pod died with it: :attr:`failure` says so at once, for the caller to tear down.
+A node holder or pod sandbox killed by someone is reported at once too (a pidfd each);
+the pod is recreated as kubelet recreates a dead sandbox, the node is not rebuilt.
 """
 
 from __future__ import annotations
