@@ -28,6 +28,7 @@ import contextlib
 import dataclasses
 import functools
 import os
+import select
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -136,7 +137,7 @@ class LiveCluster:
             on_log=self._log,
             on_ready=self._on_ready,
             on_status=self._status,
-            on_event=self.on_event,
+            on_event=self._runtime_event,
             backoff_scale=self.backoff_scale,
         )
         # Whoever waits on the runtime learns at once that the cluster died under us.
@@ -480,6 +481,19 @@ class LiveCluster:
                 self._report(f"{key}: the pod sandbox could not be recreated: {e}")
             return
         self._report(f"{key}: pod sandbox recreated, new IP {pod.ip}")
+
+    def _runtime_event(self, line: str) -> None:
+        """A container's restart, reported unless the cluster init is gone: then every
+        container died with it and nothing restarts for real. The init's stdout turns
+        EOF as it exits, before the kernel kills the rest (do_exit: exit_files before
+        exit_notify), so this holds even when the loop sees a container's exit first."""
+        if self.sandbox is not None:
+            try:
+                if select.select([self.sandbox.init_death_fd], [], [], 0)[0]:
+                    return
+            except (OSError, ValueError):  # closed: the sandbox is torn down
+                return
+        self._report(line)
 
     def _report(self, line: str) -> None:
         if self.on_event is not None:
