@@ -19,7 +19,7 @@ exit; a SIGKILL leaves nothing either, because the kernel does the rest (and the
 cluster init removes the state directory). If the cluster init dies instead, every
 node and pod died with it: :attr:`failure` says so at once, for the caller to tear down.
 A node holder or pod sandbox killed by someone is reported at once too (a pidfd each);
-the pod is recreated as kubelet recreates a dead sandbox, the node is not rebuilt.
+``podnet run`` recreates the pod as kubelet recreates a dead sandbox; a node is not rebuilt.
 """
 
 from __future__ import annotations
@@ -71,6 +71,10 @@ class LiveCluster:
 
     # (min, max) seconds between syncs, :class:`~podnet.live.sync.ClusterSync`
     sync_intervals: tuple[float, float] = (MIN_INTERVAL, MAX_INTERVAL)
+    # Recreate a pod whose sandbox died (``podnet run`` sets it). Off by default: under
+    # ``podnet up`` the kubelet owns its pods (their API status, their log files), so
+    # the death is only reported there.
+    recreate_sandboxes: bool = False
 
     def __init__(
         self,
@@ -468,6 +472,9 @@ class LiveCluster:
                 f"node {name}: its holder (pid {pid}) died; the node is not rebuilt, "
                 "its pods run on while their processes hold its network"
             )
+            return
+        if not self.recreate_sandboxes:
+            self._report(f"{name}: its pod sandbox (pid {pid}) died")
             return
         self._report(f"{name}: its pod sandbox (pid {pid}) died; recreating the pod")
         threading.Thread(target=self._recreate, args=(name,), daemon=True).start()

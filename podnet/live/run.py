@@ -79,6 +79,7 @@ def run(
         deny=deny,
         on_event=progress,
     )
+    cluster.recreate_sandboxes = True  # run is its pods' only owner (no kubelet)
     session = _Run(cluster, completion, output, progress, t0, timeout)
     with _stop_signals_raise():
         try:
