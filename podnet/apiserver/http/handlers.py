@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from podnet.apiserver import errors, tables
-from podnet.apiserver.http import fields, negotiate, watch
+from podnet.apiserver.http import fields, negotiate, streams, watch
 from podnet.apiserver.http.negotiate import Output
 from podnet.apiserver.http.objects import delete_answer, scale_of
 from podnet.apiserver.http.options import bool_param, check_rv_match, dry_run, int_param
@@ -61,8 +61,10 @@ class Handlers:
             return await self.logs(request, target)
         if info.subresource == "eviction":
             return await self.evict(request, target)
-        if info.subresource in ("exec", "attach", "portforward", "proxy", "binding"):
-            raise errors.path_not_found(info.path)  # streams: the next issue
+        if info.subresource in ("exec", "attach", "portforward"):
+            return await self.pod_stream(request, target)
+        if info.subresource in ("proxy", "binding"):
+            raise errors.path_not_found(info.path)
         verb = target.verb
         if verb == "create" and info.name and not info.subresource:
             raise errors.method_not_allowed(
@@ -504,6 +506,24 @@ class Handlers:
         )
         status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
         return respond(request, status, negotiate.PLAIN_JSON, 201)
+
+    # --- pods/exec, attach, portforward --------------------------------------------------
+
+    async def pod_stream(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """The streaming subresources (:mod:`podnet.apiserver.http.streams`)."""
+        if target.res.plural != "pods" or request.method not in ("GET", "POST"):
+            raise errors.path_not_found(target.info.path)
+        pod = await self.call(self.registry.get, target.res, target.namespace, target.info.name)
+        if self.pod_streams is None:
+            raise errors.ApiError(
+                404,
+                "NotFound",
+                f'pod "{target.info.name}" runs no processes here: podnet serves '
+                f"{target.info.subresource} only while the cluster runs pods (podnet up)",
+            )
+        return await streams.serve(
+            request, self.pod_streams, target.info.subresource, target.namespace or "", pod
+        )
 
     # --- pods/log ---------------------------------------------------------------------
 

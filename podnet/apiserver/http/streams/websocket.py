@@ -1,0 +1,78 @@
+"""SPDY tunnelled in a WebSocket (KEP-4006): kubectl 1.31+ port-forward asks for the
+subprotocol ``SPDY/3.1+portforward.k8s.io`` and then writes SPDY bytes as binary
+messages (client-go ``tools/portforward/tunneling_connection.go``: any message
+boundary, the payload is one byte stream each way). kube-apiserver unwraps it in
+``apiserver/pkg/util/proxy/streamtunnel.go``; here the bytes feed the same
+:class:`~.spdyconn.Connection` a plain SPDY upgrade does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import WSMsgType, web
+
+from podnet.apiserver.http.streams.spdyconn import Connection
+
+TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
+HIGH_WATER = 1 << 20  # outbound bytes buffered before writers wait
+
+
+class Tunnel:
+    """A SPDY :class:`Connection` over ``ws``: one task reads messages into it, one
+    writes what it sends, coalesced into binary messages."""
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self._out: list[bytes] = []
+        self._size = 0
+        self._more = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self.conn = Connection(self._send, self._drain)
+        self._tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer())]
+
+    def _send(self, data: bytes) -> None:
+        self._out.append(data)
+        self._size += len(data)
+        self._more.set()
+        if self._size > HIGH_WATER:
+            self._room.clear()
+
+    async def _drain(self) -> None:
+        await self._room.wait()
+
+    async def _reader(self) -> None:
+        try:
+            async for msg in self.ws:
+                if msg.type == WSMsgType.BINARY:
+                    self.conn.feed(msg.data)
+        finally:
+            self.conn.lost()
+            self._room.set()
+
+    async def _writer(self) -> None:
+        while not self.ws.closed:
+            await self._more.wait()
+            self._more.clear()
+            data, self._out, self._size = b"".join(self._out), [], 0
+            self._room.set()
+            if data:
+                try:
+                    await self.ws.send_bytes(data)
+                except ConnectionError:
+                    self.conn.lost()
+                    return
+
+    async def close(self) -> None:
+        """Flush what is queued, close the WebSocket, end both tasks."""
+        reader, writer = self._tasks
+        for _ in range(100):
+            if not self._out or writer.done():
+                break
+            await asyncio.sleep(0.01)
+        writer.cancel()
+        if not self.ws.closed:
+            await self.ws.close()
+        reader.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

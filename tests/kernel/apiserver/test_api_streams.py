@@ -1,0 +1,259 @@
+"""Real clients through the streaming subresources: kubectl 1.20 (SPDY exec and
+port-forward), kubectl 1.37 (WebSocket exec, SPDY tunnelled in WebSocket for
+port-forward) and the Python client (WebSocket), against a ServerThread whose pod
+side is :class:`LocalStreams` (local processes, loopback connections).
+
+Every subprocess is bounded in time; servers listen on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import select
+import struct
+import subprocess
+import termios
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+import pytest
+from kubernetes.stream import stream
+from support.local_podstreams import LocalStreams
+from support.paths import REPO
+
+from podnet.apiserver import auth, certs, kubeconfig, resources
+from podnet.apiserver.http.app import ServerThread
+from podnet.apiserver.registry import Registry
+from podnet.apiserver.store.memory import MemoryStore
+
+TOOLS = REPO / ".tools" / "bin"
+VERSIONS = ("1.20", "1.37")
+PODS = resources.by_path("", "v1", "pods")
+POD: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "web", "labels": {"app": "web"}},
+    "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+}
+
+
+@dataclass
+class Cluster:
+    port: int
+    config: Path
+    home: Path
+    streams: LocalStreams
+
+    def argv(self, version: str, *args: str) -> list[str]:
+        binary = TOOLS / f"kubectl-{version}"
+        if not os.access(binary, os.X_OK):
+            pytest.skip(f"{binary} missing: ./dev.sh installs it (install_clients)")
+        return [str(binary), "--cache-dir", str(self.home / f"cache-{version}"), *args]
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(self.home),
+            "KUBECONFIG": str(self.config),
+        }
+
+    def kubectl(
+        self, version: str, *args: str, stdin: str | None = None, timeout: float = 30.0
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(version, *args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env(),
+            timeout=timeout,
+            check=False,
+        )
+
+    def wait_idle(self) -> None:
+        """Every process the pod side started has ended (killed or exited)."""
+        deadline = time.monotonic() + 10
+        while self.streams.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not self.streams.running()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    assert PODS is not None
+    data = tmp_path / "data"
+    tls = certs.ensure(data)
+    token = auth.ensure_token(data)
+    store = MemoryStore()
+    registry = Registry(store)
+    registry.create(resources.RESOURCES[0], None, {"metadata": {"name": "default"}})
+    registry.create(PODS, "default", POD)
+    streams = LocalStreams()
+    server = ServerThread(registry, tls=tls, authenticator=auth.Authenticator(token))
+    port = server.start()
+    assert server.server is not None
+    server.server.pod_streams = streams
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / "config"
+    kubeconfig.install("test", f"https://127.0.0.1:{port}", tls, token, config)
+    try:
+        yield Cluster(port, config, home, streams)
+    finally:
+        server.stop()
+        store.close()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_exec_output_and_exit_codes(version: str, cluster: Cluster) -> None:
+    done = cluster.kubectl(version, "exec", "web", "--", "sh", "-c", "echo out; echo err >&2")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "out\n", "err\n")
+    done = cluster.kubectl(version, "exec", "web", "--", "sh", "-c", "exit 3")
+    assert done.returncode == 3, done.stderr
+    assert "command terminated with exit code 3" in done.stderr
+    cluster.wait_idle()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_exec_stdin_reaches_the_process_and_eof_ends_it(version: str, cluster: Cluster) -> None:
+    text = "".join(f"line {i}\n" for i in range(2000))
+    done = cluster.kubectl(
+        version, "exec", "-i", "web", "--", "sh", "-c", "cat; echo done", stdin=text
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == text + "done\n"
+    cluster.wait_idle()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_exec_errors_before_the_upgrade(version: str, cluster: Cluster) -> None:
+    done = cluster.kubectl(version, "exec", "nosuch", "--", "true")
+    assert done.returncode == 1
+    assert 'pods "nosuch" not found' in done.stderr
+    done = cluster.kubectl(version, "exec", "web", "-c", "x", "--", "true")
+    assert done.returncode == 1
+    assert "container x is not valid for pod web" in done.stderr
+
+
+def test_exec_killed_client_kills_the_process(cluster: Cluster) -> None:
+    for version in VERSIONS:
+        proc = subprocess.Popen(
+            cluster.argv(version, "exec", "web", "--", "sleep", "300"),
+            env=cluster.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while not cluster.streams.running() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert cluster.streams.running(), f"{version}: the exec never started"
+        finally:
+            proc.kill()
+            proc.wait(10)
+        cluster.wait_idle()
+        assert cluster.streams.sessions[-1].killed
+
+
+def _in_pty(
+    argv: list[str], env: dict[str, str], script: bytes, timeout: float = 20.0
+) -> tuple[int, bytes]:
+    """Run ``argv`` on a terminal of 100x30, type ``script``, return exit code and output."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(
+        argv, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+    )
+    os.close(slave)
+    out = b""
+    try:
+        time.sleep(0.5)
+        os.write(master, script)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        return proc.wait(5), out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        os.close(master)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_exec_tty_prompt_size_and_exit(version: str, cluster: Cluster) -> None:
+    argv = cluster.argv(version, "exec", "-it", "web", "--", "sh")
+    code, out = _in_pty(argv, cluster.env(), b"stty size; echo tty-$((6*7))\nexit 7\n")
+    assert b"30 100" in out, out
+    assert b"tty-42" in out, out
+    assert code == 7, out
+    cluster.wait_idle()
+    assert (100, 30) in cluster.streams.sessions[-1].resizes
+
+
+def _client(cluster: Cluster) -> Any:
+    client: Any = kubernetes.config
+    return client.new_client_from_config(config_file=str(cluster.config))
+
+
+def _close(resp: Any) -> None:
+    """websocket-client leaves the socket open when the server closed first."""
+    resp.close()
+    resp.sock.shutdown()
+
+
+def test_python_client_exec(cluster: Cluster) -> None:
+    api = _client(cluster)
+    try:
+        core = kubernetes.client.CoreV1Api(api)
+        resp = stream(
+            core.connect_get_namespaced_pod_exec,
+            "web",
+            "default",
+            command=["sh", "-c", "cat; echo err >&2; exit 5"],
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            _preload_content=False,
+        )
+        resp.write_stdin("from python\n")
+        resp.close_channel(0)  # v5: stdin EOF
+        resp.run_forever(timeout=10)
+        assert resp.read_stdout() == "from python\n"
+        assert resp.read_stderr() == "err\n"
+        assert resp.returncode == 5
+        _close(resp)
+        resp = stream(
+            core.connect_get_namespaced_pod_exec,
+            "web",
+            "default",
+            command=["echo", "hello"],
+            stdout=True,
+            stderr=True,
+            stdin=False,
+            tty=False,
+            _preload_content=False,
+        )
+        resp.run_forever(timeout=10)
+        assert (resp.read_stdout(), resp.returncode) == ("hello\n", 0)
+        _close(resp)
+    finally:
+        api.close()
+    cluster.wait_idle()
