@@ -8,13 +8,18 @@ Every subprocess is bounded in time; servers listen on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import concurrent.futures
 import fcntl
+import hashlib
 import os
 import pty
 import select
+import socket
+import socketserver
 import struct
 import subprocess
 import termios
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +28,7 @@ from typing import Any
 
 import kubernetes
 import pytest
-from kubernetes.stream import stream
+from kubernetes.stream import portforward, stream
 from support.local_podstreams import LocalStreams
 from support.paths import REPO
 
@@ -93,7 +98,15 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     store = MemoryStore()
     registry = Registry(store)
     registry.create(resources.RESOURCES[0], None, {"metadata": {"name": "default"}})
-    registry.create(PODS, "default", POD)
+    pod = registry.create(PODS, "default", POD)
+    # kubectl port-forward and exec -it want a Running pod (and a ready one for svc/x)
+    pod["status"] = {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [{"name": "c", "ready": True, "restartCount": 0, "image": "busybox",
+                               "imageID": "", "state": {"running": {}}}],
+    }  # fmt: skip
+    registry.update(PODS, "default", "web", pod, subresource="status")
     streams = LocalStreams()
     server = ServerThread(registry, tls=tls, authenticator=auth.Authenticator(token))
     port = server.start()
@@ -257,3 +270,183 @@ def test_python_client_exec(cluster: Cluster) -> None:
     finally:
         api.close()
     cluster.wait_idle()
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    request_queue_size = 256  # 100 connections arrive at once
+    daemon_threads = True
+
+
+class ShaServer:
+    """On 127.0.0.1: reads an 8-byte length and that many bytes, answers their
+    sha256 (hex, newline) and closes; a thread per connection."""
+
+    def __init__(self) -> None:
+        outer = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                sock: socket.socket = self.request
+                size = struct.unpack(">Q", _recv_exact(sock, 8))[0]
+                digest = hashlib.sha256()
+                left = size
+                while left:
+                    chunk = sock.recv(min(left, 1 << 20))
+                    if not chunk:
+                        return
+                    digest.update(chunk)
+                    left -= len(chunk)
+                sock.sendall(digest.hexdigest().encode() + b"\n")
+                outer.served += 1
+
+        self.served = 0
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise ConnectionError(f"closed after {len(out)} of {n} bytes")
+        out += chunk
+    return out
+
+
+def _send_and_check(sock: socket.socket, size: int, seed: int) -> None:
+    block = hashlib.sha256(str(seed).encode()).digest() * (65536 // 32)
+    digest = hashlib.sha256()
+    sock.sendall(struct.pack(">Q", size))
+    left = size
+    while left:
+        piece = block[: min(left, len(block))]
+        sock.sendall(piece)
+        digest.update(piece)
+        left -= len(piece)
+    reply = b""
+    while not reply.endswith(b"\n"):
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    assert reply == digest.hexdigest().encode() + b"\n", f"connection {seed}: {reply!r}"
+
+
+@pytest.fixture
+def sha_server(cluster: Cluster) -> Iterator[ShaServer]:
+    server = ShaServer()
+    cluster.streams.ports[80] = server.port
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+class Forward:
+    """``kubectl port-forward`` running; ``ports`` are the local ports it printed."""
+
+    def __init__(self, cluster: Cluster, version: str, target: str, *remote: int) -> None:
+        args = [f":{p}" for p in remote]
+        self.proc = subprocess.Popen(
+            cluster.argv(version, "port-forward", target, *args),
+            env=cluster.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.ports: list[int] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 20
+        while len(self.ports) < len(remote) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.ports) == len(remote), self.stop()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("Forwarding from 127.0.0.1:"):
+                self.ports.append(int(line.split(":")[1].split()[0]))
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate(timeout=10)
+        return err
+
+
+def _connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=60)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_port_forward_many_connections_nothing_lost(
+    version: str, cluster: Cluster, sha_server: ShaServer
+) -> None:
+    forward = Forward(cluster, version, "pod/web", 80)
+    try:
+        count, size = 100, 10 * 1024 * 1024
+
+        def one(seed: int) -> None:
+            with _connect(forward.ports[0]) as sock:
+                _send_and_check(sock, size, seed)
+
+        with concurrent.futures.ThreadPoolExecutor(count) as pool:
+            list(pool.map(one, range(count)))
+        assert sha_server.served == count
+        assert forward.proc.poll() is None
+    finally:
+        forward.stop()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_port_forward_to_a_closed_port_is_a_stream_error(
+    version: str, cluster: Cluster, sha_server: ShaServer
+) -> None:
+    forward = Forward(cluster, version, "pod/web", 80, 81)
+    try:
+        with _connect(forward.ports[1]) as sock:
+            sock.settimeout(10)
+            assert sock.recv(10) == b""  # closed: nothing listens on 81
+        deadline = time.monotonic() + 10
+        while forward.proc.poll() is None and version != "1.20" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if version == "1.20":
+            # 1.20 keeps the forward after a stream error: the other port still works
+            with _connect(forward.ports[0]) as sock:
+                _send_and_check(sock, 1000, 1)
+    finally:
+        err = forward.stop()
+    assert "error forwarding port 81 to pod web, uid : failed to connect" in err, err
+
+
+def test_python_client_port_forward(cluster: Cluster, sha_server: ShaServer) -> None:
+    api = _client(cluster)
+    try:
+        core = kubernetes.client.CoreV1Api(api)
+        pf = portforward(core.connect_get_namespaced_pod_portforward, "web", "default", ports="80")
+        sock = pf.socket(80)
+        sock.settimeout(20)
+        _send_and_check(sock, 3 * 1024 * 1024, 7)
+        sock.close()
+        pf.close()
+        deadline = time.monotonic() + 10
+        while pf.connected and time.monotonic() < deadline:
+            time.sleep(0.05)  # the server ends the WebSocket once the connection ended
+        assert not pf.connected
+        assert pf.error(80) is None
+        pf.websocket.shutdown()  # websocket-client leaves the socket open otherwise
+    finally:
+        api.close()
