@@ -230,9 +230,9 @@ class Client:
         if status == 403:
             needs = "get/list" if verb in ("get", "list") else verb
             return Forbidden(
-                f"cannot {verb} {resource} {where} at {self.cfg.server} "
-                f"(context {self.cfg.context}): needs {needs} on {resource}"
-                f" (the API server said: {said})",
+                f"cannot {verb} {resource} {where}: needs {needs} on {resource} "
+                f"(server {self.cfg.server}, context {self.cfg.context}; "
+                f"the API server said: {said})",
                 verb=verb,
                 resource=resource,
                 namespace=ns,
@@ -267,9 +267,11 @@ class Client:
                 items, token = [], ""  # the continue token expired: one full list
                 page = self.get_json(path, None, **kw)
             items.extend(page.get("items") or [])
-            token = str((page.get("metadata") or {}).get("continue") or "")
+            previous, token = token, str((page.get("metadata") or {}).get("continue") or "")
             if not token:
                 break
+            if token == previous:  # a broken proxy or server: never loop on one page
+                raise KubeError(f"list {res.name} at {self.cfg.server}: continue token repeated")
         for item in items:
             item.setdefault("kind", res.kind)
             item.setdefault("apiVersion", res.api_version)
