@@ -29,6 +29,8 @@ from typing import Any
 import kubernetes
 import pytest
 from kubernetes.stream import portforward, stream
+from support.kube import KUBECTL_VERSIONS, Done, podnet_up
+from support.live import require_live
 from support.local_podstreams import LocalStreams
 from support.paths import REPO
 
@@ -354,11 +356,11 @@ def sha_server(cluster: Cluster) -> Iterator[ShaServer]:
 class Forward:
     """``kubectl port-forward`` running; ``ports`` are the local ports it printed."""
 
-    def __init__(self, cluster: Cluster, version: str, target: str, *remote: int) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str], target: str, *remote: int) -> None:
         args = [f":{p}" for p in remote]
         self.proc = subprocess.Popen(
-            cluster.argv(version, "port-forward", target, *args),
-            env=cluster.env(),
+            [*argv, "port-forward", target, *args],
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -395,7 +397,7 @@ def _connect(port: int) -> socket.socket:
 def test_port_forward_many_connections_nothing_lost(
     version: str, cluster: Cluster, sha_server: ShaServer
 ) -> None:
-    forward = Forward(cluster, version, "pod/web", 80)
+    forward = Forward(cluster.argv(version), cluster.env(), "pod/web", 80)
     try:
         count, size = 100, 10 * 1024 * 1024
 
@@ -415,7 +417,7 @@ def test_port_forward_many_connections_nothing_lost(
 def test_port_forward_to_a_closed_port_is_a_stream_error(
     version: str, cluster: Cluster, sha_server: ShaServer
 ) -> None:
-    forward = Forward(cluster, version, "pod/web", 80, 81)
+    forward = Forward(cluster.argv(version), cluster.env(), "pod/web", 80, 81)
     try:
         with _connect(forward.ports[1]) as sock:
             sock.settimeout(10)
@@ -450,3 +452,87 @@ def test_python_client_port_forward(cluster: Cluster, sha_server: ShaServer) -> 
         pf.websocket.shutdown()  # websocket-client leaves the socket open otherwise
     finally:
         api.close()
+
+
+# --- against podnet up: the kubelet's streams (processes in the pod, connections made
+# from inside its network namespace) -------------------------------------------------
+
+UP_OBJECTS = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: pod-b, labels: {app: my-app}}
+spec:
+  containers: [{name: server, image: nginx}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: my-service}
+spec:
+  selector: {app: my-app}
+  ports: [{protocol: TCP, port: 80, targetPort: 80}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: nginx, image: nginx}]
+"""
+
+
+def _http_get(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+    return out
+
+
+def test_streams_against_podnet_up(tmp_path: Path) -> None:
+    require_live()
+    with podnet_up(tmp_path) as up:
+        newest = up.kubectl(KUBECTL_VERSIONS[-1])
+        newest.ok("apply", "-f", "-", stdin=UP_OBJECTS)
+        newest.ok("wait", "--for=condition=Ready", "pod/pod-b", "--timeout=60s", timeout=70)
+        newest.ok("rollout", "status", "deploy/web", "--timeout=60s", timeout=70)
+        env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": str(tmp_path)}
+        for version in VERSIONS:
+            k = up.kubectl(version)
+            assert k("exec", "pod-b", "--", "hostname") == Done(0, "pod-b\n", "")
+            got = k("exec", "pod-b", "--", "sh", "-c", "exit 3")
+            assert got.rc == 3 and "command terminated with exit code 3" in got.err, got
+            got = k("exec", "-i", "pod-b", "--", "cat", stdin="through the pod\n")
+            assert (got.rc, got.out) == (0, "through the pod\n"), got
+            got = k("exec", "pod-b", "-c", "nope", "--", "true")
+            assert got.rc == 1 and "container nope is not valid for pod pod-b" in got.err, got
+            argv = [str(k.binary), "exec", "-it", "pod-b", "--", "sh"]
+            code, out = _in_pty(argv, env, b"stty size; echo at-$(hostname)\nexit 4\n")
+            assert (code, b"30 100" in out, b"at-pod-b" in out) == (4, True, True), out
+            for target in ("pod/pod-b", "svc/my-service", "deploy/web"):
+                forward = Forward([str(k.binary)], env, target, 80)
+                try:
+                    page = _http_get(forward.ports[0])
+                finally:
+                    forward.stop()
+                assert page.startswith(b"HTTP/1.1 200") and b"nginx" in page, (target, page[:300])
+        api: Any = kubernetes.config
+        client = api.new_client_from_config(config_file=str(up.kubeconfig))
+        try:
+            core = kubernetes.client.CoreV1Api(client)
+            resp = stream(
+                core.connect_get_namespaced_pod_exec, "pod-b", "default",
+                command=["hostname"], stdout=True, stderr=True, stdin=False, tty=False,
+                _preload_content=False,
+            )  # fmt: skip
+            resp.run_forever(timeout=20)
+            assert (resp.read_stdout(), resp.returncode) == ("pod-b\n", 0)
+            _close(resp)
+        finally:
+            client.close()
+        rc, _ = up.stop()
+        assert rc == 0
