@@ -5,6 +5,7 @@ refused, and the Python `kubernetes` client as a third real client."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -55,6 +56,9 @@ def test_restart_with_the_same_data_dir_keeps_objects(tmp_path: Path) -> None:
         kubectl = up.kubectl("1.37")
         kubectl.ok("apply", "-f", "-", stdin=WEB)
         cluster_ip = kubectl.json("get", "svc", "web")["spec"]["clusterIP"]
+        listed = json.loads(kubectl.ok("get", "--raw", "/api/v1/namespaces/default/configmaps"))
+        old_rv = listed["metadata"]["resourceVersion"]  # (kubectl get -o json drops it)
+        assert old_rv
         first_ip = _running_ip(kubectl, "web")
         rc, err = up.stop()
         assert rc == 0, err
@@ -64,6 +68,15 @@ def test_restart_with_the_same_data_dir_keeps_objects(tmp_path: Path) -> None:
         assert kubectl.json("get", "svc", "web")["spec"]["clusterIP"] == cluster_ip
         assert kubectl.json("get", "cm", "settings")["data"] == {"greeting": "hello"}
         second_ip = _running_ip(kubectl, "web")
+        # The change log starts afresh at the store's resourceVersion: a watch from before
+        # it is 410 Expired, sent as the watch's ERROR event (as after an etcd compaction).
+        watch = kubectl(
+            "get", "--raw",
+            f"/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={int(old_rv) - 1}"
+            "&timeoutSeconds=3",
+        )  # fmt: skip
+        first = json.loads(watch.out.splitlines()[0])
+        assert first["type"] == "ERROR" and first["object"]["code"] == 410, watch.out
         assert second_ip.startswith("10.244.")
         del first_ip  # new or the same: both are what a node reboot may give
         rc, err = up.stop()
