@@ -78,8 +78,9 @@ def test_every_frame_round_trips() -> None:
 
 
 def test_frames_split_anywhere_come_out_whole() -> None:
-    codec = HeaderCodec()
-    wire = spdy.encode_control(FRAMES[0], codec) + spdy.encode_data(1, b"x" * 1000)
+    syn = FRAMES[0]
+    assert isinstance(syn, Control)
+    wire = spdy.encode_control(syn, HeaderCodec()) + spdy.encode_data(1, b"x" * 1000)
     reader = FrameReader(HeaderCodec())
     got: list[Control | Data] = []
     for i in range(len(wire)):
