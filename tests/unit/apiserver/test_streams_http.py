@@ -318,3 +318,28 @@ def test_spdy_port_forward_pairs_errors_and_keeps_the_connection(api: Api) -> No
     }
     assert body(7) == b"ping through the pod"
     assert body(5) == b""
+
+
+def test_websocket_attach_passes_stdin_through(api: Api) -> None:
+    # LocalStreams attaches to a `cat`: what goes in comes out, stdin's close ends it
+    query = "stdin=1&stdout=1&container=c"
+    url = _ws_url(api, query).replace("/exec?", "/attach?")
+
+    async def main() -> list[tuple[int, bytes]]:
+        got: list[tuple[int, bytes]] = []
+        headers = {"Authorization": f"Bearer {api.token}"}
+        async with (
+            aiohttp.ClientSession(headers=headers) as s,
+            s.ws_connect(url, protocols=["v5.channel.k8s.io"], ssl=api.ctx) as ws,
+        ):
+            await ws.send_bytes(b"\x00attached\n")
+            await ws.send_bytes(b"\xff\x00")
+            async for msg in ws:
+                got.append((msg.data[0], msg.data[1:]))
+        await asyncio.sleep(0.1)
+        return got
+
+    chans = _by_channel(asyncio.run(main()))
+    assert chans[1] == b"attached\n"
+    assert json.loads(chans[3])["status"] == "Success"
+    assert not api.streams.running()
