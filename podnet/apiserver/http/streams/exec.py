@@ -112,7 +112,8 @@ async def run(session: ExecSession, io: ExecIO, command: Sequence[str] = ()) -> 
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(OUTPUT_GRACE):
                 await asyncio.wait(outputs)
-        await io.finish(exit_status(code, command))
+        with contextlib.suppress(ConnectionError):  # the client left while we said goodbye
+            await io.finish(exit_status(code, command))
     finally:
         for task in tasks:
             task.cancel()

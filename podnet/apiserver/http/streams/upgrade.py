@@ -83,10 +83,8 @@ async def spdy(
         if not transport.is_closing():
             (transport.pause_reading if on else transport.resume_reading)()
 
-    holder: list[web.StreamResponse] = [resp]
-
     async def drain() -> None:
-        writer = holder[0]._payload_writer
+        writer = resp._payload_writer  # the response's writer waits while the transport is full
         if writer is not None:
             await writer.drain()
 
