@@ -109,6 +109,7 @@ class LocalStreams:
     ports: dict[int, int] = field(default_factory=dict)
     sessions: list[LocalSession] = field(default_factory=list)
     forwards: int = 0
+    connections: list[asyncio.StreamWriter] = field(default_factory=list)
 
     async def logs(
         self,
@@ -179,7 +180,13 @@ class LocalStreams:
             raise errors.ApiError(
                 500, "InternalError", f"failed to connect to localhost:{port}: connection refused"
             )
-        return await asyncio.open_connection("127.0.0.1", target)
+        reader, writer = await asyncio.open_connection("127.0.0.1", target)
+        self.connections.append(writer)
+        return reader, writer
+
+    def open_connections(self) -> int:
+        """Pod-side connections the server has not closed."""
+        return sum(1 for w in self.connections if not w.transport.is_closing())
 
     def running(self) -> list[LocalSession]:
         return [s for s in self.sessions if s.proc.returncode is None]

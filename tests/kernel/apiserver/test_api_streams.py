@@ -409,8 +409,20 @@ def test_port_forward_many_connections_nothing_lost(
             list(pool.map(one, range(count)))
         assert sha_server.served == count
         assert forward.proc.poll() is None
+        # a client killed mid-transfer: the pod-side connection is closed too
+        sock = _connect(forward.ports[0])
+        sock.sendall(struct.pack(">Q", size) + b"x" * 100000)
+        deadline = time.monotonic() + 10
+        while cluster.streams.open_connections() == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert cluster.streams.open_connections() == 1
     finally:
         forward.stop()
+    sock.close()
+    deadline = time.monotonic() + 10
+    while cluster.streams.open_connections() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cluster.streams.open_connections() == 0
 
 
 @pytest.mark.parametrize("version", VERSIONS)
@@ -513,6 +525,14 @@ def test_streams_against_podnet_up(tmp_path: Path) -> None:
             argv = [str(k.binary), "exec", "-it", "pod-b", "--", "sh"]
             code, out = _in_pty(argv, env, b"stty size; echo at-$(hostname)\nexit 4\n")
             assert (code, b"30 100" in out, b"at-pod-b" in out) == (4, True, True), out
+            forward = Forward([str(k.binary)], env, "pod/pod-b", 80)
+            try:
+                with concurrent.futures.ThreadPoolExecutor(100) as pool:
+                    pages = list(pool.map(_http_get, [forward.ports[0]] * 100))
+            finally:
+                forward.stop()
+            assert all(p.startswith(b"HTTP/1.1 200") for p in pages), pages
+            assert len({p.partition(b"\r\n\r\n")[2] for p in pages}) == 1  # one body, whole
             for target in ("pod/pod-b", "svc/my-service", "deploy/web"):
                 forward = Forward([str(k.binary)], env, target, 80)
                 try:
