@@ -220,6 +220,9 @@ def test_exec_tty_prompt_size_and_exit(version: str, cluster: Cluster) -> None:
     assert code == 7, out
     cluster.wait_idle()
     assert (100, 30) in cluster.streams.sessions[-1].resizes
+    code, out = _in_pty(argv, cluster.env(), b"echo before-eof\n\x04")  # Ctrl-D leaves
+    assert (code, b"before-eof" in out) == (0, True), out
+    cluster.wait_idle()
 
 
 def _client(cluster: Cluster) -> Any:
