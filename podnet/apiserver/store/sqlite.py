@@ -2,8 +2,9 @@
 
 What etcd is to a kind/k3s cluster (k3s's default is SQLite through kine), kept to what
 this API needs: reads are served from the in-memory index (loaded once at open), so
-SQLite only sees writes, one transaction each, in resourceVersion order under the
-store's lock, on one connection.
+SQLite only sees writes, one transaction each (a create or update is a single
+autocommitted statement), in resourceVersion order under the store's lock, on one
+connection.
 
 Durability: WAL journal with ``synchronous=NORMAL``. A commit is written to the WAL
 file (``write(2)``) before the call returns, so it survives the process being killed
@@ -13,8 +14,12 @@ last transactions (never corrupting the file): an fsync per write would cost
 milliseconds each on most disks, and a cluster that lost its machine has lost its pods
 anyway. ``synchronous=FULL`` is the switch if that trade ever changes.
 
-The last resourceVersion is kept in the ``meta`` table, so it never goes backwards
-after deletes and a restart. The change log is not persisted: after a restart it starts
+The last resourceVersion is the larger of the ``meta`` table's (moved by each delete)
+and the highest row's (each create/update stores its rv in its row, in one statement),
+so it never goes backwards after deletes and a restart. Schema 2 says so: a podnet
+that knows only schema 1 (``meta.rv`` moved by every write) refuses the file.
+
+The change log is not persisted: after a restart it starts
 empty at the loaded resourceVersion and a watch from an older one gets 410, as after an
 etcd compaction. The connection holds an exclusive lock on the file, so a second
 ``podnet up`` on the same data dir fails at open instead of forking the history.
@@ -31,7 +36,7 @@ from podnet.apiserver.store.base import Obj, StoreError
 from podnet.apiserver.store.changelog import DEFAULT_MAX_EVENTS, DEFAULT_MAX_QUEUE
 from podnet.apiserver.store.memory import MemoryStore
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: meta.rv moves on deletes only; the rv is max(meta, rows)
 
 _UPSERT = (
     "INSERT INTO objects (key, rv, data) VALUES (?, ?, ?) "
@@ -91,13 +96,19 @@ class SQLiteStore(MemoryStore):
         super().__init__(max_events=max_events, max_queue=max_queue, _objects=objects, _rv=rv)
 
     def _persist(self, key: str, obj: Obj | None, rv: int) -> None:
+        """A create or update is one statement, committed on its own (autocommit): the
+        row carries its rv, and the store's rv at open is the larger of ``meta.rv`` and
+        every row's (:func:`_open`). One call into SQLite instead of four (BEGIN, write,
+        rv, COMMIT), each of which gives up the GIL and waits to get it back while the
+        controllers run, with the store's write lock held. A delete still moves
+        ``meta.rv`` in the same transaction, so the rv never falls back after it."""
         c = self._conn
+        if obj is not None:
+            c.execute(_UPSERT, (key, rv, _dumps(obj)))
+            return
         c.execute("BEGIN IMMEDIATE")
         try:
-            if obj is None:
-                c.execute(_DELETE, (key,))
-            else:
-                c.execute(_UPSERT, (key, rv, _dumps(obj)))
+            c.execute(_DELETE, (key,))
             c.execute(_SET_RV, (rv,))
             c.execute("COMMIT")
         except BaseException:
@@ -135,7 +146,12 @@ def _open(conn: sqlite3.Connection, path: Path) -> tuple[dict[str, Obj], int]:
                 f"{path} has store schema {row[0]}, this podnet knows up to {SCHEMA_VERSION}:"
                 " use a newer podnet or another --data-dir"
             )
-        rv = conn.execute("SELECT value FROM meta WHERE name = 'rv'").fetchone()[0]
+        elif row[0] < SCHEMA_VERSION:  # schema 1's meta.rv is exact: valid as a floor
+            conn.execute("UPDATE meta SET value = ? WHERE name = 'schema'", (SCHEMA_VERSION,))
+        rv = conn.execute(
+            "SELECT max((SELECT value FROM meta WHERE name = 'rv'),"
+            " coalesce((SELECT max(rv) FROM objects), 0))"
+        ).fetchone()[0]
         decode = json.JSONDecoder(object_pairs_hook=_SharedStrings()).decode
         objects = {k: decode(d) for k, d in conn.execute("SELECT key, data FROM objects")}
         conn.execute("COMMIT")

@@ -57,6 +57,39 @@ def test_objects_and_rv_survive_reopen(tmp_path: Path) -> None:
         s.close()
 
 
+def test_rv_of_updates_survives_reopen_and_schema_1_upgrades(tmp_path: Path) -> None:
+    """Creates and updates move the rv through their rows only (one statement each);
+    a schema-1 file (meta.rv moved by every write) opens with its rv and is upgraded."""
+    path = tmp_path / "s.sqlite"
+    s = SQLiteStore(path)
+    s.create("core/pods/default/a", {"metadata": {"name": "a"}})
+    s.delete("core/pods/default/a")
+    s.create("core/pods/default/b", {"metadata": {"name": "b"}})
+    s.update("core/pods/default/b", {"metadata": {"name": "b"}, "spec": {}})
+    s.close()
+    with sqlite3.connect(path) as c:
+        assert c.execute("SELECT value FROM meta WHERE name = 'rv'").fetchone() == (2,)
+        assert c.execute("SELECT rv FROM objects").fetchall() == [(4,)]
+        # as schema 1 left it after a last delete: meta.rv above every row
+        c.execute("UPDATE meta SET value = 1 WHERE name = 'schema'")
+        c.execute("UPDATE meta SET value = 7 WHERE name = 'rv'")
+    c.close()
+    s = SQLiteStore(path)
+    try:
+        assert s.current_rv() == 7
+        assert (
+            s.create("core/pods/default/c", {"metadata": {"name": "c"}})["metadata"][
+                "resourceVersion"
+            ]
+            == "8"
+        )
+    finally:
+        s.close()
+    with sqlite3.connect(path) as c:
+        assert c.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone() == (2,)
+    c.close()
+
+
 def test_watch_from_before_a_restart_is_too_old(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     s = SQLiteStore(path)
