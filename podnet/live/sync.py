@@ -52,6 +52,10 @@ from podnet.model.cluster import ClusterState
 # sync of an endpoint change costs milliseconds, and podnet run's start-up waits on it.
 MIN_INTERVAL = 0.02
 MAX_INTERVAL = 1.0  # a change recorded without a wake-up waits at most this long
+# After a sync that took d seconds, the next waits at least REST * d after it ended
+# (BoundedFrequencyRunner's rest): a sync over a thousand pods takes tens of ms, and
+# one per readiness flip would keep a core busy for the same final result.
+REST = 1.0
 
 
 @dataclass(frozen=True)
@@ -184,7 +188,7 @@ class ClusterSync:
         self.deny = deny
         self.on_synced, self.on_failure = on_synced, on_failure
         self.runner = BoundedFrequencyRunner(
-            "podnet-sync", self._paced, min_interval, max_interval, clock
+            "podnet-sync", self._paced, min_interval, max_interval, clock, rest=REST
         )
         self.clock = clock
         self.drift_interval = max_interval  # at most one drift check per periodic run

@@ -137,3 +137,26 @@ def test_the_thread_runs_on_request_survives_errors_and_stops() -> None:
     assert not any(t.name == "podnet-test-runner" for t in threading.enumerate())
     runner.run()  # ignored after stop: nothing runs it
     assert len(calls) == 2
+
+
+def test_rest_spaces_runs_by_their_own_cost() -> None:
+    """A run that took 0.5 s is followed by at least rest * 0.5 s without a run."""
+    clock = Clock()
+    calls: list[float] = []
+
+    def slow() -> None:
+        calls.append(clock.now)
+        clock.now += 0.5
+
+    runner = BoundedFrequencyRunner("t", slow, 0.02, 10.0, clock, rest=2.0)
+    runner.run()
+    assert runner.step()  # 100.0 .. 100.5
+    runner.run()
+    assert runner.due_in() == pytest.approx(1.0)  # ends 100.5, rests 2 * 0.5 s
+    clock.now += 0.99
+    assert not runner.step()
+    clock.now += 0.01
+    assert runner.step()
+    assert calls == [100.0, 101.5]
+    with pytest.raises(ValueError):
+        BoundedFrequencyRunner("t", slow, 0.02, 10.0, clock, rest=-1.0)
