@@ -14,6 +14,7 @@ import hashlib
 import os
 import pty
 import select
+import signal
 import socket
 import socketserver
 import struct
@@ -177,19 +178,31 @@ def test_exec_killed_client_kills_the_process(cluster: Cluster) -> None:
 
 
 def _in_pty(
-    argv: list[str], env: dict[str, str], script: bytes, timeout: float = 20.0
+    argv: list[str],
+    env: dict[str, str],
+    script: bytes,
+    timeout: float = 20.0,
+    then: tuple[int, int, bytes] | None = None,
 ) -> tuple[int, bytes]:
-    """Run ``argv`` on a terminal of 100x30, type ``script``, return exit code and output."""
+    """Run ``argv`` on a terminal of 100x30, type ``script``, return exit code and output;
+    ``then`` = (width, height, more): resize the terminal (SIGWINCH) and type ``more``."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     proc = subprocess.Popen(
         argv, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
     )
-    os.close(slave)
     out = b""
     try:
         time.sleep(0.5)
         os.write(master, script)
+        if then is not None:
+            time.sleep(0.5)
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", then[1], then[0], 0, 0))
+            proc.send_signal(signal.SIGWINCH)  # Popen gave it no controlling terminal
+            time.sleep(0.5)
+            os.write(master, then[2])
+        os.close(slave)
+        slave = -1
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ready, _, _ = select.select([master], [], [], 0.2)
@@ -205,6 +218,8 @@ def _in_pty(
                 break
         return proc.wait(5), out
     finally:
+        if slave >= 0:
+            os.close(slave)
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
@@ -214,12 +229,17 @@ def _in_pty(
 @pytest.mark.parametrize("version", VERSIONS)
 def test_exec_tty_prompt_size_and_exit(version: str, cluster: Cluster) -> None:
     argv = cluster.argv(version, "exec", "-it", "web", "--", "sh")
-    code, out = _in_pty(argv, cluster.env(), b"stty size; echo tty-$((6*7))\nexit 7\n")
-    assert b"30 100" in out, out
+    code, out = _in_pty(
+        argv,
+        cluster.env(),
+        b"stty size; echo tty-$((6*7))\n",
+        then=(120, 40, b"stty size; exit 7\n"),
+    )
+    assert b"30 100" in out and b"40 120" in out, out
     assert b"tty-42" in out, out
     assert code == 7, out
     cluster.wait_idle()
-    assert (100, 30) in cluster.streams.sessions[-1].resizes
+    assert {(100, 30), (120, 40)} <= set(cluster.streams.sessions[-1].resizes)
     code, out = _in_pty(argv, cluster.env(), b"echo before-eof\n\x04")  # Ctrl-D leaves
     assert (code, b"before-eof" in out) == (0, True), out
     cluster.wait_idle()
