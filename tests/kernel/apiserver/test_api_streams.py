@@ -47,7 +47,7 @@ POD: dict[str, Any] = {
     "apiVersion": "v1",
     "kind": "Pod",
     "metadata": {"name": "web", "labels": {"app": "web"}},
-    "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    "spec": {"containers": [{"name": "c", "image": "busybox", "stdin": True}]},
 }
 
 
@@ -144,6 +144,14 @@ def test_exec_stdin_reaches_the_process_and_eof_ends_it(version: str, cluster: C
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == text + "done\n"
+    cluster.wait_idle()
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_attach_with_stdin(version: str, cluster: Cluster) -> None:
+    # LocalStreams attaches to a `cat`: stdin comes back, its end ends the session
+    done = cluster.kubectl(version, "attach", "web", "-c", "c", "-i", stdin="attached\n")
+    assert (done.returncode, done.stdout) == (0, "attached\n"), done.stderr
     cluster.wait_idle()
 
 
