@@ -100,6 +100,22 @@ def _ssl_context(cfg: KubeConfig, cert: bytes | None, key: bytes | None) -> ssl.
     return ctx
 
 
+class _NamedHTTPS(http.client.HTTPSConnection):
+    """An HTTPS connection that checks the certificate for ``tls-server-name`` (and sends
+    it as SNI) instead of the URL's host, as client-go's TLSClientConfig.ServerName."""
+
+    def __init__(
+        self, host: str, port: int, *, timeout: float, context: ssl.SSLContext, name: str
+    ) -> None:
+        super().__init__(host, port, timeout=timeout, context=context)
+        self._tls = context
+        self._name = name
+
+    def connect(self) -> None:
+        http.client.HTTPConnection.connect(self)
+        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._name)
+
+
 class Client:
     """Requests to one cluster. Not thread-safe; :meth:`close` when done (a context
     manager)."""
@@ -160,9 +176,18 @@ class Client:
         else:
             if self._ctx is None or cred is not self._ctx_cred:
                 self._ctx = _ssl_context(self.cfg, cred.client_cert, cred.client_key)
-            self._conn = http.client.HTTPSConnection(
-                self._host, self._port, timeout=self.timeout, context=self._ctx
-            )
+            if self.cfg.tls_server_name:
+                self._conn = _NamedHTTPS(
+                    self._host,
+                    self._port,
+                    timeout=self.timeout,
+                    context=self._ctx,
+                    name=self.cfg.tls_server_name,
+                )
+            else:
+                self._conn = http.client.HTTPSConnection(
+                    self._host, self._port, timeout=self.timeout, context=self._ctx
+                )
         self._ctx_cred = cred
         return self._conn
 

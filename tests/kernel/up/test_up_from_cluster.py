@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from support.kube import UpCluster, eventually, podnet_up
 from support.live import require_live
 from support.paths import REPO
 
 from podnet.cli.main import main
+from podnet.kube import from_cluster
+from podnet.kube.errors import Unreachable
 
 pytestmark = pytest.mark.kernel
 
@@ -224,3 +227,31 @@ def test_unreachable_and_missing_context_are_one_line_errors(
     rc, _, err = _run("lint", "--from-cluster", "--kubeconfig", str(broken))
     assert rc == 1 and "cannot reach the Kubernetes API at https://127.0.0.1:1" in err, err
     assert "connection refused" in err
+
+
+def _variant(up: UpCluster, tmp: Path, **cluster: object) -> str:
+    """The kubeconfig of ``up`` with its cluster entry's fields changed (None: removed)."""
+    data = yaml.safe_load(up.kubeconfig.read_text())
+    entry = data["clusters"][0]["cluster"]
+    for key, value in cluster.items():
+        key = key.replace("_", "-")
+        if value is None:
+            entry.pop(key, None)
+        else:
+            entry[key] = value
+    path = tmp / f"kc-{len(list(tmp.iterdir()))}"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_tls_trust_settings_of_the_kubeconfig(shop: UpCluster, tmp_path: Path) -> None:
+    def pods(kubeconfig: str) -> int:
+        return len(from_cluster(kubeconfig).state.pods)
+
+    assert pods(_variant(shop, tmp_path, tls_server_name="kubernetes.default")) > 10
+    with pytest.raises(Unreachable, match="TLS certificate not trusted"):
+        pods(_variant(shop, tmp_path, tls_server_name="wrong.example"))
+    no_ca = {"certificate_authority_data": None}
+    with pytest.raises(Unreachable, match="TLS certificate not trusted"):
+        pods(_variant(shop, tmp_path, **no_ca))
+    assert pods(_variant(shop, tmp_path, insecure_skip_tls_verify=True, **no_ca)) > 10
