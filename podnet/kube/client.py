@@ -129,6 +129,9 @@ class Client:
         self._port = url.port or (443 if url.scheme == "https" else 80)
         self._prefix = url.path.rstrip("/")  # e.g. Rancher's /k8s/clusters/c-xxxx
         self._exec = ExecAuth(cfg.exec, cfg) if cfg.exec else None
+        self._static = Credential(
+            token=cfg.token, client_cert=cfg.client_cert, client_key=cfg.client_key
+        )
         self._conn: http.client.HTTPConnection | None = None
         self._ctx: ssl.SSLContext | None = None
         self._ctx_cred: Credential | None = None
@@ -146,11 +149,11 @@ class Client:
             self._conn = None
 
     def _credential(self) -> Credential:
+        """The same object while it is valid: a new one means a new TLS context and
+        connection (an exec plugin's client certificate was renewed)."""
         if self._exec is not None:
             return self._exec.get()
-        return Credential(
-            token=self.cfg.token, client_cert=self.cfg.client_cert, client_key=self.cfg.client_key
-        )
+        return self._static
 
     def _headers(self, cred: Credential) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}

@@ -53,7 +53,8 @@ def api() -> Iterator[FakeApi]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:  # http.server's name
-            status, body = fake.answer(self.path, dict(self.headers.items()))
+            headers = {**dict(self.headers.items()), "x-peer": str(self.client_address)}
+            status, body = fake.answer(self.path, headers)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))

@@ -36,6 +36,7 @@ def test_list_follows_continue_and_types_the_items(api: FakeApi) -> None:
         {"limit": "2", "continue": page1["metadata"]["continue"]},
     ]
     assert all(h["Authorization"] == "Bearer abc" for _, _, h in api.seen)
+    assert len({h["x-peer"] for _, _, h in api.seen}) == 1  # one kept-alive connection
 
 
 def test_an_expired_continue_token_restarts_with_one_full_list(api: FakeApi) -> None:
