@@ -398,10 +398,11 @@ class LiveCluster:
         blocks: for polling from ``runtime.run_until``."""
         return self.sync is None or self.sync.synced(mark)
 
-    def wait_synced(self, timeout: float) -> bool:
-        """Block until the changes recorded so far are applied; False on timeout.
-        Raises the error of a sync that fails meanwhile."""
-        return self.sync is None or self.sync.wait_synced(timeout)
+    def wait_synced(self, timeout: float, mark: int | None = None) -> bool:
+        """Block until the changes recorded so far (or before ``mark``, from
+        :meth:`sync_mark`) are applied; False on timeout. Raises the error of a sync
+        that fails meanwhile."""
+        return self.sync is None or self.sync.wait_synced(timeout, mark)
 
     # -- internals ------------------------------------------------------------------
 

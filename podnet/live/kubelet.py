@@ -43,7 +43,7 @@ from podnet.apiserver.resources import Resource, by_kind
 from podnet.dataplane.runtime.state import PodStatus
 from podnet.errors import ImageError, PodnetError
 from podnet.live import kubelet_logs
-from podnet.live.cluster import LiveCluster
+from podnet.live.cluster import SYNC_WAIT, LiveCluster
 from podnet.live.desired import Converter, convert
 from podnet.live.kubelet_status import Obj, PodRecord
 from podnet.live.kubelet_write import (
@@ -69,6 +69,9 @@ WATCHED = [
     )
     if r is not None
 ]
+# Pods per sandbox batch (Kubelet._start): the sync of one chunk's IPs overlaps the
+# creation of the next chunk's sandboxes; each batch costs one ``ip -batch`` per node.
+CHUNK = 100
 DEFAULT_GRACE = 30  # spec.terminationGracePeriodSeconds default (core/v1 defaults.go)
 
 
@@ -254,15 +257,49 @@ class Kubelet:
         return rec if start else None
 
     def _start(self, recs: list[PodRecord]) -> None:
-        """Sandboxes for all at once (one data-plane change), then their containers."""
+        """Sandboxes in chunks of :data:`CHUNK`, pipelined: while the sync thread tells
+        every node one chunk's pod IPs, the next chunk's sandboxes are created; then the
+        first chunk's containers start. One sandbox batch of hundreds of pods would
+        start no container until all of them existed and were synced: pods turned
+        Running in long steps (bench/README.md, the up section)."""
+        prev: tuple[list[PodRecord], list[Pod], int] | None = None
+        for i in range(0, len(recs), CHUNK):
+            chunk = recs[i : i + CHUNK]
+            placed = self._sandboxes(chunk)
+            if prev is not None:
+                self._after_sync(*prev)
+            prev = None if placed is None else (chunk, placed, self.cluster.sync_mark())
+        if prev is not None:
+            self._after_sync(*prev)
+
+    def _after_sync(self, recs: list[PodRecord], placed: list[Pod], mark: int) -> None:
+        """Start the containers once their IPs are applied (as add_pods' own wait)."""
         try:
-            placed = self.cluster.add_pods([r.pod for r in recs])
+            ok = self.cluster.wait_synced(SYNC_WAIT, mark)
+        except PodnetError as e:
+            ok, why = False, str(e)
+        else:
+            why = f"{len(placed)} new pods were not applied within {SYNC_WAIT:g}s"
+        if ok:
+            self._containers(recs, placed)
+            return
+        for r in recs:  # the sandbox is kept, as when add_pods' own wait fails
+            r.error = ("Warning", "FailedCreatePodSandBox", why)
+            self.status.event(r.obj, *r.error)
+            self.status.dirty(r.pod.key)
+
+    def _sandboxes(self, recs: list[PodRecord]) -> list[Pod] | None:
+        try:
+            # wait=0: the caller waits for the sync (pipelined, see _start)
+            return self.cluster.add_pods([r.pod for r in recs], wait=0)
         except PodnetError as e:
             for r in recs:
                 r.error = ("Warning", "FailedCreatePodSandBox", str(e))
                 self.status.event(r.obj, *r.error)
                 self.status.dirty(r.pod.key)
-            return
+            return None
+
+    def _containers(self, recs: list[PodRecord], placed: list[Pod]) -> None:
         for rec, pod in zip(recs, placed, strict=True):
             rec.pod, rec.placed = pod, True
         self.cluster.start_pods(placed, {r.pod.key: r.log_dir for r in recs})
