@@ -74,16 +74,24 @@ def test_kubectl_workload_verbs(tmp_path: Path, version: str) -> None:
 
         # get -w sees a change made meanwhile (bounded by --request-timeout)
         watcher = subprocess.Popen(
-            [str(k.binary), "get", "deploy", "-n", "shop", "-w", "--request-timeout=8s"],
+            [str(k.binary), "get", "deploy", "-n", "shop", "-w", "--request-timeout=15s"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         try:
-            eventually(lambda: True, 1)
+            # the first row is the listing: only then is the watch open (under load
+            # kubectl may take seconds to get there)
+            assert watcher.stdout is not None
+            first = ""
+            while "web" not in first:  # the header, then the row (EOF ends it too)
+                line = watcher.stdout.readline()
+                assert line, first
+                first += line
             k.ok("scale", "deployment", "web", "--replicas=1", "-n", "shop")
-            out, _ = watcher.communicate(timeout=20)
+            rest, _ = watcher.communicate(timeout=30)
+            out = first + rest
         finally:
             if watcher.poll() is None:
                 watcher.kill()
