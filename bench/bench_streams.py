@@ -1,0 +1,276 @@
+"""Benchmark the kubelet streams of ``podnet up``: exec round trip and port-forward throughput.
+
+    sudo .venv/bin/python bench/bench_streams.py [--runs 30] [--mb 100] [--pf-runs 5]
+
+* exec: ``kubectl-1.37 exec box -- true`` from ``Popen`` to its exit, ``--runs`` times
+  (box is a busybox ``sleep`` pod); beside it ``kubectl-1.37 version --client`` (kubectl's
+  own start-up, no request) and ``kubectl-1.37 get pod box`` (one plain request), so the
+  exec's own share shows. Server side: there is no cheap hook inside ``up``, so a raw
+  client speaks WebSocket ``v5.channel.k8s.io`` itself over a TLS connection made first,
+  and times the upgrade request's first byte out -> the Status frame (channel 3) in; the
+  TLS handshake before it is timed apart.
+* port-forward: a pod of the python image serves ``--mb`` MB on each connection to port
+  9000. Read to EOF through ``kubectl-1.37 port-forward pod/srv LOCAL:9000`` (one forward
+  kept, a new connection per run) and, in the same run, directly over a socket made in the
+  pod's network namespace (podnet.dataplane.netns.socket_in on the sandbox pid that up
+  announces) to 127.0.0.1:9000 there; runs interleaved. Figures in MB/s (10^6 bytes).
+  Then the same with kubectl-1.20 (plain SPDY, where 1.37 tunnels SPDY in WebSocket).
+
+Traffic stays on loopback and in the cluster's namespaces; ``up`` is stopped with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent))
+
+from bench_up import KUBECTL, Up, _stats  # noqa: E402
+
+from podnet.dataplane.netns import socket_in  # noqa: E402
+from podnet.live.registry import describe_cluster  # noqa: E402
+
+SERVER = (
+    "import socket, threading, sys\n"
+    "blob = bytes(range(256)) * 4096 * int(sys.argv[1])\n"
+    "srv = socket.create_server(('', 9000), backlog=256)\n"
+    "def serve(c):\n"
+    "    with c:\n"
+    "        c.sendall(blob)\n"
+    "        c.shutdown(socket.SHUT_WR)\n"
+    "while True:\n"
+    "    threading.Thread(target=serve, args=(srv.accept()[0],), daemon=True).start()\n"
+)
+
+
+def manifest(mb: int) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": "box"},
+                    "spec": {
+                        "containers": [
+                            {"name": "box", "image": "busybox", "command": ["sleep", "3600"]}
+                        ]
+                    },
+                },
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": "srv"},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "srv",
+                                "image": "python",
+                                "command": ["python3", "-c", SERVER, str(mb)],
+                            }
+                        ]
+                    },
+                },
+            ],
+        }
+    )
+
+
+def kubectl(
+    up: Up, *args: str, timeout: float = 60
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": str(up.kubeconfig.parent)}
+    t = time.perf_counter()
+    done = subprocess.run(
+        [str(KUBECTL), *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+    return time.perf_counter() - t, done
+
+
+def ws_exec_once(up: Up, ctx: ssl.SSLContext, token: str) -> tuple[float, float, bytes]:
+    """(TLS connect s, upgrade request -> Status frame s, the status payload)."""
+    t0 = time.perf_counter()
+    raw = socket.create_connection(("127.0.0.1", up.port), timeout=10)
+    sock = ctx.wrap_socket(raw)
+    t1 = time.perf_counter()
+    try:
+        req = (
+            "GET /api/v1/namespaces/default/pods/box/exec?command=true&stdout=true&stderr=true"
+            " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            f"Sec-WebSocket-Protocol: v5.channel.k8s.io\r\nAuthorization: Bearer {token}\r\n\r\n"
+        )
+        t2 = time.perf_counter()
+        sock.sendall(req.encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise RuntimeError(f"closed before the 101: {buf!r}")
+            buf += chunk
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise RuntimeError(head.decode(errors="replace"))
+        while True:  # server frames are unmasked; lengths < 2^16 here
+            while len(buf) < 2 or len(buf) < _frame_len(buf):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise RuntimeError("closed before the Status")
+                buf += chunk
+            n = _frame_len(buf)
+            frame, buf = buf[:n], buf[n:]
+            payload = frame[4:] if frame[1] & 0x7F == 126 else frame[2:]
+            if frame[0] & 0x0F == 2 and payload[:1] == b"\x03":
+                return t1 - t0, time.perf_counter() - t2, payload[1:]
+    finally:
+        sock.close()
+
+
+def _frame_len(buf: bytes) -> int:
+    n = buf[1] & 0x7F
+    if n == 126:
+        return 4 + struct.unpack(">H", buf[2:4])[0] if len(buf) >= 4 else 1 << 30
+    if n == 127:
+        raise RuntimeError("frame too large for this client")
+    return 2 + n
+
+
+def read_all(sock: socket.socket) -> int:
+    got = 0
+    buf = bytearray(1 << 20)
+    while n := sock.recv_into(buf):
+        got += n
+    return got
+
+
+def bench_exec(up: Up, runs: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, args in (
+        ("kubectl version --client", ("version", "--client")),
+        ("kubectl get pod box", ("get", "pod", "box")),
+        ("kubectl exec box -- true", ("exec", "box", "--", "true")),
+    ):
+        times = []
+        for _ in range(runs):
+            took, done = kubectl(up, *args)
+            if done.returncode != 0:
+                raise RuntimeError(f"{args}: {done.returncode} {done.stderr}")
+            times.append(took)
+        out[name + " (ms)"] = _stats(times, 1000, 1)
+    ctx = ssl.create_default_context(cafile=str(up.data / "pki" / "ca.crt"))
+    ctx.check_hostname = False
+    token = (up.data / "token").read_text().strip()
+    tls, upgrade = [], []
+    for _ in range(runs):
+        a, b, status = ws_exec_once(up, ctx, token)
+        if json.loads(status).get("status") != "Success":
+            raise RuntimeError(status)
+        tls.append(a)
+        upgrade.append(b)
+    out["ws v5 TLS connect (ms)"] = _stats(tls, 1000, 2)
+    out["ws v5 upgrade request -> Status (ms)"] = _stats(upgrade, 1000, 2)
+    return out
+
+
+def bench_forward(up: Up, mb: int, runs: int, binary: Path) -> dict[str, Any]:
+    env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": str(up.kubeconfig.parent)}
+    fwd = subprocess.Popen(
+        [str(binary), "port-forward", "pod/srv", ":9000"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert fwd.stdout is not None
+        line = fwd.stdout.readline()
+        if not line.startswith("Forwarding from 127.0.0.1:"):
+            raise RuntimeError(f"port-forward: {line!r}")
+        local = int(line.split(":")[1].split()[0])
+        sandbox = describe_cluster(up.proc.pid)["pods"]["default/srv"]
+        size = mb * 1024 * 1024
+        fwd_t, direct_t = [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            with socket.create_connection(("127.0.0.1", local), timeout=60) as s:
+                got = read_all(s)
+            fwd_t.append(time.perf_counter() - t)
+            if got != size:
+                raise RuntimeError(f"port-forward read {got} of {size}")
+            t = time.perf_counter()
+            with socket_in(f"/proc/{sandbox}/ns/net") as s:
+                s.settimeout(60)
+                s.connect(("127.0.0.1", 9000))
+                got = read_all(s)
+            direct_t.append(time.perf_counter() - t)
+            if got != size:
+                raise RuntimeError(f"direct read {got} of {size}")
+    finally:
+        fwd.terminate()
+        fwd.wait(10)
+    mbs = size / 1e6
+    return {
+        "bytes per connection": size,
+        "port-forward (MB/s)": _stats([mbs / x for x in fwd_t], 1, 0),
+        "direct in the pod's netns (MB/s)": _stats([mbs / x for x in direct_t], 1, 0),
+        "direct / port-forward (median s ratio)": round(
+            sorted(fwd_t)[len(fwd_t) // 2] / sorted(direct_t)[len(direct_t) // 2], 2
+        ),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--mb", type=int, default=100)
+    ap.add_argument("--pf-runs", type=int, default=5)
+    args = ap.parse_args()
+    result: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "load before": os.getloadavg(),
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
+        up = Up(Path(tmp), nodes=1)
+        try:
+            up.wait_readyz(60)
+            up.line("API ready", 30)
+            env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": tmp}
+            subprocess.run(
+                [str(KUBECTL), "apply", "-f", "-"],
+                input=manifest(args.mb), text=True, env=env, check=True, capture_output=True,
+            )  # fmt: skip
+            _, done = kubectl(
+                up, "wait", "--for=condition=Ready", "pod/box", "pod/srv", "--timeout=90s",
+                timeout=100,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr)
+            result["exec"] = bench_exec(up, args.runs)
+            result["port-forward 1.37"] = bench_forward(up, args.mb, args.pf_runs, KUBECTL)
+            old = KUBECTL.with_name("kubectl-1.20")
+            if old.exists():  # plain SPDY, no WebSocket tunnel
+                result["port-forward 1.20"] = bench_forward(up, args.mb, args.pf_runs, old)
+        finally:
+            result["up stop"] = up.stop()
+    result["load after"] = os.getloadavg()
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
