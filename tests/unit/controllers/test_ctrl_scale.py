@@ -15,6 +15,8 @@ from support.ctrl_loop import (
     wait_for,
 )
 
+from podnet.apiserver.store.base import Obj
+
 
 def test_loop_thousand_replicas_over_ten_nodes() -> None:
     with running(nodes=10) as (registry, _):
@@ -27,13 +29,18 @@ def test_loop_thousand_replicas_over_ten_nodes() -> None:
             },
         )
         registry.create(DEPLOYMENTS, "default", deployment("web", 1000))
-        wait_for(
-            lambda: sum(1 for p in pods(registry) if p["spec"].get("nodeName")) == 1000,
-            timeout=60,
-            what="1000 pods bound",
-        )
+        # One snapshot with exactly 1,000 pods, all bound. (Once, under heavy load, a
+        # later list held an unbound pod beside 1,000 bound ones: a transient extra pod
+        # not yet explained; see the session notes.)
+        snapshot: list[Obj] = []
+
+        def all_bound() -> bool:
+            snapshot[:] = pods(registry)
+            return len(snapshot) == 1000 and all(p["spec"].get("nodeName") for p in snapshot)
+
+        wait_for(all_bound, timeout=60, what="1000 pods, all bound")
         per_node: dict[str, int] = {}
-        for i, p in enumerate(pods(registry)):
+        for i, p in enumerate(snapshot):
             per_node[p["spec"]["nodeName"]] = per_node.get(p["spec"]["nodeName"], 0) + 1
             mark(registry, p, ip=f"10.244.{i // 250}.{i % 250 + 2}")
         assert sorted(per_node.values()) == [100] * 10
