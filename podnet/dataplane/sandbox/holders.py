@@ -5,32 +5,36 @@ A namespace lives as long as something refers to it. podnet never bind-mounts on
 by a process in the cluster's PID namespace: the cluster init (pid 1, holding the root
 netns), one ``sleep infinity`` per node (net + UTS namespaces, ``ip_forward=1``) and one
 "pause" per pod (net + UTS + mount: hostname, the pod's /etc files bind-mounted from a
-private tmpfs, a fresh /proc), the pod sandbox's pause container.
+private tmpfs, a fresh /proc), the pod sandbox's pause container. Pauses are forked by a
+small server (:mod:`.pause_server`), not by podnet: see :class:`PauseServer`.
 
 Only the init has PR_SET_PDEATHSIG (plus a liveness pipe): the signal fires when the
 *thread* that spawned the process exits, so a pod started from a short-lived worker
 thread would die with it. Holders die with the init instead (pid_namespaces(7): the
-init's death SIGKILLs the namespace). Namespaces are created in ``preexec_fn`` with
-ctypes, no shell; a failure there is raised as :class:`NotSupportedError`.
+init's death SIGKILLs the namespace). Namespaces are created in ``preexec_fn`` (in the
+server's child for a pause) with ctypes, no shell; a failure there is raised as
+:class:`NotSupportedError`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from podnet.dataplane import netns
-from podnet.errors import NotSupportedError
+from podnet.errors import NotSupportedError, PodnetError
 
 INIT_SCRIPT = Path(__file__).with_name("cluster_init.py")
-# A private scratch mount point for the pod's files: any directory that exists; the
-# tmpfs is detached again at once, so the pod still sees the host's /tmp after it.
-_SCRATCH = "/tmp"
+PAUSE_SERVER = Path(__file__).with_name("pause_server.py")
 
 
 def _sleep_argv() -> list[str]:
@@ -110,30 +114,125 @@ def spawn_node(hostname: str) -> subprocess.Popen[bytes]:
     return _spawn(f"node {hostname}", _sleep_argv(), setup)
 
 
-def spawn_pause(hostname: str, files: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """A pod sandbox: new net, UTS and mount namespaces, its files bind-mounted.
+class Holder:
+    """A pod's pause, a child of the :class:`PauseServer`: what Popen offers for one.
 
-    ``files`` maps absolute paths that exist on the host (/etc/hosts, ...) to the
-    content the pod must see there. Mount propagation is made private first so
-    nothing done here can reach the host's mount table.
+    Its pid stays allocated (alive or a zombie) until :meth:`wait`, which asks the
+    server to reap it, as for a Popen child of podnet.
     """
-    contents = [(path, text.encode()) for path, text in files.items()]
 
-    def setup() -> None:
-        netns.unshare(netns.CLONE_NEWNET | netns.CLONE_NEWUTS | netns.CLONE_NEWNS)
-        netns.sethostname(hostname)
-        netns.mount(None, "/", None, netns.MS_REC | netns.MS_PRIVATE)
-        netns.mount("podnet", _SCRATCH, "tmpfs", netns.MS_NOSUID | netns.MS_NODEV, "size=1m")
-        for i, (path, raw) in enumerate(contents):
-            src = f"{_SCRATCH}/{i}"
-            fd = os.open(src, os.O_WRONLY | os.O_CREAT, 0o644)
+    def __init__(self, server: PauseServer, pid: int, nspid: int) -> None:
+        self.pid = pid
+        self._nspid = nspid
+        self._server = server
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
             try:
-                os.write(fd, raw)
-            finally:
-                os.close(fd)
-            netns.mount(src, path, None, netns.MS_BIND)
-        netns.umount(_SCRATCH)
-        # A /proc for the cluster's PID namespace: a pod does not see host processes.
-        netns.mount("proc", "/proc", "proc", netns.MS_NOSUID | netns.MS_NODEV | netns.MS_NOEXEC)
+                with open(f"/proc/{self.pid}/stat", "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1].split()[0]
+            except (FileNotFoundError, ProcessLookupError):  # reaped by the init: gone
+                state = b"X"
+            if state in (b"Z", b"X"):
+                self.wait()
+        return self.returncode
 
-    return _spawn(f"pod sandbox {hostname}", _sleep_argv(), setup)
+    def kill(self) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            self.returncode = self._server.reap(self._nspid)
+        return self.returncode
+
+
+class PauseServer:
+    """Client of :mod:`.pause_server`, started once per cluster in its PID namespace.
+
+    Creating a pod sandbox by forking podnet (hundreds of MB) and running set-up code
+    in the child cost more than the namespaces themselves; the server is a small
+    Python process that forks each pause from itself. Thread-safe.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        self._proc = proc
+        self._stdin, self._stdout = proc.stdin, proc.stdout
+        self._lock = threading.Lock()
+
+    @classmethod
+    def start(cls) -> PauseServer:
+        """Run on the spawner thread: the server must live in the cluster PID namespace."""
+        argv = [sys.executable, "-I", "-S", str(PAUSE_SERVER), *_sleep_argv()]
+        return cls(
+            _spawn(
+                "pod sandbox server",
+                argv,
+                lambda: None,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+        )
+
+    def _send(self, reqs: Sequence[dict[str, Any]]) -> None:
+        self._stdin.write(b"".join(json.dumps(r).encode() + b"\n" for r in reqs))
+        self._stdin.flush()
+
+    def _read(self) -> dict[str, Any]:
+        line = self._stdout.readline()
+        if not line:
+            raise NotSupportedError("the pod sandbox server died")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def spawn(self, pods: Sequence[tuple[str, Mapping[str, str]]]) -> list[Holder | PodnetError]:
+        """Pause holders for ``(hostname, files)`` pairs, set up in parallel.
+
+        ``files`` maps absolute paths that exist on the host (/etc/hosts, ...) to the
+        content the pod must see there. Returns a holder or the error, in order.
+        """
+        out: list[Holder | PodnetError] = []
+        with self._lock:
+            try:
+                self._send(
+                    [
+                        {"op": "spawn", "id": i, "hostname": h, "files": [*files.items()]}
+                        for i, (h, files) in enumerate(pods)
+                    ]
+                )
+                replies = [self._read() for _ in pods]
+            except (OSError, ValueError) as e:
+                raise NotSupportedError(f"the pod sandbox server failed: {e}") from e
+            failed = []
+            for r in sorted(replies, key=lambda r: int(r["id"])):
+                if "error" in r:
+                    failed.append(int(r["nspid"]))
+                    what = f"pod sandbox {pods[int(r['id'])][0]}"
+                    out.append(NotSupportedError(f"cannot create the {what}: {r['error']}"))
+                else:
+                    out.append(Holder(self, int(r["pid"]), int(r["nspid"])))
+        for nspid in failed:
+            self.reap(nspid)
+        return out
+
+    def reap(self, nspid: int) -> int:
+        """Wait for a dead (or killed) child of the server; its returncode."""
+        with self._lock:
+            try:
+                self._send([{"op": "reap", "nspid": nspid}])
+                reply = self._read()
+            except (OSError, ValueError) as e:
+                raise NotSupportedError(f"the pod sandbox server failed: {e}") from e
+            assert reply.get("reaped") == nspid, reply
+            return int(reply["code"])
+
+    def close(self) -> None:
+        """End the server (its holders live on until the cluster init dies)."""
+        with contextlib.suppress(OSError):
+            self._stdin.close()
+        self._stdout.close()
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()

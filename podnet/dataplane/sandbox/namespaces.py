@@ -35,9 +35,10 @@ from podnet.model.cluster import Node
 from podnet.model.objects import Pod
 
 Proc = subprocess.Popen[bytes]
+Holder = Proc | holders.Holder
 
 
-def _kill(proc: Proc) -> None:
+def _kill(proc: Holder) -> None:
     if proc.poll() is None:
         proc.kill()
     proc.wait()
@@ -57,7 +58,8 @@ class Sandbox:
         self._init = init
         self._liveness_w = liveness_w
         self._nodes: dict[str, tuple[Node, Proc]] = {}
-        self._pods: dict[str, tuple[Pod, Proc]] = {}
+        self._pods: dict[str, tuple[Pod, holders.Holder]] = {}
+        self._pause_server: holders.PauseServer | None = None  # started at the first pod
         self._closed = False
         self._lock = threading.RLock()
 
@@ -115,8 +117,11 @@ class Sandbox:
             if self._closed:
                 return
             self._closed = True
-            for _, proc in [*self._pods.values(), *self._nodes.values()]:
+            holders_: list[Holder] = [p for _, p in self._pods.values()]
+            for proc in [*holders_, *(p for _, p in self._nodes.values())]:
                 _kill(proc)
+            if self._pause_server is not None:
+                self._pause_server.close()
             # The init's exit kills every other process in the namespace at once, but
             # the kernel then waits (zap_pid_ns_processes) until every one is *reaped*;
             # podnet's own children (the runtime's containers) are reaped by their
@@ -214,12 +219,14 @@ class Sandbox:
                 raise
 
     def _start_pauses(self, pods: Sequence[Pod]) -> None:
+        if self._pause_server is None:
+            self._pause_server = self._spawner.call(holders.PauseServer.start)
         starts = []
         for pod in pods:
             assert pod.ip is not None
             files = pod_files(pod, pod.ip)
-            starts.append(partial(holders.spawn_pause, files.hostname, files.by_path()))
-        started = self._spawner.map(starts)
+            starts.append((files.hostname, files.by_path()))
+        started = self._pause_server.spawn(starts)
         for pod, pause in zip(pods, started, strict=True):
             if not isinstance(pause, BaseException):
                 self._pods[pod.key] = (pod, pause)
@@ -328,7 +335,7 @@ class Sandbox:
         return _holder_pid(found[1], f"pod {key}")
 
 
-def _holder_pid(proc: Proc, what: str) -> int:
+def _holder_pid(proc: Holder, what: str) -> int:
     """The pid of a live holder, never of a dead one.
 
     Only podnet reaps its holders, so until :meth:`Popen.poll` sees one dead its pid

@@ -1,0 +1,126 @@
+"""Fork server for pod sandboxes ("pause" holders). Standalone: stdlib only, run with -I -S.
+
+Forking podnet itself per pod is what made sandboxes dear: the child copies the page
+tables of a process of a few hundred MB and runs Python set-up code that touches (and
+so copies) its pages. This process is small, started once per cluster inside the
+cluster's PID namespace, and forks each holder from there, so the holders still die
+with the cluster init. argv: the holder's program (``sleep infinity``).
+
+Requests on stdin and replies on stdout are JSON lines:
+
+- ``{"op": "spawn", "id": n, "hostname": h, "files": [[path, text], ...]}``: a child
+  with new net, UTS and mount namespaces (hostname set, the files bind-mounted from a
+  private tmpfs, a fresh /proc) replies ``{"id": n, "pid": host pid, "nspid": pid
+  here}`` or ``{"id": n, "error": why, "nspid": ...}`` and execs the holder program.
+  Children reply themselves (one write below PIPE_BUF is atomic), so a batch of
+  requests is set up in parallel.
+- ``{"op": "reap", "nspid": p}``: wait for that child, reply ``{"reaped": p, "code": c}``
+  (as Popen.returncode). Nothing is reaped unasked: a holder's pid stays allocated
+  until podnet says so, so a pid podnet holds never names someone else.
+
+EOF on stdin ends this process; the holders live on until the cluster init dies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import sys
+from typing import Any
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWNET = 0x40000000
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 0x2
+# A private scratch mount point for the pod's files: any directory that exists; the
+# tmpfs is detached again at once, so the pod still sees the host's /tmp after it.
+SCRATCH = "/tmp"
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    enc = [None if s is None else s.encode() for s in (source, target, fstype, data)]
+    rc = libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3])
+    _check(rc, f"mount {source or ''} {target} ({fstype or 'bind'})")
+
+
+def _set_up(hostname: str, files: list[list[str]]) -> None:
+    """What podnet's preexec_fn did: the pod's namespaces, hostname, files and /proc."""
+    _check(libc.unshare(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS), "unshare")
+    raw = hostname.encode()
+    _check(libc.sethostname(raw, len(raw)), "sethostname")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here reaches the host
+    _mount("podnet", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
+    for i, (path, text) in enumerate(files):
+        src = f"{SCRATCH}/{i}"
+        fd = os.open(src, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+        _mount(src, path, None, MS_BIND)
+    _check(libc.umount2(SCRATCH.encode(), MNT_DETACH), f"umount {SCRATCH}")
+    # A /proc for the cluster's PID namespace: a pod does not see host processes.
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def _child(req: dict[str, Any], argv: list[str]) -> None:
+    """Runs in the forked child; never returns."""
+    reply: dict[str, Any] = {"id": req["id"], "nspid": os.getpid()}
+    try:
+        os.setsid()  # as Popen(start_new_session=True): Ctrl-C goes to podnet only
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # as Popen(restore_signals=True)
+            signal.signal(sig, signal.SIG_DFL)
+        # /proc is still the one podnet sees: this is our pid as podnet names it.
+        reply["pid"] = int(os.readlink("/proc/self"))
+        _set_up(req["hostname"], req["files"])
+    except BaseException as e:
+        reply.pop("pid", None)
+        reply["error"] = str(e)
+    try:
+        os.write(1, (json.dumps(reply) + "\n").encode())
+        if "error" in reply:
+            os._exit(1)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)  # not podnet's pipe: its EOF means this server is gone
+        os.close(null)
+        os.execv(argv[0], argv)
+    finally:
+        os._exit(127)
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    for line in sys.stdin.buffer:
+        req = json.loads(line)
+        if req["op"] == "spawn":
+            sys.stdout.flush()
+            if os.fork() == 0:
+                _child(req, argv)
+        elif req["op"] == "reap":
+            _, status = os.waitpid(req["nspid"], 0)
+            code = os.waitstatus_to_exitcode(status)
+            sys.stdout.write(json.dumps({"reaped": req["nspid"], "code": code}) + "\n")
+            sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
