@@ -40,7 +40,7 @@ from typing import Any
 from podnet.apiserver.errors import not_found
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
-from podnet.dataplane.runtime.state import PodStatus
+from podnet.dataplane.runtime.state import RUNNING, PodStatus
 from podnet.errors import ImageError, PodnetError
 from podnet.live import kubelet_logs
 from podnet.live.cluster import SYNC_WAIT, LiveCluster
@@ -406,6 +406,7 @@ class Kubelet:
         since_seconds: int | None = None,
         timestamps: bool = False,
         cancelled: Callable[[], bool] | None = None,
+        started: Callable[[], None] | None = None,
     ) -> Iterator[bytes]:
         """``kubectl logs -f``: chunks of lines until the run ends, the pod goes or
         ``cancelled()`` (the reader went away). Blocking (polls the file): iterate it
@@ -416,11 +417,30 @@ class Kubelet:
         def stopped() -> bool:
             if cancelled is not None and cancelled():
                 return True
-            return not self._running or rec.terminating or kubelet_logs.newest(d) != path
+            if not self._running or rec.terminating or kubelet_logs.newest(d) != path:
+                return True
+            # the container exited (kuberuntime/logs/logs.go: a follow ends once
+            # isContainerRunning is false), its output already in the file
+            return not self._container_running(rec.pod.key, d.name)
 
         return kubelet_logs.follow(
-            path, stopped, tail=tail, since_seconds=since_seconds, timestamps=timestamps
+            path,
+            stopped,
+            tail=tail,
+            since_seconds=since_seconds,
+            timestamps=timestamps,
+            started=started,
         )
+
+    def _container_running(self, key: str, container: str) -> bool:
+        runtime = self.cluster.runtime
+        if runtime is None:
+            return False
+        try:
+            status = runtime.status(key).container(container)
+        except PodnetError:
+            return False
+        return status is not None and status.state == RUNNING
 
     def _warn(self, message: str) -> None:
         if message in self._warned:

@@ -96,11 +96,16 @@ def follow(
     tail: int | None,
     since_seconds: int | None,
     timestamps: bool,
+    started: Callable[[], None] | None = None,
 ) -> Iterator[bytes]:
     """What :func:`read` gives, then each new complete line as it is written, until
-    ``stopped()`` (checked every :data:`POLL` seconds) and the file is read to its end."""
+    ``stopped()`` (checked every :data:`POLL` seconds) and the file is read to its end.
+    ``started()`` is called once the file was first read: what comes later is followed
+    (attach -i sends stdin only then, so no reply is lost to ``tail=0``)."""
     with path.open("rb") as f:
         data = f.read()
+        if started is not None:
+            started()
         complete = data[: data.rfind(b"\n") + 1]  # a line being written waits its turn
         first = _select(complete, tail, since_seconds, timestamps)
         if first:

@@ -16,9 +16,11 @@ namespace by a short-lived thread (:func:`podnet.dataplane.netns.socket_in`; a s
 keeps its namespace), connected to localhost there: nothing changes on the host and
 nothing listens in the pod.
 
-attach: the container's output from now on (its log, followed). The runtime gives
-containers no stdin, so attaching with stdin is refused as kubelet refuses a
-container that did not ask for one (``stdin: true`` in its spec).
+attach: the container's output from now on (its log, followed). With ``-i``, input
+goes to the stdin pipe the runtime keeps for a container with ``stdin: true``
+(:meth:`Runtime.attach_stdin`); one without is refused as kubelet refuses it, and with
+``stdinOnce`` the pipe is closed when the first attach's input ends (the process
+reads EOF), as the Container spec describes.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import subprocess
 import termios
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from podnet.apiserver.errors import ApiError, bad_request, not_found
@@ -395,17 +397,40 @@ class PodStreamer:
                 f"container {cname} in pod {name} was not started with stdin: true; "
                 "attach without -i to follow its output"
             )
-        if stdin:
-            raise bad_request(
-                f"container {cname} in pod {name}: podnet's runtime does not keep "
-                "containers' stdin; attach without -i to follow its output"
-            )
+        loop = asyncio.get_running_loop()
         stop = threading.Event()
+        primed = asyncio.Event()
+
+        def started() -> None:  # on the follow's thread, once the log was first read
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(primed.set)
+
         try:
-            chunks = self.kubelet.follow_logs(namespace, name, cname, tail=0, cancelled=stop.is_set)
+            chunks = self.kubelet.follow_logs(
+                namespace, name, cname, tail=0, cancelled=stop.is_set, started=started
+            )
         except ApiError:
             raise bad_request(f'container not found ("{cname}")') from None
-        return Attached(asyncio.get_running_loop(), chunks, stop)
+        if not stdin:
+            return Attached(loop, chunks, stop)
+        runtime = self.kubelet.cluster.runtime
+        assert runtime is not None
+        key = rec.pod.key
+        try:
+            # None: a stdinOnce container whose stdin an earlier attach closed; input is
+            # dropped then, as a closed stdin drops it
+            writer = runtime.attach_stdin(key, cname)
+        except PodnetError:
+            raise bad_request(f'container not found ("{cname}")') from None
+        once = spec.get("stdinOnce") is True
+        return Attached(
+            loop,
+            chunks,
+            stop,
+            stdin=_Input(loop, writer),
+            primed=primed,
+            stdin_ended=(lambda: runtime.close_stdin(key, cname)) if once else None,
+        )
 
     # -- port-forward -----------------------------------------------------------------
     async def port_forward(
@@ -448,12 +473,22 @@ class PodStreamer:
 
 
 class Attached:
-    """``attach`` without stdin: the container's output from now on, read by a thread
-    (the log follow blocks) and handed to the loop; ``wait`` ends with the output."""
+    """``attach``: the container's output from now on, read by a thread (the log follow
+    blocks) and handed to the loop; ``wait`` ends with the output. With ``stdin``, input
+    is written once the follow has begun (``primed``), so no reply is lost; its end
+    calls ``stdin_ended`` (stdinOnce)."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, chunks: Iterator[bytes], stop: threading.Event
+        self,
+        loop: asyncio.AbstractEventLoop,
+        chunks: Iterator[bytes],
+        stop: threading.Event,
+        *,
+        stdin: _Input | None = None,
+        primed: asyncio.Event | None = None,
+        stdin_ended: Callable[[], None] | None = None,
     ) -> None:
+        self._in, self._primed, self._stdin_ended = stdin, primed, stdin_ended
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._stop = stop  # the follow polls it: the thread ends soon after kill()
         self._done: asyncio.Future[int] = loop.create_future()
@@ -471,10 +506,22 @@ class Attached:
         threading.Thread(target=pump, name="attach-follow", daemon=True).start()
 
     async def write_stdin(self, data: bytes) -> None:
-        return None
+        if self._in is None:
+            return
+        if self._primed is not None:
+            await self._primed.wait()
+        await self._in.write(data)
 
     async def close_stdin(self) -> None:
-        return None
+        self._end_stdin()
+
+    def _end_stdin(self) -> None:
+        if self._in is None:
+            return
+        self._in.close()
+        self._in = None
+        if self._stdin_ended is not None:
+            self._stdin_ended()
 
     async def stdout(self) -> AsyncIterator[bytes]:
         while (chunk := await self._queue.get()) is not None:
@@ -494,5 +541,6 @@ class Attached:
 
     async def kill(self) -> None:
         self._stop.set()
+        self._end_stdin()
         if not self._done.done():
             self._done.set_result(0)

@@ -125,6 +125,8 @@ def to_container(ctx: DocContext, path: Path, c: dict[str, Any]) -> Container:
         readiness_probe=(
             to_probe(ctx, (*path, "readinessProbe"), probe) if isinstance(probe, dict) else None
         ),
+        stdin=c.get("stdin") is True,
+        stdin_once=c.get("stdinOnce") is True,
     )
 
 

@@ -58,6 +58,10 @@ class Container:
     working_dir: str | None = None
     ports: tuple[ContainerPort, ...] = ()
     readiness_probe: Probe | None = None
+    # the runtime keeps a pipe to the process's stdin for ``attach -i``; stdin_once:
+    # closed when the first attach session ends (the Container spec's stdin/stdinOnce)
+    stdin: bool = False
+    stdin_once: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ callbacks of an earlier run (a late probe result) harmless.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from collections.abc import Callable
@@ -75,6 +76,9 @@ class ContainerRunner:
         self._timers: list[Timer] = []
         self.stopping = False
         self.done = False  # no process running and none coming
+        # the write end of a ``stdin: true`` container's stdin pipe, for attach -i:
+        # open while its process runs, each run gets a new pipe (docker's OpenStdin)
+        self._stdin: int | None = None
 
     # --- helpers -----------------------------------------------------------------
     def _set(self, **changes: object) -> None:
@@ -110,16 +114,27 @@ class ContainerRunner:
         self.done = False
         started = self.loop.clock()
         self.log.new_instance(self.status.restart_count)
+        stdin: int | None = None
         try:
             argv, env, cwd = self.command()
-            proc = self.cfg.spawner(
-                self.cfg.pod_key, argv, env, cwd, subprocess.PIPE, subprocess.STDOUT
-            )
+            if self.container.stdin:
+                stdin, self._stdin = os.pipe()
+                proc = self.cfg.spawner(
+                    self.cfg.pod_key, argv, env, cwd, subprocess.PIPE, subprocess.STDOUT, stdin
+                )
+            else:
+                proc = self.cfg.spawner(
+                    self.cfg.pod_key, argv, env, cwd, subprocess.PIPE, subprocess.STDOUT
+                )
         except (OSError, ValueError, PodnetError) as e:
+            self.close_stdin()
             self.log.append(f"podnet: cannot start container {self.container.name}: {e}")
             self._set(state=TERMINATED, reason="StartError", exit_code=START_ERROR, ready=False)
             self._after_exit(START_ERROR, started)
             return
+        finally:
+            if stdin is not None:
+                os.close(stdin)  # the child has its copy
         probe = None if self._init else self.container.readiness_probe
         ready = probe is None and not self._init
         self._set(state=RUNNING, reason="", exit_code=None, started=started, ready=ready)
@@ -136,6 +151,7 @@ class ContainerRunner:
         # as when a container's init exits and its PID namespace goes: kill what is left
         signal_tree(watch.proc, signal.SIGKILL)
         self._watch = None
+        self.close_stdin()
         code = exit_code(returncode)
         self._cancel_timers()
         reason = "Completed" if code == 0 else "Error"
@@ -184,6 +200,17 @@ class ContainerRunner:
     @property
     def running(self) -> bool:
         return self._watch is not None
+
+    def stdin_writer(self) -> int | None:
+        """A new fd writing to the running process's stdin (the caller closes it), or
+        None: no ``stdin: true``, or closed after a ``stdinOnce`` attach."""
+        return None if self._stdin is None else os.dup(self._stdin)
+
+    def close_stdin(self) -> None:
+        """Our end of the stdin pipe: the process reads EOF once attach ends too."""
+        if self._stdin is not None:
+            os.close(self._stdin)
+            self._stdin = None
 
     # --- readiness probe ------------------------------------------------------------
     def _probe(self, gen: int, state: probes.ProbeState) -> None:

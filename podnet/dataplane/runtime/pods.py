@@ -212,6 +212,24 @@ class Runtime:
             env = container_env(runner.image, runner.container, base=runner.cfg.base_env)
             return host_argv(runner.image, argv), env, runner.container.working_dir or "/"
 
+    def attach_stdin(self, key: str, container: str) -> int | None:
+        """An fd writing to the stdin of a running container (the caller closes it), or
+        None when the runtime keeps none (no ``stdin: true``, or ``stdinOnce`` used up).
+        Raises :class:`PodRuntimeError` when the container is not running."""
+        with self.loop.lock:
+            runner = self._run(key).runners.get(container)
+            if runner is None or not runner.running:
+                raise PodRuntimeError(f"container {container!r} of pod {key} is not running")
+            return runner.stdin_writer()
+
+    def close_stdin(self, key: str, container: str) -> None:
+        """Close the container's stdin until its next start (``stdinOnce``, the first
+        attach session ended)."""
+        with self.loop.lock:
+            runner = self._run(key).runners.get(container)
+            if runner is not None:
+                runner.close_stdin()
+
     def pods(self) -> list[str]:
         with self.loop.lock:
             return sorted(self._pods)

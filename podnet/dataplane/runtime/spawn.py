@@ -28,6 +28,7 @@ class Spawner(Protocol):
         cwd: str | None,
         stdout: Stream,
         stderr: Stream,
+        stdin: Stream = subprocess.DEVNULL,
     ) -> subprocess.Popen[bytes]: ...
 
 
@@ -38,18 +39,22 @@ def host_spawner(
     cwd: str | None,
     stdout: Stream,
     stderr: Stream,
+    stdin: Stream = subprocess.DEVNULL,
 ) -> subprocess.Popen[bytes]:
-    """Start ``argv`` on the host, in a new session, stdin closed."""
+    """Start ``argv`` on the host, in a new session, stdin closed unless given."""
     del pod_key  # every "pod" shares the host's namespaces
-    return subprocess.Popen(argv, cwd=cwd, **_container_io(env, stdout, stderr))
+    return subprocess.Popen(argv, cwd=cwd, **_container_io(env, stdout, stderr, stdin))
 
 
-def _container_io(env: dict[str, str], stdout: Stream, stderr: Stream) -> dict[str, Any]:
-    """What every container process gets: its env, no stdin, its log pipes, and a
-    session of its own (so :func:`signal_tree` can signal exactly its process group)."""
+def _container_io(
+    env: dict[str, str], stdout: Stream, stderr: Stream, stdin: Stream
+) -> dict[str, Any]:
+    """What every container process gets: its env, no stdin (a pipe for a container
+    with ``stdin: true``), its log pipes, and a session of its own (so
+    :func:`signal_tree` can signal exactly its process group)."""
     return {
         "env": env,
-        "stdin": subprocess.DEVNULL,
+        "stdin": stdin,
         "stdout": stdout,
         "stderr": stderr,
         "start_new_session": True,
@@ -76,8 +81,9 @@ def sandbox_spawner(sandbox: SandboxLike) -> Spawner:
         cwd: str | None,
         stdout: Stream,
         stderr: Stream,
+        stdin: Stream = subprocess.DEVNULL,
     ) -> subprocess.Popen[bytes]:
-        return sandbox.spawn(pod_key, argv, cwd=cwd, **_container_io(env, stdout, stderr))
+        return sandbox.spawn(pod_key, argv, cwd=cwd, **_container_io(env, stdout, stderr, stdin))
 
     return spawn
 

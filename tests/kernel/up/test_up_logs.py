@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support.kube import KUBECTL_VERSIONS, UpCluster, eventually, podnet_up
+from support.kube import KUBECTL_VERSIONS, Done, UpCluster, eventually, podnet_up
 from support.live import require_live
 
 pytestmark = pytest.mark.kernel
@@ -169,3 +169,22 @@ def test_logs_containers_and_selectors(version: str, up: UpCluster) -> None:
     else:  # the first container (kubectl.kubernetes.io/default-container unset)
         assert sorted(ln.split("-")[0] for ln in _lines(got.out)) == ["a", "c"], got
         assert 'Defaulted container "a" out of: a, b' in got.err, got
+
+
+@pytest.mark.parametrize("version", KUBECTL_VERSIONS)
+def test_logs_follow_ends_when_the_container_exits(version: str, up: UpCluster) -> None:
+    k = up.kubectl(version)
+    name = f"short-{version.replace('.', '-')}"
+    k.ok(
+        "run",
+        name,
+        "--image=busybox",
+        "--restart=Never",
+        "--",
+        "sh",
+        "-c",
+        "echo one; sleep 3; echo two",
+    )
+    k.ok("wait", "--for=condition=Ready", f"pod/{name}", "--timeout=30s", timeout=40)
+    # kubelet's follow ends once the container is not running (logs.go isContainerRunning)
+    assert k("logs", "-f", name, timeout=20) == Done(0, "one\ntwo\n", "")
