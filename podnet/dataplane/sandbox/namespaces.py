@@ -117,8 +117,10 @@ class Sandbox:
             if self._closed:
                 return
             self._closed = True
-            holders_: list[Holder] = [p for _, p in self._pods.values()]
-            for proc in [*holders_, *(p for _, p in self._nodes.values())]:
+            for _, pause in self._pods.values():
+                with contextlib.suppress(PodnetError):  # the pause server died: the init reaps
+                    _kill(pause)
+            for _, proc in self._nodes.values():
                 _kill(proc)
             if self._pause_server is not None:
                 self._pause_server.close()

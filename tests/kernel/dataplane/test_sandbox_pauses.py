@@ -79,3 +79,17 @@ def test_a_failed_set_up_is_an_error_and_leaves_no_child() -> None:
         assert not alive(good.pid)
     finally:
         server.close()
+
+
+def test_a_dead_pause_server_fails_new_pods_and_close_still_works(driver: Driver) -> None:
+    driver.ok(op="nodes", n=1)
+    driver.ok(op="pods", pods=PODS[:2])
+    pids = driver.ok(op="pids")["pids"]
+    server = int(_status(pids["pod/default/p0"])["PPid"])
+    os.kill(server, signal.SIGKILL)
+    r = driver.call(op="pods", pods=PODS[2:])
+    assert not r["ok"] and r["error"] == "NotSupportedError", r
+    # the pauses live on (re-parented to the cluster init), and so do their pods
+    assert driver.ok(op="exec", pod="default/p1", argv=["true"])["rc"] == 0
+    driver.ok(op="close")
+    assert wait_until(lambda: not any(alive(p) for p in pids.values()))
