@@ -433,9 +433,17 @@ class LiveCluster:
         self.runtime.loop.remove_reader(self.sandbox.init_death_fd)
         if not self._closing:
             pid = self.sandbox.init_pid
-            self._failed(
-                ClusterError(f"the cluster init (pid {pid}) died, and every node and pod with it")
+            # The root cause wins over what its death broke first (a holder's or the
+            # pause server's death seen a moment earlier under load).
+            self.failure = ClusterError(
+                f"the cluster init (pid {pid}) died, and every node and pod with it"
             )
+
+    def _init_gone(self) -> bool:
+        """Whether the cluster init has died (its death fd is readable), even if the
+        loop has not run :meth:`_init_died` yet."""
+        assert self.sandbox is not None
+        return bool(select.select([self.sandbox.init_death_fd], [], [], 0)[0])
 
     def _watch_holders(self) -> None:
         """Watch each node holder and pod sandbox not watched yet (a pidfd in the
@@ -465,8 +473,8 @@ class LiveCluster:
         what, fd = self._holders.pop(pid)
         self.runtime.loop.remove_reader(fd)
         os.close(fd)
-        if self._closing or self.sandbox.pids().get(what) != pid:
-            return
+        if self._closing or self.sandbox.pids().get(what) != pid or self._init_gone():
+            return  # the init's own death is the one to report (_init_died)
         kind, _, name = what.partition("/")
         if kind == "node":
             self._report(

@@ -33,6 +33,7 @@ import queue
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -40,6 +41,7 @@ from typing import Any
 from podnet.apiserver.errors import not_found
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
+from podnet.control.served import served_ports
 from podnet.dataplane.runtime.state import RUNNING, PodStatus
 from podnet.errors import ImageError, PodnetError
 from podnet.live import kubelet_logs
@@ -53,6 +55,7 @@ from podnet.live.kubelet_write import (
     newer,
     sync_mirror,
 )
+from podnet.live.listening import Listeners
 from podnet.model.clusterpolicy import ClusterNetworkPolicy
 from podnet.model.objects import Namespace, NetworkPolicy, Pod, Service
 
@@ -72,6 +75,8 @@ WATCHED = [
 # Pods per sandbox batch (Kubelet._start): the sync of one chunk's IPs overlaps the
 # creation of the next chunk's sandboxes; each batch costs one ``ip -batch`` per node.
 CHUNK = 100
+GATHER = 0.05  # seconds the sync loop lets a burst of events gather
+SERVER_WAIT = 1.0  # seconds clients of a batch wait at most for its servers to listen
 DEFAULT_GRACE = 30  # spec.terminationGracePeriodSeconds default (core/v1 defaults.go)
 
 
@@ -147,6 +152,9 @@ class Kubelet:
                 batch = [self._queue.get(timeout=0.2)]
             except queue.Empty:
                 continue
+            # Objects written together (one `kubectl apply`: a few ms apart) make one
+            # batch, so its servers can start before its clients (_containers).
+            time.sleep(GATHER)
             while True:  # everything queued meanwhile: one data-plane change per batch
                 try:
                     batch.append(self._queue.get_nowait())
@@ -302,9 +310,34 @@ class Kubelet:
     def _containers(self, recs: list[PodRecord], placed: list[Pod]) -> None:
         for rec, pod in zip(recs, placed, strict=True):
             rec.pod, rec.placed = pod, True
-        self.cluster.start_pods(placed, {r.pod.key: r.log_dir for r in recs})
+        log_dirs = {r.pod.key: r.log_dir for r in recs}
+        services = self.cluster.desired().services
+        servers = [p for p in placed if served_ports(p, services)]
+        clients = [p for p in placed if not served_ports(p, services)]
+        if servers and clients:
+            # Pods that arrive together (one `kubectl apply`) start servers first, and
+            # their clients once the servers listen and their endpoints are applied, or
+            # after SERVER_WAIT at most, as `podnet run` does: a client's first request
+            # then does not race a server's start-up and fall into CrashLoopBackOff.
+            # An order within one kubelet sync, which Kubernetes leaves open.
+            self.cluster.start_pods(servers, log_dirs)
+            self._wait_listening(servers)
+            self.cluster.start_pods(clients, log_dirs)
+        else:
+            self.cluster.start_pods(placed, log_dirs)
         for rec in recs:
             self.status.dirty(rec.pod.key)
+
+    def _wait_listening(self, servers: list[Pod]) -> None:
+        assert self.cluster.sandbox is not None
+        listeners = Listeners(
+            self.cluster.sandbox.pod_pid, self.cluster.desired().services, servers
+        )
+        end = time.monotonic() + SERVER_WAIT
+        while not listeners.all_listening() and time.monotonic() < end and self._running:
+            time.sleep(0.01)
+        with contextlib.suppress(PodnetError):
+            self.cluster.wait_synced(max(0.0, end - time.monotonic()))
 
     # -- deletion ------------------------------------------------------------------------
     def _kill(self, rec: PodRecord, obj: Obj) -> None:
