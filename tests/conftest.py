@@ -19,6 +19,9 @@ from support.live import require_live
 from support.paths import REPO
 from support.sandbox import Driver, driver_argv, driver_env, require_kernel
 
+# The recorded Kubernetes API (the `api` fixture of the podnet.kube unit tests).
+pytest_plugins = ["support.recorded_api"]
+
 TIERS = ("unit", "fake", "kernel", "e2e")
 
 

@@ -9,13 +9,14 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from podnet.apiserver import auth, certs, errors, resources
 from podnet.apiserver.certs import ServerTLS
 from podnet.apiserver.http.app import ServerThread
+from podnet.apiserver.http.podstreams import PodStreams
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.store.memory import MemoryStore
 
@@ -113,7 +114,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
 
 def _set_streams(api: Api, streams: Streams) -> None:
     assert api.server.server is not None
-    api.server.server.pod_streams = streams
+    api.server.server.pod_streams = cast(PodStreams, streams)  # logs only: all these use
 
 
 def test_without_pod_streams_logs_are_not_found(api: Api) -> None:

@@ -11,7 +11,7 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from conftest import FakeApi, fixture
+from support.recorded_api import FakeApi, fixture
 
 from podnet.kube.client import Client
 from podnet.kube.config import ExecConfig, KubeConfig

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import FakeApi, fixture, k3s
+from support.recorded_api import FakeApi, fixture, k3s
 
 from podnet.cli.main import main
 from podnet.kube.client import Client

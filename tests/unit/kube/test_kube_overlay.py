@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from conftest import FakeApi, k3s
+from support.recorded_api import FakeApi, k3s
 
 from podnet.analyze.diff import compute_diff
 from podnet.kube.client import Client

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "unit" / "kube" / "fixtures"
 
 
 def fixture(name: str) -> Any:
