@@ -29,6 +29,7 @@ class Installed:
     path: Path
     context: str
     previous_context: str
+    server: str = ""  # ours; entries another `up` of the same name wrote since stay
 
 
 def entry_name(name: str) -> str:
@@ -130,7 +131,7 @@ def install(
     context = entry_name(name)
     data["current-context"] = context
     _write(target, data)
-    return Installed(target, context, "" if previous == context else previous)
+    return Installed(target, context, "" if previous == context else previous, server)
 
 
 def remove(installed: Installed) -> None:
@@ -138,6 +139,13 @@ def remove(installed: Installed) -> None:
     current-context comes back (if it still exists), else none is current."""
     data = _read(installed.path)
     n = installed.context
+    servers = [
+        (c.get("cluster") or {}).get("server")
+        for c in data["clusters"]
+        if isinstance(c, dict) and c.get("name") == n
+    ]
+    if installed.server and servers and installed.server not in servers:
+        return  # another cluster of the same name took the entries over: they are its
     for key in ("clusters", "users", "contexts"):
         data[key] = [i for i in data[key] if not (isinstance(i, dict) and i.get("name") == n)]
     if data.get("current-context") == n:

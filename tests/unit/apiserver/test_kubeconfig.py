@@ -101,3 +101,16 @@ def test_remove_leaves_another_current_context_alone(tmp_path: Path) -> None:
     kubeconfig.remove(done)
     assert _load(path)["current-context"] == "kind-x"
     assert [u["name"] for u in _load(path)["users"]] == ["kind-x"]
+
+
+def test_remove_leaves_entries_a_later_cluster_of_the_same_name_wrote(tmp_path: Path) -> None:
+    """Two `podnet up --name dev` one after the other on one kubeconfig: the first one's
+    teardown must not take the second's entries out."""
+    tls = certs.ensure(tmp_path / "data")
+    path = tmp_path / "config"
+    first = kubeconfig.install("dev", "https://127.0.0.1:1111", tls, "a", path)
+    kubeconfig.install("dev", "https://127.0.0.1:2222", tls, "b", path)
+    kubeconfig.remove(first)
+    data = _load(path)
+    assert [c["cluster"]["server"] for c in data["clusters"]] == ["https://127.0.0.1:2222"]
+    assert data["current-context"] == "podnet-dev"
