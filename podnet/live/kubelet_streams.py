@@ -51,6 +51,7 @@ CHUNK = 32 * 1024
 HIGH_WATER = 16  # chunks queued before the fd is left unread (the client is slow)
 CONNECT_TIMEOUT = 5.0  # seconds for a loopback connect inside the pod
 KILL_WAIT = 5.0  # seconds kill() waits to see the SIGKILLed process exit
+PF_BUFFER = 1 << 20  # port-forward read buffer (the 64 KiB default pauses the socket often)
 
 
 class _Output:
@@ -466,7 +467,7 @@ class PodStreamer:
             sock.setblocking(False)
             # TimeoutError (an OSError) if something holds the SYN
             await asyncio.wait_for(loop.sock_connect(sock, (host, port)), CONNECT_TIMEOUT)
-            return await asyncio.open_connection(sock=sock)
+            return await asyncio.open_connection(sock=sock, limit=PF_BUFFER)
         except BaseException:
             sock.close()
             raise

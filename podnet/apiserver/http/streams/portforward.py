@@ -29,7 +29,7 @@ from podnet.apiserver.http.streams.websocket import TUNNEL_PROTOCOL, Tunnel
 
 SPDY_PROTOCOLS = ("portforward.k8s.io",)
 WS_PROTOCOLS = ("v4.channel.k8s.io", "channel.k8s.io", TUNNEL_PROTOCOL)
-READ = 64 * 1024
+READ = 1024 * 1024  # at most one read from the pod socket: what is buffered, one DATA frame
 Dial = Callable[[int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 

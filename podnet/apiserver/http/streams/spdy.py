@@ -136,8 +136,13 @@ class Control:
 Frame = Data | Control
 
 
+def data_header(stream_id: int, length: int, flags: int = 0) -> bytes:
+    """A DATA frame's 8-byte header: written before the payload, never joined to it."""
+    return struct.pack(">II", stream_id & 0x7FFFFFFF, (flags << 24) | length)
+
+
 def encode_data(stream_id: int, data: bytes, flags: int = 0) -> bytes:
-    return struct.pack(">II", stream_id & 0x7FFFFFFF, (flags << 24) | len(data)) + data
+    return data_header(stream_id, len(data), flags) + data
 
 
 def _control(type_: int, flags: int, payload: bytes) -> bytes:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from podnet.apiserver.http.streams import spdy
 
-CHUNK = 32 * 1024  # DATA frame payload size we send
+CHUNK = 1024 * 1024  # largest DATA frame payload we send (the format allows 16 MiB - 1)
 READ_HIGH = 4 * 1024 * 1024  # queued inbound bytes over which reading pauses
 
 
@@ -60,7 +60,8 @@ class Stream:
         if self.local_closed or self.conn.closed:
             raise ConnectionResetError("SPDY stream closed")
         for i in range(0, len(data), CHUNK):
-            self.conn._send(spdy.encode_data(self.id, data[i : i + CHUNK]))
+            part = data[i : i + CHUNK] if len(data) > CHUNK else data
+            self.conn._send_many([spdy.data_header(self.id, len(part)), part])
             await self.conn.drain()
 
     def close(self) -> None:
@@ -80,6 +81,8 @@ class Stream:
 class Connection:
     """``feed`` it the bytes the client sends; ``send`` writes ours (sync, e.g. a
     transport's ``write``); ``drain`` waits while the transport's buffer is full.
+    ``send_many`` (e.g. ``writelines``), if given, takes a DATA frame's header and
+    payload as two buffers, so the payload is not copied to prepend 8 bytes.
     New streams arrive on :meth:`accept`; ``None`` once the connection has ended."""
 
     def __init__(
@@ -88,8 +91,10 @@ class Connection:
         drain: Callable[[], Awaitable[None]],
         *,
         pause: Callable[[bool], None] | None = None,
+        send_many: Callable[[list[bytes]], None] | None = None,
     ) -> None:
         self._write = send
+        self._write_many = send_many
         self._drain = drain
         self._pause = pause
         self._codec_out = spdy.HeaderCodec()
@@ -178,6 +183,14 @@ class Connection:
     def _send(self, data: bytes) -> None:
         if not self.closed:
             self._write(data)
+
+    def _send_many(self, parts: list[bytes]) -> None:
+        if self.closed:
+            return
+        if self._write_many is not None:
+            self._write_many(parts)
+        else:
+            self._write(b"".join(parts))
 
     def _control(self, frame: spdy.Control) -> None:
         # Encoded at once, in wire order: the header compressor's state must follow it.

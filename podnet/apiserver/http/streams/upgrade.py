@@ -88,7 +88,7 @@ async def spdy(
         if writer is not None:
             await writer.drain()
 
-    conn = Connection(transport.write, drain, pause=pause)
+    conn = Connection(transport.write, drain, pause=pause, send_many=transport.writelines)
     request.protocol.set_parser(_Feed(conn))  # type: ignore[arg-type]
     await resp.prepare(request)
     return conn, chosen, resp

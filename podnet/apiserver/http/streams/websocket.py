@@ -16,6 +16,7 @@ from podnet.apiserver.http.streams.spdyconn import Connection
 
 TUNNEL_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 HIGH_WATER = 1 << 20  # outbound bytes buffered before writers wait
+BIG = 64 * 1024  # a piece sent as its own message rather than joined
 
 
 class Tunnel:
@@ -29,7 +30,7 @@ class Tunnel:
         self._more = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
-        self.conn = Connection(self._send, self._drain)
+        self.conn = Connection(self._send, self._drain, send_many=self._send_many)
         self._tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer())]
 
     def _send(self, data: bytes) -> None:
@@ -38,6 +39,10 @@ class Tunnel:
         self._more.set()
         if self._size > HIGH_WATER:
             self._room.clear()
+
+    def _send_many(self, parts: list[bytes]) -> None:
+        for part in parts:
+            self._send(part)
 
     async def _drain(self) -> None:
         await self._room.wait()
@@ -55,14 +60,14 @@ class Tunnel:
         while not self.ws.closed:
             await self._more.wait()
             self._more.clear()
-            data, self._out, self._size = b"".join(self._out), [], 0
+            out, self._out, self._size = self._out, [], 0
             self._room.set()
-            if data:
-                try:
+            try:
+                for data in _coalesce(out):
                     await self.ws.send_bytes(data)
-                except ConnectionError:
-                    self.conn.lost()
-                    return
+            except ConnectionError:
+                self.conn.lost()
+                return
 
     async def close(self) -> None:
         """Flush what is queued, close the WebSocket, end both tasks."""
@@ -76,3 +81,22 @@ class Tunnel:
             await self.ws.close()
         reader.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def _coalesce(parts: list[bytes]) -> list[bytes]:
+    """Runs of small pieces (frame headers, control frames) joined into one message;
+    a payload of ``BIG`` bytes or more goes as its own message, not copied into a join
+    (the tunnel's messages may split the byte stream anywhere)."""
+    out: list[bytes] = []
+    small: list[bytes] = []
+    for part in parts:
+        if len(part) >= BIG:
+            if small:
+                out.append(b"".join(small))
+                small = []
+            out.append(part)
+        elif part:
+            small.append(part)
+    if small:
+        out.append(b"".join(small))
+    return out
