@@ -17,7 +17,7 @@ from typing import Any
 from podnet.apiserver.errors import ApiError
 from podnet.apiserver.resources import Resource, by_api_version
 from podnet.apiserver.store.base import Obj
-from podnet.controllers.informer import Informers, WorkQueue
+from podnet.controllers.informer import Expectations, Informers, WorkQueue, obj_key
 from podnet.model.selectors import LabelSelector, Requirement
 
 log = logging.getLogger(__name__)
@@ -353,3 +353,24 @@ def record_event(
         events.record_event(registry, involved, type_, reason, message, component)
     except Exception:
         log.debug("event %s %s not recorded", reason, message, exc_info=True)
+
+
+def track_owned_pod(
+    expectations: Expectations,
+    queue: WorkQueue,
+    res: Resource,
+    type_: str,
+    old: Obj | None,
+    new: Obj,
+) -> None:
+    """A pod event for a controller of ``res`` (StatefulSet, DaemonSet, Job): count it
+    against the owner's expectations (a create seen, a delete begun or done) and queue
+    the owner, as their addPod/updatePod/deletePod handlers do."""
+    owner = owner_key(new, res)
+    if owner is None:
+        return
+    if type_ == "ADDED":
+        expectations.observed_add(owner)
+    elif type_ == "DELETED" or (old is not None and deleting(new) and not deleting(old)):
+        expectations.observed_delete(owner, obj_key(new))
+    queue.add(owner)

@@ -28,11 +28,11 @@ from podnet.controllers.base import (
     meta,
     name,
     namespace,
-    owner_key,
     pod_available,
     pod_from_template,
     pod_phase,
     pod_ready,
+    track_owned_pod,
 )
 from podnet.controllers.history import REVISIONS, ensure_revision, stale_revisions, template_patch
 from podnet.controllers.informer import Expectations, obj_key
@@ -214,14 +214,7 @@ class DaemonSetController(Controller):
 
     def _on_pod(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         assert new is not None
-        owner = owner_key(new, DAEMONSETS)
-        if owner is None:
-            return
-        if type_ == "ADDED":
-            self.expectations.observed_add(owner)
-        elif type_ == "DELETED" or (old is not None and deleting(new) and not deleting(old)):
-            self.expectations.observed_delete(owner, obj_key(new))
-        self.queue.add(owner)
+        track_owned_pod(self.expectations, self.queue, DAEMONSETS, type_, old, new)
 
     def _on_node(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         if (

@@ -27,7 +27,6 @@ from podnet.controllers.base import (
     meta,
     name,
     namespace,
-    owner_key,
     parse_time,
     pod_active,
     pod_from_template,
@@ -35,6 +34,7 @@ from podnet.controllers.base import (
     pod_ready,
     record_event,
     rfc3339,
+    track_owned_pod,
 )
 from podnet.controllers.informer import Expectations, obj_key
 from podnet.controllers.replicaset import PODS, deletion_rank, slow_start_batches
@@ -144,14 +144,7 @@ class JobController(Controller):
 
     def _on_pod(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         assert new is not None
-        owner = owner_key(new, JOBS)
-        if owner is None:
-            return
-        if type_ == "ADDED":
-            self.expectations.observed_add(owner)
-        elif type_ == "DELETED" or (old is not None and deleting(new) and not deleting(old)):
-            self.expectations.observed_delete(owner, obj_key(new))
-        self.queue.add(owner)
+        track_owned_pod(self.expectations, self.queue, JOBS, type_, old, new)
 
     def sync(self, key: str) -> None:
         job = self.jobs.get(key)

@@ -35,6 +35,7 @@ from podnet.controllers.base import (
     pod_phase,
     pod_ready,
     record_event,
+    track_owned_pod,
     uid,
 )
 from podnet.controllers.history import (
@@ -196,14 +197,7 @@ class StatefulSetController(Controller):
 
     def _on_pod(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         assert new is not None
-        owner = owner_key(new, STATEFULSETS)
-        if owner is None:
-            return
-        if type_ == "ADDED":
-            self.expectations.observed_add(owner)
-        elif type_ == "DELETED" or (old is not None and deleting(new) and not deleting(old)):
-            self.expectations.observed_delete(owner, obj_key(new))
-        self.queue.add(owner)
+        track_owned_pod(self.expectations, self.queue, STATEFULSETS, type_, old, new)
 
     def sync(self, key: str) -> None:
         sts = self.sets.get(key)
