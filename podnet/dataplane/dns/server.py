@@ -12,6 +12,7 @@ than one core, run more processes on one ``SO_REUSEPORT`` address (:mod:`.main`)
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import socket
 import threading
@@ -93,20 +94,41 @@ class DnsServer:
 
     # --- sockets -------------------------------------------------------------------
     def bind(self, host: str, port: int, *, tcp: bool = True) -> tuple[str, int]:
-        """Bind UDP (and TCP on the same port); port 0 picks a free one."""
+        """Bind UDP (and TCP on the same port); port 0 picks a free one. A free UDP port
+        may be taken for TCP: then another pair is tried (port 0 only)."""
+        for attempt in range(20):
+            try:
+                return self._bind_pair(host, port, tcp)
+            except OSError as e:
+                if port != 0 or e.errno != errno.EADDRINUSE or attempt == 19:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _bind_pair(self, host: str, port: int, tcp: bool) -> tuple[str, int]:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         udp = socket.socket(family, socket.SOCK_DGRAM)
-        udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        udp.bind((host, port))
+        try:
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            udp.bind((host, port))
+            address = udp.getsockname()[:2]
+            srv = None
+            if tcp:
+                srv = socket.socket(family, socket.SOCK_STREAM)
+                try:
+                    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    srv.bind((host, address[1]))
+                    srv.listen(128)
+                except OSError:
+                    srv.close()
+                    raise
+        except OSError:
+            udp.close()
+            raise
         self._socks.append(udp)
-        self.address = udp.getsockname()[:2]
-        if tcp:
-            srv = socket.socket(family, socket.SOCK_STREAM)
-            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            srv.bind((host, self.address[1]))
-            srv.listen(128)
+        if srv is not None:
             self._socks.append(srv)
+        self.address = address
         return self.address
 
     def start(self) -> DnsServer:
