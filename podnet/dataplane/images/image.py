@@ -36,6 +36,14 @@ class Image:
     host argv that runs it; anything else is looked up on the container's ``PATH``.
     ``prepare`` (optional) rewrites the final argv and adds env for one container, e.g.
     nginx's generated config.
+
+    A real OCI image (loaded or pulled into the cache, :mod:`.store`) also has
+    ``rootfs``: its unpacked root directory, shared by every cluster and container and
+    so used read-only (the lower layer of a per-container overlay); ``workdir`` and
+    ``user`` are the image config's ``WorkingDir`` and ``User`` (``"1000"``,
+    ``"nobody:nogroup"``, or empty); ``digest`` is the image's config digest (its ID,
+    ``sha256:...``). ``entrypoint``, ``cmd`` and ``env`` then carry the config's
+    ``Entrypoint``, ``Cmd`` and ``Env``. Built-in images leave these ``None``.
     """
 
     name: str
@@ -44,6 +52,10 @@ class Image:
     env: tuple[tuple[str, str], ...] = (("PATH", DEFAULT_PATH),)
     programs: tuple[tuple[str, tuple[str, ...]], ...] = ()
     prepare: Prepare | None = field(default=None, compare=False)
+    rootfs: Path | None = None
+    workdir: str | None = None
+    user: str | None = None
+    digest: str | None = None
 
     def program(self, argv0: str) -> tuple[str, ...] | None:
         """The host argv for ``argv0`` when the image provides it, else ``None``."""
