@@ -28,6 +28,7 @@ from podnet.cli.common import (
     load_state,
     use_colour,
 )
+from podnet.cli.filters import add_filter_flags, select_pods
 from podnet.control.cluster import user_pods
 
 
@@ -39,7 +40,8 @@ def register(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_file_args(p, required=False)
-    add_cluster_args(p)
+    add_filter_flags(p)
+    add_cluster_args(p, namespaces=False)
     add_output_arg(p, ("table", "json"), "table")
     add_nodes_arg(p)
     p.add_argument("--all", action="store_true", help="include the pods podnet adds (cluster DNS)")
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         pods = [p for p in state.pods if p.namespace != "kube-system"]
     else:
         pods = user_pods(manifests, state)
+    pods = select_pods(pods, args)
     matrix = compute_matrix(state, pods)
     if args.output == "json":
         write_json(matrix, pods, sys.stdout)
