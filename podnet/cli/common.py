@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
+from podnet.text import COLOUR_MODES, colour_wanted, parse_duration
+
 if TYPE_CHECKING:
     from podnet.kube import Observed
     from podnet.model.cluster import ClusterState
@@ -26,7 +28,10 @@ def reset_warnings() -> None:
 
 def warn(messages: Iterable[str], err: TextIO | None = None) -> None:
     """Print each message once per invocation on stderr as ``warning: ...`` (kubectl
-    prints the API server's warnings so), keeping stdout for the verb's output."""
+    prints the API server's warnings so), keeping stdout for the verb's output; none
+    with --quiet (errors only)."""
+    if verbosity < 0:
+        return
     out = err or sys.stderr
     for m in messages:
         if m not in _warned:
@@ -132,7 +137,42 @@ def print_data(data: Any, fmt: str, out: TextIO | None = None) -> None:
         out.write("\n")
 
 
+# The global flags' choices, set once per invocation by podnet.cli.main.main (--color,
+# -v, --quiet); verbs read them through use_colour, progress and warn.
+colour_mode = "auto"
+verbosity = 0  # -1 --quiet (errors only), 0 normal, 1+ -v (progress lines on stderr)
+
+
+def set_globals(*, colour: str = "auto", verbose: int = 0, quiet: bool = False) -> None:
+    global colour_mode, verbosity
+    if colour not in COLOUR_MODES:
+        raise ValueError(f"--color={colour}: expected one of {', '.join(COLOUR_MODES)}")
+    colour_mode = colour
+    verbosity = -1 if quiet else verbose
+
+
 def use_colour(out: TextIO | None = None) -> bool:
-    """Colour only on a terminal, as kubectl and git do."""
-    out = out or sys.stdout
-    return hasattr(out, "isatty") and out.isatty()
+    """Colour for ``out`` as --color, NO_COLOR, TERM and the terminal decide
+    (podnet.text.colour_wanted)."""
+    return colour_wanted(out or sys.stdout, colour_mode)
+
+
+def progress(message: str, err: TextIO | None = None) -> None:
+    """A progress line on stderr, shown with -v only (kubectl's -v: more detail on
+    stderr, stdout unchanged)."""
+    if verbosity >= 1:
+        out = err or sys.stderr
+        out.write(f"{message}\n")
+        out.flush()
+
+
+def duration(text: str) -> float:
+    """argparse type for time flags: ``30s``, ``2m``, ``1h``, ``1m30s``, ``500ms`` (Go's
+    time.ParseDuration, as kubectl's --timeout) or a plain number of seconds."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: must not be negative")
+    return seconds

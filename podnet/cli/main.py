@@ -5,6 +5,9 @@ Each verb lives in its own module under :mod:`podnet.cli` that defines
 parsed arguments and returning the exit code. Modules are discovered, so adding a verb
 never edits this file.
 
+Global flags (--color, -v, --quiet) are accepted before or after the verb, as kubectl's
+are; they are added to every verb's parser here, so no verb declares them.
+
 Exit codes follow kubectl: 0 success, 1 a failure the user caused or asked to be told
 about (bad input, disagreement, findings), 2 usage errors (argparse's own).
 """
@@ -20,10 +23,59 @@ from typing import cast
 
 import podnet
 import podnet.cli
-from podnet.cli.common import reset_warnings
+from podnet.cli.common import reset_warnings, set_globals
 from podnet.errors import PodnetError
+from podnet.text import COLOUR_MODES, plain
 
 _NOT_VERBS = {"main", "output", "common"}
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose help reads as plain text: verbs' descriptions are their
+    module docstrings, whose reST markup (roles, double backticks) would show raw.
+    Subparsers are of the parent's class (argparse's add_subparsers default), so every
+    verb's --help passes through here."""
+
+    def format_help(self) -> str:
+        return plain(super().format_help())
+
+    def format_usage(self) -> str:
+        return plain(super().format_usage())
+
+
+def add_global_args(parser: argparse.ArgumentParser, *, verb: bool = False) -> None:
+    """--color, -v and --quiet. On a verb's parser their default is SUPPRESS, so a flag
+    given before the verb is not reset by the verb's parser (argparse copies a
+    subparser's defaults over the parent's values)."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if verb else value
+
+    g = parser.add_argument_group("global options (before or after the command)")
+    g.add_argument(
+        "--color",
+        "--colour",
+        dest="color",
+        choices=COLOUR_MODES,
+        metavar="WHEN",
+        help="colour the output: auto (a terminal, unless NO_COLOR is set or TERM=dumb), "
+        "always or never",
+        default=default("auto"),
+    )
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        help="more detail on stderr (progress lines)",
+        default=default(0),
+    )
+    g.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print errors only on stderr (no warnings or progress)",
+        default=default(False),
+    )
 
 
 def _verb_modules(argv: Sequence[str] | None) -> list[str]:
@@ -40,17 +92,20 @@ def _verb_modules(argv: Sequence[str] | None) -> list[str]:
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="podnet",
         description="Kubernetes pod networking, for real, on one Linux machine.",
     )
     parser.add_argument("--version", action="version", version=f"podnet {podnet.__version__}")
+    add_global_args(parser)
     sub = parser.add_subparsers(dest="verb", metavar="COMMAND")
     for name in _verb_modules(argv):
         module = importlib.import_module(f"podnet.cli.{name}")
         register = getattr(module, "register", None)
         if register is not None:
             register(sub)
+    for verb_parser in sub.choices.values():
+        add_global_args(verb_parser, verb=True)
     return parser
 
 
@@ -59,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv = sys.argv[1:]
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    set_globals(colour=args.color, verbose=args.verbose, quiet=args.quiet)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
