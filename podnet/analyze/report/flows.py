@@ -1,0 +1,129 @@
+"""Allowed flows between drawn nodes, from the matrix's bitsets, compressed into edges.
+
+A drawn node is a pod (``level="pod"``) or a group (a workload's pods in one namespace,
+:func:`podnet.analyze.report.data.groups_of`; ``level="workload"``). Per (source node,
+destination node, port) the flow is ``all`` or ``some`` of the pod pairs allowed
+(pairs of a pod with itself never count); pairs are counted per class, not per pod.
+
+Drawing every pair would be n² edges when nothing is isolated (the Kubernetes default:
+every pod may reach every pod), so edges are compressed without losing a pair: when
+*every* node is an ``all`` source of a destination on a port, one edge comes from the
+"any pod" node; else when every node of another namespace is, one edge comes from that
+namespace's box. :func:`expand` undoes it, which is how the tests check edges against
+the matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from podnet.analyze.matrix import Matrix
+
+ANY = "*"  # tail of an edge from every node
+NS_PREFIX = "ns:"  # tail "ns:<namespace>": from every node of that namespace
+
+
+@dataclass(frozen=True)
+class DrawnNode:
+    key: str  # pod key or group id
+    namespace: str
+    classes: tuple[tuple[int, int], ...]  # (class index, pods of it in this node)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One edge: ``tail`` (node key, :data:`ANY` or ``ns:<name>``) -> ``head`` node."""
+
+    tail: str
+    head: str
+    ports: tuple[str, ...]  # "80/TCP", port order
+    partial: tuple[str, ...] = ()  # of ``ports``, those allowed for some pod pairs only
+
+
+def _port_key(port: str) -> tuple[int, str]:
+    number, proto = port.split("/")
+    return int(number), proto
+
+
+def node_flows(m: Matrix, nodes: Sequence[DrawnNode]) -> dict[tuple[str, str, str], bool]:
+    """(source key, destination key, "port/proto") -> all pod pairs allowed (else some).
+
+    Only allowed flows are present.
+    """
+    out: dict[tuple[str, str, str], bool] = {}
+    for dst in nodes:
+        ports: dict[tuple[int, str], list[tuple[int, int]]] = {}
+        for di, n in dst.classes:
+            for served in m.classes[di].ports:
+                ports.setdefault(served, []).append((di, n))
+        for (port, proto), serving in ports.items():
+            bits = [(m.allowed_from.get((di, port, proto), 0), di, n) for di, n in serving]
+            name = f"{port}/{proto}"
+            for src in nodes:
+                total = allowed = 0
+                for si, ns in src.classes:
+                    for b, di, n in bits:
+                        pairs = ns * n - (n if src is dst and si == di else 0)
+                        total += pairs
+                        if b >> si & 1:
+                            allowed += pairs
+                if allowed:
+                    out[(src.key, dst.key, name)] = allowed == total
+    return out
+
+
+def _eligible(src: DrawnNode, dst: DrawnNode) -> bool:
+    """Whether the pair has any pod pair (not a single pod with itself)."""
+    return src is not dst or sum(n for _, n in dst.classes) > 1
+
+
+def compress(nodes: Sequence[DrawnNode], flows: dict[tuple[str, str, str], bool]) -> list[Flow]:
+    """Edges covering exactly ``flows`` (see the module docstring)."""
+    by_ns: dict[str, list[DrawnNode]] = {}
+    for n in nodes:
+        by_ns.setdefault(n.namespace, []).append(n)
+    heads: dict[str, dict[str, list[tuple[str, bool]]]] = {}  # head -> port -> (src, full)
+    for (s_key, d_key, p_name), ok in flows.items():
+        heads.setdefault(d_key, {}).setdefault(p_name, []).append((s_key, ok))
+    edges: dict[tuple[str, str], dict[str, bool]] = {}  # (tail, head) -> port -> full
+    for dst in nodes:
+        for port, sources in heads.get(dst.key, {}).items():
+            full = {s for s, f in sources if f}
+            covered: set[str] = set()
+            eligible = [n.key for n in nodes if _eligible(n, dst)]
+            if len(eligible) > 2 and full.issuperset(eligible):
+                edges.setdefault((ANY, dst.key), {})[port] = True
+                covered = set(eligible)
+            else:
+                for ns, members in by_ns.items():
+                    keys = [n.key for n in members]
+                    if ns != dst.namespace and len(keys) > 1 and full.issuperset(keys):
+                        edges.setdefault((NS_PREFIX + ns, dst.key), {})[port] = True
+                        covered.update(keys)
+            for src, f in sources:
+                if src not in covered:
+                    edges.setdefault((src, dst.key), {})[port] = f
+    out = []
+    for (tail, head), ports in edges.items():
+        order = sorted(ports, key=_port_key)
+        out.append(Flow(tail, head, tuple(order), tuple(p for p in order if not ports[p])))
+    return out
+
+
+def expand(edges: Iterable[Flow], nodes: Sequence[DrawnNode]) -> dict[tuple[str, str, str], bool]:
+    """The (source, destination, port) -> full flows the edges stand for."""
+    by_key = {n.key: n for n in nodes}
+    out: dict[tuple[str, str, str], bool] = {}
+    for e in edges:
+        head = by_key[e.head]
+        if e.tail == ANY:
+            tails = [n.key for n in nodes if _eligible(n, head)]
+        elif e.tail.startswith(NS_PREFIX):
+            tails = [n.key for n in nodes if n.namespace == e.tail[len(NS_PREFIX) :]]
+        else:
+            tails = [e.tail]
+        for t in tails:
+            for p in e.ports:
+                out[(t, e.head, p)] = p not in e.partial
+    return out

@@ -1,0 +1,282 @@
+"""The connectivity result as a Graphviz graph: ``podnet analyze -o dot`` and the report.
+
+One function, :func:`matrix_dot`, writes the DOT source; the report lays the very same
+source out with ``dot -Tsvg`` (:mod:`podnet.analyze.report.layout`), so
+``podnet analyze -o dot | dot -Tsvg`` draws the report's picture. The graph:
+
+- a box (cluster) per namespace; at ``level="pod"`` a nested box per workload with more
+  than one pod, a node per pod; at ``level="workload"`` a node per group (a workload's
+  pods, or a bare pod: :func:`podnet.analyze.report.groups.groups_of`);
+- Services (given ``state``) as nodes in their namespace's box, with dashed lines to the
+  nodes holding their endpoints;
+- allowed flows as green arrows labelled with ports (dashed orange: allowed for some pod
+  pairs only), compressed as :mod:`podnet.analyze.report.flows` says; an arrow from
+  "any pod" or from a namespace's box stands for one from each node in it.
+
+Nodes, edges and boxes carry ``id``/``class`` attributes (Graphviz copies them into the
+SVG) so the page's script can filter them. Output is deterministic (sorted).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from podnet.analyze.matrix import Matrix
+from podnet.analyze.report.flows import ANY, NS_PREFIX, DrawnNode, Flow, compress, node_flows
+from podnet.analyze.report.groups import groups_of
+from podnet.model.cluster import ClusterState
+from podnet.model.objects import Pod
+
+LEVELS = ("pod", "workload")
+PALETTE = (
+    "#2563eb",
+    "#059669",
+    "#d97706",
+    "#7c3aed",
+    "#db2777",
+    "#0891b2",
+    "#65a30d",
+    "#dc2626",
+    "#4f46e5",
+    "#0d9488",
+)
+FLOW_COLOUR, SOME_COLOUR, ROUTE_COLOUR = "#16a34a", "#d97706", "#6366f1"
+PORTS_SHOWN = 4  # on an edge's label; its tooltip lists them all
+
+
+def ns_colour(namespace: str) -> str:
+    return PALETTE[zlib.crc32(namespace.encode()) % len(PALETTE)]
+
+
+@dataclass(frozen=True)
+class ServiceNode:
+    key: str  # ns/name
+    namespace: str
+    label: str
+    targets: tuple[str, ...]  # drawn node keys holding endpoints
+
+
+@dataclass(frozen=True)
+class Graph:
+    """What :func:`graph_dot` draws (and the report's script filters)."""
+
+    level: str
+    nodes: tuple[DrawnNode, ...]
+    labels: dict[str, str]  # node key -> text
+    boxes: dict[str, str]  # node key -> workload box id (pod level, workloads of 2+)
+    flows: tuple[Flow, ...]
+    services: tuple[ServiceNode, ...]
+
+
+def _workload(pod: Pod) -> str:
+    if pod.owner and "/" in pod.owner:
+        kind, name = pod.owner.split("/", 1)
+        return f"{pod.namespace}/{kind.lower()}/{name}"
+    return f"{pod.namespace}/pod/{pod.name}"
+
+
+def build_graph(m: Matrix, level: str = "workload", state: ClusterState | None = None) -> Graph:
+    """The graph of ``m`` (its pods: those with an IP) at ``level``."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
+    labels: dict[str, str] = {}
+    boxes: dict[str, str] = {}
+    nodes: list[DrawnNode] = []
+    owner: dict[str, str] = {}  # pod key -> node key
+    if level == "pod":
+        sizes: dict[str, int] = {}
+        for p in m.pods:
+            sizes[_workload(p)] = sizes.get(_workload(p), 0) + 1
+        for p in m.pods:
+            nodes.append(DrawnNode(p.key, p.namespace, ((m.class_of[p.key], 1),)))
+            labels[p.key] = f"{p.name}\n{p.ip}"
+            owner[p.key] = p.key
+            if sizes[_workload(p)] > 1:
+                boxes[p.key] = _workload(p)
+    else:
+        for g in groups_of(m.pods):
+            counts: dict[int, int] = {}
+            for p in g.pods:
+                counts[m.class_of[p.key]] = counts.get(m.class_of[p.key], 0) + 1
+                owner[p.key] = g.id
+            nodes.append(DrawnNode(g.id, g.namespace, tuple(sorted(counts.items()))))
+            n = len(g.pods)
+            labels[g.id] = g.label + (f"\n{n} pods" if n > 1 else f"\n{g.pods[0].ip}")
+    flows = tuple(compress(nodes, node_flows(m, nodes)))
+    return Graph(level, tuple(nodes), labels, boxes, flows, _services(state, owner))
+
+
+def _services(state: ClusterState | None, owner: dict[str, str]) -> tuple[ServiceNode, ...]:
+    """Services with an endpoint among the drawn pods (others are in the tables only)."""
+    if state is None:
+        return ()
+    out = []
+    for s in sorted(state.services, key=lambda s: s.key):
+        eps = state.endpoints.get(s.key, {})
+        targets = sorted({owner[e.pod] for es in eps.values() for e in es if e.pod in owner})
+        if not targets:
+            continue
+        ports = ", ".join(f"{p.port}/{p.protocol}" for p in s.ports[:PORTS_SHOWN])
+        more = f" +{len(s.ports) - PORTS_SHOWN}" if len(s.ports) > PORTS_SHOWN else ""
+        label = f"svc/{s.name}\n{s.cluster_ip or 'no IP'} {ports}{more}"
+        out.append(ServiceNode(s.key, s.namespace, label, tuple(targets)))
+    return tuple(out)
+
+
+def q(s: str) -> str:
+    """A DOT double-quoted string (newlines become DOT's centred line breaks)."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _attrs(**kv: str) -> str:
+    return "[" + " ".join(f"{k}={q(v)}" for k, v in kv.items()) + "]"
+
+
+def _tint(colour: str) -> str:
+    """A very light shade of ``colour`` (for a namespace box's fill)."""
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#{:02x}{:02x}{:02x}".format(*(round(c + (255 - c) * 0.92) for c in (r, g, b)))
+
+
+def _ports_label(ports: Sequence[str]) -> str:
+    shown = ", ".join(ports[:PORTS_SHOWN])
+    return shown + (f" +{len(ports) - PORTS_SHOWN}" if len(ports) > PORTS_SHOWN else "")
+
+
+def graph_dot(g: Graph, title: str = "podnet") -> str:
+    """DOT source for ``g``: ids n<i> (nodes), s<i> (Services), e<i> (flows), r<i> (routes)."""
+    ids = {n.key: f"n{i}" for i, n in enumerate(g.nodes)}
+    sids = {s.key: f"s{i}" for i, s in enumerate(g.services)}
+    out = [
+        f"digraph {q(title)} {{",
+        "  graph [rankdir=LR compound=true newrank=true nodesep=0.25 ranksep=1.1 "
+        'fontname="Helvetica" fontsize=12 pad=0.2 outputorder=edgesfirst]',
+        '  node [shape=box style="rounded,filled" fillcolor="#ffffff" fontname="Helvetica" '
+        'fontsize=11 margin="0.12,0.04"]',
+        '  edge [fontname="Helvetica" fontsize=9 arrowsize=0.6]',
+    ]
+    namespaces = sorted({n.namespace for n in g.nodes} | {s.namespace for s in g.services})
+    first: dict[str, str] = {}  # namespace -> a node inside its box (for ltail)
+    for ci, ns in enumerate(namespaces):
+        col = ns_colour(ns)
+        out.append(f"  subgraph {q('cluster_ns_' + ns)} {{")
+        out.append(
+            "    graph "
+            + _attrs(
+                id=f"ns{ci}",
+                label=ns,
+                style="rounded,filled",
+                color=col,
+                fillcolor=_tint(col),
+                fontcolor=col,
+                labeljust="l",
+                **{"class": "ns"},
+            )
+        )
+        members = [n for n in g.nodes if n.namespace == ns]
+        if members:
+            first[ns] = members[0].key
+        boxed: dict[str, list[DrawnNode]] = {}
+        for n in members:
+            if n.key in g.boxes:
+                boxed.setdefault(g.boxes[n.key], []).append(n)
+            else:
+                out.append(f"    {q(n.key)} {_node(n, ids, g, col)}")
+        for wi, (box, pods) in enumerate(boxed.items()):
+            out.append(f"    subgraph {q('cluster_wl_' + box)} {{")
+            label = box.split("/", 1)[1]
+            out.append(
+                "      graph "
+                + _attrs(id=f"wl{ci}_{wi}", label=label, style="rounded,dashed", color=col)
+            )
+            out.extend(f"      {q(n.key)} {_node(n, ids, g, col)}" for n in pods)
+            out.append("    }")
+        for s in g.services:
+            if s.namespace == ns:
+                attrs = _attrs(
+                    id=sids[s.key],
+                    label=s.label,
+                    fillcolor="#eef2ff",
+                    color=ROUTE_COLOUR,
+                    fontcolor="#3730a3",
+                    tooltip=s.key,
+                    **{"class": "svc"},
+                )
+                out.append(f"    {q('svc:' + s.key)} {attrs}")
+        out.append("  }")
+    if any(f.tail == ANY for f in g.flows):
+        out.append(
+            f"  {q(ANY)} "
+            + _attrs(
+                id="any",
+                label="any pod",
+                shape="ellipse",
+                style="filled",
+                fillcolor="#dcfce7",
+                color=FLOW_COLOUR,
+                **{"class": "any"},
+            )
+        )
+    ri = 0
+    for s in g.services:
+        for t in s.targets:
+            out.append(
+                f"  {q('svc:' + s.key)} -> {q(t)} "
+                + _attrs(
+                    id=f"r{ri}",
+                    style="dashed",
+                    color=ROUTE_COLOUR,
+                    arrowhead="none",
+                    **{"class": "route"},
+                )
+            )
+            ri += 1
+    for i, f in enumerate(g.flows):
+        extra: dict[str, str] = {}
+        tail = f.tail
+        if f.tail.startswith(NS_PREFIX):
+            ns = f.tail[len(NS_PREFIX) :]
+            tail = first[ns]
+            extra["ltail"] = "cluster_ns_" + ns
+        partial = bool(f.partial)
+        tip = f"{f.tail} -> {f.head}: " + ", ".join(
+            p + (" (some pod pairs)" if p in f.partial else "") for p in f.ports
+        )
+        out.append(
+            f"  {q(tail)} -> {q(f.head)} "
+            + _attrs(
+                id=f"e{i}",
+                label=_ports_label(f.ports),
+                color=SOME_COLOUR if partial else FLOW_COLOUR,
+                fontcolor=SOME_COLOUR if partial else "#15803d",
+                style="dashed" if partial else "solid",
+                tooltip=tip,
+                **{"class": "flow some" if partial else "flow"},
+                **extra,
+            )
+        )
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _node(n: DrawnNode, ids: dict[str, str], g: Graph, colour: str) -> str:
+    return _attrs(
+        id=ids[n.key], label=g.labels[n.key], color=colour, tooltip=n.key, **{"class": "pn"}
+    )
+
+
+def matrix_dot(
+    matrix: Matrix,
+    *,
+    level: str = "workload",
+    state: ClusterState | None = None,
+    title: str = "podnet",
+) -> str:
+    """DOT source for the connectivity result ``matrix`` at ``level`` ("pod"|"workload").
+
+    ``state`` (the cluster the matrix was computed on) adds its Services; pass it for the
+    report's picture. Raises ValueError for another ``level``.
+    """
+    return graph_dot(build_graph(matrix, level, state), title)
