@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
+
+import yaml
 
 from podnet.analyze.classes import PodClass
 from podnet.analyze.matrix import Connection, Matrix
@@ -61,13 +63,17 @@ def to_json(matrix: Matrix, pods: Sequence[Pod]) -> dict[str, Any]:
     }
 
 
-def write_json(matrix: Matrix, pods: Sequence[Pod], out: TextIO) -> None:
-    """:func:`to_json`, streamed: one connection per line, never all in memory.
+def write_json(
+    matrix: Matrix, pods: Sequence[Pod], out: TextIO, head: Mapping[str, Any] | None = None
+) -> None:
+    """:func:`to_json`, streamed: one connection per line, never all in memory. ``head``
+    (the document's apiVersion and kind) comes first.
 
     1,000 pods give over a million connections; building them as one list of dicts and
     pretty-printing it took ~0.9 GiB and over two minutes.
     """
-    out.write('{\n  "pods": ' + json.dumps(pods_json(pods)) + ',\n  "connections": [')
+    first = "".join(f"  {json.dumps(k)}: {json.dumps(v)},\n" for k, v in (head or {}).items())
+    out.write("{\n" + first + '  "pods": ' + json.dumps(pods_json(pods)) + ',\n  "connections": [')
     sep = "\n    "
     batch: list[str] = []
     for c in matrix.connections():
@@ -77,6 +83,25 @@ def write_json(matrix: Matrix, pods: Sequence[Pod], out: TextIO) -> None:
             out.write("".join(batch))
             batch.clear()
     out.write("".join(batch) + "\n  ]\n}\n")
+
+
+def write_yaml(
+    matrix: Matrix, pods: Sequence[Pod], out: TextIO, head: Mapping[str, Any] | None = None
+) -> None:
+    """:func:`write_json`'s document as YAML, streamed the same way: each connection a
+    flow mapping on its own line (JSON's syntax, which YAML reads as its own)."""
+    out.write(yaml.safe_dump(dict(head or {}), sort_keys=False) if head else "")
+    out.write(yaml.safe_dump({"pods": pods_json(pods)}, sort_keys=False))
+    out.write("connections:")
+    batch: list[str] = []
+    n = 0
+    for c in matrix.connections():
+        batch.append("\n- " + json.dumps(connection_json(c)))
+        n += 1
+        if len(batch) >= 10000:
+            out.write("".join(batch))
+            batch.clear()
+    out.write("".join(batch) + ("\n" if n else " []\n"))
 
 
 def _paint(cell: str, colour: bool) -> str:

@@ -1,35 +1,61 @@
-"""``podnet analyze -f PATH... [-o table|json] [--nodes N] [--all]``.
+"""podnet analyze -f PATH... [-n NS | -A] [-l SELECTOR] [-o FORMAT] [--level pod|workload]
 
 Who can reach whom: every ordered pair of distinct pods, on every port the destination
 serves (declared containerPorts, targetPorts of Services selecting it, ports its image
 is known to serve), judged by the NetworkPolicy engine.
 
-Pods: those of the user's manifests (including workload and DaemonSet pods). The
-pods podnet adds itself (the cluster DNS, ``kube-system/coredns-0``) are left out
-unless ``--all`` is given; the policies always apply to them either way.
-With ``--from-cluster`` the pods outside kube-system are shown unless ``--all``.
-Pending pods (no IP) are listed in ``-o json`` ``pods`` with ``ip: null`` and take part
-in no connection. Exit code 0, or 1 on bad input.
+Pods: those of the user's manifests (including workload and DaemonSet pods), in every
+namespace unless -n or -l narrow them (both ends of each connection are among the
+selected pods; the policies of every namespace still apply). The pods podnet adds itself
+(the cluster DNS, kube-system/coredns-0) are left out unless --all is given. With
+--from-cluster the pods outside kube-system are shown unless --all. Pending pods (no IP)
+are listed in -o json "pods" with "ip": null and take part in no connection.
+
+Formats: table (a grid per port, or per pod class when large), wide (the pods with IP,
+node and workload first), json and yaml (every connection with its verdict and reason;
+docs/output-contract.md), name (kubectl's pod/NAME), and netpol-analyzer's csv, md and
+dot (the allowed flows only). --level workload groups pods by Deployment, StatefulSet,
+DaemonSet, Job...: json, yaml, name, csv, md and dot then show workloads.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import Any
 
-from podnet.analyze.matrix import compute_matrix
-from podnet.analyze.matrix_format import format_table, write_json
-from podnet.cli.common import (
-    add_cluster_args,
-    add_file_args,
-    add_nodes_arg,
-    add_output_arg,
-    load_state,
-    use_colour,
+from podnet.analyze.matrix import Matrix, compute_matrix
+from podnet.analyze.matrix_format import format_table, write_json, write_yaml
+from podnet.analyze.matrix_levels import (
+    LEVELS,
+    cell_dict,
+    cells,
+    endpoint_dict,
+    endpoints,
+    flows,
+    format_csv,
+    format_md,
+    kubectl_name,
+    workload_of,
 )
+from podnet.cli.common import add_cluster_args, add_file_args, add_nodes_arg, load_state, use_colour
 from podnet.cli.filters import add_filter_flags, select_pods
+from podnet.cli.outputs import add_output_flag, document, write_document
 from podnet.control.cluster import user_pods
+from podnet.model.cluster import ClusterState
+from podnet.model.objects import Pod
+from podnet.text import table
+
+EPILOG = """examples:
+  podnet analyze -f shop/                      # every namespace
+  podnet analyze -f shop/ -n shop -l app=web   # pods of shop labelled app=web
+  podnet analyze -f shop/ -o csv --level workload
+  podnet analyze -f shop/ -o dot | dot -Tsvg > flows.svg
+
+exit codes: 0 the matrix was printed, 1 bad input (manifests), 2 usage error."""
+
+KIND = "ConnectivityMatrix"
 
 
 def register(sub: Any) -> None:
@@ -37,12 +63,19 @@ def register(sub: Any) -> None:
         "analyze",
         help="connectivity matrix: which pod may reach which, on which port",
         description=__doc__,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_file_args(p, required=False)
     add_filter_flags(p)
     add_cluster_args(p, namespaces=False)
-    add_output_arg(p, ("table", "json"), "table")
+    add_output_flag(p, ("table", "wide", "json", "yaml", "name", "csv", "md", "dot"), "table")
+    p.add_argument(
+        "--level",
+        choices=LEVELS,
+        default="pod",
+        help="pod, or workload (pods grouped by owner) for json, yaml, name, csv, md, dot",
+    )
     add_nodes_arg(p)
     p.add_argument("--all", action="store_true", help="include the pods podnet adds (cluster DNS)")
     p.set_defaults(func=run, parser=p)
@@ -58,10 +91,48 @@ def run(args: argparse.Namespace) -> int:
         pods = user_pods(manifests, state)
     pods = select_pods(pods, args)
     matrix = compute_matrix(state, pods)
-    if args.output == "json":
-        write_json(matrix, pods, sys.stdout)
+    fmt, level, out = args.output, args.level, sys.stdout
+    if fmt in ("json", "yaml"):
+        if level == "pod":
+            head = {"apiVersion": document(KIND, {})["apiVersion"], "kind": KIND, "level": "pod"}
+            (write_json if fmt == "json" else write_yaml)(matrix, pods, out, head)
+        else:
+            eps, all_cells = cells(matrix, level)
+            body = {
+                "level": level,
+                "workloads": [endpoint_dict(e) for e in eps],
+                "connections": [cell_dict(c) for c in all_cells],
+            }
+            write_document(KIND, body, fmt, out)
+    elif fmt == "name":
+        eps, _ = endpoints(matrix.pods, level)
+        out.write("".join(kubectl_name(e) + "\n" for e in eps))
+    elif fmt in ("csv", "md"):
+        _, flow_list = flows(matrix, level)
+        out.write((format_csv if fmt == "csv" else format_md)(flow_list))
+    elif fmt == "dot":
+        out.write(_dot(matrix, level, state))
     else:
         pending = [p for p in pods if p.ip is None]
-        colour = use_colour(sys.stdout)
-        print(format_table(matrix, state.policies, colour=colour, pending=pending))
+        colour = use_colour(out)
+        text = format_table(matrix, state.policies, colour=colour, pending=pending)
+        if fmt == "wide":
+            text = _pods_table(pods) + "\n\n" + text
+        print(text)
     return 0
+
+
+def _pods_table(pods: Sequence[Pod]) -> str:
+    """kubectl get pods -o wide's columns that matter here, and the workload."""
+    rows = []
+    for p in sorted(pods, key=lambda p: p.key):
+        kind, name = workload_of(p)
+        rows.append([p.namespace, p.name, p.ip or "<none>", p.node or "<none>", f"{kind}/{name}"])
+    return table(rows, ["NAMESPACE", "NAME", "IP", "NODE", "WORKLOAD"])
+
+
+def _dot(matrix: Matrix, level: str, state: ClusterState) -> str:
+    """The allowed flows as Graphviz, drawn by the report's code (the same picture)."""
+    from podnet.analyze.report.graph import matrix_dot  # here: only -o dot pays for it
+
+    return matrix_dot(matrix, level=level, state=state, title="podnet analyze")
