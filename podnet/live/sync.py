@@ -20,17 +20,25 @@ Failures: a failed sync is counted, kept in :attr:`ClusterSync.last_error`, hand
 every Service compared, DNS rewritten; each proxy also replaces its whole kernel table
 after a failure of its own, as kube-proxy does). The runner's periodic run retries it.
 
-Repairs: every sync asks each node's nft session to revive itself (a killed ``nft -i``
-is replaced), and the periodic run with nothing to apply checks that the tables we
-applied still exist and still list as at the last check (``ClusterSync._drift``); either
-problem makes the next sync a full one on every node, reported through ``on_repair``.
+Repairs: a watcher thread wakes the sync as soon as a node's ``nft -i`` session exits
+(a pidfd each), and every sync asks each session to revive itself (a killed ``nft -i``
+is replaced). The periodic run checks, at most once per ``max_interval``, that every
+table we applied (Service proxy, policy, guard) still exists and lists as when last
+checked (``ClusterSync._drift``), and once per ``sync_period`` (kube-proxy's
+``syncPeriod``) that each matches what podnet wants, element by element
+(:mod:`podnet.dataplane.nft.drift`). Any problem makes the next sync a full one on every
+node, reported through ``on_repair``. And, as kube-proxy, a full sync once per
+``full_sync_period`` whatever the checks say.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
+import os
+import select
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -41,9 +49,14 @@ from typing import Protocol
 from podnet.control.dns.lookup import build_records
 from podnet.control.endpoints import compute_endpoints
 from podnet.dataplane.dns import records as dns_records
+from podnet.dataplane.guard.sync import GuardProxy
+from podnet.dataplane.guard.table import guard_states
+from podnet.dataplane.nft import drift
+from podnet.dataplane.nft.syncer import TableSyncer
 from podnet.dataplane.policy.compile import policy_states
 from podnet.dataplane.policy.sync import PolicyProxy
 from podnet.dataplane.proxy.sync import ServiceProxy
+from podnet.dataplane.runtime.loop import pidfd
 from podnet.errors import PodnetError
 from podnet.live.bounded_runner import BoundedFrequencyRunner
 from podnet.model.cluster import ClusterState
@@ -56,6 +69,14 @@ MAX_INTERVAL = 1.0  # a change recorded without a wake-up waits at most this lon
 # (BoundedFrequencyRunner's rest): a sync over a thousand pods takes tens of ms, and
 # one per readiness flip would keep a core busy for the same final result.
 REST = 1.0
+# kube-proxy's syncPeriod default (pkg/proxy/apis/config/v1alpha2/defaults.go: 30 s):
+# how often the tables are compared with what podnet wants, element by element.
+SYNC_PERIOD = 30.0
+# kube-proxy's proxyutil.FullSyncPeriod (pkg/proxy/util, used by
+# pkg/proxy/nftables/proxier.go syncProxyRules): a full sync at least hourly.
+FULL_SYNC_PERIOD = 3600.0
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -151,11 +172,18 @@ class Revivable(Protocol):
 @dataclass(frozen=True)
 class NodeTables:
     """One node's nftables appliers (each owns its own table, STYLE.md principle 8),
-    and the session they share, checked on every sync."""
+    and the session they share, checked on every sync. ``guard`` (anti-spoofing,
+    :mod:`podnet.dataplane.guard`): when None, :class:`ClusterSync` gives the node one
+    on the policy table's runner (unless its ``guard_pods`` is off)."""
 
     services: ServiceProxy
     policies: PolicyProxy
     session: Revivable | None = None
+    guard: GuardProxy | None = None
+
+    def syncers(self) -> list[TableSyncer]:
+        tables = (self.services, self.policies, self.guard)
+        return [t.syncer for t in tables if t is not None]
 
 
 class ClusterSync:
@@ -165,6 +193,10 @@ class ClusterSync:
     then :meth:`start` the paced thread; handlers call :meth:`request` after recording.
     :meth:`stop` before tearing down what the sync writes to.
     """
+
+    guard_pods = True  # every node gets an anti-spoofing table (off: bench_guard.py)
+    sync_period = SYNC_PERIOD
+    full_sync_period = FULL_SYNC_PERIOD
 
     def __init__(
         self,
@@ -183,7 +215,12 @@ class ClusterSync:
         self.tracker = tracker
         self.on_repair = on_repair  # one line per repair (a restarted session, drift)
         self.repairs = 0
-        self.tables = dict(tables)
+        self.tables = {
+            node: t
+            if t.guard is not None or not self.guard_pods
+            else dataclasses.replace(t, guard=GuardProxy(t.policies.runner))
+            for node, t in tables.items()
+        }
         self.records_path = records_path
         self.deny = deny
         self.on_synced, self.on_failure = on_synced, on_failure
@@ -193,8 +230,13 @@ class ClusterSync:
         self.clock = clock
         self.drift_interval = max_interval  # at most one drift check per periodic run
         self._drift_checked = -math.inf
-        self._digests: dict[tuple[str, str], int] = {}  # (node, table) -> listing hash
-        self._digests_at = -1  # self.syncs when the digests were taken
+        # (node, table) -> (syncer.applied when taken, listing hash)
+        self._digests: dict[tuple[str, str], tuple[int, int]] = {}
+        self._digests_at = -1  # self.syncs at the last check
+        self._verified = clock()  # the last comparison with what podnet wants
+        self._last_full = clock()  # the last full sync (FULL_SYNC_PERIOD)
+        self._watch_pipe: tuple[int, int] | None = None
+        self._watcher: threading.Thread | None = None
         self.state: ClusterState | None = None  # the last state applied in full
         self.syncs = 0  # syncs that applied something
         self.full_syncs = 0
@@ -213,10 +255,50 @@ class ClusterSync:
 
     def start(self) -> None:
         self.runner.start()
+        if any(isinstance(getattr(t.session, "pid", None), int) for t in self.tables.values()):
+            self._watch_pipe = os.pipe()
+            self._watcher = threading.Thread(
+                target=self._watch_sessions, name="podnet-nft-watch", daemon=True
+            )
+            self._watcher.start()
 
     def stop(self) -> bool:
-        """Stop the thread after the sync in progress; whether it has ended."""
+        """Stop the threads after the sync in progress; whether they have ended."""
+        if self._watch_pipe is not None and self._watcher is not None:
+            os.write(self._watch_pipe[1], b"x")
+            self._watcher.join(5)
+            for fd in self._watch_pipe:
+                os.close(fd)
+            self._watch_pipe = None
         return self.runner.stop()
+
+    def _watch_sessions(self) -> None:
+        """Wake the sync as soon as a node's ``nft -i`` exits (its pidfd turns readable),
+        so the session is replaced and the tables resynced at once, not at the next
+        periodic run. A session being replaced has no pid: looked up again each second."""
+        assert self._watch_pipe is not None
+        stop = self._watch_pipe[0]
+        while True:
+            fds: list[int] = []
+            for t in self.tables.values():
+                pid = getattr(t.session, "pid", None)
+                fd = pidfd(pid) if isinstance(pid, int) else None
+                if fd is not None:
+                    fds.append(fd)
+            try:
+                ready, _, _ = select.select([stop, *fds], [], [], 1.0)
+            finally:
+                for fd in fds:
+                    os.close(fd)
+            if stop in ready:
+                return
+            if ready:
+                self.request()
+                time.sleep(self.runner_min_interval())
+
+    def runner_min_interval(self) -> float:
+        """At least this long between two wake-ups by the watcher (the sync's own pace)."""
+        return max(self.runner.min_interval, 0.01)
 
     def _paced(self) -> None:
         with contextlib.suppress(Exception):  # counted and reported by sync()
@@ -231,13 +313,11 @@ class ClusterSync:
                 self._attempts += 1
                 attempt, full = self._attempts, self._full
             snap = self.tracker.take()
+            if not full:
+                full = self._checks()
             if snap.empty and not full:
-                drift = self._drift()
-                if drift is None:
-                    self._done(snap.seq, None, full)
-                    return self.state
-                self.resync(drift)
-                full = True
+                self._done(snap.seq, None, full)
+                return self.state
             try:
                 state = self._apply(snap, policies=full or snap.pods_changed)
             except Exception as e:
@@ -261,22 +341,38 @@ class ClusterSync:
             if report is not None:
                 self.resync(f"node {node}: {report}")
 
+    def _checks(self) -> bool:
+        """Before a sync that is not full already: the drift checks and the hourly full
+        sync; whether this sync must now be a full one."""
+        problem = self._drift()
+        if problem is not None:
+            self.resync(problem)
+            return True
+        if self.clock() - self._last_full >= self.full_sync_period:
+            _log.debug("full sync: %gs since the last one", self.full_sync_period)
+            self._forget_all()
+            return True
+        return False
+
     def _drift(self) -> str | None:
-        """On a periodic run with nothing to apply (at most every ``drift_interval``):
-        whether anyone deleted or edited a table we applied, as kube-proxy's iptables
-        mode watches its canary chains for a flush (``pkg/util/iptables/monitor``).
-        A table we believe in sync must exist, and its listing must hash as at the last
-        check when no sync applied anything since; after a sync the hash is retaken."""
+        """At most every ``drift_interval``: whether anyone deleted or edited a table we
+        applied, as kube-proxy's iptables mode watches its canary chains for a flush
+        (``pkg/util/iptables/monitor``). A table we believe in sync must exist, and its
+        listing must hash as when last checked unless we applied something to it since.
+        Every ``sync_period`` also compare each with what podnet wants (:meth:`_verify`):
+        that catches an edit made between our sync and the first hash of it."""
         now = self.clock()
         if now - self._drift_checked < self.drift_interval:
             return None
         self._drift_checked = now
-        fresh = self._digests_at != self.syncs
         self._digests_at = self.syncs
+        if now - self._verified >= self.sync_period:
+            self._verified = now
+            return self._verify()
         for node, tables in self.tables.items():
             if tables.session is None:
                 continue
-            for syncer in (tables.services.syncer, tables.policies.syncer):
+            for syncer in tables.syncers():
                 if not syncer.in_sync:
                     continue
                 try:
@@ -287,19 +383,43 @@ class ClusterSync:
                 if text is None:
                     self._digests.pop(key, None)
                     return f"node {node}: table {syncer.table} was deleted by someone else"
-                digest, before = hash(text), self._digests.get(key)
+                digest, before = (syncer.applied, hash(text)), self._digests.get(key)
                 self._digests[key] = digest
-                if not fresh and before is not None and before != digest:
+                if before is not None and before[0] == digest[0] and before[1] != digest[1]:
                     return f"node {node}: table {syncer.table} was changed by someone else"
         return None
+
+    def _verify(self) -> str | None:
+        """Every in-sync table's ``nft -j`` listing against the full transaction of what
+        was applied (:func:`podnet.dataplane.nft.drift.compare`); the first difference."""
+        for node, tables in self.tables.items():
+            listing_json = getattr(tables.session, "listing_json", None)
+            if listing_json is None:
+                continue
+            for syncer in tables.syncers():
+                if not syncer.in_sync or syncer.wanted is None:
+                    continue
+                try:
+                    objects = listing_json(syncer.table)
+                except PodnetError:
+                    continue
+                family, name = syncer.table.split()
+                got = None if objects is None else drift.shape_of_listing(objects, family, name)
+                problem = drift.compare(drift.shape_of_transaction(syncer.wanted()), got)
+                if problem is not None:
+                    return f"node {node}: table {syncer.table} {problem}"
+        return None
+
+    def _forget_all(self) -> None:
+        for tables in self.tables.values():
+            for syncer in tables.syncers():
+                syncer.forget()
 
     def resync(self, reason: str) -> None:
         """Make the next sync a full one on every node (each table replaced whole,
         kube-proxy's full sync) and report ``reason``; call with the sync lock held or
         from outside a sync."""
-        for tables in self.tables.values():
-            tables.services.syncer.forget()
-            tables.policies.syncer.forget()
+        self._forget_all()
         with self._cond:
             self._full = True
             self.repairs += 1
@@ -318,7 +438,10 @@ class ClusterSync:
         endpoints.update({k: v for k, v in desired.endpoints.items() if k in selectorless})
         state = dataclasses.replace(desired, endpoints=endpoints)
         per_node = policy_states(state, deny=self.deny) if policies else {}
+        guards = guard_states(state) if policies else {}
         for node, tables in self.tables.items():
+            if tables.guard is not None and node in guards:
+                tables.guard.sync(guards[node])  # first: a new pod's source is let through
             tables.services.sync_cluster(state)
             if node in per_node:
                 tables.policies.sync(per_node[node])
@@ -335,6 +458,8 @@ class ClusterSync:
                 self.syncs += 1
                 self.full_syncs += full
                 self._full = False
+                if full:
+                    self._last_full = self.clock()
             self._applied_seq = seq
             self._cond.notify_all()
 

@@ -24,8 +24,10 @@ restart is reported once by :meth:`revive`, for the owner to log and resync.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from types import TracebackType
+from typing import Any
 
 from podnet.dataplane.failures import nft_error
 from podnet.dataplane.nft.transaction import ExecNftRunner, Transaction
@@ -118,12 +120,27 @@ class NftSession:
         if errors:
             raise nft_error(self.argv, 1, "".join(errors))
 
-    def listing(self, table: str) -> str | None:
+    @property
+    def pid(self) -> int | None:
+        """The running ``nft -i``'s pid (None once it has exited), for a watcher."""
+        return self.proc.pid if self.proc.poll() is None else None
+
+    def listing_json(self, table: str) -> list[dict[str, Any]] | None:
+        """``nft -s -j list table <table>``'s ``nftables`` array, None when the table
+        does not exist (what :mod:`podnet.dataplane.nft.drift` compares)."""
+        text = self.listing(table, "-j")
+        if text is None:
+            return None
+        objects: list[dict[str, Any]] = json.loads(text)["nftables"]
+        return objects
+
+    def listing(self, table: str, *flags: str) -> str | None:
         """``nft -s list table <table>`` (``table`` as ``"inet podnet-policy"``), None
         when the table does not exist. ``-s`` leaves out counter values, so traffic
         does not change the text: only someone else's edit does. A one-shot nft: the
         interactive session's stdout is not read."""
-        argv = [*self.fallback.prefix, self.fallback.nft, "-s", "list", "table", *table.split()]
+        argv = [*self.fallback.prefix, self.fallback.nft, "-s", *flags, "list", "table"]
+        argv += table.split()
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, check=False)
         except FileNotFoundError as e:

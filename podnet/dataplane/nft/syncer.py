@@ -29,6 +29,10 @@ class TableSyncer:
         self.failed_syncs = 0  # transactions the kernel refused, partial or full
         self.last_error: NftError | None = None
         self.in_sync = False  # the kernel table is what the last sync applied
+        self.applied = 0  # transactions applied so far (a listing taken before is stale)
+        # The full transaction of what was last applied, built on demand: what podnet
+        # wants the kernel table to be (nft/drift.py compares the two).
+        self.wanted: Callable[[], Transaction] | None = None
 
     def sync(
         self,
@@ -46,6 +50,8 @@ class TableSyncer:
                 except NftError as e:
                     self._failed(e, "partial")
                 else:
+                    self.wanted = full
+                    self.applied += bool(tx.ops)
                     return len(tx)
         self.in_sync = False
         tx = full()
@@ -55,6 +61,8 @@ class TableSyncer:
             self._failed(e, "full")
             raise
         self.in_sync = True
+        self.wanted = full
+        self.applied += 1
         self.full_syncs += 1
         return len(tx)
 

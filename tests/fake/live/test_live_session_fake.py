@@ -110,9 +110,9 @@ def test_a_dead_session_is_revived_by_the_periodic_sync_and_everything_resynced(
             time.sleep(0.01)
         assert repairs and f"node {node}: nft -i (pid 4242)" in repairs[0]
         assert "resyncing every table" in repairs[0]
-        while session.full_tables < before + 2 and time.monotonic() < deadline:
+        while session.full_tables < before + 3 and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert session.full_tables == before + 2  # the proxy's table and the policy table
+        assert session.full_tables == before + 3  # the proxy, policy and guard tables
         assert session.snapshot() == reference and not failures
     finally:
         sync.stop()

@@ -24,6 +24,8 @@ from podnet.control.cluster import build_cluster
 from podnet.control.dns.lookup import build_records
 from podnet.control.endpoints import compute_endpoints
 from podnet.dataplane.dns import records as dns_records
+from podnet.dataplane.guard.sync import GuardProxy
+from podnet.dataplane.guard.table import guard_states
 from podnet.dataplane.nft.fake import FakeNft
 from podnet.dataplane.nft.transaction import Transaction
 from podnet.dataplane.policy.compile import policy_states
@@ -169,6 +171,7 @@ def assert_applied(cluster: SyncOnlyCluster, want: ClusterState) -> None:
         ref = FakeNft()
         ServiceProxy(ref, freeze_gc=False).sync_cluster(want)
         PolicyProxy(ref).sync(per_node[node])
+        GuardProxy(ref).sync(guard_states(want)[node])
         assert fake.snapshot() == ref.snapshot(), node
     assert dns_records.load(cluster.records_path) == build_records(want)
 
