@@ -2,8 +2,10 @@
 
 The script reads the embedded JSON, renders the connectivity matrix for the chosen port
 (rows: source groups, columns: destination groups), shows a cell's explanation on hover
-(title) and in the side panel on click, highlights a group's box in the drawing, and
-finally sets ``data-rendered="ok"`` on <body> and fills #rendered - the marker the
+(title) and in the side panel on click with the legend of that view (a symbol means one
+thing for one port, another for all ports at once), highlights the pair's nodes in the
+drawing, and filters the drawing's edges (namespace, port, kind). It finally sets
+``data-rendered="ok"`` on <body> and fills #rendered - the marker the
 headless-browser test looks for (a JS error before that point leaves it unset).
 """
 
@@ -24,20 +26,15 @@ section { background:#fff; border:1px solid var(--line); border-radius:10px;
   padding:16px 18px; margin-bottom:18px; }
 h2 { margin:0 0 12px; font-size:17px; }
 .scroll { overflow:auto; max-height:720px; }
-svg text { font-family:system-ui,sans-serif; }
-.node-box { fill:#f1f5f9; stroke:#cbd5e1; }
-.node-name { font-size:14px; font-weight:600; fill:#0f172a; }
-.node-meta { font-size:11px; fill:#64748b; }
-.grp-box { fill:#fff; stroke-width:1.5; }
-.grp-head { font-size:12px; font-weight:600; fill:#fff; }
-.grp.hl .grp-box { stroke-width:4; }
-.pod { font-size:12px; fill:#111827; }
-.ip { font-size:11.5px; fill:#475569; font-family:ui-monospace,monospace; }
-.more, .pol { font-size:11px; fill:#6b7280; font-style:italic; }
-.svc-box { fill:#eef2ff; stroke:#6366f1; }
-.svc-name { font-size:12.5px; font-weight:600; fill:#3730a3; }
-.svc-meta { font-size:11px; fill:#4b5563; font-family:ui-monospace,monospace; }
-.link { fill:none; stroke:#818cf8; stroke-width:1.4; opacity:.7; }
+.gbar { display:flex; gap:14px; align-items:center; flex-wrap:wrap; margin-bottom:6px; }
+.gbar select, .gbar button { font:inherit; padding:2px 6px; }
+.graph { max-height:900px; border:1px solid var(--line); border-radius:8px; background:#fff; }
+.graph svg { display:block; max-width:100%; height:auto; }
+.graph.full svg { max-width:none; }
+.graph .hl path, .graph .hl polygon, .graph .hl ellipse { stroke-width:4px; }
+.graph .dim { opacity:.18; }
+.glegend .lg { display:inline-flex; align-items:center; gap:4px; margin-right:14px; }
+.glegend svg { vertical-align:middle; }
 .tabs { display:flex; gap:6px; flex-wrap:wrap; margin-bottom:10px; }
 .tabs button { border:1px solid var(--line); background:#fff; border-radius:6px;
   padding:4px 10px; cursor:pointer; font:inherit; }
@@ -55,7 +52,8 @@ td.c.sel { outline:3px solid #0f172a; outline-offset:-3px; }
 #detail { flex:1; min-width:280px; background:#f8fafc; border:1px solid var(--line);
   border-radius:8px; padding:12px; white-space:pre-wrap; font-family:ui-monospace,monospace;
   font-size:12px; }
-.legend span { display:inline-block; padding:1px 8px; border-radius:4px; margin-right:6px; }
+#legend span { display:inline-block; padding:1px 8px; border-radius:4px; margin-right:6px; }
+.ports { background:#e0f2fe; color:#0369a1; } .self-key { background:#f8fafc; color:#94a3b8; }
 .sev-error { color:#fff; background:var(--no); border-radius:4px; padding:1px 6px; }
 .sev-warning { color:#fff; background:var(--some); border-radius:4px; padding:1px 6px; }
 .sev-info { color:#fff; background:#0891b2; border-radius:4px; padding:1px 6px; }
@@ -75,7 +73,19 @@ JS = r"""
   var tabs = document.getElementById("tabs");
   var holder = document.getElementById("matrix");
   var detail = document.getElementById("detail");
-  var mark = { all: "\u2713", none: "\u2717", some: "\u25D0" };
+  var legend = document.getElementById("legend");
+  var mark = { all: "\u2713", none: "\u2717", some: "\u25D0", ports: "\u25D1", self: "\u00B7" };
+  // What a symbol means depends on the view: one port, or every port at once.
+  var words = {
+    port: { all: "allowed for every pod pair", none: "denied for every pod pair",
+            some: "allowed for some pod pairs only", self: "a single pod and itself" },
+    all: { all: "every port allowed, for every pod pair", none: "every port denied",
+           ports: "some ports allowed, others denied",
+           some: "some port allowed for some pod pairs only", self: "a single pod and itself" }
+  };
+  var graph = data.graph;
+  var nodeOf = {};
+  graph.nodes.forEach(function (n) { nodeOf[n.key] = n; });
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -84,14 +94,26 @@ JS = r"""
     return e;
   }
   function highlight(ids) {
-    document.querySelectorAll(".grp").forEach(function (g) {
-      g.classList.toggle("hl", ids.indexOf(g.getAttribute("data-group")) >= 0);
+    graph.nodes.forEach(function (n) {
+      var g = document.getElementById(n.id);
+      if (g) { g.classList.toggle("hl", ids.indexOf(n.key) >= 0); }
+    });
+  }
+  function showLegend(port, seen) {
+    var w = words[port === "all" ? "all" : "port"];
+    legend.textContent = "";
+    ["all", "ports", "some", "none", "self"].forEach(function (k) {
+      if (!seen[k]) { return; }
+      var s = el("span", k === "self" ? "self-key" : k, mark[k] + " " + w[k]);
+      s.setAttribute("data-status", k);
+      legend.appendChild(s);
     });
   }
   function render(port) {
     tabs.querySelectorAll("button").forEach(function (b) {
       b.classList.toggle("on", b.getAttribute("data-port") === port);
     });
+    var seen = {};
     var cols = groups.filter(function (g) { return data.matrix[port][g]; });
     var t = el("table", "mx");
     var hr = el("tr");
@@ -105,22 +127,26 @@ JS = r"""
         var cell = data.matrix[port][dst][src];
         var td;
         if (!cell) {
-          td = el("td", "c self", "\u00B7");
-          td.title = "same single pod";
+          td = el("td", "c self", mark.self);
+          td.title = words.port.self;
+          seen.self = true;
         } else {
+          seen[cell[0]] = true;
           td = el("td", "c " + cell[0], mark[cell[0]]);
+          td.setAttribute("data-status", cell[0]);
           var parts = port === "all" ? cell.slice(1).map(function (p) {
             var c = data.matrix[p][dst][src];
-            return ["[" + p + "] " + c[1], "[" + p + "]\n" + (c[2] || c[1])];
+            var tag = "[" + p + "] " + c[0];
+            return [tag + ": " + c[1], tag + "\n" + (c[2] || c[1])];
           }) : [[cell[1], cell[2] || cell[1]]];
           td.title = src + " \u2192 " + dst + " " + portName(port) + "\n" +
             parts.map(function (x) { return x[0]; }).join("\n");
           td.addEventListener("click", function () {
             holder.querySelectorAll("td.sel").forEach(function (x) { x.classList.remove("sel"); });
             td.classList.add("sel");
+            var w = words[port === "all" ? "all" : "port"];
             var head = src + "  \u2192  " + dst + "  on " + portName(port) + "\n" +
-              ({ all: "allowed for every pod pair", none: "denied for every pod pair",
-                 some: "allowed for some pod pairs only" })[cell[0]] + "\n\n";
+              w[cell[0]] + "\n\n";
             detail.textContent = head + parts.map(function (x) { return x[1]; }).join("\n\n");
             highlight([src, dst]);
           });
@@ -131,8 +157,9 @@ JS = r"""
     });
     holder.textContent = "";
     holder.appendChild(t);
+    showLegend(port, seen);
   }
-  ports.forEach(function (p, i) {
+  ports.forEach(function (p) {
     var b = el("button", "", portName(p));
     b.setAttribute("data-port", p);
     b.addEventListener("click", function () { render(p); });
@@ -145,14 +172,58 @@ JS = r"""
   } else {
     holder.textContent = "No pod serves a port.";
   }
-  document.querySelectorAll(".svc").forEach(function (s) {
-    s.addEventListener("mouseenter", function () {
-      var name = s.getAttribute("data-service");
-      var svc = data.services.filter(function (x) { return x.name === name; })[0];
-      highlight(svc ? svc.groups : []);
+
+  // The drawing's filter: namespace (an edge touching it), port, kinds of edge.
+  var fNs = document.getElementById("f-ns");
+  var fPort = document.getElementById("f-port");
+  var fFlows = document.getElementById("f-flows");
+  var fRoutes = document.getElementById("f-routes");
+  var count = document.getElementById("f-count");
+  function nsOf(end) {
+    if (end === "*") { return null; }
+    if (end.indexOf("ns:") === 0) { return end.slice(3); }
+    return nodeOf[end] ? nodeOf[end].namespace : null;
+  }
+  function show(id, on) {
+    var e = document.getElementById(id);
+    if (e) { e.style.display = on ? "" : "none"; }
+  }
+  function filter() {
+    var ns = fNs.value, port = fPort.value, shown = 0, touched = {};
+    graph.edges.forEach(function (e) {
+      var on = fFlows.checked && (!port || e.ports.indexOf(port) >= 0) &&
+        (!ns || nsOf(e.tail) === ns || nsOf(e.head) === ns);
+      show(e.id, on);
+      if (on) { shown += 1; touched[e.tail] = true; touched[e.head] = true; }
     });
-    s.addEventListener("mouseleave", function () { highlight([]); });
-  });
+    graph.services.forEach(function (s) {
+      var on = fRoutes.checked && (!ns || s.namespace === ns);
+      s.routes.forEach(function (r) { show(r, on); });
+      show(s.id, fRoutes.checked);
+      var g = document.getElementById(s.id);
+      if (g) { g.classList.toggle("dim", !on); }
+      if (on) { s.targets.forEach(function (t) { touched[t] = true; }); }
+    });
+    graph.nodes.forEach(function (n) {
+      var g = document.getElementById(n.id);
+      if (g) { g.classList.toggle("dim", !!ns && n.namespace !== ns && !touched[n.key]); }
+    });
+    count.textContent = shown + " of " + graph.edges.length + " flow edges shown";
+    count.setAttribute("data-shown", String(shown));
+  }
+  if (fNs) {
+    var nss = {};
+    graph.nodes.forEach(function (n) { nss[n.namespace] = true; });
+    Object.keys(nss).sort().forEach(function (n) { fNs.appendChild(new Option(n, n)); });
+    ports.forEach(function (p) { if (p !== "all") { fPort.appendChild(new Option(p, p)); } });
+    [fNs, fPort, fFlows, fRoutes].forEach(function (x) { x.addEventListener("change", filter); });
+    var zoom = document.getElementById("f-zoom");
+    zoom.addEventListener("click", function () {
+      var full = document.getElementById("graph").classList.toggle("full");
+      zoom.textContent = full ? "fit to width" : "actual size";
+    });
+    filter();
+  }
   document.body.setAttribute("data-rendered", "ok");
   document.getElementById("rendered").textContent = "";
 })();

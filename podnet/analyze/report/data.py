@@ -19,9 +19,11 @@ from typing import Any
 from podnet.analyze.lint.finding import Finding
 from podnet.analyze.matrix import Matrix, compute_matrix
 from podnet.analyze.report.cluster import cluster_policy_data
-from podnet.analyze.report.groups import Group, groups_of
+from podnet.analyze.report.flows import DrawnNode, node_cells
+from podnet.analyze.report.graph import build_graph, graph_data, graph_dot
+from podnet.analyze.report.groups import groups_of
 from podnet.model.cluster import ClusterState
-from podnet.model.objects import NetworkPolicy
+from podnet.model.objects import NetworkPolicy, Pod
 
 MAX_CELLS_EXPLAINED = 20000
 
@@ -37,60 +39,73 @@ def _policy_dict(pol: NetworkPolicy, selected: list[str]) -> dict[str, Any]:
     }
 
 
-def _cells(m: Matrix, groups: list[Group]) -> dict[str, Any]:
-    """Per "port/proto": {dst group id: {src group id: [status, reason, explanation]}}."""
+def _cells(m: Matrix, nodes: Sequence[DrawnNode]) -> dict[str, Any]:
+    """Per "port/proto": {dst group id: {src group id: [status, reason, explanation]}}.
+
+    The statuses are :func:`podnet.analyze.report.flows.node_cells`', the very counts
+    the drawing's edges come from, so the matrix and the edges cannot disagree.
+    """
     ports: dict[str, dict[str, dict[str, list[str]]]] = {}
-    explained: dict[tuple[int, int, int, str], tuple[str, str]] = {}
+    explained: dict[tuple[int, int, str], tuple[str, str]] = {}
     budget = MAX_CELLS_EXPLAINED
-    src_pairs = {
-        g.id: [(m.class_of[s.key], s) for s in g.pods if s.key in m.class_of] for g in groups
-    }
-    for dst in groups:
-        dst_classes = sorted({m.class_of[p.key] for p in dst.pods if p.key in m.class_of})
-        for di in dst_classes:
-            for port, proto in m.classes[di].ports:
-                row = ports.setdefault(f"{port}/{proto}", {}).setdefault(dst.id, {})
-                bits = m.allowed_from.get((di, port, proto), 0)
-                for src in groups:
-                    pairs = src_pairs[src.id]
-                    if not pairs or (src is dst and len(dst.pods) == 1):
-                        continue
-                    ok = [bool(bits >> si & 1) for si, _ in pairs]
-                    status = "all" if all(ok) else "none" if not any(ok) else "some"
-                    prev = row.get(src.id)
-                    if prev is not None and prev[0] != status:
-                        status = "some"
-                    si, srep = pairs[0]
-                    key = (si, di, port, proto)
-                    if key not in explained and budget > 0:
-                        budget -= 1
-                        v = m.verdict(srep, m.classes[di].rep, port, proto)
-                        explained[key] = (v.reason, v.explain())
-                    reason, text = explained.get(key, ("", ""))
-                    row[src.id] = [status, reason, text]
+    for (src, dst, port), (status, si, di) in sorted(
+        node_cells(m, nodes).items(), key=lambda kv: _port_order(kv[0][2])
+    ):
+        key = (si, di, port)
+        if key not in explained and budget > 0:
+            budget -= 1
+            number, proto = port.split("/")
+            v = m.verdict(m.classes[si].rep, m.classes[di].rep, int(number), proto)
+            explained[key] = (v.reason, v.explain())
+        reason, text = explained.get(key, ("", ""))
+        ports.setdefault(port, {}).setdefault(dst, {})[src] = [status, reason, text]
     return {"all": _overview(ports), **ports}
 
 
+def _port_order(port: str) -> tuple[int, str]:
+    number, proto = port.split("/")
+    return int(number), proto
+
+
 def _overview(ports: dict[str, dict[str, dict[str, list[str]]]]) -> dict[str, dict[str, list[str]]]:
-    """Every port at once: [status, port, port, ...]; the script looks the ports up."""
+    """Every port at once: [status, port, port, ...]; the script looks the ports up.
+
+    The status over ports: ``all`` / ``none`` when every port's cell is; ``some`` when
+    some port is allowed for some pod pairs only; ``ports`` when each port is all or
+    nothing but the ports differ (the per-port ``some`` would misstate that).
+    """
     out: dict[str, dict[str, list[str]]] = {}
-    for port in sorted(ports, key=lambda p: (int(p.split("/")[0]), p)):
+    for port in sorted(ports, key=_port_order):
         for dst, row in ports[port].items():
             for src, cell in row.items():
                 got = out.setdefault(dst, {}).get(src)
                 if got is None:
                     out[dst][src] = [cell[0], port]
-                else:
-                    got[0] = cell[0] if got[0] == cell[0] else "some"
-                    got.append(port)
+                    continue
+                if "some" in (got[0], cell[0]):
+                    got[0] = "some"
+                elif got[0] != cell[0]:
+                    got[0] = "ports"
+                got.append(port)
     return out
 
 
 def build_report_data(
-    state: ClusterState, findings: Sequence[Finding], title: str = "podnet report"
+    state: ClusterState,
+    findings: Sequence[Finding],
+    title: str = "podnet report",
+    pods: Sequence[Pod] | None = None,
 ) -> dict[str, Any]:
-    m = compute_matrix(state)
-    groups = groups_of(state.pods)
+    """The report's facts over ``pods`` (default: all of ``state``'s, as ``analyze --all``).
+
+    Pods without an IP (Pending) are listed apart and take part in no connection, as in
+    ``podnet analyze``; the drawing is :func:`podnet.analyze.report.graph.matrix_dot`'s
+    graph of the same matrix at the workload level.
+    """
+    chosen = list(state.pods if pods is None else pods)
+    m = compute_matrix(state, chosen)
+    graph = build_graph(m, "workload", state)
+    groups = groups_of(m.pods)
     group_of = {p.key: g.id for g in groups for p in g.pods}
     services = []
     for s in state.services:
@@ -148,7 +163,11 @@ def build_report_data(
         "services": services,
         "policies": policies,
         "cluster_policies": cluster,
-        "matrix": _cells(m, groups),
+        "matrix": _cells(m, graph.nodes),
+        "graph": graph_data(graph),
+        "dot": graph_dot(graph, title),
+        "pods": len(m.pods),
+        "pending": sorted(p.key for p in chosen if p.ip is None),
         "counts": {"connections": total, "allowed": allowed},
         "findings": [f.to_dict() for f in findings],
     }

@@ -46,12 +46,17 @@ def _port_key(port: str) -> tuple[int, str]:
     return int(number), proto
 
 
-def node_flows(m: Matrix, nodes: Sequence[DrawnNode]) -> dict[tuple[str, str, str], bool]:
-    """(source key, destination key, "port/proto") -> all pod pairs allowed (else some).
+Cell = tuple[str, int, int]  # status ("all", "some", "none"), source class, dest class
 
-    Only allowed flows are present.
+
+def node_cells(m: Matrix, nodes: Sequence[DrawnNode]) -> dict[tuple[str, str, str], Cell]:
+    """(source key, destination key, "port/proto") -> status and a representative pair.
+
+    Every pair of nodes with at least one pod pair on a port the destination serves has
+    a cell. The representative (source class, destination class) is a denied pair when
+    there is one, so that a ``some`` cell explains what is missing.
     """
-    out: dict[tuple[str, str, str], bool] = {}
+    out: dict[tuple[str, str, str], Cell] = {}
     for dst in nodes:
         ports: dict[tuple[int, str], list[tuple[int, int]]] = {}
         for di, n in dst.classes:
@@ -62,15 +67,31 @@ def node_flows(m: Matrix, nodes: Sequence[DrawnNode]) -> dict[tuple[str, str, st
             name = f"{port}/{proto}"
             for src in nodes:
                 total = allowed = 0
+                rep: tuple[int, int] | None = None
+                rep_denied = False
                 for si, ns in src.classes:
                     for b, di, n in bits:
                         pairs = ns * n - (n if src is dst and si == di else 0)
+                        if not pairs:
+                            continue
                         total += pairs
                         if b >> si & 1:
                             allowed += pairs
-                if allowed:
-                    out[(src.key, dst.key, name)] = allowed == total
+                            rep = rep or (si, di)
+                        elif not rep_denied:  # a denied pair explains more than an allowed
+                            rep, rep_denied = (si, di), True
+                if rep is not None:
+                    status = "all" if allowed == total else "some" if allowed else "none"
+                    out[(src.key, dst.key, name)] = (status, *rep)
     return out
+
+
+def node_flows(m: Matrix, nodes: Sequence[DrawnNode]) -> dict[tuple[str, str, str], bool]:
+    """(source key, destination key, "port/proto") -> all pod pairs allowed (else some).
+
+    Only allowed flows are present.
+    """
+    return {k: c[0] == "all" for k, c in node_cells(m, nodes).items() if c[0] != "none"}
 
 
 def _eligible(src: DrawnNode, dst: DrawnNode) -> bool:

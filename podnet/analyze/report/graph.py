@@ -22,6 +22,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from podnet.analyze.matrix import Matrix
 from podnet.analyze.report.flows import ANY, NS_PREFIX, DrawnNode, Flow, compress, node_flows
@@ -123,6 +124,41 @@ def _services(state: ClusterState | None, owner: dict[str, str]) -> tuple[Servic
         label = f"svc/{s.name}\n{s.cluster_ip or 'no IP'} {ports}{more}"
         out.append(ServiceNode(s.key, s.namespace, label, tuple(targets)))
     return tuple(out)
+
+
+def graph_data(g: Graph) -> dict[str, Any]:
+    """The graph as JSON-able data keyed by the SVG ids :func:`graph_dot` gives."""
+    routes: list[list[str]] = []
+    ri = 0
+    for s in g.services:
+        routes.append([f"r{ri + k}" for k in range(len(s.targets))])
+        ri += len(s.targets)
+    return {
+        "level": g.level,
+        "nodes": [
+            {"id": f"n{i}", "key": n.key, "namespace": n.namespace} for i, n in enumerate(g.nodes)
+        ],
+        "services": [
+            {
+                "id": f"s{i}",
+                "key": s.key,
+                "namespace": s.namespace,
+                "targets": list(s.targets),
+                "routes": routes[i],
+            }
+            for i, s in enumerate(g.services)
+        ],
+        "edges": [
+            {
+                "id": f"e{i}",
+                "tail": f.tail,
+                "head": f.head,
+                "ports": list(f.ports),
+                "partial": list(f.partial),
+            }
+            for i, f in enumerate(g.flows)
+        ],
+    }
 
 
 def q(s: str) -> str:

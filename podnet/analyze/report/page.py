@@ -1,6 +1,7 @@
 """``podnet report``: one self-contained HTML file describing the cluster's network.
 
-Sections: the cluster drawn (:mod:`podnet.analyze.report.svg`), the connectivity matrix
+Sections: the cluster drawn (the DOT graph of :mod:`podnet.analyze.report.graph`, laid
+out by Graphviz, with a filter for namespace, port and kind of edge), the connectivity matrix
 per port with each cell's explanation (:mod:`podnet.analyze.report.data`, rendered by
 the inline script in :mod:`podnet.analyze.report.assets`), Services with endpoints,
 the cluster admin's policies (:mod:`podnet.analyze.report.cluster`), NetworkPolicies,
@@ -20,8 +21,35 @@ from podnet.analyze.lint.render import summary
 from podnet.analyze.report.assets import CSS, JS
 from podnet.analyze.report.cluster import cluster_policies_html
 from podnet.analyze.report.data import build_report_data
-from podnet.analyze.report.svg import draw_cluster
+from podnet.analyze.report.layout import layout_svg
+from podnet.errors import NotSupportedError
 from podnet.model.cluster import ClusterState
+from podnet.model.objects import Pod
+
+LEGEND = {  # kind of drawn thing -> (sample SVG, words); see graph.py for the styles
+    "flow": (
+        '<line x1="2" y1="7" x2="34" y2="7" stroke="#16a34a" stroke-width="1.6"/>',
+        "allowed, for every pod pair (label: ports)",
+    ),
+    "some": (
+        '<line x1="2" y1="7" x2="34" y2="7" stroke="#d97706" stroke-width="1.6" '
+        'stroke-dasharray="5,3"/>',
+        "allowed for some pod pairs only",
+    ),
+    "any": (
+        '<ellipse cx="18" cy="7" rx="15" ry="6" fill="#dcfce7" stroke="#16a34a"/>',
+        "arrow from \u201cany pod\u201d: from every pod drawn",
+    ),
+    "ns": (
+        '<rect x="2" y="1" width="32" height="12" rx="3" fill="#f1f5f9" stroke="#64748b"/>',
+        "arrow from a namespace box: from every pod in it",
+    ),
+    "route": (
+        '<line x1="2" y1="7" x2="34" y2="7" stroke="#6366f1" stroke-width="1.2" '
+        'stroke-dasharray="4,3"/>',
+        "Service to the pods behind it",
+    ),
+}
 
 
 def _json_for_script(data: dict[str, Any]) -> str:
@@ -97,14 +125,63 @@ def _findings(findings: Sequence[Finding]) -> str:
     return _rows(rows, ["Severity", "Rule", "Object / field", "Finding", "Fix"])
 
 
+def legend_kinds(graph: dict[str, Any]) -> list[str]:
+    """The kinds of edge and node the drawing has, in :data:`LEGEND` order."""
+    edges = graph["edges"]
+    have = {
+        "flow": any(len(e["partial"]) < len(e["ports"]) for e in edges),
+        "some": any(e["partial"] for e in edges),
+        "any": any(e["tail"] == "*" for e in edges),
+        "ns": any(e["tail"].startswith("ns:") for e in edges),
+        "route": any(s["routes"] for s in graph["services"]),
+    }
+    return [k for k in LEGEND if have[k]]
+
+
+def _drawing(data: dict[str, Any], dot: str) -> str:
+    """The drawing section's body: filter bar, legend and Graphviz's SVG."""
+    try:
+        svg = layout_svg(dot)
+    except NotSupportedError as e:
+        return (
+            f"<p class=muted>No drawing: {escape(str(e))}. The matrix below has every verdict.</p>"
+        )
+    legend = "".join(
+        f'<span class=lg data-legend="{k}"><svg width="36" height="14">{LEGEND[k][0]}</svg>'
+        f"{escape(LEGEND[k][1])}</span>"
+        for k in legend_kinds(data["graph"])
+    )
+    return f"""<div class=gbar>
+<label>Namespace <select id=f-ns><option value="">all</option></select></label>
+<label>Port <select id=f-port><option value="">all</option></select></label>
+<label><input type=checkbox id=f-flows checked> allowed flows</label>
+<label><input type=checkbox id=f-routes checked> Services</label>
+<button id=f-zoom type=button>actual size</button> <span id=f-count class=muted></span></div>
+<p id=glegend class="legend glegend">{legend}</p>
+<div id=graph class="scroll graph">{svg}</div>"""
+
+
+def _pending(data: dict[str, Any]) -> str:
+    if not data["pending"]:
+        return ""
+    names = ", ".join(data["pending"][:10]) + (" …" if len(data["pending"]) > 10 else "")
+    return f"<p class=muted>Pending (not scheduled, no IP, in no connection): {escape(names)}</p>"
+
+
 def render_report(
-    state: ClusterState, findings: Sequence[Finding], title: str = "podnet report"
+    state: ClusterState,
+    findings: Sequence[Finding],
+    title: str = "podnet report",
+    pods: Sequence[Pod] | None = None,
 ) -> str:
-    data = build_report_data(state, findings, title)
+    """The page over ``pods`` (default: every pod of ``state``, as ``analyze --all``)."""
+    data = build_report_data(state, findings, title, pods)
+    dot = data.pop("dot")
     c = data["counts"]
+    pending = f" + {len(data['pending'])} pending" if data["pending"] else ""
     stats = [
         (len(state.nodes), "nodes"),
-        (len(state.pods), "pods"),
+        (f"{data['pods']}{pending}", "pods"),
         (len(state.services), "Services"),
         (len(state.policies), "policies"),
         (f"{c['allowed']}/{c['connections']}", "connections allowed"),
@@ -125,11 +202,11 @@ def render_report(
 DNS and policy verdicts (Admin tier, NetworkPolicy, Baseline tier). <span id=rendered></span></div>
 <div class=stats>{stat_html}</div></header>
 <main>
-<section><h2>Cluster</h2><div class=scroll>{draw_cluster(data)}</div></section>
+<section><h2>Cluster</h2>{_drawing(data, dot)}{_pending(data)}</section>
 <section><h2>Connectivity by port</h2>
-<p class="legend muted"><span class=all>✓ allowed</span><span class=none>✗ denied</span>
-<span class=some>◐ some pod pairs</span> Rows are sources, columns destinations serving the
-port; click a cell for the policy explanation.</p>
+<p class="muted">Rows are sources, columns destinations serving the port (a workload's
+pods together); click a cell for the policy explanation.</p>
+<p id=legend class=legend></p>
 <div id=tabs class=tabs></div>
 <div class=mx-wrap><div id=matrix class=scroll></div>
 <div id=detail>Click a cell to see why it is allowed or denied.</div></div></section>
