@@ -93,7 +93,7 @@ def parse_duration(text: str) -> float:
     # Integers of nanoseconds, as Go adds them, so 1m30s is exactly 90.0 and 0.1s+0.2s
     # is 0.3 (floats of the parts would drift).
     total = sum(round(Decimal(num) * _NS[unit]) for num, unit in _PART.findall(s))
-    return sign * total / 1e9
+    return sign * (total / 1_000_000_000)  # int / int: correctly rounded
 
 
 def format_duration(seconds: float) -> str:

@@ -113,7 +113,7 @@ def add_file_args(parser: argparse.ArgumentParser, *, required: bool = True) -> 
         action="append",
         required=required,
         metavar="PATH",
-        help="manifest file, directory (recursive) or - for stdin; repeatable",
+        help="manifest file, directory (recursive), http(s) URL or - for stdin; repeatable",
     )
 
 

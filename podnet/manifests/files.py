@@ -6,7 +6,8 @@ system. A file named explicitly is read whatever its extension, and may be a pip
 kubectl reads ``-f <(helm template ...)`` or ``-f /dev/stdin``; below a directory only
 regular files are read (a FIFO or device there would block or never end). Each file is
 read up to MAX_FILE_BYTES, and a directory that cannot be listed is an error, not "no
-files".
+files". An ``http://`` or ``https://`` argument is fetched, as kubectl's ``-f URL`` is
+(cli-runtime pkg/resource/visitor.go, URLVisitor), and the URL names it in messages.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import gc
 import os
 import stat
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
@@ -29,6 +33,14 @@ STDIN_NAME = "<stdin>"
 
 # Per file (and for stdin): 64 MiB is eight times the 20,000-pod input bench/ loads.
 MAX_FILE_BYTES = 64 * 1024 * 1024
+
+URL_SCHEMES = ("http://", "https://")
+# kubectl's readHttpWithRetries (cli-runtime pkg/resource/visitor.go): 3 attempts, 1 s
+# apart, retrying connection errors and 5xx answers only. kubectl's http.Get has no
+# timeout; a stalled server would hang it, so each attempt here has one.
+URL_ATTEMPTS = 3
+URL_RETRY_WAIT = 1.0
+URL_TIMEOUT = 30.0
 
 
 def load_paths(paths: Sequence[str], stdin: TextIO | None = None) -> Manifests:
@@ -62,6 +74,10 @@ def _load(paths: Sequence[str], stdin: TextIO | None) -> Manifests:
             stream = stdin if stdin is not None else sys.stdin
             text = _decode(_read_stdin(stream), STDIN_NAME)
             docs += parse_documents(text, STDIN_NAME, MAX_DOCUMENTS, len(docs))
+            continue
+        if path.startswith(URL_SCHEMES):
+            text = _decode(_fetch(path), path)
+            docs += parse_documents(text, path, MAX_DOCUMENTS, len(docs))
             continue
         for file in _files(path):
             named = file == path
@@ -105,8 +121,12 @@ def _read(file: str, *, named: bool = False) -> str:
     Opened with O_NONBLOCK and checked with fstat before any read, so a FIFO or a
     device found below a directory (a ``/dev/zero`` symlink named ``x.yaml``) is
     refused, never read or waited on. A pipe or character device the user ``named``
-    is read like stdin: blocking, bounded by MAX_FILE_BYTES.
+    is read like stdin: blocking, bounded by MAX_FILE_BYTES. That one is told by stat
+    before any open: a non-blocking open of a FIFO lets its writer in, and if the writer
+    wrote and closed before the blocking reopen, that reopen waited for a writer forever.
     """
+    if named and _is_stream(file):
+        return _read_stream(file)
     try:
         fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
@@ -134,6 +154,14 @@ def _read(file: str, *, named: bool = False) -> str:
     return _decode(data, file)
 
 
+def _is_stream(file: str) -> bool:
+    try:
+        mode = os.stat(file).st_mode
+    except OSError:
+        return False  # the open below reports it
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 def _read_stream(file: str) -> str:
     """A pipe or device the user named: opened blocking (a FIFO's open waits for its
     writer, as kubectl's does), read until EOF or past MAX_FILE_BYTES."""
@@ -145,6 +173,60 @@ def _read_stream(file: str) -> str:
     if len(data) > MAX_FILE_BYTES:
         raise _too_big(file, len(data), at_least=True)
     return _decode(data, file)
+
+
+def is_url(path: str) -> bool:
+    """Whether an -f argument is a URL to fetch rather than a path."""
+    return path.startswith(URL_SCHEMES)
+
+
+def _fetch(url: str) -> bytes:
+    """The body of ``url`` (at most MAX_FILE_BYTES), after up to URL_ATTEMPTS tries.
+
+    A status other than 200 is an error, as kubectl's is ("unable to read URL", with the
+    status); only 5xx answers and failed connections are retried. Redirects are followed
+    (Go's http.Get and urllib both do)."""
+    error = ""
+    for attempt in range(URL_ATTEMPTS):
+        if attempt:
+            time.sleep(URL_RETRY_WAIT)
+        try:
+            status, reason, data = _get(url)
+        except ValueError as e:  # no retry: the URL itself is wrong (http.client.InvalidURL)
+            raise ManifestError(f"cannot fetch URL: {e}", location=Location(url, 1)) from None
+        except OSError as e:  # URLError (refused, no such host), timeouts, resets
+            cause: object = e.reason if isinstance(e, urllib.error.URLError) else e
+            if isinstance(cause, TimeoutError):
+                error = f"timed out after {URL_TIMEOUT:g}s"
+            else:
+                error = getattr(cause, "strerror", None) or str(cause)
+            continue
+        if status == 200:
+            assert data is not None
+            return data
+        error = f"the server answered {status} {reason}".rstrip()
+        if not 500 <= status < 600:
+            break
+    raise ManifestError(f"cannot fetch URL: {error}", location=Location(url, 1))
+
+
+def _get(url: str) -> tuple[int, str, bytes | None]:
+    """One GET: the status, its reason and, for 200, the body (a bigger one is refused)."""
+    try:
+        response = urllib.request.urlopen(url, timeout=URL_TIMEOUT)
+    except urllib.error.HTTPError as e:  # 4xx/5xx: urllib raises, the status is the answer
+        with e:
+            return e.code, str(e.reason), None
+    with response:
+        if response.status != 200:  # 2xx other than 200: kubectl refuses these too
+            return response.status, str(response.reason), None
+        length = response.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > MAX_FILE_BYTES:
+            raise _too_big(url, int(length))
+        data: bytes = response.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_big(url, len(data), at_least=True)
+    return 200, "OK", data
 
 
 def _read_stdin(stream: TextIO) -> bytes:
