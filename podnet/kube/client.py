@@ -170,6 +170,22 @@ class Client:
             headers["Authorization"] = "Basic " + base64.b64encode(basic).decode()
         return headers
 
+    def stream_params(self) -> tuple[str, ssl.SSLContext | None, dict[str, str]]:
+        """What a second transport (the WebSocket exec, :mod:`podnet.kube.wsexec`) needs
+        to reach the same server as this client: base URL, TLS context, auth headers."""
+        cred = self._credential()
+        ctx = None
+        if self._scheme == "https":
+            if self._ctx is None or cred is not self._ctx_cred:
+                self._ctx = _ssl_context(self.cfg, cred.client_cert, cred.client_key)
+                self._ctx_cred = cred
+                self.close()
+            ctx = self._ctx
+        base = f"{self._scheme}://{self._host}:{self._port}{self._prefix}"
+        headers = self._headers(cred)
+        headers.pop("Accept", None)
+        return base, ctx, headers
+
     def _connection(self, cred: Credential) -> http.client.HTTPConnection:
         if self._conn is not None and cred is self._ctx_cred:
             return self._conn
@@ -194,14 +210,18 @@ class Client:
         self._ctx_cred = cred
         return self._conn
 
-    def _send(self, path: str) -> tuple[int, bytes]:
+    def _send(
+        self, path: str, method: str = "GET", body: bytes | None = None, ctype: str = ""
+    ) -> tuple[int, bytes]:
         cred = self._credential()
         headers = self._headers(cred)
+        if ctype:
+            headers["Content-Type"] = ctype
         for attempt in (0, 1):
             conn = self._connection(cred)
             fresh = conn.sock is None
             try:
-                conn.request("GET", self._prefix + path, headers=headers)
+                conn.request(method, self._prefix + path, body=body, headers=headers)
                 resp = conn.getresponse()
                 body = resp.read()
                 self.requests += 1
@@ -232,11 +252,34 @@ class Client:
     ) -> Obj:
         """GET ``path`` (with ``query``) as JSON; ``verb``/``resource``/``namespace``
         only word the errors."""
+        return self.request("GET", path, query, verb=verb, resource=resource, namespace=namespace)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | None = None,
+        body: Obj | None = None,
+        *,
+        content_type: str = "application/json",
+        verb: str = "get",
+        resource: str = "",
+        namespace: str | None = None,
+    ) -> Obj:
+        """``method`` on ``path`` with a JSON ``body`` (POST, PUT, PATCH with
+        ``content_type`` a patch type, DELETE with DeleteOptions); the answer as JSON."""
         full = path + ("?" + urllib.parse.urlencode(query) if query else "")
-        status, body = self._send(full)
+        raw = json.dumps(body).encode() if body is not None else None
+        ctype = content_type if raw is not None else ""
+        status, answer = self._send(full, method, raw, ctype)
         if status == 401 and self._exec is not None:
             self._exec.invalidate()  # client-go: a 401 refreshes the plugin's credential
-            status, body = self._send(full)
+            status, answer = self._send(full, method, raw, ctype)
+        return self._decode(status, answer, path, verb, resource, namespace)
+
+    def _decode(
+        self, status: int, body: bytes, path: str, verb: str, resource: str, namespace: str | None
+    ) -> Obj:
         if 200 <= status < 300:
             try:
                 data = json.loads(body)

@@ -13,8 +13,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from podnet.live.probe.plan import Planned, plan_probes
     from podnet.live.probe.render import format_table, write_json
-    from podnet.live.probe.result import Observation, disagreements
-    from podnet.live.probe.runner import ProbeReport, probe_cluster
+    from podnet.live.probe.result import Observation, ProbeReport, disagreements
+    from podnet.live.probe.runner import probe_cluster
 
 __all__ = [
     "Observation",
@@ -29,7 +29,7 @@ __all__ = [
 _FACE = {
     "Observation": "result",
     "Planned": "plan",
-    "ProbeReport": "runner",
+    "ProbeReport": "result",
     "disagreements": "result",
     "format_table": "render",
     "plan_probes": "plan",

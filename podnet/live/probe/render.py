@@ -27,15 +27,16 @@ from podnet.analyze.matrix_format import ALLOW, DENY, GRID_MAX_PODS, SELF, pods_
 from podnet.live.probe.result import (
     ALLOWED,
     DENIED,
+    ERROR,
     NO_SERVICE,
     UNSUPPORTED,
     Observation,
+    ProbeReport,
     counts,
     disagreements,
 )
-from podnet.live.probe.runner import ProbeReport
 
-MARK = {ALLOWED: ALLOW, DENIED: DENY, UNSUPPORTED: "?", NO_SERVICE: "-"}
+MARK = {ALLOWED: ALLOW, DENIED: DENY, UNSUPPORTED: "?", NO_SERVICE: "-", ERROR: "E"}
 
 
 def observation_json(o: Observation, via: str) -> dict[str, Any]:
@@ -67,6 +68,7 @@ def to_json(report: ProbeReport) -> dict[str, Any]:
         "via": report.via,
         "connections": [observation_json(o, report.via) for o in report.observations],
         "summary": summary(report),
+        **({"notes": list(report.notes)} if report.notes else {}),
     }
 
 
@@ -124,7 +126,9 @@ def format_table(report: ProbeReport) -> str:
     head = (
         f"{len(report.pods)} pods, {s['probes']} probes via {report.via}: "
         f"{s[ALLOWED]} allowed, {s[DENIED]} denied, {s[UNSUPPORTED]} unsupported, "
-        f"{s[NO_SERVICE]} no service; {s['disagreements']} disagree with the prediction"
+        f"{s[NO_SERVICE]} no service"
+        + (f", {s[ERROR]} failed to run" if s[ERROR] else "")
+        + f"; {s['disagreements']} disagree with the prediction"
     )
     parts = [head]
     ports = sorted(
@@ -136,6 +140,8 @@ def format_table(report: ProbeReport) -> str:
     wrong: Sequence[Observation] = disagreements(report.observations)
     if wrong:
         parts.append("disagreements:\n" + "\n".join(_line(o) for o in wrong))
+    if report.notes:
+        parts.append("changed in the cluster during the run:\n" + "\n".join(report.notes))
     if report.not_ready:
         parts.append("not ready when probing began: " + ", ".join(report.not_ready))
     return "\n\n".join(parts)

@@ -26,9 +26,12 @@ from dataclasses import dataclass
 from podnet.analyze.matrix import Matrix
 from podnet.errors import ClusterError
 from podnet.live.probe.plan import Planned
+from podnet.model.cluster import ClusterState
+from podnet.model.objects import Pod
 
 ALLOWED, DENIED, UNSUPPORTED, NO_SERVICE = "allowed", "denied", "unsupported", "no service"
-RESULTS = (ALLOWED, DENIED, UNSUPPORTED, NO_SERVICE)
+ERROR = "error"  # the probe itself failed (``--cluster``: the exec was refused or cut)
+RESULTS = (ALLOWED, DENIED, UNSUPPORTED, NO_SERVICE, ERROR)
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,22 @@ class Observation:
 
     @property
     def disagrees(self) -> bool:
+        if self.result == ERROR:  # nothing confirms the prediction
+            return True
         if self.result not in (ALLOWED, DENIED):
             return False
         return self.allowed not in self.possible
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    state: ClusterState  # as fully Ready (every endpoint present)
+    pods: tuple[Pod, ...]  # the pods probed, sorted by key
+    via: str
+    observations: tuple[Observation, ...]
+    not_ready: tuple[str, ...]  # "pod port/proto" still not bound when probing began
+    timings: dict[str, float]  # seconds: up, probe (servers starting included), total
+    notes: tuple[str, ...] = ()  # ``--cluster``: what changed in the cluster meanwhile
 
 
 def judge(

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from podnet.analyze.matrix import compute_matrix
 from podnet.control.endpoints import compute_endpoints
@@ -32,23 +31,13 @@ from podnet.live.cluster import LiveCluster
 from podnet.live.probe.gate import Gate
 from podnet.live.probe.plan import Planned, by_source, plan_probes
 from podnet.live.probe.ready import READY_WAIT
-from podnet.live.probe.result import Observation, judge
+from podnet.live.probe.result import ProbeReport, judge
 from podnet.live.probe.transport import run_probes
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
 
 Progress = Callable[[str], None]
 Chooser = Callable[[ClusterState], Sequence[Pod]]
-
-
-@dataclass(frozen=True)
-class ProbeReport:
-    state: ClusterState  # as fully Ready (every endpoint present)
-    pods: tuple[Pod, ...]  # the pods probed, sorted by key
-    via: str
-    observations: tuple[Observation, ...]
-    not_ready: tuple[str, ...]  # "pod port/proto" still not bound when probing began
-    timings: dict[str, float]  # seconds: up, probe (servers starting included), total
 
 
 def probe_cluster(
