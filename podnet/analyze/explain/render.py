@@ -126,11 +126,12 @@ def _dir_dict(d: DirectionVerdict) -> dict[str, Any]:
 
 
 def to_dict(e: Explanation) -> dict[str, Any]:
+    """The body of ``explain -o json`` (docs/output-contract.md: the ends are from/to)."""
     lk = e.lookup
     return {
-        "source": {"pod": e.source.key, "ip": e.source.ip, "node": e.source.node},
-        "target": e.target,
-        "kind": e.kind,
+        "from": {"pod": e.source.key, "ip": e.source.ip, "node": e.source.node},
+        "to": e.target,
+        "to_kind": e.kind,
         "dns": None
         if lk is None
         else {

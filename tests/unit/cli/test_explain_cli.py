@@ -1,4 +1,4 @@
-"""``podnet explain`` in-process: text and JSON, exit 0 reachable / 1 not."""
+"""``podnet explain`` in-process: text and JSON, exit 0 reachable / 1 not / 2 bad input."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_denied_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["explain", *SEED, "ghost", "my-service"]) == 1
+    assert main(["explain", *SEED, "ghost", "my-service"]) == 2
     assert "error: no pod 'ghost'" in capsys.readouterr().err
-    assert main(["explain", *SEED, "pod-a", "my-service:x/ICMP"]) == 1
+    assert main(["explain", *SEED, "pod-a", "my-service:x/ICMP"]) == 2
     assert "unknown protocol" in capsys.readouterr().err
