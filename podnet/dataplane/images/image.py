@@ -12,7 +12,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from podnet.errors import ImageError
+
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+class ImageNotPresentError(ImageError):
+    """Not in the cache nor built in, and the pull policy is ``Never``."""
+
+    # kubelet pkg/kubelet/images/types.go: the container's waiting reason
+    reason = "ErrImageNeverPull"
+
+
+class ImagePullError(ImageError):
+    """Not in the cache nor built in, and pulling it failed (or no registry has it)."""
+
+    reason = "ErrImagePull"
+
+
+class InvalidImageNameError(ImageError):
+    """A reference no runtime would accept."""
+
+    reason = "InvalidImageName"
 
 
 @dataclass(frozen=True)

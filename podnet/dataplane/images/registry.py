@@ -1,6 +1,8 @@
-"""Container images mapped to real programs on this machine.
+"""Image references resolved: the shared image cache first, then the built-in images.
 
-podnet pulls nothing: an image reference names a program that is already installed
+An image loaded (``podnet image load``) or pulled into the cache (:mod:`.store`) is a
+real OCI image: an unpacked root filesystem and its config. When the cache has no image
+of that name, the built-in images map well-known names to programs already installed
 (Debian's busybox and nginx, podnet's own agnhost and DNS server, python). What an OCI
 image contributes to a container is kept: its ENTRYPOINT and CMD (the runtime applies
 Kubernetes' command/args rules to them), its ENV (``PATH``), and the files its programs
@@ -13,39 +15,125 @@ Another image can be mapped to a program with :meth:`ImageRegistry.with_mapping`
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from podnet.dataplane.images.image import Image, normalize
-from podnet.errors import ImageError
+from podnet.dataplane.images import tools
+from podnet.dataplane.images.image import (
+    Image,
+    ImageNotPresentError,
+    ImagePullError,
+    InvalidImageNameError,
+    normalize,
+)
+from podnet.dataplane.images.reference import (
+    PULL_POLICIES,
+    Reference,
+    default_pull_policy,
+    did_you_mean,
+    parse,
+)
+from podnet.dataplane.images.store import ImageStore
+from podnet.errors import CommandError, ImageError, PodnetError
 
 ENV_VAR = "PODNET_IMAGES"
+PULL_WINDOW = 10.0  # seconds
 
 
 @dataclass(frozen=True)
 class ImageRegistry:
-    """Known images by normalised name; immutable, extended with :meth:`with_mapping`."""
+    """Known images: the shared cache (:attr:`store`) first, then the built-ins by
+    normalised name; immutable, extended with :meth:`with_mapping`."""
 
     images: Mapping[str, Image]
+    store: ImageStore | None = None
+    # ref -> monotonic time of its last pull: `Always` pulls at most once per window
+    # (podnet resolves an image at admission and again at start; the kubelet pulls once)
+    _pulled: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
-    def resolve(self, ref: str) -> Image:
-        """The image for ``ref``: exact repository path first, then its last component."""
+    def resolve(self, ref: str, pull_policy: str | None = None) -> Image:
+        """The image for ``ref`` under ``pull_policy`` (default: Kubernetes' for ``ref``).
+
+        1. an image loaded or pulled into the cache under this exact name (``:latest``
+           implied); with ``Always``, one pulled from a registry is pulled again first;
+        2. a built-in image: exact repository path first, then its last component;
+        3. unless the policy is ``Never``, a pull from the reference's registry.
+        Failures: :class:`ImageNotPresentError` (``ErrImageNeverPull``),
+        :class:`ImagePullError` (``ErrImagePull``), both naming the image.
+        """
         name = normalize(ref)
         if not name:
-            raise ImageError("empty image reference")
-        image = self.images.get(name)
-        if image is None:
-            image = self.images.get(name.rsplit("/", 1)[-1])
-        if image is None:
-            known = ", ".join(sorted(self.images))
+            raise InvalidImageNameError("empty image reference")
+        policy = pull_policy or default_pull_policy(ref)
+        if policy not in PULL_POLICIES:
             raise ImageError(
-                f"unknown image {ref!r} (normalised {name!r}); known images: {known}. "
-                f"Map another image to a program on this machine with "
-                f"{ENV_VAR}='{name}=/path/to/program' or ImageRegistry.with_mapping()"
+                f"image {ref!r}: imagePullPolicy {policy!r} is not one of {PULL_POLICIES}"
             )
-        return image
+        parsed: Reference | None = None
+        with contextlib.suppress(ImageError):
+            parsed = parse(ref)
+        if self.store is not None and parsed is not None:
+            entry = self.store.entry(parsed)
+            origin = str((entry or {}).get("origin", ""))
+            if entry is not None and policy == "Always" and origin.startswith("docker://"):
+                self._pull(ref, name, parsed)
+            stored = self.store.lookup(parsed)
+            if stored is not None:
+                return stored.image(parsed.tagged().familiar())
+        image = self.images.get(name) or self.images.get(name.rsplit("/", 1)[-1])
+        if image is not None:
+            return image
+        if policy == "Never" or self.store is None or parsed is None:
+            why = f'Container image "{ref}" is not present with pull policy of Never'
+            cls: type[ImageError] = ImageNotPresentError if policy == "Never" else ImageError
+            raise cls(self._unknown(ref, name, why if policy == "Never" else ""))
+        return self._pull(ref, name, parsed)
+
+    def _pull(self, ref: str, name: str, parsed: Reference) -> Image:
+        assert self.store is not None
+        key = str(parsed.tagged())
+        last = self._pulled.get(key)
+        if last is None or time.monotonic() - last > PULL_WINDOW:
+            try:
+                self.store.pull(parsed)
+            except PodnetError as e:
+                detail = tools.reason(e) if isinstance(e, CommandError) else str(e)
+                why = f'Failed to pull image "{ref}": {detail}'
+                raise ImagePullError(self._unknown(ref, name, why)) from None
+            self._pulled[key] = time.monotonic()
+        stored = self.store.lookup(parsed)
+        if stored is None:
+            raise ImagePullError(self._unknown(ref, name, f"{key} pulled but not in the cache"))
+        return stored.image(parsed.tagged().familiar())
+
+    def known(self) -> list[str]:
+        """Every name an image resolves by: built-ins and the cache's repositories."""
+        names = set(self.images)
+        if self.store is not None:
+            for n in self.store.refs():
+                with contextlib.suppress(ImageError):
+                    names.add(parse(n).familiar_name)
+        return sorted(names)
+
+    def _unknown(self, ref: str, name: str, why: str) -> str:
+        known = self.known()
+        hint = did_you_mean(name, known)
+        where = f"the image cache ({self.store.root})" if self.store is not None else ""
+        head = f"unknown image {ref!r} (normalised {name!r})"
+        parts = [f"{head}: did you mean {hint}?" if hint else head]
+        if why:
+            parts.append(why)
+        parts.append(f"known images: {', '.join(known)}")
+        tail = f"Load it into {where} with `podnet image load FILE|DIR` or " if where else ""
+        parts.append(
+            f"{tail}map another image to a program on this machine with "
+            f"{ENV_VAR}='{name}=/path/to/program' or ImageRegistry.with_mapping()"
+        )
+        return "; ".join(parts)
 
     def with_mapping(self, name: str, program: str) -> ImageRegistry:
         """A registry where image ``name`` runs ``program`` (its ENTRYPOINT)."""
@@ -67,8 +155,11 @@ class ImageRegistry:
         return reg
 
 
-def default_registry(state_dir: Path, *, nginx_port: int = 80) -> ImageRegistry:
-    """The built-in images, with per-cluster files (busybox applet links) in ``state_dir``.
+def default_registry(
+    state_dir: Path, *, nginx_port: int = 80, store: ImageStore | None = None
+) -> ImageRegistry:
+    """The shared image cache (``store``, default :func:`store.default_root`) and the
+    built-in images, with per-cluster files (busybox applet links) in ``state_dir``.
 
     ``nginx_port`` exists for tests on the host's loopback, where port 80 may be taken.
     """
@@ -76,4 +167,5 @@ def default_registry(state_dir: Path, *, nginx_port: int = 80) -> ImageRegistry:
 
     state_dir.mkdir(parents=True, exist_ok=True)
     images = builtin_images(state_dir, nginx_port=nginx_port)
-    return ImageRegistry(images={i.name: i for i in images}).with_env(os.environ)
+    reg = ImageRegistry(images={i.name: i for i in images}, store=store or ImageStore())
+    return reg.with_env(os.environ)
