@@ -247,14 +247,20 @@ class Kubelet:
             return self._record(rec, start=False)
         rec = PodRecord(obj, pod, log_dir, node.address)
         assert self.cluster.runtime is not None
+        spec = obj.get("spec") or {}
+        policies = {
+            c.get("name"): c.get("imagePullPolicy")
+            for c in (*(spec.get("initContainers") or ()), *(spec.get("containers") or ()))
+        }
         for c in (*pod.init_containers, *pod.containers):
             try:
-                self.cluster.runtime.images.resolve(c.image)
-            except ImageError:
-                # podnet never pulls: every image is "Never" pulled (images.go ErrImageNeverPull)
-                msg = f'Container image "{c.image}" is not present with pull policy of Never'
-                rec.error = ("Warning", "ErrImageNeverPull", msg)
-                self.status.event(obj, "Warning", "ErrImageNeverPull", msg)
+                self.cluster.runtime.images.resolve(c.image, policies.get(c.name))
+            except ImageError as e:
+                # the container's waiting reason (kubelet images.go): ErrImageNeverPull,
+                # ErrImagePull (the pull failed), InvalidImageName; the message names it
+                reason = getattr(e, "reason", "ErrImageNeverPull")
+                rec.error = ("Warning", reason, str(e))
+                self.status.event(obj, "Warning", reason, str(e))
                 return self._record(rec, start=False)
         return self._record(rec, start=True)
 

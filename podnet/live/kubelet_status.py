@@ -30,6 +30,8 @@ from podnet.dataplane.runtime.state import (
 from podnet.model.objects import Container, Pod
 
 Obj = dict[str, Any]
+# the image failures a container waits in (kubelet pkg/kubelet/images/types.go)
+IMAGE_REASONS = ("ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName")
 # (type, reason, message): kubelet's event reasons, pkg/kubelet/events/event.go
 EventTuple = tuple[str, str, str]
 
@@ -190,7 +192,7 @@ class PodRecord:
         c = next((s for s in statuses if s.name == spec.name), None)
         run = self.runs.get(spec.name)
         state: Obj = run.state if run is not None else {"waiting": {"reason": "ContainerCreating"}}
-        if self.error is not None and self.error[1] == "ErrImageNeverPull":
+        if self.error is not None and self.error[1] in IMAGE_REASONS:
             state = {"waiting": {"reason": self.error[1], "message": self.error[2]}}
         out: Obj = {
             "name": spec.name,
