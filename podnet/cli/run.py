@@ -1,11 +1,18 @@
-"""``podnet run -f PATH... [--nodes N] [--timeout S] [--shell POD]``."""
+"""``podnet run -f PATH... [--nodes N] [--timeout D] [--shell POD] [--logs M] [--follow POD]``."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from podnet.cli.common import add_file_args, add_nodes_arg, build, load
+from podnet.cli import common
+from podnet.cli.common import add_file_args, add_nodes_arg, build, duration, load, use_colour
+
+if TYPE_CHECKING:
+    from podnet.model.cluster import ClusterState
+
+LOG_MODES = ("all", "clients", "none")  # podnet.live.runout.logs.LOG_MODES (a test checks)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -16,8 +23,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Bring the cluster up in namespaces podnet owns, run every pod's containers, "
             "stream their output prefixed with namespace/pod[/container], and tear "
             "everything down once every pod that runs to completion has done so. "
-            "Pod output goes to stdout, progress to stderr. Find a running cluster's "
-            "pods with `podnet exec POD -- CMD`."
+            "Pod output goes to stdout; progress, a table of the pods, Services and "
+            "policies first and one of the client pods' exits last go to stderr. "
+            "Server pods' output is folded by default (--logs). Find a running "
+            "cluster's pods with `podnet exec POD -- CMD`."
         ),
         epilog=(
             "exit codes: 0 every client pod's containers exited 0; 1 one did not, the "
@@ -29,10 +38,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_nodes_arg(p)
     p.add_argument(
         "--timeout",
-        type=float,
+        type=duration,
         default=None,
-        metavar="S",
-        help="stop after S seconds (exit 1 if pods are still running)",
+        metavar="DURATION",
+        help="stop after DURATION (30s, 2m, 1m30s; a plain number is seconds); exit 1 "
+        "if client pods are still running",
     )
     p.add_argument(
         "--shell",
@@ -46,6 +56,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="what NetworkPolicies do to denied traffic: drop it, as most CNIs do "
         "(the client times out), or reject it at once (faster feedback)",
     )
+    p.add_argument(
+        "--logs",
+        choices=LOG_MODES,
+        default="clients",
+        help="whose output to show: all pods, the clients (pods that run to completion "
+        "or serve no port; default: servers' lines are only counted), or none",
+    )
+    p.add_argument(
+        "--follow",
+        action="append",
+        default=[],
+        metavar="POD",
+        help="show POD's (ns/name) output whatever --logs says; repeatable",
+    )
     p.set_defaults(func=_run, parser=p)
 
 
@@ -58,5 +82,34 @@ def _run(args: argparse.Namespace) -> int:
         # the shell reads podnet's stdin, which the manifests would already have used up
         args.parser.error("--shell needs stdin for the shell: give manifests as files")
     manifests = load(args.files, stdin=sys.stdin)
-    build(manifests, args.nodes)  # its warnings (and errors) before any namespace exists
-    return run(manifests, nodes=args.nodes, timeout=args.timeout, shell=args.shell, deny=args.deny)
+    state = build(manifests, args.nodes)  # its warnings (and errors) before any namespace
+    # Pod names on the command line are checked before anything is built (usage errors).
+    follow = [_pod_key(args.parser, state, name, "--follow") for name in args.follow]
+    if args.shell is not None:
+        _pod_key(args.parser, state, args.shell, "--shell")
+    quiet = common.verbosity < 0
+    return run(
+        manifests,
+        nodes=args.nodes,
+        timeout=args.timeout,
+        shell=args.shell,
+        deny=args.deny,
+        logs=args.logs,
+        follow=follow,
+        colour=use_colour(sys.stdout),
+        bar=None if not quiet else False,  # on a terminal only
+        summary=not quiet,
+    )
+
+
+def _pod_key(parser: argparse.ArgumentParser, state: ClusterState, name: str, flag: str) -> str:
+    """``ns/name``, or ``default/name`` as kubectl defaults; a usage error (exit 2)
+    when the manifests have no such pod or it has no node to run on."""
+    key = name if "/" in name else f"default/{name}"
+    pod = state.pod(key)
+    if pod is None:
+        known = ", ".join(p.key for p in state.pods if p.namespace != "kube-system")
+        parser.error(f"{flag} {name}: no pod {key} in the manifests (pods: {known or 'none'})")
+    if pod.ip is None:
+        parser.error(f"{flag} {name}: pod {key} is Pending (no node for it)")
+    return key

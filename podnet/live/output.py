@@ -1,5 +1,8 @@
 """Where ``podnet run`` writes: pod output lines on one stream, progress on another.
 
+Which lines are shown and in which colour is :class:`~podnet.live.runout.logs.Folding`'s
+decision; a progress bar on the same terminal is cleared around every line written.
+
 Pod output arrives from the runtime's driver thread, so a failed write must not raise
 there (it would kill the thread and stall the run). A closed reader
 (``podnet run ... | head``) is what ``kubectl logs -f | head`` meets too: the run
@@ -14,7 +17,12 @@ import contextlib
 import os
 import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import TextIO
+
+from podnet.live.progress import ProgressBar
+from podnet.live.runout.logs import Folding, paint, pod_key
 
 
 class OutputClosed(Exception):
@@ -22,24 +30,51 @@ class OutputClosed(Exception):
 
 
 class PodOutput:
-    """Prefixed pod output lines, thread-safe; muted while a shell owns the terminal."""
+    """Prefixed pod output lines, thread-safe; muted while a shell owns the terminal.
 
-    def __init__(self, out: TextIO, *, muted: bool = False) -> None:
+    ``folding`` (set once the cluster is known) decides which lines show; ``colour``
+    paints each pod's prefix; ``bar`` is cleared around each line."""
+
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        muted: bool = False,
+        colour: bool = False,
+        bar: ProgressBar | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.out = out
         self.muted = muted
+        self.colour = colour
+        self.bar = bar
+        self.clock = clock
+        self.folding: Folding | None = None
         self.closed = False
         self._lock = threading.Lock()
 
     def line(self, prefix: str, text: str) -> None:
-        if self.muted or self.closed:
-            return
         with self._lock:
+            if self.folding is not None and not self.folding.admit(prefix, self.clock()):
+                return
+            if self.muted or self.closed:
+                return
+            tag = f"[{prefix}]"
+            if self.colour and self.folding is not None:
+                tag = paint(prefix, self.folding.colour_of(pod_key(prefix)))
             try:
-                self.out.write(f"[{prefix}] {text}\n")
-                self.out.flush()
+                if self.bar is not None:
+                    with self.bar.above():
+                        self._write(f"{tag} {text}\n")
+                else:
+                    self._write(f"{tag} {text}\n")
             except (BrokenPipeError, ValueError):  # EPIPE, or the stream was closed
                 self.closed = True
                 _silence(self.out)
+
+    def _write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
 
 
 def _silence(stream: TextIO) -> None:
@@ -53,12 +88,23 @@ def _silence(stream: TextIO) -> None:
 
 
 class Progress:
-    """``podnet: ...`` lines on stderr."""
+    """``podnet: ...`` lines on stderr (and plain lines: :meth:`lines`), above the bar."""
 
-    def __init__(self, err: TextIO) -> None:
+    def __init__(self, err: TextIO, bar: ProgressBar | None = None) -> None:
         self.err = err
+        self.bar = bar
 
     def __call__(self, msg: str) -> None:
+        self.lines([f"podnet: {msg}"])
+
+    def lines(self, lines: list[str]) -> None:
         with contextlib.suppress(BrokenPipeError, ValueError):
-            self.err.write(f"podnet: {msg}\n")
-            self.err.flush()
+            if self.bar is not None:
+                with self.bar.above():
+                    self._write(lines)
+            else:
+                self._write(lines)
+
+    def _write(self, lines: list[str]) -> None:
+        self.err.write("".join(f"{ln}\n" for ln in lines))
+        self.err.flush()

@@ -12,10 +12,13 @@ Exit codes (kubectl's and the shell's conventions): 0 when every client containe
 went away (``| head``); 1 when a client exited non-zero, failed before its containers
 ran, or the timeout struck while clients ran, and for a
 :class:`~podnet.errors.PodnetError`; 128+N when stopped by signal N, after a full
-teardown; with ``--shell``, the shell's. Every wait is ``runtime.run_until``, so the main
-thread never blocks elsewhere and Ctrl-C and SIGTERM are handled at once. Progress goes
-to ``err`` as ``podnet: ...`` lines; ``out`` carries only pod output, prefixed
-``[namespace/pod]``.
+teardown; with ``--shell``, the shell's. Every wait is ``runtime.run_until`` in short
+slices, so the main thread never blocks elsewhere and Ctrl-C and SIGTERM are handled at
+once; between slices the progress bar moves and silent clients are checked for dropped
+connections (:mod:`podnet.live.runout.hint`). Progress goes to ``err`` as ``podnet: ...``
+lines, with the opening and closing tables (:mod:`podnet.live.runout.summary`); ``out``
+carries only pod output, prefixed ``[namespace/pod]``, folded per ``--logs``
+(:mod:`podnet.live.runout.logs`).
 """
 
 from __future__ import annotations
@@ -24,22 +27,28 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TextIO
 
 from podnet.dataplane.runtime.state import TERMINATED
-from podnet.errors import NotSupportedError
+from podnet.errors import ClusterError, NotSupportedError
 from podnet.live.cluster import LiveCluster
 from podnet.live.completion import Completion
 from podnet.live.listening import Listeners
 from podnet.live.output import OutputClosed, PodOutput, Progress
+from podnet.live.progress import ProgressBar
 from podnet.live.registry import Announcer
+from podnet.live.runout.counters import deny_counters
+from podnet.live.runout.hint import QUIET, DropExplainer, syn_sent
+from podnet.live.runout.logs import Folding
+from podnet.live.runout.summary import PodResult, closing, image_group, opening, roles
 from podnet.live.shell import run_shell
 from podnet.model.objects import Manifests, Pod
 
 SERVER_START_WAIT = 10.0  # seconds to wait for servers to listen before starting clients
 SYNC_WAIT = 5.0  # seconds to wait for their endpoints to be applied after that
+SLICE = 0.25  # seconds per wait slice: the bar and the drop hint are looked at between
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
@@ -62,13 +71,23 @@ def run(
     on_up: Callable[[LiveCluster], None] | None = None,
     cluster_type: type[LiveCluster] = LiveCluster,
     deny: str = "drop",
+    logs: str = "clients",
+    follow: Sequence[str] = (),
+    colour: bool = False,
+    bar: bool | None = False,
+    summary: bool = True,
 ) -> int:
     """Run the cluster of ``manifests``; the exit code per the module docstring.
 
+    ``logs``/``follow``: which pods' output shows (:mod:`podnet.live.runout.logs`);
+    ``colour``: a colour per pod prefix; ``bar``: a progress bar on ``err`` (None: if
+    it is a terminal); ``summary``: the opening and closing tables.
     ``cluster_type`` is the seam for tests without a kernel (a behavioural fake).
     """
-    output = PodOutput(out or sys.stdout, muted=shell is not None)
-    progress = Progress(err or sys.stderr)
+    err = err or sys.stderr
+    progress_bar = ProgressBar(err, enabled=bar)
+    output = PodOutput(out or sys.stdout, muted=shell is not None, colour=colour, bar=progress_bar)
+    progress = Progress(err, progress_bar)
     t0 = time.monotonic()
     completion = Completion(on_done=lambda name, code: progress(_exit_msg(name, code, t0)))
     cluster = cluster_type(
@@ -81,6 +100,8 @@ def run(
     )
     cluster.recreate_sandboxes = True  # run is its pods' only owner (no kubelet)
     session = _Run(cluster, completion, output, progress, t0, timeout)
+    session.bar, session.summary, session.deny = progress_bar, summary, deny
+    session.logs, session.follow = logs, frozenset(follow)
     with _stop_signals_raise():
         try:
             try:
@@ -90,10 +111,12 @@ def run(
         except KeyboardInterrupt as e:
             signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
             progress(f"{signal.Signals(signum).name} received; tearing down")
+            session.closing_summary()
             return 128 + signum
         except OutputClosed:
             return 0
         finally:
+            progress_bar.close()
             with _signals_ignored():
                 if session.announcer is not None:
                     session.announcer.close()
@@ -106,12 +129,18 @@ def run(
 class _Run:
     """One ``podnet run``: the steps of the module docstring, every wait bounded."""
 
+    bar: ProgressBar | None = None
+    summary = True
+    deny = "drop"
+    logs = "clients"
+    follow: frozenset[str] = frozenset()
+
     def __init__(
         self,
         cluster: LiveCluster,
         completion: Completion,
         output: PodOutput,
-        progress: Callable[[str], None],
+        progress: Progress,
         t0: float,
         timeout: float | None,
     ) -> None:
@@ -119,14 +148,27 @@ class _Run:
         self.progress, self.t0, self.timeout = progress, t0, timeout
         self.deadline = math.inf if timeout is None else t0 + timeout
         self.announcer: Announcer | None = None
+        self.roles: dict[str, str] = {}
+        self.clients_at: float | None = None  # when the clients were started
+        self._explainer: DropExplainer | None = None
+        self._checked = 0.0
+        self._reported: set[tuple[str, str, int]] = set()
+        self.stuck: list[str] = []  # the dropped connections reported
+        self._summed_up = False
 
     def run(self, shell: str | None, on_up: Callable[[LiveCluster], None] | None) -> int:
         cluster, progress = self.cluster, self.progress
+        if self.bar is not None:
+            self.bar.start(f"podnet: creating {len(cluster.manifests.pods)} pod(s)")
         state = cluster.start()
         try:
             self.announcer = Announcer(cluster.describe)  # for podnet exec
         except OSError as e:  # a convenience: never a reason to fail the run
             progress(f"podnet exec will not find this cluster: {e}")
+        self.roles = roles(state)
+        self.output.folding = Folding(
+            self.logs, self.roles, {p.key: image_group(p) for p in state.pods}, self.follow
+        )
         servers, clients = cluster.servers_and_clients()
         self.completion.expect(clients)
         pending = [p.key for p in state.pods if p.ip is None]
@@ -134,9 +176,11 @@ class _Run:
             f"cluster up in {time.monotonic() - self.t0:.2f}s: {len(state.nodes)} node(s), "
             f"{len(state.pods) - len(pending)} pod(s), {len(state.services)} service(s)"
         )
+        if self.summary:
+            self.progress.lines([*opening(state, self.deny), ""])
         for key in pending:
             progress(f"{key} is Pending: no node for it (nodeSelector, or 110 pods per node)")
-        cluster.start_pods(servers)
+        self._start(servers, "starting server pods")
         slow, failed = self._wait_listening(servers)
         if servers:
             ok = len(servers) - len(slow) - len(failed)
@@ -147,27 +191,95 @@ class _Run:
             progress(f"{key} is not listening on its ports yet; starting clients anyway")
         if not self._wait_synced():
             progress("Service endpoints not applied yet; starting clients anyway")
-        cluster.start_pods(clients)
+        self._start(clients, "starting client pods")
+        self.clients_at = time.monotonic()
         if on_up is not None:
             on_up(cluster)
         if shell is not None:
+            self._bar_off()
             return run_shell(cluster, shell)
         if not clients:
             progress("no pod runs to completion; serving until --timeout or Ctrl-C")
+            self._bar_off()
             self._wait(lambda: False, self.deadline)
             return 0
         progress(f"started {len(clients)} client pod(s)")
+        if self.bar is not None:
+            self.bar.start("podnet: client pods done", len(clients))
         if not self._wait(self.completion.finished, self.deadline):
             left = ", ".join(self.completion.running())
             progress(f"timeout after {self.timeout}s; still running: {left}")
+            self.closing_summary()
             return 1
+        self.closing_summary()
         return 1 if self.completion.failed() else 0
+
+    def _bar_off(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def _start(self, pods: list[Pod], label: str) -> None:
+        """Start ``pods``' containers, in chunks so the bar moves over hundreds."""
+        if self.bar is not None and pods:
+            self.bar.start(f"podnet: {label}", len(pods))
+        for i in range(0, len(pods), 20):
+            self.cluster.start_pods(pods[i : i + 20])
+            if self.bar is not None:
+                self.bar.update(min(i + 20, len(pods)))
+
+    def closing_summary(self) -> None:
+        """The closing tables (once; never fails the run: it only reads)."""
+        if not self.summary or self._summed_up or self.cluster.state is None:
+            return
+        self._summed_up = True
+        self._bar_off()
+        try:
+            results = self._results()
+            denied = self._denied()
+        except (ClusterError, OSError, KeyError) as e:
+            self.progress(f"no closing summary: {e}")
+            return
+        folding = self.output.folding
+        hidden = folding.hidden() if folding is not None else {}
+        self.progress.lines(["", *closing(results, hidden, denied, self.stuck)])
+
+    def _results(self) -> list[PodResult]:
+        cluster = self.cluster
+        assert cluster.runtime is not None and cluster.state is not None
+        out = []
+        for pod in cluster.state.pods:
+            if pod.ip is None or pod.key not in self.roles:
+                continue
+            try:
+                status = cluster.runtime.status(pod.key)
+            except (KeyError, ClusterError):  # never started (--shell, an early error)
+                continue
+            waited = pod.key in self.completion.waiting  # its first exit is the result
+            codes = {
+                c.name: self.completion.exit_codes.get(f"{pod.key}/{c.name}")
+                if waited
+                else c.exit_code
+                for c in status.containers
+            }
+            restarts = sum(c.restart_count for c in status.containers)
+            out.append(PodResult(pod.key, self.roles[pod.key], status.phase, codes, restarts))
+        return out
+
+    def _denied(self) -> dict[str, int] | None:
+        """The deny chains' counters of every node, where there is a policy to count."""
+        cluster = self.cluster
+        state, sandbox = cluster.state, cluster.sandbox
+        if state is None or sandbox is None or not (state.policies or state.cluster_policies):
+            return None
+        return deny_counters(sandbox.node_exec_argv, [n.name for n in state.nodes])
 
     def _wait(self, done: Callable[[], bool], deadline: float) -> bool:
         """Let the runtime run until ``done()`` or ``deadline``; whether ``done()``.
 
-        Also returns early, by raising, when a background sync failed (its
-        PodnetError) or the reader of the pod output went away (:class:`OutputClosed`).
+        Waits in slices of :data:`SLICE`, moving the bar and looking for clients stuck
+        on a dropped connection between them. Also returns early, by raising, when a
+        background sync failed (its PodnetError) or the reader of the pod output went
+        away (:class:`OutputClosed`).
         """
         cluster = self.cluster
         assert cluster.runtime is not None
@@ -175,11 +287,50 @@ class _Run:
         def stop() -> bool:
             return done() or cluster.failure is not None or self.output.closed
 
-        cluster.runtime.run_until(stop, max(0.0, deadline - time.monotonic()))
-        cluster.check()
-        if self.output.closed:
-            raise OutputClosed
-        return done()
+        while True:
+            until = min(deadline, time.monotonic() + SLICE)
+            cluster.runtime.run_until(stop, max(0.0, until - time.monotonic()))
+            cluster.check()
+            if self.output.closed:
+                raise OutputClosed
+            if done() or time.monotonic() >= deadline:
+                return done()
+            self._tick()
+
+    def _tick(self) -> None:
+        if self.clients_at is None:
+            return
+        if self.bar is not None:
+            self.bar.update(sum(1 for w in self.completion.waiting.values() if not w))
+        now = time.monotonic()
+        if self.deny == "drop" and now - self._checked >= 1.0:
+            self._checked = now
+            self._explain_silent(now)
+
+    def _explain_silent(self, now: float) -> None:
+        """Say which policy drops the connection of a client silent for :data:`QUIET` s."""
+        cluster, folding = self.cluster, self.output.folding
+        assert self.clients_at is not None
+        if cluster.sandbox is None or cluster.state is None or folding is None:
+            return
+        for key in self.completion.running():
+            quiet = now - max(self.clients_at, folding.last_output.get(key, 0.0))
+            if quiet < QUIET:
+                continue
+            try:
+                connecting = syn_sent(cluster.sandbox.pod_pid(key))
+            except ClusterError:  # the pod is being recreated
+                continue
+            for ip, port in connecting:
+                if (key, ip, port) in self._reported:
+                    continue
+                self._reported.add((key, ip, port))
+                if self._explainer is None:
+                    self._explainer = DropExplainer(cluster.state)
+                dropped = self._explainer.dropped(key, ip, port)
+                if dropped is not None:
+                    self.progress(dropped.message(quiet))
+                    self.stuck.append(f"{key} -> {dropped.target} ({ip}:{port})")
 
     def _wait_synced(self) -> bool:
         """Wait until the readiness recorded so far (the servers') is applied to the

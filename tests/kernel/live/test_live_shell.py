@@ -39,8 +39,10 @@ def test_shell_reads_commands_from_stdin() -> None:
 def test_shell_unknown_pod_is_a_clean_error() -> None:
     require_live()
     res = run_cli("run", "-f", str(SEED), "--shell", "nope", stdin="")
-    assert res.rc == 1
-    assert "error: no running pod 'nope'" in res.err
+    # a usage error, found in the manifests before the cluster is built (issue 15)
+    assert res.rc == 2
+    assert "error: --shell nope: no pod default/nope in the manifests" in res.err
+    assert "cluster up" not in res.err
     assert "Traceback" not in res.err
 
 

@@ -1,0 +1,92 @@
+"""Say why a client is silent: its connection is dropped by a policy (``--deny drop``).
+
+With drop, as most CNIs do it, a denied client sees nothing: its SYN is dropped and it
+retries for minutes (busybox wget waited 2 min 14 s once, with no hint). The kernel
+shows such a client's connection as a socket in SYN_SENT in the pod's network
+namespace (``/proc/<pid>/net/tcp``, state 02, include/net/tcp_states.h), with the
+address the client dialled (a ClusterIP before kube-proxy's DNAT). The policy engine,
+through ``podnet explain``'s tracer, then names the policy that denies it. Only
+connections the engine denies are reported: a SYN_SENT to an allowed address is a
+server that does not answer, not a policy's doing.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from dataclasses import dataclass
+
+from podnet.analyze.explain.connection import Tracer
+from podnet.errors import PodnetError
+from podnet.model.cluster import ClusterState
+
+_SYN_SENT = "02"
+QUIET = 5.0  # seconds without output before a stuck client is explained
+
+
+def _address(field: str) -> tuple[str, int]:
+    """``0100007F:0050`` (host byte order hex, as /proc prints it) -> (127.0.0.1, 80)."""
+    ip_hex, port_hex = field.split(":")
+    return socket.inet_ntoa(struct.pack("=I", int(ip_hex, 16))), int(port_hex, 16)
+
+
+def parse_syn_sent(text: str) -> list[tuple[str, int]]:
+    """Remote (ip, port) of each SYN_SENT socket in a ``/proc/<pid>/net/tcp`` text."""
+    out: list[tuple[str, int]] = []
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == _SYN_SENT:
+            out.append(_address(fields[2]))
+    return out
+
+
+def syn_sent(pid: int) -> list[tuple[str, int]]:
+    """The connections a pod's processes are still trying to open (IPv4: the cluster is)."""
+    try:
+        with open(f"/proc/{pid}/net/tcp") as f:
+            return parse_syn_sent(f.read())
+    except OSError:
+        return []
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A client's connection the policy engine denies, and in words why."""
+
+    pod: str
+    ip: str
+    port: int
+    target: str  # the Service or pod dialled, or the address
+    reason: str  # the engine's sentence
+
+    def message(self, quiet: float) -> str:
+        return (
+            f"{self.pod}: no output for {quiet:.0f}s; its connection to {self.target} "
+            f"({self.ip}:{self.port}/TCP) is dropped by policy: {self.reason}. "
+            f"--deny reject fails such connections at once; `podnet explain {self.pod} "
+            f"{self.ip}:{self.port}` traces it"
+        )
+
+
+class DropExplainer:
+    """One tracer over the cluster as applied; :meth:`dropped` is pure given it."""
+
+    def __init__(self, state: ClusterState) -> None:
+        self.tracer = Tracer(state)
+
+    def dropped(self, pod: str, ip: str, port: int) -> Dropped | None:
+        try:
+            e = self.tracer.explain(pod, f"{ip}:{port}/TCP")
+        except PodnetError:  # the address is no Service port or pod podnet knows
+            return None
+        if e.reachable or not e.hops:  # allowed, or refused without any policy
+            return None
+        if e.service is not None:
+            target = f"Service {e.service.key}"
+        elif e.hops[0].pod:
+            target = f"pod {e.hops[0].pod}"
+        else:
+            target = ip
+        denied = [h for h in e.hops if not h.verdict.allowed]
+        reason = "; ".join(dict.fromkeys(h.verdict.reason for h in denied))
+        return Dropped(pod, ip, port, target, reason)
