@@ -42,7 +42,7 @@ def test_bad_input_is_a_clean_error(tmp_path: Path, capsys: pytest.CaptureFixtur
     (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: Pod\nmetadata: {}\n")
     rc = main(["lint", "-f", str(tmp_path / "bad.yaml")])
     err = capsys.readouterr().err
-    assert rc == 1 and err.startswith("error:") and "Traceback" not in err
+    assert rc == 2 and err.startswith("error:") and "Traceback" not in err  # not a finding
 
 
 def test_rules_lists_every_rule_with_severity_and_meaning(
