@@ -102,8 +102,8 @@ def run(args: argparse.Namespace) -> int:
     except PodnetError as e:  # bad input: 2, distinct from findings (1)
         print(f"error: {e}", file=sys.stderr)
         return 2
-    findings = lint_context(context_for_state(state), disable)
-    findings = select_findings(findings, state, selection(args))
+    everything = lint_context(context_for_state(state), disable)
+    findings = select_findings(everything, state, selection(args))
     if args.output in ("json", "yaml"):
         write_document("LintReport", to_json(findings), args.output)
     elif args.output == "name":
