@@ -87,10 +87,11 @@ def _effect(d: Diff, policy: str) -> str:
 
 
 def to_dict(d: Diff) -> dict[str, Any]:
+    """The body of ``diff -o json`` (docs/output-contract.md: a connection's ends are from/to)."""
     conn = [
         {
-            "src": c.src,
-            "dst": c.dst,
+            "from": c.src,
+            "to": c.dst,
             "port": c.port,
             "protocol": c.protocol,
             "reason": c.reason,

@@ -85,7 +85,7 @@ def test_output_forms(broken: ClusterState, fixed: ClusterState) -> None:
     data = to_dict(d)
     assert len(data["opened"]) == 8 and data["closed"] == []
     assert set(data["opened"][0]) == {
-        "src", "dst", "port", "protocol", "reason", "was", "denied_by"
+        "from", "to", "port", "protocol", "reason", "was", "denied_by"
     }  # fmt: skip
 
 
