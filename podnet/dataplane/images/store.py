@@ -184,7 +184,7 @@ class ImageStore:
 
     # -- writing (under the lock) --------------------------------------------------
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def locked(self) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -206,13 +206,18 @@ class ImageStore:
     ) -> None:
         refs = self.refs()
         for n in names:
-            refs[n] = {"id": image_id, "origin": origin, "digest": digest}
-        _write_atomic(self.root / "refs.json", json.dumps(refs, indent=1, sort_keys=True).encode())
+            refs[str(parse(n).tagged())] = {"id": image_id, "origin": origin, "digest": digest}
+        self.write_refs(refs)
+
+    def write_refs(self, refs: dict[str, dict[str, Any]]) -> None:
+        """Replace refs.json atomically (call with the lock held)."""
+        data = json.dumps(refs, indent=1, sort_keys=True).encode()
+        _write_atomic(self.root / "refs.json", data)
 
     def import_image(
         self, source: str, names: Sequence[str], *, digest: str | None = None
     ) -> Imported:
-        """Make ``source`` (a skopeo source) present under ``names`` (full references).
+        """Make ``source`` (a skopeo source) present under ``names`` (references).
 
         Cost when any cluster already unpacked it: one config read and a refs update.
         """
@@ -220,12 +225,12 @@ class ImageStore:
         hexid = image_id.removeprefix("sha256:")
         final = self.root / "images" / hexid
         unpacked = False
-        with self._locked():
+        with self.locked():
             if not (final / "meta.json").is_file():
                 self._unpack(source, raw, image_id, final)
                 unpacked = True
             self._set_refs(names, image_id, source, digest)
-        stored = self._stored(image_id, names)
+        stored = self._stored(image_id, [str(parse(n).tagged()) for n in names])
         if stored is None:
             raise ImageError(f"image cache {self.root}: {image_id} vanished after import")
         return Imported(stored, unpacked)
@@ -261,7 +266,7 @@ class ImageStore:
         Returns the names removed (the ID when it had none). A container still running
         from the image keeps its open files; new containers cannot use it.
         """
-        with self._locked():
+        with self.locked():
             refs = self.refs()
             name = None
             with contextlib.suppress(ImageError):
@@ -276,9 +281,7 @@ class ImageStore:
                 gone = [n for n, e in refs.items() if e.get("id") == image_id]
             for n in gone:
                 del refs[n]
-            _write_atomic(
-                self.root / "refs.json", json.dumps(refs, indent=1, sort_keys=True).encode()
-            )
+            self.write_refs(refs)
             path = self.root / "images" / image_id.removeprefix("sha256:")
             if path.exists() and not any(e.get("id") == image_id for e in refs.values()):
                 trash = self.root / "tmp" / f"{os.getpid()}-{next(_counter)}"
