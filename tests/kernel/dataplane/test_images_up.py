@@ -1,0 +1,76 @@
+"""Images that cannot be had, as ``podnet up`` reports them to kubectl.
+
+kubelet's image manager (pkg/kubelet/images/image_manager.go) leaves such a container
+waiting with reason ``ErrImagePull`` when the pull failed and ``ErrImageNeverPull`` when
+the policy forbids pulling; the pod stays Pending and ``kubectl get pods`` shows the
+reason as its STATUS. The message names the image and suggests a near name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from support.kube import KUBECTL_VERSIONS, UpCluster, eventually, podnet_up
+from support.live import require_live
+
+pytestmark = pytest.mark.kernel
+
+PODS = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: typo}
+spec:
+  containers: [{name: web, image: 'ngnix:1.25'}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: never}
+spec:
+  containers: [{name: db, image: 'redis:7', imagePullPolicy: Never}]
+"""
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpCluster]:
+    require_live()
+    tmp = tmp_path_factory.mktemp("up-images")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PODNET_IMAGE_CACHE", str(tmp / "cache"))
+        with podnet_up(tmp) as cluster:
+            cluster.kubectl(KUBECTL_VERSIONS[-1]).ok("apply", "-f", "-", stdin=PODS)
+            yield cluster
+            rc, err = cluster.stop()
+            assert rc == 0, err
+
+
+def _waiting(up: UpCluster, pod: str) -> dict[str, Any]:
+    obj = up.kubectl(KUBECTL_VERSIONS[-1]).json("get", "pod", pod)
+    statuses = (obj.get("status") or {}).get("containerStatuses") or [{}]
+    waiting: dict[str, Any] = (statuses[0].get("state") or {}).get("waiting") or {}
+    return waiting
+
+
+@pytest.mark.parametrize("version", KUBECTL_VERSIONS)
+def test_failed_pull_is_err_image_pull(up: UpCluster, version: str) -> None:
+    waiting = eventually(
+        lambda: (w := _waiting(up, "typo")).get("reason") == "ErrImagePull" and w,
+        30,
+        "pod typo waiting in ErrImagePull",
+    )
+    assert "'ngnix:1.25'" in waiting["message"] and "did you mean nginx?" in waiting["message"]
+    table = up.kubectl(version).ok("get", "pod", "typo", "--no-headers").split()
+    assert table[:3] == ["typo", "0/1", "ErrImagePull"], table
+    events = up.kubectl(version).ok("get", "events", "--field-selector", "involvedObject.name=typo")
+    assert "ErrImagePull" in events
+
+
+def test_never_is_err_image_never_pull(up: UpCluster) -> None:
+    waiting = eventually(
+        lambda: (w := _waiting(up, "never")).get("reason") == "ErrImageNeverPull" and w,
+        30,
+        "pod never waiting in ErrImageNeverPull",
+    )
+    expected = 'Container image "redis:7" is not present with pull policy of Never'
+    assert expected in waiting["message"]
