@@ -184,7 +184,7 @@ def test_lint_from_cluster_finds_the_same_rules(shop: UpCluster) -> None:
 def test_report_from_cluster_is_written(shop: UpCluster, tmp_path: Path) -> None:
     page = tmp_path / "r.html"
     rc, _, err = _run(
-        "report", "--from-cluster", "--kubeconfig", str(shop.kubeconfig), "-o", str(page)
+        "report", "--from-cluster", "--kubeconfig", str(shop.kubeconfig), "--output", str(page)
     )
     assert rc == 0, err
     html = page.read_text()
@@ -202,9 +202,9 @@ def test_diff_from_cluster_to_a_deny_policy_reports_what_it_closes(
     )
     assert rc == 1, err
     d = json.loads(out)
-    closed = {(c["src"], c["dst"], c["port"]) for c in d["closed"]}
+    closed = {(c["from"], c["to"], c["port"]) for c in d["closed"]}
     assert d["opened"] == [] and ("default/pod-a", "default/pod-b", 80) in closed, closed
-    assert all(c["dst"] == "default/pod-b" for c in d["closed"])
+    assert all(c["to"] == "default/pod-b" for c in d["closed"])
     # applying exactly what is applied changes nothing
     rc, out, err = _run(
         "diff", "--from-cluster", "--kubeconfig", kc, "--to", *map(str, FILES), "-o", "json"
@@ -218,14 +218,14 @@ def test_unreachable_and_missing_context_are_one_line_errors(
     rc, _, err = _run(
         "lint", "--from-cluster", "--kubeconfig", str(shop.kubeconfig), "--context", "nope"
     )
-    assert rc == 1 and err.startswith("error: context 'nope' not found"), err
+    assert rc == 2 and err.startswith("error: context 'nope' not found"), err  # lint: 2
     broken = tmp_path / "kc"
     text = shop.kubeconfig.read_text()
     broken.write_text(
         re.sub(r"server: https://127\.0\.0\.1:\d+", "server: https://127.0.0.1:1", text)
     )
     rc, _, err = _run("lint", "--from-cluster", "--kubeconfig", str(broken))
-    assert rc == 1 and "cannot reach the Kubernetes API at https://127.0.0.1:1" in err, err
+    assert rc == 2 and "cannot reach the Kubernetes API at https://127.0.0.1:1" in err, err
     assert "connection refused" in err
 
 

@@ -14,7 +14,9 @@ ROOT = REPO
 
 def test_writes_html(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "r.html"
-    rc = main(["report", "-f", str(ROOT / "examples/seed/pod-to-service.yaml"), "-o", str(out)])
+    rc = main(
+        ["report", "-f", str(ROOT / "examples/seed/pod-to-service.yaml"), "--output", str(out)]
+    )
     assert rc == 0
     html = out.read_text()
     assert html.startswith("<!DOCTYPE html>") and "default/my-service" in html
@@ -25,7 +27,9 @@ def test_unwritable_output_is_a_clean_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "missing-dir" / "r.html"
-    rc = main(["report", "-f", str(ROOT / "examples/seed/pod-to-service.yaml"), "-o", str(target)])
+    rc = main(
+        ["report", "-f", str(ROOT / "examples/seed/pod-to-service.yaml"), "--output", str(target)]
+    )
     assert rc == 1 and capsys.readouterr().err.startswith("error: cannot write")
 
 
@@ -56,7 +60,7 @@ spec:
 def test_cluster_policies_section(tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(ANP)
     out = tmp_path / "r.html"
-    assert main(["report", "-f", str(tmp_path / "m.yaml"), "-o", str(out)]) == 0
+    assert main(["report", "-f", str(tmp_path / "m.yaml"), "--output", str(out)]) == 0
     html = out.read_text()
     assert "ClusterNetworkPolicy/deny-in" in html
     assert "ingress #0 (all): Deny from namespaces &lt;all&gt; on every port" in html

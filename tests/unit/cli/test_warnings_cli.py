@@ -91,7 +91,7 @@ def _check_warnings(err: str) -> None:
         ("lint", ["-o", "json"], None),
         ("explain", ["default/h", "default/h:80", "-o", "json"], 0),
         ("diff", ["--to", "SAME", "-o", "json"], 0),  # both sides warn alike: printed once
-        ("report", ["-o", "-"], 0),
+        ("report", ["--output", "-"], 0),
     ],
 )
 def test_offline_verbs_warn_once_on_stderr(
