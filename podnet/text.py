@@ -99,7 +99,7 @@ def parse_duration(text: str) -> float:
 def format_duration(seconds: float) -> str:
     """``seconds`` as Go's ``Duration.String`` writes it (``1m30s``, ``500ms``, ``1h0m0s``,
     ``0s``), which :func:`parse_duration` reads back: for messages that echo a flag."""
-    ns = round(seconds * 1e9)
+    ns = round(Decimal(repr(seconds)) * 1_000_000_000)  # the float's shortest decimal
     sign = "-" if ns < 0 else ""
     ns = abs(ns)
     if ns == 0:

@@ -109,11 +109,46 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, but for a verb whose parser sets the default
+    ``dashdash`` (exec), what follows the first ``--`` goes to that attribute whole, and
+    the verb's options may come on either side of its positionals, as cobra splits at
+    ArgsLenAtDash for kubectl exec. argparse alone would hand ``-n NS`` after POD to a
+    REMAINDER command, or refuse a command after ``--`` once an optional came between."""
+    verb = _verb_parser(parser, argv)
+    dest = verb.get_default("dashdash") if verb is not None else None
+    if verb is None or not dest:
+        return parser.parse_args(argv)
+    argv = list(argv)
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args, extra = parser.parse_known_args(argv[:cut])
+    if extra:
+        unknown = [a for a in extra if a.startswith("-")]
+        if unknown:
+            verb.error(f"unrecognized arguments: {' '.join(unknown)}")
+        verb.error(verb.get_default("dashdash_error")(extra))
+    setattr(args, dest, argv[cut + 1 :])
+    return args
+
+
+def _verb_parser(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> argparse.ArgumentParser | None:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    choices: dict[str, argparse.ArgumentParser] = subs[0].choices if subs else {}
+    for arg in argv:
+        if arg == "--":
+            return None
+        if arg in choices:
+            return choices[arg]
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     set_globals(colour=args.color, verbose=args.verbose, quiet=args.quiet)
     func = getattr(args, "func", None)
     if func is None:
