@@ -40,9 +40,10 @@ def terminal(stream: TextIO) -> bool:
 
 
 def render(label: str, done: int, total: int | None, elapsed: float, width: int = 24) -> str:
-    """``label [#####-----] 57/200 3.2s``, or without a total ``label 57 3.2s`` (pure)."""
+    """``label [#####-----] 57/200 3.2s``, or without a total ``label 57 3.2s`` (pure;
+    the count left out while it is 0)."""
     if total is None or total <= 0:
-        return f"{label} {done} {elapsed:.1f}s"
+        return f"{label} {done} {elapsed:.1f}s" if done else f"{label} {elapsed:.1f}s"
     filled = min(width, done * width // total)
     return f"{label} [{'#' * filled}{'-' * (width - filled)}] {done}/{total} {elapsed:.1f}s"
 
@@ -80,7 +81,7 @@ class ProgressBar:
             self._done = done
             if total is not None:
                 self._total = total
-            self._draw(force=total is not None and done >= total)
+            self._draw(force=self._total is not None and done >= self._total)
 
     def advance(self, steps: int = 1) -> None:
         with self._lock:
@@ -89,15 +90,19 @@ class ProgressBar:
     @contextlib.contextmanager
     def above(self) -> Iterator[None]:
         """Write something else to the terminal: the bar is cleared meanwhile, then
-        drawn again below what was written."""
+        drawn again below what was written (at most every :data:`MIN_REDRAW` s: under a
+        flood of lines it waits for the next :meth:`update` or :meth:`refresh`)."""
         with self._lock:
-            shown = self._visible
             self._clear()
             try:
                 yield
             finally:
-                if shown:
-                    self._draw(force=True)
+                self._draw()
+
+    def refresh(self) -> None:
+        """Draw the bar again if it was cleared (its clock moves on)."""
+        with self._lock:
+            self._draw()
 
     def close(self) -> None:
         """Clear the bar for good (until the next :meth:`start`)."""
@@ -118,9 +123,10 @@ class ProgressBar:
 
     def _columns(self) -> int:
         try:
-            return os.get_terminal_size(self.stream.fileno()).columns
+            columns = os.get_terminal_size(self.stream.fileno()).columns
         except (AttributeError, ValueError, OSError):
-            return 80
+            columns = 0
+        return columns if columns > 1 else 80  # a pty nobody sized says 0
 
     def _clear(self) -> None:
         if self._visible:

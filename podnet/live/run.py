@@ -155,6 +155,7 @@ class _Run:
         self._reported: set[tuple[str, str, int]] = set()
         self.stuck: list[str] = []  # the dropped connections reported
         self._summed_up = False
+        self._bar_count: Callable[[], int] | None = None  # the bar's count in this phase
 
     def run(self, shell: str | None, on_up: Callable[[LiveCluster], None] | None) -> int:
         cluster, progress = self.cluster, self.progress
@@ -206,6 +207,7 @@ class _Run:
         progress(f"started {len(clients)} client pod(s)")
         if self.bar is not None:
             self.bar.start("podnet: client pods done", len(clients))
+            self._bar_count = lambda: sum(1 for w in self.completion.waiting.values() if not w)
         if not self._wait(self.completion.finished, self.deadline):
             left = ", ".join(self.completion.running())
             progress(f"timeout after {self.timeout}s; still running: {left}")
@@ -232,6 +234,7 @@ class _Run:
         if not self.summary or self._summed_up or self.cluster.state is None:
             return
         self._summed_up = True
+        self.completion.on_done = None  # the teardown's kills are no client's result
         self._bar_off()
         try:
             results = self._results()
@@ -298,10 +301,12 @@ class _Run:
             self._tick()
 
     def _tick(self) -> None:
+        if self.bar is not None:
+            if self._bar_count is not None:
+                self.bar.update(self._bar_count())
+            self.bar.refresh()
         if self.clients_at is None:
             return
-        if self.bar is not None:
-            self.bar.update(sum(1 for w in self.completion.waiting.values() if not w))
         now = time.monotonic()
         if self.deny == "drop" and now - self._checked >= 1.0:
             self._checked = now
@@ -358,7 +363,11 @@ class _Run:
             cluster.sandbox.pod_pid, cluster.state.services, servers, gave_up=exited
         )
         until = min(self.deadline, time.monotonic() + SERVER_START_WAIT)
+        if self.bar is not None and servers:
+            self.bar.start("podnet: server pods listening", len(servers))
+            self._bar_count = lambda: len(servers) - len(listeners.missing())
         self._wait(listeners.all_listening, until)
+        self._bar_count = None
         return listeners.missing(), listeners.given_up()
 
 

@@ -63,7 +63,7 @@ class Dropped:
         return (
             f"{self.pod}: no output for {quiet:.0f}s; its connection to {self.target} "
             f"({self.ip}:{self.port}/TCP) is dropped by policy: {self.reason}. "
-            f"--deny reject fails such connections at once; `podnet explain {self.pod} "
+            f"--deny reject fails such connections at once; `podnet explain -f ... {self.pod} "
             f"{self.ip}:{self.port}` traces it"
         )
 
@@ -88,5 +88,6 @@ class DropExplainer:
         else:
             target = ip
         denied = [h for h in e.hops if not h.verdict.allowed]
-        reason = "; ".join(dict.fromkeys(h.verdict.reason for h in denied))
+        reasons = (h.verdict.reason.removeprefix("denied: ") for h in denied)
+        reason = "; ".join(dict.fromkeys(reasons))
         return Dropped(pod, ip, port, target, reason)

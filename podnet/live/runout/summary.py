@@ -123,7 +123,7 @@ def opening(state: ClusterState, deny: str, *, max_rows: int = MAX_ROWS) -> list
         word = "dropped (the client times out)" if deny == "drop" else "rejected at once"
         lines.append(f"denied connections are {word}: --deny {deny}")
     else:
-        lines.append("no NetworkPolicy: every pod may reach every other")
+        lines += ["", "no NetworkPolicy: every pod may reach every other"]
     return lines
 
 
@@ -145,20 +145,32 @@ def _exits(r: PodResult) -> str:
     return ",".join(f"{c}={'-' if v is None else v}" for c, v in r.exit_codes.items())
 
 
+def _clean(r: PodResult) -> bool:
+    return r.restarts == 0 and all(c == 0 for c in r.exit_codes.values())
+
+
 def closing(
     results: Sequence[PodResult],
     hidden: Mapping[str, tuple[int, int]],
     denied: Mapping[str, int] | None,
     stuck: Sequence[str] = (),
+    *,
+    max_rows: int = MAX_ROWS,
 ) -> list[str]:
     """The tables printed once the run is over. ``hidden``: image group -> (pods, lines)
     folded away; ``denied``: node -> packets the policy tables' deny counters saw
     (None: not read); ``stuck``: the connections the drop hint reported."""
     clients = [r for r in results if r.role == CLIENT]
     lines: list[str] = []
+    if len(clients) > max_rows:  # the clean ones are counted, the others listed
+        clean = [r for r in clients if _clean(r)]
+        clients = [r for r in clients if not _clean(r)]
+        lines.append(f"{len(clean)} client pod(s) exited 0 without a restart")
     if clients:
-        rows = [[r.key, r.phase, _exits(r), str(r.restarts)] for r in clients]
+        rows = [[r.key, r.phase, _exits(r), str(r.restarts)] for r in clients[:max_rows]]
         lines += table(rows, ["CLIENT", "STATUS", "EXIT", "RESTARTS"]).splitlines()
+        if len(clients) > max_rows:
+            lines.append(f"... and {len(clients) - max_rows} more client pod(s)")
     servers = [r for r in results if r.role == SERVER]
     restarted = [r for r in servers if r.restarts]
     if servers:
