@@ -20,7 +20,7 @@ from typing import Any
 
 from podnet.cli.common import add_output_arg, print_data, progress
 from podnet.dataplane.images.reference import parse
-from podnet.dataplane.images.sources import sources
+from podnet.dataplane.images.sources import Source, plain_tar, sources
 from podnet.dataplane.images.store import ImageStore, StoredImage
 from podnet.errors import ImageError
 
@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
     p.add_argument("--cache", metavar="DIR", help="the image cache directory")
     verbs = p.add_subparsers(dest="image_verb", metavar="VERB", required=True)
     load = verbs.add_parser("load", help="import a docker-archive, oci-archive or OCI layout")
-    load.add_argument("path", metavar="FILE|DIR")
+    load.add_argument("path", metavar="FILE|DIR|-", help="an archive (maybe compressed) or layout")
     load.add_argument("--name", help="the name to give the image (REPOSITORY[:TAG])")
     load.set_defaults(func=run_load)
     pull = verbs.add_parser("pull", help="pull an image from its registry")
@@ -56,11 +56,17 @@ def _store(args: argparse.Namespace) -> ImageStore:
 
 def run_load(args: argparse.Namespace) -> int:
     store = _store(args)
-    found = sources(Path(args.path))
-    if args.name and len(found) > 1:
-        raise ImageError(f"{args.path} holds {len(found)} images: --name names only one")
+    with plain_tar(args.path, store.root / "tmp") as path:
+        found = sources(path)
+        if args.name and len(found) > 1:
+            raise ImageError(f"{args.path} holds {len(found)} images: --name names only one")
+        _load(store, found, args.name)
+    return 0
+
+
+def _load(store: ImageStore, found: list[Source], name: str | None) -> None:
     for src in found:
-        raw = (args.name,) if args.name else src.names
+        raw = (name,) if name else src.names
         names = [str(parse(n).tagged()) for n in raw]
         start = time.monotonic()
         done = store.import_image(src.transport, names)
@@ -72,7 +78,6 @@ def run_load(args: argparse.Namespace) -> int:
                 print(f"Loaded image: {parse(n).familiar()}")
         else:
             print(f"Loaded image ID: {done.image.id}")
-    return 0
 
 
 def run_pull(args: argparse.Namespace) -> int:

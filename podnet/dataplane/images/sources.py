@@ -6,7 +6,11 @@ Three shapes, as ``docker load`` / ``podman load`` accept them:
 * an ``oci-archive`` tarball (the same layout, tarred: ``podman save --format
   oci-archive``);
 * a ``docker-archive`` tarball (``docker save``, ``podman save``: ``manifest.json``
-  lists each image's ``RepoTags``), gzip-compressed or not.
+  lists each image's ``RepoTags``).
+
+A tarball may be compressed with gzip, bzip2 or xz (``docker load`` accepts all three;
+skopeo reads only plain tar, so :func:`plain_tar` decompresses first), or come on stdin
+(``-``).
 
 Each image becomes a skopeo source string. Names come from ``RepoTags`` or, in OCI
 layouts, from the ``io.containerd.image.name`` annotation (containerd's export), else
@@ -17,8 +21,16 @@ than a bare tag (a bare tag names no repository: such an image loads untagged, a
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
 import json
+import lzma
+import shutil
+import sys
 import tarfile
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +47,40 @@ class Source:
 
     transport: str  # e.g. "docker-archive:/x/img.tar@0"
     names: tuple[str, ...]
+
+
+_MAGIC = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+
+
+def _opener(path: Path) -> Any:
+    """The decompressor for ``path``'s magic bytes; None for a plain file or a directory."""
+    if not path.is_file():
+        return None
+    with path.open("rb") as f:
+        head = f.read(6)
+    return next((o for magic, o in _MAGIC.items() if head.startswith(magic)), None)
+
+
+@contextlib.contextmanager
+def plain_tar(path: str, workdir: Path) -> Iterator[Path]:
+    """``path`` as a plain file or directory: stdin (``-``) saved and compressed tarballs
+    decompressed into a temporary file under ``workdir`` (removed afterwards)."""
+    opener = None if path == "-" else _opener(Path(path))
+    if path != "-" and opener is None:
+        yield Path(path)
+        return
+    workdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=workdir, prefix="load-", suffix=".tar") as out:
+        if opener is None:  # stdin, maybe compressed itself
+            shutil.copyfileobj(sys.stdin.buffer, out)
+            out.flush()
+            with plain_tar(out.name, workdir) as plain:
+                yield plain
+            return
+        with opener(path, "rb") as src:
+            shutil.copyfileobj(src, out)
+        out.flush()
+        yield Path(out.name)
 
 
 def _oci_entries(index: dict[str, Any], transport: str, where: str) -> list[Source]:

@@ -299,3 +299,25 @@ def test_unknown_image_is_named_with_a_suggestion(
     assert "Traceback" not in err
     assert main(["image", "rm", "ngnix"]) == 1
     assert "image 'ngnix' not found" in capsys.readouterr().err
+
+
+def test_load_compressed_and_from_stdin(built: Built, cache: Path, tmp_path: Path) -> None:
+    """``docker save x | gzip`` and ``docker save x | podnet image load -`` both load."""
+    import gzip
+
+    gz = tmp_path / "bb.tar.gz"
+    gz.write_bytes(gzip.compress(built.docker_archive.read_bytes(), compresslevel=1))
+    env = {**os.environ, "PYTHONPATH": PYTHONPATH}
+    for argv, stdin in ((["load", str(gz)], None), (["load", "-"], gz.read_bytes())):
+        done = subprocess.run(
+            [sys.executable, "-m", "podnet", "image", *argv],
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            env=env,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.decode() == f"Loaded image: {NAME}\n"
+    assert not list((cache / "tmp").iterdir())  # the decompressed copies are gone
+    assert [i.names for i in ImageStore(cache).images()] == [(NAME,)]
