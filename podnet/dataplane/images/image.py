@@ -30,6 +30,12 @@ class ImagePullError(ImageError):
     reason = "ErrImagePull"
 
 
+class ImagePullBackOffError(ImagePullError):
+    """A pull of this image failed recently: not tried again until the back-off ends."""
+
+    reason = "ImagePullBackOff"
+
+
 class InvalidImageNameError(ImageError):
     """A reference no runtime would accept."""
 

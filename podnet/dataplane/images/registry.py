@@ -26,6 +26,7 @@ from podnet.dataplane.images import tools
 from podnet.dataplane.images.image import (
     Image,
     ImageNotPresentError,
+    ImagePullBackOffError,
     ImagePullError,
     InvalidImageNameError,
     normalize,
@@ -42,6 +43,7 @@ from podnet.errors import CommandError, ImageError, PodnetError
 
 ENV_VAR = "PODNET_IMAGES"
 PULL_WINDOW = 10.0  # seconds
+BACKOFF_INITIAL, BACKOFF_MAX = 10.0, 300.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class ImageRegistry:
     # ref -> monotonic time of its last pull: `Always` pulls at most once per window
     # (podnet resolves an image at admission and again at start; the kubelet pulls once)
     _pulled: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    # ref -> (no pull before this monotonic time, the current back-off period)
+    _backoff: dict[str, tuple[float, float]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def resolve(self, ref: str, pull_policy: str | None = None) -> Image:
         """The image for ``ref`` under ``pull_policy`` (default: Kubernetes' for ``ref``).
@@ -94,16 +100,31 @@ class ImageRegistry:
         return self._pull(ref, name, parsed)
 
     def _pull(self, ref: str, name: str, parsed: Reference) -> Image:
+        """Pull once per :data:`PULL_WINDOW`; after a failure, back off as kubelet does.
+
+        kubelet's image manager (pkg/kubelet/images/image_manager.go) keeps a back-off
+        per image: while it lasts a pull is not tried and the error is
+        ``ImagePullBackOff`` ("Back-off pulling image"); each failure doubles it from
+        10 s up to 300 s (kubelet.go ``backOffPeriod``, ``MaxContainerBackOff``).
+        """
         assert self.store is not None
         key = str(parsed.tagged())
+        now = time.monotonic()
         last = self._pulled.get(key)
-        if last is None or time.monotonic() - last > PULL_WINDOW:
+        if last is None or now - last > PULL_WINDOW:
+            until, period = self._backoff.get(key, (0.0, 0.0))
+            if now < until:
+                why = f'Back-off pulling image "{ref}"'
+                raise ImagePullBackOffError(self._unknown(ref, name, why))
             try:
                 self.store.pull(parsed)
             except PodnetError as e:
+                period = min(max(2 * period, BACKOFF_INITIAL), BACKOFF_MAX)
+                self._backoff[key] = (time.monotonic() + period, period)
                 detail = tools.reason(e) if isinstance(e, CommandError) else str(e)
                 why = f'Failed to pull image "{ref}": {detail}'
                 raise ImagePullError(self._unknown(ref, name, why)) from None
+            self._backoff.pop(key, None)
             self._pulled[key] = time.monotonic()
         stored = self.store.lookup(parsed)
         if stored is None:

@@ -321,3 +321,21 @@ def test_load_compressed_and_from_stdin(built: Built, cache: Path, tmp_path: Pat
         assert done.stdout.decode() == f"Loaded image: {NAME}\n"
     assert not list((cache / "tmp").iterdir())  # the decompressed copies are gone
     assert [i.names for i in ImageStore(cache).images()] == [(NAME,)]
+
+
+def test_a_failed_pull_backs_off_as_kubelet_does(cache: Path, tmp_path: Path) -> None:
+    ref = f"127.0.0.1:{_free_port()}/podnet-test/gone:1"  # nothing listens there
+    registry = default_registry(tmp_path / "state")
+    with pytest.raises(ImagePullError) as first:
+        registry.resolve(ref)
+    assert first.value.reason == "ErrImagePull"
+    with pytest.raises(ImagePullError) as again:
+        registry.resolve(ref)  # within the back-off: not tried
+    assert again.value.reason == "ImagePullBackOff"
+    assert f'Back-off pulling image "{ref}"' in str(again.value)
+    key = ref
+    assert registry._backoff[key][1] == 10.0
+    registry._backoff[key] = (0.0, 10.0)  # the back-off is over: pulled again, doubled
+    with pytest.raises(ImagePullError) as third:
+        registry.resolve(ref)
+    assert third.value.reason == "ErrImagePull" and registry._backoff[key][1] == 20.0
