@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -339,3 +340,43 @@ def test_a_failed_pull_backs_off_as_kubelet_does(cache: Path, tmp_path: Path) ->
     with pytest.raises(ImagePullError) as third:
         registry.resolve(ref)
     assert third.value.reason == "ErrImagePull" and registry._backoff[key][1] == 20.0
+
+
+def test_rootless_load_unpacks_into_the_users_cache(
+    built: Built, world_readable_podnet: Path
+) -> None:
+    """As ``nobody``: ``$XDG_CACHE_HOME/podnet/images``, ``umoci --rootless``."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or not os.access("/usr/bin/python3", os.X_OK):
+        pytest.skip("needs setpriv and /usr/bin/python3")
+    home = Path(tempfile.mkdtemp(prefix="podnet-images-nobody-"))
+    try:
+        home.chmod(0o777)
+        archive = home / "bb.tar"
+        shutil.copy(built.docker_archive, archive)
+        archive.chmod(0o644)
+        env = {
+            "PYTHONPATH": str(world_readable_podnet / "site"),
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "XDG_CACHE_HOME": str(home / "cache"),
+        }
+        argv = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3"]
+        for args in (["load", str(archive)], ["ls"]):
+            done = subprocess.run(
+                [*argv, "-m", "podnet", "image", *args],
+                env=env,
+                cwd="/",
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+        assert "localhost/podnet-test/bb   1.0" in done.stdout, done.stdout
+        images = home / "cache" / "podnet" / "images" / "images"
+        (unpacked,) = images.iterdir()
+        busybox = unpacked / "rootfs" / "bin" / "busybox"
+        assert busybox.read_bytes() == BUSYBOX.read_bytes()
+        assert busybox.stat().st_uid == 65534  # rootless: the files are the user's
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
