@@ -42,6 +42,8 @@ from podnet.control.services import RESERVED_IPS
 from podnet.dataplane import netns
 from podnet.dataplane.images.registry import ImageRegistry, default_registry
 from podnet.dataplane.nft.session import NftSession
+from podnet.dataplane.oci.launcher import OciLauncher
+from podnet.dataplane.oci.spec import bind
 from podnet.dataplane.policy.sync import PolicyProxy
 from podnet.dataplane.proxy.sync import ServiceProxy
 from podnet.dataplane.runtime.command import service_env
@@ -63,6 +65,10 @@ LogSink = Callable[[str, str], None]  # (prefix, line)
 # (a test checks they agree). Not imported from there: that module pulls in the DNS
 # server and its HTTP metrics endpoint, ~0.1 s of podnet run's start-up for a string.
 RECORDS_ENV = "PODNET_DNS_RECORDS"
+# "process" runs containers as plain processes in their pod's namespaces, as before
+# crun: only to measure the difference (bench/bench_containers.py); never isolated.
+RUNTIME_ENV = "PODNET_RUNTIME"
+TEARDOWN_GRACE = 0.3  # seconds containers get to exit on SIGTERM when the cluster stops
 SYNC_WAIT = 10.0  # seconds recreate_pod waits for the new IP to reach every node
 
 
@@ -103,7 +109,10 @@ class LiveCluster:
         self._lock = threading.RLock()  # pod changes (recreate_pod) and describe()
         self._tmp = make_state_dir()  # on a tmpfs; stale ones of dead podnets removed
         self.state_dir = Path(self._tmp.name)
-        self.records_path = self.state_dir / "dns-records.json"
+        # in a directory of its own: bound read-only into the DNS pod's containers only
+        # (a directory, not the file: the file is replaced by rename on every write)
+        self.records_path = self.state_dir / "dns" / "records.json"
+        self.records_path.parent.mkdir()
         self._allocator: PodIPAllocator | None = None
         self._closing = False
         self._holders: dict[int, tuple[str, int]] = {}  # pid -> (what, pidfd), watched
@@ -124,6 +133,7 @@ class LiveCluster:
         self._allocator = PodIPAllocator.from_state(state)
         images = default_registry(self.state_dir / "images")
         check_images(images, state.pods)  # before anything exists that must be undone
+        oci = make_launcher(self.state_dir, images)
         self.sandbox = Sandbox.enter(self._tmp.name)  # the init removes it if we are killed
         self.sandbox.add_nodes(state.nodes)
         self.sandbox.add_pods([p for p in state.pods if p.ip is not None])
@@ -143,6 +153,7 @@ class LiveCluster:
             on_status=self._status,
             on_event=self._runtime_event,
             backoff_scale=self.backoff_scale,
+            oci=oci,
         )
         # Whoever waits on the runtime learns at once that the cluster died under us.
         self.runtime.loop.add_reader(self.sandbox.init_death_fd, self._init_died)
@@ -161,9 +172,12 @@ class LiveCluster:
         services = self._tracker.desired().services
         for pod in pods:
             env = service_env(services, pod.namespace)
+            mounts = []
             if pod.namespace == "kube-system" and pod.labels.get("k8s-app") == "kube-dns":
                 env[RECORDS_ENV] = str(self.records_path)
-            self.runtime.start_pod(pod, env, None if log_dirs is None else log_dirs.get(pod.key))
+                mounts.append(bind(str(self.records_path.parent)))
+            log_dir = None if log_dirs is None else log_dirs.get(pod.key)
+            self.runtime.start_pod(pod, env, log_dir, mounts=mounts)
 
     def servers_and_clients(self) -> tuple[list[Pod], list[Pod]]:
         """Scheduled pods split into those that serve a port and those that do not.
@@ -537,7 +551,10 @@ class LiveCluster:
         if self.sync is not None:
             self.sync.stop()  # first: nothing may apply to what is being torn down
         if self.runtime is not None:
-            self.runtime.close()
+            # The whole cluster goes: the cluster init's death kills whatever is left.
+            # A container's init (pid 1 of its PID namespace) ignores a SIGTERM it has
+            # no handler for, so a short grace keeps `podnet run` teardown quick.
+            self.runtime.close(TEARDOWN_GRACE)
         for session in self._sessions:
             session.close()
         self._sessions.clear()
@@ -550,6 +567,26 @@ class LiveCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def make_launcher(state_dir: Path, images: ImageRegistry) -> OciLauncher | None:
+    """The cluster's OCI launcher (crun), or None with ``PODNET_RUNTIME=process``."""
+    mode = os.environ.get(RUNTIME_ENV, "oci")
+    if mode == "process":
+        return None
+    if mode != "oci":
+        raise ClusterError(f"{RUNTIME_ENV}={mode!r}: expected oci (the default) or process")
+    busybox = dict(images.resolve("busybox").env).get("PATH", "").split(":")[0]
+    python = frozenset(
+        name
+        for name, image in images.images.items()
+        if any(k == "PYTHONPATH" for k, _ in image.env)
+    ) | {"python"}
+    return OciLauncher(
+        state_dir / "oci",
+        python_images=python,
+        mount_points=(busybox,) if busybox.startswith(str(state_dir)) else (),
+    )
 
 
 def check_images(images: ImageRegistry, pods: Iterable[Pod]) -> None:

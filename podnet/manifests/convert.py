@@ -22,6 +22,7 @@ from podnet.model.objects import (
     Namespace,
     Pod,
     Probe,
+    SecurityContext,
     Service,
     ServicePort,
 )
@@ -96,6 +97,8 @@ def to_pod(
         restart_policy=spec.get("restartPolicy") or "Always",
         owner=owner,
         meta=meta,
+        security_context=to_security(spec.get("securityContext")),
+        share_process_namespace=spec.get("shareProcessNamespace") is True,
     )
 
 
@@ -127,6 +130,34 @@ def to_container(ctx: DocContext, path: Path, c: dict[str, Any]) -> Container:
         ),
         stdin=c.get("stdin") is True,
         stdin_once=c.get("stdinOnce") is True,
+        security_context=to_security(c.get("securityContext")),
+    )
+
+
+def to_security(sc: Any) -> SecurityContext | None:
+    """Pod or container securityContext: the fields the runtime honours."""
+    if not isinstance(sc, dict) or not sc:
+        return None
+    caps = sc.get("capabilities") or {}
+
+    def opt_int(key: str) -> int | None:
+        v = sc.get(key)
+        return int(v) if isinstance(v, int) and not isinstance(v, bool) else None
+
+    def opt_bool(key: str) -> bool | None:
+        v = sc.get(key)
+        return v if isinstance(v, bool) else None
+
+    return SecurityContext(
+        run_as_user=opt_int("runAsUser"),
+        run_as_group=opt_int("runAsGroup"),
+        run_as_non_root=opt_bool("runAsNonRoot"),
+        privileged=sc.get("privileged") is True,
+        read_only_root_filesystem=sc.get("readOnlyRootFilesystem") is True,
+        allow_privilege_escalation=opt_bool("allowPrivilegeEscalation"),
+        caps_add=tuple(str(c) for c in caps.get("add") or ()),
+        caps_drop=tuple(str(c) for c in caps.get("drop") or ()),
+        supplemental_groups=tuple(int(g) for g in sc.get("supplementalGroups") or ()),
     )
 
 

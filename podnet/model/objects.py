@@ -49,6 +49,22 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class SecurityContext:
+    """The securityContext fields podnet honours (pod-level ones: user, group, runAsNonRoot,
+    supplementalGroups; the rest are container-level)."""
+
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    run_as_non_root: bool | None = None
+    privileged: bool = False
+    read_only_root_filesystem: bool = False
+    allow_privilege_escalation: bool | None = None
+    caps_add: tuple[str, ...] = ()
+    caps_drop: tuple[str, ...] = ()
+    supplemental_groups: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Container:
     name: str
     image: str
@@ -62,6 +78,7 @@ class Container:
     # closed when the first attach session ends (the Container spec's stdin/stdinOnce)
     stdin: bool = False
     stdin_once: bool = False
+    security_context: SecurityContext | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +104,8 @@ class Pod:
     meta: Meta | None = None
     ip: str | None = None
     node: str | None = None
+    security_context: SecurityContext | None = None
+    share_process_namespace: bool = False
 
     @property
     def key(self) -> str:

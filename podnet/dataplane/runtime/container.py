@@ -17,6 +17,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from podnet.dataplane.images.image import Image, PrepareContext
+from podnet.dataplane.oci.launcher import CRUN_ENV, OciLauncher, Started, kill_container
+from podnet.dataplane.oci.security import CreateContainerConfigError, merge
+from podnet.dataplane.oci.spec import Mount
 from podnet.dataplane.runtime import probes
 from podnet.dataplane.runtime.command import container_argv, container_env, host_argv
 from podnet.dataplane.runtime.logs import LogBuffer
@@ -33,7 +36,7 @@ from podnet.dataplane.runtime.state import (
     should_restart,
 )
 from podnet.errors import PodnetError
-from podnet.model.objects import Container, Probe
+from podnet.model.objects import Container, Probe, SecurityContext
 from podnet.paths import PODNET_ROOT
 
 START_ERROR = 128  # what runc reports when the program cannot be executed
@@ -52,6 +55,11 @@ class RunConfig:
     grace: float = 10.0
     # "pod: what happened" lines for the operator (a restart), as kubelet's Events
     on_event: Callable[[str], None] | None = None
+    # containers run by an OCI runtime (crun) when set; else plain processes
+    oci: OciLauncher | None = None
+    pod_security: SecurityContext | None = None
+    pid_namespace: str | None = None  # shareProcessNamespace: the pod's, by path
+    mounts: tuple[Mount, ...] = ()  # extra binds for every container (the DNS records)
 
 
 class ContainerRunner:
@@ -79,6 +87,12 @@ class ContainerRunner:
         # the write end of a ``stdin: true`` container's stdin pipe, for attach -i:
         # open while its process runs, each run gets a new pipe (docker's OpenStdin)
         self._stdin: int | None = None
+        self.started: Started | None = None  # the OCI run in progress
+
+    def _signal(self, proc: subprocess.Popen[bytes], sig: int) -> None:
+        if self.cfg.oci is not None and sig == signal.SIGKILL:
+            kill_container(proc)
+        signal_tree(proc, sig)
 
     # --- helpers -----------------------------------------------------------------
     def _set(self, **changes: object) -> None:
@@ -99,12 +113,39 @@ class ContainerRunner:
         env = container_env(self.image, self.container, base=self.cfg.base_env)
         argv = host_argv(self.image, container_argv(self.image, self.container, env))
         if self.image.prepare is not None:
-            d = self.cfg.state_dir / self.container.name
+            d = self.private_dir()
             d.mkdir(parents=True, exist_ok=True)
             ctx = PrepareContext(self.cfg.pod_key, self.container.name, d)
             argv, extra = self.image.prepare(ctx, argv)
             env.update(extra)
         return argv, env, self.container.working_dir
+
+    def private_dir(self) -> Path:
+        return self.cfg.state_dir / self.container.name
+
+    def _oci_command(
+        self, oci: OciLauncher, argv: list[str], env: dict[str, str], cwd: str | None
+    ) -> tuple[list[str], dict[str, str], str | None]:
+        """The same container as an OCI bundle: crun's argv, crun's env, no cwd."""
+        config = oci.config(
+            self.image,
+            argv,
+            env,
+            cwd,
+            security=merge(self.cfg.pod_security, self.container.security_context),
+            private_dir=self.private_dir() if self.image.prepare is not None else None,
+            mounts=self.cfg.mounts,
+            pid_namespace=self.cfg.pid_namespace,
+        )
+        self.started, run_argv = oci.prepare(self.private_dir(), self.container.name, config)
+        return run_argv, dict(CRUN_ENV), None
+
+    def _config_error(self, e: CreateContainerConfigError) -> None:
+        """kubelet's CreateContainerConfigError: Waiting, nothing started, no restart
+        (kubelet retries on its sync loop; the config cannot change under podnet)."""
+        self.close_stdin()
+        self.log.append(f"podnet: container {self.container.name}: {e}")
+        self._set(state=WAITING, reason="CreateContainerConfigError", ready=False)
 
     # --- the main process ----------------------------------------------------------
     def start(self) -> None:
@@ -117,6 +158,8 @@ class ContainerRunner:
         stdin: int | None = None
         try:
             argv, env, cwd = self.command()
+            if self.cfg.oci is not None:
+                argv, env, cwd = self._oci_command(self.cfg.oci, argv, env, cwd)
             if self.container.stdin:
                 stdin, self._stdin = os.pipe()
                 proc = self.cfg.spawner(
@@ -126,6 +169,9 @@ class ContainerRunner:
                 proc = self.cfg.spawner(
                     self.cfg.pod_key, argv, env, cwd, subprocess.PIPE, subprocess.STDOUT
                 )
+        except CreateContainerConfigError as e:
+            self._config_error(e)
+            return
         except (OSError, ValueError, PodnetError) as e:
             self.close_stdin()
             self.log.append(f"podnet: cannot start container {self.container.name}: {e}")
@@ -149,8 +195,11 @@ class ContainerRunner:
         watch = self._watch
         assert watch is not None
         # as when a container's init exits and its PID namespace goes: kill what is left
-        signal_tree(watch.proc, signal.SIGKILL)
+        self._signal(watch.proc, signal.SIGKILL)
         self._watch = None
+        if self.started is not None and self.cfg.oci is not None:
+            self.cfg.oci.finished(self.started)
+            self.started = None
         self.close_stdin()
         code = exit_code(returncode)
         self._cancel_timers()
@@ -193,9 +242,9 @@ class ContainerRunner:
                 self.done = True
                 self._finished(self.status.exit_code or 0)
             return
-        signal_tree(watch.proc, signal.SIGTERM)
+        self._signal(watch.proc, signal.SIGTERM)
         wait = self.cfg.grace if grace is None else grace
-        self.loop.call_later(wait, lambda: signal_tree(watch.proc, signal.SIGKILL))
+        self.loop.call_later(wait, lambda: self._signal(watch.proc, signal.SIGKILL))
 
     @property
     def running(self) -> bool:
@@ -228,7 +277,7 @@ class ContainerRunner:
 
         slack = 0.0 if probe.exec_command is not None else PROBE_SLACK
         timer = self.loop.call_later(
-            probe.timeout_seconds + slack, lambda: signal_tree(proc, signal.SIGKILL)
+            probe.timeout_seconds + slack, lambda: self._signal(proc, signal.SIGKILL)
         )
         ProcWatch(self.loop, proc, done)
 
@@ -239,6 +288,10 @@ class ContainerRunner:
         if probe.exec_command is not None:
             env = container_env(self.image, self.container, base=self.cfg.base_env)
             argv = host_argv(self.image, argv)
+            if self.cfg.oci is not None and self.started is not None:
+                cwd = self.container.working_dir or "/"
+                argv = self.cfg.oci.exec_argv(self.started, argv, env, cwd)
+                env = dict(CRUN_ENV)
         else:
             # the helper is podnet's own module: make it importable from any cwd
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": PODNET_ROOT}

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from podnet.dataplane.images.registry import ImageRegistry
+from podnet.dataplane.oci.launcher import CRUN_ENV, OciLauncher
+from podnet.dataplane.oci.spec import Mount
 from podnet.dataplane.runtime.command import container_env, host_argv
 from podnet.dataplane.runtime.container import ContainerRunner, RunConfig
 from podnet.dataplane.runtime.logs import LogBuffer, LogSink
@@ -67,8 +69,10 @@ class Runtime:
         backoff_scale: float = 1.0,
         grace: float = 10.0,
         loop: Loop | None = None,
+        oci: OciLauncher | None = None,
     ) -> None:
         self.images, self.spawner, self.state_dir = images, spawner, state_dir
+        self.oci = oci  # containers run by crun when set (the live cluster), else processes
         self.on_log, self.on_ready, self.on_status = on_log, on_ready, on_status
         self.on_event = on_event  # restarts, one line each (kubelet's Events)
         self.backoff_scale, self.grace = backoff_scale, grace
@@ -90,13 +94,25 @@ class Runtime:
 
     # --- pods ----------------------------------------------------------------------
     def start_pod(
-        self, pod: Pod, env: Mapping[str, str] | None = None, log_dir: Path | None = None
+        self,
+        pod: Pod,
+        env: Mapping[str, str] | None = None,
+        log_dir: Path | None = None,
+        *,
+        mounts: Sequence[Mount] = (),
+        pid_namespace: str | None = None,
     ) -> None:
         with self.loop.lock:
-            self._start_pod(pod, env, log_dir)
+            self._start_pod(pod, env, log_dir, mounts=tuple(mounts), pid_namespace=pid_namespace)
 
     def _start_pod(
-        self, pod: Pod, env: Mapping[str, str] | None = None, log_dir: Path | None = None
+        self,
+        pod: Pod,
+        env: Mapping[str, str] | None = None,
+        log_dir: Path | None = None,
+        *,
+        mounts: tuple[Mount, ...] = (),
+        pid_namespace: str | None = None,
     ) -> None:
         """Start ``pod``: its first init container, or all app containers, now.
 
@@ -104,6 +120,8 @@ class Runtime:
         :func:`~podnet.dataplane.runtime.command.service_env`). Unknown images fail
         here, before any process starts. With ``log_dir``, each container's output is
         also kept in files there (:class:`~podnet.dataplane.runtime.logs.LogBuffer`).
+        Under an OCI runtime, ``mounts`` are bound into each container of the pod and
+        ``pid_namespace`` (a path) is the pod's shared PID namespace.
         """
         if pod.key in self._pods:
             raise PodRuntimeError(f"pod {pod.key} is already running")
@@ -119,6 +137,10 @@ class Runtime:
             backoff_scale=self.backoff_scale,
             grace=self.grace,
             on_event=self.on_event,
+            oci=self.oci,
+            pod_security=pod.security_context,
+            pid_namespace=pid_namespace,
+            mounts=mounts,
         )
         run = _PodRun(pod, init_names=tuple(c.name for c in pod.init_containers))
         many = len(all_containers) > 1
@@ -210,7 +232,12 @@ class Runtime:
             if runner is None or not runner.running:
                 raise PodRuntimeError(f"container {container!r} of pod {key} is not running")
             env = container_env(runner.image, runner.container, base=runner.cfg.base_env)
-            return host_argv(runner.image, argv), env, runner.container.working_dir or "/"
+            cwd = runner.container.working_dir or "/"
+            if self.oci is not None and runner.started is not None:
+                # crun exec: the container's namespaces, user, capabilities, seccomp
+                run = self.oci.exec_argv(runner.started, host_argv(runner.image, argv), env, cwd)
+                return run, dict(CRUN_ENV), "/"
+            return host_argv(runner.image, argv), env, cwd
 
     def attach_stdin(self, key: str, container: str) -> int | None:
         """An fd writing to the stdin of a running container (the caller closes it), or
@@ -246,9 +273,10 @@ class Runtime:
         ``grace`` seconds, the pod's deletionGracePeriodSeconds, or the runtime's)."""
         self._stop([key], grace)
 
-    def close(self) -> None:
-        """Stop every pod at once (N pods take one grace period, not N)."""
-        self._stop(self.pods())
+    def close(self, grace: float | None = None) -> None:
+        """Stop every pod at once (N pods take one grace period, not N): ``grace``
+        seconds, else the runtime's."""
+        self._stop(self.pods(), grace)
         self.loop.close()
 
     def _stop(self, keys: list[str], grace: float | None = None) -> None:

@@ -258,7 +258,8 @@ class Sandbox:
     # -- entering namespaces (for the runtime, the nft and DNS helpers) -------------
 
     def pod_exec_argv(self, pod_key: str, argv: Sequence[str], cwd: str | None = None) -> list[str]:
-        """``argv`` run inside the pod: its netns, hostname and mount namespace (/etc files).
+        """``argv`` run inside the pod: its netns, hostname, IPC and mount namespace (/etc
+        files). An OCI runtime started here makes its mounts in the pod's mount namespace.
 
         ``nsenter`` without ``--pid`` does not fork, so the command's pid *is* the
         container process: signals and exit status reach it directly. Start it with
@@ -267,7 +268,8 @@ class Sandbox:
         outside it, and ``ps`` and friends fail. ``cwd`` is applied after entering the
         mount namespace (entering it resets the working directory).
         """
-        return self._tools.enter(self._pod_pid(pod_key), ["net", "uts", "mount"], argv, cwd or "/")
+        kinds = ["net", "uts", "ipc", "mount"]
+        return self._tools.enter(self._pod_pid(pod_key), kinds, argv, cwd or "/")
 
     def node_exec_argv(self, node: str, argv: Sequence[str]) -> list[str]:
         """``argv`` run in the node's netns and UTS namespace (e.g. ``nft -f -``)."""

@@ -9,7 +9,7 @@ with the cluster init. argv: the holder's program (``sleep infinity``).
 Requests on stdin and replies on stdout are JSON lines:
 
 - ``{"op": "spawn", "id": n, "hostname": h, "files": [[path, text], ...]}``: a child
-  with new net, UTS and mount namespaces (hostname set, the files bind-mounted from a
+  with new net, UTS, IPC and mount namespaces (hostname set, the files bind-mounted from a
   private tmpfs, a fresh /proc) replies ``{"id": n, "pid": host pid, "nspid": pid
   here}`` or ``{"id": n, "error": why, "nspid": ...}`` and execs the holder program.
   Children reply themselves (one write below PIPE_BUF is atomic), so a batch of
@@ -31,6 +31,7 @@ import sys
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID = 0x2
@@ -40,6 +41,9 @@ MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 0x2
+# crun refuses hybrid cgroup hierarchies ("cgroups in hybrid mode not supported, drop
+# all controllers from cgroupv2"); hidden in the pod's mount namespace it sees plain v1.
+CGROUP_UNIFIED = "/sys/fs/cgroup/unified"
 # A private scratch mount point for the pod's files: any directory that exists; the
 # tmpfs is detached again at once, so the pod still sees the host's /tmp after it.
 SCRATCH = "/tmp"
@@ -62,11 +66,16 @@ def _mount(
 
 
 def _set_up(hostname: str, files: list[list[str]]) -> None:
-    """What podnet's preexec_fn did: the pod's namespaces, hostname, files and /proc."""
-    _check(libc.unshare(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS), "unshare")
+    """What podnet's preexec_fn did: the pod's namespaces, hostname, files and /proc.
+
+    The IPC namespace is the pod's, which its containers share (as the pause's in CRI).
+    """
+    _check(libc.unshare(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWNS | CLONE_NEWIPC), "unshare")
     raw = hostname.encode()
     _check(libc.sethostname(raw, len(raw)), "sethostname")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here reaches the host
+    if os.path.ismount(CGROUP_UNIFIED):
+        _check(libc.umount2(CGROUP_UNIFIED.encode(), MNT_DETACH), f"umount {CGROUP_UNIFIED}")
     _mount("podnet", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
     for i, (path, text) in enumerate(files):
         src = f"{SCRATCH}/{i}"

@@ -1,0 +1,4 @@
+"""Containers run by a real OCI runtime (crun, runc as fallback): bundles, isolation, rootfs.
+
+More: README.md here.
+"""

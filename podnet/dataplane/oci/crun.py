@@ -1,0 +1,60 @@
+"""The OCI runtime binary: found once, and the argv of its ``run`` and ``exec``.
+
+crun is preferred (it starts a container in a few ms; runc, a Go binary, takes tens),
+runc is the fallback; ``PODNET_OCI_RUNTIME`` names another one. Both are run with a
+``--root`` (their state directory) inside podnet's state directory and with
+``--cgroup-manager=disabled`` / ``--systemd-cgroup=false``: podnet makes no cgroups,
+because a cgroup would outlive a SIGKILLed podnet and nothing would remove it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from podnet.errors import NotSupportedError
+
+ENV_VAR = "PODNET_OCI_RUNTIME"
+CANDIDATES = ("crun", "runc")
+SEARCH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class OciBinary:
+    path: str
+    root: Path  # --root: the runtime's container state
+
+    @property
+    def is_crun(self) -> bool:
+        return os.path.basename(self.path).startswith("crun")
+
+    def _global(self) -> list[str]:
+        if self.is_crun:
+            return [self.path, "--root", str(self.root), "--cgroup-manager=disabled"]
+        # runc has no "disabled": without cgroup paths it still joins the root cgroup
+        return [self.path, "--root", str(self.root)]
+
+    def run_argv(self, bundle: Path, container_id: str) -> list[str]:
+        """``run`` in the foreground: stdio passed through, exit status the container's."""
+        return [*self._global(), "run", "--bundle", str(bundle), container_id]
+
+    def exec_argv(self, process_file: Path, container_id: str) -> list[str]:
+        return [*self._global(), "exec", "--process", str(process_file), container_id]
+
+
+def find(root: Path, environ: dict[str, str] | None = None) -> OciBinary:
+    """crun, else runc (or ``$PODNET_OCI_RUNTIME``); a clear error naming the package."""
+    env = os.environ if environ is None else environ
+    wanted = env.get(ENV_VAR)
+    names = (wanted,) if wanted else CANDIDATES
+    for name in names:
+        path = shutil.which(name, path=SEARCH) if "/" not in name else name
+        if path and os.access(path, os.X_OK):
+            return OciBinary(path, root)
+    raise NotSupportedError(
+        "no OCI runtime found: podnet runs containers with crun (or runc); install it "
+        "with `apt-get install crun` (Debian/Ubuntu package crun), or set "
+        f"{ENV_VAR}=/path/to/runtime"
+    )

@@ -1,0 +1,168 @@
+"""Containers started by an OCI runtime: one bundle per run, crun inside the pod.
+
+For each start of a container the launcher writes a bundle (``config.json``, from
+:mod:`.spec`) into the container's state directory and returns the runtime's ``run``
+argv; the runtime's spawner starts it inside the pod's sandbox (its network, UTS, IPC
+and mount namespaces), so crun's own mounts (the container's rootfs) are made in the
+pause's mount namespace and vanish with it, and the container inherits the pod's
+network. The container id is new on every start: the state a SIGKILLed crun leaves in
+``--root`` can never collide, and lives in podnet's state directory.
+
+Stopping: crun forwards SIGTERM to the container's init (pid 1 of its own PID
+namespace, which ignores signals it has no handler for, as in every container
+runtime). crun does not pass SIGKILL on (it cannot catch it), and a container's init
+outlives a killed crun, so a SIGKILL goes to the container's init first: its death
+takes its PID namespace with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from podnet.dataplane.images.image import Image
+from podnet.dataplane.oci import caps as capsets
+from podnet.dataplane.oci import hostroot, seccomp
+from podnet.dataplane.oci.crun import OciBinary, find
+from podnet.dataplane.oci.security import Security, resolve
+from podnet.dataplane.oci.spec import ContainerConfig, Mount, bind, process_only, render
+
+# crun's own environment: it needs nothing of podnet's (the container's is in config.json)
+CRUN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Started:
+    """One run of a container: its id, bundle and config (for exec)."""
+
+    container_id: str
+    bundle: Path
+    config: ContainerConfig
+
+
+class OciLauncher:
+    """Per cluster: the runtime binary, its state root and the host-program root."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        binary: OciBinary | None = None,
+        python_images: frozenset[str] = frozenset(),
+        mount_points: tuple[str, ...] = (),
+    ) -> None:
+        self.state_dir = state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.binary = binary or find(state_dir / "crun")
+        self.binary.root.mkdir(parents=True, exist_ok=True)
+        self.python_images = python_images
+        self.mount_points = mount_points  # bound read-only into every container
+        self.root = hostroot.make(state_dir, mount_points=mount_points)
+        self._seccomp: dict[tuple[str, ...], dict[str, object]] = {}
+        self._lock = threading.Lock()
+
+    def _profile(self, caps: tuple[str, ...]) -> dict[str, object]:
+        with self._lock:
+            found = self._seccomp.get(caps)
+            if found is None:
+                found = self._seccomp[caps] = seccomp.profile(caps)
+            return found
+
+    def config(
+        self,
+        image: Image,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        *,
+        security: Security,
+        private_dir: Path | None = None,
+        mounts: tuple[Mount, ...] = (),
+        pid_namespace: str | None = None,
+    ) -> ContainerConfig:
+        """The container's config (raises CreateContainerConfigError-like errors)."""
+        sec = resolve(security, image_user=None)
+        caps = capsets.effective(sec.caps_add, sec.caps_drop, privileged=sec.privileged)
+        extra = [bind(p) for p in self.mount_points] + list(mounts)
+        if private_dir is not None:  # the image's per-container files (nginx's config)
+            extra.append(bind(str(private_dir), writable=True))
+        python = image.name in self.python_images
+        all_mounts = self.root.mounts(
+            python=python, readonly=sec.read_only_root, extra=tuple(extra)
+        )
+        return ContainerConfig(
+            args=tuple(argv),
+            env=tuple(env.items()),
+            root=str(self.root.root),
+            cwd=cwd or "/",
+            uid=sec.uid,
+            gid=sec.gid,
+            groups=sec.groups,
+            caps=caps,
+            no_new_privileges=sec.no_new_privileges,
+            seccomp=None if sec.privileged else self._profile(caps),
+            readonly_root=True,  # the shared skeleton; writable dirs are tmpfs
+            privileged=sec.privileged,
+            mounts=all_mounts,
+            pid_namespace=pid_namespace,
+        )
+
+    def prepare(self, run_dir: Path, name: str, cfg: ContainerConfig) -> tuple[Started, list[str]]:
+        """Write the bundle under ``run_dir``; the argv that runs it (in the pod)."""
+        cid = f"{_safe(name)}-{os.getpid()}-{next(_ids)}"
+        bundle = run_dir / f"bundle-{cid}"
+        bundle.mkdir(parents=True, exist_ok=True)
+        (bundle / "config.json").write_text(json.dumps(render(cfg)))
+        return Started(cid, bundle, cfg), self.binary.run_argv(bundle, cid)
+
+    def exec_argv(
+        self, started: Started, argv: list[str], env: dict[str, str], cwd: str
+    ) -> list[str]:
+        """``crun exec`` of ``argv`` in a running container, with its user, capabilities,
+        no-new-privileges and (crun applies the container's) seccomp filter."""
+        cfg = replace(started.config, args=tuple(argv), env=tuple(env.items()), cwd=cwd or "/")
+        proc = process_only(cfg)
+        path = started.bundle / f"exec-{next(_ids)}.json"
+        path.write_text(json.dumps(proc))
+        return self.binary.exec_argv(path, started.container_id)
+
+    @staticmethod
+    def finished(started: Started) -> None:
+        """The run is over: its bundle goes (crun removed its own state)."""
+        shutil.rmtree(started.bundle, ignore_errors=True)
+
+
+def container_pids(crun_pid: int) -> list[int]:
+    """Host pids of crun's children: the container's init (and a transient helper)."""
+    try:
+        with open(f"/proc/{crun_pid}/task/{crun_pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def kill_container(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the container's init (and its session) that ``proc``, a ``crun run``,
+    started: crun cannot pass SIGKILL on, and the init would outlive crun. The
+    caller then signals crun itself; a catchable signal needs only that, crun
+    forwards it to the container."""
+    if proc.poll() is not None:
+        return
+    for pid in container_pids(proc.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)  # the container's init leads its own session
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[:80]
