@@ -16,9 +16,9 @@ as ``namespace/name[Kind]``. The same here, from the verdicts of the matrix:
 from __future__ import annotations
 
 import csv
-import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TextIO
 
 from podnet.analyze.matrix import Matrix
 from podnet.model.objects import Pod
@@ -112,6 +112,10 @@ class Cell:
     port: PortFlow
 
 
+def _order(e: Endpoint) -> tuple[str, str, str]:
+    return (e.namespace, e.name, e.kind)
+
+
 def cells(matrix: Matrix, level: str = "pod") -> tuple[list[Endpoint], list[Cell]]:
     """The endpoints at ``level`` and every (source, destination, port) with its pairs
     counted, sorted by source key, destination key, protocol, port.
@@ -137,47 +141,64 @@ def cells(matrix: Matrix, level: str = "pod") -> tuple[list[Endpoint], list[Cell
         Cell(eps[se], eps[de], PortFlow(port, proto, ok, n))
         for (se, de, port, proto), (ok, n) in tally.items()
     ]
-    out.sort(key=lambda c: (c.src.key, c.dst.key, c.port.protocol, c.port.port))
+    out.sort(key=lambda c: (_order(c.src), _order(c.dst), c.port.protocol, c.port.port))
     return eps, out
 
 
-def flows(matrix: Matrix, level: str = "pod") -> tuple[list[Endpoint], list[Flow]]:
-    """The endpoints and their allowed flows (a port listed when at least one pod pair
-    is allowed), sorted by source then destination key."""
-    eps, all_cells = cells(matrix, level)
-    out: list[Flow] = []
-    for c in all_cells:
-        if not c.port.allowed_pairs:
-            continue
-        if out and out[-1].src is c.src and out[-1].dst is c.dst:
-            out[-1] = Flow(c.src, c.dst, (*out[-1].ports, c.port))
-        else:
-            out.append(Flow(c.src, c.dst, (c.port,)))
-    return eps, out
+def flows(matrix: Matrix, level: str = "pod") -> Iterator[Flow]:
+    """The allowed flows (a port listed when at least one pod pair is allowed), sorted by
+    source then destination. Lazy: at pod level 1,000 pods are a million pairs, each
+    looked up by class pair, never all held at once."""
+    if level != "pod":
+        last: Flow | None = None
+        for c in cells(matrix, level)[1]:
+            if not c.port.allowed_pairs:
+                continue
+            if last is not None and last.src is c.src and last.dst is c.dst:
+                last = Flow(c.src, c.dst, (*last.ports, c.port))
+            else:
+                if last is not None:
+                    yield last
+                last = Flow(c.src, c.dst, (c.port,))
+        if last is not None:
+            yield last
+        return
+    eps, index = endpoints(matrix.pods, "pod")
+    by_classes: dict[tuple[int, int], tuple[PortFlow, ...]] = {}
+    order = sorted(matrix.pods, key=lambda p: (p.namespace, p.name))
+    members = [(eps[index[p.key]], matrix.class_of[p.key]) for p in order]
+    for s, (se, si) in zip(order, members, strict=True):
+        for d, (de, di) in zip(order, members, strict=True):
+            if s is d:
+                continue
+            ports = by_classes.get((si, di))
+            if ports is None:
+                ports = by_classes[(si, di)] = tuple(
+                    PortFlow(port, proto, 1, 1)
+                    for port, proto in sorted(matrix.classes[di].ports, key=lambda x: (x[1], x[0]))
+                    if matrix.allowed_from[(di, port, proto)] >> si & 1
+                )
+            if ports:
+                yield Flow(se, de, ports)
 
 
-def format_csv(flow_list: Sequence[Flow]) -> str:
+def write_csv(flow_iter: Iterable[Flow], out: TextIO) -> None:
     """netpol-analyzer's csv: a header, then ``from,to,connection`` per allowed flow."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = csv.writer(out, lineterminator="\n")
     w.writerow(["from", "to", "connection"])
-    for f in flow_list:
+    for f in flow_iter:
         w.writerow([f.src.key, f.dst.key, f.connection])
-    return buf.getvalue()
 
 
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def format_md(flow_list: Sequence[Flow]) -> str:
+def write_md(flow_iter: Iterable[Flow], out: TextIO) -> None:
     """netpol-analyzer's md: a GitHub table ``| from | to | connection |``."""
-    lines = ["| from | to | connection |", "|------|----|------------|"]
-    lines += [
-        f"| {_md_cell(f.src.key)} | {_md_cell(f.dst.key)} | {_md_cell(f.connection)} |"
-        for f in flow_list
-    ]
-    return "\n".join(lines) + "\n"
+    out.write("| from | to | connection |\n|------|----|------------|\n")
+    for f in flow_iter:
+        out.write(f"| {_md_cell(f.src.key)} | {_md_cell(f.dst.key)} | {_md_cell(f.connection)} |\n")
 
 
 def cell_dict(c: Cell) -> dict[str, object]:

@@ -34,10 +34,10 @@ from podnet.analyze.matrix_levels import (
     endpoint_dict,
     endpoints,
     flows,
-    format_csv,
-    format_md,
     kubectl_name,
     workload_of,
+    write_csv,
+    write_md,
 )
 from podnet.cli.common import add_cluster_args, add_file_args, add_nodes_arg, load_state, use_colour
 from podnet.cli.filters import add_filter_flags, select_pods
@@ -108,8 +108,7 @@ def run(args: argparse.Namespace) -> int:
         eps, _ = endpoints(matrix.pods, level)
         out.write("".join(kubectl_name(e) + "\n" for e in eps))
     elif fmt in ("csv", "md"):
-        _, flow_list = flows(matrix, level)
-        out.write((format_csv if fmt == "csv" else format_md)(flow_list))
+        (write_csv if fmt == "csv" else write_md)(flows(matrix, level), out)
     elif fmt == "dot":
         out.write(_dot(matrix, level, state))
     else:
