@@ -14,6 +14,9 @@ from typing import Any
 import pytest
 from support.kube import KUBECTL_VERSIONS, UpCluster, eventually, podnet_up
 from support.live import require_live
+from test_images_cache import NAME, Built, built  # noqa: F401 (the module fixture)
+
+from podnet.cli.main import main
 
 pytestmark = pytest.mark.kernel
 
@@ -74,3 +77,34 @@ def test_never_is_err_image_never_pull(up: UpCluster) -> None:
     )
     expected = 'Container image "redis:7" is not present with pull policy of Never'
     assert expected in waiting["message"]
+
+
+def test_an_image_loaded_while_up_runs_is_used(
+    up: UpCluster,
+    built: Built,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The cache is shared: a pod admitted after ``podnet image load`` gets the image
+    (with ``Never``, so nothing but the cache can provide it)."""
+    k = up.kubectl(KUBECTL_VERSIONS[-1])
+    pod = f"""\
+apiVersion: v1
+kind: Pod
+metadata: {{name: loaded}}
+spec:
+  restartPolicy: Never
+  containers: [{{name: c, image: '{NAME}', imagePullPolicy: Never}}]
+"""
+    cache = up.data_dir.parent / "cache"
+    assert main(["image", "--cache", str(cache), "load", str(built.docker_archive)]) == 0
+    assert capsys.readouterr().out == f"Loaded image: {NAME}\n"
+    k.ok("apply", "-f", "-", stdin=pod)
+
+    def started() -> dict[str, Any]:
+        obj = k.json("get", "pod", "loaded")
+        statuses = (obj.get("status") or {}).get("containerStatuses") or [{}]
+        state: dict[str, Any] = statuses[0].get("state") or {}
+        return state if ("terminated" in state or "running" in state) else {}
+
+    state = eventually(started, 30, "pod loaded started from the cached image")
+    assert "waiting" not in state
