@@ -1,6 +1,7 @@
 """Rendering the connectivity matrix: the ``-o json`` contract and tables for people.
 
-JSON (stable; other tools read it)::
+JSON (stable; other tools read it; docs/output-contract.md), after the caller's
+``apiVersion``, ``kind`` and ``level``::
 
     {"pods": [{"namespace", "name", "ip", "node"}, ...],
      "connections": [{"from", "to", "port", "protocol", "allowed", "reason"}, ...]}
