@@ -279,7 +279,7 @@ def measure(namespaces: int, runs: int, tmp: Path) -> dict[str, Any]:
         "findings": len(findings),
         "lint_cli_s": best(quiet(["lint", "-f", str(path), "--nodes", str(NODES)]), runs),
         "report_cli_s": best(
-            quiet(["report", "-f", str(path), "-o", str(out), "--nodes", str(NODES)]), runs
+            quiet(["report", "-f", str(path), "--output", str(out), "--nodes", str(NODES)]), runs
         ),
         "load_build_s": best(lambda: build_cluster(load_paths([str(path)]), nodes=NODES), runs),
         "lint_s": best(lambda: lint_context(context_for_state(state)), runs),
@@ -297,7 +297,7 @@ def measure(namespaces: int, runs: int, tmp: Path) -> dict[str, Any]:
     )
     r["proc_report_s"] = best(
         lambda: subprocess.run(
-            [*py, "report", "-f", str(path), "-o", str(out), "--nodes", str(NODES)],
+            [*py, "report", "-f", str(path), "--output", str(out), "--nodes", str(NODES)],
             capture_output=True,
         ),
         runs,
@@ -307,7 +307,7 @@ def measure(namespaces: int, runs: int, tmp: Path) -> dict[str, Any]:
 
 def render(r: dict[str, Any], cmd: str) -> str:
     lint_cmd = f"podnet lint -f cluster.yaml --nodes {NODES}"
-    report_cmd = f"podnet report -f cluster.yaml -o r.html --nodes {NODES}"
+    report_cmd = f"podnet report -f cluster.yaml --output r.html --nodes {NODES}"
     lines = [
         "<!-- lint-report:begin -->",
         "## podnet lint and podnet report",
