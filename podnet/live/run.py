@@ -40,7 +40,7 @@ from podnet.live.output import OutputClosed, PodOutput, Progress
 from podnet.live.progress import ProgressBar
 from podnet.live.registry import Announcer
 from podnet.live.runout.counters import deny_counters
-from podnet.live.runout.hint import QUIET, DropExplainer, syn_sent
+from podnet.live.runout.hint import QUIET, DropExplainer, connecting
 from podnet.live.runout.logs import Folding
 from podnet.live.runout.summary import PodResult, closing, image_group, opening, roles
 from podnet.live.shell import run_shell
@@ -152,7 +152,7 @@ class _Run:
         self.clients_at: float | None = None  # when the clients were started
         self._explainer: DropExplainer | None = None
         self._checked = 0.0
-        self._reported: set[tuple[str, str, int]] = set()
+        self._reported: set[tuple[str, str, int, str]] = set()
         self.stuck: list[str] = []  # the dropped connections reported
         self._summed_up = False
         self._bar_count: Callable[[], int] | None = None  # the bar's count in this phase
@@ -323,19 +323,19 @@ class _Run:
             if quiet < QUIET:
                 continue
             try:
-                connecting = syn_sent(cluster.sandbox.pod_pid(key))
+                peers = connecting(cluster.sandbox.pod_pid(key))
             except ClusterError:  # the pod is being recreated
                 continue
-            for ip, port in connecting:
-                if (key, ip, port) in self._reported:
+            for ip, port, protocol in peers:
+                if (key, ip, port, protocol) in self._reported:
                     continue
-                self._reported.add((key, ip, port))
+                self._reported.add((key, ip, port, protocol))
                 if self._explainer is None:
                     self._explainer = DropExplainer(cluster.state)
-                dropped = self._explainer.dropped(key, ip, port)
+                dropped = self._explainer.dropped(key, ip, port, protocol)
                 if dropped is not None:
                     self.progress(dropped.message(quiet))
-                    self.stuck.append(f"{key} -> {dropped.target} ({ip}:{port})")
+                    self.stuck.append(f"{key} -> {dropped.target} ({ip}:{port}/{protocol})")
 
     def _wait_synced(self) -> bool:
         """Wait until the readiness recorded so far (the servers') is applied to the

@@ -102,6 +102,24 @@ def test_a_client_stuck_on_a_dropped_connection_is_told_why(tmp_path: Path) -> N
     assert "stuck on a dropped connection: default/client -> Service default/web" in res.err
 
 
+def test_a_client_whose_dns_lookups_are_dropped_is_told_why(tmp_path: Path) -> None:
+    require_live()
+    no_egress = (
+        DROPPED.replace("name: deny-web}", "name: no-egress}")
+        .replace(
+            "podSelector: {matchLabels: {app: web}}\n  policyTypes: [Ingress]",
+            "podSelector: {matchLabels: {app: client}}\n  policyTypes: [Egress]",
+        )
+        .replace("metadata: {name: client}", "metadata: {name: client, labels: {app: client}}")
+    )
+    manifest = write_manifest(tmp_path, no_egress)
+    res = run_cli("run", "-f", str(manifest), "--timeout", "10s", timeout=60)
+    assert res.rc == 1, res.err
+    hint = next(ln for ln in res.err.splitlines() if "no output for" in ln)
+    assert "Service kube-system/kube-dns (10.96.0.10:53/UDP)" in hint, hint
+    assert "isolated for egress by [default/no-egress]" in hint, hint
+
+
 def test_reject_fails_at_once_and_gives_no_drop_hint(tmp_path: Path) -> None:
     require_live()
     manifest = write_manifest(tmp_path, DROPPED)
