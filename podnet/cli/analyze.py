@@ -41,7 +41,7 @@ from podnet.analyze.matrix_levels import (
 )
 from podnet.cli.common import add_cluster_args, add_file_args, add_nodes_arg, load_state, use_colour
 from podnet.cli.filters import add_filter_flags, select_pods
-from podnet.cli.outputs import add_output_flag, document, write_document
+from podnet.cli.outputs import API_VERSION, add_output_flag, write_document
 from podnet.control.cluster import user_pods
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Pod
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     fmt, level, out = args.output, args.level, sys.stdout
     if fmt in ("json", "yaml"):
         if level == "pod":
-            head = {"apiVersion": document(KIND, {})["apiVersion"], "kind": KIND, "level": "pod"}
+            head = {"apiVersion": API_VERSION, "kind": KIND, "level": "pod"}
             (write_json if fmt == "json" else write_yaml)(matrix, pods, out, head)
         else:
             eps, all_cells = cells(matrix, level)

@@ -58,12 +58,3 @@ def write_document(kind: str, body: Mapping[str, Any], fmt: str, out: TextIO | N
     else:
         json.dump(data, out, indent=2)
         out.write("\n")
-
-
-def header(kind: str) -> str:
-    """The first lines of a streamed JSON document (the caller writes the rest)."""
-    return f'{{\n  "apiVersion": "{API_VERSION}",\n  "kind": "{kind}",\n'
-
-
-def yaml_header(kind: str) -> str:
-    return f"apiVersion: {API_VERSION}\nkind: {kind}\n"
