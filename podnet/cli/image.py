@@ -122,6 +122,7 @@ def run_ls(args: argparse.Namespace) -> int:
                 {
                     "id": img.id,
                     "repoTags": list(img.names),
+                    "repoDigests": list(img.digests),
                     "size": str(img.size),  # CRI's uint64, a string in JSON
                     "rootfs": str(img.rootfs),
                 }

@@ -30,7 +30,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,7 @@ class StoredImage:
     size: int  # bytes of the unpacked files
     path: Path  # images/<hex>
     config: dict[str, Any]
+    digests: tuple[str, ...] = ()  # repo@sha256:... of the manifests pulled from registries
 
     @property
     def rootfs(self) -> Path:
@@ -140,15 +141,20 @@ class ImageStore:
     def images(self) -> list[StoredImage]:
         """Every unpacked image with its names (untagged ones too)."""
         by_id: dict[str, list[str]] = {}
+        digests: dict[str, set[str]] = {}
         for name, entry in self.refs().items():
-            by_id.setdefault(str(entry.get("id")), []).append(name)
+            sid = str(entry.get("id"))
+            by_id.setdefault(sid, []).append(name)
+            if entry.get("digest"):
+                with contextlib.suppress(ImageError):
+                    digests.setdefault(sid, set()).add(f"{parse(name).name}@{entry['digest']}")
         out: list[StoredImage] = []
         with contextlib.suppress(FileNotFoundError):
             for d in sorted((self.root / "images").iterdir()):
                 sid = f"sha256:{d.name}"
                 img = self._stored(sid, by_id.get(sid, []))
                 if img is not None:
-                    out.append(img)
+                    out.append(replace(img, digests=tuple(sorted(digests.get(sid, ())))))
         return out
 
     def entry(self, ref: Reference) -> dict[str, Any] | None:

@@ -252,13 +252,17 @@ def test_pull_from_a_local_registry(
     out = _cli(capsys, "image", "pull", f"{host}/podnet-test/bb:1.0")
     assert out.startswith("Image is up to date for sha256:")
     assert f"{host}/podnet-test/bb" in _cli(capsys, "image", "ls")
+    (listed,) = json.loads(_cli(capsys, "image", "ls", "-o", "json"))["images"]
+    (repo_digest,) = listed["repoDigests"]
+    assert repo_digest.startswith(f"{host}/podnet-test/bb@sha256:")
 
     registry = default_registry(tmp_path / "state")
     pulled = registry.resolve(f"{host}/podnet-test/bb:1.0")
     assert pulled.rootfs is not None and pulled.entrypoint == ("/bin/busybox", "cat")
     # IfNotPresent (a tag other than latest) on a name not yet cached: pulled on resolve
     assert registry.resolve(f"{host}/podnet-test/bb:2.0").digest == pulled.digest
-    digest = ImageStore(cache).refs()[f"{host}/podnet-test/bb:1.0"]["digest"]
+    digest = repo_digest.split("@")[1]
+    assert ImageStore(cache).refs()[f"{host}/podnet-test/bb:1.0"]["digest"] == digest
     assert registry.resolve(f"{host}/podnet-test/bb@{digest}").digest == pulled.digest
     with pytest.raises(ImagePullError) as exc:
         registry.resolve(f"{host}/podnet-test/nope:1")
