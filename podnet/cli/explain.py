@@ -72,7 +72,17 @@ def register(sub: Any) -> None:
     p.add_argument(
         "refs", nargs="+", metavar="FROM TO", help="source (not with -l), destination[:PORT]"
     )
-    add_filter_flags(p)
+    # explain's -n/-A name where FROM and TO are, not which pods are shown
+    p.add_argument(
+        "-n", "--namespace", default=None, help="namespace of FROM and TO (default: default)"
+    )
+    p.add_argument(
+        "-A",
+        "--all-namespaces",
+        action="store_true",
+        help="look FROM/TO names without a namespace up in every namespace",
+    )
+    add_filter_flags(p, selector_help="FROM is the first pod by name whose labels match")
     add_output_flag(p, ("text", "json", "yaml"), "text")
     add_nodes_arg(p)
     add_cluster_args(p, namespaces=False)

@@ -27,11 +27,6 @@ from podnet.model.objects import Pod
 
 P = TypeVar("P", bound=Pod)
 
-FILTER_HELP = (
-    "-n/-A/-l select pods as kubectl get does; without -n or -A every namespace of the "
-    "manifests is shown"
-)
-
 
 class SelectorError(PodnetError):
     """A ``-l`` selector that does not parse (a usage error: exit 2)."""
@@ -93,6 +88,7 @@ def add_filter_flags(
     *,
     namespaces: bool = True,
     labels: bool = True,
+    selector_help: str = "only pods whose labels match",
 ) -> None:
     """Register ``-n/--namespace``, ``-A/--all-namespaces`` and ``-l/--selector``.
 
@@ -122,7 +118,7 @@ def add_filter_flags(
             default=None,
             type=_checked_selector,
             metavar="SELECTOR",
-            help="only pods whose labels match, kubectl syntax: "
+            help=f"{selector_help}, kubectl syntax: "
             "'app=web,tier!=db', 'env in (a,b)', 'team', '!canary'",
         )
 
