@@ -23,8 +23,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             "Bring the cluster up in namespaces podnet owns, run every pod's containers, "
             "stream their output prefixed with namespace/pod[/container], and tear "
             "everything down once every pod that runs to completion has done so. "
-            "Pod output goes to stdout; progress, a table of the pods, Services and "
-            "policies first and one of the client pods' exits last go to stderr. "
+            "Pod output goes to stdout. Progress goes to stderr, with tables of the "
+            "pods, Services and policies first and of the client pods' exits last. "
             "Server pods' output is folded by default (--logs). Find a running "
             "cluster's pods with `podnet exec POD -- CMD`."
         ),
@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["drop", "reject"],
         default="drop",
         help="what NetworkPolicies do to denied traffic: drop it, as most CNIs do "
-        "(the client times out), or reject it at once (faster feedback)",
+        "(the client times out; after 5 s of silence podnet names the policy), or "
+        "reject it at once (faster feedback)",
     )
     p.add_argument(
         "--logs",
@@ -99,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
         colour=use_colour(sys.stdout),
         bar=None if not quiet else False,  # on a terminal only
         summary=not quiet,
+        quiet=quiet,
     )
 
 

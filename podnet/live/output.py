@@ -90,14 +90,17 @@ def _silence(stream: TextIO) -> None:
 class Progress:
     """``podnet: ...`` lines on stderr (and plain lines: :meth:`lines`), above the bar."""
 
-    def __init__(self, err: TextIO, bar: ProgressBar | None = None) -> None:
+    def __init__(self, err: TextIO, bar: ProgressBar | None = None, *, muted: bool = False) -> None:
         self.err = err
         self.bar = bar
+        self.muted = muted  # --quiet
 
     def __call__(self, msg: str) -> None:
         self.lines([f"podnet: {msg}"])
 
     def lines(self, lines: list[str]) -> None:
+        if self.muted:
+            return
         with contextlib.suppress(BrokenPipeError, ValueError):
             if self.bar is not None:
                 with self.bar.above():

@@ -76,18 +76,20 @@ def run(
     colour: bool = False,
     bar: bool | None = False,
     summary: bool = True,
+    quiet: bool = False,
 ) -> int:
     """Run the cluster of ``manifests``; the exit code per the module docstring.
 
     ``logs``/``follow``: which pods' output shows (:mod:`podnet.live.runout.logs`);
     ``colour``: a colour per pod prefix; ``bar``: a progress bar on ``err`` (None: if
-    it is a terminal); ``summary``: the opening and closing tables.
+    it is a terminal); ``summary``: the opening and closing tables; ``quiet``: no
+    progress lines either (``--quiet``: errors only, which the CLI prints).
     ``cluster_type`` is the seam for tests without a kernel (a behavioural fake).
     """
     err = err or sys.stderr
     progress_bar = ProgressBar(err, enabled=bar)
     output = PodOutput(out or sys.stdout, muted=shell is not None, colour=colour, bar=progress_bar)
-    progress = Progress(err, progress_bar)
+    progress = Progress(err, progress_bar, muted=quiet)
     t0 = time.monotonic()
     completion = Completion(on_done=lambda name, code: progress(_exit_msg(name, code, t0)))
     cluster = cluster_type(

@@ -16,10 +16,13 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from podnet.analyze.explain.connection import Tracer
 from podnet.errors import PodnetError
 from podnet.model.cluster import ClusterState
+
+if TYPE_CHECKING:
+    from podnet.analyze.explain.connection import Tracer
 
 _SYN_SENT = "02"  # TCP_SYN_SENT
 _ESTABLISHED = "01"  # TCP_ESTABLISHED: for UDP, a connect()ed socket
@@ -84,7 +87,10 @@ class DropExplainer:
     """One tracer over the cluster as applied; :meth:`dropped` is pure given it."""
 
     def __init__(self, state: ClusterState) -> None:
-        self.tracer = Tracer(state)
+        # Imported here: only a run with a silent client needs it (10-20 ms of start-up).
+        from podnet.analyze.explain.connection import Tracer
+
+        self.tracer: Tracer = Tracer(state)
 
     def dropped(self, pod: str, ip: str, port: int, protocol: str = "TCP") -> Dropped | None:
         try:

@@ -69,6 +69,9 @@ def test_timeout_durations_and_flags_reach_run(
     assert seen["follow"] == ["default/pod-b"]
     assert seen["colour"] is False  # captured stdout is no terminal
     assert seen["summary"] is True
+    assert seen["quiet"] is False
+    main(["-q", "run", "-f", str(SEED)])
+    assert (seen["summary"], seen["quiet"], seen["bar"]) == (False, True, False)
 
 
 def test_a_bad_duration_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
