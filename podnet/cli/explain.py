@@ -82,7 +82,9 @@ def register(sub: Any) -> None:
         action="store_true",
         help="look FROM/TO names without a namespace up in every namespace",
     )
-    add_filter_flags(p, selector_help="FROM is the first pod by name whose labels match")
+    add_filter_flags(
+        p, selector_help="FROM is the first pod (by namespace/name) whose labels match"
+    )
     add_output_flag(p, ("text", "json", "yaml"), "text")
     add_nodes_arg(p)
     add_cluster_args(p, namespaces=False)
