@@ -65,7 +65,7 @@ class Folding:
     def hidden(self) -> dict[str, tuple[int, int]]:
         """Image group -> (pods with hidden lines, lines hidden)."""
         out: dict[str, tuple[int, int]] = {}
-        for key, count in self.hidden_lines.items():
+        for key, count in list(self.hidden_lines.items()):  # lines may still arrive
             group = self.groups.get(key, "other")
             pods, lines = out.get(group, (0, 0))
             out[group] = (pods + 1, lines + count)
