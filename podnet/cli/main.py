@@ -28,6 +28,7 @@ from podnet.errors import PodnetError
 from podnet.text import COLOUR_MODES, plain
 
 _NOT_VERBS = {"main", "output", "common"}
+COMPLETE = "__complete"  # the hidden entry point of the completion scripts (completion.py)
 
 
 class Parser(argparse.ArgumentParser):
@@ -147,6 +148,10 @@ def _verb_parser(
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
+    if argv[:1] == [COMPLETE]:
+        from podnet.cli.completion import complete
+
+        return complete(argv[1:])
     parser = build_parser(argv)
     args = parse(parser, argv)
     set_globals(colour=args.color, verbose=args.verbose, quiet=args.quiet)
