@@ -87,6 +87,12 @@ JS = r"""
   var nodeOf = {};
   graph.nodes.forEach(function (n) { nodeOf[n.key] = n; });
 
+  // A per-port cell: [status, text index, source pod index, destination pod index].
+  function explain(cell) {
+    if (cell[1] < 0) { return ["(not explained: too many cells)", ""]; }
+    var t = data.texts[cell[1]], s = data.pod_keys[cell[2]], d = data.pod_keys[cell[3]];
+    return t.map(function (x) { return x.split("\u0001D").join(d).split("\u0001S").join(s); });
+  }
   function el(tag, cls, text) {
     var e = document.createElement(tag);
     if (cls) { e.className = cls; }
@@ -135,10 +141,10 @@ JS = r"""
           td = el("td", "c " + cell[0], mark[cell[0]]);
           td.setAttribute("data-status", cell[0]);
           var parts = port === "all" ? cell.slice(1).map(function (p) {
-            var c = data.matrix[p][dst][src];
+            var c = data.matrix[p][dst][src], w2 = explain(c);
             var tag = "[" + p + "] " + c[0];
-            return [tag + ": " + c[1], tag + "\n" + (c[2] || c[1])];
-          }) : [[cell[1], cell[2] || cell[1]]];
+            return [tag + ": " + w2[0], tag + "\n" + (w2[1] || w2[0])];
+          }) : [explain(cell)].map(function (w2) { return [w2[0], w2[1] || w2[0]]; });
           td.title = src + " \u2192 " + dst + " " + portName(port) + "\n" +
             parts.map(function (x) { return x[0]; }).join("\n");
           td.addEventListener("click", function () {

@@ -39,27 +39,61 @@ def _policy_dict(pol: NetworkPolicy, selected: list[str]) -> dict[str, Any]:
     }
 
 
-def _cells(m: Matrix, nodes: Sequence[DrawnNode]) -> dict[str, Any]:
-    """Per "port/proto": {dst group id: {src group id: [status, reason, explanation]}}.
+SRC, DST = "\u0001S", "\u0001D"  # the pair's pods in an explanation template
 
+
+def _cells(m: Matrix, nodes: Sequence[DrawnNode]) -> dict[str, Any]:
+    """The matrix per "port/proto", and the explanations it points to.
+
+    ``matrix[port][dst group][src group]`` is ``[status, text index, source pod index,
+    destination pod index]``: ``texts[i]`` is ``[reason, explanation]`` with the two pods
+    written as :data:`SRC` and :data:`DST` (so that the same rule's verdict on other
+    pods is one text, not thousands) and ``pod_keys[j]`` the pods.
     The statuses are :func:`podnet.analyze.report.flows.node_cells`', the very counts
     the drawing's edges come from, so the matrix and the edges cannot disagree.
     """
-    ports: dict[str, dict[str, dict[str, list[str]]]] = {}
-    explained: dict[tuple[int, int, str], tuple[str, str]] = {}
+    ports: dict[str, dict[str, dict[str, list[Any]]]] = {}
+    explained: dict[tuple[int, int, str], int] = {}
+    texts: dict[tuple[str, str], int] = {}
+    pod_index: dict[str, int] = {}
     budget = MAX_CELLS_EXPLAINED
     for (src, dst, port), (status, si, di) in sorted(
         node_cells(m, nodes).items(), key=lambda kv: _port_order(kv[0][2])
     ):
+        s_key, d_key = m.classes[si].rep.key, m.classes[di].rep.key
         key = (si, di, port)
         if key not in explained and budget > 0:
             budget -= 1
             number, proto = port.split("/")
             v = m.verdict(m.classes[si].rep, m.classes[di].rep, int(number), proto)
-            explained[key] = (v.reason, v.explain())
-        reason, text = explained.get(key, ("", ""))
-        ports.setdefault(port, {}).setdefault(dst, {})[src] = [status, reason, text]
-    return {"all": _overview(ports), **ports}
+            template = tuple(
+                t.replace(s_key, SRC).replace(d_key, DST) for t in (v.reason, v.explain())
+            )
+            explained[key] = texts.setdefault((template[0], template[1]), len(texts))
+        cell = [
+            status,
+            explained.get(key, -1),
+            pod_index.setdefault(s_key, len(pod_index)),
+            pod_index.setdefault(d_key, len(pod_index)),
+        ]
+        ports.setdefault(port, {}).setdefault(dst, {})[src] = cell
+    return {
+        "matrix": {"all": _overview(ports), **ports},
+        "texts": [list(t) for t in texts],
+        "pod_keys": list(pod_index),
+    }
+
+
+def cell_text(data: dict[str, Any], cell: Sequence[Any]) -> tuple[str, str]:
+    """(reason, explanation) of a per-port cell, as the page's script writes them."""
+    if cell[1] < 0:
+        return "", ""
+    src, dst = data["pod_keys"][cell[2]], data["pod_keys"][cell[3]]
+    reason, text = data["texts"][cell[1]]
+    return (
+        reason.replace(DST, dst).replace(SRC, src),
+        text.replace(DST, dst).replace(SRC, src),
+    )
 
 
 def _port_order(port: str) -> tuple[int, str]:
@@ -67,7 +101,7 @@ def _port_order(port: str) -> tuple[int, str]:
     return int(number), proto
 
 
-def _overview(ports: dict[str, dict[str, dict[str, list[str]]]]) -> dict[str, dict[str, list[str]]]:
+def _overview(ports: dict[str, dict[str, dict[str, list[Any]]]]) -> dict[str, dict[str, list[str]]]:
     """Every port at once: [status, port, port, ...]; the script looks the ports up.
 
     The status over ports: ``all`` / ``none`` when every port's cell is; ``some`` when
@@ -163,7 +197,7 @@ def build_report_data(
         "services": services,
         "policies": policies,
         "cluster_policies": cluster,
-        "matrix": _cells(m, graph.nodes),
+        **_cells(m, graph.nodes),
         "graph": graph_data(graph),
         "dot": graph_dot(graph, title),
         "pods": len(m.pods),

@@ -9,8 +9,10 @@ Drawing every pair would be n² edges when nothing is isolated (the Kubernetes d
 every pod may reach every pod), so edges are compressed without losing a pair: when
 *every* node is an ``all`` source of a destination on a port, one edge comes from the
 "any pod" node; else when every node of another namespace is, one edge comes from that
-namespace's box. :func:`expand` undoes it, which is how the tests check edges against
-the matrix.
+namespace's box; an edge goes to a namespace's box when it reaches every node there
+serving the port; nodes with the very same flows share them through a junction (a dot
+with an unlabelled edge from each). :func:`expand` undoes it all, which is how the tests
+check edges against the matrix.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from podnet.analyze.matrix import Matrix
 
 ANY = "*"  # tail of an edge from every node
 NS_PREFIX = "ns:"  # tail "ns:<namespace>": from every node of that namespace
+JUNCTION = "j:"  # "j:<k>": a junction joining tails with the very same flows
 
 
 @dataclass(frozen=True)
@@ -29,11 +32,16 @@ class DrawnNode:
     key: str  # pod key or group id
     namespace: str
     classes: tuple[tuple[int, int], ...]  # (class index, pods of it in this node)
+    ports: frozenset[str] = frozenset()  # "80/TCP": served by some pod of it
 
 
 @dataclass(frozen=True)
 class Flow:
-    """One edge: ``tail`` (node key, :data:`ANY` or ``ns:<name>``) -> ``head`` node."""
+    """One edge: ``tail`` (node key, :data:`ANY`, ``ns:<name>``, ``j:<k>``) -> ``head``.
+
+    ``head`` is a node key, ``ns:<name>`` or - for a junction's feeders, with no
+    ports - ``j:<k>``.
+    """
 
     tail: str
     head: str
@@ -100,51 +108,125 @@ def _eligible(src: DrawnNode, dst: DrawnNode) -> bool:
 
 
 def compress(nodes: Sequence[DrawnNode], flows: dict[tuple[str, str, str], bool]) -> list[Flow]:
-    """Edges covering exactly ``flows`` (see the module docstring)."""
+    """Edges covering exactly ``flows`` (see the module docstring).
+
+    Tails first, per destination and port: "any pod" when every node is a full source,
+    else a namespace's box when every node in it is. Then heads, per tail and port: a
+    namespace's box when the edges reach every node in it serving the port (fully), unless
+    the tail is in that namespace (Graphviz cannot clip an edge at a box it starts in).
+    """
     by_ns: dict[str, list[DrawnNode]] = {}
     for n in nodes:
         by_ns.setdefault(n.namespace, []).append(n)
+    ns_of = {n.key: n.namespace for n in nodes}
     heads: dict[str, dict[str, list[tuple[str, bool]]]] = {}  # head -> port -> (src, full)
     for (s_key, d_key, p_name), ok in flows.items():
         heads.setdefault(d_key, {}).setdefault(p_name, []).append((s_key, ok))
-    edges: dict[tuple[str, str], dict[str, bool]] = {}  # (tail, head) -> port -> full
+    triples: dict[tuple[str, str, str], bool] = {}  # (tail, head, port) -> full
     for dst in nodes:
         for port, sources in heads.get(dst.key, {}).items():
             full = {s for s, f in sources if f}
             covered: set[str] = set()
             eligible = [n.key for n in nodes if _eligible(n, dst)]
             if len(eligible) > 2 and full.issuperset(eligible):
-                edges.setdefault((ANY, dst.key), {})[port] = True
+                triples[(ANY, dst.key, port)] = True
                 covered = set(eligible)
             else:
                 for ns, members in by_ns.items():
                     keys = [n.key for n in members]
                     if ns != dst.namespace and len(keys) > 1 and full.issuperset(keys):
-                        edges.setdefault((NS_PREFIX + ns, dst.key), {})[port] = True
+                        triples[(NS_PREFIX + ns, dst.key, port)] = True
                         covered.update(keys)
             for src, f in sources:
                 if src not in covered:
-                    edges.setdefault((src, dst.key), {})[port] = f
-    out = []
-    for (tail, head), ports in edges.items():
+                    triples[(src, dst.key, port)] = f
+    feeders = _junctions(triples)
+    reached: dict[tuple[str, str, str], set[str]] = {}  # (tail, port, head ns) -> heads
+    for (tail, head, port), f in triples.items():
+        if f:
+            reached.setdefault((tail, port, ns_of[head]), set()).add(head)
+    edges: dict[tuple[str, str], dict[str, bool]] = {}  # (tail, head) -> port -> full
+    for (tail, head, port), f in triples.items():
+        ns = ns_of[head]
+        serving = {n.key for n in by_ns[ns] if port in n.ports}
+        if (
+            f
+            and len(serving) > 1
+            and reached.get((tail, port, ns)) == serving
+            and _tail_namespace(tail, ns_of) != ns
+        ):
+            edges.setdefault((tail, NS_PREFIX + ns), {})[port] = True
+        else:
+            edges.setdefault((tail, head), {})[port] = f
+    out = [Flow(t, j, ()) for t, j in feeders]
+    for (tail, head), ports in sorted(edges.items()):
         order = sorted(ports, key=_port_key)
         out.append(Flow(tail, head, tuple(order), tuple(p for p in order if not ports[p])))
     return out
 
 
+def _junctions(triples: dict[tuple[str, str, str], bool]) -> list[tuple[str, str]]:
+    """Route node tails with the very same flows (3+) through one junction, in place.
+
+    ``k`` tails with ``n`` flows each drew ``k*n`` edges; through a junction ``k+n``.
+    Returns the (tail, junction) feeder edges.
+    """
+    by_tail: dict[str, set[tuple[str, str, bool]]] = {}
+    for (t, h, p), f in triples.items():
+        if t != ANY and not t.startswith(NS_PREFIX):
+            by_tail.setdefault(t, set()).add((h, p, f))
+    same: dict[frozenset[tuple[str, str, bool]], list[str]] = {}
+    for t, items in by_tail.items():
+        if len(items) >= 3:
+            same.setdefault(frozenset(items), []).append(t)
+    feeders: list[tuple[str, str]] = []
+    k = 0
+    for group, tails in same.items():
+        if len(tails) < 2:
+            continue
+        j = f"{JUNCTION}{k}"
+        k += 1
+        for t in sorted(tails):
+            feeders.append((t, j))
+            for h, p, _ in group:
+                del triples[(t, h, p)]
+        for h, p, f in sorted(group):
+            triples[(j, h, p)] = f
+    return feeders
+
+
+def _tail_namespace(tail: str, ns_of: dict[str, str]) -> str | None:
+    if tail == ANY or tail.startswith(JUNCTION):
+        return None
+    if tail.startswith(NS_PREFIX):
+        return tail[len(NS_PREFIX) :]
+    return ns_of[tail]
+
+
 def expand(edges: Iterable[Flow], nodes: Sequence[DrawnNode]) -> dict[tuple[str, str, str], bool]:
     """The (source, destination, port) -> full flows the edges stand for."""
     by_key = {n.key: n for n in nodes}
+    fed: dict[str, list[str]] = {}  # junction -> its tails
+    for e in edges:
+        if e.head.startswith(JUNCTION):
+            fed.setdefault(e.head, []).append(e.tail)
     out: dict[tuple[str, str, str], bool] = {}
     for e in edges:
-        head = by_key[e.head]
-        if e.tail == ANY:
-            tails = [n.key for n in nodes if _eligible(n, head)]
-        elif e.tail.startswith(NS_PREFIX):
-            tails = [n.key for n in nodes if n.namespace == e.tail[len(NS_PREFIX) :]]
-        else:
-            tails = [e.tail]
-        for t in tails:
-            for p in e.ports:
-                out[(t, e.head, p)] = p not in e.partial
+        for p in e.ports:
+            if e.head.startswith(NS_PREFIX):
+                ns = e.head[len(NS_PREFIX) :]
+                heads = [n for n in nodes if n.namespace == ns and p in n.ports]
+            else:
+                heads = [by_key[e.head]]
+            for head in heads:
+                if e.tail == ANY:
+                    tails = [n.key for n in nodes if _eligible(n, head)]
+                elif e.tail.startswith(NS_PREFIX):
+                    tails = [n.key for n in nodes if n.namespace == e.tail[len(NS_PREFIX) :]]
+                elif e.tail.startswith(JUNCTION):
+                    tails = fed[e.tail]
+                else:
+                    tails = [e.tail]
+                for t in tails:
+                    out[(t, head.key, p)] = p not in e.partial
     return out

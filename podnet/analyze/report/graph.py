@@ -11,7 +11,9 @@ source out with ``dot -Tsvg`` (:mod:`podnet.analyze.report.layout`), so
   nodes holding their endpoints;
 - allowed flows as green arrows labelled with ports (dashed orange: allowed for some pod
   pairs only), compressed as :mod:`podnet.analyze.report.flows` says; an arrow from
-  "any pod" or from a namespace's box stands for one from each node in it.
+  "any pod" or from a namespace's box stands for one from each node in it, an arrow to a
+  namespace's box for one to each node in it serving the port; a junction (a dot) joins
+  nodes with the very same flows.
 
 Nodes, edges and boxes carry ``id``/``class`` attributes (Graphviz copies them into the
 SVG) so the page's script can filter them. Output is deterministic (sorted).
@@ -20,12 +22,20 @@ SVG) so the page's script can filter them. Output is deterministic (sorted).
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from podnet.analyze.matrix import Matrix
-from podnet.analyze.report.flows import ANY, NS_PREFIX, DrawnNode, Flow, compress, node_flows
+from podnet.analyze.report.flows import (
+    ANY,
+    JUNCTION,
+    NS_PREFIX,
+    DrawnNode,
+    Flow,
+    compress,
+    node_flows,
+)
 from podnet.analyze.report.groups import groups_of
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Pod
@@ -44,6 +54,7 @@ PALETTE = (
     "#0d9488",
 )
 FLOW_COLOUR, SOME_COLOUR, ROUTE_COLOUR = "#16a34a", "#d97706", "#6366f1"
+BIG_FLOWS = 150  # more flow edges than this: a cheaper layout (_big)
 PORTS_SHOWN = 4  # on an edge's label; its tooltip lists them all
 
 
@@ -91,7 +102,8 @@ def build_graph(m: Matrix, level: str = "workload", state: ClusterState | None =
         for p in m.pods:
             sizes[_workload(p)] = sizes.get(_workload(p), 0) + 1
         for p in m.pods:
-            nodes.append(DrawnNode(p.key, p.namespace, ((m.class_of[p.key], 1),)))
+            ci = m.class_of[p.key]
+            nodes.append(DrawnNode(p.key, p.namespace, ((ci, 1),), _ports(m, [ci])))
             labels[p.key] = f"{p.name}\n{p.ip}"
             owner[p.key] = p.key
             if sizes[_workload(p)] > 1:
@@ -102,11 +114,17 @@ def build_graph(m: Matrix, level: str = "workload", state: ClusterState | None =
             for p in g.pods:
                 counts[m.class_of[p.key]] = counts.get(m.class_of[p.key], 0) + 1
                 owner[p.key] = g.id
-            nodes.append(DrawnNode(g.id, g.namespace, tuple(sorted(counts.items()))))
+            nodes.append(
+                DrawnNode(g.id, g.namespace, tuple(sorted(counts.items())), _ports(m, counts))
+            )
             n = len(g.pods)
             labels[g.id] = g.label + (f"\n{n} pods" if n > 1 else f"\n{g.pods[0].ip}")
     flows = tuple(compress(nodes, node_flows(m, nodes)))
     return Graph(level, tuple(nodes), labels, boxes, flows, _services(state, owner))
+
+
+def _ports(m: Matrix, classes: Iterable[int]) -> frozenset[str]:
+    return frozenset(f"{port}/{proto}" for c in classes for port, proto in m.classes[c].ports)
 
 
 def _services(state: ClusterState | None, owner: dict[str, str]) -> tuple[ServiceNode, ...]:
@@ -183,18 +201,20 @@ def _ports_label(ports: Sequence[str]) -> str:
 
 def graph_dot(g: Graph, title: str = "podnet") -> str:
     """DOT source for ``g``: ids n<i> (nodes), s<i> (Services), e<i> (flows), r<i> (routes)."""
+    big = _big(g)
     ids = {n.key: f"n{i}" for i, n in enumerate(g.nodes)}
     sids = {s.key: f"s{i}" for i, s in enumerate(g.services)}
     out = [
         f"digraph {q(title)} {{",
         "  graph [rankdir=LR compound=true newrank=true nodesep=0.25 ranksep=1.1 "
-        'fontname="Helvetica" fontsize=12 pad=0.2 outputorder=edgesfirst]',
+        'fontname="Helvetica" fontsize=12 pad=0.2 outputorder=edgesfirst'
+        + (" mclimit=0.3 searchsize=10]" if big else "]"),
         '  node [shape=box style="rounded,filled" fillcolor="#ffffff" fontname="Helvetica" '
         'fontsize=11 margin="0.12,0.04"]',
         '  edge [fontname="Helvetica" fontsize=9 arrowsize=0.6]',
     ]
     namespaces = sorted({n.namespace for n in g.nodes} | {s.namespace for s in g.services})
-    first: dict[str, str] = {}  # namespace -> a node inside its box (for ltail)
+    first: dict[str, str] = {}  # namespace -> a node inside its box (for ltail, lhead)
     for ci, ns in enumerate(namespaces):
         col = ns_colour(ns)
         out.append(f"  subgraph {q('cluster_ns_' + ns)} {{")
@@ -255,6 +275,30 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
                 **{"class": "any"},
             )
         )
+    junctions = sorted({f.head for f in g.flows if f.head.startswith(JUNCTION)})
+    for j in junctions:
+        attrs = _attrs(
+            id="j" + j[len(JUNCTION) :],
+            label="",
+            shape="point",
+            width="0.14",
+            color=FLOW_COLOUR,
+            tooltip="junction: every arrow in continues along every arrow out",
+            **{"class": "junction"},
+        )
+        out.append(f"  {q(j)} {attrs}")
+    junctions = sorted({f.head for f in g.flows if f.head.startswith(JUNCTION)})
+    for j in junctions:
+        attrs = _attrs(
+            id="j" + j[len(JUNCTION) :],
+            label="",
+            shape="point",
+            width="0.14",
+            color=FLOW_COLOUR,
+            tooltip="junction: every arrow in continues along every arrow out",
+            **{"class": "junction"},
+        )
+        out.append(f"  {q(j)} {attrs}")
     ri = 0
     for s in g.services:
         for t in s.targets:
@@ -271,20 +315,33 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
             ri += 1
     for i, f in enumerate(g.flows):
         extra: dict[str, str] = {}
-        tail = f.tail
+        tail, head = f.tail, f.head
         if f.tail.startswith(NS_PREFIX):
             ns = f.tail[len(NS_PREFIX) :]
             tail = first[ns]
             extra["ltail"] = "cluster_ns_" + ns
+        if f.head.startswith(NS_PREFIX):
+            ns = f.head[len(NS_PREFIX) :]
+            head = first[ns]
+            extra["lhead"] = "cluster_ns_" + ns
+        if f.head.startswith(JUNCTION):
+            attrs = _attrs(
+                id=f"e{i}",
+                color=FLOW_COLOUR,
+                arrowhead="none",
+                **{"class": "flow feed"},
+            )
+            out.append(f"  {q(tail)} -> {q(head)} {attrs}")
+            continue
         partial = bool(f.partial)
         tip = f"{f.tail} -> {f.head}: " + ", ".join(
             p + (" (some pod pairs)" if p in f.partial else "") for p in f.ports
         )
         out.append(
-            f"  {q(tail)} -> {q(f.head)} "
+            f"  {q(tail)} -> {q(head)} "
             + _attrs(
                 id=f"e{i}",
-                label=_ports_label(f.ports),
+                **{"xlabel" if big else "label": _ports_label(f.ports)},
                 color=SOME_COLOUR if partial else FLOW_COLOUR,
                 fontcolor=SOME_COLOUR if partial else "#15803d",
                 style="dashed" if partial else "solid",
@@ -295,6 +352,16 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
         )
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _big(g: Graph) -> bool:
+    """More than :data:`BIG_FLOWS` flow edges: labels beside edges, cheaper ordering.
+
+    A label on an edge is a node to dot's ranking (it doubles the ranks an edge spans);
+    ``xlabel`` is placed after the layout. ``mclimit`` cuts the crossing-minimisation
+    passes, which otherwise take most of a minute at hundreds of edges.
+    """
+    return sum(1 for f in g.flows if not f.head.startswith(JUNCTION)) > BIG_FLOWS
 
 
 def _node(n: DrawnNode, ids: dict[str, str], g: Graph, colour: str) -> str:

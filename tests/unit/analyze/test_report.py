@@ -13,7 +13,7 @@ from support.paths import REPO
 
 from podnet.analyze.lint.context import context_for_state
 from podnet.analyze.lint.run import lint_context
-from podnet.analyze.report.data import build_report_data
+from podnet.analyze.report.data import build_report_data, cell_text
 from podnet.analyze.report.page import render_report
 from podnet.control.cluster import build_cluster
 from podnet.manifests import load_paths
@@ -55,7 +55,7 @@ def test_shop_data_groups_matrix_findings() -> None:
     api = next(g for g in data["groups"] if g["id"] == "shop/deployment/api")
     assert len(api["pods"]) == 2 and "shop/api-ingress" in api["policies"]
     cell = data["matrix"]["8080/TCP"]["shop/deployment/api"]["shop/pod/loadgen"]
-    assert cell[0] == "none" and "shop/api-ingress" in cell[2]
+    assert cell[0] == "none" and "shop/api-ingress" in cell_text(data, cell)[1]
     assert data["matrix"]["8080/TCP"]["shop/deployment/api"]["shop/deployment/frontend"][0] == "all"
     assert data["matrix"]["all"]["shop/deployment/api"]["shop/pod/loadgen"][0] == "none"
     assert {f["rule"] for f in data["findings"]} >= {"dns-egress-blocked", "pod-ip-literal"}
