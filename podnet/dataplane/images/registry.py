@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from podnet.dataplane.images import tools
 from podnet.dataplane.images.image import (
     Image,
     ImageNotPresentError,
@@ -39,7 +38,7 @@ from podnet.dataplane.images.reference import (
     parse,
 )
 from podnet.dataplane.images.store import ImageStore
-from podnet.errors import CommandError, ImageError, PodnetError
+from podnet.errors import ImageError, PodnetError
 
 ENV_VAR = "PODNET_IMAGES"
 PULL_WINDOW = 10.0  # seconds
@@ -117,13 +116,11 @@ class ImageRegistry:
                 why = f'Back-off pulling image "{ref}"'
                 raise ImagePullBackOffError(self._unknown(ref, name, why))
             try:
-                self.store.pull(parsed)
+                self.store.pull(parsed, as_written=ref)
             except PodnetError as e:
                 period = min(max(2 * period, BACKOFF_INITIAL), BACKOFF_MAX)
                 self._backoff[key] = (time.monotonic() + period, period)
-                detail = tools.reason(e) if isinstance(e, CommandError) else str(e)
-                why = f'Failed to pull image "{ref}": {detail}'
-                raise ImagePullError(self._unknown(ref, name, why)) from None
+                raise ImagePullError(self._unknown(ref, name, str(e))) from None
             self._backoff.pop(key, None)
             self._pulled[key] = time.monotonic()
         stored = self.store.lookup(parsed)

@@ -129,6 +129,8 @@ def sources(path: Path) -> list[Source]:
                     Source(f"docker-archive:{where}:@{i}", tuple(e.get("RepoTags") or ()))
                     for i, e in enumerate(manifest)
                 ]
+    except tarfile.ReadError:
+        raise ImageError(f"{path}: not an image archive (not a tar file)") from None
     except (tarfile.TarError, json.JSONDecodeError, KeyError) as e:
         raise ImageError(f"{path}: not a readable image archive ({e})") from None
     raise ImageError(

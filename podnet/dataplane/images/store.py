@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from podnet.dataplane.images import tools
-from podnet.dataplane.images.image import DEFAULT_PATH, Image
+from podnet.dataplane.images.image import DEFAULT_PATH, Image, ImagePullError
 from podnet.dataplane.images.reference import Reference, parse
-from podnet.errors import ImageError
+from podnet.errors import CommandError, ImageError, PodnetError
 
 ENV_VAR = "PODNET_IMAGE_CACHE"
 _counter = itertools.count()
@@ -227,15 +227,18 @@ class ImageStore:
 
         Cost when any cluster already unpacked it: one config read and a refs update.
         """
-        raw, image_id = tools.inspect_config(source)
-        hexid = image_id.removeprefix("sha256:")
-        final = self.root / "images" / hexid
-        unpacked = False
-        with self.locked():
-            if not (final / "meta.json").is_file():
-                self._unpack(source, raw, image_id, final)
-                unpacked = True
-            self._set_refs(names, image_id, source, digest)
+        try:
+            raw, image_id = tools.inspect_config(source)
+            hexid = image_id.removeprefix("sha256:")
+            final = self.root / "images" / hexid
+            unpacked = False
+            with self.locked():
+                if not (final / "meta.json").is_file():
+                    self._unpack(source, raw, image_id, final)
+                    unpacked = True
+                self._set_refs(names, image_id, source, digest)
+        except CommandError as e:  # skopeo's or umoci's own words say why
+            raise ImageError(f"{source}: {tools.reason(e)}") from e
         stored = self._stored(image_id, [str(parse(n).tagged()) for n in names])
         if stored is None:
             raise ImageError(f"image cache {self.root}: {image_id} vanished after import")
@@ -259,12 +262,22 @@ class ImageStore:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def pull(self, ref: Reference) -> Imported:
-        """Pull ``ref`` from its registry (``docker://``) into the cache."""
+    def pull(self, ref: Reference, *, as_written: str | None = None) -> Imported:
+        """Pull ``ref`` from its registry (``docker://``) into the cache.
+
+        Failures are :class:`ImagePullError` 'Failed to pull image "REF": why', kubelet's
+        words, with ``as_written`` (the pod's spelling) as REF when given.
+        """
         r = ref.tagged()
         source = f"docker://{r}"
-        digest = r.digest or tools.manifest_digest(source)
-        return self.import_image(source, [str(r)], digest=digest)
+        try:
+            digest = r.digest or tools.manifest_digest(source)
+            return self.import_image(source, [str(r)], digest=digest)
+        except PodnetError as e:
+            detail = tools.reason(e) if isinstance(e, CommandError) else str(e)
+            detail = detail.removeprefix(f"{source}: ")
+            what = as_written or r.familiar()
+            raise ImagePullError(f'Failed to pull image "{what}": {detail}') from e
 
     def remove(self, key: str) -> list[str]:
         """Untag ``key`` (a name; an image ID untags all its names); delete unnamed images.
