@@ -14,11 +14,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from support.mf_builders import load, pod, policy, service, workload
-
 from podnet.control.cluster import build_cluster, user_pods
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
+from support.mf_builders import load, pod, policy, service, workload
 
 Doc = dict[str, Any]
 NAMES = ("shop", "data", "auth", "ops", "edge", "mail", "pay", "feed", "ml", "cdn", "logs")
