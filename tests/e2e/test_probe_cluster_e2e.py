@@ -47,7 +47,7 @@ def test_every_table_agrees(up: UpCluster, name: str, dirs: list[Path], via: str
         argv, capture_output=True, text=True, timeout=3600, env=podnet_env(), cwd="/"
     )
     data = json.loads(proc.stdout)
-    bad = []
+    bad: list[object] = []
     for run in data["cases"]:
         if "error" in run or run["summary"]["disagreements"]:
             bad.append((run["case"], run.get("error"), run.get("summary")))
