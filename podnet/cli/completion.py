@@ -56,14 +56,15 @@ def script(shell: str) -> str:
     return {"bash": BASH, "zsh": ZSH, "fish": FISH}[shell]
 
 
-def complete(words: Sequence[str], out: TextIO | None = None) -> int:
-    """``podnet __complete WORDS... CURRENT``: print the candidates for CURRENT."""
-    from podnet.cli.main import build_parser
-
+def complete(
+    parser: argparse.ArgumentParser, words: Sequence[str], out: TextIO | None = None
+) -> int:
+    """``podnet __complete WORDS... CURRENT``: print the candidates for CURRENT, given
+    podnet's whole parser (main.py builds it: this module does not import main)."""
     out = out or sys.stdout
     done, current = list(words[:-1]), (words[-1] if words else "")
     try:
-        found, directive = candidates(build_parser(), done, current)
+        found, directive = candidates(parser, done, current)
     except Exception:  # a completion must never print a traceback into the prompt
         found, directive = [], ERROR
     for c in found:

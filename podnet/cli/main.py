@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == [COMPLETE]:
         from podnet.cli.completion import complete
 
-        return complete(argv[1:])
+        return complete(build_parser(), argv[1:])
     parser = build_parser(argv)
     args = parse(parser, argv)
     set_globals(colour=args.color, verbose=args.verbose, quiet=args.quiet)
