@@ -26,6 +26,7 @@ import contextlib
 import gzip
 import json
 import lzma
+import os
 import shutil
 import sys
 import tarfile
@@ -64,13 +65,15 @@ def _opener(path: Path) -> Any:
 @contextlib.contextmanager
 def plain_tar(path: str, workdir: Path) -> Iterator[Path]:
     """``path`` as a plain file or directory: stdin (``-``) saved and compressed tarballs
-    decompressed into a temporary file under ``workdir`` (removed afterwards)."""
+    decompressed into a temporary file under ``workdir`` (removed afterwards; named
+    after this pid, so the cache removes it if this process is killed)."""
     opener = None if path == "-" else _opener(Path(path))
     if path != "-" and opener is None:
         yield Path(path)
         return
     workdir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=workdir, prefix="load-", suffix=".tar") as out:
+    prefix = f"{os.getpid()}-load-"
+    with tempfile.NamedTemporaryFile(dir=workdir, prefix=prefix, suffix=".tar") as out:
         if opener is None:  # stdin, maybe compressed itself
             shutil.copyfileobj(sys.stdin.buffer, out)
             out.flush()

@@ -3,7 +3,8 @@
 Layout of the cache root (``/var/cache/podnet/images`` as root, else
 ``$XDG_CACHE_HOME/podnet/images``; ``PODNET_IMAGE_CACHE`` overrides both)::
 
-    lock                      flock(2): held while an image is unpacked or names change
+    lock                      flock(2): held while names change (refs.json) or tmp/ is cleaned
+    unpack-<hex16>            flock(2): held while that image is copied and unpacked
     refs.json                 name (docker.io/library/bb:1.0) -> {id, origin, digest}
     images/<hex>/rootfs/      the unpacked image, read-only to its users (overlay lower)
     images/<hex>/config.json  the image config, byte for byte (sha256 of it = <hex>)
@@ -190,12 +191,16 @@ class ImageStore:
 
     # -- writing (under the lock) --------------------------------------------------
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, name: str = "lock") -> Iterator[None]:
+        """flock(2) on ``name`` in the cache root: ``lock`` guards refs.json and tmp/;
+        ``unpack-<hex>`` one image's unpacking, so a slow pull of one image never holds
+        up a load of another."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(self.root / name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            self._clean_tmp()
+            if name == "lock":
+                self._clean_tmp()
             yield
         finally:
             os.close(fd)
@@ -205,7 +210,10 @@ class ImageStore:
             for d in (self.root / "tmp").iterdir():
                 pid = d.name.split("-", 1)[0]
                 if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
-                    shutil.rmtree(d, ignore_errors=True)
+                    if d.is_dir() and not d.is_symlink():
+                        shutil.rmtree(d, ignore_errors=True)
+                    else:
+                        d.unlink(missing_ok=True)
 
     def _set_refs(
         self, names: Sequence[str], image_id: str, origin: str, digest: str | None
@@ -232,10 +240,12 @@ class ImageStore:
             hexid = image_id.removeprefix("sha256:")
             final = self.root / "images" / hexid
             unpacked = False
+            if not (final / "meta.json").is_file():
+                with self.locked(f"unpack-{hexid[:16]}"):
+                    if not (final / "meta.json").is_file():
+                        self._unpack(source, raw, image_id, final)
+                        unpacked = True
             with self.locked():
-                if not (final / "meta.json").is_file():
-                    self._unpack(source, raw, image_id, final)
-                    unpacked = True
                 self._set_refs(names, image_id, source, digest)
         except CommandError as e:  # skopeo's or umoci's own words say why
             raise ImageError(f"{source}: {tools.reason(e)}") from e

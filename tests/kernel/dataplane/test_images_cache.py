@@ -384,3 +384,23 @@ def test_rootless_load_unpacks_into_the_users_cache(
         assert busybox.stat().st_uid == 65534  # rootless: the files are the user's
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_work_of_a_killed_process_is_removed_and_unpacks_do_not_wait(
+    built: Built, cache: Path
+) -> None:
+    """tmp/ entries of a dead pid go at the next write; one image's unpack lock does not
+    hold up another's names (refs.json has its own lock)."""
+    import fcntl
+
+    dead = 2**22 + 1  # above pid_max's default: no such process
+    (cache / "tmp" / f"{dead}-0" / "layout").mkdir(parents=True)
+    (cache / "tmp" / f"{dead}-load-x.tar").write_bytes(b"x")
+    store = ImageStore(cache)
+    other = os.open(cache / "unpack-0000000000000000", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)  # another image being unpacked elsewhere
+        assert store.import_image(f"oci:{built.layout}:1.0", [NAME]).unpacked
+    finally:
+        os.close(other)
+    assert list((cache / "tmp").iterdir()) == []
