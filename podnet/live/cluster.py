@@ -197,8 +197,9 @@ class LiveCluster:
 
     def describe(self) -> dict[str, Any]:
         """What another process needs to enter this cluster's pods (``podnet exec``,
-        :mod:`podnet.live.registry`): each pod's sandbox pid and hostname, and the
-        busybox image's PATH (its applet links live in this cluster's state dir)."""
+        :mod:`podnet.live.registry`): each pod's sandbox pid and hostname, the
+        busybox image's PATH (its applet links live in this cluster's state dir), and
+        under crun each running container's id and bundle (for ``crun exec``)."""
         with self._lock:
             assert self.sandbox is not None and self._tracker is not None and self.runtime
             desired = self._tracker.desired()
@@ -208,6 +209,12 @@ class LiveCluster:
                 "pods": {p.key: sandbox.pod_pid(p.key) for p in pods},
                 "hostnames": {p.key: p.hostname or p.name for p in pods},
                 "path": dict(self.runtime.images.resolve("busybox").env).get("PATH", ""),
+                "oci": None
+                if self.runtime.oci is None
+                else {
+                    "runtime": self.runtime.oci.binary.global_argv(),
+                    "containers": self.runtime.oci_containers(),
+                },
             }
 
     # -- changes --------------------------------------------------------------------

@@ -1,8 +1,12 @@
 """``podnet exec``: run a command inside a pod of a running ``podnet run`` or ``podnet up``.
 
-kubectl exec's model: the command joins the pod's namespaces (network, UTS, mount and
-the cluster's PID namespace), so it sees the pod IP, routes, hostname, resolv.conf and
-the pod's processes, and reaches Services and DNS exactly as the pod's containers do.
+kubectl exec's model: the command runs in the container, as the runtime's ``exec``
+does (runc/crun ``exec``: the container's namespaces, root, user, capabilities and
+seccomp filter, with the container's environment). podnet enters the pod's sandbox
+(network, UTS, IPC, mount and the cluster's PID namespace), where the container's
+crun state lives, and runs ``crun exec`` there with a process file made from the
+container's own ``config.json``. A cluster run without crun (``PODNET_RUNTIME=process``)
+has no container to enter: the command then joins the pod's namespaces directly.
 The running cluster is found through :mod:`podnet.live.registry`; podnet then *becomes*
 ``nsenter`` (exec), so the terminal, signals and the exit code are the command's own.
 
@@ -12,6 +16,7 @@ Rootless clusters live in a user namespace of their own; the command enters it f
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
@@ -59,6 +64,59 @@ def exec_argv(
     return [nsenter, *ns, "--wd=/", "--", *(command or ["sh"])]
 
 
+def oci_exec(
+    doc: Mapping[str, Any], key: str, container: str | None
+) -> tuple[list[str], str, str] | None:
+    """``(runtime argv prefix, container id, bundle)`` of the pod's container under crun
+    (``container`` or the first), None when the cluster runs plain processes. Pure."""
+    oci = doc.get("oci")
+    if not oci:
+        return None
+    running: Mapping[str, Mapping[str, str]] = oci.get("containers", {}).get(key, {})
+    if not running:
+        raise ClusterError(f"pod {key} has no running container")
+    name = container or next(iter(running))
+    if name not in running:
+        known = ", ".join(running)
+        raise ClusterError(f"pod {key} has no running container {name!r} (running: {known})")
+    return list(oci["runtime"]), running[name]["id"], running[name]["bundle"]
+
+
+def oci_exec_argv(
+    doc: Mapping[str, Any],
+    key: str,
+    runtime: Sequence[str],
+    cid: str,
+    process_file: str,
+    nsenter: str,
+    *,
+    enter_user: bool,
+) -> list[str]:
+    """``nsenter`` into the pod's sandbox, then ``crun exec --process FILE ID``. Pure."""
+    pid = doc["pods"][key]
+    ns = [f"--user=/proc/{pid}/ns/user", "--preserve-credentials"] if enter_user else []
+    kinds = (("net", "net"), ("uts", "uts"), ("ipc", "ipc"), ("mount", "mnt"), ("pid", "pid"))
+    ns += [f"--{opt}=/proc/{pid}/ns/{name}" for opt, name in kinds]
+    return [nsenter, *ns, "--wd=/", "--", *runtime, "exec", "--process", process_file, cid]
+
+
+def write_process(bundle: str, command: Sequence[str], environ: Mapping[str, str]) -> str:
+    """The exec's process file beside the container's bundle: the container's process
+    (user, capabilities, no-new-privileges, env, cwd) with ``command`` (``sh`` when
+    empty) as its args, and the caller's TERM."""
+    with open(os.path.join(bundle, "config.json")) as f:
+        process = json.load(f)["process"]
+    process["args"] = list(command or ["sh"])
+    process["terminal"] = False  # stdio (a tty or pipes) passed through as they are
+    if "TERM" in environ:
+        process["env"] = [e for e in process["env"] if not e.startswith("TERM=")]
+        process["env"].append(f"TERM={environ['TERM']}")
+    path = os.path.join(bundle, f"exec-podnet-{os.getpid()}.json")
+    with open(path, "w") as f:
+        json.dump(process, f)
+    return path
+
+
 def exec_env(doc: Mapping[str, Any], key: str, environ: Mapping[str, str]) -> dict[str, str]:
     """The command's environment: the busybox image's PATH, the pod's HOSTNAME."""
     env = {"PATH": str(doc.get("path") or "/usr/sbin:/usr/bin:/sbin:/bin")}
@@ -77,7 +135,12 @@ def in_other_user_ns(pid: int) -> bool:
 
 
 def exec_in_pod(
-    name: str, command: Sequence[str], *, namespace: str = "default", cluster: int | None = None
+    name: str,
+    command: Sequence[str],
+    *,
+    namespace: str = "default",
+    cluster: int | None = None,
+    container: str | None = None,
 ) -> None:
     """Replace this process with ``command`` running in the pod. Returns only on error."""
     doc = find_cluster(cluster)
@@ -86,9 +149,17 @@ def exec_in_pod(
     if nsenter is None:
         raise NotSupportedError("nsenter (util-linux) is not installed")
     pid = doc.get("pods", {}).get(key)
-    argv = exec_argv(
-        doc, key, command, nsenter, enter_user=pid is not None and in_other_user_ns(pid)
-    )
+    enter_user = pid is not None and in_other_user_ns(pid)
+    oci = oci_exec(doc, key, container) if pid is not None else None
+    if oci is None:
+        argv = exec_argv(doc, key, command, nsenter, enter_user=enter_user)
+    else:
+        runtime, cid, bundle = oci
+        try:
+            process = write_process(bundle, command, os.environ)
+        except (OSError, ValueError, KeyError) as e:
+            raise ClusterError(f"cannot prepare the exec in pod {key}: {e}") from e
+        argv = oci_exec_argv(doc, key, runtime, cid, process, nsenter, enter_user=enter_user)
     try:
         os.execve(nsenter, argv, exec_env(doc, key, os.environ))
     except OSError as e:

@@ -2,8 +2,8 @@
 streaming server, pkg/kubelet/cri/streaming, reduced to calls on the API server's loop).
 
 exec (the container runtime's exec: containerd ``execInternal``, runc ``exec``): the
-command runs in the pod's namespaces like the container's own processes (the
-sandbox's spawner: net, UTS and mount namespaces, the cluster's PID namespace), with
+command runs as ``crun exec`` in the container (its namespaces, root, user,
+capabilities and seccomp filter), started in the pod's sandbox like the container, with
 the container's environment and working directory and the image's programs
 (:meth:`Runtime.exec_command`). With a tty it gets a pty as its controlling terminal
 (``setsid --ctty``: a new session whose terminal is the slave; TERM=xterm as
@@ -292,7 +292,7 @@ class PodStreamer:
         cluster = self.kubelet.cluster
         assert cluster.runtime is not None and cluster.sandbox is not None
         try:
-            argv, env, cwd = cluster.runtime.exec_command(rec.pod.key, cname, command)
+            argv, env, cwd = cluster.runtime.exec_command(rec.pod.key, cname, command, tty=tty)
         except PodnetError:
             # kubelet GetExec (kubelet_pods.go): no running container of that name
             raise bad_request(f'container not found ("{cname}")') from None

@@ -30,6 +30,10 @@ class OciBinary:
     def is_crun(self) -> bool:
         return os.path.basename(self.path).startswith("crun")
 
+    def global_argv(self) -> list[str]:
+        """The binary and its global options (state root, no cgroups)."""
+        return self._global()
+
     def _global(self) -> list[str]:
         if self.is_crun:
             return [self.path, "--root", str(self.root), "--cgroup-manager=disabled"]

@@ -219,25 +219,43 @@ class Runtime:
             return run.runners[name].log.lines()
 
     def exec_command(
-        self, key: str, container: str, argv: Sequence[str]
+        self, key: str, container: str, argv: Sequence[str], *, tty: bool = False
     ) -> tuple[list[str], dict[str, str], str]:
         """``argv`` as an ``exec`` in a running container must run: the image's program
         for ``argv[0]``, the container's environment (image ENV, HOSTNAME, Service
         variables, its own env) and working directory, as a runtime's exec inherits
         them from the container's process spec (runc ``exec``: the OCI process of the
         container, its ``args`` replaced). Raises :class:`PodRuntimeError` when the pod
-        or the container is not running."""
+        or the container is not running. Under crun the argv is a ``crun exec`` of the
+        command (the container's user, capabilities and seccomp filter), to be started
+        in the pod's sandbox like the container."""
         with self.loop.lock:
             runner = self._run(key).runners.get(container)
             if runner is None or not runner.running:
                 raise PodRuntimeError(f"container {container!r} of pod {key} is not running")
             env = container_env(runner.image, runner.container, base=runner.cfg.base_env)
+            if tty:  # as containerd sets it for an exec with a terminal
+                env["TERM"] = "xterm"
             cwd = runner.container.working_dir or "/"
             if self.oci is not None and runner.started is not None:
                 # crun exec: the container's namespaces, user, capabilities, seccomp
                 run = self.oci.exec_argv(runner.started, host_argv(runner.image, argv), env, cwd)
                 return run, dict(CRUN_ENV), "/"
             return host_argv(runner.image, argv), env, cwd
+
+    def oci_containers(self) -> dict[str, dict[str, dict[str, str]]]:
+        """The running containers under the OCI runtime, pod key -> container name ->
+        ``{"id", "bundle"}``, app containers in pod order: what another process needs
+        for ``crun exec`` (``podnet exec``)."""
+        out: dict[str, dict[str, dict[str, str]]] = {}
+        with self.loop.lock:
+            for key, run in self._pods.items():
+                for c in run.pod.containers:
+                    started = run.runners[c.name].started
+                    if started is not None and run.runners[c.name].running:
+                        entry = {"id": started.container_id, "bundle": str(started.bundle)}
+                        out.setdefault(key, {})[c.name] = entry
+        return out
 
     def attach_stdin(self, key: str, container: str) -> int | None:
         """An fd writing to the stdin of a running container (the caller closes it), or
