@@ -10,17 +10,47 @@ because NetworkPolicy is enforced after the DNAT, on the pod.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+from collections.abc import Sequence
 from difflib import get_close_matches
 
 from podnet.analyze.lint.context import LintContext, field_prefix, owner_ref
 from podnet.analyze.lint.finding import Finding
 from podnet.analyze.lint.refs import HostRef, pod_refs
-from podnet.model.cluster import POD_CIDR
+from podnet.model.cluster import POD_CIDR, ClusterState
 from podnet.model.objects import Pod, Service
 
-_POD_NET = ipaddress.ip_network(POD_CIDR)
+_POD_NET = ipaddress.IPv4Network(POD_CIDR)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def pod_networks(state: ClusterState) -> tuple[Network, ...]:
+    """The networks pod IPs are taken from, for "an address no pod has now".
+
+    From files (and on kind, whose podSubnet is podnet's 10.244.0.0/16) every node's
+    podCIDR lies in the configured pod CIDR: that whole range. From a cluster with
+    other ranges (``--from-cluster``: k3s's 10.42.N.0/24, a GKE secondary range) the
+    nodes' observed podCIDRs. A cluster whose nodes carry none (EKS's VPC CNI, Calico's
+    own IPAM) names no pod network: only addresses of current pods are flagged.
+    """
+    return _networks(tuple(n.pod_cidr for n in state.nodes))
+
+
+@functools.lru_cache(maxsize=16)
+def _networks(cidrs: Sequence[str]) -> tuple[Network, ...]:
+    nets: list[Network] = []
+    for c in cidrs:
+        try:
+            nets.append(ipaddress.ip_network(c, strict=False))
+        except ValueError:
+            continue
+    v4 = [n for n in nets if isinstance(n, ipaddress.IPv4Network)]
+    v6 = [n for n in nets if isinstance(n, ipaddress.IPv6Network)]
+    if v4 and not v6 and all(n.subnet_of(_POD_NET) for n in v4):
+        return (_POD_NET,)
+    return (*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6))
 
 
 def looks_in_cluster(name: str, namespaces: set[str]) -> bool:
@@ -46,14 +76,18 @@ def _services_for_pod_ip(ctx: LintContext, pod: Pod) -> list[Service]:
 
 def _ip_literal(ctx: LintContext, pod: Pod, ref: HostRef) -> Finding | None:
     target = ctx.pods_by_ip.get(ref.host)
-    if target is None and ipaddress.ip_address(ref.host) not in _POD_NET:
-        return None
+    nets = pod_networks(ctx.state)
+    if target is None:
+        ip = ipaddress.ip_address(ref.host)
+        if not any(ip in n for n in nets):
+            return None
     if target is not None:
         svcs = _services_for_pod_ip(ctx, target)
         what = f"addresses pod {target.key} by its IP {ref.host}"
     else:
         svcs = []
-        what = f"uses {ref.host}, an address in the pod network ({POD_CIDR}) no pod has now"
+        where = ", ".join(str(n) for n in nets)
+        what = f"uses {ref.host}, an address in the pod network ({where}) no pod has now"
     if svcs:
         s = svcs[0]
         name = s.name if s.namespace == pod.namespace else f"{s.name}.{s.namespace}"
