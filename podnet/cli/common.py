@@ -46,8 +46,14 @@ def load(paths: Sequence[str], stdin: TextIO | None = None) -> Manifests:
     Every verb loads through here, so none ignores anything silently."""
     from podnet.manifests import load_paths  # here: run/probe keep their start-up light
 
+    progress(f"loading {', '.join(paths)}")
     manifests = load_paths(paths, stdin=stdin)
     warn(manifests.warnings)
+    progress(
+        f"loaded {_count(len(manifests.pods), 'pod')}, "
+        f"{_count(len(manifests.services), 'Service')}, "
+        f"{_count(len(manifests.policies) + len(manifests.cluster_policies), 'policy', 'policies')}"
+    )
     return manifests
 
 
@@ -58,6 +64,11 @@ def build(manifests: Manifests, nodes: int) -> ClusterState:
 
     state = build_cluster(manifests, nodes=nodes)
     warn(state.warnings)
+    placed = sum(1 for p in state.pods if p.node is not None)
+    progress(
+        f"cluster: {_count(len(state.nodes), 'node')}, {placed}/{_count(len(state.pods), 'pod')}"
+        f" placed, {_count(len(state.services), 'Service')}"
+    )
     return state
 
 
@@ -85,8 +96,10 @@ def from_cluster(args: argparse.Namespace) -> Observed:
     from podnet.kube import from_cluster as read  # here: file-only runs never import it
 
     namespace = None if getattr(args, "all_namespaces", False) else args.namespace
+    progress(f"reading the cluster of context {args.context or '(current)'}")
     observed = read(args.kubeconfig, args.context, namespace)
     warn(observed.state.warnings)
+    progress(f"read {_count(len(observed.state.pods), 'pod')}")
     return observed
 
 
@@ -164,6 +177,10 @@ def progress(message: str, err: TextIO | None = None) -> None:
         out = err or sys.stderr
         out.write(f"{message}\n")
         out.flush()
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def duration(text: str) -> float:

@@ -130,7 +130,7 @@ def workload_pod(
 def _exec(args: argparse.Namespace) -> int:
     from podnet.live.exec import exec_in_pod, find_cluster  # here: keep start-up light
 
-    if args.tty and not sys.stdin.isatty():
+    if args.tty and not sys.stdin.isatty() and not args.quiet:
         # kubectl's warning (kubectl/pkg/cmd/exec/exec.go via term.TTY.Safe's check)
         print(
             "Unable to use a TTY - input is not a terminal or the right kind of file",

@@ -27,7 +27,7 @@ from podnet.cli.common import reset_warnings, set_globals
 from podnet.errors import PodnetError
 from podnet.text import COLOUR_MODES, plain
 
-_NOT_VERBS = {"main", "output", "common"}
+_NOT_VERBS = {"main", "output", "outputs", "common", "filters"}  # helpers, not verbs
 COMPLETE = "__complete"  # the hidden entry point of the completion scripts (completion.py)
 
 
@@ -88,7 +88,13 @@ def _verb_modules(argv: Sequence[str] | None) -> list[str]:
         for m in pkgutil.iter_modules(podnet.cli.__path__)
         if m.name not in _NOT_VERBS and not m.name.startswith("_")
     )
-    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    first, words = None, iter(argv or [])
+    for word in words:
+        if word in ("--color", "--colour"):
+            next(words, None)  # its value, not the verb
+        elif not word.startswith("-"):
+            first = word
+            break
     return [first] if first in names else names
 
 

@@ -40,3 +40,13 @@ def test_a_docstring_with_markup_is_cleaned(capsys: pytest.CaptureFixture[str]) 
         main(["explain", "--help"])
     out = capsys.readouterr().out
     assert "FROM: pod, ns/pod, pod/name, deploy/web" in out
+
+
+def test_only_the_invoked_verb_is_imported() -> None:
+    """A global option's value before the verb is not taken for the verb."""
+    from podnet.cli.main import _verb_modules
+
+    assert _verb_modules(["--color", "always", "-v", "lint", "-f", "x"]) == ["lint"]
+    assert _verb_modules(["--colour=never", "exec", "web"]) == ["exec"]
+    assert {"lint", "exec", "completion"} <= set(_verb_modules(["--help"]))
+    assert not {"filters", "outputs", "common", "main"} & set(_verb_modules(["--help"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import io
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -190,5 +191,31 @@ def test_colour_in_a_verb_output(
         assert "\033[" in capsys.readouterr().out
         main(args)
         assert "\033[" not in capsys.readouterr().out
+    finally:
+        common.set_globals()
+
+
+UNKNOWN_KIND = "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n"
+
+
+def test_verbose_and_quiet_in_a_verb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """-v: what was loaded and built, on stderr; --quiet: not even the warnings."""
+    from support.paths import REPO
+
+    seed = str(REPO / "examples/seed/pod-to-service.yaml")
+    (tmp_path / "w.yaml").write_text(UNKNOWN_KIND)
+    files = ["-f", seed, "-f", str(tmp_path / "w.yaml")]
+    try:
+        assert main(["analyze", *files, "-o", "json"]) == 0
+        plain = capsys.readouterr()
+        assert "warning:" in plain.err and "loaded" not in plain.err
+        assert main(["-v", "analyze", *files, "-o", "json"]) == 0
+        verbose = capsys.readouterr()
+        assert verbose.out == plain.out  # stdout unchanged
+        assert "loaded 2 pods, 1 Service, 0 policies\n" in verbose.err
+        assert "cluster: 1 node, 3/3 pods placed, 3 Services\n" in verbose.err  # + DNS
+        assert main(["analyze", *files, "-o", "json", "--quiet"]) == 0
+        quiet = capsys.readouterr()
+        assert quiet.out == plain.out and quiet.err == ""
     finally:
         common.set_globals()
