@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "-c",
         "--container",
-        help="accepted as kubectl's: a pod's containers share its namespaces here",
+        help="the container to run CMD in (default: the pod's first)",
     )
     p.add_argument("-i", "--stdin", action="store_true", help="kubectl's; always so here")
     p.add_argument("-t", "--tty", action="store_true", help="kubectl's; always so here")
@@ -149,5 +149,7 @@ def _exec(args: argparse.Namespace) -> int:
             )
         key = workload_pod(kind, namespace, name, doc.get("pods", {}), owners)
         cluster = doc.get("pid", cluster)  # the cluster just read, if several start
-    exec_in_pod(key, list(args.command), namespace=namespace, cluster=cluster)
+    exec_in_pod(
+        key, list(args.command), namespace=namespace, cluster=cluster, container=args.container
+    )
     return 1  # not reached: exec_in_pod replaces this process or raises

@@ -4,8 +4,10 @@ after ``--``, ``-it``, TYPE/NAME; run in-process against a real announcement soc
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -196,3 +198,32 @@ def test_exec_unknown_workload_is_a_clear_error(
     rc = main(["exec", "--cluster", str(os.getpid()), "deploy/nope", "--", "true"])
     assert rc == 1
     assert capsys.readouterr().err == "error: no pods of deployment/nope in namespace default\n"
+
+
+def test_exec_c_picks_the_container(announced: dict[str, Any], tmp_path: Path) -> None:
+    """Under crun the description lists each pod's containers; -c names one (kubectl's
+    default is the first)."""
+    containers = {}
+    for name in ("main", "side"):
+        bundle = tmp_path / name
+        bundle.mkdir()
+        process = {"args": ["x"], "env": ["PATH=/bin"], "cwd": "/"}
+        (bundle / "config.json").write_text(json.dumps({"process": process}))
+        containers[name] = {"id": f"id-{name}", "bundle": str(bundle)}
+    announced["doc"]["oci"] = {"runtime": ["crun"], "containers": {"shop/db-0": containers}}
+    me = str(os.getpid())
+    for argv, cid in (([], "id-main"), (["-c", "side"], "id-side")):
+        with pytest.raises(_Execed):
+            main(["exec", "--cluster", me, "shop/db-0", *argv, "--", "true"])
+        [(_, nsenter_argv, _)] = announced["calls"]
+        assert cid in nsenter_argv
+        announced["calls"].clear()
+
+
+def test_exec_c_unknown_container(
+    announced: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    running = {"main": {"id": "x", "bundle": "/nonexistent"}}
+    announced["doc"]["oci"] = {"runtime": ["crun"], "containers": {"shop/db-0": running}}
+    rc = main(["exec", "--cluster", str(os.getpid()), "-c", "nope", "shop/db-0", "--", "true"])
+    assert rc == 1 and "no running container 'nope'" in capsys.readouterr().err
