@@ -208,6 +208,7 @@ class LiveCluster:
                 "pid": os.getpid(),
                 "pods": {p.key: sandbox.pod_pid(p.key) for p in pods},
                 "hostnames": {p.key: p.hostname or p.name for p in pods},
+                "owners": {p.key: p.owner for p in pods if p.owner},  # exec deploy/NAME
                 "path": dict(self.runtime.images.resolve("busybox").env).get("PATH", ""),
                 "oci": None
                 if self.runtime.oci is None
