@@ -4,7 +4,8 @@ NetworkPolicies and lint findings. --output FILE writes it to FILE, else (or wit
 --output -) to stdout; -o is an output format in podnet as in kubectl, never a file.
 
 -n NAMESPACE, -A and -l SELECTOR choose the pods the page shows (the policies of every
-namespace still apply) and the lint findings listed, as analyze and lint do.
+namespace still apply) and the lint findings listed, as analyze and lint do. The pods are
+analyze's: the cluster DNS pod podnet adds only with --all.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from podnet.analyze.report.page import render_report
 from podnet.cli.common import add_cluster_args, add_file_args, add_nodes_arg, load_state
 from podnet.cli.filters import add_filter_flags, selection
 from podnet.cli.lint import select_findings
+from podnet.control.cluster import user_pods
 from podnet.errors import PodnetError
 
 EPILOG = """examples:
@@ -52,6 +54,7 @@ def register(sub: Any) -> None:
     p.add_argument("--title", default=None, help="page title (default: the input paths)")
     add_nodes_arg(p)
     add_cluster_args(p, namespaces=False)
+    p.add_argument("--all", action="store_true", help="include the pods podnet adds (cluster DNS)")
     p.set_defaults(func=run, parser=p)
 
 
@@ -61,12 +64,18 @@ def run(args: argparse.Namespace) -> int:
             f"-o is an output format, never a file (kubectl's meaning): "
             f"write the page with --output {args.o_flag}"
         )
-    _, state = load_state(args, args.parser)
+    manifests, state = load_state(args, args.parser)
+    if args.all:  # the pods `podnet analyze` shows (its --all, its --from-cluster)
+        pods = list(state.pods)
+    elif args.from_cluster:
+        pods = [p for p in state.pods if p.namespace != "kube-system"]
+    else:
+        pods = user_pods(manifests, state)
     sel = selection(args)
     findings = select_findings(lint_context(context_for_state(state)), state, sel)
     source = " ".join(args.files or []) or f"cluster {args.context or '(current context)'}"
     title = args.title or "podnet report: " + source
-    html = render_report(state, findings, title, pods=sel.pods(state.pods) if sel.active else None)
+    html = render_report(state, findings, title, pods=sel.pods(pods))
     if args.output_file == "-":
         sys.stdout.write(html)
         return 0

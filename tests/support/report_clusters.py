@@ -5,8 +5,8 @@ as Deployments/StatefulSets of 1-10 replicas plus two bare pods, each workload s
 one or two ports behind a Service; seeded NetworkPolicies make the verdicts vary: a
 default-deny-ingress in some namespaces, allows by pod and by namespace, a port-limited
 allow (so the all-ports view has cells that differ by port), an egress policy on one
-workload, and an allow that holds for part of a workload's pods only (a label on some
-bare pods), so "some pod pairs" occurs too.
+workload, and an allow from the first pod of a StatefulSet only (its pod-index label),
+so "some pod pairs" occurs too.
 """
 
 from __future__ import annotations
@@ -48,18 +48,20 @@ def sized(pods: int, seed: int = 7) -> list[Doc]:
     ]
     left = pods - 2
     apps: list[tuple[str, str, list[int]]] = []  # namespace, app, ports
+    kinds: list[tuple[str, bool]] = []  # kind, more than one replica
     i = 0
     while left > 0:
         ns = namespaces[i % n_ns]
-        size = min(left, r.randint(1, 10) if pods > 20 else r.randint(2, 3))
+        size = min(left, r.randint(2 if i == 2 else 1, 10) if pods > 20 else r.randint(2, 3))
         name = f"app{i}"
         ports = r.sample(PORTS, r.choice((1, 1, 2)))
-        kind = "StatefulSet" if r.random() < 0.2 else "Deployment"
+        kind = "StatefulSet" if r.random() < 0.2 or i == 2 else "Deployment"
         extra = {"serviceName": name} if kind == "StatefulSet" else {}
         docs.append(_in(_serving(workload(kind, name, replicas=size, **extra), ports), ns))
         sel = {"selector": {"app": name}, "ports": [{"port": p, "name": f"p{p}"} for p in ports]}
         docs.append(_in(service(name, **sel), ns))
         apps.append((ns, name, ports))
+        kinds.append((kind, size > 1))
         left -= size
         i += 1
     for b, ns in enumerate(namespaces[:2]):
@@ -85,6 +87,16 @@ def sized(pods: int, seed: int = 7) -> list[Doc]:
                 rules.append({"from": [{"podSelector": {"matchLabels": {"probe": "yes"}}}]})
             spec = {"podSelector": {"matchLabels": {"app": app}}, "ingress": rules}
             docs.append(_in(policy(f"allow-{app}", **spec), ns))
+    sets = [a for a, k in zip(apps[1:], kinds[1:], strict=True) if k == ("StatefulSet", True)]
+    if sets:  # the first pod of a StatefulSet only: "some pod pairs" of the set
+        s_ns, s_app, _ = sets[0]
+        t_ns, t_app, _ = apps[1]
+        first = {"apps.kubernetes.io/pod-index": "0", "app": s_app}
+        peer = {"podSelector": {"matchLabels": first}}
+        if s_ns != t_ns:
+            peer["namespaceSelector"] = {"matchLabels": {"team": s_ns}}
+        spec = {"podSelector": {"matchLabels": {"app": t_app}}, "ingress": [{"from": [peer]}]}
+        docs.append(_in(policy(f"allow-{s_app}-0", **spec), t_ns))
     ns, app, _ = apps[0]
     egress = {
         "podSelector": {"matchLabels": {"app": app}},
