@@ -104,10 +104,28 @@ def _cpu_s(pid: int) -> float:
 # --- the up process --------------------------------------------------------------
 
 
+class Tree:
+    """Which podnet runs ``up``, and with what environment: this checkout, or a
+    baseline tree (``--baseline DIR``, e.g. a ``git worktree`` of an older commit) put
+    first on ``PYTHONPATH``; ``env`` adds e.g. ``PODNET_RUNTIME`` or the kubelet's
+    benchmark-only ``PODNET_BENCH_NO_CONTAINERS``."""
+
+    def __init__(self, label: str = "this tree", path: Path | None = None, **env: str) -> None:
+        self.label = label
+        self.env = dict(env)
+        self.podnet = PODNET
+        if path is not None:
+            self.podnet = [sys.executable, "-m", "podnet"]
+            self.env["PYTHONPATH"] = str(path)
+
+
 class Up:
     """One ``podnet up`` child in its own session; stderr collected by a thread."""
 
-    def __init__(self, tmp: Path, nodes: int, data: Path | None = None) -> None:
+    def __init__(
+        self, tmp: Path, nodes: int, data: Path | None = None, tree: Tree | None = None
+    ) -> None:
+        tree = tree or Tree()
         self.port = _free_port()
         self.kubeconfig = tmp / "kubeconfig"
         self.data = data or tmp / "data"
@@ -115,7 +133,7 @@ class Up:
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(
             [
-                *PODNET,
+                *tree.podnet,
                 "up",
                 "--nodes",
                 str(nodes),
@@ -131,6 +149,7 @@ class Up:
             stderr=subprocess.PIPE,
             cwd="/",
             start_new_session=True,
+            env={**os.environ, **tree.env},
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -622,10 +641,20 @@ class ScaleState:
 
 
 def bench_scale(
-    replicas: int, nodes: int, patches: int, gets: int, tmp: Path, spy: bool
+    replicas: int,
+    nodes: int,
+    patches: int,
+    gets: int,
+    tmp: Path,
+    spy: bool,
+    tree: Tree | None = None,
+    spy_watch: bool = False,
 ) -> dict[str, Any]:
-    result: dict[str, Any] = {"replicas": replicas, "nodes": nodes}
-    up = Up(tmp, nodes=nodes)
+    tree = tree or Tree()
+    result: dict[str, Any] = {"tree": tree.label, "env": tree.env, "replicas": replicas}
+    result["nodes"] = nodes
+    result["loadavg_before"] = os.getloadavg()
+    up = Up(tmp, nodes=nodes, tree=tree)
     watches: list[Watch] = []
     try:
         ready = up.wait_readyz(60)
@@ -686,11 +715,17 @@ def bench_scale(
         result["get_pods"] = bench_get(api, ns, gets)
         with state.lock:
             target = sorted(state.pods)[0]
-        result["watch_latency_pod"] = bench_watch(api, ns, "pods", target, patches)
+        with py_spy(up.proc.pid, tmp / "watch.raw", spy_watch):
+            cpu0 = _cpu_s(up.proc.pid)
+            result["watch_latency_pod"] = bench_watch(api, ns, "pods", target, patches)
+            result["up_cpu_s_during_pod_watch"] = round(_cpu_s(up.proc.pid) - cpu0, 2)
+        if spy_watch:
+            result["py_spy_pod_watch"] = top_frames(tmp / "watch.raw", 25)
         _settle(up.proc.pid, 60)
         api.json("POST", f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": "bench"}})
         result["watch_latency_configmap"] = bench_watch(api, ns, "configmaps", "bench", patches)
         result["rss_end_mb"] = _rss_mb(up.proc.pid)
+        result["loadavg_after"] = os.getloadavg()
         api.close()
     finally:
         for w in watches:
@@ -822,6 +857,23 @@ def main() -> None:
     ap.add_argument("--gets", type=int, default=20)
     ap.add_argument("--only", choices=["startup", "seed", "scale"])
     ap.add_argument("--py-spy", action="store_true", help="profile the up process while scaling")
+    ap.add_argument(
+        "--py-spy-watch", action="store_true", help="profile it during the pod watch PATCHes"
+    )
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="a podnet tree (e.g. a git worktree of an older commit) whose scale runs "
+        "alternate with this tree's, in the same run",
+    )
+    ap.add_argument("--scale-runs", type=int, default=1, help="scale runs per tree")
+    ap.add_argument("--runtime", choices=["oci", "process"], help="PODNET_RUNTIME for up")
+    ap.add_argument(
+        "--no-containers",
+        action="store_true",
+        help="BENCHMARK ONLY: the kubelet starts no container process and reports them "
+        "Running at once (PODNET_BENCH_NO_CONTAINERS=1): the control path alone",
+    )
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root")
@@ -848,11 +900,30 @@ def main() -> None:
             print(json.dumps({"seed": bench_seed(args.runs, tmp / "seed")}), flush=True)
             print(json.dumps({"loadavg": os.getloadavg()}), flush=True)
         if args.only in (None, "scale"):
-            (tmp / "scale").mkdir()
-            res = bench_scale(
-                args.replicas, args.nodes, args.patches, args.gets, tmp / "scale", args.py_spy
-            )
-            print(json.dumps({"scale": res}), flush=True)
+            env: dict[str, str] = {}
+            if args.runtime:
+                env["PODNET_RUNTIME"] = args.runtime
+            if args.no_containers:
+                env["PODNET_BENCH_NO_CONTAINERS"] = "1"
+            trees = [Tree(**env)]
+            if args.baseline is not None:
+                trees.append(Tree("baseline", args.baseline.resolve(), **env))
+            for i in range(args.scale_runs):
+                # alternate which tree goes first, so a trend in the load favours neither
+                for j, tree in enumerate(trees if i % 2 == 0 else trees[::-1]):
+                    d = tmp / f"scale{i}-{j}"
+                    d.mkdir()
+                    res = bench_scale(
+                        args.replicas,
+                        args.nodes,
+                        args.patches,
+                        args.gets,
+                        d,
+                        args.py_spy,
+                        tree,
+                        args.py_spy_watch,
+                    )
+                    print(json.dumps({"scale": res}), flush=True)
     print(json.dumps({"loadavg_after": os.getloadavg()}), flush=True)
 
 

@@ -29,6 +29,7 @@ period). The runtime's callbacks only record and return.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import shutil
 import sys
@@ -42,7 +43,7 @@ from podnet.apiserver.errors import not_found
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
 from podnet.control.served import served_ports
-from podnet.dataplane.runtime.state import RUNNING, PodStatus
+from podnet.dataplane.runtime.state import RUNNING, ContainerStatus, PodStatus
 from podnet.errors import ImageError, PodnetError
 from podnet.live import kubelet_logs
 from podnet.live.cluster import SYNC_WAIT, LiveCluster
@@ -78,6 +79,11 @@ CHUNK = 100
 GATHER = 0.05  # seconds the sync loop lets a burst of events gather
 SERVER_WAIT = 1.0  # seconds clients of a batch wait at most for its servers to listen
 DEFAULT_GRACE = 30  # spec.terminationGracePeriodSeconds default (core/v1 defaults.go)
+# BENCHMARK ONLY (bench/bench_up.py --no-containers): pods get their sandbox and IP but
+# no container process; the kubelet reports each container Running and ready at once.
+# Measures the control path (store, controllers, scheduler, status writes, slices)
+# without the runtime's container start cost. Nothing runs in such pods.
+BENCH_NO_CONTAINERS_ENV = "PODNET_BENCH_NO_CONTAINERS"
 
 
 def _key(obj: Obj) -> str:
@@ -105,6 +111,9 @@ class Kubelet:
         self._watches: list[Any] = []
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="kubelet-kill")
         self._static = {p.key: p for p in state.pods if p.ip is not None}
+        self._no_containers = os.environ.get(BENCH_NO_CONTAINERS_ENV) == "1"
+        if self._no_containers:
+            self._warn(f"{BENCH_NO_CONTAINERS_ENV}=1: benchmark mode, no container is started")
 
     # -- lifetime ------------------------------------------------------------------------
     def start(self) -> None:
@@ -316,6 +325,9 @@ class Kubelet:
     def _containers(self, recs: list[PodRecord], placed: list[Pod]) -> None:
         for rec, pod in zip(recs, placed, strict=True):
             rec.pod, rec.placed = pod, True
+        if self._no_containers:
+            self._fake_running(recs)
+            return
         log_dirs = {r.pod.key: r.log_dir for r in recs}
         services = self.cluster.desired().services
         servers = [p for p in placed if served_ports(p, services)]
@@ -333,6 +345,17 @@ class Kubelet:
             self.cluster.start_pods(placed, log_dirs)
         for rec in recs:
             self.status.dirty(rec.pod.key)
+
+    def _fake_running(self, recs: list[PodRecord]) -> None:
+        """Benchmark mode (:data:`BENCH_NO_CONTAINERS_ENV`): every container reported
+        Running and ready now, as the runtime would once it started them."""
+        now = time.monotonic()
+        for rec in recs:
+            cs = tuple(
+                ContainerStatus(c.name, RUNNING, reason="", ready=True, started=now)
+                for c in rec.pod.containers
+            )
+            self.status.observe(PodStatus(rec.pod.key, "Running", (), cs))
 
     def _wait_listening(self, servers: list[Pod]) -> None:
         assert self.cluster.sandbox is not None
