@@ -314,7 +314,7 @@ class ClusterSync:
                 attempt, full = self._attempts, self._full
             snap = self.tracker.take()
             if not full:
-                full = self._checks()
+                full = self._checks(idle=snap.empty)
             if snap.empty and not full:
                 self._done(snap.seq, None, full)
                 return self.state
@@ -341,10 +341,11 @@ class ClusterSync:
             if report is not None:
                 self.resync(f"node {node}: {report}")
 
-    def _checks(self) -> bool:
+    def _checks(self, idle: bool) -> bool:
         """Before a sync that is not full already: the drift checks and the hourly full
-        sync; whether this sync must now be a full one."""
-        problem = self._drift()
+        sync; whether this sync must now be a full one. The listing hashes are compared
+        on idle runs only (while changes flow, each sync retakes them anyway)."""
+        problem = self._drift(idle)
         if problem is not None:
             self.resync(problem)
             return True
@@ -354,7 +355,7 @@ class ClusterSync:
             return True
         return False
 
-    def _drift(self) -> str | None:
+    def _drift(self, idle: bool = True) -> str | None:
         """At most every ``drift_interval``: whether anyone deleted or edited a table we
         applied, as kube-proxy's iptables mode watches its canary chains for a flush
         (``pkg/util/iptables/monitor``). A table we believe in sync must exist, and its
@@ -362,13 +363,13 @@ class ClusterSync:
         Every ``sync_period`` also compare each with what podnet wants (:meth:`_verify`):
         that catches an edit made between our sync and the first hash of it."""
         now = self.clock()
-        if now - self._drift_checked < self.drift_interval:
-            return None
-        self._drift_checked = now
-        self._digests_at = self.syncs
         if now - self._verified >= self.sync_period:
             self._verified = now
             return self._verify()
+        if not idle or now - self._drift_checked < self.drift_interval:
+            return None
+        self._drift_checked = now
+        self._digests_at = self.syncs
         for node, tables in self.tables.items():
             if tables.session is None:
                 continue
@@ -384,6 +385,12 @@ class ClusterSync:
                     self._digests.pop(key, None)
                     return f"node {node}: table {syncer.table} was deleted by someone else"
                 digest, before = (syncer.applied, hash(text)), self._digests.get(key)
+                if before is None or before[0] != digest[0]:
+                    # A new baseline: trusted only once it is what podnet wants (else an
+                    # edit made since our sync would become the reference).
+                    problem = self._verify_one(node, tables, syncer)
+                    if problem is not None:
+                        return problem
                 self._digests[key] = digest
                 if before is not None and before[0] == digest[0] and before[1] != digest[1]:
                     return f"node {node}: table {syncer.table} was changed by someone else"
@@ -393,22 +400,24 @@ class ClusterSync:
         """Every in-sync table's ``nft -j`` listing against the full transaction of what
         was applied (:func:`podnet.dataplane.nft.drift.compare`); the first difference."""
         for node, tables in self.tables.items():
-            listing_json = getattr(tables.session, "listing_json", None)
-            if listing_json is None:
-                continue
             for syncer in tables.syncers():
-                if not syncer.in_sync or syncer.wanted is None:
-                    continue
-                try:
-                    objects = listing_json(syncer.table)
-                except PodnetError:
-                    continue
-                family, name = syncer.table.split()
-                got = None if objects is None else drift.shape_of_listing(objects, family, name)
-                problem = drift.compare(drift.shape_of_transaction(syncer.wanted()), got)
+                problem = self._verify_one(node, tables, syncer)
                 if problem is not None:
-                    return f"node {node}: table {syncer.table} {problem}"
+                    return problem
         return None
+
+    def _verify_one(self, node: str, tables: NodeTables, syncer: TableSyncer) -> str | None:
+        listing_json = getattr(tables.session, "listing_json", None)
+        if listing_json is None or not syncer.in_sync or syncer.wanted is None:
+            return None
+        try:
+            objects = listing_json(syncer.table)
+        except PodnetError:
+            return None  # cannot look: the next sync's own errors say why
+        family, name = syncer.table.split()
+        got = None if objects is None else drift.shape_of_listing(objects, family, name)
+        problem = drift.compare(drift.shape_of_transaction(syncer.wanted()), got)
+        return None if problem is None else f"node {node}: table {syncer.table} {problem}"
 
     def _forget_all(self) -> None:
         for tables in self.tables.values():

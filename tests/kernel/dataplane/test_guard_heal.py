@@ -2,10 +2,11 @@
 
 A real sandbox node with two pods; :class:`ClusterSync` (the one ``podnet run`` and
 ``podnet up`` use) over an :class:`NftSession` entered into the node with ``nsenter``.
-Periods are shortened so each repair path is the only one that can explain the result:
-a killed session is replaced at once by the pidfd watcher (the periodic run is 30 s
+Periods are set so each repair path is the only one that can explain the result: a
+killed session is replaced at once by the pidfd watcher (the periodic run is 30 s
 away); an element slipped into the guard set before the first listing hash is caught
-by the comparison with what podnet wants (``sync_period``); a deleted table by the
+by comparing that new baseline with what podnet wants; under constant changes (no idle
+run, so no hash compared) by the ``sync_period`` comparison; a deleted table by the
 drift check. Each repair is reported and the tables are what podnet wants afterwards.
 """
 
@@ -16,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ pytestmark = [
 ]
 
 IPS = {"a": "10.244.0.2", "b": "10.244.0.3"}
+SLIPPED = '{ "pn00000000" . 10.244.0.2 }'  # a pair podnet never made: pod a's IP, a veth of none
 
 
 @dataclass
@@ -74,7 +77,11 @@ class Healing:
         ).stdout
 
     def guard_elements(self) -> list[object]:
-        out = json.loads(self.nft("-j", "list", "set", "inet", "podnet-guard", "pod-sources"))
+        """The guard set's elements; none while the table is not there (yet)."""
+        try:
+            out = json.loads(self.nft("-j", "list", "set", "inet", "podnet-guard", "pod-sources"))
+        except subprocess.CalledProcessError:
+            return []
         sets = [o["set"] for o in out["nftables"] if "set" in o]
         return list(sets[0].get("elem", ()))
 
@@ -134,25 +141,49 @@ def test_a_killed_session_is_replaced_at_once_and_the_tables_resynced(healing: H
     assert wait(lambda: len(healing.guard_elements()) == 2, 5)
 
 
-def test_an_element_slipped_in_before_the_first_check_is_caught_by_the_comparison(
+def test_an_element_slipped_in_right_after_a_sync_is_caught_at_the_first_check(
     healing: Healing,
 ) -> None:
-    sync = healing.make_sync(max_interval=0.05)
-    healing.nft(
-        "add", "element", "inet", "podnet-guard", "pod-sources", f'{{ "pn00000000" . {IPS["a"]} }}'
-    )
-    # The first drift check takes the listing hashes as they are now, the edit included;
-    # only the comparison with what podnet wants can see it.
-    sync.sync()
-    assert not healing.repairs and len(healing.guard_elements()) == 3
-    sync.sync_period = 0.3
-    sync.start()
-    assert wait(lambda: bool(healing.repairs), 5), "the slipped-in element was not noticed"
+    """A listing hash taken after the edit would hold the edit as its reference: a new
+    baseline is compared with what podnet wants before it is trusted."""
+    sync = healing.make_sync(max_interval=30.0)
+    healing.nft("add", "element", "inet", "podnet-guard", "pod-sources", SLIPPED)
+    assert len(healing.guard_elements()) == 3
+    sync.sync()  # an idle run: the first drift check since the sync
+    assert len(healing.repairs) == 1, healing.repairs
     assert (
         "table inet podnet-guard set pod-sources has 1 element(s) podnet did not add"
         in (healing.repairs[0])
     )
-    assert wait(lambda: len(healing.guard_elements()) == 2, 5)
+    assert len(healing.guard_elements()) == 2  # the same run resynced in full
+
+
+def test_under_constant_changes_the_sync_period_comparison_catches_an_edit(
+    healing: Healing,
+) -> None:
+    """While changes keep coming no run is idle, so no listing hash is compared; the
+    comparison with what podnet wants runs every ``sync_period`` all the same."""
+    sync = healing.make_sync(max_interval=0.05)
+    sync.sync_period = 0.5
+    stop = threading.Event()
+
+    def flip() -> None:  # a recorded pod change never nets out, unlike a readiness flip
+        while not stop.wait(0.01):
+            sync.tracker.record_pods(healing.state)
+            sync.request()
+
+    flipper = threading.Thread(target=flip)
+    sync.start()
+    flipper.start()
+    try:
+        time.sleep(0.2)
+        healing.nft("add", "element", "inet", "podnet-guard", "pod-sources", SLIPPED)
+        assert wait(lambda: bool(healing.repairs), 5), "the edit was not noticed"
+        assert "set pod-sources has 1 element(s) podnet did not add" in healing.repairs[0]
+        assert wait(lambda: len(healing.guard_elements()) == 2, 5)
+    finally:
+        stop.set()
+        flipper.join()
 
 
 def test_a_deleted_table_is_restored(healing: Healing) -> None:
