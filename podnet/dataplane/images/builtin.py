@@ -42,15 +42,101 @@ def busybox_applets() -> list[str]:
     return [a for a in out.stdout.split() if a and "/" not in a]
 
 
+# Debian's busybox 1.35 (busybox-static) is built without wget's -T/--timeout
+# (FEATURE_WGET_TIMEOUT: `wget -T 2` segfaults) and nc's -z/-v, which upstream's busybox
+# image has and Kubernetes docs use (`wget -qO- -T 2 URL`, `nc -z -w 1 HOST PORT`). A
+# wrapper script cannot simply come first on PATH: busybox's shell runs its own applets
+# before searching PATH (FEATURE_SH_STANDALONE). So the image's busybox is a copy whose
+# applet table names these two applets differently (same length, same sort order:
+# busybox looks applets up in that sorted table), so its shell finds the wrappers on
+# PATH; the wrappers run the real applets of the unmodified /bin/busybox.
+RENAMED = {b"\0wget\0": b"\0wge_\0", b"\0nc\0": b"\0nd\0"}
+
+WGET = """#!{busybox} sh
+# wget with -T SEC / --timeout=SEC, which this busybox lacks: the whole download is
+# bounded by `timeout` instead of each read (close enough for probes and tests).
+t=
+n=$#
+while [ "$n" -gt 0 ]; do
+  a=$1; shift; n=$((n - 1))
+  case $a in
+    -T|--timeout) t=$1; shift; n=$((n - 1)); continue ;;
+    -T*) t=${{a#-T}}; continue ;;
+    --timeout=*) t=${{a#--timeout=}}; continue ;;
+  esac
+  set -- "$@" "$a"
+done
+[ -z "$t" ] && exec {real} wget "$@"
+# timeout reports "Terminated" on its stderr, which upstream's wget never prints
+{busybox} timeout "$t" {busybox} sh -c 'exec "$0" wget "$@" 2>&3' {real} "$@" 3>&2 2>/dev/null
+rc=$?
+if [ "$rc" -eq 143 ]; then echo "wget: download timed out" >&2; exit 1; fi
+exit "$rc"
+"""
+
+NC = """#!{busybox} sh
+# nc with -z (connect, send nothing, exit 0 if the port is open) and -v, which this
+# busybox lacks: -z becomes `-e true` (run `true` on the connection and close it).
+z=
+n=$#
+while [ "$n" -gt 0 ]; do
+  a=$1; shift; n=$((n - 1))
+  case $a in
+    --*) ;;
+    -*[zv]*)
+      case $a in *z*) z=1 ;; esac
+      a=$(echo "$a" | tr -d zv)
+      [ "$a" = "-" ] && continue ;;
+  esac
+  set -- "$@" "$a"
+done
+[ -n "$z" ] && exec {real} nc "$@" -e true
+exec {real} nc "$@"
+"""
+
+
+def _write_atomic(path: Path, data: bytes, mode: int) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_bytes(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)  # atomic: concurrent clusters never see a half file
+
+
+def patched_busybox(data: bytes) -> bytes | None:
+    """The busybox binary with wget and nc renamed in its applet table, or None when
+    the table is not as expected (another busybox build: then no wrappers)."""
+    for old, new in RENAMED.items():
+        if data.count(old) != 1 or len(old) != len(new):
+            return None
+        data = data.replace(old, new)
+    return data
+
+
 def make_applet_dir(state_dir: Path) -> Path:
-    """``state_dir/busybox-bin`` with one symlink per applet (idempotent)."""
+    """``state_dir/busybox-bin``: the image's busybox (:data:`RENAMED`), one symlink to
+    it per applet, and the ``wget`` and ``nc`` wrappers (idempotent)."""
     bindir = state_dir / "busybox-bin"
     bindir.mkdir(parents=True, exist_ok=True)
+    copy = bindir / "busybox"
+    wrapped = False
+    if not copy.exists():
+        with open(BUSYBOX, "rb") as f:
+            patched = patched_busybox(f.read())
+        if patched is not None:
+            _write_atomic(copy, patched, 0o755)
+    target = str(copy) if copy.exists() else BUSYBOX
+    if copy.exists():
+        wrapped = True
+        for name, text in (("wget", WGET), ("nc", NC)):
+            script = text.format(busybox=copy, real=BUSYBOX)
+            _write_atomic(bindir / name, script.encode(), 0o755)
     for applet in busybox_applets():
         link = bindir / applet
+        if applet == "busybox" or (wrapped and applet in ("wget", "nc")):
+            continue
         if not link.is_symlink():
             tmp = bindir / f".{applet}.tmp{os.getpid()}"
-            os.symlink(BUSYBOX, tmp)
+            os.symlink(target, tmp)
             os.replace(tmp, link)  # atomic: concurrent clusters never see a half dir
     return bindir
 
@@ -59,8 +145,12 @@ def _busybox(state_dir: Path) -> Image:
     applets = busybox_applets()
     bindir = make_applet_dir(state_dir) if applets else None
     path = f"{bindir}:{DEFAULT_PATH}" if bindir else DEFAULT_PATH
-    programs: tuple[tuple[str, tuple[str, ...]], ...] = tuple((a, (BUSYBOX, a)) for a in applets)
-    programs += (("busybox", (BUSYBOX,)),)
+    exe = str(bindir / "busybox") if bindir and (bindir / "busybox").exists() else BUSYBOX
+    programs: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+        (a, (str(bindir / a),) if bindir and a in ("wget", "nc") and exe != BUSYBOX else (exe, a))
+        for a in applets
+    )
+    programs += (("busybox", (exe,)),)
     return Image(name="busybox", cmd=("sh",), env=(("PATH", path),), programs=programs)
 
 
