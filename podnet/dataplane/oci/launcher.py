@@ -27,10 +27,11 @@ import subprocess
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from podnet.dataplane.images.image import Image
+from podnet.dataplane.oci import bpf, hostroot, seccomp
 from podnet.dataplane.oci import caps as capsets
-from podnet.dataplane.oci import hostroot, seccomp
 from podnet.dataplane.oci.crun import OciBinary, find
 from podnet.dataplane.oci.security import Security, resolve
 from podnet.dataplane.oci.spec import ContainerConfig, Mount, bind, process_only, render
@@ -67,14 +68,16 @@ class OciLauncher:
         self.python_images = python_images
         self.mount_points = mount_points  # bound read-only into every container
         self.root = hostroot.make(state_dir, mount_points=mount_points)
-        self._seccomp: dict[tuple[str, ...], dict[str, object]] = {}
+        self._seccomp: dict[tuple[str, ...], tuple[dict[str, Any], str | None]] = {}
         self._lock = threading.Lock()
 
-    def _profile(self, caps: tuple[str, ...]) -> dict[str, object]:
+    def _profile(self, caps: tuple[str, ...]) -> tuple[dict[str, Any], str | None]:
+        """Docker's profile for ``caps`` and its BPF, compiled once per cluster (:mod:`.bpf`)."""
         with self._lock:
             found = self._seccomp.get(caps)
             if found is None:
-                found = self._seccomp[caps] = seccomp.profile(caps)
+                profile = seccomp.profile(caps)
+                found = self._seccomp[caps] = (profile, bpf.compile_profile(profile))
             return found
 
     def config(
@@ -95,6 +98,7 @@ class OciLauncher:
         extra = [bind(p) for p in self.mount_points] + list(mounts)
         if private_dir is not None:  # the image's per-container files (nginx's config)
             extra.append(bind(str(private_dir), writable=True))
+        profile, compiled = self._profile(caps)
         python = image.name in self.python_images
         all_mounts = self.root.mounts(
             python=python, readonly=sec.read_only_root, extra=tuple(extra)
@@ -109,7 +113,8 @@ class OciLauncher:
             groups=sec.groups,
             caps=caps,
             no_new_privileges=sec.no_new_privileges,
-            seccomp=None if sec.privileged else self._profile(caps),
+            seccomp=None if sec.privileged else profile,
+            seccomp_bpf=None if sec.privileged else compiled,
             readonly_root=True,  # the shared skeleton; writable dirs are tmpfs
             privileged=sec.privileged,
             mounts=all_mounts,

@@ -128,3 +128,17 @@ def test_security_context_from_manifest() -> None:
         allow_privilege_escalation=False,
     )
     assert to_security(None) is None and to_security({}) is None
+
+
+def test_profile_compiles_to_bpf_once() -> None:
+    import base64
+
+    from podnet.dataplane.oci import bpf
+
+    data = bpf.compile_profile(seccomp.profile(caps.effective(), machine="x86_64"))
+    if data is None:
+        pytest.skip("libseccomp is not installed")
+    raw = base64.b64decode(data)
+    assert len(raw) % 8 == 0 and len(raw) > 8 * 100  # struct sock_filter is 8 bytes
+    wider = bpf.compile_profile(seccomp.profile(caps.effective(("SYS_ADMIN",)), machine="x86_64"))
+    assert wider is not None and wider != data
