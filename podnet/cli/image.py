@@ -144,4 +144,6 @@ def run_rm(args: argparse.Namespace) -> int:
     for ref in args.refs:
         for gone in store.remove(ref):
             print(f"Deleted: {gone}")
+        if store.kept_in_use:
+            progress(f"{ref}: its files stay while containers use them")
     return 0

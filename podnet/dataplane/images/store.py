@@ -41,6 +41,7 @@ from podnet.dataplane.images.reference import Reference, parse
 from podnet.errors import CommandError, ImageError, PodnetError
 
 ENV_VAR = "PODNET_IMAGE_CACHE"
+REMOVED = "removed"  # marker in images/<hex>/: no name left, deleted once nobody holds it
 _counter = itertools.count()
 
 
@@ -119,6 +120,7 @@ class ImageStore:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root if root is not None else default_root()
+        self.kept_in_use = False  # the last remove() left files a container holds
 
     # -- reading (no lock) ---------------------------------------------------------
     def refs(self) -> dict[str, dict[str, Any]]:
@@ -132,6 +134,8 @@ class ImageStore:
 
     def _stored(self, image_id: str, names: Sequence[str]) -> StoredImage | None:
         path = self.root / "images" / image_id.removeprefix("sha256:")
+        if (path / REMOVED).exists():
+            return None
         try:
             meta = json.loads((path / "meta.json").read_text())
             config = json.loads((path / "config.json").read_bytes())
@@ -201,9 +205,38 @@ class ImageStore:
             fcntl.flock(fd, fcntl.LOCK_EX)
             if name == "lock":
                 self._clean_tmp()
+                self._collect()
             yield
         finally:
             os.close(fd)
+
+    def _collect(self, only: Path | None = None) -> bool:
+        """Delete removed images no container holds (:func:`hold`); True if ``only``
+        (or every one) went. Called with the cache lock held."""
+        done = True
+        with contextlib.suppress(FileNotFoundError):
+            for d in [only] if only is not None else list((self.root / "images").iterdir()):
+                if not (d / REMOVED).exists():
+                    continue
+                try:
+                    fd = os.open(d / "meta.json", os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:
+                    fd = -1
+                try:
+                    if fd >= 0:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    done = False  # a container still uses it
+                    continue
+                else:
+                    trash = self.root / "tmp" / f"{os.getpid()}-{next(_counter)}"
+                    trash.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(d, trash)  # gone from images/ at once, deleted after
+                    shutil.rmtree(trash, ignore_errors=True)
+                finally:
+                    if fd >= 0:
+                        os.close(fd)
+        return done
 
     def _clean_tmp(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -240,6 +273,9 @@ class ImageStore:
             hexid = image_id.removeprefix("sha256:")
             final = self.root / "images" / hexid
             unpacked = False
+            if (final / REMOVED).exists():
+                with self.locked():  # taken back before the collector may delete it
+                    (final / REMOVED).unlink(missing_ok=True)
             if not (final / "meta.json").is_file():
                 with self.locked(f"unpack-{hexid[:16]}"):
                     if not (final / "meta.json").is_file():
@@ -292,8 +328,10 @@ class ImageStore:
     def remove(self, key: str) -> list[str]:
         """Untag ``key`` (a name; an image ID untags all its names); delete unnamed images.
 
-        Returns the names removed (the ID when it had none). A container still running
-        from the image keeps its open files; new containers cannot use it.
+        Returns the names removed (the ID when it had none). The files of an image a
+        container still holds (:func:`hold`) stay until it lets go, as containerd keeps
+        a removed image's snapshots while a container's lease is on them; they are
+        deleted by a later write to the cache; ``kept_in_use`` says so.
         """
         with self.locked():
             refs = self.refs()
@@ -312,10 +350,28 @@ class ImageStore:
                 del refs[n]
             self.write_refs(refs)
             path = self.root / "images" / image_id.removeprefix("sha256:")
+            kept = False
             if path.exists() and not any(e.get("id") == image_id for e in refs.values()):
-                trash = self.root / "tmp" / f"{os.getpid()}-{next(_counter)}"
-                trash.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(path, trash)  # gone from images/ at once, deleted after
-                shutil.rmtree(trash, ignore_errors=True)
+                (path / REMOVED).touch()
+                kept = not self._collect(path)
                 gone = gone or [image_id]
+            self.kept_in_use = kept
             return gone
+
+
+def hold(image: Image) -> int:
+    """A descriptor holding ``image``'s files for a container: a shared flock(2) on its
+    meta.json, which ``podnet image rm`` will not delete under it. Close it when the
+    container is gone (the kernel releases it if podnet is killed)."""
+    if image.rootfs is None:
+        raise ImageError(f"image {image.name!r} is a built-in image: nothing to hold")
+    meta = image.rootfs.parent / "meta.json"
+    try:
+        fd = os.open(meta, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ImageError(f"image {image.name!r} was removed from the image cache") from None
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    if not meta.exists() or (image.rootfs.parent / REMOVED).exists():
+        os.close(fd)
+        raise ImageError(f"image {image.name!r} was removed from the image cache")
+    return fd

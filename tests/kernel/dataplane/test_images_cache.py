@@ -31,6 +31,7 @@ from podnet.cli.main import main
 from podnet.dataplane.images.image import ImagePullError
 from podnet.dataplane.images.registry import default_registry
 from podnet.dataplane.images.store import ImageStore
+from podnet.errors import ImageError
 
 pytestmark = pytest.mark.kernel
 
@@ -404,3 +405,31 @@ def test_work_of_a_killed_process_is_removed_and_unpacks_do_not_wait(
     finally:
         os.close(other)
     assert list((cache / "tmp").iterdir()) == []
+
+
+def test_rm_keeps_the_files_a_container_holds(built: Built, cache: Path, tmp_path: Path) -> None:
+    """``image rm`` untags at once; the files go when the last holder lets go."""
+    from podnet.dataplane.images.store import hold
+
+    store = ImageStore(cache)
+    store.import_image(f"oci:{built.layout}:1.0", [NAME])
+    registry = default_registry(tmp_path / "state")
+    image = registry.resolve(NAME, "Never")
+    assert image.rootfs is not None
+    fd = hold(image)
+    try:
+        assert store.remove(NAME) == [NAME] and store.refs() == {}
+        assert store.kept_in_use and (image.rootfs / "bin" / "busybox").is_file()
+        with pytest.raises(ImageError):
+            registry.resolve(NAME, "Never")  # gone for new containers
+        with pytest.raises(ImageError):
+            hold(image)
+        again = store.import_image(f"oci:{built.layout}:1.0", [NAME])  # taken back
+        assert not again.unpacked and registry.resolve(NAME, "Never").rootfs == image.rootfs
+        store.remove(NAME)
+        assert store.kept_in_use
+    finally:
+        os.close(fd)
+    with store.locked():  # any later write collects it
+        pass
+    assert not image.rootfs.exists() and list((cache / "images").iterdir()) == []
