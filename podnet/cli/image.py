@@ -43,8 +43,13 @@ def register(sub: Any) -> None:
     pull.set_defaults(func=run_pull)
     ls = verbs.add_parser("ls", aliases=["list"], help="list the cached images")
     add_output_arg(ls, ("text", "json", "yaml"), "text")
-    ls.add_argument("-q", "--quiet", action="store_true", help="only image IDs")
+    # dest is not "quiet": that is the global --quiet (errors only); this is crictl's -q
+    ls.add_argument("-q", "--quiet", dest="ids_only", action="store_true", help="only image IDs")
     ls.set_defaults(func=run_ls)
+    inspect = verbs.add_parser("inspect", help="an image's ID, names, rootfs and config")
+    inspect.add_argument("refs", nargs="+", metavar="REF|ID")
+    add_output_arg(inspect, ("json", "yaml"), "json")
+    inspect.set_defaults(func=run_inspect)
     rm = verbs.add_parser("rm", aliases=["rmi"], help="remove images by name or ID")
     rm.add_argument("refs", nargs="+", metavar="REF|ID")
     rm.set_defaults(func=run_rm)
@@ -110,25 +115,39 @@ def _rows(images: list[StoredImage]) -> list[tuple[str, str, str, str]]:
     return sorted(rows)
 
 
+def _data(img: StoredImage) -> dict[str, Any]:
+    return {
+        "id": img.id,
+        "repoTags": list(img.names),
+        "repoDigests": list(img.digests),
+        "size": str(img.size),  # CRI's uint64, a string in JSON
+        "rootfs": str(img.rootfs),
+    }
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    """crictl inspecti's data: the image's status and its config (Entrypoint, Cmd, ...)."""
+    store = _store(args)
+    listed = {i.id: i for i in store.images()}
+    out = []
+    for ref in args.refs:
+        img = store.find(ref)
+        if img is None:
+            raise ImageError(f"image {ref!r} not found in the image cache {store.root}")
+        full = listed.get(img.id, img)
+        out.append({**_data(full), "config": full.config})
+    print_data(out[0] if len(out) == 1 else out, args.output)
+    return 0
+
+
 def run_ls(args: argparse.Namespace) -> int:
     images = _store(args).images()
-    if args.quiet:
+    if args.ids_only:
         for img in images:
             print(img.id)
         return 0
     if args.output != "text":
-        data = {
-            "images": [
-                {
-                    "id": img.id,
-                    "repoTags": list(img.names),
-                    "repoDigests": list(img.digests),
-                    "size": str(img.size),  # CRI's uint64, a string in JSON
-                    "rootfs": str(img.rootfs),
-                }
-                for img in images
-            ]
-        }
+        data = {"images": [_data(img) for img in images]}
         print_data(data, args.output)
         return 0
     rows = [("REPOSITORY", "TAG", "IMAGE ID", "SIZE"), *_rows(images)]

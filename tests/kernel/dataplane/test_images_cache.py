@@ -112,6 +112,10 @@ def test_load_docker_archive_then_ls_and_resolve(
     listed = json.loads(_cli(capsys, "image", "ls", "-o", "json"))["images"]
     assert [i["repoTags"] for i in listed] == [[NAME]]
     rootfs = Path(listed[0]["rootfs"])
+    inspected = json.loads(_cli(capsys, "image", "inspect", listed[0]["id"][7:19]))
+    assert inspected["repoTags"] == [NAME] and inspected["rootfs"] == str(rootfs)
+    assert inspected["config"]["config"]["Entrypoint"] == ["/bin/busybox", "cat"]
+    assert _cli(capsys, "image", "ls", "-q") == listed[0]["id"] + "\n"
     assert (rootfs / "bin" / "busybox").read_bytes() == BUSYBOX.read_bytes()
     assert os.access(rootfs / "bin" / "busybox", os.X_OK)
     assert (rootfs / "srv" / "greeting").read_text() == "hello from the image\n"
