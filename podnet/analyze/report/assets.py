@@ -194,27 +194,52 @@ JS = r"""
     var e = document.getElementById(id);
     if (e) { e.style.display = on ? "" : "none"; }
   }
+  // A junction ("j:<k>") stands for its feeders' nodes: its namespaces are theirs.
+  var feeds = {}, outs = {};
+  graph.edges.forEach(function (e) {
+    if (e.head.indexOf("j:") === 0) { (feeds[e.head] = feeds[e.head] || []).push(e); }
+    if (e.tail.indexOf("j:") === 0) { (outs[e.tail] = outs[e.tail] || []).push(e); }
+  });
+  function touches(end, ns) {
+    if (end.indexOf("j:") === 0) {
+      return (feeds[end] || []).some(function (f) { return nsOf(f.tail) === ns; });
+    }
+    return nsOf(end) === ns;
+  }
   function filter() {
-    var ns = fNs.value, port = fPort.value, shown = 0, touched = {};
+    var ns = fNs.value, port = fPort.value, shown = 0, touched = {}, on = {};
     graph.edges.forEach(function (e) {
-      var on = fFlows.checked && (!port || e.ports.indexOf(port) >= 0) &&
-        (!ns || nsOf(e.tail) === ns || nsOf(e.head) === ns);
-      show(e.id, on);
-      if (on) { shown += 1; touched[e.tail] = true; touched[e.head] = true; }
+      if (!e.ports.length) { return; }  // feeders follow their junction's edges below
+      on[e.id] = fFlows.checked && (!port || e.ports.indexOf(port) >= 0) &&
+        (!ns || touches(e.tail, ns) || touches(e.head, ns));
+    });
+    graph.edges.forEach(function (e) {
+      if (e.ports.length) { return; }
+      on[e.id] = (outs[e.head] || []).some(function (o) {
+        return on[o.id] && (!ns || nsOf(e.tail) === ns || nsOf(o.head) === ns);
+      });
+    });
+    graph.edges.forEach(function (e) {
+      show(e.id, on[e.id]);
+      if (on[e.id]) {
+        if (e.ports.length) { shown += 1; }
+        touched[e.tail] = true; touched[e.head] = true;
+      }
     });
     graph.services.forEach(function (s) {
-      var on = fRoutes.checked && (!ns || s.namespace === ns);
-      s.routes.forEach(function (r) { show(r, on); });
+      var vis = fRoutes.checked && (!ns || s.namespace === ns);
+      s.routes.forEach(function (r) { show(r, vis); });
       show(s.id, fRoutes.checked);
       var g = document.getElementById(s.id);
-      if (g) { g.classList.toggle("dim", !on); }
-      if (on) { s.targets.forEach(function (t) { touched[t] = true; }); }
+      if (g) { g.classList.toggle("dim", !vis); }
+      if (vis) { s.targets.forEach(function (t) { touched[t] = true; }); }
     });
     graph.nodes.forEach(function (n) {
       var g = document.getElementById(n.id);
       if (g) { g.classList.toggle("dim", !!ns && n.namespace !== ns && !touched[n.key]); }
     });
-    count.textContent = shown + " of " + graph.edges.length + " flow edges shown";
+    var total = graph.edges.filter(function (e) { return e.ports.length; }).length;
+    count.textContent = shown + " of " + total + " flow edges shown";
     count.setAttribute("data-shown", String(shown));
   }
   if (fNs) {

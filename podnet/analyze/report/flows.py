@@ -107,7 +107,12 @@ def _eligible(src: DrawnNode, dst: DrawnNode) -> bool:
     return src is not dst or sum(n for _, n in dst.classes) > 1
 
 
-def compress(nodes: Sequence[DrawnNode], flows: dict[tuple[str, str, str], bool]) -> list[Flow]:
+def compress(
+    nodes: Sequence[DrawnNode],
+    flows: dict[tuple[str, str, str], bool],
+    *,
+    junctions: bool = True,
+) -> list[Flow]:
     """Edges covering exactly ``flows`` (see the module docstring).
 
     Tails first, per destination and port: "any pod" when every node is a full source,
@@ -140,7 +145,7 @@ def compress(nodes: Sequence[DrawnNode], flows: dict[tuple[str, str, str], bool]
             for src, f in sources:
                 if src not in covered:
                     triples[(src, dst.key, port)] = f
-    feeders = _junctions(triples)
+    feeders = _junctions(triples) if junctions else []
     reached: dict[tuple[str, str, str], set[str]] = {}  # (tail, port, head ns) -> heads
     for (tail, head, port), f in triples.items():
         if f:

@@ -15,6 +15,11 @@ source out with ``dot -Tsvg`` (:mod:`podnet.analyze.report.layout`), so
   namespace's box for one to each node in it serving the port; a junction (a dot) joins
   nodes with the very same flows.
 
+Past :data:`BIG_FLOWS` flow edges the source asks for Graphviz's ``fdp`` layout
+(``layout=fdp``: namespace boxes side by side, straight edges, ports in the tooltips, no
+junctions) - still one DOT that ``dot -Tsvg`` renders as the report does. (Graphviz
+2.43's fdp places the boxes differently from run to run, whatever ``start`` says; the
+nodes and edges are the same.)
 Nodes, edges and boxes carry ``id``/``class`` attributes (Graphviz copies them into the
 SVG) so the page's script can filter them. Output is deterministic (sorted).
 """
@@ -54,7 +59,10 @@ PALETTE = (
     "#0d9488",
 )
 FLOW_COLOUR, SOME_COLOUR, ROUTE_COLOUR = "#16a34a", "#d97706", "#6366f1"
-BIG_FLOWS = 150  # more flow edges than this: a cheaper layout (_big)
+# More flow edges than this: Graphviz's fdp (force-directed, namespace boxes side by
+# side, straight edges, ports in tooltips) instead of dot. dot's ranks put hundreds of
+# edges between boxes into a picture many times taller than wide, after most of a minute.
+BIG_FLOWS = 150
 PORTS_SHOWN = 4  # on an edge's label; its tooltip lists them all
 
 
@@ -80,6 +88,7 @@ class Graph:
     boxes: dict[str, str]  # node key -> workload box id (pod level, workloads of 2+)
     flows: tuple[Flow, ...]
     services: tuple[ServiceNode, ...]
+    layout: str = "dot"  # or "fdp" for big graphs (see BIG_FLOWS)
 
 
 def _workload(pod: Pod) -> str:
@@ -119,8 +128,11 @@ def build_graph(m: Matrix, level: str = "workload", state: ClusterState | None =
             )
             n = len(g.pods)
             labels[g.id] = g.label + (f"\n{n} pods" if n > 1 else f"\n{g.pods[0].ip}")
-    flows = tuple(compress(nodes, node_flows(m, nodes)))
-    return Graph(level, tuple(nodes), labels, boxes, flows, _services(state, owner))
+    allowed = node_flows(m, nodes)
+    flows, layout = tuple(compress(nodes, allowed)), "dot"
+    if sum(1 for f in flows if f.ports) > BIG_FLOWS:
+        flows, layout = tuple(compress(nodes, allowed, junctions=False)), "fdp"
+    return Graph(level, tuple(nodes), labels, boxes, flows, _services(state, owner), layout)
 
 
 def _ports(m: Matrix, classes: Iterable[int]) -> frozenset[str]:
@@ -153,6 +165,7 @@ def graph_data(g: Graph) -> dict[str, Any]:
         ri += len(s.targets)
     return {
         "level": g.level,
+        "layout": g.layout,
         "nodes": [
             {"id": f"n{i}", "key": n.key, "namespace": n.namespace} for i, n in enumerate(g.nodes)
         ],
@@ -201,14 +214,15 @@ def _ports_label(ports: Sequence[str]) -> str:
 
 def graph_dot(g: Graph, title: str = "podnet") -> str:
     """DOT source for ``g``: ids n<i> (nodes), s<i> (Services), e<i> (flows), r<i> (routes)."""
-    big = _big(g)
+    big = g.layout == "fdp"
     ids = {n.key: f"n{i}" for i, n in enumerate(g.nodes)}
     sids = {s.key: f"s{i}" for i, s in enumerate(g.services)}
     out = [
         f"digraph {q(title)} {{",
-        "  graph [rankdir=LR compound=true newrank=true nodesep=0.25 ranksep=1.1 "
-        'fontname="Helvetica" fontsize=12 pad=0.2 outputorder=edgesfirst'
-        + (" mclimit=0.3 searchsize=10]" if big else "]"),
+        "  graph ["
+        + ("layout=fdp K=0.5 sep=0.3 " if big else "rankdir=LR compound=true newrank=true ")
+        + 'nodesep=0.25 ranksep=1.1 fontname="Helvetica" fontsize=12 pad=0.2 '
+        "outputorder=edgesfirst]",
         '  node [shape=box style="rounded,filled" fillcolor="#ffffff" fontname="Helvetica" '
         'fontsize=11 margin="0.12,0.04"]',
         '  edge [fontname="Helvetica" fontsize=9 arrowsize=0.6]',
@@ -282,6 +296,8 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
             label="",
             shape="point",
             width="0.14",
+            style="filled",
+            fillcolor=FLOW_COLOUR,
             color=FLOW_COLOUR,
             tooltip="junction: every arrow in continues along every arrow out",
             **{"class": "junction"},
@@ -294,6 +310,8 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
             label="",
             shape="point",
             width="0.14",
+            style="filled",
+            fillcolor=FLOW_COLOUR,
             color=FLOW_COLOUR,
             tooltip="junction: every arrow in continues along every arrow out",
             **{"class": "junction"},
@@ -315,15 +333,19 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
             ri += 1
     for i, f in enumerate(g.flows):
         extra: dict[str, str] = {}
-        tail, head = f.tail, f.head
+        tail, head, box = f.tail, f.head, ""
+        # a namespace's box: dot clips an edge of a node inside at the box (ltail/lhead),
+        # fdp takes the box's name as the end itself
         if f.tail.startswith(NS_PREFIX):
-            ns = f.tail[len(NS_PREFIX) :]
-            tail = first[ns]
-            extra["ltail"] = "cluster_ns_" + ns
+            box = "cluster_ns_" + f.tail[len(NS_PREFIX) :]
+            tail = box if big else first[f.tail[len(NS_PREFIX) :]]
+            if not big:
+                extra["ltail"] = box
         if f.head.startswith(NS_PREFIX):
-            ns = f.head[len(NS_PREFIX) :]
-            head = first[ns]
-            extra["lhead"] = "cluster_ns_" + ns
+            box = "cluster_ns_" + f.head[len(NS_PREFIX) :]
+            head = box if big else first[f.head[len(NS_PREFIX) :]]
+            if not big:
+                extra["lhead"] = box
         if f.head.startswith(JUNCTION):
             attrs = _attrs(
                 id=f"e{i}",
@@ -341,27 +363,17 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
             f"  {q(tail)} -> {q(head)} "
             + _attrs(
                 id=f"e{i}",
-                **{"xlabel" if big else "label": _ports_label(f.ports)},
+                label="" if big else _ports_label(f.ports),
                 color=SOME_COLOUR if partial else FLOW_COLOUR,
                 fontcolor=SOME_COLOUR if partial else "#15803d",
                 style="dashed" if partial else "solid",
                 tooltip=tip,
-                **{"class": "flow some" if partial else "flow"},
+                **{"class": "flow" + (" some" if partial else "") + (" ns-end" if box else "")},
                 **extra,
             )
         )
     out.append("}")
     return "\n".join(out) + "\n"
-
-
-def _big(g: Graph) -> bool:
-    """More than :data:`BIG_FLOWS` flow edges: labels beside edges, cheaper ordering.
-
-    A label on an edge is a node to dot's ranking (it doubles the ranks an edge spans);
-    ``xlabel`` is placed after the layout. ``mclimit`` cuts the crossing-minimisation
-    passes, which otherwise take most of a minute at hundreds of edges.
-    """
-    return sum(1 for f in g.flows if not f.head.startswith(JUNCTION)) > BIG_FLOWS
 
 
 def _node(n: DrawnNode, ids: dict[str, str], g: Graph, colour: str) -> str:

@@ -29,12 +29,12 @@ from podnet.model.objects import Pod
 LEGEND = {  # kind of drawn thing -> (sample SVG, words); see graph.py for the styles
     "flow": (
         '<line x1="2" y1="7" x2="34" y2="7" stroke="#16a34a" stroke-width="1.6"/>',
-        "allowed, for every pod pair (label: ports)",
+        "allowed, for every pod pair (ports: label, or hover)",
     ),
     "some": (
         '<line x1="2" y1="7" x2="34" y2="7" stroke="#d97706" stroke-width="1.6" '
         'stroke-dasharray="5,3"/>',
-        "allowed for some pod pairs only",
+        "allowed, for some pod pairs only (on at least one port)",
     ),
     "any": (
         '<ellipse cx="18" cy="7" rx="15" ry="6" fill="#dcfce7" stroke="#16a34a"/>',
@@ -42,7 +42,14 @@ LEGEND = {  # kind of drawn thing -> (sample SVG, words); see graph.py for the s
     ),
     "ns": (
         '<rect x="2" y="1" width="32" height="12" rx="3" fill="#f1f5f9" stroke="#64748b"/>',
-        "arrow from a namespace box: from every pod in it",
+        "arrow from a namespace box: from every pod drawn in it; to a box: to every pod in it"
+        " serving the port",
+    ),
+    "junction": (
+        '<line x1="2" y1="7" x2="18" y2="7" stroke="#16a34a" stroke-width="1.4"/>'
+        '<circle cx="20" cy="7" r="3" fill="#16a34a"/>'
+        '<line x1="22" y1="7" x2="34" y2="7" stroke="#16a34a" stroke-width="1.4"/>',
+        "junction: every line into it continues along every arrow out of it",
     ),
     "route": (
         '<line x1="2" y1="7" x2="34" y2="7" stroke="#6366f1" stroke-width="1.2" '
@@ -129,10 +136,11 @@ def legend_kinds(graph: dict[str, Any]) -> list[str]:
     """The kinds of edge and node the drawing has, in :data:`LEGEND` order."""
     edges = graph["edges"]
     have = {
-        "flow": any(len(e["partial"]) < len(e["ports"]) for e in edges),
+        "flow": any(e["ports"] and not e["partial"] for e in edges),
         "some": any(e["partial"] for e in edges),
         "any": any(e["tail"] == "*" for e in edges),
-        "ns": any(e["tail"].startswith("ns:") for e in edges),
+        "ns": any(e["tail"].startswith("ns:") or e["head"].startswith("ns:") for e in edges),
+        "junction": any(e["head"].startswith("j:") for e in edges),
         "route": any(s["routes"] for s in graph["services"]),
     }
     return [k for k in LEGEND if have[k]]
