@@ -1,9 +1,10 @@
-"""``podnet image load|pull|ls|rm``: the image cache every cluster on this machine shares.
+"""``podnet image load|pull|ls|inspect|rm``: the image cache every cluster here shares.
 
 ``load FILE|DIR`` imports a ``docker save``/``podman save`` tarball (docker-archive or
 oci-archive) or an OCI image layout directory, like ``docker load``; ``pull REF`` pulls
 from a registry (a registry on 127.0.0.1 or localhost is spoken to over plain HTTP, as
-Docker does); ``ls`` lists the cache with crictl's columns; ``rm`` removes names and,
+Docker does); ``ls`` lists the cache with crictl's columns; ``inspect`` shows an
+image's config; ``rm`` removes names and,
 once an image has none, its files. Images in the cache win over podnet's built-in
 images of the same name, in ``podnet run`` and in a running ``podnet up`` alike.
 The cache is ``/var/cache/podnet/images`` for root, else ``$XDG_CACHE_HOME/podnet/images``
