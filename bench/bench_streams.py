@@ -1,6 +1,7 @@
 """Benchmark the kubelet streams of ``podnet up``: exec round trip and port-forward throughput.
 
     sudo .venv/bin/python bench/bench_streams.py [--runs 30] [--mb 100] [--pf-runs 5]
+        [--tree DIR ...] [--rounds N] [--skip-exec] [--skip-forward]
 
 * exec: ``kubectl-1.37 exec box -- true`` from ``Popen`` to its exit, ``--runs`` times
   (box is a busybox ``sleep`` pod); beside it ``kubectl-1.37 version --client`` (kubectl's
@@ -16,6 +17,13 @@
   announces) to 127.0.0.1:9000 there; runs interleaved. Figures in MB/s (10^6 bytes).
   Then the same with kubectl-1.20 (plain SPDY, where 1.37 tunnels SPDY in WebSocket).
 
+Before/after in one run: ``--tree DIR`` (repeatable) runs ``up`` from that source tree
+(e.g. a ``git worktree`` of the commit before a change; PYTHONPATH=DIR for the ``up``
+child), ``--rounds N`` starts a fresh ``up`` per tree per round, trees interleaved, and the
+summary gives each tree's medians over all rounds. Without ``--tree``: this checkout.
+``kubectl get --raw /version`` is the floor of any request (kubectl start-up, config,
+TLS handshake, one GET; no discovery, no pod lookup).
+
 Traffic stays on loopback and in the cluster's namespaces; ``up`` is stopped with SIGTERM.
 """
 
@@ -27,6 +35,7 @@ import os
 import platform
 import socket
 import ssl
+import statistics
 import struct
 import subprocess
 import sys
@@ -159,10 +168,25 @@ def read_all(sock: socket.socket) -> int:
     return got
 
 
+def wait_listening(netns: str, port: int, timeout: float = 30) -> None:
+    """Ready is not listening (the pod has no readiness probe): connect until it is."""
+    end = time.monotonic() + timeout
+    while True:
+        with socket_in(netns) as s:
+            try:
+                s.connect(("127.0.0.1", port))
+                return
+            except ConnectionRefusedError:
+                if time.monotonic() > end:
+                    raise
+        time.sleep(0.05)
+
+
 def bench_exec(up: Up, runs: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, args in (
         ("kubectl version --client", ("version", "--client")),
+        ("kubectl get --raw /version", ("get", "--raw", "/version")),
         ("kubectl get pod box", ("get", "pod", "box")),
         ("kubectl exec box -- true", ("exec", "box", "--", "true")),
     ):
@@ -204,27 +228,39 @@ def bench_forward(up: Up, mb: int, runs: int, binary: Path) -> dict[str, Any]:
             raise RuntimeError(f"port-forward: {line!r}")
         local = int(line.split(":")[1].split()[0])
         sandbox = describe_cluster(up.proc.pid)["pods"]["default/srv"]
+        wait_listening(f"/proc/{sandbox}/ns/net", 9000)
         size = mb * 1024 * 1024
+        server = pod_server_pid()
         fwd_t, direct_t = [], []
+        cpu = {k: 0.0 for k in ("up", "kubectl", "server fwd", "reader fwd", "server", "reader")}
         for _ in range(runs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), _cpus(up.proc.pid, fwd.pid, server)
             with socket.create_connection(("127.0.0.1", local), timeout=60) as s:
                 got = read_all(s)
             fwd_t.append(time.perf_counter() - t)
+            d = [b - a for a, b in zip(c, _cpus(up.proc.pid, fwd.pid, server), strict=True)]
+            cpu["up"] += d[0]
+            cpu["kubectl"] += d[1]
+            cpu["server fwd"] += d[2]
+            cpu["reader fwd"] += d[3]
             if got != size:
                 raise RuntimeError(f"port-forward read {got} of {size}")
-            t = time.perf_counter()
+            t, c = time.perf_counter(), _cpus(up.proc.pid, fwd.pid, server)
             with socket_in(f"/proc/{sandbox}/ns/net") as s:
                 s.settimeout(60)
                 s.connect(("127.0.0.1", 9000))
                 got = read_all(s)
             direct_t.append(time.perf_counter() - t)
+            d = [b - a for a, b in zip(c, _cpus(up.proc.pid, fwd.pid, server), strict=True)]
+            cpu["server"] += d[2]
+            cpu["reader"] += d[3]
             if got != size:
                 raise RuntimeError(f"direct read {got} of {size}")
     finally:
         fwd.terminate()
         fwd.wait(10)
     mbs = size / 1e6
+    gbs = runs * size / 1e9
     return {
         "bytes per connection": size,
         "port-forward (MB/s)": _stats([mbs / x for x in fwd_t], 1, 0),
@@ -232,6 +268,88 @@ def bench_forward(up: Up, mb: int, runs: int, binary: Path) -> dict[str, Any]:
         "direct / port-forward (median s ratio)": round(
             sorted(fwd_t)[len(fwd_t) // 2] / sorted(direct_t)[len(direct_t) // 2], 2
         ),
+        **{f"CPU s per GB: {k}": round(v / gbs, 3) for k, v in cpu.items()},
+    }
+
+
+def pod_server_pid() -> int:
+    """The srv pod's python server (its command line is this file's SERVER)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if SERVER.encode() in argv:
+                return int(entry.name)
+    raise RuntimeError("the srv pod's server process is not found")
+
+
+def _cpus(up: int, fwd: int, server: int) -> tuple[float, float, float, float]:
+    """CPU seconds so far of up (all threads), kubectl, the pod's server, this thread."""
+    return _cpu(up), _cpu(fwd), _cpu(server), time.thread_time()
+
+
+def _cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_round(args: argparse.Namespace, tree: Path | None) -> dict[str, Any]:
+    """One fresh ``up`` (from ``tree``, else this checkout): exec, then port-forwards."""
+    saved = os.environ.get("PYTHONPATH")
+    if tree is not None:
+        os.environ["PYTHONPATH"] = str(tree)
+    result: dict[str, Any] = {"tree": str(tree or BENCH.parent), "load before": os.getloadavg()}
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
+            up = Up(Path(tmp), nodes=1)
+            try:
+                up.wait_readyz(60)
+                up.line("API ready", 30)
+                env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": tmp}
+                subprocess.run(
+                    [str(KUBECTL), "apply", "-f", "-"],
+                    input=manifest(args.mb), text=True, env=env, check=True,
+                    capture_output=True,
+                )  # fmt: skip
+                _, done = kubectl(
+                    up, "wait", "--for=condition=Ready", "pod/box", "pod/srv",
+                    "--timeout=90s", timeout=100,
+                )  # fmt: skip
+                if done.returncode != 0:
+                    raise RuntimeError(done.stderr)
+                if not args.skip_exec:
+                    result["exec"] = bench_exec(up, args.runs)
+                if not args.skip_forward:
+                    result["port-forward 1.37"] = bench_forward(up, args.mb, args.pf_runs, KUBECTL)
+                    old = KUBECTL.with_name("kubectl-1.20")
+                    if old.exists():  # plain SPDY, no WebSocket tunnel
+                        result["port-forward 1.20"] = bench_forward(up, args.mb, args.pf_runs, old)
+            finally:
+                result["up stop"] = up.stop()
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    result["load after"] = os.getloadavg()
+    return result
+
+
+def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per tree: the median over rounds of each figure's per-round median."""
+    out: dict[str, Any] = {}
+    for r in rounds:
+        tree = out.setdefault(r["tree"], {})
+        for section in ("exec", "port-forward 1.37", "port-forward 1.20"):
+            for key, value in r.get(section, {}).items():
+                fig = value["median"] if isinstance(value, dict) else value
+                tree.setdefault(f"{section}: {key}", []).append(fig)
+    return {
+        tree: {k: {"median": statistics.median(v), "rounds": v} for k, v in figs.items()}
+        for tree, figs in out.items()
     }
 
 
@@ -240,35 +358,22 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--mb", type=int, default=100)
     ap.add_argument("--pf-runs", type=int, default=5)
+    ap.add_argument("--tree", type=Path, action="append", default=[])
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--skip-exec", action="store_true")
+    ap.add_argument("--skip-forward", action="store_true")
     args = ap.parse_args()
-    result: dict[str, Any] = {
+    trees: list[Path | None] = [t.resolve() for t in args.tree] or [None]
+    rounds = []
+    for _ in range(args.rounds):
+        for tree in trees:
+            rounds.append(one_round(args, tree))
+            print(json.dumps(rounds[-1]), file=sys.stderr, flush=True)
+    result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "load before": os.getloadavg(),
+        "rounds": rounds,
+        "summary": summary(rounds),
     }
-    with tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
-        up = Up(Path(tmp), nodes=1)
-        try:
-            up.wait_readyz(60)
-            up.line("API ready", 30)
-            env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": tmp}
-            subprocess.run(
-                [str(KUBECTL), "apply", "-f", "-"],
-                input=manifest(args.mb), text=True, env=env, check=True, capture_output=True,
-            )  # fmt: skip
-            _, done = kubectl(
-                up, "wait", "--for=condition=Ready", "pod/box", "pod/srv", "--timeout=90s",
-                timeout=100,
-            )  # fmt: skip
-            if done.returncode != 0:
-                raise RuntimeError(done.stderr)
-            result["exec"] = bench_exec(up, args.runs)
-            result["port-forward 1.37"] = bench_forward(up, args.mb, args.pf_runs, KUBECTL)
-            old = KUBECTL.with_name("kubectl-1.20")
-            if old.exists():  # plain SPDY, no WebSocket tunnel
-                result["port-forward 1.20"] = bench_forward(up, args.mb, args.pf_runs, old)
-        finally:
-            result["up stop"] = up.stop()
-    result["load after"] = os.getloadavg()
     print(json.dumps(result, indent=2))
 
 

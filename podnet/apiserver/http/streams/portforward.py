@@ -24,12 +24,12 @@ from aiohttp import WSMsgType, web
 
 from podnet.apiserver import errors
 from podnet.apiserver.http.streams import upgrade
+from podnet.apiserver.http.streams.podside import PodSide
 from podnet.apiserver.http.streams.spdyconn import Connection, Stream
 from podnet.apiserver.http.streams.websocket import TUNNEL_PROTOCOL, Tunnel
 
 SPDY_PROTOCOLS = ("portforward.k8s.io",)
 WS_PROTOCOLS = ("v4.channel.k8s.io", "channel.k8s.io", TUNNEL_PROTOCOL)
-READ = 1024 * 1024  # at most one read from the pod socket: what is buffered, one DATA frame
 Dial = Callable[[int], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 
@@ -132,10 +132,13 @@ async def _relay(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     read: Callable[[], Awaitable[bytes]],
-    write: Callable[[bytes], Awaitable[None]],
+    write: Callable[[memoryview], Awaitable[None]],
     close: Callable[[], None],
 ) -> None:
-    """Client -> pod and pod -> client until the pod's side ends (half-closes passed on)."""
+    """Client -> pod and pod -> client until the pod's side ends (half-closes passed on).
+    ``write`` gets a view of :class:`.podside.PodSide`'s buffer: it must consume or copy
+    it before it returns (the buffer is reused)."""
+    pod = PodSide.take(reader, writer)
 
     async def up() -> None:
         while chunk := await read():
@@ -146,7 +149,7 @@ async def _relay(
 
     up_task = asyncio.create_task(up())
     try:
-        while chunk := await reader.read(READ):
+        while chunk := await pod.read():
             await write(chunk)
         close()  # the pod's side ended: so does the forward (1.20 waits for it)
     except (ConnectionError, OSError):
@@ -159,9 +162,9 @@ async def _relay(
 async def serve_channels(ws: web.WebSocketResponse, ports: list[int], dial: Dial, pod: str) -> None:
     queues: list[asyncio.Queue[bytes]] = [asyncio.Queue() for _ in ports]
 
-    async def send(channel: int, data: bytes) -> None:
+    async def send(channel: int, data: bytes | memoryview) -> None:
         if not ws.closed:
-            await ws.send_bytes(bytes([channel]) + data)
+            await ws.send_bytes(bytes([channel]) + data)  # a copy: the view is not kept
 
     async def one(i: int, port: int) -> None:
         head = struct.pack("<H", port)

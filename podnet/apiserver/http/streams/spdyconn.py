@@ -56,7 +56,8 @@ class Stream:
         self.conn._consumed(self.id, len(data))
         return data
 
-    async def write(self, data: bytes) -> None:
+    async def write(self, data: bytes | memoryview) -> None:
+        """DATA frames of ``data``; a view is sent (or copied) before this returns."""
         if self.local_closed or self.conn.closed:
             raise ConnectionResetError("SPDY stream closed")
         for i in range(0, len(data), CHUNK):
@@ -82,7 +83,9 @@ class Connection:
     """``feed`` it the bytes the client sends; ``send`` writes ours (sync, e.g. a
     transport's ``write``); ``drain`` waits while the transport's buffer is full.
     ``send_many`` (e.g. ``writelines``), if given, takes a DATA frame's header and
-    payload as two buffers, so the payload is not copied to prepend 8 bytes.
+    payload as two buffers, so the payload is not copied to prepend 8 bytes. Both
+    consume (or copy) what they are given before returning: the payload may be a view
+    of a buffer reused at once (a TLS transport's ``writelines`` encrypts at once).
     New streams arrive on :meth:`accept`; ``None`` once the connection has ended."""
 
     def __init__(
@@ -91,7 +94,7 @@ class Connection:
         drain: Callable[[], Awaitable[None]],
         *,
         pause: Callable[[bool], None] | None = None,
-        send_many: Callable[[list[bytes]], None] | None = None,
+        send_many: Callable[[list[bytes | memoryview]], None] | None = None,
     ) -> None:
         self._write = send
         self._write_many = send_many
@@ -184,7 +187,7 @@ class Connection:
         if not self.closed:
             self._write(data)
 
-    def _send_many(self, parts: list[bytes]) -> None:
+    def _send_many(self, parts: list[bytes | memoryview]) -> None:
         if self.closed:
             return
         if self._write_many is not None:

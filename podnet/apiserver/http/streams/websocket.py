@@ -33,14 +33,15 @@ class Tunnel:
         self.conn = Connection(self._send, self._drain, send_many=self._send_many)
         self._tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer())]
 
-    def _send(self, data: bytes) -> None:
-        self._out.append(data)
+    def _send(self, data: bytes | memoryview) -> None:
+        # Queued for the writer task: a view of the relay's buffer is copied now.
+        self._out.append(data if isinstance(data, bytes) else bytes(data))
         self._size += len(data)
         self._more.set()
         if self._size > HIGH_WATER:
             self._room.clear()
 
-    def _send_many(self, parts: list[bytes]) -> None:
+    def _send_many(self, parts: list[bytes | memoryview]) -> None:
         for part in parts:
             self._send(part)
 
