@@ -106,7 +106,7 @@ def test_each_repair_under_podnet_run_is_made_and_reported(tmp_path: Path) -> No
              '{ "pn00000000" . 10.244.0.250 }')  # fmt: skip
         # "was changed by someone else" (the listing hash) or, when the edit came
         # before the first hash since the last sync, the set's extra element named
-        err = wait_for_line(proc.stderr, "node node-0: table inet podnet-guard ", 5)
+        err = wait_for_line(proc.stderr, "node node-0: table inet podnet-guard ", 10)
         assert "resyncing every table" in err[-1]
         deadline = time.monotonic() + 3  # the report comes just before the full sync
         while sorted(_guard_keys(session)) != sorted(keys) and time.monotonic() < deadline:
@@ -115,13 +115,13 @@ def test_each_repair_under_podnet_run_is_made_and_reported(tmp_path: Path) -> No
 
         _nft(session, "delete", "table", "inet", "podnet-policy")
         wait_for_line(proc.stdout, "conn-open", 5)  # the deletion took effect
-        wait_for_line(proc.stderr, "table inet podnet-policy was deleted by someone else", 3)
+        wait_for_line(proc.stderr, "table inet podnet-policy was deleted by someone else", 10)
         drain(proc.stdout)
         lines = wait_for_line(proc.stdout, "conn-denied", 3)
         assert len(lines) <= 3, lines  # at most a connection already under way
 
         os.kill(session, signal.SIGKILL)
-        err = wait_for_line(proc.stderr, f"nft -i (pid {session}) killed by signal 9", 3)
+        err = wait_for_line(proc.stderr, f"nft -i (pid {session}) killed by signal 9", 10)
         assert "started a new one" in err[-1] and "resyncing every table" in err[-1]
         assert _session(proc.pid) != session
         drain(proc.stdout)
