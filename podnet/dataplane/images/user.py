@@ -115,3 +115,27 @@ def resolve_user(rootfs: Path, user: str | None) -> Ids:
         )
     )
     return Ids(uid, gid, extra)
+
+
+def container_ids(
+    rootfs: Path,
+    image_user: str | None,
+    run_as_user: int | None = None,
+    run_as_group: int | None = None,
+) -> Ids:
+    """A container's ids: ``securityContext`` over the image's ``User``.
+
+    kubelet fills RunAsUser (or RunAsUsername) from the image's user when the pod sets
+    none (kuberuntime_container_linux.go ``generateLinuxContainerConfig``); containerd's
+    CRI then builds ``user[:group]`` (``generateUserString``) and resolves it in the
+    image (``oci.WithUser``), adding the user's groups (``WithAdditionalGIDs``).
+    """
+    user = (image_user or "").partition(":")
+    name = str(run_as_user) if run_as_user is not None else (user[0] or "0")
+    if run_as_group is not None:
+        group = str(run_as_group)
+    elif run_as_user is not None:
+        group = ""  # the uid's primary group in the image, as WithUserID
+    else:
+        group = user[2]
+    return resolve_user(rootfs, f"{name}:{group}" if group else name)

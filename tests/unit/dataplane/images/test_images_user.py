@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from podnet.dataplane.images.user import Ids, numeric_uid, read_in_root, resolve_user
+from podnet.dataplane.images.user import (
+    Ids,
+    container_ids,
+    numeric_uid,
+    read_in_root,
+    resolve_user,
+)
 from podnet.errors import ImageError
 
 PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n# c\n"
@@ -66,3 +72,25 @@ def test_symlinks_stay_inside_the_image(tmp_path: Path, rootfs: Path) -> None:
     assert read_in_root(rootfs, "etc/passwd") == PASSWD
     (rootfs / "loop").symlink_to("loop")
     assert read_in_root(rootfs, "loop") is None
+
+
+@pytest.mark.parametrize(
+    ("image_user", "run_as_user", "run_as_group", "ids"),
+    [
+        ("app", None, None, Ids(1000, 1001, (10, 44))),
+        ("app:wheel", None, None, Ids(1000, 10, (44,))),
+        ("app", 0, None, Ids(0, 0)),  # runAsUser wins; its own primary group
+        ("app", 1000, 5, Ids(1000, 5, (10, 44))),
+        ("app", None, 7, Ids(1000, 7, (10, 44))),  # image user, pod group
+        (None, None, None, Ids(0, 0)),
+        (None, 4242, None, Ids(4242, 0)),
+    ],
+)
+def test_container_ids(
+    rootfs: Path,
+    image_user: str | None,
+    run_as_user: int | None,
+    run_as_group: int | None,
+    ids: Ids,
+) -> None:
+    assert container_ids(rootfs, image_user, run_as_user, run_as_group) == ids
