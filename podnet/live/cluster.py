@@ -177,7 +177,9 @@ class LiveCluster:
                 env[RECORDS_ENV] = str(self.records_path)
                 mounts.append(bind(str(self.records_path.parent)))
             log_dir = None if log_dirs is None else log_dirs.get(pod.key)
-            self.runtime.start_pod(pod, env, log_dir, mounts=mounts)
+            assert self.sandbox is not None
+            pidns = self.sandbox.pod_pid_namespace(pod.key)
+            self.runtime.start_pod(pod, env, log_dir, mounts=mounts, pid_namespace=pidns)
 
     def servers_and_clients(self) -> tuple[list[Pod], list[Pod]]:
         """Scheduled pods split into those that serve a port and those that do not.

@@ -113,3 +113,16 @@ def effective(
     caps |= {c for c in adds if c != "ALL"}
     caps -= set(drops)
     return tuple(c for c in ALL if c in caps)
+
+
+def bounding() -> frozenset[str]:
+    """The capabilities this process may pass on (its bounding set, /proc/self/status
+    ``CapBnd``): a container cannot be given more (capset fails with EPERM), so a
+    privileged container gets these, as runc/containerd give "all" of the host's."""
+    try:
+        with open("/proc/self/status") as f:
+            line = next(ln for ln in f if ln.startswith("CapBnd:"))
+    except (OSError, StopIteration):
+        return frozenset(ALL)
+    bits = int(line.split()[1], 16)
+    return frozenset(c for i, c in enumerate(ALL) if bits >> i & 1)

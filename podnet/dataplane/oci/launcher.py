@@ -67,6 +67,7 @@ class OciLauncher:
         self.binary.root.mkdir(parents=True, exist_ok=True)
         self.python_images = python_images
         self.mount_points = mount_points  # bound read-only into every container
+        self.bounding = capsets.bounding()
         self.root = hostroot.make(state_dir, mount_points=mount_points)
         self._seccomp: dict[tuple[str, ...], tuple[dict[str, Any], str | None]] = {}
         self._lock = threading.Lock()
@@ -94,7 +95,8 @@ class OciLauncher:
     ) -> ContainerConfig:
         """The container's config (raises CreateContainerConfigError-like errors)."""
         sec = resolve(security, image_user=None)
-        caps = capsets.effective(sec.caps_add, sec.caps_drop, privileged=sec.privileged)
+        wanted = capsets.effective(sec.caps_add, sec.caps_drop, privileged=sec.privileged)
+        caps = tuple(c for c in wanted if c in self.bounding)
         extra = [bind(p) for p in self.mount_points] + list(mounts)
         if private_dir is not None:  # the image's per-container files (nginx's config)
             extra.append(bind(str(private_dir), writable=True))

@@ -121,9 +121,12 @@ class Holder:
     server to reap it, as for a Popen child of podnet.
     """
 
-    def __init__(self, server: PauseServer, pid: int, nspid: int) -> None:
+    def __init__(self, server: PauseServer, pid: int, nspid: int, pidns: int | None = None) -> None:
         self.pid = pid
         self._nspid = nspid
+        # shareProcessNamespace: the pid (in the cluster's PID namespace) of the pod's
+        # PID namespace's init, a child of the pause; None when containers get their own
+        self.pidns = pidns
         self._server = server
         self.returncode: int | None = None
 
@@ -188,18 +191,30 @@ class PauseServer:
         reply: dict[str, Any] = json.loads(line)
         return reply
 
-    def spawn(self, pods: Sequence[tuple[str, Mapping[str, str]]]) -> list[Holder | PodnetError]:
+    def spawn(
+        self,
+        pods: Sequence[tuple[str, Mapping[str, str]]],
+        share_pid: Sequence[bool] = (),
+    ) -> list[Holder | PodnetError]:
         """Pause holders for ``(hostname, files)`` pairs, set up in parallel.
 
         ``files`` maps absolute paths that exist on the host (/etc/hosts, ...) to the
-        content the pod must see there. Returns a holder or the error, in order.
+        content the pod must see there; ``share_pid[i]`` gives pod i a PID namespace
+        for its containers to share. Returns a holder or the error, in order.
         """
+        shared = list(share_pid) + [False] * (len(pods) - len(share_pid))
         out: list[Holder | PodnetError] = []
         with self._lock:
             try:
                 self._send(
                     [
-                        {"op": "spawn", "id": i, "hostname": h, "files": [*files.items()]}
+                        {
+                            "op": "spawn",
+                            "id": i,
+                            "hostname": h,
+                            "files": [*files.items()],
+                            "share_pid": shared[i],
+                        }
                         for i, (h, files) in enumerate(pods)
                     ]
                 )
@@ -213,7 +228,8 @@ class PauseServer:
                     what = f"pod sandbox {pods[int(r['id'])][0]}"
                     out.append(NotSupportedError(f"cannot create the {what}: {r['error']}"))
                 else:
-                    out.append(Holder(self, int(r["pid"]), int(r["nspid"])))
+                    pidns = int(r["pidns"]) if "pidns" in r else None
+                    out.append(Holder(self, int(r["pid"]), int(r["nspid"]), pidns))
         for nspid in failed:
             self.reap(nspid)
         return out

@@ -228,7 +228,7 @@ class Sandbox:
             assert pod.ip is not None
             files = pod_files(pod, pod.ip)
             starts.append((files.hostname, files.by_path()))
-        started = self._pause_server.spawn(starts)
+        started = self._pause_server.spawn(starts, [p.share_process_namespace for p in pods])
         for pod, pause in zip(pods, started, strict=True):
             if not isinstance(pause, BaseException):
                 self._pods[pod.key] = (pod, pause)
@@ -315,6 +315,16 @@ class Sandbox:
     def node_netns_path(self, node: str) -> str:
         """Where the node's network namespace can be opened (its holder's /proc entry)."""
         return f"/proc/{self._node_pid(node)}/ns/net"
+
+    def pod_pid_namespace(self, pod_key: str) -> str | None:
+        """The pod's shared PID namespace (shareProcessNamespace) as a path that holds
+        in the pod's mount namespace, where the OCI runtime runs; None otherwise."""
+        with self._lock:
+            found = self._pods.get(pod_key)
+            if found is None:
+                raise ClusterError(f"no pod {pod_key} in the sandbox")
+            pidns = found[1].pidns
+            return None if pidns is None else f"/proc/{pidns}/ns/pid"
 
     def pod_pid(self, pod_key: str) -> int:
         """The pause's host pid: /proc/<pid>/net/* shows the pod's network state."""

@@ -12,6 +12,8 @@ Requests on stdin and replies on stdout are JSON lines:
   with new net, UTS, IPC and mount namespaces (hostname set, the files bind-mounted from a
   private tmpfs, a fresh /proc) replies ``{"id": n, "pid": host pid, "nspid": pid
   here}`` or ``{"id": n, "error": why, "nspid": ...}`` and execs the holder program.
+  With ``"share_pid": true`` it also makes a PID namespace for the pod's containers,
+  held by a child that is its pid 1 (``"pidns"``: that child's pid here).
   Children reply themselves (one write below PIPE_BUF is atomic), so a batch of
   requests is set up in parallel.
 - ``{"op": "reap", "nspid": p}``: wait for that child, reply ``{"reaped": p, "code": c}``
@@ -32,6 +34,7 @@ from typing import Any
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWNET = 0x40000000
 MS_NOSUID = 0x2
@@ -90,6 +93,39 @@ def _set_up(hostname: str, files: list[list[str]]) -> None:
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
+def _pid_init() -> None:
+    """pid 1 of a pod's own PID namespace (shareProcessNamespace), as the pause
+    container is in Kubernetes: it holds the namespace and reaps orphans. Never returns."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    # SIGCHLD blocked and waited for: none is lost between a wait and the next sleep
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    while True:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+        signal.sigtimedwait({signal.SIGCHLD}, 60)
+
+
+def _share_pid(reply: dict[str, Any]) -> None:
+    """A PID namespace for the pod's containers to share, held by a child of the pause;
+    its pid in the cluster's namespace (where crun runs) goes in ``pidns``."""
+    _check(libc.unshare(CLONE_NEWPID), "unshare(CLONE_NEWPID)")
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _pid_init()
+        finally:
+            os._exit(0)
+    reply["pidns"] = pid
+
+
 def _child(req: dict[str, Any], argv: list[str]) -> None:
     """Runs in the forked child; never returns."""
     reply: dict[str, Any] = {"id": req["id"], "nspid": os.getpid()}
@@ -100,6 +136,8 @@ def _child(req: dict[str, Any], argv: list[str]) -> None:
         # /proc is still the one podnet sees: this is our pid as podnet names it.
         reply["pid"] = int(os.readlink("/proc/self"))
         _set_up(req["hostname"], req["files"])
+        if req.get("share_pid"):
+            _share_pid(reply)
     except BaseException as e:
         reply.pop("pid", None)
         reply["error"] = str(e)
