@@ -42,12 +42,39 @@ _ids = itertools.count(1)
 
 
 @dataclass(frozen=True)
+class Overlay:
+    """A real image's rootfs for one run: the shared unpacked image as the lower layer,
+    upper and work directories of this run in podnet's state directory. Mounted in the
+    pod's mount namespace (it vanishes with the pause), before crun starts."""
+
+    lower: Path
+    run_dir: Path
+
+    @property
+    def merged(self) -> Path:
+        return self.run_dir / "rootfs"
+
+    def make_dirs(self) -> None:
+        for d in ("upper", "work", "rootfs"):
+            (self.run_dir / d).mkdir(parents=True, exist_ok=True)
+
+    def mount_argv(self) -> list[str]:
+        upper, work = self.run_dir / "upper", self.run_dir / "work"
+        opts = f"lowerdir={self.lower},upperdir={upper},workdir={work}"
+        return ["mount", "-t", "overlay", "overlay", "-o", opts, str(self.merged)]
+
+    def umount_argv(self) -> list[str]:
+        return ["umount", "-l", str(self.merged)]
+
+
+@dataclass(frozen=True)
 class Started:
     """One run of a container: its id, bundle and config (for exec)."""
 
     container_id: str
     bundle: Path
     config: ContainerConfig
+    overlay: Overlay | None = None  # a real image's root, unmounted when the run ends
 
 
 class OciLauncher:
@@ -92,24 +119,34 @@ class OciLauncher:
         private_dir: Path | None = None,
         mounts: tuple[Mount, ...] = (),
         pid_namespace: str | None = None,
+        overlay: Overlay | None = None,
     ) -> ContainerConfig:
-        """The container's config (raises CreateContainerConfigError-like errors)."""
-        sec = resolve(security, image_user=None)
+        """The container's config; raises :class:`CreateContainerConfigError` where
+        kubelet would (runAsNonRoot). ``overlay``: a real image's root for this run."""
+        sec = resolve(security, image_user=image.user)
         wanted = capsets.effective(sec.caps_add, sec.caps_drop, privileged=sec.privileged)
         caps = tuple(c for c in wanted if c in self.bounding)
         extra = [bind(p) for p in self.mount_points] + list(mounts)
         if private_dir is not None:  # the image's per-container files (nginx's config)
             extra.append(bind(str(private_dir), writable=True))
         profile, compiled = self._profile(caps)
-        python = image.name in self.python_images
-        all_mounts = self.root.mounts(
-            python=python, readonly=sec.read_only_root, extra=tuple(extra)
-        )
+        if overlay is not None:
+            # a real image: its own files, the pod's hosts/resolv.conf/hostname, the
+            # extra binds; its root writable unless readOnlyRootFilesystem
+            root, readonly = str(overlay.merged), sec.read_only_root
+            pod_files = tuple(bind(f) for f in hostroot.POD_FILES)
+            all_mounts = (*pod_files, *extra)
+        else:
+            python = image.name in self.python_images
+            root, readonly = str(self.root.root), True  # the shared skeleton
+            all_mounts = self.root.mounts(
+                python=python, readonly=sec.read_only_root, extra=tuple(extra)
+            )
         return ContainerConfig(
             args=tuple(argv),
             env=tuple(env.items()),
-            root=str(self.root.root),
-            cwd=cwd or "/",
+            root=root,
+            cwd=cwd or image.workdir or "/",
             uid=sec.uid,
             gid=sec.gid,
             groups=sec.groups,
@@ -117,19 +154,28 @@ class OciLauncher:
             no_new_privileges=sec.no_new_privileges,
             seccomp=None if sec.privileged else profile,
             seccomp_bpf=None if sec.privileged else compiled,
-            readonly_root=True,  # the shared skeleton; writable dirs are tmpfs
+            readonly_root=readonly,
             privileged=sec.privileged,
             mounts=all_mounts,
             pid_namespace=pid_namespace,
         )
 
-    def prepare(self, run_dir: Path, name: str, cfg: ContainerConfig) -> tuple[Started, list[str]]:
+    @staticmethod
+    def new_id(name: str) -> str:
+        return f"{_safe(name)}-{os.getpid()}-{next(_ids)}"
+
+    @staticmethod
+    def bundle_dir(run_dir: Path, cid: str) -> Path:
+        return run_dir / f"bundle-{cid}"
+
+    def prepare(
+        self, run_dir: Path, cid: str, cfg: ContainerConfig, overlay: Overlay | None = None
+    ) -> tuple[Started, list[str]]:
         """Write the bundle under ``run_dir``; the argv that runs it (in the pod)."""
-        cid = f"{_safe(name)}-{os.getpid()}-{next(_ids)}"
-        bundle = run_dir / f"bundle-{cid}"
+        bundle = self.bundle_dir(run_dir, cid)
         bundle.mkdir(parents=True, exist_ok=True)
         (bundle / "config.json").write_text(json.dumps(render(cfg)))
-        return Started(cid, bundle, cfg), self.binary.run_argv(bundle, cid)
+        return Started(cid, bundle, cfg, overlay), self.binary.run_argv(bundle, cid)
 
     def exec_argv(
         self, started: Started, argv: list[str], env: dict[str, str], cwd: str

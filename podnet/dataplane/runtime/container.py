@@ -17,7 +17,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from podnet.dataplane.images.image import Image, PrepareContext
-from podnet.dataplane.oci.launcher import CRUN_ENV, OciLauncher, Started, kill_container
+from podnet.dataplane.oci.launcher import (
+    CRUN_ENV,
+    OciLauncher,
+    Overlay,
+    Started,
+    kill_container,
+)
 from podnet.dataplane.oci.security import CreateContainerConfigError, merge
 from podnet.dataplane.oci.spec import Mount
 from podnet.dataplane.runtime import probes
@@ -35,7 +41,7 @@ from podnet.dataplane.runtime.state import (
     backoff_delay,
     should_restart,
 )
-from podnet.errors import PodnetError
+from podnet.errors import PodnetError, PodRuntimeError
 from podnet.model.objects import Container, Probe, SecurityContext
 from podnet.paths import PODNET_ROOT
 
@@ -126,7 +132,14 @@ class ContainerRunner:
     def _oci_command(
         self, oci: OciLauncher, argv: list[str], env: dict[str, str], cwd: str | None
     ) -> tuple[list[str], dict[str, str], str | None]:
-        """The same container as an OCI bundle: crun's argv, crun's env, no cwd."""
+        """The same container as an OCI bundle: crun's argv, crun's env, no cwd.
+
+        A real image (``image.rootfs``) gets an overlay root for this run, mounted in
+        the pod's mount namespace first (a short command through the spawner)."""
+        cid = oci.new_id(self.container.name)
+        overlay = None
+        if self.image.rootfs is not None:
+            overlay = Overlay(self.image.rootfs, oci.bundle_dir(self.private_dir(), cid))
         config = oci.config(
             self.image,
             argv,
@@ -136,9 +149,35 @@ class ContainerRunner:
             private_dir=self.private_dir() if self.image.prepare is not None else None,
             mounts=self.cfg.mounts,
             pid_namespace=self.cfg.pid_namespace,
+            overlay=overlay,
         )
-        self.started, run_argv = oci.prepare(self.private_dir(), self.container.name, config)
+        if overlay is not None:
+            overlay.make_dirs()
+            self._in_pod(overlay.mount_argv(), "mount the image's overlay")
+        self.started, run_argv = oci.prepare(self.private_dir(), cid, config, overlay)
         return run_argv, dict(CRUN_ENV), None
+
+    def _in_pod(self, argv: list[str], what: str) -> None:
+        """Run a short command in the pod's sandbox and wait for it (mount, umount)."""
+        proc = self.cfg.spawner(
+            self.cfg.pod_key, argv, dict(CRUN_ENV), None, subprocess.DEVNULL, subprocess.PIPE
+        )
+        _, err = proc.communicate(timeout=10)
+        if proc.returncode != 0:
+            raise PodRuntimeError(f"cannot {what}: {err.decode(errors='replace').strip()}")
+
+    def _end_run(self) -> None:
+        """The run is over: unmount its overlay, remove its bundle."""
+        started, oci = self.started, self.cfg.oci
+        self.started = None
+        if started is None or oci is None:
+            return
+        if started.overlay is not None:
+            try:
+                self._in_pod(started.overlay.umount_argv(), "unmount the image's overlay")
+            except (PodnetError, OSError, subprocess.TimeoutExpired) as e:
+                self.log.append(f"podnet: {e}")
+        oci.finished(started)
 
     def _config_error(self, e: CreateContainerConfigError) -> None:
         """kubelet's CreateContainerConfigError: Waiting, nothing started, no restart
@@ -197,9 +236,7 @@ class ContainerRunner:
         # as when a container's init exits and its PID namespace goes: kill what is left
         self._signal(watch.proc, signal.SIGKILL)
         self._watch = None
-        if self.started is not None and self.cfg.oci is not None:
-            self.cfg.oci.finished(self.started)
-            self.started = None
+        self._end_run()
         self.close_stdin()
         code = exit_code(returncode)
         self._cancel_timers()
