@@ -13,6 +13,7 @@ CSS = """
 :root { --fg:#1f2937; --muted:#6b7280; --line:#e5e7eb; --bg:#f8fafc; --ok:#16a34a;
   --no:#dc2626; --some:#d97706; }
 * { box-sizing: border-box; }
+[hidden] { display:none !important; }
 body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
   color:var(--fg); background:var(--bg); }
 header { background:#0f172a; color:#f8fafc; padding:18px 28px; }
@@ -28,11 +29,11 @@ h2 { margin:0 0 12px; font-size:17px; }
 .scroll { overflow:auto; max-height:720px; }
 .gbar { display:flex; gap:14px; align-items:center; flex-wrap:wrap; margin-bottom:6px; }
 .gbar select, .gbar button { font:inherit; padding:2px 6px; }
-.graph { max-height:900px; border:1px solid var(--line); border-radius:8px; background:#fff; }
-.graph svg { display:block; max-width:100%; height:auto; }
-.graph.full svg { max-width:none; }
-.graph .hl path, .graph .hl polygon, .graph .hl ellipse { stroke-width:4px; }
-.graph .dim { opacity:.18; }
+.drawing { max-height:900px; border:1px solid var(--line); border-radius:8px; background:#fff; }
+.drawing svg { display:block; max-width:100%; height:auto; }
+.drawing.full svg { max-width:none; }
+.drawing .hl path, .drawing .hl polygon, .drawing .hl ellipse { stroke-width:4px; }
+.drawing .dim { opacity:.18; }
 .glegend .lg { display:inline-flex; align-items:center; gap:4px; margin-right:14px; }
 .glegend svg { vertical-align:middle; }
 .tabs { display:flex; gap:6px; flex-wrap:wrap; margin-bottom:10px; }
@@ -83,9 +84,18 @@ JS = r"""
            ports: "some ports allowed, others denied",
            some: "some port allowed for some pod pairs only", self: "a single pod and itself" }
   };
-  var graph = data.graph;
-  var nodeOf = {};
-  graph.nodes.forEach(function (n) { nodeOf[n.key] = n; });
+  var graph, nodeOf, feeds, outs;  // the drawing shown: the whole one or a namespace's
+  function setView(g) {
+    graph = g;
+    nodeOf = {}; feeds = {}; outs = {};
+    graph.nodes.forEach(function (n) { nodeOf[n.key] = n; });
+    // A junction ("j:<k>") stands for its feeders' nodes: its namespaces are theirs.
+    graph.edges.forEach(function (e) {
+      if (e.head.indexOf("j:") === 0) { (feeds[e.head] = feeds[e.head] || []).push(e); }
+      if (e.tail.indexOf("j:") === 0) { (outs[e.tail] = outs[e.tail] || []).push(e); }
+    });
+  }
+  setView(data.graph);
 
   // A per-port cell: [status, text index, source pod index, destination pod index].
   function explain(cell) {
@@ -194,19 +204,36 @@ JS = r"""
     var e = document.getElementById(id);
     if (e) { e.style.display = on ? "" : "none"; }
   }
-  // A junction ("j:<k>") stands for its feeders' nodes: its namespaces are theirs.
-  var feeds = {}, outs = {};
-  graph.edges.forEach(function (e) {
-    if (e.head.indexOf("j:") === 0) { (feeds[e.head] = feeds[e.head] || []).push(e); }
-    if (e.tail.indexOf("j:") === 0) { (outs[e.tail] = outs[e.tail] || []).push(e); }
-  });
   function touches(end, ns) {
     if (end.indexOf("j:") === 0) {
       return (feeds[end] || []).some(function (f) { return nsOf(f.tail) === ns; });
     }
     return nsOf(end) === ns;
   }
+  function isNs(end) { return end.indexOf("ns:") === 0; }
+  // The legend entries of what the shown drawing has (page.py's legend_kinds).
+  function showKinds() {
+    var es = graph.edges, has = {
+      flow: es.some(function (e) { return e.ports.length && !e.partial.length; }),
+      some: es.some(function (e) { return e.partial.length > 0; }),
+      any: es.some(function (e) { return e.tail === "*"; }),
+      ns: es.some(function (e) { return isNs(e.tail) || isNs(e.head); }),
+      junction: es.some(function (e) { return e.head.indexOf("j:") === 0; }),
+      members: graph.collapsed.length > 0,
+      route: graph.services.some(function (s) { return s.routes.length > 0; })
+    };
+    document.querySelectorAll("#glegend [data-legend]").forEach(function (x) {
+      x.hidden = !has[x.getAttribute("data-legend")];
+    });
+  }
   function filter() {
+    var focus = data.focus && data.focus[fNs.value];
+    setView(focus || data.graph);
+    document.getElementById("graph").hidden = !!focus;
+    document.querySelectorAll(".drawing.focus").forEach(function (d) {
+      d.hidden = !focus || d.getAttribute("data-ns") !== fNs.value;
+    });
+    showKinds();
     var ns = fNs.value, port = fPort.value, shown = 0, touched = {}, on = {};
     graph.edges.forEach(function (e) {
       if (!e.ports.length) { return; }  // feeders follow their junction's edges below
@@ -234,9 +261,10 @@ JS = r"""
       if (g) { g.classList.toggle("dim", !vis); }
       if (vis) { s.targets.forEach(function (t) { touched[t] = true; }); }
     });
-    graph.nodes.forEach(function (n) {
+    graph.nodes.forEach(function (n) {  // an edge's box or "any pod" end touches its nodes
       var g = document.getElementById(n.id);
-      if (g) { g.classList.toggle("dim", !!ns && n.namespace !== ns && !touched[n.key]); }
+      var near = touched[n.key] || touched["ns:" + n.namespace] || touched["*"];
+      if (g) { g.classList.toggle("dim", !focus && !!ns && n.namespace !== ns && !near); }
     });
     var total = graph.edges.filter(function (e) { return e.ports.length; }).length;
     count.textContent = shown + " of " + total + " flow edges shown";
@@ -244,13 +272,16 @@ JS = r"""
   }
   if (fNs) {
     var nss = {};
-    graph.nodes.forEach(function (n) { nss[n.namespace] = true; });
+    data.graph.nodes.forEach(function (n) { nss[n.namespace] = true; });
     Object.keys(nss).sort().forEach(function (n) { fNs.appendChild(new Option(n, n)); });
     ports.forEach(function (p) { if (p !== "all") { fPort.appendChild(new Option(p, p)); } });
     [fNs, fPort, fFlows, fRoutes].forEach(function (x) { x.addEventListener("change", filter); });
     var zoom = document.getElementById("f-zoom");
     zoom.addEventListener("click", function () {
-      var full = document.getElementById("graph").classList.toggle("full");
+      var full = !document.getElementById("graph").classList.contains("full");
+      document.querySelectorAll(".drawing").forEach(function (d) {
+        d.classList.toggle("full", full);
+      });
       zoom.textContent = full ? "fit to width" : "actual size";
     });
     filter();

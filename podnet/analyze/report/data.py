@@ -20,7 +20,7 @@ from podnet.analyze.lint.finding import Finding
 from podnet.analyze.matrix import Matrix, compute_matrix
 from podnet.analyze.report.cluster import cluster_policy_data
 from podnet.analyze.report.flows import DrawnNode, node_cells
-from podnet.analyze.report.graph import build_graph, graph_data, graph_dot
+from podnet.analyze.report.graph import Graph, build_graph, graph_data, graph_dot
 from podnet.analyze.report.groups import groups_of
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import NetworkPolicy, Pod
@@ -124,6 +124,23 @@ def _overview(ports: dict[str, dict[str, dict[str, list[Any]]]]) -> dict[str, di
     return out
 
 
+def _focus(m: Matrix, graph: Graph, state: ClusterState, title: str) -> dict[str, Any]:
+    """Per namespace, its own drawing, when the whole one is big (laid out by fdp).
+
+    ``focus[ns]`` is the graph data of :func:`build_graph` with ``focus=ns`` (ids prefixed
+    ``f<i>-``), ``focus_dots[ns]`` its DOT (the page lays it out and drops it).
+    """
+    if graph.layout != "fdp":
+        return {}
+    focus: dict[str, Any] = {}
+    dots: dict[str, str] = {}
+    for i, ns in enumerate(sorted({n.namespace for n in graph.nodes})):
+        g = build_graph(m, graph.level, state, ns)
+        focus[ns] = graph_data(g, f"f{i}-")
+        dots[ns] = graph_dot(g, f"{title}: {ns}", f"f{i}-")
+    return {"focus": focus, "focus_dots": dots}
+
+
 def build_report_data(
     state: ClusterState,
     findings: Sequence[Finding],
@@ -200,6 +217,7 @@ def build_report_data(
         **_cells(m, graph.nodes),
         "graph": graph_data(graph),
         "dot": graph_dot(graph, title),
+        **_focus(m, graph, state, title),
         "pods": len(m.pods),
         "pending": sorted(p.key for p in chosen if p.ip is None),
         "counts": {"connections": total, "allowed": allowed},

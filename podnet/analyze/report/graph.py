@@ -89,6 +89,9 @@ class Graph:
     flows: tuple[Flow, ...]
     services: tuple[ServiceNode, ...]
     layout: str = "dot"  # or "fdp" for big graphs (see BIG_FLOWS)
+    # namespaces drawn as one node standing for their nodes (a focus's other namespaces
+    # that edges reach only as a whole): the DOT has the node "ns:<name>" for the box
+    collapsed: frozenset[str] = frozenset()
 
 
 def _workload(pod: Pod) -> str:
@@ -98,8 +101,18 @@ def _workload(pod: Pod) -> str:
     return f"{pod.namespace}/pod/{pod.name}"
 
 
-def build_graph(m: Matrix, level: str = "workload", state: ClusterState | None = None) -> Graph:
-    """The graph of ``m`` (its pods: those with an IP) at ``level``."""
+def build_graph(
+    m: Matrix,
+    level: str = "workload",
+    state: ClusterState | None = None,
+    focus: str | None = None,
+) -> Graph:
+    """The graph of ``m`` (its pods: those with an IP) at ``level``.
+
+    With ``focus`` (a namespace): only the flows into or out of it, with its nodes and
+    Services and the nodes of other namespaces at the other end of those flows ("any
+    pod" and a namespace's box then mean the pods drawn).
+    """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, not {level!r}")
     labels: dict[str, str] = {}
@@ -129,10 +142,23 @@ def build_graph(m: Matrix, level: str = "workload", state: ClusterState | None =
             n = len(g.pods)
             labels[g.id] = g.label + (f"\n{n} pods" if n > 1 else f"\n{g.pods[0].ip}")
     allowed = node_flows(m, nodes)
+    services = _services(state, owner)
+    if focus is not None:
+        ns_of = {n.key: n.namespace for n in nodes}
+        allowed = {k: v for k, v in allowed.items() if focus in (ns_of[k[0]], ns_of[k[1]])}
+        ends = {k for s, d, _ in allowed for k in (s, d)}
+        nodes = [n for n in nodes if n.namespace == focus or n.key in ends]
+        services = tuple(s for s in services if s.namespace == focus)
     flows, layout = tuple(compress(nodes, allowed)), "dot"
     if sum(1 for f in flows if f.ports) > BIG_FLOWS:
         flows, layout = tuple(compress(nodes, allowed, junctions=False)), "fdp"
-    return Graph(level, tuple(nodes), labels, boxes, flows, _services(state, owner), layout)
+    collapsed: frozenset[str] = frozenset()
+    if focus is not None:
+        alone = {k for f in flows for k in (f.tail, f.head)}
+        collapsed = frozenset(n.namespace for n in nodes if n.namespace != focus) - {
+            n.namespace for n in nodes if n.key in alone
+        }
+    return Graph(level, tuple(nodes), labels, boxes, flows, services, layout, collapsed)
 
 
 def _ports(m: Matrix, classes: Iterable[int]) -> frozenset[str]:
@@ -156,22 +182,24 @@ def _services(state: ClusterState | None, owner: dict[str, str]) -> tuple[Servic
     return tuple(out)
 
 
-def graph_data(g: Graph) -> dict[str, Any]:
+def graph_data(g: Graph, prefix: str = "") -> dict[str, Any]:
     """The graph as JSON-able data keyed by the SVG ids :func:`graph_dot` gives."""
     routes: list[list[str]] = []
     ri = 0
     for s in g.services:
-        routes.append([f"r{ri + k}" for k in range(len(s.targets))])
+        routes.append([f"{prefix}r{ri + k}" for k in range(len(s.targets))])
         ri += len(s.targets)
     return {
         "level": g.level,
         "layout": g.layout,
+        "collapsed": sorted(g.collapsed),
         "nodes": [
-            {"id": f"n{i}", "key": n.key, "namespace": n.namespace} for i, n in enumerate(g.nodes)
+            {"id": f"{prefix}n{i}", "key": n.key, "namespace": n.namespace}
+            for i, n in enumerate(g.nodes)
         ],
         "services": [
             {
-                "id": f"s{i}",
+                "id": f"{prefix}s{i}",
                 "key": s.key,
                 "namespace": s.namespace,
                 "targets": list(s.targets),
@@ -181,7 +209,7 @@ def graph_data(g: Graph) -> dict[str, Any]:
         ],
         "edges": [
             {
-                "id": f"e{i}",
+                "id": f"{prefix}e{i}",
                 "tail": f.tail,
                 "head": f.head,
                 "ports": list(f.ports),
@@ -212,11 +240,12 @@ def _ports_label(ports: Sequence[str]) -> str:
     return shown + (f" +{len(ports) - PORTS_SHOWN}" if len(ports) > PORTS_SHOWN else "")
 
 
-def graph_dot(g: Graph, title: str = "podnet") -> str:
+def graph_dot(g: Graph, title: str = "podnet", prefix: str = "") -> str:
     """DOT source for ``g``: ids n<i> (nodes), s<i> (Services), e<i> (flows), r<i> (routes)."""
     big = g.layout == "fdp"
-    ids = {n.key: f"n{i}" for i, n in enumerate(g.nodes)}
-    sids = {s.key: f"s{i}" for i, s in enumerate(g.services)}
+    p = prefix  # before every id: several drawings share one page
+    ids = {n.key: f"{p}n{i}" for i, n in enumerate(g.nodes)}
+    sids = {s.key: f"{p}s{i}" for i, s in enumerate(g.services)}
     out = [
         f"digraph {q(title)} {{",
         "  graph ["
@@ -235,7 +264,7 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
         out.append(
             "    graph "
             + _attrs(
-                id=f"ns{ci}",
+                id=f"{p}ns{ci}",
                 label=ns,
                 style="rounded,filled",
                 color=col,
@@ -246,7 +275,20 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
             )
         )
         members = [n for n in g.nodes if n.namespace == ns]
-        if members:
+        if ns in g.collapsed:
+            first[ns] = NS_PREFIX + ns
+            what = "pods" if g.level == "pod" else "workloads"
+            attrs = _attrs(
+                id=f"{p}c{ci}",
+                label=f"{len(members)} {what}",
+                color=col,
+                style="rounded,dashed,filled",
+                tooltip=", ".join(n.key for n in members),
+                **{"class": "members"},
+            )
+            out.append(f"    {q(NS_PREFIX + ns)} {attrs}")
+            members = []
+        elif members:
             first[ns] = members[0].key
         boxed: dict[str, list[DrawnNode]] = {}
         for n in members:
@@ -259,7 +301,7 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
             label = box.split("/", 1)[1]
             out.append(
                 "      graph "
-                + _attrs(id=f"wl{ci}_{wi}", label=label, style="rounded,dashed", color=col)
+                + _attrs(id=f"{p}wl{ci}_{wi}", label=label, style="rounded,dashed", color=col)
             )
             out.extend(f"      {q(n.key)} {_node(n, ids, g, col)}" for n in pods)
             out.append("    }")
@@ -280,7 +322,7 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
         out.append(
             f"  {q(ANY)} "
             + _attrs(
-                id="any",
+                id=f"{p}any",
                 label="any pod",
                 shape="ellipse",
                 style="filled",
@@ -292,21 +334,7 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
     junctions = sorted({f.head for f in g.flows if f.head.startswith(JUNCTION)})
     for j in junctions:
         attrs = _attrs(
-            id="j" + j[len(JUNCTION) :],
-            label="",
-            shape="point",
-            width="0.14",
-            style="filled",
-            fillcolor=FLOW_COLOUR,
-            color=FLOW_COLOUR,
-            tooltip="junction: every arrow in continues along every arrow out",
-            **{"class": "junction"},
-        )
-        out.append(f"  {q(j)} {attrs}")
-    junctions = sorted({f.head for f in g.flows if f.head.startswith(JUNCTION)})
-    for j in junctions:
-        attrs = _attrs(
-            id="j" + j[len(JUNCTION) :],
+            id=f"{p}j" + j[len(JUNCTION) :],
             label="",
             shape="point",
             width="0.14",
@@ -323,7 +351,7 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
             out.append(
                 f"  {q('svc:' + s.key)} -> {q(t)} "
                 + _attrs(
-                    id=f"r{ri}",
+                    id=f"{p}r{ri}",
                     style="dashed",
                     color=ROUTE_COLOUR,
                     arrowhead="none",
@@ -348,7 +376,7 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
                 extra["lhead"] = box
         if f.head.startswith(JUNCTION):
             attrs = _attrs(
-                id=f"e{i}",
+                id=f"{p}e{i}",
                 color=FLOW_COLOUR,
                 arrowhead="none",
                 **{"class": "flow feed"},
@@ -362,7 +390,7 @@ def graph_dot(g: Graph, title: str = "podnet") -> str:
         out.append(
             f"  {q(tail)} -> {q(head)} "
             + _attrs(
-                id=f"e{i}",
+                id=f"{p}e{i}",
                 label="" if big else _ports_label(f.ports),
                 color=SOME_COLOUR if partial else FLOW_COLOUR,
                 fontcolor=SOME_COLOUR if partial else "#15803d",

@@ -45,6 +45,11 @@ LEGEND = {  # kind of drawn thing -> (sample SVG, words); see graph.py for the s
         "arrow from a namespace box: from every pod drawn in it; to a box: to every pod in it"
         " serving the port",
     ),
+    "members": (
+        '<rect x="4" y="1" width="28" height="12" rx="4" fill="#ffffff" stroke="#64748b" '
+        'stroke-dasharray="3,2"/>',
+        "another namespace's pods at the ends of these flows, as one (hover: which)",
+    ),
     "junction": (
         '<line x1="2" y1="7" x2="18" y2="7" stroke="#16a34a" stroke-width="1.4"/>'
         '<circle cx="20" cy="7" r="3" fill="#16a34a"/>'
@@ -141,32 +146,49 @@ def legend_kinds(graph: dict[str, Any]) -> list[str]:
         "any": any(e["tail"] == "*" for e in edges),
         "ns": any(e["tail"].startswith("ns:") or e["head"].startswith("ns:") for e in edges),
         "junction": any(e["head"].startswith("j:") for e in edges),
+        "members": bool(graph["collapsed"]),
         "route": any(s["routes"] for s in graph["services"]),
     }
     return [k for k in LEGEND if have[k]]
 
 
-def _drawing(data: dict[str, Any], dot: str) -> str:
-    """The drawing section's body: filter bar, legend and Graphviz's SVG."""
+def _drawing(data: dict[str, Any], dot: str, focus_dots: dict[str, str]) -> str:
+    """The drawing section's body: filter bar, legend and Graphviz's SVGs.
+
+    The whole cluster's drawing, and for a big one a drawing per namespace (hidden; the
+    script shows the one the namespace filter picks). Every legend entry is there, the
+    ones the shown drawing lacks hidden by the script (initially: the whole drawing's).
+    """
     try:
         svg = layout_svg(dot)
+        focus = "".join(
+            f'<div class="scroll drawing focus" data-ns="{escape(ns, quote=True)}" hidden>'
+            f"{layout_svg(src)}</div>"
+            for ns, src in focus_dots.items()
+        )
     except NotSupportedError as e:
         return (
             f"<p class=muted>No drawing: {escape(str(e))}. The matrix below has every verdict.</p>"
         )
+    hint = (
+        " <span class=muted>(many edges: choose a namespace for its own drawing)</span>"
+        if focus_dots
+        else ""
+    )
+    shown = legend_kinds(data["graph"])
     legend = "".join(
-        f'<span class=lg data-legend="{k}"><svg width="36" height="14">{LEGEND[k][0]}</svg>'
-        f"{escape(LEGEND[k][1])}</span>"
-        for k in legend_kinds(data["graph"])
+        f'<span class=lg data-legend="{k}"{"" if k in shown else " hidden"}>'
+        f'<svg width="36" height="14">{LEGEND[k][0]}</svg>{escape(LEGEND[k][1])}</span>'
+        for k in LEGEND
     )
     return f"""<div class=gbar>
 <label>Namespace <select id=f-ns><option value="">all</option></select></label>
 <label>Port <select id=f-port><option value="">all</option></select></label>
 <label><input type=checkbox id=f-flows checked> allowed flows</label>
 <label><input type=checkbox id=f-routes checked> Services</label>
-<button id=f-zoom type=button>actual size</button> <span id=f-count class=muted></span></div>
+<button id=f-zoom type=button>actual size</button> <span id=f-count class=muted></span>{hint}</div>
 <p id=glegend class="legend glegend">{legend}</p>
-<div id=graph class="scroll graph">{svg}</div>"""
+<div id=graph class="scroll drawing">{svg}</div>{focus}"""
 
 
 def _pending(data: dict[str, Any]) -> str:
@@ -185,6 +207,7 @@ def render_report(
     """The page over ``pods`` (default: every pod of ``state``, as ``analyze --all``)."""
     data = build_report_data(state, findings, title, pods)
     dot = data.pop("dot")
+    focus_dots = data.pop("focus_dots", {})
     c = data["counts"]
     pending = f" + {len(data['pending'])} pending" if data["pending"] else ""
     stats = [
@@ -210,7 +233,7 @@ def render_report(
 DNS and policy verdicts (Admin tier, NetworkPolicy, Baseline tier). <span id=rendered></span></div>
 <div class=stats>{stat_html}</div></header>
 <main>
-<section><h2>Cluster</h2>{_drawing(data, dot)}{_pending(data)}</section>
+<section><h2>Cluster</h2>{_drawing(data, dot, focus_dots)}{_pending(data)}</section>
 <section><h2>Connectivity by port</h2>
 <p class="muted">Rows are sources, columns destinations serving the port (a workload's
 pods together); click a cell for the policy explanation.</p>

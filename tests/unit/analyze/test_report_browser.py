@@ -3,7 +3,8 @@
 One browser for the three pages. Per page: no exception, console error or log error;
 the script finished (``data-rendered``); the flow edges Graphviz drew are exactly the
 matrix's allowed pairs (expanded as the page's data says, checked against
-:meth:`Matrix.connections`); the drawing's legend lists exactly the kinds drawn; the
+:meth:`Matrix.connections`); the drawing's legend lists exactly the kinds drawn; at 500
+pods, choosing a namespace shows its own drawing, with exactly the pairs into or out of it; the
 matrix legend lists exactly the statuses of the cells shown, in the all-ports view and in
 a one-port view, with that view's words; the port filter hides exactly the other edges.
 With ``PODNET_REPORT_SHOTS=DIR`` it also writes DIR/report-<pods>.png (docs/).
@@ -18,6 +19,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from support.report_clusters import state_of
 from podnet.analyze.lint.context import context_for_state
 from podnet.analyze.lint.run import lint_context
 from podnet.analyze.matrix import Matrix, compute_matrix
-from podnet.analyze.report.flows import Flow, expand
+from podnet.analyze.report.flows import DrawnNode, Flow, expand
 from podnet.analyze.report.graph import build_graph
 from podnet.analyze.report.groups import groups_of
 from podnet.analyze.report.page import legend_kinds, render_report
@@ -42,35 +44,48 @@ FLAGS = [
     "--hide-scrollbars", "--remote-debugging-port=0", "about:blank",
 ]  # fmt: skip
 PROBE = """JSON.stringify((() => {
-  const q = (s) => Array.from(document.querySelectorAll(s));
+  const q = (s, root) => Array.from((root || document).querySelectorAll(s));
   const view = () => ({
     legend: q('#legend [data-status]').map((e) => [e.dataset.status, e.textContent]),
     cells: Array.from(new Set(q('#matrix td.c').map((e) => e.dataset.status || 'self'))),
   });
-  const out = {
-    rendered: document.body.dataset.rendered,
-    edges: q('#graph g.edge.flow').map((e) => e.id),
-    glegend: q('#glegend [data-legend]').map((e) => e.dataset.legend),
-    drawn: {  // what the SVG has, by Graphviz's classes (graph.py sets them)
-      flow: q('#graph g.edge.flow').some((e) => !e.matches('.some, .feed')),
-      some: q('#graph g.edge.some').length > 0,
-      any: q('#graph g.node.any').length > 0,
-      ns: q('#graph g.edge.ns-end').length > 0,
-      junction: q('#graph g.node.junction').length > 0,
-      route: q('#graph g.edge.route').length > 0,
-    },
-    all: view(),
+  const drawing = () => {  // the drawing shown, what it has by Graphviz's classes
+    const root = q('.drawing').filter((d) => !d.hidden)[0];
+    return {
+      edges: q('g.edge.flow', root).map((e) => e.id),
+      legend: q('#glegend [data-legend]').filter((e) => !e.hidden).map((e) => e.dataset.legend),
+      drawn: {
+        flow: q('g.edge.flow', root).some((e) => !e.matches('.some, .feed')),
+        some: q('g.edge.some', root).length > 0,
+        any: q('g.node.any', root).length > 0,
+        ns: q('g.edge.ns-end', root).length > 0,
+        junction: q('g.node.junction', root).length > 0,
+        members: q('g.node.members', root).length > 0,
+        route: q('g.edge.route', root).length > 0,
+      },
+    };
   };
+  const out = { rendered: document.body.dataset.rendered, whole: drawing(), all: view() };
   const tab = q('#tabs button')[1];
   out.port = tab.dataset.port;
   tab.click();
   out.one = view();
-  const sel = document.getElementById('f-port');
-  sel.value = out.port;
-  sel.dispatchEvent(new Event('change'));
+  const set = (id, value) => {
+    const sel = document.getElementById(id);
+    sel.value = value;
+    sel.dispatchEvent(new Event('change'));
+  };
+  set('f-port', out.port);
   out.shown = q('#graph g.edge.flow').filter((e) => e.style.display !== 'none').map((e) => e.id);
-  sel.value = '';
-  sel.dispatchEvent(new Event('change'));
+  set('f-port', '');
+  const focus = q('.drawing.focus');
+  if (focus.length) {
+    out.ns = focus[focus.length - 1].dataset.ns;
+    set('f-ns', out.ns);
+    out.focus = drawing();
+    out.focus.shown = q('.drawing').filter((d) => !d.hidden).map((d) => d.id || d.dataset.ns);
+    set('f-ns', '');
+  }
   document.querySelector('#tabs button').click();
   return out;
 })())"""
@@ -185,6 +200,23 @@ async def browse(pages: dict[int, Path], shots: Path | None) -> dict[int, dict[s
     return out
 
 
+def check_drawing(
+    got: dict[str, Any],
+    graph: dict[str, Any],
+    nodes: Sequence[DrawnNode],
+    want: dict[tuple[str, str, str], bool],
+) -> None:
+    """Graphviz drew every edge of ``graph``; they are the pairs ``want``; legend = drawn."""
+    by_id = {e["id"]: e for e in graph["edges"]}
+    assert sorted(got["edges"]) == sorted(by_id)
+    drawn = [
+        Flow(e["tail"], e["head"], tuple(e["ports"]), tuple(e["partial"]))
+        for e in (by_id[i] for i in got["edges"])
+    ]
+    assert expand(drawn, nodes) == want
+    assert set(got["legend"]) == {k for k, there in got["drawn"].items() if there}
+
+
 def truth(m: Matrix) -> dict[tuple[str, str, str], bool]:
     node_of = {p.key: g.id for g in groups_of(m.pods) for p in g.pods}
     total: Counter[tuple[str, str, str]] = Counter()
@@ -206,7 +238,8 @@ def test_report_in_chromium(tmp_path: Path) -> None:
         pages[size] = tmp_path / f"r{size}.html"
         pages[size].write_text(html)
         m = compute_matrix(state, pods)
-        expected[size] = (m, {"graph": build_graph(m, "workload", state), "html": html})
+        graph = build_graph(m, "workload", state)
+        expected[size] = (m, {"graph": graph, "html": html, "state": state})
     shots = os.environ.get("PODNET_REPORT_SHOTS")
     seen = asyncio.run(browse(pages, Path(shots) if shots else None))
     for size in SIZES:
@@ -215,20 +248,17 @@ def test_report_in_chromium(tmp_path: Path) -> None:
         g = exp["graph"]
         assert got["rendered"] == "ok" and got["errors"] == [], (size, got["errors"])
         data = json.loads(exp["html"].split('id="report-data">', 1)[1].split("</script>", 1)[0])
-        by_id = {e["id"]: e for e in data["graph"]["edges"]}
-        assert sorted(got["edges"]) == sorted(by_id)  # Graphviz drew every edge
-        drawn = [
-            Flow(
-                by_id[i]["tail"],
-                by_id[i]["head"],
-                tuple(by_id[i]["ports"]),
-                tuple(by_id[i]["partial"]),
-            )
-            for i in got["edges"]
-        ]
-        assert expand(drawn, g.nodes) == truth(m), size
-        assert got["glegend"] == legend_kinds(data["graph"])
-        assert set(got["glegend"]) == {k for k, there in got["drawn"].items() if there}
+        whole = truth(m)
+        check_drawing(got["whole"], data["graph"], g.nodes, whole)
+        assert got["whole"]["legend"] == legend_kinds(data["graph"])
+        if size == 500:  # big: fdp, and a drawing per namespace
+            ns = got["ns"]
+            assert got["focus"]["shown"] == [ns]  # the whole drawing hidden
+            part = {k: v for k, v in whole.items() if ns in {e.split("/")[0] for e in k[:2]}}
+            nodes = build_graph(m, "workload", exp["state"], ns).nodes
+            check_drawing(got["focus"], data["focus"][ns], nodes, part)
+        else:
+            assert "focus" not in got
         for view, words in WORDS.items():
             legend = dict(got[view]["legend"])
             assert set(legend) == set(got[view]["cells"]), (size, view)
@@ -236,5 +266,6 @@ def test_report_in_chromium(tmp_path: Path) -> None:
                 assert status == "self" or words[status] in text, (size, view, status, text)
         port = got["port"]
         want = {e["id"] for e in data["graph"]["edges"] if port in e["ports"]}
+        by_id = {e["id"]: e for e in data["graph"]["edges"]}
         shown = {i for i in got["shown"] if by_id[i]["ports"]}  # not junction feeders
         assert shown == want, size

@@ -28,13 +28,13 @@ from podnet.analyze.report.flows import (
     compress,
     expand,
 )
-from podnet.analyze.report.graph import BIG_FLOWS, build_graph, matrix_dot
+from podnet.analyze.report.graph import BIG_FLOWS, build_graph, graph_dot, matrix_dot
 from podnet.analyze.report.groups import groups_of
 from podnet.analyze.report.page import legend_kinds
 from podnet.cli.main import main
-from podnet.control.cluster import build_cluster
+from podnet.control.cluster import build_cluster, user_pods
 from podnet.errors import Location
-from podnet.manifests import from_documents
+from podnet.manifests import from_documents, load_paths
 
 Truth = dict[tuple[str, str, str], bool]
 GVPR = shutil.which("gvpr")
@@ -118,6 +118,20 @@ def test_dot_edges_random_clusters_with_tiers(seed: int) -> None:
         dot = matrix_dot(m, level=level)
         g = build_graph(m, level)
         assert expand(parsed_flows(dot), g.nodes) == truth(m, level), level
+
+
+@pytest.mark.skipif(GVPR is None, reason="graphviz (gvpr) not installed")
+@pytest.mark.parametrize("size", [50, 500])
+def test_focus_graph_is_the_pairs_into_or_out_of_a_namespace(size: int) -> None:
+    _, state, pods = state_of(size)
+    m = compute_matrix(state, pods)
+    whole = truth(m, "workload")
+    for ns in sorted({p.namespace for p in m.pods})[:3]:
+        g = build_graph(m, "workload", state, ns)
+        part = {k: v for k, v in whole.items() if ns in {e.split("/")[0] for e in k[:2]}}
+        assert expand(parsed_flows(graph_dot(g, ns)), g.nodes) == part
+        assert all(s.namespace == ns for s in g.services)
+        assert ns not in g.collapsed
 
 
 def test_default_allow_is_one_edge_per_destination() -> None:
@@ -219,3 +233,15 @@ def test_cli_report_counts_pods_as_analyze(
     pods = int(first.split(" pods")[0])
     assert f"<div class=stat><b>{pods}</b>pods" in out.read_text()
     assert pods == (4 if extra else 3)  # the cluster DNS pod only with --all
+
+
+def test_analyze_dot_is_the_reports_drawing(capsys: pytest.CaptureFixture[str]) -> None:
+    """`podnet analyze -o dot --level workload` writes the DOT the report lays out."""
+    paths = [REPO / "examples/shop/base", REPO / "examples/shop/broken"]
+    files = [a for p in paths for a in ("-f", str(p))]
+    assert main(["analyze", *files, "-o", "dot", "--level", "workload"]) == 0
+    cli = capsys.readouterr().out
+    manifests = load_paths([str(p) for p in paths])
+    state = build_cluster(manifests)
+    report = build_report_data(state, [], "t", user_pods(manifests, state))["dot"]
+    assert cli.split("\n", 1)[1] == report.split("\n", 1)[1]  # all but the graph's name
