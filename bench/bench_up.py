@@ -705,6 +705,12 @@ def bench_scale(
             None if all_served is None else round(all_served, 2)
         )
         result["at_end_running_ready_served"] = state.counts()
+        if all_served is None:  # why not: the pods' phases and reasons, counted
+            pods = api.json("GET", f"/api/v1/namespaces/{ns}/pods")["items"]
+            why = collections.Counter(
+                f"{p['status'].get('phase')}/{p['status'].get('reason', '')}" for p in pods
+            )
+            result["at_end_pod_phase_reason"] = dict(why)
         result["timeline_s_pods_bound_running_served"] = timeline
         result["up_cpu_s_during_scale"] = round(_cpu_s(up.proc.pid) - cpu0, 2)
         if spy:
@@ -731,6 +737,7 @@ def bench_scale(
         for w in watches:
             w.close()
         result["teardown"] = up.stop(timeout=300)
+        result["up_stderr_tail"] = [text for _, text in up.lines[-15:]]
     return result
 
 

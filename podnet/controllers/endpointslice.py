@@ -357,15 +357,26 @@ class EndpointSliceController(Controller):
         self.queue.add(obj_key(new))
 
     def _on_pod(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        """The Services a pod change concerns (endpoint/controller_utils.go
+        GetServicesToUpdateOnPodChange): on an add or delete, those selecting it; on
+        an update that changes its endpoint, those selecting it before or after; on
+        one that changes only its labels, those it joined or left (a pod that stays
+        in a Service with the same endpoint changes none of its slices)."""
         assert new is not None
-        if old is not None and type_ == "MODIFIED" and not _pod_changed(old, new):
-            return
-        pods = [p for p in (old, new) if p is not None]
+        pod_changed, labels_changed = True, False
+        if old is not None and type_ == "MODIFIED":
+            pod_changed, labels_changed = _pod_changed(old, new)
+            if not pod_changed and not labels_changed:
+                return
         for svc in self.services.by_index("namespace", namespace(new)):
             selector = (svc.get("spec") or {}).get("selector") or {}
             if not selector:
                 continue
-            if any(all(labels(p).get(k) == v for k, v in selector.items()) for p in pods):
+            now = all(labels(new).get(k) == v for k, v in selector.items())
+            before = old is not None and all(labels(old).get(k) == v for k, v in selector.items())
+            # determineNeededServiceUpdates: the union when the endpoint changed,
+            # else the symmetric difference
+            if (now or before) if pod_changed else (now != before):
                 self.queue.add_after(obj_key(svc), BATCH_PERIOD)
 
     def _on_slice(self, type_: str, old: Obj | None, new: Obj | None) -> None:
@@ -549,13 +560,19 @@ class EndpointSliceController(Controller):
         self.registry.update(ENDPOINTS, ns, name(svc), fresh)
 
 
-def _pod_changed(old: Obj, new: Obj) -> bool:
-    """podEndpointsChanged / the fields endpoints depend on."""
-    return (
+def _pod_changed(old: Obj, new: Obj) -> tuple[bool, bool]:
+    """podEndpointsChanged: (the pod's endpoint changed, its labels or hostname and
+    subdomain changed). The endpoint: deletion, readiness, IPs, and (podnet's
+    pod_endpoint leaves finished pods out) phase and nodeName."""
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    labels_changed = labels(old) != labels(new) or any(
+        old_spec.get(f) != new_spec.get(f) for f in ("hostname", "subdomain")
+    )
+    pod_changed = (
         pod_ip(old) != pod_ip(new)
         or pod_ready(old) != pod_ready(new)
         or deleting(old) != deleting(new)
-        or labels(old) != labels(new)
         or pod_phase(old) != pod_phase(new)
-        or (old.get("spec") or {}).get("nodeName") != (new.get("spec") or {}).get("nodeName")
+        or old_spec.get("nodeName") != new_spec.get("nodeName")
     )
+    return pod_changed, labels_changed

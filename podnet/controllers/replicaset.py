@@ -14,7 +14,7 @@ labels edited) is released and replaced.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from podnet.apiserver.errors import ApiError
@@ -55,14 +55,18 @@ BATCH_PERIOD = 0.05
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
-def _counted_fields(pod: Obj) -> tuple[Any, ...]:
+def _counted_fields(
+    pod: Obj, label_view: Callable[[dict[str, str]], Any] = dict
+) -> tuple[Any, ...]:
+    """What a set's sync reads of a pod: its labels through ``label_view`` (for an owned
+    pod, only whether the selector and the template's labels match them)."""
     ready = condition(pod, "Ready") or {}
     return (
         pod_phase(pod),
         ready.get("status"),
         ready.get("lastTransitionTime"),
         deleting(pod),
-        labels(pod),
+        label_view(labels(pod)),
         meta(pod).get("ownerReferences"),
     )
 
@@ -211,7 +215,8 @@ class ReplicaSetController(Controller):
             old_owner = owner_key(old, self.res)
             if old_owner is not None and old_owner != owner:
                 self.queue.add(old_owner)
-            if _counted_fields(old) == _counted_fields(new):
+            view = self._label_view(owner)
+            if _counted_fields(old, view) == _counted_fields(new, view):
                 return  # nothing the set counts or claims by changed (e.g. containerStatuses)
         if owner is not None:
             # pod changes within the batch period make one sync (it reads all the set's pods)
@@ -221,6 +226,27 @@ class ReplicaSetController(Controller):
             for rs in self.sets.by_index("namespace", namespace(new)):
                 if selector_matches(self.selector(rs), labels(new)):
                     self.queue.add(obj_key(rs))
+
+    def _label_view(self, owner: str | None) -> Callable[[dict[str, str]], Any]:
+        """What a sync of ``owner`` reads of a pod's labels: whether its selector takes
+        them (claim) and whether they carry the template's labels
+        (fullyLabeledReplicas). A label edit that changes neither (``kubectl label``
+        of something else) then queues no sync that would find nothing to do; the
+        labels whole when the owner is not (yet) in the cache."""
+        rs = self.sets.get(owner) if owner is not None else None
+        if rs is None:
+            return dict
+        sel = self.selector(rs)
+        spec = rs.get("spec") or {}
+        wanted = (((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}).items()
+
+        def view(pod_labels: dict[str, str]) -> tuple[bool, bool]:
+            return (
+                selector_matches(sel, pod_labels),
+                all(pod_labels.get(k) == v for k, v in wanted),
+            )
+
+        return view
 
     def selector(self, rs: Obj) -> LabelSelector | None:
         """A ReplicaSet's LabelSelector; a ReplicationController's plain map (its

@@ -104,6 +104,9 @@ class Kubelet:
         self._store: dict[str, dict[str, Obj]] = {r.plural: {} for r in (PODS, *WATCHED)}
         self._converters = {r.plural: Converter(self._warn) for r in WATCHED}
         self._queue: queue.Queue[tuple[Resource, str, Obj]] = queue.Queue()
+        # chunks whose sandboxes exist, waiting for their IPs to be applied (see _start)
+        self._starts: queue.Queue[tuple[list[PodRecord], list[Pod], int]] = queue.Queue()
+        self._start_lock = threading.Lock()  # a chunk's containers start; or a kill
         self._running = False
         self._warned: set[str] = set()
         self.status = StatusManager(registry, self._lock, self._pods.get, self._warn)
@@ -130,6 +133,7 @@ class Kubelet:
             self._spawn(f"kubelet-watch-{res.plural}", self._watch, res, w)
         self._start_static()
         self._spawn("kubelet-sync", self._sync_loop)
+        self._spawn("kubelet-start", self._start_loop)
         self.status.start()
 
     def stop(self) -> None:
@@ -232,7 +236,7 @@ class Kubelet:
             if rec is not None:
                 rec.obj = newer(rec.obj, obj)
                 labels = (obj.get("metadata") or {}).get("labels") or {}
-                if rec.placed and labels != rec.pod.labels:
+                if (rec.placed or rec.sandboxed) and labels != rec.pod.labels:
                     self.cluster.relabel_pod(key, labels)
                 continue
             new = self._admit(obj)
@@ -280,20 +284,33 @@ class Kubelet:
         return rec if start else None
 
     def _start(self, recs: list[PodRecord]) -> None:
-        """Sandboxes in chunks of :data:`CHUNK`, pipelined: while the sync thread tells
-        every node one chunk's pod IPs, the next chunk's sandboxes are created; then the
-        first chunk's containers start. One sandbox batch of hundreds of pods would
-        start no container until all of them existed and were synced: pods turned
-        Running in long steps (bench/README.md, the up section)."""
-        prev: tuple[list[PodRecord], list[Pod], int] | None = None
+        """Sandboxes in chunks of :data:`CHUNK`, each handed to the start thread, which
+        starts a chunk's containers once the paced sync has told every node its pod
+        IPs. One sandbox batch of hundreds of pods would start no container until all
+        of them existed and were synced: pods turned Running in long steps. Waiting
+        for each chunk's sync here (one chunk ahead) made one paced sync, and its rest,
+        per chunk: a thousand pods waited out ten of them in turn, with the sync thread
+        mostly resting (bench/README.md, the up section). Now sandboxes are made as fast
+        as pods are bound, and one sync covers every chunk made meanwhile."""
         for i in range(0, len(recs), CHUNK):
             chunk = recs[i : i + CHUNK]
             placed = self._sandboxes(chunk)
-            if prev is not None:
-                self._after_sync(*prev)
-            prev = None if placed is None else (chunk, placed, self.cluster.sync_mark())
-        if prev is not None:
-            self._after_sync(*prev)
+            if placed is not None:
+                for rec in chunk:
+                    rec.sandboxed = True
+                self._starts.put((chunk, placed, self.cluster.sync_mark()))
+
+    def _start_loop(self) -> None:
+        """The start thread: chunks in the order their sandboxes were made."""
+        while self._running:
+            try:
+                item = self._starts.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._after_sync(*item)
+            except Exception as e:  # keep serving: one chunk must not stop the node
+                self._warn(f"start: {type(e).__name__}: {e}")
 
     def _after_sync(self, recs: list[PodRecord], placed: list[Pod], mark: int) -> None:
         """Start the containers once their IPs are applied (as add_pods' own wait)."""
@@ -323,8 +340,16 @@ class Kubelet:
             return None
 
     def _containers(self, recs: list[PodRecord], placed: list[Pod]) -> None:
-        for rec, pod in zip(recs, placed, strict=True):
-            rec.pod, rec.placed = pod, True
+        """Start the chunk's containers, but not those of pods being killed meanwhile
+        (a kill waits for a chunk's starts in progress: :meth:`_terminate`)."""
+        with self._start_lock:
+            pairs = [(r, p) for r, p in zip(recs, placed, strict=True) if not r.terminating]
+            for rec, pod in pairs:
+                rec.pod, rec.placed = pod, True
+            if pairs:
+                self._start_containers([r for r, _ in pairs], [p for _, p in pairs])
+
+    def _start_containers(self, recs: list[PodRecord], placed: list[Pod]) -> None:
         if self._no_containers:
             self._fake_running(recs)
             return
@@ -382,8 +407,10 @@ class Kubelet:
 
     def _terminate(self, rec: PodRecord, grace: float) -> None:
         key = rec.pod.key
+        with self._start_lock:  # its chunk's containers may be starting: let them
+            sandboxed = rec.placed or rec.sandboxed
         try:
-            if rec.placed:
+            if sandboxed:
                 self.cluster.remove_pod(key, grace=grace)
         except PodnetError as e:
             self._warn(f"{key}: {e}")

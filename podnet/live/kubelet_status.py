@@ -66,7 +66,8 @@ class PodRecord:
     host_ip: str
     admitted: float = field(default_factory=time.time)
     static: bool = False  # LiveCluster's own (the DNS pod): mirrored, never stopped
-    placed: bool = False
+    placed: bool = False  # its containers were started (exec, attach, relabel)
+    sandboxed: bool = False  # it has a sandbox and an IP (removed when killed)
     terminating: bool = False
     error: EventTuple | None = None  # admission failed: (reason, message) in status
     status: PodStatus | None = None
