@@ -133,8 +133,8 @@ class LiveCluster:
         self._allocator = PodIPAllocator.from_state(state)
         images = default_registry(self.state_dir / "images")
         check_images(images, state.pods)  # before anything exists that must be undone
-        oci = make_launcher(self.state_dir, images)
         self.sandbox = Sandbox.enter(self._tmp.name)  # the init removes it if we are killed
+        oci = make_launcher(self.state_dir, images)  # after enter: rootless is known then
         self.sandbox.add_nodes(state.nodes)
         self.sandbox.add_pods([p for p in state.pods if p.ip is not None])
         tables: dict[str, NodeTables] = {}

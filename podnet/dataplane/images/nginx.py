@@ -29,11 +29,25 @@ def html_root() -> str:
     return HTML_ROOTS[0]
 
 
-def render_config(prefix: Path, port: int, *, root_user: bool) -> str:
-    """The nginx.conf for one container (pure)."""
+def single_id_userns() -> bool:
+    """Whether podnet runs rootless: a user namespace that maps one id, where
+    setgroups(2) is denied (user_namespaces(7))."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            return sum(int(r.split()[2]) for r in f if r.strip()) <= 1
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def render_config(prefix: Path, port: int, *, root_user: bool, rootless: bool = False) -> str:
+    """The nginx.conf for one container (pure).
+
+    Rootless, nginx runs without a master process: a worker started as root calls
+    initgroups(3), which fails where setgroups is denied, and exits."""
     temp = {n: prefix / n for n in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     lines = [
         *(["user root;"] if root_user else []),
+        *(["master_process off;"] if rootless else []),
         "worker_processes 1;",
         f"pid {prefix / 'nginx.pid'};",
         "error_log stderr notice;",
@@ -66,7 +80,8 @@ def preparer(nginx: str, port: int) -> Prepare:
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (prefix / sub).mkdir(parents=True, exist_ok=True)
         conf = prefix / "nginx.conf"
-        conf.write_text(render_config(prefix, port, root_user=os.geteuid() == 0))
+        root = os.geteuid() == 0
+        conf.write_text(render_config(prefix, port, root_user=root, rootless=single_id_userns()))
         rest = argv[1:]
         has_daemon = any(
             a == "-g" and i + 1 < len(rest) and "daemon" in rest[i + 1] for i, a in enumerate(rest)

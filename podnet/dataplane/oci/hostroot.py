@@ -14,6 +14,7 @@ mounted read-only: nothing in it is secret and nothing writes to it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -91,11 +92,19 @@ class HostRoot:
 
 def python_paths() -> list[str]:
     """podnet's package, the virtualenv (site-packages: dnslib) and the interpreter's
-    installation, each only when it is not under /usr already."""
+    installation, each only when it is not under /usr already; dnslib's package when
+    none of these holds it."""
     paths = [str(Path(PODNET_ROOT) / "podnet"), sys.prefix, sys.base_prefix]
     real = os.path.realpath(sys.executable)
     if not any(real.startswith(p.rstrip("/") + "/") for p in paths[1:]):
         paths.append(os.path.dirname(real))
+    # the DNS server's one dependency, wherever it is installed (a rootless run puts
+    # it beside podnet in one directory, which is not bound whole)
+    spec = importlib.util.find_spec("dnslib")
+    if spec is not None and spec.submodule_search_locations:
+        dnslib = str(spec.submodule_search_locations[0])
+        if not any(dnslib.startswith(p.rstrip("/") + "/") for p in paths):
+            paths.append(dnslib)
     out: list[str] = []
     for p in paths:
         if p.startswith("/usr/") or p == "/usr" or p in out:

@@ -33,7 +33,7 @@ from podnet.dataplane.images.image import Image
 from podnet.dataplane.oci import bpf, hostroot, seccomp
 from podnet.dataplane.oci import caps as capsets
 from podnet.dataplane.oci.crun import OciBinary, find
-from podnet.dataplane.oci.security import Security, resolve
+from podnet.dataplane.oci.security import CreateContainerConfigError, Security, resolve
 from podnet.dataplane.oci.spec import ContainerConfig, Mount, bind, process_only, render
 
 # crun's own environment: it needs nothing of podnet's (the container's is in config.json)
@@ -95,6 +95,7 @@ class OciLauncher:
         self.python_images = python_images
         self.mount_points = mount_points  # bound read-only into every container
         self.bounding = capsets.bounding()
+        self.rootless = single_id_userns()
         self.root = hostroot.make(state_dir, mount_points=mount_points)
         self._seccomp: dict[tuple[str, ...], tuple[dict[str, Any], str | None]] = {}
         self._lock = threading.Lock()
@@ -130,6 +131,12 @@ class OciLauncher:
         if private_dir is not None:  # the image's per-container files (nginx's config)
             extra.append(bind(str(private_dir), writable=True))
         profile, compiled = self._profile(caps)
+        if self.rootless and (sec.uid != 0 or sec.gid != 0 or sec.groups):
+            raise CreateContainerConfigError(
+                f"rootless podnet maps only uid/gid 0 into its user namespace; "
+                f"runAsUser/runAsGroup {sec.uid}:{sec.gid} (or supplementalGroups) "
+                "needs podnet run as root"
+            )
         if overlay is not None:
             # a real image: its own files, the pod's hosts/resolv.conf/hostname, the
             # extra binds; its root writable unless readOnlyRootFilesystem
@@ -158,6 +165,7 @@ class OciLauncher:
             privileged=sec.privileged,
             mounts=all_mounts,
             pid_namespace=pid_namespace,
+            rootless=self.rootless,
         )
 
     @staticmethod
@@ -192,6 +200,17 @@ class OciLauncher:
     def finished(started: Started) -> None:
         """The run is over: its bundle goes (crun removed its own state)."""
         shutil.rmtree(started.bundle, ignore_errors=True)
+
+
+def single_id_userns() -> bool:
+    """Whether this process is in a user namespace that maps a single id (rootless
+    podnet: uid 0 is the user who started it, nothing else is mapped)."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            rows = [ln.split() for ln in f if ln.strip()]
+    except OSError:
+        return False
+    return sum(int(r[2]) for r in rows) <= 1
 
 
 def container_pids(crun_pid: int) -> list[int]:

@@ -76,9 +76,13 @@ def tmpfs(destination: str, *, mode: str = "1777", readonly: bool = False) -> Mo
     return Mount(destination, "tmpfs", "tmpfs", opts)
 
 
-def default_mounts(*, privileged: bool = False) -> tuple[Mount, ...]:
-    """containerd's ``defaultMounts``: /proc, /dev (tmpfs), devpts, shm, mqueue, /sys."""
+def default_mounts(*, privileged: bool = False, rootless: bool = False) -> tuple[Mount, ...]:
+    """containerd's ``defaultMounts``: /proc, /dev (tmpfs), devpts, shm, mqueue, /sys.
+
+    Rootless, devpts loses ``gid=5``: the tty group is not mapped in a user namespace
+    that maps one id (mounting it fails with EINVAL), as rootless podman drops it."""
     sys_opts = ("nosuid", "noexec", "nodev", "rw" if privileged else "ro")
+    pts = ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620")
     return (
         Mount("/proc", "proc", "proc", ("nosuid", "noexec", "nodev")),
         Mount("/dev", "tmpfs", "tmpfs", ("nosuid", "strictatime", "mode=755", "size=65536k")),
@@ -86,7 +90,7 @@ def default_mounts(*, privileged: bool = False) -> tuple[Mount, ...]:
             "/dev/pts",
             "devpts",
             "devpts",
-            ("nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
+            pts if rootless else (*pts, "gid=5"),
         ),
         Mount(
             "/dev/shm", "shm", "tmpfs", ("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")
@@ -116,6 +120,7 @@ class ContainerConfig:
     mounts: tuple[Mount, ...] = ()  # after the default mounts, in this order
     pid_namespace: str | None = None  # a path to join; None: a new one
     annotations: tuple[tuple[str, str], ...] = field(default=())
+    rootless: bool = False  # in a user namespace mapping one id
 
 
 def render(cfg: ContainerConfig) -> dict[str, Any]:
@@ -148,7 +153,8 @@ def render(cfg: ContainerConfig) -> dict[str, Any]:
     annotations = dict(cfg.annotations)
     if cfg.seccomp_bpf is not None and not cfg.privileged:
         annotations["run.oci.seccomp_bpf_data"] = cfg.seccomp_bpf
-    mounts = [m.render() for m in (*default_mounts(privileged=cfg.privileged), *cfg.mounts)]
+    defaults = default_mounts(privileged=cfg.privileged, rootless=cfg.rootless)
+    mounts = [m.render() for m in (*defaults, *cfg.mounts)]
     doc: dict[str, Any] = {
         "ociVersion": "1.0.2",
         "process": process,

@@ -26,6 +26,7 @@ EOF on stdin ends this process; the holders live on until the cluster init dies.
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import signal
@@ -37,6 +38,7 @@ CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWNET = 0x40000000
+MS_RDONLY = 0x1
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
@@ -68,6 +70,18 @@ def _mount(
     _check(rc, f"mount {source or ''} {target} ({fstype or 'bind'})")
 
 
+def _hide_unified() -> None:
+    """Detach /sys/fs/cgroup/unified; in a user namespace (rootless) that mount is
+    locked to its parent (EINVAL), so cover it with an empty read-only tmpfs instead."""
+    if libc.umount2(CGROUP_UNIFIED.encode(), MNT_DETACH) == 0:
+        return
+    if ctypes.get_errno() != errno.EINVAL:
+        _check(-1, f"umount {CGROUP_UNIFIED}")
+    _mount(
+        "podnet", CGROUP_UNIFIED, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=4k"
+    )
+
+
 def _set_up(hostname: str, files: list[list[str]]) -> None:
     """What podnet's preexec_fn did: the pod's namespaces, hostname, files and /proc.
 
@@ -78,7 +92,7 @@ def _set_up(hostname: str, files: list[list[str]]) -> None:
     _check(libc.sethostname(raw, len(raw)), "sethostname")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here reaches the host
     if os.path.ismount(CGROUP_UNIFIED):
-        _check(libc.umount2(CGROUP_UNIFIED.encode(), MNT_DETACH), f"umount {CGROUP_UNIFIED}")
+        _hide_unified()
     _mount("podnet", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
     for i, (path, text) in enumerate(files):
         src = f"{SCRATCH}/{i}"
