@@ -11,7 +11,8 @@ JSON::
                       "detail": <prober's why>, "reason": <engine's reason>,
                       "service": "ns/name" (via service only)}, ...],
      "summary": {"probes", "allowed", "denied", "unsupported", "no service",
-                 "disagreements"}}
+                 ["error",] "disagreements"},
+     ["notes": [...] (--cluster: objects changed during the run)]}
 
 The table: per port/protocol, the observed grid next to the predicted one (rows =
 from, columns = to), then every disagreement on its own line with the engine's reason.
@@ -58,8 +59,12 @@ def observation_json(o: Observation, via: str) -> dict[str, Any]:
 
 
 def summary(report: ProbeReport) -> dict[str, int]:
+    """The counts; ``error`` (``--cluster``: a probe that could not run) only when some did."""
     obs = report.observations
-    return {"probes": len(obs), **counts(obs), "disagreements": len(disagreements(obs))}
+    got = counts(obs)
+    if not got[ERROR]:
+        del got[ERROR]
+    return {"probes": len(obs), **got, "disagreements": len(disagreements(obs))}
 
 
 def to_json(report: ProbeReport) -> dict[str, Any]:
@@ -127,7 +132,7 @@ def format_table(report: ProbeReport) -> str:
         f"{len(report.pods)} pods, {s['probes']} probes via {report.via}: "
         f"{s[ALLOWED]} allowed, {s[DENIED]} denied, {s[UNSUPPORTED]} unsupported, "
         f"{s[NO_SERVICE]} no service"
-        + (f", {s[ERROR]} failed to run" if s[ERROR] else "")
+        + (f", {s[ERROR]} failed to run" if s.get(ERROR) else "")
         + f"; {s['disagreements']} disagree with the prediction"
     )
     parts = [head]
