@@ -30,11 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from podnet.dataplane.images.image import Image
+from podnet.dataplane.images.user import container_ids
 from podnet.dataplane.oci import bpf, hostroot, seccomp
 from podnet.dataplane.oci import caps as capsets
 from podnet.dataplane.oci.crun import OciBinary, find
 from podnet.dataplane.oci.security import CreateContainerConfigError, Security, resolve
 from podnet.dataplane.oci.spec import ContainerConfig, Mount, bind, process_only, render
+from podnet.errors import ImageError
 
 # crun's own environment: it needs nothing of podnet's (the container's is in config.json)
 CRUN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
@@ -131,12 +133,17 @@ class OciLauncher:
         if private_dir is not None:  # the image's per-container files (nginx's config)
             extra.append(bind(str(private_dir), writable=True))
         profile, compiled = self._profile(caps)
-        if self.rootless and (sec.uid != 0 or sec.gid != 0 or sec.groups):
-            raise CreateContainerConfigError(
-                f"rootless podnet maps only uid/gid 0 into its user namespace; "
-                f"runAsUser/runAsGroup {sec.uid}:{sec.gid} (or supplementalGroups) "
-                "needs podnet run as root"
-            )
+        uid, gid, groups = sec.uid, sec.gid, sec.groups
+        if overlay is not None:
+            # user and group names resolved in the image's own /etc (containerd's CRI)
+            try:
+                ids = container_ids(
+                    overlay.lower, image.user, security.run_as_user, security.run_as_group
+                )
+            except ImageError as e:
+                raise CreateContainerConfigError(str(e)) from None
+            uid, gid = ids.uid, ids.gid
+            groups = tuple(dict.fromkeys((*ids.additional_gids, *sec.groups)))
         if overlay is not None:
             # a real image: its own files, the pod's hosts/resolv.conf/hostname, the
             # extra binds; its root writable unless readOnlyRootFilesystem
@@ -149,14 +156,20 @@ class OciLauncher:
             all_mounts = self.root.mounts(
                 python=python, readonly=sec.read_only_root, extra=tuple(extra)
             )
+        if self.rootless and (uid != 0 or gid != 0 or groups):
+            raise CreateContainerConfigError(
+                f"rootless podnet maps only uid/gid 0 into its user namespace; user "
+                f"{uid}:{gid} (runAsUser/runAsGroup, the image's User or "
+                "supplementalGroups) needs podnet run as root"
+            )
         return ContainerConfig(
             args=tuple(argv),
             env=tuple(env.items()),
             root=root,
             cwd=cwd or image.workdir or "/",
-            uid=sec.uid,
-            gid=sec.gid,
-            groups=sec.groups,
+            uid=uid,
+            gid=gid,
+            groups=groups,
             caps=caps,
             no_new_privileges=sec.no_new_privileges,
             seccomp=None if sec.privileged else profile,

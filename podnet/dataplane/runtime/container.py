@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from podnet.dataplane.images.image import Image, PrepareContext
+from podnet.dataplane.images.store import hold
 from podnet.dataplane.oci.launcher import (
     CRUN_ENV,
     OciLauncher,
@@ -94,6 +95,7 @@ class ContainerRunner:
         # open while its process runs, each run gets a new pipe (docker's OpenStdin)
         self._stdin: int | None = None
         self.started: Started | None = None  # the OCI run in progress
+        self._held: int | None = None  # a real image's hold (images.store.hold)
 
     def _signal(self, proc: subprocess.Popen[bytes], sig: int) -> None:
         if self.cfg.oci is not None and sig == signal.SIGKILL:
@@ -152,8 +154,15 @@ class ContainerRunner:
             overlay=overlay,
         )
         if overlay is not None:
-            overlay.make_dirs()
-            self._in_pod(overlay.mount_argv(), "mount the image's overlay")
+            # the image's files stay while the container runs (podnet image rm waits)
+            self._held = hold(self.image)
+            try:
+                overlay.make_dirs()
+                self._in_pod(overlay.mount_argv(), "mount the image's overlay")
+            except BaseException:
+                os.close(self._held)
+                self._held = None
+                raise
         self.started, run_argv = oci.prepare(self.private_dir(), cid, config, overlay)
         return run_argv, dict(CRUN_ENV), None
 
@@ -170,6 +179,9 @@ class ContainerRunner:
         """The run is over: unmount its overlay, remove its bundle."""
         started, oci = self.started, self.cfg.oci
         self.started = None
+        if self._held is not None:
+            os.close(self._held)
+            self._held = None
         if started is None or oci is None:
             return
         if started.overlay is not None:

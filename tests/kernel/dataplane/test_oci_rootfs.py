@@ -69,6 +69,7 @@ def _rootfs(root: Path) -> None:
     (root / "etc").mkdir()
     (root / "etc" / "image-file").write_text("shipped\n")
     (root / "work").mkdir()
+    (root.parent / "meta.json").write_text("{}")  # as in the image cache (store.hold)
 
 
 def test_image_rootfs_runs_on_an_overlay(tmp_path: Path) -> None:
