@@ -54,6 +54,7 @@ class ProbeApi:
     in_flight: int = 0
     most_in_flight: int = 0
     exec_headers: list[dict[str, str]] = field(default_factory=list)
+    sticky: set[str] = field(default_factory=set)  # paths a DELETE leaves (a finalizer)
 
     def methods(self, method: str) -> list[tuple[str, Any]]:
         return [(p, b) for m, p, b in self.writes if m == method]
@@ -74,7 +75,8 @@ class ProbeApi:
             return web.json_response(self._add_ephemeral(path, body))
         if request.method == "DELETE":
             if path in self.gets:
-                del self.gets[path]
+                if path not in self.sticky:
+                    del self.gets[path]
                 return web.json_response({"kind": "Status", "status": "Success"})
             return web.json_response(_status(404, "NotFound", f"{path} not found"), status=404)
         return web.json_response(body, status=201)
