@@ -14,7 +14,9 @@ https://kubernetes.io/docs/reference/using-api/api-concepts/.
 Modules: :mod:`~podnet.kube.config` (kubeconfig and in-cluster), :mod:`~podnet.kube.
 execauth` (exec credential plugins), :mod:`~podnet.kube.client` (requests, paging,
 errors), :mod:`~podnet.kube.read` (what is read), :mod:`~podnet.kube.observed` (into
-podnet's model). Layer: above ``control`` (it computes endpoints), beside ``analyze``
+podnet's model); for ``probe --cluster``: :mod:`~podnet.kube.write` (create, delete,
+ephemeral containers) and :mod:`~podnet.kube.wsexec` (``pods/exec`` over WebSocket, on
+aiohttp, which ``podnet up`` already serves with). Layer: above ``control`` (it computes endpoints), beside ``analyze``
 and ``dataplane``, below ``cli``; it never imports the data plane or ``live``.
 """
 
