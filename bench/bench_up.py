@@ -881,6 +881,12 @@ def main() -> None:
         help="BENCHMARK ONLY: the kubelet starts no container process and reports them "
         "Running at once (PODNET_BENCH_NO_CONTAINERS=1): the control path alone",
     )
+    ap.add_argument(
+        "--no-sandboxes",
+        action="store_true",
+        help="BENCHMARK ONLY: as --no-containers, and no sandbox either (an IP made up "
+        "from the node's podCIDR; PODNET_BENCH_NO_CONTAINERS=nosandbox)",
+    )
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("needs root")
@@ -912,6 +918,8 @@ def main() -> None:
                 env["PODNET_RUNTIME"] = args.runtime
             if args.no_containers:
                 env["PODNET_BENCH_NO_CONTAINERS"] = "1"
+            if args.no_sandboxes:
+                env["PODNET_BENCH_NO_CONTAINERS"] = "nosandbox"
             trees = [Tree(**env)]
             if args.baseline is not None:
                 trees.append(Tree("baseline", args.baseline.resolve(), **env))

@@ -29,6 +29,7 @@ period). The runtime's callbacks only record and return.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import queue
 import shutil
@@ -81,8 +82,10 @@ SERVER_WAIT = 1.0  # seconds clients of a batch wait at most for its servers to 
 DEFAULT_GRACE = 30  # spec.terminationGracePeriodSeconds default (core/v1 defaults.go)
 # BENCHMARK ONLY (bench/bench_up.py --no-containers): pods get their sandbox and IP but
 # no container process; the kubelet reports each container Running and ready at once.
-# Measures the control path (store, controllers, scheduler, status writes, slices)
-# without the runtime's container start cost. Nothing runs in such pods.
+# With the value "nosandbox" (--no-sandboxes) not even a sandbox: an IP is made up from
+# the node's podCIDR and the data plane never hears of the pod. Measures the control
+# path (store, controllers, scheduler, status writes, slices) without the runtime's
+# cost. Nothing runs in such pods.
 BENCH_NO_CONTAINERS_ENV = "PODNET_BENCH_NO_CONTAINERS"
 
 
@@ -114,7 +117,10 @@ class Kubelet:
         self._watches: list[Any] = []
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="kubelet-kill")
         self._static = {p.key: p for p in state.pods if p.ip is not None}
-        self._no_containers = os.environ.get(BENCH_NO_CONTAINERS_ENV) == "1"
+        bench = os.environ.get(BENCH_NO_CONTAINERS_ENV, "")
+        self._no_containers = bench in ("1", "nosandbox")
+        self._no_sandboxes = bench == "nosandbox"
+        self._fake_ips: dict[str, int] = {}
         if self._no_containers:
             self._warn(f"{BENCH_NO_CONTAINERS_ENV}=1: benchmark mode, no container is started")
 
@@ -292,6 +298,9 @@ class Kubelet:
         per chunk: a thousand pods waited out ten of them in turn, with the sync thread
         mostly resting (bench/README.md, the up section). Now sandboxes are made as fast
         as pods are bound, and one sync covers every chunk made meanwhile."""
+        if self._no_sandboxes:
+            self._containers(recs, [self._fake_placed(r.pod) for r in recs])
+            return
         for i in range(0, len(recs), CHUNK):
             chunk = recs[i : i + CHUNK]
             placed = self._sandboxes(chunk)
@@ -370,6 +379,15 @@ class Kubelet:
             self.cluster.start_pods(placed, log_dirs)
         for rec in recs:
             self.status.dirty(rec.pod.key)
+
+    def _fake_placed(self, pod: Pod) -> Pod:
+        """Benchmark mode "nosandbox": the pod as if placed, with an IP of its node's
+        podCIDR from .128 up (no sandbox, nothing applied)."""
+        node = self.nodes[str(pod.node_name)]
+        n = self._fake_ips.get(node.name, 128)
+        self._fake_ips[node.name] = n + 1
+        base = node.pod_cidr.split("/")[0].rsplit(".", 1)[0]
+        return dataclasses.replace(pod, node=node.name, ip=f"{base}.{n}")
 
     def _fake_running(self, recs: list[PodRecord]) -> None:
         """Benchmark mode (:data:`BENCH_NO_CONTAINERS_ENV`): every container reported

@@ -14,6 +14,11 @@ events in resourceVersion order and no write falls between a watch's replay and 
 follow. Each watcher has its own condition for its consumer; ``on_ready`` callbacks
 are returned to the store to call once its locks are released, so a callback can
 never deadlock a writer.
+
+Fan-out order: the API's watch streams (consumers with ``on_ready``, an event loop)
+are told first, then the blocking consumers (the controllers' and kubelet's
+informers) are woken. A write's event then reaches the event loop before the threads
+that react to it (and compete with the loop for the GIL) are made runnable.
 """
 
 from __future__ import annotations
@@ -92,8 +97,9 @@ class QueueWatch:
 
     # --- called by ChangeLog under the store's lock -------------------------------------
 
-    def _push(self, events: Iterable[Event]) -> bool:
-        """Queue events; False (and the watch ended with TooOld) once over the bound."""
+    def _push(self, events: Iterable[Event], *, notify: bool = True) -> bool:
+        """Queue events; False (and the watch ended with TooOld) once over the bound.
+        ``notify`` False leaves waking a blocked :meth:`get` to :meth:`_notify`."""
         with self._cond:
             if self._closed:
                 return False
@@ -108,8 +114,13 @@ class QueueWatch:
                     return False
                 self._queue.append(ev)
                 self.last_rv = ev.rv
-            self._cond.notify_all()
+            if notify:
+                self._cond.notify_all()
             return True
+
+    def _notify(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
 
 
 class ChangeLog:
@@ -140,6 +151,7 @@ class ChangeLog:
             self.compacted_rv = self._events[0].rv
         self._events.append(event)
         ready: list[Callback] = []
+        blocked: list[Callback] = []  # woken after every on_ready (see the module doc)
         keep: list[QueueWatch] | None = None
         for i, w in enumerate(self._watchers):
             if w.closed:
@@ -147,14 +159,15 @@ class ChangeLog:
                     keep = self._watchers[:i]
                 continue
             if event.key.startswith(w.prefix):
-                w._push((event,))
+                w._push((event,), notify=False)
                 if w.on_ready is not None:
                     ready.append(w.on_ready)
+                blocked.append(w._notify)
             if keep is not None and not w.closed:
                 keep.append(w)
         if keep is not None:
             self._watchers = keep
-        return ready
+        return ready + blocked
 
     def watch(self, prefix: str, since_rv: int) -> QueueWatch:
         """A watcher with every logged event after ``since_rv`` under ``prefix`` queued.
