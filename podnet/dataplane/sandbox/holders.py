@@ -4,8 +4,8 @@ A namespace lives as long as something refers to it. podnet never bind-mounts on
 (``ip netns add`` would, into /run/netns, where a crash leaves it behind); each is held
 by a process in the cluster's PID namespace: the cluster init (pid 1, holding the root
 netns), one ``sleep infinity`` per node (net + UTS namespaces, ``ip_forward=1``) and one
-"pause" per pod (net + UTS + mount: hostname, the pod's /etc files bind-mounted from a
-private tmpfs, a fresh /proc), the pod sandbox's pause container. Pauses are forked by a
+"pause" per pod (net + UTS + IPC + mount: hostname, the pod's /etc files bind-mounted
+from a private tmpfs, a fresh /proc, crun's mounts for its containers), the pod sandbox's pause container. Pauses are forked by a
 small server (:mod:`.pause_server`), not by podnet: see :class:`PauseServer`.
 
 Only the init has PR_SET_PDEATHSIG (plus a liveness pipe): the signal fires when the
