@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +143,18 @@ def test_profile_compiles_to_bpf_once() -> None:
     assert len(raw) % 8 == 0 and len(raw) > 8 * 100  # struct sock_filter is 8 bytes
     wider = bpf.compile_profile(seccomp.profile(caps.effective(("SYS_ADMIN",)), machine="x86_64"))
     assert wider is not None and wider != data
+
+
+def test_missing_runtime_is_a_clear_error(tmp_path: Path) -> None:
+    from podnet.dataplane.oci import crun
+    from podnet.errors import NotSupportedError
+
+    with pytest.raises(NotSupportedError, match="apt-get install crun"):
+        crun.find(tmp_path, {crun.ENV_VAR: str(tmp_path / "no-such-runtime")})
+    found = crun.find(tmp_path, {crun.ENV_VAR: "/bin/true"})
+    assert found.run_argv(tmp_path / "b", "id")[-4:] == [
+        "run",
+        "--bundle",
+        str(tmp_path / "b"),
+        "id",
+    ]
