@@ -4,7 +4,7 @@ run inside its own root filesystem (the OCI runtime path of ``dataplane/oci``).
 The image is the one the cache tests build offline (umoci, Debian's static busybox):
 ENTRYPOINT ``["/bin/busybox", "cat"]``, CMD ``["/srv/greeting"]``, a file only its
 rootfs has. Printing the greeting proves the container ran the image's program in the
-image's filesystem, with WorkingDir and Env from its config.
+image's filesystem, with WorkingDir, Env and User from its config.
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ spec:
   - name: env
     image: {image}
     command: [/bin/busybox, sh, -c, 'echo "$GREETING from $(/bin/busybox pwd)"']
+  - name: who
+    image: {image}
+    command: [/bin/busybox, sh, -c, 'echo "$(/bin/busybox id -u):$(/bin/busybox id -g)"']
 """
 
 
-# Until the OCI runtime uses Image.rootfs/workdir/user (dataplane/oci, helper F), the
-# container runs the host's /bin/busybox on the host-program rootfs: the greeting file is
-# missing and the working directory is /. strict: this fails once it works; then drop it.
-@pytest.mark.xfail(strict=True, reason="the OCI runtime does not use Image.rootfs yet")
 def test_run_uses_the_images_own_entrypoint(
     built: Built,  # noqa: F811
     tmp_path: Path,
@@ -53,3 +52,4 @@ def test_run_uses_the_images_own_entrypoint(
     assert res.rc == 0, res.err
     assert res.pod_lines("default/bb/greet") == ["hello from the image"], res.out
     assert res.pod_lines("default/bb/env") == ["hello from /srv"], res.out
+    assert res.pod_lines("default/bb/who") == ["1000:1000"], res.out  # the image's User

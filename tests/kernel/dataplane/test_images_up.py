@@ -85,7 +85,7 @@ def test_an_image_loaded_while_up_runs_is_used(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The cache is shared: a pod admitted after ``podnet image load`` gets the image
-    (with ``Never``, so nothing but the cache can provide it)."""
+    (with ``Never``, so nothing but the cache can provide it) and runs its entrypoint."""
     k = up.kubectl(KUBECTL_VERSIONS[-1])
     pod = f"""\
 apiVersion: v1
@@ -108,3 +108,6 @@ spec:
 
     state = eventually(started, 30, "pod loaded started from the cached image")
     assert "waiting" not in state
+    # the image's own ENTRYPOINT/CMD in its own rootfs: a file only the image has
+    logs = eventually(lambda: k.ok("logs", "loaded"), 30, "the loaded pod's output")
+    assert logs == "hello from the image\n"
