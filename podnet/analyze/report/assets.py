@@ -198,6 +198,7 @@ JS = r"""
   function nsOf(end) {
     if (end === "*") { return null; }
     if (end.indexOf("ns:") === 0) { return end.slice(3); }
+    if (end.indexOf("wl:") === 0) { return end.slice(3).split("/")[0]; }
     return nodeOf[end] ? nodeOf[end].namespace : null;
   }
   function show(id, on) {
@@ -210,7 +211,7 @@ JS = r"""
     }
     return nsOf(end) === ns;
   }
-  function isNs(end) { return end.indexOf("ns:") === 0; }
+  function isNs(end) { return end.indexOf("ns:") === 0 || end.indexOf("wl:") === 0; }
   // The legend entries of what the shown drawing has (page.py's legend_kinds).
   function showKinds() {
     var es = graph.edges, has = {
@@ -263,7 +264,8 @@ JS = r"""
     });
     graph.nodes.forEach(function (n) {  // an edge's box or "any pod" end touches its nodes
       var g = document.getElementById(n.id);
-      var near = touched[n.key] || touched["ns:" + n.namespace] || touched["*"];
+      var near = touched[n.key] || touched["ns:" + n.namespace] || touched["*"] ||
+        (n.box && touched["wl:" + n.box]);
       if (g) { g.classList.toggle("dim", !focus && !!ns && n.namespace !== ns && !near); }
     });
     var total = graph.edges.filter(function (e) { return e.ports.length; }).length;

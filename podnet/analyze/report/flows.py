@@ -24,6 +24,7 @@ from podnet.analyze.matrix import Matrix
 
 ANY = "*"  # tail of an edge from every node
 NS_PREFIX = "ns:"  # tail "ns:<namespace>": from every node of that namespace
+WL_PREFIX = "wl:"  # "wl:<ns>/<kind>/<name>": every pod of a workload's box (pod level)
 JUNCTION = "j:"  # "j:<k>": a junction joining tails with the very same flows
 
 
@@ -33,6 +34,7 @@ class DrawnNode:
     namespace: str
     classes: tuple[tuple[int, int], ...]  # (class index, pods of it in this node)
     ports: frozenset[str] = frozenset()  # "80/TCP": served by some pod of it
+    box: str | None = None  # pod level: the workload box it is drawn in (2+ pods)
 
 
 @dataclass(frozen=True)
@@ -116,14 +118,18 @@ def compress(
     """Edges covering exactly ``flows`` (see the module docstring).
 
     Tails first, per destination and port: "any pod" when every node is a full source,
-    else a namespace's box when every node in it is. Then heads, per tail and port: a
-    namespace's box when the edges reach every node in it serving the port (fully), unless
-    the tail is in that namespace (Graphviz cannot clip an edge at a box it starts in).
+    else a namespace's box when every node in it is, else a workload's box (pod level).
+    Then heads, per tail and port: a namespace's, else a workload's box when the edges
+    reach every node in it serving the port (fully) - unless the tail is inside that box
+    or contains it (Graphviz cannot clip an edge at a box it starts in).
     """
-    by_ns: dict[str, list[DrawnNode]] = {}
+    ns_boxes: dict[str, list[DrawnNode]] = {}
+    wl_boxes: dict[str, list[DrawnNode]] = {}
     for n in nodes:
-        by_ns.setdefault(n.namespace, []).append(n)
-    ns_of = {n.key: n.namespace for n in nodes}
+        ns_boxes.setdefault(NS_PREFIX + n.namespace, []).append(n)
+        if n.box is not None:
+            wl_boxes.setdefault(WL_PREFIX + n.box, []).append(n)
+    by_key = {n.key: n for n in nodes}
     heads: dict[str, dict[str, list[tuple[str, bool]]]] = {}  # head -> port -> (src, full)
     for (s_key, d_key, p_name), ok in flows.items():
         heads.setdefault(d_key, {}).setdefault(p_name, []).append((s_key, ok))
@@ -137,37 +143,84 @@ def compress(
                 triples[(ANY, dst.key, port)] = True
                 covered = set(eligible)
             else:
-                for ns, members in by_ns.items():
+                for box, members in (*ns_boxes.items(), *wl_boxes.items()):
                     keys = [n.key for n in members]
-                    if ns != dst.namespace and len(keys) > 1 and full.issuperset(keys):
-                        triples[(NS_PREFIX + ns, dst.key, port)] = True
+                    if (
+                        len(keys) > 1
+                        and not _inside(dst.key, box, by_key)
+                        and not covered.intersection(keys)
+                        and full.issuperset(keys)
+                    ):
+                        triples[(box, dst.key, port)] = True
                         covered.update(keys)
             for src, f in sources:
                 if src not in covered:
                     triples[(src, dst.key, port)] = f
     feeders = _junctions(triples) if junctions else []
-    reached: dict[tuple[str, str, str], set[str]] = {}  # (tail, port, head ns) -> heads
-    for (tail, head, port), f in triples.items():
-        if f:
-            reached.setdefault((tail, port, ns_of[head]), set()).add(head)
+    for group in (ns_boxes, wl_boxes):  # namespaces first, then workloads in what is left
+        triples = _box_heads(triples, group, by_key)
     edges: dict[tuple[str, str], dict[str, bool]] = {}  # (tail, head) -> port -> full
     for (tail, head, port), f in triples.items():
-        ns = ns_of[head]
-        serving = {n.key for n in by_ns[ns] if port in n.ports}
-        if (
-            f
-            and len(serving) > 1
-            and reached.get((tail, port, ns)) == serving
-            and _tail_namespace(tail, ns_of) != ns
-        ):
-            edges.setdefault((tail, NS_PREFIX + ns), {})[port] = True
-        else:
-            edges.setdefault((tail, head), {})[port] = f
+        edges.setdefault((tail, head), {})[port] = f
     out = [Flow(t, j, ()) for t, j in feeders]
     for (tail, head), ports in sorted(edges.items()):
         order = sorted(ports, key=_port_key)
         out.append(Flow(tail, head, tuple(order), tuple(p for p in order if not ports[p])))
     return out
+
+
+def _box_heads(
+    triples: dict[tuple[str, str, str], bool],
+    boxes: dict[str, list[DrawnNode]],
+    by_key: dict[str, DrawnNode],
+) -> dict[tuple[str, str, str], bool]:
+    """Per tail and port, a box's heads replaced by the box when the edges reach (fully)
+    every node in it serving the port and the tail is neither inside nor around it."""
+    box_of: dict[str, str] = {n.key: b for b, members in boxes.items() for n in members}
+    reached: dict[tuple[str, str, str], set[str]] = {}  # (tail, port, box) -> heads
+    for (tail, head, port), f in triples.items():
+        if f and head in box_of:
+            reached.setdefault((tail, port, box_of[head]), set()).add(head)
+    out: dict[tuple[str, str, str], bool] = {}
+    for (tail, head, port), f in triples.items():
+        box = box_of.get(head)
+        if f and box is not None and not _inside(tail, box, by_key) and not _around(tail, box):
+            serving = {n.key for n in boxes[box] if port in n.ports}
+            if len(serving) > 1 and reached.get((tail, port, box)) == serving:
+                out[(tail, box, port)] = True
+                continue
+        out[(tail, head, port)] = f
+    return out
+
+
+def _ns_of_box(box: str) -> str:
+    """The namespace of ``ns:<name>`` or ``wl:<ns>/<kind>/<name>``."""
+    return box.split(":", 1)[1].split("/", 1)[0]
+
+
+def _inside(end: str, box: str, by_key: dict[str, DrawnNode]) -> bool:
+    """Whether the edge end ``end`` (a node, a box, "any", a junction) is within ``box``."""
+    if end == box:
+        return True
+    node = by_key.get(end)
+    if node is not None:
+        if box.startswith(NS_PREFIX):
+            return node.namespace == box[len(NS_PREFIX) :]
+        return node.box is not None and WL_PREFIX + node.box == box
+    return (
+        end.startswith(WL_PREFIX)
+        and box.startswith(NS_PREFIX)
+        and _ns_of_box(end) == _ns_of_box(box)
+    )
+
+
+def _around(end: str, box: str) -> bool:
+    """Whether the box end ``end`` contains ``box`` (a namespace around its workload)."""
+    return (
+        end.startswith(NS_PREFIX)
+        and box.startswith(WL_PREFIX)
+        and _ns_of_box(end) == _ns_of_box(box)
+    )
 
 
 def _junctions(triples: dict[tuple[str, str, str], bool]) -> list[tuple[str, str]]:
@@ -178,7 +231,7 @@ def _junctions(triples: dict[tuple[str, str, str], bool]) -> list[tuple[str, str
     """
     by_tail: dict[str, set[tuple[str, str, bool]]] = {}
     for (t, h, p), f in triples.items():
-        if t != ANY and not t.startswith(NS_PREFIX):
+        if t != ANY and not t.startswith((NS_PREFIX, WL_PREFIX)):
             by_tail.setdefault(t, set()).add((h, p, f))
     same: dict[frozenset[tuple[str, str, bool]], list[str]] = {}
     for t, items in by_tail.items():
@@ -200,14 +253,6 @@ def _junctions(triples: dict[tuple[str, str, str], bool]) -> list[tuple[str, str
     return feeders
 
 
-def _tail_namespace(tail: str, ns_of: dict[str, str]) -> str | None:
-    if tail == ANY or tail.startswith(JUNCTION):
-        return None
-    if tail.startswith(NS_PREFIX):
-        return tail[len(NS_PREFIX) :]
-    return ns_of[tail]
-
-
 def expand(edges: Iterable[Flow], nodes: Sequence[DrawnNode]) -> dict[tuple[str, str, str], bool]:
     """The (source, destination, port) -> full flows the edges stand for."""
     by_key = {n.key: n for n in nodes}
@@ -218,16 +263,15 @@ def expand(edges: Iterable[Flow], nodes: Sequence[DrawnNode]) -> dict[tuple[str,
     out: dict[tuple[str, str, str], bool] = {}
     for e in edges:
         for p in e.ports:
-            if e.head.startswith(NS_PREFIX):
-                ns = e.head[len(NS_PREFIX) :]
-                heads = [n for n in nodes if n.namespace == ns and p in n.ports]
+            if e.head.startswith((NS_PREFIX, WL_PREFIX)):
+                heads = [n for n in _members(e.head, nodes) if p in n.ports]
             else:
                 heads = [by_key[e.head]]
             for head in heads:
                 if e.tail == ANY:
                     tails = [n.key for n in nodes if _eligible(n, head)]
-                elif e.tail.startswith(NS_PREFIX):
-                    tails = [n.key for n in nodes if n.namespace == e.tail[len(NS_PREFIX) :]]
+                elif e.tail.startswith((NS_PREFIX, WL_PREFIX)):
+                    tails = [n.key for n in _members(e.tail, nodes)]
                 elif e.tail.startswith(JUNCTION):
                     tails = fed[e.tail]
                 else:
@@ -235,3 +279,9 @@ def expand(edges: Iterable[Flow], nodes: Sequence[DrawnNode]) -> dict[tuple[str,
                 for t in tails:
                     out[(t, head.key, p)] = p not in e.partial
     return out
+
+
+def _members(box: str, nodes: Sequence[DrawnNode]) -> list[DrawnNode]:
+    if box.startswith(NS_PREFIX):
+        return [n for n in nodes if n.namespace == box[len(NS_PREFIX) :]]
+    return [n for n in nodes if n.box is not None and WL_PREFIX + n.box == box]

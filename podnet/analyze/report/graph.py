@@ -36,6 +36,7 @@ from podnet.analyze.report.flows import (
     ANY,
     JUNCTION,
     NS_PREFIX,
+    WL_PREFIX,
     DrawnNode,
     Flow,
     compress,
@@ -125,11 +126,12 @@ def build_graph(
             sizes[_workload(p)] = sizes.get(_workload(p), 0) + 1
         for p in m.pods:
             ci = m.class_of[p.key]
-            nodes.append(DrawnNode(p.key, p.namespace, ((ci, 1),), _ports(m, [ci])))
+            box = _workload(p) if sizes[_workload(p)] > 1 else None
+            nodes.append(DrawnNode(p.key, p.namespace, ((ci, 1),), _ports(m, [ci]), box))
             labels[p.key] = f"{p.name}\n{p.ip}"
             owner[p.key] = p.key
-            if sizes[_workload(p)] > 1:
-                boxes[p.key] = _workload(p)
+            if box is not None:
+                boxes[p.key] = box
     else:
         for g in groups_of(m.pods):
             counts: dict[int, int] = {}
@@ -154,10 +156,9 @@ def build_graph(
         flows, layout = tuple(compress(nodes, allowed, junctions=False)), "fdp"
     collapsed: frozenset[str] = frozenset()
     if focus is not None:
-        alone = {k for f in flows for k in (f.tail, f.head)}
-        collapsed = frozenset(n.namespace for n in nodes if n.namespace != focus) - {
-            n.namespace for n in nodes if n.key in alone
-        }
+        ends = {k for f in flows for k in (f.tail, f.head)}
+        used = {n.namespace for n in nodes if n.key in ends or f"{WL_PREFIX}{n.box}" in ends}
+        collapsed = frozenset(n.namespace for n in nodes if n.namespace != focus) - used
     return Graph(level, tuple(nodes), labels, boxes, flows, services, layout, collapsed)
 
 
@@ -194,7 +195,7 @@ def graph_data(g: Graph, prefix: str = "") -> dict[str, Any]:
         "layout": g.layout,
         "collapsed": sorted(g.collapsed),
         "nodes": [
-            {"id": f"{prefix}n{i}", "key": n.key, "namespace": n.namespace}
+            {"id": f"{prefix}n{i}", "key": n.key, "namespace": n.namespace, "box": n.box}
             for i, n in enumerate(g.nodes)
         ],
         "services": [
@@ -257,7 +258,7 @@ def graph_dot(g: Graph, title: str = "podnet", prefix: str = "") -> str:
         '  edge [fontname="Helvetica" fontsize=9 arrowsize=0.6]',
     ]
     namespaces = sorted({n.namespace for n in g.nodes} | {s.namespace for s in g.services})
-    first: dict[str, str] = {}  # namespace -> a node inside its box (for ltail, lhead)
+    first: dict[str, str] = {}  # box end -> a node inside the box (for ltail, lhead)
     for ci, ns in enumerate(namespaces):
         col = ns_colour(ns)
         out.append(f"  subgraph {q('cluster_ns_' + ns)} {{")
@@ -276,7 +277,7 @@ def graph_dot(g: Graph, title: str = "podnet", prefix: str = "") -> str:
         )
         members = [n for n in g.nodes if n.namespace == ns]
         if ns in g.collapsed:
-            first[ns] = NS_PREFIX + ns
+            first[NS_PREFIX + ns] = NS_PREFIX + ns
             what = "pods" if g.level == "pod" else "workloads"
             attrs = _attrs(
                 id=f"{p}c{ci}",
@@ -289,7 +290,7 @@ def graph_dot(g: Graph, title: str = "podnet", prefix: str = "") -> str:
             out.append(f"    {q(NS_PREFIX + ns)} {attrs}")
             members = []
         elif members:
-            first[ns] = members[0].key
+            first[NS_PREFIX + ns] = members[0].key
         boxed: dict[str, list[DrawnNode]] = {}
         for n in members:
             if n.key in g.boxes:
@@ -304,6 +305,7 @@ def graph_dot(g: Graph, title: str = "podnet", prefix: str = "") -> str:
                 + _attrs(id=f"{p}wl{ci}_{wi}", label=label, style="rounded,dashed", color=col)
             )
             out.extend(f"      {q(n.key)} {_node(n, ids, g, col)}" for n in pods)
+            first[WL_PREFIX + box] = pods[0].key
             out.append("    }")
         for s in g.services:
             if s.namespace == ns:
@@ -362,16 +364,16 @@ def graph_dot(g: Graph, title: str = "podnet", prefix: str = "") -> str:
     for i, f in enumerate(g.flows):
         extra: dict[str, str] = {}
         tail, head, box = f.tail, f.head, ""
-        # a namespace's box: dot clips an edge of a node inside at the box (ltail/lhead),
-        # fdp takes the box's name as the end itself
-        if f.tail.startswith(NS_PREFIX):
-            box = "cluster_ns_" + f.tail[len(NS_PREFIX) :]
-            tail = box if big else first[f.tail[len(NS_PREFIX) :]]
+        # a box (namespace, workload): dot clips an edge of a node inside at the box
+        # (ltail/lhead), fdp takes the box's name as the end itself
+        if f.tail.startswith((NS_PREFIX, WL_PREFIX)):
+            box = _cluster(f.tail)
+            tail = box if big else first[f.tail]
             if not big:
                 extra["ltail"] = box
-        if f.head.startswith(NS_PREFIX):
-            box = "cluster_ns_" + f.head[len(NS_PREFIX) :]
-            head = box if big else first[f.head[len(NS_PREFIX) :]]
+        if f.head.startswith((NS_PREFIX, WL_PREFIX)):
+            box = _cluster(f.head)
+            head = box if big else first[f.head]
             if not big:
                 extra["lhead"] = box
         if f.head.startswith(JUNCTION):
@@ -402,6 +404,13 @@ def graph_dot(g: Graph, title: str = "podnet", prefix: str = "") -> str:
         )
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+def _cluster(end: str) -> str:
+    """The DOT cluster of a box end (``ns:<name>`` or ``wl:<box>``)."""
+    if end.startswith(NS_PREFIX):
+        return "cluster_ns_" + end[len(NS_PREFIX) :]
+    return "cluster_wl_" + end[len(WL_PREFIX) :]
 
 
 def _node(n: DrawnNode, ids: dict[str, str], g: Graph, colour: str) -> str:

@@ -42,8 +42,8 @@ LEGEND = {  # kind of drawn thing -> (sample SVG, words); see graph.py for the s
     ),
     "ns": (
         '<rect x="2" y="1" width="32" height="12" rx="3" fill="#f1f5f9" stroke="#64748b"/>',
-        "arrow from a namespace box: from every pod drawn in it; to a box: to every pod in it"
-        " serving the port",
+        "arrow from a box (namespace, workload): from every pod drawn in it; to a box: to"
+        " every pod in it serving the port",
     ),
     "members": (
         '<rect x="4" y="1" width="28" height="12" rx="4" fill="#ffffff" stroke="#64748b" '
@@ -144,7 +144,7 @@ def legend_kinds(graph: dict[str, Any]) -> list[str]:
         "flow": any(e["ports"] and not e["partial"] for e in edges),
         "some": any(e["partial"] for e in edges),
         "any": any(e["tail"] == "*" for e in edges),
-        "ns": any(e["tail"].startswith("ns:") or e["head"].startswith("ns:") for e in edges),
+        "ns": any(e[end].startswith(("ns:", "wl:")) for e in edges for end in ("tail", "head")),
         "junction": any(e["head"].startswith("j:") for e in edges),
         "members": bool(graph["collapsed"]),
         "route": any(s["routes"] for s in graph["services"]),

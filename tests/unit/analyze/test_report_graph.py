@@ -23,6 +23,7 @@ from podnet.analyze.report.flows import (
     ANY,
     JUNCTION,
     NS_PREFIX,
+    WL_PREFIX,
     DrawnNode,
     Flow,
     compress,
@@ -75,10 +76,7 @@ def parsed_flows(dot: str) -> list[Flow]:
         if "flow" not in cls.split():
             continue
         tail, head = ltail or tail, lhead or head  # dot's clipped ends; fdp's are the box
-        if tail.startswith("cluster_ns_"):
-            tail = NS_PREFIX + tail.removeprefix("cluster_ns_")
-        if head.startswith("cluster_ns_"):
-            head = NS_PREFIX + head.removeprefix("cluster_ns_")
+        tail, head = _end(tail), _end(head)
         if "feed" in cls.split():
             out.append(Flow(tail, head, ()))
             continue
@@ -86,6 +84,15 @@ def parsed_flows(dot: str) -> list[Flow]:
         partial = tuple(p.split(" ")[0] for p in ports if p.endswith("(some pod pairs)"))
         out.append(Flow(tail, head, tuple(p.split(" ")[0] for p in ports), partial))
     return out
+
+
+def _end(name: str) -> str:
+    """A DOT cluster name as the flow end it stands for."""
+    if name.startswith("cluster_ns_"):
+        return NS_PREFIX + name.removeprefix("cluster_ns_")
+    if name.startswith("cluster_wl_"):
+        return WL_PREFIX + name.removeprefix("cluster_wl_")
+    return name
 
 
 def random_state(seed: int) -> Matrix:
