@@ -31,10 +31,11 @@ from podnet.analyze.report.flows import (
 )
 from podnet.analyze.report.graph import BIG_FLOWS, build_graph, graph_dot, matrix_dot
 from podnet.analyze.report.groups import groups_of
+from podnet.analyze.report.layout import layout_svg
 from podnet.analyze.report.page import legend_kinds
 from podnet.cli.main import main
 from podnet.control.cluster import build_cluster, user_pods
-from podnet.errors import Location
+from podnet.errors import CommandError, Location, NotSupportedError
 from podnet.manifests import from_documents, load_paths
 
 Truth = dict[tuple[str, str, str], bool]
@@ -252,3 +253,13 @@ def test_analyze_dot_is_the_reports_drawing(capsys: pytest.CaptureFixture[str]) 
     state = build_cluster(manifests)
     report = build_report_data(state, [], "t", user_pods(manifests, state))["dot"]
     assert cli.split("\n", 1)[1] == report.split("\n", 1)[1]  # all but the graph's name
+
+
+def test_layout_errors_are_classified() -> None:
+    """No Graphviz: NotSupportedError (the page says so); bad DOT: CommandError."""
+    with pytest.raises(NotSupportedError, match="install Graphviz"):
+        layout_svg("digraph {}", program="podnet-no-such-dot")
+    if shutil.which("dot") is not None:
+        with pytest.raises(CommandError):
+            layout_svg("digraph { a -> }")
+        assert layout_svg("digraph { a -> b }").startswith("<svg")
