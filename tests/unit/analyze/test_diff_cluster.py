@@ -7,7 +7,7 @@ from pathlib import Path
 
 from podnet.analyze.diff import compute_diff
 from podnet.analyze.diff_format import format_text, to_dict
-from podnet.analyze.report.data import build_report_data
+from podnet.analyze.report.data import build_report_data, cell_text
 from podnet.analyze.report.page import render_report
 from podnet.control.cluster import build_cluster
 from podnet.manifests import load_paths
@@ -100,7 +100,8 @@ def test_report_lists_cluster_policies_and_explains_cells_by_tier(tmp_path: Path
     web = next(g for g in data["groups"] if g["id"] == "app/deployment/web")
     assert web["cluster_policies"] == ["AdminNetworkPolicy/deny-client"]
     cell = data["matrix"]["80/TCP"]["app/deployment/web"]["app/pod/client"]
-    assert cell[0] == "none" and "Admin tier" in cell[2] and "(no-client)" in cell[2]
+    why = cell_text(data, cell)[1]
+    assert cell[0] == "none" and "Admin tier" in why and "(no-client)" in why
     html = render_report(state, [], "t")
     assert "Cluster policies (Admin and Baseline tiers)" in html
     assert "ingress #0 (no-client): Deny from pods app=client" in html
