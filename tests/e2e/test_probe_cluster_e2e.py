@@ -12,6 +12,7 @@ module reports as ``unsupported`` is not judged), and nothing may be left behind
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,10 @@ RUNS = [
     ("netpol-e2e-via-service", [SHARED_CASES, CASES], "service"),
     ("network-policy-api", [NPAPI_CASES], "pod"),
 ]
+# CI runs the first (about 2.5 min); the other two take about 30 min together on 2
+# cores (80 network-policy-api cases at ~18 s each), more than CI's budget for this
+# tier: PODNET_PROBE_ALL=1 runs them (the kernel tier covers each kind with a subset).
+FULL_ONLY = {"netpol-e2e-via-service", "network-policy-api"}
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +46,8 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpCluster]:
 
 @pytest.mark.parametrize(("name", "dirs", "via"), RUNS, ids=[r[0] for r in RUNS])
 def test_every_table_agrees(up: UpCluster, name: str, dirs: list[Path], via: str) -> None:
+    if name in FULL_ONLY and os.environ.get("PODNET_PROBE_ALL") != "1":
+        pytest.skip("about 30 min with the next run: PODNET_PROBE_ALL=1 runs it")
     argv = [*podnet_argv(), "probe", "--cluster", "--kubeconfig", str(up.kubeconfig)]
     argv += [a for d in dirs for a in ("--cases", str(d))] + ["--via", via, "-o", "json"]
     proc = subprocess.run(
