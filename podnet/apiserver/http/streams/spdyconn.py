@@ -62,8 +62,7 @@ class Stream:
             raise ConnectionResetError("SPDY stream closed")
         for i in range(0, len(data), CHUNK):
             part = data[i : i + CHUNK] if len(data) > CHUNK else data
-            self.conn._send_many([spdy.data_header(self.id, len(part)), part])
-            await self.conn.drain()
+            await self.conn.send_data([spdy.data_header(self.id, len(part)), part])
 
     def close(self) -> None:
         """Half-close: an empty DATA frame with FIN."""
@@ -86,6 +85,8 @@ class Connection:
     payload as two buffers, so the payload is not copied to prepend 8 bytes. Both
     consume (or copy) what they are given before returning: the payload may be a view
     of a buffer reused at once (a TLS transport's ``writelines`` encrypts at once).
+    ``send_data`` (async), if given, replaces ``send_many`` + ``drain`` for DATA frames
+    (the WebSocket tunnel writes a payload itself rather than queueing a copy).
     New streams arrive on :meth:`accept`; ``None`` once the connection has ended."""
 
     def __init__(
@@ -95,9 +96,11 @@ class Connection:
         *,
         pause: Callable[[bool], None] | None = None,
         send_many: Callable[[list[bytes | memoryview]], None] | None = None,
+        send_data: Callable[[list[bytes | memoryview]], Awaitable[None]] | None = None,
     ) -> None:
         self._write = send
         self._write_many = send_many
+        self._write_data = send_data
         self._drain = drain
         self._pause = pause
         self._codec_out = spdy.HeaderCodec()
@@ -194,6 +197,17 @@ class Connection:
             self._write_many(parts)
         else:
             self._write(b"".join(parts))
+
+    async def send_data(self, parts: list[bytes | memoryview]) -> None:
+        """One DATA frame (header, payload), sent or copied when this returns, after
+        waiting while the transport is full."""
+        if self.closed:
+            raise ConnectionResetError("SPDY connection closed")
+        if self._write_data is not None:
+            await self._write_data(parts)
+            return
+        self._send_many(parts)
+        await self.drain()
 
     def _control(self, frame: spdy.Control) -> None:
         # Encoded at once, in wire order: the header compressor's state must follow it.

@@ -30,7 +30,10 @@ class Tunnel:
         self._more = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
-        self.conn = Connection(self._send, self._drain, send_many=self._send_many)
+        self._sending = asyncio.Lock()  # one writer of WebSocket messages at a time
+        self.conn = Connection(
+            self._send, self._drain, send_many=self._send_many, send_data=self._send_data
+        )
         self._tasks = [asyncio.create_task(self._reader()), asyncio.create_task(self._writer())]
 
     def _send(self, data: bytes | memoryview) -> None:
@@ -48,6 +51,23 @@ class Tunnel:
     async def _drain(self) -> None:
         await self._room.wait()
 
+    async def _send_data(self, parts: list[bytes | memoryview]) -> None:
+        """A DATA frame: written as its own messages straight away when nothing is
+        queued or being written (aiohttp writes a frame to the TLS transport before its
+        first await, so a view of the relay's buffer is consumed), else queued (copied)
+        behind what is, keeping the byte stream in order."""
+        if self._out or self._sending.locked():
+            self._send_many(parts)
+            await self._drain()
+            return
+        async with self._sending:
+            try:
+                for part in parts:  # typed bytes; it takes memoryview too (web_ws.py)
+                    await self.ws.send_bytes(part)  # type: ignore[arg-type]
+            except ConnectionError:
+                self.conn.lost()
+                raise
+
     async def _reader(self) -> None:
         try:
             async for msg in self.ws:
@@ -64,8 +84,9 @@ class Tunnel:
             out, self._out, self._size = self._out, [], 0
             self._room.set()
             try:
-                for data in _coalesce(out):
-                    await self.ws.send_bytes(data)
+                async with self._sending:
+                    for data in _coalesce(out):
+                        await self.ws.send_bytes(data)
             except ConnectionError:
                 self.conn.lost()
                 return
