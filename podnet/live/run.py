@@ -39,7 +39,7 @@ from podnet.live.listening import Listeners
 from podnet.live.output import OutputClosed, PodOutput, Progress
 from podnet.live.progress import ProgressBar
 from podnet.live.registry import Announcer
-from podnet.live.runout.counters import deny_counters
+from podnet.live.runout.counters import Denied, deny_counters
 from podnet.live.runout.hint import QUIET, DropExplainer, connecting
 from podnet.live.runout.logs import Folding
 from podnet.live.runout.summary import PodResult, closing, image_group, opening, roles
@@ -246,7 +246,8 @@ class _Run:
             return
         folding = self.output.folding
         hidden = folding.hidden() if folding is not None else {}
-        self.progress.lines(["", *closing(results, hidden, denied, self.stuck)])
+        ips = {p.ip: p.key for p in self.cluster.state.pods if p.ip}
+        self.progress.lines(["", *closing(results, hidden, denied, self.stuck, pods=ips)])
 
     def _results(self) -> list[PodResult]:
         cluster = self.cluster
@@ -270,7 +271,7 @@ class _Run:
             out.append(PodResult(pod.key, self.roles[pod.key], status.phase, codes, restarts))
         return out
 
-    def _denied(self) -> dict[str, int] | None:
+    def _denied(self) -> Denied | None:
         """The deny chains' counters of every node, where there is a policy to count."""
         cluster = self.cluster
         state, sandbox = cluster.state, cluster.sandbox

@@ -384,6 +384,7 @@ class ClusterSync:
                 if text is None:
                     self._digests.pop(key, None)
                     return f"node {node}: table {syncer.table} was deleted by someone else"
+                text = drift.static_listing(text)  # without what packets add
                 digest, before = (syncer.applied, hash(text)), self._digests.get(key)
                 if before is None or before[0] != digest[0]:
                     # A new baseline: trusted only once it is what podnet wants (else an

@@ -87,6 +87,8 @@ def _policy_rule(v: View, pkt: Packet, rule: str) -> str | None:
     while rest:
         if rest.startswith("ct state established,related "):
             return None  # only new connections are traced
+        if re.match(r"^ct state new .* update @\S+ \{ [^}]* \}$", rest):
+            return None  # the deny chain's counting: set updates, no verdict
         if m := re.match(r"^ip saddr \. ip daddr @(\S+) ?", rest):
             if not _in_set(v, m[1], f"{pkt.src} . {pkt.dst}"):
                 return None

@@ -8,7 +8,9 @@ What podnet wants is the full transaction it would apply now; what the kernel ha
 and maps (names, and each element key, with its data for maps). Rule text is not
 compared: nft lists a rule in its own normal form, not as written (an edited rule of
 the same count is caught by the listing hash, :mod:`podnet.live.sync`). Interval sets
-are compared by name only: the kernel merges and re-splits their ranges.
+are compared by name only: the kernel merges and re-splits their ranges; so are
+dynamic sets (``flags dynamic``), which rules fill, and whose elements
+:func:`static_listing` leaves out of a listing's hash.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def shape_of_transaction(tx: Transaction, interval_sets: Iterable[str] = ()) -> 
             base, n = shape.chains[op.name]
             shape.chains[op.name] = (base, n + 1)
         elif op.kind in ("set", "map"):
-            if "interval" in op.spec:
+            if "interval" in op.spec or "dynamic" in op.spec:  # the kernel's to fill
                 skip.add(op.name)
             elements.setdefault(op.name, set())
         elif op.kind == "element":
@@ -152,6 +154,27 @@ def shape_of_listing(objects: Sequence[Mapping[str, Any]], family: str, table: s
             else:
                 shape.sets[body["name"]] = frozenset(_norm_json(e) for e in body.get("elem", ()))
     return shape if found else None
+
+
+def static_listing(text: str) -> str:
+    """``nft list table`` text without the elements of dynamic sets: packets add those
+    (the policy table's ``denied`` sets), so only the rest says whether someone edited
+    the table. nft lists a set's ``flags`` before its ``elements = { ... }``."""
+    out: list[str] = []
+    dynamic = skipping = False
+    for line in text.splitlines():
+        word = line.strip()
+        if word.startswith(("set ", "map ")) and word.endswith("{"):
+            dynamic = False
+        elif word.startswith("flags ") and "dynamic" in word:
+            dynamic = True
+        elif dynamic and word.startswith("elements = {"):
+            skipping = True
+        if not skipping:
+            out.append(line)
+        elif word.endswith("}"):
+            skipping = False
+    return "\n".join(out)
 
 
 def compare(want: Shape, got: Shape | None) -> str | None:

@@ -50,6 +50,7 @@ class Set:
     typeof: str = ""
     flags: tuple[str, ...] = ()
     timeout: int | None = None  # seconds, for ``flags timeout``
+    size: int | None = None  # most elements (a bound for ``flags dynamic`` sets)
 
     def decl(self) -> str:
         """What goes between the braces of ``add set``/``add map``."""
@@ -58,6 +59,8 @@ class Set:
             parts.append(f"flags {','.join(self.flags)};")
         if self.timeout is not None:
             parts.append(f"timeout {self.timeout}s;")
+        if self.size is not None:
+            parts.append(f"size {self.size};")
         return " ".join(parts)
 
 

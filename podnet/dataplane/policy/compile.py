@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from podnet.dataplane.nft.names import generated_name
-from podnet.dataplane.nft.objects import Chain, Set, Table, chains_of
+from podnet.dataplane.nft.objects import Chain, Set, Table, chains_of, sets_of
 from podnet.dataplane.policy.build import FIXED_SETS, SetBuilder
 from podnet.dataplane.policy.tiers import TierBuilder, np_chain, tier_chain
 from podnet.errors import (  # `X as X`: re-exported, defined in podnet.errors
@@ -28,11 +28,49 @@ TABLE = "podnet-policy"
 DENY_MODES = ("drop", "reject")
 _DIRS = (("in", "Ingress", "saddr"), ("eg", "Egress", "daddr"))  # short, type, peer field
 
+# Denied connections, counted per (source, destination, protocol, port) in the kernel:
+# ``denied`` holds one element per such key whose counter counts connections, and
+# ``denied-flows`` remembers the connections already counted by source port, so a
+# SYN's retransmissions add nothing. Both are dynamic sets the deny chain fills
+# (nft(8) "SET STATEMENT": ``update @set { key counter }``); podnet never writes their
+# elements, so syncs and diffs leave them alone. A flow is forgotten 2 minutes after
+# its last denied packet (Linux's SYN retries end after 127 s, with at most 64 s
+# between two), a key an hour after its last denied connection; a full sync starts
+# both afresh. ``size`` bounds their memory: when full, an update does nothing and
+# the packet still meets the ``counter`` verdict rule, so the per-node packet count
+# stays exact. Only TCP, UDP and SCTP have the ports the key needs (``th dport`` of an
+# ICMP packet would be its checksum); ``ct state new`` leaves out invalid packets.
+DENIED, DENIED_FLOWS = "denied", "denied-flows"
+_PAIR = "ip saddr . ip daddr . meta l4proto . th dport"
+_FLOW = "ip saddr . ip daddr . meta l4proto . th sport . th dport"
+_COUNTED = "ct state new meta l4proto { tcp, udp, sctp }"
+DENIED_SETS: dict[str, Set] = sets_of(
+    Set(
+        DENIED,
+        "ipv4_addr . ipv4_addr . inet_proto . inet_service",
+        flags=("dynamic", "timeout"),
+        timeout=3600,
+        size=65536,
+    ),
+    Set(
+        DENIED_FLOWS,
+        "ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service",
+        flags=("dynamic", "timeout"),
+        timeout=120,
+        size=65536,
+    ),
+)
+_COUNT_RULES = (
+    f"{_COUNTED} {_FLOW} != @{DENIED_FLOWS} update @{DENIED} {{ {_PAIR} counter }}",
+    f"{_COUNTED} update @{DENIED_FLOWS} {{ {_FLOW} }}",
+)
+
 _DENY_RULES = {
-    "drop": ("counter drop",),
+    "drop": (*_COUNT_RULES, "counter drop"),
     # TCP gets a reset, everything else ICMP admin-prohibited: the client fails at once
     # instead of timing out (iptables-based CNIs use REJECT the same way).
     "reject": (
+        *_COUNT_RULES,
         "meta l4proto tcp counter reject with tcp reset",
         "counter reject with icmpx admin-prohibited",
     ),
@@ -120,7 +158,7 @@ def _shared(state: ClusterState) -> _Shared:
             chains[name] = Chain(name, tuple(lines))
     tiers = TierBuilder(b, state)
     chains.update(tiers.chains())
-    return _Shared(b.sets, b.elements, chains, by_ns, tiers)
+    return _Shared({**b.sets, **DENIED_SETS}, b.elements, chains, by_ns, tiers)
 
 
 def _for_node(sh: _Shared, state: ClusterState, node: str, deny: str) -> PolicyState:

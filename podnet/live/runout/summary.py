@@ -4,7 +4,8 @@ Before: the pods with their IPs and nodes (``kubectl get pods -o wide``), the Se
 with their ClusterIPs (``kubectl get svc``) and the policies in force (``kubectl get
 netpol``), so a reader knows what the output that follows comes from. After: each
 client pod's exit codes and restarts, the servers that restarted, the output folded
-away and what the policy tables denied. Past ``max_rows`` pods the pod table groups by
+away and what the policy tables denied (packets per node, connections per client
+pod, destination and port). Past ``max_rows`` pods the pod table groups by
 workload, so 500 pods still fit on a screen.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from podnet.control.served import served_ports
+from podnet.live.runout.counters import Denied, by_pod
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Pod, Service
 from podnet.text import table
@@ -152,14 +154,16 @@ def _clean(r: PodResult) -> bool:
 def closing(
     results: Sequence[PodResult],
     hidden: Mapping[str, tuple[int, int]],
-    denied: Mapping[str, int] | None,
+    denied: Denied | None,
     stuck: Sequence[str] = (),
     *,
+    pods: Mapping[str, str] | None = None,
     max_rows: int = MAX_ROWS,
 ) -> list[str]:
     """The tables printed once the run is over. ``hidden``: image group -> (pods, lines)
-    folded away; ``denied``: node -> packets the policy tables' deny counters saw
-    (None: not read); ``stuck``: the connections the drop hint reported."""
+    folded away; ``denied``: what the policy tables' deny chains counted (None: not
+    read), its connections named by ``pods`` (IP -> namespace/name); ``stuck``: the
+    connections the drop hint reported."""
     clients = [r for r in results if r.role == CLIENT]
     lines: list[str] = []
     if len(clients) > max_rows:  # the clean ones are counted, the others listed
@@ -176,15 +180,24 @@ def closing(
     if servers:
         tail = "".join(f"; {r.key} restarted {r.restarts}x" for r in restarted)
         lines.append(f"{len(servers)} server pod(s){tail}")
-    for group, (pods, count) in sorted(hidden.items()):
+    for group, (n_pods, count) in sorted(hidden.items()):
         lines.append(
-            f"{group} pods ({pods}): {count} line(s) hidden, --logs all or --follow POD to show"
+            f"{group} pods ({n_pods}): {count} line(s) hidden, --logs all or --follow POD to show"
         )
     if denied is not None:
-        total = sum(denied.values())
-        per_node = ", ".join(f"{n} {c}" for n, c in sorted(denied.items()) if c)
+        total = sum(denied.packets.values())
+        per_node = ", ".join(f"{n} {c}" for n, c in sorted(denied.packets.items()) if c)
+        conns = sum(denied.connections.values())
         lines.append(
-            f"denied by policy: {total} packet(s)" + (f" ({per_node})" if per_node else "")
+            f"denied by policy: {total} packet(s)"
+            + (f" ({per_node})" if per_node else "")
+            + f", {conns} connection(s)"
         )
+        rows = by_pod(denied.connections, pods or {})
+        if rows:
+            headers = ["DENIED FROM", "TO", "PORT", "CONNECTIONS"]
+            lines += table(rows[:max_rows], headers).splitlines()
+            if len(rows) > max_rows:
+                lines.append(f"... and {len(rows) - max_rows} more denied destination(s)")
     lines += [f"stuck on a dropped connection: {s}" for s in stuck]
     return lines

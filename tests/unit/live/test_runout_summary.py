@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from podnet.control.cluster import build_cluster
+from podnet.live.runout.counters import Denied, Flow
 from podnet.live.runout.summary import (
     CLIENT,
     SERVER,
@@ -136,13 +137,18 @@ def test_closing_lists_clients_servers_hidden_and_denied() -> None:
         _result("default/b", CLIENT, None),
         _result("default/web", SERVER, None, restarts=2),
     ]
-    lines = closing(results, {"nginx": (1, 325)}, {"node-0": 8, "node-1": 0}, ["x -> y"])
+    flows = {Flow("10.244.0.2", "10.244.0.3", "tcp", 80): 2}
+    denied = Denied({"node-0": 8, "node-1": 0}, flows)
+    pods = {"10.244.0.2": "default/a", "10.244.0.3": "default/web"}
+    lines = closing(results, {"nginx": (1, 325)}, denied, ["x -> y"], pods=pods)
     assert lines[0].split() == ["CLIENT", "STATUS", "EXIT", "RESTARTS"]
     assert lines[1].split() == ["default/a", "Succeeded", "0", "0"]
     assert lines[2].split() == ["default/b", "Running", "-", "0"]
     assert "1 server pod(s); default/web restarted 2x" in lines
     assert "nginx pods (1): 325 line(s) hidden, --logs all or --follow POD to show" in lines
-    assert "denied by policy: 8 packet(s) (node-0 8)" in lines
+    at = lines.index("denied by policy: 8 packet(s) (node-0 8), 2 connection(s)")
+    assert lines[at + 1].split() == ["DENIED", "FROM", "TO", "PORT", "CONNECTIONS"]
+    assert lines[at + 2].split() == ["default/a", "default/web", "(10.244.0.3)", "80/TCP", "2"]
     assert lines[-1] == "stuck on a dropped connection: x -> y"
 
 
@@ -158,3 +164,13 @@ def test_closing_counts_clean_clients_past_max_rows() -> None:
     assert lines[0] == "25 client pod(s) exited 0 without a restart"
     assert lines[2].split() == ["default/bad", "Failed", "1", "0"]
     assert len(lines) == 3
+
+
+def test_closing_lists_denied_destinations_most_first_up_to_max_rows() -> None:
+    flows = {Flow("10.244.0.9", f"10.96.{i}.1", "udp", 53): i + 1 for i in range(4)}
+    lines = closing([], {}, Denied({"node-0": 30}, flows), max_rows=2)
+    assert lines[0] == "denied by policy: 30 packet(s) (node-0 30), 10 connection(s)"
+    # IPs no pod holds (here: the pod's own, unknown) are shown as IPs
+    assert lines[2].split() == ["10.244.0.9", "10.96.3.1", "53/UDP", "4"]
+    assert lines[3].split() == ["10.244.0.9", "10.96.2.1", "53/UDP", "3"]
+    assert lines[4:] == ["... and 2 more denied destination(s)"]

@@ -77,6 +77,8 @@ add map inet podnet-policy egress-pods { type ipv4_addr : verdict; }
 add set inet podnet-policy pods-2D76Z2EQ-default { type ipv4_addr; }
 add set inet podnet-policy cidr-GLJ4GP66-10-0-0-0 { type ipv4_addr; flags interval; }
 add set inet podnet-policy port-tcp-http { type ipv4_addr . inet_proto . inet_service; }
+add set inet podnet-policy denied { type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags dynamic,timeout; timeout 3600s; size 65536; }
+add set inet podnet-policy denied-flows { type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service; flags dynamic,timeout; timeout 120s; size 65536; }
 add chain inet podnet-policy deny
 add chain inet podnet-policy pol-in-RDMONO3D-default-allow-cli
 add chain inet podnet-policy baseline-eg
@@ -88,6 +90,8 @@ add chain inet podnet-policy admin-in
 add chain inet podnet-policy set-in-RDMONO3D-default
 add chain inet podnet-policy egress { type filter hook forward priority filter; policy accept; }
 add chain inet podnet-policy ingress { type filter hook forward priority filter + 1; policy accept; }
+add rule inet podnet-policy deny ct state new meta l4proto { tcp, udp, sctp } ip saddr . ip daddr . meta l4proto . th sport . th dport != @denied-flows update @denied { ip saddr . ip daddr . meta l4proto . th dport counter }
+add rule inet podnet-policy deny ct state new meta l4proto { tcp, udp, sctp } update @denied-flows { ip saddr . ip daddr . meta l4proto . th sport . th dport }
 add rule inet podnet-policy deny counter drop
 add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @pods-2D76Z2EQ-default meta l4proto udp th dport { 53 } accept
 add rule inet podnet-policy pol-in-RDMONO3D-default-allow-cli ip saddr @pods-2D76Z2EQ-default ip daddr . meta l4proto . th dport @port-tcp-http accept
@@ -131,9 +135,12 @@ def test_other_node_has_the_policy_chains_but_no_local_isolation() -> None:
 
 def test_reject_mode_and_unknown_mode() -> None:
     ps = compile_policies(state(ALLOW_CLI), "node-0", deny="reject")
-    assert ps.chains["deny"].rules == (
+    assert ps.chains["deny"].rules[2:] == (  # after the two counting rules, as with drop
         "meta l4proto tcp counter reject with tcp reset",
         "counter reject with icmpx admin-prohibited",
+    )
+    assert (
+        ps.chains["deny"].rules[:2] == compile_policies(state(), "node-0").chains["deny"].rules[:2]
     )
     with pytest.raises(PolicyCompileError):
         compile_policies(state(), "node-0", deny="ignore")
