@@ -27,8 +27,10 @@ def _ticker(prefix: str) -> list[str]:
 
 
 def _pods(mark: Path) -> str:
-    # the crashing container leaves a mark in the host's /tmp (pods see it) on its first
-    # run: the first run prints "first" and fails, the restarted one prints "second"
+    # the crashing container leaves a mark on its first run where its restart sees it:
+    # a POSIX message queue, which lives in the pod's IPC namespace (the pause's), as a
+    # container no longer sees the host's files; the first run prints "first" and fails,
+    # the restarted one prints "second"
     crash = (
         f"if [ -e {mark} ]; then echo second; exec sleep 3600; fi; touch {mark}; echo first; exit 1"
     )
@@ -63,7 +65,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpCluster]:
     tmp = tmp_path_factory.mktemp("up-logs")
     with podnet_up(tmp) as cluster:
         k = cluster.kubectl(KUBECTL_VERSIONS[-1])
-        k.ok("apply", "-f", "-", stdin=_pods(tmp / "crashed-once"))
+        k.ok("apply", "-f", "-", stdin=_pods(Path("/dev/mqueue/crashed-once")))
         k.ok("wait", "--for=condition=Ready", "pod/tick", "pod/tick2", "--timeout=60s", timeout=70)
 
         def restarted() -> bool:
