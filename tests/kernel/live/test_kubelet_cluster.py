@@ -110,7 +110,7 @@ def _child() -> None:
             return bool(cond())
 
         wait(lambda: ready_ips() == [placed[0].ip])
-        wget = [BUSYBOX, "sh", "-c", "wget -T 2 -qO- http://10.96.0.50"]
+        wget = [BUSYBOX, "timeout", "2", BUSYBOX, "wget", "-qO-", "http://10.96.0.50"]
         wait(lambda: _in_pod(cluster, "default/client", wget)[0] == 0)
         r["via_service"] = _in_pod(cluster, "default/client", wget)[1]
         t0 = time.monotonic()

@@ -143,7 +143,7 @@ def _child(make_registry: Callable[[], Any]) -> None:
             },
         )
         ip = svc["spec"]["clusterIP"]
-        wget = [BUSYBOX, "sh", "-c", f"wget -T 1 -qO- http://{ip}"]
+        wget = [BUSYBOX, "timeout", "1", BUSYBOX, "wget", "-qO-", f"http://{ip}"]
         _wait(lambda: _in_pod(cluster, "default/client", wget)[0] == 0)
         r["via_service"] = _in_pod(cluster, "default/client", wget)[1]
 

@@ -95,8 +95,9 @@ def _child(manifest: str) -> None:
         r["old_ip"] = old.ip
 
         def wget(url: str) -> tuple[int, str]:
-            # Through sh: Debian's busybox 1.35 segfaults on ``busybox wget -T ...``.
-            return _in_pod(cluster, "default/pod-a", [BUSYBOX, "sh", "-c", f"wget -T 3 -qO- {url}"])
+            # Debian's busybox 1.35 segfaults on ``wget -T``: ``timeout`` bounds it.
+            argv = [BUSYBOX, "timeout", "3", BUSYBOX, "wget", "-qO-", url]
+            return _in_pod(cluster, "default/pod-a", argv)
 
         r["via_service_before"] = wget("http://my-service")[1]
         new = cluster.recreate_pod("default/pod-b")
