@@ -587,6 +587,7 @@ class ScaleState:
         self.bound: set[str] = set()  # pods with spec.nodeName
         self.slices: dict[str, set[str]] = {}  # slice -> ready addresses
         self.events = 0
+        self.deleted: list[str] = []  # pods deleted meanwhile (none expected)
 
     def on_pod(self, _at: float, ev: Any) -> None:
         obj = ev["object"]
@@ -598,6 +599,7 @@ class ScaleState:
             if ev["type"] == "DELETED":
                 self.pods.pop(name, None)
                 self.bound.discard(name)
+                self.deleted.append(name)
                 return
             if (obj.get("spec") or {}).get("nodeName"):
                 self.bound.add(name)
@@ -705,6 +707,7 @@ def bench_scale(
             None if all_served is None else round(all_served, 2)
         )
         result["at_end_running_ready_served"] = state.counts()
+        result["pods_deleted_during_scale"] = len(state.deleted)
         if all_served is None:  # why not: the pods' phases and reasons, counted
             pods = api.json("GET", f"/api/v1/namespaces/{ns}/pods")["items"]
             why = collections.Counter(

@@ -232,6 +232,10 @@ class DaemonSetController(Controller):
         if ds is None:
             self.expectations.forget(key)
             return
+        # Expectations before the pods are read (replica_set.go syncReplicaSet, as the
+        # daemon set and job controllers): the other order lets a create observed in
+        # between count as seen but not be in the list read before it, and be made twice.
+        satisfied = self.expectations.satisfied(key)
         ns = namespace(ds)
         pods = [
             p
@@ -267,7 +271,7 @@ class DaemonSetController(Controller):
                 except ApiError as e:
                     if e.code != 404:
                         raise
-        if self.expectations.satisfied(key) and not deleting(ds):
+        if satisfied and not deleting(ds):
             plan = plan_daemonset(ds, nodes, pods, revision)
             self._apply(key, ds, plan, revision)
         status = daemonset_status(ds, nodes, pods, revision, self.clock())

@@ -153,6 +153,10 @@ class JobController(Controller):
             return
         if finished(job) or deleting(job):
             return
+        # Expectations before the pods are read (replica_set.go syncReplicaSet, as the
+        # daemon set and job controllers): the other order lets a create observed in
+        # between count as seen but not be in the list read before it, and be made twice.
+        satisfied = self.expectations.satisfied(key)
         ns = namespace(job)
         pods = [
             p
@@ -179,22 +183,24 @@ class JobController(Controller):
         job_now = dict(job, status=status)
         done = None if suspended else verdict(job_now, pods, now)
         active_pods = [p for p in pods if pod_active(p)]
-        if suspended:
+        if suspended or (done is not None and done[0] == "Failed"):
             self._delete(key, active_pods)
             active_pods = []
-        elif done is not None:
-            if done[0] == "Failed":
-                self._delete(key, active_pods)
-                active_pods = []
-        elif self.expectations.satisfied(key):
+        changed = 0  # pods created (+) or deleted (-) by this sync
+        if satisfied and not suspended and done is None:
             _, succeeded, _, _ = job_counts(job_now, pods)
             want = want_active(job_now, succeeded, len(active_pods))
             if len(active_pods) < want:
                 self._create(key, job, want - len(active_pods))
+                changed = want - len(active_pods)
             elif len(active_pods) > want:
                 extra = sorted(active_pods, key=deletion_rank)[: len(active_pods) - want]
                 self._delete(key, extra)
+                changed = -len(extra)
         active, succeeded, failed, ready = job_counts(job_now, pods)
+        # job_controller.go manageJob returns the active count with the pods it just
+        # created (or deleted): status.active counts them at once
+        active += changed
         status.update(
             {
                 "active": len(active_pods) if done or suspended else active,

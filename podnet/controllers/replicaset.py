@@ -292,11 +292,15 @@ class ReplicaSetController(Controller):
         if rs is None:
             self.expectations.forget(key)
             return
+        # Expectations before the pods are read (replica_set.go syncReplicaSet, as the
+        # daemon set and job controllers): the other order lets a create observed in
+        # between count as seen but not be in the list read before it, and be made twice.
+        satisfied = self.expectations.satisfied(key)
         pods = self.pods.by_index("controller", meta(rs).get("uid", ""))
         pods = [p for p in pods if namespace(p) == namespace(rs)]
         if not deleting(rs):
             pods = self.claim(rs, pods)
-        if self.expectations.satisfied(key) and not deleting(rs):
+        if satisfied and not deleting(rs):
             self._manage(key, rs, [p for p in pods if pod_active(p)])
         self._update_status(rs, pods)
 

@@ -204,6 +204,10 @@ class StatefulSetController(Controller):
         if sts is None:
             self.expectations.forget(key)
             return
+        # Expectations before the pods are read (replica_set.go syncReplicaSet, as the
+        # daemon set and job controllers): the other order lets a create observed in
+        # between count as seen but not be in the list read before it, and be made twice.
+        satisfied = self.expectations.satisfied(key)
         ns = namespace(sts)
         owned = [
             p
@@ -227,7 +231,7 @@ class StatefulSetController(Controller):
                 revision_hash_of(sts),
                 revision_data(sts),
             )
-        if self.expectations.satisfied(key) and not deleting(sts):
+        if satisfied and not deleting(sts):
             plan = plan_statefulset(sts, by_ordinal, revision)
             self._apply(key, sts, plan, revision)
         self._update_status(sts, owned, revision)

@@ -122,7 +122,9 @@ class Kubelet:
         self._no_sandboxes = bench == "nosandbox"
         self._fake_ips: dict[str, int] = {}
         if self._no_containers:
-            self._warn(f"{BENCH_NO_CONTAINERS_ENV}=1: benchmark mode, no container is started")
+            self._warn(
+                f"{BENCH_NO_CONTAINERS_ENV}={bench}: benchmark mode, no container is started"
+            )
 
     # -- lifetime ------------------------------------------------------------------------
     def start(self) -> None:

@@ -179,3 +179,42 @@ def test_label_edit_a_replicaset_does_not_count_queues_no_set_sync() -> None:
         assert drain(sets.queue) == {"default/web"}
         relabel(registry, "a", app=None)  # the selector lets it go: released
         assert drain(sets.queue) == {"default/web"}
+
+
+def test_a_create_observed_while_the_set_lists_its_pods_is_not_made_twice() -> None:
+    """The informer observes an in-flight create between the sync's read of the pods
+    and its look at the expectations: the sync must not count that pod as missing."""
+    registry = Registry(MemoryStore())
+    registry.create(NAMESPACES, None, {"metadata": {"name": "default"}})
+    informers = Informers(registry)
+    sets = ReplicaSetController(registry, informers)
+    sets.setup()
+    try:
+        rs = replicaset(registry)
+        rs = registry.update(
+            REPLICASETS, "default", "web", {**rs, "spec": {**rs["spec"], "replicas": 2}}
+        )
+        web_pod(registry, "a", owner=rs)
+        sets.sets._relist()
+        sets.pods._relist()  # the cache holds a
+        sets.expectations.expect("default/web", adds=1)  # b is being created
+        web_pod(registry, "b", owner=rs)  # in the store, not yet in the cache
+        real = sets.pods.by_index
+        raced: list[bool] = []
+
+        def by_index(name: str, value: str) -> list[Obj]:
+            out = real(name, value)
+            if name == "controller" and not raced:
+                raced.append(True)
+                sets.pods._relist()  # the informer thread sees b now: expectation met
+            return out
+
+        sets.pods.by_index = by_index  # type: ignore[method-assign]
+        sets.sync("default/web")
+        assert raced
+        assert sorted(p["metadata"]["name"] for p in registry.list(PODS, "default").items) == [
+            "a",
+            "b",
+        ]
+    finally:
+        registry.store.close()
