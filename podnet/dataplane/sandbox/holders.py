@@ -5,8 +5,9 @@ A namespace lives as long as something refers to it. podnet never bind-mounts on
 by a process in the cluster's PID namespace: the cluster init (pid 1, holding the root
 netns), one ``sleep infinity`` per node (net + UTS namespaces, ``ip_forward=1``) and one
 "pause" per pod (net + UTS + IPC + mount: hostname, the pod's /etc files bind-mounted
-from a private tmpfs, a fresh /proc, crun's mounts for its containers), the pod sandbox's pause container. Pauses are forked by a
-small server (:mod:`.pause_server`), not by podnet: see :class:`PauseServer`.
+from a private tmpfs, a fresh /proc, crun's mounts for its containers), the pod
+sandbox's pause container. Pauses are forked by a small server (:mod:`.pause_server`),
+not by podnet: see :class:`PauseServer`.
 
 Only the init has PR_SET_PDEATHSIG (plus a liveness pipe): the signal fires when the
 *thread* that spawned the process exits, so a pod started from a short-lived worker
