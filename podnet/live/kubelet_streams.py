@@ -20,7 +20,12 @@ attach: the container's output from now on (its log, followed). With ``-i``, inp
 goes to the stdin pipe the runtime keeps for a container with ``stdin: true``
 (:meth:`Runtime.attach_stdin`); one without is refused as kubelet refuses it, and with
 ``stdinOnce`` the pipe is closed when the first attach's input ends (the process
-reads EOF), as the Container spec describes.
+reads EOF), as the Container spec describes. A container with ``tty: true`` has a
+terminal from its start (crun's console, :mod:`podnet.dataplane.oci.console`): attach
+then gets the terminal's raw output from now on (a prompt has no newline to wait for),
+writes input to it and honours resizes (:class:`TerminalAttached`); as with kubelet,
+output written before the attach is only in the log (kubectl says "If you don't see a
+command prompt, try pressing enter.").
 """
 
 from __future__ import annotations
@@ -381,7 +386,7 @@ class PodStreamer:
     # -- attach -----------------------------------------------------------------------
     async def attach(
         self, namespace: str, name: str, *, container: str | None, stdin: bool, tty: bool
-    ) -> Attached:
+    ) -> Attached | TerminalAttached:
         rec = self._running(namespace, name)
         cname = self._container(rec, container)
         spec: dict[str, Any] = next(
@@ -399,6 +404,10 @@ class PodStreamer:
                 "attach without -i to follow its output"
             )
         loop = asyncio.get_running_loop()
+        if spec.get("tty") is True:
+            attached = self._attach_terminal(loop, rec, cname, stdin=stdin, spec=spec)
+            if attached is not None:
+                return attached
         stop = threading.Event()
         primed = asyncio.Event()
 
@@ -432,6 +441,37 @@ class PodStreamer:
             primed=primed,
             stdin_ended=(lambda: runtime.close_stdin(key, cname)) if once else None,
         )
+
+    def _attach_terminal(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        rec: PodRecord,
+        cname: str,
+        *,
+        stdin: bool,
+        spec: dict[str, Any],
+    ) -> TerminalAttached | None:
+        runtime = self.kubelet.cluster.runtime
+        assert runtime is not None
+        key = rec.pod.key
+        attached = TerminalAttached(loop)
+        try:
+            got = runtime.attach_terminal(key, cname, attached.feed, stdin=stdin)
+        except PodnetError:
+            raise bad_request(f'container not found ("{cname}")') from None
+        if got is None:  # no terminal after all (process mode): follow the log
+            return None
+        token, master, writer = got
+        once = spec.get("stdinOnce") is True
+
+        def detach() -> None:
+            runtime.detach_terminal(key, cname, token)
+
+        def stdin_ended() -> None:
+            runtime.close_stdin(key, cname)
+
+        attached.connect(master, writer, detach, stdin_ended if once and stdin else None)
+        return attached
 
     # -- port-forward -----------------------------------------------------------------
     async def port_forward(
@@ -543,5 +583,80 @@ class Attached:
     async def kill(self) -> None:
         self._stop.set()
         self._end_stdin()
+        if not self._done.done():
+            self._done.set_result(0)
+
+
+class TerminalAttached:
+    """``attach`` to a container's terminal: its raw output from now on, handed over by
+    the runtime's thread (:meth:`feed`); input and window sizes go to the pty master.
+    ``wait`` ends when the run does (the terminal's end), as kubelet's attach ends
+    with the container."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._done: asyncio.Future[int] = loop.create_future()
+        self._master: int | None = None
+        self._in: _Input | None = None
+        self._detach: Callable[[], None] | None = None
+        self._stdin_ended: Callable[[], None] | None = None
+
+    def feed(self, data: bytes | None) -> None:
+        """Called on the runtime's loop thread for each chunk, None at the end."""
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, data)
+
+    def connect(
+        self,
+        master: int,
+        writer: int | None,
+        detach: Callable[[], None],
+        stdin_ended: Callable[[], None] | None,
+    ) -> None:
+        self._master, self._detach, self._stdin_ended = master, detach, stdin_ended
+        self._in = None if writer is None else _Input(self._loop, writer)
+
+    async def write_stdin(self, data: bytes) -> None:
+        if self._in is not None:
+            await self._in.write(data)
+
+    async def close_stdin(self) -> None:
+        if self._in is None:
+            return
+        self._in.close()
+        self._in = None
+        if self._stdin_ended is not None:
+            self._stdin_ended()
+
+    async def stdout(self) -> AsyncIterator[bytes]:
+        while (chunk := await self._queue.get()) is not None:
+            yield chunk
+        if not self._done.done():
+            self._done.set_result(0)
+
+    async def stderr(self) -> AsyncIterator[bytes]:
+        return
+        yield b""  # pragma: no cover  (makes this an async generator)
+
+    async def resize(self, width: int, height: int) -> None:
+        if self._master is not None and width > 0 and height > 0:
+            size = struct.pack("HHHH", height, width, 0, 0)
+            with contextlib.suppress(OSError):
+                fcntl.ioctl(self._master, termios.TIOCSWINSZ, size)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._done)
+
+    async def kill(self) -> None:
+        if self._detach is not None:
+            self._detach()
+            self._detach = None
+        if self._in is not None:
+            self._in.close()
+            self._in = None
+        if self._master is not None:
+            os.close(self._master)
+            self._master = None
         if not self._done.done():
             self._done.set_result(0)

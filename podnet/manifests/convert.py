@@ -130,6 +130,7 @@ def to_container(ctx: DocContext, path: Path, c: dict[str, Any]) -> Container:
         ),
         stdin=c.get("stdin") is True,
         stdin_once=c.get("stdinOnce") is True,
+        tty=c.get("tty") is True,
         security_context=to_security(c.get("securityContext")),
     )
 

@@ -78,6 +78,7 @@ class Container:
     # closed when the first attach session ends (the Container spec's stdin/stdinOnce)
     stdin: bool = False
     stdin_once: bool = False
+    tty: bool = False  # a terminal as the process's stdio (crun's console, attach -t)
     security_context: SecurityContext | None = None
 
 

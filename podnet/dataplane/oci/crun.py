@@ -40,9 +40,13 @@ class OciBinary:
         # runc has no "disabled": without cgroup paths it still joins the root cgroup
         return [self.path, "--root", str(self.root)]
 
-    def run_argv(self, bundle: Path, container_id: str) -> list[str]:
-        """``run`` in the foreground: stdio passed through, exit status the container's."""
-        return [*self._global(), "run", "--bundle", str(bundle), container_id]
+    def run_argv(
+        self, bundle: Path, container_id: str, console_socket: Path | None = None
+    ) -> list[str]:
+        """``run`` in the foreground: stdio passed through, exit status the container's;
+        with ``console_socket`` the container's terminal master is sent there."""
+        console = [] if console_socket is None else ["--console-socket", str(console_socket)]
+        return [*self._global(), "run", *console, "--bundle", str(bundle), container_id]
 
     def exec_argv(self, process_file: Path, container_id: str) -> list[str]:
         return [*self._global(), "exec", "--process", str(process_file), container_id]

@@ -33,6 +33,7 @@ from podnet.dataplane.images.image import Image
 from podnet.dataplane.images.user import container_ids
 from podnet.dataplane.oci import bpf, hostroot, seccomp
 from podnet.dataplane.oci import caps as capsets
+from podnet.dataplane.oci.console import ConsoleSocket
 from podnet.dataplane.oci.crun import OciBinary, find
 from podnet.dataplane.oci.security import CreateContainerConfigError, Security, resolve
 from podnet.dataplane.oci.spec import ContainerConfig, Mount, bind, process_only, render
@@ -77,6 +78,7 @@ class Started:
     bundle: Path
     config: ContainerConfig
     overlay: Overlay | None = None  # a real image's root, unmounted when the run ends
+    console: ConsoleSocket | None = None  # a terminal's: receives crun's pty master
 
 
 class OciLauncher:
@@ -123,6 +125,7 @@ class OciLauncher:
         mounts: tuple[Mount, ...] = (),
         pid_namespace: str | None = None,
         overlay: Overlay | None = None,
+        terminal: bool = False,
     ) -> ContainerConfig:
         """The container's config; raises :class:`CreateContainerConfigError` where
         kubelet would (runAsNonRoot). ``overlay``: a real image's root for this run."""
@@ -179,6 +182,7 @@ class OciLauncher:
             mounts=all_mounts,
             pid_namespace=pid_namespace,
             rootless=self.rootless,
+            terminal=terminal,
         )
 
     @staticmethod
@@ -192,18 +196,27 @@ class OciLauncher:
     def prepare(
         self, run_dir: Path, cid: str, cfg: ContainerConfig, overlay: Overlay | None = None
     ) -> tuple[Started, list[str]]:
-        """Write the bundle under ``run_dir``; the argv that runs it (in the pod)."""
+        """Write the bundle under ``run_dir``; the argv that runs it (in the pod). A
+        container with a terminal gets its console socket, listening from now on
+        (``Started.console``: the caller receives the master once crun runs)."""
         bundle = self.bundle_dir(run_dir, cid)
         bundle.mkdir(parents=True, exist_ok=True)
         (bundle / "config.json").write_text(json.dumps(render(cfg)))
-        return Started(cid, bundle, cfg, overlay), self.binary.run_argv(bundle, cid)
+        console = ConsoleSocket(bundle / "console.sock") if cfg.terminal else None
+        started = Started(cid, bundle, cfg, overlay, console)
+        path = None if console is None else console.path
+        return started, self.binary.run_argv(bundle, cid, path)
 
     def exec_argv(
         self, started: Started, argv: list[str], env: dict[str, str], cwd: str
     ) -> list[str]:
         """``crun exec`` of ``argv`` in a running container, with its user, capabilities,
         no-new-privileges and (crun applies the container's) seccomp filter."""
-        cfg = replace(started.config, args=tuple(argv), env=tuple(env.items()), cwd=cwd or "/")
+        # an exec's terminal is its own (setsid --ctty on a pty podnet makes), never
+        # the container's console
+        cfg = replace(
+            started.config, args=tuple(argv), env=tuple(env.items()), cwd=cwd or "/", terminal=False
+        )
         proc = process_only(cfg)
         path = started.bundle / f"exec-{next(_ids)}.json"
         path.write_text(json.dumps(proc))
@@ -212,6 +225,8 @@ class OciLauncher:
     @staticmethod
     def finished(started: Started) -> None:
         """The run is over: its bundle goes (crun removed its own state)."""
+        if started.console is not None:
+            started.console.close()
         shutil.rmtree(started.bundle, ignore_errors=True)
 
 

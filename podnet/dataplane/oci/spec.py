@@ -121,13 +121,16 @@ class ContainerConfig:
     pid_namespace: str | None = None  # a path to join; None: a new one
     annotations: tuple[tuple[str, str], ...] = field(default=())
     rootless: bool = False  # in a user namespace mapping one id
+    # ``tty: true``: the process gets a pty as its controlling terminal, its master sent
+    # on the run's console socket (:mod:`.console`)
+    terminal: bool = False
 
 
 def render(cfg: ContainerConfig) -> dict[str, Any]:
     """The ``config.json`` document (OCI runtime-spec 1.0)."""
     caps = list(cfg.caps)
     process: dict[str, Any] = {
-        "terminal": False,
+        "terminal": cfg.terminal,
         "user": {"uid": cfg.uid, "gid": cfg.gid, "additionalGids": list(cfg.groups)},
         "args": list(cfg.args),
         "env": [f"{k}={v}" for k, v in cfg.env],

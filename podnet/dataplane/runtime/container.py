@@ -94,6 +94,12 @@ class ContainerRunner:
         # the write end of a ``stdin: true`` container's stdin pipe, for attach -i:
         # open while its process runs, each run gets a new pipe (docker's OpenStdin)
         self._stdin: int | None = None
+        # a ``tty: true`` container's pty master (crun's console) while it runs, and the
+        # attach clients its raw output goes to (called on the loop's thread; None: the end)
+        self._tty: int | None = None
+        self._stdin_closed = False  # stdinOnce with a terminal: input refused after
+        self._tty_clients: dict[int, Callable[[bytes | None], None]] = {}
+        self._next_client = 0
         self.started: Started | None = None  # the OCI run in progress
         self._held: int | None = None  # a real image's hold (images.store.hold)
 
@@ -142,11 +148,15 @@ class ContainerRunner:
         overlay = None
         if self.image.rootfs is not None:
             overlay = Overlay(self.image.rootfs, oci.bundle_dir(self.private_dir(), cid))
+        terminal = self.container.tty
+        if terminal:  # containerd's CRI sets it for a container with a tty (WithTTY)
+            env = {**env, "TERM": "xterm"}
         config = oci.config(
             self.image,
             argv,
             env,
             cwd,
+            terminal=terminal,
             security=merge(self.cfg.pod_security, self.container.security_context),
             private_dir=self.private_dir() if self.image.prepare is not None else None,
             mounts=self.cfg.mounts,
@@ -207,11 +217,28 @@ class ContainerRunner:
         started = self.loop.clock()
         self.log.new_instance(self.status.restart_count)
         stdin: int | None = None
+        self._stdin_closed = False
         try:
             argv, env, cwd = self.command()
             if self.cfg.oci is not None:
                 argv, env, cwd = self._oci_command(self.cfg.oci, argv, env, cwd)
-            if self.container.stdin:
+            console = None if self.started is None else self.started.console
+            if console is not None:
+                # the process's stdio is its terminal; crun's own words go to the log
+                proc = self.cfg.spawner(
+                    self.cfg.pod_key, argv, env, cwd, subprocess.PIPE, subprocess.STDOUT
+                )
+                try:
+                    self._tty = console.receive(proc)
+                except PodnetError:
+                    self._signal(proc, signal.SIGKILL)
+                    proc.wait()
+                    assert proc.stdout is not None
+                    said = proc.stdout.read().decode(errors="replace").strip()
+                    proc.stdout.close()
+                    self._end_run()
+                    raise PodRuntimeError(said or "the OCI runtime sent no terminal") from None
+            elif self.container.stdin:
                 stdin, self._stdin = os.pipe()
                 proc = self.cfg.spawner(
                     self.cfg.pod_key, argv, env, cwd, subprocess.PIPE, subprocess.STDOUT, stdin
@@ -236,7 +263,12 @@ class ContainerRunner:
         ready = probe is None and not self._init
         self._set(state=RUNNING, reason="", exit_code=None, started=started, ready=ready)
         self._watch = ProcWatch(
-            self.loop, proc, lambda rc: self._exited(rc, started), self.log.append
+            self.loop,
+            proc,
+            lambda rc: self._exited(rc, started),
+            self.log.append,
+            tty=self._tty,
+            on_chunk=self._to_clients,
         )
         if probe is not None:
             gen = self._gen
@@ -250,6 +282,7 @@ class ContainerRunner:
         self._watch = None
         self._end_run()
         self.close_stdin()
+        self._end_tty()
         code = exit_code(returncode)
         self._cancel_timers()
         reason = "Completed" if code == 0 else "Error"
@@ -301,14 +334,54 @@ class ContainerRunner:
 
     def stdin_writer(self) -> int | None:
         """A new fd writing to the running process's stdin (the caller closes it), or
-        None: no ``stdin: true``, or closed after a ``stdinOnce`` attach."""
+        None: no ``stdin: true``, or closed after a ``stdinOnce`` attach. With a
+        terminal, the pty master."""
+        if self._tty is not None:
+            stdin = self.container.stdin and not self._stdin_closed
+            return os.dup(self._tty) if stdin else None
         return None if self._stdin is None else os.dup(self._stdin)
 
     def close_stdin(self) -> None:
-        """Our end of the stdin pipe: the process reads EOF once attach ends too."""
+        """Our end of the stdin pipe: the process reads EOF once attach ends too. A
+        terminal has no end of input to give (Ctrl-D is the line discipline's): later
+        attaches get no input, as a closed stdin would give them none."""
+        self._stdin_closed = True
         if self._stdin is not None:
             os.close(self._stdin)
             self._stdin = None
+
+    # --- the terminal (tty: true) ----------------------------------------------------
+    @property
+    def has_tty(self) -> bool:
+        return self._tty is not None
+
+    def tty_fd(self) -> int | None:
+        """A new fd of the pty master, for window sizes (the caller closes it)."""
+        return None if self._tty is None else os.dup(self._tty)
+
+    def add_tty_client(self, client: Callable[[bytes | None], None]) -> int:
+        """``client`` gets the terminal's output from now on, then None at its end."""
+        self._next_client += 1
+        self._tty_clients[self._next_client] = client
+        return self._next_client
+
+    def remove_tty_client(self, token: int) -> None:
+        self._tty_clients.pop(token, None)
+
+    def _to_clients(self, data: bytes | None) -> None:
+        for token, client in list(self._tty_clients.items()):
+            try:
+                client(data)
+            except Exception:  # a client gone wrong must not stop the container's log
+                self._tty_clients.pop(token, None)
+
+    def _end_tty(self) -> None:
+        """The run ended: attached clients see the end; the master goes."""
+        self._to_clients(None)
+        self._tty_clients.clear()
+        if self._tty is not None:
+            os.close(self._tty)
+            self._tty = None
 
     # --- readiness probe ------------------------------------------------------------
     def _probe(self, gen: int, state: probes.ProbeState) -> None:

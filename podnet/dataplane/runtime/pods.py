@@ -267,6 +267,32 @@ class Runtime:
                 raise PodRuntimeError(f"container {container!r} of pod {key} is not running")
             return runner.stdin_writer()
 
+    def attach_terminal(
+        self, key: str, container: str, client: Callable[[bytes | None], None], *, stdin: bool
+    ) -> tuple[int, int, int | None] | None:
+        """Attach to a ``tty: true`` container's terminal: ``client`` gets its output
+        from now on (on the loop's thread; None when the run ends). Returns the
+        client's token, an fd of the pty master for window sizes and, with ``stdin``,
+        one for input (None: no stdin, or stdinOnce used up); the caller closes both.
+        None when the container has no terminal. Raises :class:`PodRuntimeError` when
+        the container is not running."""
+        with self.loop.lock:
+            runner = self._run(key).runners.get(container)
+            if runner is None or not runner.running:
+                raise PodRuntimeError(f"container {container!r} of pod {key} is not running")
+            master = runner.tty_fd()
+            if master is None:
+                return None
+            writer = runner.stdin_writer() if stdin else None
+            return runner.add_tty_client(client), master, writer
+
+    def detach_terminal(self, key: str, container: str, token: int) -> None:
+        with self.loop.lock:
+            run = self._pods.get(key)
+            runner = None if run is None else run.runners.get(container)
+            if runner is not None:
+                runner.remove_tty_client(token)
+
     def close_stdin(self, key: str, container: str) -> None:
         """Close the container's stdin until its next start (``stdinOnce``, the first
         attach session ended)."""
