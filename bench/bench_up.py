@@ -2,7 +2,10 @@
 
     sudo .venv/bin/python bench/bench_up.py [--runs 5] [--replicas 1000] [--nodes 10]
                                             [--patches 200] [--only startup|seed|scale]
-                                            [--py-spy]
+                                            [--py-spy] [--py-spy-watch]
+                                            [--baseline DIR] [--scale-runs N]
+                                            [--runtime oci|process]
+                                            [--no-containers | --no-sandboxes]
 
 * startup: ``podnet up --nodes 2`` from ``Popen`` to ``/readyz`` answering 200 (polled
   every 5 ms over HTTPS, unverified: the CA does not exist yet on a first start), with
@@ -23,7 +26,12 @@
   connection, timed at the client; then ``--patches`` label patches of one pod with a
   watch open on the namespace's pods, PATCH response -> event arrival. RSS before and
   after. ``--py-spy`` records the ``up`` process during the scale-up and prints its
-  hottest frames.
+  hottest frames (``--py-spy-watch``: during the pod PATCHes).
+* ``--baseline DIR`` runs each scale-up also with the podnet of DIR (e.g. ``git worktree
+  add /tmp/base <commit>``) first on PYTHONPATH, alternating with this tree, in the same
+  run; ``--scale-runs`` per tree. BENCHMARK-ONLY modes of the kubelet, for the control
+  path alone: ``--no-containers`` (sandboxes and IPs made, no container process, each
+  reported Running and ready at once) and ``--no-sandboxes`` (no sandbox either).
 
 Everything is bounded by timeouts; a goal not reached is reported as such. Traffic stays
 on loopback and in the cluster's own namespaces; each ``up`` is stopped with SIGTERM and
