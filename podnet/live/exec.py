@@ -1,166 +1,204 @@
-"""``podnet exec``: run a command inside a pod of a running ``podnet run`` or ``podnet up``.
+"""``podnet exec`` into a ``podnet run`` (or, by ``--cluster PID``, a ``podnet up``): the
+cluster serves the Kubernetes exec subresource itself, on a local socket.
 
-kubectl exec's model: the command runs in the container, as the runtime's ``exec``
-does (runc/crun ``exec``: the container's namespaces, root, user, capabilities and
-seccomp filter, with the container's environment). podnet enters the pod's sandbox
-(network, UTS, IPC, mount and the cluster's PID namespace), where the container's
-crun state lives, and runs ``crun exec`` there with a process file made from the
-container's own ``config.json``. A cluster run without crun (``PODNET_RUNTIME=process``)
-has no container to enter: the command then joins the pod's namespaces directly.
-The running cluster is found through :mod:`podnet.live.registry`; podnet then *becomes*
-``nsenter`` (exec), so the terminal, signals and the exit code are the command's own.
+One exec, whoever asks: ``kubectl exec`` against ``podnet up`` reaches
+:func:`podnet.live.kubelet_streams.start_exec` through the API server's streams
+(:mod:`podnet.apiserver.http.streams.exec`); ``podnet exec`` reaches the same function
+through the same stream code, served here by :class:`ExecEndpoint` on an *abstract*
+unix socket ``@podnet-exec/<uid>/<pid>/<kind>`` (no file to leak; the kernel drops the
+name with the socket, as :mod:`podnet.live.registry` does), and speaks to it with the
+same WebSocket client (:func:`podnet.kube.wsexec.interactive`) it uses against an API
+server. The command runs as the container runtime's exec (``crun exec`` in the
+container), with a pty as its controlling terminal for ``-t``, and its exit code comes
+back in the error channel's Status, as kubectl reads it.
 
-Rootless clusters live in a user namespace of their own; the command enters it first
-(as its owner we may), then the pod's namespaces, which that user namespace owns.
+The endpoint answers peers of the same uid or root only (SO_PEERCRED, as the registry's
+socket), and has no pod objects beyond what the runtime runs: a pod is one the runtime
+has started, its default container the first (kubectl's default without the
+``kubectl.kubernetes.io/default-container`` annotation).
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import contextlib
 import os
-import shutil
-from collections.abc import Mapping, Sequence
+import socket
+import struct
+import threading
 from typing import Any
 
-from podnet.errors import ClusterError, NotSupportedError
-from podnet.live.registry import describe_cluster, running_clusters
+from aiohttp import web
 
-# nsenter option -> /proc/<pid>/ns entry; the cluster's PID namespace too, so the
-# command sees the pod's processes (nsenter forks for --pid).
-_NAMESPACES = (("net", "net"), ("uts", "uts"), ("mount", "mnt"), ("pid", "pid"))
+from podnet.apiserver.errors import ApiError, bad_request, not_found
+from podnet.apiserver.http.podstreams import ExecSession
+from podnet.apiserver.http.streams import exec as exec_
+from podnet.errors import ClusterError, PodRuntimeError
+from podnet.live.cluster import LiveCluster
+from podnet.live.kubelet_streams import start_exec
+from podnet.live.registry import host_uid
+
+PREFIX = "podnet-exec"
+KINDS = ("run", "up")
+POD_ROUTE = "/api/v1/namespaces/{namespace}/pods/{name}"
+EXEC_ROUTE = POD_ROUTE + "/exec"
 
 
-def find_cluster(pid: int | None = None) -> dict[str, Any]:
-    """The description of the one running cluster of this user (or of ``pid``)."""
-    pids = running_clusters()
+def endpoint_name(uid: int, pid: int, kind: str) -> str:
+    return f"\0{PREFIX}/{uid}/{pid}/{kind}"
+
+
+def endpoints(uid: int | None = None) -> dict[int, str]:
+    """pid -> kind (``run``/``up``) of the clusters of ``uid`` (default: ours) serving
+    exec in this network namespace, from ``/proc/net/unix``."""
+    want = f"@{PREFIX}/{host_uid() if uid is None else uid}/"
+    found: dict[int, str] = {}
+    try:
+        with open("/proc/net/unix") as f:
+            next(f, None)
+            for line in f:
+                fields = line.split()
+                if len(fields) >= 8 and fields[7].startswith(want):
+                    pid, _, kind = fields[7][len(want) :].partition("/")
+                    if pid.isdigit() and kind in KINDS:
+                        found[int(pid)] = kind
+    except OSError:
+        return {}
+    return found
+
+
+def choose_endpoint(pid: int | None) -> tuple[int, str]:
+    """``--cluster PID``'s endpoint, else the one ``podnet run``'s; ClusterError if
+    PID serves none, or several ``podnet run`` do. ``(pid, socket name)``."""
+    found = endpoints()
     if pid is not None:
-        if pid not in pids:
-            raise ClusterError(f"no podnet run with pid {pid} (running: {pids or 'none'})")
-        return describe_cluster(pid)
-    if not pids:
-        raise ClusterError("no cluster is running: start one with podnet run or podnet up")
-    if len(pids) > 1:
-        raise ClusterError(f"several clusters are running ({pids}); choose one with --cluster")
-    return describe_cluster(pids[0])
+        if pid not in found:
+            running = sorted(found) or "none"
+            raise ClusterError(f"no podnet run with pid {pid} (nor podnet up; running: {running})")
+        return pid, endpoint_name(host_uid(), pid, found[pid])
+    runs = sorted(p for p, kind in found.items() if kind == "run")
+    if not runs:
+        raise ClusterError("no podnet run is running")
+    if len(runs) > 1:
+        raise ClusterError(f"several podnet run are running ({runs}); choose one with --cluster")
+    return runs[0], endpoint_name(host_uid(), runs[0], "run")
 
 
-def pod_key(name: str, namespace: str) -> str:
-    return name if "/" in name else f"{namespace}/{name}"
+class ExecEndpoint:
+    """The exec subresource of ``cluster``'s pods, served from a thread of its own."""
 
-
-def exec_argv(
-    doc: Mapping[str, Any], key: str, command: Sequence[str], nsenter: str, *, enter_user: bool
-) -> list[str]:
-    """The ``nsenter`` argv that runs ``command`` in pod ``key`` of cluster ``doc``. Pure."""
-    pods: Mapping[str, int] = doc.get("pods", {})
-    if key not in pods:
-        known = ", ".join(sorted(pods)) or "none"
-        raise ClusterError(f"no pod {key} in the running cluster (pods: {known})")
-    pid = pods[key]
-    # --preserve-credentials: a rootless cluster's user namespace denies setgroups(2)
-    # (required for an unprivileged gid_map), which nsenter would otherwise call.
-    ns = [f"--user=/proc/{pid}/ns/user", "--preserve-credentials"] if enter_user else []
-    ns += [f"--{opt}=/proc/{pid}/ns/{name}" for opt, name in _NAMESPACES]
-    return [nsenter, *ns, "--wd=/", "--", *(command or ["sh"])]
-
-
-def oci_exec(
-    doc: Mapping[str, Any], key: str, container: str | None
-) -> tuple[list[str], str, str] | None:
-    """``(runtime argv prefix, container id, bundle)`` of the pod's container under crun
-    (``container`` or the first), None when the cluster runs plain processes. Pure."""
-    oci = doc.get("oci")
-    if not oci:
-        return None
-    running: Mapping[str, Mapping[str, str]] = oci.get("containers", {}).get(key, {})
-    if not running:
-        raise ClusterError(f"pod {key} has no running container")
-    name = container or next(iter(running))
-    if name not in running:
-        known = ", ".join(running)
-        raise ClusterError(f"pod {key} has no running container {name!r} (running: {known})")
-    return list(oci["runtime"]), running[name]["id"], running[name]["bundle"]
-
-
-def oci_exec_argv(
-    doc: Mapping[str, Any],
-    key: str,
-    runtime: Sequence[str],
-    cid: str,
-    process_file: str,
-    nsenter: str,
-    *,
-    enter_user: bool,
-) -> list[str]:
-    """``nsenter`` into the pod's sandbox, then ``crun exec --process FILE ID``. Pure."""
-    pid = doc["pods"][key]
-    ns = [f"--user=/proc/{pid}/ns/user", "--preserve-credentials"] if enter_user else []
-    kinds = (("net", "net"), ("uts", "uts"), ("ipc", "ipc"), ("mount", "mnt"), ("pid", "pid"))
-    ns += [f"--{opt}=/proc/{pid}/ns/{name}" for opt, name in kinds]
-    return [nsenter, *ns, "--wd=/", "--", *runtime, "exec", "--process", process_file, cid]
-
-
-def write_process(bundle: str, command: Sequence[str], environ: Mapping[str, str]) -> str:
-    """The exec's process file beside the container's bundle: the container's process
-    (user, capabilities, no-new-privileges, env, cwd) with ``command`` (``sh`` when
-    empty) as its args, and the caller's TERM."""
-    with open(os.path.join(bundle, "config.json")) as f:
-        process = json.load(f)["process"]
-    process["args"] = list(command or ["sh"])
-    process["terminal"] = False  # stdio (a tty or pipes) passed through as they are
-    if "TERM" in environ:
-        process["env"] = [e for e in process["env"] if not e.startswith("TERM=")]
-        process["env"].append(f"TERM={environ['TERM']}")
-    path = os.path.join(bundle, f"exec-podnet-{os.getpid()}.json")
-    with open(path, "w") as f:
-        json.dump(process, f)
-    return path
-
-
-def exec_env(doc: Mapping[str, Any], key: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """The command's environment: the busybox image's PATH, the pod's HOSTNAME."""
-    env = {"PATH": str(doc.get("path") or "/usr/sbin:/usr/bin:/sbin:/bin")}
-    env["HOSTNAME"] = str(doc.get("hostnames", {}).get(key, key.split("/", 1)[1]))
-    if "TERM" in environ:
-        env["TERM"] = environ["TERM"]
-    return env
-
-
-def in_other_user_ns(pid: int) -> bool:
-    """Whether ``pid`` lives in another user namespace than we do (a rootless cluster)."""
-    try:
-        return os.stat(f"/proc/{pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino
-    except OSError as e:
-        raise ClusterError(f"cannot inspect pod sandbox {pid}: {e}") from e
-
-
-def exec_in_pod(
-    name: str,
-    command: Sequence[str],
-    *,
-    namespace: str = "default",
-    cluster: int | None = None,
-    container: str | None = None,
-) -> None:
-    """Replace this process with ``command`` running in the pod. Returns only on error."""
-    doc = find_cluster(cluster)
-    key = pod_key(name, namespace)
-    nsenter = shutil.which("nsenter")
-    if nsenter is None:
-        raise NotSupportedError("nsenter (util-linux) is not installed")
-    pid = doc.get("pods", {}).get(key)
-    enter_user = pid is not None and in_other_user_ns(pid)
-    oci = oci_exec(doc, key, container) if pid is not None else None
-    if oci is None:
-        argv = exec_argv(doc, key, command, nsenter, enter_user=enter_user)
-    else:
-        runtime, cid, bundle = oci
+    def __init__(self, cluster: LiveCluster, kind: str) -> None:
+        assert kind in KINDS
+        self.cluster = cluster
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
-            process = write_process(bundle, command, os.environ)
-        except (OSError, ValueError, KeyError) as e:
-            raise ClusterError(f"cannot prepare the exec in pod {key}: {e}") from e
-        argv = oci_exec_argv(doc, key, runtime, cid, process, nsenter, enter_user=enter_user)
-    try:
-        os.execve(nsenter, argv, exec_env(doc, key, os.environ))
-    except OSError as e:
-        raise NotSupportedError(f"cannot run nsenter: {e}") from e
+            self._sock.bind(endpoint_name(host_uid(), os.getpid(), kind))
+            self._sock.listen(16)
+        except BaseException:
+            self._sock.close()
+            raise
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._runner: web.AppRunner | None = None
+        self._thread = threading.Thread(target=self._serve, name="podnet-exec", daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_get(POD_ROUTE, self._pod)
+        app.router.add_get(EXEC_ROUTE, self._exec)
+        app.router.add_post(EXEC_ROUTE, self._exec)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.SockSite(self._runner, self._sock)
+        self._loop.run_until_complete(site.start())
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.run_until_complete(self._runner.cleanup())
+            self._loop.close()
+
+    async def _pod(self, request: web.Request) -> web.StreamResponse:
+        """The pod as far as exec needs it (what kubectl reads before its exec: the
+        containers, for the default; the phase): the runtime's pod, Running."""
+        if not _same_user(request):
+            return _forbidden()
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        runtime = self.cluster.runtime
+        assert runtime is not None
+        pod = runtime.pod(f"{namespace}/{name}")
+        if pod is None:
+            err = not_found("", "pods", name)
+            return web.json_response(err.status(), status=err.code)
+        doc = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "initContainers": [{"name": c.name} for c in pod.init_containers],
+                "containers": [{"name": c.name} for c in pod.containers],
+            },
+            "status": {"phase": "Running"},
+        }
+        return web.json_response(doc)
+
+    async def _exec(self, request: web.Request) -> web.StreamResponse:
+        if not _same_user(request):
+            return _forbidden()
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        container = request.query.get("container") or None
+        try:
+            key, cname = self._target(namespace, name, container)
+
+            async def start(opts: dict[str, bool]) -> ExecSession:
+                command = request.query.getall("command", [])
+                try:
+                    return await start_exec(
+                        self.cluster, key, cname, command, stdin=opts["stdin"], tty=opts["tty"]
+                    )
+                except PodRuntimeError:
+                    raise bad_request(f'container not found ("{cname}")') from None
+
+            return await exec_.serve(request, start, attach=False)
+        except ApiError as e:
+            return web.json_response(e.status(), status=e.code)
+
+    def _target(self, namespace: str, name: str, container: str | None) -> tuple[str, str]:
+        """The pod key and container, with the API server's answers for bad ones."""
+        runtime = self.cluster.runtime
+        assert runtime is not None
+        key = f"{namespace}/{name}"
+        pod = runtime.pod(key)
+        if pod is None:
+            raise not_found("", "pods", name)
+        names = [c.name for c in (*pod.init_containers, *pod.containers)]
+        if container is None:
+            return key, pod.containers[0].name
+        if container not in names:
+            raise bad_request(f"container {container} is not valid for pod {name}")
+        return key, container
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+        self._sock.close()
+
+
+def _forbidden() -> web.Response:
+    refused = ApiError(403, "Forbidden", "not a process of this cluster's user")
+    return web.json_response(refused.status(), status=403)
+
+
+def _same_user(request: web.Request) -> bool:
+    sock: Any = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is None:
+        return False
+    with contextlib.suppress(OSError):
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)
+        _, uid, _ = struct.unpack("3i", creds)
+        return bool(uid in (0, os.getuid()))
+    return False

@@ -48,7 +48,9 @@ from typing import Any
 from podnet.apiserver.errors import ApiError, bad_request, not_found
 from podnet.dataplane import netns
 from podnet.dataplane.runtime.spawn import exit_code, signal_tree
-from podnet.errors import NotSupportedError, PodnetError
+from podnet.dataplane.sandbox.namespaces import Sandbox
+from podnet.errors import NotSupportedError, PodnetError, PodRuntimeError
+from podnet.live.cluster import LiveCluster
 from podnet.live.kubelet import Kubelet
 from podnet.live.kubelet_status import PodRecord
 
@@ -243,12 +245,108 @@ class PodProcess:
             self._master = None
 
 
+async def start_exec(
+    cluster: LiveCluster,
+    key: str,
+    container: str,
+    command: Sequence[str],
+    *,
+    stdin: bool,
+    tty: bool,
+) -> PodProcess:
+    """Start ``command`` in ``container`` of pod ``key``: the one exec of podnet, behind
+    ``kubectl exec`` (:class:`PodStreamer`) and ``podnet exec`` (the endpoint of
+    :mod:`podnet.live.exec`). :class:`PodRuntimeError` when the container is not running."""
+    assert cluster.runtime is not None and cluster.sandbox is not None
+    argv, env, cwd = cluster.runtime.exec_command(key, container, command, tty=tty)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(
+        None, _start, cluster.sandbox, loop, key, argv, env, cwd, stdin, tty
+    )
+
+
+def _start(
+    sandbox: Sandbox,
+    loop: asyncio.AbstractEventLoop,
+    key: str,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str,
+    stdin: bool,
+    tty: bool,
+) -> PodProcess:
+    """Start the process (a blocking fork in the sandbox's spawner thread)."""
+    ours: list[int] = []  # our ends, closed if the start fails
+    theirs: list[int] = []  # the child's ends, closed once it has them
+    try:
+        if tty:
+            setsid = shutil.which("setsid")
+            if setsid is None:
+                raise NotSupportedError("setsid (util-linux) is not installed")
+            master, slave = os.openpty()
+            ours.append(master)
+            theirs.append(slave)
+            out = os.dup(master)
+            ours.append(out)
+            writer = os.dup(master) if stdin else None
+            if writer is not None:
+                ours.append(writer)
+            # setsid: not a group leader yet (no start_new_session), so it does not
+            # fork; the pid stays the command's, leading a session whose
+            # controlling terminal is the pty (TIOCSCTTY on its stdin).
+            proc = sandbox.spawn(
+                key,
+                [setsid, "--ctty", *argv],
+                cwd=cwd,
+                env={**env, "TERM": "xterm"},
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=False,
+            )
+            streams: dict[str, Any] = {
+                "stdin": writer,
+                "stdout": out,
+                "stderr": None,
+                "master": master,
+            }
+        else:
+            child_in: int = subprocess.DEVNULL
+            writer = None
+            if stdin:
+                child_in, writer = os.pipe()
+                theirs.append(child_in)
+                ours.append(writer)
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            ours += [out_r, err_r]
+            theirs += [out_w, err_w]
+            proc = sandbox.spawn(
+                key,
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=child_in,
+                stdout=out_w,
+                stderr=err_w,
+                start_new_session=True,
+            )
+            streams = {"stdin": writer, "stdout": out_r, "stderr": err_r, "master": None}
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    return PodProcess(loop, proc, **streams)
+
+
 class PodStreamer:
     """exec, attach and port-forward into the pods the kubelet runs."""
 
     def __init__(self, kubelet: Kubelet) -> None:
         self.kubelet = kubelet
-        self._setsid = shutil.which("setsid")
 
     # -- finding the pod and container (the API server's and kubelet's errors) ---------
     def _running(self, namespace: str, name: str) -> PodRecord:
@@ -294,94 +392,13 @@ class PodStreamer:
         cname = self._container(rec, container)
         if not command:
             raise bad_request("you must specify at least one command for the container")
-        cluster = self.kubelet.cluster
-        assert cluster.runtime is not None and cluster.sandbox is not None
         try:
-            argv, env, cwd = cluster.runtime.exec_command(rec.pod.key, cname, command, tty=tty)
-        except PodnetError:
+            return await start_exec(
+                self.kubelet.cluster, rec.pod.key, cname, command, stdin=stdin, tty=tty
+            )
+        except PodRuntimeError:
             # kubelet GetExec (kubelet_pods.go): no running container of that name
             raise bad_request(f'container not found ("{cname}")') from None
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            None, self._start, loop, rec.pod.key, argv, env, cwd, stdin, tty
-        )
-
-    def _start(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        key: str,
-        argv: list[str],
-        env: dict[str, str],
-        cwd: str,
-        stdin: bool,
-        tty: bool,
-    ) -> PodProcess:
-        """Start the process (a blocking fork in the sandbox's spawner thread)."""
-        sandbox = self.kubelet.cluster.sandbox
-        assert sandbox is not None
-        ours: list[int] = []  # our ends, closed if the start fails
-        theirs: list[int] = []  # the child's ends, closed once it has them
-        try:
-            if tty:
-                if self._setsid is None:
-                    raise NotSupportedError("setsid (util-linux) is not installed")
-                master, slave = os.openpty()
-                ours.append(master)
-                theirs.append(slave)
-                out = os.dup(master)
-                ours.append(out)
-                writer = os.dup(master) if stdin else None
-                if writer is not None:
-                    ours.append(writer)
-                # setsid: not a group leader yet (no start_new_session), so it does not
-                # fork; the pid stays the command's, leading a session whose
-                # controlling terminal is the pty (TIOCSCTTY on its stdin).
-                proc = sandbox.spawn(
-                    key,
-                    [self._setsid, "--ctty", *argv],
-                    cwd=cwd,
-                    env={**env, "TERM": "xterm"},
-                    stdin=slave,
-                    stdout=slave,
-                    stderr=slave,
-                    start_new_session=False,
-                )
-                streams: dict[str, Any] = {
-                    "stdin": writer,
-                    "stdout": out,
-                    "stderr": None,
-                    "master": master,
-                }
-            else:
-                child_in: int = subprocess.DEVNULL
-                writer = None
-                if stdin:
-                    child_in, writer = os.pipe()
-                    theirs.append(child_in)
-                    ours.append(writer)
-                out_r, out_w = os.pipe()
-                err_r, err_w = os.pipe()
-                ours += [out_r, err_r]
-                theirs += [out_w, err_w]
-                proc = sandbox.spawn(
-                    key,
-                    argv,
-                    cwd=cwd,
-                    env=env,
-                    stdin=child_in,
-                    stdout=out_w,
-                    stderr=err_w,
-                    start_new_session=True,
-                )
-                streams = {"stdin": writer, "stdout": out_r, "stderr": err_r, "master": None}
-        except BaseException:
-            for fd in ours:
-                os.close(fd)
-            raise
-        finally:
-            for fd in theirs:
-                os.close(fd)
-        return PodProcess(loop, proc, **streams)
 
     # -- attach -----------------------------------------------------------------------
     async def attach(

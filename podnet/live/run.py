@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from podnet.dataplane.runtime.state import TERMINATED
 from podnet.errors import ClusterError, NotSupportedError
@@ -39,6 +39,9 @@ from podnet.live.listening import Listeners
 from podnet.live.output import OutputClosed, PodOutput, Progress
 from podnet.live.progress import ProgressBar
 from podnet.live.registry import Announcer
+
+if TYPE_CHECKING:
+    from podnet.live.exec import ExecEndpoint
 from podnet.live.runout.counters import Denied, deny_counters
 from podnet.live.runout.hint import QUIET, DropExplainer, connecting
 from podnet.live.runout.logs import Folding
@@ -122,6 +125,8 @@ def run(
             with _signals_ignored():
                 if session.announcer is not None:
                     session.announcer.close()
+                if session.exec_endpoint is not None:
+                    session.exec_endpoint.close()
                 closing = time.monotonic()
                 cluster.close()
                 if cluster.sandbox is not None:
@@ -150,6 +155,7 @@ class _Run:
         self.progress, self.t0, self.timeout = progress, t0, timeout
         self.deadline = math.inf if timeout is None else t0 + timeout
         self.announcer: Announcer | None = None
+        self.exec_endpoint: ExecEndpoint | None = None  # podnet exec's (live/exec.py)
         self.roles: dict[str, str] = {}
         self.clients_at: float | None = None  # when the clients were started
         self._explainer: DropExplainer | None = None
@@ -166,6 +172,9 @@ class _Run:
         state = cluster.start()
         try:
             self.announcer = Announcer(cluster.describe)  # for podnet exec
+            from podnet.live.exec import ExecEndpoint  # aiohttp: only once the cluster runs
+
+            self.exec_endpoint = ExecEndpoint(cluster, "run")
         except OSError as e:  # a convenience: never a reason to fail the run
             progress(f"podnet exec will not find this cluster: {e}")
         self.roles = roles(state)

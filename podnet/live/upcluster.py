@@ -25,6 +25,7 @@ from podnet.apiserver.store.base import Store
 from podnet.controllers.manager import ControllerManager
 from podnet.errors import PodnetError
 from podnet.live.cluster import LiveCluster
+from podnet.live.exec import ExecEndpoint
 from podnet.live.kubelet import Kubelet
 from podnet.live.kubelet_streams import PodStreamer
 from podnet.live.registry import Announcer
@@ -210,6 +211,7 @@ class UpCluster:
         self.server: ServerThread | None = None
         self._installed: kubeconfig.Installed | None = None
         self.announcer: Announcer | None = None
+        self.exec_endpoint: ExecEndpoint | None = None
 
     def start(self) -> str:
         """Bring everything up; the API's URL."""
@@ -252,6 +254,7 @@ class UpCluster:
         self.kubeconfig_path = self._installed.path
         # `podnet exec` finds this cluster's pods as it finds a `podnet run`'s
         self.announcer = Announcer(self.cluster.describe)
+        self.exec_endpoint = ExecEndpoint(self.cluster, "up")  # podnet exec --cluster PID
         return url
 
     def _listen_inside(self) -> socket.socket | None:
@@ -356,6 +359,8 @@ class UpCluster:
         """The API first, then controllers, kubelet, store, kubeconfig entries, cluster."""
         if self.announcer is not None:
             self.announcer.close()
+        if self.exec_endpoint is not None:
+            self.exec_endpoint.close()
         if self.server is not None:
             self.server.stop()
         if self.controllers is not None:

@@ -267,6 +267,12 @@ class Runtime:
                 raise PodRuntimeError(f"container {container!r} of pod {key} is not running")
             return runner.stdin_writer()
 
+    def pod(self, key: str) -> Pod | None:
+        """The pod as started, while the runtime runs it."""
+        with self.loop.lock:
+            run = self._pods.get(key)
+            return None if run is None else run.pod
+
     def attach_terminal(
         self, key: str, container: str, client: Callable[[bytes | None], None], *, stdin: bool
     ) -> tuple[int, int, int | None] | None:

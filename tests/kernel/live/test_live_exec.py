@@ -37,7 +37,7 @@ def test_exec_runs_in_the_pod_and_passes_the_exit_code(tmp_path: Path) -> None:
         assert "sleep 1000" in res.out, res.out
         res = run_cli("exec", "--cluster", pid, "nope", "--", "true")
         assert res.rc == 1
-        assert res.err.startswith("error: no pod default/nope"), res.err
+        assert res.err == 'Error from server (NotFound): pods "nope" not found\n', res.err
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
     res = run_cli("exec", "--cluster", pid, "client", "--", "true")

@@ -24,24 +24,29 @@ from support.live import require_live
 pytestmark = pytest.mark.kernel
 
 
-class Terminal:
-    """kubectl run in a fresh pty whose slave is its controlling terminal (``setsid
+def kubectl_pty(up: UpCluster, version: str, *args: str) -> Pty:
+    """kubectl ARGS on a terminal of its own, against ``up``."""
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(up.kubeconfig),
+        "HOME": str(up.kubeconfig.parent),
+        "TERM": "xterm",
+    }
+    return Pty([str(kubectl_path(version)), *args], env)
+
+
+class Pty:
+    """A program run in a fresh pty whose slave is its controlling terminal (``setsid
     --ctty``), as in a user's shell; the test plays the user on the master."""
 
-    def __init__(self, up: UpCluster, version: str, *args: str) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         setsid = shutil.which("setsid")
         if setsid is None:
             pytest.skip("setsid (util-linux) missing")
         self.master, slave = os.openpty()
         self.resize(24, 80)
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(up.kubeconfig),
-            "HOME": str(up.kubeconfig.parent),
-            "TERM": "xterm",
-        }
         self.proc = subprocess.Popen(
-            [setsid, "--ctty", str(kubectl_path(version)), *args],
+            [setsid, "--ctty", *argv],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -144,7 +149,7 @@ def _shell(version: str) -> str:
 @pytest.mark.parametrize("version", KUBECTL_VERSIONS)
 def test_attach_it_prompt_commands_resize(version: str, up: UpCluster) -> None:
     name = _shell(version)
-    term = Terminal(up, version, "attach", "-it", name)
+    term = kubectl_pty(up, version, "attach", "-it", name)
     try:
         term.expect("If you don't see a command prompt, try pressing enter.")
         term.type("\r")
@@ -169,7 +174,7 @@ def test_attach_it_prompt_commands_resize(version: str, up: UpCluster) -> None:
     pod = k.json("get", "pod", name)
     assert pod["status"]["containerStatuses"][0]["restartCount"] == 0
     # a second attach reaches the same shell
-    again = Terminal(up, version, "attach", "-it", name)
+    again = kubectl_pty(up, version, "attach", "-it", name)
     try:
         again.expect("press")
         again.type("echo again-$((5*5))\r")
@@ -181,7 +186,7 @@ def test_attach_it_prompt_commands_resize(version: str, up: UpCluster) -> None:
 @pytest.mark.parametrize("version", KUBECTL_VERSIONS)
 def test_run_it_rm_shell_ctrl_d(version: str, up: UpCluster) -> None:
     name = f"run-{version.replace('.', '-')}"
-    term = Terminal(up, version, "run", name, "-it", "--rm", "--image=busybox", "--", "sh")
+    term = kubectl_pty(up, version, "run", name, "-it", "--rm", "--image=busybox", "--", "sh")
     try:
         term.expect("press")
         term.type("\r")
@@ -213,7 +218,7 @@ def test_attach_t_to_a_container_without_tty_follows_output(up: UpCluster) -> No
         "while true; do echo tick; sleep 0.2; done",
     )
     k.ok("wait", "--for=condition=Ready", "pod/plain", "--timeout=60s", timeout=70)
-    term = Terminal(up, KUBECTL_VERSIONS[-1], "attach", "-t", "plain")
+    term = kubectl_pty(up, KUBECTL_VERSIONS[-1], "attach", "-t", "plain")
     try:
         seen = term.expect("tick")
         assert "Unable to use a TTY" in seen

@@ -1,20 +1,21 @@
 """``podnet exec`` parsing as kubectl exec's: options before or after POD, the command
 after ``--``, ``-it``, TYPE/NAME; run in-process against a real announcement socket
-(podnet.live.registry) with the final execve caught."""
+(podnet.live.registry) and a real exec endpoint (podnet.live.exec) whose pods are
+processes of this machine (support.local_exec)."""
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.local_exec import HostCluster, pod
 
 from podnet.cli.exec import parse_target, workload_pod
 from podnet.cli.main import build_parser, main, parse
 from podnet.errors import ClusterError
+from podnet.live.exec import ExecEndpoint
 from podnet.live.registry import Announcer
 
 
@@ -25,14 +26,14 @@ def _args(*argv: str) -> Any:
 @pytest.mark.parametrize(
     ("argv", "pod", "namespace", "command"),
     [
-        (["web"], "web", "default", []),
+        (["web"], "web", None, []),
         (["web", "-n", "shop"], "web", "shop", []),  # -n after the pod: podnet's, not CMD's
         (["-n", "shop", "web", "--", "ls", "-la"], "web", "shop", ["ls", "-la"]),
         (["web", "-n", "shop", "--", "sh", "-c", "a -- b"], "web", "shop", ["sh", "-c", "a -- b"]),
         (
             ["web", "--", "env", "-n", "x", "--", "y"],
             "web",
-            "default",
+            None,
             ["env", "-n", "x", "--", "y"],
         ),
         (["deploy/web", "--namespace=shop", "--"], "deploy/web", "shop", []),
@@ -133,97 +134,71 @@ def test_workload_pod_is_the_first_of_its_pods() -> None:
         workload_pod("Deployment", "shop", "db", PODS, OWNERS)
 
 
-class _Execed(Exception):
-    pass
-
-
 @pytest.fixture
-def announced(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    """This process announces itself as a cluster whose pods' sandboxes are itself; the
-    execve that would become nsenter is caught."""
-    me = os.getpid()
-    doc: dict[str, Any] = {
-        "pid": me,
-        "pods": {key: me for key in PODS},
-        "hostnames": {key: key.split("/")[1] for key in PODS},
-        "path": "/bin",
-        "owners": OWNERS,
-    }
-    calls: list[tuple[str, list[str], Mapping[str, str]]] = []
-
-    def execve(path: str, argv: list[str], env: Mapping[str, str]) -> None:
-        calls.append((path, argv, env))
-        raise _Execed
-
-    monkeypatch.setattr(os, "execve", execve)
-    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
+def cluster() -> Iterator[dict[str, Any]]:
+    """This process as a ``podnet run``: announced (podnet.live.registry) and serving
+    exec (podnet.live.exec) for pods that are processes of this machine."""
+    doc: dict[str, Any] = {"pid": os.getpid(), "pods": PODS, "owners": OWNERS}
+    pods = [pod(key, "main", "side") for key in PODS]
     announcer = Announcer(lambda: doc)
+    endpoint = ExecEndpoint(HostCluster(pods).as_live(), "run")
     try:
-        yield {"doc": doc, "calls": calls}
+        yield doc
     finally:
+        endpoint.close()
         announcer.close()
 
 
-def test_exec_deploy_enters_its_first_pod(announced: dict[str, Any]) -> None:
+SHOW = ["--", "sh", "-c", "echo $POD $CONTAINER"]
+
+
+def test_exec_deploy_enters_its_first_pod(
+    cluster: dict[str, Any], capfd: pytest.CaptureFixture[str]
+) -> None:
     me = str(os.getpid())
-    with pytest.raises(_Execed):
-        main(["exec", "--cluster", me, "deploy/web", "-n", "shop", "--", "hostname", "-s"])
-    [(path, argv, env)] = announced["calls"]
-    assert path == "/usr/bin/nsenter"
-    assert f"--net=/proc/{me}/ns/net" in argv
-    assert argv[-3:] == ["--", "hostname", "-s"]
-    assert env["HOSTNAME"] == "web-7d9-a"
+    assert main(["exec", "--cluster", me, "deploy/web", "-n", "shop", *SHOW]) == 0
+    out, err = capfd.readouterr()
+    assert out == "shop/web-7d9-a main\n"
+    assert err == 'Defaulted container "main" out of: main, side\n'  # kubectl's note
 
 
-def test_exec_pod_after_flags(announced: dict[str, Any]) -> None:
-    with pytest.raises(_Execed):
-        main(["exec", "shop/db-0", "--cluster", str(os.getpid()), "-it"])
-    [(_, argv, env)] = announced["calls"]
-    assert argv[-2:] == ["--", "sh"] and env["HOSTNAME"] == "db-0"
+def test_exec_without_cluster_flag_finds_the_run(
+    cluster: dict[str, Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["exec", "shop/db-0", "-c", "side", *SHOW]) == 0
+    assert capfd.readouterr().out == "shop/db-0 side\n"
+
+
+def test_exit_code_stdin_and_errors_as_kubectl(
+    cluster: dict[str, Any], capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["exec", "shop/db-0", "--", "sh", "-c", "exit 3"]) == 3
+    assert capfd.readouterr().err.endswith("command terminated with exit code 3\n")
+    read, write = os.pipe()
+    os.write(write, b"through\n")
+    os.close(write)
+    with os.fdopen(read, "r") as stdin:
+        monkeypatch.setattr("sys.stdin", stdin)
+        assert main(["exec", "-i", "shop/db-0", "-c", "main", "--", "cat"]) == 0
+    assert capfd.readouterr().out == "through\n"
+    assert main(["exec", "shop/nope", "--", "true"]) == 1
+    assert capfd.readouterr().err == 'Error from server (NotFound): pods "nope" not found\n'
+    assert main(["exec", "shop/db-0", "-c", "nope", "--", "true"]) == 1
+    assert capfd.readouterr().err == "error: container nope not found in pod db-0\n"
 
 
 def test_exec_workload_needs_owners(
-    announced: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    cluster: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    del announced["doc"]["owners"]
+    del cluster["owners"]
     rc = main(["exec", "--cluster", str(os.getpid()), "sts/db", "-n", "shop", "--", "true"])
     assert rc == 1
     assert "does not say which workload owns its pods" in capsys.readouterr().err
-    assert announced["calls"] == []
 
 
 def test_exec_unknown_workload_is_a_clear_error(
-    announced: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    cluster: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     rc = main(["exec", "--cluster", str(os.getpid()), "deploy/nope", "--", "true"])
     assert rc == 1
     assert capsys.readouterr().err == "error: no pods of deployment/nope in namespace default\n"
-
-
-def test_exec_c_picks_the_container(announced: dict[str, Any], tmp_path: Path) -> None:
-    """Under crun the description lists each pod's containers; -c names one (kubectl's
-    default is the first)."""
-    containers = {}
-    for name in ("main", "side"):
-        bundle = tmp_path / name
-        bundle.mkdir()
-        process = {"args": ["x"], "env": ["PATH=/bin"], "cwd": "/"}
-        (bundle / "config.json").write_text(json.dumps({"process": process}))
-        containers[name] = {"id": f"id-{name}", "bundle": str(bundle)}
-    announced["doc"]["oci"] = {"runtime": ["crun"], "containers": {"shop/db-0": containers}}
-    me = str(os.getpid())
-    for argv, cid in (([], "id-main"), (["-c", "side"], "id-side")):
-        with pytest.raises(_Execed):
-            main(["exec", "--cluster", me, "shop/db-0", *argv, "--", "true"])
-        [(_, nsenter_argv, _)] = announced["calls"]
-        assert cid in nsenter_argv
-        announced["calls"].clear()
-
-
-def test_exec_c_unknown_container(
-    announced: dict[str, Any], capsys: pytest.CaptureFixture[str]
-) -> None:
-    running = {"main": {"id": "x", "bundle": "/nonexistent"}}
-    announced["doc"]["oci"] = {"runtime": ["crun"], "containers": {"shop/db-0": running}}
-    rc = main(["exec", "--cluster", str(os.getpid()), "-c", "nope", "shop/db-0", "--", "true"])
-    assert rc == 1 and "no running container 'nope'" in capsys.readouterr().err

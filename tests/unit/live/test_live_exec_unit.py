@@ -1,14 +1,17 @@
-"""``podnet exec`` without a kernel cluster: the registry round trip and the argv."""
+"""``podnet exec`` without a kernel cluster: the registry round trip, the exec endpoints."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import pytest
+from support.local_exec import HostCluster, pod
 
 from podnet.errors import ClusterError
-from podnet.live.exec import exec_argv, exec_env, pod_key
-from podnet.live.registry import Announcer, describe_cluster, running_clusters
+from podnet.live.exec import ExecEndpoint, choose_endpoint, endpoint_name, endpoints
+from podnet.live.registry import Announcer, describe_cluster, host_uid, running_clusters
 
 DOC = {
     "pid": 10,
@@ -42,39 +45,24 @@ def test_a_failing_description_is_a_cluster_error() -> None:
         ann.close()
 
 
-def test_exec_argv_enters_the_pods_namespaces() -> None:
-    argv = exec_argv(
-        DOC, "default/web", ["wget", "-qO-", "http://x"], "/bin/nsenter", enter_user=False
-    )
-    assert argv == [
-        "/bin/nsenter",
-        "--net=/proc/1234/ns/net",
-        "--uts=/proc/1234/ns/uts",
-        "--mount=/proc/1234/ns/mnt",
-        "--pid=/proc/1234/ns/pid",
-        "--wd=/",
-        "--",
-        "wget",
-        "-qO-",
-        "http://x",
-    ]
+def test_endpoint_is_listed_by_kind_and_chosen() -> None:
+    me = os.getpid()
+    with _endpoint("up"):
+        assert endpoints()[me] == "up"
+        assert choose_endpoint(me) == (me, endpoint_name(host_uid(), me, "up"))
+        with pytest.raises(ClusterError, match="no podnet run is running"):
+            choose_endpoint(None)  # an up is never picked without --cluster
+    with _endpoint("run"):
+        assert choose_endpoint(None) == (me, endpoint_name(host_uid(), me, "run"))
+    assert me not in endpoints()
+    with pytest.raises(ClusterError, match=f"no podnet run with pid {me}"):
+        choose_endpoint(me)
 
 
-def test_exec_argv_rootless_enters_the_user_namespace_first_and_defaults_to_sh() -> None:
-    argv = exec_argv(DOC, "default/web", [], "nsenter", enter_user=True)
-    assert argv[1:3] == ["--user=/proc/1234/ns/user", "--preserve-credentials"]
-    assert argv[-2:] == ["--", "sh"]
-
-
-def test_unknown_pod_is_a_cluster_error() -> None:
-    with pytest.raises(ClusterError):
-        exec_argv(DOC, "default/nope", ["true"], "nsenter", enter_user=False)
-
-
-def test_pod_key_and_env() -> None:
-    assert pod_key("web", "default") == "default/web"
-    assert pod_key("kube-system/coredns-0", "default") == "kube-system/coredns-0"
-    assert pod_key("x", "shop") == "shop/x"
-    env = exec_env(DOC, "default/web", {"TERM": "xterm", "SECRET": "no"})
-    assert env == {"PATH": DOC["path"], "HOSTNAME": "web-host", "TERM": "xterm"}
-    assert exec_env(DOC, "kube-system/coredns-0", {})["HOSTNAME"] == "coredns-0"
+@contextlib.contextmanager
+def _endpoint(kind: str) -> Iterator[ExecEndpoint]:
+    ep = ExecEndpoint(HostCluster([pod("default/web", "c")]).as_live(), kind)
+    try:
+        yield ep
+    finally:
+        ep.close()
