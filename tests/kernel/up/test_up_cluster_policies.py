@@ -22,8 +22,12 @@ def _fetch(kubectl: Kubectl, name: str, ip: str) -> str:
     """A new pod in `monitoring` fetching http://IP once (3 s bound); its final phase."""
     kubectl.ok(
         "run", name, "-n", "monitoring", "--image=busybox", "--restart=Never", "--",
-        "sh", "-c", f"timeout 3 wget -qO- http://{ip}",
+        "sh", "-c", f"wget -qO- -T 3 http://{ip}",
     )  # fmt: skip
+    # Not `timeout 3 wget`: sh execs its last command, busybox's timeout execs the
+    # program in its own place, so wget is the container's pid 1, which the kernel
+    # shields from SIGTERM (pid_namespaces(7)): it would hang on a dropped SYN, as in
+    # any real cluster. wget's own -T is what the Kubernetes docs use.
 
     def phase() -> str | None:
         got = kubectl.json("get", "pod", name, "-n", "monitoring").get("status") or {}
