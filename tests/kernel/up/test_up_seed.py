@@ -38,7 +38,9 @@ def _pod(kubectl: Kubectl, name: str) -> dict[str, object]:
 
 def _client(kubectl: Kubectl, name: str) -> str:
     """A new client pod fetching my-service once (3 s timeout); its phase when done.
-    (busybox's own ``wget -T`` crashes in Debian's 1.35 build: ``timeout`` bounds it.)"""
+    ``wget -T 3`` as the Kubernetes docs write it (podnet's busybox image takes it), not
+    ``timeout 3 wget``: sh and busybox's timeout both exec, so wget would be the
+    container's pid 1, which ignores SIGTERM (pid_namespaces(7)), as on a real cluster."""
     kubectl.ok(
         "run",
         name,
@@ -47,7 +49,7 @@ def _client(kubectl: Kubectl, name: str) -> str:
         "--",
         "sh",
         "-c",
-        "timeout 3 wget -qO- http://my-service",
+        "wget -qO- -T 3 http://my-service",
     )
 
     def finished() -> str | None:
