@@ -5,10 +5,13 @@ exec (the container runtime's exec: containerd ``execInternal``, runc ``exec``):
 command runs as ``crun exec`` in the container (its namespaces, root, user,
 capabilities and seccomp filter), started in the pod's sandbox like the container, with
 the container's environment and working directory and the image's programs
-(:meth:`Runtime.exec_command`). With a tty it gets a pty as its controlling terminal
-(``setsid --ctty``: a new session whose terminal is the slave; TERM=xterm as
-containerd sets it) and resizes go to the master (TIOCSWINSZ, the kernel sends
-SIGWINCH); without, pipes. Output is read with ``add_reader`` on the caller's event
+(:meth:`Runtime.exec_command`). With a tty under crun, crun makes the terminal in the
+container (``process.terminal``, its master sent on a console socket,
+:mod:`podnet.dataplane.oci.console`): the command leads a session there whose
+controlling terminal it is, so a shell has job control, as with containerd; without
+crun (process mode) podnet's own pty (``setsid --ctty``). TERM=xterm as containerd sets
+it; resizes go to the master (TIOCSWINSZ, the kernel sends SIGWINCH); without a tty,
+pipes. The one exec behind ``kubectl exec`` and ``podnet exec`` is :func:`start_exec`. Output is read with ``add_reader`` on the caller's event
 loop, the exit seen through a pidfd; no thread per session.
 
 port-forward (containerd ``portForward``): a socket made inside the pod's network
@@ -47,6 +50,8 @@ from typing import Any
 
 from podnet.apiserver.errors import ApiError, bad_request, not_found
 from podnet.dataplane import netns
+from podnet.dataplane.oci.console import ConsoleSocket
+from podnet.dataplane.oci.launcher import kill_container
 from podnet.dataplane.runtime.spawn import exit_code, signal_tree
 from podnet.dataplane.sandbox.namespaces import Sandbox
 from podnet.errors import NotSupportedError, PodnetError, PodRuntimeError
@@ -230,7 +235,10 @@ class PodProcess:
         return self._proc.pid
 
     async def kill(self) -> None:
-        """SIGKILL the process's group (what it forked too), reap it, close every fd."""
+        """SIGKILL the process's group (what it forked too), reap it, close every fd.
+        Under crun the command's group is crun's child's (crun cannot pass SIGKILL on;
+        with a terminal it leads a session of its own in the container): that first."""
+        kill_container(self._proc)
         signal_tree(self._proc, signal.SIGKILL)
         # SIGKILL is certain but not instant (a task in uninterruptible sleep): the
         # pidfd reader stays and reaps it whenever it goes; never block the loop.
@@ -258,11 +266,52 @@ async def start_exec(
     ``kubectl exec`` (:class:`PodStreamer`) and ``podnet exec`` (the endpoint of
     :mod:`podnet.live.exec`). :class:`PodRuntimeError` when the container is not running."""
     assert cluster.runtime is not None and cluster.sandbox is not None
-    argv, env, cwd = cluster.runtime.exec_command(key, container, command, tty=tty)
+    argv, env, cwd, console = cluster.runtime.exec_command(key, container, command, tty=tty)
     loop = asyncio.get_running_loop()
+    if console is not None:
+        return await loop.run_in_executor(
+            None, _start_console, cluster.sandbox, loop, key, argv, env, console, stdin
+        )
     return await loop.run_in_executor(
         None, _start, cluster.sandbox, loop, key, argv, env, cwd, stdin, tty
     )
+
+
+def _start_console(
+    sandbox: Sandbox,
+    loop: asyncio.AbstractEventLoop,
+    key: str,
+    argv: list[str],
+    env: dict[str, str],
+    console: ConsoleSocket,
+    stdin: bool,
+) -> PodProcess:
+    """``crun exec`` with a terminal crun makes in the container (a new session there,
+    the pty its controlling terminal: job control works, as with containerd); the
+    master comes over the console socket. crun's own stdio is not the command's."""
+    ours: list[int] = []
+    try:
+        null = subprocess.DEVNULL
+        proc = sandbox.spawn(
+            key, argv, env=env, stdin=null, stdout=null, stderr=null, start_new_session=True
+        )
+        try:
+            master = console.receive(proc)
+        except BaseException:
+            signal_tree(proc, signal.SIGKILL)
+            proc.wait()
+            raise
+        ours.append(master)
+        out = os.dup(master)
+        ours.append(out)
+        writer = os.dup(master) if stdin else None
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        console.close()
+    return PodProcess(loop, proc, stdin=writer, stdout=out, stderr=None, master=master)
 
 
 def _start(

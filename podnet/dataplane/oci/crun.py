@@ -48,8 +48,11 @@ class OciBinary:
         console = [] if console_socket is None else ["--console-socket", str(console_socket)]
         return [*self._global(), "run", *console, "--bundle", str(bundle), container_id]
 
-    def exec_argv(self, process_file: Path, container_id: str) -> list[str]:
-        return [*self._global(), "exec", "--process", str(process_file), container_id]
+    def exec_argv(
+        self, process_file: Path, container_id: str, console_socket: Path | None = None
+    ) -> list[str]:
+        console = [] if console_socket is None else ["--console-socket", str(console_socket)]
+        return [*self._global(), "exec", *console, "--process", str(process_file), container_id]
 
 
 def find(root: Path, environ: dict[str, str] | None = None) -> OciBinary:

@@ -212,15 +212,43 @@ class OciLauncher:
     ) -> list[str]:
         """``crun exec`` of ``argv`` in a running container, with its user, capabilities,
         no-new-privileges and (crun applies the container's) seccomp filter."""
-        # an exec's terminal is its own (setsid --ctty on a pty podnet makes), never
-        # the container's console
+        return self._exec(started, argv, env, cwd, None)
+
+    def exec_terminal(
+        self, started: Started, argv: list[str], env: dict[str, str], cwd: str
+    ) -> tuple[list[str], ConsoleSocket]:
+        """``crun exec`` of ``argv`` with a terminal of its own, made by crun in the
+        container's devpts (the controlling terminal of a new session there, as
+        containerd's exec with a tty): the master comes on the returned socket,
+        listening already (the caller receives it once crun runs, then closes it)."""
+        n = next(_ids)
+        console = ConsoleSocket(started.bundle / f"exec-{n}.sock")
+        try:
+            return self._exec(started, argv, env, cwd, console.path, n), console
+        except BaseException:
+            console.close()
+            raise
+
+    def _exec(
+        self,
+        started: Started,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str,
+        console: Path | None,
+        n: int | None = None,
+    ) -> list[str]:
         cfg = replace(
-            started.config, args=tuple(argv), env=tuple(env.items()), cwd=cwd or "/", terminal=False
+            started.config,
+            args=tuple(argv),
+            env=tuple(env.items()),
+            cwd=cwd or "/",
+            terminal=console is not None,  # never the container's own console
         )
         proc = process_only(cfg)
-        path = started.bundle / f"exec-{next(_ids)}.json"
+        path = started.bundle / f"exec-{next(_ids) if n is None else n}.json"
         path.write_text(json.dumps(proc))
-        return self.binary.exec_argv(path, started.container_id)
+        return self.binary.exec_argv(path, started.container_id, console)
 
     @staticmethod
     def finished(started: Started) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from podnet.dataplane.images.registry import ImageRegistry
+from podnet.dataplane.oci.console import ConsoleSocket
 from podnet.dataplane.oci.launcher import CRUN_ENV, OciLauncher
 from podnet.dataplane.oci.spec import Mount
 from podnet.dataplane.runtime.command import container_env, host_argv
@@ -220,7 +221,7 @@ class Runtime:
 
     def exec_command(
         self, key: str, container: str, argv: Sequence[str], *, tty: bool = False
-    ) -> tuple[list[str], dict[str, str], str]:
+    ) -> tuple[list[str], dict[str, str], str, ConsoleSocket | None]:
         """``argv`` as an ``exec`` in a running container must run: the image's program
         for ``argv[0]``, the container's environment (image ENV, HOSTNAME, Service
         variables, its own env) and working directory, as a runtime's exec inherits
@@ -228,7 +229,9 @@ class Runtime:
         container, its ``args`` replaced). Raises :class:`PodRuntimeError` when the pod
         or the container is not running. Under crun the argv is a ``crun exec`` of the
         command (the container's user, capabilities and seccomp filter), to be started
-        in the pod's sandbox like the container."""
+        in the pod's sandbox like the container; with ``tty``, crun makes the terminal in
+        the container and sends its master on the returned console socket (else None:
+        the caller gives the command a terminal of its own)."""
         with self.loop.lock:
             runner = self._run(key).runners.get(container)
             if runner is None or not runner.running:
@@ -239,9 +242,13 @@ class Runtime:
             cwd = runner.container.working_dir or "/"
             if self.oci is not None and runner.started is not None:
                 # crun exec: the container's namespaces, user, capabilities, seccomp
-                run = self.oci.exec_argv(runner.started, host_argv(runner.image, argv), env, cwd)
-                return run, dict(CRUN_ENV), "/"
-            return host_argv(runner.image, argv), env, cwd
+                program = host_argv(runner.image, argv)
+                if tty:
+                    run, console = self.oci.exec_terminal(runner.started, program, env, cwd)
+                    return run, dict(CRUN_ENV), "/", console
+                run = self.oci.exec_argv(runner.started, program, env, cwd)
+                return run, dict(CRUN_ENV), "/", None
+            return host_argv(runner.image, argv), env, cwd, None
 
     def oci_containers(self) -> dict[str, dict[str, dict[str, str]]]:
         """The running containers under the OCI runtime, pod key -> container name ->

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from support.kube import KUBECTL_VERSIONS, UpCluster, eventually, podnet_up
 from support.live import podnet_argv, podnet_env, require_live, run_cli
-from test_up_attach_tty import Pty
+from test_up_attach_tty import Pty, kubectl_pty
 
 from podnet.live.exec import endpoints
 
@@ -80,6 +80,7 @@ def test_exec_it_on_a_terminal(target: str, up: UpCluster) -> None:
         term.type("echo it-$((6*7)) $(hostname)\r")
         seen = term.expect("it-42 box")
         assert seen.count("$((6*7))") == 1, seen
+        assert "job control turned off" not in seen  # the pty is its controlling terminal
         term.type("stty size\r")
         term.expect("24 80")
         term.resize(33, 101)
@@ -102,3 +103,31 @@ def test_exec_it_on_a_terminal(target: str, up: UpCluster) -> None:
     )
     assert ps.rc == 0
     assert os.path.exists("/proc/self")  # (the eventually above returned a Result)
+
+
+@pytest.mark.parametrize("version", KUBECTL_VERSIONS)
+def test_kubectl_exec_it_job_control_and_nothing_left_when_killed(
+    version: str, up: UpCluster
+) -> None:
+    """``kubectl exec -it``: crun makes the terminal in the container (a session of its
+    own there, so the shell has job control); a SIGKILLed kubectl leaves nothing."""
+    mark = f"{len(version)}{version.replace('.', '')}7"  # a sleep to find afterwards
+    term = kubectl_pty(up, version, "exec", "-it", "box", "--", "sh")
+    try:
+        term.expect("# ")
+        term.type("tty; sleep 1 & jobs\r")
+        term.expect("/dev/pts/")
+        seen = term.expect("Running")  # jobs: "[1]+  Running  sleep 1"
+        assert "/dev/pts/" in seen and "job control turned off" not in seen, seen
+        term.type(f"sleep {mark}\r")
+        k = up.kubectl(KUBECTL_VERSIONS[-1])
+        eventually(lambda: mark in k.ok("exec", "box", "--", "ps", "-o", "args"), what="sleep")
+        term.proc.kill()
+        term.proc.wait()
+    finally:
+        term.close()
+    k = up.kubectl(KUBECTL_VERSIONS[-1])
+    eventually(
+        lambda: mark not in k.ok("exec", "box", "--", "ps", "-o", "args"),
+        what="the exec's processes gone with its client",
+    )
