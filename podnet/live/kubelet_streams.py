@@ -11,8 +11,9 @@ container (``process.terminal``, its master sent on a console socket,
 controlling terminal it is, so a shell has job control, as with containerd; without
 crun (process mode) podnet's own pty (``setsid --ctty``). TERM=xterm as containerd sets
 it; resizes go to the master (TIOCSWINSZ, the kernel sends SIGWINCH); without a tty,
-pipes. The one exec behind ``kubectl exec`` and ``podnet exec`` is :func:`start_exec`. Output is read with ``add_reader`` on the caller's event
-loop, the exit seen through a pidfd; no thread per session.
+pipes. The one exec behind ``kubectl exec`` and ``podnet exec`` is :func:`start_exec`.
+Output is read with ``add_reader`` on the caller's event loop, the exit seen through a
+pidfd; no thread per session.
 
 port-forward (containerd ``portForward``): a socket made inside the pod's network
 namespace by a short-lived thread (:func:`podnet.dataplane.netns.socket_in`; a socket
