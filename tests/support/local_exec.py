@@ -25,12 +25,12 @@ class HostRuntime:
 
     def exec_command(
         self, key: str, container: str, argv: Sequence[str], *, tty: bool = False
-    ) -> tuple[list[str], dict[str, str], str]:
+    ) -> tuple[list[str], dict[str, str], str, None]:
         pod = self.pods.get(key)
         if pod is None or container not in {c.name for c in pod.containers}:
             raise PodRuntimeError(f"container {container!r} of pod {key} is not running")
         env = {"PATH": "/usr/bin:/bin", "POD": key, "CONTAINER": container}
-        return list(argv), env, "/"
+        return list(argv), env, "/", None  # no console: start_exec makes the pty
 
 
 class HostSandbox:
