@@ -16,8 +16,9 @@ execauth` (exec credential plugins), :mod:`~podnet.kube.client` (requests, pagin
 errors), :mod:`~podnet.kube.read` (what is read), :mod:`~podnet.kube.observed` (into
 podnet's model); for ``probe --cluster``: :mod:`~podnet.kube.write` (create, delete,
 ephemeral containers) and :mod:`~podnet.kube.wsexec` (``pods/exec`` over WebSocket, on
-aiohttp, which ``podnet up`` already serves with). Layer: above ``control`` (it computes endpoints), beside ``analyze``
-and ``dataplane``, below ``cli``; it never imports the data plane or ``live``.
+aiohttp, which ``podnet up`` already serves with). Layer: above ``control`` (it computes
+endpoints), beside ``analyze`` and ``dataplane``, below ``cli``; it never imports the data
+plane or ``live``.
 """
 
 from __future__ import annotations
