@@ -21,15 +21,24 @@ LiveCluster's own DNS pod (kube-system/coredns-0) is a static pod: the kubelet r
 from the cluster, not from the store, and keeps a mirror pod of it in the store (as
 kubelet's mirror pods, pkg/kubelet/pod/mirror_client.go), recreated when deleted.
 
+An image that must come from a registry is pulled on the puller thread (kubelet's
+image puller, pkg/kubelet/images/puller.go, serialised as ``serializeImagePulls``
+defaults), so a slow registry delays no other pod; the pod is admitted once its pull is
+done. A pod whose image cannot be had waits (ErrImagePull, ImagePullBackOff,
+ErrImageNeverPull) and is admitted again by the sync loop's retry timer, as kubelet's
+pod worker retries a failed sync: an image loaded or a registry back meanwhile lets it
+start.
+
 Threads: one per watch (blocking ``get``), the kubelet's sync loop (batches events,
-admits pods), the status writer, and a pool for pod deletions (each waits a grace
-period). The runtime's callbacks only record and return.
+admits pods, fires retries), the status writer, the puller, and a pool for pod
+deletions (each waits a grace period). The runtime's callbacks only record and return.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
 import os
 import queue
 import shutil
@@ -44,12 +53,14 @@ from podnet.apiserver.errors import not_found
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
 from podnet.control.served import served_ports
+from podnet.dataplane.images.image import ImageNotPresentError
+from podnet.dataplane.images.reference import default_pull_policy, parse
 from podnet.dataplane.runtime.state import RUNNING, ContainerStatus, PodStatus
 from podnet.errors import ImageError, PodnetError
 from podnet.live import kubelet_logs
 from podnet.live.cluster import SYNC_WAIT, LiveCluster
 from podnet.live.desired import Converter, convert
-from podnet.live.kubelet_status import Obj, PodRecord
+from podnet.live.kubelet_status import Obj, PodRecord, image_events
 from podnet.live.kubelet_write import (
     StatusManager,
     final_delete,
@@ -80,6 +91,14 @@ CHUNK = 100
 GATHER = 0.05  # seconds the sync loop lets a burst of events gather
 SERVER_WAIT = 1.0  # seconds clients of a batch wait at most for its servers to listen
 DEFAULT_GRACE = 30  # spec.terminationGracePeriodSeconds default (core/v1 defaults.go)
+# A pod whose image could not be had is admitted again: RESYNC_AFTER_PULL seconds after
+# a failed pull (kubelet's PLEG relists every second and re-syncs the pod once its
+# sandbox started; the image manager's back-off then answers ImagePullBackOff), else
+# every RETRY_PERIOD (pkg/kubelet/kubelet.go backOffPeriod: pod_workers.go requeues a
+# failed sync after it; its 0.5 jitter left out). The image registry keeps the pull
+# back-off itself (10 s doubling to 300 s).
+RESYNC_AFTER_PULL = 1.0
+RETRY_PERIOD = 10.0
 # BENCHMARK ONLY (bench/bench_up.py --no-containers): pods get their sandbox and IP but
 # no container process; the kubelet reports each container Running and ready at once.
 # With the value "nosandbox" (--no-sandboxes) not even a sandbox: an IP is made up from
@@ -116,6 +135,12 @@ class Kubelet:
         self._threads: list[threading.Thread] = []
         self._watches: list[Any] = []
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="kubelet-kill")
+        # pods whose images the puller thread pulls, in turn (see _pull_loop)
+        self._pulls: queue.Queue[tuple[PodRecord, list[tuple[str, str, str | None]]]] = (
+            queue.Queue()
+        )
+        # (monotonic due, pod key, uid): pods whose images failed, to be admitted again
+        self._retries: list[tuple[float, str, str]] = []
         self._static = {p.key: p for p in state.pods if p.ip is not None}
         bench = os.environ.get(BENCH_NO_CONTAINERS_ENV, "")
         self._no_containers = bench in ("1", "nosandbox")
@@ -142,6 +167,7 @@ class Kubelet:
         self._start_static()
         self._spawn("kubelet-sync", self._sync_loop)
         self._spawn("kubelet-start", self._start_loop)
+        self._spawn("kubelet-pull", self._pull_loop)
         self.status.start()
 
     def stop(self) -> None:
@@ -157,7 +183,8 @@ class Kubelet:
 
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
         t = threading.Thread(target=target, args=args, name=name, daemon=True)
-        self._threads.append(t)
+        if name != "kubelet-pull":  # see _pull_loop
+            self._threads.append(t)
         t.start()
 
     def _watch(self, res: Resource, w: Any) -> None:
@@ -169,6 +196,7 @@ class Kubelet:
     # -- the sync loop --------------------------------------------------------------------
     def _sync_loop(self) -> None:
         while self._running:
+            self._due_retries()
             try:
                 batch = [self._queue.get(timeout=0.2)]
             except queue.Empty:
@@ -241,6 +269,12 @@ class Kubelet:
                 elif not rec.terminating:
                     self._kill(rec, obj)
                 continue
+            if rec is not None and rec.readmit and not rec.terminating:
+                rec.readmit = False
+                new = self._admit(newer(rec.obj, obj), prior=rec)
+                if new is not None:
+                    admit.append(new)
+                continue
             if rec is not None:
                 rec.obj = newer(rec.obj, obj)
                 labels = (obj.get("metadata") or {}).get("labels") or {}
@@ -253,8 +287,11 @@ class Kubelet:
         if admit:
             self._start(admit)
 
-    def _admit(self, obj: Obj) -> PodRecord | None:
-        """A new pod for one of our nodes: converted and checked (kubelet's admission)."""
+    def _admit(self, obj: Obj, prior: PodRecord | None = None) -> PodRecord | None:
+        """A new pod for one of our nodes: converted and checked (kubelet's admission).
+
+        ``prior``: the record of an earlier admission of this pod that waited for its
+        images (a pull done, or a retry due); its start time and conditions are kept."""
         node = self.nodes[obj["spec"]["nodeName"]]
         meta = obj.get("metadata") or {}
         log_dir = self.log_root / f"{meta.get('namespace')}_{meta.get('name')}_{meta.get('uid')}"
@@ -267,23 +304,156 @@ class Kubelet:
             rec.status = PodStatus(pod.key, "Failed", (), ())
             return self._record(rec, start=False)
         rec = PodRecord(obj, pod, log_dir, node.address)
-        assert self.cluster.runtime is not None
+        if prior is not None:
+            rec.admitted, rec.conditions, rec.written = prior.admitted, prior.conditions, None
+            rec.pulled = prior.pulled
+        images = self._images(obj, pod)
+        pulls = []
+        for name, ref, policy in images:
+            try:
+                if self._needs_pull(rec, ref, policy):
+                    pulls.append(ref)
+            except ImageError as e:  # final without a pull: Never, or an invalid name
+                self._image_failed(rec, name, e)
+                return None
+        if pulls:
+            # kubelet's image puller runs pulls off the pod worker; the pod is admitted
+            # when they are done (_pull), other pods meanwhile
+            self._record(rec, start=False)
+            self._pulls.put((rec, images))
+            return None
+        for name, ref, policy in images:  # present: resolved here as the runtime will
+            try:
+                self._resolve(ref, policy)
+            except ImageError as e:
+                self._image_failed(rec, name, e)
+                return None
+        return self._record(rec, start=True)
+
+    @staticmethod
+    def _images(obj: Obj, pod: Pod) -> list[tuple[str, str, str | None]]:
+        """(container, image, imagePullPolicy) of every container, init ones first."""
         spec = obj.get("spec") or {}
         policies = {
             c.get("name"): c.get("imagePullPolicy")
             for c in (*(spec.get("initContainers") or ()), *(spec.get("containers") or ()))
         }
-        for c in (*pod.init_containers, *pod.containers):
+        return [
+            (c.name, c.image, policies.get(c.name)) for c in (*pod.init_containers, *pod.containers)
+        ]
+
+    def _resolve(self, ref: str, policy: str | None) -> None:
+        assert self.cluster.runtime is not None
+        self.cluster.runtime.images.resolve(ref, policy)
+
+    def _present(self, ref: str, policy: str | None) -> bool:
+        try:
+            self._resolve(ref, "Never")
+        except ImageError:
+            return False
+        return True
+
+    def _needs_pull(self, rec: PodRecord, ref: str, policy: str | None) -> bool:
+        """Whether resolving ``ref`` may pull from a registry (the image registry's own
+        order: the cache, the built-ins, then a pull unless ``Never``; ``Always``
+        pulls again an image that came from a registry). Raises the final
+        :class:`ImageError` when no pull can help (``Never``, an invalid name)."""
+        if ref in rec.pulled:
+            return False  # pulled for this admission just now
+        assert self.cluster.runtime is not None
+        images = self.cluster.runtime.images
+        policy = policy or default_pull_policy(ref)
+        if policy == "Always" and images.store is not None:
+            with contextlib.suppress(ImageError):
+                entry = images.store.entry(parse(ref)) or {}
+                if str(entry.get("origin", "")).startswith("docker://"):
+                    return True
+        try:
+            images.resolve(ref, "Never")
+        except ImageNotPresentError:
+            if policy == "Never":
+                raise
+            return True
+        return False
+
+    def _pull_loop(self) -> None:
+        """The puller thread. Not joined by :meth:`stop` (a pull from a registry that
+        does not answer lasts until skopeo's timeout); a daemon, so it holds no exit."""
+        while self._running:
             try:
-                self.cluster.runtime.images.resolve(c.image, policies.get(c.name))
+                item = self._pulls.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                self._pull(*item)
+            except Exception as e:  # keep pulling: one pod must not stop the others
+                self._warn(f"pull: {type(e).__name__}: {e}")
+
+    def _pull(self, rec: PodRecord, images: list[tuple[str, str, str | None]]) -> None:
+        """The puller thread: each image in turn (kubelet's default serialised pulls,
+        ``serializeImagePulls``), then the pod is admitted again, or waits for a retry."""
+        pulled = set(rec.pulled)
+        for name, ref, policy in images:
+            if not self._running or rec.terminating:
+                return
+            began = time.monotonic()
+            try:
+                if not self._needs_pull(rec, ref, policy):
+                    continue
+                self._resolve(ref, policy)
             except ImageError as e:
-                # the container's waiting reason (kubelet images.go): ErrImageNeverPull,
-                # ErrImagePull (the pull failed), InvalidImageName; the message names it
-                reason = getattr(e, "reason", "ErrImageNeverPull")
-                rec.error = ("Warning", reason, str(e))
-                self.status.event(obj, "Warning", reason, str(e))
-                return self._record(rec, start=False)
-        return self._record(rec, start=True)
+                self._image_failed(rec, name, e)
+                return
+            took = f"{time.monotonic() - began:.3f}s"
+            self.status.event(rec.obj, "Normal", "Pulling", f'Pulling image "{ref}"')
+            done = f'Successfully pulled image "{ref}" in {took} ({took} including waiting)'
+            self.status.event(rec.obj, "Normal", "Pulled", done)
+            pulled.add(ref)
+        rec.pulled = frozenset(pulled)
+        self._readmit(rec)
+
+    def _image_failed(self, rec: PodRecord, container: str, e: ImageError) -> None:
+        """The container waits in the image's failure reason (kubelet images/types.go:
+        ErrImagePull, ImagePullBackOff, ErrImageNeverPull, InvalidImageName), the
+        message naming the image; the pod is tried again later as kubelet's pod worker
+        retries a failed sync, unless the name is invalid."""
+        reason = getattr(e, "reason", "ErrImagePull")
+        spec = rec.container(container)
+        image = spec.image if spec is not None else container
+        with self._lock:
+            rec.error, rec.image_container = ("Warning", reason, str(e)), container
+        for event in image_events(image, reason, str(e)):
+            self.status.event(rec.obj, *event)
+        if reason != "InvalidImageName":
+            # right after a failed pull, soon (as kubelet's PLEG re-syncs the pod when
+            # its sandbox starts: the image manager then answers ImagePullBackOff);
+            # then every RETRY_PERIOD (pod_workers.go, a failed sync's back-off)
+            delay = RESYNC_AFTER_PULL if reason == "ErrImagePull" else RETRY_PERIOD
+            with self._lock:
+                heapq.heappush(self._retries, (time.monotonic() + delay, rec.pod.key, rec.uid))
+        self._record(rec, start=False)
+
+    def _readmit(self, rec: PodRecord) -> None:
+        """Have the sync loop admit ``rec``'s pod again (if it is still that pod)."""
+        assert PODS is not None
+        with self._lock:
+            if self._pods.get(rec.pod.key) is not rec or rec.terminating:
+                return
+            rec.readmit = True
+            obj = self._store["pods"].get(rec.pod.key, rec.obj)
+        self._queue.put((PODS, "RESYNC", obj))
+
+    def _due_retries(self) -> None:
+        """The retry timer, run by the sync loop: pods whose retry is due."""
+        now, due = time.monotonic(), []
+        with self._lock:
+            while self._retries and self._retries[0][0] <= now:
+                _, key, uid = heapq.heappop(self._retries)
+                rec = self._pods.get(key)
+                if rec is not None and rec.uid == uid and rec.error is not None:
+                    due.append(rec)
+        for rec in due:
+            self._readmit(rec)
 
     def _record(self, rec: PodRecord, *, start: bool) -> PodRecord | None:
         with self._lock:

@@ -10,6 +10,7 @@ current ``state`` and the ``lastState`` of its previous run.
 :class:`PodRecord` is the kubelet's memory of one pod; :meth:`PodRecord.observe` runs in
 the runtime's thread on every status change and turns transitions into Events
 (Pulled, Created, Started, BackOff, Unhealthy; kubelet's ``events`` package reasons).
+:func:`image_events` gives the Events of an image that could not be had.
 """
 
 from __future__ import annotations
@@ -34,6 +35,28 @@ Obj = dict[str, Any]
 IMAGE_REASONS = ("ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName")
 # (type, reason, message): kubelet's event reasons, pkg/kubelet/events/event.go
 EventTuple = tuple[str, str, str]
+
+
+def image_events(image: str, reason: str, message: str) -> list[EventTuple]:
+    """The Events of a container whose image could not be had, as kubelet records them:
+    the image manager's (pkg/kubelet/images/image_manager.go ``EnsureImageExists``:
+    Pulling and Failed "Failed to pull image", BackOff "Back-off pulling image",
+    ErrImageNeverPull) and then kuberuntime's ``startContainer`` Failed "Error: <reason>"
+    (pkg/kubelet/kuberuntime/kuberuntime_container.go). Pulling is recorded once the
+    pull is over (a pull in back-off is not tried, so it has none)."""
+    if reason == "ErrImagePull":
+        head = [
+            ("Normal", "Pulling", f'Pulling image "{image}"'),
+            ("Warning", "Failed", f'Failed to pull image "{image}": {message}'),
+        ]
+    elif reason == "ImagePullBackOff":
+        head = [("Normal", "BackOff", f'Back-off pulling image "{image}"')]
+    elif reason == "ErrImageNeverPull":
+        never = f'Container image "{image}" is not present with pull policy of Never'
+        head = [("Warning", "ErrImageNeverPull", never)]
+    else:  # InvalidImageName, or an image podnet cannot pull at all
+        head = [("Warning", reason, message)]
+    return [*head, ("Warning", "Failed", f"Error: {reason}")]
 
 
 def timestamp(wall: float) -> str:
@@ -70,6 +93,9 @@ class PodRecord:
     sandboxed: bool = False  # it has a sandbox and an IP (removed when killed)
     terminating: bool = False
     error: EventTuple | None = None  # admission failed: (reason, message) in status
+    image_container: str | None = None  # the container whose image ``error`` is about
+    readmit: bool = False  # admit again (its image was pulled, or a retry is due)
+    pulled: frozenset[str] = frozenset()  # images this kubelet pulled for it
     status: PodStatus | None = None
     runs: dict[str, _Run] = field(default_factory=dict)
     conditions: dict[str, tuple[str, float]] = field(default_factory=dict)
@@ -105,8 +131,10 @@ class PodRecord:
                 run.last = run.state
             run.started = c.started
             run.state = {"running": {"startedAt": timestamp(_wall(c.started))}}
+            if image not in self.pulled:  # else "Successfully pulled" was its event
+                pulled = f'Container image "{image}" already present on machine'
+                events.append(("Normal", "Pulled", pulled))
             events += [
-                ("Normal", "Pulled", f'Container image "{image}" already present on machine'),
                 ("Normal", "Created", f"Created container: {c.name}"),
                 ("Normal", "Started", f"Started container {c.name}"),
             ]
@@ -155,7 +183,9 @@ class PodRecord:
         ready = st is not None and st.ready and not self.terminating
         phase = st.phase if st is not None else PENDING
         out: Obj = {"phase": phase}
-        if self.error is not None:
+        # an image failure is the container's waiting reason only (kubelet sets no pod
+        # reason for it; kubectl's STATUS column shows the container's)
+        if self.error is not None and self.error[1] not in IMAGE_REASONS:
             out["reason"], out["message"] = self.error[1], self.error[2]
         out["conditions"] = [
             self._condition("PodScheduled", True),
@@ -193,8 +223,9 @@ class PodRecord:
         c = next((s for s in statuses if s.name == spec.name), None)
         run = self.runs.get(spec.name)
         state: Obj = run.state if run is not None else {"waiting": {"reason": "ContainerCreating"}}
-        if self.error is not None and self.error[1] in IMAGE_REASONS:
-            state = {"waiting": {"reason": self.error[1], "message": self.error[2]}}
+        err = self.error
+        if err is not None and err[1] in IMAGE_REASONS and self.image_container == spec.name:
+            state = {"waiting": {"reason": err[1], "message": err[2]}}
         out: Obj = {
             "name": spec.name,
             "image": spec.image,
