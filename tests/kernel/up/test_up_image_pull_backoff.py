@@ -199,3 +199,6 @@ def test_a_hung_pull_delays_no_other_pod(up: UpCluster, watch: Watch) -> None:
     )
     events = k.ok("get", "events", "--field-selector", "involvedObject.name=slow")
     assert f'Failed to pull image "{slow}"' in events, events
+    # a pod waiting for its image goes at once when deleted (no sandbox to tear down)
+    k.ok("delete", "pod", "slow", "--timeout=20s", timeout=30)
+    assert k("get", "pod", "slow").rc != 0
