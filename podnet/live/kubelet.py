@@ -322,12 +322,7 @@ class Kubelet:
             self._record(rec, start=False)
             self._pulls.put((rec, images))
             return None
-        for name, ref, policy in images:  # present: resolved here as the runtime will
-            try:
-                self._resolve(ref, policy)
-            except ImageError as e:
-                self._image_failed(rec, name, e)
-                return None
+        # every image present (resolved by _needs_pull, as the runtime will at start)
         return self._record(rec, start=True)
 
     @staticmethod
@@ -345,13 +340,6 @@ class Kubelet:
     def _resolve(self, ref: str, policy: str | None) -> None:
         assert self.cluster.runtime is not None
         self.cluster.runtime.images.resolve(ref, policy)
-
-    def _present(self, ref: str, policy: str | None) -> bool:
-        try:
-            self._resolve(ref, "Never")
-        except ImageError:
-            return False
-        return True
 
     def _needs_pull(self, rec: PodRecord, ref: str, policy: str | None) -> bool:
         """Whether resolving ``ref`` may pull from a registry (the image registry's own
