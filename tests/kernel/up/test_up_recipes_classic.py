@@ -58,22 +58,27 @@ def _client(k: Kubectl, *args: str, cmd: str = "wget -qO- --timeout=2 http://web
     return k(*argv, "--", *cmd.split(), timeout=60)
 
 
-def _allowed(got: Done) -> None:
-    assert got.rc == 0 and "<!DOCTYPE html>" in got.out, got
+def _state(k: Kubectl) -> str:
+    """What the cluster looked like, for a failure's message."""
+    return k("get", "pods,services,endpoints,networkpolicies", "-A", "-o", "wide").out
 
 
-def _timed_out(got: Done) -> None:
-    assert got.rc == 1 and "wget: download timed out" in got.out + got.err, got
-    assert "<!DOCTYPE html>" not in got.out, got
+def _allowed(k: Kubectl, got: Done) -> None:
+    assert got.rc == 0 and "<!DOCTYPE html>" in got.out, (got, _state(k))
+
+
+def _timed_out(k: Kubectl, got: Done) -> None:
+    ok = got.rc == 1 and "wget: download timed out" in got.out + got.err
+    assert ok and "<!DOCTYPE html>" not in got.out, (got, _state(k))
 
 
 def test_recipe_01_deny_all_traffic_to_an_application(up: UpCluster) -> None:
     k = up.kubectl(NEW)
     _run_web(k)
     try:
-        _allowed(_client(k, cmd="wget -qO- http://web"))
+        _allowed(k, _client(k, cmd="wget -qO- http://web"))
         _apply(k, "web-deny-all.yaml")
-        _timed_out(_client(k))
+        _timed_out(k, _client(k))
     finally:
         k.ok("delete", "pod", "web")
         k.ok("delete", "service", "web")
@@ -85,9 +90,9 @@ def test_recipe_02_limit_traffic_to_an_application(up: UpCluster) -> None:
     _run_web(k, name="apiserver", labels="app=bookstore,role=api")
     try:
         _apply(k, "api-allow.yaml")
-        _timed_out(_client(k, cmd="wget -qO- --timeout=2 http://apiserver"))
+        _timed_out(k, _client(k, cmd="wget -qO- --timeout=2 http://apiserver"))
         labels = "--labels=app=bookstore,role=frontend"
-        _allowed(_client(k, labels, cmd="wget -qO- --timeout=2 http://apiserver"))
+        _allowed(k, _client(k, labels, cmd="wget -qO- --timeout=2 http://apiserver"))
     finally:
         k.ok("delete", "pod", "apiserver")
         k.ok("delete", "service", "apiserver")
@@ -99,7 +104,7 @@ def test_recipe_02a_allow_all_traffic_to_an_application(up: UpCluster) -> None:
     _run_web(k)
     try:
         _apply(k, "web-allow-all.yaml", "web-deny-all.yaml")  # web-allow-all voids deny-all
-        _allowed(_client(k))
+        _allowed(k, _client(k))
     finally:
         k.ok("delete", "pod,service", "web")
         k.ok("delete", "networkpolicy", "web-allow-all", "web-deny-all", "--ignore-not-found")
@@ -111,7 +116,7 @@ def test_recipe_03_deny_all_non_whitelisted_traffic_in_the_namespace(up: UpClust
     _run_web(k)
     try:
         _apply(k, "default-deny-all.yaml")
-        _timed_out(_client(k))
+        _timed_out(k, _client(k))
     finally:
         k.ok("delete", "networkpolicy", "default-deny-all", "--ignore-not-found")
         k.ok("delete", "pod,service", "web")
@@ -124,8 +129,8 @@ def test_recipe_04_deny_traffic_from_other_namespaces(up: UpCluster) -> None:
         _apply(k, "deny-from-other-namespaces.yaml")
         k.ok("create", "namespace", "foo")
         url = "wget -qO- --timeout=2 http://web.default"
-        _timed_out(_client(k, "--namespace=foo", cmd=url))
-        _allowed(_client(k, "--namespace=default", cmd=url))
+        _timed_out(k, _client(k, "--namespace=foo", cmd=url))
+        _allowed(k, _client(k, "--namespace=default", cmd=url))
     finally:
         k.ok("delete", "pod", "web", "-n", "default")
         k.ok("delete", "service", "web", "-n", "default")
@@ -142,9 +147,9 @@ def test_recipe_05_allow_traffic_from_all_namespaces(up: UpCluster) -> None:
         _apply(k, "web-deny-all.yaml")
         k.ok("create", "namespace", "secondary")
         url = "wget -qO- --timeout=2 http://web.default"
-        _timed_out(_client(k, "--namespace=secondary", cmd=url))
+        _timed_out(k, _client(k, "--namespace=secondary", cmd=url))
         _apply(k, "web-allow-all-namespaces.yaml")
-        _allowed(_client(k, "--namespace=secondary", cmd=url))
+        _allowed(k, _client(k, "--namespace=secondary", cmd=url))
     finally:
         k.ok("delete", "pod", "web", "-n", "default")
         k.ok("delete", "service", "web", "-n", "default")
@@ -162,8 +167,8 @@ def test_recipe_06_allow_traffic_from_a_namespace(up: UpCluster) -> None:
         k.ok("label", "namespace/prod", "purpose=production")
         _apply(k, "web-allow-prod.yaml")
         url = "wget -qO- --timeout=2 http://web.default"
-        _timed_out(_client(k, "--namespace=dev", cmd=url))
-        _allowed(_client(k, "--namespace=prod", cmd=url))
+        _timed_out(k, _client(k, "--namespace=dev", cmd=url))
+        _allowed(k, _client(k, "--namespace=prod", cmd=url))
     finally:
         k.ok("delete", "networkpolicy", "web-allow-prod", "--ignore-not-found")
         k.ok("delete", "pod", "web")
@@ -182,8 +187,8 @@ def test_recipe_11_deny_egress_traffic_from_an_application(up: UpCluster) -> Non
         got = _client(k, "--labels=app=foo", cmd="wget -qO- --timeout 1 http://web:80/")
         assert got.rc == 1 and "<!DOCTYPE html>" not in got.out, got
         _apply(k, "foo-deny-egress-allow-dns.yaml")
-        _timed_out(_client(k, "--labels=app=foo", cmd="wget --timeout 1 -O- http://web"))
-        _allowed(_client(k, cmd="wget --timeout 1 -O- http://web"))
+        _timed_out(k, _client(k, "--labels=app=foo", cmd="wget --timeout 1 -O- http://web"))
+        _allowed(k, _client(k, cmd="wget --timeout 1 -O- http://web"))
     finally:
         k.ok("delete", "pod,service", "web")
         k.ok("delete", "networkpolicy", "foo-deny-egress", "--ignore-not-found")
@@ -217,7 +222,7 @@ def test_recipe_12_deny_all_non_whitelisted_traffic_from_the_namespace(up: UpClu
         got = _client(k)
         assert got.rc == 1 and "<!DOCTYPE html>" not in got.out, got
         k.ok("create", "namespace", "other")
-        _allowed(_client(k, "--namespace=other", cmd="wget -qO- --timeout=2 http://web.default"))
+        _allowed(k, _client(k, "--namespace=other", cmd="wget -qO- --timeout=2 http://web.default"))
     finally:
         k.ok("delete", "networkpolicy", "default-deny-all-egress", "--ignore-not-found")
         k.ok("delete", "pod,service", "web")

@@ -12,6 +12,7 @@ k8s.io/examples, which needs the network).
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import select
@@ -20,7 +21,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from support.kube import KUBECTL_VERSIONS, Done, Kubectl, UpCluster, podnet_up
+from support.kube import KUBECTL_VERSIONS, Done, Kubectl, UpCluster, eventually, podnet_up
 from support.live import require_live
 from support.paths import REPO
 
@@ -139,3 +140,35 @@ def test_declare_network_policy_interactive_shells(version: str, up: UpCluster) 
         assert b"/ # " in out, out  # busybox sh's prompt: the shell has a terminal
         assert b"Connecting to nginx (" in out and want in out, out
         assert f'pod "{name}" deleted'.encode() in out, out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="podnet bug: a tty container's console socket lives in its bundle "
+    "(oci/launcher.py), whose path outgrows a unix socket's 108 bytes for names of "
+    "about 10 characters: the container never starts (StartError, exit 128)",
+)
+def test_declare_network_policy_shell_with_a_longer_name(up: UpCluster) -> None:
+    """``kubectl run -ti`` makes a pod whose one container has the pod's name, stdin and
+    a tty; a name like ``busybox-shell-1`` must start as ``busybox`` does."""
+    k = up.kubectl(KUBECTL_VERSIONS[-1])
+    name = "busybox-shell-1"
+    container: dict[str, object] = {"name": name, "image": "busybox:1.28"}
+    container.update(command=["/bin/sh"], stdin=True, stdinOnce=True, tty=True)
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}}
+    pod["spec"] = {"containers": [container]}
+    k.ok("apply", "-f", "-", stdin=json.dumps(pod))
+
+    def first_start() -> str:
+        st = (k.json("get", "pod", name).get("status") or {}).get("containerStatuses") or []
+        if not st:
+            return ""
+        if "running" in (st[0].get("state") or {}):
+            return "running"
+        last = (st[0].get("lastState") or {}).get("terminated") or {}
+        return str(last.get("reason") or "")
+
+    try:
+        assert eventually(first_start, 30, f"{name} tried to start") == "running"
+    finally:
+        k.ok("delete", "pod", name, "--grace-period=0", "--force")
