@@ -96,6 +96,11 @@ class OciLauncher:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.binary = binary or find(state_dir / "crun")
         self.binary.root.mkdir(parents=True, exist_ok=True)
+        # Console sockets by number in a short directory, not in the bundle: a unix
+        # socket's path has 108 bytes (unix(7)), which a bundle path with pod and
+        # container names outgrows (`kubectl run busybox-shell-1 -ti` did).
+        self.sockets = state_dir / "s"
+        self.sockets.mkdir(exist_ok=True)
         self.python_images = python_images
         self.mount_points = mount_points  # bound read-only into every container
         self.bounding = capsets.bounding()
@@ -189,6 +194,9 @@ class OciLauncher:
     def new_id(name: str) -> str:
         return f"{_safe(name)}-{os.getpid()}-{next(_ids)}"
 
+    def _socket_path(self) -> Path:
+        return self.sockets / f"{next(_ids)}.sock"
+
     @staticmethod
     def bundle_dir(run_dir: Path, cid: str) -> Path:
         return run_dir / f"bundle-{cid}"
@@ -202,7 +210,7 @@ class OciLauncher:
         bundle = self.bundle_dir(run_dir, cid)
         bundle.mkdir(parents=True, exist_ok=True)
         (bundle / "config.json").write_text(json.dumps(render(cfg)))
-        console = ConsoleSocket(bundle / "console.sock") if cfg.terminal else None
+        console = ConsoleSocket(self._socket_path()) if cfg.terminal else None
         started = Started(cid, bundle, cfg, overlay, console)
         path = None if console is None else console.path
         return started, self.binary.run_argv(bundle, cid, path)
@@ -221,10 +229,9 @@ class OciLauncher:
         container's devpts (the controlling terminal of a new session there, as
         containerd's exec with a tty): the master comes on the returned socket,
         listening already (the caller receives it once crun runs, then closes it)."""
-        n = next(_ids)
-        console = ConsoleSocket(started.bundle / f"exec-{n}.sock")
+        console = ConsoleSocket(self._socket_path())
         try:
-            return self._exec(started, argv, env, cwd, console.path, n), console
+            return self._exec(started, argv, env, cwd, console.path), console
         except BaseException:
             console.close()
             raise
@@ -236,7 +243,6 @@ class OciLauncher:
         env: dict[str, str],
         cwd: str,
         console: Path | None,
-        n: int | None = None,
     ) -> list[str]:
         cfg = replace(
             started.config,
@@ -246,7 +252,7 @@ class OciLauncher:
             terminal=console is not None,  # never the container's own console
         )
         proc = process_only(cfg)
-        path = started.bundle / f"exec-{next(_ids) if n is None else n}.json"
+        path = started.bundle / f"exec-{next(_ids)}.json"
         path.write_text(json.dumps(proc))
         return self.binary.exec_argv(path, started.container_id, console)
 

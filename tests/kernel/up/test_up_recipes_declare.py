@@ -142,12 +142,6 @@ def test_declare_network_policy_interactive_shells(version: str, up: UpCluster) 
         assert f'pod "{name}" deleted'.encode() in out, out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="podnet bug: a tty container's console socket lives in its bundle "
-    "(oci/launcher.py), whose path outgrows a unix socket's 108 bytes for names of "
-    "about 10 characters: the container never starts (StartError, exit 128)",
-)
 def test_declare_network_policy_shell_with_a_longer_name(up: UpCluster) -> None:
     """``kubectl run -ti`` makes a pod whose one container has the pod's name, stdin and
     a tty; a name like ``busybox-shell-1`` must start as ``busybox`` does."""
