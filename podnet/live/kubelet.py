@@ -259,14 +259,20 @@ class Kubelet:
             ours = obj is not None and (obj.get("spec") or {}).get("nodeName") in self.nodes
             uid = (obj or {}).get("metadata", {}).get("uid")
             if rec is not None and (obj is None or rec.uid != uid):
-                self._kill(rec, obj if obj is not None and rec.uid == uid else rec.obj)
-                continue  # a new pod of that name waits for the old one to go
+                # Gone from the API (force-deleted, or its name already taken by a new
+                # pod, which only a force delete allows): killed at once. Upstream's pod
+                # workers are per UID, so a new pod of the name starts while the old one
+                # ends; here the sandbox, runtime and IPs hold one pod per ns/name, so
+                # the new pod waits for the old one, killed without grace
+                # (_terminate queues the name again once it is gone).
+                self._kill(rec, None)
+                continue
             if obj is None or not ours:
                 continue
             if (obj.get("metadata") or {}).get("deletionTimestamp"):
                 if rec is None:
                     self._final_delete(obj)
-                elif not rec.terminating:
+                else:  # a first kill, or a shorter grace period for one in progress
                     self._kill(rec, obj)
                 continue
             if rec is not None and rec.readmit and not rec.terminating:
@@ -572,21 +578,61 @@ class Kubelet:
             self.cluster.wait_synced(max(0.0, end - time.monotonic()))
 
     # -- deletion ------------------------------------------------------------------------
-    def _kill(self, rec: PodRecord, obj: Obj) -> None:
-        rec.terminating = True
-        meta = obj.get("metadata") or {}
-        grace = meta.get("deletionGracePeriodSeconds")
+    @staticmethod
+    def _grace(obj: Obj | None) -> float:
+        """The pod's grace period: ``deletionGracePeriodSeconds`` (the API server's, the
+        "bedrock truth"), else ``terminationGracePeriodSeconds``; 0 for a pod gone from
+        the API (``kubectl delete --force --grace-period=0``: killed at once; upstream
+        floors it at 1 s, pod_workers.go ``calculateEffectiveGracePeriod``)."""
+        if obj is None:
+            return 0.0
+        grace = (obj.get("metadata") or {}).get("deletionGracePeriodSeconds")
         if grace is None:
             grace = (obj.get("spec") or {}).get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+        return max(0.0, float(grace))
+
+    def _kill(self, rec: PodRecord, obj: Obj | None) -> None:
+        """Kill the pod with ``obj``'s grace period (None: gone from the API, at once).
+
+        A pod already terminating is killed again only with a shorter grace period: as
+        pkg/kubelet/pod_workers.go ``UpdatePod`` and ``calculateEffectiveGracePeriod``,
+        "a grace period can only decrease" (``kubectl delete --grace-period=1`` on a pod
+        terminating with 30 s cancels the kill in progress and stops it within 1 s)."""
+        grace = self._grace(obj)
+        with self._lock:
+            if rec.terminating:
+                if rec.grace is None or grace >= rec.grace:
+                    return
+                rec.grace = grace
+                shorten = True
+            else:
+                rec.terminating, rec.grace, shorten = True, grace, False
+        if shorten:
+            self._pool.submit(self._shorten, rec, grace)
+            return
         for c in rec.pod.containers:
             self.status.event(rec.obj, "Normal", "Killing", f"Stopping container {c.name}")
         self.status.dirty(rec.pod.key)
-        self._pool.submit(self._terminate, rec, float(grace))
+        self._pool.submit(self._terminate, rec)
 
-    def _terminate(self, rec: PodRecord, grace: float) -> None:
+    def _shorten(self, rec: PodRecord, grace: float) -> None:
+        """Stop the containers of a terminating pod again with a shorter grace period:
+        its SIGKILL comes sooner (the first stop's later one finds nothing left);
+        :meth:`_terminate`, waiting for them, then removes the sandbox."""
+        runtime = self.cluster.runtime
+        with self._start_lock:  # its containers may be starting: let them
+            placed = rec.placed
+        if placed and runtime is not None:
+            try:
+                runtime.stop_pod(rec.pod.key, grace)
+            except PodnetError as e:
+                self._warn(f"{rec.pod.key}: {e}")
+
+    def _terminate(self, rec: PodRecord) -> None:
         key = rec.pod.key
         with self._start_lock:  # its chunk's containers may be starting: let them
             sandboxed = rec.placed or rec.sandboxed
+            grace = rec.grace  # shortened meanwhile perhaps (_kill)
         try:
             if sandboxed:
                 self.cluster.remove_pod(key, grace=grace)

@@ -92,6 +92,7 @@ class PodRecord:
     placed: bool = False  # its containers were started (exec, attach, relabel)
     sandboxed: bool = False  # it has a sandbox and an IP (removed when killed)
     terminating: bool = False
+    grace: float | None = None  # the grace period its termination uses (only shortened)
     error: EventTuple | None = None  # admission failed: (reason, message) in status
     image_container: str | None = None  # the container whose image ``error`` is about
     readmit: bool = False  # admit again (its image was pulled, or a retry is due)
