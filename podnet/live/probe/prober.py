@@ -109,6 +109,12 @@ class Batch:
     def busy(self) -> bool:
         return bool(self._live)
 
+    @property
+    def settled(self) -> int:
+        """Targets added whose attempt is over (for a progress bar: cheap, not exact
+        within one step)."""
+        return len(self._results) - len(self._live)
+
     def step(self, wait: float) -> None:
         """Handle what is ready within ``wait`` s (less if a deadline comes first);
         attempts past their deadline are denied ("timeout")."""

@@ -21,6 +21,7 @@ state step 2 waits for; the probe plan uses the same endpoints.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -33,6 +34,7 @@ from podnet.live.probe.plan import Planned, by_source, plan_probes
 from podnet.live.probe.ready import READY_WAIT
 from podnet.live.probe.result import ProbeReport, judge
 from podnet.live.probe.transport import run_probes
+from podnet.live.progress import ProgressBar
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
 
@@ -90,9 +92,14 @@ def _probe(
     cluster.start_pods(_to_start(cluster, pods, plan))
     assert cluster.sandbox is not None
     gate = Gate(cluster, plan)
-    results, not_ready = run_probes(
-        cluster.sandbox, plan, timeout, gate.missing, t_up + ready_wait, transport
-    )
+    bar = ProgressBar(sys.stderr)  # a no-op off a terminal (issue 15: long work shows progress)
+    bar.start("probes", total=sum(1 for x in plan if x.address is not None))
+    try:
+        results, not_ready = run_probes(
+            cluster.sandbox, plan, timeout, gate.missing, t_up + ready_wait, transport, bar.update
+        )
+    finally:
+        bar.close()
     cluster.check()  # a sync that failed meanwhile makes the results meaningless
     for item in not_ready:
         say(f"not ready, probed anyway: {item}")

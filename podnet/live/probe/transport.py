@@ -68,7 +68,12 @@ def _fd_opener(sandbox: Sandbox) -> tuple[dict[str, int], Callable[[str], int]]:
 
 
 def run_in_thread(
-    sandbox: Sandbox, plan: Sequence[Planned], timeout: float, missing: Missing, deadline: float
+    sandbox: Sandbox,
+    plan: Sequence[Planned],
+    timeout: float,
+    missing: Missing,
+    deadline: float,
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[Results, list[str]]:
     """Probe each destination as soon as it is ready, from one thread (see above)."""
     todo: dict[str, dict[str, list[int]]] = {}  # dst -> src -> plan indices
@@ -97,6 +102,8 @@ def run_in_thread(
                         for i in idxs:
                             index[i] = batch.add(_target(plan[i]))
                 batch.step(POLL if todo else timeout)
+                if tick is not None:
+                    tick(batch.settled)
             got.append(batch.results())
         except BaseException as e:  # re-raised in the caller's thread
             failure.append(e)
@@ -167,10 +174,12 @@ def run_probes(
     missing: Missing,
     deadline: float,
     transport: str = "thread",
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[Results, list[str]]:
-    """Results in plan order (``None``: no address) and what was not ready in time."""
+    """Results in plan order (``None``: no address) and what was not ready in time;
+    ``tick(settled)`` is told how many probes are over as they finish (thread only)."""
     if transport == "process":
         return run_in_processes(sandbox, plan, timeout, missing, deadline)
     if transport == "thread":
-        return run_in_thread(sandbox, plan, timeout, missing, deadline)
+        return run_in_thread(sandbox, plan, timeout, missing, deadline, tick)
     raise ValueError(f"transport must be one of {TRANSPORTS}")
