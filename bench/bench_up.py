@@ -924,27 +924,27 @@ def main() -> None:
             print(json.dumps({"seed": bench_seed(args.runs, tmp / "seed")}), flush=True)
             print(json.dumps({"loadavg": os.getloadavg()}), flush=True)
         if args.only in (None, "scale"):
-            env: dict[str, str] = {}
+            tree_env: dict[str, str] = {}
             if args.runtime:
-                env["PODNET_RUNTIME"] = args.runtime
+                tree_env["PODNET_RUNTIME"] = args.runtime
             if args.no_containers:
-                env["PODNET_BENCH_NO_CONTAINERS"] = "1"
+                tree_env["PODNET_BENCH_NO_CONTAINERS"] = "1"
             if args.no_sandboxes:
-                env["PODNET_BENCH_NO_CONTAINERS"] = "nosandbox"
-            trees = [Tree(**env)]
+                tree_env["PODNET_BENCH_NO_CONTAINERS"] = "nosandbox"
+            trees = [Tree("this tree", None, **tree_env)]
             if args.baseline is not None:
-                trees.append(Tree("baseline", args.baseline.resolve(), **env))
+                trees.append(Tree("baseline", args.baseline.resolve(), **tree_env))
             for i in range(args.scale_runs):
                 # alternate which tree goes first, so a trend in the load favours neither
                 for j, tree in enumerate(trees if i % 2 == 0 else trees[::-1]):
-                    d = tmp / f"scale{i}-{j}"
-                    d.mkdir()
+                    run_dir = tmp / f"scale{i}-{j}"
+                    run_dir.mkdir()
                     res = bench_scale(
                         args.replicas,
                         args.nodes,
                         args.patches,
                         args.gets,
-                        d,
+                        run_dir,
                         args.py_spy,
                         tree,
                         args.py_spy_watch,

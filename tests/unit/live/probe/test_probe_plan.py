@@ -18,8 +18,14 @@ from podnet.control.cluster import build_cluster
 from podnet.errors import Location
 from podnet.live.probe.plan import by_source, plan_probes
 from podnet.live.probe.render import format_table, to_json, write_json
-from podnet.live.probe.result import ALLOWED, DENIED, NO_SERVICE, disagreements, judge
-from podnet.live.probe.runner import ProbeReport
+from podnet.live.probe.result import (
+    ALLOWED,
+    DENIED,
+    NO_SERVICE,
+    ProbeReport,
+    disagreements,
+    judge,
+)
 from podnet.manifests import from_documents
 from podnet.model.cluster import ClusterState
 
