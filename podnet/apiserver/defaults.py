@@ -97,9 +97,21 @@ def pod_spec(spec: Obj) -> None:
         spec["serviceAccountName"] = spec["serviceAccount"]
 
 
+def ephemeral_containers(spec: Obj) -> None:
+    """SetDefaults_EphemeralContainer is SetDefaults_Container on the common fields, but
+    an ephemeral container has no resources (pkg/apis/core/v1/defaults.go)."""
+    for c in _items(spec, "ephemeralContainers"):
+        image = c.get("image")
+        if isinstance(image, str) and image:
+            _d(c, "imagePullPolicy", image_pull_policy(image))
+        _d(c, "terminationMessagePath", "/dev/termination-log")
+        _d(c, "terminationMessagePolicy", "File")
+
+
 def pod(obj: Obj) -> None:
     spec = _sub(obj, "spec")
     pod_spec(spec)
+    ephemeral_containers(spec)
     _d(spec, "enableServiceLinks", True)  # SetDefaults_Pod
     # Admission (ServiceAccount, Priority, DefaultTolerationSeconds): Pods only.
     _d(spec, "serviceAccountName", "default")

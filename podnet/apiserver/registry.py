@@ -147,7 +147,7 @@ class Registry:
         found = validation.prune_unknown(obj, opts.field_validation)
         if opts.warnings is not None:
             opts.warnings.extend(found)
-        validation.validate(res, obj)
+        validation.validate_create(res, obj)
         if opts.field_manager:  # a create is recorded as an Update (fieldmanager.go)
             obj = ssa.track_update(res, None, obj, opts.field_manager, self.now())
         return obj
@@ -303,10 +303,12 @@ class Registry:
         out["apiVersion"], out["kind"] = res.group_version, res.kind
         if subresource is None:
             defaults.apply_defaults(res.kind, out)
+        elif subresource == "ephemeralcontainers":
+            defaults.ephemeral_containers(out["spec"])
         found = validation.prune_unknown(out, opts.field_validation)
         if opts.warnings is not None:
             opts.warnings.extend(found)
-        validation.validate_update(res, current, out)
+        validation.validate_update(res, current, out, subresource)
         name, rv = out["metadata"]["name"], _rv(current)
         key = res.key(namespace, name)
         meta = out["metadata"]

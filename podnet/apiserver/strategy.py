@@ -135,6 +135,8 @@ def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | Non
             fin = (new.get("spec") or {}).get("finalizers") or []
             _spec(out)["finalizers"] = list(fin)
         return out
+    if subresource == "ephemeralcontainers":
+        return _ephemeral_update(old, new)
     if subresource is not None:
         raise bad_request(f"subresource {subresource!r} cannot be updated this way")
     out = copy.deepcopy(new)
@@ -166,6 +168,27 @@ def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | Non
         meta.pop("generation", None)
         if "generation" in old_meta:
             meta["generation"] = old_meta["generation"]
+    return out
+
+
+def _ephemeral_update(old: Obj, new: Obj) -> Obj:
+    """``pods/ephemeralcontainers``: only ``spec.ephemeralContainers`` is taken from
+    ``new``, the rest of the pod stays as stored, and a changed spec bumps the generation
+    (pkg/registry/core/pod/strategy.go podEphemeralContainersStrategy.PrepareForUpdate,
+    dropNonEphemeralContainerUpdates, updatePodGeneration)."""
+    out = copy.deepcopy(old)
+    meta = out["metadata"]
+    for key in ("resourceVersion", "managedFields"):
+        if key in new.get("metadata", {}):
+            meta[key] = copy.deepcopy(new["metadata"][key])
+    given = (new.get("spec") or {}).get("ephemeralContainers")
+    spec = _spec(out)
+    if given:
+        spec["ephemeralContainers"] = copy.deepcopy(given)
+    else:
+        spec.pop("ephemeralContainers", None)
+    if spec != (old.get("spec") or {}):
+        meta["generation"] = old["metadata"].get("generation", 1) + 1
     return out
 
 

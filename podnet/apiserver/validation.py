@@ -180,11 +180,150 @@ def update_causes(res: Resource, old: Obj, new: Obj) -> list[tuple[str, str, str
     return causes
 
 
-def validate_update(res: Resource, old: Obj, new: Obj) -> None:
+# validation.go allowedEphemeralContainerFields (JSON names of the fields it forbids, and
+# of the newer container fields it leaves out of the allow list: resizePolicy,
+# restartPolicy, restartPolicyRules).
+_EPHEMERAL_FORBIDDEN = (
+    "ports",
+    "resources",
+    "resizePolicy",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "lifecycle",
+    "restartPolicy",
+    "restartPolicyRules",
+)
+
+
+def _dicts(spec: Obj, key: str) -> list[Obj]:
+    v = spec.get(key)
+    return [c for c in v if isinstance(c, dict)] if isinstance(v, list) else []
+
+
+def ephemeral_causes(old: Obj, new: Obj) -> list[tuple[str, str, str]]:
+    """``ValidatePodEphemeralContainersUpdate`` (pkg/apis/core/validation/validation.go):
+    the new list as ``validateEphemeralContainers`` checks it (a name and an image, names
+    unique across every kind of container, a target among the pod's containers, no ports,
+    probes, resources or lifecycle, no volume subPath), then existing ephemeral
+    containers neither removed nor changed, and no static pod."""
+    if "kubernetes.io/config.mirror" in ((old.get("metadata") or {}).get("annotations") or {}):
+        return [
+            (
+                "FieldValueForbidden",
+                "",
+                "Forbidden: static pods do not support ephemeral containers",
+            )
+        ]
+    spec: Obj = new["spec"] if isinstance(new.get("spec"), dict) else {}
+    old_spec: Obj = old["spec"] if isinstance(old.get("spec"), dict) else {}
+    others = {c.get("name") for k in ("containers", "initContainers") for c in _dicts(spec, k)}
+    names = set(others)
+    causes: list[tuple[str, str, str]] = []
+    path = "spec.ephemeralContainers"
+    for i, c in enumerate(_dicts(spec, "ephemeralContainers")):
+        at = f"{path}[{i}]"
+        name = c.get("name")
+        if not name:
+            causes.append(("FieldValueRequired", f"{at}.name", "Required value"))
+        elif name in names:
+            causes.append(
+                ("FieldValueDuplicate", f"{at}.name", f"Duplicate value: {json.dumps(name)}")
+            )
+        else:
+            names.add(name)
+        if not c.get("image"):
+            causes.append(("FieldValueRequired", f"{at}.image", "Required value"))
+        target = c.get("targetContainerName")
+        if target and target not in others:
+            causes.append(
+                (
+                    "FieldValueNotFound",
+                    f"{at}.targetContainerName",
+                    f"Not found: {json.dumps(target)}",
+                )
+            )
+        for key in _EPHEMERAL_FORBIDDEN:
+            if c.get(key) not in (None, {}, [], ""):
+                causes.append(
+                    (
+                        "FieldValueForbidden",
+                        f"{at}.{key}",
+                        "Forbidden: cannot be set for an Ephemeral Container",
+                    )
+                )
+        for j, mount in enumerate(_dicts(c, "volumeMounts")):
+            for key in ("subPath", "subPathExpr"):
+                if mount.get(key):
+                    causes.append(
+                        (
+                            "FieldValueForbidden",
+                            f"{at}.volumeMounts[{j}].{key}",
+                            "Forbidden: cannot be set for an Ephemeral Container",
+                        )
+                    )
+    given = {c.get("name"): c for c in _dicts(spec, "ephemeralContainers")}
+    for c in _dicts(old_spec, "ephemeralContainers"):
+        name = c.get("name")
+        if name not in given:
+            causes.append(
+                (
+                    "FieldValueForbidden",
+                    path,
+                    f"Forbidden: existing ephemeral containers {json.dumps(name)} "
+                    f"may not be removed\n",
+                )
+            )
+        elif given[name] != c:
+            causes.append(
+                (
+                    "FieldValueForbidden",
+                    f"{path}[{name}]",
+                    f"Forbidden: existing ephemeral containers {json.dumps(name)} "
+                    f"may not be changed\n",
+                )
+            )
+    return causes
+
+
+def create_causes(res: Resource, obj: Obj) -> list[tuple[str, str, str]]:
+    """A pod is created without ephemeral containers (ValidatePodCreate)."""
+    spec = obj.get("spec")
+    if res.kind == "Pod" and isinstance(spec, dict) and spec.get("ephemeralContainers"):
+        return [
+            (
+                "FieldValueForbidden",
+                "spec.ephemeralContainers",
+                "Forbidden: cannot be set on create",
+            )
+        ]
+    return []
+
+
+def validate_create(res: Resource, obj: Obj) -> None:
+    validate(res, obj)
+    causes = create_causes(res, obj)
+    if causes:
+        raise invalid(res.group, res.kind, _name(obj), causes)
+
+
+def validate_update(res: Resource, old: Obj, new: Obj, subresource: str | None = None) -> None:
     validate(res, new)
-    causes = update_causes(res, old, new)
+    if subresource == "ephemeralcontainers":
+        causes = ephemeral_causes(old, new)
+    else:
+        causes = update_causes(res, old, new)
     if causes:
         raise invalid(res.group, res.kind, _name(new), causes)
 
 
-__all__ = ["ApiError", "cause", "prune_unknown", "validate", "validate_update"]
+__all__ = [
+    "ApiError",
+    "cause",
+    "create_causes",
+    "ephemeral_causes",
+    "prune_unknown",
+    "validate",
+    "validate_create",
+    "validate_update",
+]

@@ -31,6 +31,7 @@ METHOD_VERBS = {
 # are read and written; log is read; the rest take a POST (or a stream upgrade).
 SUBRESOURCE_VERBS = {
     "status": ("get", "update", "patch"),
+    "ephemeralcontainers": ("get", "update", "patch"),  # storage.go EphemeralContainersREST
     "scale": ("get", "update", "patch"),
     "finalize": ("update",),
     "log": ("get",),
