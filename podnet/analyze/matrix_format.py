@@ -12,7 +12,9 @@ destination serves, sorted by from, to, port, protocol.
 The table is one grid per port/protocol (rows = from, columns = to, numbered so it
 fits 80 columns); clusters too big for a grid get a list of class pairs instead
 (pods with identical policy-relevant attributes grouped as ``ns/prefix* (n pods)``):
-one line per destination class with the sources allowed in.
+one line per destination class with the sources allowed in. At ``--level workload`` the
+grid's rows and columns are workloads (:mod:`matrix_levels` keys), a cell all, some or
+none of their pod pairs.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import yaml
 
 from podnet.analyze.classes import PodClass
 from podnet.analyze.matrix import Connection, Matrix
+from podnet.analyze.matrix_levels import Endpoint, PortFlow, cells
 from podnet.control.policy.explain import describe_cluster_policy, describe_policy
 from podnet.control.policy.tiers import tier_order
 from podnet.model.clusterpolicy import ADMIN, BASELINE, ClusterNetworkPolicy
@@ -108,7 +111,8 @@ def write_yaml(
 def _paint(cell: str, colour: bool) -> str:
     if not colour or cell == SELF:
         return cell
-    return f"\x1b[32m{cell}\x1b[0m" if cell == ALLOW else f"\x1b[31m{cell}\x1b[0m"
+    code = {ALLOW: 32, SOME: 33}.get(cell, 31)  # green, yellow (some pod pairs), red
+    return f"\x1b[{code}m{cell}\x1b[0m"
 
 
 def _ports(matrix: Matrix) -> list[tuple[int, str]]:
@@ -247,7 +251,9 @@ def format_table(
     policies: Sequence[NetworkPolicy],
     colour: bool = False,
     pending: Sequence[Pod] = (),
+    grids: bool = True,
 ) -> str:
+    """The summary, the policies and (unless not ``grids``) a grid or list per port."""
     total, allowed = matrix.counts()
     cluster = matrix.cluster_policies
     tiers = f", {len(cluster)} cluster policies" if cluster else ""
@@ -266,11 +272,106 @@ def format_table(
             names += f" and {len(keys) - PENDING_SHOWN} more"
         text = f"pending (not scheduled, no IP, in no connection): {names}"
         parts.insert(1, textwrap.fill(text, WIDTH))
+    if not grids:
+        return "\n\n".join(parts)
     label_w = max((len(p.key) for p in matrix.pods), default=0) + 5
     small = len(matrix.pods) <= GRID_MAX_PODS and label_w + 3 * len(matrix.pods) <= WIDTH
     for port, proto in _ports(matrix):
         render = _grid if small else _dest_list
         parts.append(render(matrix, port, proto, colour))
     if not _ports(matrix):
+        parts.append("no pod serves any known port: nothing to check")
+    return "\n\n".join(parts)
+
+
+# --level workload: a cell stands for every pod pair of two workloads on one port
+SOME = "~"
+WORKLOAD_LEGEND = (
+    f"{ALLOW} all pod pairs allowed, {SOME} some pod pairs, {DENY} none,"
+    f" {SELF} no pod pair (a one-pod workload to itself)"
+)
+
+
+def _mark(flow: PortFlow | None) -> str:
+    if flow is None:
+        return SELF
+    if flow.allowed_pairs == flow.pairs:
+        return ALLOW
+    return SOME if flow.allowed_pairs else DENY
+
+
+def _workload_grid(
+    eps: Sequence[Endpoint], by: Mapping[tuple[str, str], PortFlow], head: str, colour: bool
+) -> str:
+    """One port's grid at workload level: rows from, columns to (the workloads the port
+    has a pod pair into), as the pod-level grid but with :data:`SOME` for partial."""
+    dsts = [d for d in eps if any((s.key, d.key) in by for s in eps)]
+    number = {d.key: i + 1 for i, d in enumerate(dsts)}
+    labels = [f"{e.key} [{number[e.key]}]" if e.key in number else e.key for e in eps]
+    label_w = max(map(len, labels))
+    lines = [f"{head}  (rows: from, columns: to [n])"]
+    lines.append((" " * label_w + " " + "".join(f"{number[d.key]:>3}" for d in dsts)).rstrip())
+    for src, label in zip(eps, labels, strict=True):
+        cells = "".join("  " + _paint(_mark(by.get((src.key, d.key))), colour) for d in dsts)
+        lines.append(label.ljust(label_w) + " " + cells)
+    return "\n".join(lines)
+
+
+def _workload_list(
+    eps: Sequence[Endpoint], by: Mapping[tuple[str, str], PortFlow], head: str
+) -> str:
+    """Too many workloads for a grid: per destination, the sources let in, those let in
+    for only some pod pairs marked ``~ (n/m)``."""
+    rows = []
+    for d in eps:
+        ins = [(s, by[(s.key, d.key)]) for s in eps if (s.key, d.key) in by]
+        if not ins:
+            continue
+        ok = [s for s, f in ins if f.allowed_pairs]
+        if not ok:
+            text = "none"
+        elif len(ok) == len(ins) and all(f.allowed_pairs == f.pairs for _, f in ins):
+            text = f"all {len(ins)}"
+        else:
+            names = [
+                s.key
+                if f.allowed_pairs == f.pairs
+                else f"{SOME}{s.key} ({f.allowed_pairs}/{f.pairs})"
+                for s, f in ins
+                if f.allowed_pairs
+            ]
+            text = f"{len(ok)} of {len(ins)}: " + ", ".join(names)
+        rows.append([d.key, text])
+    room = max(WIDTH - max((len(r[0]) for r in rows), default=2) - 3, 20)
+    rows = [[k, _clip(t, room)] for k, t in rows]
+    return f"{head}\n" + table(rows, ["TO", "ALLOWED FROM"])
+
+
+def format_workload_table(
+    matrix: Matrix,
+    policies: Sequence[NetworkPolicy],
+    colour: bool = False,
+    pending: Sequence[Pod] = (),
+) -> str:
+    """:func:`format_table` at ``--level workload``: the same summary and policies, then
+    per port a grid of workloads (keys as in the workload-level JSON) with a legend."""
+    eps, all_cells = cells(matrix, "workload")
+    text = format_table(matrix, policies, colour, pending, grids=False)
+    first, rest = text.split("\n\n", 1)
+    first = textwrap.fill(first.replace("\n", " ") + f"; {len(eps)} workloads", WIDTH)
+    per_port: dict[tuple[int, str], dict[tuple[str, str], PortFlow]] = {}
+    for c in all_cells:
+        per_port.setdefault((c.port.port, c.port.protocol), {})[(c.src.key, c.dst.key)] = c.port
+    label_w = max((len(e.key) for e in eps), default=0) + 5
+    small = len(eps) <= GRID_MAX_PODS and label_w + 3 * len(eps) <= WIDTH
+    parts = [first, rest]
+    if per_port:
+        parts.append(textwrap.fill(WORKLOAD_LEGEND, WIDTH))
+    for (port, proto), by in sorted(per_port.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        head = f"{port}/{proto}"
+        parts.append(
+            _workload_grid(eps, by, head, colour) if small else _workload_list(eps, by, head)
+        )
+    if not per_port:
         parts.append("no pod serves any known port: nothing to check")
     return "\n\n".join(parts)

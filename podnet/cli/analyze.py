@@ -15,7 +15,8 @@ Formats: table (a grid per port, or per pod class when large), wide (the pods wi
 node and workload first), json and yaml (every connection with its verdict and reason;
 docs/output-contract.md), name (kubectl's pod/NAME), and netpol-analyzer's csv, md and
 dot (the allowed flows only). --level workload groups pods by Deployment, StatefulSet,
-DaemonSet, Job...: json, yaml, name, csv, md and dot then show workloads.
+DaemonSet, Job...: every format then shows workloads; the table's cells say whether
+all (✓), some (~) or none (✗) of two workloads' pod pairs are allowed.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from podnet.analyze.matrix import Matrix, compute_matrix
-from podnet.analyze.matrix_format import format_table, write_json, write_yaml
+from podnet.analyze.matrix_format import (
+    format_table,
+    format_workload_table,
+    write_json,
+    write_yaml,
+)
 from podnet.analyze.matrix_levels import (
     LEVELS,
     cell_dict,
@@ -74,7 +80,7 @@ def register(sub: Any) -> None:
         "--level",
         choices=LEVELS,
         default="pod",
-        help="pod, or workload (pods grouped by owner) for json, yaml, name, csv, md, dot",
+        help="pod, or workload (pods grouped by owner: Deployment, StatefulSet, ...)",
     )
     add_nodes_arg(p)
     p.add_argument("--all", action="store_true", help="include the pods podnet adds (cluster DNS)")
@@ -114,9 +120,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         pending = [p for p in pods if p.ip is None]
         colour = use_colour(out)
-        text = format_table(matrix, state.policies, colour=colour, pending=pending)
+        if level == "pod":
+            text = format_table(matrix, state.policies, colour=colour, pending=pending)
+            wide = _pods_table(pods)
+        else:
+            text = format_workload_table(matrix, state.policies, colour=colour, pending=pending)
+            wide = _workloads_table(pods)
         if fmt == "wide":
-            text = _pods_table(pods) + "\n\n" + text
+            text = wide + "\n\n" + text
         print(text)
     return 0
 
@@ -128,6 +139,17 @@ def _pods_table(pods: Sequence[Pod]) -> str:
         kind, name = workload_of(p)
         rows.append([p.namespace, p.name, p.ip or "<none>", p.node or "<none>", f"{kind}/{name}"])
     return table(rows, ["NAMESPACE", "NAME", "IP", "NODE", "WORKLOAD"])
+
+
+def _workloads_table(pods: Sequence[Pod]) -> str:
+    """-o wide at workload level: each workload's kind, pods and nodes (pending pods
+    count in PODS, as in the JSON's ``workloads``, and have no node)."""
+    rows = []
+    by_key = {p.key: p for p in pods}
+    for e in endpoints(pods, "workload")[0]:
+        nodes = sorted({n for k in e.pods if (n := by_key[k].node)})
+        rows.append([e.namespace, e.name, e.kind, str(len(e.pods)), ",".join(nodes) or "<none>"])
+    return table(rows, ["NAMESPACE", "NAME", "KIND", "PODS", "NODES"])
 
 
 def _dot(matrix: Matrix, level: str, state: ClusterState) -> str:
