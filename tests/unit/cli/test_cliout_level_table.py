@@ -136,3 +136,20 @@ def test_some_pod_pairs_marked(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     assert grid[("default/client", "default/db[StatefulSet]")] == SOME
     assert grid[("default/db[StatefulSet]", "default/db[StatefulSet]")] == SOME  # db-0 -> db-1
     assert _grids(_run(capsys, files))["5432/TCP"][("default/client", "default/db-0")] == DENY
+
+
+def test_many_workloads_get_a_list(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Past a grid's size, one line per destination workload: "all N", or the sources
+    with ``~`` and their pair counts where only some pod pairs get in."""
+    bare = "".join(
+        f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i:02}, namespace: default}}\n"
+        "spec: {containers: [{name: c, image: busybox}]}\n"
+        for i in range(25)
+    )
+    (tmp_path / "many.yaml").write_text(PARTIAL + bare)
+    text = _run(capsys, ["-f", str(tmp_path / "many.yaml")], "--level", "workload")
+    assert "rows: from" not in text
+    lines = {ln.split()[0]: ln for ln in text.splitlines() if ln.startswith("default/")}
+    assert lines["default/web[Deployment]"].split()[1:] == ["all", "28"]
+    db = lines["default/db[StatefulSet]"]
+    assert "28 of 28: ~default/client (1/2)" in db, db
