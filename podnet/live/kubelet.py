@@ -69,6 +69,7 @@ from podnet.live.kubelet_write import (
     sync_mirror,
 )
 from podnet.live.listening import Listeners
+from podnet.live.node import ephemeral
 from podnet.model.clusterpolicy import ClusterNetworkPolicy
 from podnet.model.objects import Namespace, NetworkPolicy, Pod, Service
 
@@ -283,6 +284,7 @@ class Kubelet:
                 continue
             if rec is not None:
                 rec.obj = newer(rec.obj, obj)
+                self._ephemeral(rec)
                 labels = (obj.get("metadata") or {}).get("labels") or {}
                 if (rec.placed or rec.sandboxed) and labels != rec.pod.labels:
                     self.cluster.relabel_pod(key, labels)
@@ -545,6 +547,33 @@ class Kubelet:
             self.cluster.start_pods(placed, log_dirs)
         for rec in recs:
             self.status.dirty(rec.pod.key)
+            self._ephemeral(rec)  # added while the pod was starting
+
+    # -- ephemeral containers (node/ephemeral.py) ------------------------------------------
+    def _ephemeral(self, rec: PodRecord) -> None:
+        """Start the ephemeral containers new in a running pod's spec, each once
+        (computePodActions), on the pool: an image may have to be pulled."""
+        if not rec.placed or rec.terminating or rec.static or self._no_containers:
+            return
+        with self._lock:
+            new = ephemeral.pending(rec)
+            if not new:
+                return
+            rec.ephemeral = (*rec.ephemeral, *(c for c, _ in new))
+        self.status.dirty(rec.pod.key)
+        self._pool.submit(self._start_ephemeral, rec, new)
+
+    def _start_ephemeral(self, rec: PodRecord, new: list[tuple[Any, str | None]]) -> None:
+        runtime = self.cluster.runtime
+        if runtime is None:
+            return
+        for container, policy in new:
+            if rec.terminating:
+                return
+            events = ephemeral.start(runtime, rec, container, policy, self._start_lock)
+            for e in events:
+                self.status.event(rec.obj, *e)
+            self.status.dirty(rec.pod.key)
 
     def _fake_placed(self, pod: Pod) -> Pod:
         """Benchmark mode "nosandbox": the pod as if placed, with an IP of its node's
@@ -689,7 +718,8 @@ class Kubelet:
             rec = self._pods.get(f"{namespace}/{name}")
         if rec is None:
             raise not_found("", "pods", name)
-        return rec, kubelet_logs.container_dir(rec.log_dir, rec.pod, container)
+        names = tuple(c.name for c in rec.ephemeral)
+        return rec, kubelet_logs.container_dir(rec.log_dir, rec.pod, container, names)
 
     def logs(
         self,

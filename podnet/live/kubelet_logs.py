@@ -22,9 +22,12 @@ from podnet.model.objects import Pod
 POLL = 0.1  # seconds between looks at a followed file
 
 
-def container_dir(log_dir: Path, pod: Pod, container: str | None) -> Path:
-    """The directory of ``container`` (default: the pod's only app container); the
-    API server's errors for a missing or ambiguous name (kubectl prints them)."""
+def container_dir(
+    log_dir: Path, pod: Pod, container: str | None, ephemeral: tuple[str, ...] = ()
+) -> Path:
+    """The directory of ``container`` (default: the pod's only app container; an
+    ``ephemeral`` one by name only); the API server's errors for a missing or ambiguous
+    name (kubectl prints them)."""
     if container is None:
         if len(pod.containers) != 1:
             names = " ".join(c.name for c in pod.containers)
@@ -32,7 +35,8 @@ def container_dir(log_dir: Path, pod: Pod, container: str | None) -> Path:
                 f"a container name must be specified for pod {pod.name}, choose one of: [{names}]"
             )
         container = pod.containers[0].name
-    if container not in {c.name for c in (*pod.init_containers, *pod.containers)}:
+    valid = {c.name for c in (*pod.init_containers, *pod.containers)} | set(ephemeral)
+    if container not in valid:
         raise bad_request(f"container {container} is not valid for pod {pod.name}")
     return log_dir / container
 

@@ -101,13 +101,17 @@ class PodRecord:
     runs: dict[str, _Run] = field(default_factory=dict)
     conditions: dict[str, tuple[str, float]] = field(default_factory=dict)
     written: Obj | None = None  # the status last written
+    # ephemeral containers (kubectl debug) taken for start, in spec order, and the
+    # waiting (reason, message) of those that could not start
+    ephemeral: tuple[Container, ...] = ()
+    ephemeral_errors: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def uid(self) -> str:
         return str(self.obj.get("metadata", {}).get("uid", ""))
 
     def container(self, name: str) -> Container | None:
-        for c in (*self.pod.init_containers, *self.pod.containers):
+        for c in (*self.pod.init_containers, *self.pod.containers, *self.ephemeral):
             if c.name == name:
                 return c
         return None
@@ -117,7 +121,7 @@ class PodRecord:
         """Record ``status``; the Events its transitions raise."""
         self.status = status
         events: list[EventTuple] = []
-        for c in (*status.init_containers, *status.containers):
+        for c in (*status.init_containers, *status.containers, *status.ephemeral):
             run = self.runs.setdefault(c.name, _Run())
             events += self._container(run, c)
         return events
@@ -208,6 +212,22 @@ class PodRecord:
                 self._container_status(c, init) for c in self.pod.init_containers
             ]
         out["containerStatuses"] = [self._container_status(c, apps) for c in self.pod.containers]
+        if self.ephemeral:
+            eph = st.ephemeral if st is not None else ()
+            out["ephemeralContainerStatuses"] = [
+                self._ephemeral_status(c, eph) for c in self.ephemeral
+            ]
+        return out
+
+    def _ephemeral_status(self, spec: Container, statuses: tuple[ContainerStatus, ...]) -> Obj:
+        """An ephemeral container's status: as an app container's (kubelet_pods.go
+        ``convertToAPIContainerStatuses`` serves both), never ready (no probes), its
+        waiting reason if it could not start."""
+        out = self._container_status(spec, statuses)
+        out["ready"] = False
+        failed = self.ephemeral_errors.get(spec.name)
+        if failed is not None:
+            out["state"] = {"waiting": {"reason": failed[0], "message": failed[1]}}
         return out
 
     def _condition(self, kind: str, ok: bool) -> Obj:

@@ -423,7 +423,8 @@ class PodStreamer:
                     f"choose one of: [{names}]"
                 )
             return pod.containers[0].name
-        if container not in {c.name for c in (*pod.init_containers, *pod.containers)}:
+        every = (*pod.init_containers, *pod.containers, *rec.ephemeral)  # kubectl debug's too
+        if container not in {c.name for c in every}:
             raise bad_request(f"container {container} is not valid for pod {pod.name}")
         return container
 
@@ -459,7 +460,10 @@ class PodStreamer:
         spec: dict[str, Any] = next(
             (
                 c
-                for c in (rec.obj.get("spec") or {}).get("containers") or []
+                for c in (
+                    *((rec.obj.get("spec") or {}).get("containers") or []),
+                    *((rec.obj.get("spec") or {}).get("ephemeralContainers") or []),
+                )
                 if c.get("name") == cname
             ),
             {},

@@ -38,7 +38,7 @@ from podnet.dataplane.runtime.state import (
     pod_phase,
 )
 from podnet.errors import PodRuntimeError
-from podnet.model.objects import Pod
+from podnet.model.objects import Container, Pod
 
 ReadyCallback = Callable[[str, bool], None]
 StatusCallback = Callable[[PodStatus], None]
@@ -52,6 +52,9 @@ class _PodRun:
     app_started: bool = False
     ready: bool = False
     stopping: bool = False
+    cfg: RunConfig | None = None
+    log_dir: Path | None = None
+    ephemeral: tuple[str, ...] = ()  # ephemeral containers started, in order
 
 
 class Runtime:
@@ -144,6 +147,7 @@ class Runtime:
             mounts=mounts,
         )
         run = _PodRun(pod, init_names=tuple(c.name for c in pod.init_containers))
+        run.cfg, run.log_dir = cfg, log_dir
         many = len(all_containers) > 1
         for c in all_containers:
             prefix = f"{pod.key}/{c.name}" if many else pod.key
@@ -165,6 +169,38 @@ class Runtime:
         else:
             self._start_apps(run)
         self._changed(pod.key)
+
+    def add_ephemeral(self, key: str, container: Container) -> None:
+        """Start an ephemeral container in the running pod ``key``: the pod's run
+        configuration (sandbox, env, mounts, PID namespace, log files) as its other
+        containers, never restarted (kuberuntime_manager.go ``computePodActions``
+        starts each new one once; types.go: "Ephemeral containers ... will not be
+        restarted"). Its log prefix is always ``pod/container``. Raises
+        :class:`PodRuntimeError` when the pod is not running or the name is taken, an
+        :class:`~podnet.errors.ImageError` when its image cannot be had."""
+        with self.loop.lock:
+            run = self._run(key)
+            if run.stopping or run.cfg is None:
+                raise PodRuntimeError(f"pod {key} is stopping")
+            if container.name in run.runners:
+                raise PodRuntimeError(f"pod {key} already has a container {container.name!r}")
+            image = self.images.resolve(container.image)
+            cfg = replace(run.cfg, restart_policy="Never")
+            files = None if run.log_dir is None else run.log_dir / container.name
+            log = LogBuffer(f"{key}/{container.name}", self.on_log, files=files)
+            runner = ContainerRunner(
+                self.loop,
+                cfg,
+                container,
+                image,
+                log,
+                functools.partial(self._container_changed, key),
+                functools.partial(self._finished, key, container.name),
+            )
+            run.runners[container.name] = runner
+            run.ephemeral = (*run.ephemeral, container.name)
+            runner.start()
+            self._changed(key)
 
     def _start_apps(self, run: _PodRun) -> None:
         run.app_started = True
@@ -203,8 +239,11 @@ class Runtime:
         app = tuple(run.runners[c.name].status for c in run.pod.containers)
         if run.stopping:  # Terminating: out of every Service at once, as kubelet reports
             app = tuple(replace(_stopped(s), ready=False) for s in app)
+        eph = tuple(run.runners[n].status for n in run.ephemeral)
+        if run.stopping:
+            eph = tuple(replace(_stopped(s), ready=False) for s in eph)
         phase = pod_phase(init, app, app_started=run.app_started)
-        return PodStatus(run.pod.key, phase, init, app)
+        return PodStatus(run.pod.key, phase, init, app, eph)
 
     def status(self, key: str) -> PodStatus:
         with self.loop.lock:

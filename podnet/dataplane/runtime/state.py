@@ -55,6 +55,8 @@ class PodStatus:
     phase: str
     init_containers: tuple[ContainerStatus, ...]
     containers: tuple[ContainerStatus, ...]
+    # ephemeral containers (kubectl debug): in no condition, the phase or readiness
+    ephemeral: tuple[ContainerStatus, ...] = ()
 
     @property
     def ready(self) -> bool:
@@ -62,7 +64,7 @@ class PodStatus:
         return bool(self.containers) and all(c.ready for c in self.containers)
 
     def container(self, name: str) -> ContainerStatus | None:
-        for c in (*self.init_containers, *self.containers):
+        for c in (*self.init_containers, *self.containers, *self.ephemeral):
             if c.name == name:
                 return c
         return None

@@ -108,10 +108,12 @@ def test_change_or_removal_is_422_and_the_main_resource_refuses(k: Kubectl) -> N
     assert _ephemeral(k) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the kubelet does not start ephemeral containers yet (podnet/live holds 20 modules)",
-)
+def _statuses(k: Kubectl) -> dict[str, dict[str, Any]]:
+    pod = k.json("get", "pod", "target")
+    found = pod["status"].get("ephemeralContainerStatuses") or []
+    return {s["name"]: s for s in found}
+
+
 def test_the_kubelet_runs_an_ephemeral_container(k: Kubectl) -> None:
     name = _debug(k, "debugger-d", "--", "sh", "-c", "echo from-debugger")
 
@@ -120,5 +122,43 @@ def test_the_kubelet_runs_an_ephemeral_container(k: Kubectl) -> None:
         return done.out if done.rc == 0 and "from-debugger" in done.out else ""
 
     eventually(logged, timeout=20, what="the ephemeral container's log")
-    statuses = k.json("get", "pod", "target")["status"].get("ephemeralContainerStatuses") or []
-    assert name in {s["name"] for s in statuses}
+
+    def ended() -> dict[str, Any] | None:
+        st = _statuses(k).get(name)
+        return st if st is not None and "terminated" in st["state"] else None
+
+    # it ran once and is never restarted (kuberuntime_manager.go computePodActions)
+    st = eventually(ended, timeout=20, what="the ephemeral container terminated")
+    assert st["state"]["terminated"]["exitCode"] == 0, st
+    assert st["state"]["terminated"]["reason"] == "Completed", st
+    assert st["restartCount"] == 0 and st["image"] == "busybox", st
+    # the long-running one added earlier runs, the pod's own container too
+    sleeper = eventually(
+        lambda: (s := _statuses(k).get("debugger-a")) and "running" in s["state"] and s,
+        timeout=20,
+        what="debugger-a running",
+    )
+    assert sleeper["restartCount"] == 0
+    pod = k.json("get", "pod", "target")
+    assert [c["name"] for c in pod["status"]["containerStatuses"]] == ["main"]
+    assert pod["status"]["phase"] == "Running"
+
+
+def test_kubectl_debug_attaches_stdin(k: Kubectl) -> None:
+    """``kubectl debug -i`` waits for the container to run, then attaches its stdin
+    (kubectl sets no stdinOnce for it: the shell ends by its own ``exit``)."""
+    done = k(
+        "debug",
+        "target",
+        "--image=busybox",
+        "--container=debugger-i",
+        "-i",
+        "--",
+        "sh",
+        stdin="echo through-attach; exit 0\n",
+        timeout=60,
+    )
+    assert done.rc == 0, done.err
+    assert "through-attach" in done.out, (done.out, done.err)
+    logs = k.ok("logs", "target", "-c", "debugger-i")
+    assert "through-attach" in logs

@@ -1,0 +1,2 @@
+"""The kubelet's smaller parts kept out of podnet/live (at its 20-module limit):
+ephemeral containers (:mod:`podnet.live.node.ephemeral`)."""
