@@ -9,7 +9,7 @@ cd "$(dirname "$0")"
 # Debian packages: the data plane's tools and the programs behind the common images.
 DEB_PACKAGES=(python3 python3-venv python3-dev iproute2 nftables util-linux procps
               busybox-static nginx-light dnsmasq-base dnsperf chromium
-              crun runc skopeo umoci docker-registry graphviz zsh fish)
+              crun runc uidmap skopeo umoci docker-registry graphviz zsh fish)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from podnet.dataplane import netns
 from podnet.dataplane.images.image import Image
 from podnet.dataplane.images.user import container_ids
 from podnet.dataplane.oci import bpf, hostroot, seccomp
@@ -164,12 +165,9 @@ class OciLauncher:
             all_mounts = self.root.mounts(
                 python=python, readonly=sec.read_only_root, extra=tuple(extra)
             )
-        if self.rootless and (uid != 0 or gid != 0 or groups):
-            raise CreateContainerConfigError(
-                f"rootless podnet maps only uid/gid 0 into its user namespace; user "
-                f"{uid}:{gid} (runAsUser/runAsGroup, the image's User or "
-                "supplementalGroups) needs podnet run as root"
-            )
+        unmapped = netns.unmapped_ids(uid, gid, groups)  # rootless: outside the subuid range
+        if unmapped is not None:
+            raise CreateContainerConfigError(unmapped)
         return ContainerConfig(
             args=tuple(argv),
             env=tuple(env.items()),

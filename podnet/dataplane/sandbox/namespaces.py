@@ -80,9 +80,8 @@ class Sandbox:
             if threading.active_count() != 1:
                 raise NotSupportedError("rootless: enter the sandbox before starting threads")
             try:
-                uid, gid = os.geteuid(), os.getegid()
-                netns.unshare(netns.CLONE_NEWUSER)
-                netns.map_root_to(uid, gid)
+                # 0 is the user; /etc/subuid's range from 1 on, when it grants one
+                netns.enter_user_namespace(os.geteuid(), os.getegid())
             except OSError as e:
                 raise NotSupportedError(f"cannot create a user namespace: {e}") from e
         try:
