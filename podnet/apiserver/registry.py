@@ -254,7 +254,7 @@ class Registry:
         unconditional (store.go Update, AllowUnconditionalUpdate); ``scale`` takes and
         returns an autoscaling/v1 Scale."""
         opts = _Opts(dry_run, field_manager, field_validation, warnings)
-        obj = _body(obj)
+        obj = _body(obj, ("metadata", "status") if subresource == "status" else None)
         meta = obj["metadata"]
         if meta.get("name") and meta["name"] != name:
             raise bad_request(
@@ -301,14 +301,17 @@ class Registry:
             return strategy.to_scale(res, scaled)
         out = strategy.prepare_for_update(res, current, new, subresource)
         out["apiVersion"], out["kind"] = res.group_version, res.kind
-        if subresource is None:
-            defaults.apply_defaults(res.kind, out)
-        elif subresource == "ephemeralcontainers":
-            defaults.ephemeral_containers(out["spec"])
-        found = validation.prune_unknown(out, opts.field_validation)
+        if subresource == "status":  # the kubelet's and controllers' frequent write
+            out, found = validation.validate_status_update(res, current, out, opts.field_validation)
+        else:
+            if subresource is None:
+                defaults.apply_defaults(res.kind, out)
+            elif subresource == "ephemeralcontainers":
+                defaults.ephemeral_containers(out["spec"])
+            found = validation.prune_unknown(out, opts.field_validation)
+            validation.validate_update(res, current, out, subresource)
         if opts.warnings is not None:
             opts.warnings.extend(found)
-        validation.validate_update(res, current, out, subresource)
         name, rv = out["metadata"]["name"], _rv(current)
         key = res.key(namespace, name)
         meta = out["metadata"]
@@ -497,9 +500,13 @@ class Registry:
         return w
 
 
-def _body(obj: Any) -> Obj:
+def _body(obj: Any, only: tuple[str, ...] | None = None) -> Obj:
+    """The request's object without nulls; ``only``: just those fields are read (a
+    status write's spec is dropped unread, so it is not copied)."""
     if not isinstance(obj, dict):
         raise bad_request("the body of the request must be a JSON object")
+    if only is not None:
+        obj = {k: v for k, v in obj.items() if k in only}
     out: Obj = prune_nulls(obj)
     if not isinstance(out.get("metadata"), dict):
         out["metadata"] = {}

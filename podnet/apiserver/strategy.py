@@ -123,17 +123,16 @@ def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | Non
     ``finalize`` (namespaces): only ``spec.finalizers``. System fields (uid,
     creationTimestamp, generation, deletion*) always come from ``old``.
     """
-    if subresource in ("status", "finalize"):
+    if subresource == "status":
+        return prepare_status_update(res, old, new)
+    if subresource == "finalize":
         out = copy.deepcopy(old)
         meta = out["metadata"]
         for key in ("resourceVersion", "managedFields"):
             if key in new.get("metadata", {}):
                 meta[key] = copy.deepcopy(new["metadata"][key])
-        if subresource == "status":
-            out["status"] = copy.deepcopy(new.get("status") or {})
-        else:
-            fin = (new.get("spec") or {}).get("finalizers") or []
-            _spec(out)["finalizers"] = list(fin)
+        fin = (new.get("spec") or {}).get("finalizers") or []
+        _spec(out)["finalizers"] = list(fin)
         return out
     if subresource == "ephemeralcontainers":
         return _ephemeral_update(old, new)
@@ -169,6 +168,54 @@ def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | Non
         if "generation" in old_meta:
             meta["generation"] = old_meta["generation"]
     return out
+
+
+def prepare_status_update(res: Resource, old: Obj, new: Obj) -> Obj:
+    """``<kind>/status`` PUT: ``old`` with ``new``'s status; spec, ownerReferences and the
+    rest of the metadata stay as stored (ResetObjectMetaForStatus; for pods
+    podStatusStrategy.PrepareForUpdate, pkg/registry/core/pod/strategy.go: spec reset to
+    the old one, qosClass backfilled, observedGeneration kept when the writer left it out).
+
+    Shallow: everything but ``metadata`` and ``status`` is ``old``'s own subtree, shared
+    (stored objects are never changed in place), so a kubelet's write copies no spec.
+    """
+    out = dict(old)
+    meta = out["metadata"] = dict(old["metadata"])
+    given = new.get("metadata") or {}
+    for key in ("resourceVersion", "managedFields"):
+        if key in given:
+            meta[key] = copy.deepcopy(given[key])
+    status = dict(new.get("status") or {})
+    if res.kind == "Pod":
+        old_status = old.get("status") or {}
+        for key in ("qosClass", "observedGeneration"):
+            if not status.get(key) and old_status.get(key):
+                status[key] = old_status[key]
+        _keep_condition_generations(status, old_status)
+    out["status"] = status
+    return out
+
+
+def _keep_condition_generations(status: Obj, old_status: Obj) -> None:
+    """preserveOldObservedGeneration: a condition written without observedGeneration
+    keeps the one its type had (the n-th of a type the n-th's)."""
+    old_gens: dict[Any, list[Any]] = {}
+    for c in old_status.get("conditions") or ():
+        if isinstance(c, dict):
+            old_gens.setdefault(c.get("type"), []).append(c.get("observedGeneration"))
+    if not any(any(g) for g in old_gens.values()):
+        return
+    if not isinstance(status.get("conditions"), list):
+        return
+    conditions = []
+    for c in status["conditions"]:
+        gens = old_gens.get(c.get("type")) if isinstance(c, dict) else None
+        if gens:
+            gen = gens.pop(0)
+            if not c.get("observedGeneration"):
+                c = {**c, "observedGeneration": gen}
+        conditions.append(c)
+    status["conditions"] = conditions
 
 
 def _ephemeral_update(old: Obj, new: Obj) -> Obj:

@@ -11,6 +11,8 @@ Update rules (immutable fields) are those of each kind's ``ValidateXUpdate`` in
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 from typing import Any
 
@@ -19,10 +21,12 @@ from podnet.apiserver.resources import Resource
 from podnet.errors import ManifestError
 from podnet.manifests.build import _check
 from podnet.manifests.check_meta import check_metadata
+from podnet.manifests.fastschema import Check, Compiler, Unsupported
 from podnet.manifests.kinds import KINDS
 from podnet.manifests.lines import Path, format_path
+from podnet.manifests.names import dns1123_subdomain, ip_address, qualified_name
 from podnet.manifests.report import DocContext
-from podnet.manifests.schema import schema_errors
+from podnet.manifests.schema import _definitions, _schema, schema_errors
 from podnet.manifests.skipped import Skipped
 
 Obj = dict[str, Any]
@@ -317,13 +321,179 @@ def validate_update(res: Resource, old: Obj, new: Obj, subresource: str | None =
         raise invalid(res.group, res.kind, _name(new), causes)
 
 
+# --- status updates ----------------------------------------------------------------------
+
+
+@functools.cache
+def _part_check(kind: str, api_version: str, part: str) -> Check | None:
+    """The compiled yes/no schema check of one top-level field of ``kind`` (None: none)."""
+    schema = _schema(kind, api_version)
+    sub = (schema or {}).get("properties", {}).get(part)
+    if not isinstance(sub, dict):
+        return None
+    try:
+        return Compiler(_definitions()["$defs"]).compile(sub)
+    except Unsupported:
+        return None
+
+
+def validate_status_update(
+    res: Resource, old: Obj, new: Obj, field_validation: str
+) -> tuple[Obj, list[str]]:
+    """A ``status`` write, validated once, as the status strategies do
+    (``ValidateXStatusUpdate``; pods: ``ValidatePodStatusUpdate``,
+    pkg/apis/core/validation/validation.go): ``new`` is ``old`` but for its status (and
+    resourceVersion/managedFields), and ``old`` was valid when stored, so only the
+    status, and changed managedFields, are schema-checked; then the pod rules.
+
+    Anything the compiled check says no to takes the full path on a copy (unknown fields
+    pruned with their warnings, every error with its message). Returns the object to
+    store and the warnings.
+    """
+    found: list[str] = []
+    status_ok = _part_check(res.kind, res.group_version, "status")
+    meta_ok = _part_check(res.kind, res.group_version, "metadata")
+    meta, old_meta = new["metadata"], old.get("metadata") or {}
+    if (
+        status_ok is None
+        or meta_ok is None
+        or not status_ok(new.get("status"))
+        or (meta.get("managedFields") != old_meta.get("managedFields") and not meta_ok(meta))
+    ):
+        new = copy.deepcopy(new)  # pruning changes it in place; its spec is old's own
+        found = prune_unknown(new, field_validation)
+        validate_update(res, old, new, "status")
+    if res.kind == "Pod":
+        causes = pod_status_causes(old, new)
+        if causes:
+            raise invalid(res.group, res.kind, _name(new), causes)
+    return new, found
+
+
+# core.PodConditionType constants: any other condition type must be a qualified name
+_POD_CONDITIONS = frozenset(
+    {
+        "ContainersReady",
+        "Initialized",
+        "Ready",
+        "PodScheduled",
+        "DisruptionTarget",
+        "PodReadyToStartContainers",
+        "PodResizePending",
+        "PodResizeInProgress",
+    }
+)
+
+
+def pod_status_causes(old: Obj, new: Obj) -> list[tuple[str, str, str]]:
+    """``ValidatePodStatusUpdate``'s status rules: condition types, nominatedNodeName,
+    no terminated container brought back when the pod does not restart it
+    (``ValidateContainerStateTransition``), ``validatePodIPs``/``validateHostIPs``."""
+    status: Obj = new["status"] if isinstance(new.get("status"), dict) else {}
+    old_status: Obj = old["status"] if isinstance(old.get("status"), dict) else {}
+    spec: Obj = old["spec"] if isinstance(old.get("spec"), dict) else {}
+    causes: list[tuple[str, str, str]] = []
+    for i, c in enumerate(status.get("conditions") or ()):
+        type_ = c.get("type") if isinstance(c, dict) else None
+        if isinstance(type_, str) and type_ not in _POD_CONDITIONS:
+            msg = qualified_name(type_)
+            if msg is not None:
+                causes.append(
+                    (
+                        "FieldValueInvalid",
+                        f"status.conditions[{i}].Type",
+                        f"Invalid value: {json.dumps(type_)}: {msg}",
+                    )
+                )
+    nominated = status.get("nominatedNodeName")
+    if nominated and nominated != old_status.get("nominatedNodeName"):
+        msg = dns1123_subdomain(str(nominated))
+        if msg is not None:
+            causes.append(
+                (
+                    "FieldValueInvalid",
+                    "status.nominatedNodeName",
+                    f"Invalid value: {json.dumps(nominated)}: {msg}",
+                )
+            )
+    policy = spec.get("restartPolicy", "Always")
+    sidecars = {c.get("name") for c in _dicts(spec, "initContainers") if c.get("restartPolicy")}
+    for key, restart in (
+        ("containerStatuses", policy),
+        ("initContainerStatuses", policy),
+        ("ephemeralContainerStatuses", "Never"),
+    ):
+        skip = sidecars if key == "initContainerStatuses" else set()
+        causes += _state_transitions(status, old_status, key, restart, skip)
+    for key in ("podIPs", "hostIPs"):
+        causes += _ip_list_causes(status, key)
+    return causes
+
+
+def _state_transitions(
+    status: Obj, old_status: Obj, key: str, policy: str, skip: set[Any]
+) -> list[tuple[str, str, str]]:
+    if policy == "Always":
+        return []
+    new_by_name = {c.get("name"): c for c in _dicts(status, key)}
+    causes = []
+    for i, was in enumerate(_dicts(old_status, key)):
+        ended = (was.get("state") or {}).get("terminated")
+        if not isinstance(ended, dict) or was.get("name") in skip:
+            continue
+        if ended.get("exitCode", 0) != 0 and policy == "OnFailure":
+            continue
+        now = new_by_name.get(was.get("name"))
+        if now is not None and not (now.get("state") or {}).get("terminated"):
+            causes.append(
+                (
+                    "FieldValueForbidden",
+                    f"status.{key}[{i}].state",
+                    "Forbidden: may not be transitioned to non-terminated state",
+                )
+            )
+    return causes
+
+
+def _ip_list_causes(status: Obj, key: str) -> list[tuple[str, str, str]]:
+    """Each a valid IP; more than one only as one IPv4 and one IPv6."""
+    entries = _dicts(status, key)
+    causes = []
+    families = []
+    for i, entry in enumerate(entries):
+        ip = str(entry.get("ip", ""))
+        msg = ip_address(ip)
+        if msg is not None:
+            causes.append(
+                (
+                    "FieldValueInvalid",
+                    f"status.{key}[{i}]",
+                    f"Invalid value: {json.dumps(ip)}: {msg}",
+                )
+            )
+        else:
+            families.append(":" in ip)
+    if len(entries) > 1 and not causes and (len(entries) > 2 or len(set(families)) != 2):
+        causes.append(
+            (
+                "FieldValueInvalid",
+                f"status.{key}",
+                f"Invalid value: {json.dumps(entries)}: may specify no more than one IP for "
+                "each IP family",
+            )
+        )
+    return causes
+
+
 __all__ = [
     "ApiError",
     "cause",
     "create_causes",
     "ephemeral_causes",
+    "pod_status_causes",
     "prune_unknown",
     "validate",
     "validate_create",
+    "validate_status_update",
     "validate_update",
 ]

@@ -11,7 +11,6 @@ more, as ``syncPod`` there does with a fresh GET. Events go through
 from __future__ import annotations
 
 import contextlib
-import copy
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +43,21 @@ def newer(a: Obj, b: Obj) -> Obj:
     return b if _rv(b) >= _rv(a) else a
 
 
+def status_body(pod: Obj, status: Obj) -> Obj:
+    """The ``pods/status`` PUT body: the pod's identity and resourceVersion (the write is
+    a compare-and-swap) and the new status; the API server takes nothing else from a
+    status write (podStatusStrategy resets the spec), so the pod is not copied (and the
+    registry reads the body into a copy of its own)."""
+    meta = pod.get("metadata") or {}
+    keep = ("name", "namespace", "uid", "resourceVersion")
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {k: meta[k] for k in keep if k in meta},
+        "status": status,
+    }
+
+
 def write_statuses(
     registry: Registry,
     recs: Sequence[PodRecord],
@@ -58,21 +72,21 @@ def write_statuses(
             status = rec.api_status()
             if status == rec.written:
                 continue
-            obj = copy.deepcopy(rec.obj)
-        meta = obj.get("metadata") or {}
+            body = status_body(rec.obj, status)
+        meta = body["metadata"]
         ns, name = meta.get("namespace"), str(meta.get("name"))
         for attempt in range(2):
-            obj["status"] = status
             try:
-                out = registry.update(PODS, ns, name, obj, subresource="status")
+                out = registry.update(PODS, ns, name, body, subresource="status")
             except ApiError as e:
                 if e.code == 409 and attempt == 0:
                     try:
-                        obj = copy.deepcopy(registry.get(PODS, ns, name))
+                        fresh = registry.get(PODS, ns, name)
                     except ApiError:
                         break
-                    if (obj.get("metadata") or {}).get("uid") != rec.uid:
+                    if (fresh.get("metadata") or {}).get("uid") != rec.uid:
                         break  # another pod of that name now
+                    body = status_body(fresh, status)
                     continue
                 if e.code != 404:
                     warn(f"status of pod {ns}/{name}: {e}")
