@@ -5,7 +5,9 @@ Status is written through the ``status`` subresource only when it differs from w
 this kubelet wrote last (the status manager's ``needsUpdate``,
 pkg/kubelet/status/status_manager.go); a conflict re-reads the pod and tries once
 more, as ``syncPod`` there does with a fresh GET. Events go through
-:func:`podnet.apiserver.events.record_event` with source component ``kubelet``.
+:func:`podnet.apiserver.events.record_event` with source component ``kubelet`` and the
+node as host, so client-go's EventCorrelator turns a pod's repeated BackOff or
+Unhealthy into one Event with a count, and stops at 25 per pod (then one per 5 min).
 """
 
 from __future__ import annotations
