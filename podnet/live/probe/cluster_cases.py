@@ -25,15 +25,23 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from podnet.analyze.conformance_case import Case, cluster_documents, substitute
 from podnet.analyze.matrix import compute_matrix
-from podnet.errors import ClusterError, ManifestError
+from podnet.errors import ManifestError, PodnetError
 from podnet.kube.client import ApiResource, Client, Obj
-from podnet.kube.errors import KubeError, NotFound
+from podnet.kube.errors import (
+    Forbidden,
+    KubeConfigError,
+    KubeError,
+    NotFound,
+    Unauthorized,
+    Unreachable,
+)
 from podnet.kube.observed import pod_ipv4, pod_ready, to_state
 from podnet.kube.read import (
     CLUSTER_POLICY_KINDS,
@@ -91,6 +99,7 @@ class Conformance:
         self.client, self.created, self.s = client, created, settings
         self.say: Say = say or (lambda _m: None)
         self._served: dict[str, ApiResource] | None = None
+        self.cleanup_errors: list[str] = []  # namespaces of a group that did not go
 
     # -- set-up ----------------------------------------------------------------------
     def _check_free(self, names: Sequence[str]) -> None:
@@ -308,36 +317,83 @@ class Conformance:
         return ProbeReport(state, tuple(pods), via, tuple(observations), (), timings, notes)
 
     def run(self, cases: Sequence[Case]) -> list[CaseRun]:
-        """Every case, grouped by set-up. A case the cluster cannot hold (a policy kind
-        it does not serve, a policy podnet cannot read) is reported and the others go
-        on; any other failure (unreachable, forbidden, pods that never run) stops."""
+        """Every case, grouped by set-up; a :class:`CaseRun` for each, always (the report
+        is printed whatever happened, so a failure never leaves stdout empty).
+
+        A case that fails on its own (a policy kind the cluster does not serve, a policy
+        podnet cannot read, a pod that died) is reported and the others go on. A set-up
+        that failed (pods that never ran, a namespace that would not go) or a failure no
+        later case would escape (unreachable, credentials refused, a permission missing,
+        an error of podnet's own) stops the run: the cases not reached are reported with
+        the reason."""
         groups: dict[str, list[Case]] = {}
         for c in cases:
             groups.setdefault(layout_key(c), []).append(c)
         runs: list[CaseRun] = []
+        stopped = ""
         for group in groups.values():
-            self.set_up(group[0])
+            if stopped:
+                runs += [CaseRun(c, error=f"run stopped: {stopped}") for c in group]
+                continue
+            try:
+                self.set_up(group[0])
+            except Exception as e:  # (reported, then the run stops)
+                stopped = self._failure(e, f"set-up for {group[0].name}", fatal=True)
+                runs += [CaseRun(c, error=f"set-up failed: {stopped}") for c in group]
+                continue  # the run's final cleanup deletes what the set-up created
             for case in group:
                 run = CaseRun(case)
                 runs.append(run)
+                if stopped:
+                    run.error = f"run stopped: {stopped}"
+                    continue
                 try:
                     run.report = self.probe_case(run)
-                except (NotFound, ManifestError, ClusterError) as e:
-                    run.error = str(e)  # this case only (a kind the cluster lacks...)
-                    self.say(f"case {case.name}: not run: {e}")
+                except Exception as e:  # (reported, then stopped or skipped)
+                    run.error = self._failure(e, f"case {case.name}", _fatal(e))
+                    if _fatal(e):
+                        stopped = run.error
                 finally:
                     with contextlib.suppress(KubeError):  # the final cleanup retries
                         self.delete_policies(run)
-            self._tear_down_group()
+            if not stopped:
+                self._tear_down_group()
         return runs
 
+    def _failure(self, e: Exception, what: str, fatal: bool) -> str:
+        """One line for the report; said on stderr at once (with the traceback when it
+        is podnet's own error: that is a bug to report, not a cluster's answer)."""
+        if isinstance(e, PodnetError):
+            reason = str(e)
+        else:
+            reason = f"internal error: {type(e).__name__}: {e}"
+            for line in traceback.format_exception(e):
+                self.say(line.rstrip("\n"))
+        self.say(f"{what}: {'error, stopping the run' if fatal else 'not run'}: {reason}")
+        return reason
+
     def _tear_down_group(self) -> None:
-        """The group's namespaces go before the next group's (names repeat)."""
+        """The group's namespaces go before the next group's (names repeat). What could
+        not be deleted is kept for the run's end (exit 1); the next set-up waits for
+        such a namespace again, and says so if it is still there."""
         from podnet.live.probe.cluster_cleanup import cleanup
 
-        errors = cleanup(self.client, self.created, self.say)
-        if errors:
-            raise KubeError("; ".join(errors))
+        try:
+            errors = cleanup(self.client, self.created, self.say)
+        except KubeError as e:
+            errors = [str(e)]
+        for line in errors:
+            self.say(f"cleanup: {line}")
+        self.cleanup_errors += errors
+
+
+# Failures after which no other case could run either: the server unreachable, the
+# credentials refused, a permission missing (RBAC), podnet's own bug.
+_FATAL_KUBE = (Unreachable, Unauthorized, Forbidden, KubeConfigError)
+
+
+def _fatal(e: Exception) -> bool:
+    return isinstance(e, _FATAL_KUBE) or not isinstance(e, PodnetError)
 
 
 def _first_container(pod: Obj) -> str:

@@ -10,6 +10,7 @@ it. The caller turns Stopped/KeyboardInterrupt into 128+N after everything is go
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -45,13 +46,16 @@ def load_cases(paths: Sequence[str]) -> list[Case]:
 def conformance(
     client: Client, cases: Sequence[Case], settings: Settings, say: Say
 ) -> tuple[list[CaseRun], list[str]]:
-    """Run every case; (the runs, cleanup errors). Cleans up on any exit."""
+    """Run every case; (a run for every case, cleanup errors). Cleans up on any exit.
+    Only Ctrl-C/SIGTERM leave without the runs: any other failure is in them (a case's
+    ``error``), so the caller always has a report to print."""
     created = Created()
     say(f"probe run {created.run_id}: {len(cases)} case(s)")
     errors: list[str] = []
+    runner = Conformance(client, created, settings, say)
     try:
         with stop_on_signals():
-            runs = Conformance(client, created, settings, say).run(cases)
+            runs = runner.run(cases)
     finally:
         with signals_held():
             client.close()  # an interrupted request leaves the connection unusable
@@ -59,9 +63,12 @@ def conformance(
                 errors += cleanup(client, created, say)
             except KubeError as e:
                 errors.append(str(e))
+            except Exception as e:  # (podnet's bug: said, and exit 1)
+                say("".join(traceback.format_exception(e)).rstrip("\n"))
+                errors.append(f"internal error: {type(e).__name__}: {e}")
             for line in errors:
                 say(f"cleanup: {line}")
-    return runs, errors
+    return runs, runner.cleanup_errors + errors
 
 
 def failed(runs: Sequence[CaseRun]) -> list[CaseRun]:
