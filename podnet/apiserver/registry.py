@@ -144,10 +144,10 @@ class Registry:
         strategy.prepare_for_create(res, obj)
         defaults.apply_defaults(res.kind, obj)
         strategy.after_defaults_create(res, obj)
-        found = validation.prune_unknown(obj, opts.field_validation)
+        found, schema = validation.prune(obj, opts.field_validation)
         if opts.warnings is not None:
             opts.warnings.extend(found)
-        validation.validate_create(res, obj)
+        validation.validate_create(res, obj, schema)
         if opts.field_manager:  # a create is recorded as an Update (fieldmanager.go)
             obj = ssa.track_update(res, None, obj, opts.field_manager, self.now())
         return obj
@@ -308,8 +308,8 @@ class Registry:
                 defaults.apply_defaults(res.kind, out)
             elif subresource == "ephemeralcontainers":
                 defaults.ephemeral_containers(out["spec"])
-            found = validation.prune_unknown(out, opts.field_validation)
-            validation.validate_update(res, current, out, subresource)
+            found, schema = validation.prune(out, opts.field_validation)
+            validation.validate_update(res, current, out, subresource, schema)
         if opts.warnings is not None:
             opts.warnings.extend(found)
         name, rv = out["metadata"]["name"], _rv(current)

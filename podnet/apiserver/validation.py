@@ -54,15 +54,26 @@ def _name(obj: Obj) -> str:
 
 def prune_unknown(obj: Obj, field_validation: str) -> list[str]:
     """Drop fields the schema does not know (returns the warnings), or 400 when Strict."""
-    unknown = [p for p, m in schema_errors(obj) if m.startswith("unknown field")]
+    return prune(obj, field_validation)[0]
+
+
+SchemaErrors = list[tuple[Path, str]]
+
+
+def prune(obj: Obj, field_validation: str) -> tuple[list[str], SchemaErrors]:
+    """:func:`prune_unknown`, and the schema's other complaints about ``obj`` (for
+    :func:`validate`, so that one write runs the schema check once)."""
+    errors = schema_errors(obj)
+    unknown = [p for p, m in errors if m.startswith("unknown field")]
+    rest = [(p, m) for p, m in errors if not m.startswith("unknown field")]
     if not unknown:
-        return []
+        return [], rest
     shown = [f'unknown field "{format_path(p)}"' for p in unknown]
     if field_validation == "Strict":
         raise bad_request("strict decoding error: " + ", ".join(shown))
     for path in unknown:
         _drop(obj, path)
-    return [] if field_validation == "Ignore" else shown
+    return ([] if field_validation == "Ignore" else shown), rest
 
 
 def _drop(obj: Any, path: Path) -> None:
@@ -71,13 +82,15 @@ def _drop(obj: Any, path: Path) -> None:
     del obj[path[-1]]
 
 
-def validate(res: Resource, obj: Obj) -> None:
-    """422 Invalid listing every problem, as ``ValidateX`` does; nothing when valid."""
+def validate(res: Resource, obj: Obj, schema: SchemaErrors | None = None) -> None:
+    """422 Invalid listing every problem, as ``ValidateX`` does; nothing when valid.
+    ``schema``: what :func:`prune` found (kinds the manifests layer models check their
+    schema themselves)."""
     ctx = DocContext(obj, None, None)
     if res.kind in KINDS and KINDS[res.kind].api_version == res.group_version:
         _check(ctx, Skipped())
     else:
-        for path, message in schema_errors(obj):
+        for path, message in schema_errors(obj) if schema is None else schema:
             ctx.error(path, message)
         if not ctx.errors:
             check_metadata(ctx, res.kind, res.namespaced)
@@ -304,15 +317,21 @@ def create_causes(res: Resource, obj: Obj) -> list[tuple[str, str, str]]:
     return []
 
 
-def validate_create(res: Resource, obj: Obj) -> None:
-    validate(res, obj)
+def validate_create(res: Resource, obj: Obj, schema: SchemaErrors | None = None) -> None:
+    validate(res, obj, schema)
     causes = create_causes(res, obj)
     if causes:
         raise invalid(res.group, res.kind, _name(obj), causes)
 
 
-def validate_update(res: Resource, old: Obj, new: Obj, subresource: str | None = None) -> None:
-    validate(res, new)
+def validate_update(
+    res: Resource,
+    old: Obj,
+    new: Obj,
+    subresource: str | None = None,
+    schema: SchemaErrors | None = None,
+) -> None:
+    validate(res, new, schema)
     if subresource == "ephemeralcontainers":
         causes = ephemeral_causes(old, new)
     else:
@@ -361,8 +380,8 @@ def validate_status_update(
         or (meta.get("managedFields") != old_meta.get("managedFields") and not meta_ok(meta))
     ):
         new = copy.deepcopy(new)  # pruning changes it in place; its spec is old's own
-        found = prune_unknown(new, field_validation)
-        validate_update(res, old, new, "status")
+        found, schema = prune(new, field_validation)
+        validate_update(res, old, new, "status", schema)
     if res.kind == "Pod":
         causes = pod_status_causes(old, new)
         if causes:
@@ -491,6 +510,7 @@ __all__ = [
     "create_causes",
     "ephemeral_causes",
     "pod_status_causes",
+    "prune",
     "prune_unknown",
     "validate",
     "validate_create",
