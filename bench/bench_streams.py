@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 BENCH = Path(__file__).resolve().parent
+TRACE = BENCH / "streams_trace"  # a sitecustomize for the up child (--trace)
 sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
@@ -112,8 +113,11 @@ def kubectl(
     return time.perf_counter() - t, done
 
 
-def ws_exec_once(up: Up, ctx: ssl.SSLContext, token: str) -> tuple[float, float, float, bytes]:
-    """(TLS connect s, upgrade request -> 101 s, -> Status frame s, the status payload)."""
+def ws_exec_once(
+    up: Up, ctx: ssl.SSLContext, token: str
+) -> tuple[float, float, float, bytes, float]:
+    """(TLS connect s, upgrade request -> 101 s, -> Status frame s, the status payload,
+    the perf_counter when the request went out)."""
     t0 = time.perf_counter()
     raw = socket.create_connection(("127.0.0.1", up.port), timeout=10)
     sock = ctx.wrap_socket(raw)
@@ -147,7 +151,7 @@ def ws_exec_once(up: Up, ctx: ssl.SSLContext, token: str) -> tuple[float, float,
             frame, buf = buf[:n], buf[n:]
             payload = frame[4:] if frame[1] & 0x7F == 126 else frame[2:]
             if frame[0] & 0x0F == 2 and payload[:1] == b"\x03":
-                return t1 - t0, t101 - t2, time.perf_counter() - t2, payload[1:]
+                return t1 - t0, t101 - t2, time.perf_counter() - t2, payload[1:], t2
     finally:
         sock.close()
 
@@ -183,7 +187,7 @@ def wait_listening(netns: str, port: int, timeout: float = 30) -> None:
         time.sleep(0.05)
 
 
-def bench_exec(up: Up, runs: int) -> dict[str, Any]:
+def bench_exec(up: Up, runs: int, trace: Path | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, args in (
         ("kubectl version --client", ("version", "--client")),
@@ -201,17 +205,50 @@ def bench_exec(up: Up, runs: int) -> dict[str, Any]:
     ctx = ssl.create_default_context(cafile=str(up.data / "pki" / "ca.crt"))
     ctx.check_hostname = False
     token = (up.data / "token").read_text().strip()
-    tls, switched, upgrade = [], [], []
+    tls, switched, upgrade, sent = [], [], [], []
+    if trace is not None:
+        trace.write_text("")
     for _ in range(runs):
-        a, b, c, status = ws_exec_once(up, ctx, token)
+        a, b, c, status, t = ws_exec_once(up, ctx, token)
         if json.loads(status).get("status") != "Success":
             raise RuntimeError(status)
         tls.append(a)
         switched.append(b)
         upgrade.append(c)
+        sent.append(t)
     out["ws v5 TLS connect (ms)"] = _stats(tls, 1000, 2)
     out["ws v5 upgrade request -> 101 (ms)"] = _stats(switched, 1000, 2)
     out["ws v5 upgrade request -> Status (ms)"] = _stats(upgrade, 1000, 2)
+    if trace is not None:
+        out.update(server_steps(trace, sent))
+    return out
+
+
+STEPS = (  # (label, from, to): the trace's points, in the order an exec passes them
+    ("request sent -> bytes in aiohttp", "sent", "rx"),
+    ("-> handler", "rx", "handler"),
+    ("-> exec command made", "handler", "command out"),
+    ("-> spawn entered (thread)", "command out", "spawn in"),
+    ("-> spawn returned", "spawn in", "spawn out"),
+    ("-> process started (loop)", "spawn out", "started"),
+    ("-> 101 sent", "started", "upgraded"),
+    ("-> exit seen (pidfd)", "upgraded", "exited"),
+    ("-> Status written", "exited", "status"),
+    ("server: bytes in -> Status written", "rx", "status"),
+)
+
+
+def server_steps(trace: Path, sent: list[float]) -> dict[str, Any]:
+    """Per-step times of the raw client's execs from ``up``'s trace (one JSON line per
+    exec, bench/streams_trace), matched to the client's send times in order."""
+    rows = [json.loads(line) for line in trace.read_text().splitlines() if line.strip()]
+    if len(rows) != len(sent):
+        raise RuntimeError(f"{len(rows)} traced execs for {len(sent)} sent")
+    out: dict[str, Any] = {}
+    for row, t in zip(rows, sent, strict=True):
+        row["sent"] = t
+    for label, a, b in STEPS:
+        out[f"trace {label} (ms)"] = _stats([r[b] - r[a] for r in rows], 1000, 2)
     return out
 
 
@@ -301,13 +338,20 @@ def _cpu(pid: int) -> float:
 
 def one_round(args: argparse.Namespace, tree: Path | None) -> dict[str, Any]:
     """One fresh ``up`` (from ``tree``, else this checkout): exec, then port-forwards."""
-    saved = os.environ.get("PYTHONPATH")
+    saved = {k: os.environ.get(k) for k in ("PYTHONPATH", "PODNET_STREAMS_TRACE")}
+    path = [str(TRACE)] if args.trace else []
     if tree is not None:
-        os.environ["PYTHONPATH"] = str(tree)
+        path.append(str(tree))
+    if path:
+        os.environ["PYTHONPATH"] = os.pathsep.join(path)
     result: dict[str, Any] = {"tree": str(tree or BENCH.parent), "load before": os.getloadavg()}
     try:
         with tempfile.TemporaryDirectory(prefix="bench-streams-") as tmp:
+            trace = Path(tmp) / "trace.jsonl" if args.trace else None
+            if trace is not None:
+                os.environ["PODNET_STREAMS_TRACE"] = str(trace)
             up = Up(Path(tmp), nodes=1)
+            os.environ.pop("PODNET_STREAMS_TRACE", None)
             try:
                 up.wait_readyz(60)
                 up.line("API ready", 30)
@@ -324,7 +368,7 @@ def one_round(args: argparse.Namespace, tree: Path | None) -> dict[str, Any]:
                 if done.returncode != 0:
                     raise RuntimeError(done.stderr)
                 if not args.skip_exec:
-                    result["exec"] = bench_exec(up, args.runs)
+                    result["exec"] = bench_exec(up, args.runs, trace)
                 if not args.skip_forward:
                     result["port-forward 1.37"] = bench_forward(up, args.mb, args.pf_runs, KUBECTL)
                     old = KUBECTL.with_name("kubectl-1.20")
@@ -333,10 +377,11 @@ def one_round(args: argparse.Namespace, tree: Path | None) -> dict[str, Any]:
             finally:
                 result["up stop"] = up.stop()
     finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     result["load after"] = os.getloadavg()
     return result
 
@@ -365,6 +410,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--skip-exec", action="store_true")
     ap.add_argument("--skip-forward", action="store_true")
+    ap.add_argument("--trace", action="store_true", help="server-side exec steps")
     args = ap.parse_args()
     trees: list[Path | None] = [t.resolve() for t in args.tree] or [None]
     rounds = []

@@ -50,7 +50,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
 from podnet.apiserver.errors import ApiError, bad_request, not_found
-from podnet.dataplane import netns
+from podnet.dataplane import execs, netns
 from podnet.dataplane.oci.console import ConsoleSocket
 from podnet.dataplane.oci.launcher import kill_container
 from podnet.dataplane.runtime.spawn import exit_code, signal_tree
@@ -266,16 +266,33 @@ async def start_exec(
     """Start ``command`` in ``container`` of pod ``key``: the one exec of podnet, behind
     ``kubectl exec`` (:class:`PodStreamer`) and ``podnet exec`` (the endpoint of
     :mod:`podnet.live.exec`). :class:`PodRuntimeError` when the container is not running."""
-    assert cluster.runtime is not None and cluster.sandbox is not None
-    argv, env, cwd, console = cluster.runtime.exec_command(key, container, command, tty=tty)
+    runtime = cluster.runtime
+    assert runtime is not None and cluster.sandbox is not None
+    argv, env, cwd, console = runtime.exec_command(key, container, command, tty=tty)
+    oci = runtime.oci.binary.path if runtime.oci is not None else None
     loop = asyncio.get_running_loop()
     if console is not None:
         return await loop.run_in_executor(
-            None, _start_console, cluster.sandbox, loop, key, argv, env, console, stdin
+            None, _start_console, cluster.sandbox, loop, key, argv, env, console, stdin, oci
         )
     return await loop.run_in_executor(
-        None, _start, cluster.sandbox, loop, key, argv, env, cwd, stdin, tty
+        None, _start, cluster.sandbox, loop, key, argv, env, cwd, stdin, tty, oci
     )
+
+
+def _sealed(argv: list[str], oci: str | None) -> tuple[list[str], dict[str, Any]]:
+    """``argv`` of the OCI runtime (``crun exec``) run from its sealed in-memory copy
+    (:func:`podnet.dataplane.execs.sealed_program`: crun then skips re-executing
+    itself from a copy it would make first), with the Popen arguments that pass that
+    copy's fd. Anything else, or where no copy can be made, as it was."""
+    if oci is None or not argv or argv[0] != oci:
+        return argv, {}
+    fd = execs.sealed_program(oci)
+    if fd is None:
+        return argv, {}
+    # /proc/self: nsenter runs it after entering the pod's mount namespace, whose
+    # /proc is the cluster PID namespace's, where nsenter runs
+    return [f"/proc/self/fd/{fd}", *argv[1:]], {"pass_fds": (fd,)}
 
 
 def _start_console(
@@ -286,6 +303,7 @@ def _start_console(
     env: dict[str, str],
     console: ConsoleSocket,
     stdin: bool,
+    oci: str | None = None,
 ) -> PodProcess:
     """``crun exec`` with a terminal crun makes in the container (a new session there,
     the pty its controlling terminal: job control works, as with containerd); the
@@ -293,8 +311,16 @@ def _start_console(
     ours: list[int] = []
     try:
         null = subprocess.DEVNULL
+        argv, fds = _sealed(argv, oci)
         proc = sandbox.spawn(
-            key, argv, env=env, stdin=null, stdout=null, stderr=null, start_new_session=True
+            key,
+            argv,
+            env=env,
+            stdin=null,
+            stdout=null,
+            stderr=null,
+            start_new_session=True,
+            **fds,
         )
         try:
             master = console.receive(proc)
@@ -324,8 +350,10 @@ def _start(
     cwd: str,
     stdin: bool,
     tty: bool,
+    oci: str | None = None,
 ) -> PodProcess:
     """Start the process (a blocking fork in the sandbox's spawner thread)."""
+    argv, fds = _sealed(argv, oci)
     ours: list[int] = []  # our ends, closed if the start fails
     theirs: list[int] = []  # the child's ends, closed once it has them
     try:
@@ -353,6 +381,7 @@ def _start(
                 stdout=slave,
                 stderr=slave,
                 start_new_session=False,
+                **fds,
             )
             streams: dict[str, Any] = {
                 "stdin": writer,
@@ -380,6 +409,7 @@ def _start(
                 stdout=out_w,
                 stderr=err_w,
                 start_new_session=True,
+                **fds,
             )
             streams = {"stdin": writer, "stdout": out_r, "stderr": err_r, "master": None}
     except BaseException:
