@@ -297,8 +297,34 @@ _BY_KIND = {
 }
 
 
+# Maps and lists tagged ``omitempty`` in the Go types: kube-apiserver decodes a body into
+# them and encodes the result, so an empty one is never stored or shown. kubectl diff
+# and client-side apply send ``metadata.annotations: {}`` (GetModifiedConfiguration
+# sets an empty map), and a diff against an object that kept it would never be clean.
+_META_OMITEMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields")
+_OMITEMPTY = {
+    "ConfigMap": ("data", "binaryData"),
+    "Secret": ("data", "stringData"),
+}
+
+
+def omit_empty(kind: str, obj: Obj) -> None:
+    """Drop the empty ``omitempty`` maps and lists that Go's JSON encoding would drop
+    (k8s.io/apimachinery ObjectMeta; core/v1 ConfigMap and Secret)."""
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        for key in _META_OMITEMPTY:
+            if key in meta and meta[key] in ({}, []):
+                del meta[key]
+    for key in _OMITEMPTY.get(kind, ()):
+        if key in obj and obj[key] in ({}, []):
+            del obj[key]
+
+
 def apply_defaults(kind: str, obj: Obj) -> None:
-    """Fill the defaults of an object of ``kind`` in place (unknown kinds: nothing)."""
+    """Fill the defaults of an object of ``kind`` in place (unknown kinds: nothing), and
+    drop what the typed round trip of kube-apiserver drops (:func:`omit_empty`)."""
+    omit_empty(kind, obj)
     fill = _BY_KIND.get(kind)
     if fill is not None:
         fill(obj)

@@ -212,6 +212,8 @@ class SlicePlan:
     create: list[tuple[Ports, list[dict[str, Any]]]] = field(default_factory=list)
     update: list[tuple[Obj, list[dict[str, Any]]]] = field(default_factory=list)
     delete: list[Obj] = field(default_factory=list)
+    # slice name -> the ports it takes, for a slice rewritten in place of a create
+    ports: dict[str, Ports] = field(default_factory=dict)
 
 
 def plan_slices(
@@ -228,7 +230,7 @@ def plan_slices(
         plan.delete = [sl for sl in existing if not any(sl is k for k in keep)]
         if not keep:
             plan.create.append(((), []))
-        return plan
+        return _reuse_deleted(plan)
     by_ports: dict[Ports, list[Obj]] = {}
     for sl in sorted(existing, key=name):
         by_ports.setdefault(ports_of_slice(sl), []).append(sl)
@@ -269,6 +271,19 @@ def plan_slices(
         while fresh:
             plan.create.append((ports, fresh[:max_per_slice]))
             fresh = fresh[max_per_slice:]
+    return _reuse_deleted(plan)
+
+
+def _reuse_deleted(plan: SlicePlan) -> SlicePlan:
+    """reconciler.go finalize: "If there are slices to create and delete, change the
+    creates to updates of the slices that would otherwise be deleted", so a Service
+    whose last pod is replaced keeps its slice's name (the slice goes to a placeholder
+    and back) instead of churning through generated names."""
+    while plan.create and plan.delete:
+        ports, eps = plan.create.pop()
+        sl = plan.delete.pop(0)
+        plan.update.append((sl, eps))
+        plan.ports[name(sl)] = ports
     return plan
 
 
@@ -486,6 +501,8 @@ class EndpointSliceController(Controller):
             fresh = copy.deepcopy(sl)
             fresh["endpoints"] = eps
             fresh["metadata"]["labels"] = want_labels
+            if name(sl) in plan.ports:
+                fresh["ports"] = slice_ports(plan.ports[name(sl)])
             out = self.registry.update(SLICES, ns, name(sl), fresh)
             self._track(obj_key(svc), name(sl), int(meta(out).get("resourceVersion") or 0))
         for sl in plan.delete:

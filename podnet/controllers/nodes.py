@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+from datetime import UTC, datetime
 from typing import Any
 
 from podnet.apiserver.errors import ApiError
@@ -20,6 +21,13 @@ from podnet.control.scheduler import HOSTNAME_LABEL, MAX_PODS, OS_LABEL, make_no
 from podnet.controllers.base import Controller, rfc3339
 
 NODES: Resource = by_kind("", "Node")  # type: ignore[assignment]
+LEASES: Resource = by_kind("coordination.k8s.io", "Lease")  # type: ignore[assignment]
+LEASE_NAMESPACE = "kube-node-lease"
+# kubelet's --node-lease-duration-seconds default, renewed every quarter of it
+# (pkg/kubelet/kubelet.go: renewInterval = leaseDuration * 0.25)
+LEASE_DURATION = 40
+LEASE_RENEW = LEASE_DURATION * 0.25
+_LEASE_KEY = "lease/"
 KUBELET_VERSION = "v1.37.0"
 ARCH_LABEL = "kubernetes.io/arch"
 _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le"}
@@ -92,6 +100,39 @@ def node_objects(
     return out
 
 
+def micro_time(t: float) -> str:
+    """metav1.MicroTime on the wire: RFC 3339 with microseconds, UTC."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def node_lease(node: Obj, now: float) -> Obj:
+    """The Lease a node's kubelet holds in kube-node-lease (component-helpers
+    apimachinery/lease/controller.go newLease: holder and name are the node's, owned
+    by the Node, renewTime now), which ``kubectl describe node`` shows."""
+    node_name = str(node["metadata"]["name"])
+    return {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {
+            "name": node_name,
+            "namespace": LEASE_NAMESPACE,
+            "ownerReferences": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "name": node_name,
+                    "uid": node["metadata"].get("uid", ""),
+                }
+            ],
+        },
+        "spec": {
+            "holderIdentity": node_name,
+            "leaseDurationSeconds": LEASE_DURATION,
+            "renewTime": micro_time(now),
+        },
+    }
+
+
 def _conditions(stamp: str) -> list[dict[str, Any]]:
     """kubelet's node conditions: the pressure ones False, Ready True (KubeletReady)."""
 
@@ -132,6 +173,7 @@ class NodeController(Controller):
         super().__init__(registry, informers, **kw)
         self.count = nodes
         self.arch, self.cpu, self.memory = host_resources()
+        self.names = frozenset(n.name for n in make_nodes(nodes))
 
     def setup(self) -> None:
         self.nodes = self.informers.get(NODES)
@@ -140,6 +182,8 @@ class NodeController(Controller):
     def _on_node(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         if type_ == "DELETED" and new is not None:
             self.queue.add(str(new["metadata"]["name"]))
+        elif type_ == "ADDED" and new is not None and new["metadata"]["name"] in self.names:
+            self.queue.add(_LEASE_KEY + str(new["metadata"]["name"]))  # its kubelet's lease
 
     def prepare(self) -> None:
         self.register_all()
@@ -154,6 +198,9 @@ class NodeController(Controller):
         )
 
     def sync(self, key: str) -> None:
+        if key.startswith(_LEASE_KEY):
+            self.renew_lease(key.removeprefix(_LEASE_KEY))
+            return
         if self.nodes.get(key) is not None:
             return
         for obj in self.desired():
@@ -169,3 +216,31 @@ class NodeController(Controller):
                 fresh = dict(created)
                 fresh["status"] = obj["status"]
                 self.registry.update(NODES, None, key, fresh, subresource="status")
+
+    def renew_lease(self, node_name: str) -> None:
+        """Create or renew the node's Lease, then come back in LEASE_RENEW seconds, as
+        the kubelet's lease controller does while it runs."""
+        node = self.nodes.get(node_name)
+        if node is not None:
+            lease = node_lease(node, self.clock())
+            try:
+                current: Obj | None = self.registry.get(LEASES, LEASE_NAMESPACE, node_name)
+            except ApiError as e:
+                if e.code != 404:
+                    raise
+                current = None
+            if current is None:
+                try:
+                    self.registry.create(LEASES, LEASE_NAMESPACE, lease)
+                except ApiError as e:
+                    if e.reason not in ("AlreadyExists", "NotFound", "Forbidden"):
+                        raise
+            else:
+                fresh = dict(current)
+                fresh["spec"] = {**(current.get("spec") or {}), **lease["spec"]}
+                if not current["metadata"].get("ownerReferences"):
+                    meta = dict(current["metadata"])
+                    meta["ownerReferences"] = lease["metadata"]["ownerReferences"]
+                    fresh["metadata"] = meta
+                self.registry.update(LEASES, LEASE_NAMESPACE, node_name, fresh)
+        self.queue.add_after(_LEASE_KEY + node_name, LEASE_RENEW)

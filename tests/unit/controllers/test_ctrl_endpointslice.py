@@ -131,8 +131,12 @@ def test_plan_keeps_endpoints_in_place_fills_room_and_splits_at_100() -> None:
 def test_no_endpoints_keep_one_placeholder_and_drop_the_rest() -> None:
     stale = {"metadata": {"name": "s-x"}, "ports": [{"port": 80}], "endpoints": [_ep("10.0.0.1")]}
     plan = plan_slices({}, [stale])
-    assert plan.delete == [stale]
-    assert plan.create == [((), [])]
+    # the slice becomes the placeholder under its own name (reconciler.go finalize)
+    assert (plan.create, plan.delete) == ([], [])
+    assert plan.update == [(stale, [])] and plan.ports == {"s-x": ()}
+    other = {"metadata": {"name": "s-y"}, "ports": [{"port": 81}], "endpoints": [_ep("10.0.0.2")]}
+    plan = plan_slices({}, [stale, other])
+    assert plan.delete == [other] and plan.update == [(stale, [])]
     placeholder = {"metadata": {"name": "s-p"}, "endpoints": []}
     plan = plan_slices({}, [placeholder])
     assert (plan.create, plan.update, plan.delete) == ([], [], [])
