@@ -50,6 +50,7 @@ import os
 import platform
 import re
 import select
+import shutil
 import signal
 import socket
 import ssl
@@ -726,6 +727,10 @@ def bench_scale(
         result["up_cpu_s_during_scale"] = round(_cpu_s(up.proc.pid) - cpu0, 2)
         if spy:
             result["py_spy_scale"] = top_frames(tmp / "scale.raw")
+            keep = os.environ.get("BENCH_UP_KEEP_PROFILE")  # a directory: keep the raw profile
+            if keep:
+                name = f"scale-{os.getpid()}-{time.time():.0f}.raw"
+                shutil.copy(tmp / "scale.raw", Path(keep) / name)
         result["settled_after_s"] = _settle(up.proc.pid, 90)
         result["rss_after_pods_mb"] = _rss_mb(up.proc.pid)
         result["rss_peak_mb"] = _rss_mb(up.proc.pid, "VmHWM")

@@ -22,7 +22,8 @@ after a failure of its own, as kube-proxy does). The runner's periodic run retri
 
 Repairs: a watcher thread wakes the sync as soon as a node's ``nft -i`` session exits
 (a pidfd each), and every sync asks each session to revive itself (a killed ``nft -i``
-is replaced). The periodic run checks, at most once per ``max_interval``, that every
+is replaced). The periodic run checks, at most once per ``max_interval`` (while
+changes flow, after a rest of DRIFT_REST times what the last check took), that every
 table we applied (Service proxy, policy, guard) still exists and lists as when last
 checked (``ClusterSync._drift``), and once per ``sync_period`` (kube-proxy's
 ``syncPeriod``) that each matches what podnet wants, element by element
@@ -69,6 +70,10 @@ MAX_INTERVAL = 1.0  # a change recorded without a wake-up waits at most this lon
 # (BoundedFrequencyRunner's rest): a sync over a thousand pods takes tens of ms, and
 # one per readiness flip would keep a core busy for the same final result.
 REST = 1.0
+# After a drift check (listings of every table) that took d seconds, none for
+# DRIFT_REST * d while syncs keep applying changes: it competes with them (and with
+# the API) for the same core.
+DRIFT_REST = 9.0
 # kube-proxy's syncPeriod default (pkg/proxy/apis/config/v1alpha2/defaults.go: 30 s):
 # how often the tables are compared with what podnet wants, element by element.
 SYNC_PERIOD = 30.0
@@ -233,6 +238,7 @@ class ClusterSync:
         # (node, table) -> (syncer.applied when taken, listing hash)
         self._digests: dict[tuple[str, str], tuple[int, int]] = {}
         self._digests_at = -1  # self.syncs at the last check
+        self._drift_rest_until = -math.inf  # no drift check before (DRIFT_REST)
         self._verified = clock()  # the last comparison with what podnet wants
         self._last_full = clock()  # the last full sync (FULL_SYNC_PERIOD)
         self._watch_pipe: tuple[int, int] | None = None
@@ -285,8 +291,13 @@ class ClusterSync:
                 fd = pidfd(pid) if isinstance(pid, int) else None
                 if fd is not None:
                     fds.append(fd)
+            # poll, not select: with a thousand containers (a pipe and a pidfd each)
+            # these fds are numbered past select's FD_SETSIZE of 1024 (ValueError)
+            poller = select.poll()
+            for fd in (stop, *fds):
+                poller.register(fd, select.POLLIN)
             try:
-                ready, _, _ = select.select([stop, *fds], [], [], 1.0)
+                ready = [fd for fd, _ in poller.poll(1000)]
             finally:
                 for fd in fds:
                     os.close(fd)
@@ -368,8 +379,22 @@ class ClusterSync:
             return self._verify()
         if not idle or now - self._drift_checked < self.drift_interval:
             return None
+        if now < self._drift_rest_until and self.syncs != self._digests_at:
+            return None  # resting, and tables applied since the last check (below)
         self._drift_checked = now
         self._digests_at = self.syncs
+        try:
+            return self._drift_tables()
+        finally:
+            # Paced by its own cost while changes flow, as the sync itself (REST): in a
+            # scale-up (a sync every fraction of a second) each idle run found every
+            # table changed, a new baseline each, verified against what podnet wants
+            # (``nft -j`` of every table on every node), superseded by the next sync.
+            # A quiet cluster is checked every drift_interval as before.
+            end = self.clock()
+            self._drift_rest_until = end + DRIFT_REST * (end - now)
+
+    def _drift_tables(self) -> str | None:
         for node, tables in self.tables.items():
             if tables.session is None:
                 continue
