@@ -37,8 +37,10 @@ class OciBinary:
     def _global(self) -> list[str]:
         if self.is_crun:
             return [self.path, "--root", str(self.root), "--cgroup-manager=disabled"]
-        # runc has no "disabled": without cgroup paths it still joins the root cgroup
-        return [self.path, "--root", str(self.root)]
+        # runc has no "disabled": with --rootless=true and no cgroupsPath it skips each
+        # cgroup it cannot create, which in a pod's mount namespace (cgroups mounted
+        # read-only by the pause) is every one (runc libcontainer/cgroups/fs/fs.go)
+        return [self.path, "--root", str(self.root), "--rootless=true"]
 
     def run_argv(
         self, bundle: Path, container_id: str, console_socket: Path | None = None

@@ -179,7 +179,8 @@ class OciLauncher:
             caps=caps,
             no_new_privileges=sec.no_new_privileges,
             seccomp=None if sec.privileged else profile,
-            seccomp_bpf=None if sec.privileged else compiled,
+            # the compiled filter is crun's annotation; runc reads the JSON profile
+            seccomp_bpf=None if sec.privileged or not self.binary.is_crun else compiled,
             readonly_root=readonly,
             privileged=sec.privileged,
             mounts=all_mounts,

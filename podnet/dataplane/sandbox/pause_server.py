@@ -82,6 +82,25 @@ def _hide_unified() -> None:
     )
 
 
+MS_REMOUNT = 0x20
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def _cgroups_read_only() -> None:
+    """Remount the cgroup hierarchies read-only in the pod's mount namespace, where the
+    OCI runtime runs: crun makes no cgroups (``--cgroup-manager=disabled``), and runc,
+    which has no such option, then cannot make any either; with ``--rootless=true`` it
+    skips a cgroup it cannot create (EROFS) when no cgroupsPath is set (runc
+    libcontainer/cgroups/fs/fs.go ``Apply``, ``isIgnorableError``), so nothing outlives
+    a SIGKILLed podnet. Best effort: a user namespace's cgroups are not writable anyway."""
+    with open("/proc/self/mountinfo") as f:
+        points = [ln.split()[4] for ln in f if " - cgroup" in ln]
+    for point in points:
+        if point == CGROUP_ROOT or point.startswith(CGROUP_ROOT + "/"):  # v2 or v1
+            flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+            libc.mount(None, point.encode(), None, ctypes.c_ulong(flags), None)
+
+
 def _set_up(hostname: str, files: list[list[str]]) -> None:
     """What podnet's preexec_fn did: the pod's namespaces, hostname, files and /proc.
 
@@ -93,6 +112,7 @@ def _set_up(hostname: str, files: list[list[str]]) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here reaches the host
     if os.path.ismount(CGROUP_UNIFIED):
         _hide_unified()
+    _cgroups_read_only()
     _mount("podnet", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
     for i, (path, text) in enumerate(files):
         src = f"{SCRATCH}/{i}"
