@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from podnet.apiserver import events
+from podnet.apiserver import events, tables
 from podnet.apiserver.events import COMBINED, Correlated, EventCorrelator
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
@@ -178,6 +178,11 @@ def test_scale_up_events_are_combined_and_counted(reg: Registry, clock: Clock) -
     assert combined[0]["count"] == 16
     assert combined[0]["lastTimestamp"] != combined[0]["firstTimestamp"]
     assert combined[0]["message"] == COMBINED + "Created pod: web-24"
+    # as `kubectl get events -o wide` shows them (the server's Table: Count column)
+    table = tables.table(EV, listed, include_object="None", now=clock.t)
+    names = [c["name"] for c in table["columnDefinitions"]]
+    counts = sorted(int(r["cells"][names.index("Count")]) for r in table["rows"])
+    assert counts == [1] * 9 + [16]
 
 
 def test_kubelet_repeats_are_one_event_with_a_count(reg: Registry, clock: Clock) -> None:
