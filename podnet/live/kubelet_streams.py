@@ -223,10 +223,7 @@ class PodProcess:
         return self._nothing() if self._err is None else self._err.chunks()
 
     async def resize(self, width: int, height: int) -> None:
-        if self._master is not None and width > 0 and height > 0:
-            size = struct.pack("HHHH", height, width, 0, 0)
-            with contextlib.suppress(OSError):
-                fcntl.ioctl(self._master, termios.TIOCSWINSZ, size)
+        _set_size(self._master, width, height)
 
     async def wait(self) -> int:
         return await asyncio.shield(self._exited)
@@ -614,7 +611,71 @@ class PodStreamer:
             raise
 
 
-class Attached:
+def _set_size(master: int | None, width: int, height: int) -> None:
+    """A terminal's new window size, on its pty master (the kernel sends SIGWINCH)."""
+    if master is not None and width > 0 and height > 0:
+        size = struct.pack("HHHH", height, width, 0, 0)
+        with contextlib.suppress(OSError):
+            fcntl.ioctl(master, termios.TIOCSWINSZ, size)
+
+
+class _Queued:
+    """What both attaches share: output chunks that another thread queues on the loop
+    (:meth:`_put`, None ends them, and the session), one output stream (no stderr),
+    and input whose end calls ``stdin_ended`` (stdinOnce)."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        stdin: _Input | None = None,
+        stdin_ended: Callable[[], None] | None = None,
+    ) -> None:
+        self._loop = loop
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._done: asyncio.Future[int] = loop.create_future()
+        self._in, self._stdin_ended = stdin, stdin_ended
+
+    def _put(self, data: bytes | None) -> None:
+        """From another thread: one chunk, or None at the end."""
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, data)
+
+    async def write_stdin(self, data: bytes) -> None:
+        if self._in is not None:
+            await self._in.write(data)
+
+    async def close_stdin(self) -> None:
+        self._end_stdin()
+
+    def _end_stdin(self, *, ended: bool = True) -> None:
+        if self._in is None:
+            return
+        self._in.close()
+        self._in = None
+        if ended and self._stdin_ended is not None:
+            self._stdin_ended()
+
+    async def stdout(self) -> AsyncIterator[bytes]:
+        while (chunk := await self._queue.get()) is not None:
+            yield chunk
+        self._finish()
+
+    async def stderr(self) -> AsyncIterator[bytes]:
+        return
+        yield b""  # pragma: no cover  (makes this an async generator)
+
+    async def resize(self, width: int, height: int) -> None:
+        return None
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._done)
+
+    def _finish(self) -> None:
+        if not self._done.done():
+            self._done.set_result(0)
+
+
+class Attached(_Queued):
     """``attach``: the container's output from now on, read by a thread (the log follow
     blocks) and handed to the loop; ``wait`` ends with the output. With ``stdin``, input
     is written once the follow has begun (``primed``), so no reply is lost; its end
@@ -630,10 +691,9 @@ class Attached:
         primed: asyncio.Event | None = None,
         stdin_ended: Callable[[], None] | None = None,
     ) -> None:
-        self._in, self._primed, self._stdin_ended = stdin, primed, stdin_ended
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        super().__init__(loop, stdin, stdin_ended)
+        self._primed = primed
         self._stop = stop  # the follow polls it: the thread ends soon after kill()
-        self._done: asyncio.Future[int] = loop.create_future()
 
         def pump() -> None:
             try:
@@ -642,71 +702,35 @@ class Attached:
                         break
                     loop.call_soon_threadsafe(self._queue.put_nowait, chunk)
             finally:
-                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    loop.call_soon_threadsafe(self._queue.put_nowait, None)
+                self._put(None)
 
         threading.Thread(target=pump, name="attach-follow", daemon=True).start()
 
     async def write_stdin(self, data: bytes) -> None:
-        if self._in is None:
-            return
-        if self._primed is not None:
+        if self._in is not None and self._primed is not None:
             await self._primed.wait()
-        await self._in.write(data)
-
-    async def close_stdin(self) -> None:
-        self._end_stdin()
-
-    def _end_stdin(self) -> None:
-        if self._in is None:
-            return
-        self._in.close()
-        self._in = None
-        if self._stdin_ended is not None:
-            self._stdin_ended()
-
-    async def stdout(self) -> AsyncIterator[bytes]:
-        while (chunk := await self._queue.get()) is not None:
-            yield chunk
-        if not self._done.done():
-            self._done.set_result(0)
-
-    async def stderr(self) -> AsyncIterator[bytes]:
-        return
-        yield b""  # pragma: no cover  (makes this an async generator)
-
-    async def resize(self, width: int, height: int) -> None:
-        return None
-
-    async def wait(self) -> int:
-        return await asyncio.shield(self._done)
+        await super().write_stdin(data)
 
     async def kill(self) -> None:
         self._stop.set()
         self._end_stdin()
-        if not self._done.done():
-            self._done.set_result(0)
+        self._finish()
 
 
-class TerminalAttached:
+class TerminalAttached(_Queued):
     """``attach`` to a container's terminal: its raw output from now on, handed over by
     the runtime's thread (:meth:`feed`); input and window sizes go to the pty master.
     ``wait`` ends when the run does (the terminal's end), as kubelet's attach ends
     with the container."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._done: asyncio.Future[int] = loop.create_future()
+        super().__init__(loop)
         self._master: int | None = None
-        self._in: _Input | None = None
         self._detach: Callable[[], None] | None = None
-        self._stdin_ended: Callable[[], None] | None = None
 
     def feed(self, data: bytes | None) -> None:
         """Called on the runtime's loop thread for each chunk, None at the end."""
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, data)
+        self._put(data)
 
     def connect(
         self,
@@ -718,46 +742,15 @@ class TerminalAttached:
         self._master, self._detach, self._stdin_ended = master, detach, stdin_ended
         self._in = None if writer is None else _Input(self._loop, writer)
 
-    async def write_stdin(self, data: bytes) -> None:
-        if self._in is not None:
-            await self._in.write(data)
-
-    async def close_stdin(self) -> None:
-        if self._in is None:
-            return
-        self._in.close()
-        self._in = None
-        if self._stdin_ended is not None:
-            self._stdin_ended()
-
-    async def stdout(self) -> AsyncIterator[bytes]:
-        while (chunk := await self._queue.get()) is not None:
-            yield chunk
-        if not self._done.done():
-            self._done.set_result(0)
-
-    async def stderr(self) -> AsyncIterator[bytes]:
-        return
-        yield b""  # pragma: no cover  (makes this an async generator)
-
     async def resize(self, width: int, height: int) -> None:
-        if self._master is not None and width > 0 and height > 0:
-            size = struct.pack("HHHH", height, width, 0, 0)
-            with contextlib.suppress(OSError):
-                fcntl.ioctl(self._master, termios.TIOCSWINSZ, size)
-
-    async def wait(self) -> int:
-        return await asyncio.shield(self._done)
+        _set_size(self._master, width, height)
 
     async def kill(self) -> None:
         if self._detach is not None:
             self._detach()
             self._detach = None
-        if self._in is not None:
-            self._in.close()
-            self._in = None
+        self._end_stdin(ended=False)  # the client went away: no end of input given
         if self._master is not None:
             os.close(self._master)
             self._master = None
-        if not self._done.done():
-            self._done.set_result(0)
+        self._finish()
