@@ -305,12 +305,13 @@ _META_OMITEMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "ma
 _OMITEMPTY = {
     "ConfigMap": ("data", "binaryData"),
     "Secret": ("data", "stringData"),
+    "Endpoints": ("subsets",),
 }
 
 
 def omit_empty(kind: str, obj: Obj) -> None:
     """Drop the empty ``omitempty`` maps and lists that Go's JSON encoding would drop
-    (k8s.io/apimachinery ObjectMeta; core/v1 ConfigMap and Secret)."""
+    (k8s.io/apimachinery ObjectMeta; core/v1 ConfigMap, Secret, Endpoints)."""
     meta = obj.get("metadata")
     if isinstance(meta, dict):
         for key in _META_OMITEMPTY:

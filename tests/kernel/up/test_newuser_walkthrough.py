@@ -132,3 +132,16 @@ def test_describe_node_shows_the_kubelet_lease(up: UpCluster) -> None:
         return stamp is not None and stamp >= created + 9
 
     eventually(renewed, 15, "a renewed lease")
+
+
+def test_endpoints_without_pods_have_no_subsets(up: UpCluster) -> None:
+    """Endpoints.subsets is omitempty: a Service selecting nothing shows no subsets key
+    (`kubectl get ep -o yaml`), as kube-apiserver stores it."""
+    k = up.kubectl("1.37")
+    k.ok("create", "service", "clusterip", "nobody", "--tcp=80:80")
+    ep = eventually(
+        lambda: k("get", "endpoints", "nobody").rc == 0 and k.json("get", "endpoints", "nobody"),
+        15,
+        "the Endpoints of a Service without pods",
+    )
+    assert "subsets" not in ep, ep
