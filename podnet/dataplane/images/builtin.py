@@ -30,6 +30,7 @@ from podnet.errors import ImageError
 from podnet.paths import PODNET_ROOT
 
 BUSYBOX = "/bin/busybox"
+GETENT = "/usr/bin/getent"  # glibc's (libc-bin): what wget's lookup uses, bounded
 
 
 def busybox_applets() -> list[str]:
@@ -52,7 +53,7 @@ def busybox_applets() -> list[str]:
 # PATH; the wrappers run the real applets of the unmodified /bin/busybox.
 RENAMED = {b"\0wget\0": b"\0wge_\0", b"\0nc\0": b"\0nd\0"}
 
-WGET = """#!{busybox} sh
+WGET = r"""#!{busybox} sh
 # wget with -T SEC / --timeout=SEC, which this busybox lacks: the whole download is
 # bounded by `timeout` instead of each read (close enough for probes and tests).
 t=
@@ -67,6 +68,38 @@ while [ "$n" -gt 0 ]; do
   set -- "$@" "$a"
 done
 [ -z "$t" ] && exec {real} wget "$@"
+# Upstream bounds each read by the timeout, not the name lookup (FEATURE_WGET_TIMEOUT:
+# "timeout is not applied to the DNS query"), and a name that cannot be resolved is
+# "bad address 'HOST'" (xhost2sockaddr): so resolve the URL's host first, bounded by the
+# timeout, through the same NSS (getent ahosts: files, then DNS with the search list),
+# then fetch. Options that take a value are skipped to find the URL.
+url=
+skip=
+for a in "$@"; do
+  if [ -n "$skip" ]; then skip=; continue; fi
+  case $a in
+    --header|--post-data|--post-file|--output-document|--output-file) skip=1 ;;
+    --directory-prefix|--proxy|--user-agent|--tries) skip=1 ;;
+    --*|-) ;;
+    -?*)
+      r=${{a#-}}
+      while [ -n "$r" ]; do
+        c=${{r%"${{r#?}}"}}; r=${{r#?}}
+        case $c in [OoPYUt]) [ -z "$r" ] && skip=1; break ;; esac
+      done ;;
+    *) [ -z "$url" ] && url=$a ;;
+  esac
+done
+case $url in http://*|https://*|ftp://*) h=${{url#*://}} ;; *) h=$url ;; esac
+h=${{h%%[/?#]*}}
+h=${{h##*@}}
+case $h in \[*) name=${{h#?}}; name=${{name%%]*}} ;; *) name=${{h%:*}} ;; esac
+if [ -n "$name" ] && [ -z "$http_proxy" ] && [ -x {getent} ]; then
+  if ! {busybox} timeout "$t" {getent} ahosts "$name" >/dev/null 2>&1; then
+    echo "wget: bad address '$h'" >&2
+    exit 1
+  fi
+fi
 # timeout reports "Terminated" on its stderr, which upstream's wget never prints
 {busybox} timeout "$t" {busybox} sh -c 'exec "$0" wget "$@" 2>&3' {real} "$@" 3>&2 2>/dev/null
 rc=$?
@@ -128,7 +161,7 @@ def make_applet_dir(state_dir: Path) -> Path:
     if copy.exists():
         wrapped = True
         for name, text in (("wget", WGET), ("nc", NC)):
-            script = text.format(busybox=copy, real=BUSYBOX)
+            script = text.format(busybox=copy, real=BUSYBOX, getent=GETENT)
             _write_atomic(bindir / name, script.encode(), 0o755)
     for applet in busybox_applets():
         link = bindir / applet
