@@ -30,7 +30,7 @@ from typing import Any
 from podnet.control.endpoints import compute_endpoints
 from podnet.errors import Location, ManifestError
 from podnet.kube.client import Obj
-from podnet.kube.read import Snapshot
+from podnet.kube.read import Snapshot, policy_versions
 from podnet.manifests import from_documents
 from podnet.model.cluster import ClusterState, Endpoint, Node
 from podnet.model.objects import Manifests, Pod, Service
@@ -196,11 +196,16 @@ def _slice_endpoints(
 
 @dataclasses.dataclass(frozen=True)
 class Observed:
-    """A cluster as podnet's model; ``ready`` is each pod's Ready condition."""
+    """A cluster as podnet's model; ``ready`` is each pod's Ready condition;
+    ``policy_versions`` each policy read with its resourceVersion and ``scope`` the
+    namespace read (None: all), to tell later what changed since
+    (:func:`podnet.kube.read.policy_changes`)."""
 
     manifests: Manifests
     state: ClusterState
     ready: dict[str, bool]
+    policy_versions: dict[str, str] = dataclasses.field(default_factory=dict)
+    scope: str | None = None
 
 
 def to_state(snap: Snapshot) -> Observed:
@@ -268,4 +273,4 @@ def to_state(snap: Snapshot) -> Observed:
         endpoints=endpoints,
         warnings=(*m.warnings, *warnings),
     )
-    return Observed(m, state, ready)
+    return Observed(m, state, ready, policy_versions(snap), snap.namespace)

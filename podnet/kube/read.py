@@ -95,3 +95,43 @@ def read_cluster(client: Client, namespace: str | None = None) -> Snapshot:
         snap.cluster_policies += client.list(res)
     snap.nodes = client.list(NODES)
     return snap
+
+
+def policy_key(obj: Obj) -> str:
+    """``Kind ns/name`` (``Kind name`` for a cluster-wide policy), as reports name them."""
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace")
+    return f"{obj.get('kind') or 'NetworkPolicy'} {ns + '/' if ns else ''}{meta.get('name')}"
+
+
+def policy_versions(snap: Snapshot) -> dict[str, str]:
+    """Each policy of the snapshot (NetworkPolicies of its scope, every cluster-wide
+    policy) by :func:`policy_key`, with its ``resourceVersion``: a policy whose
+    version differs later was changed in between (the API's own change marker)."""
+    return {
+        policy_key(o): str((o.get("metadata") or {}).get("resourceVersion") or "")
+        for o in (*snap.policies, *snap.cluster_policies)
+    }
+
+
+def read_policy_versions(client: Client, namespace: str | None) -> dict[str, str]:
+    """:func:`policy_versions` of the policies in the cluster now (``namespace``: the
+    scope of the first read)."""
+    snap = Snapshot(namespace=namespace)
+    snap.policies = client.list(NETWORK_POLICIES, namespace)
+    for res in cluster_policy_resources(client):
+        snap.cluster_policies += client.list(res)
+    return policy_versions(snap)
+
+
+def policy_changes(before: dict[str, str], after: dict[str, str], since: str) -> tuple[str, ...]:
+    """One line per policy deleted, changed or created between two reads."""
+    out = []
+    for key in sorted(before.keys() | after.keys()):
+        if key not in after:
+            out.append(f"{key}: deleted {since}")
+        elif key not in before:
+            out.append(f"{key}: created {since}")
+        elif before[key] != after[key]:
+            out.append(f"{key}: changed {since}")
+    return tuple(out)

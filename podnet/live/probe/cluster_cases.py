@@ -58,9 +58,9 @@ from podnet.kube.read import (
 from podnet.kube.write import create, delete, execer, get
 from podnet.kube.wsexec import Execer
 from podnet.live.probe.cluster_cleanup import MANAGED_BY, MANAGER, Created
-from podnet.live.probe.cluster_exec import Where, probe_by_exec
+from podnet.live.probe.cluster_exec import Where, probe_and_judge
 from podnet.live.probe.plan import plan_probes
-from podnet.live.probe.result import Observation, ProbeReport, judge
+from podnet.live.probe.result import ProbeReport
 
 Say = Callable[[str], None]
 KIND_PLURAL = {kind: plural for plural, kind in CLUSTER_POLICY_KINDS.items()}
@@ -279,33 +279,18 @@ class Conformance:
         def factory() -> Execer:
             return execer(self.client, timeout=self.s.timeout + 30)
 
-        results = probe_by_exec(
+        observations = probe_and_judge(
             factory,
             plan,
             where,
+            matrix,
             timeout=self.s.timeout,
             parallel=self.s.parallel,
             qps=self.s.qps,
+            retries=self.s.retries,
+            say=self.say,
+            label=f"case {case.name}: ",
         )
-        observations: list[Observation] = judge(matrix, plan, results)
-        for _ in range(self.s.retries):
-            wrong = [i for i, o in enumerate(observations) if o.disagrees]
-            if not wrong:
-                break
-            time.sleep(1.0)
-            again = [plan[i] for i in wrong]
-            second = probe_by_exec(
-                factory,
-                again,
-                where,
-                timeout=self.s.timeout,
-                parallel=self.s.parallel,
-                qps=self.s.qps,
-            )
-            for i, o in zip(wrong, judge(matrix, again, second), strict=True):
-                observations[i] = o
-            left = sum(1 for i in wrong if observations[i].disagrees)
-            self.say(f"case {case.name}: {len(wrong)} disagreement(s) probed again: {left} remain")
         t_probe = time.monotonic()
         after = self._policy_versions(run)
         notes = tuple(

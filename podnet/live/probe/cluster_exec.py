@@ -23,10 +23,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from podnet.analyze.matrix import Matrix
 from podnet.kube.errors import KubeError
 from podnet.kube.wsexec import Execer, ExecResult
 from podnet.live.probe.plan import Planned
-from podnet.live.probe.result import ALLOWED, DENIED, ERROR, UNSUPPORTED
+from podnet.live.probe.result import ALLOWED, DENIED, ERROR, UNSUPPORTED, Observation, judge
 
 Results = list[tuple[str, str] | None]
 
@@ -136,3 +137,39 @@ def probe_by_exec(
             return await _probe_all(ex, plan, where, timeout, parallel, limiter)
 
     return asyncio.run(main())
+
+
+def probe_and_judge(
+    execer_factory: Callable[[], Execer],
+    plan: Sequence[Planned],
+    where: dict[str, Where],
+    matrix: Matrix,
+    *,
+    timeout: float = 1.0,
+    parallel: int = 10,
+    qps: float = 20.0,
+    retries: int = 2,
+    say: Callable[[str], None] = lambda _m: None,
+    label: str = "",
+) -> list[Observation]:
+    """Probe ``plan``, judge it against ``matrix``, and try the disagreeing probes up to
+    ``retries`` times more, 1 s apart: a policy the network plugin has not programmed
+    yet is not a verdict (upstream's netpol ``ValidateOrFail`` probes twice)."""
+
+    def probe(planned: Sequence[Planned]) -> Results:
+        return probe_by_exec(
+            execer_factory, planned, where, timeout=timeout, parallel=parallel, qps=qps
+        )
+
+    observations = judge(matrix, plan, probe(plan))
+    for _ in range(retries):
+        wrong = [i for i, o in enumerate(observations) if o.disagrees]
+        if not wrong:
+            break
+        time.sleep(1.0)
+        again = [plan[i] for i in wrong]
+        for i, o in zip(wrong, judge(matrix, again, probe(again)), strict=True):
+            observations[i] = o
+        left = sum(1 for i in wrong if observations[i].disagrees)
+        say(f"{label}{len(wrong)} disagreement(s) probed again: {left} remain")
+    return observations

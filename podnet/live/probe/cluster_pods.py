@@ -25,12 +25,12 @@ from podnet.analyze.matrix import compute_matrix
 from podnet.kube.client import Client, Obj
 from podnet.kube.errors import KubeError, NotFound
 from podnet.kube.observed import Observed
-from podnet.kube.read import PODS
+from podnet.kube.read import PODS, policy_changes, read_policy_versions
 from podnet.kube.write import add_ephemeral_container, execer, get
 from podnet.kube.wsexec import Execer
-from podnet.live.probe.cluster_exec import Where, probe_by_exec
+from podnet.live.probe.cluster_exec import Where, probe_and_judge
 from podnet.live.probe.plan import Planned, by_source, plan_probes
-from podnet.live.probe.result import ProbeReport, judge
+from podnet.live.probe.result import ProbeReport
 from podnet.model.objects import Pod
 
 Say = Callable[[str], None]
@@ -153,7 +153,12 @@ def run_user_probe(
     parallel: int = 10,
     qps: float = 20.0,
     ready_timeout: float = 120.0,
+    retries: int = 2,
 ) -> ProbeReport:
+    """Add the containers, probe, judge against the prediction made from the plan's read
+    (disagreements tried again, as in conformance mode), then read the policies again:
+    one deleted, changed or created since the plan is named in the report's notes (the
+    prediction stays that of the plan, so its probes show as disagreements)."""
     t0 = time.monotonic()
     where = add_containers(client, up, say, ready_timeout)
     t_up = time.monotonic()
@@ -161,8 +166,19 @@ def run_user_probe(
     def factory() -> Execer:
         return execer(client, timeout=timeout + 30)
 
-    results = probe_by_exec(factory, up.plan, where, timeout=timeout, parallel=parallel, qps=qps)
-    observations = judge(compute_matrix(up.observed.state), up.plan, results)
+    observations = probe_and_judge(
+        factory,
+        up.plan,
+        where,
+        compute_matrix(up.observed.state),
+        timeout=timeout,
+        parallel=parallel,
+        qps=qps,
+        retries=retries,
+        say=say,
+    )
     t_probe = time.monotonic()
+    now = read_policy_versions(client, up.observed.scope)
+    notes = policy_changes(up.observed.policy_versions, now, "since the plan was read")
     timings = {"up": t_up - t0, "probe": t_probe - t_up, "total": t_probe - t0}
-    return ProbeReport(up.observed.state, up.pods, up.via, tuple(observations), (), timings)
+    return ProbeReport(up.observed.state, up.pods, up.via, tuple(observations), (), timings, notes)

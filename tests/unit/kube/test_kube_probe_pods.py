@@ -1,11 +1,12 @@
 """``podnet probe --cluster --pods`` (the user's own pods, via ephemeral containers) over
-RECORDED API RESPONSES ONLY: ``podnet up`` does not serve the ``pods/ephemeralcontainers``
-subresource (its recorded 404 is fixtures/probe-ephemeral-notserved.json), so this mode
-cannot be run against it. The cluster is the recorded k3s one (support.recorded_api:
-dual-stack, host-network, pending, finished and IPv6-only pods, a NetworkPolicy in
-``shop``); the ephemeral container's answer follows kube-apiserver's shape (the pod with
-``spec.ephemeralContainers`` and, once the kubelet started it,
-``status.ephemeralContainerStatuses``); exec streams are frames recorded from podnet up.
+recorded API responses (against a real ``podnet up``:
+tests/kernel/up/test_up_probe_pods.py; fixtures/probe-ephemeral-notserved.json is the
+404 of a server without the ``pods/ephemeralcontainers`` subresource). The cluster is
+the recorded k3s one (support.recorded_api: dual-stack, host-network, pending, finished
+and IPv6-only pods, a NetworkPolicy in ``shop``); the ephemeral container's answer
+follows kube-apiserver's shape (the pod with ``spec.ephemeralContainers`` and, once the
+kubelet started it, ``status.ephemeralContainerStatuses``); exec streams are frames
+recorded from podnet up.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from podnet.kube.client import Client
 from podnet.kube.config import load_config
 from podnet.kube.observed import to_state
 from podnet.kube.read import read_cluster
-from podnet.live.probe.cluster_pods import format_plan, plan_user_probe
+from podnet.live.probe.cluster_pods import format_plan, plan_user_probe, run_user_probe
 
 KUBECONFIG = """\
 apiVersion: v1
@@ -160,7 +161,7 @@ def test_server_without_ephemeral_containers_says_so(
     tmp_path: Path,
 ) -> None:
     k3s_gets(probe_api)
-    probe_api.serve_ephemeral = False  # podnet up's recorded answer
+    probe_api.serve_ephemeral = False  # the 404 podnet up gave before it served them
     kc = _kubeconfig(probe_api, tmp_path)
     rc, _, err = _cli("probe", "--cluster", "--kubeconfig", kc, "--pods", "-n", "shop", "-y")
     assert rc == 1
@@ -178,3 +179,25 @@ def test_an_ephemeral_container_that_cannot_start_is_an_error(
     rc, _, err = _cli("probe", "--cluster", "--kubeconfig", kc, "--pods", "-n", "shop", "-y")
     assert rc == 1
     assert "terminated (ErrImagePull)" in err
+
+
+def test_a_policy_changed_after_the_plan_is_named(
+    probe_api: ProbeApi,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The prediction is the plan's; the policies read after probing tell what changed."""
+    k3s_gets(probe_api)
+    _engine_answer(probe_api, tmp_path, set())
+    with Client(load_config(_kubeconfig(probe_api, tmp_path), None)) as c:
+        observed = to_state(read_cluster(c, "shop"))
+        up = plan_user_probe(observed, observed.state.pods, "pod", "abcdef123456")
+        path = "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies"
+        policies = probe_api.gets[path]
+        (policy,) = policies["items"]
+        added = {**policy, "metadata": {**policy["metadata"], "name": "new"}}
+        probe_api.gets[path] = {**policies, "items": [added]}
+        report = run_user_probe(c, up, lambda _m: None, retries=0)
+    assert report.notes == (
+        "NetworkPolicy shop/api-ingress: deleted since the plan was read",
+        "NetworkPolicy shop/new: created since the plan was read",
+    )
