@@ -1,10 +1,11 @@
 """Benchmark: what the API server's frequent writes cost, in-process (issue 9).
 
-Status writes (``pods/status`` PUT and merge PATCH over 500 Running pods, as the kubelet
-and a client send them) and Events (a ReplicaSet's 1,000 SuccessfulCreate, the
-kubelet's Scheduled/Pulled/Created/Started for 250 pods, one pod's 100 BackOff), each
-measured in a fresh interpreter as CPU µs per call (``time.thread_time``) and as the
-number of Event objects stored. ``--baseline DIR`` (a copy of an older tree, e.g.
+Status writes (``pods/status`` PUT of the whole pod, PUT of the pod's identity and
+status only, as podnet's kubelet sends it, and a merge PATCH, over 500 Running pods)
+and Events (a ReplicaSet's 1,000 SuccessfulCreate, the kubelet's Scheduled/Pulled/
+Created/Started for 250 pods, one pod's 100 BackOff), each measured in a fresh
+interpreter as CPU µs per call (``time.thread_time``) and as the number of Event
+objects stored. ``--baseline DIR`` (a copy of an older tree, e.g.
 ``git archive <commit> podnet | tar -x -C DIR``) runs the same measurements on that
 tree, alternating with this one, so both see the same machine load.
 
@@ -75,6 +76,12 @@ def child() -> dict[str, float]:
     for b in put_bodies(1):  # each pod's first status
         put(b)
     out["status_put_us"] = cpu_us(put_bodies(2), put)
+    keep = ("name", "namespace", "uid", "resourceVersion")
+    small = [  # what podnet's kubelet sends now: the pod's identity, rv and status
+        {"metadata": {k: b["metadata"][k] for k in keep}, "status": b["status"]}
+        for b in put_bodies(3)
+    ]
+    out["status_put_small_us"] = cpu_us(small, put)
     patches = [
         (p["metadata"]["name"], json.dumps({"status": {"message": f"m{i}"}}))
         for i, p in enumerate(pods)
