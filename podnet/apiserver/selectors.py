@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from podnet.apiserver.errors import ApiError, bad_request
+from podnet.apiserver.errors import bad_request
 from podnet.manifests import names
 
 Obj = dict[str, Any]
@@ -47,99 +48,215 @@ class LabelRequirement:
         return have > want if self.op == "gt" else have < want
 
 
-_SPECIAL = set(" \t\n,=!()<>")
+# --- label selectors: apimachinery pkg/labels/selector.go, Lexer and Parser ---------------
+#
+# A port of the recursive descent parser rather than a look-alike, so that a mistyped
+# ``kubectl get -l`` gets the very message kube-apiserver gives (an end of string is the
+# literal '', only requirement errors say "unable to parse requirement").
+
+_EOS, _IDENT, _SYMBOL = "eos", "ident", "symbol"
+_SYMBOLS = frozenset({")", ",", "!", "==", "=", ">", "(", "<", "!="})
+_KEYWORDS = frozenset({"in", "notin"})
+_SPECIAL = frozenset("=!(),><")
+_SPACE = frozenset(" \t\r\n")
+_BINARY = "in, notin, =, ==, !=, gt, lt"  # selector.go binaryOperators
+_QUALIFIED_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_VALUE_FMT = f"({_QUALIFIED_FMT})?"
+_INT64 = re.compile(r"[+-]?[0-9]+")
+_NOT_INTEGER = "for 'Gt', 'Lt' operators, the value must be an integer"
 
 
-def _tokens(text: str) -> list[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c.isspace():
+def _lex(text: str) -> list[tuple[str, str]]:
+    """Lexer.Lex until the end: (kind, literal); ``in``/``notin`` and symbols carry
+    themselves as kind; runs of symbols are split greedily as scanSpecialSymbol does."""
+    out: list[tuple[str, str]] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in _SPACE:
             i += 1
-        elif text.startswith(("==", "!="), i):
-            out.append(text[i : i + 2])
-            i += 2
-        elif c in _SPECIAL:
-            out.append(c)
-            i += 1
-        else:
+        if i >= n:
+            out.append((_EOS, ""))
+            return out
+        if text[i] in _SPECIAL:
+            best = ""
             j = i
-            while j < len(text) and text[j] not in _SPECIAL:
+            while j < n and text[j] in _SPECIAL:
+                if text[i : j + 1] in _SYMBOLS:
+                    best = text[i : j + 1]
+                elif best:
+                    break
                 j += 1
-            out.append(text[i:j])
-            i = j
-    return out
+            out.append((best, best))
+            i += len(best)
+            continue
+        j = i
+        while j < n and text[j] not in _SPECIAL and text[j] not in _SPACE:
+            j += 1
+        word = text[i:j]
+        out.append((word if word in _KEYWORDS else _IDENT, word))
+        i = j
+
+
+def _regex_error(msg: str, fmt: str, *examples: str) -> str:
+    """validation.RegexError, double spaces included."""
+    shown = " or ".join(f"'{e}', " for e in examples)
+    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
+
+
+def _key_error(key: str) -> str | None:
+    msg = names.qualified_name(key)
+    if msg is not None and msg.startswith("name part must consist"):
+        msg = "name part " + _regex_error(
+            msg.removeprefix("name part "), _QUALIFIED_FMT, "MyName", "my.name", "123-abc"
+        )
+    return msg
+
+
+def _value_error(value: str) -> str | None:
+    msg = names.label_value(value)
+    if msg is not None and msg.startswith("a valid label"):
+        msg = _regex_error(msg, _VALUE_FMT, "MyValue", "my_value", "12345")
+    return msg
+
+
+def _invalid(path: str, value: str, detail: str) -> str:
+    """field.Invalid(path, value, detail).Error(); a nil path prints as <nil>."""
+    return f"{path}: Invalid value: {json.dumps(value)}: {detail}"
+
+
+class _LabelParser:
+    def __init__(self, text: str) -> None:
+        self.items = _lex(text)
+        self.at = 0
+
+    def lookahead(self, values: bool = True) -> tuple[str, str]:
+        kind, lit = self.items[self.at]
+        return (_IDENT if values and kind in _KEYWORDS else kind), lit
+
+    def consume(self, values: bool = True) -> tuple[str, str]:
+        got = self.lookahead(values)
+        self.at += 1
+        return got
+
+    def parse(self) -> list[LabelRequirement]:
+        reqs: list[LabelRequirement] = []
+        while True:
+            kind, lit = self.lookahead()
+            if kind in (_IDENT, "!"):
+                try:
+                    reqs.append(self.requirement())
+                except _SyntaxError as e:
+                    raise _SyntaxError(f"unable to parse requirement: {e}") from None
+                kind, lit = self.consume()
+                if kind == _EOS:
+                    return reqs
+                if kind != ",":
+                    raise _SyntaxError(f"found '{lit}', expected: ',' or 'end of string'")
+                kind2, lit2 = self.lookahead()
+                if kind2 not in (_IDENT, "!"):
+                    raise _SyntaxError(f"found '{lit2}', expected: identifier after ','")
+            elif kind == _EOS:
+                return reqs
+            else:
+                raise _SyntaxError(f"found '{lit}', expected: !, identifier, or 'end of string'")
+
+    def requirement(self) -> LabelRequirement:
+        kind, key = self.consume()
+        op = ""
+        if kind == "!":
+            op = "!"
+            kind, key = self.consume()
+        if kind != _IDENT:
+            raise _SyntaxError(f"found '{key}', expected: identifier")
+        if (msg := _key_error(key)) is not None:
+            raise _SyntaxError(_invalid("<nil>", key, msg))
+        if op == "!" or self.lookahead()[0] in (_EOS, ","):
+            return LabelRequirement(key, op or "exists")
+        kind, lit = self.consume(values=False)
+        if kind in ("in", "notin"):
+            values = self.values()
+        elif kind in ("=", "==", "!=", ">", "<"):
+            values = self.exact_value()
+        else:
+            raise _SyntaxError(f"found '{lit}', expected: {_BINARY}")
+        return _new_requirement(key, {"==": "=", ">": "gt", "<": "lt"}.get(kind, kind), values)
+
+    def values(self) -> list[str]:
+        kind, lit = self.consume()
+        if kind != "(":
+            raise _SyntaxError(f"found '{lit}' expected: '('")
+        kind, lit = self.lookahead()
+        if kind in (_IDENT, ","):
+            got = self.identifiers()
+            if self.consume()[0] != ")":
+                raise _SyntaxError(f"found '{lit}', expected: ')'")
+            return sorted(got)
+        if kind == ")":
+            self.consume()
+            return [""]
+        raise _SyntaxError(f"found '{lit}', expected: ',', ')' or identifier")
+
+    def identifiers(self) -> set[str]:
+        got: set[str] = set()
+        while True:
+            kind, lit = self.consume()
+            if kind == _IDENT:
+                got.add(lit)
+                kind2, lit2 = self.lookahead()
+                if kind2 == ",":
+                    continue
+                if kind2 == ")":
+                    return got
+                raise _SyntaxError(f"found '{lit2}', expected: ',' or ')'")
+            if kind == ",":
+                if not got:
+                    got.add("")  # "(,"
+                kind2, _ = self.lookahead()
+                if kind2 == ")":
+                    got.add("")  # ",)"
+                    return got
+                if kind2 == ",":
+                    self.consume()
+                    got.add("")  # ",,"
+                continue
+            raise _SyntaxError(f"found '{lit}', expected: ',', or identifier")
+
+    def exact_value(self) -> list[str]:
+        if self.lookahead()[0] in (_EOS, ","):
+            return [""]
+        kind, lit = self.consume()
+        if kind == _IDENT:
+            return [lit]
+        raise _SyntaxError(f"found '{lit}', expected: identifier")
+
+
+class _SyntaxError(Exception):
+    pass
+
+
+def _new_requirement(key: str, op: str, values: list[str]) -> LabelRequirement:
+    """NewRequirement's checks of the values, its errors aggregated as utilerrors does."""
+    errs: list[str] = []
+    if op in ("gt", "lt"):
+        for i, v in enumerate(values):
+            if not _INT64.fullmatch(v) or not -(2**63) <= int(v) < 2**63:  # strconv.ParseInt
+                errs.append(_invalid(f"values[{i}]", v, _NOT_INTEGER))
+    for i, v in enumerate(values):
+        if (msg := _value_error(v)) is not None:
+            errs.append(_invalid(f"values[{i}][{key}]", v, msg))
+    if errs:
+        unique = list(dict.fromkeys(errs))
+        raise _SyntaxError(unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]")
+    return LabelRequirement(key, op, tuple(values))
 
 
 def parse_labels(text: str) -> list[LabelRequirement]:
-    """The requirements of a ``labelSelector`` (all must hold); 400 on a syntax error."""
-    toks = _tokens(text)
-    reqs: list[LabelRequirement] = []
-    i = 0
-
-    def fail(why: str) -> ApiError:
-        return bad_request(f"unable to parse requirement: {why}")
-
-    def word(at: int, what: str) -> str:
-        if at >= len(toks) or toks[at] in _SPECIAL or toks[at] in ("==", "!="):
-            found = toks[at] if at < len(toks) else "EOS"
-            raise fail(f"found '{found}', expected: {what}")
-        return toks[at]
-
-    while i < len(toks):
-        negate = toks[i] == "!"
-        key = word(i + 1 if negate else i, "identifier")
-        i += 2 if negate else 1
-        if (msg := names.qualified_name(key)) is not None:
-            raise fail(f"invalid label key {key!r}: {msg}")
-        if negate or i >= len(toks) or toks[i] == ",":
-            reqs.append(LabelRequirement(key, "!" if negate else "exists"))
-        else:
-            op = toks[i]
-            if op in ("=", "==", "!=", ">", "<"):
-                value = "" if i + 1 >= len(toks) or toks[i + 1] == "," else word(i + 1, "value")
-                i += 1 if value == "" else 2
-                kind = {"==": "=", ">": "gt", "<": "lt"}.get(op, op)
-                if kind in ("gt", "lt") and not value.lstrip("-").isdigit():
-                    raise fail(f"for 'Gt', 'Lt' operators, the value must be an integer: {value}")
-                values: tuple[str, ...] = (value,)
-            elif op in ("in", "notin"):
-                if i + 1 >= len(toks) or toks[i + 1] != "(":
-                    found = toks[i + 1] if i + 1 < len(toks) else "EOS"
-                    raise fail(f"found '{found}', expected: '('")
-                i += 2
-                vals: list[str] = []
-                expect_value = True
-                while True:
-                    t = toks[i] if i < len(toks) else "EOS"
-                    if t in (")", ","):
-                        if expect_value:
-                            vals.append("")  # "k in (a,)" holds an empty value upstream too
-                        i += 1
-                        if t == ")":
-                            break
-                        expect_value = True
-                    elif expect_value and t != "EOS" and t not in _SPECIAL:
-                        vals.append(t)
-                        expect_value = False
-                        i += 1
-                    else:
-                        raise fail(f"found '{t}', expected: ',', ')' or identifier")
-                kind, values = op, tuple(vals)
-            else:
-                raise fail(f"found '{op}', expected: in, notin, =, ==, !=, gt, lt")
-            for v in values:
-                if (msg := names.label_value(v)) is not None:
-                    raise fail(f"invalid label value: {v!r}: {msg}")
-            reqs.append(LabelRequirement(key, kind, values))
-        if i < len(toks):
-            if toks[i] != ",":
-                raise fail(f"found '{toks[i]}', expected: ',' or 'end of string'")
-            i += 1
-            if i >= len(toks):
-                raise fail("found 'EOS', expected: identifier")
-    return reqs
+    """The requirements of a ``labelSelector`` (all must hold); 400 on a syntax error,
+    with labels.Parse's message."""
+    try:
+        return _LabelParser(text).parse()
+    except _SyntaxError as e:
+        raise bad_request(str(e)) from None
 
 
 @dataclass(frozen=True)

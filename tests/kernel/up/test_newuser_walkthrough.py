@@ -145,3 +145,26 @@ def test_endpoints_without_pods_have_no_subsets(up: UpCluster) -> None:
         "the Endpoints of a Service without pods",
     )
     assert "subsets" not in ep, ep
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        ("app in (db", "unable to parse requirement: found '', expected: ',' or ')'"),
+        ("app=a,", "found '', expected: identifier after ','"),
+        ("app in web", "unable to parse requirement: found 'web' expected: '('"),
+        (
+            "n>x",
+            "unable to parse requirement: values[0]: Invalid value: \"x\": for 'Gt', 'Lt'",
+        ),
+        ("-bad", 'unable to parse requirement: <nil>: Invalid value: "-bad": name part must'),
+    ],
+)
+def test_bad_label_selectors_get_labels_parse_messages(
+    up: UpCluster, selector: str, message: str
+) -> None:
+    """apimachinery labels.Parse's own wording, which kubectl prints after "Unable to
+    find ... that match label selector"."""
+    done = up.kubectl("1.37")("get", "pods", "-l", selector)
+    assert done.rc == 1 and "Error from server (BadRequest)" in done.err, done
+    assert done.err.rstrip().split('field selector "": ', 1)[1].startswith(message), done.err
