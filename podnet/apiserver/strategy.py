@@ -182,9 +182,10 @@ def prepare_status_update(res: Resource, old: Obj, new: Obj) -> Obj:
     out = dict(old)
     meta = out["metadata"] = dict(old["metadata"])
     given = new.get("metadata") or {}
-    for key in ("resourceVersion", "managedFields"):
-        if key in given:
-            meta[key] = copy.deepcopy(given[key])
+    if "resourceVersion" in given:
+        meta["resourceVersion"] = given["resourceVersion"]
+    if "managedFields" in given:
+        meta["managedFields"] = copy.deepcopy(given["managedFields"])
     status = dict(new.get("status") or {})
     if res.kind == "Pod":
         old_status = old.get("status") or {}

@@ -445,7 +445,8 @@ def pod_status_causes(old: Obj, new: Obj) -> list[tuple[str, str, str]]:
         skip = sidecars if key == "initContainerStatuses" else set()
         causes += _state_transitions(status, old_status, key, restart, skip)
     for key in ("podIPs", "hostIPs"):
-        causes += _ip_list_causes(status, key)
+        if status.get(key) != old_status.get(key):  # the stored ones passed already
+            causes += _ip_list_causes(status, key)
     return causes
 
 
