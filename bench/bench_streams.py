@@ -103,13 +103,17 @@ def manifest(mb: int) -> str:
 
 
 def kubectl(
-    up: Up, *args: str, timeout: float = 60
+    up: Up, *args: str, timeout: float = 60, binary: Path = KUBECTL
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    return timed(up, [str(binary), *args], timeout)
+
+
+def timed(
+    up: Up, argv: list[str], timeout: float = 60
 ) -> tuple[float, subprocess.CompletedProcess[str]]:
     env = {**os.environ, "KUBECONFIG": str(up.kubeconfig), "HOME": str(up.kubeconfig.parent)}
     t = time.perf_counter()
-    done = subprocess.run(
-        [str(KUBECTL), *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     return time.perf_counter() - t, done
 
 
@@ -189,19 +193,35 @@ def wait_listening(netns: str, port: int, timeout: float = 30) -> None:
 
 def bench_exec(up: Up, runs: int, trace: Path | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, args in (
-        ("kubectl version --client", ("version", "--client")),
-        ("kubectl get --raw /version", ("get", "--raw", "/version")),
-        ("kubectl get pod box", ("get", "pod", "box")),
-        ("kubectl exec box -- true", ("exec", "box", "--", "true")),
-    ):
+    old = KUBECTL.with_name("kubectl-1.20")
+    podnet = str(BENCH.parent / ".venv" / "bin" / "podnet")
+    commands: dict[str, list[str]] = {}
+    for label, binary in (("kubectl", KUBECTL), ("kubectl-1.20", old)):
+        if binary.exists():
+            for name, args in (
+                ("version --client", ["version", "--client"]),
+                ("get --raw /version", ["get", "--raw", "/version"]),
+                ("get pod box", ["get", "pod", "box"]),
+                ("exec box -- true", ["exec", "box", "--", "true"]),
+            ):
+                commands[f"{label} {name}"] = [str(binary), *args]
+    # podnet's own client: Python start-up and imports, then the exec; --cluster speaks
+    # to up's local exec socket, --kubeconfig to its API server as kubectl does
+    commands["podnet exec --cluster PID box -- true"] = [
+        podnet, "exec", "--cluster", str(up.proc.pid), "box", "--", "true",
+    ]  # fmt: skip
+    commands["podnet exec --kubeconfig box -- true"] = [
+        podnet, "exec", "--kubeconfig", str(up.kubeconfig), "box", "--", "true",
+    ]  # fmt: skip
+    for name, argv in commands.items():
         times = []
         for _ in range(runs):
-            took, done = kubectl(up, *args)
+            took, done = timed(up, argv)
             if done.returncode != 0:
-                raise RuntimeError(f"{args}: {done.returncode} {done.stderr}")
+                raise RuntimeError(f"{argv}: {done.returncode} {done.stderr}")
             times.append(took)
         out[name + " (ms)"] = _stats(times, 1000, 1)
+    out["python client stream exec, in-process (ms)"] = _stats(python_client(up, runs), 1000, 1)
     ctx = ssl.create_default_context(cafile=str(up.data / "pki" / "ca.crt"))
     ctx.check_hostname = False
     token = (up.data / "token").read_text().strip()
@@ -222,6 +242,31 @@ def bench_exec(up: Up, runs: int, trace: Path | None = None) -> dict[str, Any]:
     if trace is not None:
         out.update(server_steps(trace, sent))
     return out
+
+
+def python_client(up: Up, runs: int) -> list[float]:
+    """Seconds per ``exec box -- true`` through the Python ``kubernetes`` client's
+    WebSocket stream (a new TLS connection each, as the client makes), the client
+    loaded once: an exec with no process start-up of its own."""
+    from kubernetes import client, config  # a slow import, only here
+    from kubernetes.stream import stream
+
+    api = client.CoreV1Api(config.new_client_from_config(str(up.kubeconfig)))  # type: ignore[no-untyped-call]
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        ws = stream(
+            api.connect_get_namespaced_pod_exec, "box", "default", command=["true"],
+            stdout=True, stderr=True, stdin=False, tty=False, _preload_content=False,
+        )  # fmt: skip
+        ws.run_forever(timeout=10)
+        code = ws.returncode
+        ws.close()
+        times.append(time.perf_counter() - t)
+        if code != 0:
+            raise RuntimeError(f"python client exec: exit {code}")
+    api.api_client.close()
+    return times
 
 
 STEPS = (  # (label, from, to): the trace's points, in the order an exec passes them

@@ -26,7 +26,7 @@ import os
 import socket
 import struct
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -34,9 +34,10 @@ from podnet.apiserver.errors import ApiError, bad_request, not_found
 from podnet.apiserver.http.podstreams import ExecSession
 from podnet.apiserver.http.streams import exec as exec_
 from podnet.errors import ClusterError, PodRuntimeError
-from podnet.live.cluster import LiveCluster
-from podnet.live.kubelet_streams import start_exec
 from podnet.live.registry import host_uid
+
+if TYPE_CHECKING:  # the client side (endpoints, choose_endpoint) loads no cluster code
+    from podnet.live.cluster import LiveCluster
 
 PREFIX = "podnet-exec"
 KINDS = ("run", "up")
@@ -88,8 +89,13 @@ class ExecEndpoint:
     """The exec subresource of ``cluster``'s pods, served from a thread of its own."""
 
     def __init__(self, cluster: LiveCluster, kind: str) -> None:
+        # here, not at the top: `podnet exec` imports this module for choose_endpoint,
+        # and the kubelet's modules would double its start-up
+        from podnet.live.kubelet_streams import start_exec
+
         assert kind in KINDS
         self.cluster = cluster
+        self._start_exec = start_exec
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         try:
             self._sock.bind(endpoint_name(host_uid(), os.getpid(), kind))
@@ -156,7 +162,7 @@ class ExecEndpoint:
             async def start(opts: dict[str, bool]) -> ExecSession:
                 command = request.query.getall("command", [])
                 try:
-                    return await start_exec(
+                    return await self._start_exec(
                         self.cluster, key, cname, command, stdin=opts["stdin"], tty=opts["tty"]
                     )
                 except PodRuntimeError:

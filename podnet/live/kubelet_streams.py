@@ -266,7 +266,10 @@ async def start_exec(
     runtime = cluster.runtime
     assert runtime is not None and cluster.sandbox is not None
     argv, env, cwd, console = runtime.exec_command(key, container, command, tty=tty)
-    oci = runtime.oci.binary.path if runtime.oci is not None else None
+    # the OCI runtime's binary, to run from a sealed copy; a runtime with no OCI launcher
+    # (process mode, the test support's host runtime) runs the image's programs
+    launcher = getattr(runtime, "oci", None)
+    oci: str | None = launcher.binary.path if launcher is not None else None
     loop = asyncio.get_running_loop()
     if console is not None:
         return await loop.run_in_executor(
