@@ -117,6 +117,8 @@ def pod(obj: Obj) -> None:
     _d(spec, "serviceAccountName", "default")
     _d(spec, "serviceAccount", spec["serviceAccountName"])
     _d(spec, "priority", 0)
+    # Priority admission: with no PriorityClass, getDefaultPriority's PreemptLowerPriority
+    _d(spec, "preemptionPolicy", "PreemptLowerPriority")
     tolerations = _d(spec, "tolerations", [])
     if isinstance(tolerations, list):
         for key in _TOLERATION_KEYS:

@@ -168,3 +168,11 @@ def test_bad_label_selectors_get_labels_parse_messages(
     done = up.kubectl("1.37")("get", "pods", "-l", selector)
     assert done.rc == 1 and "Error from server (BadRequest)" in done.err, done
     assert done.err.rstrip().split('field selector "": ', 1)[1].startswith(message), done.err
+
+
+def test_pod_spec_shows_the_priority_admission_defaults(up: UpCluster) -> None:
+    """With no PriorityClass, Priority admission sets priority 0 and preemptionPolicy
+    PreemptLowerPriority (plugin/pkg/admission/priority getDefaultPriority)."""
+    pod = up.kubectl("1.20").json("run", "prio", "--image=busybox", "--dry-run=server")
+    assert pod["spec"]["priority"] == 0
+    assert pod["spec"]["preemptionPolicy"] == "PreemptLowerPriority"
