@@ -13,6 +13,7 @@ import yaml
 from podnet.text import COLOUR_MODES, colour_wanted, parse_duration
 
 if TYPE_CHECKING:
+    from podnet.errors import Location
     from podnet.kube import Observed
     from podnet.model.cluster import ClusterState
     from podnet.model.objects import Manifests
@@ -40,14 +41,23 @@ def warn(messages: Iterable[str], err: TextIO | None = None) -> None:
     out.flush()
 
 
-def load(paths: Sequence[str], stdin: TextIO | None = None) -> Manifests:
-    """Load the manifests and warn about what was skipped or changed on the way.
+def load(
+    paths: Sequence[str],
+    stdin: TextIO | None = None,
+    *,
+    documents: Sequence[tuple[Any, Location]] | None = None,
+) -> Manifests:
+    """Load the manifests and warn about what was skipped or changed on the way;
+    ``documents``: those of ``paths``, already read (``podnet run`` keeps them).
 
     Every verb loads through here, so none ignores anything silently."""
-    from podnet.manifests import load_paths  # here: run/probe keep their start-up light
+    from podnet.manifests import from_documents, load_paths  # here: run/probe start light
 
     progress(f"loading {', '.join(paths)}")
-    manifests = load_paths(paths, stdin=stdin)
+    if documents is not None:
+        manifests = from_documents(documents)
+    else:
+        manifests = load_paths(paths, stdin=stdin)
     warn(manifests.warnings)
     progress(
         f"loaded {_count(len(manifests.pods), 'pod')}, "

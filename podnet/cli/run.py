@@ -82,7 +82,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.shell is not None and "-" in args.files:
         # the shell reads podnet's stdin, which the manifests would already have used up
         args.parser.error("--shell needs stdin for the shell: give manifests as files")
-    manifests = load(args.files, stdin=sys.stdin)
+    from podnet.manifests.files import read_documents
+
+    # The documents themselves are created through the core's API (as kubectl apply);
+    # loaded once, checked by the manifests layer first, as every verb's are.
+    documents = read_documents(args.files, stdin=sys.stdin)
+    manifests = load(args.files, documents=documents)
     state = build(manifests, args.nodes)  # its warnings (and errors) before any namespace
     # Pod names on the command line are checked before anything is built (usage errors).
     follow = [_pod_key(args.parser, state, name, "--follow") for name in args.follow]
@@ -91,6 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     quiet = common.verbosity < 0
     return run(
         manifests,
+        documents=documents,
         nodes=args.nodes,
         timeout=args.timeout,
         shell=args.shell,

@@ -1,9 +1,18 @@
 """``podnet run``: bring a cluster up, run its pods, stream their output, tear it down.
 
+It runs on ``podnet up``'s core (:mod:`podnet.live.core`): an in-memory store, the
+Registry, the controllers and the kubelet; its documents are created through the
+Registry as ``kubectl apply`` creates them (after a dry run of each, so bad input
+changes nothing), and the controllers name, schedule and expand them as on a real
+cluster (workload pods get random suffixes). No HTTP listener: ``podnet exec`` reaches
+a run through its abstract socket (:mod:`podnet.live.exec`).
+
 Pods split into servers (they serve a port: containerPorts, Service targetPorts, or a
-port their image is known to listen on) and clients. Servers start first; clients once
-every server listens on its TCP ports and the endpoints recorded so far are applied
-(:mod:`podnet.live.sync`; bounded waits), so the seed's ``wget`` does not race nginx.
+port their image is known to listen on) and clients, as the pure engine predicts
+(:mod:`podnet.live.core.plan`). The objects making servers are created first; those
+making clients once every server listens on its TCP ports and the endpoints recorded so
+far are applied (:mod:`podnet.live.sync`; bounded waits), so the seed's ``wget`` does
+not race nginx; client containers start once the opening tables are printed.
 The run ends when every client container has exited once (the first run is the
 result, whatever the restartPolicy) or at ``--timeout``.
 
@@ -23,18 +32,24 @@ carries only pod output, prefixed ``[namespace/pod]``, folded per ``--logs``
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
+from podnet.dataplane.images.registry import default_registry
 from podnet.dataplane.runtime.state import TERMINATED
-from podnet.errors import ClusterError, NotSupportedError
-from podnet.live.cluster import LiveCluster
+from podnet.errors import ClusterError, NotSupportedError, PodnetError
+from podnet.live.cluster import LiveCluster, check_images
 from podnet.live.completion import Completion
+from podnet.live.core import objects
+from podnet.live.core.core import Core, RunCluster
+from podnet.live.core.plan import Kind, Owner, Plan
 from podnet.live.listening import Listeners
 from podnet.live.output import OutputClosed, PodOutput, Progress
 from podnet.live.progress import ProgressBar
@@ -45,12 +60,18 @@ if TYPE_CHECKING:
 from podnet.live.runout.counters import Denied, deny_counters
 from podnet.live.runout.hint import QUIET, DropExplainer, connecting
 from podnet.live.runout.logs import Folding
-from podnet.live.runout.summary import PodResult, closing, image_group, opening, roles
+from podnet.live.runout.summary import CLIENT, PodResult, closing, opening
 from podnet.live.shell import run_shell
+from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
+
+if TYPE_CHECKING:
+    from podnet.errors import Location
 
 SERVER_START_WAIT = 10.0  # seconds to wait for servers to listen before starting clients
 SYNC_WAIT = 5.0  # seconds to wait for their endpoints to be applied after that
+CLIENT_PLACE_WAIT = 10.0  # seconds to wait for every client pod's IP before the tables
+GATE_WAIT = 15.0  # seconds a client's start waits at most for the opening tables
 SLICE = 0.25  # seconds per wait slice: the bar and the drop hint are looked at between
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -66,13 +87,14 @@ class Stopped(KeyboardInterrupt):
 def run(
     manifests: Manifests,
     *,
+    documents: Sequence[tuple[object, Location]],
     nodes: int = 1,
     timeout: float | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
     shell: str | None = None,
     on_up: Callable[[LiveCluster], None] | None = None,
-    cluster_type: type[LiveCluster] = LiveCluster,
+    cluster_type: type[RunCluster] = RunCluster,
     deny: str = "drop",
     logs: str = "clients",
     follow: Sequence[str] = (),
@@ -81,7 +103,9 @@ def run(
     summary: bool = True,
     quiet: bool = False,
 ) -> int:
-    """Run the cluster of ``manifests``; the exit code per the module docstring.
+    """Run the cluster of ``manifests`` (loaded from ``documents``, which are created
+    through the core's API as ``kubectl apply`` would); the exit code per the module
+    docstring.
 
     ``logs``/``follow``: which pods' output shows (:mod:`podnet.live.runout.logs`);
     ``colour``: a colour per pod prefix; ``bar``: a progress bar on ``err`` (None: if
@@ -89,28 +113,33 @@ def run(
     progress lines either (``--quiet``: errors only, which the CLI prints).
     ``cluster_type`` is the seam for tests without a kernel (a behavioural fake).
     """
+    from podnet.control.cluster import build_cluster
+
     err = err or sys.stderr
     progress_bar = ProgressBar(err, enabled=bar)
     output = PodOutput(out or sys.stdout, muted=shell is not None, colour=colour, bar=progress_bar)
     progress = Progress(err, progress_bar, muted=quiet)
     t0 = time.monotonic()
     completion = Completion(on_done=lambda name, code: progress(_exit_msg(name, code, t0)))
+    plan = Plan.of(manifests, build_cluster(manifests, nodes))
+    found = objects.items(documents)
+    # Pods, their names, nodes and IPs are the core's: the cluster starts empty.
     cluster = cluster_type(
-        manifests,
-        nodes=nodes,
-        on_log=output.line,
-        on_status=completion.observe,
-        deny=deny,
-        on_event=progress,
+        Manifests(), nodes=nodes, on_log=output.line, deny=deny, on_event=progress
     )
-    cluster.recreate_sandboxes = True  # run is its pods' only owner (no kubelet)
-    session = _Run(cluster, completion, output, progress, t0, timeout)
+    core = Core(cluster)
+    session = _Run(core, plan, completion, output, progress, t0, timeout)
     session.bar, session.summary, session.deny = progress_bar, summary, deny
     session.logs, session.follow = logs, frozenset(follow)
     with _stop_signals_raise():
         try:
             try:
-                return session.run(shell, on_up)
+                # before anything exists on the host: the documents as the API takes
+                # them, and every image (the same registry LiveCluster.start opens)
+                core.check(found, manifests.namespaces)
+                images = default_registry(cluster.state_dir / "images")
+                check_images(images, plan.state.pods)
+                return session.run(found, shell, on_up)
             except OSError as e:  # anything the layers below did not classify
                 raise NotSupportedError(f"podnet run: {e}") from e
         except KeyboardInterrupt as e:
@@ -121,6 +150,7 @@ def run(
         except OutputClosed:
             return 0
         finally:
+            session.gate.set()  # no start may wait for tables any more
             progress_bar.close()
             with _signals_ignored():
                 if session.announcer is not None:
@@ -128,7 +158,7 @@ def run(
                 if session.exec_endpoint is not None:
                     session.exec_endpoint.close()
                 closing = time.monotonic()
-                cluster.close()
+                core.close()
                 if cluster.sandbox is not None:
                     progress(f"torn down in {time.monotonic() - closing:.2f}s")
 
@@ -144,19 +174,31 @@ class _Run:
 
     def __init__(
         self,
-        cluster: LiveCluster,
+        core: Core,
+        plan: Plan,
         completion: Completion,
         output: PodOutput,
         progress: Progress,
         t0: float,
         timeout: float | None,
     ) -> None:
-        self.cluster, self.completion, self.output = cluster, completion, output
+        assert isinstance(core.cluster, RunCluster)
+        self.core, self.cluster, self.plan = core, core.cluster, plan
+        self.completion, self.output = completion, output
         self.progress, self.t0, self.timeout = progress, t0, timeout
         self.deadline = math.inf if timeout is None else t0 + timeout
         self.announcer: Announcer | None = None
         self.exec_endpoint: ExecEndpoint | None = None  # podnet exec's (live/exec.py)
+        # Each live pod as the run sees it, filled in as the kubelet places or starts
+        # it (RunCluster's hooks, in the kubelet's threads) before any of its output.
         self.roles: dict[str, str] = {}
+        self.groups: dict[str, str] = {}
+        self.owners: dict[str, Owner] = {}
+        self.servers: list[Pod] = []
+        self.clients: list[Pod] = []
+        self._lock = threading.Lock()
+        # Client containers start once the opening tables are out (or GATE_WAIT).
+        self.gate = threading.Event()
         self.clients_at: float | None = None  # when the clients were started
         self._explainer: DropExplainer | None = None
         self._checked = 0.0
@@ -165,11 +207,19 @@ class _Run:
         self._summed_up = False
         self._bar_count: Callable[[], int] | None = None  # the bar's count in this phase
 
-    def run(self, shell: str | None, on_up: Callable[[LiveCluster], None] | None) -> int:
-        cluster, progress = self.cluster, self.progress
+    def run(
+        self,
+        found: list[objects.Item],
+        shell: str | None,
+        on_up: Callable[[LiveCluster], None] | None,
+    ) -> int:
+        cluster, progress, plan = self.cluster, self.progress, self.plan
         if self.bar is not None:
-            self.bar.start(f"podnet: creating {len(cluster.manifests.pods)} pod(s)")
-        state = cluster.start()
+            self.bar.start(f"podnet: creating {plan.servers + plan.clients} pod(s)")
+        self.output.folding = Folding(self.logs, self.roles, self.groups, self.follow)
+        cluster.on_placed = self._placed
+        cluster.before_start = self._before_start
+        self.core.start(on_status=self.completion.observe)
         try:
             self.announcer = Announcer(cluster.describe)  # for podnet exec
             from podnet.live.exec import ExecEndpoint  # aiohttp: only once the cluster runs
@@ -177,68 +227,147 @@ class _Run:
             self.exec_endpoint = ExecEndpoint(cluster, "run")
         except OSError as e:  # a convenience: never a reason to fail the run
             progress(f"podnet exec will not find this cluster: {e}")
-        self.roles = roles(state)
-        self.output.folding = Folding(
-            self.logs, self.roles, {p.key: image_group(p) for p in state.pods}, self.follow
-        )
-        servers, clients = cluster.servers_and_clients()
-        self.completion.expect(clients)
-        pending = [p.key for p in state.pods if p.ip is None]
         progress(
-            f"cluster up in {time.monotonic() - self.t0:.2f}s: {len(state.nodes)} node(s), "
-            f"{len(state.pods) - len(pending)} pod(s), {len(state.services)} service(s)"
+            f"cluster up in {time.monotonic() - self.t0:.2f}s: {len(plan.state.nodes)} "
+            f"node(s), {plan.servers + plan.clients} pod(s), "
+            f"{len(plan.state.services)} service(s)"
         )
-        if self.summary:
-            self.progress.lines([*opening(state, self.deny), ""])
-        for key in pending:
-            progress(f"{key} is Pending: no node for it (nodeSelector, or 110 pods per node)")
-        self._start(servers, "starting server pods")
-        slow, failed = self._wait_listening(servers)
+        for pod in plan.pending:
+            what = pod.key if pod.owner is None else f"a pod of {pod.namespace}/{pod.owner}"
+            progress(f"{what} is Pending: no node for it (nodeSelector, or 110 pods per node)")
+        first = [i for i in found if plan.served(i.owner) is not False]
+        later = [i for i in found if plan.served(i.owner) is False]
+        self.core.create(i for i in first if i.res is not objects.NAMESPACES)
+        slow, failed = self._wait_servers()
+        servers = plan.servers
         if servers:
-            ok = len(servers) - len(slow) - len(failed)
-            progress(f"{ok} of {len(servers)} server pod(s) listening")
+            ok = servers - len(slow) - len(failed) - max(0, servers - len(self.servers))
+            progress(f"{ok} of {servers} server pod(s) listening")
         for key in failed:
             progress(f"{key}: a container exited before listening; starting clients anyway")
         for key in slow:
             progress(f"{key} is not listening on its ports yet; starting clients anyway")
         if not self._wait_synced():
             progress("Service endpoints not applied yet; starting clients anyway")
-        self._start(clients, "starting client pods")
+        self.core.create(later)
+        self._wait_placed()
+        if self.summary:
+            self.progress.lines([*opening(self._shown_state(), self.deny), ""])
         self.clients_at = time.monotonic()
+        self.gate.set()
         if on_up is not None:
             on_up(cluster)
         if shell is not None:
             self._bar_off()
-            return run_shell(cluster, shell)
-        if not clients:
+            self._wait_synced()  # the shell's pod in the state the shell resolves it from
+            return run_shell(cluster, self._live_key(shell))
+        if not plan.clients:
             progress("no pod runs to completion; serving until --timeout or Ctrl-C")
             self._bar_off()
             self._wait(lambda: False, self.deadline)
             return 0
-        progress(f"started {len(clients)} client pod(s)")
+        progress(f"started {plan.clients} client pod(s)")
         if self.bar is not None:
-            self.bar.start("podnet: client pods done", len(clients))
+            self.bar.start("podnet: client pods done", plan.clients)
             self._bar_count = lambda: sum(1 for w in self.completion.waiting.values() if not w)
-        if not self._wait(self.completion.finished, self.deadline):
+        if not self._wait(self._clients_done, self.deadline):
             left = ", ".join(self.completion.running())
+            missing = plan.clients - len(self.clients)
+            if missing > 0:
+                left += f"{', ' if left else ''}{missing} client pod(s) not started"
             progress(f"timeout after {self.timeout}s; still running: {left}")
             self.closing_summary()
             return 1
         self.closing_summary()
         return 1 if self.completion.failed() else 0
 
+    def _clients_done(self) -> bool:
+        return len(self.clients) >= self.plan.clients and self.completion.finished()
+
+    # -- the pods the core makes (RunCluster's hooks: the kubelet's threads) ----------------
+
+    def _placed(self, pods: Sequence[Pod]) -> None:
+        for pod in pods:
+            self._classify(pod)
+
+    def _before_start(self, pods: Sequence[Pod]) -> None:
+        kinds = [self._classify(p) for p in pods]
+        if any(not k.served for k in kinds):
+            self.gate.wait(GATE_WAIT)  # the opening tables first
+
+    def _classify(self, pod: Pod) -> Kind:
+        """What ``pod`` is to the run: by its key when the plan has it (bare pods,
+        StatefulSet pods, the DNS pod), else by the object at the top of its owners."""
+        with self._lock:
+            if pod.key in self.owners:
+                kind = self.plan.kind(pod.key, self.owners[pod.key])
+                return kind or Kind(False, CLIENT, "?")
+        if pod.key in self.plan.by_key:
+            owner = self.plan.owner_of[pod.key]
+        else:
+            assert objects.PODS is not None
+            try:
+                obj = self.core.registry.get(objects.PODS, pod.namespace, pod.name)
+            except Exception:  # gone meanwhile: as a bare pod of its own
+                obj = {"kind": "Pod", "metadata": {"namespace": pod.namespace, "name": pod.name}}
+            owner = objects.top_owner(self.core.registry, obj)
+        kind = self.plan.kind(pod.key, owner)
+        if kind is None:  # made by nothing in the documents
+            kind = Kind(False, CLIENT, "?")
+        with self._lock:
+            if pod.key in self.owners:
+                return kind
+            self.owners[pod.key] = owner
+            self.roles[pod.key] = kind.role
+            self.groups[pod.key] = kind.group
+            if kind.served:
+                self.servers.append(pod)
+            else:
+                self.clients.append(pod)
+                self.completion.expect([pod])
+            followed = {self.plan.owner_of.get(k) for k in self.follow}
+            folding = self.output.folding
+            if folding is not None and (pod.key in self.follow or owner in followed):
+                folding.follow = folding.follow | {pod.key}
+        return kind
+
+    def _shown_state(self) -> ClusterState:
+        """The live cluster as the opening tables show it, each pod with its owner."""
+        desired = self.cluster.desired()
+        order = {owner: i for i, owner in enumerate(dict.fromkeys(self.plan.owner_of.values()))}
+        pods = []
+        for p in desired.pods:
+            owner = self.owners.get(p.key)
+            if owner is not None and owner[0] != "Pod":
+                p = dataclasses.replace(p, owner=f"{owner[0]}/{owner[2]}")
+            pods.append(p)
+        # in the documents' order (the plan's), as the tables were before the core
+        pods.sort(key=lambda p: order.get(self.owners.get(p.key, ("", "", "")), len(order)))
+        return dataclasses.replace(desired, pods=tuple(pods))
+
+    def _live_key(self, key: str) -> str:
+        """``--shell``'s pod: as named, or the first live pod of the workload the
+        manifests' pod of that name belongs to (the controllers chose its name)."""
+        key = key if "/" in key else f"default/{key}"
+        owner = self.plan.owner_of.get(key)
+        if key in self.owners or owner is None:
+            return key
+        return next((k for k, o in self.owners.items() if o == owner), key)
+
+    def _wait_placed(self) -> None:
+        """Until every expected client pod has its IP (bounded): the tables show them."""
+        until = min(self.deadline, time.monotonic() + CLIENT_PLACE_WAIT)
+        self._wait(lambda: len(self.clients) >= self.plan.clients, until)
+
+    def _wait_servers(self) -> tuple[list[str], list[str]]:
+        """Until the core placed every expected server pod, then until they listen."""
+        until = min(self.deadline, time.monotonic() + SERVER_START_WAIT)
+        self._wait(lambda: len(self.servers) >= self.plan.servers, until)
+        return self._wait_listening(list(self.servers), until)
+
     def _bar_off(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-    def _start(self, pods: list[Pod], label: str) -> None:
-        """Start ``pods``' containers, in chunks so the bar moves over hundreds."""
-        if self.bar is not None and pods:
-            self.bar.start(f"podnet: {label}", len(pods))
-        for i in range(0, len(pods), 20):
-            self.cluster.start_pods(pods[i : i + 20])
-            if self.bar is not None:
-                self.bar.update(min(i + 20, len(pods)))
 
     def closing_summary(self) -> None:
         """The closing tables (once; never fails the run: it only reads)."""
@@ -267,7 +396,7 @@ class _Run:
                 continue
             try:
                 status = cluster.runtime.status(pod.key)
-            except (KeyError, ClusterError):  # never started (--shell, an early error)
+            except (KeyError, PodnetError):  # never started (--shell, an early error)
                 continue
             waited = pod.key in self.completion.waiting  # its first exit is the result
             codes = {
@@ -357,24 +486,25 @@ class _Run:
         until = min(self.deadline, time.monotonic() + SYNC_WAIT)
         return self._wait(lambda: self.cluster.synced(mark), until)
 
-    def _wait_listening(self, servers: list[Pod]) -> tuple[list[str], list[str]]:
-        """Wait until each server listens on its TCP ports (at most SERVER_START_WAIT,
-        and not for a pod whose container already exited); the keys of those still
-        not listening, and of those given up on."""
+    def _wait_listening(self, servers: list[Pod], until: float) -> tuple[list[str], list[str]]:
+        """Wait until each server listens on its TCP ports (until ``until``, and not for
+        a pod whose container already exited); the keys of those still not listening,
+        and of those given up on."""
         cluster = self.cluster
-        assert cluster.sandbox is not None and cluster.state is not None and cluster.runtime
+        assert cluster.sandbox is not None and cluster.runtime
         runtime = cluster.runtime
 
         def exited(key: str) -> bool:
+            try:
+                containers = runtime.status(key).containers
+            except PodnetError:  # placed, its containers not started yet
+                return False
             return any(
-                c.state == TERMINATED or c.will_restart or c.restart_count > 0
-                for c in runtime.status(key).containers
+                c.state == TERMINATED or c.will_restart or c.restart_count > 0 for c in containers
             )
 
-        listeners = Listeners(
-            cluster.sandbox.pod_pid, cluster.state.services, servers, gave_up=exited
-        )
-        until = min(self.deadline, time.monotonic() + SERVER_START_WAIT)
+        services = cluster.desired().services
+        listeners = Listeners(cluster.sandbox.pod_pid, services, servers, gave_up=exited)
         if self.bar is not None and servers:
             self.bar.start("podnet: server pods listening", len(servers))
             self._bar_count = lambda: len(servers) - len(listeners.missing())

@@ -25,54 +25,15 @@ from podnet.apiserver.store.base import Store
 from podnet.controllers.manager import ControllerManager
 from podnet.errors import PodnetError
 from podnet.live.cluster import LiveCluster
+from podnet.live.core.bootstrap import bootstrap
 from podnet.live.exec import ExecEndpoint
 from podnet.live.kubelet import Kubelet
 from podnet.live.kubelet_streams import PodStreamer
 from podnet.live.registry import Announcer
-from podnet.model.cluster import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP, Endpoint
+from podnet.model.cluster import Endpoint
 from podnet.model.objects import Manifests
 
-# The Services every cluster has (kubeadm's): the API at the first IP of the range,
-# cluster DNS at kubeadm's clusterDNS address; created when missing, kept on restarts.
-BUILTIN_SERVICES: tuple[tuple[str, dict[str, Any]], ...] = (
-    (
-        "default",
-        {
-            "metadata": {
-                "name": "kubernetes",
-                "labels": {"component": "apiserver", "provider": "kubernetes"},
-            },
-            "spec": {
-                "clusterIP": KUBERNETES_SERVICE_IP,
-                "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
-            },
-        },
-    ),
-    (
-        "kube-system",
-        {
-            "metadata": {
-                "name": "kube-dns",
-                "labels": {
-                    "k8s-app": "kube-dns",
-                    "kubernetes.io/cluster-service": "true",
-                    "kubernetes.io/name": "CoreDNS",
-                },
-            },
-            "spec": {
-                "clusterIP": DNS_SERVICE_IP,
-                "selector": {"k8s-app": "kube-dns"},
-                "ports": [
-                    {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-                    {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
-                    {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153},
-                ],
-            },
-        },
-    ),
-)
 API_PORT_IN_CLUSTER = 6443  # kubeadm's --secure-port, the kubernetes Service's targetPort
-BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
 @dataclass(frozen=True)
@@ -225,7 +186,7 @@ class UpCluster:
         self._lock_fd = open_data_dir(data_dir)
         self.store = open_store(data_dir)
         self.registry = Registry(self.store)
-        self._bootstrap(self.registry)
+        bootstrap(self.registry)
         self.cluster.start()
         self.controllers = ControllerManager(self.registry, nodes=opts.nodes)
         self.controllers.start()
@@ -332,24 +293,6 @@ class UpCluster:
             }
         )
 
-    def _bootstrap(self, registry: Registry) -> None:
-        """The namespaces and Services every cluster has, when missing (a restart finds
-        them in the store; a Service's create would first claim its ClusterIP, taken)."""
-        namespaces, services = by_kind("", "Namespace"), by_kind("", "Service")
-        assert namespaces is not None and services is not None
-        for name in BUILTIN_NAMESPACES:
-            if not _exists(registry, namespaces, None, name):
-                registry.create(
-                    namespaces,
-                    None,
-                    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-                )
-        for ns, body in BUILTIN_SERVICES:
-            if not _exists(registry, services, ns, body["metadata"]["name"]):
-                obj = {"apiVersion": "v1", "kind": "Service", **body}
-                obj["metadata"] = {**body["metadata"], "namespace": ns}
-                registry.create(services, ns, obj)
-
     def check(self) -> None:
         """Raise what broke in the background (the cluster's sync, its init's death)."""
         if self.cluster is not None:
@@ -376,13 +319,3 @@ class UpCluster:
             os.close(self._lock_fd)
         if self.cluster is not None:
             self.cluster.close()  # every pod, namespace and table; its scratch dir
-
-
-def _exists(registry: Registry, res: Resource, namespace: str | None, name: str) -> bool:
-    try:
-        registry.get(res, namespace, name)
-    except ApiError as e:
-        if e.code == 404:
-            return False
-        raise
-    return True

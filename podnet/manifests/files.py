@@ -64,6 +64,13 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _load(paths: Sequence[str], stdin: TextIO | None) -> Manifests:
+    return from_documents(read_documents(paths, stdin))
+
+
+def read_documents(paths: Sequence[str], stdin: TextIO | None = None) -> list[tuple[Any, Location]]:
+    """The documents of ``paths`` as parsed, each with its file:line, unchecked:
+    ``podnet run`` validates them with :func:`from_documents` and then creates them
+    through the API as ``kubectl apply`` would, which needs the documents themselves."""
     docs: list[tuple[Any, Location]] = []
     stdin_read = False
     for path in paths:
@@ -82,7 +89,7 @@ def _load(paths: Sequence[str], stdin: TextIO | None) -> Manifests:
         for file in _files(path):
             named = file == path
             docs += parse_documents(_read(file, named=named), file, MAX_DOCUMENTS, len(docs))
-    return from_documents(docs)
+    return docs
 
 
 def parse_text(text: str, filename: str) -> list[tuple[Any, Location]]:

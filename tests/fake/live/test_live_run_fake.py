@@ -1,6 +1,7 @@
 """``podnet run``'s control flow against a behavioural fake cluster (no kernel needed).
 
-The fake computes the real :class:`ClusterState` but has no namespaces: its runtime
+The run's core is real (store, Registry, controllers, kubelet); the cluster under it
+is a fake without namespaces: pods get IPs from the real allocator, and its runtime
 replays a script (pod name -> seconds until its containers exit, and the exit code)
 through the same ``on_status`` callback the real runtime uses, and its
 ``run_until`` polls like the real one with a background driver. Exit codes, progress
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,6 +22,8 @@ from typing import Any, cast
 import pytest
 
 from podnet.control.cluster import build_cluster
+from podnet.control.ipam import PodIPAllocator
+from podnet.dataplane.images.registry import default_registry
 from podnet.dataplane.runtime.pods import Runtime
 from podnet.dataplane.runtime.state import (
     FAILED,
@@ -31,12 +35,14 @@ from podnet.dataplane.runtime.state import (
 )
 from podnet.dataplane.sandbox.namespaces import Sandbox
 from podnet.errors import ClusterError
-from podnet.live.cluster import LiveCluster
+from podnet.live.core.core import RunCluster
 from podnet.live.registry import running_clusters
 from podnet.live.run import run
-from podnet.manifests import load_paths
+from podnet.live.sync import ChangeTracker
+from podnet.manifests import from_documents
+from podnet.manifests.files import read_documents
 from podnet.model.cluster import ClusterState
-from podnet.model.objects import Manifests, Pod
+from podnet.model.objects import Pod
 
 # pod name -> (seconds after start until exit, exit code); absent: runs forever
 Script = dict[str, tuple[float, int]]
@@ -44,11 +50,22 @@ SCRIPT: Script = {}
 HOOKS: dict[str, Callable[[FakeCluster], None]] = {}
 
 
+class FakeLoop:
+    lock = threading.RLock()
+
+
 class FakeRuntime:
+    oci = None
+
     def __init__(self, cluster: FakeCluster) -> None:
         self.cluster = cluster
         self.due: list[tuple[float, Pod]] = []
         self.statuses: dict[str, PodStatus] = {}
+        self.images = default_registry(cluster.state_dir / "images")
+        self.loop = FakeLoop()
+
+    def pods(self) -> list[str]:
+        return sorted(self.statuses)
 
     def start(self, pod: Pod) -> None:
         running = tuple(ContainerStatus(c.name, RUNNING, "Started") for c in pod.containers)
@@ -91,18 +108,32 @@ class FakeSandbox:
     def pod_pid(self, key: str) -> int:
         return os.getpid()  # nothing of ours listens here: servers are "given up" on
 
+    def add_pods(self, pods: list[Pod]) -> None:
+        pass
 
-class FakeCluster(LiveCluster):
+    def pids(self) -> dict[str, int]:
+        return {}
+
+
+class FakeCluster(RunCluster):
+    """LiveCluster's pod bookkeeping (IPs, the desired state) without a data plane:
+    ``sync`` stays None, so every change counts as applied at once."""
+
     closed = 0
 
     def start(self) -> ClusterState:
         state = build_cluster(self.manifests, self.node_count)
         self.state = state
+        self._tracker = ChangeTracker(state, {})
+        self._allocator = PodIPAllocator.from_state(state)
         self.sandbox = cast(Sandbox, FakeSandbox())
         self.runtime = cast(Runtime, FakeRuntime(self))
         return state
 
     def start_pods(self, pods: list[Pod], log_dirs: Mapping[str, Path] | None = None) -> None:
+        if self.before_start is not None:
+            self.before_start(pods)
+        self.state = self.desired()
         for pod in pods:
             runtime = cast(FakeRuntime, self.runtime)
             runtime.start(pod)
@@ -119,7 +150,12 @@ class FakeCluster(LiveCluster):
         self._tmp.cleanup()
 
 
-def _manifests(tmp_path: Any, names: list[str]) -> Manifests:
+def _documents(path: Path) -> dict[str, Any]:
+    docs = read_documents([str(path)])
+    return {"manifests": from_documents(docs), "documents": docs}
+
+
+def _manifests(tmp_path: Any, names: list[str]) -> dict[str, Any]:
     docs = [
         f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {n}}}\n"
         f"spec: {{containers: [{{name: c, image: busybox}}]}}\n"
@@ -127,7 +163,7 @@ def _manifests(tmp_path: Any, names: list[str]) -> Manifests:
     ]
     path = tmp_path / "m.yaml"
     path.write_text("---\n".join(docs))
-    return load_paths([str(path)])
+    return _documents(path)
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +175,7 @@ def reset() -> None:
 
 def _run(tmp_path: Any, names: list[str], **kw: Any) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = run(_manifests(tmp_path, names), out=out, err=err, cluster_type=FakeCluster, **kw)
+    code = run(**_manifests(tmp_path, names), out=out, err=err, cluster_type=FakeCluster, **kw)
     assert FakeCluster.closed == 1
     assert os.getpid() not in running_clusters()  # the announcement is gone
     return code, out.getvalue(), err.getvalue()
@@ -178,7 +214,7 @@ def test_no_clients_serves_until_the_timeout(tmp_path: Any) -> None:
         "spec: {containers: [{name: c, image: nginx}]}\n"
     )
     out, err = io.StringIO(), io.StringIO()
-    code = run(load_paths([str(path)]), out=out, err=err, timeout=0.3, cluster_type=FakeCluster)
+    code = run(**_documents(path), out=out, err=err, timeout=0.3, cluster_type=FakeCluster)
     assert code == 0
     assert "no pod runs to completion" in err.getvalue()
 
@@ -211,7 +247,7 @@ def test_a_closed_stdout_ends_the_run_with_0(tmp_path: Any) -> None:
     SCRIPT.update({"a": (0.01, 0)})
     err = io.StringIO()
     code = run(
-        _manifests(tmp_path, ["a", "forever"]),
+        **_manifests(tmp_path, ["a", "forever"]),
         out=_ClosedPipe(),
         err=err,
         timeout=10,

@@ -3,10 +3,11 @@
 A busybox client runs ``nslookup`` against the resolv.conf podnet gives every pod
 (nameserver = the kube-dns ClusterIP, search path ``<ns>.svc.cluster.local ...``), so
 each answer crosses the Service proxy to the DNS pod, as in a real cluster. Expected
-addresses come from the same pure control plane the live cluster uses
-(:func:`build_cluster` is deterministic). Record shapes: kubernetes/dns
-docs/specification.md (A for a ClusterIP Service, one A per ready endpoint for a
-headless one, ``_port._proto.svc.ns.svc.cluster.local`` SRV, NXDOMAIN otherwise).
+addresses are read from the run's opening tables: ClusterIPs and pod IPs are the
+core's (the API's allocator, the kubelet's IPAM), as on a real cluster. Record
+shapes: kubernetes/dns docs/specification.md (A for a ClusterIP Service, one A per
+ready endpoint for a headless one, ``_port._proto.svc.ns.svc.cluster.local`` SRV,
+NXDOMAIN otherwise).
 """
 
 from __future__ import annotations
@@ -16,9 +17,6 @@ from pathlib import Path
 
 import pytest
 from support.live import Result, require_live, run_cli, write_manifest
-
-from podnet.control.cluster import build_cluster
-from podnet.manifests import load_paths
 
 pytestmark = pytest.mark.kernel
 
@@ -91,14 +89,26 @@ def _answers(text: str) -> set[str]:
     return set(re.findall(r"Address: (\d+\.\d+\.\d+\.\d+)", answer))
 
 
+def _opening_rows(err: str) -> dict[str, list[str]]:
+    """The opening tables' rows: pod key -> [IP, NODE, ROLE], service key -> [TYPE,
+    CLUSTER-IP, PORT(S)]."""
+    rows: dict[str, list[str]] = {}
+    for line in err.splitlines():
+        cols = line.split()
+        if len(cols) >= 4 and "/" in cols[0] and not line.startswith("podnet:"):
+            rows.setdefault(cols[0], cols[1:])
+    return rows
+
+
 def test_dns_from_inside_a_pod(tmp_path: Path) -> None:
     require_live()
     path = write_manifest(tmp_path, MANIFEST)
-    state = build_cluster(load_paths([str(path)]), 1)
-    svc_ip = next(s.cluster_ip for s in state.services if s.name == "my-service")
-    web_ips = {p.ip for p in state.pods if p.name.startswith("web-")}
     res = run_cli("run", "-f", str(path), "--timeout", "60")
     assert res.rc == 0, res.err + res.out
+    rows = _opening_rows(res.err)
+    svc_ip = rows["default/my-service"][1]
+    web_ips = {r[0] for k, r in rows.items() if k in ("default/web-1", "default/web-2")}
+    assert len(web_ips) == 2, res.err
     sec = _sections(res)
     assert "end" in sec, res.out
     assert _answers(sec["short"]) == {svc_ip}, sec["short"]

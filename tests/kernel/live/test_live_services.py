@@ -18,9 +18,6 @@ from pathlib import Path
 import pytest
 from support.live import require_live, run_cli, write_manifest
 
-from podnet.control.cluster import build_cluster
-from podnet.manifests import load_paths
-
 pytestmark = pytest.mark.kernel
 
 CLIENT = r"""
@@ -89,12 +86,14 @@ def test_cluster_ip_balances_named_port_and_rejects_without_endpoints(
     """With 3 nodes the replicas spread out, so most connections cross nodes."""
     require_live()
     path = write_manifest(tmp_path, MANIFEST)
-    state = build_cluster(load_paths([str(path)]), nodes)
-    replicas = {p.name for p in state.pods if p.name.startswith("hostnames-")}
-    assert len(replicas) == 3
-    assert len({p.node for p in state.pods if p.name in replicas}) == min(nodes, 3)
     res = run_cli("run", "-f", str(path), "--nodes", str(nodes), "--timeout", "90")
     assert res.rc == 0, res.err + res.out
+    # the replicas' names and nodes are the controllers' (random suffixes, as on a real
+    # cluster): read from the opening table (POD IP NODE ROLE)
+    rows = [ln.split() for ln in res.err.splitlines() if ln.startswith("default/hostnames-")]
+    replicas = {r[0].removeprefix("default/") for r in rows if len(r) == 4}
+    assert len(replicas) == 3, res.err
+    assert len({r[2] for r in rows if len(r) == 4}) == min(nodes, 3), res.err
     lines = res.pod_lines("default/client")
     counts = json.loads(next(ln for ln in lines if ln.startswith("names "))[6:])
     assert set(counts) == replicas, counts  # every replica, reached through targetPort: http

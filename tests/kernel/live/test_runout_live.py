@@ -4,6 +4,7 @@ on a connection a NetworkPolicy drops, and colour and progress bar on a terminal
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import select
 import subprocess
@@ -58,10 +59,16 @@ def test_seed_prints_tables_first_folds_nginx_and_sums_up() -> None:
     assert res.pod_lines("default/pod-b") == []
     err = res.err.splitlines()
     head = err.index("POD                     IP           NODE     ROLE")
-    assert err[head + 1].split() == ["default/pod-a", "10.244.0.2", "node-0", "client"]
-    assert err[head + 2].split() == ["default/pod-b", "10.244.0.3", "node-0", "server"]
+    # in the documents' order; IPs are the kubelet's, from node-0's podCIDR
+    row_a, row_b = err[head + 1].split(), err[head + 2].split()
+    assert row_a[0::2] == ["default/pod-a", "node-0"] and row_a[3] == "client", row_a
+    assert row_b[0::2] == ["default/pod-b", "node-0"] and row_b[3] == "server", row_b
+    assert row_a[1].startswith("10.244.0.") and row_b[1].startswith("10.244.0."), err
     svc = next(ln for ln in err if ln.startswith("default/my-service "))
-    assert svc.split()[1:] == ["ClusterIP", "10.96.0.11", "80/TCP"]
+    kind, ip, ports = svc.split()[1:]
+    assert (kind, ports) == ("ClusterIP", "80/TCP"), svc
+    # allocated by the API from the Service CIDR, as kube-apiserver does
+    assert ipaddress.ip_address(ip) in ipaddress.ip_network("10.96.0.0/12"), svc
     assert "no NetworkPolicy: every pod may reach every other" in err
     # the tables come before the clients start; the closing one after pod-a's exit
     assert head < err.index("podnet: started 1 client pod(s)")
@@ -79,7 +86,8 @@ def test_follow_shows_a_server_whatever_logs_says() -> None:
     assert res.pod_lines("default/pod-a") == []
     # nginx logged pod-a's request: it came from pod-a's IP through the Service.
     got = res.pod_lines("default/pod-b")
-    assert any(ln.startswith("10.244.0.2 ") and '"GET / HTTP/1.1" 200' in ln for ln in got), got
+    pod_a_ip = next(ln.split()[1] for ln in res.err.splitlines() if ln.startswith("default/pod-a "))
+    assert any(ln.startswith(f"{pod_a_ip} ") and '"GET / HTTP/1.1" 200' in ln for ln in got), got
     assert "nginx pods" not in res.err  # nothing of pod-b hidden
     assert any(ln.startswith("busybox pods (1): ") for ln in res.err.splitlines()), res.err
 

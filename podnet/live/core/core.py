@@ -1,0 +1,94 @@
+"""One live cluster core: the store, the Registry, the controllers and the kubelet
+around a :class:`~podnet.live.cluster.LiveCluster`, as ``podnet up`` runs them, without
+the HTTP API (:mod:`podnet.live.upcluster` adds that).
+
+``podnet run`` creates its documents through the Registry (:mod:`.objects`); the
+controllers expand workloads, schedule pods and keep EndpointSlices; the kubelet gives
+each bound pod its IP and sandbox and starts its containers. :class:`RunCluster` is the
+LiveCluster the run drives: it tells the run of each pod the kubelet places and starts,
+before any of its output, so the run can classify pods whose names the controllers
+chose and hold its clients until their opening table is printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+from podnet.apiserver.registry import Registry
+from podnet.apiserver.store.memory import MemoryStore
+from podnet.controllers.manager import ControllerManager
+from podnet.dataplane.runtime.state import PodStatus
+from podnet.live.cluster import SYNC_WAIT, LiveCluster
+from podnet.live.core import objects
+from podnet.live.core.bootstrap import bootstrap
+from podnet.live.kubelet import Kubelet
+from podnet.model.objects import Namespace, Pod
+
+PodsHook = Callable[[Sequence[Pod]], None]
+
+
+class RunCluster(LiveCluster):
+    """A LiveCluster that reports the pods the kubelet places (``on_placed``, with
+    their IPs) and is about to start (``before_start``, which may wait)."""
+
+    on_placed: PodsHook | None = None
+    before_start: PodsHook | None = None
+
+    def add_pods(self, pods: Sequence[Pod], *, wait: float = SYNC_WAIT) -> list[Pod]:
+        placed = super().add_pods(pods, wait=wait)
+        if self.on_placed is not None:
+            self.on_placed(placed)
+        return placed
+
+    def start_pods(self, pods: list[Pod], log_dirs: Mapping[str, Path] | None = None) -> None:
+        if self.before_start is not None:
+            self.before_start(pods)
+        super().start_pods(pods, log_dirs)
+
+
+class Core:
+    """The store (in memory: nothing outlives the run), Registry, controllers and kubelet
+    of one cluster. :meth:`check` needs no kernel; :meth:`start` brings the cluster up."""
+
+    def __init__(self, cluster: LiveCluster) -> None:
+        self.cluster = cluster
+        self.store = MemoryStore()
+        self.registry = Registry(self.store)
+        bootstrap(self.registry)
+        self.controllers: ControllerManager | None = None
+        self.kubelet: Kubelet | None = None
+
+    def check(self, items: Iterable[objects.Item], namespaces: Iterable[Namespace]) -> None:
+        objects.check(self.registry, items, namespaces)
+
+    def start(self, on_status: Callable[[PodStatus], None] | None = None) -> None:
+        """The cluster, then the controllers and the kubelet (its static DNS pod
+        starts); ``on_status`` sees every pod status the kubelet sees."""
+        self.cluster.start()
+        self.controllers = ControllerManager(self.registry, nodes=self.cluster.node_count)
+        self.controllers.start()
+        self.kubelet = Kubelet(self.registry, self.cluster)
+        self.kubelet.start()
+        observe = self.cluster.on_status  # the kubelet's status manager
+        if on_status is not None and observe is not None:
+
+            def both(status: PodStatus) -> None:
+                observe(status)
+                on_status(status)
+
+            self.cluster.on_status = both
+
+    def create(self, items: Iterable[objects.Item]) -> None:
+        for item in items:
+            objects.create(self.registry, item)
+
+    def close(self) -> None:
+        """Controllers and kubelet first (nothing may act on what is torn down), the
+        store, then the cluster: every pod, namespace and table, its scratch dir."""
+        if self.controllers is not None:
+            self.controllers.stop()
+        if self.kubelet is not None:
+            self.kubelet.stop()
+        self.store.close()
+        self.cluster.close()
