@@ -132,8 +132,10 @@ def _spam_key(ev: Obj) -> tuple[str, ...]:
 
 
 def _aggregate_key(ev: Obj) -> tuple[str, ...]:
-    """EventAggregatorByReasonFunc: everything but the message (the local key)."""
+    """EventAggregatorByReasonFunc: everything but the message (the local key); tagged,
+    as it also keys the combined Event's log beside the full event keys."""
     return (
+        "aggregate",
         *_spam_key(ev),
         ev.get("type", ""),
         ev.get("reason", ""),
