@@ -70,6 +70,7 @@ RECORDS_ENV = "PODNET_DNS_RECORDS"
 RUNTIME_ENV = "PODNET_RUNTIME"
 TEARDOWN_GRACE = 0.3  # seconds containers get to exit on SIGTERM when the cluster stops
 SYNC_WAIT = 10.0  # seconds recreate_pod waits for the new IP to reach every node
+STARTERS = 4  # threads that start the containers of many pods at once (start_pods)
 
 
 class LiveCluster:
@@ -169,17 +170,34 @@ class LiveCluster:
         variables of the Services desired now; ``log_dirs`` (pod key -> directory)
         keeps their output in files as well (:class:`~podnet.dataplane.runtime.logs.LogBuffer`)."""
         assert self.runtime is not None and self._tracker is not None
+        assert self.sandbox is not None
+        runtime, sandbox = self.runtime, self.sandbox
         services = self._tracker.desired().services
-        for pod in pods:
-            env = service_env(services, pod.namespace)
-            mounts = []
-            if pod.namespace == "kube-system" and pod.labels.get("k8s-app") == "kube-dns":
-                env[RECORDS_ENV] = str(self.records_path)
-                mounts.append(bind(str(self.records_path.parent)))
-            log_dir = None if log_dirs is None else log_dirs.get(pod.key)
-            assert self.sandbox is not None
-            pidns = self.sandbox.pod_pid_namespace(pod.key)
-            self.runtime.start_pod(pod, env, log_dir, mounts=mounts, pid_namespace=pidns)
+        envs: dict[str, dict[str, str]] = {}  # per namespace: the same Services for all
+
+        def start(pods: Sequence[Pod], concurrent: bool) -> None:
+            for pod in pods:
+                if pod.namespace not in envs:
+                    envs[pod.namespace] = service_env(services, pod.namespace)
+                env = dict(envs[pod.namespace])
+                mounts = []
+                if pod.namespace == "kube-system" and pod.labels.get("k8s-app") == "kube-dns":
+                    env[RECORDS_ENV] = str(self.records_path)
+                    mounts.append(bind(str(self.records_path.parent)))
+                log_dir = None if log_dirs is None else log_dirs.get(pod.key)
+                pidns = sandbox.pod_pid_namespace(pod.key)
+                runtime.start_pod(
+                    pod, env, log_dir, mounts=mounts, pid_namespace=pidns, concurrent=concurrent
+                )
+
+        if len(pods) > 1:
+            # STARTERS threads, each forking its pods' crun itself (Sandbox.batch), the
+            # runtime's lock let go during each fork: under load every fork waits a
+            # scheduler round for its child to exec, and one at a time a thousand did.
+            n = min(STARTERS, len(pods))
+            sandbox.batch([functools.partial(start, pods[i::n], True) for i in range(n)])
+        else:
+            start(pods, False)
 
     def servers_and_clients(self) -> tuple[list[Pod], list[Pod]]:
         """Scheduled pods split into those that serve a port and those that do not.

@@ -17,19 +17,22 @@ created, never anything found by name. More: README.md here.
 from __future__ import annotations
 
 import functools
+import signal
+import subprocess
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from podnet.dataplane.images.registry import ImageRegistry
 from podnet.dataplane.oci.console import ConsoleSocket
-from podnet.dataplane.oci.launcher import CRUN_ENV, OciLauncher
+from podnet.dataplane.oci.launcher import CRUN_ENV, OciLauncher, kill_container
 from podnet.dataplane.oci.spec import Mount
 from podnet.dataplane.runtime.command import container_env, host_argv
 from podnet.dataplane.runtime.container import ContainerRunner, RunConfig
 from podnet.dataplane.runtime.logs import LogBuffer, LogSink
 from podnet.dataplane.runtime.loop import Loop
-from podnet.dataplane.runtime.spawn import Spawner
+from podnet.dataplane.runtime.spawn import Spawner, Stream, signal_tree
 from podnet.dataplane.runtime.state import (
     TERMINATED,
     WAITING,
@@ -82,6 +85,7 @@ class Runtime:
         self.backoff_scale, self.grace = backoff_scale, grace
         self.loop = loop or Loop()
         self._pods: dict[str, _PodRun] = {}
+        self._local = threading.local()  # .concurrent: see start_pod
 
     # --- driving -------------------------------------------------------------------
     def step(self, timeout: float = 0.1) -> None:
@@ -105,9 +109,48 @@ class Runtime:
         *,
         mounts: Sequence[Mount] = (),
         pid_namespace: str | None = None,
+        concurrent: bool = False,
     ) -> None:
+        """Start ``pod`` (:meth:`_start_pod`). ``concurrent``: other threads start pods
+        meanwhile, and the loop lock is let go while each container's process forks
+        (:meth:`_spawn`), so that their forks overlap."""
         with self.loop.lock:
-            self._start_pod(pod, env, log_dir, mounts=tuple(mounts), pid_namespace=pid_namespace)
+            self._local.concurrent = concurrent
+            try:
+                self._start_pod(
+                    pod, env, log_dir, mounts=tuple(mounts), pid_namespace=pid_namespace
+                )
+            finally:
+                self._local.concurrent = False
+
+    def _spawn(
+        self,
+        pod_key: str,
+        argv: list[str],
+        env: dict[str, str],
+        cwd: str | None,
+        stdout: Stream,
+        stderr: Stream,
+        stdin: Stream = subprocess.DEVNULL,
+    ) -> subprocess.Popen[bytes]:
+        """The containers' spawner. In a concurrent start the loop lock is let go for
+        the fork: Popen waits until the child has exec'd, and under load that is a
+        scheduler round, which a thousand pods paid one after another. A pod stopped
+        meanwhile (its run gone or stopping) gets the process SIGKILLed at once, which
+        its runner then sees exit: nothing outlives the stop."""
+        if not getattr(self._local, "concurrent", False):
+            return self.spawner(pod_key, argv, env, cwd, stdout, stderr, stdin)
+        self.loop.lock.release()
+        try:
+            proc = self.spawner(pod_key, argv, env, cwd, stdout, stderr, stdin)
+        finally:
+            self.loop.lock.acquire()
+        run = self._pods.get(pod_key)
+        if run is None or run.stopping:
+            if self.oci is not None:
+                kill_container(proc)
+            signal_tree(proc, signal.SIGKILL)
+        return proc
 
     def _start_pod(
         self,
@@ -134,7 +177,7 @@ class Runtime:
         cfg = RunConfig(
             pod_key=pod.key,
             restart_policy=pod.restart_policy,
-            spawner=self.spawner,
+            spawner=self._spawn,
             state_dir=self.state_dir / pod.namespace / pod.name,
             base_env={"HOSTNAME": pod.hostname or pod.name, **(env or {})},
             probe_host=pod.ip or "127.0.0.1",

@@ -21,9 +21,9 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from podnet.dataplane import netns
 from podnet.dataplane.sandbox import holders, links, wiring
@@ -33,6 +33,8 @@ from podnet.dataplane.sandbox.wiring import PlacedPod, Tools
 from podnet.errors import ClusterError, NotSupportedError, PodnetError
 from podnet.model.cluster import Node
 from podnet.model.objects import Pod
+
+T = TypeVar("T")
 
 Proc = subprocess.Popen[bytes]
 Holder = Proc | holders.Holder
@@ -300,6 +302,14 @@ class Sandbox:
             return self._spawner.call(start)
         except OSError as e:
             raise NotSupportedError(f"cannot start {args[0] if args else '?'}: {e}") from e
+
+    def batch(self, fns: Sequence[Callable[[], T]]) -> list[T]:
+        """Run ``fns`` at once, each on a thread where every :meth:`spawn`/:meth:`popen`
+        starts its process itself, in the cluster's PID namespace, without a hand-over
+        to the spawner thread per process (:meth:`Spawner.batch`: many containers at
+        once). They must start no thread."""
+        self._check_open()
+        return self._spawner.batch(f"/proc/{self._init.pid}/ns/pid", fns)
 
     # -- introspection ------------------------------------------------------------
 
