@@ -36,7 +36,7 @@ from podnet.controllers.base import (
 )
 from podnet.controllers.history import REVISIONS, ensure_revision, stale_revisions, template_patch
 from podnet.controllers.informer import Expectations, obj_key
-from podnet.controllers.replicaset import PODS, same_status
+from podnet.controllers.replicaset import PODS, omit_empty_status, same_status
 from podnet.controllers.scheduler import NODES, affinity_fits, node_order, untolerated_taint
 
 DAEMONSETS: Resource = by_kind("apps", "DaemonSet")  # type: ignore[assignment]
@@ -278,7 +278,7 @@ class DaemonSetController(Controller):
         if same_status(ds.get("status") or {}, status):
             return
         fresh = copy.copy(ds)
-        fresh["status"] = status
+        fresh["status"] = omit_empty_status("DaemonSet", status)
         self.registry.update(DAEMONSETS, ns, name(ds), fresh, subresource="status")
 
     def _apply(self, key: str, ds: Obj, plan: DsPlan, revision: str) -> None:

@@ -39,7 +39,13 @@ from podnet.controllers.base import (
     set_condition,
 )
 from podnet.controllers.informer import obj_key
-from podnet.controllers.replicaset import BATCH_PERIOD, REPLICASETS, same_status, spec_replicas
+from podnet.controllers.replicaset import (
+    BATCH_PERIOD,
+    REPLICASETS,
+    omit_empty_status,
+    same_status,
+    spec_replicas,
+)
 
 DEPLOYMENTS: Resource = by_kind("apps", "Deployment")  # type: ignore[assignment]
 HASH_LABEL = "pod-template-hash"
@@ -463,7 +469,7 @@ class DeploymentController(Controller):
         ) and _same_conditions(old_status.get("conditions"), status["conditions"]):
             return
         fresh = copy.copy(d)
-        fresh["status"] = status
+        fresh["status"] = omit_empty_status("Deployment", status)
         self.registry.update(DEPLOYMENTS, ns, name(d), fresh, subresource="status")
 
     def _annotations(self, d: Obj, replicas_rev: int | None) -> dict[str, str]:

@@ -163,6 +163,45 @@ def replica_status(
     return status
 
 
+# The status counters tagged ``omitempty`` in the Go types (k8s.io/api apps/v1, core/v1,
+# batch/v1): kube-apiserver never stores them as 0, so clients read them as absent
+# (the Python client's ``status.ready_replicas`` is None, not 0, on a real cluster).
+_RS_OMITEMPTY = ("fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration")
+OMITEMPTY_STATUS = {
+    "Deployment": (
+        "observedGeneration",
+        "replicas",
+        "updatedReplicas",
+        "readyReplicas",
+        "availableReplicas",
+        "unavailableReplicas",
+    ),
+    "ReplicaSet": _RS_OMITEMPTY,
+    "ReplicationController": _RS_OMITEMPTY,
+    "StatefulSet": (
+        "observedGeneration",
+        "readyReplicas",
+        "currentReplicas",
+        "updatedReplicas",
+        "currentRevision",
+        "updateRevision",
+        "collisionCount",
+    ),
+    "DaemonSet": (
+        "observedGeneration",
+        "updatedNumberScheduled",
+        "numberAvailable",
+        "numberUnavailable",
+    ),
+}
+
+
+def omit_empty_status(kind: str, status: dict[str, Any]) -> dict[str, Any]:
+    """``status`` as it goes on the wire: its ``omitempty`` zero counters dropped."""
+    drop = OMITEMPTY_STATUS.get(kind, ())
+    return {k: v for k, v in status.items() if not (k in drop and v in (0, ""))}
+
+
 def same_status(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Zero counts are omitted on the wire (omitempty), so absent equals 0."""
     keys = set(old) | set(new)
@@ -362,5 +401,5 @@ class ReplicaSetController(Controller):
         if same_status(rs.get("status") or {}, status):
             return
         fresh = copy.copy(rs)
-        fresh["status"] = status
+        fresh["status"] = omit_empty_status(self.res.kind, status)
         self.registry.update(self.res, namespace(rs), name(rs), fresh, subresource="status")

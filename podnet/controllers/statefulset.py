@@ -46,7 +46,7 @@ from podnet.controllers.history import (
     template_patch,
 )
 from podnet.controllers.informer import Expectations, obj_key
-from podnet.controllers.replicaset import PODS, same_status, spec_replicas
+from podnet.controllers.replicaset import PODS, omit_empty_status, same_status, spec_replicas
 
 STATEFULSETS: Resource = by_kind("apps", "StatefulSet")  # type: ignore[assignment]
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
@@ -295,5 +295,5 @@ class StatefulSetController(Controller):
         ) and all(old.get(k) == status[k] for k in ("currentRevision", "updateRevision")):
             return
         fresh = copy.copy(sts)
-        fresh["status"] = status
+        fresh["status"] = omit_empty_status("StatefulSet", status)
         self.registry.update(STATEFULSETS, namespace(sts), name(sts), fresh, subresource="status")

@@ -16,6 +16,7 @@ One `podnet up` serves the whole module.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from support.kube import KUBECTL_VERSIONS, UpCluster, eventually, podnet_up
@@ -176,3 +177,27 @@ def test_pod_spec_shows_the_priority_admission_defaults(up: UpCluster) -> None:
     pod = up.kubectl("1.20").json("run", "prio", "--image=busybox", "--dry-run=server")
     assert pod["spec"]["priority"] == 0
     assert pod["spec"]["preemptionPolicy"] == "PreemptLowerPriority"
+
+
+def test_workload_status_omits_zero_counters(up: UpCluster) -> None:
+    """DeploymentStatus and ReplicaSetStatus counters are omitempty: a rolled-out
+    Deployment shows no unavailableReplicas: 0, and one scaled to 0 no replicas at all
+    (clients read them as absent, as on a real cluster); ReplicaSet.status.replicas is
+    not omitempty and stays."""
+    k = up.kubectl("1.37")
+    k.ok("create", "deployment", "zero", "--image=nginx")
+    k.ok("rollout", "status", "deployment/zero", "--timeout=60s", timeout=70)
+    status = k.json("get", "deployment", "zero")["status"]
+    assert status["replicas"] == status["availableReplicas"] == 1, status
+    assert "unavailableReplicas" not in status, status
+    k.ok("scale", "deployment", "zero", "--replicas=0")
+
+    def scaled() -> Any:
+        st = k.json("get", "deployment", "zero")["status"]
+        return "replicas" not in st and st
+
+    status = eventually(scaled, 30, "the Deployment's status at 0 replicas")
+    for key in ("readyReplicas", "availableReplicas", "updatedReplicas", "unavailableReplicas"):
+        assert key not in status, status
+    (rs,) = k.json("get", "rs", "-l", "app=zero")["items"]
+    assert rs["status"]["replicas"] == 0 and "readyReplicas" not in rs["status"], rs["status"]
