@@ -147,6 +147,9 @@ class Kubelet:
         self._no_containers = bench in ("1", "nosandbox")
         self._no_sandboxes = bench == "nosandbox"
         self._fake_ips: dict[str, int] = {}
+        # (image, pull policy) found present by _admit during one _reconcile: the
+        # thousand pods of a scale-up asked the image store (a file read) each
+        self._present: set[tuple[str, str | None]] = set()
         if self._no_containers:
             self._warn(
                 f"{BENCH_NO_CONTAINERS_ENV}={bench}: benchmark mode, no container is started"
@@ -250,6 +253,7 @@ class Kubelet:
     def _reconcile(self, keys: set[str]) -> None:
         """For each pod that changed: admit, relabel, kill, or re-mirror (syncPod)."""
         admit: list[PodRecord] = []
+        self._present.clear()  # images found present, for this batch only (_admit)
         for key in sorted(keys):
             with self._lock:
                 obj = self._store["pods"].get(key)
@@ -318,9 +322,13 @@ class Kubelet:
         images = self._images(obj, pod)
         pulls = []
         for name, ref, policy in images:
+            if (ref, policy) in self._present:
+                continue  # another pod of this batch found it present (_reconcile)
             try:
                 if self._needs_pull(rec, ref, policy):
                     pulls.append(ref)
+                else:
+                    self._present.add((ref, policy))
             except ImageError as e:  # final without a pull: Never, or an invalid name
                 self._image_failed(rec, name, e)
                 return None
