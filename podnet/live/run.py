@@ -9,10 +9,12 @@ a run through its abstract socket (:mod:`podnet.live.exec`).
 
 Pods split into servers (they serve a port: containerPorts, Service targetPorts, or a
 port their image is known to listen on) and clients, as the pure engine predicts
-(:mod:`podnet.live.core.plan`). The objects making servers are created first; those
-making clients once every server listens on its TCP ports and the endpoints recorded so
-far are applied (:mod:`podnet.live.sync`; bounded waits), so the seed's ``wget`` does
-not race nginx; client containers start once the opening tables are printed.
+(:mod:`podnet.live.core.plan`). Every object is created at once, so servers and
+clients are scheduled, get their sandboxes and IPs, and are synced in one round; the
+clients' containers are held back (RunCluster's ``hold``, which never blocks the
+kubelet) until every server listens on its TCP ports and the endpoints recorded so far
+are applied (:mod:`podnet.live.sync`; bounded waits), so the seed's ``wget`` does not
+race nginx, and the opening tables are printed; the run then starts them itself.
 The run ends when every client container has exited once (the first run is the
 result, whatever the restartPolicy) or at ``--timeout``.
 
@@ -38,8 +40,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from podnet.dataplane.images.registry import default_registry
@@ -71,7 +74,6 @@ if TYPE_CHECKING:
 SERVER_START_WAIT = 10.0  # seconds to wait for servers to listen before starting clients
 SYNC_WAIT = 5.0  # seconds to wait for their endpoints to be applied after that
 CLIENT_PLACE_WAIT = 10.0  # seconds to wait for every client pod's IP before the tables
-GATE_WAIT = 15.0  # seconds a client's start waits at most for the opening tables
 SLICE = 0.25  # seconds per wait slice: the bar and the drop hint are looked at between
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
@@ -150,7 +152,7 @@ def run(
         except OutputClosed:
             return 0
         finally:
-            session.gate.set()  # no start may wait for tables any more
+            session.drop_held()  # nothing held starts any more
             progress_bar.close()
             with _signals_ignored():
                 if session.announcer is not None:
@@ -197,8 +199,11 @@ class _Run:
         self.servers: list[Pod] = []
         self.clients: list[Pod] = []
         self._lock = threading.Lock()
-        # Client containers start once the opening tables are out (or GATE_WAIT).
+        # Client containers held back (RunCluster.hold) until the opening tables are
+        # out; the run starts them then (_release), later ones start at once.
         self.gate = threading.Event()
+        self._held: list[Pod] = []
+        self._held_logs: dict[str, Path] = {}
         self.clients_at: float | None = None  # when the clients were started
         self._explainer: DropExplainer | None = None
         self._checked = 0.0
@@ -218,8 +223,11 @@ class _Run:
             self.bar.start(f"podnet: creating {plan.servers + plan.clients} pod(s)")
         self.output.folding = Folding(self.logs, self.roles, self.groups, self.follow)
         cluster.on_placed = self._placed
-        cluster.before_start = self._before_start
+        cluster.hold = self._hold
         self.core.start(on_status=self.completion.observe)
+        # Everything at once: one round of scheduling, sandboxes and sync (the clients'
+        # containers are held); podnet exec's endpoint is set up meanwhile.
+        self.core.create(i for i in found if i.res is not objects.NAMESPACES)
         try:
             self.announcer = Announcer(cluster.describe)  # for podnet exec
             from podnet.live.exec import ExecEndpoint  # aiohttp: only once the cluster runs
@@ -235,9 +243,6 @@ class _Run:
         for pod in plan.pending:
             what = pod.key if pod.owner is None else f"a pod of {pod.namespace}/{pod.owner}"
             progress(f"{what} is Pending: no node for it (nodeSelector, or 110 pods per node)")
-        first = [i for i in found if plan.served(i.owner) is not False]
-        later = [i for i in found if plan.served(i.owner) is False]
-        self.core.create(i for i in first if i.res is not objects.NAMESPACES)
         slow, failed = self._wait_servers()
         servers = plan.servers
         if servers:
@@ -249,12 +254,11 @@ class _Run:
             progress(f"{key} is not listening on its ports yet; starting clients anyway")
         if not self._wait_synced():
             progress("Service endpoints not applied yet; starting clients anyway")
-        self.core.create(later)
         self._wait_placed()
         if self.summary:
             self.progress.lines([*opening(self._shown_state(), self.deny), ""])
         self.clients_at = time.monotonic()
-        self.gate.set()
+        self._release()
         if on_up is not None:
             on_up(cluster)
         if shell is not None:
@@ -290,10 +294,37 @@ class _Run:
         for pod in pods:
             self._classify(pod)
 
-    def _before_start(self, pods: Sequence[Pod]) -> None:
+    def _hold(self, pods: Sequence[Pod], log_dirs: Mapping[str, Path] | None) -> list[Pod]:
+        """The kubelet is about to start ``pods``: clients wait for the opening tables
+        (kept, started by :meth:`_release`); servers, and anything after, start now."""
         kinds = [self._classify(p) for p in pods]
-        if any(not k.served for k in kinds):
-            self.gate.wait(GATE_WAIT)  # the opening tables first
+        with self._lock:
+            if self.gate.is_set():
+                return list(pods)
+            now = []
+            for pod, kind in zip(pods, kinds, strict=True):
+                if kind.served:
+                    now.append(pod)
+                    continue
+                self._held.append(pod)
+                if log_dirs is not None and pod.key in log_dirs:
+                    self._held_logs[pod.key] = log_dirs[pod.key]
+            return now
+
+    def _release(self) -> None:
+        """Open the gate and start the client containers held so far."""
+        with self._lock:
+            self.gate.set()
+            held, logs = self._held, self._held_logs
+            self._held, self._held_logs = [], {}
+        if held:
+            self.cluster.start_pods(held, logs)
+
+    def drop_held(self) -> None:
+        """Teardown: nothing held starts any more."""
+        with self._lock:
+            self.gate.set()
+            self._held, self._held_logs = [], {}
 
     def _classify(self, pod: Pod) -> Kind:
         """What ``pod`` is to the run: by its key when the plan has it (bare pods,

@@ -7,7 +7,9 @@ controllers expand workloads, schedule pods and keep EndpointSlices; the kubelet
 each bound pod its IP and sandbox and starts its containers. :class:`RunCluster` is the
 LiveCluster the run drives: it tells the run of each pod the kubelet places and starts,
 before any of its output, so the run can classify pods whose names the controllers
-chose and hold its clients until their opening table is printed.
+chose and hold its clients' containers until their opening table is printed, without
+blocking the kubelet's start thread (a server of a later batch must not wait behind a
+held client).
 """
 
 from __future__ import annotations
@@ -26,14 +28,18 @@ from podnet.live.kubelet import Kubelet
 from podnet.model.objects import Namespace, Pod
 
 PodsHook = Callable[[Sequence[Pod]], None]
+# (pods about to start, their log dirs) -> those to start now; the run keeps the rest
+HoldHook = Callable[[Sequence[Pod], Mapping[str, Path] | None], list[Pod]]
 
 
 class RunCluster(LiveCluster):
     """A LiveCluster that reports the pods the kubelet places (``on_placed``, with
-    their IPs) and is about to start (``before_start``, which may wait)."""
+    their IPs) and lets the run hold back containers about to start (``hold``): the
+    run starts those later itself with :meth:`start_pods`, its hook then letting
+    everything through."""
 
     on_placed: PodsHook | None = None
-    before_start: PodsHook | None = None
+    hold: HoldHook | None = None
 
     def add_pods(self, pods: Sequence[Pod], *, wait: float = SYNC_WAIT) -> list[Pod]:
         placed = super().add_pods(pods, wait=wait)
@@ -42,9 +48,13 @@ class RunCluster(LiveCluster):
         return placed
 
     def start_pods(self, pods: list[Pod], log_dirs: Mapping[str, Path] | None = None) -> None:
-        if self.before_start is not None:
-            self.before_start(pods)
-        super().start_pods(pods, log_dirs)
+        now = self.held_back(pods, log_dirs)
+        if now:
+            super().start_pods(now, log_dirs)
+
+    def held_back(self, pods: Sequence[Pod], log_dirs: Mapping[str, Path] | None) -> list[Pod]:
+        """The pods of ``pods`` to start now (all of them without a ``hold`` hook)."""
+        return list(pods) if self.hold is None else self.hold(pods, log_dirs)
 
 
 class Core:

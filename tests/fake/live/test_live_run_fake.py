@@ -131,8 +131,7 @@ class FakeCluster(RunCluster):
         return state
 
     def start_pods(self, pods: list[Pod], log_dirs: Mapping[str, Path] | None = None) -> None:
-        if self.before_start is not None:
-            self.before_start(pods)
+        pods = self.held_back(pods, log_dirs)  # the clients wait for the run's tables
         self.state = self.desired()
         for pod in pods:
             runtime = cast(FakeRuntime, self.runtime)
