@@ -14,11 +14,12 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -85,6 +86,37 @@ class Kubectl:
         return json.loads(self.ok(*args, "-o", "json"))
 
 
+class Drain:
+    """Reads a child's pipe to its end on a thread, keeping the text.
+
+    ``podnet up`` writes to stderr while it runs (warnings, a controller's traceback);
+    a pipe nobody reads holds 64 KiB, then the write blocks the thread that made it
+    and with it whatever lock that thread holds: the API stops answering. Seen as
+    ``probe --cluster`` runs failing on a request timeout after ~64 KiB of log."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self.chunks: list[bytes] = []
+        # a copy of the fd of our own: running_cli closes the pipe's at the end, and a
+        # number closed under a blocked read could be reused by another file meanwhile
+        self._fd = os.dup(stream.fileno()) if stream is not None else -1
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        if self._fd < 0:
+            return
+        try:
+            while chunk := os.read(self._fd, 65536):
+                self.chunks.append(chunk)
+        finally:
+            os.close(self._fd)
+
+    def text(self, timeout: float = 0.0) -> str:
+        """What was read; waits up to ``timeout`` for the end of the stream first."""
+        self._thread.join(timeout)
+        return b"".join(self.chunks).decode(errors="replace")
+
+
 @dataclass
 class UpCluster:
     proc: subprocess.Popen[str]
@@ -92,6 +124,8 @@ class UpCluster:
     data_dir: Path
     server: str
     startup_lines: list[str]
+    stderr: Drain | None = None  # up's stderr after the ready line (read as it comes)
+    stdout: Drain | None = None
 
     def kubectl(self, version: str) -> Kubectl:
         return Kubectl(kubectl_path(version), self.kubeconfig)
@@ -99,8 +133,11 @@ class UpCluster:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> tuple[int, str]:
         """Signal ``podnet up`` and wait for its teardown; (exit code, rest of stderr)."""
         self.proc.send_signal(sig)
-        _, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, err
+        if self.stderr is None:
+            _, err = self.proc.communicate(timeout=timeout)
+            return self.proc.returncode, err
+        self.proc.wait(timeout=timeout)
+        return self.proc.returncode, self.stderr.text(timeout)
 
 
 @contextlib.contextmanager
@@ -113,7 +150,9 @@ def podnet_up(tmp: Path, *args: str, data_dir: Path | None = None) -> Iterator[U
         lines = wait_for_line(proc.stderr, READY_LINE, 30)
         match = re.search(r"(https://\S+)", lines[-1])
         assert match, lines
-        yield UpCluster(proc, kubeconfig, data, match.group(1), lines)
+        yield UpCluster(
+            proc, kubeconfig, data, match.group(1), lines, Drain(proc.stderr), Drain(proc.stdout)
+        )
 
 
 def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:

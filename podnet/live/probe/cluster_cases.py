@@ -386,6 +386,22 @@ def _first_container(pod: Obj) -> str:
 
 
 def _phase(pod: Obj | None) -> str:
+    """What a pod that is not ready is doing, as ``kubectl get pods`` would say it: its
+    phase and each unready container's waiting or terminated reason and restarts."""
     if pod is None:
         return "not created"
-    return str((pod.get("status") or {}).get("phase") or "Pending")
+    status = pod.get("status") or {}
+    parts = [str(status.get("phase") or "Pending")]
+    if (pod.get("metadata") or {}).get("deletionTimestamp"):
+        parts.append("terminating")
+    if not pod_ipv4(pod) and parts[0] == "Running":
+        parts.append("no IPv4 address")
+    for c in status.get("containerStatuses") or []:
+        if c.get("ready"):
+            continue
+        state = c.get("state") or {}
+        kind = next(iter(state), "unknown")
+        reason = (state.get(kind) or {}).get("reason") or kind
+        restarts = int(c.get("restartCount") or 0)
+        parts.append(f"{c.get('name')} {reason}" + (f", {restarts} restarts" if restarts else ""))
+    return "; ".join(parts)
