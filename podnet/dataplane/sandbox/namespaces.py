@@ -327,13 +327,16 @@ class Sandbox:
 
     def pod_pid_namespace(self, pod_key: str) -> str | None:
         """The pod's shared PID namespace (shareProcessNamespace) as a path that holds
-        in the pod's mount namespace, where the OCI runtime runs; None otherwise."""
-        with self._lock:
-            found = self._pods.get(pod_key)
-            if found is None:
-                raise ClusterError(f"no pod {pod_key} in the sandbox")
-            pidns = found[1].pidns
-            return None if pidns is None else f"/proc/{pidns}/ns/pid"
+        in the pod's mount namespace, where the OCI runtime runs; None otherwise.
+
+        Without the lock, as :meth:`pod_exec_argv` (one dict lookup): add_pods holds it
+        while it makes a batch of sandboxes, seconds in a scale-up, and the containers
+        of the batch before waited that long to start."""
+        found = self._pods.get(pod_key)
+        if found is None:
+            raise ClusterError(f"no pod {pod_key} in the sandbox")
+        pidns = found[1].pidns
+        return None if pidns is None else f"/proc/{pidns}/ns/pid"
 
     def pod_pid(self, pod_key: str) -> int:
         """The pause's host pid: /proc/<pid>/net/* shows the pod's network state."""
