@@ -118,8 +118,7 @@ def _without(obj: Obj, *keys: str) -> Obj:
 def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | None) -> Obj:
     """The object to validate and store for a PUT of ``new`` over ``old`` (a new dict).
 
-    Main resource: status kept from ``old``. ``status``: only status taken from ``new``
-    (ResetObjectMetaForStatus keeps the old metadata bar resourceVersion/managedFields).
+    Main resource: status kept from ``old``. ``status``: see :func:`prepare_status_update`.
     ``finalize`` (namespaces): only ``spec.finalizers``. System fields (uid,
     creationTimestamp, generation, deletion*) always come from ``old``.
     """
@@ -170,22 +169,64 @@ def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | Non
     return out
 
 
+# Kinds served by CustomResourceDefinitions on a real cluster (network-policy-api): their
+# status writes keep all metadata but managedFields (apiextensions-apiserver
+# pkg/registry/customresource/status_strategy.go PrepareForUpdate copies the old object).
+CRD_KINDS = frozenset({"AdminNetworkPolicy", "BaselineAdminNetworkPolicy", "ClusterNetworkPolicy"})
+# What a status write never changes, whatever the body says (rest.BeforeUpdate keeps
+# generation, uid, creationTimestamp, deletionTimestamp/GracePeriodSeconds; name and
+# namespace are the request's).
+_SYSTEM_META = (
+    "name",
+    "namespace",
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+)
+# Metadata a kind's status strategy resets to the stored one, beyond _SYSTEM_META:
+# deploymentStatusStrategy (pkg/registry/apps/deployment/strategy.go: Spec and Labels,
+# its GetResetFields "spec", "metadata.labels"); podStatusStrategy
+# (pkg/registry/core/pod/strategy.go: ownerReferences, "old kubelets corrupt them").
+# The other in-tree status strategies (replicaset, statefulset, daemonset, job,
+# replicationcontroller, service, node, namespace) reset only the spec.
+_STATUS_KEEPS_META: dict[str, tuple[str, ...]] = {
+    "Deployment": ("labels",),
+    "Pod": ("ownerReferences",),
+}
+
+
 def prepare_status_update(res: Resource, old: Obj, new: Obj) -> Obj:
-    """``<kind>/status`` PUT: ``old`` with ``new``'s status; spec, ownerReferences and the
-    rest of the metadata stay as stored (ResetObjectMetaForStatus; for pods
-    podStatusStrategy.PrepareForUpdate, pkg/registry/core/pod/strategy.go: spec reset to
-    the old one, qosClass backfilled, observedGeneration kept when the writer left it out).
+    """``<kind>/status`` PUT: ``old`` with ``new``'s status and, as each in-tree status
+    strategy's PrepareForUpdate leaves it, ``new``'s metadata but for the system fields
+    and what the kind resets (a Deployment's labels, a Pod's ownerReferences): the
+    deployment controller writes its revision annotation this way, so it bumps no
+    generation. CRD-served kinds keep all of ``old``'s metadata. Pods also as
+    podStatusStrategy.PrepareForUpdate: qosClass backfilled, observedGeneration kept when
+    the writer left it out.
 
     Shallow: everything but ``metadata`` and ``status`` is ``old``'s own subtree, shared
-    (stored objects are never changed in place), so a kubelet's write copies no spec.
+    (stored objects are never changed in place), so a kubelet's write copies no spec;
+    metadata values equal to the stored ones are the stored ones, others are copied.
     """
     out = dict(old)
-    meta = out["metadata"] = dict(old["metadata"])
+    old_meta = old["metadata"]
     given = new.get("metadata") or {}
-    if "resourceVersion" in given:
-        meta["resourceVersion"] = given["resourceVersion"]
-    if "managedFields" in given:
-        meta["managedFields"] = copy.deepcopy(given["managedFields"])
+    if res.kind in CRD_KINDS:
+        meta = dict(old_meta)
+        for key in ("resourceVersion", "managedFields"):
+            if key in given:
+                meta[key] = copy.deepcopy(given[key])
+    else:
+        keep = _SYSTEM_META + _STATUS_KEEPS_META.get(res.kind, ())
+        meta = {k: v for k, v in old_meta.items() if k in keep}
+        for key, value in given.items():
+            if key in keep:
+                continue
+            old_value = old_meta.get(key)
+            meta[key] = old_value if value == old_value else copy.deepcopy(value)
+    out["metadata"] = meta
     status = dict(new.get("status") or {})
     if res.kind == "Pod":
         old_status = old.get("status") or {}

@@ -361,9 +361,12 @@ def validate_status_update(
 ) -> tuple[Obj, list[str]]:
     """A ``status`` write, validated once, as the status strategies do
     (``ValidateXStatusUpdate``; pods: ``ValidatePodStatusUpdate``,
-    pkg/apis/core/validation/validation.go): ``new`` is ``old`` but for its status (and
-    resourceVersion/managedFields), and ``old`` was valid when stored, so only the
-    status, and changed managedFields, are schema-checked; then the pod rules.
+    pkg/apis/core/validation/validation.go): ``new`` is ``old`` but for its status and
+    metadata (:func:`podnet.apiserver.strategy.prepare_status_update`), and ``old`` was
+    valid when stored, so when the metadata is the stored one (bar resourceVersion and
+    managedFields, schema-checked when changed) only the status is schema-checked; then
+    the pod rules. Changed labels or annotations are checked in full
+    (``ValidateObjectMetaUpdate``).
 
     Anything the compiled check says no to takes the full path on a copy (unknown fields
     pruned with their warnings, every error with its message). Returns the object to
@@ -376,6 +379,7 @@ def validate_status_update(
     if (
         status_ok is None
         or meta_ok is None
+        or _meta_changed(meta, old_meta)
         or not status_ok(new.get("status"))
         or (meta.get("managedFields") != old_meta.get("managedFields") and not meta_ok(meta))
     ):
@@ -387,6 +391,12 @@ def validate_status_update(
         if causes:
             raise invalid(res.group, res.kind, _name(new), causes)
     return new, found
+
+
+def _meta_changed(meta: Obj, old_meta: Obj) -> bool:
+    skip = ("resourceVersion", "managedFields")
+    keys = (meta.keys() | old_meta.keys()).difference(skip)
+    return any(meta.get(k) != old_meta.get(k) for k in keys)
 
 
 # core.PodConditionType constants: any other condition type must be a qualified name

@@ -446,7 +446,7 @@ class DeploymentController(Controller):
                 if name(rs) in plan.scale:
                     self._scale(d, rs, plan.scale[name(rs)])
             if new is not None:
-                self._annotate(d, new, rss)
+                d = self._annotate(d, new, rss)
             for rs in history_to_delete(d, olds):
                 try:
                     self.registry.delete(REPLICASETS, ns, name(rs))
@@ -551,9 +551,12 @@ class DeploymentController(Controller):
             COMPONENT,
         )
 
-    def _annotate(self, d: Obj, new: Obj, rss: Sequence[Obj]) -> None:
+    def _annotate(self, d: Obj, new: Obj, rss: Sequence[Obj]) -> Obj:
         """The new set carries the highest revision (a rollback bumps an old set's), and
-        the deployment the same one (SetNewReplicaSetAnnotations)."""
+        the deployment the same one (SetNewReplicaSetAnnotations), written through
+        UpdateStatus as sync.go getNewReplicaSet does: deploymentStatusStrategy takes
+        annotations from a status write, and a status write bumps no generation.
+        Returns the deployment as stored (its status is written next)."""
         top = max((revision(r) for r in rss if r is not new and name(r) != name(new)), default=0)
         rev = revision(new)
         if rev <= top:
@@ -565,7 +568,11 @@ class DeploymentController(Controller):
         if (meta(d).get("annotations") or {}).get(REVISION) != str(rev):
             fresh = copy.deepcopy(d)
             fresh["metadata"].setdefault("annotations", {})[REVISION] = str(rev)
-            self.registry.update(DEPLOYMENTS, namespace(d), name(d), fresh)
+            out: Obj = self.registry.update(
+                DEPLOYMENTS, namespace(d), name(d), fresh, subresource="status"
+            )
+            return out
+        return d
 
 
 def _same_conditions(old: Any, new: list[dict[str, Any]]) -> bool:

@@ -46,16 +46,16 @@ def newer(a: Obj, b: Obj) -> Obj:
 
 
 def status_body(pod: Obj, status: Obj) -> Obj:
-    """The ``pods/status`` PUT body: the pod's identity and resourceVersion (the write is
-    a compare-and-swap) and the new status; the API server takes nothing else from a
-    status write (podStatusStrategy resets the spec), so the pod is not copied (and the
-    registry reads the body into a copy of its own)."""
-    meta = pod.get("metadata") or {}
-    keep = ("name", "namespace", "uid", "resourceVersion")
+    """The ``pods/status`` PUT body: the pod's metadata as this kubelet last saw it (its
+    resourceVersion makes the write a compare-and-swap; a status write takes labels and
+    annotations from the body, podStatusStrategy resetting only spec and
+    ownerReferences, so they must be the stored ones) and the new status. The pod is
+    not copied: the registry keeps metadata values equal to the stored ones as they are
+    and reads the rest into copies of its own."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {k: meta[k] for k in keep if k in meta},
+        "metadata": pod.get("metadata") or {},
         "status": status,
     }
 
@@ -101,16 +101,31 @@ def write_statuses(
     return written
 
 
+# (involved, type, reason, message, fieldPath: "" for an Event about the whole pod)
+KubeletEvent = tuple[Obj, str, str, str, str]
+
+
 def write_events(
     registry: Registry,
-    events: Sequence[tuple[Obj, str, str, str]],
+    events: Sequence[KubeletEvent],
     warn: Callable[[str], None],
 ) -> None:
-    """Record ``(involved, type, reason, message)`` as Events from the kubelet."""
-    for involved, type_, reason, message in events:
+    """Record ``(involved, type, reason, message, fieldPath)`` as Events from the
+    kubelet (a container's on its ``spec.containers{name}`` ref, pkg/kubelet/container/
+    ref.go)."""
+    for involved, type_, reason, message, path in events:
         host = str((involved.get("spec") or {}).get("nodeName") or "")
         try:
-            record_event(registry, involved, type_, reason, message, "kubelet", host=host)
+            record_event(
+                registry,
+                involved,
+                type_,
+                reason,
+                message,
+                "kubelet",
+                field_path=path,
+                host=host,
+            )
         except (ApiError, ValueError, KeyError) as e:
             warn(f"event {reason}: {e}")
 
@@ -199,7 +214,7 @@ class StatusManager:
     ) -> None:
         self.registry, self._lock, self._lookup, self._warn = registry, lock, lookup, warn
         self._dirty: set[str] = set()
-        self._events: list[tuple[Obj, str, str, str]] = []
+        self._events: list[KubeletEvent] = []
         self._wake = threading.Event()
         self._running = False
         self._thread: threading.Thread | None = None
@@ -230,9 +245,11 @@ class StatusManager:
             self._dirty.add(key)
         self._wake.set()
 
-    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+    def event(self, obj: Obj, type_: str, reason: str, message: str, path: str = "") -> None:
+        """Queue an Event about ``obj``; ``path``: the container's fieldPath
+        (:meth:`PodRecord.field_path`) when it is about one container."""
         with self._lock:
-            self._events.append((obj, type_, reason, message))
+            self._events.append((obj, type_, reason, message, path))
         self._wake.set()
 
     def _loop(self) -> None:

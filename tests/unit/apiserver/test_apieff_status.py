@@ -85,11 +85,17 @@ def test_status_write_keeps_spec_and_metadata_takes_status(reg: Registry) -> Non
     body = copy.deepcopy(pod)
     body["spec"]["containers"][0]["image"] = "evil"
     body["spec"]["nodeName"] = "elsewhere"
-    body["metadata"]["labels"] = {"x": "y"}
+    body["metadata"]["labels"] = {"x": "y"}  # podStatusStrategy takes labels
+    body["metadata"]["ownerReferences"] = [  # ... but never ownerReferences
+        {"apiVersion": "v1", "kind": "Node", "name": "n", "uid": "u"}
+    ]
+    body["metadata"]["generation"] = 7  # rest.BeforeUpdate: the stored one
     body["status"] = running()
     out = reg.update(POD, "default", "p", body, subresource="status")
     assert out["spec"] == pod["spec"]
-    assert "labels" not in out["metadata"]
+    assert out["metadata"]["labels"] == {"x": "y"}
+    assert out["metadata"].get("ownerReferences") == pod["metadata"].get("ownerReferences")
+    assert out["metadata"]["generation"] == pod["metadata"]["generation"]
     assert out["status"]["podIP"] == "10.244.0.5"
     assert out["status"]["qosClass"] == "BestEffort"  # backfilled: the writer left it out
     assert int(out["metadata"]["resourceVersion"]) > int(pod["metadata"]["resourceVersion"])
