@@ -35,6 +35,24 @@ Obj = dict[str, Any]
 IMAGE_REASONS = ("ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName")
 # (type, reason, message): kubelet's event reasons, pkg/kubelet/events/event.go
 EventTuple = tuple[str, str, str]
+# (type, reason, message, fieldPath): an Event about one container of the pod
+ContainerEvent = tuple[str, str, str, str]
+# pkg/kubelet/container/ref.go: a container the pod spec does not list
+IMPLICIT_CONTAINER_PREFIX = "implicitly required container "
+
+
+def field_path(pod: Obj, container: str) -> str:
+    """The ``involvedObject.fieldPath`` of a container's Events, as kubelet's
+    GenerateContainerRef gives it (pkg/kubelet/container/ref.go fieldPath):
+    ``spec.containers{name}``, else ``spec.initContainers{name}``, else
+    ``spec.ephemeralContainers{name}`` (``[i]`` for an unnamed one); a container the
+    spec does not list is ``implicitly required container <name>``."""
+    spec = pod.get("spec") or {}
+    for key in ("containers", "initContainers", "ephemeralContainers"):
+        for i, c in enumerate(spec.get(key) or ()):
+            if isinstance(c, dict) and c.get("name", "") == container:
+                return f"spec.{key}{{{container}}}" if container else f"spec.{key}[{i}]"
+    return IMPLICIT_CONTAINER_PREFIX + container
 
 
 def image_events(image: str, reason: str, message: str) -> list[EventTuple]:
@@ -110,6 +128,10 @@ class PodRecord:
     def uid(self) -> str:
         return str(self.obj.get("metadata", {}).get("uid", ""))
 
+    def field_path(self, container: str) -> str:
+        """:func:`field_path` of ``container`` in this pod."""
+        return field_path(self.obj, container)
+
     def container(self, name: str) -> Container | None:
         for c in (*self.pod.init_containers, *self.pod.containers, *self.ephemeral):
             if c.name == name:
@@ -117,13 +139,17 @@ class PodRecord:
         return None
 
     # -- transitions (runtime thread) ---------------------------------------------------
-    def observe(self, status: PodStatus) -> list[EventTuple]:
-        """Record ``status``; the Events its transitions raise."""
+    def observe(self, status: PodStatus) -> list[ContainerEvent]:
+        """Record ``status``; the Events its transitions raise, each with its
+        container's fieldPath (kubelet records them on GenerateContainerRef's ref)."""
         self.status = status
-        events: list[EventTuple] = []
+        events: list[ContainerEvent] = []
         for c in (*status.init_containers, *status.containers, *status.ephemeral):
             run = self.runs.setdefault(c.name, _Run())
-            events += self._container(run, c)
+            found = self._container(run, c)
+            if found:
+                path = self.field_path(c.name)
+                events += [(*e, path) for e in found]
         return events
 
     def _container(self, run: _Run, c: ContainerStatus) -> list[EventTuple]:
