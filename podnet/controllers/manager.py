@@ -23,6 +23,7 @@ from podnet.controllers.job import JobController
 from podnet.controllers.namespace import NamespaceController
 from podnet.controllers.nodes import NodeController
 from podnet.controllers.replicaset import RCS, REPLICASETS, ReplicaSetController
+from podnet.controllers.rootcacert import RootCACertPublisher
 from podnet.controllers.scheduler import Scheduler
 from podnet.controllers.serviceaccount import ServiceAccountController
 from podnet.controllers.statefulset import StatefulSetController
@@ -31,7 +32,13 @@ log = logging.getLogger(__name__)
 
 
 class ControllerManager:
-    def __init__(self, registry: Any, *, nodes: int, clock: Clock = time.time) -> None:
+    """``ca_pem``: the API server's CA certificate (PEM); when given, every namespace gets
+    it in its ``kube-root-ca.crt`` ConfigMap (kube-controller-manager's
+    root-ca-cert-publisher, run when it has ``--root-ca-file``)."""
+
+    def __init__(
+        self, registry: Any, *, nodes: int, clock: Clock = time.time, ca_pem: str | None = None
+    ) -> None:
         self.registry = registry
         self.informers = Informers(registry)
         kw: dict[str, Any] = {"clock": clock}
@@ -49,6 +56,10 @@ class ControllerManager:
             EndpointSliceController(registry, self.informers, **kw),
             GarbageCollector(registry, self.informers, **kw),
         ]
+        if ca_pem is not None:
+            self.controllers.append(
+                RootCACertPublisher(registry, self.informers, ca_pem=ca_pem, **kw)
+            )
         self._started = False
 
     def get(self, name: str) -> Controller:
