@@ -185,3 +185,27 @@ def group_versions() -> Iterator[tuple[str, str]]:
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
 _BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+
+
+# Built-in kinds deprecated while still served: (group, version, kind) -> the release
+# that deprecated it and its replacement. Endpoints: KEP-4974, k8s.io/api core/v1
+# types.go ``+k8s:prerelease-lifecycle-gen:deprecated=1.33`` with replacement
+# discovery.k8s.io/v1 EndpointSlice.
+DEPRECATED: dict[tuple[str, str, str], tuple[tuple[int, int], str]] = {
+    ("", "v1", "Endpoints"): ((1, 33), "discovery.k8s.io/v1 EndpointSlice"),
+}
+
+
+def deprecation_warning(res: Resource, server: tuple[int, int]) -> str | None:
+    """The ``Warning`` kube-apiserver adds to every request for ``res`` (any verb, an
+    error too) once the server's own version has reached the deprecating release
+    (apiserver pkg/endpoints/installer.go with pkg/endpoints/deprecation
+    ``IsDeprecated`` and ``WarningMessage``: "<group/version> <Kind> is deprecated in
+    v<M>.<m>+; use <group/version> <Kind>")."""
+    found = DEPRECATED.get((res.group, res.version, res.kind))
+    if found is None:
+        return None
+    (major, minor), replacement = found
+    if server < (major, minor):
+        return None
+    return f"{res.group_version} {res.kind} is deprecated in v{major}.{minor}+; use {replacement}"
