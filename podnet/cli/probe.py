@@ -141,18 +141,22 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # Imported here: the live stack is slow to import, and the CLI loads every verb's
     # module to build its parser (podnet.cli.main; figures in bench/README.md).
-    from podnet.control.cluster import user_pods
     from podnet.live.probe.render import format_table, write_json
     from podnet.live.probe.result import disagreements
-    from podnet.live.probe.runner import probe_cluster
+    from podnet.live.probe.runner import probe_cluster, user_pods
     from podnet.live.run import Stopped
+    from podnet.manifests.files import read_documents
 
-    manifests = load(args.files)
+    # The documents themselves are created through the core's API (as podnet run's);
+    # loaded once, checked by the manifests layer first.
+    documents = read_documents(args.files, stdin=sys.stdin)
+    manifests = load(args.files, documents=documents)
     build(manifests, args.nodes)  # its warnings (and errors) before any namespace exists
     try:
         with _term_unwinds(Stopped):
             report = probe_cluster(
                 manifests,
+                documents=documents,
                 nodes=args.nodes,
                 via=args.via,
                 deny=args.deny,

@@ -67,8 +67,10 @@ def run_one(seed: int, dump: Path | None = None) -> Doc:
         dump.mkdir(parents=True, exist_ok=True)
         (dump / f"seed-{seed}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
     t0 = time.monotonic()
+    documents = [(d, loc) for d in docs]
     report = probe_cluster(
-        from_documents([(d, loc) for d in docs]),
+        from_documents(documents),
+        documents=documents,
         nodes=nodes,
         via=via,
         deny=deny,

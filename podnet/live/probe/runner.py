@@ -2,17 +2,23 @@
 
 Order of work (each step is one module; this one only sequences them):
 
-1. :class:`~podnet.live.cluster.LiveCluster` builds the namespaces, the Service proxy
-   and NetworkPolicy tables (nftables, compiled from the policy objects) and starts
-   every pod's containers;
-2. per destination, wait until its served ports are bound and, with ``--via
+1. ``podnet up``'s core (:mod:`podnet.live.core`: an in-memory store, the Registry, the
+   controllers, the kubelet, around a live cluster) creates the documents through the
+   Registry as ``kubectl apply`` would; the controllers name and schedule the pods, the
+   kubelet gives each its sandbox and IP and starts the servers' containers (the
+   static DNS pod and the pods serving no port are held back: :class:`_Starts`);
+   the Service proxy and NetworkPolicy tables follow the store;
+2. once every pod the manifests schedule is placed, the probes are planned over the
+   live cluster (its pod names, IPs and ClusterIPs) and the pods they need started;
+   per destination, wait until its served ports are bound and, with ``--via
    service``, every backend the plan uses is a Ready endpoint whose nft elements are
    applied (:mod:`podnet.live.probe.gate`; the live cluster publishes endpoints only
    after its paced sync applied them, :mod:`podnet.live.sync`);
 3. probe from inside the source pods' network namespaces
    (:mod:`podnet.live.probe.transport`, :mod:`podnet.live.probe.prober`), everything in
    parallel with the 1 s timeout upstream uses;
-4. judge every result against the engine's prediction (:mod:`podnet.live.probe.result`).
+4. judge every result against the pure engine's prediction over the same live objects
+   (:mod:`podnet.analyze.matrix`, :mod:`podnet.live.probe.result`).
 
 The prediction is taken over the cluster as fully Ready (every endpoint present), the
 state step 2 waits for; the probe plan uses the same endpoints.
@@ -22,15 +28,21 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from podnet.analyze.matrix import compute_matrix
 from podnet.control.endpoints import compute_endpoints
+from podnet.control.served import served_ports
 from podnet.errors import NotSupportedError
-from podnet.live.cluster import LiveCluster
+from podnet.live.cluster import check_images
+from podnet.live.core import objects
+from podnet.live.core.core import Core, RunCluster
 from podnet.live.probe.gate import Gate
-from podnet.live.probe.plan import Planned, by_source, plan_probes
+from podnet.live.probe.plan import by_source, plan_probes
 from podnet.live.probe.ready import READY_WAIT
 from podnet.live.probe.result import ProbeReport, judge
 from podnet.live.probe.transport import run_probes
@@ -38,13 +50,22 @@ from podnet.live.progress import ProgressBar
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Manifests, Pod
 
+if TYPE_CHECKING:
+    from podnet.errors import Location
+
 Progress = Callable[[str], None]
 Chooser = Callable[[ClusterState], Sequence[Pod]]
+POLL = 0.01  # seconds between looks at the core while waiting for its pods to be placed
+KINDS = {  # the live state's tuple of each kind of document the probe waits for
+    ("", "Service"): "services",
+    ("networking.k8s.io", "NetworkPolicy"): "policies",
+}
 
 
 def probe_cluster(
     manifests: Manifests,
     *,
+    documents: Sequence[tuple[object, Location]],
     nodes: int = 1,
     via: str = "pod",
     deny: str = "drop",
@@ -54,21 +75,75 @@ def probe_cluster(
     ready_wait: float = READY_WAIT,
     transport: str = "thread",
 ) -> ProbeReport:
-    """Run the cluster of ``manifests``, probe every pair of the chosen pods, tear down."""
+    """Run the cluster of ``manifests`` (loaded from ``documents``, which are created
+    through the core's API), probe every pair of the chosen pods, tear down.
+
+    ``choose`` picks the pods to probe from the live cluster (each pod with the
+    workload at the top of its owners as ``owner``: :func:`user_pods`)."""
+    from podnet.control.cluster import build_cluster
+    from podnet.dataplane.images.registry import default_registry
+
     say = progress or (lambda _m: None)
     t0 = time.monotonic()
-    cluster = LiveCluster(manifests, nodes=nodes, deny=deny)
+    predicted = build_cluster(manifests, nodes)  # how many pods get a node, and images
+    found = objects.items(documents)
+    cluster = RunCluster(Manifests(), nodes=nodes, deny=deny)
+    core = Core(cluster)
     try:
         try:
-            return _probe(cluster, t0, via, timeout, choose, say, ready_wait, transport)
+            # before anything exists on the host: the documents as the API takes them,
+            # and every image (the same registry LiveCluster.start opens)
+            core.check(found, manifests.namespaces)
+            check_images(default_registry(cluster.state_dir / "images"), predicted.pods)
+            return _probe(
+                core, found, predicted, t0, via, timeout, choose, say, ready_wait, transport
+            )
         except OSError as e:  # anything the layers below did not classify
             raise NotSupportedError(f"podnet probe: {e}") from e
     finally:
-        cluster.close()
+        core.close()
+
+
+class _Starts:
+    """RunCluster's ``hold`` for the probe: servers start as the kubelet starts them;
+    the static pods (the cluster DNS, which no probe reaches: each container is an
+    interpreter start) and the pods serving no port wait until the plan is known
+    (:meth:`release`), and only those the plan needs start then."""
+
+    def __init__(self, cluster: RunCluster, static: set[str]) -> None:
+        self.cluster, self.static = cluster, static
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[Pod, Path | None]] = {}
+        self._wanted: set[str] | None = None  # None: the plan is not known yet
+
+    def hold(self, pods: Sequence[Pod], log_dirs: Mapping[str, Path] | None) -> list[Pod]:
+        services = self.cluster.desired().services
+        with self._lock:
+            if self._wanted is not None:
+                return [p for p in pods if p.key in self._wanted]
+            now = []
+            for pod in pods:
+                if pod.key not in self.static and served_ports(pod, services):
+                    now.append(pod)
+                else:
+                    self._held[pod.key] = (pod, None if log_dirs is None else log_dirs.get(pod.key))
+            return now
+
+    def release(self, wanted: set[str]) -> None:
+        """Start the held pods of ``wanted``; from now on only those start."""
+        with self._lock:
+            self._wanted = wanted
+            held = [v for k, v in self._held.items() if k in wanted]
+            self._held.clear()
+        if held:
+            logs = {p.key: d for p, d in held if d is not None}
+            self.cluster.start_pods([p for p, _ in held], logs)
 
 
 def _probe(
-    cluster: LiveCluster,
+    core: Core,
+    found: list[objects.Item],
+    predicted: ClusterState,
     t0: float,
     via: str,
     timeout: float,
@@ -77,8 +152,21 @@ def _probe(
     ready_wait: float,
     transport: str,
 ) -> ProbeReport:
-    live = cluster.start()
-    full = dataclasses.replace(live, endpoints=compute_endpoints(live.services, live.pods))
+    from podnet.control.cluster import build_cluster
+
+    cluster = core.cluster
+    assert isinstance(cluster, RunCluster)
+    static = {p.key for p in build_cluster(Manifests(), cluster.node_count).pods}
+    starts = _Starts(cluster, static)
+    cluster.hold = starts.hold
+    core.start()
+    core.create(i for i in found if i.res is not objects.NAMESPACES)
+    expected = sum(1 for p in predicted.pods if p.ip is not None and p.key not in static)
+    live = _placed(core, found, static, expected, time.monotonic() + ready_wait, say)
+    pods_live = _with_owners(core, live.pods)
+    full = dataclasses.replace(
+        live, pods=pods_live, endpoints=compute_endpoints(live.services, pods_live)
+    )
     pods = sorted(
         (p for p in (choose(full) if choose else full.pods) if p.ip is not None),
         key=lambda p: p.key,
@@ -89,7 +177,8 @@ def _probe(
         f"cluster up in {t_up - t0:.2f}s: {len(full.nodes)} node(s), "
         f"{sum(1 for p in full.pods if p.ip)} pod(s), {len(full.services)} service(s)"
     )
-    cluster.start_pods(_to_start(cluster, pods, plan))
+    # the probed pods and any other Service backend the plan uses
+    starts.release({p.key for p in pods} | {k for x in plan for k, _ in x.backends})
     assert cluster.sandbox is not None
     gate = Gate(cluster, plan)
     bar = ProgressBar(sys.stderr)  # a no-op off a terminal (issue 15: long work shows progress)
@@ -131,12 +220,62 @@ def _probe(
     return ProbeReport(full, tuple(pods), via, tuple(observations), tuple(not_ready), timings)
 
 
-def _to_start(cluster: LiveCluster, pods: Sequence[Pod], plan: Sequence[Planned]) -> list[Pod]:
-    """The probed pods and any other Service backend the plan uses, servers first.
+def _placed(
+    core: Core,
+    found: Sequence[objects.Item],
+    static: set[str],
+    expected: int,
+    until: float,
+    say: Progress,
+) -> ClusterState:
+    """The live cluster once the kubelet placed ``expected`` pods (besides the static
+    ones) and handed the data plane every Service and NetworkPolicy of the documents
+    (bounded by ``until``: what is there then, with a word about what is not)."""
+    cluster = core.cluster
+    wanted: dict[str, set[str]] = {}
+    for item in found:
+        field = KINDS.get((item.res.group, item.res.kind))
+        if field is not None and item.obj["metadata"].get("name"):
+            wanted.setdefault(field, set()).add(f"{item.namespace}/{item.name}")
+    while True:
+        cluster.check()
+        state = cluster.desired()
+        placed = sum(1 for p in state.pods if p.ip is not None and p.key not in static)
+        lacking = {
+            field: keys - {o.key for o in getattr(state, field)} for field, keys in wanted.items()
+        }
+        if placed >= expected and not any(lacking.values()):
+            return state
+        if time.monotonic() >= until:
+            if placed < expected:
+                say(f"{expected - placed} pod(s) not placed yet; probing the {placed} placed")
+            for keys in lacking.values():
+                for key in sorted(keys):
+                    say(f"{key} not applied yet; probing anyway")
+            return state
+        time.sleep(POLL)
 
-    Other pods (the cluster DNS that podnet adds) are not started: no probe reaches
-    them, and each container is an interpreter start. Their network exists all the same.
-    """
-    keys = {p.key for p in pods} | {k for x in plan for k, _ in x.backends}
-    servers, clients = cluster.servers_and_clients()
-    return [p for p in (*servers, *clients) if p.key in keys]
+
+def _with_owners(core: Core, pods: Sequence[Pod]) -> tuple[Pod, ...]:
+    """Each pod with the workload at the top of its owners as ``owner`` (``Kind/name``,
+    as the manifests layer names the owner of a workload's pods)."""
+    assert objects.PODS is not None
+    out = []
+    for pod in pods:
+        try:
+            obj: Any = core.registry.get(objects.PODS, pod.namespace, pod.name)
+        except Exception:  # gone meanwhile (or a static pod's mirror not written yet)
+            out.append(pod)
+            continue
+        kind, _, name = objects.top_owner(core.registry, obj)
+        out.append(pod if kind == "Pod" else dataclasses.replace(pod, owner=f"{kind}/{name}"))
+    return tuple(out)
+
+
+def user_pods(manifests: Manifests, state: ClusterState) -> list[Pod]:
+    """The live pods the user's manifests asked for: their bare and StatefulSet pods by
+    name, every other pod by the workload at the top of its owners (the controllers
+    chose its name), DaemonSets' included."""
+    keys = {p.key for p in manifests.pods}
+    owners = {(p.namespace, p.owner) for p in (*manifests.pods, *manifests.daemonsets) if p.owner}
+    return [p for p in state.pods if p.key in keys or (p.namespace, p.owner) in owners]

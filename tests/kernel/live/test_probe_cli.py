@@ -157,11 +157,13 @@ def test_sctp_without_kernel_support_is_unsupported(
 
 def test_process_and_thread_transports_see_the_same_network() -> None:
     docs = [NS, _pod("a"), _pod("b"), _pod("c"), _pod("u", port=53, proto="UDP"), DENY_B]
-    manifests = from_documents([(d, Location("t", 1)) for d in docs])
+    documents = [(d, Location("t", 1)) for d in docs]
+    manifests = from_documents(documents)
     got = {}
     for transport in ("thread", "process"):
         report = probe_cluster(
             manifests,
+            documents=documents,
             nodes=2,
             deny="reject",
             transport=transport,
