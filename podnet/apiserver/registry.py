@@ -306,6 +306,7 @@ class Registry:
         else:
             if subresource is None:
                 defaults.apply_defaults(res.kind, out)
+                strategy.set_generation(res, current, out)
             elif subresource == "ephemeralcontainers":
                 defaults.ephemeral_containers(out["spec"])
             found, schema = validation.prune(out, opts.field_validation)
@@ -385,6 +386,11 @@ class Registry:
                 patched = self._apply(res, view, body, field_manager, force, subresource or "")
             else:
                 patched = (self._patcher or patches.apply_patch)(res, view, patch_type, body)
+                if patch_type == patches.JSON_PATCH:
+                    # a JSON patch may write nulls (kubectl 1.20's rollout undo: a template
+                    # with creationTimestamp: null); decoding into the typed object drops
+                    # them, as a request body's (an RS template would else never match it)
+                    patched = prune_nulls(patched)
             given = _given_rv(patched.get("metadata") or {})
             if given is not None and given != _rv(current):
                 raise conflict(res.group, res.plural, name, STALE)

@@ -152,6 +152,16 @@ def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | Non
             out["status"] = copy.deepcopy(old["status"])
         else:
             out.pop("status", None)
+    set_generation(res, old, out)
+    return out
+
+
+def set_generation(res: Resource, old: Obj, out: Obj) -> None:
+    """``out``'s generation: ``old``'s, plus one when the spec changed (each strategy's
+    PrepareForUpdate). The registry calls it again once ``out`` is defaulted: upstream
+    compares decoded, so defaulted, objects (a template replaced by an equal one minus
+    its defaults is no change)."""
+    meta, old_meta = out["metadata"], old["metadata"]
     if res.kind in GENERATION_KINDS:
         gen = old_meta.get("generation", 1)
         changed = _without(out, "metadata", "status", "apiVersion", "kind") != _without(
@@ -166,7 +176,6 @@ def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | Non
         meta.pop("generation", None)
         if "generation" in old_meta:
             meta["generation"] = old_meta["generation"]
-    return out
 
 
 # Kinds served by CustomResourceDefinitions on a real cluster (network-policy-api): their
