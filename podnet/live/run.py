@@ -153,6 +153,9 @@ def run(
             return 0
         finally:
             session.drop_held()  # nothing held starts any more
+            # The result is in: a client restarted (restartPolicy) while the controllers
+            # and the kubelet stop before the containers are killed prints no more.
+            output.muted = True
             progress_bar.close()
             with _signals_ignored():
                 if session.announcer is not None:
