@@ -42,6 +42,7 @@ def _install(path: str) -> None:
 
     async def traced_serve(request: Any, start: Any, *, attach: bool) -> Any:
         current.clear()
+        current["tag"] = float(request.query.get("benchTag") or 0)
         current["rx"] = rx.pop(id(request.protocol), 0.0)
         current["handler"] = now()
 
