@@ -1,7 +1,7 @@
 """Benchmark: what the API server's frequent writes cost, in-process (issue 9).
 
-Status writes (``pods/status`` PUT of the whole pod, PUT of the pod's identity and
-status only, as podnet's kubelet sends it, and a merge PATCH, over 500 Running pods)
+Creates (500 Pods, 200 Deployments), status writes (``pods/status`` PUT of the whole
+pod, PUT of the body podnet's kubelet sends, and a merge PATCH, over 500 Running pods)
 and Events (a ReplicaSet's 1,000 SuccessfulCreate, the kubelet's Scheduled/Pulled/
 Created/Started for 250 pods, one pod's 100 BackOff), each measured in a fresh
 interpreter as CPU µs per call (``time.thread_time``) and as the number of Event
@@ -47,11 +47,7 @@ def child() -> dict[str, float]:
     reg.create(ns_res, None, {"metadata": {"name": "ns-0"}})
     template = pod_template()
     status = template.pop("status")
-    pods = []
-    for i in range(PODS):
-        body = copy.deepcopy(template)
-        body["metadata"] = {"name": f"web-{i:04d}", "namespace": "ns-0", "labels": {"app": "w"}}
-        pods.append(reg.create(pod_res, "ns-0", body))
+    pods: list[dict[str, Any]] = []
     out: dict[str, float] = {}
 
     def cpu_us(calls: list[Any], fn: Any) -> float:
@@ -59,6 +55,29 @@ def child() -> dict[str, float]:
         for c in calls:
             fn(c)
         return (time.thread_time() - t0) / len(calls) * 1e6
+
+    bodies = []
+    for i in range(PODS):
+        body = copy.deepcopy(template)
+        body["metadata"] = {"name": f"web-{i:04d}", "namespace": "ns-0", "labels": {"app": "w"}}
+        bodies.append(body)
+    out["pod_create_us"] = cpu_us(bodies, lambda b: pods.append(reg.create(pod_res, "ns-0", b)))
+    dep_res = by_kind("apps", "Deployment")
+    assert dep_res is not None
+    deployments = [
+        {
+            "metadata": {"name": f"d-{i:04d}"},
+            "spec": {
+                "selector": {"matchLabels": {"app": f"d{i}"}},
+                "template": {
+                    "metadata": {"labels": {"app": f"d{i}"}},
+                    "spec": copy.deepcopy(template["spec"]),
+                },
+            },
+        }
+        for i in range(200)
+    ]
+    out["deployment_create_us"] = cpu_us(deployments, lambda d: reg.create(dep_res, "ns-0", d))
 
     def put_bodies(second: int) -> list[dict[str, Any]]:
         bodies = []
@@ -76,11 +95,10 @@ def child() -> dict[str, float]:
     for b in put_bodies(1):  # each pod's first status
         put(b)
     out["status_put_us"] = cpu_us(put_bodies(2), put)
-    keep = ("name", "namespace", "uid", "resourceVersion")
-    small = [  # what podnet's kubelet sends now: the pod's identity, rv and status
-        {"metadata": {k: b["metadata"][k] for k in keep}, "status": b["status"]}
-        for b in put_bodies(3)
-    ]
+    from podnet.live.kubelet_write import status_body
+
+    # what the tree's kubelet sends (its status_body)
+    small = [status_body(b, b["status"]) for b in put_bodies(3)]
     out["status_put_small_us"] = cpu_us(small, put)
     patches = [
         (p["metadata"]["name"], json.dumps({"status": {"message": f"m{i}"}}))

@@ -12,7 +12,6 @@ Update rules (immutable fields) are those of each kind's ``ValidateXUpdate`` in
 from __future__ import annotations
 
 import copy
-import functools
 import json
 from typing import Any
 
@@ -21,12 +20,11 @@ from podnet.apiserver.resources import Resource
 from podnet.errors import ManifestError
 from podnet.manifests.build import _check
 from podnet.manifests.check_meta import check_metadata
-from podnet.manifests.fastschema import Check, Compiler, Unsupported
 from podnet.manifests.kinds import KINDS
 from podnet.manifests.lines import Path, format_path
 from podnet.manifests.names import dns1123_subdomain, ip_address, qualified_name
 from podnet.manifests.report import DocContext
-from podnet.manifests.schema import _definitions, _schema, schema_errors
+from podnet.manifests.schema import part_check, schema_errors
 from podnet.manifests.skipped import Skipped
 
 Obj = dict[str, Any]
@@ -88,7 +86,7 @@ def validate(res: Resource, obj: Obj, schema: SchemaErrors | None = None) -> Non
     schema themselves)."""
     ctx = DocContext(obj, None, None)
     if res.kind in KINDS and KINDS[res.kind].api_version == res.group_version:
-        _check(ctx, Skipped())
+        _check(ctx, Skipped(), schema)
     else:
         for path, message in schema_errors(obj) if schema is None else schema:
             ctx.error(path, message)
@@ -343,19 +341,6 @@ def validate_update(
 # --- status updates ----------------------------------------------------------------------
 
 
-@functools.cache
-def _part_check(kind: str, api_version: str, part: str) -> Check | None:
-    """The compiled yes/no schema check of one top-level field of ``kind`` (None: none)."""
-    schema = _schema(kind, api_version)
-    sub = (schema or {}).get("properties", {}).get(part)
-    if not isinstance(sub, dict):
-        return None
-    try:
-        return Compiler(_definitions()["$defs"]).compile(sub)
-    except Unsupported:
-        return None
-
-
 def validate_status_update(
     res: Resource, old: Obj, new: Obj, field_validation: str
 ) -> tuple[Obj, list[str]]:
@@ -373,8 +358,8 @@ def validate_status_update(
     store and the warnings.
     """
     found: list[str] = []
-    status_ok = _part_check(res.kind, res.group_version, "status")
-    meta_ok = _part_check(res.kind, res.group_version, "metadata")
+    status_ok = part_check(res.kind, res.group_version, "status")
+    meta_ok = part_check(res.kind, res.group_version, "metadata")
     meta, old_meta = new["metadata"], old.get("metadata") or {}
     if (
         status_ok is None

@@ -131,7 +131,11 @@ def _ref(doc: Any) -> str | None:
     return f"{kind}/{meta.get('namespace') or 'default'}/{name}"
 
 
-def _check(ctx: DocContext, skipped: Skipped) -> Valid | None:
+def _check(
+    ctx: DocContext, skipped: Skipped, schema: Sequence[tuple[Path, str]] | None = None
+) -> Valid | None:
+    """Check one document; ``schema``: its schema errors when the caller has them
+    already (the API server's prune step), so they are not computed twice."""
     doc = ctx.doc
     if not isinstance(doc, dict):
         ctx.error((), f"a manifest must be a mapping (object), got {type(doc).__name__}")
@@ -153,7 +157,7 @@ def _check(ctx: DocContext, skipped: Skipped) -> Valid | None:
         )
         return None
     if not known.own_schema:  # own_schema kinds: check_cluster_policy below
-        for path, message in schema_errors(doc):
+        for path, message in schema_errors(doc) if schema is None else schema:
             ctx.error(path, message)
     if ctx.errors:
         return None  # semantic checks assume the schema's shapes

@@ -138,6 +138,21 @@ def _validator_of(file: str) -> jsonschema.protocols.Validator | None:
     return validator
 
 
+@functools.cache
+def part_check(kind: str, api_version: str, part: str) -> Check | None:
+    """The compiled yes/no check of one top-level field of ``kind`` (``status``,
+    ``metadata``): a status write checks only what it changes. None: no schema, or
+    one the compiler does not handle."""
+    schema = _schema(kind, api_version)
+    sub = (schema or {}).get("properties", {}).get(part)
+    if not isinstance(sub, dict):
+        return None
+    try:
+        return Compiler(_definitions()["$defs"]).compile(sub)
+    except Unsupported:
+        return None
+
+
 def has_schema(kind: str, api_version: str) -> bool:
     return _schema(kind, api_version) is not None
 
