@@ -449,6 +449,10 @@ class Registry:
                 return self._delete_once(res, key, current, propagation, grace_period, dry_run)
             except VersionMismatch:
                 continue
+            except KeyMissing:
+                # Deleted by another writer since the read: store.go's Delete answers
+                # NotFound then, as update does above.
+                raise not_found(res.group, res.plural, name) from None
         raise conflict(res.group, res.plural, name, STALE)
 
     def _delete_once(
