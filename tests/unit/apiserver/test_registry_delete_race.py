@@ -31,7 +31,7 @@ def test_delete_of_an_object_deleted_since_the_read_is_not_found() -> None:
     def get_stale(k: str) -> Any:  # the first read sees the object, as before the race
         return stale if k == key else real_get(k)
 
-    store.get = get_stale  # type: ignore[method-assign]
+    store.get = get_stale  # type: ignore[method-assign,assignment]
     with pytest.raises(ApiError) as caught:
         registry.delete(cm, "default", "x")
     assert (caught.value.code, caught.value.reason) == (404, "NotFound")
