@@ -93,7 +93,8 @@ _sealed_lock = threading.Lock()
 def sealed_program(path: str) -> int | None:
     """An fd of a sealed in-memory copy of the program at ``path``, made once per
     process (close-on-exec: give it to a child with ``pass_fds`` and run it as
-    ``/proc/self/fd/N``); None where that cannot be made or run.
+    ``/proc/self/fd/N``); None where that cannot be made or run (tried once, as
+    ``/proc/self/fd/N --version``, which crun and runc answer).
 
     Why: crun and runc, started from a file on a writable filesystem, first copy or
     bind themselves to a read-only place and execute themselves again (the

@@ -5,7 +5,9 @@ exec (the container runtime's exec: containerd ``execInternal``, runc ``exec``):
 command runs as ``crun exec`` in the container (its namespaces, root, user,
 capabilities and seccomp filter), started in the pod's sandbox like the container, with
 the container's environment and working directory and the image's programs
-(:meth:`Runtime.exec_command`). With a tty under crun, crun makes the terminal in the
+(:meth:`Runtime.exec_command`); crun runs from a sealed in-memory copy of itself
+(:func:`podnet.dataplane.execs.sealed_program`), so it does not copy and start itself a
+second time for each exec. With a tty under crun, crun makes the terminal in the
 container (``process.terminal``, its master sent on a console socket,
 :mod:`podnet.dataplane.oci.console`): the command leads a session there whose
 controlling terminal it is, so a shell has job control, as with containerd; without
