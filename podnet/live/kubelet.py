@@ -90,6 +90,7 @@ WATCHED = [
 # creation of the next chunk's sandboxes; each batch costs one ``ip -batch`` per node.
 CHUNK = 100
 GATHER = 0.05  # seconds the sync loop lets a burst of events gather
+SYNC_RETRY = 1.0  # seconds a chunk waits before waiting again after a failed sync
 SERVER_WAIT = 1.0  # seconds clients of a batch wait at most for its servers to listen
 DEFAULT_GRACE = 30  # spec.terminationGracePeriodSeconds default (core/v1 defaults.go)
 # A pod whose image could not be had is admitted again: RESYNC_AFTER_PULL seconds after
@@ -498,20 +499,34 @@ class Kubelet:
                 self._warn(f"start: {type(e).__name__}: {e}")
 
     def _after_sync(self, recs: list[PodRecord], placed: list[Pod], mark: int) -> None:
-        """Start the containers once their IPs are applied (as add_pods' own wait)."""
+        """Start the containers once their IPs are applied (as add_pods' own wait).
+
+        A wait that times out or a sync that fails is reported (FailedCreatePodSandBox)
+        and the chunk waits again, its sandboxes kept: kubelet's pod workers retry a
+        failed sync (pod_workers.go, after backOffPeriod) and the paced sync retries
+        its own failures. Giving up left a hundred pods of a scale-up Pending for good
+        when one sync took longer than SYNC_WAIT on a loaded machine."""
+        failed = False
         try:
             ok = self.cluster.wait_synced(SYNC_WAIT, mark)
         except PodnetError as e:
-            ok, why = False, str(e)
+            ok, failed, why = False, True, str(e)
         else:
             why = f"{len(placed)} new pods were not applied within {SYNC_WAIT:g}s"
         if ok:
+            for r in recs:
+                if r.error is not None and r.error[1] == "FailedCreatePodSandBox":
+                    r.error = None
             self._containers(recs, placed)
             return
         for r in recs:  # the sandbox is kept, as when add_pods' own wait fails
             r.error = ("Warning", "FailedCreatePodSandBox", why)
             self.status.event(r.obj, *r.error)
             self.status.dirty(r.pod.key)
+        if failed:
+            time.sleep(SYNC_RETRY)  # a failed sync answers at once: not a busy loop
+        if self._running:
+            self._starts.put((recs, placed, mark))
 
     def _sandboxes(self, recs: list[PodRecord]) -> list[Pod] | None:
         try:

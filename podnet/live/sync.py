@@ -239,6 +239,7 @@ class ClusterSync:
         self._digests: dict[tuple[str, str], tuple[int, int]] = {}
         self._digests_at = -1  # self.syncs at the last check
         self._drift_rest_until = -math.inf  # no drift check before (DRIFT_REST)
+        self._snap_seq = -1  # the tracker's seq in the snapshot of the sync in progress
         self._verified = clock()  # the last comparison with what podnet wants
         self._last_full = clock()  # the last full sync (FULL_SYNC_PERIOD)
         self._watch_pipe: tuple[int, int] | None = None
@@ -324,6 +325,7 @@ class ClusterSync:
                 self._attempts += 1
                 attempt, full = self._attempts, self._full
             snap = self.tracker.take()
+            self._snap_seq = snap.seq
             if not full:
                 full = self._checks(idle=snap.empty)
             if snap.empty and not full:
@@ -401,6 +403,11 @@ class ClusterSync:
             for syncer in tables.syncers():
                 if not syncer.in_sync:
                     continue
+                if self.tracker.seq != self._snap_seq:
+                    # A change came in meanwhile: apply it first (a node's listings
+                    # under load take long, and kubelets wait for the sync to start
+                    # containers); the rest are checked at a later idle run.
+                    return None
                 try:
                     text = tables.session.listing(syncer.table)
                 except PodnetError:
