@@ -304,6 +304,10 @@ def server_steps(trace: Path, sent: list[float]) -> dict[str, Any]:
         row["sent"] = t
     for label, a, b in STEPS:
         out[f"trace {label} (ms)"] = _stats([r[b] - r[a] for r in rows], 1000, 2)
+    for sealed, name in ((1.0, "sealed crun"), (0.0, "crun from its file")):
+        some = [r for r in rows if r.get("sealed") == sealed]
+        for label, a, b in STEPS[-3:] if some else ():
+            out[f"trace {name}: {label} (ms)"] = _stats([r[b] - r[a] for r in some], 1000, 2)
     return out
 
 
@@ -405,8 +409,11 @@ def one_round(args: argparse.Namespace, tree: Path | None) -> dict[str, Any]:
             trace = Path(tmp) / "trace.jsonl" if args.trace else None
             if trace is not None:
                 os.environ["PODNET_STREAMS_TRACE"] = str(trace)
+                if args.alternate:
+                    os.environ["PODNET_STREAMS_TRACE_ALTERNATE"] = "1"
             up = Up(Path(tmp), nodes=1)
             os.environ.pop("PODNET_STREAMS_TRACE", None)
+            os.environ.pop("PODNET_STREAMS_TRACE_ALTERNATE", None)
             try:
                 up.wait_readyz(60)
                 up.line("API ready", 30)
@@ -466,6 +473,11 @@ def main() -> None:
     ap.add_argument("--skip-exec", action="store_true")
     ap.add_argument("--skip-forward", action="store_true")
     ap.add_argument("--trace", action="store_true", help="server-side exec steps")
+    ap.add_argument(
+        "--alternate",
+        action="store_true",
+        help="with --trace: every other exec without the sealed crun",
+    )
     args = ap.parse_args()
     trees: list[Path | None] = [t.resolve() for t in args.tree] or [None]
     rounds = []

@@ -6,7 +6,9 @@ file; otherwise it does nothing. It wraps a few functions of the exec path and a
 one JSON line per exec with ``time.perf_counter()`` readings (CLOCK_MONOTONIC, the same
 clock the bench client reads): the request's bytes handed to aiohttp, the handler
 entered, the process started, the ``101`` sent, the exit seen (pidfd), the Status
-frame written. Nothing here runs in a normal ``up``.
+frame written. With ``PODNET_STREAMS_TRACE_ALTERNATE`` every other exec runs crun from
+its file instead of the sealed copy (``"sealed": 0`` in its line). Nothing here runs in
+a normal ``up``.
 """
 
 from __future__ import annotations
@@ -93,6 +95,21 @@ def _install(path: str) -> None:
 
     stamp(Runtime, "exec_command", "command in", "command out")
     stamp(Sandbox, "spawn", "spawn in", "spawn out")
+
+    if os.environ.get("PODNET_STREAMS_TRACE_ALTERNATE"):
+        # before/after of the sealed crun copy in one process, execs interleaved: every
+        # other exec runs crun from its file, as before that change
+        from podnet.dataplane import execs
+
+        sealed_program = execs.sealed_program
+        calls = [0]
+
+        def alternate(path: str) -> int | None:
+            calls[0] += 1
+            current["sealed"] = float(calls[0] % 2)
+            return sealed_program(path) if calls[0] % 2 else None
+
+        execs.sealed_program = alternate
 
     reap = kubelet_streams.PodProcess._reap
 
