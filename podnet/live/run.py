@@ -9,12 +9,13 @@ a run through its abstract socket (:mod:`podnet.live.exec`).
 
 Pods split into servers (they serve a port: containerPorts, Service targetPorts, or a
 port their image is known to listen on) and clients, as the pure engine predicts
-(:mod:`podnet.live.core.plan`). Every object is created at once, so servers and
-clients are scheduled, get their sandboxes and IPs, and are synced in one round; the
-clients' containers are held back (RunCluster's ``hold``, which never blocks the
-kubelet) until every server listens on its TCP ports and the endpoints recorded so far
-are applied (:mod:`podnet.live.sync`; bounded waits), so the seed's ``wget`` does not
-race nginx, and the opening tables are printed; the run then starts them itself.
+(:mod:`podnet.live.core.plan`). Every object is created at once, before the
+controllers start, so servers and clients are scheduled, get their sandboxes and IPs,
+and are synced in one round; the clients' containers are held back (RunCluster's
+``hold``, which never blocks the kubelet) until every server listens on its TCP ports
+and the endpoints recorded so far are applied (:mod:`podnet.live.sync`; bounded waits),
+so the seed's ``wget`` does not race nginx, and the opening tables are printed; the run
+then starts them itself.
 The run ends when every client container has exited once (the first run is the
 result, whatever the restartPolicy) or at ``--timeout``.
 
@@ -227,11 +228,12 @@ class _Run:
         self.output.folding = Folding(self.logs, self.roles, self.groups, self.follow)
         cluster.on_placed = self._placed
         cluster.hold = self._hold
-        self.core.start(on_status=self.completion.observe)
-        # Everything at once: one round of scheduling, sandboxes and sync (the clients'
-        # containers are held); podnet exec's endpoint is set up meanwhile.
+        # Everything at once, before the controllers start: their first lists hold
+        # every object, so the pods are scheduled, get their sandboxes and IPs and are
+        # synced in one round (the clients' containers are held).
         self.core.create(i for i in found if i.res is not objects.NAMESPACES)
-        try:
+        self.core.start(on_status=self.completion.observe)
+        try:  # podnet exec's endpoint, while the kubelet works
             self.announcer = Announcer(cluster.describe)  # for podnet exec
             from podnet.live.exec import ExecEndpoint  # aiohttp: only once the cluster runs
 

@@ -14,6 +14,7 @@ held client).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -68,6 +69,9 @@ class Core:
         bootstrap(self.registry)
         self.controllers: ControllerManager | None = None
         self.kubelet: Kubelet | None = None
+        self._stop_lock = threading.Lock()
+        self._stopper_lock = threading.Lock()
+        self._stopper: threading.Thread | None = None
 
     def check(self, items: Iterable[objects.Item], namespaces: Iterable[Namespace]) -> None:
         objects.check(self.registry, items, namespaces)
@@ -93,12 +97,35 @@ class Core:
         for item in items:
             objects.create(self.registry, item)
 
+    def stop_control(self) -> None:
+        """Stop the controllers and the kubelet (once): the pods keep running and the
+        data plane keeps following their readiness (both are the cluster's), but
+        nothing in the store acts on them any more."""
+        with self._stop_lock:
+            if self.controllers is not None:
+                self.controllers.stop()
+                self.controllers = None
+            if self.kubelet is not None:
+                self.kubelet.stop()
+                self.kubelet = None
+
+    def stop_control_soon(self) -> None:
+        """:meth:`stop_control` on a thread of its own (the kubelet's stop waits for
+        its threads' polls, and may be asked for from one of them); :meth:`close`
+        waits for it."""
+        with self._stopper_lock:  # not _stop_lock: a kubelet thread may ask during a stop
+            if self._stopper is not None:
+                return
+            self._stopper = threading.Thread(target=self.stop_control, name="core-stop")
+            self._stopper.start()
+
     def close(self) -> None:
         """Controllers and kubelet first (nothing may act on what is torn down), the
         store, then the cluster: every pod, namespace and table, its scratch dir."""
-        if self.controllers is not None:
-            self.controllers.stop()
-        if self.kubelet is not None:
-            self.kubelet.stop()
+        with self._stopper_lock:
+            stopper = self._stopper
+        if stopper is not None:
+            stopper.join()
+        self.stop_control()
         self.store.close()
         self.cluster.close()

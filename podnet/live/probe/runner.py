@@ -9,7 +9,9 @@ Order of work (each step is one module; this one only sequences them):
    static DNS pod and the pods serving no port are held back: :class:`_Starts`);
    the Service proxy and NetworkPolicy tables follow the store;
 2. once every pod the manifests schedule is placed, the probes are planned over the
-   live cluster (its pod names, IPs and ClusterIPs) and the pods they need started;
+   live cluster (its pod names, IPs and ClusterIPs) and the pods they need started
+   (once they have, the controllers and the kubelet stop, during the probes: the pods
+   keep running and the data plane follows their readiness without them);
    per destination, wait until its served ports are bound and, with ``--via
    service``, every backend the plan uses is a Ready endpoint whose nft elements are
    applied (:mod:`podnet.live.probe.gate`; the live cluster publishes endpoints only
@@ -108,26 +110,35 @@ class _Starts:
     """RunCluster's ``hold`` for the probe: servers start as the kubelet starts them;
     the static pods (the cluster DNS, which no probe reaches: each container is an
     interpreter start) and the pods serving no port wait until the plan is known
-    (:meth:`release`), and only those the plan needs start then."""
+    (:meth:`release`), and only those the plan needs start then. Once every pod the
+    plan needs has started, ``on_started`` is called (once)."""
 
-    def __init__(self, cluster: RunCluster, static: set[str]) -> None:
-        self.cluster, self.static = cluster, static
+    def __init__(
+        self, cluster: RunCluster, static: set[str], on_started: Callable[[], None]
+    ) -> None:
+        self.cluster, self.static, self.on_started = cluster, static, on_started
         self._lock = threading.Lock()
         self._held: dict[str, tuple[Pod, Path | None]] = {}
+        self._started: set[str] = set()
         self._wanted: set[str] | None = None  # None: the plan is not known yet
+        self._told = False
 
     def hold(self, pods: Sequence[Pod], log_dirs: Mapping[str, Path] | None) -> list[Pod]:
         services = self.cluster.desired().services
         with self._lock:
             if self._wanted is not None:
-                return [p for p in pods if p.key in self._wanted]
-            now = []
-            for pod in pods:
-                if pod.key not in self.static and served_ports(pod, services):
-                    now.append(pod)
-                else:
-                    self._held[pod.key] = (pod, None if log_dirs is None else log_dirs.get(pod.key))
-            return now
+                now = [p for p in pods if p.key in self._wanted]
+            else:
+                now = []
+                for pod in pods:
+                    if pod.key not in self.static and served_ports(pod, services):
+                        now.append(pod)
+                    else:
+                        log_dir = None if log_dirs is None else log_dirs.get(pod.key)
+                        self._held[pod.key] = (pod, log_dir)
+            self._started.update(p.key for p in now)
+        self._tell()
+        return now
 
     def release(self, wanted: set[str]) -> None:
         """Start the held pods of ``wanted``; from now on only those start."""
@@ -135,9 +146,18 @@ class _Starts:
             self._wanted = wanted
             held = [v for k, v in self._held.items() if k in wanted]
             self._held.clear()
+            self._started.update(p.key for p, _ in held)
         if held:
             logs = {p.key: d for p, d in held if d is not None}
             self.cluster.start_pods([p for p, _ in held], logs)
+        self._tell()
+
+    def _tell(self) -> None:
+        with self._lock:
+            if self._told or self._wanted is None or not self._wanted <= self._started:
+                return
+            self._told = True
+        self.on_started()
 
 
 def _probe(
@@ -157,10 +177,15 @@ def _probe(
     cluster = core.cluster
     assert isinstance(cluster, RunCluster)
     static = {p.key for p in build_cluster(Manifests(), cluster.node_count).pods}
-    starts = _Starts(cluster, static)
+    # Once every pod the plan needs has started, nothing in the store matters to the
+    # probe (the pods keep running; the data plane follows their readiness itself):
+    # the controllers and the kubelet stop meanwhile, not after the probes.
+    starts = _Starts(cluster, static, core.stop_control_soon)
     cluster.hold = starts.hold
-    core.start()
+    # before the controllers start: their first lists hold every object, so the pods
+    # are scheduled and placed in one round
     core.create(i for i in found if i.res is not objects.NAMESPACES)
+    core.start()
     expected = sum(1 for p in predicted.pods if p.ip is not None and p.key not in static)
     live = _placed(core, found, static, expected, time.monotonic() + ready_wait, say)
     pods_live = _with_owners(core, live.pods)
