@@ -159,6 +159,7 @@ def run(
             output.muted = True
             progress_bar.close()
             with _signals_ignored():
+                core.stop_control_soon()  # its stop waits on the kubelet's polls: meanwhile
                 if session.announcer is not None:
                     session.announcer.close()
                 if session.exec_endpoint is not None:
