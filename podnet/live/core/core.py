@@ -26,6 +26,7 @@ from podnet.live.cluster import SYNC_WAIT, LiveCluster
 from podnet.live.core import objects
 from podnet.live.core.bootstrap import bootstrap
 from podnet.live.kubelet import Kubelet
+from podnet.model.cluster import ClusterState
 from podnet.model.objects import Namespace, Pod
 
 PodsHook = Callable[[Sequence[Pod]], None]
@@ -41,6 +42,20 @@ class RunCluster(LiveCluster):
 
     on_placed: PodsHook | None = None
     hold: HoldHook | None = None
+    # Pods (key, node, IP) to get these IPs when the kubelet places them on that node
+    # (``podnet probe``: the addresses the engine predicted, which ipBlocks may name)
+    reserved: Sequence[Pod] = ()
+
+    def start(self) -> ClusterState:
+        state = super().start()
+        allocator = self._allocator
+        assert allocator is not None
+        used = allocator.in_use()
+        for pod in self.reserved:
+            # one already taken (by the static DNS pod) is left to the allocator
+            if pod.ip is not None and pod.node is not None and pod.ip not in used:
+                allocator.reserve(pod.key, pod.node, pod.ip)
+        return state
 
     def add_pods(self, pods: Sequence[Pod], *, wait: float = SYNC_WAIT) -> list[Pod]:
         placed = super().add_pods(pods, wait=wait)

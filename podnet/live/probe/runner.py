@@ -88,8 +88,9 @@ def probe_cluster(
     say = progress or (lambda _m: None)
     t0 = time.monotonic()
     predicted = build_cluster(manifests, nodes)  # how many pods get a node, and images
-    found = objects.items(documents)
+    found, bare = _pinned(objects.items(documents), predicted)
     cluster = RunCluster(Manifests(), nodes=nodes, deny=deny)
+    cluster.reserved = bare
     core = Core(cluster)
     try:
         try:
@@ -104,6 +105,29 @@ def probe_cluster(
             raise NotSupportedError(f"podnet probe: {e}") from e
     finally:
         core.close()
+
+
+def _pinned(
+    found: list[objects.Item], predicted: ClusterState
+) -> tuple[list[objects.Item], list[Pod]]:
+    """The documents with each bare pod bound to the node the engine placed it on (a
+    pod created with ``spec.nodeName`` skips the scheduler, as on any cluster), and
+    those pods as placed, so that each gets the IP the engine gave it
+    (:attr:`RunCluster.reserved`): policies of the documents may name pod addresses
+    in ipBlocks (the conformance cases' ``cidr_of``), written for those IPs. Workload
+    pods are the controllers' (their names cannot be predicted)."""
+    placed = {p.key: p for p in predicted.pods if p.owner is None and p.node and p.ip}
+    out, bare = [], []
+    for item in found:
+        pod = placed.get(f"{item.namespace}/{item.name}") if item.res is objects.PODS else None
+        spec = item.obj.get("spec")
+        if pod is None or not isinstance(spec, dict) or spec.get("nodeName"):
+            out.append(item)
+            continue
+        obj = {**item.obj, "spec": {**spec, "nodeName": pod.node}}
+        out.append(dataclasses.replace(item, obj=obj))
+        bare.append(pod)
+    return out, bare
 
 
 class _Starts:

@@ -12,8 +12,9 @@ import yaml
 
 from podnet.control.cluster import build_cluster
 from podnet.errors import Location
+from podnet.live.core import objects
 from podnet.live.core.core import RunCluster
-from podnet.live.probe.runner import _Starts, user_pods
+from podnet.live.probe.runner import _pinned, _Starts, user_pods
 from podnet.manifests import from_documents
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Container, ContainerPort, Manifests, Pod
@@ -111,3 +112,25 @@ def test_told_only_once_the_last_needed_pod_comes_through() -> None:
     assert not told
     assert _keys(starts.hold([_pod("x/late")], None)) == ["x/late"]
     assert told == [1]
+
+
+def test_bare_pods_are_bound_where_the_engine_placed_them() -> None:
+    """Bare pods get the engine's node (spec.nodeName) and, through RunCluster.reserved,
+    its IP; a Deployment's pods and a pod that names its node are left alone."""
+    docs = [(d, Location("t", 1)) for d in yaml.safe_load_all(DOCS)]
+    pinned_doc = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "fixed"},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "busybox"}]},
+    }
+    docs.append((pinned_doc, Location("t", 2)))
+    predicted = build_cluster(from_documents(docs), 3)
+    found, bare = _pinned(objects.items(docs), predicted)
+    client = next(p for p in predicted.pods if p.key == "default/client")
+    assert [p.key for p in bare] == ["default/client"]
+    assert bare[0].ip == client.ip and client.ip is not None
+    specs = {i.ref: i.obj["spec"] for i in found}
+    assert specs["Pod/default/client"]["nodeName"] == client.node
+    assert specs["Pod/default/fixed"]["nodeName"] == "node-1"
+    assert "nodeName" not in specs["Deployment/default/web"]["template"]["spec"]
