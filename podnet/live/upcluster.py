@@ -188,11 +188,13 @@ class UpCluster:
         self.registry = Registry(self.store)
         bootstrap(self.registry)
         self.cluster.start()
-        self.controllers = ControllerManager(self.registry, nodes=opts.nodes)
+        tls = certs.ensure(data_dir)
+        self.controllers = ControllerManager(
+            self.registry, nodes=opts.nodes, ca_pem=tls.ca_cert.read_text()
+        )
         self.controllers.start()
         self.kubelet = Kubelet(self.registry, self.cluster)
         self.kubelet.start()
-        tls = certs.ensure(data_dir)
         token = auth.ensure_token(data_dir)
         inside = self._listen_inside()
         self.server = ServerThread(

@@ -29,8 +29,9 @@ from podnet.apiserver.certs import ServerTLS
 from podnet.apiserver.http import negotiate, routes, watch
 from podnet.apiserver.http.handlers import Handlers
 from podnet.apiserver.http.podstreams import PodStreams
-from podnet.apiserver.http.respond import log_internal, respond
+from podnet.apiserver.http.respond import log_internal, respond, warning_headers
 from podnet.apiserver.registry import Registry
+from podnet.apiserver.resources import deprecation_warning
 
 VERSION = {
     "major": "1",
@@ -44,6 +45,8 @@ VERSION = {
     "platform": "linux/"
     + {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine()),
 }
+SERVER_VERSION = (int(VERSION["major"]), int(VERSION["minor"]))
+DEPRECATION = web.RequestKey("deprecation", str)
 # The checks /livez and /readyz report (``?verbose``), as kube-apiserver names its own.
 HEALTH_CHECKS = ("ping", "log", "etcd")
 REGISTRY_THREADS = 4
@@ -119,6 +122,7 @@ class ApiServer:
             middlewares=[self._errors, self._authenticate], client_max_size=16 * 1024 * 1024
         )
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        app.on_response_prepare.append(_deprecation_header)
         return app
 
     async def start(self) -> int:
@@ -190,6 +194,9 @@ class ApiServer:
         if not info.is_resource:
             return await self._non_resource(request)
         target = routes.resolve(info)
+        warning = deprecation_warning(target.res, SERVER_VERSION)
+        if warning is not None:  # every verb, errors too (installer.go: AddWarningsHandler)
+            request[DEPRECATION] = warning
         return await self.handlers.handle(request, target)
 
     async def _non_resource(self, request: web.Request) -> web.StreamResponse:
@@ -347,3 +354,13 @@ class ServerThread:
         if thread.is_alive():
             print("podnet apiserver: the server thread did not stop in time", file=sys.stderr)
         self._thread = None
+
+
+async def _deprecation_header(request: web.Request, response: web.StreamResponse) -> None:
+    """The deprecated resource's warning first, before the handler's own ones."""
+    warning = request.get(DEPRECATION)
+    if warning is None:
+        return
+    headers = warning_headers([warning]) or {}
+    old = response.headers.get("Warning")
+    response.headers["Warning"] = headers["Warning"] + (f", {old}" if old else "")
