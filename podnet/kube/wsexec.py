@@ -294,8 +294,10 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         try:
             view = view[os.write(fd, view) :]
-        except BlockingIOError:
-            select.select([], [fd], [])
+        except BlockingIOError:  # poll, not select: fd numbers may pass FD_SETSIZE
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            poller.poll()
         except OSError:  # the reader went away (a closed pipe): drop the rest
             return
 

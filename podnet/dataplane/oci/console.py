@@ -53,9 +53,12 @@ class ConsoleSocket:
         """The master fd crun sends (non-blocking, close-on-exec; the caller owns it).
         Fails if ``proc`` (the ``crun run``) ends first or nothing comes in time."""
         deadline = time.monotonic() + timeout
+        # poll, not select: past ~1,000 containers the socket's fd number passes
+        # FD_SETSIZE (1024) and select.select raises ValueError.
+        poller = select.poll()
+        poller.register(self._sock, select.POLLIN)
         while True:
-            ready, _, _ = select.select([self._sock], [], [], POLL)
-            if ready:
+            if poller.poll(POLL * 1000):
                 break
             if proc.poll() is not None:
                 raise PodRuntimeError("the OCI runtime ended before it sent the terminal")
