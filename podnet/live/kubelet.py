@@ -92,6 +92,7 @@ CHUNK = 100
 GATHER = 0.05  # seconds the sync loop lets a burst of events gather
 SYNC_RETRY = 1.0  # seconds a chunk waits before waiting again after a failed sync
 SERVER_WAIT = 1.0  # seconds clients of a batch wait at most for its servers to listen
+TERMINAL_PHASES = ("Succeeded", "Failed")  # never started again (_admit)
 DEFAULT_GRACE = 30  # spec.terminationGracePeriodSeconds default (core/v1 defaults.go)
 # A pod whose image could not be had is admitted again: RESYNC_AFTER_PULL seconds after
 # a failed pull (kubelet's PLEG relists every second and re-syncs the pod once its
@@ -304,7 +305,14 @@ class Kubelet:
         """A new pod for one of our nodes: converted and checked (kubelet's admission).
 
         ``prior``: the record of an earlier admission of this pod that waited for its
-        images (a pull done, or a retry due); its start time and conditions are kept."""
+        images (a pull done, or a retry due); its start time and conditions are kept.
+
+        A pod already Succeeded or Failed (listed again after a restart of ``podnet
+        up`` on the same data dir) is not run again: its stored status stays, as
+        kubelet's pod workers record a first-seen terminal pod as terminated instead of
+        starting it (pkg/kubelet/pod_workers.go ``UpdatePod``, issues.k8s.io/105523)."""
+        if (obj.get("status") or {}).get("phase") in TERMINAL_PHASES:
+            return None
         node = self.nodes[obj["spec"]["nodeName"]]
         meta = obj.get("metadata") or {}
         log_dir = self.log_root / f"{meta.get('namespace')}_{meta.get('name')}_{meta.get('uid')}"
@@ -410,9 +418,10 @@ class Kubelet:
                 self._image_failed(rec, name, e)
                 return
             took = f"{time.monotonic() - began:.3f}s"
-            self.status.event(rec.obj, "Normal", "Pulling", f'Pulling image "{ref}"')
+            path = rec.field_path(name)
+            self.status.event(rec.obj, "Normal", "Pulling", f'Pulling image "{ref}"', path)
             done = f'Successfully pulled image "{ref}" in {took} ({took} including waiting)'
-            self.status.event(rec.obj, "Normal", "Pulled", done)
+            self.status.event(rec.obj, "Normal", "Pulled", done, path)
             pulled.add(ref)
         rec.pulled = frozenset(pulled)
         self._readmit(rec)
@@ -428,7 +437,7 @@ class Kubelet:
         with self._lock:
             rec.error, rec.image_container = ("Warning", reason, str(e)), container
         for event in image_events(image, reason, str(e)):
-            self.status.event(rec.obj, *event)
+            self.status.event(rec.obj, *event, rec.field_path(container))
         if reason != "InvalidImageName":
             # right after a failed pull, soon (as kubelet's PLEG re-syncs the pod when
             # its sandbox starts: the image manager then answers ImagePullBackOff);
@@ -595,7 +604,7 @@ class Kubelet:
                 return
             events = ephemeral.start(runtime, rec, container, policy, self._start_lock)
             for e in events:
-                self.status.event(rec.obj, *e)
+                self.status.event(rec.obj, *e, rec.field_path(container.name))
             self.status.dirty(rec.pod.key)
 
     def _fake_placed(self, pod: Pod) -> Pod:
@@ -663,7 +672,8 @@ class Kubelet:
             self._pool.submit(self._shorten, rec, grace)
             return
         for c in rec.pod.containers:
-            self.status.event(rec.obj, "Normal", "Killing", f"Stopping container {c.name}")
+            message = f"Stopping container {c.name}"
+            self.status.event(rec.obj, "Normal", "Killing", message, rec.field_path(c.name))
         self.status.dirty(rec.pod.key)
         self._pool.submit(self._terminate, rec)
 
