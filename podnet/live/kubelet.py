@@ -90,6 +90,7 @@ WATCHED = [
 # creation of the next chunk's sandboxes; each batch costs one ``ip -batch`` per node.
 CHUNK = 100
 GATHER = 0.05  # seconds the sync loop lets a burst of events gather
+STOP = "STOP"  # the event type Kubelet.stop queues to wake the sync loop (never handled)
 SYNC_RETRY = 1.0  # seconds a chunk waits before waiting again after a failed sync
 SERVER_WAIT = 1.0  # seconds clients of a batch wait at most for its servers to listen
 TERMINAL_PHASES = ("Succeeded", "Failed")  # never started again (_admit)
@@ -118,9 +119,11 @@ def _key(obj: Obj) -> str:
 
 
 class Kubelet:
-    def __init__(self, registry: Registry, cluster: LiveCluster) -> None:
+    def __init__(self, registry: Registry, cluster: LiveCluster, *, gather: float = GATHER) -> None:
+        """``gather``: seconds the sync loop lets a burst of events gather (0 where
+        every object is written before the kubelet starts: ``podnet probe``)."""
         assert PODS is not None
-        self.registry, self.cluster = registry, cluster
+        self.registry, self.cluster, self._gather = registry, cluster, gather
         state = cluster.desired()
         self.nodes = {n.name: n for n in state.nodes}
         self.log_root = cluster.state_dir / "logs"
@@ -178,10 +181,14 @@ class Kubelet:
 
     def stop(self) -> None:
         """Stop watching and writing; the pods keep running (the cluster owns them)."""
+        assert PODS is not None
         self._running = False
         self.cluster.on_status = None
         for w in self._watches:
             w.close()
+        # wake the sync and start threads now rather than at their next poll
+        self._queue.put((PODS, STOP, {}))
+        self._starts.put(([], [], -1))
         self.status.stop()
         for t in self._threads:
             t.join(timeout=5)
@@ -207,9 +214,12 @@ class Kubelet:
                 batch = [self._queue.get(timeout=0.2)]
             except queue.Empty:
                 continue
+            if not self._running:  # woken by stop()
+                return
             # Objects written together (one `kubectl apply`: a few ms apart) make one
             # batch, so its servers can start before its clients (_containers).
-            time.sleep(GATHER)
+            if self._gather:
+                time.sleep(self._gather)
             while True:  # everything queued meanwhile: one data-plane change per batch
                 try:
                     batch.append(self._queue.get_nowait())
@@ -502,6 +512,8 @@ class Kubelet:
                 item = self._starts.get(timeout=0.2)
             except queue.Empty:
                 continue
+            if not self._running:  # woken by stop()
+                return
             try:
                 self._after_sync(*item)
             except Exception as e:  # keep serving: one chunk must not stop the node

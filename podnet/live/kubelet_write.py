@@ -255,7 +255,8 @@ class StatusManager:
     def _loop(self) -> None:
         while self._running:
             self._wake.wait(0.5)
-            time.sleep(STATUS_BATCH)  # let a burst of changes gather
+            if self._running:  # stopping: write what is left at once
+                time.sleep(STATUS_BATCH)  # let a burst of changes gather
             self._wake.clear()
             with self._lock:
                 keys, self._dirty = self._dirty, set()

@@ -25,7 +25,7 @@ from podnet.dataplane.runtime.state import PodStatus
 from podnet.live.cluster import SYNC_WAIT, LiveCluster
 from podnet.live.core import objects
 from podnet.live.core.bootstrap import bootstrap
-from podnet.live.kubelet import Kubelet
+from podnet.live.kubelet import GATHER, Kubelet
 from podnet.model.cluster import ClusterState
 from podnet.model.objects import Namespace, Pod
 
@@ -77,8 +77,10 @@ class Core:
     """The store (in memory: nothing outlives the run), Registry, controllers and kubelet
     of one cluster. :meth:`check` needs no kernel; :meth:`start` brings the cluster up."""
 
-    def __init__(self, cluster: LiveCluster) -> None:
-        self.cluster = cluster
+    def __init__(self, cluster: LiveCluster, *, gather: float = GATHER) -> None:
+        """``gather``: the kubelet's (:class:`Kubelet`): 0 where every document is
+        created before it starts (``podnet probe``), so nothing is left to gather."""
+        self.cluster, self._gather = cluster, gather
         self.store = MemoryStore()
         self.registry = Registry(self.store)
         bootstrap(self.registry)
@@ -97,7 +99,7 @@ class Core:
         self.cluster.start()
         self.controllers = ControllerManager(self.registry, nodes=self.cluster.node_count)
         self.controllers.start()
-        self.kubelet = Kubelet(self.registry, self.cluster)
+        self.kubelet = Kubelet(self.registry, self.cluster, gather=self._gather)
         self.kubelet.start()
         observe = self.cluster.on_status  # the kubelet's status manager
         if on_status is not None and observe is not None:

@@ -91,7 +91,7 @@ def probe_cluster(
     found, bare = _pinned(objects.items(documents), predicted)
     cluster = RunCluster(Manifests(), nodes=nodes, deny=deny)
     cluster.reserved = bare
-    core = Core(cluster)
+    core = Core(cluster, gather=0)  # every document exists before the kubelet starts
     try:
         try:
             # before anything exists on the host: the documents as the API takes them,
