@@ -18,6 +18,7 @@ takes its PID namespace with it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import json
 import os
@@ -25,6 +26,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,10 @@ from podnet.errors import ImageError
 # crun's own environment: it needs nothing of podnet's (the container's is in config.json)
 CRUN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 _ids = itertools.count(1)
+# seconds an exec's process FIFO waits for its crun at most (hand_over), and the
+# longest pause between its polls
+HANDOVER_TIMEOUT = 60.0
+HANDOVER_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -250,9 +256,8 @@ class OciLauncher:
             cwd=cwd or "/",
             terminal=console is not None,  # never the container's own console
         )
-        proc = process_only(cfg)
         path = started.bundle / f"exec-{next(_ids)}.json"
-        path.write_text(json.dumps(proc))
+        hand_over(path, json.dumps(process_only(cfg)).encode())
         return self.binary.exec_argv(path, started.container_id, console)
 
     @staticmethod
@@ -261,6 +266,45 @@ class OciLauncher:
         if started.console is not None:
             started.console.close()
         shutil.rmtree(started.bundle, ignore_errors=True)
+
+
+def hand_over(path: Path, data: bytes, timeout: float = HANDOVER_TIMEOUT) -> None:
+    """Give ``data`` to the one process that opens ``path`` (``crun exec --process``)
+    through a FIFO made there, removed as soon as that process has opened it: an exec
+    leaves no file in the bundle (exec probes run one every period, for the
+    container's whole life). A thread waits for the reader; without one within
+    ``timeout`` (the exec never ran) or once the bundle is gone, the FIFO goes too.
+    crun and runc both read the process file to its end (crun's read_all_file,
+    runc's json decoder), so a pipe serves as a file does."""
+    os.mkfifo(path, 0o600)
+    threading.Thread(
+        target=_write_fifo, args=(path, data, timeout), name="oci-exec-process", daemon=True
+    ).start()
+
+
+def _write_fifo(path: Path, data: bytes, timeout: float) -> None:
+    end, pause = time.monotonic() + timeout, 0.001
+    fd = -1
+    try:
+        while fd < 0:
+            try:  # ENXIO until a reader has it open; polled: a blocked open() has no timeout
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError as e:
+                if e.errno != errno.ENXIO or time.monotonic() > end:
+                    return  # the bundle went (ENOENT), or no exec came
+                time.sleep(pause)
+                pause = min(pause * 2, HANDOVER_POLL)
+        path.unlink(missing_ok=True)  # the reader holds it open: the name can go
+        os.set_blocking(fd, True)
+        view = memoryview(data)
+        with contextlib.suppress(BrokenPipeError):  # the reader died: nothing to give
+            while view:
+                view = view[os.write(fd, view) :]
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 def single_id_userns() -> bool:
