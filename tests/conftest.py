@@ -8,6 +8,7 @@ the same tests. Helpers live in tests/support/.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,14 @@ from support.sandbox import Driver, driver_argv, driver_env, require_kernel
 pytest_plugins = ["support.recorded_api"]
 
 TIERS = ("unit", "fake", "kernel", "e2e")
+
+# A suite started in the background by a shell without job control (`cmd &` in a
+# script) inherits SIGINT ignored, and so would every podnet the tests start: an ignored
+# signal stays ignored across exec (POSIX), so the Ctrl-C tests would see podnet ignore
+# SIGINT as a background job should. A handled signal is reset to the default on exec:
+# handling it here gives the children the disposition a terminal's user gives them.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
