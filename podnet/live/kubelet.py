@@ -776,12 +776,19 @@ class Kubelet:
         since_seconds: int | None = None,
         timestamps: bool = False,
         previous: bool = False,
+        since_time: float | None = None,
+        limit_bytes: int | None = None,
     ) -> bytes:
         """A container's log as ``kubectl logs`` shows it (raises :class:`ApiError`)."""
         _, d = self._log_dir(namespace, name, container)
         path = kubelet_logs.pick(d, name, previous)
         return kubelet_logs.read(
-            path, tail=tail, since_seconds=since_seconds, timestamps=timestamps
+            path,
+            tail=tail,
+            since_seconds=since_seconds,
+            timestamps=timestamps,
+            since_time=since_time,
+            limit_bytes=limit_bytes,
         )
 
     def follow_logs(
@@ -795,6 +802,8 @@ class Kubelet:
         timestamps: bool = False,
         cancelled: Callable[[], bool] | None = None,
         started: Callable[[], None] | None = None,
+        since_time: float | None = None,
+        limit_bytes: int | None = None,
     ) -> Iterator[bytes]:
         """``kubectl logs -f``: chunks of lines until the run ends, the pod goes or
         ``cancelled()`` (the reader went away). Blocking (polls the file): iterate it
@@ -818,6 +827,8 @@ class Kubelet:
             since_seconds=since_seconds,
             timestamps=timestamps,
             started=started,
+            since_time=since_time,
+            limit_bytes=limit_bytes,
         )
 
     def _container_running(self, key: str, container: str) -> bool:

@@ -4,9 +4,11 @@ The runtime writes one file per run of a container, ``<dir>/<restartCount>.log``
 line ``<RFC3339Nano> stdout F <text>``
 (:class:`~podnet.dataplane.runtime.logs.LogBuffer`). As kubelet's ``ReadLogs``
 (pkg/kubelet/kuberuntime/logs/logs.go): ``previous`` reads the run before the current
-one, ``since_seconds`` drops older lines, ``tail`` keeps the last N, ``timestamps``
-prefixes each line with its time; ``follow`` keeps reading the current run's file as
-it grows until ``stopped()`` says the run is over.
+one, ``since_seconds`` or ``since_time`` (an epoch time; the API server allows one of
+the two) drops older lines, ``tail`` keeps the last N, ``timestamps`` prefixes each line
+with its time, ``limit_bytes`` caps the bytes written (the rendered output, timestamps
+included, also while following: kubelet's ``logWriter.remain``); ``follow`` keeps
+reading the current run's file as it grows until ``stopped()`` says the run is over.
 """
 
 from __future__ import annotations
@@ -79,15 +81,36 @@ def render(line: bytes, timestamps: bool) -> bytes:
     return stamp + b" " + text if timestamps else text
 
 
-def read(path: Path, *, tail: int | None, since_seconds: int | None, timestamps: bool) -> bytes:
-    return _select(path.read_bytes(), tail, since_seconds, timestamps)
+def read(
+    path: Path,
+    *,
+    tail: int | None,
+    since_seconds: int | None,
+    timestamps: bool,
+    since_time: float | None = None,
+    limit_bytes: int | None = None,
+) -> bytes:
+    cut = since(since_seconds, since_time)
+    return _select(path.read_bytes(), tail, cut, timestamps)[:limit_bytes]
 
 
-def _select(data: bytes, tail: int | None, since_seconds: int | None, timestamps: bool) -> bytes:
-    lines = data.splitlines(keepends=True)
-    if since_seconds is not None:
-        cut = time.time() - since_seconds
-        lines = [ln for ln in lines if _parse_time(ln.split(b" ", 1)[0]) >= cut]
+def since(since_seconds: int | None, since_time: float | None) -> float | None:
+    """The epoch time older lines are dropped before (kubelet's ``opts.since``:
+    ``sinceSeconds`` counts back from now, ``sinceTime`` is taken as is)."""
+    if since_time is not None:
+        return since_time
+    return None if since_seconds is None else time.time() - since_seconds
+
+
+def _keep(lines: list[bytes], cut: float | None) -> list[bytes]:
+    """Lines not older than ``cut`` (logs.go skips ``msg.timestamp.Before(since)``)."""
+    if cut is None:
+        return lines
+    return [ln for ln in lines if _parse_time(ln.split(b" ", 1)[0]) >= cut]
+
+
+def _select(data: bytes, tail: int | None, cut: float | None, timestamps: bool) -> bytes:
+    lines = _keep(data.splitlines(keepends=True), cut)
     if tail is not None:
         lines = lines[-tail:] if tail > 0 else []
     return b"".join(render(ln, timestamps) for ln in lines)
@@ -101,28 +124,39 @@ def follow(
     since_seconds: int | None,
     timestamps: bool,
     started: Callable[[], None] | None = None,
+    since_time: float | None = None,
+    limit_bytes: int | None = None,
 ) -> Iterator[bytes]:
     """What :func:`read` gives, then each new complete line as it is written, until
-    ``stopped()`` (checked every :data:`POLL` seconds) and the file is read to its end.
+    ``stopped()`` (checked every :data:`POLL` seconds) and the file is read to its end,
+    or ``limit_bytes`` were given (kubelet ends a follow on ``errMaximumWrite``).
     ``started()`` is called once the file was first read: what comes later is followed
     (attach -i sends stdin only then, so no reply is lost to ``tail=0``)."""
+    cut = since(since_seconds, since_time)
+    remain = limit_bytes
     with path.open("rb") as f:
         data = f.read()
         if started is not None:
             started()
         complete = data[: data.rfind(b"\n") + 1]  # a line being written waits its turn
-        first = _select(complete, tail, since_seconds, timestamps)
-        if first:
-            yield first
+        out = _select(complete, tail, cut, timestamps)
         f.seek(len(complete))
         partial = b""
         while True:
+            if out:
+                if remain is not None:
+                    out = out[:remain]
+                    remain -= len(out)
+                yield out
+                out = b""
+            if remain is not None and remain <= 0:
+                return
             chunk = f.read()
             if chunk:
                 head, sep, partial = (partial + chunk).rpartition(b"\n")
                 if sep:
-                    lines = (head + sep).splitlines(keepends=True)
-                    yield b"".join(render(ln, timestamps) for ln in lines)
+                    lines = _keep((head + sep).splitlines(keepends=True), cut)
+                    out = b"".join(render(ln, timestamps) for ln in lines)
                 continue
             if stopped():
                 return

@@ -109,6 +109,8 @@ class KubeletStreams:
         since_seconds: int | None,
         timestamps: bool,
         previous: bool,
+        since_time: float | None = None,
+        limit_bytes: int | None = None,
     ) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         if not follow:
@@ -122,6 +124,8 @@ class KubeletStreams:
                     since_seconds=since_seconds,
                     timestamps=timestamps,
                     previous=previous,
+                    since_time=since_time,
+                    limit_bytes=limit_bytes,
                 ),
             )
             yield data
@@ -133,6 +137,8 @@ class KubeletStreams:
             tail=tail_lines,
             since_seconds=since_seconds,
             timestamps=timestamps,
+            since_time=since_time,
+            limit_bytes=limit_bytes,
         )
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         stop = threading.Event()

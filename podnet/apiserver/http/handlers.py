@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -545,6 +546,15 @@ class Handlers:
             raise errors.bad_request("tailLines: Invalid value: must be greater than or equal to 0")
         if since is not None and since < 1:
             raise errors.bad_request("sinceSeconds: Invalid value: must be greater than 0")
+        limit = int_param(q, "limitBytes")
+        since_time = _since_time(q.get("sinceTime"))
+        # pkg/apis/core/validation ValidatePodLogOptions
+        if limit is not None and limit < 1:
+            raise errors.bad_request(f"limitBytes: Invalid value: {limit}: must be greater than 0")
+        if since is not None and since_time is not None:
+            raise errors.bad_request(
+                "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"
+            )
         chunks = self.pod_streams.logs(
             target.namespace or "",
             target.info.name,
@@ -554,6 +564,8 @@ class Handlers:
             since_seconds=since,
             timestamps=bool_param(q, "timestamps"),
             previous=bool_param(q, "previous"),
+            since_time=since_time,
+            limit_bytes=limit,
         )
         resp = web.StreamResponse(status=200)
         resp.content_type = "text/plain"
@@ -572,6 +584,20 @@ class Handlers:
             if aclose is not None:
                 await aclose()
         return resp
+
+
+def _since_time(text: str | None) -> float | None:
+    """``sinceTime`` as an epoch time: an RFC3339 time (metav1.Time's query format);
+    anything else is the 400 the parameter codec answers."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None or "T" not in text.upper():
+        raise errors.bad_request(f'sinceTime: parsing time "{text}" as RFC3339 failed')
+    return when.timestamp()
 
 
 async def _expired_stream(

@@ -55,7 +55,12 @@ class PodStreams(Protocol):
         since_seconds: int | None,
         timestamps: bool,
         previous: bool,
-    ) -> AsyncIterator[bytes]: ...
+        since_time: float | None = None,
+        limit_bytes: int | None = None,
+    ) -> AsyncIterator[bytes]:
+        """``since_time`` is an epoch time (at most one of it and ``since_seconds``);
+        ``limit_bytes`` caps the bytes written, also while following."""
+        ...
 
     async def exec(
         self,

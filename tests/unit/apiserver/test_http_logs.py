@@ -48,6 +48,8 @@ class Streams:
         since_seconds: int | None,
         timestamps: bool,
         previous: bool,
+        since_time: float | None = None,
+        limit_bytes: int | None = None,
     ) -> AsyncIterator[bytes]:
         self.calls.append(
             {
