@@ -122,6 +122,8 @@ class LocalStreams:
         since_seconds: int | None,
         timestamps: bool,
         previous: bool,
+        since_time: float | None = None,
+        limit_bytes: int | None = None,
     ) -> AsyncIterator[bytes]:
         self._check(name, container)
         return
