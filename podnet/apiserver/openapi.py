@@ -180,7 +180,9 @@ def _kind_names(res: Resource) -> dict[str, str]:
         base = f"{_reverse_group(res.group)}.{res.version}."
         return {res.kind: base + res.kind, res.list_kind: base + res.list_kind}
     index = _gvk_index()
-    names = {k: index[(res.group, res.version, k)] for k in (res.kind, res.list_kind)}
+    # A create-only kind (SelfSubjectAccessReview, TokenReview) has no List
+    kinds = (res.kind, res.list_kind) if "list" in res.verbs else (res.kind,)
+    names = {k: index[(res.group, res.version, k)] for k in kinds}
     for sub in res.subresources:
         group, version, kind, _ = subresource_kind(res, sub)
         name = index.get((group or res.group, version or res.version, kind))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 READ_WRITE_NO_COLLECTION = ("create", "delete", "get", "list", "patch", "update", "watch")
+CREATE = ("create",)
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,66 @@ RESOURCES: tuple[Resource, ...] = (
     _r("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True, ("netpol",)),
     _r("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
     _r("coordination.k8s.io", "v1", "Lease", "leases", True),
+    _r("batch", "v1", "CronJob", "cronjobs", True, ("cj",), ALL, sub=("status",)),
+    _r("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",), sub=("status",)),
+    _r("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False),
+    _r(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        True,
+        ("pdb",),
+        sub=("status",),
+    ),
+    _r("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",)),
+    _r("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    _r("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
+    _r("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
+    _r("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
+    # The review kinds are answered, never stored: create is their only verb
+    # (kube-apiserver's authorization and authentication REST storage).
+    _r(
+        "authorization.k8s.io",
+        "v1",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        True,
+        verbs=CREATE,
+    ),
+    _r(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        False,
+        verbs=CREATE,
+    ),
+    _r(
+        "authorization.k8s.io",
+        "v1",
+        "SelfSubjectRulesReview",
+        "selfsubjectrulesreviews",
+        False,
+        verbs=CREATE,
+    ),
+    _r(
+        "authorization.k8s.io",
+        "v1",
+        "SubjectAccessReview",
+        "subjectaccessreviews",
+        False,
+        verbs=CREATE,
+    ),
+    _r(
+        "authentication.k8s.io",
+        "v1",
+        "SelfSubjectReview",
+        "selfsubjectreviews",
+        False,
+        verbs=CREATE,
+    ),
+    _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=CREATE),
     _r(
         "policy.networking.k8s.io",
         "v1alpha1",
