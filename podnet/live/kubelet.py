@@ -70,6 +70,13 @@ from podnet.live.kubelet_write import (
 )
 from podnet.live.listening import Listeners
 from podnet.live.node import ephemeral
+from podnet.live.node.sandbox import (
+    SANDBOX_CHANGED,
+    SandboxWatch,
+    next_restarts,
+    shifted,
+    should_recreate,
+)
 from podnet.model.clusterpolicy import ClusterNetworkPolicy
 from podnet.model.objects import Namespace, NetworkPolicy, Pod, Service
 
@@ -155,6 +162,12 @@ class Kubelet:
         # (image, pull policy) found present by _admit during one _reconcile: the
         # thousand pods of a scale-up asked the image store (a file read) each
         self._present: set[tuple[str, str | None]] = set()
+        # A pod whose sandbox died (node/sandbox.py): the restart counts its containers
+        # carry over into the new sandbox, and the (pod, IP) of sandboxes torn down
+        # before their chunk's containers started (the start thread skips those).
+        self._restarts: dict[str, dict[str, int]] = {}
+        self._retired: set[tuple[str, str | None]] = set()
+        self._sandbox_watch = SandboxWatch(cluster, self._sandbox_died)
         if self._no_containers:
             self._warn(
                 f"{BENCH_NO_CONTAINERS_ENV}={bench}: benchmark mode, no container is started"
@@ -165,7 +178,7 @@ class Kubelet:
         """List and watch, start the static pods, then serve in background threads."""
         assert PODS is not None
         self._running = True
-        self.cluster.on_status = self.status.observe
+        self.cluster.on_status = self._observe
         for res in (PODS, *WATCHED):
             listed = self.registry.list(res, None)
             for obj in listed.items:
@@ -190,6 +203,7 @@ class Kubelet:
         self._queue.put((PODS, STOP, {}))
         self._starts.put(([], [], -1))
         self.status.stop()
+        self._sandbox_watch.close()
         for t in self._threads:
             t.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -552,7 +566,9 @@ class Kubelet:
     def _sandboxes(self, recs: list[PodRecord]) -> list[Pod] | None:
         try:
             # wait=0: the caller waits for the sync (pipelined, see _start)
-            return self.cluster.add_pods([r.pod for r in recs], wait=0)
+            placed = self.cluster.add_pods([r.pod for r in recs], wait=0)
+            self._sandbox_watch.add(p.key for p in placed)
+            return placed
         except PodnetError as e:
             for r in recs:
                 r.error = ("Warning", "FailedCreatePodSandBox", str(e))
@@ -565,6 +581,10 @@ class Kubelet:
         (a kill waits for a chunk's starts in progress: :meth:`_terminate`)."""
         with self._start_lock:
             pairs = [(r, p) for r, p in zip(recs, placed, strict=True) if not r.terminating]
+            if self._retired:  # sandboxes that died before their containers started
+                stale = {(p.key, p.ip) for _, p in pairs} & self._retired
+                self._retired -= stale
+                pairs = [(r, p) for r, p in pairs if (p.key, p.ip) not in stale]
             for rec, pod in pairs:
                 rec.pod, rec.placed = pod, True
             if pairs:
@@ -715,6 +735,7 @@ class Kubelet:
         with self._lock:
             if self._pods.get(key) is rec:
                 del self._pods[key]
+                self._restarts.pop(key, None)
             current = self._store["pods"].get(key)
         shutil.rmtree(rec.log_dir, ignore_errors=True)
         if current is not None and current.get("metadata", {}).get("uid") == rec.uid:
@@ -725,6 +746,61 @@ class Kubelet:
 
     def _final_delete(self, obj: Obj) -> None:
         final_delete(self.registry, obj)
+
+    # -- a dead sandbox (node/sandbox.py) -------------------------------------------------
+    def _observe(self, status: PodStatus) -> None:
+        """The runtime's status callback: restart counts carried over from the pod's
+        earlier sandboxes (the runtime counts each sandbox's runs from 0)."""
+        base = self._restarts.get(status.key)
+        self.status.observe(shifted(status, base) if base else status)
+
+    def _sandbox_died(self, key: str, pid: int) -> None:
+        """A pod's sandbox holder died (the runtime loop's thread): handled on the pool,
+        as a pod worker's sync (the kill waits out a grace period)."""
+        if self._running:
+            self._pool.submit(self._sandbox_changed, key, pid)
+
+    def _sandbox_changed(self, key: str, pid: int) -> None:
+        """computePodActions with the sandbox not ready: kill the pod's containers (the
+        pod's grace period), release its sandbox and IP, then, unless the pod must not
+        run again (:func:`should_recreate`), a new sandbox with a new IP whose
+        containers the start thread starts once every node knows that IP, each
+        counting one restart more. A pod deleted meanwhile is left to its kill."""
+        with self._lock:
+            rec = self._pods.get(key)
+        if rec is None or rec.static or rec.terminating or not rec.sandboxed:
+            return
+        recreate = should_recreate(rec.pod.restart_policy, rec.status)
+        if recreate:
+            self.status.event(rec.obj, "Normal", "SandboxChanged", SANDBOX_CHANGED)
+        if rec.placed:  # killPodWithSyncResult: each container, "Stopping container"
+            for c in rec.pod.containers:
+                message = f"Stopping container {c.name}"
+                self.status.event(rec.obj, "Normal", "Killing", message, rec.field_path(c.name))
+        with self._start_lock:
+            if not rec.placed:  # its chunk waits for a sync: it must not start there
+                self._retired.add((key, rec.pod.ip))
+        try:
+            self.cluster.remove_pod(key, grace=self._grace(rec.obj))
+        except PodnetError as e:
+            self._warn(f"{key}: {e}")
+        with self._start_lock:
+            rec.sandboxed = False
+            if not recreate or rec.terminating or self._pods.get(key) is not rec:
+                return  # a Never pod keeps its last status (and IP); a kill ends it
+            self._restarts[key] = next_restarts(rec.status, self._restarts.get(key, {}))
+            rec.placed = False  # no podIP until the new sandbox's containers start
+            # the old runs' files (the runtime numbers the new runs' from 0 again)
+            for old in rec.log_dir.glob("*/*.log"):
+                old.unlink(missing_ok=True)
+            self.status.dirty(key)
+            placed = self._sandboxes([rec])  # FailedCreatePodSandBox when it fails
+            if placed is None:
+                return
+            rec.sandboxed = True
+            self._starts.put(([rec], placed, self.cluster.sync_mark()))
+        if self.cluster.on_event is not None:
+            self.cluster.on_event(f"{key}: pod sandbox recreated, new IP {placed[0].ip}")
 
     # -- static pods ----------------------------------------------------------------------
     def _start_static(self) -> None:

@@ -50,21 +50,10 @@ BUDGETS = {
 RECOVER = 10.0  # seconds for traffic through the Service to be healthy again
 
 
-# A pod whose sandbox died: kubelet kills the pod and makes a new sandbox
-# (kuberuntime_manager.go computePodActions, Event SandboxChanged). Since `podnet run`
-# runs on `podnet up`'s kubelet, which reports the death but does not yet recreate the
-# sandbox, that case is an expected failure until the kubelet does.
-SANDBOX_NOT_RECREATED = pytest.mark.xfail(
-    strict=True,
-    reason="podnet's kubelet reports a dead pod sandbox but does not recreate it yet "
-    "(kubelet's SandboxChanged path)",
-)
-
-
-@pytest.mark.parametrize(
-    "victim",
-    [pytest.param(v, marks=SANDBOX_NOT_RECREATED) if v == "pod-sandbox" else v for v in CLASSES],
-)
+# A pod whose sandbox died: the kubelet kills the pod and makes a new sandbox with a
+# new IP (kuberuntime_manager.go computePodActions, Event SandboxChanged;
+# podnet/live/node/sandbox.py).
+@pytest.mark.parametrize("victim", CLASSES)
 def test_a_killed_helper_is_reported_repaired_and_leaves_nothing(
     victim: str, tmp_path: Path
 ) -> None:
