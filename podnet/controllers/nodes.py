@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,30 +34,117 @@ ARCH_LABEL = "kubernetes.io/arch"
 _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "ppc64le": "ppc64le"}
 
 
-def host_resources() -> tuple[str, str, str]:
-    """(arch, cpu, memory) of this machine, every node sharing it."""
-    arch = _GO_ARCH.get(platform.machine(), platform.machine() or "amd64")
-    cpu = str(os.cpu_count() or 1)
-    memory = "0"
+_BINARY = ("", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei")
+
+
+def binary_si(count: int) -> str:
+    """A byte count as resource.NewQuantity(n, BinarySI) prints it: the largest power
+    of 1024 that divides it exactly (apimachinery pkg/api/resource quantity.go)."""
+    suffix = 0
+    while count and count % 1024 == 0 and suffix < len(_BINARY) - 1:
+        count //= 1024
+        suffix += 1
+    return f"{count}{_BINARY[suffix]}"
+
+
+def _read(path: str) -> str:
     try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    memory = f"{int(line.split()[1])}Ki"
-                    break
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
     except OSError:
-        pass
-    return arch, cpu, memory
+        return ""
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """What kubelet reads of its machine (cadvisor's MachineInfo and VersionInfo),
+    which every podnet node shares: they are namespaces of this one machine."""
+
+    arch: str
+    cpu: str
+    memory: str
+    ephemeral_storage: str
+    hugepages: dict[str, str]
+    machine_id: str
+    system_uuid: str
+    boot_id: str
+    os_image: str
+
+
+def host_info(root_dir: str = "/") -> HostInfo:
+    """This machine, as kubelet's setNodeStatusMachineInfo and setNodeStatusVersionInfo
+    report it (pkg/kubelet/nodestatus/setters.go) from cadvisor (machine/info.go,
+    machine/machine.go): memory is MemTotal, ephemeral-storage the size of the filesystem
+    holding kubelet's root dir (``root_dir``: kubelet's default /var/lib/kubelet lives on
+    the root filesystem), hugepages-<size> per page size the kernel offers, machine-id
+    from /etc/machine-id (or dbus's), the DMI product UUID (readable by root only, else
+    empty as cadvisor leaves it), the boot id, and the OS image from /etc/os-release's
+    PRETTY_NAME (cadvisor getContainerOsVersion)."""
+    arch = _GO_ARCH.get(platform.machine(), platform.machine() or "amd64")
+    memory = "0"
+    for line in _read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            memory = binary_si(int(line.split()[1]) * 1024)
+            break
+    try:
+        fs = os.statvfs(root_dir)
+        storage = binary_si(fs.f_blocks * fs.f_frsize)
+    except OSError:
+        storage = "0"
+    hugepages: dict[str, str] = {}
+    try:
+        sizes = sorted(os.listdir("/sys/kernel/mm/hugepages"))
+    except OSError:
+        sizes = []
+    for entry in sizes:  # hugepages-2048kB
+        kb = entry.removeprefix("hugepages-").removesuffix("kB")
+        pages = _read(f"/sys/kernel/mm/hugepages/{entry}/nr_hugepages")
+        if kb.isdigit() and pages.isdigit():
+            hugepages[f"hugepages-{binary_si(int(kb) * 1024)}"] = binary_si(
+                int(pages) * int(kb) * 1024
+            )
+    os_image = "Linux"  # cadvisor's fallback when os-release has no PRETTY_NAME
+    for line in _read("/etc/os-release").splitlines():
+        if line.startswith("PRETTY_NAME="):
+            os_image = line.partition("=")[2].strip().strip('"')
+            break
+    return HostInfo(
+        arch=arch,
+        cpu=str(os.cpu_count() or 1),
+        memory=memory,
+        ephemeral_storage=storage,
+        hugepages=hugepages,
+        machine_id=_read("/etc/machine-id") or _read("/var/lib/dbus/machine-id"),
+        system_uuid=_read("/sys/class/dmi/id/product_uuid"),
+        boot_id=_read("/proc/sys/kernel/random/boot_id"),
+        os_image=os_image,
+    )
 
 
 def node_objects(
-    count: int, now: float, *, arch: str = "amd64", cpu: str = "2", memory: str = "4Gi"
+    count: int,
+    now: float,
+    *,
+    arch: str = "amd64",
+    cpu: str = "2",
+    memory: str = "4Gi",
+    host: HostInfo | None = None,
 ) -> list[Obj]:
-    """The Node object of every podnet node, as its kubelet would register it."""
+    """The Node object of every podnet node, as its kubelet would register it; ``host``
+    (:func:`host_info`) gives what it reads of the machine, else ``arch``, ``cpu`` and
+    ``memory`` alone (tests)."""
     stamp = rfc3339(now)
+    if host is not None:
+        arch, cpu, memory = host.arch, host.cpu, host.memory
     out: list[Obj] = []
     for node in make_nodes(count):
-        resources = {"cpu": cpu, "memory": memory, "pods": str(MAX_PODS), "ephemeral-storage": "0"}
+        resources = {
+            "cpu": cpu,
+            "ephemeral-storage": host.ephemeral_storage if host else "0",
+            **(host.hugepages if host else {}),
+            "memory": memory,
+            "pods": str(MAX_PODS),
+        }
         out.append(
             {
                 "apiVersion": "v1",
@@ -74,6 +162,8 @@ def node_objects(
                 },
                 "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]},
                 "status": {
+                    # podnet evicts nothing and reserves nothing: allocatable is the
+                    # capacity, as on kind's nodes (evictionHard 0%)
                     "capacity": dict(resources),
                     "allocatable": dict(resources),
                     "conditions": _conditions(stamp),
@@ -83,11 +173,11 @@ def node_objects(
                     ],
                     "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
                     "nodeInfo": {
-                        "machineID": "",
-                        "systemUUID": "",
-                        "bootID": "",
+                        "machineID": host.machine_id if host else "",
+                        "systemUUID": host.system_uuid if host else "",
+                        "bootID": host.boot_id if host else "",
                         "kernelVersion": platform.release(),
-                        "osImage": "podnet",
+                        "osImage": host.os_image if host else "podnet",
                         "containerRuntimeVersion": "podnet://0",
                         "kubeletVersion": KUBELET_VERSION,
                         "kubeProxyVersion": "",
@@ -169,10 +259,12 @@ class NodeController(Controller):
 
     name = "node-registration"
 
-    def __init__(self, registry: Any, informers: Any, *, nodes: int, **kw: Any) -> None:
+    def __init__(
+        self, registry: Any, informers: Any, *, nodes: int, root_dir: str = "/", **kw: Any
+    ) -> None:
         super().__init__(registry, informers, **kw)
         self.count = nodes
-        self.arch, self.cpu, self.memory = host_resources()
+        self.host = host_info(root_dir)
         self.names = frozenset(n.name for n in make_nodes(nodes))
 
     def setup(self) -> None:
@@ -193,9 +285,7 @@ class NodeController(Controller):
             self.queue.add(obj["metadata"]["name"])
 
     def desired(self) -> list[Obj]:
-        return node_objects(
-            self.count, self.clock(), arch=self.arch, cpu=self.cpu, memory=self.memory
-        )
+        return node_objects(self.count, self.clock(), host=self.host)
 
     def sync(self, key: str) -> None:
         if key.startswith(_LEASE_KEY):

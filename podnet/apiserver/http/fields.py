@@ -1,8 +1,9 @@
 """``fieldValidation``: what happens to fields the kind's schema does not have.
 
 kube-apiserver decodes a body into the typed object, so unknown fields are dropped;
-``fieldValidation`` says whether that is an error (``Strict``: 400 ``strict decoding
-error: unknown field "spec.foo"``), a warning header (``Warn``, the default since 1.27)
+``fieldValidation`` says whether that is an error (``Strict``: 400 ``Deployment in
+version "v1" cannot be handled as a Deployment: strict decoding error: unknown field
+"spec.foo"``), a warning header (``Warn``, the default since 1.27)
 or silent (``Ignore``) (``endpoints/handlers/rest.go`` and the KEP-2885 wording). The
 schemas are the ones podnet validates manifests with (kubernetes-validate's strict
 OpenAPI schemas); a kind without one keeps every field.
@@ -90,7 +91,13 @@ def apply_validation(obj: dict[str, Any], mode: str) -> list[str]:
     if not found:
         return []
     if mode == "Strict":
+        # a create or update decodes the body, and a decoding error is reported with
+        # the kind and version it was decoded as (endpoints/handlers/rest.go
+        # transformDecodeError); a patch's strict error has no such prefix (patch.go)
+        kind = str(obj.get("kind"))
+        version = str(obj.get("apiVersion")).rsplit("/", 1)[-1]
         raise errors.bad_request(
+            f'{kind} in version "{version}" cannot be handled as a {kind}: '
             "strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in found)
         )
     if mode == "Warn":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +19,13 @@ from podnet.apiserver import errors, tables
 from podnet.apiserver.http import fields, negotiate, streams, watch
 from podnet.apiserver.http.negotiate import Output
 from podnet.apiserver.http.objects import delete_answer, scale_of
-from podnet.apiserver.http.options import bool_param, check_rv_match, dry_run, int_param
+from podnet.apiserver.http.options import (
+    bool_param,
+    check_rv_match,
+    dry_run,
+    int_param,
+    log_options,
+)
 from podnet.apiserver.http.podstreams import PodStreams
 from podnet.apiserver.http.respond import (
     content_type,
@@ -531,7 +536,7 @@ class Handlers:
     async def logs(self, request: web.Request, target: Target) -> web.StreamResponse:
         """``kubectl logs``: text/plain, streamed while ``follow``
         (``registry/core/pod/rest/log.go``, ``LogREST``)."""
-        q = request.query
+        opts = log_options(request.query, target.info.name)  # 422 before the pod's 404
         await self.call(self.registry.get, target.res, target.namespace, target.info.name)
         if self.pod_streams is None:
             raise errors.ApiError(
@@ -540,32 +545,17 @@ class Handlers:
                 f'the logs of pod "{target.info.name}" are not served: podnet serves pod '
                 f"logs only while the cluster runs pods (podnet up)",
             )
-        tail = int_param(q, "tailLines")
-        since = int_param(q, "sinceSeconds")
-        if tail is not None and tail < 0:
-            raise errors.bad_request("tailLines: Invalid value: must be greater than or equal to 0")
-        if since is not None and since < 1:
-            raise errors.bad_request("sinceSeconds: Invalid value: must be greater than 0")
-        limit = int_param(q, "limitBytes")
-        since_time = _since_time(q.get("sinceTime"))
-        # pkg/apis/core/validation ValidatePodLogOptions
-        if limit is not None and limit < 1:
-            raise errors.bad_request(f"limitBytes: Invalid value: {limit}: must be greater than 0")
-        if since is not None and since_time is not None:
-            raise errors.bad_request(
-                "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified"
-            )
         chunks = self.pod_streams.logs(
             target.namespace or "",
             target.info.name,
-            container=q.get("container") or None,
-            follow=bool_param(q, "follow"),
-            tail_lines=tail,
-            since_seconds=since,
-            timestamps=bool_param(q, "timestamps"),
-            previous=bool_param(q, "previous"),
-            since_time=since_time,
-            limit_bytes=limit,
+            container=opts.container,
+            follow=opts.follow,
+            tail_lines=opts.tail_lines,
+            since_seconds=opts.since_seconds,
+            timestamps=opts.timestamps,
+            previous=opts.previous,
+            since_time=opts.since_time,
+            limit_bytes=opts.limit_bytes,
         )
         resp = web.StreamResponse(status=200)
         resp.content_type = "text/plain"
@@ -584,20 +574,6 @@ class Handlers:
             if aclose is not None:
                 await aclose()
         return resp
-
-
-def _since_time(text: str | None) -> float | None:
-    """``sinceTime`` as an epoch time: an RFC3339 time (metav1.Time's query format);
-    anything else is the 400 the parameter codec answers."""
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        when = None
-    if when is None or when.tzinfo is None or "T" not in text.upper():
-        raise errors.bad_request(f'sinceTime: parsing time "{text}" as RFC3339 failed')
-    return when.timestamp()
 
 
 async def _expired_stream(

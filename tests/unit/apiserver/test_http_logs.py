@@ -151,8 +151,9 @@ def test_log_errors_are_statuses(api: Api) -> None:
     _set_streams(api, Streams([b"x\n"]))
     base = "/api/v1/namespaces/default/pods"
     assert api.get(f"{base}/nope/log")[0] == 404
-    assert api.get(f"{base}/web/log?tailLines=-1")[0] == 400
-    assert api.get(f"{base}/web/log?sinceSeconds=0")[0] == 400
+    # ValidatePodLogOptions' 422 (pkg/registry/core/pod/rest/log.go), not a 400
+    assert api.get(f"{base}/web/log?tailLines=-1")[0] == 422
+    assert api.get(f"{base}/web/log?sinceSeconds=0")[0] == 422
     code, _, body = api.get(f"{base}/web/log?container=other")
     assert code == 400 and b"container other is not valid" in body
 

@@ -277,7 +277,10 @@ def test_field_validation(api: Api) -> None:
     base = "/api/v1/namespaces/default/configmaps"
     bad = _cm("f", a="b") | {"spec": {"foo": 1}}
     code, body = api.json("POST", f"{base}?fieldValidation=Strict", bad)
-    assert code == 400 and body["message"] == 'strict decoding error: unknown field "spec"'
+    assert code == 400 and body["message"] == (
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: '
+        'strict decoding error: unknown field "spec"'
+    )
     code, hdrs, raw = api.call("POST", f"{base}?fieldValidation=Warn", bad)
     assert code == 201 and hdrs["warning"] == '299 - "unknown field \\"spec\\""'
     assert "spec" not in json.loads(raw)  # dropped, as decoding into the type drops it
