@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from podnet.apiserver.admission import kinds
+from podnet.apiserver.resources import Resource
+
 Obj = dict[str, Any]
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -116,9 +119,11 @@ def pod(obj: Obj) -> None:
     # Admission (ServiceAccount, Priority, DefaultTolerationSeconds): Pods only.
     _d(spec, "serviceAccountName", "default")
     _d(spec, "serviceAccount", spec["serviceAccountName"])
-    _d(spec, "priority", 0)
-    # Priority admission: with no PriorityClass, getDefaultPriority's PreemptLowerPriority
-    _d(spec, "preemptionPolicy", "PreemptLowerPriority")
+    if not spec.get("priorityClassName"):
+        # Priority admission with no class: getDefaultPriority's 0 and
+        # PreemptLowerPriority (a globalDefault class, or a named one: :func:`admit`)
+        _d(spec, "priority", 0)
+        _d(spec, "preemptionPolicy", "PreemptLowerPriority")
     tolerations = _d(spec, "tolerations", [])
     if isinstance(tolerations, list):
         for key in _TOLERATION_KEYS:
@@ -259,6 +264,47 @@ def network_policy(obj: Obj) -> None:
         spec["policyTypes"] = types
 
 
+def cron_job(obj: Obj) -> None:
+    """SetDefaults_CronJob (pkg/apis/batch/v1/defaults.go); the job template's pod spec
+    as every PodSpec (SetDefaults_Job is not applied to a template)."""
+    spec = _sub(obj, "spec")
+    _d(spec, "concurrencyPolicy", "Allow")
+    _d(spec, "suspend", False)
+    _d(spec, "successfulJobsHistoryLimit", 3)
+    _d(spec, "failedJobsHistoryLimit", 1)
+    job_template = spec.get("jobTemplate")
+    if isinstance(job_template, dict):
+        _template(_sub(job_template, "spec"))
+
+
+def ingress(obj: Obj) -> None:
+    """Ingress strategy PrepareForCreate leaves an empty status: with no ingress
+    controller, ``status.loadBalancer: {}`` is what a real cluster serves."""
+    status = _sub(obj, "status")
+    _d(status, "loadBalancer", {})
+
+
+def ingress_class(obj: Obj) -> None:
+    """SetDefaults_IngressClass (pkg/apis/networking/v1/defaults.go): parameters are
+    cluster-scoped unless said otherwise."""
+    params = _sub(obj, "spec").get("parameters")
+    if isinstance(params, dict):
+        _d(params, "scope", "Cluster")
+
+
+def pod_disruption_budget(obj: Obj) -> None:
+    """The status a new PodDisruptionBudget shows before the disruption controller's
+    first sync: PodDisruptionBudgetStatus's four counts are not omitempty."""
+    status = _sub(obj, "status")
+    for key in ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods"):
+        _d(status, key, 0)
+
+
+def priority_class(obj: Obj) -> None:
+    """SetDefaults_PriorityClass (pkg/apis/scheduling/v1/defaults.go)."""
+    _d(obj, "preemptionPolicy", "PreemptLowerPriority")
+
+
 def namespace(obj: Obj) -> None:
     meta = _sub(obj, "metadata")
     name = meta.get("name")
@@ -296,6 +342,11 @@ _BY_KIND = {
     "Secret": secret,
     "Endpoints": _endpoint_ports,
     "EndpointSlice": _slice_ports,
+    "CronJob": cron_job,
+    "Ingress": ingress,
+    "IngressClass": ingress_class,
+    "PodDisruptionBudget": pod_disruption_budget,
+    "PriorityClass": priority_class,
 }
 
 
@@ -331,3 +382,11 @@ def apply_defaults(kind: str, obj: Obj) -> None:
     fill = _BY_KIND.get(kind)
     if fill is not None:
         fill(obj)
+
+
+def admit(registry: Any, res: Resource, obj: Obj, old: Obj | None = None) -> None:
+    """Admission after defaulting, before storage: the plugins that read other objects
+    (Priority, DefaultIngressClass) and the validation of the kinds without a manifests
+    model (:mod:`podnet.apiserver.admission.kinds`); ``old`` is None on create. Raises
+    the ApiError (403 Forbidden, 422 Invalid) the request gets."""
+    kinds.admit(registry, res, obj, old)

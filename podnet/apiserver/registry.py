@@ -143,6 +143,7 @@ class Registry:
     def _prepare_create(self, res: Resource, obj: Obj, opts: _Opts) -> Obj:
         strategy.prepare_for_create(res, obj)
         defaults.apply_defaults(res.kind, obj)
+        defaults.admit(self, res, obj)  # admission: Priority, DefaultIngressClass, kinds
         strategy.after_defaults_create(res, obj)
         found, schema = validation.prune(obj, opts.field_validation)
         if opts.warnings is not None:
@@ -307,6 +308,7 @@ class Registry:
             if subresource is None:
                 defaults.apply_defaults(res.kind, out)
                 strategy.set_generation(res, current, out)
+                defaults.admit(self, res, out, current)
             elif subresource == "ephemeralcontainers":
                 defaults.ephemeral_containers(out["spec"])
             found, schema = validation.prune(out, opts.field_validation)

@@ -29,6 +29,10 @@ GENERATION_KINDS = frozenset(
         "ReplicationController",
         "NetworkPolicy",
         "EndpointSlice",
+        "CronJob",  # cronjob, ingress, ingressclass, poddisruptionbudget strategies
+        "Ingress",
+        "IngressClass",
+        "PodDisruptionBudget",
         "AdminNetworkPolicy",
         "BaselineAdminNetworkPolicy",
     }
