@@ -322,7 +322,9 @@ class Watch(threading.Thread):
 
 @contextlib.contextmanager
 def py_spy(pid: int, out: Path, enabled: bool) -> Iterator[None]:
-    """``py-spy record --format raw`` on ``pid`` while the block runs."""
+    """``py-spy record --format raw`` on ``pid`` while the block runs; with
+    ``BENCH_UP_PY_SPY_GIL=1`` only the thread holding the GIL is sampled (``--gil``), so
+    threads waiting for a lock or the GIL do not show as busy."""
     if not enabled:
         yield
         return
@@ -341,6 +343,7 @@ def py_spy(pid: int, out: Path, enabled: bool) -> Iterator[None]:
             "100",
             "--nonblocking",
             "--threads",
+            *(["--gil"] if os.environ.get("BENCH_UP_PY_SPY_GIL") else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -17,7 +17,6 @@ and only slices whose content changed are written (reconciler.go reconcileByAddr
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -54,6 +53,15 @@ MAX_ENDPOINTS = 100  # --max-endpoints-per-slice default
 # sync reads every pod of the Service, so syncing per pod grows with the square of them)
 BATCH_PERIOD = 0.05
 STALE_AFTER = 5.0  # seconds to wait for the informer to show a slice written here
+# The Endpoints object is synced under a key of its own (upstream it is another
+# controller, pkg/controller/endpoint, with its own --endpoint-updates-batch-period):
+# "ep:" cannot start a namespace name, so it never clashes with a Service's key.
+ENDPOINTS_KEY = "ep:"
+# Its sync waits at least BATCH_PERIOD and at least this many times what its last write
+# cost: one object of every address (up to 1000) is rewritten whole on each change, so
+# a Service whose pods keep changing gets it rewritten a few times a second instead of
+# on every batch of pod changes (the slices, 100 endpoints each, keep BATCH_PERIOD).
+ENDPOINTS_COST_FACTOR = 20.0
 
 Ports = tuple[tuple[str, int, str], ...]  # (name, port, protocol), in Service order
 
@@ -355,6 +363,8 @@ class EndpointSliceController(Controller):
         self._written_at: dict[str, float] = {}
         # per Service: pod key -> (pod rv, Service rv, its endpoint), from the last sync
         self._memo: dict[str, dict[str, tuple[str, str, PodEndpoint | None]]] = {}
+        # per Service: CPU seconds its last Endpoints sync took (endpoints_delay)
+        self._endpoints_cost: dict[str, float] = {}
         self.services.add_handler(self._on_service)
         self.pods.add_handler(self._on_pod)
         self.slices.add_handler(self._on_slice)
@@ -436,10 +446,14 @@ class EndpointSliceController(Controller):
             self.queue.add(obj_key(new))
 
     def sync(self, key: str) -> None:
+        if key.startswith(ENDPOINTS_KEY):
+            self._sync_endpoints_key(key[len(ENDPOINTS_KEY) :])
+            return
         svc = self.services.get(key)
         ns = key.partition("/")[0]
         if svc is None:
             self._memo.pop(key, None)
+            self._endpoints_cost.pop(key, None)
             self._service_gone(key, ns)
             return
         if not serves_endpoints(svc) or deleting(svc):
@@ -449,7 +463,21 @@ class EndpointSliceController(Controller):
             return
         infos = self._pod_endpoints(key, svc)
         self._sync_slices(svc, infos)
-        self._sync_endpoints(svc, infos)
+        self.queue.add_after(ENDPOINTS_KEY + key, self.endpoints_delay(key))
+
+    def endpoints_delay(self, key: str) -> float:
+        """How long the Service's Endpoints sync waits after a slices sync (the queue
+        keeps the earlier of two waits, so a steady stream of pod changes makes one
+        Endpoints write per delay, not one per slices sync)."""
+        return max(BATCH_PERIOD, ENDPOINTS_COST_FACTOR * self._endpoints_cost.get(key, 0.0))
+
+    def _sync_endpoints_key(self, key: str) -> None:
+        svc = self.services.get(key)
+        if svc is None or not serves_endpoints(svc) or deleting(svc):
+            return
+        started = time.thread_time()
+        self._sync_endpoints(svc, self._pod_endpoints(key, svc))
+        self._endpoints_cost[key] = time.thread_time() - started
 
     def _pod_endpoints(self, key: str, svc: Obj) -> list[PodEndpoint]:
         """Every pod's endpoint for the Service, recomputed only for pods (or a
@@ -498,8 +526,8 @@ class EndpointSliceController(Controller):
         for ports, eps in plan.create:
             self._create_slice(svc, ports, eps, want_labels)
         for sl, eps in plan.update:
-            fresh = copy.deepcopy(sl)
-            fresh["endpoints"] = eps
+            # shallow, as the Endpoints' below: the registry copies what it stores
+            fresh = {**sl, "metadata": dict(meta(sl)), "endpoints": eps}
             fresh["metadata"]["labels"] = want_labels
             if name(sl) in plan.ports:
                 fresh["ports"] = slice_ports(plan.ports[name(sl)])
@@ -518,8 +546,7 @@ class EndpointSliceController(Controller):
             if id(sl) in written:
                 continue
             if labels(sl) != want_labels:
-                fresh = copy.deepcopy(sl)
-                fresh["metadata"]["labels"] = want_labels
+                fresh = {**sl, "metadata": {**meta(sl), "labels": want_labels}}
                 out = self.registry.update(SLICES, ns, name(sl), fresh)
                 self._track(obj_key(svc), name(sl), int(meta(out).get("resourceVersion") or 0))
 
@@ -568,8 +595,9 @@ class EndpointSliceController(Controller):
             return
         if (current.get("subsets") or []) == subsets and (labels(current) == want_labels):
             return
-        fresh = copy.deepcopy(current)
-        fresh["subsets"] = subsets
+        # Shallow: the registry's update reads the body into copies of its own
+        # (prepare_for_update), so the cached object is never changed through it.
+        fresh = {**current, "metadata": dict(meta(current)), "subsets": subsets}
         if want_labels:
             fresh["metadata"]["labels"] = want_labels
         else:
