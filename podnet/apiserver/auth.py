@@ -5,8 +5,9 @@ authenticated and anonymous ones get 401, except the health and version endpoint
 which kube-apiserver's default RBAC grants to ``system:unauthenticated`` (the
 ``system:public-info-viewer`` ClusterRole in
 ``plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go``: /healthz, /livez,
-/readyz, /version and their sub-paths). Every authenticated user is an admin (the admin
-certificate's group is ``system:masters``); there is no RBAC.
+/readyz, /version and their sub-paths). The admin's certificate and the bearer token
+are in ``system:masters``, which is always allowed; every other identity (reached by
+impersonation) is authorized by RBAC (:mod:`podnet.apiserver.rbac`).
 """
 
 from __future__ import annotations
@@ -20,16 +21,33 @@ from pathlib import Path
 from typing import Any
 
 TOKEN_FILE = "token"
+# user.SystemPrivilegedGroup, AllAuthenticated, AllUnauthenticated, Anonymous
+# (staging/src/k8s.io/apiserver/pkg/authentication/user/user.go)
+SYSTEM_MASTERS = "system:masters"
+AUTHENTICATED = "system:authenticated"
+UNAUTHENTICATED = "system:unauthenticated"
+ANONYMOUS_NAME = "system:anonymous"
+ADMIN_NAME = "podnet-admin"
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 
 
 @dataclass(frozen=True)
 class User:
+    """``user.Info``: name, uid, groups and extra (key -> values)."""
+
     name: str
     groups: tuple[str, ...] = field(default=())
+    uid: str = ""
+    extra: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+
+    @property
+    def is_master(self) -> bool:
+        """In ``system:masters``: allowed everything, before any authorizer."""
+        return SYSTEM_MASTERS in self.groups
 
 
-ANONYMOUS = User("system:anonymous", ("system:unauthenticated",))
+ANONYMOUS = User(ANONYMOUS_NAME, (UNAUTHENTICATED,))
+ADMIN = User(ADMIN_NAME, (SYSTEM_MASTERS, AUTHENTICATED))
 
 
 def is_public(path: str) -> bool:
@@ -72,7 +90,7 @@ def _subject(peercert: dict[str, Any]) -> User | None:
                 groups.append(value)
     if not cn:
         return None
-    return User(cn, (*groups, "system:authenticated"))
+    return User(cn, (*groups, AUTHENTICATED))
 
 
 class Authenticator:
@@ -92,13 +110,14 @@ class Authenticator:
                 return user
         if authorization:
             scheme, _, value = authorization.strip().partition(" ")
-            value = value.strip()
-            if (
-                scheme.lower() == "bearer"
-                and value
-                and hmac.compare_digest(value.encode(), self._token)
-            ):
-                return User("podnet-admin", ("system:masters", "system:authenticated"))
+            if scheme.lower() == "bearer":
+                return self.authenticate_token(value.strip())
+        return None
+
+    def authenticate_token(self, token: str) -> User | None:
+        """The admin for the cluster's token, else nobody (what a TokenReview asks)."""
+        if token and hmac.compare_digest(token.encode(), self._token):
+            return ADMIN
         return None
 
 

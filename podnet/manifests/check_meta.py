@@ -16,6 +16,19 @@ from podnet.manifests import names
 from podnet.manifests.lines import Path
 from podnet.manifests.report import DocContext
 
+
+def path_segment_name(value: str) -> str | None:
+    """``path.IsValidPathSegmentName`` (apimachinery/pkg/api/validation/path), the
+    RBAC kinds' name rule (rbac/validation ValidateRBACName): ``system:basic-user``
+    is a valid ClusterRole name."""
+    if value in (".", ".."):
+        return f"may not be '{value}'"
+    for bad in ("/", "%"):
+        if bad in value:
+            return f"may not contain '{bad}'"
+    return None
+
+
 # Object name rules per kind (core/validation ValidateNamespaceName = NameIsDNSLabel,
 # ValidateServiceName = NameIsDNS1035Label, ValidatePodName = NameIsDNSSubdomain;
 # apps/validation ValidateStatefulSetName = NameIsDNSLabel, others NameIsDNSSubdomain).
@@ -23,6 +36,10 @@ NAME_RULES: dict[str, Callable[[str], str | None]] = {
     "Namespace": names.dns1123_label,
     "Service": names.dns1035_label,
     "StatefulSet": names.dns1123_label,
+    "Role": path_segment_name,
+    "ClusterRole": path_segment_name,
+    "RoleBinding": path_segment_name,
+    "ClusterRoleBinding": path_segment_name,
 }
 SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 

@@ -24,12 +24,17 @@ from typing import Any
 from aiohttp import web
 
 from podnet.apiserver import discovery, errors, openapi
-from podnet.apiserver.auth import Authenticator, is_public
+from podnet.apiserver.auth import Authenticator, User, is_public
 from podnet.apiserver.certs import ServerTLS
 from podnet.apiserver.http import negotiate, routes, watch
-from podnet.apiserver.http.handlers import Handlers
+from podnet.apiserver.http.handlers import USER, Handlers
 from podnet.apiserver.http.podstreams import PodStreams
 from podnet.apiserver.http.respond import log_internal, respond, warning_headers
+from podnet.apiserver.rbac import bootstrap, impersonation
+from podnet.apiserver.rbac.authorizer import Authorizer, forbidden
+from podnet.apiserver.rbac.reviews import Reviews, is_review_plural
+from podnet.apiserver.rbac.rules import Attributes
+from podnet.apiserver.rbac.source import RegistryPolicy
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import deprecation_warning
 
@@ -83,8 +88,14 @@ class ApiServer:
         authenticator: Authenticator,
         pod_streams: PodStreams | None = None,
         extra_sockets: Sequence[socket.socket] = (),
+        bootstrap_rbac: bool = True,
     ) -> None:
         self.registry = registry
+        self.policy = RegistryPolicy(registry)
+        self.authorizer = Authorizer(self.policy)
+        # kube-apiserver's post-start hook rbac/bootstrap-roles (run here before the
+        # listener opens, so no client sees the cluster without its default roles)
+        self.bootstrap_rbac = bootstrap_rbac
         # Listening sockets made elsewhere, served too (e.g. one inside a node's network
         # namespace, so pods reach the API as the `kubernetes` Service's endpoint).
         self.extra_sockets = tuple(extra_sockets)
@@ -97,7 +108,11 @@ class ApiServer:
             REGISTRY_THREADS, thread_name_prefix="apiserver"
         )
         self.handlers = Handlers(
-            registry, pod_streams=pod_streams, stopper=self.stopper, run=self._run
+            registry,
+            pod_streams=pod_streams,
+            stopper=self.stopper,
+            run=self._run,
+            reviews=Reviews(self.authorizer, authenticator),
         )
         self._runner: web.AppRunner | None = None
         self._logged: set[tuple[str, str, int]] = set()
@@ -127,6 +142,8 @@ class ApiServer:
 
     async def start(self) -> int:
         """Listen; returns the bound port."""
+        if self.bootstrap_rbac:
+            await self._run(bootstrap.ensure, self.policy.exists, self.policy.create)
         self._runner = web.AppRunner(
             self.app(), access_log=None, handler_cancellation=True, shutdown_timeout=2.0
         )
@@ -185,7 +202,27 @@ class ApiServer:
             user = self.authenticator.authenticate(peercert, request.headers.get("Authorization"))
             if user is None:
                 raise errors.unauthorized()
+            if impersonation.wanted(request.headers.items()):
+                user = await self._impersonate(request, user)
+            request[USER] = user
+            if not user.is_master:
+                attrs = _attributes(request, user)
+                decision = await self._run(self.authorizer.authorize, attrs)
+                if not decision.allowed:
+                    raise forbidden(attrs, decision.reason)
         return await handler(request)
+
+    async def _impersonate(self, request: web.Request, user: User) -> User:
+        """``Impersonate-*`` (filters/impersonation.go), checked before the request's
+        own authorization, which then runs as the impersonated user."""
+        headers = list(request.headers.items())
+        if user.is_master:  # allowed everything: no policy read
+            acting = impersonation.impersonate(user, headers, self.authorizer.authorize)
+        else:
+            acting = await self._run(
+                impersonation.impersonate, user, headers, self.authorizer.authorize
+            )
+        return acting if acting is not None else user
 
     # --- dispatch -----------------------------------------------------------------------
 
@@ -193,6 +230,9 @@ class ApiServer:
         info = routes.request_info(request.method, request.path, request.query)
         if not info.is_resource:
             return await self._non_resource(request)
+        if info.name and is_review_plural(info.group, info.resource):
+            # a create-only kind has no item path (installer.go registers none)
+            raise errors.path_not_found(info.path)
         target = routes.resolve(info)
         warning = deprecation_warning(target.res, SERVER_VERSION)
         if warning is not None:  # every verb, errors too (installer.go: AddWarningsHandler)
@@ -272,6 +312,27 @@ class ApiServer:
             for v in group.get("versions", []):
                 paths.add(f"/apis/{v['groupVersion']}")
         return sorted(paths)
+
+
+def _attributes(request: web.Request, user: User) -> Attributes:
+    """``filters.GetAuthorizerAttributes`` from the RequestInfo: a resource request's
+    verb, group, namespace, resource, subresource and name; else the lower-case
+    method and the path."""
+    info = routes.request_info(request.method, request.path, request.query)
+    if not info.is_resource:
+        return Attributes(user, request.method.lower(), False, path=request.path)
+    return Attributes(
+        user,
+        info.verb,
+        True,
+        namespace=info.namespace,
+        api_group=info.group,
+        api_version=info.version,
+        resource=info.resource,
+        subresource=info.subresource,
+        name=info.name,
+        path=request.path,
+    )
 
 
 def _json(request: web.Request, body: Any, content_type: str) -> web.Response:

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from podnet.apiserver import errors, tables
+from podnet.apiserver.auth import User
 from podnet.apiserver.http import fields, negotiate, streams, watch
 from podnet.apiserver.http.negotiate import Output
 from podnet.apiserver.http.objects import delete_answer, scale_of
@@ -34,6 +35,7 @@ from podnet.apiserver.http.respond import (
     warning_headers,
 )
 from podnet.apiserver.http.routes import Target, parse_bool
+from podnet.apiserver.rbac.reviews import Reviews, is_review
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource
 from podnet.apiserver.store.base import Obj
@@ -42,6 +44,8 @@ from podnet.apiserver.store.base import Obj
 # random 1-2x of it, spreading reconnects (endpoints/handlers/get.go, ListResource).
 MIN_REQUEST_TIMEOUT = 1800
 PROPAGATION = ("Orphan", "Background", "Foreground")
+# Who the request runs as (after impersonation), set by the authentication middleware.
+USER = web.RequestKey("user", User)
 
 
 class Handlers:
@@ -52,8 +56,10 @@ class Handlers:
         pod_streams: PodStreams | None,
         stopper: watch.Stopper,
         run: Callable[..., Any],
+        reviews: Reviews | None = None,
     ) -> None:
         self.registry = registry
+        self.reviews = reviews
         self.pod_streams = pod_streams
         self.stopper = stopper
         self._run = run  # runs a blocking registry call off the event loop
@@ -72,6 +78,8 @@ class Handlers:
         if info.subresource in ("proxy", "binding"):
             raise errors.path_not_found(info.path)
         verb = target.verb
+        if verb == "create" and is_review(target.res.group, target.res.kind):
+            return await self.review(request, target)
         if verb == "create" and info.name and not info.subresource:
             raise errors.method_not_allowed(
                 "the server does not allow this method on the requested resource"
@@ -512,6 +520,21 @@ class Handlers:
         )
         status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
         return respond(request, status, negotiate.PLAIN_JSON, 201)
+
+    # --- the review kinds ------------------------------------------------------------
+
+    async def review(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """An access, rules, self-subject or token review: answered, never stored
+        (:mod:`podnet.apiserver.rbac.reviews`); 201 as every create."""
+        if self.reviews is None:
+            raise errors.method_not_allowed("reviews are not answered by this server")
+        out = negotiate.output(request.headers.get("Accept"), allow_table=False)
+        obj, warnings = await self._body(request, target)
+        user = request.get(USER)
+        if user is None:
+            raise errors.unauthorized()
+        answer = await self.call(self.reviews.answer, target.res.kind, target.namespace, obj, user)
+        return respond(request, answer, out, 201, warning_headers(warnings))
 
     # --- pods/exec, attach, portforward --------------------------------------------------
 
