@@ -13,9 +13,13 @@ import logging
 import time
 from typing import Any
 
+from podnet.apiserver.admission.kinds import PRIORITY_CLASSES
+from podnet.apiserver.errors import ApiError
 from podnet.controllers.base import Clock, Controller
+from podnet.controllers.cronjob import CronJobController
 from podnet.controllers.daemonset import DaemonSetController
 from podnet.controllers.deployment import DeploymentController
+from podnet.controllers.disruption import DisruptionController
 from podnet.controllers.endpointslice import EndpointSliceController
 from podnet.controllers.garbagecollector import GarbageCollector
 from podnet.controllers.informer import Informers
@@ -29,6 +33,39 @@ from podnet.controllers.serviceaccount import ServiceAccountController
 from podnet.controllers.statefulset import StatefulSetController
 
 log = logging.getLogger(__name__)
+
+# pkg/apis/scheduling/helpers.go systemPriorityClasses
+SYSTEM_PRIORITY_CLASSES = (
+    (
+        "system-node-critical",
+        2_000_001_000,
+        "Used for system critical pods that must not be moved from their current node.",
+    ),
+    (
+        "system-cluster-critical",
+        2_000_000_000,
+        "Used for system critical pods that must run in the cluster, but can be moved to "
+        "another node if necessary.",
+    ),
+)
+
+
+def ensure_system_priority_classes(registry: Any) -> None:
+    """kube-apiserver's post-start hook ``scheduling/bootstrap-system-priority-classes``
+    (pkg/registry/scheduling/rest/storage_scheduling.go AddSystemPriorityClasses):
+    create the two system classes when missing, leave them be when present."""
+    for name, value, description in SYSTEM_PRIORITY_CLASSES:
+        if registry.store.get(PRIORITY_CLASSES.key(None, name)) is not None:
+            continue
+        try:
+            registry.create(
+                PRIORITY_CLASSES,
+                None,
+                {"metadata": {"name": name}, "value": value, "description": description},
+            )
+        except ApiError as e:
+            if e.code != 409:
+                raise
 
 
 class ControllerManager:
@@ -53,6 +90,8 @@ class ControllerManager:
             StatefulSetController(registry, self.informers, **kw),
             DaemonSetController(registry, self.informers, **kw),
             JobController(registry, self.informers, **kw),
+            CronJobController(registry, self.informers, **kw),
+            DisruptionController(registry, self.informers, **kw),
             EndpointSliceController(registry, self.informers, **kw),
             GarbageCollector(registry, self.informers, **kw),
         ]
@@ -69,11 +108,13 @@ class ControllerManager:
         raise KeyError(name)
 
     def start(self) -> None:
-        """Handlers first, then the informers, then one worker thread per controller
-        (each waits for the caches to sync before its first key)."""
+        """The system PriorityClasses (before any pod may name one), handlers, then the
+        informers, then one worker thread per controller (each waits for the caches to
+        sync before its first key)."""
         if self._started:
             return
         self._started = True
+        ensure_system_priority_classes(self.registry)
         for c in self.controllers:
             c.setup()
         self.informers.start()

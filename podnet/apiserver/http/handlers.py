@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from podnet.apiserver import errors, tables
+from podnet.apiserver import binding, errors, tables
 from podnet.apiserver.auth import User
 from podnet.apiserver.http import fields, negotiate, streams, watch
 from podnet.apiserver.http.negotiate import Output
@@ -499,7 +499,7 @@ class Handlers:
     async def evict(self, request: web.Request, target: Target) -> web.StreamResponse:
         """``pods/<name>/eviction`` (``kubectl drain``): the pod is deleted with the
         Eviction's DeleteOptions, answered 201 Status Success
-        (``registry/core/pod/storage/eviction.go``; no PodDisruptionBudgets here)."""
+        (``registry/core/pod/storage/eviction.go``: :func:`binding.evict_pod`)."""
         mt = negotiate.body_type(request.headers.get("Content-Type"))
         raw = await request.read()
         eviction = decode_object(raw, mt) if raw.strip() else {}
@@ -511,12 +511,14 @@ class Handlers:
         opts = eviction.get("deleteOptions") or {}
         if not isinstance(opts, dict):
             raise errors.bad_request("deleteOptions: expected a mapping")
+        args = self._delete_args(request, opts)
         await self.call(
-            self.registry.delete,
-            target.res,
-            target.namespace,
+            binding.evict_pod,  # PodDisruptionBudgets first (429 when none may go)
+            self.registry,
+            target.namespace or "",
             name,
-            **self._delete_args(request, opts),
+            lambda: self.registry.delete(target.res, target.namespace, name, **args),
+            dry_run=bool(args.get("dry_run")),
         )
         status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
         return respond(request, status, negotiate.PLAIN_JSON, 201)
