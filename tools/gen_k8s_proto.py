@@ -26,6 +26,9 @@ API_PKGS = {
     "coordination/v1": "k8s.io.api.coordination.v1",
     "autoscaling/v1": "k8s.io.api.autoscaling.v1",
     "policy/v1": "k8s.io.api.policy.v1",
+    "rbac/v1": "k8s.io.api.rbac.v1",
+    "authorization/v1": "k8s.io.api.authorization.v1",
+    "authentication/v1": "k8s.io.api.authentication.v1",
 }
 MACHINERY_PKGS = {
     "pkg/apis/meta/v1": "k8s.io.apimachinery.pkg.apis.meta.v1",
@@ -33,36 +36,53 @@ MACHINERY_PKGS = {
     "pkg/api/resource": "k8s.io.apimachinery.pkg.api.resource",
     "pkg/util/intstr": "k8s.io.apimachinery.pkg.util.intstr",
 }
-ROOTS = [
-    "k8s.io.api.core.v1." + k
-    for k in [
-        "Namespace",
-        "Node",
-        "Pod",
-        "Service",
-        "Endpoints",
-        "ConfigMap",
-        "Secret",
-        "ServiceAccount",
-        "Event",
-        "ReplicationController",
-        "Binding",
+ROOTS = (
+    [
+        "k8s.io.api.core.v1." + k
+        for k in [
+            "Namespace",
+            "Node",
+            "Pod",
+            "Service",
+            "Endpoints",
+            "ConfigMap",
+            "Secret",
+            "ServiceAccount",
+            "Event",
+            "ReplicationController",
+            "Binding",
+        ]
     ]
-] + [
-    "k8s.io.api.apps.v1.Deployment",
-    "k8s.io.api.apps.v1.ReplicaSet",
-    "k8s.io.api.apps.v1.StatefulSet",
-    "k8s.io.api.apps.v1.DaemonSet",
-    "k8s.io.api.apps.v1.ControllerRevision",
-    "k8s.io.api.batch.v1.Job",
-    "k8s.io.api.discovery.v1.EndpointSlice",
-    "k8s.io.api.networking.v1.NetworkPolicy",
-    "k8s.io.api.events.v1.Event",
-    "k8s.io.api.coordination.v1.Lease",
-    "k8s.io.api.autoscaling.v1.Scale",
-    "k8s.io.api.policy.v1.Eviction",
-    "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
-]
+    + [
+        "k8s.io.api.apps.v1.Deployment",
+        "k8s.io.api.apps.v1.ReplicaSet",
+        "k8s.io.api.apps.v1.StatefulSet",
+        "k8s.io.api.apps.v1.DaemonSet",
+        "k8s.io.api.apps.v1.ControllerRevision",
+        "k8s.io.api.batch.v1.Job",
+        "k8s.io.api.discovery.v1.EndpointSlice",
+        "k8s.io.api.networking.v1.NetworkPolicy",
+        "k8s.io.api.events.v1.Event",
+        "k8s.io.api.coordination.v1.Lease",
+        "k8s.io.api.autoscaling.v1.Scale",
+        "k8s.io.api.policy.v1.Eviction",
+        "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions",
+    ]
+    + [
+        f"k8s.io.api.rbac.v1.{k}"
+        for k in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+    ]
+    + [
+        f"k8s.io.api.authorization.v1.{k}"
+        for k in (
+            "SelfSubjectAccessReview",
+            "SelfSubjectRulesReview",
+            "SubjectAccessReview",
+            "LocalSubjectAccessReview",
+        )
+    ]
+    + [f"k8s.io.api.authentication.v1.{k}" for k in ("SelfSubjectReview", "TokenReview")]
+)
 FIELD = re.compile(r"^\s*(optional|repeated)\s+(\S+)\s+(\w+)\s*=\s*(\d+)\s*;")
 MAP = re.compile(r"^\s*map<\s*(\S+?)\s*,\s*(\S+?)\s*>\s+(\w+)\s*=\s*(\d+)\s*;")
 TAG = re.compile(r'^\s*(?:\w+\s+)?(\*?)[\w.\[\]*]+\s+`json:"([^"]*)"\s+protobuf:"([^"]*)"')
