@@ -16,7 +16,12 @@ import functools
 import hashlib
 from typing import Any
 
-from podnet.apiserver.resources import RESOURCES, Resource, group_versions
+from podnet.apiserver.resources import (
+    Resource,
+    all_resources,
+    custom_generation,
+    group_versions,
+)
 
 Obj = dict[str, Any]
 
@@ -57,7 +62,7 @@ def storage_version_hash(group: str, version: str, kind: str) -> str:
 
 
 def _served(group: str, version: str) -> list[Resource]:
-    return [r for r in RESOURCES if r.group == group and r.version == version]
+    return [r for r in all_resources() if r.group == group and r.version == version]
 
 
 def _api_resources(res: Resource) -> list[Obj]:
@@ -102,9 +107,16 @@ def api_versions(server_address: str = "") -> Obj:
     }
 
 
-@functools.cache
 def api_group_list() -> Obj:
-    """``/apis``: every named group with its versions, the first one preferred."""
+    """``/apis``: every named group with its versions, the first one preferred (a
+    CRD's group: its versions in priority order, customresource_discovery_controller.go)."""
+    return _api_group_list(custom_generation())
+
+
+# The documents are cached per generation of the CRD-served resources: a CRD that
+# becomes Established, changes or goes is in the next answer (the discovery controller).
+@functools.lru_cache(maxsize=2)
+def _api_group_list(generation: int) -> Obj:
     groups: dict[str, list[str]] = {}
     for group, version in group_versions():
         if group:
@@ -116,8 +128,8 @@ def api_group_list() -> Obj:
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": items}
 
 
-@functools.cache
-def _resource_lists() -> dict[tuple[str, str], Obj]:
+@functools.lru_cache(maxsize=2)
+def _resource_lists(generation: int) -> dict[tuple[str, str], Obj]:
     lists: dict[tuple[str, str], Obj] = {}
     for group, version in group_versions():
         gv = f"{group}/{version}" if group else version
@@ -133,7 +145,7 @@ def _resource_lists() -> dict[tuple[str, str], Obj]:
 
 def resource_list(group: str, version: str) -> Obj | None:
     """``/api/v1`` or ``/apis/<group>/<version>``; None for a group-version not served."""
-    return _resource_lists().get((group, version))
+    return _resource_lists(custom_generation()).get((group, version))
 
 
 def _discovery_resource(res: Resource) -> Obj:
@@ -165,10 +177,14 @@ def _discovery_resource(res: Resource) -> Obj:
     return entry
 
 
-@functools.cache
 def aggregated(version: str, legacy: bool) -> Obj:
     """The APIGroupDiscoveryList of ``/api`` (``legacy``: the core group, unnamed) or
     ``/apis`` (every named group), as ``apidiscovery.k8s.io/<version>``."""
+    return _aggregated(version, legacy, custom_generation())
+
+
+@functools.lru_cache(maxsize=8)
+def _aggregated(version: str, legacy: bool, generation: int) -> Obj:
     if version not in DISCOVERY_VERSIONS:
         raise ValueError(f"unknown aggregated discovery version {version!r}")
     groups: dict[str, list[Obj]] = {}
@@ -190,6 +206,10 @@ def aggregated(version: str, legacy: bool) -> Obj:
         "metadata": {},
         "items": items,
     }
+
+
+# What was built so far, under the public name (importing builds nothing: tested).
+aggregated.cache_info = _aggregated.cache_info  # type: ignore[attr-defined]
 
 
 def content_type(version: str) -> str:

@@ -8,12 +8,29 @@ RESTMapper resolves ``po``, ``deploy``, ``svc``, ``netpol``, ``all`` exactly as 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
 
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 READ_WRITE_NO_COLLECTION = ("create", "delete", "get", "list", "patch", "update", "watch")
 CREATE = ("create",)
+
+
+@dataclass(frozen=True)
+class CustomInfo:
+    """What a CustomResourceDefinition says about one served version of its resource,
+    beyond the table's columns (:mod:`podnet.apiserver.crd`): the version's schema and
+    printer columns, the scale subresource's paths, the singular name, and whether the
+    CRD is being deleted (creates are then refused, as customresource_handler.go does)."""
+
+    crd: str  # the CRD's name, <plural>.<group>
+    singular: str
+    schema: dict[str, Any]  # the version's openAPIV3Schema ({} when none)
+    columns: tuple[dict[str, Any], ...] = ()  # additionalPrinterColumns
+    scale: dict[str, Any] | None = None  # subresources.scale
+    storage: bool = False
+    terminating: bool = False
 
 
 @dataclass(frozen=True)
@@ -27,10 +44,13 @@ class Resource:
     categories: tuple[str, ...] = ()
     verbs: tuple[str, ...] = VERBS
     subresources: tuple[str, ...] = ()  # "status", "scale", "log", "exec", ...
+    # Set on resources a CustomResourceDefinition serves; left out of equality and hash,
+    # so that a CRD's update (a new schema) keeps the resource the same dict key.
+    custom: CustomInfo | None = field(default=None, compare=False, hash=False)
 
     @property
     def singular(self) -> str:
-        return self.kind.lower()
+        return self.custom.singular if self.custom is not None else self.kind.lower()
 
     @property
     def group_version(self) -> str:
@@ -140,6 +160,16 @@ RESOURCES: tuple[Resource, ...] = (
         sub=("status",),
     ),
     _r("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",)),
+    _r(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        False,
+        ("crd", "crds"),
+        ("api-extensions",),
+        sub=("status",),
+    ),
     _r("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     _r("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     _r("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", True),
@@ -218,30 +248,109 @@ RESOURCES: tuple[Resource, ...] = (
 
 
 def by_path(group: str, version: str, plural: str) -> Resource | None:
-    """The resource served at ``/api[s]/<group>/<version>/.../<plural>``."""
-    return _BY_PATH.get((group, version, plural))
+    """The resource served at ``/api[s]/<group>/<version>/.../<plural>``: the static
+    table first (one dict lookup for the built-ins), then what CRDs serve."""
+    r = _BY_PATH.get((group, version, plural))
+    if r is None and _custom.by_path:
+        r = _custom.by_path.get((group, version, plural))
+    return r
 
 
 def by_kind(group: str, kind: str) -> Resource | None:
-    """The resource of objects of ``kind`` in ``group`` (the served version)."""
-    return _BY_KIND.get((group, kind))
+    """The resource of objects of ``kind`` in ``group`` (the served version; for a CRD,
+    its preferred one)."""
+    r = _BY_KIND.get((group, kind))
+    if r is None and _custom.by_kind:
+        r = _custom.by_kind.get((group, kind))
+    return r
 
 
 def by_api_version(api_version: str, kind: str) -> Resource | None:
     """The resource of an object's ``apiVersion`` and ``kind`` (``apps/v1``, ``Deployment``)."""
     group, _, version = api_version.rpartition("/")
     r = by_kind(group, kind)
-    return r if r is not None and r.version == version else None
+    if r is not None and r.version == version:
+        return r
+    if r is not None and r.custom is not None:  # another served version of a CRD
+        for c in _custom.resources:
+            if (c.group, c.version, c.kind) == (group, version, kind):
+                return c
+    return None
 
 
 def group_versions() -> Iterator[tuple[str, str]]:
-    """Every (group, version) served, core first, each once, in table order."""
+    """Every (group, version) served, core first, each once, in table order; then the
+    CRDs' ones (each group's versions in priority order)."""
     seen: set[tuple[str, str]] = set()
-    for r in RESOURCES:
+    for r in all_resources():
         gv = (r.group, r.version)
         if gv not in seen:
             seen.add(gv)
             yield gv
+
+
+def all_resources() -> tuple[Resource, ...]:
+    """The static table followed by the resources CRDs serve (controllers that iterate
+    every resource, discovery, OpenAPI)."""
+    return RESOURCES + _custom.resources if _custom.resources else RESOURCES
+
+
+def custom_for(api_version: Any, kind: Any) -> Resource | None:
+    """The CRD-served resource of an object's apiVersion and kind; None at once when no
+    CRD serves anything (the write path of every built-in kind asks)."""
+    if not _custom.by_path:
+        return None
+    group, _, version = str(api_version).rpartition("/")
+    r = _custom.by_kind.get((group, str(kind)))
+    if r is None or r.version == version:
+        return r
+    return next(
+        (
+            c
+            for c in _custom.resources
+            if c.kind == r.kind and c.group == group and c.version == version
+        ),
+        None,
+    )
+
+
+def custom_generation() -> int:
+    """Bumped on each change of the CRD-served part: the key of derived caches."""
+    return _custom.generation
+
+
+@dataclass(frozen=True)
+class _Custom:
+    resources: tuple[Resource, ...] = ()
+    by_path: dict[tuple[str, str, str], Resource] = field(default_factory=dict)
+    by_kind: dict[tuple[str, str], Resource] = field(default_factory=dict)
+    generation: int = 0
+
+
+_custom = _Custom()
+
+
+def set_custom(served: Iterable[Resource]) -> bool:
+    """Replace the CRD-served resources (in preferred-version order per group); readers
+    see the old table or the new one, never a mix. A name the static table has is never
+    shadowed. Returns whether anything changed."""
+    global _custom
+    items = tuple(r for r in served if (r.group, r.version, r.plural) not in _BY_PATH)
+    old = _custom.resources
+    if len(items) == len(old) and all(
+        a == b and a.custom == b.custom for a, b in zip(items, old, strict=True)
+    ):
+        return False
+    by_kind: dict[tuple[str, str], Resource] = {}
+    for r in items:
+        by_kind.setdefault((r.group, r.kind), r)
+    _custom = _Custom(
+        items,
+        {(r.group, r.version, r.plural): r for r in items},
+        by_kind,
+        _custom.generation + 1,
+    )
+    return True
 
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}

@@ -10,6 +10,7 @@ import copy
 import time
 from typing import Any
 
+from podnet.apiserver.crd import custom, definition
 from podnet.apiserver.errors import ApiError, bad_request, invalid
 from podnet.apiserver.resources import Resource
 
@@ -35,8 +36,10 @@ GENERATION_KINDS = frozenset(
         "PodDisruptionBudget",
         "AdminNetworkPolicy",
         "BaselineAdminNetworkPolicy",
+        "CustomResourceDefinition",
     }
 )
+CRD = "CustomResourceDefinition"
 SCALE_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "ReplicationController"})
 
 
@@ -56,8 +59,12 @@ def prepare_for_create(res: Resource, obj: Obj) -> None:
     kind = res.kind
     if kind == "Node":
         return  # node strategy keeps status: the kubelet registers with it
+    if res.custom is not None:
+        custom.check_create(res)
     if has_status(res):
         obj.pop("status", None)
+    if kind == CRD and res.custom is None:
+        definition.apply_defaults(obj)
     if kind == "Namespace":
         _spec(obj)["finalizers"] = ["kubernetes"]  # namespace strategy PrepareForCreate
 
@@ -68,8 +75,8 @@ def after_defaults_create(res: Resource, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(_spec(obj))}
     elif res.kind == "Job":
         job_selector(obj)
-    if res.kind in GENERATION_KINDS:
-        obj["metadata"]["generation"] = 1
+    if res.kind in GENERATION_KINDS or res.custom is not None:
+        obj["metadata"]["generation"] = 1  # customResourceStrategy.PrepareForCreate too
 
 
 def qos_class(spec: Obj) -> str:
@@ -141,6 +148,10 @@ def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | Non
         return _ephemeral_update(old, new)
     if subresource is not None:
         raise bad_request(f"subresource {subresource!r} cannot be updated this way")
+    if res.custom is not None:
+        return custom.prepare_update(res, old, new)
+    if res.kind == CRD:
+        definition.apply_defaults(new)
     out = copy.deepcopy(new)
     meta = out.setdefault("metadata", {})
     old_meta = old["metadata"]
@@ -166,6 +177,9 @@ def set_generation(res: Resource, old: Obj, out: Obj) -> None:
     compares decoded, so defaulted, objects (a template replaced by an equal one minus
     its defaults is no change)."""
     meta, old_meta = out["metadata"], old["metadata"]
+    if res.custom is not None:
+        custom.set_generation(res, old, out)
+        return
     if res.kind in GENERATION_KINDS:
         gen = old_meta.get("generation", 1)
         changed = _without(out, "metadata", "status", "apiVersion", "kind") != _without(
@@ -226,7 +240,7 @@ def prepare_status_update(res: Resource, old: Obj, new: Obj) -> Obj:
     out = dict(old)
     old_meta = old["metadata"]
     given = new.get("metadata") or {}
-    if res.kind in CRD_KINDS:
+    if res.kind in CRD_KINDS or res.custom is not None:
         meta = dict(old_meta)
         for key in ("resourceVersion", "managedFields"):
             if key in given:
@@ -318,6 +332,8 @@ def label_selector_string(selector: Any) -> str:
 
 def to_scale(res: Resource, obj: Obj) -> Obj:
     """The autoscaling/v1 Scale of a scalable object (``<kind>/scale`` GET)."""
+    if res.custom is not None and res.custom.scale is not None:
+        return custom.to_scale(res, obj)
     if res.kind not in SCALE_KINDS:
         raise bad_request(f"{res.plural} do not have a scale subresource")
     meta = obj["metadata"]
@@ -341,6 +357,8 @@ def to_scale(res: Resource, obj: Obj) -> Obj:
 
 def from_scale(res: Resource, old: Obj, scale: Obj) -> Obj:
     """``old`` with the Scale's ``spec.replicas`` (``<kind>/scale`` PUT)."""
+    if res.custom is not None and res.custom.scale is not None:
+        return custom.from_scale(res, old, scale)
     if res.kind not in SCALE_KINDS:
         raise bad_request(f"{res.plural} do not have a scale subresource")
     replicas = (scale.get("spec") or {}).get("replicas", 0)
@@ -415,6 +433,9 @@ def plan_delete(
     for its ``spec.finalizers`` (the namespace controller, then ``finalize``).
     """
     meta = current["metadata"]
+    if res.kind == CRD and res.custom is None and not meta.get("deletionTimestamp"):
+        current = _crd_delete(current, now)
+        meta = current["metadata"]
     finalizers = deletion_finalizers(res, list(meta.get("finalizers") or []), propagation)
     grace = graceful_period(res, current, grace_period)
     left = meta.get("deletionGracePeriodSeconds") or 0
@@ -438,6 +459,29 @@ def plan_delete(
         ometa.pop("finalizers", None)
     if res.kind == "Namespace":
         out.setdefault("status", {})["phase"] = "Terminating"
+    return out
+
+
+def _crd_delete(current: Obj, now: float) -> Obj:
+    """A CRD's first DELETE (apiextensions-apiserver pkg/registry/customresourcedefinition
+    etcd.go Delete): deletionTimestamp, the cleanup finalizer and the Terminating
+    condition; the CRD finalizer controller deletes its objects, then the finalizer."""
+    out = copy.deepcopy(current)
+    meta = out["metadata"]
+    meta.setdefault("deletionTimestamp", rfc3339(now))
+    meta.setdefault("deletionGracePeriodSeconds", 0)
+    fins = list(meta.get("finalizers") or ())
+    if definition.CLEANUP_FINALIZER not in fins:
+        fins.append(definition.CLEANUP_FINALIZER)
+    meta["finalizers"] = fins
+    definition.set_condition(
+        out.setdefault("status", {}),
+        "Terminating",
+        "True",
+        "InstanceDeletionPending",
+        "CustomResource deletion is pending",
+        rfc3339(now),
+    )
     return out
 
 

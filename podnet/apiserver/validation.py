@@ -15,8 +15,9 @@ import copy
 import json
 from typing import Any
 
+from podnet.apiserver.crd import custom, definition
 from podnet.apiserver.errors import ApiError, bad_request, invalid
-from podnet.apiserver.resources import Resource
+from podnet.apiserver.resources import Resource, custom_for
 from podnet.errors import ManifestError
 from podnet.manifests.build import _check
 from podnet.manifests.check_meta import check_metadata
@@ -60,7 +61,11 @@ SchemaErrors = list[tuple[Path, str]]
 
 def prune(obj: Obj, field_validation: str) -> tuple[list[str], SchemaErrors]:
     """:func:`prune_unknown`, and the schema's other complaints about ``obj`` (for
-    :func:`validate`, so that one write runs the schema check once)."""
+    :func:`validate`, so that one write runs the schema check once). A custom
+    resource is pruned and defaulted by its CRD version's schema instead."""
+    cr = custom_for(obj.get("apiVersion"), obj.get("kind"))
+    if cr is not None:
+        return custom.decode(cr, obj, field_validation), []
     errors = schema_errors(obj)
     unknown = [p for p, m in errors if m.startswith("unknown field")]
     rest = [(p, m) for p, m in errors if not m.startswith("unknown field")]
@@ -85,6 +90,12 @@ def validate(res: Resource, obj: Obj, schema: SchemaErrors | None = None) -> Non
     ``schema``: what :func:`prune` found (kinds the manifests layer models check their
     schema themselves)."""
     ctx = DocContext(obj, None, None)
+    if res.custom is not None:
+        check_metadata(ctx, res.kind, res.namespaced)
+        causes = [cause(e) for e in ctx.errors] + custom.causes(res, obj)
+        if causes:
+            raise invalid(res.group, res.kind, _name(obj), causes)
+        return
     if res.kind in KINDS and KINDS[res.kind].api_version == res.group_version:
         _check(ctx, Skipped(), schema)
     else:
@@ -92,8 +103,11 @@ def validate(res: Resource, obj: Obj, schema: SchemaErrors | None = None) -> Non
             ctx.error(path, message)
         if not ctx.errors:
             check_metadata(ctx, res.kind, res.namespaced)
-    if ctx.errors:
-        raise invalid(res.group, res.kind, _name(obj), [cause(e) for e in ctx.errors])
+    causes = [cause(e) for e in ctx.errors]
+    if res.kind == definition.KIND and res.group == definition.GROUP and not causes:
+        causes = definition.validate(obj)
+    if causes:
+        raise invalid(res.group, res.kind, _name(obj), causes)
 
 
 def _immutable(field: str, value: Any) -> tuple[str, str, str]:
@@ -334,6 +348,8 @@ def validate_update(
         causes = ephemeral_causes(old, new)
     else:
         causes = update_causes(res, old, new)
+        if res.kind == definition.KIND and res.group == definition.GROUP and subresource is None:
+            causes += definition.update_causes(old, new)
     if causes:
         raise invalid(res.group, res.kind, _name(new), causes)
 
@@ -358,6 +374,11 @@ def validate_status_update(
     store and the warnings.
     """
     found: list[str] = []
+    if res.custom is not None:  # statusStrategy: the whole object against the schema
+        new = copy.deepcopy(new)
+        found = custom.decode(res, new, field_validation)
+        validate_update(res, old, new, "status")
+        return new, found
     status_ok = part_check(res.kind, res.group_version, "status")
     meta_ok = part_check(res.kind, res.group_version, "metadata")
     meta, old_meta = new["metadata"], old.get("metadata") or {}

@@ -24,9 +24,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from podnet.apiserver.errors import ApiError
-from podnet.apiserver.resources import RESOURCES, Resource, by_kind
+from podnet.apiserver.resources import Resource, all_resources, by_kind
 from podnet.apiserver.store.base import Obj
 from podnet.controllers.base import Controller, deleting, meta, name, namespace, uid
+from podnet.controllers.crdstatus import CRDStatusController
 from podnet.controllers.informer import Informer, obj_key, split_key
 
 FOREGROUND = "foregroundDeletion"
@@ -34,7 +35,7 @@ ORPHAN = "orphan"
 
 
 def watched_resources() -> list[Resource]:
-    return [r for r in RESOURCES if {"delete", "list", "watch"} <= set(r.verbs)]
+    return [r for r in all_resources() if {"delete", "list", "watch"} <= set(r.verbs)]
 
 
 def owner_refs(obj: Obj | None) -> list[dict[str, Any]]:
@@ -96,6 +97,38 @@ class GarbageCollector(Controller):
             inf = self.informers.get(res)
             self._infs[res] = inf
             inf.add_handler(self._handler(res))
+        # The CRD controllers run beside the collector (they belong in the manager's list:
+        # see crdstatus); the collector watches each resource a CRD comes to serve, as the
+        # graph builder's resyncMonitors follows discovery.
+        self.crd_status = CRDStatusController(self.registry, self.informers, clock=self.clock)
+        self.crd_status.setup()
+        self.crd_status.listeners.append(self.watch_new_resources)
+
+    def watch_new_resources(self) -> None:
+        """Start informers for the served resources not watched yet (new CRDs)."""
+        for res in watched_resources():
+            rid = self._rid(res)
+            with self._lock:
+                if res in self._infs:
+                    continue
+                inf = self.informers.get(res)
+                self._infs[res] = inf
+                self._by_id[rid] = res
+                self._resources.append(res)
+            inf.add_handler(self._handler(res))
+            inf.start()
+
+    def start(self) -> None:
+        super().start()
+        self.crd_status.start()
+
+    def stop(self) -> None:
+        self.crd_status.stop()
+        super().stop()
+
+    def join(self, timeout: float) -> None:
+        self.crd_status.join(timeout)
+        super().join(timeout)
 
     @staticmethod
     def _rid(res: Resource) -> str:

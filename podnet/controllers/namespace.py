@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 
 from podnet.apiserver.errors import ApiError
-from podnet.apiserver.resources import RESOURCES, Resource, by_kind
+from podnet.apiserver.resources import Resource, all_resources, by_kind
 from podnet.apiserver.store.base import Obj
 from podnet.controllers.base import Controller, deleting, name
 
@@ -24,7 +24,7 @@ RECHECK = 0.2  # seconds between looks at a namespace whose content is still goi
 
 
 def namespaced_resources() -> list[Resource]:
-    return [r for r in RESOURCES if r.namespaced]
+    return [r for r in all_resources() if r.namespaced]  # CRDs' too
 
 
 def without_finalizer(ns: Obj) -> Obj:

@@ -142,6 +142,11 @@ def resolve(info: RequestInfo) -> Target:
             raise errors.path_not_found(info.path)
         namespace = None
     verb = info.verb
+    if res.custom is not None and res.custom.terminating and verb == "create":
+        # customresource_handler.go: no new objects while the CRD's are being deleted
+        raise errors.method_not_allowed(
+            "create not allowed while custom resource definition is terminating"
+        )
     if verb not in METHOD_VERBS.values() and verb not in ("list", "watch", "deletecollection"):
         raise errors.method_not_allowed(METHOD_NOT_ALLOWED)
     if info.subresource:

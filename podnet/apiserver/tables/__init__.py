@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from podnet.apiserver.crd import jsonpath
 from podnet.apiserver.resources import Resource
 from podnet.apiserver.store.base import Obj
 from podnet.apiserver.tables.printers import (
     AGE,
     AGE_COL,
+    AGE_DOC,
     EVENT_COLS,
     NAME_DOC,
     POD_COLS,
@@ -30,7 +32,46 @@ from podnet.apiserver.tables.printers import (
 __all__ = ["columns", "human_duration", "since", "table"]
 
 
+# A CRD version without additionalPrinterColumns prints its age (customresource_handler.go
+# getColumnsForVersion, serveDefaultColumnsIfEmpty).
+_DEFAULT_CR_COLUMNS = (
+    {
+        "name": "Age",
+        "type": "date",
+        "jsonPath": ".metadata.creationTimestamp",
+        "description": AGE_DOC,
+    },
+)
+
+
+def _custom_columns(res: Resource) -> tuple[dict[str, Any], ...]:
+    assert res.custom is not None
+    return res.custom.columns or _DEFAULT_CR_COLUMNS
+
+
 def columns(res: Resource) -> list[dict[str, Any]]:
+    if res.custom is not None:  # tableconvertor.New: Name, then the CRD's columns
+        cols = [column("Name", doc=NAME_DOC)] + [
+            (
+                str(c.get("name", "")),
+                str(c.get("type", "string")),
+                int(c.get("priority", 0) or 0),
+                str(c.get("description", "")),
+            )
+            for c in _custom_columns(res)
+        ]
+        out = []
+        for name, typ, prio, doc in cols:
+            fmt = str(
+                next(
+                    (c.get("format", "") for c in _custom_columns(res) if c.get("name") == name), ""
+                )
+            )
+            d = {"name": name, "type": typ, "format": fmt, "description": doc, "priority": prio}
+            if name == "Name" and typ == "string" and not prio:
+                d["format"] = "name"
+            out.append(d)
+        return out
     if res.kind == "Event":
         cols = EVENT_COLS
     else:
@@ -50,6 +91,11 @@ def columns(res: Resource) -> list[dict[str, Any]]:
 def _row(res: Resource, obj: Obj, now: float) -> tuple[Row, list[dict[str, str]]]:
     age = since(field(obj, "metadata", "creationTimestamp"), now)
     name = field(obj, "metadata", "name") or ""
+    if res.custom is not None:
+        return [
+            name,
+            *(jsonpath.cell(obj, c, lambda t: since(t, now)) for c in _custom_columns(res)),
+        ], []
     if (res.group, res.kind) == ("", "Pod"):
         return pod_row(obj, now)
     if res.kind == "Event":
