@@ -10,7 +10,8 @@ Service variables of their namespace (``syncPod``). Status goes back through the
 pkg/kubelet/status/status_manager.go). A pod with a ``deletionTimestamp`` is killed
 (SIGTERM, SIGKILL after its ``deletionGracePeriodSeconds``), its sandbox and IP
 released, and then deleted for good with grace 0 (the kubelet's final delete,
-``status_manager.go`` ``canBeDeleted``/``syncPod``).
+``status_manager.go`` ``canBeDeleted``/``syncPod``). A pod whose sandbox died is killed
+and given a new sandbox and IP (kubelet's SandboxChanged path, :mod:`podnet.live.node.sandbox`).
 
 The data plane follows the store too: Services (with the ClusterIPs the API server
 allocated), Namespaces, NetworkPolicies and the cluster policies are converted and
