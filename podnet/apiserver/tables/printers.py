@@ -395,6 +395,102 @@ def _controller_revision(o: Obj, now: float) -> Row:
 AGE = object()  # replaced by the object's age
 
 
+# -- the kinds of batch, networking, policy, scheduling and rbac (printers.go printCronJob,
+# printIngress, printIngressClass, printPodDisruptionBudget, printPriorityClass,
+# printRoleBinding, printClusterRoleBinding; Role and ClusterRole have no printer: the
+# DefaultTableConvertor's NAME, CREATED AT)
+
+
+def _bool_ptr(v: Any) -> str:
+    """printBoolPtr."""
+    return "<unset>" if not isinstance(v, bool) else ("True" if v else "False")
+
+
+def _cron_job(o: Obj, now: float) -> Row:
+    spec, st = o.get("spec") or {}, o.get("status") or {}
+    last = st.get("lastScheduleTime")
+    job_spec = field(spec, "jobTemplate", "spec") or {}
+    return [
+        spec.get("schedule") or "",
+        spec.get("timeZone") or "<none>",
+        _bool_ptr(spec.get("suspend")),
+        len(_list(st, "active")),
+        since(last, now) if last else "<none>",
+        AGE,
+        *_template_cells(job_spec),
+        _selector(job_spec.get("selector")),
+    ]
+
+
+def _ingress_hosts(rules: list[Any]) -> str:
+    """formatHosts: the first three hosts, then "+ N more..."; ``*`` for none."""
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and isinstance(rule, dict) and rule.get("host"):
+            hosts.append(str(rule["host"]))
+    if not hosts:
+        return "*"
+    text = ",".join(hosts)
+    return f"{text} + {len(rules) - 3} more..." if more else text
+
+
+def _ingress(o: Obj, now: float) -> Row:
+    spec = o.get("spec") or {}
+    lbs = _list(o, "status", "loadBalancer", "ingress")
+    # ingressLoadBalancerStatusStringer (wide: not clipped): sorted unique IPs or hostnames
+    address = ",".join(sorted({str(i.get("ip") or i.get("hostname") or "") for i in lbs} - {""}))
+    return [
+        spec.get("ingressClassName") or "<none>",
+        _ingress_hosts(_list(spec, "rules")),
+        address,
+        "80, 443" if spec.get("tls") else "80",
+        AGE,
+    ]
+
+
+def _ingress_class(o: Obj, now: float) -> Row:
+    params = field(o, "spec", "parameters")
+    shown = "<none>"
+    if isinstance(params, dict):
+        shown = str(params.get("kind", ""))
+        if params.get("apiGroup"):
+            shown += "." + str(params["apiGroup"])
+        shown += "/" + str(params.get("name", ""))
+    return [field(o, "spec", "controller") or "", shown, AGE]
+
+
+def _pdb(o: Obj, now: float) -> Row:
+    spec = o.get("spec") or {}
+    return [
+        "N/A" if spec.get("minAvailable") is None else str(spec["minAvailable"]),
+        "N/A" if spec.get("maxUnavailable") is None else str(spec["maxUnavailable"]),
+        _int(field(o, "status", "disruptionsAllowed")),
+        AGE,
+    ]
+
+
+def _subjects(o: Obj) -> list[str]:
+    """rbac.SubjectsStrings: users, groups and service accounts (``ns/name``)."""
+    users, groups, sas = [], [], []
+    for s in _list(o, "subjects"):
+        kind, name = s.get("kind"), str(s.get("name", ""))
+        if kind == "User":
+            users.append(name)
+        elif kind == "Group":
+            groups.append(name)
+        elif kind == "ServiceAccount":
+            sas.append(f"{s.get('namespace', '')}/{name}")
+    return [", ".join(users), ", ".join(groups), ", ".join(sas)]
+
+
+def _role_binding(o: Obj, now: float) -> Row:
+    ref = o.get("roleRef") or {}
+    return [f"{ref.get('kind', '')}/{ref.get('name', '')}", AGE, *_subjects(o)]
+
+
 def _workload(kind: str) -> Callable[[Obj, float], Row]:
     def row(o: Obj, now: float) -> Row:
         spec, st = o.get("spec") or {}, o.get("status") or {}
@@ -553,6 +649,105 @@ PRINTERS: dict[tuple[str, str], Printer] = {
     ("apps", "ControllerRevision"): (
         [column("Controller"), column("Revision", "integer"), AGE_COL],
         _controller_revision,
+    ),
+    ("batch", "CronJob"): (
+        [
+            column("Schedule", doc="The schedule in Cron format."),
+            column("Timezone", doc="The time zone name for the given schedule."),
+            column("Suspend", "boolean", doc="Whether subsequent executions are suspended."),
+            column("Active", "integer", doc="A list of pointers to currently running jobs."),
+            column(
+                "Last Schedule",
+                doc="Information when was the last time the job was successfully scheduled.",
+            ),
+            AGE_COL,
+            *_TEMPLATE_COLS,
+            column("Selector", priority=1),
+        ],
+        _cron_job,
+    ),
+    ("networking.k8s.io", "Ingress"): (
+        [
+            column(
+                "Class",
+                doc="The name of the IngressClass resource that should be used "
+                "for additional configuration",
+            ),
+            column(
+                "Hosts",
+                doc="Hosts that incoming requests are matched against before the ingress rule",
+            ),
+            column(
+                "Address", doc="Address is a list containing ingress points for the load-balancer"
+            ),
+            column("Ports", doc="Ports of TLS configurations that open"),
+            AGE_COL,
+        ],
+        _ingress,
+    ),
+    ("networking.k8s.io", "IngressClass"): (
+        [
+            column("Controller", doc="Controller that is responsible for handling this class"),
+            column("Parameters", doc="A reference to a resource with additional parameters"),
+            AGE_COL,
+        ],
+        _ingress_class,
+    ),
+    ("policy", "PodDisruptionBudget"): (
+        [
+            column("Min Available", doc="The minimum number of pods that must be available."),
+            column("Max Unavailable", doc="The maximum number of pods that may be unavailable."),
+            column(
+                "Allowed Disruptions",
+                "integer",
+                doc="Calculated number of pods that may be disrupted at this time.",
+            ),
+            AGE_COL,
+        ],
+        _pdb,
+    ),
+    ("scheduling.k8s.io", "PriorityClass"): (
+        [
+            column("Value", "integer"),
+            column("Global-Default", "boolean"),
+            AGE_COL,
+            column("PreemptionPolicy"),
+        ],
+        lambda o, now: [
+            _int(o.get("value")),
+            bool(o.get("globalDefault")),
+            AGE,
+            o.get("preemptionPolicy") or "",
+        ],
+    ),
+    ("rbac.authorization.k8s.io", "RoleBinding"): (
+        [
+            column("Role"),
+            AGE_COL,
+            column("Users", priority=1, doc="Users in the roleBinding"),
+            column("Groups", priority=1, doc="Groups in the roleBinding"),
+            column("ServiceAccounts", priority=1, doc="ServiceAccounts in the roleBinding"),
+        ],
+        _role_binding,
+    ),
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): (
+        [
+            column("Role"),
+            AGE_COL,
+            column("Users", priority=1, doc="Users in the clusterRoleBinding"),
+            column("Groups", priority=1, doc="Groups in the clusterRoleBinding"),
+            column("ServiceAccounts", priority=1, doc="ServiceAccounts in the clusterRoleBinding"),
+        ],
+        _role_binding,
+    ),
+    # rest.DefaultTableConvertor: the creation timestamp itself, a date column
+    ("rbac.authorization.k8s.io", "Role"): (
+        [column("Created At", "date", doc=AGE_DOC)],
+        lambda o, now: [field(o, "metadata", "creationTimestamp") or ""],
+    ),
+    ("rbac.authorization.k8s.io", "ClusterRole"): (
+        [column("Created At", "date", doc=AGE_DOC)],
+        lambda o, now: [field(o, "metadata", "creationTimestamp") or ""],
     ),
     ("coordination.k8s.io", "Lease"): (
         [column("Holder"), AGE_COL],
