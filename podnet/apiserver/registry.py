@@ -519,10 +519,24 @@ def _body(obj: Any, only: tuple[str, ...] | None = None) -> Obj:
         raise bad_request("the body of the request must be a JSON object")
     if only is not None:
         obj = {k: v for k, v in obj.items() if k in only}
-    out: Obj = prune_nulls(obj)
+    out: Obj = _without_nulls(obj)
     if not isinstance(out.get("metadata"), dict):
         out["metadata"] = {}
     return out
+
+
+def _without_nulls(value: Any) -> Any:
+    """:func:`prune_nulls` for what JSON decodes to (plain dicts and lists): the same
+    copy without null mapping values, without the line bookkeeping and the path it
+    builds for every node; anything else (a manifest's LineDict) goes to it."""
+    cls = value.__class__
+    if cls is dict:
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if cls is list:
+        return [_without_nulls(v) for v in value]
+    if isinstance(value, (dict, list)):
+        return prune_nulls(value)
+    return value
 
 
 def _given_rv(meta: Obj) -> int | None:

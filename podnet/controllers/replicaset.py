@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from podnet.apiserver.errors import ApiError
@@ -129,22 +130,91 @@ def slow_start_batches(count: int, initial: int = 1) -> list[int]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class PodView:
+    """What a set's sync reads of one version of a pod, given the set's selector and
+    template labels: worked out once per pod version (:class:`PodViews`), as the sync
+    runs on every batch of pod changes and reads every pod of the set each time."""
+
+    claimed: bool  # the selector takes its labels (ClaimPods)
+    active: bool  # controller.IsPodActive
+    labelled: bool  # it carries the template's labels (fullyLabeledReplicas)
+    ready: bool  # podutil.IsPodReady
+    deleting: bool
+
+
+def pod_view(
+    pod: Obj, sel: LabelSelector | None, wanted: Sequence[tuple[str, str]] = ()
+) -> PodView:
+    pod_labels = labels(pod)
+    return PodView(
+        claimed=selector_matches(sel, pod_labels),
+        active=pod_active(pod),
+        labelled=all(pod_labels.get(k) == v for k, v in wanted),
+        ready=pod_ready(pod),
+        deleting=deleting(pod),
+    )
+
+
+class PodViews:
+    """A set's :class:`PodView` of each pod version, kept from one sync to the next.
+
+    The informer replaces a pod's dict on every change and never mutates one, so the
+    dict itself (held here, so its ``id`` is not reused) identifies the version: a pod
+    unchanged since the last sync costs a dict lookup. A new selector or template
+    labels start afresh."""
+
+    def __init__(self) -> None:
+        self._by_set: dict[str, tuple[Any, dict[int, tuple[Obj, PodView]]]] = {}
+
+    def viewer(
+        self, key: str, sel: LabelSelector | None, wanted: tuple[tuple[str, str], ...], sig: Any
+    ) -> Callable[[Obj], PodView]:
+        old_sig, old = self._by_set.get(key, (None, {}))
+        if old_sig != sig:
+            old = {}
+        fresh: dict[int, tuple[Obj, PodView]] = {}
+        self._by_set[key] = (sig, fresh)  # only the pods seen by this sync stay
+
+        def view(pod: Obj) -> PodView:
+            hit = fresh.get(id(pod)) or old.get(id(pod))
+            if hit is None or hit[0] is not pod:
+                hit = (pod, pod_view(pod, sel, wanted))
+            fresh[id(pod)] = hit
+            return hit[1]
+
+        return view
+
+    def forget(self, key: str) -> None:
+        self._by_set.pop(key, None)
+
+
 def replica_status(
-    owner: Obj, pods: Sequence[Obj], now: float, template_labels: dict[str, str]
+    owner: Obj,
+    pods: Sequence[Obj],
+    now: float,
+    template_labels: dict[str, str],
+    view: Callable[[Obj], PodView] | None = None,
 ) -> dict[str, Any]:
-    """calculateStatus: counts over the active pods it owns."""
+    """calculateStatus: counts over the active pods it owns (``view``: a
+    :meth:`PodViews.viewer` of the same template labels, else worked out here)."""
     spec = owner.get("spec") or {}
     min_ready = int(spec.get("minReadySeconds") or 0)
-    replicas = labelled = ready = available = 0
-    wanted = template_labels.items()
+    replicas = labelled = ready = available = terminating = 0
+    if view is None:
+        wanted = tuple(template_labels.items())
+
+        def view(pod: Obj) -> PodView:
+            return pod_view(pod, None, wanted)
+
     for p in pods:  # one pass: this runs on every batch of pod changes
-        if not pod_active(p):
+        v = view(p)
+        terminating += v.deleting
+        if not v.active:
             continue
         replicas += 1
-        pod_labels = labels(p)
-        if all(pod_labels.get(k) == v for k, v in wanted):
-            labelled += 1
-        if pod_ready(p):
+        labelled += v.labelled
+        if v.ready:
             ready += 1
             if min_ready <= 0 or pod_available(p, min_ready, now):
                 available += 1
@@ -159,7 +229,7 @@ def replica_status(
     if old_conditions:
         status["conditions"] = old_conditions
     if "terminatingReplicas" in (owner.get("status") or {}):
-        status["terminatingReplicas"] = sum(1 for p in pods if deleting(p))
+        status["terminatingReplicas"] = terminating
     return status
 
 
@@ -218,6 +288,7 @@ class ReplicaSetController(Controller):
         self.res = res
         self.name = "replicaset" if res.kind == "ReplicaSet" else "replicationcontroller"
         self.expectations = Expectations()
+        self.views = PodViews()
 
     def setup(self) -> None:
         self.sets = self.informers.get(self.res)
@@ -298,13 +369,21 @@ class ReplicaSetController(Controller):
         )
         return LabelSelector.from_labels(plain) if plain else None
 
-    def claim(self, rs: Obj, owned: list[Obj]) -> list[Obj]:
+    def claim(
+        self, rs: Obj, owned: list[Obj], view: Callable[[Obj], PodView] | None = None
+    ) -> list[Obj]:
         """ControllerRefManager.ClaimPods: release owned pods the selector no longer
         takes, adopt orphans it does (neither while the set is being deleted)."""
         sel = self.selector(rs)
+        if view is None:
+
+            def view(pod: Obj) -> PodView:
+                return pod_view(pod, sel)
+
         mine: list[Obj] = []
         for pod in owned:
-            if selector_matches(sel, labels(pod)) or deleting(pod):
+            v = view(pod)
+            if v.claimed or v.deleting:
                 mine.append(pod)
             else:
                 self._set_owner(pod, None, uid(rs))
@@ -330,18 +409,26 @@ class ReplicaSetController(Controller):
         rs = self.sets.get(key)
         if rs is None:
             self.expectations.forget(key)
+            self.views.forget(key)
             return
         # Expectations before the pods are read (replica_set.go syncReplicaSet, as the
         # daemon set and job controllers): the other order lets a create observed in
         # between count as seen but not be in the list read before it, and be made twice.
         satisfied = self.expectations.satisfied(key)
         pods = self.pods.by_index("controller", meta(rs).get("uid", ""))
-        pods = [p for p in pods if namespace(p) == namespace(rs)]
+        ns = namespace(rs)
+        pods = [p for p in pods if p["metadata"].get("namespace") == ns]
+        spec = rs.get("spec") or {}
+        tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        wanted = tuple(tlabels.items())
+        view = self.views.viewer(
+            key, self.selector(rs), wanted, (repr(spec.get("selector")), wanted)
+        )
         if not deleting(rs):
-            pods = self.claim(rs, pods)
+            pods = self.claim(rs, pods, view)
         if satisfied and not deleting(rs):
-            self._manage(key, rs, [p for p in pods if pod_active(p)])
-        self._update_status(rs, pods)
+            self._manage(key, rs, [p for p in pods if view(p).active])
+        self._update_status(rs, pods, view)
 
     def _manage(self, key: str, rs: Obj, active: list[Obj]) -> None:
         create, delete = plan_replicas(spec_replicas(rs), active)
@@ -390,11 +477,13 @@ class ReplicaSetController(Controller):
                     component,
                 )
 
-    def _update_status(self, rs: Obj, pods: list[Obj]) -> None:
+    def _update_status(
+        self, rs: Obj, pods: list[Obj], view: Callable[[Obj], PodView] | None = None
+    ) -> None:
         spec = rs.get("spec") or {}
         tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
         now = self.clock()
-        status = replica_status(rs, pods, now, tlabels)
+        status = replica_status(rs, pods, now, tlabels, view)
         min_ready = int(spec.get("minReadySeconds") or 0)
         if min_ready > 0 and status["readyReplicas"] > status["availableReplicas"]:
             self.queue.add_after(obj_key(rs), 1.0)  # re-check when they become available
