@@ -35,6 +35,7 @@ from podnet.apiserver.http.respond import (
     warning_headers,
 )
 from podnet.apiserver.http.routes import Target, parse_bool
+from podnet.apiserver.rbac import escalation
 from podnet.apiserver.rbac.reviews import Reviews, is_review
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource
@@ -46,6 +47,7 @@ MIN_REQUEST_TIMEOUT = 1800
 PROPAGATION = ("Orphan", "Background", "Foreground")
 # Who the request runs as (after impersonation), set by the authentication middleware.
 USER = web.RequestKey("user", User)
+RBAC_PLURALS = frozenset({"roles", "clusterroles", "rolebindings", "clusterrolebindings"})
 
 
 class Handlers:
@@ -320,6 +322,7 @@ class Handlers:
         q = request.query
         dry = dry_run(q)
         obj, warnings = await self._body(request, target)
+        await self._no_escalation(request, target, obj)
         created = await self.call(
             self.registry.create,
             target.res,
@@ -335,6 +338,7 @@ class Handlers:
         q = request.query
         dry = dry_run(q)
         obj, warnings = await self._body(request, target)
+        await self._no_escalation(request, target, obj)
         sub = target.info.subresource or None
         updated = await self.call(
             self.registry.update,
@@ -386,6 +390,19 @@ class Handlers:
             )
         body = await request.read()
         sub = target.info.subresource or None
+        if self._guards_escalation(request, target):
+            would_be = await self.call(
+                self.registry.patch,
+                target.res,
+                target.namespace,
+                target.info.name,
+                patch_type,
+                body,
+                dry_run=True,
+                field_manager=manager,
+                force=force,
+            )
+            await self._no_escalation(request, target, would_be)
         patched = await self.call(
             self.registry.patch,
             target.res,
@@ -522,6 +539,31 @@ class Handlers:
         )
         status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
         return respond(request, status, negotiate.PLAIN_JSON, 201)
+
+    # --- RBAC writes -----------------------------------------------------------------
+
+    def _guards_escalation(self, request: web.Request, target: Target) -> bool:
+        user = request.get(USER)
+        return (
+            user is not None
+            and not user.is_master
+            and target.res.group == escalation.GROUP
+            and target.res.plural in RBAC_PLURALS
+        )
+
+    async def _no_escalation(self, request: web.Request, target: Target, obj: Obj) -> None:
+        """A Role or binding written by a non-master grants nothing it does not hold
+        (:mod:`podnet.apiserver.rbac.escalation`)."""
+        if self.reviews is None or not self._guards_escalation(request, target):
+            return
+        await self.call(
+            escalation.check,
+            self.reviews.authorizer,
+            request[USER],
+            target.res.plural,
+            target.namespace or "",
+            obj,
+        )
 
     # --- the review kinds ------------------------------------------------------------
 

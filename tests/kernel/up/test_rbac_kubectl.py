@@ -158,3 +158,35 @@ def test_bootstrap_roles_exist(up: UpCluster) -> None:
     assert view["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"] == "true"
     binding = k.json("get", "clusterrolebinding", "cluster-admin")
     assert binding["subjects"][0]["name"] == "system:masters"
+
+
+@pytest.mark.parametrize("version", KUBECTL_VERSIONS)
+def test_a_namespace_admin_cannot_grant_what_it_lacks(up: UpCluster, version: str) -> None:
+    k = up.kubectl(version)
+    ns = _ns(k, version, "escalate")
+    user = f"dana{version.replace('.', '')}"
+    k.ok("create", "rolebinding", "dana-admin", "--clusterrole=admin", f"--user={user}", "-n", ns)
+    # within `admin`: fine
+    k.ok("create", "role", "reader", "--verb=get", "--resource=pods", "-n", ns, "--as", user)
+    k.ok("create", "rolebinding", "r", "--role=reader", "--user=x", "-n", ns, "--as", user)
+    # nodes are not in `admin`: refused as kube-apiserver words it
+    done = k("create", "role", "nodes", "--verb=get", "--resource=nodes", "-n", ns, "--as", user)
+    assert done.rc == 1
+    assert (
+        f'roles.rbac.authorization.k8s.io "nodes" is forbidden: user "{user}" '
+        '(groups=["system:authenticated"]) is attempting to grant RBAC permissions not '
+        "currently held:"
+    ) in done.err
+    assert '{APIGroups:[""], Resources:["nodes"], Verbs:["get"]}' in done.err
+    bound = k(
+        "create",
+        "rolebinding",
+        "ca",
+        "--clusterrole=cluster-admin",
+        "--user=x",
+        "-n",
+        ns,
+        "--as",
+        user,
+    )
+    assert bound.rc == 1 and "is attempting to grant RBAC permissions" in bound.err
