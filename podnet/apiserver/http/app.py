@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import functools
 import platform
 import socket
@@ -55,6 +56,7 @@ DEPRECATION = web.RequestKey("deprecation", str)
 # The checks /livez and /readyz report (``?verbose``), as kube-apiserver names its own.
 HEALTH_CHECKS = ("ping", "log", "etcd")
 REGISTRY_THREADS = 4
+CONNECT_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -206,10 +208,10 @@ class ApiServer:
                 user = await self._impersonate(request, user)
             request[USER] = user
             if not user.is_master:
-                attrs = _attributes(request, user)
-                decision = await self._run(self.authorizer.authorize, attrs)
-                if not decision.allowed:
-                    raise forbidden(attrs, decision.reason)
+                for attrs in _attributes(request, user):
+                    decision = await self._run(self.authorizer.authorize, attrs)
+                    if not decision.allowed:
+                        raise forbidden(attrs, decision.reason)
         return await handler(request)
 
     async def _impersonate(self, request: web.Request, user: User) -> User:
@@ -314,14 +316,16 @@ class ApiServer:
         return sorted(paths)
 
 
-def _attributes(request: web.Request, user: User) -> Attributes:
+def _attributes(request: web.Request, user: User) -> list[Attributes]:
     """``filters.GetAuthorizerAttributes`` from the RequestInfo: a resource request's
     verb, group, namespace, resource, subresource and name; else the lower-case
-    method and the path."""
+    method and the path. A GET (WebSocket) on pods/exec, attach or portforward is also
+    checked as ``create`` (the AuthorizePodWebsocketUpgradeCreatePermission compound
+    check, on by default since 1.35: ``get`` alone must not open a shell)."""
     info = routes.request_info(request.method, request.path, request.query)
     if not info.is_resource:
-        return Attributes(user, request.method.lower(), False, path=request.path)
-    return Attributes(
+        return [Attributes(user, request.method.lower(), False, path=request.path)]
+    attrs = Attributes(
         user,
         info.verb,
         True,
@@ -333,6 +337,14 @@ def _attributes(request: web.Request, user: User) -> Attributes:
         name=info.name,
         path=request.path,
     )
+    if (
+        attrs.verb == "get"
+        and info.group == ""
+        and info.resource == "pods"
+        and info.subresource in CONNECT_SUBRESOURCES
+    ):
+        return [attrs, dataclasses.replace(attrs, verb="create")]
+    return [attrs]
 
 
 def _json(request: web.Request, body: Any, content_type: str) -> web.Response:

@@ -253,3 +253,24 @@ def test_bootstrap_roles_are_made_once_and_edits_kept(tmp_path: Path) -> None:
     finally:
         server.stop()
         store.close()
+
+
+def test_exec_by_get_also_needs_create(api: Api) -> None:
+    role = {
+        "metadata": {"name": "exec-get"},
+        "rules": [{"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get"]}],
+    }
+    assert api.call("POST", f"{RBAC}/namespaces/default/roles", role)[0] == 201
+    binding = {
+        "metadata": {"name": "exec-get"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "exec-get"},
+        "subjects": [{"kind": "User", "name": "jane"}],
+    }
+    assert api.call("POST", f"{RBAC}/namespaces/default/rolebindings", binding)[0] == 201
+    path = "/api/v1/namespaces/default/pods/p/exec?command=sh&stdout=1"
+    code, body = api.call("GET", path, headers={"Impersonate-User": "jane"})
+    assert code == 403
+    assert body["message"] == (
+        'pods "p" is forbidden: User "jane" cannot create resource "pods/exec" in API group '
+        '"" in the namespace "default"'
+    )
