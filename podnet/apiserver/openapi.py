@@ -22,8 +22,9 @@ import json
 from typing import Any
 
 from podnet.apiserver import protobuf
+from podnet.apiserver.crd import openapi as crd_openapi
 from podnet.apiserver.discovery import subresource_kind
-from podnet.apiserver.resources import RESOURCES, Resource, group_versions
+from podnet.apiserver.resources import Resource, all_resources, custom_generation, group_versions
 from podnet.manifests import check_clusterpolicy as cp
 from podnet.manifests import schema as shipped
 
@@ -176,6 +177,11 @@ def _refs(s: Any, found: set[str]) -> None:
 def _kind_names(res: Resource) -> dict[str, str]:
     """Definition name of the resource's kind, of its List and of its subresources'
     kinds (Scale, Eviction, Binding), by kind."""
+    if res.custom is not None:
+        names = crd_openapi.names(res)
+        if "scale" in res.subresources:
+            names["Scale"] = _gvk_index()[("autoscaling", "v1", "Scale")]
+        return names
     if res.kind in cp.SCHEMAS:
         base = f"{_reverse_group(res.group)}.{res.version}."
         return {res.kind: base + res.kind, res.list_kind: base + res.list_kind}
@@ -218,7 +224,9 @@ def _definitions(resources: list[Resource], prefix: str) -> dict[str, Obj]:
     extra: dict[str, Obj] = {}
     roots = [META + k for k in _EXTRA_ROOTS]
     for res in resources:
-        if res.kind in cp.SCHEMAS:
+        if res.custom is not None:
+            extra |= crd_openapi.definitions(res, prefix, v2=prefix == "#/definitions/")
+        elif res.kind in cp.SCHEMAS:
             extra |= _policy_definitions(res, prefix)
         roots.extend(_kind_names(res).values())
     return _closure(roots, prefix, extra)
@@ -412,7 +420,8 @@ class _Ops:
         return out
 
     def _patch_types(self) -> list[str]:
-        if self.res.kind in cp.SCHEMAS:  # custom resources take no strategic merge patch
+        if self.res.kind in cp.SCHEMAS or self.res.custom is not None:
+            # custom resources take no strategic merge patch
             return [t for t in PATCH_TYPES if "strategic" not in t]
         return PATCH_TYPES
 
@@ -470,11 +479,19 @@ def _info() -> Obj:
     return {"title": "Kubernetes", "version": f"v{shipped.kubernetes_version()}"}
 
 
-@functools.cache
+# Every document is cached per generation of the CRD-served resources (a CRD's schema
+# is published once it is Established, as the apiextensions openapi controllers do).
+
+
 def v2_document() -> Obj:
     """The swagger 2.0 document of every served resource."""
+    return _v2_document(custom_generation())
+
+
+@functools.lru_cache(maxsize=2)
+def _v2_document(generation: int) -> Obj:
     prefix = "#/definitions/"
-    resources = list(RESOURCES)
+    resources = list(all_resources())
     return {
         "swagger": "2.0",
         "info": _info(),
@@ -487,20 +504,35 @@ def _etag(data: bytes) -> str:
     return hashlib.sha512(data).hexdigest().upper()
 
 
-@functools.cache
+v2_document.cache_info = _v2_document.cache_info  # type: ignore[attr-defined]
+
+
 def v2_json() -> bytes:
-    return json.dumps(v2_document(), separators=(",", ":")).encode()
+    return _v2_json(custom_generation())
 
 
-@functools.cache
+@functools.lru_cache(maxsize=2)
+def _v2_json(generation: int) -> bytes:
+    return json.dumps(_v2_document(generation), separators=(",", ":")).encode()
+
+
 def v2_protobuf() -> bytes:
-    return protobuf.document(v2_document())
+    return _v2_protobuf(custom_generation())
 
 
-@functools.cache
+@functools.lru_cache(maxsize=2)
+def _v2_protobuf(generation: int) -> bytes:
+    return protobuf.document(_v2_document(generation))
+
+
 def v2_etag() -> str:
     """Both encodings' ETag (kube-openapi: the JSON's sha512; clients send Vary: Accept)."""
-    return _etag(v2_json())
+    return _v2_etag(custom_generation())
+
+
+@functools.lru_cache(maxsize=2)
+def _v2_etag(generation: int) -> str:
+    return _etag(_v2_json(generation))
 
 
 # ---------------------------------------------------------------- v3
@@ -543,12 +575,13 @@ def _v3_path(item: Obj) -> Obj:
     return out
 
 
-@functools.cache
-def _v3_documents() -> dict[str, bytes]:
+@functools.lru_cache(maxsize=2)
+def _v3_documents(generation: int) -> dict[str, bytes]:
     docs: dict[str, bytes] = {}
     prefix = "#/components/schemas/"
+    served = all_resources()
     for group, version in group_versions():
-        resources = [r for r in RESOURCES if (r.group, r.version) == (group, version)]
+        resources = [r for r in served if (r.group, r.version) == (group, version)]
         key = f"apis/{group}/{version}" if group else f"api/{version}"
         doc = {
             "openapi": "3.0.0",
@@ -560,35 +593,38 @@ def _v3_documents() -> dict[str, bytes]:
     return docs
 
 
-@functools.cache
-def _v3_etags() -> dict[str, str]:
-    return {key: _etag(doc) for key, doc in _v3_documents().items()}
+@functools.lru_cache(maxsize=2)
+def _v3_etags(generation: int) -> dict[str, str]:
+    return {key: _etag(doc) for key, doc in _v3_documents(generation).items()}
 
 
 def v3_document(path: str) -> bytes | None:
     """The JSON document of ``/openapi/v3/<path>`` (``api/v1``, ``apis/apps/v1``)."""
-    return _v3_documents().get(path.strip("/"))
+    return _v3_documents(custom_generation()).get(path.strip("/"))
 
 
 def v3_etag(path: str) -> str | None:
     """The document's hash: its ETag, and the ``hash`` its index URL carries. kube-openapi
     ``handler3``: a request with that hash is answered with ``Cache-Control: public,
     immutable`` (and an Expires a year on); with another hash, a 301 to the current URL."""
-    return _v3_etags().get(path.strip("/"))
+    return _v3_etags(custom_generation()).get(path.strip("/"))
 
 
-@functools.cache
 def v3_index_etag() -> str:
     """The index's ETag (sha512 of its JSON, as ``handler3.HandleDiscovery``)."""
     return _etag(json.dumps(v3_index(), separators=(",", ":")).encode())
 
 
-@functools.cache
 def v3_index() -> Obj:
     """``/openapi/v3``: each group-version's document URL, with its hash."""
+    return _v3_index(custom_generation())
+
+
+@functools.lru_cache(maxsize=2)
+def _v3_index(generation: int) -> Obj:
     return {
         "paths": {
             key: {"serverRelativeURL": f"/openapi/v3/{key}?hash={etag}"}
-            for key, etag in _v3_etags().items()
+            for key, etag in _v3_etags(generation).items()
         }
     }

@@ -190,7 +190,7 @@ def _validate(value: Any, s: Obj, path: str, causes: list[Cause]) -> None:
                 (
                     "FieldValueInvalid",
                     path,
-                    f"Invalid value: {_show(value)}: {path} in body must be of type "
+                    f'Invalid value: "{_type_name(value)}": {path} in body must be of type '
                     f'integer,string: "{_type_name(value)}"',
                 )
             )
@@ -200,8 +200,10 @@ def _validate(value: Any, s: Obj, path: str, causes: list[Cause]) -> None:
             (
                 "FieldValueInvalid",
                 path,
-                f"Invalid value: {_show(value)}: {path} in body must be of type {typ}: "
-                f'"{_type_name(value)}"',
+                # kube-openapi InvalidType as field.TypeInvalid: the value shown is
+                # the type found
+                f'Invalid value: "{_type_name(value)}": {path} in body must be of type '
+                f'{typ}: "{_type_name(value)}"',
             )
         )
         return

@@ -44,6 +44,12 @@ _DEFAULT_CR_COLUMNS = (
 )
 
 
+# The kinds served with the generic store's default table (apiserver pkg/registry/rest
+# table.go NewDefaultTableConvertor: Name and "Created At", an RFC 3339 time), as the
+# CustomResourceDefinition storage of apiextensions-apiserver is.
+_DEFAULT_TABLE = frozenset({("apiextensions.k8s.io", "CustomResourceDefinition")})
+
+
 def _custom_columns(res: Resource) -> tuple[dict[str, Any], ...]:
     assert res.custom is not None
     return res.custom.columns or _DEFAULT_CR_COLUMNS
@@ -72,7 +78,9 @@ def columns(res: Resource) -> list[dict[str, Any]]:
                 d["format"] = "name"
             out.append(d)
         return out
-    if res.kind == "Event":
+    if (res.group, res.kind) in _DEFAULT_TABLE and res.custom is None:
+        cols = [column("Name", doc=NAME_DOC), column("Created At", "date", doc=AGE_DOC)]
+    elif res.kind == "Event":
         cols = EVENT_COLS
     else:
         rest = POD_COLS if (res.group, res.kind) == ("", "Pod") else None
@@ -96,6 +104,8 @@ def _row(res: Resource, obj: Obj, now: float) -> tuple[Row, list[dict[str, str]]
             name,
             *(jsonpath.cell(obj, c, lambda t: since(t, now)) for c in _custom_columns(res)),
         ], []
+    if (res.group, res.kind) in _DEFAULT_TABLE and res.custom is None:
+        return [name, field(obj, "metadata", "creationTimestamp")], []
     if (res.group, res.kind) == ("", "Pod"):
         return pod_row(obj, now)
     if res.kind == "Event":
