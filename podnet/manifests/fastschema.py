@@ -46,6 +46,27 @@ def _is_type(value: Any, name: str) -> bool:
     raise Unsupported(f"type {name!r}")
 
 
+# One named type, as _is_type answers it, without the name comparisons on every call.
+_TYPE_CHECKS: dict[str, Check] = {
+    "string": lambda v: isinstance(v, str),
+    "integer": lambda v: _is_type(v, "integer"),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+}
+
+# The type names whose values are exactly the instances of one class (no int/float/bool
+# subtleties): a list of them is one isinstance with a tuple.
+_PLAIN_TYPES: dict[str, type] = {
+    "string": str,
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+    "null": type(None),
+}
+
+
 def _equal(a: Any, b: Any) -> bool:
     """jsonschema's enum equality for scalars: bools are not numbers, 1 == 1.0."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -78,7 +99,17 @@ class Compiler:
             return _always
         if len(checks) == 1:
             return checks[0]
-        return lambda v: all(c(v) for c in checks)
+        if len(checks) == 2:
+            first, second = checks
+            return lambda v: first(v) and second(v)
+
+        def check_all(v: Any) -> bool:  # a loop: a generator costs more per call
+            for c in checks:  # noqa: SIM110 (all() over a generator is slower here)
+                if not c(v):
+                    return False
+            return True
+
+        return check_all
 
     def _ref(self, ref: str) -> Check:
         # The kind's schema refers into the definitions file by absolute URI; inside
@@ -106,12 +137,25 @@ class Compiler:
             names = (value,) if isinstance(value, str) else tuple(value)
             for n in names:
                 _is_type(None, n)  # raises Unsupported on unknown type names
+            if len(names) == 1 and names[0] in _TYPE_CHECKS:
+                return _TYPE_CHECKS[names[0]]
+            if all(n in _PLAIN_TYPES for n in names):  # e.g. ["string", "null"]
+                classes = tuple(_PLAIN_TYPES[n] for n in names)
+                return lambda v: isinstance(v, classes)
             return lambda v: any(_is_type(v, n) for n in names)
         if key == "properties":
             props = {k: self.compile(s) for k, s in value.items()}
-            return lambda v: (
-                not isinstance(v, dict) or all(props[k](x) for k, x in v.items() if k in props)
-            )
+
+            def check_properties(v: Any) -> bool:
+                if not isinstance(v, dict):
+                    return True
+                for k, x in v.items():
+                    c = props.get(k)
+                    if c is not None and not c(x):
+                        return False
+                return True
+
+            return check_properties
         if key == "additionalProperties":
             return self._additional(schema)
         if key == "required":
@@ -142,7 +186,7 @@ class Compiler:
         if extra is True:
             return _always
         if extra is False:
-            return lambda v: not isinstance(v, dict) or all(k in known for k in v)
+            return lambda v: not isinstance(v, dict) or known.issuperset(v)
         check = self.compile(extra)
         return lambda v: (
             not isinstance(v, dict) or all(check(x) for k, x in v.items() if k not in known)
