@@ -13,6 +13,15 @@ refuses everything (without CAP_NET_ADMIN nft 1.0.6 prints only ``cache initiali
 failed``, no echo, for a command such as ``list table``). Large transactions (full
 syncs) go through :class:`ExecNftRunner`: rare, and a 2 MB line buys nothing.
 
+A transaction of more than :data:`INCLUDE_OVER` bytes is not typed in: nft -i reads its
+input through libedit one byte per ``read(2)``, converting each to a wide character
+and back, which cost nft more CPU than parsing and applying the elements (a scale-up
+sends megabytes of them: a Service whose ready count changes moves all its elements,
+``dataplane/proxy``). It is written to a memfd the session holds instead (inherited by
+nft, so nothing lives in the filesystem and nothing outlives podnet), and the line is
+``include "/dev/fd/N"``: nft's scanner reads the file directly, and the included commands
+are part of that line's one batch, all or nothing as before (nft(8), "include").
+
 The process may die (killed by someone, OOM): the kernel's tables are not affected, so
 :meth:`NftSession.revive` just starts a new one. :meth:`NftSession.run` does that
 before writing to a dead one, and after one dies under a transaction (then it raises,
@@ -25,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 from types import TracebackType
 from typing import Any
@@ -35,6 +45,8 @@ from podnet.errors import NotSupportedError
 
 _MARKER = "podnet-nft-session-marker"  # not nft syntax: always fails, always echoed
 _MAX_INTERACTIVE_OPS = 2000
+# bytes above which a transaction goes through the session's memfd (see above)
+INCLUDE_OVER = 4096
 
 
 class NftSession:
@@ -49,6 +61,9 @@ class NftSession:
         self.fallback = ExecNftRunner(prefix, nft)
         self.restarts = 0
         self._unreported: list[str] = []  # restarts not yet returned by revive()
+        # what nft includes for a large transaction (close-on-exec here: passed to nft
+        # explicitly, so no other child of podnet inherits it)
+        self._memfd = os.memfd_create("podnet-nft-tx", os.MFD_CLOEXEC)
         self.proc = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[str]:
@@ -60,6 +75,7 @@ class NftSession:
                 stderr=subprocess.PIPE,
                 text=True,
                 bufsize=1,
+                pass_fds=(self._memfd,),
             )
         except FileNotFoundError as e:
             raise NotSupportedError(f"cannot run {self.argv[0]!r}: {e}") from e
@@ -97,7 +113,7 @@ class NftSession:
             return
         if self.proc.poll() is not None:
             self._restart_quietly()
-        line = "; ".join(tx.render().splitlines())
+        line = self._line(tx.render())
         stdin, stderr = self.proc.stdin, self.proc.stderr
         assert stdin is not None and stderr is not None
         try:
@@ -119,6 +135,21 @@ class NftSession:
         errors = seen[:-1]  # the last line read is the marker's own "Error: ..." line
         if errors:
             raise nft_error(self.argv, 1, "".join(errors))
+
+    def _line(self, text: str) -> str:
+        """The one input line that applies ``text`` (one batch): the commands joined
+        with ``;``, or above :data:`INCLUDE_OVER` bytes an include of the memfd, which
+        nft reads only after this line is sent (the caller waits for its answer before
+        the next transaction rewrites it)."""
+        if len(text) <= INCLUDE_OVER:
+            return "; ".join(text.splitlines())
+        data = text.encode()
+        os.ftruncate(self._memfd, 0)
+        view = memoryview(data)
+        offset = 0
+        while offset < len(data):
+            offset += os.pwrite(self._memfd, view[offset:], offset)
+        return f'include "/dev/fd/{self._memfd}"'
 
     @property
     def pid(self) -> int | None:
@@ -179,6 +210,9 @@ class NftSession:
                 self.proc.kill()
                 self.proc.wait()
         self._close_pipes()
+        if self._memfd >= 0:
+            os.close(self._memfd)
+            self._memfd = -1
 
     def __enter__(self) -> NftSession:
         return self
