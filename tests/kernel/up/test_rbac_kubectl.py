@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from support.kube import KUBECTL_VERSIONS, Kubectl, UpCluster, podnet_up
 from support.live import require_live
+from support.paths import REPO
 
 pytestmark = pytest.mark.kernel
 
@@ -190,3 +191,27 @@ def test_a_namespace_admin_cannot_grant_what_it_lacks(up: UpCluster, version: st
         user,
     )
     assert bound.rc == 1 and "is attempting to grant RBAC permissions" in bound.err
+
+
+def test_the_docs_reader_role_grants_what_it_says(up: UpCluster) -> None:
+    """docs/rbac-podnet-reader.yaml, applied and bound as docs/from-cluster.md says."""
+    k = up.kubectl("1.37")
+    k.ok("apply", "-f", str(REPO / "docs" / "rbac-podnet-reader.yaml"))
+    k.ok(
+        "create",
+        "clusterrolebinding",
+        "podnet-reader",
+        "--clusterrole=podnet-reader",
+        "--user=alice",
+    )
+    for verb, what, answer in (
+        ("list", "networkpolicies.networking.k8s.io", "yes"),
+        ("list", "endpointslices.discovery.k8s.io", "yes"),
+        ("get", "nodes", "yes"),
+        ("delete", "pods", "no"),
+        ("list", "secrets", "no"),
+    ):
+        done = k("auth", "can-i", verb, what, "--all-namespaces", "--as", "alice")
+        assert done.out.strip() == answer, (verb, what, done.err)
+        assert done.rc == (0 if answer == "yes" else 1)
+    assert k("get", "pods", "-A", "--as", "alice").rc == 0
