@@ -97,7 +97,7 @@ def server_side_apply(
     meta = config.get("metadata")
     if isinstance(meta, dict) and meta.get("managedFields") is not None:
         raise errors.bad_request("metadata.managedFields must be nil")
-    node = schemas.for_kind(res.group, res.version, res.kind)
+    node = _schema_node(res)
     config = _scope(copy.deepcopy(config), subresource)
     live = copy.deepcopy(current) if current is not None else {}
     managers = _decode(live)
@@ -131,6 +131,26 @@ def server_side_apply(
     return _finish(live, merged, new_managers, me)
 
 
+def _schema_node(res: Resource) -> Node | None:
+    """The kind's schema for apply: a built-in's shipped definition, or a custom
+    resource's CRD schema with ObjectMeta as its metadata (structured-merge-diff reads
+    the CRD's x-kubernetes-list-type / -list-map-keys / -map-type; a list without a
+    list type is atomic, as for every CRD)."""
+    if res.custom is None:
+        return schemas.for_kind(res.group, res.version, res.kind)
+    root = _CR_NODES.get(res)
+    if root is None or root[0] is not res.custom.schema:
+        schema = dict(res.custom.schema)
+        props = dict(schema.get("properties") or {})
+        props["metadata"] = {"$ref": "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+        root = _CR_NODES[res] = (res.custom.schema, Node({**schema, "properties": props}))
+    return root[1]
+
+
+# One Node per served custom resource (its schema dict's identity says which version)
+_CR_NODES: dict[Resource, tuple[Obj, Node]] = {}
+
+
 def track_update(
     res: Resource,
     old: Obj | None,
@@ -156,7 +176,7 @@ def track_update(
         if not managers:
             meta.pop("managedFields", None)
             return out
-    node = schemas.for_kind(res.group, res.version, res.kind)
+    node = _schema_node(res)
     added, modified, removed = compare(
         _strip(old or {}, subresource), _strip(out, subresource), node
     )
