@@ -145,7 +145,9 @@ class ApiServer:
     async def start(self) -> int:
         """Listen; returns the bound port."""
         if self.bootstrap_rbac:
-            await self._run(bootstrap.ensure, self.policy.exists, self.policy.create)
+            await self._run(
+                bootstrap.ensure, self.policy.get, self.policy.create, self.policy.update
+            )
         self._runner = web.AppRunner(
             self.app(), access_log=None, handler_cancellation=True, shutdown_timeout=2.0
         )

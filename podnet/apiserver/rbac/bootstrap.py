@@ -7,21 +7,25 @@ list them), labelled ``kubernetes.io/bootstrapping=rbac-defaults`` and annotated
 ``admin``, ``edit`` and ``view`` aggregate the ``aggregate-to-*`` roles (``edit`` is
 in ``admin``, ``view`` in ``edit``); they are stored with the rules the aggregation
 controller would write, and the authorizer aggregates again at read time so a role
-labelled later counts too. A role that exists is left as it is (``kubectl auth
-reconcile`` or an edit may have changed it on purpose).
+labelled later counts too. A default that exists is reconciled as upstream does:
+what is missing is added, nothing is removed, and ``autoupdate: "false"`` on the
+stored object leaves it alone.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
+from podnet.apiserver.rbac.escalation import uncovered
 from podnet.apiserver.rbac.resolver import RuleResolver, StaticPolicy
 
 Obj = dict[str, Any]
 GROUP = "rbac.authorization.k8s.io"
 LABELS = {"kubernetes.io/bootstrapping": "rbac-defaults"}
-ANNOTATIONS = {"rbac.authorization.kubernetes.io/autoupdate": "true"}
+AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
+ANNOTATIONS = {AUTOUPDATE: "true"}
 READ = ["get", "list", "watch"]
 WRITE = ["create", "delete", "deletecollection", "patch", "update"]
 READ_WRITE = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -336,15 +340,53 @@ def filled(roles: list[Obj]) -> list[Obj]:
     ]
 
 
-def ensure(exists: Callable[[str, str], bool], create: Callable[[str, Obj], None]) -> list[str]:
-    """Create each missing role and binding (``exists(plural, name)``,
-    ``create(plural, obj)``); returns what was created, as ``<plural>/<name>``."""
+def reconciled(existing: Obj, expected: Obj) -> Obj | None:
+    """``reconciliation.computeReconciledRole`` / ``computeReconciledRoleBinding``
+    without removal: labels and annotations the default has are added (the stored
+    values win), missing rules appended (not for an aggregated role: its rules are the
+    aggregation's), missing aggregation selectors and subjects added. None when nothing
+    is to change or the stored object says ``autoupdate: "false"``."""
+    meta = existing.get("metadata") or {}
+    if (meta.get("annotations") or {}).get(AUTOUPDATE) == "false":
+        return None
+    out = copy.deepcopy(existing)
+    out_meta = out.setdefault("metadata", {})
+    for key in ("labels", "annotations"):
+        out_meta[key] = {**expected["metadata"].get(key, {}), **(meta.get(key) or {})}
+    if expected.get("kind") == "ClusterRole":
+        want_agg = expected.get("aggregationRule")
+        if want_agg is not None:
+            have = out.setdefault("aggregationRule", {}).setdefault("clusterRoleSelectors", [])
+            have += [s for s in want_agg["clusterRoleSelectors"] if s not in have]
+        else:
+            rules = out.setdefault("rules", [])
+            rules += uncovered(rules, expected.get("rules") or [])
+    else:
+        subjects = out.setdefault("subjects", [])
+        subjects += [s for s in expected.get("subjects") or [] if s not in subjects]
+    return None if out == existing else out
+
+
+def ensure(
+    get: Callable[[str, str], Obj | None],
+    create: Callable[[str, Obj], None],
+    update: Callable[[str, Obj], None],
+) -> list[str]:
+    """The post-start hook: create each missing role and binding, reconcile the ones
+    that exist (``get(plural, name)``, ``create(plural, obj)``, ``update(plural,
+    obj)``); returns what was written, as ``<plural>/<name>``."""
     made: list[str] = []
     todo = [("clusterroles", r) for r in filled(cluster_roles())]
     todo += [("clusterrolebindings", b) for b in cluster_role_bindings()]
     for plural, obj in todo:
         name = obj["metadata"]["name"]
-        if not exists(plural, name):
+        existing = get(plural, name)
+        if existing is None:
             create(plural, obj)
-            made.append(f"{plural}/{name}")
+        else:
+            changed = reconciled(existing, obj)
+            if changed is None:
+                continue
+            update(plural, changed)
+        made.append(f"{plural}/{name}")
     return made

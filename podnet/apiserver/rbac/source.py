@@ -52,9 +52,12 @@ class RegistryPolicy:
     def role(self, namespace: str, name: str) -> Obj | None:
         return self._get(self.roles, namespace, name)
 
-    def exists(self, plural: str, name: str) -> bool:
+    def get(self, plural: str, name: str) -> Obj | None:
         """For the bootstrap: a cluster-scoped RBAC object by name."""
-        return self._get(_res(plural), None, name) is not None
+        return self._get(_res(plural), None, name)
+
+    def update(self, plural: str, obj: Obj) -> None:
+        self.registry.update(_res(plural), None, obj["metadata"]["name"], obj)
 
     def create(self, plural: str, obj: Obj) -> None:
         try:

@@ -239,6 +239,15 @@ def test_bootstrap_roles_are_made_once_and_edits_kept(tmp_path: Path) -> None:
         ]
         body["metadata"]["labels"]["edited"] = "yes"
         assert api.call("PUT", f"{RBAC}/clusterroles/view", body)[0] == 200
+        # a default that lost a rule gets it back at the next start; one marked
+        # autoupdate "false" is left alone
+        code, basic = api.call("GET", f"{RBAC}/clusterroles/system:basic-user")
+        basic["rules"] = basic["rules"][:1]
+        assert api.call("PUT", f"{RBAC}/clusterroles/system:basic-user", basic)[0] == 200
+        code, disc = api.call("GET", f"{RBAC}/clusterroles/system:discovery")
+        disc["rules"] = []
+        disc["metadata"]["annotations"]["rbac.authorization.kubernetes.io/autoupdate"] = "false"
+        assert api.call("PUT", f"{RBAC}/clusterroles/system:discovery", disc)[0] == 200
         code, crb = api.call("GET", f"{RBAC}/clusterrolebindings/system:public-info-viewer")
         assert [s["name"] for s in crb["subjects"]] == [
             "system:authenticated",
@@ -250,6 +259,14 @@ def test_bootstrap_roles_are_made_once_and_edits_kept(tmp_path: Path) -> None:
     try:
         code, body = api.call("GET", f"{RBAC}/clusterroles/view")
         assert body["metadata"]["labels"]["edited"] == "yes"
+        code, basic = api.call("GET", f"{RBAC}/clusterroles/system:basic-user")
+        assert {
+            "verbs": ["create"],
+            "apiGroups": ["authentication.k8s.io"],
+            "resources": ["selfsubjectreviews"],
+        } in basic["rules"]
+        code, disc = api.call("GET", f"{RBAC}/clusterroles/system:discovery")
+        assert disc["rules"] == []
     finally:
         server.stop()
         store.close()
