@@ -112,7 +112,10 @@ def delta_transaction(
         add_rules(tx, after.chain, flush=before is not None)
     if d.record and record_rules != d.record_before:
         add_rules(tx, Chain(RECORD_CHAIN, record_rules), flush=True)
-    _element_ops(tx, d, elements)
+    # a map deleted below takes its elements with it: deleting them first only made
+    # nft parse them (a scale-up's every count change dropped a map of hundreds)
+    gone = {name for n in dead for name in count_sets(n)}
+    _element_ops(tx, d, elements, gone)
     for before, after in aff:
         if before is not None and after is not None and before.backends - after.backends:
             # Remembered choices may point at a gone pod. kube-proxy drops only those of
@@ -135,8 +138,12 @@ def delta_transaction(
 
 
 def _element_ops(
-    tx: Transaction, d: Delta, elements: Mapping[str, Mapping[str, str | None]]
+    tx: Transaction,
+    d: Delta,
+    elements: Mapping[str, Mapping[str, str | None]],
+    gone: frozenset[str] | set[str] = frozenset(),
 ) -> None:
+    """Element deletes, then adds; none for the maps in ``gone`` (deleted whole)."""
     deletes: dict[str, list[str]] = {}
     adds: dict[str, list[tuple[str, str | None]]] = {}
     empty: dict[str, str | None] = {}
@@ -144,7 +151,7 @@ def _element_ops(
         after = elements.get(s, empty).get(k, ABSENT)
         if after == before:
             continue
-        if before != ABSENT:
+        if before != ABSENT and s not in gone:
             deletes.setdefault(s, []).append(k)
         if after != ABSENT:
             adds.setdefault(s, []).append((k, after))
