@@ -29,6 +29,7 @@ API_PKGS = {
     "rbac/v1": "k8s.io.api.rbac.v1",
     "authorization/v1": "k8s.io.api.authorization.v1",
     "authentication/v1": "k8s.io.api.authentication.v1",
+    "scheduling/v1": "k8s.io.api.scheduling.v1",
 }
 MACHINERY_PKGS = {
     "pkg/apis/meta/v1": "k8s.io.apimachinery.pkg.apis.meta.v1",
@@ -82,6 +83,13 @@ ROOTS = (
         )
     ]
     + [f"k8s.io.api.authentication.v1.{k}" for k in ("SelfSubjectReview", "TokenReview")]
+    + [
+        "k8s.io.api.batch.v1.CronJob",
+        "k8s.io.api.networking.v1.Ingress",
+        "k8s.io.api.networking.v1.IngressClass",
+        "k8s.io.api.policy.v1.PodDisruptionBudget",
+        "k8s.io.api.scheduling.v1.PriorityClass",
+    ]
 )
 FIELD = re.compile(r"^\s*(optional|repeated)\s+(\S+)\s+(\w+)\s*=\s*(\d+)\s*;")
 MAP = re.compile(r"^\s*map<\s*(\S+?)\s*,\s*(\S+?)\s*>\s+(\w+)\s*=\s*(\d+)\s*;")
