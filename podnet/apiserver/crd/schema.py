@@ -69,6 +69,8 @@ def _prune(value: Any, s: Obj, root: bool, path: str, found: list[str]) -> None:
     if isinstance(value, dict):
         props = _all_of_props(s)
         extra = s.get("additionalProperties")
+        # an x-kubernetes-embedded-resource keeps its apiVersion, kind and metadata too
+        root = root or bool(s.get("x-kubernetes-embedded-resource"))
         for key in list(value):
             if root and key in _ROOT_KEEP:
                 continue

@@ -305,3 +305,16 @@ def test_gc_and_namespace_deletion(cluster: Registry) -> None:
     wait_for(lambda: not cluster.list(res, "default").items, what="dependent collected")
     cluster.delete(NAMESPACES, None, "gone")
     wait_for(lambda: not cluster.list(res, "gone").items, what="namespace emptied")
+
+
+def test_cluster_scoped_and_metadata_checks(cluster: Registry) -> None:
+    cluster.create(CRDS, None, crd_body(scope="Cluster"))
+    res = established(cluster)
+    assert not res.namespaced
+    obj = cluster.create(res, None, widget("global"))
+    assert "namespace" not in obj["metadata"]
+    assert [o["metadata"]["name"] for o in cluster.list(res, None).items] == ["global"]
+    with pytest.raises(ApiError) as e:
+        cluster.create(res, None, widget("Bad_Name"))
+    assert code(e) == 422
+    assert [c["field"] for c in e.value.status()["details"]["causes"]] == ["metadata.name"]
