@@ -9,6 +9,7 @@ Every subprocess is bounded in time; servers listen on 127.0.0.1 only.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -22,7 +23,7 @@ import subprocess
 import termios
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ import pytest
 from kubernetes.stream import portforward, stream
 from support.kube import KUBECTL_VERSIONS, Done, podnet_up
 from support.live import require_live
-from support.local_podstreams import LocalStreams
+from support.local_podstreams import LocalSession, LocalStreams
 from support.paths import REPO
 
 from podnet.apiserver import auth, certs, kubeconfig, resources
@@ -234,22 +235,115 @@ def _in_pty(
         os.close(master)
 
 
+class _Terminal:
+    """kubectl on a pty of 100x30 (no controlling terminal: SIGWINCH is sent by hand),
+    the test typing on the master as a user does: only once the session is up."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        self.slave = slave
+        self.proc = subprocess.Popen(
+            argv, env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+        )
+        self.out = b""
+
+    def read(self, until: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+        """Collect output until ``until()`` holds."""
+        deadline = time.monotonic() + timeout
+        while not until():
+            if time.monotonic() > deadline:
+                pytest.fail(f"not within {timeout}s: {what}; output: {self.out!r}")
+            ready, _, _ = select.select([self.master], [], [], 0.05)
+            if ready:
+                with contextlib.suppress(OSError):
+                    self.out += os.read(self.master, 65536)
+
+    def resize(self, width: int, height: int) -> None:
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+    def type(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def finish(self, timeout: float = 20.0) -> int:
+        os.close(self.slave)
+        self.slave = -1
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                self.out += chunk
+            elif self.proc.poll() is not None:
+                break
+        return self.proc.wait(5)
+
+    def close(self) -> None:
+        if self.slave >= 0:
+            os.close(self.slave)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        os.close(self.master)
+
+
+def _session_up(term: _Terminal, cluster: Cluster, before: int) -> LocalSession:
+    """The exec session ``term``'s kubectl started, once its terminal size came: kubectl
+    puts its terminal in raw mode, then streams, sending the size first (kubectl's
+    term.TTY.Safe, MonitorSize). Keys typed earlier meet a terminal still in canonical
+    mode (echoed there, and a Ctrl-D turned into a NUL), and the size and the first keys
+    travel apart (separate SPDY streams), as on any cluster."""
+    term.read(
+        lambda: (
+            len(cluster.streams.sessions) > before
+            and bool(cluster.streams.sessions[before].resizes)
+        ),
+        "the session and its first terminal size",
+    )
+    session = cluster.streams.sessions[before]
+    assert session.resizes[0] == (100, 30)
+    return session
+
+
 @pytest.mark.parametrize("version", VERSIONS)
 def test_exec_tty_prompt_size_and_exit(version: str, cluster: Cluster) -> None:
     argv = cluster.argv(version, "exec", "-it", "web", "--", "sh")
-    code, out = _in_pty(
-        argv,
-        cluster.env(),
-        b"stty size; echo tty-$((6*7))\n",
-        then=(120, 40, b"stty size; exit 7\n"),
-    )
-    assert b"30 100" in out and b"40 120" in out, out
-    assert b"tty-42" in out, out
-    assert code == 7, out
+    term = _Terminal(argv, cluster.env())
+    try:
+        session = _session_up(term, cluster, len(cluster.streams.sessions))
+        term.type(b"stty size; echo tty-$((6*7))\n")
+        term.read(lambda: b"tty-42" in term.out, "tty-42")
+        assert b"30 100" in term.out, term.out
+        term.resize(120, 40)
+        # kubectl's SIGWINCH handler is a goroutine started after the first size went:
+        # poke it until the new size arrives (a signal before it is ignored)
+        deadline = time.monotonic() + 20
+        while (120, 40) not in session.resizes and time.monotonic() < deadline:
+            term.proc.send_signal(signal.SIGWINCH)
+            term.read(lambda: (120, 40) in session.resizes, "resize", timeout=0.3)
+        term.type(b"stty size; exit 7\n")
+        code = term.finish()
+    finally:
+        term.close()
+    assert b"40 120" in term.out, term.out
+    assert code == 7, term.out
     cluster.wait_idle()
-    assert {(100, 30), (120, 40)} <= set(cluster.streams.sessions[-1].resizes)
-    code, out = _in_pty(argv, cluster.env(), b"echo before-eof\n\x04")  # Ctrl-D leaves
-    assert (code, b"before-eof" in out) == (0, True), out
+    assert {(100, 30), (120, 40)} <= set(session.resizes)
+    term = _Terminal(argv, cluster.env())
+    try:
+        _session_up(term, cluster, len(cluster.streams.sessions))
+        term.type(b"echo before-eof-$((1+1))\n")
+        term.read(lambda: b"before-eof-2" in term.out, "before-eof-2")
+        term.type(b"\x04")  # Ctrl-D leaves
+        code = term.finish()
+    finally:
+        term.close()
+    assert code == 0, term.out
     cluster.wait_idle()
 
 

@@ -61,10 +61,11 @@ class Pty:
     def type(self, text: str) -> None:
         os.write(self.master, text.encode())
 
-    def expect(self, want: str, timeout: float = 20.0) -> str:
-        """Read until ``want`` shows (everything seen so far is returned)."""
+    def expect(self, want: str, timeout: float = 20.0, after: int = 0) -> str:
+        """Read until ``want`` shows past offset ``after`` of what was seen (everything
+        seen so far is returned)."""
         end = time.monotonic() + timeout
-        while want.encode() not in self.seen:
+        while want.encode() not in self.seen[after:]:
             left = end - time.monotonic()
             if left <= 0:
                 pytest.fail(f"{want!r} not seen in {timeout}s; seen: {self.seen[-600:]!r}")
@@ -142,6 +143,23 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpCluster]:
         assert rc == 0, err
 
 
+def _shell_sees_size(term: Pty, rows: int, cols: int, timeout: float = 20.0) -> None:
+    """``stty size`` in the shell until it shows the terminal's new size: the resize
+    travels (kubectl's SIGWINCH handler, the resize channel, the container's console)
+    apart from the typed keys, so a command typed at once may still see the old size,
+    as on any cluster."""
+    end = time.monotonic() + timeout
+    while True:
+        mark = len(term.seen)
+        term.type("stty size\r")
+        term.expect("\n/ # ", after=mark + len("stty size"))
+        if f"\n{rows} {cols}\r".encode() in term.seen[mark:]:
+            return
+        if time.monotonic() > end:
+            pytest.fail(f"the shell never saw {rows}x{cols}: {term.seen[-600:]!r}")
+        time.sleep(0.2)
+
+
 def _shell(version: str) -> str:
     return f"shell-{version.replace('.', '-')}"
 
@@ -158,14 +176,9 @@ def test_attach_it_prompt_commands_resize(version: str, up: UpCluster) -> None:
         seen = term.expect(f"tty-42 {name}")
         term.expect("/dev/pts/0")  # the container's own devpts: its console
         assert "$((6*7))" in seen  # the terminal echoed what was typed
-        term.resize(31, 97)
-        time.sleep(0.5)  # kubectl's SIGWINCH handler sends the resize message
-        term.type("stty size\r")
-        term.expect("31 97")
-        term.resize(40, 120)
-        time.sleep(0.5)
-        term.type("stty size\r")
-        term.expect("40 120")
+        for rows, cols in ((31, 97), (40, 120)):
+            term.resize(rows, cols)
+            _shell_sees_size(term, rows, cols)
     finally:
         term.close()  # kubectl killed: the session ends, the shell stays
     k = up.kubectl(version)
@@ -193,6 +206,13 @@ def test_run_it_rm_shell_ctrl_d(version: str, up: UpCluster) -> None:
         term.expect("/ # ")
         term.type("echo run-$((7*6))\r")
         term.expect("run-42")
+        mark = term.seen.index(b"run-42")
+        # Ctrl-D once the shell prompts again, as a user does: busybox's line editor
+        # reads keys in raw mode only while it prompts; a ^D that comes while the
+        # command runs meets the tty in canonical mode, which turns it into a NUL the
+        # editor then ignores (Linux n_tty: EOF_CHAR is stored as __DISABLED_CHAR), and
+        # the shell never exits
+        term.expect("/ # ", after=mark)
         term.type("\x04")  # Ctrl-D: the shell exits, kubectl deletes the pod
         rc = term.finish()
         out = term.seen.decode(errors="replace")
