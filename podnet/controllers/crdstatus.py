@@ -64,6 +64,8 @@ class CRDStatusController(Controller):
         """The Established CRDs' resources into the served table (by CRD name)."""
         crds = sorted(self.crds.objects(), key=name)
         served = [r for crd in crds for r in definition.served(crd)]
+        # a group's versions in priority order across its CRDs: the first is preferred
+        served.sort(key=lambda r: (r.group, definition.version_priority(r.version)))
         if resources.set_custom(served):
             for listener in list(self.listeners):
                 listener()

@@ -318,3 +318,21 @@ def test_cluster_scoped_and_metadata_checks(cluster: Registry) -> None:
         cluster.create(res, None, widget("Bad_Name"))
     assert code(e) == 422
     assert [c["field"] for c in e.value.status()["details"]["causes"]] == ["metadata.name"]
+
+
+def test_two_versions_share_storage(cluster: Registry) -> None:
+    body = crd_body()
+    v1 = body["spec"]["versions"][0]
+    body["spec"]["versions"] = [{**v1, "name": "v1beta1", "storage": False}, v1]
+    cluster.create(CRDS, None, body)
+    established(cluster)
+    beta = wait_for(lambda: by_path("example.com", "v1beta1", "widgets"), what="v1beta1")
+    assert beta is not None
+    assert by_kind("example.com", "Widget") == by_path("example.com", "v1", "widgets")
+    group = next(g for g in discovery.api_group_list()["groups"] if g["name"] == "example.com")
+    assert [v["version"] for v in group["versions"]] == ["v1", "v1beta1"]
+    assert group["preferredVersion"]["version"] == "v1"
+    cluster.create(beta, "default", {**widget("old"), "apiVersion": "example.com/v1beta1"})
+    v1_res = by_path("example.com", "v1", "widgets")
+    assert v1_res is not None
+    assert [o["metadata"]["name"] for o in cluster.list(v1_res, "default").items] == ["old"]
