@@ -249,3 +249,57 @@ def _try(fn: Any) -> Any:
         if e.status == 404:  # not served yet: the discovery of a new CRD takes a moment
             return None
         raise
+
+
+def test_namespace_deletion_gc_and_watch(tmp_path: Path) -> None:
+    """Custom resources go with their namespace and with their owner (the garbage
+    collector watches a CRD's resource once it is served); ``kubectl get -w`` streams
+    them as Table rows."""
+    require_live()
+    with podnet_up(tmp_path, "--nodes", "1") as up:
+        k = up.kubectl("1.37")
+        _crd(k, tmp_path)
+        k.ok("create", "namespace", "crs")
+        (tmp_path / "ct.yaml").write_text(CRONTAB % "in-ns")
+        eventually(
+            lambda: k("apply", "-n", "crs", "-f", str(tmp_path / "ct.yaml")).rc == 0,
+            what="ct in namespace",
+        )
+        watcher = subprocess.Popen(
+            [str(k.binary), "get", "ct", "-n", "crs", "-w", "--request-timeout=20s"],
+            env={**os.environ, "KUBECONFIG": str(k.kubeconfig), "HOME": str(tmp_path)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            owner = k.json("create", "configmap", "owner", "-n", "crs")
+            dep = {
+                "apiVersion": "stable.example.com/v1",
+                "kind": "CronTab",
+                "metadata": {
+                    "name": "owned",
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "v1",
+                            "kind": "ConfigMap",
+                            "name": "owner",
+                            "uid": owner["metadata"]["uid"],
+                        }
+                    ],
+                },
+                "spec": {"cronSpec": "* * * * *"},
+            }
+            k.ok("create", "-n", "crs", "-f", "-", stdin=json.dumps(dep))
+            k.ok("delete", "configmap", "owner", "-n", "crs")
+            eventually(
+                lambda: k("get", "ct", "owned", "-n", "crs").rc != 0, what="owned ct collected"
+            )
+            k.ok("delete", "namespace", "crs", "--timeout=30s")
+            assert k.ok("get", "ct", "-A", "-o", "name") == ""
+        finally:
+            watcher.terminate()
+            out, _ = watcher.communicate(timeout=10)
+        lines = out.split("\n")
+        assert lines[0].split() == ["NAME", "SPEC", "REPLICAS", "AGE"]
+        assert any(line.startswith("owned ") for line in lines)
