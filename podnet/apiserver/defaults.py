@@ -272,6 +272,7 @@ def cron_job(obj: Obj) -> None:
     _d(spec, "suspend", False)
     _d(spec, "successfulJobsHistoryLimit", 3)
     _d(spec, "failedJobsHistoryLimit", 1)
+    _d(obj, "status", {})  # cronjob strategy PrepareForCreate: an empty status
     job_template = spec.get("jobTemplate")
     if isinstance(job_template, dict):
         _template(_sub(job_template, "spec"))

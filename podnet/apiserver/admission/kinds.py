@@ -56,9 +56,22 @@ def _get(obj: Any, *path: str) -> Any:
 # -- CronJob (pkg/apis/batch/validation/validation.go ValidateCronJobSpec) ------------------
 
 
+# DNS1035LabelMaxLength - 11: room for the Job's "-<minutes>" suffix (ValidateCronJobCreate)
+CRONJOB_NAME_MAX = 52
+
+
 def cronjob_causes(obj: Obj) -> list[Cause]:
     spec = obj.get("spec") or {}
     out: list[Cause] = []
+    name = str(_get(obj, "metadata", "name") or "")
+    if len(name) > CRONJOB_NAME_MAX:
+        out.append(
+            (
+                "FieldValueInvalid",
+                "metadata.name",
+                f"Invalid value: {_q(name)}: must be no more than {CRONJOB_NAME_MAX} characters",
+            )
+        )
     schedule = spec.get("schedule")
     if not schedule:
         out.append(("FieldValueRequired", "spec.schedule", "Required value"))

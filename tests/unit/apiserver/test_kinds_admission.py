@@ -84,6 +84,7 @@ def test_cronjob_defaults(registry: Registry) -> None:
     tpl = spec["jobTemplate"]["spec"]["template"]["spec"]
     assert tpl["dnsPolicy"] == "ClusterFirst"  # the pod spec inside is defaulted
     assert out["metadata"]["generation"] == 1
+    assert out["status"] == {}
 
 
 def test_cronjob_schedule_and_time_zone_validated(registry: Registry) -> None:
@@ -99,6 +100,11 @@ def test_cronjob_schedule_and_time_zone_validated(registry: Registry) -> None:
     ]
     assert invalid(registry, CRONJOBS, cronjob(timeZone="Mars/Olympus")) == [
         ("spec.timeZone", 'Invalid value: "Mars/Olympus": unknown time zone Mars/Olympus')
+    ]
+    long = cronjob()
+    long["metadata"]["name"] = "c" * 53
+    assert invalid(registry, CRONJOBS, long) == [
+        ("metadata.name", f'Invalid value: "{"c" * 53}": must be no more than 52 characters')
     ]
     for schedule in ("@hourly", "@every 5m", "0 9 * * mon-fri"):
         obj = cronjob(schedule, timeZone="Europe/Berlin")
