@@ -45,8 +45,15 @@ class CRDStatusController(Controller):
 
     def _on_crd(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         obj = new if new is not None else old
-        if obj is not None:
-            self.queue.add(name(obj))
+        if obj is None:
+            return
+        self.queue.add(name(obj))
+        if type_ == "DELETED":
+            # naming_controller.go requeueAllOtherGroupCRDs: the names it held are free
+            group = (obj.get("spec") or {}).get("group")
+            for other in self.crds.objects():
+                if (other.get("spec") or {}).get("group") == group:
+                    self.queue.add(name(other))
 
     def prepare(self) -> None:
         self.publish()

@@ -131,6 +131,7 @@ def _versions_causes(spec: Obj) -> list[Cause]:
         ]
     seen: set[str] = set()
     storage = 0
+    unique = True
     for i, v in enumerate(versions):
         p = f"spec.versions[{i}]"
         vname = str(v.get("name") or "")
@@ -139,7 +140,7 @@ def _versions_causes(spec: Obj) -> list[Cause]:
         elif msg := _dns1035(vname):
             causes.append(_invalid(f"{p}.name", vname, msg))
         elif vname in seen:
-            causes.append(_invalid(f"{p}.name", vname, "must be unique"))
+            unique = False
         seen.add(vname)
         storage += bool(v.get("storage"))
         causes += _schema_causes(v, p)
@@ -148,6 +149,15 @@ def _versions_causes(spec: Obj) -> list[Cause]:
         scale = _d(v, "subresources", "scale")
         if isinstance(scale, dict):
             causes += _scale_causes(scale, f"{p}.subresources.scale")
+    # validation.go: both on spec.versions, whose value (the Go slice) is left out here
+    if not unique:
+        causes.append(
+            (
+                "FieldValueInvalid",
+                "spec.versions",
+                "Invalid value: must contain unique version names",
+            )
+        )
     if storage != 1:
         causes.append(
             (

@@ -336,3 +336,22 @@ def test_two_versions_share_storage(cluster: Registry) -> None:
     v1_res = by_path("example.com", "v1", "widgets")
     assert v1_res is not None
     assert [o["metadata"]["name"] for o in cluster.list(v1_res, "default").items] == ["old"]
+
+
+def test_names_freed_by_a_deleted_crd(cluster: Registry) -> None:
+    cluster.create(CRDS, None, crd_body())
+    established(cluster)
+    other = crd_body()
+    other["metadata"]["name"] = "gizmos.example.com"
+    other["spec"]["names"] = {"plural": "gizmos", "singular": "gizmo", "kind": "Widget"}
+    cluster.create(CRDS, None, other)
+    wait_for(
+        lambda: (cluster.get(CRDS, None, "gizmos.example.com").get("status") or {}).get(
+            "conditions"
+        ),
+        what="gizmos refused",
+    )
+    assert by_path("example.com", "v1", "gizmos") is None
+    cluster.delete(CRDS, None, "widgets.example.com")
+    gizmos = wait_for(lambda: by_path("example.com", "v1", "gizmos"), what="gizmos served")
+    assert gizmos is not None and gizmos.kind == "Widget"
