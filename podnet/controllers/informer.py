@@ -171,18 +171,22 @@ class Informer:
         self._watch = w
         if self._stop.is_set():  # stop() ran while this watch was being opened
             w.close()
+        poll = getattr(w, "poll", None)
         try:
             while not self._stop.is_set():
-                ev = w.get(self._poll)
-                if ev is None:
+                first = w.get(self._poll)
+                if first is None:
                     if w.closed:
                         return  # ended (e.g. too old): relist
                     continue
-                if ev.type in ("ADDED", "MODIFIED", "DELETED"):
-                    with self._lock:
-                        self._apply(ev.type, obj_key(ev.object), ev.object)
-                elif ev.type == "ERROR":
-                    return
+                # Everything else already queued too, applied one by one in order: one
+                # wake-up of this thread per burst of writes instead of one per event.
+                for ev in [first, *poll()] if poll is not None else [first]:
+                    if ev.type in ("ADDED", "MODIFIED", "DELETED"):
+                        with self._lock:
+                            self._apply(ev.type, obj_key(ev.object), ev.object)
+                    elif ev.type == "ERROR":
+                        return
         finally:
             w.close()
             self._watch = None
