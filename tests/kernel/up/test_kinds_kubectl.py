@@ -80,6 +80,13 @@ def test_cronjob_create_get_and_manual_job(up: UpCluster) -> None:
             "SELECTOR",
         ]
         assert row(out, "cj").split()[1:8] == ["*/1", "*", "*", "*", "*", "<none>", "False"]
+    described = k.ok("describe", "cronjob", "cj")
+    fields = {
+        line.split(":")[0].strip(): line.split()[-1]
+        for line in described.splitlines()
+        if ":" in line
+    }
+    assert fields["Concurrency Policy"] == "Allow" and fields["Suspend"] == "False"
     k.ok("create", "job", "--from=cronjob/cj", "manual")
     job = k.json("get", "job", "manual")
     assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
@@ -253,6 +260,13 @@ def test_pdb_status_eviction_and_drain(up: UpCluster) -> None:
         "False",
         "InsufficientPods",
     )
+    described = k.ok("describe", "pdb", "web")
+    fields = {
+        line.split(":")[0].strip(): line.split()[-1]
+        for line in described.splitlines()
+        if ":" in line
+    }
+    assert fields["Min available"] == "3" and fields["Allowed disruptions"] == "0"
     for version in KUBECTL_VERSIONS:
         out = up.kubectl(version).ok("get", "pdb")
         assert header(out) == [
