@@ -28,6 +28,16 @@ from support.live import (
 
 pytestmark = pytest.mark.kernel
 
+# The client's busybox nslookup sends its query again only after timeout / retries =
+# 5 s / 2 = 2.5 s (busybox networking/nslookup.c send_queries: default_timeout 5,
+# default_retry 2). A query the killed server had received but not answered is lost,
+# as on any cluster whose DNS pod dies mid-query, and that lookup answers only at its
+# resend: under load (2 cores, many processes) this alone once took 3.2 s of the old
+# 3 s budget while the new server was up after 0.25-0.9 s. The budget is that resend
+# and 2 s for the restart and the output's way out: well below the 10 s kubelet would
+# wait on a back-off, which is what "at once" rules out.
+NSLOOKUP_RESEND = 2.5
+
 
 def _dns_server_pid(root: int) -> int:
     """The DNS pod's server among ``root``'s descendants (by argv, inside our tree)."""
@@ -50,5 +60,5 @@ def test_killed_dns_server_is_restarted_at_once_and_reported(tmp_path: Path) -> 
         assert any("container" in line and "exited" in line for line in err), err
         wait_for_line(proc.stdout, "lookup-ok", 10)
         took = time.monotonic() - killed
-        assert took < 3.0, f"DNS answered again only after {took:.1f}s"
+        assert took < NSLOOKUP_RESEND + 2.0, f"DNS answered again only after {took:.1f}s"
         assert _dns_server_pid(proc.pid) != pid
