@@ -102,6 +102,40 @@ class Controller:
         self.queue.forget(key)
 
 
+class SyncCosts:
+    """Per key, what its last sync cost (CPU seconds of the worker thread), and how long
+    a change waits before it queues that key: at least ``period`` (the batch period,
+    as the EndpointSlice controller's ``endpointUpdatesBatchPeriod``), and at least
+    ``factor`` times that cost. A sync that reads every pod of a big set, or rewrites
+    a big object, then takes a bounded share of the time while its pods keep changing
+    (1/factor), however often they change; a small one keeps ``period``. Never more
+    than ``max_delay``."""
+
+    def __init__(self, period: float, factor: float, max_delay: float = 1.0) -> None:
+        self.period, self.factor, self.max_delay = period, factor, max_delay
+        self._cost: dict[str, float] = {}
+
+    def delay(self, key: str) -> float:
+        return min(self.max_delay, max(self.period, self.factor * self._cost.get(key, 0.0)))
+
+    def cost(self, key: str) -> float | None:
+        return self._cost.get(key)
+
+    def record(self, key: str, seconds: float) -> None:
+        self._cost[key] = seconds
+
+    def measure(self, key: str, fn: Callable[[], None]) -> None:
+        """Run ``fn`` (the sync) and keep what it cost, also when it raises."""
+        started = time.thread_time()
+        try:
+            fn()
+        finally:
+            self._cost[key] = time.thread_time() - started
+
+    def forget(self, key: str) -> None:
+        self._cost.pop(key, None)
+
+
 # -- time ------------------------------------------------------------------------------
 
 

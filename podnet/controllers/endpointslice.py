@@ -28,6 +28,7 @@ from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store.base import Obj
 from podnet.controllers.base import (
     Controller,
+    SyncCosts,
     by_namespace,
     deleting,
     labels,
@@ -57,10 +58,12 @@ STALE_AFTER = 5.0  # seconds to wait for the informer to show a slice written he
 # controller, pkg/controller/endpoint, with its own --endpoint-updates-batch-period):
 # "ep:" cannot start a namespace name, so it never clashes with a Service's key.
 ENDPOINTS_KEY = "ep:"
-# Its sync waits at least BATCH_PERIOD and at least this many times what its last write
-# cost: one object of every address (up to 1000) is rewritten whole on each change, so
-# a Service whose pods keep changing gets it rewritten at most ~2% of the time, not
-# on every batch of pod changes (the slices, 100 endpoints each, keep BATCH_PERIOD).
+# A Service's slices sync waits at least BATCH_PERIOD after a pod change, and at least
+# SYNC_COST_FACTOR times what its last sync cost (it reads every pod of the Service);
+# its Endpoints sync at least ENDPOINTS_COST_FACTOR times: that one object of every
+# address (up to 1000) is rewritten whole on each change, so it is rewritten at most
+# ~2% of the time while the pods keep changing (base.SyncCosts).
+SYNC_COST_FACTOR = 20.0
 ENDPOINTS_COST_FACTOR = 50.0
 
 Ports = tuple[tuple[str, int, str], ...]  # (name, port, protocol), in Service order
@@ -363,8 +366,8 @@ class EndpointSliceController(Controller):
         self._written_at: dict[str, float] = {}
         # per Service: id(pod) -> (pod, Service, its endpoint), from the last sync
         self._memo: dict[str, dict[int, tuple[Obj, Obj, PodEndpoint | None]]] = {}
-        # per Service: CPU seconds its last Endpoints sync took (endpoints_delay)
-        self._endpoints_cost: dict[str, float] = {}
+        self.sync_costs = SyncCosts(BATCH_PERIOD, SYNC_COST_FACTOR)
+        self.endpoints_costs = SyncCosts(BATCH_PERIOD, ENDPOINTS_COST_FACTOR)
         self.services.add_handler(self._on_service)
         self.pods.add_handler(self._on_pod)
         self.slices.add_handler(self._on_slice)
@@ -402,7 +405,8 @@ class EndpointSliceController(Controller):
             # determineNeededServiceUpdates: the union when the endpoint changed,
             # else the symmetric difference
             if (now or before) if pod_changed else (now != before):
-                self.queue.add_after(obj_key(svc), BATCH_PERIOD)
+                key = obj_key(svc)
+                self.queue.add_after(key, self.sync_costs.delay(key))
 
     def _on_slice(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         assert new is not None
@@ -453,7 +457,8 @@ class EndpointSliceController(Controller):
         ns = key.partition("/")[0]
         if svc is None:
             self._memo.pop(key, None)
-            self._endpoints_cost.pop(key, None)
+            self.sync_costs.forget(key)
+            self.endpoints_costs.forget(key)
             self._service_gone(key, ns)
             return
         if not serves_endpoints(svc) or deleting(svc):
@@ -461,23 +466,18 @@ class EndpointSliceController(Controller):
         if self._waiting(key):
             self.queue.add_after(key, 0.05)
             return
-        infos = self._pod_endpoints(key, svc)
-        self._sync_slices(svc, infos)
-        self.queue.add_after(ENDPOINTS_KEY + key, self.endpoints_delay(key))
-
-    def endpoints_delay(self, key: str) -> float:
-        """How long the Service's Endpoints sync waits after a slices sync (the queue
-        keeps the earlier of two waits, so a steady stream of pod changes makes one
-        Endpoints write per delay, not one per slices sync)."""
-        return max(BATCH_PERIOD, ENDPOINTS_COST_FACTOR * self._endpoints_cost.get(key, 0.0))
+        self.sync_costs.measure(key, lambda: self._sync_slices(svc, self._pod_endpoints(key, svc)))
+        # the queue keeps the earlier of two waits: a steady stream of pod changes makes
+        # one Endpoints write per wait, not one per slices sync
+        self.queue.add_after(ENDPOINTS_KEY + key, self.endpoints_costs.delay(key))
 
     def _sync_endpoints_key(self, key: str) -> None:
         svc = self.services.get(key)
         if svc is None or not serves_endpoints(svc) or deleting(svc):
             return
-        started = time.thread_time()
-        self._sync_endpoints(svc, self._pod_endpoints(key, svc))
-        self._endpoints_cost[key] = time.thread_time() - started
+        self.endpoints_costs.measure(
+            key, lambda: self._sync_endpoints(svc, self._pod_endpoints(key, svc))
+        )
 
     def _pod_endpoints(self, key: str, svc: Obj) -> list[PodEndpoint]:
         """Every pod's endpoint for the Service, recomputed only for pods (or a

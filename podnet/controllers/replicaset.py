@@ -14,6 +14,7 @@ labels edited) is released and replaced.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store.base import Obj
 from podnet.controllers.base import (
     Controller,
+    SyncCosts,
     by_namespace,
     condition,
     controller_ref,
@@ -53,6 +55,9 @@ REPLICASETS: Resource = by_kind("apps", "ReplicaSet")  # type: ignore[assignment
 RCS: Resource = by_kind("", "ReplicationController")  # type: ignore[assignment]
 BURST_REPLICAS = 500
 BATCH_PERIOD = 0.05
+# A set's sync after a pod change waits at least BATCH_PERIOD and this many times what
+# its last sync cost (it reads every pod of the set): base.SyncCosts.
+SYNC_COST_FACTOR = 20.0
 _PHASE_RANK = {"Pending": 0, "Unknown": 1, "Running": 2}
 
 
@@ -289,6 +294,8 @@ class ReplicaSetController(Controller):
         self.name = "replicaset" if res.kind == "ReplicaSet" else "replicationcontroller"
         self.expectations = Expectations()
         self.views = PodViews()
+        self.sync_costs = SyncCosts(BATCH_PERIOD, SYNC_COST_FACTOR)
+        self._managing = 0.0  # CPU seconds the running sync spent creating/deleting pods
 
     def setup(self) -> None:
         self.sets = self.informers.get(self.res)
@@ -330,7 +337,7 @@ class ReplicaSetController(Controller):
                 return  # nothing the set counts or claims by changed (e.g. containerStatuses)
         if owner is not None:
             # pod changes within the batch period make one sync (it reads all the set's pods)
-            self.queue.add_after(owner, BATCH_PERIOD)
+            self.queue.add_after(owner, self.sync_costs.delay(owner))
         elif type_ != "DELETED" and controller_ref(new) is None and not deleting(new):
             # an orphan: every set whose selector takes it may adopt it (getPodReplicaSets)
             for rs in self.sets.by_index("namespace", namespace(new)):
@@ -410,7 +417,18 @@ class ReplicaSetController(Controller):
         if rs is None:
             self.expectations.forget(key)
             self.views.forget(key)
+            self.sync_costs.forget(key)
             return
+        started = time.thread_time()
+        self._managing = 0.0
+        try:
+            self._sync(key, rs)
+        finally:
+            # what reading the set's pods cost, not its creates and deletes: a
+            # scale-up's next batch must not wait for what the last one cost
+            self.sync_costs.record(key, time.thread_time() - started - self._managing)
+
+    def _sync(self, key: str, rs: Obj) -> None:
         # Expectations before the pods are read (replica_set.go syncReplicaSet, as the
         # daemon set and job controllers): the other order lets a create observed in
         # between count as seen but not be in the list read before it, and be made twice.
@@ -427,7 +445,11 @@ class ReplicaSetController(Controller):
         if not deleting(rs):
             pods = self.claim(rs, pods, view)
         if satisfied and not deleting(rs):
-            self._manage(key, rs, [p for p in pods if view(p).active])
+            started = time.thread_time()
+            try:
+                self._manage(key, rs, [p for p in pods if view(p).active])
+            finally:
+                self._managing = time.thread_time() - started
         self._update_status(rs, pods, view)
 
     def _manage(self, key: str, rs: Obj, active: list[Obj]) -> None:

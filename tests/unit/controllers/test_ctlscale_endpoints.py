@@ -137,21 +137,25 @@ def test_the_endpoints_object_is_written_by_its_own_key_after_the_slices() -> No
 
 def test_the_endpoints_wait_grows_with_what_its_last_write_cost() -> None:
     with controller() as (registry, ctl):
-        assert ctl.endpoints_delay("default/web") == BATCH_PERIOD  # never written
+        assert ctl.endpoints_costs.delay("default/web") == BATCH_PERIOD  # never written
         service(registry)
         for i in range(300):  # an Endpoints of 300 addresses costs more than a tick
             pod(registry, f"p{i}", f"10.0.{i // 200}.{i % 200 + 1}")
         caught_up(registry, ctl)
         process_all(ctl)
         assert len(endpoints_ips(registry)) == 300
-        cost = ctl._endpoints_cost["default/web"]
-        assert cost > 0
-        assert ctl.endpoints_delay("default/web") == max(BATCH_PERIOD, ENDPOINTS_COST_FACTOR * cost)
+        cost = ctl.endpoints_costs.cost("default/web")
+        assert cost is not None and cost > 0
+        want = min(1.0, max(BATCH_PERIOD, ENDPOINTS_COST_FACTOR * cost))
+        assert ctl.endpoints_costs.delay("default/web") == want
+        slices_cost = ctl.sync_costs.cost("default/web")
+        assert slices_cost is not None and slices_cost > 0
         # a Service that goes forgets it
         registry.delete(SERVICES, "default", "web")
         wait_for(lambda: ctl.services.get("default/web") is None, what="Service gone")
         process_all(ctl)
-        assert "default/web" not in ctl._endpoints_cost
+        assert ctl.endpoints_costs.cost("default/web") is None
+        assert ctl.sync_costs.cost("default/web") is None
         assert endpoints_ips(registry) == []
 
 

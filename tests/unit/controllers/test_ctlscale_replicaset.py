@@ -1,4 +1,5 @@
-"""The ReplicaSet sync reads each pod version once (PodViews) and counts the same.
+"""The ReplicaSet sync reads each pod version once (PodViews) and counts the same;
+a change waits for a set's sync in proportion to what its last one cost (SyncCosts).
 
 A pod dict the informer has not replaced keeps its view from the last sync; a new
 version of the pod, a new selector or new template labels get one worked out again;
@@ -7,13 +8,26 @@ and the status counted through views equals the one counted from the pods.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from podnet.controllers.base import label_selector
-from podnet.controllers.replicaset import PodViews, pod_view, replica_status
+import pytest
+from support.ctrl_loop import NAMESPACES, PODS, REPLICASETS, wait_for
+
+from podnet.apiserver.registry import Registry
+from podnet.apiserver.store.memory import MemoryStore
+from podnet.controllers.base import SyncCosts, label_selector
+from podnet.controllers.informer import Informers
+from podnet.controllers.replicaset import (
+    PodViews,
+    ReplicaSetController,
+    pod_view,
+    replica_status,
+)
 
 Obj = dict[str, Any]
 NOW = 1_800_000_000.0
+C: Obj = {"name": "c", "image": "nginx"}
 
 
 def pod(name: str, *, ready: bool = True, phase: str = "Running", **labels: str) -> Obj:
@@ -103,3 +117,53 @@ def test_status_counted_through_views_equals_status_counted_from_pods() -> None:
 def test_pod_view_without_a_selector_claims_nothing() -> None:
     v = pod_view(pod("a", app="web"), None, WANTED)
     assert not v.claimed and v.active and not v.labelled
+
+
+def test_sync_costs_wait_at_least_the_period_and_a_multiple_of_the_cost_capped() -> None:
+    costs = SyncCosts(0.05, 20.0, max_delay=1.0)
+    assert costs.delay("a") == 0.05 and costs.cost("a") is None
+    costs.record("a", 0.001)
+    assert costs.delay("a") == 0.05  # 20 ms: under the period
+    costs.record("a", 0.01)
+    assert costs.delay("a") == pytest.approx(0.2)
+    costs.record("a", 0.5)
+    assert costs.delay("a") == 1.0
+    spent: list[float] = []
+
+    def busy() -> None:
+        end = time.thread_time() + 0.01
+        while time.thread_time() < end:
+            spent.append(0.0)
+        raise ValueError("sync failed")
+
+    with pytest.raises(ValueError):
+        costs.measure("b", busy)
+    cost = costs.cost("b")
+    assert cost is not None and cost >= 0.01  # kept although the sync raised
+    costs.forget("b")
+    assert costs.cost("b") is None and costs.delay("b") == 0.05
+
+
+def test_a_set_sync_that_creates_pods_counts_only_its_reading_as_its_cost() -> None:
+    """A scale-up's next batch of creates must not wait for what the last batch cost."""
+    registry = Registry(MemoryStore())
+    registry.create(NAMESPACES, None, {"metadata": {"name": "default"}})
+    informers = Informers(registry)
+    sets = ReplicaSetController(registry, informers)
+    sets.setup()
+    informers.start()
+    try:
+        assert informers.wait_synced(10.0)
+        template = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [C]}}
+        spec = {"replicas": 300, "selector": {"matchLabels": {"app": "web"}}, "template": template}
+        registry.create(REPLICASETS, "default", {"metadata": {"name": "web"}, "spec": spec})
+        wait_for(lambda: sets.sets.get("default/web") is not None, what="set cached")
+        started = time.thread_time()
+        sets.sync("default/web")
+        spent = time.thread_time() - started
+        assert len(registry.list(PODS, "default").items) == 300
+        cost = sets.sync_costs.cost("default/web")
+        assert cost is not None and 0 < cost < spent / 4
+    finally:
+        informers.stop()
+        registry.store.close()
