@@ -78,6 +78,8 @@ from podnet.live.node.sandbox import (
     shifted,
     should_recreate,
 )
+from podnet.live.node.volumes import VolumeManager
+from podnet.live.node.volumes import admit as admit_volumes
 from podnet.model.clusterpolicy import ClusterNetworkPolicy
 from podnet.model.objects import Namespace, NetworkPolicy, Pod, Service
 
@@ -150,6 +152,11 @@ class Kubelet:
         self._watches: list[Any] = []
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="kubelet-kill")
         # pods whose images the puller thread pulls, in turn (see _pull_loop)
+        # volumes and env from ConfigMaps/Secrets (node/volumes.py): pods waiting for
+        # an object are started through _containers once it comes
+        self.volumes = VolumeManager(
+            registry, cluster.state_dir, self.status, self._containers, self._warn
+        )
         self._pulls: queue.Queue[tuple[PodRecord, list[tuple[str, str, str | None]]]] = (
             queue.Queue()
         )
@@ -184,6 +191,7 @@ class Kubelet:
             listed = self.registry.list(res, None)
             for obj in listed.items:
                 self._queue.put((res, "ADDED", obj))
+        self.volumes.start(self.cluster.runtime)
             w = self.registry.watch(res, None, resource_version=listed.resource_version)
             self._watches.append(w)
             self._spawn(f"kubelet-watch-{res.plural}", self._watch, res, w)
@@ -208,6 +216,7 @@ class Kubelet:
         for t in self._threads:
             t.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.volumes.stop()
 
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
         t = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -323,6 +332,7 @@ class Kubelet:
             new = self._admit(obj)
             if new is not None:
                 admit.append(new)
+                    self.volumes.pod_changed(rec)  # downwardAPI files
         if admit:
             self._start(admit)
 
@@ -346,8 +356,10 @@ class Kubelet:
             assert isinstance(pod, Pod)
         except PodnetError as e:
             pod = Pod(str(meta.get("namespace")), str(meta.get("name")), {}, ())
-            rec = PodRecord(obj, pod, log_dir, node.address, error=("Warning", "Invalid", str(e)))
+            error = ("Warning", getattr(e, "reason", "Invalid"), str(e))
+            rec = PodRecord(obj, pod, log_dir, node.address, error=error)
             rec.status = PodStatus(pod.key, "Failed", (), ())
+            admit_volumes(obj)  # hostPath: Forbidden
             return self._record(rec, start=False)
         rec = PodRecord(obj, pod, log_dir, node.address)
         if prior is not None:
@@ -641,6 +653,9 @@ class Kubelet:
         self._pool.submit(self._start_ephemeral, rec, new)
 
     def _start_ephemeral(self, rec: PodRecord, new: list[tuple[Any, str | None]]) -> None:
+        recs, placed = self.volumes.prepare(recs, placed, self.cluster.runtime)
+        if not recs:  # all waiting for a ConfigMap or Secret
+            return
         runtime = self.cluster.runtime
         if runtime is None:
             return
@@ -779,6 +794,7 @@ class Kubelet:
         run again (:func:`should_recreate`), a new sandbox with a new IP whose
         containers the start thread starts once every node knows that IP, each
         counting one restart more. A pod deleted meanwhile is left to its kill."""
+        self.volumes.release(key)
         with self._lock:
             rec = self._pods.get(key)
         if rec is None or rec.static or rec.terminating or not rec.sandboxed:

@@ -115,7 +115,53 @@ def validate(crd: Obj) -> list[Cause]:
         )
     causes += _names_causes(names)
     causes += _versions_causes(spec)
+    if spec.get("preserveUnknownFields") is True:
+        causes.append(
+            _invalid(
+                "spec.preserveUnknownFields",
+                True,
+                "cannot set to true, set x-kubernetes-preserve-unknown-fields to true in "
+                "spec.versions[*].schema instead",
+            )
+        )
+    causes += _approval_causes(crd, group)
     return causes
+
+
+APPROVAL = "api-approved.kubernetes.io"
+_APPROVAL_PR = "see https://github.com/kubernetes/enhancements/pull/1111"
+
+
+def _approval_causes(crd: Obj, group: str) -> list[Cause]:
+    """validateAPIApproval with helpers.GetAPIApprovalState: a group under k8s.io or
+    kubernetes.io needs the annotation, a URL or a reason starting "unapproved"."""
+    protected = group in ("k8s.io", "kubernetes.io") or group.endswith(
+        (".k8s.io", ".kubernetes.io")
+    )
+    if not protected:
+        return []
+    value = str((_d(crd, "metadata", "annotations") or {}).get(APPROVAL) or "")
+    field = f"metadata.annotations[{APPROVAL}]"
+    if not value:
+        return [
+            (
+                "FieldValueRequired",
+                field,
+                f'Required value: protected groups must have approval annotation "{APPROVAL}", '
+                + _APPROVAL_PR,
+            )
+        ]
+    url = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/\s]+", value)
+    if value.startswith("unapproved") or url:
+        return []
+    return [
+        _invalid(
+            field,
+            value,
+            f'protected groups must have approval annotation "{APPROVAL}" with either a URL or '
+            f'a reason starting with "unapproved", {_APPROVAL_PR}',
+        )
+    ]
 
 
 def _versions_causes(spec: Obj) -> list[Cause]:

@@ -366,6 +366,10 @@ def _structural(s: Any, path: str, root: bool, causes: list[Cause]) -> None:
                 f'Invalid value: "{typ}": must be object at the root',
             )
         )
+    if "default" in s:  # validation.go: a default must validate against its own schema
+        found: list[Cause] = []
+        _validate(s["default"], s, f"{path}.default", found)
+        causes += found
     if isinstance(s.get("properties"), dict) and isinstance(s.get("additionalProperties"), dict):
         causes.append(
             (

@@ -66,6 +66,8 @@ class RunConfig:
     oci: OciLauncher | None = None
     pod_security: SecurityContext | None = None
     pid_namespace: str | None = None  # shareProcessNamespace: the pod's, by path
+    # per container name: its volumeMounts' binds (podnet.dataplane.volumes)
+    container_mounts: tuple[tuple[str, tuple[Mount, ...]], ...] = ()
     mounts: tuple[Mount, ...] = ()  # extra binds for every container (the DNS records)
 
 
@@ -159,7 +161,10 @@ class ContainerRunner:
             terminal=terminal,
             security=merge(self.cfg.pod_security, self.container.security_context),
             private_dir=self.private_dir() if self.image.prepare is not None else None,
-            mounts=self.cfg.mounts,
+            mounts=(
+                *self.cfg.mounts,
+                *dict(self.cfg.container_mounts).get(self.container.name, ()),
+            ),
             pid_namespace=self.cfg.pid_namespace,
             overlay=overlay,
         )

@@ -86,6 +86,8 @@ class Runtime:
         self.loop = loop or Loop()
         self._pods: dict[str, _PodRun] = {}
         self._local = threading.local()  # .concurrent: see start_pod
+        # a pod's volume binds per container (the kubelet's volume manager), under crun
+        self.container_mounts: Callable[[Pod], Mapping[str, tuple[Mount, ...]]] | None = None
 
     # --- driving -------------------------------------------------------------------
     def step(self, timeout: float = 0.1) -> None:
@@ -188,6 +190,9 @@ class Runtime:
             pod_security=pod.security_context,
             pid_namespace=pid_namespace,
             mounts=mounts,
+            container_mounts=tuple(self.container_mounts(pod).items())
+            if self.container_mounts
+            else (),
         )
         run = _PodRun(pod, init_names=tuple(c.name for c in pod.init_containers))
         run.cfg, run.log_dir = cfg, log_dir

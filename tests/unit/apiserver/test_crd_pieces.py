@@ -309,3 +309,25 @@ def test_discovery_and_openapi_follow_the_table(served: Resource) -> None:
     resources.set_custom([])
     assert discovery.resource_list("example.com", "v1") is None
     assert openapi.v3_document("apis/example.com/v1") is None
+
+
+def test_protected_groups_defaults_and_preserve_unknown() -> None:
+    body = crd(group="things.k8s.io", preserveUnknownFields=True)
+    body["metadata"]["name"] = "things.things.k8s.io"
+    body["spec"]["versions"][0]["schema"]["openAPIV3Schema"] = {
+        "type": "object",
+        "properties": {"n": {"type": "integer", "default": "x"}},
+    }
+    causes = {c[1]: c[2] for c in definition.validate(body)}
+    assert causes["metadata.annotations[api-approved.kubernetes.io]"].startswith(
+        "Required value: protected groups must have approval annotation"
+    )
+    assert causes["spec.preserveUnknownFields"].endswith("in spec.versions[*].schema instead")
+    default = "spec.versions[0].schema.openAPIV3Schema.properties[n].default"
+    assert "must be of type integer" in causes[default]
+    body["metadata"]["annotations"] = {"api-approved.kubernetes.io": "nope"}
+    causes = {c[1]: c[2] for c in definition.validate(body)}
+    assert 'Invalid value: "nope"' in causes["metadata.annotations[api-approved.kubernetes.io]"]
+    body["metadata"]["annotations"] = {"api-approved.kubernetes.io": "https://k8s.io/x"}
+    causes = {c[1]: c[2] for c in definition.validate(body)}
+    assert "metadata.annotations[api-approved.kubernetes.io]" not in causes
