@@ -1,0 +1,156 @@
+"""What a volume holds, from the pod's volume source and the API objects (pure).
+
+A payload is what the AtomicWriter (:mod:`.atomic`) writes: relative path -> bytes and
+mode. As kubelet's volume plugins build them:
+
+- configMap (pkg/volume/configmap/configmap.go ``MakePayload``): every key of ``data``
+  and ``binaryData``, or only ``items`` (key -> path), each file ``mode`` or the
+  volume's ``defaultMode`` (0644); a missing ConfigMap fails the mount with
+  ``configmap "NAME" not found`` unless ``optional`` (then the volume is empty), a
+  missing item key with ``configmap references non-existent config key: KEY``.
+- secret (pkg/volume/secret/secret.go): the same over base64 ``data``; ``secret "NAME"
+  not found``, ``references non-existent secret key: KEY``.
+- downwardAPI (pkg/volume/downwardapi ``CollectData``): one file per item, from a
+  ``fieldRef`` or a ``resourceFieldRef`` (:mod:`.fields`).
+- projected (pkg/volume/projected ``collectData``): those sources merged under the
+  projected volume's ``defaultMode``. ``serviceAccountToken`` is left out: podnet's
+  API server issues no tokens (TokenRequest) yet; clusterTrustBundle and
+  podCertificate likewise.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from podnet.dataplane.volumes.atomic import FileProjection
+from podnet.dataplane.volumes.fields import FieldError, field_value, resource_value
+
+Obj = dict[str, Any]
+# (kind "ConfigMap" or "Secret", name) -> the object in the pod's namespace, or None
+Lookup = Callable[[str, str], Obj | None]
+DEFAULT_MODE = 0o644  # configmap/secret/downwardapi/projected DefaultMode (0644)
+SKIPPED_PROJECTIONS = ("serviceAccountToken", "clusterTrustBundle", "podCertificate")
+
+
+class MountError(Exception):
+    """The volume cannot be set up now (kubelet's ``MountVolume.SetUp failed``)."""
+
+
+def object_data(kind: str, obj: Obj) -> dict[str, bytes]:
+    """A ConfigMap's ``data`` and ``binaryData``, or a Secret's decoded ``data``."""
+    out: dict[str, bytes] = {}
+    if kind == "ConfigMap":
+        for k, v in (obj.get("data") or {}).items():
+            out[str(k)] = str(v).encode()
+        for k, v in (obj.get("binaryData") or {}).items():
+            out[str(k)] = base64.b64decode(str(v))
+    else:
+        for k, v in (obj.get("data") or {}).items():
+            out[str(k)] = base64.b64decode(str(v))
+        for k, v in (obj.get("stringData") or {}).items():  # never stored, but harmless
+            out[str(k)] = str(v).encode()
+    return out
+
+
+def _keyed(kind: str, source: Obj, lookup: Lookup, default_mode: int) -> dict[str, FileProjection]:
+    name = str(source.get("name") or source.get("secretName") or "")
+    optional = bool(source.get("optional"))
+    obj = lookup(kind, name)
+    label = "configmap" if kind == "ConfigMap" else "secret"
+    if obj is None:
+        if optional:
+            return {}
+        raise MountError(f'{label} "{name}" not found')
+    data = object_data(kind, obj)
+    items = source.get("items") or ()
+    if not items:
+        return {k: FileProjection(v, default_mode) for k, v in data.items()}
+    out: dict[str, FileProjection] = {}
+    for item in items:
+        key = str(item.get("key"))
+        if key not in data:
+            if optional:
+                continue
+            if kind == "ConfigMap":
+                raise MountError(f"configmap references non-existent config key: {key}")
+            raise MountError(f"references non-existent secret key: {key}")
+        mode = item.get("mode")
+        out[str(item.get("path") or key)] = FileProjection(
+            data[key], default_mode if mode is None else int(mode)
+        )
+    return out
+
+
+def _downward(
+    items: list[Obj], pod: Obj, default_mode: int, containers: dict[str, Obj]
+) -> dict[str, FileProjection]:
+    out: dict[str, FileProjection] = {}
+    for item in items:
+        mode = item.get("mode")
+        try:
+            if item.get("fieldRef"):
+                text = field_value(pod, str(item["fieldRef"].get("fieldPath", "")))
+            elif item.get("resourceFieldRef"):
+                ref = item["resourceFieldRef"]
+                container = containers.get(str(ref.get("containerName", "")), {})
+                text = resource_value(container, str(ref.get("resource")), ref.get("divisor"))
+            else:
+                continue
+        except FieldError as e:
+            raise MountError(str(e)) from None
+        out[str(item.get("path"))] = FileProjection(
+            text.encode(), default_mode if mode is None else int(mode)
+        )
+    return out
+
+
+def _mode(source: Obj) -> int:
+    mode = source.get("defaultMode")
+    return DEFAULT_MODE if mode is None else int(mode)
+
+
+def payload(volume: Obj, pod: Obj, lookup: Lookup) -> dict[str, FileProjection]:
+    """The files of ``volume`` (a pod's ``spec.volumes[]`` entry of a kind with files)."""
+    spec = pod.get("spec") or {}
+    containers = {
+        str(c.get("name")): c
+        for c in (*(spec.get("initContainers") or ()), *(spec.get("containers") or ()))
+    }
+    if "configMap" in volume:
+        src = volume["configMap"] or {}
+        return _keyed("ConfigMap", src, lookup, _mode(src))
+    if "secret" in volume:
+        src = volume["secret"] or {}
+        return _keyed("Secret", src, lookup, _mode(src))
+    if "downwardAPI" in volume:
+        src = volume["downwardAPI"] or {}
+        return _downward(list(src.get("items") or ()), pod, _mode(src), containers)
+    src = volume.get("projected") or {}
+    mode = _mode(src)
+    out: dict[str, FileProjection] = {}
+    for proj in src.get("sources") or ():
+        if proj.get("configMap") is not None:
+            out.update(_keyed("ConfigMap", proj["configMap"], lookup, mode))
+        elif proj.get("secret") is not None:
+            out.update(_keyed("Secret", proj["secret"], lookup, mode))
+        elif proj.get("downwardAPI") is not None:
+            items = list(proj["downwardAPI"].get("items") or ())
+            out.update(_downward(items, pod, mode, containers))
+    return out
+
+
+def references(volume: Obj) -> set[tuple[str, str]]:
+    """The (kind, name) of the ConfigMaps and Secrets ``volume`` reads."""
+    refs: set[tuple[str, str]] = set()
+    if volume.get("configMap") is not None:
+        refs.add(("ConfigMap", str(volume["configMap"].get("name"))))
+    if volume.get("secret") is not None:
+        refs.add(("Secret", str(volume["secret"].get("secretName"))))
+    for proj in (volume.get("projected") or {}).get("sources") or ():
+        if proj.get("configMap") is not None:
+            refs.add(("ConfigMap", str(proj["configMap"].get("name"))))
+        if proj.get("secret") is not None:
+            refs.add(("Secret", str(proj["secret"].get("name"))))
+    return refs
