@@ -95,6 +95,7 @@ class _Run:
     last: Obj = field(default_factory=dict)
     started: float | None = None  # the runtime's monotonic start of the current run
     ready: bool = False
+    probe_seq: int = 0  # the last probe Event (ContainerStatus.probe_events) recorded
 
 
 @dataclass
@@ -193,9 +194,12 @@ class PodRecord:
                     )
                 )
             run.state = {"waiting": {"reason": "CrashLoopBackOff"}}
-        probed = spec is not None and spec.readiness_probe is not None
-        if run.ready and not c.ready and c.state == RUNNING and probed:
-            events.append(("Warning", "Unhealthy", "Readiness probe failed"))
+        # the prober's Events (prober.go Unhealthy "<Kind> probe failed: <output>",
+        # computePodActions Killing), each once
+        fresh = [e for e in c.probe_events if e[0] > run.probe_seq]
+        if fresh:
+            run.probe_seq = fresh[-1][0]
+            events += [(t, reason, msg) for _, t, reason, msg in fresh]
         run.ready = c.ready
         return events
 
@@ -278,7 +282,8 @@ class PodRecord:
             "image": spec.image,
             "imageID": f"podnet://image/{spec.image}",
             "ready": bool(c is not None and c.ready and not self.terminating),
-            "started": bool(c is not None and c.state == RUNNING),
+            # kubelet's prober_manager UpdatePodStatus: running and the startup probe passed
+            "started": bool(c is not None and c.state == RUNNING and c.startup_done),
             "restartCount": c.restart_count if c is not None else 0,
             "state": state,
             "lastState": run.last if run is not None else {},

@@ -95,6 +95,27 @@ def _check_container(ctx: DocContext, path: Path, c: dict[str, Any], seen: set[s
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         if isinstance(c.get(probe), dict):
             _check_probe(ctx, (*path, probe), c[probe])
+            _check_probe_kind(ctx, (*path, probe), probe, c[probe])
+
+
+def _check_probe_kind(ctx: DocContext, path: Path, kind: str, probe: dict[str, Any]) -> None:
+    """validation.go validateLivenessProbe / validateStartupProbe (successThreshold must
+    be 1), validateReadinessProbe (no terminationGracePeriodSeconds), validateProbe
+    (that grace > 0)."""
+    success = probe.get("successThreshold")
+    if kind != "readinessProbe" and isinstance(success, int) and success not in (0, 1):
+        ctx.error((*path, "successThreshold"), f"Invalid value {success}: must be 1")
+    grace = probe.get("terminationGracePeriodSeconds")
+    if isinstance(grace, int) and kind == "readinessProbe":
+        ctx.error(
+            (*path, "terminationGracePeriodSeconds"),
+            f"Invalid value {grace}: must not be set for readinessProbes",
+        )
+    elif isinstance(grace, int) and grace <= 0:
+        ctx.error(
+            (*path, "terminationGracePeriodSeconds"),
+            f"Invalid value {grace}: must be greater than 0",
+        )
 
 
 def _check_ports(ctx: DocContext, path: Path, ports: Any) -> None:

@@ -35,17 +35,24 @@ class ContainerPort:
 
 @dataclass(frozen=True)
 class Probe:
-    """readinessProbe / livenessProbe; exactly one handler is set."""
+    """readinessProbe / livenessProbe / startupProbe; exactly one handler is set.
+
+    ``termination_grace_period_seconds``: the grace of a kill this probe causes
+    (liveness/startup), the probe's own else the pod's (resolved when converted)."""
 
     exec_command: tuple[str, ...] | None = None
     http_get_port: int | str | None = None
     http_get_path: str = "/"
+    http_get_scheme: str = "HTTP"
+    http_get_host: str | None = None  # the address to connect to; None: the pod IP
+    http_headers: tuple[tuple[str, str], ...] = ()
     tcp_socket_port: int | str | None = None
     initial_delay_seconds: int = 0
     period_seconds: int = 10
     timeout_seconds: int = 1
     success_threshold: int = 1
     failure_threshold: int = 3
+    termination_grace_period_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,8 @@ class Container:
     working_dir: str | None = None
     ports: tuple[ContainerPort, ...] = ()
     readiness_probe: Probe | None = None
+    liveness_probe: Probe | None = None
+    startup_probe: Probe | None = None
     # the runtime keeps a pipe to the process's stdin for ``attach -i``; stdin_once:
     # closed when the first attach session ends (the Container spec's stdin/stdinOnce)
     stdin: bool = False

@@ -47,7 +47,6 @@ from podnet.model.objects import Container, Probe, SecurityContext
 from podnet.paths import PODNET_ROOT
 
 START_ERROR = 128  # what runc reports when the program cannot be executed
-PROBE_SLACK = 2.0  # the tcp/http helper enforces timeoutSeconds itself; allow its start
 
 
 @dataclass(frozen=True)
@@ -104,6 +103,8 @@ class ContainerRunner:
         self._next_client = 0
         self.started: Started | None = None  # the OCI run in progress
         self._held: int | None = None  # a real image's hold (images.store.hold)
+        self._probe_killed = False  # this run was killed by its liveness/startup probe
+        self._prober: probes.Prober | None = None  # this run's probes
 
     def _signal(self, proc: subprocess.Popen[bytes], sig: int) -> None:
         if self.cfg.oci is not None and sig == signal.SIGKILL:
@@ -123,6 +124,8 @@ class ContainerRunner:
         for t in self._timers:
             t.cancel()
         self._timers = []
+        if self._prober is not None:
+            self._prober.stop()
 
     def command(self) -> tuple[list[str], dict[str, str], str | None]:
         """Final host argv, env and cwd of this container (image files prepared)."""
@@ -264,9 +267,17 @@ class ContainerRunner:
         finally:
             if stdin is not None:
                 os.close(stdin)  # the child has its copy
-        probe = None if self._init else self.container.readiness_probe
-        ready = probe is None and not self._init
-        self._set(state=RUNNING, reason="", exit_code=None, started=started, ready=ready)
+        c, self._probe_killed = self.container, False
+        ready = not self._init and c.readiness_probe is None and c.startup_probe is None
+        startup = self._init or c.startup_probe is None
+        self._set(
+            state=RUNNING,
+            reason="",
+            exit_code=None,
+            started=started,
+            ready=ready,
+            startup_done=startup,
+        )
         self._watch = ProcWatch(
             self.loop,
             proc,
@@ -275,9 +286,8 @@ class ContainerRunner:
             tty=self._tty,
             on_chunk=self._to_clients,
         )
-        if probe is not None:
-            gen = self._gen
-            self._later(probe.initial_delay_seconds, lambda: self._probe(gen, probes.ProbeState()))
+        if not self._init:
+            self._start_probes()
 
     def _exited(self, returncode: int, started: float) -> None:
         watch = self._watch
@@ -295,7 +305,11 @@ class ContainerRunner:
         self._after_exit(code, started)
 
     def _after_exit(self, code: int, started: float) -> None:
-        if self.stopping or not should_restart(self.cfg.restart_policy, code, init=self._init):
+        # a probe's kill restarts unless the policy is Never (computePodActions)
+        restart = should_restart(self.cfg.restart_policy, code, init=self._init) or (
+            self._probe_killed and self.cfg.restart_policy != "Never"
+        )
+        if self.stopping or not restart:
             self.done = True
             self._finished(code)
             return
@@ -388,25 +402,41 @@ class ContainerRunner:
             os.close(self._tty)
             self._tty = None
 
-    # --- readiness probe ------------------------------------------------------------
-    def _probe(self, gen: int, state: probes.ProbeState) -> None:
-        probe = self.container.readiness_probe
-        if gen != self._gen or self._watch is None or probe is None:
+    # --- probes (probes.Prober: kubelet's prober workers) ---------------------------
+    def _start_probes(self) -> None:
+        c = self.container
+        if c.readiness_probe is None and c.liveness_probe is None and c.startup_probe is None:
             return
-        proc = self._spawn_check(probe)
-        if proc is None:
-            self._probe_result(gen, state, False)
-            return
-
-        def done(rc: int) -> None:
-            timer.cancel()
-            self._probe_result(gen, state, rc == 0)
-
-        slack = 0.0 if probe.exec_command is not None else PROBE_SLACK
-        timer = self.loop.call_later(
-            probe.timeout_seconds + slack, lambda: self._signal(proc, signal.SIGKILL)
+        gen = self._gen
+        self._prober = probes.Prober(
+            self.loop,
+            c,
+            restart=self.cfg.restart_policy != "Never",
+            alive=lambda: gen == self._gen and self._watch is not None,
+            spawn=self._spawn_check,
+            kill_check=lambda proc: self._signal(proc, signal.SIGKILL),
+            set_ready=lambda ready: self._set(ready=ready),
+            set_started=lambda: self._set(
+                startup_done=True, ready=self.status.ready or c.readiness_probe is None
+            ),
+            event=lambda *e: self._set(
+                probe_events=(*self.status.probe_events[-7:], probes.next_event(*e))
+            ),
+            kill=self._kill_for_probe,
         )
-        ProcWatch(self.loop, proc, done)
+        self._prober.start()
+
+    def _kill_for_probe(self, grace: float | None) -> None:
+        """kuberuntime killContainer: SIGTERM, SIGKILL after the grace (the probe's
+        terminationGracePeriodSeconds, else the pod's, else the runtime's); the exit
+        then restarts it as restartPolicy says."""
+        watch = self._watch
+        if watch is None:
+            return
+        self._probe_killed = True
+        self._signal(watch.proc, signal.SIGTERM)
+        wait = self.cfg.grace if grace is None else grace
+        self._later(wait, lambda: self._signal(watch.proc, signal.SIGKILL))
 
     def _spawn_check(self, probe: Probe) -> subprocess.Popen[bytes] | None:
         argv = probes.check_argv(probe, self.container, self.cfg.probe_host)
@@ -424,16 +454,7 @@ class ContainerRunner:
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": PODNET_ROOT}
         try:
             return self.cfg.spawner(
-                self.cfg.pod_key, argv, env, None, subprocess.DEVNULL, subprocess.DEVNULL
+                self.cfg.pod_key, argv, env, None, subprocess.PIPE, subprocess.STDOUT
             )
         except (OSError, PodnetError):
             return None
-
-    def _probe_result(self, gen: int, state: probes.ProbeState, ok: bool) -> None:
-        probe = self.container.readiness_probe
-        if gen != self._gen or self._watch is None or probe is None:
-            return
-        new = probes.observe(probe, state, ok)
-        if new.ready != state.ready:
-            self._set(ready=new.ready)
-        self._later(probe.period_seconds, lambda: self._probe(gen, new))

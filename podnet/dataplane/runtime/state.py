@@ -43,6 +43,11 @@ class ContainerStatus:
     ready: bool = False
     started: float | None = None  # monotonic time of the current/last start
     init: bool = False
+    # the startup probe succeeded (kubelet's containerStatuses[].started while running;
+    # True from the start without one) and the last probe Events, (seq, type, reason,
+    # message) with a process-wide seq (runtime.probes.next_event)
+    startup_done: bool = True
+    probe_events: tuple[tuple[int, str, str, str], ...] = ()
 
     @property
     def will_restart(self) -> bool:
