@@ -100,7 +100,7 @@ def validate(crd: Obj) -> list[Cause]:
     else:
         if msg := dns1123_subdomain(group):
             causes.append(_invalid("spec.group", group, msg))
-        if len(group.split(".")) < 2:
+        elif len(group.split(".")) < 2:
             causes.append(_invalid("spec.group", group, "should be a domain with at least one dot"))
     scope = spec.get("scope")
     if scope not in ("Cluster", "Namespaced"):
@@ -210,14 +210,6 @@ def _versions_causes(spec: Obj) -> list[Cause]:
                 "FieldValueInvalid",
                 "spec.versions",
                 "Invalid value: must have exactly one version marked as storage version",
-            )
-        )
-    if not any(v.get("served") for v in versions):
-        causes.append(
-            (
-                "FieldValueInvalid",
-                "spec.versions",
-                "Invalid value: must have at least one version served",
             )
         )
     return causes
