@@ -148,15 +148,15 @@ class Kubelet:
         self._running = False
         self._warned: set[str] = set()
         self.status = StatusManager(registry, self._lock, self._pods.get, self._warn)
-        self._threads: list[threading.Thread] = []
-        self._watches: list[Any] = []
-        self._pool = ThreadPoolExecutor(8, thread_name_prefix="kubelet-kill")
-        # pods whose images the puller thread pulls, in turn (see _pull_loop)
         # volumes and env from ConfigMaps/Secrets (node/volumes.py): pods waiting for
         # an object are started through _containers once it comes
         self.volumes = VolumeManager(
             registry, cluster.state_dir, self.status, self._containers, self._warn
         )
+        self._threads: list[threading.Thread] = []
+        self._watches: list[Any] = []
+        self._pool = ThreadPoolExecutor(8, thread_name_prefix="kubelet-kill")
+        # pods whose images the puller thread pulls, in turn (see _pull_loop)
         self._pulls: queue.Queue[tuple[PodRecord, list[tuple[str, str, str | None]]]] = (
             queue.Queue()
         )
@@ -187,11 +187,11 @@ class Kubelet:
         assert PODS is not None
         self._running = True
         self.cluster.on_status = self._observe
+        self.volumes.start(self.cluster.runtime)
         for res in (PODS, *WATCHED):
             listed = self.registry.list(res, None)
             for obj in listed.items:
                 self._queue.put((res, "ADDED", obj))
-        self.volumes.start(self.cluster.runtime)
             w = self.registry.watch(res, None, resource_version=listed.resource_version)
             self._watches.append(w)
             self._spawn(f"kubelet-watch-{res.plural}", self._watch, res, w)
@@ -212,11 +212,11 @@ class Kubelet:
         self._queue.put((PODS, STOP, {}))
         self._starts.put(([], [], -1))
         self.status.stop()
+        self.volumes.stop()
         self._sandbox_watch.close()
         for t in self._threads:
             t.join(timeout=5)
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self.volumes.stop()
 
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
         t = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -328,11 +328,11 @@ class Kubelet:
                 labels = (obj.get("metadata") or {}).get("labels") or {}
                 if (rec.placed or rec.sandboxed) and labels != rec.pod.labels:
                     self.cluster.relabel_pod(key, labels)
+                    self.volumes.pod_changed(rec)  # downwardAPI files
                 continue
             new = self._admit(obj)
             if new is not None:
                 admit.append(new)
-                    self.volumes.pod_changed(rec)  # downwardAPI files
         if admit:
             self._start(admit)
 
@@ -354,12 +354,12 @@ class Kubelet:
         try:
             pod = convert(obj)
             assert isinstance(pod, Pod)
+            admit_volumes(obj)  # hostPath: Forbidden
         except PodnetError as e:
             pod = Pod(str(meta.get("namespace")), str(meta.get("name")), {}, ())
             error = ("Warning", getattr(e, "reason", "Invalid"), str(e))
             rec = PodRecord(obj, pod, log_dir, node.address, error=error)
             rec.status = PodStatus(pod.key, "Failed", (), ())
-            admit_volumes(obj)  # hostPath: Forbidden
             return self._record(rec, start=False)
         rec = PodRecord(obj, pod, log_dir, node.address)
         if prior is not None:
@@ -619,6 +619,9 @@ class Kubelet:
         if self._no_containers:
             self._fake_running(recs)
             return
+        recs, placed = self.volumes.prepare(recs, placed, self.cluster.runtime)
+        if not recs:  # all waiting for a ConfigMap or Secret
+            return
         log_dirs = {r.pod.key: r.log_dir for r in recs}
         services = self.cluster.desired().services
         servers = [p for p in placed if served_ports(p, services)]
@@ -653,9 +656,6 @@ class Kubelet:
         self._pool.submit(self._start_ephemeral, rec, new)
 
     def _start_ephemeral(self, rec: PodRecord, new: list[tuple[Any, str | None]]) -> None:
-        recs, placed = self.volumes.prepare(recs, placed, self.cluster.runtime)
-        if not recs:  # all waiting for a ConfigMap or Secret
-            return
         runtime = self.cluster.runtime
         if runtime is None:
             return
@@ -760,6 +760,7 @@ class Kubelet:
                 self.cluster.remove_pod(key, grace=grace)
         except PodnetError as e:
             self._warn(f"{key}: {e}")
+        self.volumes.release(key)
         with self._lock:
             if self._pods.get(key) is rec:
                 del self._pods[key]
@@ -794,7 +795,6 @@ class Kubelet:
         run again (:func:`should_recreate`), a new sandbox with a new IP whose
         containers the start thread starts once every node knows that IP, each
         counting one restart more. A pod deleted meanwhile is left to its kill."""
-        self.volumes.release(key)
         with self._lock:
             rec = self._pods.get(key)
         if rec is None or rec.static or rec.terminating or not rec.sandboxed:
