@@ -1,0 +1,203 @@
+"""The AtomicWriter, the volume payloads and the downward API values (pure or on a tmp
+directory): upstream's pkg/volume/util/atomic_writer.go, configmap/secret MakePayload,
+pkg/fieldpath and pkg/api/v1/resource."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from podnet.dataplane.volumes import atomic
+from podnet.dataplane.volumes.atomic import FileProjection, PayloadError
+from podnet.dataplane.volumes.fields import FieldError, field_value, format_map, resource_value
+from podnet.dataplane.volumes.pod import PodVolumes, VolumeRefused, refused
+from podnet.dataplane.volumes.sources import MountError, payload
+from podnet.dataplane.volumes.subpath import SubPathError, check, safe_open
+
+Obj = dict[str, Any]
+CM: Obj = {"data": {"a": "1", "b": "2"}, "binaryData": {"bin": base64.b64encode(b"\0").decode()}}
+SECRET: Obj = {"data": {"pw": base64.b64encode(b"s3cr3t").decode()}}
+POD: Obj = {
+    "metadata": {
+        "name": "p",
+        "namespace": "ns",
+        "uid": "u-1",
+        "labels": {"b": "2", "a": 'x"y'},
+        "annotations": {"note": "n"},
+    },
+    "spec": {"containers": [{"name": "c", "resources": {"limits": {"cpu": "250m"}}}]},
+}
+
+
+def lookup(kind: str, name: str) -> Obj | None:
+    return {("ConfigMap", "cm"): CM, ("Secret", "s"): SECRET}.get((kind, name))
+
+
+def test_atomic_write_swaps_data_and_keeps_user_links(tmp_path: Path) -> None:
+    assert atomic.write(tmp_path, {"a": FileProjection(b"1"), "d/x": FileProjection(b"x")})
+    first = os.readlink(tmp_path / "..data")
+    assert os.readlink(tmp_path / "a") == "..data/a"
+    assert (tmp_path / "d" / "x").read_bytes() == b"x"
+    assert not atomic.write(tmp_path, {"a": FileProjection(b"1"), "d/x": FileProjection(b"x")})
+    assert atomic.write(tmp_path, {"a": FileProjection(b"2", 0o400)})
+    second = os.readlink(tmp_path / "..data")
+    assert second != first and not (tmp_path / first).exists()  # the old payload went
+    assert (tmp_path / "a").read_bytes() == b"2"
+    assert (tmp_path / "a").stat().st_mode & 0o777 == 0o400
+    assert not (tmp_path / "d").exists()  # a name of the old payload only
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("..")) == ["a"]
+
+
+@pytest.mark.parametrize("bad", ["/abs", "../up", "a/../b", "..hidden", ""])
+def test_atomic_write_refuses_paths_leaving_the_volume(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(PayloadError):
+        atomic.write(tmp_path / "v", {bad: FileProjection(b"")})
+
+
+def test_configmap_payload_all_keys_items_modes_and_optional() -> None:
+    vol = {"name": "v", "configMap": {"name": "cm", "defaultMode": 0o600}}
+    got = payload(vol, POD, lookup)
+    assert got == {
+        "a": FileProjection(b"1", 0o600),
+        "b": FileProjection(b"2", 0o600),
+        "bin": FileProjection(b"\0", 0o600),
+    }
+    items = {"name": "cm", "items": [{"key": "a", "path": "sub/one", "mode": 0o400}]}
+    assert payload({"configMap": items}, POD, lookup) == {"sub/one": FileProjection(b"1", 0o400)}
+    with pytest.raises(MountError, match='configmap "gone" not found'):
+        payload({"configMap": {"name": "gone"}}, POD, lookup)
+    assert payload({"configMap": {"name": "gone", "optional": True}}, POD, lookup) == {}
+    missing = {"name": "cm", "items": [{"key": "zz", "path": "z"}]}
+    with pytest.raises(MountError, match="non-existent config key: zz"):
+        payload({"configMap": missing}, POD, lookup)
+
+
+def test_secret_payload_is_decoded_with_the_default_mode() -> None:
+    assert payload({"secret": {"secretName": "s"}}, POD, lookup) == {
+        "pw": FileProjection(b"s3cr3t", 0o644)
+    }
+    with pytest.raises(MountError, match='secret "t" not found'):
+        payload({"secret": {"secretName": "t"}}, POD, lookup)
+
+
+def test_downward_and_projected_payloads() -> None:
+    items = [
+        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+        {"path": "one", "fieldRef": {"fieldPath": "metadata.labels['b']"}},
+        {
+            "path": "cpu",
+            "resourceFieldRef": {"containerName": "c", "resource": "limits.cpu", "divisor": "1m"},
+        },
+    ]
+    got = payload({"downwardAPI": {"items": items}}, POD, lookup)
+    assert got["labels"].data == b'a="x\\"y"\nb="2"'
+    assert got["one"].data == b"2" and got["cpu"].data == b"250"
+    proj = {
+        "defaultMode": 0o440,
+        "sources": [
+            {"configMap": {"name": "cm", "items": [{"key": "a", "path": "a"}]}},
+            {"secret": {"name": "s"}},
+            {"serviceAccountToken": {"path": "token"}},  # no TokenRequest: left out
+            {
+                "downwardAPI": {
+                    "items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}}]
+                }
+            },
+        ],
+    }
+    got = payload({"projected": proj}, POD, lookup)
+    assert sorted(got) == ["a", "ns", "pw"]
+    assert {p.mode for p in got.values()} == {0o440}
+
+
+def test_fields_and_resources() -> None:
+    assert field_value(POD, "metadata.uid") == "u-1"
+    assert field_value(POD, "metadata.annotations") == 'note="n"'
+    assert field_value(POD, "status.podIP", {"status.podIP": "10.0.0.5"}) == "10.0.0.5"
+    with pytest.raises(FieldError):
+        field_value(POD, "spec.nope")
+    assert format_map({}) == ""
+    c: Obj = {"resources": {"limits": {"memory": "64Mi"}, "requests": {"cpu": "1500m"}}}
+    assert resource_value(c, "limits.memory", "1Mi") == "64"
+    assert resource_value(c, "requests.cpu") == "2"  # ceil, as upstream
+    assert resource_value(c, "requests.memory") == "0"
+    assert int(resource_value(c, "limits.cpu")) == os.cpu_count()  # the node's
+    with pytest.raises(FieldError):
+        resource_value(c, "limits.gpu")
+
+
+def test_hostpath_and_unknown_kinds_are_refused(tmp_path: Path) -> None:
+    pod = {**POD, "spec": {"volumes": [{"name": "h", "hostPath": {"path": "/"}}]}}
+    assert "hostPath volumes are forbidden" in (refused(pod) or "")
+    pvc = {**POD, "spec": {"volumes": [{"name": "d", "persistentVolumeClaim": {}}]}}
+    assert "not supported" in (refused(pvc) or "")
+    with pytest.raises(VolumeRefused):
+        PodVolumes(tmp_path, pod).setup(lookup)
+    assert not (tmp_path / "ns_p_u-1").exists()  # nothing made for it
+
+
+def test_pod_volumes_setup_mounts_and_teardown(tmp_path: Path) -> None:
+    spec: Any = {
+        "volumes": [
+            {"name": "cfg", "configMap": {"name": "cm"}},
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+            {"name": "late", "configMap": {"name": "late"}},
+        ],
+        "containers": [
+            {
+                "name": "c",
+                "volumeMounts": [
+                    {"name": "cfg", "mountPath": "/etc/cfg"},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                    {"name": "cfg", "mountPath": "/etc/a", "subPath": "a"},
+                ],
+            }
+        ],
+    }
+    vols = PodVolumes(tmp_path, {**POD, "spec": spec})
+    with pytest.raises(MountError, match='volume "late" : configmap "late" not found'):
+        vols.setup(lookup)
+    spec["volumes"] = spec["volumes"][:3]
+    vols = PodVolumes(tmp_path, {**POD, "spec": spec})
+    in_pod = vols.setup(lookup)
+    assert [c.argv[:4] for c in in_pod] == [("mount", "-t", "tmpfs", "-o")]
+    assert "size=1048576" in in_pod[0].argv[4]
+    assert (vols.path("tmp").stat().st_mode & 0o777) == 0o777
+    staged: list[Any] = []
+    mounts = vols.mounts(spec["containers"][0], "python3", staged.append)
+    assert [(m.destination, "ro" in m.options) for m in mounts] == [
+        ("/etc/cfg", True),  # a configMap is always read-only
+        ("/tmp", False),
+        ("/etc/a", True),
+    ]
+    assert mounts[2].source == str(vols.dir / "s" / "c" / "2")
+    assert staged[0].argv[-3:] == (str(vols.path("cfg")), "a", mounts[2].source)
+    CM["data"] = {"a": "new", "b": "2"}
+    try:
+        assert vols.refresh(lookup) == ["cfg"]
+        assert (vols.path("cfg") / "a").read_text() == "new"
+    finally:
+        CM["data"] = {"a": "1", "b": "2"}
+    vols.teardown()
+    assert not vols.dir.exists()
+
+
+def test_subpath_is_checked_and_opened_without_following_links(tmp_path: Path) -> None:
+    base = tmp_path / "vol"
+    (base / "d").mkdir(parents=True)
+    (base / "link-out").symlink_to("/etc")
+    (base / "link-in").symlink_to("d")
+    assert check(str(base), "link-in") == "d"
+    for bad in ("link-out", "../x", "/etc"):
+        with pytest.raises(SubPathError):
+            check(str(base), bad)
+    fd = safe_open(str(base), "new/deeper")  # missing: made, as kubelet does
+    os.close(fd)
+    assert (base / "new" / "deeper").is_dir()
+    with pytest.raises(SubPathError):  # a link swapped in after the check
+        os.close(safe_open(str(base), "link-in"))
