@@ -104,17 +104,17 @@ def _check_probe_kind(ctx: DocContext, path: Path, kind: str, probe: dict[str, A
     (that grace > 0)."""
     success = probe.get("successThreshold")
     if kind != "readinessProbe" and isinstance(success, int) and success not in (0, 1):
-        ctx.error((*path, "successThreshold"), f"Invalid value {success}: must be 1")
+        ctx.error((*path, "successThreshold"), f"Invalid value: {success}: must be 1")
     grace = probe.get("terminationGracePeriodSeconds")
     if isinstance(grace, int) and kind == "readinessProbe":
         ctx.error(
             (*path, "terminationGracePeriodSeconds"),
-            f"Invalid value {grace}: must not be set for readinessProbes",
+            f"Invalid value: {grace}: must not be set for readinessProbes",
         )
     elif isinstance(grace, int) and grace <= 0:
         ctx.error(
             (*path, "terminationGracePeriodSeconds"),
-            f"Invalid value {grace}: must be greater than 0",
+            f"Invalid value: {grace}: must be greater than 0",
         )
 
 
