@@ -136,6 +136,8 @@ class LiveCluster:
         check_images(images, state.pods)  # before anything exists that must be undone
         self.sandbox = Sandbox.enter(self._tmp.name)  # the init removes it if we are killed
         oci = make_launcher(self.state_dir, images)  # after enter: rootless is known then
+        # only runc (or another runtime) needs the pods' cgroups read-only (Sandbox)
+        self.sandbox.cgroups_read_only = oci is None or not oci.binary.is_crun
         self.sandbox.add_nodes(state.nodes)
         self.sandbox.add_pods([p for p in state.pods if p.ip is not None])
         tables: dict[str, NodeTables] = {}

@@ -196,12 +196,16 @@ class PauseServer:
         self,
         pods: Sequence[tuple[str, Mapping[str, str]]],
         share_pid: Sequence[bool] = (),
+        *,
+        cgroups_ro: bool = True,
     ) -> list[Holder | PodnetError]:
         """Pause holders for ``(hostname, files)`` pairs, set up in parallel.
 
         ``files`` maps absolute paths that exist on the host (/etc/hosts, ...) to the
         content the pod must see there; ``share_pid[i]`` gives pod i a PID namespace
-        for its containers to share. Returns a holder or the error, in order.
+        for its containers to share; ``cgroups_ro``: remount the cgroup hierarchies
+        read-only in the pod (for runc, :mod:`.pause_server`). Returns a holder or the
+        error, in order.
         """
         shared = list(share_pid) + [False] * (len(pods) - len(share_pid))
         out: list[Holder | PodnetError] = []
@@ -215,6 +219,7 @@ class PauseServer:
                             "hostname": h,
                             "files": [*files.items()],
                             "share_pid": shared[i],
+                            "cgroups_ro": cgroups_ro,
                         }
                         for i, (h, files) in enumerate(pods)
                     ]

@@ -53,6 +53,12 @@ class Sandbox:
     """
 
     _busy = False  # one open sandbox per process
+    # Remount the cgroup hierarchies read-only in each pod's mount namespace, so that an
+    # OCI runtime run there can make no cgroup (one would outlive a SIGKILLed podnet).
+    # runc needs it (it has no "no cgroups" mode); crun runs with
+    # --cgroup-manager=disabled and makes none, and its owner turns it off: nine
+    # remounts and a mountinfo read less per pod (dataplane/oci).
+    cgroups_read_only = True
 
     def __init__(self, tools: Tools, spawner: Spawner, init: Proc, liveness_w: int) -> None:
         self._tools = tools
@@ -229,7 +235,11 @@ class Sandbox:
             assert pod.ip is not None
             files = pod_files(pod, pod.ip)
             starts.append((files.hostname, files.by_path()))
-        started = self._pause_server.spawn(starts, [p.share_process_namespace for p in pods])
+        started = self._pause_server.spawn(
+            starts,
+            [p.share_process_namespace for p in pods],
+            cgroups_ro=self.cgroups_read_only,
+        )
         for pod, pause in zip(pods, started, strict=True):
             if not isinstance(pause, BaseException):
                 self._pods[pod.key] = (pod, pause)

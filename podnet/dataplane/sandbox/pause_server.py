@@ -13,7 +13,9 @@ Requests on stdin and replies on stdout are JSON lines:
   private tmpfs, a fresh /proc) replies ``{"id": n, "pid": host pid, "nspid": pid
   here}`` or ``{"id": n, "error": why, "nspid": ...}`` and execs the holder program.
   With ``"share_pid": true`` it also makes a PID namespace for the pod's containers,
-  held by a child that is its pid 1 (``"pidns"``: that child's pid here).
+  held by a child that is its pid 1 (``"pidns"``: that child's pid here). With
+  ``"cgroups_ro": false`` the cgroup hierarchies are left as they are (crun, which
+  makes no cgroup: see ``_cgroups_read_only``).
   Children reply themselves (one write below PIPE_BUF is atomic), so a batch of
   requests is set up in parallel.
 - ``{"op": "reap", "nspid": p}``: wait for that child, reply ``{"reaped": p, "code": c}``
@@ -101,7 +103,7 @@ def _cgroups_read_only() -> None:
             libc.mount(None, point.encode(), None, ctypes.c_ulong(flags), None)
 
 
-def _set_up(hostname: str, files: list[list[str]]) -> None:
+def _set_up(hostname: str, files: list[list[str]], cgroups_ro: bool = True) -> None:
     """What podnet's preexec_fn did: the pod's namespaces, hostname, files and /proc.
 
     The IPC namespace is the pod's, which its containers share (as the pause's in CRI).
@@ -112,7 +114,8 @@ def _set_up(hostname: str, files: list[list[str]]) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing done here reaches the host
     if os.path.ismount(CGROUP_UNIFIED):
         _hide_unified()
-    _cgroups_read_only()
+    if cgroups_ro:
+        _cgroups_read_only()
     _mount("podnet", SCRATCH, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
     for i, (path, text) in enumerate(files):
         src = f"{SCRATCH}/{i}"
@@ -169,7 +172,7 @@ def _child(req: dict[str, Any], argv: list[str]) -> None:
             signal.signal(sig, signal.SIG_DFL)
         # /proc is still the one podnet sees: this is our pid as podnet names it.
         reply["pid"] = int(os.readlink("/proc/self"))
-        _set_up(req["hostname"], req["files"])
+        _set_up(req["hostname"], req["files"], req.get("cgroups_ro", True))
         if req.get("share_pid"):
             _share_pid(reply)
     except BaseException as e:
