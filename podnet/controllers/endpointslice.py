@@ -60,11 +60,13 @@ STALE_AFTER = 5.0  # seconds to wait for the informer to show a slice written he
 ENDPOINTS_KEY = "ep:"
 # A Service's slices sync waits at least BATCH_PERIOD after a pod change, and at least
 # SYNC_COST_FACTOR times what its last sync cost (it reads every pod of the Service);
-# its Endpoints sync at least ENDPOINTS_COST_FACTOR times: that one object of every
-# address (up to 1000) is rewritten whole on each change, so it is rewritten at most
-# ~2% of the time while the pods keep changing (base.SyncCosts).
+# its Endpoints sync at least ENDPOINTS_COST_FACTOR times, up to ENDPOINTS_MAX_DELAY:
+# that one object of every address (up to 1000) is rewritten whole on each change, so
+# it is rewritten at most ~2% of the time while the pods keep changing, and catches up
+# with the slices once they stop (base.SyncCosts). The data plane reads the slices.
 SYNC_COST_FACTOR = 20.0
 ENDPOINTS_COST_FACTOR = 50.0
+ENDPOINTS_MAX_DELAY = 5.0
 
 Ports = tuple[tuple[str, int, str], ...]  # (name, port, protocol), in Service order
 
@@ -367,7 +369,7 @@ class EndpointSliceController(Controller):
         # per Service: id(pod) -> (pod, Service, its endpoint), from the last sync
         self._memo: dict[str, dict[int, tuple[Obj, Obj, PodEndpoint | None]]] = {}
         self.sync_costs = SyncCosts(BATCH_PERIOD, SYNC_COST_FACTOR)
-        self.endpoints_costs = SyncCosts(BATCH_PERIOD, ENDPOINTS_COST_FACTOR)
+        self.endpoints_costs = SyncCosts(BATCH_PERIOD, ENDPOINTS_COST_FACTOR, ENDPOINTS_MAX_DELAY)
         self.services.add_handler(self._on_service)
         self.pods.add_handler(self._on_pod)
         self.slices.add_handler(self._on_slice)
