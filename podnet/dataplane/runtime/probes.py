@@ -158,9 +158,11 @@ def check_argv(probe: Probe, container: Container, host: str) -> list[str] | Non
 
 
 def describe_failure(probe: Probe, container: Container) -> str:
-    """The output of a check that could not even be built (a port name not found)."""
+    """Why a check could not run: its port name is not the container's, or no process."""
     port = probe.http_get_port if probe.http_get_port is not None else probe.tcp_socket_port
-    return f"unable to find port {port!r} in container {container.name}"  # prober.go
+    if port is not None and resolve_port(port, container) is None:
+        return f"port {port} not found in container {container.name}"
+    return "the check could not be started"
 
 
 class Prober:
@@ -260,7 +262,12 @@ class Prober:
         probe = self._probe_of(kind)
         proc = self._spawn(probe)
         if proc is None:
-            self._result(kind, state, False, describe_failure(probe, self.container))
+            # prober.go probe: an error (a port name not found, no check could start) is
+            # an Unhealthy "<Kind> probe errored" Event, and worker.go throws the result
+            # away: the state stays, the probe runs again next period
+            why = describe_failure(probe, self.container)
+            self._event("Warning", "Unhealthy", f"{kind} probe errored: {why}")
+            self._schedule(kind, probe.period_seconds, state)
             return
         self._checks.add(proc)
         timed_out = False

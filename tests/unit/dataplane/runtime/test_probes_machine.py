@@ -247,3 +247,18 @@ def test_check_argv_carries_scheme_host_and_headers() -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         assert probes.tcp_check("127.0.0.1", s.getsockname()[1], 2)[0]
+
+
+def test_unknown_port_name_errors_without_changing_the_result(tmp_path: Path) -> None:
+    probe = Probe(tcp_socket_port="nope", period_seconds=1, failure_threshold=1)
+    c = Container("app", "busybox", command=("sleep", "300"), liveness_probe=probe)
+    with host_runtime(tmp_path) as (rt, _):
+        rt.start_pod(pod("noport", c))
+        wait_until(rt, lambda: len(_status(rt, "default/noport").probe_events) >= 2, timeout=10)
+        st = _status(rt, "default/noport")
+        assert st.restart_count == 0 and st.state == RUNNING  # the result was thrown away
+        assert st.probe_events[0][1:] == (
+            "Warning",
+            "Unhealthy",
+            "Liveness probe errored: port nope not found in container app",
+        )
