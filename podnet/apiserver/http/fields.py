@@ -77,16 +77,25 @@ def unknown_fields(obj: dict[str, Any], *, drop: bool = False) -> list[str]:
     return found
 
 
-def apply_validation(obj: dict[str, Any], mode: str) -> list[str]:
-    """Apply ``fieldValidation`` (empty: Warn) to ``obj`` (unknown fields are dropped
-    unless Strict refuses them); returns the warnings to send."""
-    if mode == "":
-        mode = "Warn"
-    if mode not in MODES:
+def validation_mode(value: str) -> str:
+    """The ``fieldValidation`` query parameter (empty: Warn); another value is the 400
+    every writing verb answers (create, update and patch alike)."""
+    if value == "":
+        return "Warn"
+    if value not in MODES:
         raise errors.bad_request(
-            f'fieldValidation: Unsupported value: "{mode}": supported values: '
+            f'fieldValidation: Unsupported value: "{value}": supported values: '
             '"Ignore", "Strict", "Warn"'
         )
+    return value
+
+
+def apply_validation(obj: dict[str, Any], mode: str) -> list[str]:
+    """Apply ``fieldValidation`` (empty: Warn) to ``obj`` (unknown fields are dropped
+    unless Strict refuses them); returns the warnings to send. A patch's unknown fields
+    are found on the patched object (registry.patch, given :func:`validation_mode`): its
+    Strict error has no kind prefix, as patch.go reports the converter's error as is."""
+    mode = validation_mode(mode)
     found = unknown_fields(obj, drop=mode != "Strict")
     if not found:
         return []

@@ -403,6 +403,7 @@ class Handlers:
                 force=force,
             )
             await self._no_escalation(request, target, would_be)
+        warnings: list[str] = []  # unknown fields of the patched object (Warn)
         patched = await self.call(
             self.registry.patch,
             target.res,
@@ -414,10 +415,12 @@ class Handlers:
             dry_run=dry,
             field_manager=manager,
             force=force,
+            field_validation=fields.validation_mode(q.get("fieldValidation", "")),
+            warnings=warnings,
         )
         if sub == "scale":
             patched = scale_of(target.res, patched)
-        return respond(request, patched, out)
+        return respond(request, patched, out, 200, warning_headers(warnings))
 
     async def _delete_options(self, request: web.Request) -> Obj:
         raw = await request.read() if request.can_read_body else b""

@@ -128,6 +128,27 @@ def test_strict_field_validation_names_the_kind(up: UpCluster) -> None:
     assert k("get", "deployment", "strict").rc != 0  # nothing was created
 
 
+def test_strict_field_validation_on_a_patch(up: UpCluster) -> None:
+    """``kubectl apply`` to an existing object sends a strategic merge patch with
+    ``fieldValidation``: Strict refuses the unknown field of the patched object with the
+    converter's error as it is (apiserver endpoints/handlers/patch.go
+    applyPatchToObject), Warn applies and warns (kubectl 1.37's default is strict)."""
+    k = up.kubectl(KUBECTL_VERSIONS[-1])
+    good = DEPLOYMENT.replace("name: strict", "name: patched").replace("  foo: 1\n", "")
+    k.ok("apply", "-f", "-", stdin=good)
+    bad = DEPLOYMENT.replace("name: strict", "name: patched")
+    got = k("apply", "--validate=strict", "-f", "-", stdin=bad)
+    assert got.rc != 0, got
+    assert 'strict decoding error: unknown field "spec.foo"' in got.err, got
+    assert "cannot be handled as" not in got.err, got
+    warn = bad.replace("image: busybox", "image: busybox:1")
+    got = k("apply", "--validate=warn", "-f", "-", stdin=warn)
+    assert got.rc == 0, got
+    assert 'Warning: unknown field "spec.foo"' in got.err, got
+    spec = k.json("get", "deployment", "patched")["spec"]
+    assert "foo" not in spec and spec["template"]["spec"]["containers"][0]["image"] == "busybox:1"
+
+
 def _field(text: str, name: str) -> str:
     match = re.search(rf"^\s+{re.escape(name)}:\s+(\S.*)$", text, re.MULTILINE)
     assert match, (name, text)
