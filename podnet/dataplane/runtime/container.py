@@ -423,8 +423,18 @@ class ContainerRunner:
                 probe_events=(*self.status.probe_events[-7:], probes.next_event(*e))
             ),
             kill=self._kill_for_probe,
+            created=self._created,
         )
         self._prober.start()
+
+    def _created(self) -> bool:
+        """The OCI runtime has made the container (its state file: crun's ``status``,
+        runc's ``state.json``): an exec can enter it."""
+        oci, run = self.cfg.oci, self.started
+        if oci is None or run is None:
+            return True
+        state = "status" if oci.binary.is_crun else "state.json"
+        return (oci.binary.root / run.container_id / state).exists()
 
     def _kill_for_probe(self, grace: float | None) -> None:
         """kuberuntime killContainer: SIGTERM, SIGKILL after the grace (the probe's

@@ -48,6 +48,7 @@ from podnet.dataplane.runtime.proc import ProcWatch
 from podnet.model.objects import Container, Probe
 
 READINESS, LIVENESS, STARTUP = "Readiness", "Liveness", "Startup"
+CREATED_POLL = 0.1  # seconds between looks for a container crun is still creating
 PROBE_SLACK = 2.0  # the tcp/http helper enforces timeoutSeconds itself; allow its start
 MAX_OUTPUT = 10 * 1024  # prober/exec/exec.go maxReadLength
 USER_AGENT = "kube-probe/1.37"
@@ -187,6 +188,7 @@ class Prober:
         set_started: Callable[[], None],
         event: Callable[[str, str, str], None],
         kill: Callable[[float | None], None],
+        created: Callable[[], bool] = lambda: True,
     ) -> None:
         self.loop, self.container, self.restart = loop, container, restart
         self._alive, self._spawn, self._kill_check = alive, spawn, kill_check
@@ -196,6 +198,7 @@ class Prober:
             event,
             kill,
         )
+        self._created = created  # the runtime has made the container (exec can enter it)
         self._timers: list[Timer] = []
         self._checks: set[subprocess.Popen[bytes]] = set()  # in flight
         self._start = loop.clock()
@@ -260,6 +263,11 @@ class Prober:
         if self.stopped or not self._alive():
             return
         probe = self._probe_of(kind)
+        if not self._created():
+            # worker.go doProbe: no probe until the runtime reports the container
+            # running; crun may still be creating it
+            self._schedule(kind, CREATED_POLL, state)
+            return
         proc = self._spawn(probe)
         if proc is None:
             # prober.go probe: an error (a port name not found, no check could start) is
