@@ -6,7 +6,8 @@ which kube-apiserver's default RBAC grants to ``system:unauthenticated`` (the
 ``system:public-info-viewer`` ClusterRole in
 ``plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go``: /healthz, /livez,
 /readyz, /version and their sub-paths). The admin's certificate and the bearer token
-are in ``system:masters``, which is always allowed; every other identity (reached by
+are in ``system:masters``, which is always allowed; every other identity (a
+ServiceAccount's token, :mod:`podnet.apiserver.tokens`, or one reached by
 impersonation) is authorized by RBAC (:mod:`podnet.apiserver.rbac`).
 """
 
@@ -18,7 +19,12 @@ import secrets
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from podnet.apiserver.tokens.claims import InvalidToken
+
+if TYPE_CHECKING:
+    from podnet.apiserver.tokens.issuer import TokenAuthenticator
 
 TOKEN_FILE = "token"
 # user.SystemPrivilegedGroup, AllAuthenticated, AllUnauthenticated, Anonymous
@@ -96,10 +102,13 @@ def _subject(peercert: dict[str, Any]) -> User | None:
 class Authenticator:
     """Client certificates (verified against our CA by the TLS layer: the context asks
     for them with ``CERT_OPTIONAL`` and refuses a certificate another CA signed), then
-    the bearer token."""
+    the bearer token: the cluster's own, else a ServiceAccount's (``tokens``, set by
+    the API server; the union authenticator of
+    ``pkg/kubeapiserver/authenticator/config.go``, token file before service accounts)."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, tokens: TokenAuthenticator | None = None) -> None:
         self._token = token.encode()
+        self.tokens = tokens
 
     def authenticate(
         self, peercert: dict[str, Any] | None, authorization: str | None
@@ -115,10 +124,39 @@ class Authenticator:
         return None
 
     def authenticate_token(self, token: str) -> User | None:
-        """The admin for the cluster's token, else nobody (what a TokenReview asks)."""
+        """The admin for the cluster's token, a ServiceAccount for a valid token of
+        theirs, else nobody (401). A ServiceAccount's token reads the registry."""
+        user, _, _ = self.review(token, ())
+        return user
+
+    def review(
+        self, token: str, audiences: tuple[str, ...]
+    ) -> tuple[User | None, tuple[str, ...], str]:
+        """What a TokenReview answers: the user, the audiences the token is good for
+        (of ``audiences``, the API server's when empty), and why it is refused."""
         if token and hmac.compare_digest(token.encode(), self._token):
-            return ADMIN
-        return None
+            # static tokens are audience-agnostic (WrapAudienceAgnosticToken)
+            return ADMIN, audiences, ""
+        if self.tokens is None or not token:
+            return None, (), ""
+        try:
+            found = self.tokens.authenticate(token, audiences)
+        except InvalidToken as e:
+            return None, (), f"[invalid bearer token, {e}]"
+        if found is None:
+            return None, (), ""
+        return found.user, found.audiences, ""
+
+    def needs_lookup(self, authorization: str | None) -> bool:
+        """A bearer token that is not the cluster's: checking it may read the registry
+        (run it off the event loop)."""
+        if self.tokens is None or not authorization:
+            return False
+        scheme, _, value = authorization.strip().partition(" ")
+        value = value.strip()
+        return scheme.lower() == "bearer" and not hmac.compare_digest(
+            value.encode(), self._token
+        )
 
 
 def peercert_of(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, Any] | None:

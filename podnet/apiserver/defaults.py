@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from podnet.apiserver.admission import kinds
+from podnet.apiserver.admission import kinds, serviceaccount
 from podnet.apiserver.resources import Resource
 
 Obj = dict[str, Any]
@@ -390,4 +390,6 @@ def admit(registry: Any, res: Resource, obj: Obj, old: Obj | None = None) -> Non
     (Priority, DefaultIngressClass) and the validation of the kinds without a manifests
     model (:mod:`podnet.apiserver.admission.kinds`); ``old`` is None on create. Raises
     the ApiError (403 Forbidden, 422 Invalid) the request gets."""
+    if res.kind == "Pod" and res.group == "":  # ServiceAccount comes before Priority
+        serviceaccount.admit_pod(registry, res, obj, old)
     kinds.admit(registry, res, obj, old)

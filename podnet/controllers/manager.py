@@ -15,6 +15,7 @@ from typing import Any
 
 from podnet.apiserver.admission.kinds import PRIORITY_CLASSES
 from podnet.apiserver.errors import ApiError
+from podnet.apiserver.tokens.issuer import TokenIssuer
 from podnet.controllers.base import Clock, Controller
 from podnet.controllers.cronjob import CronJobController
 from podnet.controllers.daemonset import DaemonSetController
@@ -29,7 +30,7 @@ from podnet.controllers.nodes import NodeController
 from podnet.controllers.replicaset import RCS, REPLICASETS, ReplicaSetController
 from podnet.controllers.rootcacert import RootCACertPublisher
 from podnet.controllers.scheduler import Scheduler
-from podnet.controllers.serviceaccount import ServiceAccountController
+from podnet.controllers.serviceaccount import ServiceAccountController, TokensController
 from podnet.controllers.statefulset import StatefulSetController
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,13 @@ class ControllerManager:
     root-ca-cert-publisher, run when it has ``--root-ca-file``)."""
 
     def __init__(
-        self, registry: Any, *, nodes: int, clock: Clock = time.time, ca_pem: str | None = None
+        self,
+        registry: Any,
+        *,
+        nodes: int,
+        clock: Clock = time.time,
+        ca_pem: str | None = None,
+        token_issuer: TokenIssuer | None = None,
     ) -> None:
         self.registry = registry
         self.informers = Informers(registry)
@@ -98,6 +105,12 @@ class ControllerManager:
         if ca_pem is not None:
             self.controllers.append(
                 RootCACertPublisher(registry, self.informers, ca_pem=ca_pem, **kw)
+            )
+        if token_issuer is not None:  # the tokens controller (--service-account-private-key-file)
+            self.controllers.append(
+                TokensController(
+                    registry, self.informers, issuer=token_issuer, ca_pem=ca_pem or "", **kw
+                )
             )
         self._started = False
 

@@ -22,6 +22,8 @@ from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store import open_store
 from podnet.apiserver.store.base import Store
+from podnet.apiserver.tokens import keys as sa_keys
+from podnet.apiserver.tokens.issuer import TokenIssuer
 from podnet.controllers.manager import ControllerManager
 from podnet.errors import PodnetError
 from podnet.live.cluster import LiveCluster
@@ -195,8 +197,13 @@ class UpCluster:
         bootstrap(self.registry)
         self.cluster.start()
         tls = certs.ensure(data_dir)
+        # the service account key beside the CA (pki/sa.key): tokens outlive a restart
+        self.token_issuer = TokenIssuer(sa_keys.ensure(tls.ca_cert.parent))
         self.controllers = ControllerManager(
-            self.registry, nodes=opts.nodes, ca_pem=tls.ca_cert.read_text()
+            self.registry,
+            nodes=opts.nodes,
+            ca_pem=tls.ca_cert.read_text(),
+            token_issuer=self.token_issuer,
         )
         self.controllers.start()
         self.kubelet = Kubelet(self.registry, self.cluster)
@@ -209,6 +216,7 @@ class UpCluster:
             port=opts.port,
             tls=tls,
             authenticator=auth.Authenticator(token),
+            token_issuer=self.token_issuer,
             pod_streams=KubeletStreams(self.kubelet),
             extra_sockets=[inside] if inside is not None else [],
         )

@@ -19,6 +19,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -30,7 +31,7 @@ from podnet.apiserver.certs import ServerTLS
 from podnet.apiserver.http import negotiate, routes, watch
 from podnet.apiserver.http.handlers import USER, Handlers
 from podnet.apiserver.http.podstreams import PodStreams
-from podnet.apiserver.http.respond import log_internal, respond, warning_headers
+from podnet.apiserver.http.respond import decode_object, log_internal, respond, warning_headers
 from podnet.apiserver.rbac import bootstrap, impersonation
 from podnet.apiserver.rbac.authorizer import Authorizer, forbidden
 from podnet.apiserver.rbac.reviews import Reviews, is_review_plural
@@ -38,6 +39,13 @@ from podnet.apiserver.rbac.rules import Attributes
 from podnet.apiserver.rbac.source import RegistryPolicy
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import deprecation_warning
+from podnet.apiserver.tokens import keys, oidc
+from podnet.apiserver.tokens.issuer import (
+    TokenAuthenticator,
+    TokenIssuer,
+    registry_getter,
+    token_request,
+)
 
 VERSION = {
     "major": "1",
@@ -91,8 +99,15 @@ class ApiServer:
         pod_streams: PodStreams | None = None,
         extra_sockets: Sequence[socket.socket] = (),
         bootstrap_rbac: bool = True,
+        token_issuer: TokenIssuer | None = None,
     ) -> None:
         self.registry = registry
+        # ServiceAccount tokens: signed with pki/sa.key beside the CA (kubeadm's layout)
+        self.token_issuer = token_issuer or TokenIssuer(keys.ensure(tls.ca_cert.parent))
+        if authenticator.tokens is None:
+            authenticator.tokens = TokenAuthenticator(
+                self.token_issuer, registry_getter(registry)
+            )
         self.policy = RegistryPolicy(registry)
         self.authorizer = Authorizer(self.policy)
         # kube-apiserver's post-start hook rbac/bootstrap-roles (run here before the
@@ -203,7 +218,11 @@ class ApiServer:
             transport = request.transport
             if transport is not None:
                 peercert = transport.get_extra_info("peercert")
-            user = self.authenticator.authenticate(peercert, request.headers.get("Authorization"))
+            authorization = request.headers.get("Authorization")
+            if self.authenticator.needs_lookup(authorization):  # reads the registry
+                user = await self._run(self.authenticator.authenticate, peercert, authorization)
+            else:
+                user = self.authenticator.authenticate(peercert, authorization)
             if user is None:
                 raise errors.unauthorized()
             if impersonation.wanted(request.headers.items()):
@@ -234,6 +253,8 @@ class ApiServer:
         info = routes.request_info(request.method, request.path, request.query)
         if not info.is_resource:
             return await self._non_resource(request)
+        if info.group == "" and info.resource == "serviceaccounts" and info.subresource == "token":
+            return await self._token_request(request, info)
         if info.name and is_review_plural(info.group, info.resource):
             # a create-only kind has no item path (installer.go registers none)
             raise errors.path_not_found(info.path)
@@ -242,6 +263,46 @@ class ApiServer:
         if warning is not None:  # every verb, errors too (installer.go: AddWarningsHandler)
             request[DEPRECATION] = warning
         return await self.handlers.handle(request, target)
+
+    async def _token_request(
+        self, request: web.Request, info: routes.RequestInfo
+    ) -> web.StreamResponse:
+        """``POST serviceaccounts/<name>/token``: a TokenRequest answered, never stored
+        (:func:`podnet.apiserver.tokens.issuer.token_request`)."""
+        if info.api_prefix != "api" or info.version != "v1" or not info.namespace:
+            raise errors.path_not_found(info.path)
+        if info.verb != "create":
+            raise errors.method_not_allowed(routes.METHOD_NOT_ALLOWED)
+        body = decode_object(
+            await request.read(), negotiate.body_type(request.headers.get("Content-Type"))
+        )
+        kind, api_version = body.get("kind"), body.get("apiVersion")
+        if kind not in (None, "", "TokenRequest") or api_version not in (
+            None,
+            "",
+            "authentication.k8s.io/v1",
+        ):
+            raise errors.bad_request(
+                f"the body of the request is a {api_version}, Kind={kind}, not a TokenRequest"
+            )
+        answer = await self._run(
+            token_request,
+            self.token_issuer,
+            registry_getter(self.registry),
+            info.namespace,
+            info.name,
+            body,
+            time.time(),
+        )
+        return respond(request, answer, status=201)
+
+    def _oidc(self, path: str) -> web.Response:
+        found = oidc.document(path, self.token_issuer.issuer, [self.token_issuer.key])
+        assert found is not None
+        body, ctype = found
+        return web.Response(
+            body=body, headers={"Content-Type": ctype, "Cache-Control": oidc.CACHE_CONTROL}
+        )
 
     async def _non_resource(self, request: web.Request) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
@@ -252,6 +313,8 @@ class ApiServer:
         accept = request.headers.get("Accept", "")
         if path == "/version":
             return respond(request, VERSION)
+        if path in oidc.PATHS:
+            return self._oidc(path)
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(
             ("/healthz/", "/livez/", "/readyz/")
         ):

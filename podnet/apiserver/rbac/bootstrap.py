@@ -316,6 +316,21 @@ def cluster_roles() -> list[Obj]:
             "system:public-info-viewer",
             [_urls(["get"], ["/healthz", "/livez", "/readyz", "/version", "/version/"])],
         ),
+        # policy.go: the service account issuer's OIDC discovery documents
+        _role(
+            "system:service-account-issuer-discovery",
+            [
+                _urls(
+                    ["get"],
+                    [
+                        "/.well-known/openid-configuration",
+                        "/.well-known/openid-configuration/",
+                        "/openid/v1/jwks",
+                        "/openid/v1/jwks/",
+                    ],
+                )
+            ],
+        ),
         _aggregated("view", TO_VIEW, {TO_EDIT: "true"}),
     ]
 
@@ -328,6 +343,7 @@ def cluster_role_bindings() -> list[Obj]:
         _binding("system:discovery", "system:authenticated"),
         _binding("system:monitoring", "system:monitoring"),
         _binding("system:public-info-viewer", "system:authenticated", "system:unauthenticated"),
+        _binding("system:service-account-issuer-discovery", "system:serviceaccounts"),
     ]
 
 

@@ -250,15 +250,21 @@ class Reviews:
         }
 
     def _token(self, obj: Obj, spec: Mapping[str, Any]) -> Obj:
+        """``tokenreview/storage.go``: the cluster's token or a ServiceAccount's; the
+        audiences asked (the API server's when none) narrowed to the token's, a refused
+        token's reason in ``status.error``."""
         token = str(spec.get("token") or "")
         if not token:
             raise errors.bad_request("token is required for TokenReview in authentication")
-        found = self.authenticator.authenticate_token(token)
+        asked = tuple(str(a) for a in spec.get("audiences") or ())
+        found, audiences, error = self.authenticator.review(token, asked)
         status: Obj = {"user": {}}
         if found is not None:
             status = {
                 "authenticated": True,
                 "user": user_info(found),
-                "audiences": list(spec.get("audiences") or API_AUDIENCES),
+                "audiences": list(audiences or asked or API_AUDIENCES),
             }
+        elif error:
+            status["error"] = error
         return {**obj, "status": status}

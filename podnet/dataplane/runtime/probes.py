@@ -51,6 +51,7 @@ READINESS, LIVENESS, STARTUP = "Readiness", "Liveness", "Startup"
 CREATED_POLL = 0.1  # seconds between looks for a container crun is still creating
 PROBE_SLACK = 2.0  # the tcp/http helper enforces timeoutSeconds itself; allow its start
 MAX_OUTPUT = 10 * 1024  # prober/exec/exec.go maxReadLength
+MAX_REDIRECTS = 10  # net/http's default, kept by the probe's redirect checker
 USER_AGENT = "kube-probe/1.37"
 # a process-wide sequence for probe Events, so the kubelet sees each once (also across
 # a container's runners when its sandbox is recreated)
@@ -351,8 +352,9 @@ def http_check(
     headers: list[tuple[str, str]] | None = None,
 ) -> tuple[bool, str]:
     """GET ``path``; success for 200-399, as kubelet's HTTP prober (prober/http/http.go:
-    headers of the probe win over the defaults, HTTPS unverified)."""
-    import http.client
+    headers of the probe win over the defaults, HTTPS unverified; redirects followed up
+    to 10 while they stay on the same host, a redirect elsewhere is the result)."""
+    from urllib.parse import urljoin, urlsplit
 
     url_host = f"[{host}]" if ":" in host else host
     url = f"{scheme}://{url_host}:{port}{path}"
@@ -360,8 +362,27 @@ def http_check(
     for k, v in headers or ():
         sent = {n: x for n, x in sent.items() if n.lower() != k.lower()}
         sent[k] = v
+    for _ in range(MAX_REDIRECTS + 1):
+        ok, status, location, out = _get_once(url, sent, timeout)
+        if not ok or location is None or not 300 <= status < 400:
+            return ok, out
+        target = urlsplit(urljoin(url, location))
+        if target.hostname != host or target.scheme not in ("http", "https"):
+            return True, out  # net/http's ErrUseLastResponse: the 3xx is the answer
+        url = target.geturl()
+    return False, f'Get "{url}": stopped after {MAX_REDIRECTS} redirects'
+
+
+def _get_once(url: str, sent: dict[str, str], timeout: float) -> tuple[bool, int, str | None, str]:
+    """One GET: (success, status, Location, output)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    host, port = u.hostname or "", u.port or (443 if u.scheme == "https" else 80)
+    path = (u.path or "/") + (f"?{u.query}" if u.query else "")
     conn: http.client.HTTPConnection
-    if scheme == "https":
+    if u.scheme == "https":
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -377,15 +398,15 @@ def http_check(
         res = conn.getresponse()
         body = res.read(MAX_OUTPUT).decode(errors="replace")
         if 200 <= res.status < 400:
-            return True, body
-        return False, f"HTTP probe failed with statuscode: {res.status}"
+            return True, res.status, res.getheader("Location"), body
+        return False, res.status, None, f"HTTP probe failed with statuscode: {res.status}"
     except OSError as e:
         if isinstance(e, TimeoutError | socket.timeout):
             why = "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
-            return False, f'Get "{url}": {why}'
-        return False, f'Get "{url}": {_dial_error(host, port, e)}'
+            return False, 0, None, f'Get "{url}": {why}'
+        return False, 0, None, f'Get "{url}": {_dial_error(host, port, e)}'
     except http.client.HTTPException as e:
-        return False, f'Get "{url}": {type(e).__name__}: {e}'
+        return False, 0, None, f'Get "{url}": {type(e).__name__}: {e}'
     finally:
         conn.close()
 

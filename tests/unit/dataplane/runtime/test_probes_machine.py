@@ -182,7 +182,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         _Handler.seen.append({"path": self.path, **{k: v for k, v in self.headers.items()}})
         code = 500 if self.path.startswith("/bad") else 200
-        self.send_response(code)
+        if self.path.startswith("/hop"):  # same host: followed, to /bad
+            self.send_response(302)
+            self.send_header("Location", "/bad")
+        elif self.path.startswith("/away"):  # another host: the 302 is the answer
+            self.send_response(302)
+            self.send_header("Location", "http://elsewhere.invalid/")
+        else:
+            self.send_response(code)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
@@ -213,6 +220,9 @@ def test_http_check_headers_host_and_status() -> None:
         assert ok
         bad, out = probes.http_check("http", "127.0.0.1", port, "/bad", 3)
         assert not bad and out == "HTTP probe failed with statuscode: 500"
+        hop, out = probes.http_check("http", "127.0.0.1", port, "/hop", 3)
+        assert not hop and out == "HTTP probe failed with statuscode: 500"
+        assert probes.http_check("http", "127.0.0.1", port, "/away", 3)[0]
     first = _Handler.seen[0]
     assert first["path"] == "/healthz?x=1"
     assert first["Host"] == "example.test" and first["X-A"] == "b"
