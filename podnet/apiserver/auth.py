@@ -19,12 +19,7 @@ import secrets
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from podnet.apiserver.tokens.claims import InvalidToken
-
-if TYPE_CHECKING:
-    from podnet.apiserver.tokens.issuer import TokenAuthenticator
+from typing import Any, Protocol
 
 TOKEN_FILE = "token"
 # user.SystemPrivilegedGroup, AllAuthenticated, AllUnauthenticated, Anonymous
@@ -35,6 +30,14 @@ UNAUTHENTICATED = "system:unauthenticated"
 ANONYMOUS_NAME = "system:anonymous"
 ADMIN_NAME = "podnet-admin"
 PUBLIC_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
+
+
+class TokenSource(Protocol):
+    """ServiceAccount tokens (:class:`podnet.apiserver.tokens.issuer.TokenAuthenticator`)."""
+
+    def review(
+        self, token: str, audiences: tuple[str, ...]
+    ) -> tuple[User | None, tuple[str, ...], str]: ...
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ class Authenticator:
     the API server; the union authenticator of
     ``pkg/kubeapiserver/authenticator/config.go``, token file before service accounts)."""
 
-    def __init__(self, token: str, tokens: TokenAuthenticator | None = None) -> None:
+    def __init__(self, token: str, tokens: TokenSource | None = None) -> None:
         self._token = token.encode()
         self.tokens = tokens
 
@@ -139,13 +142,7 @@ class Authenticator:
             return ADMIN, audiences, ""
         if self.tokens is None or not token:
             return None, (), ""
-        try:
-            found = self.tokens.authenticate(token, audiences)
-        except InvalidToken as e:
-            return None, (), f"[invalid bearer token, {e}]"
-        if found is None:
-            return None, (), ""
-        return found.user, found.audiences, ""
+        return self.tokens.review(token, audiences)
 
     def needs_lookup(self, authorization: str | None) -> bool:
         """A bearer token that is not the cluster's: checking it may read the registry
@@ -154,9 +151,7 @@ class Authenticator:
             return False
         scheme, _, value = authorization.strip().partition(" ")
         value = value.strip()
-        return scheme.lower() == "bearer" and not hmac.compare_digest(
-            value.encode(), self._token
-        )
+        return scheme.lower() == "bearer" and not hmac.compare_digest(value.encode(), self._token)
 
 
 def peercert_of(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, Any] | None:

@@ -263,6 +263,19 @@ class TokenAuthenticator:
             user = self._bound(parsed.claims)
         return Authenticated(user, common)
 
+    def review(
+        self, token: str, audiences: tuple[str, ...]
+    ) -> tuple[User | None, tuple[str, ...], str]:
+        """:meth:`authenticate` as the union authenticator reports it: the user, the
+        audiences, or the reason a token of ours is refused."""
+        try:
+            found = self.authenticate(token, audiences)
+        except cl.InvalidToken as e:
+            return None, (), f"[invalid bearer token, {e}]"
+        if found is None:
+            return None, (), ""
+        return found.user, found.audiences, ""
+
     def _bound(self, claims: cl.Obj) -> User:
         now = self.clock()
         cl.check_times(claims, now)
