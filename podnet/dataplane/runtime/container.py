@@ -65,9 +65,11 @@ class RunConfig:
     oci: OciLauncher | None = None
     pod_security: SecurityContext | None = None
     pid_namespace: str | None = None  # shareProcessNamespace: the pod's, by path
-    # per container name: its volumeMounts' binds (podnet.dataplane.volumes)
-    container_mounts: tuple[tuple[str, tuple[Mount, ...]], ...] = ()
     mounts: tuple[Mount, ...] = ()  # extra binds for every container (the DNS records)
+    # per container name: its volumeMounts' binds (podnet.dataplane.volumes), and
+    # what must be done before each start of one (pod key, name: its subPath binds)
+    container_mounts: tuple[tuple[str, tuple[Mount, ...]], ...] = ()
+    before_start: Callable[[str, str], None] | None = None
 
 
 class ContainerRunner:
@@ -149,6 +151,8 @@ class ContainerRunner:
 
         A real image (``image.rootfs``) gets an overlay root for this run, mounted in
         the pod's mount namespace first (a short command through the spawner)."""
+        if self.cfg.before_start is not None:  # may raise CreateContainerConfigError
+            self.cfg.before_start(self.cfg.pod_key, self.container.name)
         cid = oci.new_id(self.container.name)
         overlay = None
         if self.image.rootfs is not None:

@@ -88,6 +88,7 @@ class Runtime:
         self._local = threading.local()  # .concurrent: see start_pod
         # a pod's volume binds per container (the kubelet's volume manager), under crun
         self.container_mounts: Callable[[Pod], Mapping[str, tuple[Mount, ...]]] | None = None
+        self.before_container: Callable[[str, str], None] | None = None  # RunConfig's
 
     # --- driving -------------------------------------------------------------------
     def step(self, timeout: float = 0.1) -> None:
@@ -193,6 +194,7 @@ class Runtime:
             container_mounts=tuple(self.container_mounts(pod).items())
             if self.container_mounts
             else (),
+            before_start=self.before_container,
         )
         run = _PodRun(pod, init_names=tuple(c.name for c in pod.init_containers))
         run.cfg, run.log_dir = cfg, log_dir

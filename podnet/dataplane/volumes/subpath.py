@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import stat
 import sys
 
@@ -84,8 +85,21 @@ def bind(fd: int, staging: str) -> None:
         os.close(tree)
 
 
+def mounted(path: str) -> bool:
+    """Whether ``path`` is a mount point here already (a restarted container's bind)."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4]
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), point)
+            if point == path:
+                return True
+    return False
+
+
 def main(argv: list[str]) -> int:
     base, subpath, staging = argv
+    if mounted(staging):  # made for an earlier run of the same container: kept
+        return 0
     try:
         fd = safe_open(base, check(base, subpath))
         try:

@@ -34,6 +34,7 @@ from typing import Any
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import by_kind
 from podnet.dataplane.oci.launcher import CRUN_ENV
+from podnet.dataplane.oci.security import CreateContainerConfigError
 from podnet.dataplane.oci.spec import Mount
 from podnet.dataplane.runtime.pods import Runtime
 from podnet.dataplane.volumes.pod import InPod, PodVolumes, refused
@@ -95,6 +96,10 @@ class VolumeManager:
         self._objects: dict[tuple[str, str, str], Obj] = {}  # (kind, ns, name)
         self._pods: dict[str, PodVolumes] = {}  # pod key -> its volumes (set up)
         self._mounts: dict[str, dict[str, tuple[Mount, ...]]] = {}
+        # pod key -> container -> its subPath binds, made before each of its starts
+        self._subpaths: dict[str, dict[str, list[InPod]]] = {}
+        self._runtime: Runtime | None = None
+        self._recs: dict[str, PodRecord] = {}  # pod key -> its record (set up)
         self._waiting: dict[str, _Waiting] = {}
         self._said: dict[str, str] = {}  # pod key -> last message recorded (one Event each)
         self._running = False
@@ -106,8 +111,10 @@ class VolumeManager:
     def start(self, runtime: Runtime | None) -> None:
         """Watch ConfigMaps and Secrets; hand the runtime each container's mounts."""
         self._running = True
+        self._runtime = runtime
         if runtime is not None:
             runtime.container_mounts = self.container_mounts
+            runtime.before_container = self.before_container
         ready = [threading.Event() for _ in KINDS]
         for kind, done in zip(KINDS, ready, strict=True):
             t = threading.Thread(
@@ -243,6 +250,7 @@ class VolumeManager:
         }
         fields = envfrom.pod_fields(obj, pod.ip, rec.host_ip)
         mounts: dict[str, tuple[Mount, ...]] = {}
+        subpaths: dict[str, list[InPod]] = {}
         envs: dict[str, tuple[tuple[str, str], ...]] = {}
         for name, c in specs.items():
             if envfrom.needs(c):
@@ -250,13 +258,16 @@ class VolumeManager:
                     envs[name] = envfrom.resolve(obj, c, lookup, fields)
                 except envfrom.ConfigError as e:
                     raise envfrom.ConfigError(e.args[0], name) from None
-            mounts[name] = vols.mounts(c, sys.executable, in_pod.append)
-        if runtime is not None:
+            subpaths[name] = []
+            mounts[name] = vols.mounts(c, sys.executable, subpaths[name].append)
+        if runtime is not None:  # the tmpfs mounts, before any container
             for cmd in in_pod:
                 self._in_pod(runtime, pod.key, cmd)
         with self._lock:
             self._pods[pod.key] = vols
             self._mounts[pod.key] = mounts
+            self._subpaths[pod.key] = {n: cmds for n, cmds in subpaths.items() if cmds}
+            self._recs[pod.key] = rec
 
         def with_env(cs: tuple[Any, ...]) -> tuple[Any, ...]:
             return tuple(
@@ -268,6 +279,30 @@ class VolumeManager:
             containers=with_env(pod.containers),
             init_containers=with_env(pod.init_containers),
         )
+
+    def before_container(self, key: str, container: str) -> None:
+        """The runtime's hook before each start of a container: its subPath binds,
+        made now (kubelet prepares them in ``makeMounts`` for each start), so what an
+        init container wrote into an emptyDir is what a later container's subPath
+        binds. A failure is the container's CreateContainerConfigError, as upstream
+        (``failed to prepare subPath for volumeMount``)."""
+        with self._lock:
+            cmds = self._subpaths.get(key, {}).get(container, [])
+            rec = self._recs.get(key)
+        runtime = self._runtime
+        if not cmds or runtime is None:
+            return
+        for cmd in cmds:
+            try:
+                self._in_pod(runtime, key, cmd)
+            except MountError as e:
+                message = f'failed to prepare subPath for volumeMount of container "{container}"'
+                if rec is not None:  # the API's container state (the runtime's has no text)
+                    self._config_error(rec, container, f"{message}: {e}")
+                    path = rec.field_path(container)
+                    self.status.event(rec.obj, "Warning", "Failed", f"Error: {message}", path)
+                    self.status.dirty(key)
+                raise CreateContainerConfigError(f"{message}: {e}") from None
 
     @staticmethod
     def _in_pod(runtime: Runtime, key: str, cmd: InPod) -> None:
@@ -318,6 +353,8 @@ class VolumeManager:
         with self._lock:
             vols = self._pods.pop(key, None)
             self._mounts.pop(key, None)
+            self._subpaths.pop(key, None)
+            self._recs.pop(key, None)
             self._waiting.pop(key, None)
             self._said.pop(key, None)
         if vols is not None:

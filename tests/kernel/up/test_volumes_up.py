@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support.kube import Kubectl, UpCluster, eventually, podnet_up
@@ -281,3 +282,47 @@ def test_nothing_left_after_the_pod_is_deleted(up: UpCluster, k: Kubectl) -> Non
     assert (mine / "v" / "cfg" / "..data").is_symlink()
     k.ok("delete", "pod", "late", "--grace-period=1", timeout=60)
     assert not mine.exists()
+
+
+SUBPATHS = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: subpaths}
+spec:
+  initContainers:
+  - name: gen
+    image: busybox
+    command: [sh, -c, "echo generated > /work/conf.txt; ln -s /etc /work/escape"]
+    volumeMounts: [{name: work, mountPath: /work}]
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, "3600"]
+    volumeMounts: [{name: work, mountPath: /etc/conf.txt, subPath: conf.txt}]
+  - name: sneaky
+    image: busybox
+    command: [sleep, "3600"]
+    volumeMounts: [{name: work, mountPath: /host-etc, subPath: escape}]
+  volumes: [{name: work, emptyDir: {}}]
+"""
+
+
+def test_subpath_of_an_init_containers_file_and_no_escape_by_symlink(k: Kubectl) -> None:
+    """A subPath binds what an init container wrote (kubelet prepares subPaths at each
+    container's start); one that an earlier container made a symlink out of the volume
+    is refused (CVE-2017-1002101): CreateContainerConfigError, the host's /etc unseen."""
+    k.ok("apply", "-f", "-", stdin=SUBPATHS)
+
+    def states() -> dict[str, Any]:
+        pod = k.json("get", "pod", "subpaths")
+        return {c["name"]: c["state"] for c in pod["status"].get("containerStatuses") or ()}
+
+    found = eventually(
+        lambda: (s := states()).get("app", {}).get("running") and "waiting" in s["sneaky"] and s,
+        40,
+        "app running, sneaky refused",
+    )
+    waiting = found["sneaky"]["waiting"]
+    assert waiting["reason"] == "CreateContainerConfigError", waiting
+    assert "failed to prepare subPath" in waiting["message"], waiting
+    assert k.ok("exec", "subpaths", "-c", "app", "--", "cat", "/etc/conf.txt") == "generated\n"
