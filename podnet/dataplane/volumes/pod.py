@@ -15,9 +15,12 @@ Kinds, as kubelet's volume plugins (pkg/volume/...):
 - configMap, secret, downwardAPI, projected: files written by the AtomicWriter
   (:mod:`.atomic`, :mod:`.sources`), rewritten when their objects change; always
   mounted read-only (kubelet does so since 1.10, GHSA for CVE-2017-1002102).
-- hostPath and every other kind: refused. podnet's pods must never reach the host's
-  files; a Pod Security "baseline" namespace rejects hostPath too
+- hostPath: refused at admission. podnet's pods must never reach the host's files; a
+  Pod Security "baseline" namespace rejects hostPath too
   (kubernetes.io/docs/concepts/security/pod-security-standards/, "HostPath Volumes").
+- every other kind (persistentVolumeClaim, nfs, csi...): the pod waits in
+  ContainerCreating with a FailedMount Event saying so, as a cluster without that
+  storage leaves it (upstream: ``persistentvolumeclaim "x" not found``); never Failed.
 
 Mounts are binds of those directories with ``nosuid,nodev``; a volume's contents are
 podnet's or the pod's own, never a host path.
@@ -40,7 +43,7 @@ Obj = dict[str, Any]
 FILE_KINDS = ("configMap", "secret", "downwardAPI", "projected")
 # every volume source of core/v1 VolumeSource besides those podnet serves
 REFUSED_KINDS = (
-    "hostPath",
+    "hostPath",  # at admission (refused); the others wait in FailedMount (unsupported)
     "persistentVolumeClaim",
     "nfs",
     "iscsi",
@@ -69,7 +72,7 @@ REFUSED_KINDS = (
 
 
 class VolumeRefused(MountError):
-    """A volume podnet will not mount (hostPath, a network disk): never retried."""
+    """A volume podnet will not mount (hostPath): never retried."""
 
 
 def kind_of(volume: Obj) -> str:
@@ -80,17 +83,25 @@ def kind_of(volume: Obj) -> str:
 
 
 def refused(pod: Obj) -> str | None:
-    """Why the pod cannot run here (its first refused volume), or None."""
+    """Why the pod must not run here (its first hostPath volume), or None."""
     for v in (pod.get("spec") or {}).get("volumes") or ():
-        kind = kind_of(v)
-        if kind == "hostPath":
+        if kind_of(v) == "hostPath":
             return (
                 f'volume "{v.get("name")}": hostPath volumes are forbidden on podnet '
                 "(podnet never exposes the host's files to a pod, as the "
                 'Pod Security "baseline" policy forbids them)'
             )
-        if kind in REFUSED_KINDS:
-            return f'volume "{v.get("name")}": {kind} volumes are not supported by podnet'
+    return None
+
+
+def unsupported(volume: Obj) -> str | None:
+    """Why podnet cannot set ``volume`` up (a kind it does not serve), or None."""
+    kind = kind_of(volume)
+    if kind == "persistentVolumeClaim":
+        claim = (volume.get(kind) or {}).get("claimName")
+        return f'persistentvolumeclaim "{claim}" not found (podnet has no persistent volumes)'
+    if kind in REFUSED_KINDS:
+        return f"{kind} volumes are not supported by podnet"
     return None
 
 
@@ -133,6 +144,9 @@ class PodVolumes:
             kind = kind_of(v)
             d = self.path(name)
             try:
+                why = unsupported(v)
+                if why is not None:
+                    raise MountError(why)
                 if kind == "emptyDir":
                     if not d.is_dir():
                         d.mkdir(parents=True)

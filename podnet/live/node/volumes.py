@@ -12,9 +12,10 @@ minute (the watch-based ConfigMap manager plus ``syncFrequency``); here the info
 below act on the object's change at once: waiting pods are tried again, running pods'
 volumes rewritten atomically (:mod:`podnet.dataplane.volumes.atomic`).
 
-hostPath (and every volume kind podnet does not serve) is refused at admission: the
-pod fails with reason ``Forbidden``, as a Pod Security "baseline" namespace would
-refuse it, and nothing of the host is mounted.
+hostPath is refused at admission: the pod fails with reason ``Forbidden``, as a Pod
+Security "baseline" namespace would refuse it, and nothing of the host is mounted. A
+volume kind podnet does not serve (persistentVolumeClaim, nfs, csi...) leaves the pod
+in ContainerCreating with a FailedMount Event, as a cluster without that storage does.
 
 The files live in the cluster's state directory (gone with podnet, also after a
 SIGKILL); a pod's go when it is deleted (:meth:`VolumeManager.release`).

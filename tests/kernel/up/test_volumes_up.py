@@ -172,9 +172,7 @@ def test_downward_api_and_projected(k: Kubectl) -> None:
 
 def test_env_from_objects_fields_and_expansion(k: Kubectl) -> None:
     env = dict(
-        line.split("=", 1)
-        for line in k.ok("exec", "envs", "--", "env").splitlines()
-        if "=" in line
+        line.split("=", 1) for line in k.ok("exec", "envs", "--", "env").splitlines() if "=" in line
     )
     ip = k.json("get", "pod", "envs")["status"]["podIP"]
     assert env["GREETING"] == "hello" and env["PASSWORD"] == "s3cr3t"
@@ -240,8 +238,10 @@ def test_create_container_config_error_then_start(k: Kubectl) -> None:
     waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
     assert waiting["reason"] == "CreateContainerConfigError"
     eventually(
-        lambda: "couldn't find key v in ConfigMap default/late-env"
-        in k.ok("get", "pod", "late-env", "-o", "jsonpath={.status.containerStatuses[0].state}"),
+        lambda: (
+            "couldn't find key v in ConfigMap default/late-env"
+            in k.ok("get", "pod", "late-env", "-o", "jsonpath={.status.containerStatuses[0].state}")
+        ),
         20,
         "the missing key's message",
     )
@@ -273,6 +273,32 @@ def test_hostpath_is_refused(k: Kubectl) -> None:
     assert _status(k, "hostpath") == "Forbidden"
     done = k("exec", "hostpath", "--", "ls", "/host")
     assert done.rc != 0
+
+
+CLAIM = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: claim}
+spec:
+  containers:
+  - {name: main, image: busybox, command: [sleep, "3600"],
+     volumeMounts: [{name: data, mountPath: /data}]}
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data-0}}]
+"""
+
+
+def test_a_claim_waits_in_container_creating(k: Kubectl) -> None:
+    """No persistent volumes here: the pod waits with FailedMount, as a cluster
+    without a provisioner leaves it; never Failed."""
+    k.ok("apply", "-f", "-", stdin=CLAIM)
+    want = 'MountVolume.SetUp failed for volume "data" : persistentvolumeclaim "data-0" not found'
+    eventually(
+        lambda: want in k.ok("get", "events", "--field-selector", "involvedObject.name=claim"),
+        30,
+        "the FailedMount Event",
+    )
+    assert _status(k, "claim") == "ContainerCreating"
+    assert k.json("get", "pod", "claim")["status"]["phase"] == "Pending"
 
 
 def test_nothing_left_after_the_pod_is_deleted(up: UpCluster, k: Kubectl) -> None:
@@ -318,7 +344,11 @@ def test_subpath_of_an_init_containers_file_and_no_escape_by_symlink(k: Kubectl)
         return {c["name"]: c["state"] for c in pod["status"].get("containerStatuses") or ()}
 
     found = eventually(
-        lambda: (s := states()).get("app", {}).get("running") and "waiting" in s["sneaky"] and s,
+        lambda: (
+            (s := states()).get("app", {}).get("running")
+            and s["sneaky"].get("waiting", {}).get("reason") != "ContainerCreating"
+            and s
+        ),
         40,
         "app running, sneaky refused",
     )

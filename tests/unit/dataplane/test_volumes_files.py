@@ -133,11 +133,16 @@ def test_fields_and_resources() -> None:
 def test_hostpath_and_unknown_kinds_are_refused(tmp_path: Path) -> None:
     pod = {**POD, "spec": {"volumes": [{"name": "h", "hostPath": {"path": "/"}}]}}
     assert "hostPath volumes are forbidden" in (refused(pod) or "")
-    pvc = {**POD, "spec": {"volumes": [{"name": "d", "persistentVolumeClaim": {}}]}}
-    assert "not supported" in (refused(pvc) or "")
     with pytest.raises(VolumeRefused):
         PodVolumes(tmp_path, pod).setup(lookup)
-    assert not (tmp_path / "ns_p_u-1").exists()  # nothing made for it
+    pvc = {**POD, "spec": {"volumes": [{"name": "d", "persistentVolumeClaim": {"claimName": "c"}}]}}
+    assert refused(pvc) is None  # waits, as without a provisioner, never Failed
+    with pytest.raises(MountError, match='volume "d" : persistentvolumeclaim "c" not found'):
+        PodVolumes(tmp_path, pvc).setup(lookup)
+    nfs = {**POD, "spec": {"volumes": [{"name": "n", "nfs": {"server": "x", "path": "/"}}]}}
+    with pytest.raises(MountError, match="nfs volumes are not supported"):
+        PodVolumes(tmp_path, nfs).setup(lookup)
+    assert not (tmp_path / "ns_p_u-1" / "v" / "h").exists()  # nothing made for it
 
 
 def test_pod_volumes_setup_mounts_and_teardown(tmp_path: Path) -> None:
