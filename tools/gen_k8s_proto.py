@@ -82,7 +82,10 @@ ROOTS = (
             "LocalSubjectAccessReview",
         )
     ]
-    + [f"k8s.io.api.authentication.v1.{k}" for k in ("SelfSubjectReview", "TokenReview")]
+    + [
+        f"k8s.io.api.authentication.v1.{k}"
+        for k in ("SelfSubjectReview", "TokenReview", "TokenRequest")
+    ]
     + [
         "k8s.io.api.batch.v1.CronJob",
         "k8s.io.api.networking.v1.Ingress",
