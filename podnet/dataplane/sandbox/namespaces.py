@@ -280,7 +280,7 @@ class Sandbox:
         mount namespace (entering it resets the working directory).
         """
         kinds = ["net", "uts", "ipc", "mount"]
-        return self._tools.enter(self._pod_pid(pod_key), kinds, argv, cwd or "/")
+        return self._tools.enter(self._pod_pid(pod_key), kinds, argv, cwd or "/", pod=True)
 
     def node_exec_argv(self, node: str, argv: Sequence[str]) -> list[str]:
         """``argv`` run in the node's netns and UTS namespace (e.g. ``nft -f -``)."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import struct
+import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +22,8 @@ from podnet.dataplane.sandbox import links, rtnl
 from podnet.errors import CommandError, NotSupportedError
 from podnet.model.cluster import Node
 
+PT_INTERP = 3  # elf(5): the program header naming the dynamic linker
+
 
 def ns_path(pid: int, kind: str = "net") -> str:
     return f"/proc/{pid}/ns/{kind}"
@@ -27,10 +31,19 @@ def ns_path(pid: int, kind: str = "net") -> str:
 
 @dataclass(frozen=True)
 class Tools:
-    """Absolute paths of the programs used, resolved once (a missing one fails early)."""
+    """Absolute paths of the programs used, resolved once (a missing one fails early).
+
+    ``pod_nsenter``: busybox's ``nsenter`` applet where busybox is a static binary
+    (Debian's busybox-static), for a program named by its absolute path in a pod (every
+    container's ``crun run``, :meth:`Sandbox.pod_exec_argv`): same options, same no-fork
+    exec, but no dynamic linking, ~0.4 ms of CPU less per start than util-linux's (perf
+    stat, bench/README.md). A bare name keeps util-linux's: busybox would run its own
+    applet of that name (``sleep``, ``ip``) instead of the program PATH finds. Empty:
+    util-linux's everywhere."""
 
     ip: str
     nsenter: str
+    pod_nsenter: tuple[str, ...] = ()
 
     @classmethod
     def find(cls) -> Tools:
@@ -38,12 +51,19 @@ class Tools:
         for name, path in found.items():
             if path is None:
                 raise NotSupportedError(f"{name} is not installed")
-        return cls(ip=str(found["ip"]), nsenter=str(found["nsenter"]))
+        return cls(ip=str(found["ip"]), nsenter=str(found["nsenter"]), pod_nsenter=_busybox())
 
     def enter(
-        self, pid: int, kinds: Sequence[str], argv: Sequence[str], wd: str | None = None
+        self,
+        pid: int,
+        kinds: Sequence[str],
+        argv: Sequence[str],
+        wd: str | None = None,
+        *,
+        pod: bool = False,
     ) -> list[str]:
-        """``nsenter`` into ``pid``'s namespaces of ``kinds``, then exec ``argv``.
+        """``nsenter`` into ``pid``'s namespaces of ``kinds``, then exec ``argv``;
+        ``pod``: with :attr:`pod_nsenter` when there is one and ``argv[0]`` is absolute.
 
         Without ``--pid``/``--user`` nsenter does not fork: the resulting process is
         ``argv`` itself, so its pid and exit status are the command's.
@@ -52,10 +72,46 @@ class Tools:
         opts = [f"--{kind}={ns_path(pid, 'mnt' if kind == 'mount' else kind)}" for kind in kinds]
         if wd is not None:
             opts.append(f"--wd={wd}")
-        return [self.nsenter, *opts, "--", *argv]
+        fast = pod and self.pod_nsenter and argv and argv[0].startswith("/")
+        prefix = list(self.pod_nsenter) if fast else [self.nsenter]
+        return [*prefix, *opts, "--", *argv]
 
     def ip_batch(self, pid: int) -> list[str]:
         return self.enter(pid, ["net"], [self.ip, "-batch", "-"])
+
+
+def _busybox() -> tuple[str, ...]:
+    """``(busybox, "nsenter")`` when busybox is a static binary with that applet."""
+    path = shutil.which("busybox")
+    if path is None or not is_static_elf(path):
+        return ()
+    try:
+        ok = subprocess.run(
+            [path, "nsenter", "--help"], capture_output=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return (path, "nsenter") if ok.returncode == 0 else ()
+
+
+def is_static_elf(path: str) -> bool:
+    """Whether ``path`` is a 64-bit little-endian ELF with no program interpreter
+    (PT_INTERP): statically linked, nothing for ld.so to load at exec."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if len(head) < 64 or head[:6] != b"\x7fELF\x02\x01":
+                return False
+            (phoff,) = struct.unpack_from("<Q", head, 32)
+            phentsize, phnum = struct.unpack_from("<HH", head, 54)
+            f.seek(phoff)
+            table = f.read(phentsize * phnum)
+    except OSError:
+        return False
+    if phentsize < 4 or len(table) < phentsize * phnum:
+        return False
+    types = [struct.unpack_from("<I", table, i * phentsize)[0] for i in range(phnum)]
+    return PT_INTERP not in types
 
 
 def make_root(tools: Tools, root_pid: int) -> None:
