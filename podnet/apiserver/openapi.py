@@ -24,6 +24,7 @@ from typing import Any
 from podnet.apiserver import protobuf
 from podnet.apiserver.crd import openapi as crd_openapi
 from podnet.apiserver.discovery import subresource_kind
+from podnet.apiserver.metrics import openapi as metrics_openapi
 from podnet.apiserver.resources import Resource, all_resources, custom_generation, group_versions
 from podnet.manifests import check_clusterpolicy as cp
 from podnet.manifests import schema as shipped
@@ -182,6 +183,8 @@ def _kind_names(res: Resource) -> dict[str, str]:
         if "scale" in res.subresources:
             names["Scale"] = _gvk_index()[("autoscaling", "v1", "Scale")]
         return names
+    if res.group == metrics_openapi.GROUP:
+        return metrics_openapi.names(res)
     if res.kind in cp.SCHEMAS:
         base = f"{_reverse_group(res.group)}.{res.version}."
         return {res.kind: base + res.kind, res.list_kind: base + res.list_kind}
@@ -228,6 +231,8 @@ def _definitions(resources: list[Resource], prefix: str) -> dict[str, Obj]:
             extra |= crd_openapi.definitions(res, prefix, v2=prefix == "#/definitions/")
         elif res.kind in cp.SCHEMAS:
             extra |= _policy_definitions(res, prefix)
+        elif res.group == metrics_openapi.GROUP:
+            extra |= metrics_openapi.definitions(res, prefix)
         roots.extend(_kind_names(res).values())
     return _closure(roots, prefix, extra)
 

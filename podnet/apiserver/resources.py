@@ -15,6 +15,7 @@ from typing import Any
 VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 READ_WRITE_NO_COLLECTION = ("create", "delete", "get", "list", "patch", "update", "watch")
 CREATE = ("create",)
+GET_LIST = ("get", "list")
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,10 @@ RESOURCES: tuple[Resource, ...] = (
         verbs=CREATE,
     ),
     _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=CREATE),
+    # metrics-server's API (kubernetes-sigs/metrics-server pkg/api/install.go): read-only,
+    # built on request from the scraper's storage (podnet.apiserver.metrics)
+    _r("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", False, verbs=GET_LIST),
+    _r("metrics.k8s.io", "v1beta1", "PodMetrics", "pods", True, verbs=GET_LIST),
     _r(
         "policy.networking.k8s.io",
         "v1alpha1",

@@ -82,8 +82,10 @@ class ControllerManager:
         clock: Clock = time.time,
         ca_pem: str | None = None,
         token_issuer: TokenIssuer | None = None,
+        metrics: Any = None,
     ) -> None:
         self.registry = registry
+        self.metrics = metrics  # metrics.k8s.io's storage, for the HPA controller
         self.informers = Informers(registry)
         kw: dict[str, Any] = {"clock": clock}
         self.controllers: list[Controller] = [

@@ -18,6 +18,7 @@ from podnet.apiserver import auth, certs, kubeconfig
 from podnet.apiserver.errors import ApiError
 from podnet.apiserver.http.app import ServerThread
 from podnet.apiserver.http.podstreams import ExecSession
+from podnet.apiserver.metrics.scraper import Scraper
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store import open_store
@@ -31,6 +32,7 @@ from podnet.live.core.bootstrap import bootstrap
 from podnet.live.exec import ExecEndpoint
 from podnet.live.kubelet import Kubelet
 from podnet.live.kubelet_streams import PodStreamer
+from podnet.live.metrics import ContainerPids
 from podnet.live.registry import Announcer
 from podnet.model.cluster import Endpoint
 from podnet.model.objects import Manifests
@@ -181,6 +183,7 @@ class UpCluster:
         self._installed: kubeconfig.Installed | None = None
         self.announcer: Announcer | None = None
         self.exec_endpoint: ExecEndpoint | None = None
+        self.metrics: Scraper | None = None
 
     def start(self) -> str:
         """Bring everything up; the API's URL."""
@@ -199,11 +202,13 @@ class UpCluster:
         tls = certs.ensure(data_dir)
         # the service account key beside the CA (pki/sa.key): tokens outlive a restart
         self.token_issuer = TokenIssuer(sa_keys.ensure(tls.ca_cert.parent))
+        self.metrics = Scraper(ContainerPids(self.cluster))  # metrics-server's part
         self.controllers = ControllerManager(
             self.registry,
             nodes=opts.nodes,
             ca_pem=tls.ca_cert.read_text(),
             token_issuer=self.token_issuer,
+            metrics=self.metrics.storage,
         )
         self.controllers.start()
         self.kubelet = Kubelet(self.registry, self.cluster)
@@ -221,6 +226,9 @@ class UpCluster:
             extra_sockets=[inside] if inside is not None else [],
         )
         port = self.server.start()
+        assert self.server.server is not None
+        self.server.server.handlers.metrics = self.metrics.storage
+        self.metrics.start()
         if inside is not None:
             self._publish_endpoint(self.registry, inside.getsockname()[0])
         host = f"[{opts.address}]" if ":" in opts.address else opts.address
@@ -322,6 +330,8 @@ class UpCluster:
             self.exec_endpoint.close()
         if self.server is not None:
             self.server.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
         if self.controllers is not None:
             self.controllers.stop()
         if self.kubelet is not None:

@@ -35,6 +35,8 @@ from podnet.apiserver.http.respond import (
     warning_headers,
 )
 from podnet.apiserver.http.routes import Target, parse_bool
+from podnet.apiserver.metrics import serve as metrics_api
+from podnet.apiserver.metrics.storage import Storage as MetricsStorage
 from podnet.apiserver.rbac import escalation
 from podnet.apiserver.rbac.reviews import Reviews, is_review
 from podnet.apiserver.registry import Registry
@@ -65,6 +67,8 @@ class Handlers:
         self.pod_streams = pod_streams
         self.stopper = stopper
         self._run = run  # runs a blocking registry call off the event loop
+        # metrics.k8s.io's usage (podnet.apiserver.metrics), set by `podnet up`
+        self.metrics: MetricsStorage | None = None
 
     async def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await self._run(fn, *args, **kwargs)
@@ -79,6 +83,8 @@ class Handlers:
             return await self.pod_stream(request, target)
         if info.subresource in ("proxy", "binding"):
             raise errors.path_not_found(info.path)
+        if target.res.group == metrics_api.GROUP:
+            return await self.metrics_api(request, target)
         verb = target.verb
         if verb == "create" and is_review(target.res.group, target.res.kind):
             return await self.review(request, target)
@@ -582,6 +588,41 @@ class Handlers:
             raise errors.unauthorized()
         answer = await self.call(self.reviews.answer, target.res.kind, target.namespace, obj, user)
         return respond(request, answer, out, 201, warning_headers(warnings))
+
+    # --- metrics.k8s.io ----------------------------------------------------------------
+
+    async def metrics_api(self, request: web.Request, target: Target) -> web.StreamResponse:
+        """NodeMetrics and PodMetrics (:mod:`podnet.apiserver.metrics.serve`); with no
+        scraper (no pods run here) every object is NotFound and every list empty."""
+        out = negotiate.output(request.headers.get("Accept"), allow_table=True)
+        storage = self.metrics if self.metrics is not None else MetricsStorage()
+        plural, ns = target.res.plural, target.namespace
+        if target.verb == "get":
+            items = [
+                await self.call(
+                    metrics_api.get, storage, self.registry, plural, ns, target.info.name
+                )
+            ]
+        else:
+            q = request.query
+            items = await self.call(
+                metrics_api.list_items,
+                storage,
+                self.registry,
+                plural,
+                ns,
+                q.get("labelSelector", ""),
+                q.get("fieldSelector", ""),
+            )
+        if out.table_version is not None:
+            include = request.query.get("includeObject", "Metadata")
+            return respond(request, metrics_api.table(items, include, out.table_version), out)
+        if target.verb == "get":
+            return respond(request, items[0], out)
+        res = target.res
+        body: Obj = {"kind": res.list_kind, "apiVersion": res.group_version, "metadata": {}}
+        body["items"] = items
+        return respond(request, body, out)
 
     # --- pods/exec, attach, portforward --------------------------------------------------
 
