@@ -257,7 +257,8 @@ class Prober:
 
     def _schedule(self, kind: str, delay: float, state: ProbeState | None = None) -> None:
         st = initial(kind) if state is None else state
-        self._timers = [t for t in self._timers if not t.cancelled]
+        now = self.loop.clock()  # keep only timers still to come (one fires each period)
+        self._timers = [t for t in self._timers if not t.cancelled and t.due > now]
         self._timers.append(self.loop.call_later(delay, lambda: self._check(kind, st)))
 
     def _check(self, kind: str, state: ProbeState) -> None:
