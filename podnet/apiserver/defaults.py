@@ -390,6 +390,7 @@ def admit(registry: Any, res: Resource, obj: Obj, old: Obj | None = None) -> Non
     (Priority, DefaultIngressClass) and the validation of the kinds without a manifests
     model (:mod:`podnet.apiserver.admission.kinds`); ``old`` is None on create. Raises
     the ApiError (403 Forbidden, 422 Invalid) the request gets."""
-    if res.kind == "Pod" and res.group == "":  # ServiceAccount comes before Priority
+    pod = res.kind == "Pod" and res.group == ""
+    if pod and "ServiceAccount" not in registry.disabled_admission:  # before Priority
         serviceaccount.admit_pod(registry, res, obj, old)
     kinds.admit(registry, res, obj, old)

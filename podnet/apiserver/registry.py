@@ -96,6 +96,9 @@ class Registry:
         self._patcher = patcher
         self._applier = applier
         self.allocators = allocators.ServiceAllocators(rng)
+        # admission plugins switched off, as kube-apiserver's --disable-admission-plugins:
+        # a cluster without an API server to talk to (`podnet run`) runs no ServiceAccount
+        self.disabled_admission: frozenset[str] = frozenset()
         assert SERVICES is not None and NAMESPACES is not None
         self.allocators.rebuild(store.list(SERVICES.prefix(None))[0])
 

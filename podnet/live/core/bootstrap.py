@@ -12,6 +12,7 @@ from typing import Any
 from podnet.apiserver.errors import ApiError
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
+from podnet.controllers.manager import ensure_system_priority_classes
 from podnet.model.cluster import DNS_SERVICE_IP, KUBERNETES_SERVICE_IP
 
 # The Services every cluster has (kubeadm's): the API at the first IP of the range,
@@ -58,7 +59,10 @@ BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease"
 
 def bootstrap(registry: Registry) -> None:
     """Create the built-in namespaces and Services that are missing (a restarted ``up``
-    finds them in its store; a Service's create would first claim its ClusterIP, taken)."""
+    finds them in its store; a Service's create would first claim its ClusterIP, taken),
+    and the system PriorityClasses, before any pod can name one (kube-apiserver makes them
+    in a post-start hook, before it reports ready)."""
+    ensure_system_priority_classes(registry)
     namespaces, services = by_kind("", "Namespace"), by_kind("", "Service")
     assert namespaces is not None and services is not None
     for name in BUILTIN_NAMESPACES:

@@ -83,6 +83,8 @@ class Core:
         self.cluster, self._gather = cluster, gather
         self.store = MemoryStore()
         self.registry = Registry(self.store)
+        # no API server here: no token to mount, no kube-root-ca.crt to wait for
+        self.registry.disabled_admission = frozenset({"ServiceAccount"})
         bootstrap(self.registry)
         self.controllers: ControllerManager | None = None
         self.kubelet: Kubelet | None = None

@@ -239,8 +239,13 @@ def _in_pod(cluster: Any, key: str, argv: list[str], timeout: float = 10) -> tup
 def _registry() -> Any:
     from podnet.apiserver.registry import Registry
     from podnet.apiserver.store.memory import MemoryStore
+    from podnet.controllers.manager import ensure_system_priority_classes
 
-    return Registry(MemoryStore())
+    # as kube-apiserver's post-start hook: the kubelet's mirror pods name a system class
+    registry = Registry(MemoryStore())
+    registry.disabled_admission = frozenset({"ServiceAccount"})  # no token issuer here
+    ensure_system_priority_classes(registry)
+    return registry
 
 
 if __name__ == "__main__":

@@ -236,6 +236,7 @@ def _child() -> None:
     from podnet.apiserver.registry import Registry
     from podnet.apiserver.resources import by_kind
     from podnet.apiserver.store.memory import MemoryStore
+    from podnet.controllers.manager import ensure_system_priority_classes
     from podnet.live.cluster import LiveCluster
     from podnet.live.kubelet import Kubelet
     from podnet.live.kubelet_streams import PodStreamer
@@ -244,6 +245,8 @@ def _child() -> None:
     pods, namespaces, svcs = by_kind("", "Pod"), by_kind("", "Namespace"), by_kind("", "Service")
     assert pods and namespaces and svcs
     reg = Registry(MemoryStore())
+    reg.disabled_admission = frozenset({"ServiceAccount"})  # no token issuer here
+    ensure_system_priority_classes(reg)  # as kube-apiserver's post-start hook
     for ns in ("default", "kube-system"):
         with contextlib.suppress(ApiError):
             reg.create(
