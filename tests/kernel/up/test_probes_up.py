@@ -129,8 +129,7 @@ def test_failing_liveness_probes_restart_the_container(tmp_path: Path) -> None:
         assert bad.rc != 0
         assert "livenessProbe.successThreshold: Invalid value: 2: must be 1" in bad.err
         k.ok("apply", "-f", "-", stdin=LIVE)
-        for pod in ("live-exec", "live-http"):
-            eventually(lambda p=pod: _ready(k, p), 60, f"{pod} Ready")
+        eventually(lambda: _ready(k, "live-exec") and _ready(k, "live-http"), 60, "both Ready")
         time.sleep(2.5)  # passing probes: no restart, no Event
         assert _container(k, "live-exec")["restartCount"] == 0
         assert not [e for e in _events(k, "live-exec") if e[1] in ("Unhealthy", "Killing")]
