@@ -24,8 +24,9 @@ from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store import open_store
 from podnet.apiserver.store.base import Store
 from podnet.apiserver.tokens import keys as sa_keys
-from podnet.apiserver.tokens.issuer import TokenIssuer
+from podnet.apiserver.tokens.issuer import TokenIssuer, kubelet_tokens, registry_getter
 from podnet.controllers.manager import ControllerManager
+from podnet.dataplane.volumes.sources import MountError
 from podnet.errors import PodnetError
 from podnet.live.cluster import LiveCluster
 from podnet.live.core.bootstrap import bootstrap
@@ -212,6 +213,9 @@ class UpCluster:
         )
         self.controllers.start()
         self.kubelet = Kubelet(self.registry, self.cluster)
+        self.kubelet.volumes.tokens = kubelet_tokens(
+            self.token_issuer, registry_getter(self.registry), MountError
+        )
         self.kubelet.start()
         token = auth.ensure_token(data_dir)
         inside = self._listen_inside()

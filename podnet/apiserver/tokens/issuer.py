@@ -222,6 +222,22 @@ def pod_token(
     return str(answer["status"]["token"]), at + 0.8 * expiration_seconds
 
 
+def kubelet_tokens(
+    issuer: TokenIssuer, get: Getter, error: type[Exception]
+) -> Callable[[Obj, str, int], str]:
+    """The kubelet's token source for projected ``serviceAccountToken`` volumes:
+    (pod, audience, expirationSeconds) -> a token bound to the pod; a refusal raises
+    ``error`` with kubelet's ``failed to fetch token: ...`` (pkg/volume/projected)."""
+
+    def token(pod: Obj, audience: str, seconds: int) -> str:
+        try:
+            return pod_token(issuer, get, pod, audience=audience, expiration_seconds=seconds)[0]
+        except errors.ApiError as e:
+            raise error(f"failed to fetch token: {e.message}") from None
+
+    return token
+
+
 @dataclass(frozen=True)
 class Authenticated:
     user: User

@@ -36,7 +36,7 @@ from typing import Any
 
 from podnet.dataplane.oci.spec import Mount, bind
 from podnet.dataplane.volumes import atomic
-from podnet.dataplane.volumes.sources import Lookup, MountError, payload, references
+from podnet.dataplane.volumes.sources import Lookup, MountError, TokenFn, payload, references
 from podnet.model.quantity import parse_quantity
 
 Obj = dict[str, Any]
@@ -122,6 +122,7 @@ class PodVolumes:
         self.dir = root / f"{meta.get('namespace')}_{meta.get('name')}_{meta.get('uid')}"
         spec = pod.get("spec") or {}
         self.volumes: dict[str, Obj] = {str(v.get("name")): v for v in spec.get("volumes") or ()}
+        self.token: TokenFn | None = None  # serviceAccountToken sources (the API's issuer)
 
     def path(self, name: str) -> Path:
         return self.dir / "v" / name
@@ -155,7 +156,7 @@ class PodVolumes:
                     if tmpfs is not None:
                         in_pod.append(tmpfs)
                 else:
-                    atomic.write(d, payload(v, self.pod, lookup))
+                    atomic.write(d, payload(v, self.pod, lookup, self.token))
             except (MountError, atomic.PayloadError, ValueError) as e:
                 raise MountError(f'MountVolume.SetUp failed for volume "{name}" : {e}') from None
         return in_pod
@@ -168,7 +169,7 @@ class PodVolumes:
         for name, v in self.volumes.items():
             if kind_of(v) in FILE_KINDS and self.path(name).is_dir():
                 try:
-                    if atomic.write(self.path(name), payload(v, self.pod, lookup)):
+                    if atomic.write(self.path(name), payload(v, self.pod, lookup, self.token)):
                         done.append(name)
                 except (MountError, atomic.PayloadError, ValueError):
                     continue

@@ -13,9 +13,10 @@ mode. As kubelet's volume plugins build them:
 - downwardAPI (pkg/volume/downwardapi ``CollectData``): one file per item, from a
   ``fieldRef`` or a ``resourceFieldRef`` (:mod:`.fields`).
 - projected (pkg/volume/projected ``collectData``): those sources merged under the
-  projected volume's ``defaultMode``. ``serviceAccountToken`` is left out: podnet's
-  API server issues no tokens (TokenRequest) yet; clusterTrustBundle and
-  podCertificate likewise.
+  projected volume's ``defaultMode``. ``serviceAccountToken`` is a token bound to the
+  pod from the API server (``token``: kubelet's token manager, pkg/kubelet/token, a
+  TokenRequest with the audience and expirationSeconds, default 3600); without an
+  issuer it is left out, as are clusterTrustBundle and podCertificate.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from podnet.dataplane.volumes.fields import FieldError, field_value, resource_va
 Obj = dict[str, Any]
 # (kind "ConfigMap" or "Secret", name) -> the object in the pod's namespace, or None
 Lookup = Callable[[str, str], Obj | None]
+# (pod, audience or "", expirationSeconds) -> a token bound to the pod; raises MountError
+TokenFn = Callable[[Obj, str, int], str]
 DEFAULT_MODE = 0o644  # configmap/secret/downwardapi/projected DefaultMode (0644)
 SKIPPED_PROJECTIONS = ("serviceAccountToken", "clusterTrustBundle", "podCertificate")
 
@@ -111,7 +114,9 @@ def _mode(source: Obj) -> int:
     return DEFAULT_MODE if mode is None else int(mode)
 
 
-def payload(volume: Obj, pod: Obj, lookup: Lookup) -> dict[str, FileProjection]:
+def payload(
+    volume: Obj, pod: Obj, lookup: Lookup, token: TokenFn | None = None
+) -> dict[str, FileProjection]:
     """The files of ``volume`` (a pod's ``spec.volumes[]`` entry of a kind with files)."""
     spec = pod.get("spec") or {}
     containers = {
@@ -138,6 +143,11 @@ def payload(volume: Obj, pod: Obj, lookup: Lookup) -> dict[str, FileProjection]:
         elif proj.get("downwardAPI") is not None:
             items = list(proj["downwardAPI"].get("items") or ())
             out.update(_downward(items, pod, mode, containers))
+        elif proj.get("serviceAccountToken") is not None and token is not None:
+            sat = proj["serviceAccountToken"]
+            seconds = sat.get("expirationSeconds")
+            value = token(pod, str(sat.get("audience") or ""), int(seconds or 3600))
+            out[str(sat.get("path"))] = FileProjection(value.encode(), mode)
     return out
 
 

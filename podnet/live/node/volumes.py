@@ -39,7 +39,7 @@ from podnet.dataplane.oci.security import CreateContainerConfigError
 from podnet.dataplane.oci.spec import Mount
 from podnet.dataplane.runtime.pods import Runtime
 from podnet.dataplane.volumes.pod import InPod, PodVolumes, refused
-from podnet.dataplane.volumes.sources import Lookup, MountError
+from podnet.dataplane.volumes.sources import Lookup, MountError, TokenFn
 from podnet.errors import PodnetError
 from podnet.live.kubelet_status import PodRecord, _Run  # its container states
 from podnet.live.kubelet_write import StatusManager
@@ -107,6 +107,8 @@ class VolumeManager:
         self._threads: list[threading.Thread] = []
         self._watches: list[Any] = []
         self._synced = threading.Event()
+        # pod-bound tokens for serviceAccountToken sources (set by podnet up)
+        self.tokens: TokenFn | None = None
 
     # -- informers ---------------------------------------------------------------------
     def start(self, runtime: Runtime | None) -> None:
@@ -242,7 +244,7 @@ class VolumeManager:
             vols = self._pods.get(pod.key)
         if vols is None or vols.pod.get("metadata", {}).get("uid") != rec.uid:
             vols = PodVolumes(self.root, obj)
-        vols.pod = obj
+        vols.pod, vols.token = obj, self.tokens
         in_pod = vols.setup(lookup)
         spec = obj.get("spec") or {}
         specs = {

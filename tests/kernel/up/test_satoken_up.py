@@ -30,6 +30,7 @@ from podnet.apiserver.tokens.issuer import ISSUER
 
 pytestmark = pytest.mark.kernel
 
+MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 UNAUTHORIZED = "error: You must be logged in to the server (Unauthorized)"
 POD = """\
 apiVersion: v1
@@ -228,6 +229,13 @@ def test_pod_gets_the_token_volume_and_bound_token_dies_with_it(
         )
         == ns
     )
+    # the kubelet's projected token: bound to this pod, its account, for the API
+    mounted = k.ok("exec", "app", "-n", ns, "--", "cat", f"{MOUNT}/token")
+    claims = _claims(mounted)
+    assert claims["kubernetes.io"]["pod"]["name"] == "app" and claims["aud"] == [ISSUER]
+    assert claims["kubernetes.io"]["warnafter"] - claims["iat"] == 3607  # extended to a year
+    who = Kubectl(kubectl_path("1.37"), sa_config).ok(f"--token={mounted}", "auth", "whoami")
+    assert f"system:serviceaccount:{ns}:default" in who
     uid = pod["metadata"]["uid"]
     token = k.ok(
         "create",
