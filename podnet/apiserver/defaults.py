@@ -393,4 +393,6 @@ def admit(registry: Any, res: Resource, obj: Obj, old: Obj | None = None) -> Non
     pod = res.kind == "Pod" and res.group == ""
     if pod and "ServiceAccount" not in registry.disabled_admission:  # before Priority
         serviceaccount.admit_pod(registry, res, obj, old)
+    elif res.kind == "Secret" and res.group == "":
+        serviceaccount.validate_secret(obj)
     kinds.admit(registry, res, obj, old)

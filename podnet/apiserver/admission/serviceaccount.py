@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from podnet.apiserver import errors
 from podnet.apiserver.errors import ApiError
 from podnet.apiserver.resources import Resource, by_kind
 
@@ -33,6 +34,8 @@ TOKEN_EXPIRATION = 3607  # serviceaccount.WarnOnlyBoundTokenExpirationSeconds
 # k8s.io/apimachinery/pkg/util/rand: the alphabet of generated names (no vowels)
 _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 _rng = random.SystemRandom()
+TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
+TOKEN_SECRET_ANNOTATION = "kubernetes.io/service-account.name"
 
 
 def token_volume_source() -> Obj:
@@ -95,6 +98,22 @@ def mount_token(spec: Obj, suffix: str) -> None:
             needed = True
     if needed and not has_volume:
         spec["volumes"] = [*volumes, {"name": name, "projected": token_volume_source()}]
+
+
+def validate_secret(secret: Obj) -> None:
+    """A token Secret must name its account (pkg/apis/core/validation ValidateSecret,
+    ``SecretTypeServiceAccountToken``): 422 otherwise."""
+    if secret.get("type") != TOKEN_SECRET_TYPE:
+        return
+    meta = secret.get("metadata") or {}
+    if not (meta.get("annotations") or {}).get(TOKEN_SECRET_ANNOTATION):
+        field = f"metadata.annotations[{TOKEN_SECRET_ANNOTATION}]"
+        raise errors.invalid(
+            "",
+            "Secret",
+            str(meta.get("name") or ""),
+            [("FieldValueRequired", field, "Required value")],
+        )
 
 
 def admit_pod(registry: Any, res: Resource, pod: Obj, old: Obj | None) -> None:

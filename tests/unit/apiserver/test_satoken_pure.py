@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from podnet.apiserver.admission import serviceaccount as adm
+from podnet.apiserver.errors import ApiError
 from podnet.apiserver.tokens import claims as cl
 from podnet.apiserver.tokens import jws, keys, legacy
+from podnet.dataplane.volumes import sources
 
 SA: dict[str, Any] = {"metadata": {"name": "robot", "namespace": "ns", "uid": "u-1"}}
 
@@ -130,3 +132,34 @@ def test_should_automount(pod: bool | None, sa: bool | None, expected: bool) -> 
     spec = {} if pod is None else {"automountServiceAccountToken": pod}
     account = {} if sa is None else {"automountServiceAccountToken": sa}
     assert adm.should_automount(account, spec) is expected
+
+
+def test_token_secret_must_name_its_account() -> None:
+    adm.validate_secret({"metadata": {"name": "s"}, "type": "Opaque"})
+    with pytest.raises(ApiError) as e:
+        adm.validate_secret({"metadata": {"name": "s"}, "type": legacy.SECRET_TYPE})
+    assert e.value.code == 422
+    assert e.value.message == (
+        'Secret "s" is invalid: metadata.annotations[kubernetes.io/service-account.name]: '
+        "Required value"
+    )
+
+
+def test_projected_token_source_written_by_the_kubelet() -> None:
+    volume = {"name": "v", "projected": adm.token_volume_source()}
+    pod: dict[str, Any] = {"metadata": {"name": "p", "namespace": "ns"}, "spec": {}}
+    root_ca = {"data": {"ca.crt": "CA"}}
+    asked: list[tuple[str, int]] = []
+
+    def token(p: dict[str, Any], audience: str, seconds: int) -> str:
+        asked.append((audience, seconds))
+        return "TOKEN"
+
+    files = sources.payload(volume, pod, lambda kind, name: root_ca, token)
+    assert {k: (f.data, f.mode) for k, f in files.items()} == {
+        "token": (b"TOKEN", 0o644),
+        "ca.crt": (b"CA", 0o644),
+        "namespace": (b"ns", 0o644),
+    }
+    assert asked == [("", 3607)]
+    assert "token" not in sources.payload(volume, pod, lambda kind, name: root_ca)
