@@ -208,6 +208,10 @@ class JobController(Controller):
                 "failed": failed,
                 "ready": ready,
                 "terminating": sum(1 for p in pods if deleting(p)),
+                # upstream counts finished pods through the job-tracking finalizer and
+                # lists those not yet counted here; podnet counts the pods that remain,
+                # so none is ever pending: empty, as a settled Job shows it
+                "uncountedTerminatedPods": {},
             }
         )
         for k in ("active", "succeeded", "failed"):

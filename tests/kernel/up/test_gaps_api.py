@@ -181,3 +181,14 @@ def test_describe_node_shows_the_machine(up: UpCluster) -> None:
         assert _field(out, "Machine ID") == machine_id, version
         assert _field(out, "Boot ID") == boot_id, version
         assert _field(out, "OS Image") != "podnet", version
+
+
+def test_job_status_as_upstream_writes_it(up: UpCluster) -> None:
+    """A finished Job's status as job_controller.go leaves it (1.31+): the interim
+    SuccessCriteriaMet condition before Complete, and an empty uncountedTerminatedPods."""
+    k = up.kubectl(KUBECTL_VERSIONS[0])
+    k.ok("create", "job", "once", "--image=busybox", "--", "true")
+    k.ok("wait", "--for=condition=complete", "job/once", "--timeout=60s", timeout=70)
+    status = k.json("get", "job", "once")["status"]
+    assert [c["type"] for c in status["conditions"]] == ["SuccessCriteriaMet", "Complete"]
+    assert status["uncountedTerminatedPods"] == {} and status["succeeded"] == 1, status
