@@ -135,11 +135,17 @@ def payload(
     src = volume.get("projected") or {}
     mode = _mode(src)
     out: dict[str, FileProjection] = {}
-    for proj in src.get("sources") or ():
+    sources = src.get("sources") or ()
+    # Without a token source (a cluster whose API issues no tokens: `podnet run`, whose
+    # registry still adds the ServiceAccount admission's kube-api-access volume, and
+    # which publishes no kube-root-ca.crt) such a volume cannot be whole anyway: its
+    # other sources are taken as optional rather than the pod waiting for ever.
+    lenient = {"optional": True} if token is None and _has_token(sources) else {}
+    for proj in sources:
         if proj.get("configMap") is not None:
-            out.update(_keyed("ConfigMap", proj["configMap"], lookup, mode))
+            out.update(_keyed("ConfigMap", {**proj["configMap"], **lenient}, lookup, mode))
         elif proj.get("secret") is not None:
-            out.update(_keyed("Secret", proj["secret"], lookup, mode))
+            out.update(_keyed("Secret", {**proj["secret"], **lenient}, lookup, mode))
         elif proj.get("downwardAPI") is not None:
             items = list(proj["downwardAPI"].get("items") or ())
             out.update(_downward(items, pod, mode, containers))
@@ -149,6 +155,10 @@ def payload(
             value = token(pod, str(sat.get("audience") or ""), int(seconds or 3600))
             out[str(sat.get("path"))] = FileProjection(value.encode(), mode)
     return out
+
+
+def _has_token(sources: Any) -> bool:
+    return any(p.get("serviceAccountToken") is not None for p in sources)
 
 
 def references(volume: Obj) -> set[tuple[str, str]]:

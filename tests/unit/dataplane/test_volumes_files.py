@@ -206,3 +206,38 @@ def test_subpath_is_checked_and_opened_without_following_links(tmp_path: Path) -
     assert (base / "new" / "deeper").is_dir()
     with pytest.raises(SubPathError):  # a link swapped in after the check
         os.close(safe_open(str(base), "link-in"))
+
+
+def test_kube_api_access_without_a_token_source_never_waits() -> None:
+    """`podnet run`'s registry adds the kube-api-access volume but issues no tokens and
+    publishes no kube-root-ca.crt: the volume holds what there is, the pod does not
+    wait; with a token source the ConfigMap is required again, as upstream."""
+    proj = {
+        "sources": [
+            {"serviceAccountToken": {"path": "token"}},
+            {
+                "configMap": {
+                    "name": "kube-root-ca.crt",
+                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                }
+            },
+            {
+                "downwardAPI": {
+                    "items": [
+                        {"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}
+                    ]
+                }
+            },
+        ]
+    }
+    got = payload({"projected": proj}, POD, lookup)
+    assert got == {"namespace": FileProjection(b"ns", 0o644)}
+
+    def token(pod: Obj, audience: str, seconds: int) -> str:
+        return f"t-{pod['metadata']['uid']}-{audience}-{seconds}"
+
+    with pytest.raises(MountError, match=r'configmap "kube-root-ca\.crt" not found'):
+        payload({"projected": proj}, POD, lookup, token)
+    del proj["sources"][1]
+    got = payload({"projected": proj}, POD, lookup, token)
+    assert got["token"].data == b"t-u-1--3600"
