@@ -8,7 +8,7 @@ controller, the OIDC documents, and tokens surviving a restart on the same data 
 
 A token user's kubeconfig has no client certificate: kube-apiserver's union
 authenticator tries x509 before bearer tokens, so ``--token`` beside the admin's
-certificate still authenticates as the admin (as on any cluster)."""
+certificate still authenticates as the admin (as on any cluster: kubernetes/kubectl#1657)."""
 
 from __future__ import annotations
 
