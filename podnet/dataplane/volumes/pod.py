@@ -133,6 +133,14 @@ class PodVolumes:
             refs |= references(v)
         return refs
 
+    def has_token(self) -> bool:
+        """Whether a projected volume holds a serviceAccountToken (refreshed in time)."""
+        return any(
+            p.get("serviceAccountToken") is not None
+            for v in self.volumes.values()
+            for p in (v.get("projected") or {}).get("sources") or ()
+        )
+
     def setup(self, lookup: Lookup) -> list[InPod]:
         """Make every volume's directory and write the files; the commands that must
         run in the pod before its containers start. Raises :class:`MountError` with

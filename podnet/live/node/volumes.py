@@ -28,6 +28,7 @@ import dataclasses
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,11 @@ from podnet.paths import PODNET_ROOT
 Obj = dict[str, Any]
 KINDS = ("ConfigMap", "Secret")
 IN_POD_TIMEOUT = 10.0
+# kubelet re-checks a pod's volumes every syncFrequency (1 min): here only what the
+# informers cannot tell, the tokens due for a refresh (token_manager.go requiresRefresh)
+RESYNC = 60.0
+TOKEN_REFRESH = 0.8
+TOKEN_MAX_AGE = 24 * 3600.0
 
 
 class VolumeForbidden(PodnetError):
@@ -106,9 +112,36 @@ class VolumeManager:
         self._running = False
         self._threads: list[threading.Thread] = []
         self._watches: list[Any] = []
-        self._synced = threading.Event()
-        # pod-bound tokens for serviceAccountToken sources (set by podnet up)
-        self.tokens: TokenFn | None = None
+        self._stop = threading.Event()
+        # pod-bound tokens for serviceAccountToken sources (set by podnet up), cached
+        # per pod uid, audience and lifetime until TOKEN_REFRESH of it has passed
+        self._tokens: TokenFn | None = None
+        self._token_cache: dict[str, dict[tuple[str, int], tuple[str, float]]] = {}
+
+    @property
+    def tokens(self) -> TokenFn | None:
+        return None if self._tokens is None else self._cached_token
+
+    @tokens.setter
+    def tokens(self, source: TokenFn | None) -> None:
+        self._tokens = source
+
+    def _cached_token(self, pod: Obj, audience: str, seconds: int) -> str:
+        """kubelet's token manager (pkg/kubelet/token/token_manager.go): a pod's token
+        is kept and asked again only once 80 % of its life or 24 h have passed
+        (``requiresRefresh``), so a volume rewritten meanwhile keeps the same token."""
+        uid = str((pod.get("metadata") or {}).get("uid", ""))
+        now = time.time()
+        with self._lock:
+            hit = self._token_cache.get(uid, {}).get((audience, seconds))
+        if hit is not None and now < hit[1]:
+            return hit[0]
+        assert self._tokens is not None
+        token = self._tokens(pod, audience, seconds)
+        refresh = now + min(TOKEN_REFRESH * seconds, TOKEN_MAX_AGE)
+        with self._lock:
+            self._token_cache.setdefault(uid, {})[(audience, seconds)] = (token, refresh)
+        return token
 
     # -- informers ---------------------------------------------------------------------
     def start(self, runtime: Runtime | None) -> None:
@@ -127,9 +160,13 @@ class VolumeManager:
             t.start()
         for done in ready:  # the initial lists, so the first pods see existing objects
             done.wait(5)
+        t = threading.Thread(target=self._resync, name="kubelet-volumes-resync", daemon=True)
+        self._threads.append(t)
+        t.start()
 
     def stop(self) -> None:
         self._running = False
+        self._stop.set()
         for w in list(self._watches):
             w.close()
         for t in self._threads:
@@ -173,6 +210,17 @@ class VolumeManager:
                     self._warn(f"volumes: {type(e).__name__}: {e}")
             with contextlib.suppress(ValueError):
                 self._watches.remove(w)
+
+    def _resync(self) -> None:
+        """Every RESYNC: rewrite the volumes holding a token due for a refresh."""
+        while not self._stop.wait(RESYNC):
+            with self._lock:
+                vols = [(k, v) for k, v in self._pods.items() if v.has_token()]
+            for key, v in vols:
+                try:
+                    v.refresh(self.lookup(key.split("/", 1)[0]))
+                except Exception as e:  # keep going: one pod must not stop the others
+                    self._warn(f"volumes: {key}: {type(e).__name__}: {e}")
 
     def lookup(self, namespace: str) -> Lookup:
         def get(kind: str, name: str) -> Obj | None:
@@ -360,6 +408,8 @@ class VolumeManager:
             self._recs.pop(key, None)
             self._waiting.pop(key, None)
             self._said.pop(key, None)
+            if vols is not None:
+                self._token_cache.pop(str(vols.pod.get("metadata", {}).get("uid", "")), None)
         if vols is not None:
             vols.teardown()
 
