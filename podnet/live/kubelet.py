@@ -216,6 +216,14 @@ class Kubelet:
         self._sandbox_watch.close()
         for t in self._threads:
             t.join(timeout=5)
+        # Pods still in their grace period are killed now: `podnet up` is going away with
+        # its whole cluster, and a 30 s grace would hold its teardown (a pod deleted just
+        # before Ctrl-C); the kill threads then finish at once.
+        with self._lock:
+            terminating = [r for r in self._pods.values() if r.terminating]
+        for rec in terminating:
+            rec.grace = 0
+            self._shorten(rec, 0)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _spawn(self, name: str, target: Any, *args: Any) -> None:
