@@ -112,7 +112,12 @@ def to_container(
     for i, e in enumerate(c.get("env") or ()):
         value = e.get("value")
         if value is None and e.get("valueFrom") is not None:
-            ctx.warn((*path, "env", i, "valueFrom"), 'valueFrom is not supported; using ""')
+            # resolved by the kubelet when the pod starts (podnet.live.node.envfrom), from
+            # the API's ConfigMaps/Secrets or those of the same files (podnet run)
+            ctx.warn(
+                (*path, "env", i, "valueFrom"),
+                'valueFrom is resolved when the pod starts; "" in static analysis',
+            )
         env.append((str(e["name"]), "" if value is None else str(value)))
     probes = {
         key: to_probe(ctx, (*path, key), p, grace=None if key == "readinessProbe" else grace)
