@@ -336,7 +336,7 @@ class Kubelet:
                 labels = (obj.get("metadata") or {}).get("labels") or {}
                 if (rec.placed or rec.sandboxed) and labels != rec.pod.labels:
                     self.cluster.relabel_pod(key, labels)
-                    self.volumes.pod_changed(rec)  # downwardAPI files
+                self.volumes.pod_changed(rec)  # downwardAPI files: labels, annotations
                 continue
             new = self._admit(obj)
             if new is not None:

@@ -414,9 +414,14 @@ class VolumeManager:
             vols.teardown()
 
     def pod_changed(self, rec: PodRecord) -> None:
-        """The pod's labels or annotations changed: its downwardAPI files follow."""
+        """The pod object changed: if its labels or annotations did, its downwardAPI
+        files follow (kubelet rewrites them on its next sync)."""
         with self._lock:
             vols = self._pods.get(rec.pod.key)
-        if vols is not None:
-            vols.pod = rec.obj
-            vols.refresh(self.lookup(rec.pod.namespace))
+        if vols is None:
+            return
+        old, new = vols.pod.get("metadata") or {}, rec.obj.get("metadata") or {}
+        if all(old.get(k) == new.get(k) for k in ("labels", "annotations")):
+            return
+        vols.pod = rec.obj
+        vols.refresh(self.lookup(rec.pod.namespace))

@@ -61,6 +61,7 @@ spec:
       items:
       - {path: labels, fieldRef: {fieldPath: metadata.labels}}
       - {path: name, fieldRef: {fieldPath: metadata.name}}
+      - {path: note, fieldRef: {fieldPath: "metadata.annotations['note']"}}
   - name: all
     projected:
       sources:
@@ -167,6 +168,13 @@ def test_downward_api_and_projected(k: Kubectl) -> None:
         lambda: "tier=" in sh(k, "vols", "reader", "cat /etc/podinfo/labels"),
         20,
         "the new label in the downwardAPI file",
+    )
+    assert sh(k, "vols", "reader", "cat /etc/podinfo/note") == ""
+    k.ok("annotate", "pod", "vols", "note=hello")
+    eventually(
+        lambda: sh(k, "vols", "reader", "cat /etc/podinfo/note") == "hello",
+        20,
+        "the new annotation in the downwardAPI file",
     )
 
 
