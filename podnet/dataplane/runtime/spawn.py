@@ -29,6 +29,8 @@ class Spawner(Protocol):
         stdout: Stream,
         stderr: Stream,
         stdin: Stream = subprocess.DEVNULL,
+        *,
+        pass_fds: tuple[int, ...] = (),
     ) -> subprocess.Popen[bytes]: ...
 
 
@@ -40,25 +42,36 @@ def host_spawner(
     stdout: Stream,
     stderr: Stream,
     stdin: Stream = subprocess.DEVNULL,
+    *,
+    pass_fds: tuple[int, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` on the host, in a new session, stdin closed unless given."""
     del pod_key  # every "pod" shares the host's namespaces
-    return subprocess.Popen(argv, cwd=cwd, **_container_io(env, stdout, stderr, stdin))
+    io = _container_io(env, stdout, stderr, stdin, pass_fds)
+    return subprocess.Popen(argv, cwd=cwd, **io)
 
 
 def _container_io(
-    env: dict[str, str], stdout: Stream, stderr: Stream, stdin: Stream
+    env: dict[str, str],
+    stdout: Stream,
+    stderr: Stream,
+    stdin: Stream,
+    pass_fds: tuple[int, ...] = (),
 ) -> dict[str, Any]:
     """What every container process gets: its env, no stdin (a pipe for a container
     with ``stdin: true``), its log pipes, and a session of its own (so
-    :func:`signal_tree` can signal exactly its process group)."""
-    return {
+    :func:`signal_tree` can signal exactly its process group); ``pass_fds``: the
+    descriptors it inherits (the OCI runtime's sealed binary, ``dataplane/oci``)."""
+    io: dict[str, Any] = {
         "env": env,
         "stdin": stdin,
         "stdout": stdout,
         "stderr": stderr,
         "start_new_session": True,
     }
+    if pass_fds:
+        io["pass_fds"] = pass_fds
+    return io
 
 
 class SandboxLike(Protocol):
@@ -82,8 +95,11 @@ def sandbox_spawner(sandbox: SandboxLike) -> Spawner:
         stdout: Stream,
         stderr: Stream,
         stdin: Stream = subprocess.DEVNULL,
+        *,
+        pass_fds: tuple[int, ...] = (),
     ) -> subprocess.Popen[bytes]:
-        return sandbox.spawn(pod_key, argv, cwd=cwd, **_container_io(env, stdout, stderr, stdin))
+        io = _container_io(env, stdout, stderr, stdin, pass_fds)
+        return sandbox.spawn(pod_key, argv, cwd=cwd, **io)
 
     return spawn
 
