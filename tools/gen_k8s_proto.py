@@ -25,6 +25,7 @@ API_PKGS = {
     "events/v1": "k8s.io.api.events.v1",
     "coordination/v1": "k8s.io.api.coordination.v1",
     "autoscaling/v1": "k8s.io.api.autoscaling.v1",
+    "autoscaling/v2": "k8s.io.api.autoscaling.v2",
     "policy/v1": "k8s.io.api.policy.v1",
     "rbac/v1": "k8s.io.api.rbac.v1",
     "authorization/v1": "k8s.io.api.authorization.v1",
@@ -92,6 +93,8 @@ ROOTS = (
         "k8s.io.api.networking.v1.IngressClass",
         "k8s.io.api.policy.v1.PodDisruptionBudget",
         "k8s.io.api.scheduling.v1.PriorityClass",
+        "k8s.io.api.autoscaling.v1.HorizontalPodAutoscaler",
+        "k8s.io.api.autoscaling.v2.HorizontalPodAutoscaler",
     ]
 )
 FIELD = re.compile(r"^\s*(optional|repeated)\s+(\S+)\s+(\w+)\s*=\s*(\d+)\s*;")

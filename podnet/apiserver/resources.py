@@ -218,6 +218,29 @@ RESOURCES: tuple[Resource, ...] = (
         verbs=CREATE,
     ),
     _r("authentication.k8s.io", "v1", "TokenReview", "tokenreviews", False, verbs=CREATE),
+    # HorizontalPodAutoscaler in two versions, one stored object: v2 first (the
+    # preferred version and the storage version, as kube-apiserver's), then v1, served by
+    # conversion (podnet.apiserver.autoscaling); by_kind answers v2
+    _r(
+        "autoscaling",
+        "v2",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        True,
+        ("hpa",),
+        ALL,
+        sub=("status",),
+    ),
+    _r(
+        "autoscaling",
+        "v1",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        True,
+        ("hpa",),
+        ALL,
+        sub=("status",),
+    ),
     # metrics-server's API (kubernetes-sigs/metrics-server pkg/api/install.go): read-only,
     # built on request from the scraper's storage (podnet.apiserver.metrics)
     _r("metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", False, verbs=GET_LIST),
@@ -276,6 +299,8 @@ def by_api_version(api_version: str, kind: str) -> Resource | None:
     r = by_kind(group, kind)
     if r is not None and r.version == version:
         return r
+    if r is not None and r.custom is None:  # another served version of a built-in kind
+        return _OTHER_VERSIONS.get((group, version, kind))
     if r is not None and r.custom is not None:  # another served version of a CRD
         for c in _custom.resources:
             if (c.group, c.version, c.kind) == (group, version, kind):
@@ -359,7 +384,14 @@ def set_custom(served: Iterable[Resource]) -> bool:
 
 
 _BY_PATH = {(r.group, r.version, r.plural): r for r in RESOURCES}
-_BY_KIND = {(r.group, r.kind): r for r in RESOURCES}
+# A kind served in two versions (HorizontalPodAutoscaler) maps to the first, its
+# storage version: a dict built once, so the pod path's lookup is unchanged.
+_BY_KIND: dict[tuple[str, str], Resource] = {}
+for _res in RESOURCES:
+    _BY_KIND.setdefault((_res.group, _res.kind), _res)
+_OTHER_VERSIONS = {
+    (r.group, r.version, r.kind): r for r in RESOURCES if _BY_KIND[(r.group, r.kind)] is not r
+}
 
 
 # Built-in kinds deprecated while still served: (group, version, kind) -> the release

@@ -10,6 +10,7 @@ import copy
 import time
 from typing import Any
 
+from podnet.apiserver.autoscaling import hpa
 from podnet.apiserver.crd import custom, definition
 from podnet.apiserver.errors import ApiError, bad_request, invalid
 from podnet.apiserver.resources import Resource
@@ -67,6 +68,8 @@ def prepare_for_create(res: Resource, obj: Obj) -> None:
         definition.apply_defaults(obj)
     if kind == "Namespace":
         _spec(obj)["finalizers"] = ["kubernetes"]  # namespace strategy PrepareForCreate
+    if kind == hpa.KIND and res.group == hpa.GROUP:
+        hpa.apply_defaults(obj)
 
 
 def after_defaults_create(res: Resource, obj: Obj) -> None:
@@ -153,6 +156,8 @@ def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | Non
     if res.kind == CRD:
         definition.apply_defaults(new)
     out = copy.deepcopy(new)
+    if res.kind == hpa.KIND and res.group == hpa.GROUP:
+        hpa.apply_defaults(out)
     meta = out.setdefault("metadata", {})
     old_meta = old["metadata"]
     for key in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds"):

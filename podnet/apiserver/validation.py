@@ -15,6 +15,7 @@ import copy
 import json
 from typing import Any
 
+from podnet.apiserver.autoscaling import hpa
 from podnet.apiserver.crd import custom, definition
 from podnet.apiserver.errors import ApiError, bad_request, invalid
 from podnet.apiserver.resources import Resource, custom_for
@@ -332,6 +333,8 @@ def create_causes(res: Resource, obj: Obj) -> list[tuple[str, str, str]]:
 def validate_create(res: Resource, obj: Obj, schema: SchemaErrors | None = None) -> None:
     validate(res, obj, schema)
     causes = create_causes(res, obj)
+    if res.kind == hpa.KIND and res.group == hpa.GROUP:
+        causes += hpa.causes(obj)
     if causes:
         raise invalid(res.group, res.kind, _name(obj), causes)
 
@@ -350,6 +353,8 @@ def validate_update(
         causes = update_causes(res, old, new)
         if res.kind == definition.KIND and res.group == definition.GROUP and subresource is None:
             causes += definition.update_causes(old, new)
+        if res.kind == hpa.KIND and res.group == hpa.GROUP and subresource is None:
+            causes += hpa.causes(new)
     if causes:
         raise invalid(res.group, res.kind, _name(new), causes)
 

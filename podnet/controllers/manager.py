@@ -15,7 +15,9 @@ from typing import Any
 
 from podnet.apiserver.admission.kinds import PRIORITY_CLASSES
 from podnet.apiserver.errors import ApiError
+from podnet.apiserver.metrics.storage import Storage as MetricsStorage
 from podnet.apiserver.tokens.issuer import TokenIssuer
+from podnet.controllers.autoscaling.horizontal import HorizontalController
 from podnet.controllers.base import Clock, Controller
 from podnet.controllers.cronjob import CronJobController
 from podnet.controllers.daemonset import DaemonSetController
@@ -82,7 +84,7 @@ class ControllerManager:
         clock: Clock = time.time,
         ca_pem: str | None = None,
         token_issuer: TokenIssuer | None = None,
-        metrics: Any = None,
+        metrics: MetricsStorage | None = None,
     ) -> None:
         self.registry = registry
         self.metrics = metrics  # metrics.k8s.io's storage, for the HPA controller
@@ -101,6 +103,7 @@ class ControllerManager:
             JobController(registry, self.informers, **kw),
             CronJobController(registry, self.informers, **kw),
             DisruptionController(registry, self.informers, **kw),
+            HorizontalController(registry, self.informers, metrics=metrics, **kw),
             EndpointSliceController(registry, self.informers, **kw),
             GarbageCollector(registry, self.informers, **kw),
         ]

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from podnet.apiserver import binding, errors, tables
 from podnet.apiserver.auth import User
+from podnet.apiserver.autoscaling import v1http as hpa_v1
 from podnet.apiserver.http import fields, negotiate, streams, watch
 from podnet.apiserver.http.negotiate import Output
 from podnet.apiserver.http.objects import delete_answer, scale_of
@@ -85,6 +86,8 @@ class Handlers:
             raise errors.path_not_found(info.path)
         if target.res.group == metrics_api.GROUP:
             return await self.metrics_api(request, target)
+        if hpa_v1.is_v1(target.res):  # served by conversion to the stored v2
+            return await hpa_v1.serve(self, request, target)
         verb = target.verb
         if verb == "create" and is_review(target.res.group, target.res.kind):
             return await self.review(request, target)

@@ -472,6 +472,61 @@ def _pdb(o: Obj, now: float) -> Row:
     ]
 
 
+def _hpa_metric(spec: Obj, status: Obj | None) -> str:
+    """One metric of printers.go formatHPAMetrics: ``cpu: 12%/50%``, ``memory:
+    <unknown>/64Mi``, ``<current>/<target>`` for pods/object/external metrics."""
+    kind = spec.get("type")
+    if kind in ("Resource", "ContainerResource"):
+        key = "resource" if kind == "Resource" else "containerResource"
+        src = spec.get(key) or {}
+        target = src.get("target") or {}
+        cur = ((status or {}).get(key) or {}).get("current") or {}
+        name = str(src.get("name", ""))
+        if kind == "ContainerResource":
+            name = f"{name} of container {src.get('container', '')}"
+        if target.get("averageValue") is not None:
+            current = (
+                str(cur["averageValue"]) if cur.get("averageValue") is not None else "<unknown>"
+            )
+            return f"{name}: {current}/{target['averageValue']}"
+        util = cur.get("averageUtilization")
+        current = f"{util}%" if util is not None else "<unknown>"
+        goal = target.get("averageUtilization")
+        return f"{name}: {current}/{goal}%" if goal is not None else f"{name}: {current}/<auto>"
+    key = {"Pods": "pods", "Object": "object", "External": "external"}.get(str(kind), "")
+    src = spec.get(key) or {}
+    target = src.get("target") or {}
+    cur = ((status or {}).get(key) or {}).get("current") or {}
+    if target.get("value") is not None:
+        current = str(cur["value"]) if cur.get("value") is not None else "<unknown>"
+        return f"{current}/{target['value']}"
+    current = str(cur["averageValue"]) if cur.get("averageValue") is not None else "<unknown>"
+    suffix = " (avg)" if kind in ("Object", "External") else ""
+    return f"{current}/{target.get('averageValue')}{suffix}"
+
+
+def _hpa(o: Obj, now: float) -> Row:
+    """printers.go printHorizontalPodAutoscaler: REFERENCE kind/name, TARGETS (at most
+    three, then ``+ N more...``), MINPODS (``<unset>``), MAXPODS, REPLICAS."""
+    spec = o.get("spec") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    metrics = spec.get("metrics") or []
+    statuses = field(o, "status", "currentMetrics") or []
+    shown = [
+        _hpa_metric(m, statuses[i] if i < len(statuses) else None) for i, m in enumerate(metrics)
+    ]
+    targets = ", ".join(shown[:3]) + (f" + {len(shown) - 3} more..." if len(shown) > 3 else "")
+    low = spec.get("minReplicas")
+    return [
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        targets or "<none>",
+        "<unset>" if low is None else str(low),
+        _int(spec.get("maxReplicas")),
+        _int(field(o, "status", "currentReplicas")),
+        AGE,
+    ]
+
+
 def _subjects(o: Obj) -> list[str]:
     """rbac.SubjectsStrings: users, groups and service accounts (``ns/name``)."""
     users, groups, sas = [], [], []
@@ -692,6 +747,17 @@ PRINTERS: dict[tuple[str, str], Printer] = {
             AGE_COL,
         ],
         _ingress_class,
+    ),
+    ("autoscaling", "HorizontalPodAutoscaler"): (
+        [
+            column("Reference", doc="Reference to the scaled object."),
+            column("Targets", doc="The current and target metrics."),
+            column("MinPods", doc="The lower limit for the number of pods."),
+            column("MaxPods", "integer", doc="The upper limit for the number of pods."),
+            column("Replicas", "integer", doc="The current number of replicas."),
+            AGE_COL,
+        ],
+        _hpa,
     ),
     ("policy", "PodDisruptionBudget"): (
         [
