@@ -17,8 +17,7 @@ from aiohttp import web
 
 from podnet.apiserver import binding, errors, tables
 from podnet.apiserver.auth import User
-from podnet.apiserver.autoscaling import v1http as hpa_v1
-from podnet.apiserver.http import fields, negotiate, streams, watch
+from podnet.apiserver.http import fields, hpa_v1, negotiate, streams, watch
 from podnet.apiserver.http.negotiate import Output
 from podnet.apiserver.http.objects import delete_answer, scale_of
 from podnet.apiserver.http.options import (

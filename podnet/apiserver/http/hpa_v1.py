@@ -7,7 +7,7 @@ version. Watches and deletes answer with the stored (v2) objects.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from aiohttp import web
 
@@ -19,9 +19,6 @@ from podnet.apiserver.http.options import dry_run
 from podnet.apiserver.http.respond import respond, warning_headers
 from podnet.apiserver.http.routes import Target
 from podnet.apiserver.resources import Resource
-
-if TYPE_CHECKING:
-    from podnet.apiserver.http.handlers import Handlers
 
 
 def is_v1(res: Resource) -> bool:
@@ -36,14 +33,18 @@ def _v2() -> Resource:
     return r
 
 
-async def serve(h: Handlers, request: web.Request, target: Target) -> web.StreamResponse:
+async def serve(h: Any, request: web.Request, target: Target) -> web.StreamResponse:
+    """``h``: the :class:`~podnet.apiserver.http.handlers.Handlers` calling (not
+    imported: it imports this module)."""
+    response: web.StreamResponse
     v2 = _v2()
     stored = Target(target.info, v2, target.namespace)
     verb, name, ns = target.verb, target.info.name, target.namespace
     sub = target.info.subresource or None
     q = request.query
     if verb in ("watch", "delete", "deletecollection"):
-        return await h.handle(request, stored)
+        response = await h.handle(request, stored)
+        return response
     if verb == "get":
         out = negotiate.output(request.headers.get("Accept"), allow_table=True)
         obj = await h.call(h.registry.get, v2, ns, name)
