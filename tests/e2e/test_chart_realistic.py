@@ -93,6 +93,10 @@ def ready(pod: dict[str, Any]) -> bool:
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
 
 
+def terminating(pod: dict[str, Any]) -> bool:
+    return "deletionTimestamp" in pod["metadata"]
+
+
 def fetch(k: Kubectl, ns: str, client: str, url: str) -> str:
     # busybox's wget has no -T here (Debian's build); the shell's timeout bounds it
     done = k("exec", "-n", ns, client, "--", "timeout", "10", "wget", "-qO-", url, timeout=20)
@@ -125,6 +129,8 @@ def test_realistic_chart_lifecycle(up: UpCluster, version: str, tmp_path: Path) 
     url = f"http://{name}"
     eventually(lambda: "<h1>shop v1</h1>" in fetch(k, ns, "client", url), 30, "the page")
     assert fetch(k, ns, "stranger", url) == "", "the NetworkPolicy let an unlabelled pod in"
+    k.ok("label", "-n", ns, "pod/stranger", f"{name}-client=true")
+    eventually(lambda: "shop v1" in fetch(k, ns, "stranger", url), 30, "the labelled stranger")
 
     # env from the Secret (valueFrom) and the ConfigMap (envFrom)
     pod = running[0]["metadata"]["name"]
@@ -145,6 +151,14 @@ def test_realistic_chart_lifecycle(up: UpCluster, version: str, tmp_path: Path) 
     assert name in as_sa.ok("get", "configmaps", "-n", ns, "-o", "name")
     denied = as_sa("get", "secrets", "-n", ns)
     assert denied.rc != 0 and "Forbidden" in denied.err, denied
+    # the same from inside: the app's own kube-api-access token, as client-go would read it
+    mount = "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert k.ok("exec", "-n", ns, pod, "--", "cat", f"{mount}/namespace") == ns
+    own = k.ok("exec", "-n", ns, pod, "--", "cat", f"{mount}/token").strip()
+    in_pod = token_kubectl(up, own, tmp_path / "pod" / "kubeconfig")
+    assert name in in_pod.ok("get", "configmaps", "-n", ns, "-o", "name")
+    assert "Forbidden" in in_pod("get", "secrets", "-n", ns).err
+    assert in_pod("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}").out == sa
 
     # the PDB: 2 healthy, 1 required, so 1 disruption allowed
     def pdb_row() -> list[str]:
@@ -155,6 +169,15 @@ def test_realistic_chart_lifecycle(up: UpCluster, version: str, tmp_path: Path) 
     header = k.ok("get", "pdb", name, "-n", ns).splitlines()[0]
     assert "ALLOWED DISRUPTIONS" in header and row[1] == "1", (header, row)
 
+    # a drain honours the PDB: one web pod at a time, each replaced before the next goes
+    node = running[0]["spec"]["nodeName"]
+    k.ok("drain", node, f"--pod-selector={web}", "--timeout=120s", timeout=130)
+    moved = pods(k, ns, web)
+    assert all(p["spec"]["nodeName"] != node for p in moved), moved
+    k.ok("uncordon", node)
+    eventually(lambda: (r := pdb_row()) and r[3] == "1", 60, "1 disruption allowed again")
+    eventually(lambda: "shop v1" in fetch(k, ns, "client", url), 30, "the page after the drain")
+
     # the CronJob, the Ingress, the custom resource
     cron = k.json("get", "cronjob", f"{name}-backup", "-n", ns)
     assert cron["spec"]["schedule"] == "0 3 * * *", cron["spec"]
@@ -164,14 +187,32 @@ def test_realistic_chart_lifecycle(up: UpCluster, version: str, tmp_path: Path) 
     assert k.ok("logs", "-n", ns, "job/backup-now").strip() == "backup of <h1>shop v1</h1>"
     ingress = k.json("get", "ingress", name, "-n", ns)
     assert ingress["spec"]["rules"][0]["host"] == "shop.example.test", ingress
+    hosts = k.ok("get", "ingress", name, "-n", ns).splitlines()
+    assert "HOSTS" in hosts[0] and "shop.example.test" in hosts[1], hosts
     widgets = k.ok("get", "widgets", "-n", ns)
     assert name in widgets and "SIZE" in widgets.splitlines()[0], widgets
     assert k.json("get", "wdg", name, "-n", ns)["spec"] == {"size": 3, "color": "blue"}
 
+    # an old kubectl reads the same objects through discovery
+    old = up.kubectl("1.20")
+    listed = old.ok("get", "pdb,cronjob,ingress,netpol,widgets", "-n", ns, "-o", "name")
+    assert len(listed.split()) == 5, listed
+    assert old.ok("auth", "can-i", "get", "configmaps", "-n", ns, f"--as={sa}").strip() == "yes"
+
+    # the liveness probe never failed a healthy container
+    live = [p for p in pods(k, ns, web) if not terminating(p)]
+    restarts = [c["restartCount"] for p in live for c in p["status"]["containerStatuses"]]
+    assert restarts == [0, 0], restarts
+
     # upgrade: a new page rolls the pods (the checksum annotation), rollback brings v1 back
+    before = {p["metadata"]["name"] for p in pods(k, ns, web)}
     helm(up, version, "upgrade", release, str(CHART), "-n", ns, "--set", "page=<h1>shop v2</h1>",
          "--wait", "--timeout", WAIT)  # fmt: skip
     eventually(lambda: "shop v2" in fetch(k, ns, "client", url), 30, "the v2 page")
+    # the old pods may still be Terminating: httpd as pid 1 ignores SIGTERM (the kernel
+    # gives pid 1 no default action), so they go at the end of their 30 s grace
+    rolled = {p["metadata"]["name"] for p in pods(k, ns, web) if not terminating(p)}
+    assert len(rolled) == 2 and not before & rolled, (before, rolled)
     helm(up, version, "rollback", release, "1", "-n", ns, "--wait", "--timeout", WAIT)
     eventually(lambda: "shop v1" in fetch(k, ns, "client", url), 30, "the v1 page again")
     history = helm(up, version, "history", release, "-n", ns)
