@@ -348,7 +348,9 @@ class HorizontalController(Controller):
         if not statuses:
             status.pop("currentMetrics")
         status["conditions"] = conditions
-        status["observedGeneration"] = (hpa.get("metadata") or {}).get("generation", 1)
+        generation = (hpa.get("metadata") or {}).get("generation")
+        if generation is not None:
+            status["observedGeneration"] = generation
         self._write(hpa, status)
 
     def _normalize(
