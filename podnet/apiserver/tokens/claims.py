@@ -165,17 +165,31 @@ def refs(claims: Obj) -> Refs:
 
 
 def live(kind: str, obj: Obj | None, ref: tuple[str, str], now: float) -> None:
-    """The object a token names still exists with the same uid and is not (long) being
-    deleted; claims.go's messages."""
-    label = {"ServiceAccount": "service account"}.get(kind, kind.lower())
-    if obj is None:
-        raise InvalidToken(f'{label} "{ref[0]}" not found')
-    meta = obj.get("metadata") or {}
-    if str(meta.get("uid", "")) != ref[1]:
-        raise InvalidToken(f"{label} UID ({meta.get('uid', '')}) does not match claim ({ref[1]})")
+    """The object a token names still exists with the same uid and was not deleted
+    more than a leeway ago; claims.go ``Validate``'s messages."""
+    meta = (obj or {}).get("metadata") or {}
     deleted = meta.get("deletionTimestamp")
-    if deleted and _epoch(str(deleted)) < now - DELETED_GRACE:
-        raise InvalidToken(f"{label} {meta.get('namespace', '')}/{ref[0]} has been deleted")
+    gone = obj is None or bool(deleted and _epoch(str(deleted)) < now - DELETED_GRACE)
+    if kind == "ServiceAccount":
+        if obj is None:
+            raise InvalidToken(f'serviceaccount "{ref[0]}" not found')
+        if gone:
+            raise InvalidToken(
+                f"service account {meta.get('namespace', '')}/{ref[0]} has been deleted"
+            )
+        if str(meta.get("uid", "")) != ref[1]:
+            raise InvalidToken(
+                f"service account UID ({meta.get('uid', '')}) does not match claim ({ref[1]})"
+            )
+        return
+    if gone:
+        raise InvalidToken("service account token has been invalidated")
+    if str(meta.get("uid", "")) != ref[1]:
+        label = kind.lower()
+        raise InvalidToken(
+            f"{label} UID ({meta.get('uid', '')}) does not match service account {label} "
+            f"ref claim ({ref[1]})"
+        )
 
 
 def _epoch(stamp: str) -> float:

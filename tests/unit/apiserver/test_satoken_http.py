@@ -258,7 +258,9 @@ def test_pod_bound_token_dies_with_the_pod_and_pod_gets_the_volume(api: Api) -> 
         {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}},
     )
     assert out["status"].get("authenticated") is not True
-    assert "pod" in out["status"]["error"]
+    assert out["status"]["error"] == (
+        "[invalid bearer token, service account token has been invalidated]"
+    )
 
 
 def test_automount_false_and_missing_named_account(api: Api) -> None:

@@ -78,8 +78,16 @@ def test_bound_claims_and_liveness() -> None:
     cl.live("ServiceAccount", SA, refs.sa, 0)
     with pytest.raises(cl.InvalidToken, match=r"service account UID \(u-2\) does not match"):
         cl.live("ServiceAccount", {"metadata": {"uid": "u-2"}}, refs.sa, 0)
-    with pytest.raises(cl.InvalidToken, match="not found"):
-        cl.live("Pod", None, refs.sa, 0)
+    with pytest.raises(cl.InvalidToken, match='serviceaccount "robot" not found'):
+        cl.live("ServiceAccount", None, refs.sa, 0)
+    with pytest.raises(cl.InvalidToken, match="service account token has been invalidated"):
+        cl.live("Pod", None, ("p", "pu"), 0)
+    with pytest.raises(cl.InvalidToken, match=r"pod UID \(px\) does not match service account"):
+        cl.live("Pod", {"metadata": {"uid": "px"}}, ("p", "pu"), 0)
+    deleting = {"metadata": {"uid": "pu", "deletionTimestamp": "1970-01-01T00:01:40Z"}}
+    cl.live("Pod", deleting, ("p", "pu"), 100 + 59)  # within the leeway
+    with pytest.raises(cl.InvalidToken, match="has been invalidated"):
+        cl.live("Pod", deleting, ("p", "pu"), 100 + 61)
 
 
 def test_legacy_secret_filled_once(key: keys.SigningKey) -> None:
