@@ -249,12 +249,13 @@ class Handlers:
             return await _expired_stream(request, e, content_type(out))
         table_version = out.table_version
         include = q.get("includeObject", "Metadata")
+        convert = hpa_v1.watch_converter(target)  # autoscaling/v1 watches see v1 objects
 
         def encode_event(type_: str, obj: Obj) -> Any:
             """The event's object, or a Table of it for ``kubectl get -w`` (a BOOKMARK:
             a Table without rows at the bookmark's resourceVersion)."""
             if table_version is None or type_ == "ERROR":
-                return obj
+                return obj if convert is None or type_ == "ERROR" else convert(obj)
             table = tables.table(
                 res,
                 [] if type_ == "BOOKMARK" else [obj],

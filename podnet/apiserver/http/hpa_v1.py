@@ -2,11 +2,13 @@
 bodies converted to v2 before the registry, answers back to v1 (the apiserver's
 conversion on decode and encode, pkg/apis/autoscaling/v1/conversion.go). A patch is
 applied to the v1 view, as the patch handler applies it to the object in the request's
-version. Watches and deletes answer with the stored (v2) objects.
+version. A watch's objects are converted as they are sent (:func:`watch_converter`);
+a delete answers with the stored (v2) object.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -19,12 +21,22 @@ from podnet.apiserver.http.options import dry_run
 from podnet.apiserver.http.respond import respond, warning_headers
 from podnet.apiserver.http.routes import Target
 from podnet.apiserver.resources import Resource
+from podnet.apiserver.store.base import Obj
 
 
 def is_v1(res: Resource) -> bool:
     return (
         res.group == "autoscaling" and res.version == "v1" and res.kind == "HorizontalPodAutoscaler"
     )
+
+
+def watch_converter(target: Target) -> Callable[[Obj], Obj] | None:
+    """The conversion of a watch's objects: to v1 for a watch asked at the v1 path
+    (served from the stored v2 resource), else none."""
+    res = target.res
+    if target.info.version == "v1" and res.group == "autoscaling" and res.version == "v2":
+        return to_v1
+    return None
 
 
 def _v2() -> Resource:

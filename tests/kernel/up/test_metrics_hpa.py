@@ -179,6 +179,11 @@ def test_autoscale_both_kubectl_versions_and_columns(up: UpCluster) -> None:
             ]
             == 5
         )
+        # a v1 watch sees v1 objects
+        path = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers"
+        lines = old.ok("get", "--raw", f"{path}?watch=1&timeoutSeconds=1").splitlines()
+        seen = {json.loads(line)["object"]["apiVersion"] for line in lines}
+        assert seen == {"autoscaling/v1"}, lines
         # a v1 client's edit keeps the v2-only fields
         old.ok(
             "patch", "hpa.v1.autoscaling", "two", "--type=merge", "-p", '{"spec":{"maxReplicas":7}}'
