@@ -144,3 +144,21 @@ def test_top_busy_and_idle_pods(up: UpCluster) -> None:
         assert verbs == {"nodes": ["get", "list"], "pods": ["get", "list"]}
     finally:
         k("delete", "pod", "busy", "idle", "--wait=false")
+
+
+def test_top_answers_within_seconds_of_a_start(up: UpCluster) -> None:
+    """The first point comes within about a second of a container's start (the
+    scraper's check for new containers), not after a whole scrape interval."""
+    k = up.kubectl(NEW)
+    k.ok("run", "quick", "--image=busybox", "--restart=Never", "--", "sleep", "3600")
+    try:
+        eventually(
+            lambda: k.json("get", "pod", "quick")["status"].get("phase") == "Running",
+            30,
+            "quick Running",
+        )
+        t0 = time.monotonic()
+        eventually(lambda: k("top", "pod", "quick").rc == 0, 8, "top pod quick")
+        assert time.monotonic() - t0 < 5
+    finally:
+        k("delete", "pod", "quick", "--wait=false")
