@@ -131,6 +131,7 @@ def test_scales_up_from_the_measured_utilization() -> None:
         status = wait_for(
             lambda: registry.get(HPAS, "default", "web").get("status"), what="HPA status"
         )
+        assert status is not None
         assert status["currentReplicas"] == 1 and status["desiredReplicas"] == 4
         assert status["currentMetrics"] == [
             {
@@ -171,6 +172,7 @@ def test_pods_without_requests() -> None:
             )
 
         cond = wait_for(failed, what="ScalingActive")
+        assert cond is not None
         name = pod["metadata"]["name"]
         assert (cond["status"], cond["reason"]) == ("False", "FailedGetResourceMetric")
         assert cond["message"] == (
