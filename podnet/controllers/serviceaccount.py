@@ -88,7 +88,7 @@ class TokensController(Controller):
         if type_ == "DELETED":
             self._gone[key] = new
             self.queue.add("account/" + key)
-        else:  # a Secret made before its account waits for it
+        else:  # a Secret that raced ahead of its account's create (if not deleted yet)
             for secret in self._secrets_in(namespace(new)):
                 if legacy.account_ref(secret)[0] == name(new):
                     self.queue.add(f"secret/{namespace(secret)}/{name(secret)}")

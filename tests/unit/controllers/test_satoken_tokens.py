@@ -1,6 +1,5 @@
 """The tokens controller (tokens_controller.go) over a real ControllerManager: a token
-Secret is filled for its account (a Secret made before its account waits for it), one
-naming a missing account is deleted, an account's token Secrets go with it."""
+Secret is filled for its account, one naming a missing account is deleted, an account's token Secrets go with it."""
 
 from __future__ import annotations
 
@@ -51,8 +50,9 @@ def _token(registry: Registry, name: str) -> str | None:
 
 def test_token_secrets_filled_and_removed(tmp_path: Path) -> None:
     with running(tmp_path) as (reg, key):
-        reg.create(SECRETS, "default", _secret("early", "robot"))  # before its account
+        # the account first: a Secret naming a missing one is deleted (syncSecret)
         reg.create(ACCOUNTS, "default", {"metadata": {"name": "robot"}})
+        reg.create(SECRETS, "default", _secret("early", "robot"))
         token = wait_for(lambda: _token(reg, "early"), what="token filled")
         assert token is not None
         parsed = jws.parse(token)
