@@ -1,5 +1,6 @@
 """The tokens controller (tokens_controller.go) over a real ControllerManager: a token
-Secret is filled for its account, one naming a missing account is deleted, an account's token Secrets go with it."""
+Secret is filled for its account, one naming a missing account is deleted, an
+account's token Secrets go with it."""
 
 from __future__ import annotations
 
