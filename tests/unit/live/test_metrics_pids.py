@@ -1,0 +1,42 @@
+"""Finding a container's ``crun run`` process by its argv, with real processes: the
+one whose argv carries the state root and ends with the container id is found; the
+others read are remembered and not read again; the scraper's sample sums the
+process's descendants only (the runtime itself is not counted)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+from podnet.apiserver.metrics import proc
+from podnet.apiserver.metrics.scraper import Running, sample
+from podnet.live.metrics import run_processes
+
+
+def test_run_process_found_by_root_and_id() -> None:
+    root = f"/tmp/podnet-test-root-{os.getpid()}"
+    # sh stays the parent (a second command keeps it from exec'ing sleep)
+    argv = ["sh", "-c", "sleep 5; :", "--root", root, "run", "--bundle", "/b", "cid-1"]
+    child = subprocess.Popen(argv)
+    try:
+        deadline = time.monotonic() + 5
+        found: dict[str, int] = {}
+        skip: set[int] = set()
+        while time.monotonic() < deadline and "cid-1" not in found:
+            found = run_processes(root, skip)
+        assert found == {"cid-1": child.pid}
+        assert child.pid not in skip and os.getpid() not in skip  # ours: read again
+        assert len(skip) > 0
+        # the container is the run process's descendants: the sleep
+        table = proc.snapshot()
+        kids = proc.children(table)
+        while time.monotonic() < deadline and child.pid not in kids:  # sh not forked yet
+            table = proc.snapshot()
+            kids = proc.children(table)
+        assert [table[k].ppid for k in kids.get(child.pid, [])] == [child.pid]
+        (s,) = sample([Running("default", "p", "c", child.pid)], time.time())
+        assert s.point.memory == sum(table[k].rss for k in kids[child.pid])
+    finally:
+        child.kill()
+        child.wait()
