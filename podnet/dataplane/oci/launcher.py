@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from podnet.dataplane import execs, netns
+from podnet.dataplane import netns
 from podnet.dataplane.images.image import Image
 from podnet.dataplane.images.user import container_ids
 from podnet.dataplane.oci import bpf, hostroot, seccomp
@@ -86,8 +86,6 @@ class Started:
     config: ContainerConfig
     overlay: Overlay | None = None  # a real image's root, unmounted when the run ends
     console: ConsoleSocket | None = None  # a terminal's: receives crun's pty master
-    # what the run's process must inherit: the sealed runtime binary its argv names
-    pass_fds: tuple[int, ...] = ()
 
 
 class OciLauncher:
@@ -117,12 +115,6 @@ class OciLauncher:
         self.root = hostroot.make(state_dir, mount_points=mount_points)
         self._seccomp: dict[tuple[str, ...], tuple[dict[str, Any], str | None]] = {}
         self._lock = threading.Lock()
-        # crun run from a sealed in-memory copy of crun (execs.sealed_program): crun
-        # started from a file copies itself and executes that copy again before
-        # anything else (CVE-2019-5736, crun's ensure_cloned_binary); from a sealed
-        # memfd it skips that second exec and load of its libraries: ~2 ms of CPU less
-        # per container start (bench/README.md). crun only: runc's run stays as it was.
-        self.sealed = execs.sealed_program(self.binary.path) if self.binary.is_crun else None
 
     def _profile(self, caps: tuple[str, ...]) -> tuple[dict[str, Any], str | None]:
         """Docker's profile for ``caps`` and its BPF, compiled once per cluster (:mod:`.bpf`)."""
@@ -224,13 +216,9 @@ class OciLauncher:
         bundle.mkdir(parents=True, exist_ok=True)
         (bundle / "config.json").write_text(json.dumps(render(cfg)))
         console = ConsoleSocket(self._socket_path()) if cfg.terminal else None
+        started = Started(cid, bundle, cfg, overlay, console)
         path = None if console is None else console.path
-        argv = self.binary.run_argv(bundle, cid, path)
-        fds: tuple[int, ...] = ()
-        if self.sealed is not None and console is None and not cfg.terminal:
-            # the sealed copy, as the process crun runs in will see it (its own fd)
-            argv[0], fds = f"/proc/self/fd/{self.sealed}", (self.sealed,)
-        return Started(cid, bundle, cfg, overlay, console, fds), argv
+        return started, self.binary.run_argv(bundle, cid, path)
 
     def exec_argv(
         self, started: Started, argv: list[str], env: dict[str, str], cwd: str

@@ -188,13 +188,6 @@ class ContainerRunner:
         self.started, run_argv = oci.prepare(self.private_dir(), cid, config, overlay)
         return run_argv, dict(CRUN_ENV), None
 
-    def _inherit(self) -> dict[str, tuple[int, ...]]:
-        """The run's ``pass_fds`` for the spawner, when it has any: crun run from its
-        sealed copy (:class:`~podnet.dataplane.oci.launcher.Started`) must inherit it.
-        Only then: a spawner of the tests may not take the keyword."""
-        fds = () if self.cfg.oci is None or self.started is None else self.started.pass_fds
-        return {"pass_fds": fds} if fds else {}
-
     def _in_pod(self, argv: list[str], what: str) -> None:
         """Run a short command in the pod's sandbox and wait for it (mount, umount)."""
         proc = self.cfg.spawner(
@@ -260,25 +253,11 @@ class ContainerRunner:
             elif self.container.stdin:
                 stdin, self._stdin = os.pipe()
                 proc = self.cfg.spawner(
-                    self.cfg.pod_key,
-                    argv,
-                    env,
-                    cwd,
-                    subprocess.PIPE,
-                    subprocess.STDOUT,
-                    stdin,
-                    **self._inherit(),
+                    self.cfg.pod_key, argv, env, cwd, subprocess.PIPE, subprocess.STDOUT, stdin
                 )
             else:
                 proc = self.cfg.spawner(
-                    self.cfg.pod_key,
-                    argv,
-                    env,
-                    cwd,
-                    subprocess.PIPE,
-                    subprocess.STDOUT,
-                    subprocess.DEVNULL,
-                    **self._inherit(),
+                    self.cfg.pod_key, argv, env, cwd, subprocess.PIPE, subprocess.STDOUT
                 )
         except CreateContainerConfigError as e:
             self._config_error(e)

@@ -135,21 +135,17 @@ class Runtime:
         stdout: Stream,
         stderr: Stream,
         stdin: Stream = subprocess.DEVNULL,
-        *,
-        pass_fds: tuple[int, ...] = (),
     ) -> subprocess.Popen[bytes]:
         """The containers' spawner. In a concurrent start the loop lock is let go for
         the fork: Popen waits until the child has exec'd, and under load that is a
         scheduler round, which a thousand pods paid one after another. A pod stopped
         meanwhile (its run gone or stopping) gets the process SIGKILLed at once, which
         its runner then sees exit: nothing outlives the stop."""
-        # only when given: a spawner of the tests may not take the keyword
-        fds: dict[str, tuple[int, ...]] = {"pass_fds": pass_fds} if pass_fds else {}
         if not getattr(self._local, "concurrent", False):
-            return self.spawner(pod_key, argv, env, cwd, stdout, stderr, stdin, **fds)
+            return self.spawner(pod_key, argv, env, cwd, stdout, stderr, stdin)
         self.loop.lock.release()
         try:
-            proc = self.spawner(pod_key, argv, env, cwd, stdout, stderr, stdin, **fds)
+            proc = self.spawner(pod_key, argv, env, cwd, stdout, stderr, stdin)
         finally:
             self.loop.lock.acquire()
         run = self._pods.get(pod_key)

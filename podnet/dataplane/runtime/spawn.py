@@ -29,8 +29,6 @@ class Spawner(Protocol):
         stdout: Stream,
         stderr: Stream,
         stdin: Stream = subprocess.DEVNULL,
-        *,
-        pass_fds: tuple[int, ...] = (),
     ) -> subprocess.Popen[bytes]: ...
 
 
@@ -42,36 +40,25 @@ def host_spawner(
     stdout: Stream,
     stderr: Stream,
     stdin: Stream = subprocess.DEVNULL,
-    *,
-    pass_fds: tuple[int, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """Start ``argv`` on the host, in a new session, stdin closed unless given."""
     del pod_key  # every "pod" shares the host's namespaces
-    io = _container_io(env, stdout, stderr, stdin, pass_fds)
-    return subprocess.Popen(argv, cwd=cwd, **io)
+    return subprocess.Popen(argv, cwd=cwd, **_container_io(env, stdout, stderr, stdin))
 
 
 def _container_io(
-    env: dict[str, str],
-    stdout: Stream,
-    stderr: Stream,
-    stdin: Stream,
-    pass_fds: tuple[int, ...] = (),
+    env: dict[str, str], stdout: Stream, stderr: Stream, stdin: Stream
 ) -> dict[str, Any]:
     """What every container process gets: its env, no stdin (a pipe for a container
     with ``stdin: true``), its log pipes, and a session of its own (so
-    :func:`signal_tree` can signal exactly its process group); ``pass_fds``: the
-    descriptors it inherits (the OCI runtime's sealed binary, ``dataplane/oci``)."""
-    io: dict[str, Any] = {
+    :func:`signal_tree` can signal exactly its process group)."""
+    return {
         "env": env,
         "stdin": stdin,
         "stdout": stdout,
         "stderr": stderr,
         "start_new_session": True,
     }
-    if pass_fds:
-        io["pass_fds"] = pass_fds
-    return io
 
 
 class SandboxLike(Protocol):
@@ -95,11 +82,8 @@ def sandbox_spawner(sandbox: SandboxLike) -> Spawner:
         stdout: Stream,
         stderr: Stream,
         stdin: Stream = subprocess.DEVNULL,
-        *,
-        pass_fds: tuple[int, ...] = (),
     ) -> subprocess.Popen[bytes]:
-        io = _container_io(env, stdout, stderr, stdin, pass_fds)
-        return sandbox.spawn(pod_key, argv, cwd=cwd, **io)
+        return sandbox.spawn(pod_key, argv, cwd=cwd, **_container_io(env, stdout, stderr, stdin))
 
     return spawn
 
