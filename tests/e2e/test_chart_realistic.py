@@ -14,6 +14,7 @@ everything else the release made is.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support.kube import Kubectl, UpCluster, eventually, helm_path, kubectl_path, podnet_up
+from support.kube import Done, Kubectl, UpCluster, eventually, helm_path, kubectl_path, podnet_up
 from support.live import require_live
 
 CHART = Path(__file__).parent / "charts" / "realistic"
@@ -91,6 +92,13 @@ def pods(k: Kubectl, ns: str, selector: str) -> list[dict[str, Any]]:
 def ready(pod: dict[str, Any]) -> bool:
     conditions = pod.get("status", {}).get("conditions", [])
     return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def evict(k: Kubectl, ns: str, pod: str) -> Done:
+    """POST pods/eviction, as kubectl drain does (policy/v1 Eviction)."""
+    body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod}}
+    path = f"/api/v1/namespaces/{ns}/pods/{pod}/eviction"
+    return k("create", "--raw", path, "-f", "-", stdin=json.dumps(body))
 
 
 def terminating(pod: dict[str, Any]) -> bool:
@@ -168,6 +176,18 @@ def test_realistic_chart_lifecycle(up: UpCluster, version: str, tmp_path: Path) 
     row = eventually(lambda: (r := pdb_row()) and r[3] == "1" and r, 30, "ALLOWED DISRUPTIONS 1")
     header = k.ok("get", "pdb", name, "-n", ns).splitlines()[0]
     assert "ALLOWED DISRUPTIONS" in header and row[1] == "1", (header, row)
+
+    # the chart's own test hook (helm create's test-connection pod), then it is deleted
+    tested = helm(up, version, "test", release, "-n", ns, "--timeout", WAIT)
+    assert "Phase:          Succeeded" in tested or "Phase: Succeeded" in tested, tested
+    eventually(lambda: not pods(k, ns, "helm.sh/chart=shop-0.1.0"), 60, "the test pod deleted")
+
+    # the Eviction API: one pod may go, the second is refused while the first is replaced
+    first, second = (p["metadata"]["name"] for p in running)
+    assert evict(k, ns, first).rc == 0
+    refused = evict(k, ns, second)
+    assert refused.rc != 0 and "disruption budget" in refused.err, refused
+    eventually(lambda: (r := pdb_row()) and r[3] == "1", 60, "the replacement Ready")
 
     # a drain honours the PDB: one web pod at a time, each replaced before the next goes
     node = running[0]["spec"]["nodeName"]
