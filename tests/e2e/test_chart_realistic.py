@@ -238,6 +238,14 @@ def test_realistic_chart_lifecycle(up: UpCluster, version: str, tmp_path: Path) 
     history = helm(up, version, "history", release, "-n", ns)
     assert len([ln for ln in history.splitlines()[1:] if ln.strip()]) == 3, history
 
+    # an edit outside helm reaches the mounted file in place, no rollout (kubelet's
+    # configMap volume sync; pkg/volume/configmap); the page changes, the pods stay
+    serving = {p["metadata"]["name"] for p in pods(k, ns, web) if not terminating(p)}
+    k.ok("patch", "configmap", name, "-n", ns, "-p", '{"data":{"index.html":"<h1>hotfix</h1>"}}')
+    eventually(lambda: "hotfix" in fetch(k, ns, "client", url), 90, "the edited page")
+    still = {p["metadata"]["name"] for p in pods(k, ns, web) if not terminating(p)}
+    assert still == serving, (serving, still)
+
     # uninstall: everything the release made is gone; the CRD stays (helm never deletes crds/)
     k.ok("delete", "-n", ns, "pod/client", "pod/stranger", "job/backup-now", "--wait=true",
          timeout=90)  # fmt: skip
