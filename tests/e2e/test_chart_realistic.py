@@ -247,8 +247,10 @@ def test_realistic_chart_lifecycle(up: UpCluster, version: str, tmp_path: Path) 
     assert still == serving, (serving, still)
 
     # uninstall: everything the release made is gone; the CRD stays (helm never deletes crds/)
-    k.ok("delete", "-n", ns, "pod/client", "pod/stranger", "job/backup-now", "--wait=true",
-         timeout=90)  # fmt: skip
+    # (the Job made --from the CronJob is owned by it: the garbage collector takes it)
+    owners = k.json("get", "job", "backup-now", "-n", ns)["metadata"].get("ownerReferences", [])
+    assert [o["kind"] for o in owners] == ["CronJob"], owners
+    k.ok("delete", "-n", ns, "pod/client", "pod/stranger", "--wait=true", timeout=90)
     helm(up, version, "uninstall", release, "-n", ns, "--wait", "--timeout", WAIT)
     eventually(lambda: not k.json("get", "pods", "-n", ns)["items"], 60, "no pods left")
     kinds = "deploy,rs,svc,sa,cm,secret,role,rolebinding,pdb,cronjob,job,ingress,netpol,widgets"
