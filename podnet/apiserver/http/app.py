@@ -105,9 +105,7 @@ class ApiServer:
         # ServiceAccount tokens: signed with pki/sa.key beside the CA (kubeadm's layout)
         self.token_issuer = token_issuer or TokenIssuer(keys.ensure(tls.ca_cert.parent))
         if authenticator.tokens is None:
-            authenticator.tokens = TokenAuthenticator(
-                self.token_issuer, registry_getter(registry)
-            )
+            authenticator.tokens = TokenAuthenticator(self.token_issuer, registry_getter(registry))
         self.policy = RegistryPolicy(registry)
         self.authorizer = Authorizer(self.policy)
         # kube-apiserver's post-start hook rbac/bootstrap-roles (run here before the
