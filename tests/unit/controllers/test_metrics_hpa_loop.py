@@ -124,8 +124,12 @@ def test_scales_up_from_the_measured_utilization() -> None:
         make_running(registry, pod, now)
         load(storage, [pod["metadata"]["name"]], 200, now)
         registry.create(HPAS, "default", hpa("web"))
+        # The controller's pod informer may not have seen the Running status yet when the
+        # HPA's first sync runs ("did not receive metrics for targeted pods"): the next
+        # sync comes a sync period (15 s) later, as upstream's.
         wait_for(
             lambda: registry.get(DEPLOYMENTS, "default", "web")["spec"]["replicas"] == 4,
+            timeout=25.0,
             what="the scale-up to 4",
         )
         status = wait_for(
