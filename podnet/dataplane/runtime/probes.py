@@ -223,6 +223,10 @@ class Prober:
             try:
                 proc.wait(timeout=2)
             except subprocess.TimeoutExpired:
+                # not reaped: its pipe is closed all the same (no file left open)
+                self._checks.discard(proc)
+                if proc.stdout is not None:
+                    proc.stdout.close()
                 continue
             self._finish(proc)
 
