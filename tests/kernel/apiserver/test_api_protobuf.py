@@ -190,7 +190,7 @@ def test_protobuf_bodies_field_by_field(api: Api) -> None:
 
 def test_protobuf_for_an_unserved_kind_is_not_created(api: Api) -> None:
     """A kind podnet does not serve is refused by its path (404), as before."""
-    done = api.run("create", "cronjob", "cj", "--image=busybox", "--schedule=* * * * *")
+    done = api.run("create", "quota", "q", "--hard=pods=2")  # ResourceQuota: not served
     assert done.returncode == 1
     assert "the server could not find the requested resource" in done.stderr
 
