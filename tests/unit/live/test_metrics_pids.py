@@ -8,10 +8,20 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from pathlib import Path
 
 from podnet.apiserver.metrics import proc
 from podnet.apiserver.metrics.scraper import Running, sample
 from podnet.live.metrics import run_processes
+
+
+def _execd(pids: list[int], name: str) -> bool:
+    try:
+        return bool(pids) and all(
+            Path(f"/proc/{p}/comm").read_text().strip() == name for p in pids
+        )
+    except OSError:
+        return False
 
 
 def test_run_process_found_by_root_and_id() -> None:
@@ -31,7 +41,9 @@ def test_run_process_found_by_root_and_id() -> None:
         # the container is the run process's descendants: the sleep
         table = proc.snapshot()
         kids = proc.children(table)
-        while time.monotonic() < deadline and child.pid not in kids:  # sh not forked yet
+        # until sh has forked and the fork has exec'd sleep: before the exec the
+        # child's RSS is a copy of sh's, and the sample read after it would differ
+        while time.monotonic() < deadline and not _execd(kids.get(child.pid, []), "sleep"):
             table = proc.snapshot()
             kids = proc.children(table)
         assert [table[k].ppid for k in kids.get(child.pid, [])] == [child.pid]
