@@ -42,6 +42,8 @@ def subresource_kind(res: Resource, sub: str) -> tuple[str, str, str, tuple[str,
         return "policy", "v1", "Eviction", ("create",)
     if sub == "binding":
         return "", "", "Binding", ("create",)
+    if sub == "token":  # pkg/registry/core/serviceaccount/storage/token.go TokenREST
+        return "authentication.k8s.io", "v1", "TokenRequest", ("create",)
     if sub == "finalize":
         return "", "", res.kind, ("update",)
     if sub == "log":

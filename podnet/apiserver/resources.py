@@ -8,7 +8,8 @@ RESTMapper resolves ``po``, ``deploy``, ``svc``, ``netpol``, ``all`` exactly as 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +112,8 @@ RESOURCES: tuple[Resource, ...] = (
         True,
         ("po",),
         ALL,
+        # what podnet serves of upstream's pod subresources: not binding (the scheduler
+        # binds through the registry; the HTTP layer answers 404), proxy or resize
         sub=(
             "status",
             "ephemeralcontainers",
@@ -118,15 +121,16 @@ RESOURCES: tuple[Resource, ...] = (
             "exec",
             "attach",
             "portforward",
-            "binding",
             "eviction",
         ),
     ),
-    _r("", "v1", "Service", "services", True, ("svc",), ALL, sub=("status", "proxy")),
+    # services/proxy is not served (404): not announced either
+    _r("", "v1", "Service", "services", True, ("svc",), ALL, sub=("status",)),
     _r("", "v1", "Endpoints", "endpoints", True, ("ep",)),
     _r("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
     _r("", "v1", "Secret", "secrets", True),
-    _r("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
+    # serviceaccounts/token: a TokenRequest, answered by the HTTP layer (never stored)
+    _r("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), sub=("token",)),
     _r("", "v1", "Event", "events", True, ("ev",)),
     _r(
         "",
@@ -358,12 +362,38 @@ class _Custom:
 
 
 _custom = _Custom()
+_listeners: list[Callable[[], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def add_custom_listener(listener: Callable[[], None]) -> None:
+    """Call ``listener`` (no arguments, in the publishing thread) after each change of
+    the CRD-served resources: the garbage collector starts watching a new resource, as
+    its graph builder's ``resyncMonitors`` follows discovery (garbagecollector.go Sync)."""
+    with _listeners_lock:
+        _listeners.append(listener)
+
+
+def remove_custom_listener(listener: Callable[[], None]) -> None:
+    with _listeners_lock:
+        if listener in _listeners:
+            _listeners.remove(listener)
 
 
 def set_custom(served: Iterable[Resource]) -> bool:
     """Replace the CRD-served resources (in preferred-version order per group); readers
     see the old table or the new one, never a mix. A name the static table has is never
-    shadowed. Returns whether anything changed."""
+    shadowed. Returns whether anything changed (and then tells the listeners)."""
+    if not _set_custom(served):
+        return False
+    with _listeners_lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        listener()
+    return True
+
+
+def _set_custom(served: Iterable[Resource]) -> bool:
     global _custom
     items = tuple(r for r in served if (r.group, r.version, r.plural) not in _BY_PATH)
     old = _custom.resources
