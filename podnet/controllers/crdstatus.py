@@ -8,8 +8,8 @@ pkg/apiserver/customresource_discovery_controller.go).
   of the group holds is refused), then Established once the names are accepted;
 - serving: after every change, the resources of the Established CRDs are published to
   :func:`podnet.apiserver.resources.set_custom` (routes, discovery, OpenAPI and the
-  controllers that iterate every resource read it there) and listeners are told (the
-  garbage collector starts watching new resources);
+  controllers that iterate every resource read it there), which tells its listeners
+  (the garbage collector starts watching new resources);
 - deletion: a CRD being deleted with the ``customresourcecleanup`` finalizer has every
   custom resource of it deleted, then loses the finalizer, and the API server removes it.
 """
@@ -17,8 +17,6 @@ pkg/apiserver/customresource_discovery_controller.go).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
-from typing import Any
 
 from podnet.apiserver import resources
 from podnet.apiserver.crd import definition
@@ -26,18 +24,17 @@ from podnet.apiserver.errors import ApiError
 from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store.base import Obj
 from podnet.controllers.base import Controller, deleting, name, rfc3339
-from podnet.controllers.informer import Informers
 
 CRDS: Resource = by_kind(definition.GROUP, definition.KIND)  # type: ignore[assignment]
 RECHECK = 0.5  # seconds between looks at a CRD whose objects are still going
 
 
 class CRDStatusController(Controller):
-    name = "crd-status"
+    """One of the controller manager's controllers (in kube-apiserver, the
+    apiextensions-apiserver runs these beside the API; podnet's API has no threads of
+    its own, so the manager runs them, through the registry, as it runs the rest)."""
 
-    def __init__(self, registry: Any, informers: Informers, **kw: Any) -> None:
-        super().__init__(registry, informers, **kw)
-        self.listeners: list[Callable[[], None]] = []
+    name = "crd-status"
 
     def setup(self) -> None:
         self.crds = self.informers.get(CRDS)
@@ -73,9 +70,7 @@ class CRDStatusController(Controller):
         served = [r for crd in crds for r in definition.served(crd)]
         # a group's versions in priority order across its CRDs: the first is preferred
         served.sort(key=lambda r: (r.group, definition.version_priority(r.version)))
-        if resources.set_custom(served):
-            for listener in list(self.listeners):
-                listener()
+        resources.set_custom(served)
 
     # -- names and conditions ----------------------------------------------------------
 

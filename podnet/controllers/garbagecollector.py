@@ -24,10 +24,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from podnet.apiserver.errors import ApiError
-from podnet.apiserver.resources import Resource, all_resources, by_kind
+from podnet.apiserver.resources import (
+    Resource,
+    add_custom_listener,
+    all_resources,
+    by_kind,
+    remove_custom_listener,
+)
 from podnet.apiserver.store.base import Obj
 from podnet.controllers.base import Controller, deleting, meta, name, namespace, uid
-from podnet.controllers.crdstatus import CRDStatusController
 from podnet.controllers.informer import Informer, obj_key, split_key
 
 FOREGROUND = "foregroundDeletion"
@@ -97,15 +102,15 @@ class GarbageCollector(Controller):
             inf = self.informers.get(res)
             self._infs[res] = inf
             inf.add_handler(self._handler(res))
-        # The CRD controllers run beside the collector (they belong in the manager's list:
-        # see crdstatus); the collector watches each resource a CRD comes to serve, as the
-        # graph builder's resyncMonitors follows discovery.
-        self.crd_status = CRDStatusController(self.registry, self.informers, clock=self.clock)
-        self.crd_status.setup()
-        self.crd_status.listeners.append(self.watch_new_resources)
+        # the collector watches each resource a CRD comes to serve (published by the
+        # manager's crd-status controller), as the graph builder's resyncMonitors
+        # follows discovery
+        add_custom_listener(self.watch_new_resources)
 
     def watch_new_resources(self) -> None:
         """Start informers for the served resources not watched yet (new CRDs)."""
+        if self._stop.is_set():
+            return
         for res in watched_resources():
             rid = self._rid(res)
             with self._lock:
@@ -118,17 +123,9 @@ class GarbageCollector(Controller):
             inf.add_handler(self._handler(res))
             inf.start()
 
-    def start(self) -> None:
-        super().start()
-        self.crd_status.start()
-
     def stop(self) -> None:
-        self.crd_status.stop()
+        remove_custom_listener(self.watch_new_resources)
         super().stop()
-
-    def join(self, timeout: float) -> None:
-        self.crd_status.join(timeout)
-        super().join(timeout)
 
     @staticmethod
     def _rid(res: Resource) -> str:
