@@ -19,6 +19,7 @@ from podnet.apiserver.metrics.storage import Storage as MetricsStorage
 from podnet.apiserver.tokens.issuer import TokenIssuer
 from podnet.controllers.autoscaling.horizontal import HorizontalController
 from podnet.controllers.base import Clock, Controller
+from podnet.controllers.crdstatus import CRDStatusController
 from podnet.controllers.cronjob import CronJobController
 from podnet.controllers.daemonset import DaemonSetController
 from podnet.controllers.deployment import DeploymentController
@@ -105,6 +106,7 @@ class ControllerManager:
             DisruptionController(registry, self.informers, **kw),
             HorizontalController(registry, self.informers, metrics=metrics, **kw),
             EndpointSliceController(registry, self.informers, **kw),
+            CRDStatusController(registry, self.informers, **kw),
             GarbageCollector(registry, self.informers, **kw),
         ]
         if ca_pem is not None:
