@@ -5,11 +5,11 @@ list them), labelled ``kubernetes.io/bootstrapping=rbac-defaults`` and annotated
 ``rbac.authorization.kubernetes.io/autoupdate=true``.
 
 ``admin``, ``edit`` and ``view`` aggregate the ``aggregate-to-*`` roles (``edit`` is
-in ``admin``, ``view`` in ``edit``); they are stored with the rules the aggregation
-controller would write, and the authorizer aggregates again at read time so a role
-labelled later counts too. A default that exists is reconciled as upstream does:
-what is missing is added, nothing is removed, and ``autoupdate: "false"`` on the
-stored object leaves it alone.
+in ``admin``, ``view`` in ``edit``); they are created with the aggregated rules, the
+clusterrole-aggregation controller (:mod:`podnet.controllers.clusterroleaggregation`)
+keeps them up to date, and the authorizer aggregates again at read time. A default
+that exists is reconciled as upstream does: what is missing is added, nothing is
+removed, and ``autoupdate: "false"`` on the stored object leaves it alone.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ binding applies when one subject does: a User by name, a Group by membership, a
 ServiceAccount as ``system:serviceaccount:<ns>:<name>`` (its namespace defaulting to
 the binding's). A ClusterRole with an ``aggregationRule`` has the rules of the
 ClusterRoles its selectors match, as the clusterrole-aggregation controller writes
-them (``pkg/controller/clusterroleaggregation``), resolved here at read time.
+them (``pkg/controller/clusterroleaggregation``; podnet's is
+``podnet.controllers.clusterroleaggregation``), resolved here at read time too, so
+that a role labelled a moment ago counts before the controller has written it.
 """
 
 from __future__ import annotations
