@@ -19,6 +19,7 @@ from podnet.apiserver.metrics.storage import Storage as MetricsStorage
 from podnet.apiserver.tokens.issuer import TokenIssuer
 from podnet.controllers.autoscaling.horizontal import HorizontalController
 from podnet.controllers.base import Clock, Controller
+from podnet.controllers.clusterroleaggregation import ClusterRoleAggregationController
 from podnet.controllers.crdstatus import CRDStatusController
 from podnet.controllers.cronjob import CronJobController
 from podnet.controllers.daemonset import DaemonSetController
@@ -107,6 +108,7 @@ class ControllerManager:
             HorizontalController(registry, self.informers, metrics=metrics, **kw),
             EndpointSliceController(registry, self.informers, **kw),
             CRDStatusController(registry, self.informers, **kw),
+            ClusterRoleAggregationController(registry, self.informers, **kw),
             GarbageCollector(registry, self.informers, **kw),
         ]
         if ca_pem is not None:
