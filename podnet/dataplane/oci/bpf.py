@@ -9,6 +9,13 @@ compiles each profile once per cluster with the same library (through ctypes:
 ``seccomp_init``, ``seccomp_arch_add``, ``seccomp_rule_add_array``,
 ``seccomp_export_bpf``) and hands crun the result. Without libseccomp the profile is
 passed as JSON, which crun compiles itself.
+
+The filter is a binary tree over the syscall numbers (libseccomp's
+``SCMP_FLTATR_CTL_OPTIMIZE`` = 2, libseccomp >= 2.5), not libseccomp's default linear
+list: the same verdicts (a unit test runs both on every syscall number), but when a
+filter is attached the kernel runs it for every syscall number of both x86 ABIs (the
+action cache, ``seccomp_cache_prepare``, with the task's siglock held): through ~300
+comparisons that took ~0.6 ms of CPU per container start, ~0.2 ms as a tree.
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from typing import Any
 
 ACT_ALLOW = 0x7FFF0000
 ACT_ERRNO = 0x00050000
+ATTR_OPTIMIZE = 8  # SCMP_FLTATR_CTL_OPTIMIZE (seccomp.h, libseccomp >= 2.5.0)
+OPTIMIZE_TREE = 2  # its binary tree sorted by syscall number
 OPS = {"SCMP_CMP_NE": 1, "SCMP_CMP_LT": 2, "SCMP_CMP_LE": 3, "SCMP_CMP_EQ": 4,
        "SCMP_CMP_GE": 5, "SCMP_CMP_GT": 6, "SCMP_CMP_MASKED_EQ": 7}  # fmt: skip
 
@@ -55,6 +64,7 @@ def _lib() -> ctypes.CDLL | None:
         ctypes.POINTER(_ArgCmp),
     ]
     lib.seccomp_export_bpf.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    lib.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
     return lib
 
 
@@ -66,8 +76,10 @@ def _action(rule: dict[str, Any], default_errno: int) -> int:
     raise ValueError(f"unsupported seccomp action {rule['action']}")
 
 
-def compile_profile(profile: dict[str, Any]) -> str | None:
-    """The profile as base64 BPF, or None when libseccomp is not available."""
+def compile_profile(profile: dict[str, Any], *, tree: bool = True) -> str | None:
+    """The profile as base64 BPF, or None when libseccomp is not available; ``tree``:
+    a binary tree over the syscall numbers where libseccomp builds one (else, and with
+    ``tree=False``, libseccomp's linear list)."""
     lib = _lib()
     if lib is None:
         return None
@@ -78,6 +90,8 @@ def compile_profile(profile: dict[str, Any]) -> str | None:
     if not ctx:
         return None
     try:
+        if tree:  # an older libseccomp refuses the attribute (-EINVAL): a linear list
+            lib.seccomp_attr_set(ctx, ATTR_OPTIMIZE, OPTIMIZE_TREE)
         for arch in profile.get("architectures", []):
             token = lib.seccomp_arch_resolve_name(arch.removeprefix("SCMP_ARCH_").lower().encode())
             rc = lib.seccomp_arch_add(ctx, token) if token else 0

@@ -20,6 +20,7 @@ server's child for a pause) with ctypes, no shell; a failure there is raised as
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from podnet.dataplane import netns
+from podnet.dataplane.sandbox.wiring import is_static_elf
 from podnet.errors import NotSupportedError, PodnetError
 
 INIT_SCRIPT = Path(__file__).with_name("cluster_init.py")
@@ -43,6 +45,28 @@ def _sleep_argv() -> list[str]:
     if sleep is None:
         raise NotSupportedError("sleep (coreutils) is not installed")
     return [sleep, "infinity"]
+
+
+@functools.cache
+def pause_argv() -> tuple[str, ...]:
+    """A pause's program: busybox's ``sleep infinity`` where busybox is a static binary
+    with that applet (Debian's busybox-static), else coreutils' ``sleep``. One is
+    exec'd per pod; static, no dynamic loader runs: ``perf stat -r 200`` of ``sleep 0``
+    0.34 ms of CPU against 0.64 ms for coreutils' (bench/README.md)."""
+    busybox = shutil.which("busybox")
+    if busybox is not None and is_static_elf(busybox):
+        try:
+            ok = (
+                subprocess.run(
+                    [busybox, "sleep", "0"], capture_output=True, timeout=10, check=False
+                ).returncode
+                == 0
+            )
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        if ok:
+            return (busybox, "sleep", "infinity")
+    return tuple(_sleep_argv())
 
 
 def _guarded(what: str, fn: Callable[[], None]) -> Callable[[], None]:
@@ -170,7 +194,7 @@ class PauseServer:
     @classmethod
     def start(cls) -> PauseServer:
         """Run on the spawner thread: the server must live in the cluster PID namespace."""
-        argv = [sys.executable, "-I", "-S", str(PAUSE_SERVER), *_sleep_argv()]
+        argv = [sys.executable, "-I", "-S", str(PAUSE_SERVER), *pause_argv()]
         return cls(
             _spawn(
                 "pod sandbox server",

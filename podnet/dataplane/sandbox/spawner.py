@@ -76,6 +76,11 @@ class Spawner:
         self._jobs.put((fn, result))
         return result.result()
 
+    def on_batch_thread(self) -> bool:
+        """Whether the caller is a thread of :meth:`batch` (children go to the cluster's
+        PID namespace, and the thread starts processes only)."""
+        return bool(getattr(self._local, "inline", False))
+
     def batch(self, pid_namespace: str, fns: Sequence[Callable[[], T]]) -> list[T]:
         """Run each of ``fns`` on a new thread of its own, all at once, whose children go
         to ``pid_namespace`` (the cluster's, ``/proc/<init>/ns/pid``) and where

@@ -26,6 +26,11 @@ def _status(pid: int) -> dict[str, str]:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
 
 
+def _cmdline(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [a.decode() for a in f.read().split(b"\0") if a]
+
+
 def test_pauses_are_children_of_one_server_in_the_cluster_pid_namespace(driver: Driver) -> None:
     driver.ok(op="nodes", n=1)
     driver.ok(op="pods", pods=PODS)
@@ -42,7 +47,9 @@ def test_pauses_are_children_of_one_server_in_the_cluster_pid_namespace(driver: 
         assert os.stat(f"/proc/{pid}/ns/pid").st_ino == cluster_pidns
     nets = {os.stat(f"/proc/{p}/ns/net").st_ino for p in pauses}
     assert len(nets) == 3 and os.stat("/proc/self/ns/net").st_ino not in nets
-    assert all(os.readlink(f"/proc/{p}/exe").endswith("sleep") for p in pauses)
+    # sleep infinity: coreutils', or static busybox's applet (holders.pause_argv)
+    assert all(_cmdline(p)[-2:] == ["sleep", "infinity"] for p in pauses)
+    assert all(os.readlink(f"/proc/{p}/exe").endswith(("sleep", "busybox")) for p in pauses)
     out = driver.ok(op="exec", pod="default/p1", argv=["cat", "/etc/hostname"])["stdout"]
     assert out.strip() == "p1"
 
