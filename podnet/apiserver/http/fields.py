@@ -6,14 +6,23 @@ version "v1" cannot be handled as a Deployment: strict decoding error: unknown f
 "spec.foo"``), a warning header (``Warn``, the default since 1.27)
 or silent (``Ignore``) (``endpoints/handlers/rest.go`` and the KEP-2885 wording). The
 schemas are the ones podnet validates manifests with (kubernetes-validate's strict
-OpenAPI schemas); a kind without one keeps every field.
+OpenAPI schemas); a kind without one keeps every field. A custom resource is checked
+against its CRD version's structural schema instead (apiextensions-apiserver
+``customresource_handler.go`` ``unstructuredSchemaCoercer.apply``: the fields pruning
+drops, ``pruning.PruneWithOptions`` with ``TrackUnknownFieldPaths``, sorted, then those
+of ``metadata``, ``objectmeta.GetObjectMetaWithOptions`` with
+``ReturnUnknownFieldPaths``), so ``x-kubernetes-preserve-unknown-fields`` keeps what
+it covers.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from podnet.apiserver import errors
+from podnet.apiserver.crd import schema as crd_schema
+from podnet.apiserver.resources import custom_for
 from podnet.manifests import schema as manifest_schema
 
 MODES = ("Strict", "Warn", "Ignore")
@@ -69,11 +78,28 @@ def _walk(value: Any, node: Schema, path: str, found: list[str], *, drop: bool) 
 def unknown_fields(obj: dict[str, Any], *, drop: bool = False) -> list[str]:
     """The paths of fields ``obj``'s kind does not have (``spec.containers[0].foo``);
     ``drop`` removes them from ``obj``, as decoding into the typed object does."""
+    cr = custom_for(obj.get("apiVersion"), obj.get("kind"))
+    if cr is not None and cr.custom is not None:
+        return _custom_unknown(obj, cr.custom.schema, drop=drop)
     kind_schema = manifest_schema._schema(str(obj.get("kind")), str(obj.get("apiVersion")))
     if kind_schema is None:
         return []
     found: list[str] = []
     _walk(obj, kind_schema, "", found, drop=drop)
+    return found
+
+
+OBJECT_META = {"$ref": "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+
+
+def _custom_unknown(obj: dict[str, Any], schema: Schema, *, drop: bool) -> list[str]:
+    """A custom resource's unknown fields: what its version's schema prunes (none
+    without a schema: nothing to prune by), then its ``metadata``'s (ObjectMeta's)."""
+    target = obj if drop else copy.deepcopy(obj)
+    found = sorted(crd_schema.prune(target, schema)) if schema else []
+    meta = target.get("metadata")
+    if isinstance(meta, dict):
+        _walk(meta, OBJECT_META, "metadata", found, drop=True)
     return found
 
 
