@@ -132,3 +132,57 @@ def test_serviceaccounts_token_as_kube_apiserver_lists_it() -> None:
             "verbs": ["create"],
         }
     ]
+
+
+def test_custom_resource_subresources_are_listed_and_served(api: Api) -> None:
+    """A CRD version's ``status`` and ``scale`` (scale as autoscaling/v1 Scale), each
+    verb answered; none listed when the CRD has none."""
+    info = resources.CustomInfo(
+        "things.example.com",
+        "thing",
+        {"type": "object"},
+        scale={"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"},
+        storage=True,
+    )
+    things = resources.Resource(
+        "example.com", "v1", "Thing", "things", True, subresources=("scale", "status"), custom=info
+    )
+    bare = resources.Resource(
+        "example.com",
+        "v1",
+        "Bare",
+        "bares",
+        False,
+        custom=resources.CustomInfo("bares.example.com", "bare", {}),
+    )
+    resources.set_custom([things, bare])
+    try:
+        lst = discovery.resource_list("example.com", "v1")
+        assert lst is not None
+        subs = {e["name"]: e for e in lst["resources"] if "/" in e["name"]}
+        assert subs == {
+            "things/scale": {
+                "name": "things/scale",
+                "singularName": "",
+                "namespaced": True,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
+                "verbs": ["get", "patch", "update"],
+            },
+            "things/status": {
+                "name": "things/status",
+                "singularName": "",
+                "namespaced": True,
+                "kind": "Thing",
+                "verbs": ["get", "patch", "update"],
+            },
+        }
+        for name, e in subs.items():
+            test_every_listed_subresource_is_served(
+                api, ("example.com", "v1", name, True, tuple(e["verbs"]))
+            )
+        code, status = api.call("GET", "/apis/example.com/v1/bares/nope/status")
+        assert (code, status.get("message")) == (404, UNSERVED)
+    finally:
+        resources.set_custom([])
