@@ -65,6 +65,16 @@ def test_empty_selector_matches_every_role_and_none_matches_nothing() -> None:
     assert aggregated_rules(role("plain", {}, rule("get", "p")), []) == []
 
 
+def test_bootstrap_roles_are_at_the_controllers_fixpoint() -> None:
+    """The default admin/edit/view are created with the rules the controller computes
+    from them: a fresh cluster's start rewrites none."""
+    roles = bootstrap.filled(bootstrap.cluster_roles())
+    aggregated = [r for r in roles if "aggregationRule" in r]
+    assert sorted(r["metadata"]["name"] for r in aggregated) == ["admin", "edit", "view"]
+    for r in aggregated:
+        assert r["rules"] and same_rules(aggregated_rules(r, roles), r["rules"])
+
+
 def _rules(registry: Registry, name: str) -> list[Obj]:
     return list(registry.get(CLUSTER_ROLES, None, name).get("rules") or [])
 
