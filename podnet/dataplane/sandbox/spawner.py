@@ -30,6 +30,7 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from podnet.dataplane import netns
+from podnet.dataplane.sandbox import threadns
 
 T = TypeVar("T")
 
@@ -100,6 +101,8 @@ class Spawner:
                 result.set_result(fn())
             except BaseException as e:
                 result.set_exception(e)
+            finally:
+                threadns.forget()  # what its spawns kept open, if any
 
         workers = [
             threading.Thread(target=work, args=(fn, r), name="podnet-cluster-batch", daemon=True)

@@ -73,6 +73,10 @@ try:
     out["batch"] = dict(zip([p.key for p in pods],
                             sb.batch([lambda k=p.key: start(k) for p in pods])))
     out["entered_batch"] = out["entered"]
+    # a kernel before 5.8 (no setns through a pidfd): one /proc/<pid>/ns file each
+    threadns._pidfd_setns = False
+    out["by_files"] = sb.batch([lambda: start("default/p1")])[0]
+    threadns._pidfd_setns = True
     # off a batch thread: nsenter as before
     one = sb.spawn("default/p0", ["/bin/sleep", "30"], stdout=subprocess.DEVNULL)
     for _ in range(500):  # until nsenter has entered and exec'd sleep
@@ -116,7 +120,13 @@ def test_a_batch_thread_starts_a_pods_program_in_the_pods_namespaces() -> None:
             assert after[kind] == main[kind], (key, kind)
         assert got["cwd_after"] == out["cwd"] == "/tmp"
         assert got["missing"] == "ClusterError"
-    assert out["entered_batch"] == 4 == out["entered"]  # 2 pods x 2 starts, batch only
+    assert out["entered_batch"] == 4  # 2 pods x 2 starts
+    assert out["entered"] == 6  # and 2 more by files, none off a batch thread
+    for seen in out["by_files"]["procs"]:
+        for kind in ("net", "uts", "ipc", "mnt"):
+            assert seen["ns"][kind] == out["pauses"]["default/p1"][kind]
+    for kind in ("net", "uts", "ipc", "mnt", "user", "cgroup"):
+        assert out["by_files"]["thread_after"][kind] == main[kind]
     for kind in ("net", "uts", "ipc", "mnt"):
         assert out["single"][kind] == out["pauses"]["default/p0"][kind]
     # two pods, two different network namespaces
