@@ -7,6 +7,7 @@ and ``finalize`` subresources. Pure functions over JSON-shaped objects; the regi
 from __future__ import annotations
 
 import copy
+import math
 import time
 from typing import Any
 
@@ -129,8 +130,12 @@ def _without(obj: Obj, *keys: str) -> Obj:
     return {k: v for k, v in obj.items() if k not in keys}
 
 
-def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | None) -> Obj:
-    """The object to validate and store for a PUT of ``new`` over ``old`` (a new dict).
+def prepare_for_update(
+    res: Resource, old: Obj, new: Obj, subresource: str | None, *, owned: bool = False
+) -> Obj:
+    """The object to validate and store for a PUT of ``new`` over ``old`` (a new dict,
+    or with ``owned`` of a main resource ``new`` itself, changed in place: the caller's
+    private copy, which nothing else holds).
 
     Main resource: status kept from ``old``. ``status``: see :func:`prepare_status_update`.
     ``finalize`` (namespaces): only ``spec.finalizers``. System fields (uid,
@@ -155,7 +160,7 @@ def prepare_for_update(res: Resource, old: Obj, new: Obj, subresource: str | Non
         return custom.prepare_update(res, old, new)
     if res.kind == CRD:
         definition.apply_defaults(new)
-    out = copy.deepcopy(new)
+    out = new if owned else copy.deepcopy(new)
     if res.kind == hpa.KIND and res.group == hpa.GROUP:
         hpa.apply_defaults(out)
     meta = out.setdefault("metadata", {})
@@ -422,8 +427,19 @@ def deletion_finalizers(res: Resource, finalizers: list[str], propagation: str |
 
 
 def rfc3339(t: float) -> str:
-    """metav1.Time on the wire: RFC 3339, whole seconds, UTC."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+    """metav1.Time on the wire: RFC 3339, whole seconds, UTC. The last second's text is
+    kept: every write stamps one or more times, thousands of them within a second."""
+    global _last_stamp
+    second = math.floor(t)
+    last = _last_stamp
+    if last[0] == second:
+        return last[1]
+    text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+    _last_stamp = (second, text)  # one tuple: threads read it whole
+    return text
+
+
+_last_stamp: tuple[int, str] = (-1, "")
 
 
 def plan_delete(

@@ -78,10 +78,26 @@ async def serve(
         stopping = True
         wake.set()
 
+    # One wake-up in flight at a time: a burst of writes (a thousand pods' statuses)
+    # schedules one callback, not one per event (each a write to the loop's self-pipe
+    # and a wake of its thread); the loop polls every queued event once woken.
+    scheduled = False
+
+    def fire() -> None:
+        nonlocal scheduled
+        scheduled = False  # before the poll that follows: a later event schedules again
+        wake.set()
+
     def ready() -> None:
         # from the writer's thread; the loop may already be closed at shutdown
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(wake.set)
+        nonlocal scheduled
+        if scheduled:
+            return
+        scheduled = True
+        try:
+            loop.call_soon_threadsafe(fire)
+        except RuntimeError:
+            scheduled = False
 
     stopper.watches.add(stop)
     resp = web.StreamResponse(status=200)

@@ -142,7 +142,12 @@ class ChangeLog:
         self.compacted_rv = start_rv
         self.max_queue = max_queue
         self._events: deque[Event] = deque(maxlen=max_events)
-        self._watchers: list[QueueWatch] = []
+        # Watchers by prefix: a key "group/plural/ns/name" is matched by looking up its
+        # prefixes that end at a "/" (three), not by testing every watcher (one per
+        # informer: some fifty); other prefixes ("" and the like) are tested each.
+        self._by_prefix: dict[str, list[QueueWatch]] = {}
+        self._other: list[QueueWatch] = []
+        self._added = 0  # watchers added since closed ones were last swept
 
     def append(self, event: Event) -> list[Callback]:
         """Log one committed write and queue it to every open watcher under its prefix;
@@ -152,22 +157,38 @@ class ChangeLog:
         self._events.append(event)
         ready: list[Callback] = []
         blocked: list[Callback] = []  # woken after every on_ready (see the module doc)
-        keep: list[QueueWatch] | None = None
-        for i, w in enumerate(self._watchers):
+        key = event.key
+        by_prefix = self._by_prefix
+        end = key.find("/")
+        while end >= 0:
+            found = by_prefix.get(key[: end + 1])
+            if found is not None:
+                self._push(event, found, ready, blocked)
+                if not found:
+                    del by_prefix[key[: end + 1]]
+            end = key.find("/", end + 1)
+        if self._other:
+            self._push(event, self._other, ready, blocked)
+        return ready + blocked
+
+    @staticmethod
+    def _push(
+        event: Event, watchers: list[QueueWatch], ready: list[Callback], blocked: list[Callback]
+    ) -> None:
+        """Queue ``event`` to ``watchers`` (those whose prefix it has), dropping the
+        closed ones from the list."""
+        closed = False
+        for w in watchers:
             if w.closed:
-                if keep is None:
-                    keep = self._watchers[:i]
+                closed = True
                 continue
             if event.key.startswith(w.prefix):
                 w._push((event,), notify=False)
                 if w.on_ready is not None:
                     ready.append(w.on_ready)
                 blocked.append(w._notify)
-            if keep is not None and not w.closed:
-                keep.append(w)
-        if keep is not None:
-            self._watchers = keep
-        return ready + blocked
+        if closed:
+            watchers[:] = [w for w in watchers if not w.closed]
 
     def watch(self, prefix: str, since_rv: int) -> QueueWatch:
         """A watcher with every logged event after ``since_rv`` under ``prefix`` queued.
@@ -187,17 +208,34 @@ class ChangeLog:
                 for ev in itertools.islice(self._events, max(skip, 0), None)
                 if ev.key.startswith(prefix)
             )
-        self._watchers.append(w)
+        if prefix.endswith("/"):
+            self._by_prefix.setdefault(prefix, []).append(w)
+        else:
+            self._other.append(w)
+        self._added += 1
+        if self._added >= 64:  # closed watchers of prefixes no write reaches
+            self._sweep()
         return w
 
+    def _sweep(self) -> None:
+        self._added = 0
+        for prefix, watchers in list(self._by_prefix.items()):
+            watchers[:] = [w for w in watchers if not w.closed]
+            if not watchers:
+                del self._by_prefix[prefix]
+        self._other = [w for w in self._other if not w.closed]
+
+    def _all(self) -> list[QueueWatch]:
+        return [w for ws in self._by_prefix.values() for w in ws] + self._other
+
     def close(self) -> None:
-        for w in self._watchers:
+        for w in self._all():
             w.close()
-        self._watchers = []
+        self._by_prefix, self._other = {}, []
 
     @property
     def watchers(self) -> int:
-        return sum(1 for w in self._watchers if not w.closed)
+        return sum(1 for w in self._all() if not w.closed)
 
 
 def call_all(callbacks: list[Callback]) -> None:

@@ -1,0 +1,62 @@
+"""The change log finds a write's watchers by the key's prefixes (each ending at a
+"/") instead of testing every watcher: each watcher still gets exactly the events
+under its prefix, in order, whatever its prefix looks like, and closed watchers are
+dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from podnet.apiserver.store.base import Event
+from podnet.apiserver.store.changelog import ChangeLog
+
+KEYS = [
+    "core/pods/ns1/a",
+    "core/pods/ns2/b",
+    "core/nodes//n1",
+    "core/podtemplates/ns1/t",
+    "apps/deployments/ns1/d",
+    "core/pods/ns1/c",
+]
+PREFIXES = ["", "core/", "core/pods/", "core/pods/ns1/", "core/nodes//", "core/pod", "apps"]
+
+
+def _write(log: ChangeLog, rv: int, key: str) -> list[Callable[[], None]]:
+    return log.append(Event("ADDED", key, {"metadata": {"name": key}}, rv))
+
+
+def test_each_watcher_gets_the_events_under_its_prefix_in_order() -> None:
+    log = ChangeLog(0)
+    watches = {p: log.watch(p, 0) for p in PREFIXES}
+    for rv, key in enumerate(KEYS, 1):
+        callbacks = _write(log, rv, key)
+        assert len(callbacks) == sum(1 for p in PREFIXES if key.startswith(p))
+    for prefix, w in watches.items():
+        assert [e.key for e in w.poll()] == [k for k in KEYS if k.startswith(prefix)], prefix
+    assert log.watchers == len(PREFIXES)
+
+
+def test_on_ready_callbacks_come_before_the_blocked_consumers() -> None:
+    log = ChangeLog(0)
+    called: list[str] = []
+    streamed = log.watch("core/pods/", 0)
+    log.watch("core/", 0)
+    streamed.on_ready = lambda: called.append("stream")
+    callbacks = _write(log, 1, "core/pods/ns1/a")
+    assert len(callbacks) == 3 and callbacks[0] == streamed.on_ready
+
+
+def test_closed_watchers_are_dropped_and_a_late_watch_replays_the_log() -> None:
+    log = ChangeLog(0)
+    first = log.watch("core/pods/", 0)
+    other = log.watch("x", 0)
+    _write(log, 1, "core/pods/ns1/a")
+    first.close()
+    other.close()
+    assert log.watchers == 0
+    assert _write(log, 2, "core/pods/ns1/b") == []
+    for _ in range(70):  # watchers of prefixes no write reaches are swept now and then
+        log.watch("core/configmaps/", 2).close()
+    assert log.watchers == 0 and sum(len(ws) for ws in log._by_prefix.values()) < 64
+    late = log.watch("core/pods/ns1/", 0)
+    assert [e.rv for e in late.poll()] == [1, 2]
