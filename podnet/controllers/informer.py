@@ -65,7 +65,9 @@ class Informer:
         self._lock = threading.RLock()
         self._cache: dict[str, Obj] = {}
         self._index_funcs: dict[str, IndexFunc] = {}
-        self._indexes: dict[str, dict[str, set[str]]] = {}
+        # index name -> value -> {key: object}: the objects themselves, so that
+        # by_index hands them out without a lookup per key
+        self._indexes: dict[str, dict[str, dict[str, Obj]]] = {}
         self._handlers: list[Handler] = []
         self._synced = threading.Event()
         self._stop = threading.Event()
@@ -85,10 +87,10 @@ class Informer:
             if name in self._index_funcs:
                 return
             self._index_funcs[name] = func
-            idx: dict[str, set[str]] = {}
+            idx: dict[str, dict[str, Obj]] = {}
             for key, obj in self._cache.items():
                 for value in func(obj):
-                    idx.setdefault(value, set()).add(key)
+                    idx.setdefault(value, {})[key] = obj
             self._indexes[name] = idx
 
     # -- reads --------------------------------------------------------------------------
@@ -106,8 +108,8 @@ class Informer:
 
     def by_index(self, name: str, value: str) -> list[Obj]:
         with self._lock:
-            keys = self._indexes[name].get(value, ())
-            return [self._cache[k] for k in keys]
+            found = self._indexes[name].get(value)
+            return list(found.values()) if found else []
 
     def index_keys(self, name: str, value: str) -> list[str]:
         with self._lock:
@@ -206,8 +208,9 @@ class Informer:
             if old is not None:
                 self._unindex(key, old)
             for name, func in self._index_funcs.items():
+                idx = self._indexes[name]
                 for value in func(obj):
-                    self._indexes[name].setdefault(value, set()).add(key)
+                    idx.setdefault(value, {})[key] = obj
             new = obj
             type_ = "ADDED" if old is None else "MODIFIED"
         for handler in self._handlers:
@@ -220,10 +223,10 @@ class Informer:
         for name, func in self._index_funcs.items():
             idx = self._indexes[name]
             for value in func(obj):
-                keys = idx.get(value)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
+                objs = idx.get(value)
+                if objs is not None:
+                    objs.pop(key, None)
+                    if not objs:
                         del idx[value]
 
 

@@ -146,6 +146,7 @@ class PodView:
     labelled: bool  # it carries the template's labels (fullyLabeledReplicas)
     ready: bool  # podutil.IsPodReady
     deleting: bool
+    namespace: str = ""  # the pod's (a set owns pods of its own namespace only)
 
 
 def pod_view(
@@ -158,6 +159,7 @@ def pod_view(
         labelled=all(pod_labels.get(k) == v for k, v in wanted),
         ready=pod_ready(pod),
         deleting=deleting(pod),
+        namespace=namespace(pod),
     )
 
 
@@ -182,10 +184,16 @@ class PodViews:
         self._by_set[key] = (sig, fresh)  # only the pods seen by this sync stay
 
         def view(pod: Obj) -> PodView:
-            hit = fresh.get(id(pod)) or old.get(id(pod))
+            # Only ids and identities: a sync reads no pod dict it has seen before
+            # (with a thousand pods, touching each one's memory is most of the cost).
+            i = id(pod)
+            hit = fresh.get(i)
+            if hit is not None and hit[0] is pod:  # read again by this sync
+                return hit[1]
+            hit = old.get(i)
             if hit is None or hit[0] is not pod:
                 hit = (pod, pod_view(pod, sel, wanted))
-            fresh[id(pod)] = hit
+            fresh[i] = hit
             return hit[1]
 
         return view
@@ -433,15 +441,18 @@ class ReplicaSetController(Controller):
         # daemon set and job controllers): the other order lets a create observed in
         # between count as seen but not be in the list read before it, and be made twice.
         satisfied = self.expectations.satisfied(key)
-        pods = self.pods.by_index("controller", meta(rs).get("uid", ""))
         ns = namespace(rs)
-        pods = [p for p in pods if p["metadata"].get("namespace") == ns]
         spec = rs.get("spec") or {}
         tlabels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
         wanted = tuple(tlabels.items())
         view = self.views.viewer(
             key, self.selector(rs), wanted, (repr(spec.get("selector")), wanted)
         )
+        pods = [
+            p
+            for p in self.pods.by_index("controller", meta(rs).get("uid", ""))
+            if view(p).namespace == ns
+        ]
         if not deleting(rs):
             pods = self.claim(rs, pods, view)
         if satisfied and not deleting(rs):
