@@ -3,10 +3,11 @@
 One :class:`Kubelet` serves every node of the :class:`LiveCluster` (a real cluster runs
 one per node; here one process holds all nodes, so one watch of all bound pods does).
 As pkg/kubelet: pods bound to one of our nodes (``spec.nodeName``) are admitted,
-converted through the manifests layer (the same checks and defaults as files), given
-an IP from their node's podCIDR and a sandbox, and their containers started with the
-Service variables of their namespace (``syncPod``). Status goes back through the
-``status`` subresource only when it changed, coalesced per pod (the status manager,
+converted to podnet's model (the API server checked them as the manifests layer
+checks files: :func:`~podnet.live.kubelet_status.pod_model`), given an IP from their
+node's podCIDR and a sandbox, and their containers started with the Service variables
+of their namespace (``syncPod``). Status goes back through the ``status`` subresource
+only when it changed, coalesced per pod (the status manager,
 pkg/kubelet/status/status_manager.go). A pod with a ``deletionTimestamp`` is killed
 (SIGTERM, SIGKILL after its ``deletionGracePeriodSeconds``), its sandbox and IP
 released, and then deleted for good with grace 0 (the kubelet's final delete,
@@ -60,8 +61,8 @@ from podnet.dataplane.runtime.state import RUNNING, ContainerStatus, PodStatus
 from podnet.errors import ImageError, PodnetError
 from podnet.live import kubelet_logs
 from podnet.live.cluster import SYNC_WAIT, LiveCluster
-from podnet.live.desired import Converter, convert
-from podnet.live.kubelet_status import Obj, PodRecord, image_events
+from podnet.live.desired import Converter
+from podnet.live.kubelet_status import Obj, PodRecord, image_events, pod_model
 from podnet.live.kubelet_write import (
     StatusManager,
     final_delete,
@@ -360,8 +361,7 @@ class Kubelet:
         meta = obj.get("metadata") or {}
         log_dir = self.log_root / f"{meta.get('namespace')}_{meta.get('name')}_{meta.get('uid')}"
         try:
-            pod = convert(obj)
-            assert isinstance(pod, Pod)
+            pod = pod_model(obj)
             admit_volumes(obj)  # hostPath: Forbidden
         except PodnetError as e:
             pod = Pod(str(meta.get("namespace")), str(meta.get("name")), {}, ())

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from podnet.apiserver.strategy import rfc3339
 from podnet.dataplane.runtime.state import (
     PENDING,
     RUNNING,
@@ -28,6 +29,11 @@ from podnet.dataplane.runtime.state import (
     ContainerStatus,
     PodStatus,
 )
+from podnet.errors import Location
+from podnet.live.desired import convert
+from podnet.manifests.convert import labels_of, to_pod
+from podnet.manifests.report import DocContext
+from podnet.model.meta import Meta
 from podnet.model.objects import Container, Pod
 
 Obj = dict[str, Any]
@@ -55,6 +61,53 @@ def field_path(pod: Obj, container: str) -> str:
     return IMPLICIT_CONTAINER_PREFIX + container
 
 
+def pod_model(obj: Obj) -> Pod:
+    """The model of a pod the API server stored: converted as the manifests layer
+    converts a valid Pod (``build._convert``), without its checks run again. The API
+    server ran them on every create and spec update (``validation.validate``, the same
+    ``build._check``), after defaulting and admission; upstream's kubelet likewise
+    validates only pods from files, not those from the API server
+    (pkg/kubelet/config/common.go). One check of ``from_documents`` the API's does not
+    run, a null list item, and any failure to convert, go through the full
+    :func:`convert`, which reports the error as before (kubelet admission: Failed)."""
+    meta = obj.get("metadata")
+    spec = obj.get("spec")
+    if not isinstance(meta, dict) or not isinstance(spec, dict) or _null_item(spec):
+        return _full(obj)
+    ns, name = str(meta.get("namespace") or "default"), str(meta.get("name"))
+    loc = Location(f"api:Pod/{ns}/{name}", 1)
+    ctx = DocContext(obj, loc, f"Pod/{ns}/{name}")
+    try:
+        pod = to_pod(
+            ctx,
+            ("spec",),
+            spec,
+            namespace=ns,
+            name=name,
+            labels=labels_of(meta),
+            meta=Meta("Pod", ns, name, loc),
+        )
+    except Exception:  # a shape the checks would have refused: they say why
+        return _full(obj)
+    return pod if not ctx.errors else _full(obj)
+
+
+def _full(obj: Obj) -> Pod:
+    pod = convert(obj)
+    assert isinstance(pod, Pod)
+    return pod
+
+
+def _null_item(value: Any) -> bool:
+    """Whether a list anywhere in ``value`` holds a null (``from_documents`` refuses it:
+    "null is not allowed as a list item")."""
+    if isinstance(value, dict):
+        return any(_null_item(v) for v in value.values() if isinstance(v, (dict, list)))
+    if isinstance(value, list):
+        return any(v is None or (isinstance(v, (dict, list)) and _null_item(v)) for v in value)
+    return False
+
+
 def image_events(image: str, reason: str, message: str) -> list[EventTuple]:
     """The Events of a container whose image could not be had, as kubelet records them:
     the image manager's (pkg/kubelet/images/image_manager.go ``EnsureImageExists``:
@@ -78,8 +131,9 @@ def image_events(image: str, reason: str, message: str) -> list[EventTuple]:
 
 
 def timestamp(wall: float) -> str:
-    """metav1.Time as the API serialises it: RFC 3339, seconds, UTC."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
+    """metav1.Time as the API serialises it: RFC 3339, seconds, UTC (the API server's
+    :func:`~podnet.apiserver.strategy.rfc3339`, which keeps the last second's text)."""
+    return rfc3339(wall)
 
 
 def _wall(monotonic: float) -> float:
