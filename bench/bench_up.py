@@ -324,7 +324,8 @@ class Watch(threading.Thread):
 def py_spy(pid: int, out: Path, enabled: bool) -> Iterator[None]:
     """``py-spy record --format raw`` on ``pid`` while the block runs; with
     ``BENCH_UP_PY_SPY_GIL=1`` only the thread holding the GIL is sampled (``--gil``), so
-    threads waiting for a lock or the GIL do not show as busy."""
+    threads waiting for a lock or the GIL do not show as busy; ``BENCH_UP_PY_SPY_RATE``:
+    samples per second (100)."""
     if not enabled:
         yield
         return
@@ -340,7 +341,7 @@ def py_spy(pid: int, out: Path, enabled: bool) -> Iterator[None]:
             "--output",
             str(out),
             "--rate",
-            "100",
+            os.environ.get("BENCH_UP_PY_SPY_RATE", "100"),
             "--nonblocking",
             "--threads",
             *(["--gil"] if os.environ.get("BENCH_UP_PY_SPY_GIL") else []),
@@ -375,7 +376,7 @@ def top_frames(raw: Path, n: int = 15) -> dict[str, Any]:
         return {"error": "no profile written"}
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if not stack:
+        if not stack or not count.isdigit():  # a frame name holding a newline
             continue
         frames = stack.split(";")
         if idle.search(frames[-1]):
