@@ -99,7 +99,13 @@ def test_bootstrap_roles_follow_a_labelled_role() -> None:
                 registry.create(CLUSTER_ROLES, None, copy.deepcopy(obj))
 
         bootstrap.ensure(get, create, lambda plural, obj: None)
-        before = {n: _rules(registry, n) for n in ("view", "edit", "admin")}
+        # the roles are created one by one while the controller runs: admin, made
+        # before the roles it matches, may be emptied a moment; then all settle at the
+        # bootstrap's rules (the fixpoint, above)
+        filled = {r["metadata"]["name"]: r for r in bootstrap.filled(bootstrap.cluster_roles())}
+        before = {n: list(filled[n]["rules"]) for n in ("view", "edit", "admin")}
+        for name in ("view", "edit", "admin"):
+            wait_for(partial(_is, registry, name, before[name]), what=f"{name} settled")
         assert CRD_RULE not in before["view"]
         labels = {bootstrap.TO_VIEW: "true"}
         registry.create(
