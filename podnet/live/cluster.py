@@ -138,6 +138,7 @@ class LiveCluster:
         oci = make_launcher(self.state_dir, images)  # after enter: rootless is known then
         # only runc (or another runtime) needs the pods' cgroups read-only (Sandbox)
         self.sandbox.cgroups_read_only = oci is None or not oci.binary.is_crun
+        self.sandbox.pod_binds = () if oci is None else oci.pod_binds  # crun run from there
         self.sandbox.add_nodes(state.nodes)
         self.sandbox.add_pods([p for p in state.pods if p.ip is not None])
         tables: dict[str, NodeTables] = {}
@@ -616,6 +617,7 @@ def make_launcher(state_dir: Path, images: ImageRegistry) -> OciLauncher | None:
         state_dir / "oci",
         python_images=python,
         mount_points=(busybox,) if busybox.startswith(str(state_dir)) else (),
+        read_only_run=True,
     )
 
 

@@ -98,11 +98,23 @@ class OciLauncher:
         binary: OciBinary | None = None,
         python_images: frozenset[str] = frozenset(),
         mount_points: tuple[str, ...] = (),
+        read_only_run: bool = False,
     ) -> None:
         self.state_dir = state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         self.binary = binary or find(state_dir / "crun")
         self.binary.root.mkdir(parents=True, exist_ok=True)
+        self.rootless = single_id_userns()
+        # ``read_only_run``: every pod's mount namespace gets a read-only bind of crun
+        # (:attr:`pod_binds`, for the sandbox to make), and ``crun run`` is started from
+        # it (:attr:`OciBinary.run_path`). crun only, and not rootless (a bind the
+        # pause could not make would leave an empty file to execute).
+        self.pod_binds: tuple[tuple[str, str], ...] = ()
+        if read_only_run and self.binary.is_crun and not self.rootless and os.geteuid() == 0:
+            target = state_dir / "crun-run"
+            target.touch(mode=0o755)
+            self.pod_binds = ((self.binary.path, str(target)),)
+            self.binary = replace(self.binary, run_path=str(target))
         # Console sockets by number in a short directory, not in the bundle: a unix
         # socket's path has 108 bytes (unix(7)), which a bundle path with pod and
         # container names outgrows (`kubectl run busybox-shell-1 -ti` did).
@@ -111,7 +123,6 @@ class OciLauncher:
         self.python_images = python_images
         self.mount_points = mount_points  # bound read-only into every container
         self.bounding = capsets.bounding()
-        self.rootless = single_id_userns()
         self.root = hostroot.make(state_dir, mount_points=mount_points)
         self._seccomp: dict[tuple[str, ...], tuple[dict[str, Any], str | None]] = {}
         self._lock = threading.Lock()

@@ -186,7 +186,7 @@ class ContainerRunner:
                 self._held = None
                 raise
         self.started, run_argv = oci.prepare(self.private_dir(), cid, config, overlay)
-        return run_argv, dict(CRUN_ENV), None
+        return run_argv, {**CRUN_ENV, **oci.binary.run_env()}, None
 
     def _in_pod(self, argv: list[str], what: str) -> None:
         """Run a short command in the pod's sandbox and wait for it (mount, umount)."""

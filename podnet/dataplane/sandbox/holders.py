@@ -222,14 +222,16 @@ class PauseServer:
         share_pid: Sequence[bool] = (),
         *,
         cgroups_ro: bool = True,
+        ro_binds: Sequence[tuple[str, str]] = (),
     ) -> list[Holder | PodnetError]:
         """Pause holders for ``(hostname, files)`` pairs, set up in parallel.
 
         ``files`` maps absolute paths that exist on the host (/etc/hosts, ...) to the
         content the pod must see there; ``share_pid[i]`` gives pod i a PID namespace
         for its containers to share; ``cgroups_ro``: remount the cgroup hierarchies
-        read-only in the pod (for runc, :mod:`.pause_server`). Returns a holder or the
-        error, in order.
+        read-only in the pod (for runc, :mod:`.pause_server`); ``ro_binds``: (source,
+        target) files bound read-only in the pod. Returns a holder or the error, in
+        order.
         """
         shared = list(share_pid) + [False] * (len(pods) - len(share_pid))
         out: list[Holder | PodnetError] = []
@@ -244,6 +246,7 @@ class PauseServer:
                             "files": [*files.items()],
                             "share_pid": shared[i],
                             "cgroups_ro": cgroups_ro,
+                            "ro_binds": [list(b) for b in ro_binds],
                         }
                         for i, (h, files) in enumerate(pods)
                     ]

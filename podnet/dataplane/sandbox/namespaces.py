@@ -59,6 +59,10 @@ class Sandbox:
     # --cgroup-manager=disabled and makes none, and its owner turns it off: nine
     # remounts and a mountinfo read less per pod (dataplane/oci).
     cgroups_read_only = True
+    # Files bound read-only into every pod's mount namespace, (source, target): crun's
+    # binary, which each container's ``crun run`` is started from (dataplane/oci). Set
+    # before the first pod.
+    pod_binds: tuple[tuple[str, str], ...] = ()
 
     def __init__(self, tools: Tools, spawner: Spawner, init: Proc, liveness_w: int) -> None:
         self._tools = tools
@@ -239,6 +243,7 @@ class Sandbox:
             starts,
             [p.share_process_namespace for p in pods],
             cgroups_ro=self.cgroups_read_only,
+            ro_binds=self.pod_binds,
         )
         for pod, pause in zip(pods, started, strict=True):
             if not isinstance(pause, BaseException):

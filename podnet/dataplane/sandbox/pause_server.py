@@ -15,7 +15,8 @@ Requests on stdin and replies on stdout are JSON lines:
   With ``"share_pid": true`` it also makes a PID namespace for the pod's containers,
   held by a child that is its pid 1 (``"pidns"``: that child's pid here). With
   ``"cgroups_ro": false`` the cgroup hierarchies are left as they are (crun, which
-  makes no cgroup: see ``_cgroups_read_only``).
+  makes no cgroup: see ``_cgroups_read_only``). ``"ro_binds": [[src, dst], ...]``
+  bind-mounts each ``src`` read-only over ``dst`` in the pod's mount namespace.
   Children reply themselves (one write below PIPE_BUF is atomic), so a batch of
   requests is set up in parallel.
 - ``{"op": "reap", "nspid": p}``: wait for that child, reply ``{"reaped": p, "code": c}``
@@ -103,7 +104,12 @@ def _cgroups_read_only() -> None:
             libc.mount(None, point.encode(), None, ctypes.c_ulong(flags), None)
 
 
-def _set_up(hostname: str, files: list[list[str]], cgroups_ro: bool = True) -> None:
+def _set_up(
+    hostname: str,
+    files: list[list[str]],
+    cgroups_ro: bool = True,
+    ro_binds: list[list[str]] | None = None,
+) -> None:
     """What podnet's preexec_fn did: the pod's namespaces, hostname, files and /proc.
 
     The IPC namespace is the pod's, which its containers share (as the pause's in CRI).
@@ -126,6 +132,11 @@ def _set_up(hostname: str, files: list[list[str]], cgroups_ro: bool = True) -> N
             os.close(fd)
         _mount(src, path, None, MS_BIND)
     _check(libc.umount2(SCRATCH.encode(), MNT_DETACH), f"umount {SCRATCH}")
+    # read-only binds (the OCI runtime's binary, run from there): a bind is remounted
+    # read-only on its own, the file it shows stays writable elsewhere
+    for src, dst in ro_binds or []:
+        _mount(src, dst, None, MS_BIND)
+        _mount(None, dst, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     # A /proc for the cluster's PID namespace: a pod does not see host processes.
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
@@ -172,7 +183,7 @@ def _child(req: dict[str, Any], argv: list[str]) -> None:
             signal.signal(sig, signal.SIG_DFL)
         # /proc is still the one podnet sees: this is our pid as podnet names it.
         reply["pid"] = int(os.readlink("/proc/self"))
-        _set_up(req["hostname"], req["files"], req.get("cgroups_ro", True))
+        _set_up(req["hostname"], req["files"], req.get("cgroups_ro", True), req.get("ro_binds"))
         if req.get("share_pid"):
             _share_pid(reply)
     except BaseException as e:

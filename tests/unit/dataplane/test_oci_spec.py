@@ -158,3 +158,18 @@ def test_missing_runtime_is_a_clear_error(tmp_path: Path) -> None:
         str(tmp_path / "b"),
         "id",
     ]
+
+
+def test_run_from_a_read_only_bind_skips_crun_copying_itself(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from podnet.dataplane.oci import crun
+
+    plain = crun.OciBinary("/usr/bin/crun", tmp_path)
+    assert plain.run_argv(tmp_path / "b", "id")[0] == "/usr/bin/crun" and plain.run_env() == {}
+    ro = replace(plain, run_path="/state/oci/crun-run")
+    argv = ro.run_argv(tmp_path / "b", "id")
+    assert argv[0] == "/state/oci/crun-run" and argv[1:] == plain.run_argv(tmp_path / "b", "id")[1:]
+    assert ro.run_env() == {"_LIBCONTAINER_CLONED_BINARY": "1"}
+    # exec keeps the binary's own path: it is run outside the pods too (podnet exec)
+    assert ro.exec_argv(tmp_path / "p", "id")[0] == "/usr/bin/crun"
