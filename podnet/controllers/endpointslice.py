@@ -17,6 +17,7 @@ and only slices whose content changed are written (reconciler.go reconcileByAddr
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -204,8 +205,17 @@ def desired_endpoints(svc: Obj, pods: Sequence[Obj]) -> dict[Ports, dict[str, di
 
 def _ip_key(ep: Mapping[str, Any]) -> tuple[int, ...]:
     try:
-        return tuple(int(x) for x in ep["addresses"][0].split("."))
-    except (ValueError, KeyError, IndexError):
+        return _ip_tuple(ep["addresses"][0])
+    except (KeyError, IndexError):
+        return ()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _ip_tuple(ip: str) -> tuple[int, ...]:
+    """An address's sort key, kept: every sync sorts its slices' endpoints by it."""
+    try:
+        return tuple(int(x) for x in ip.split("."))
+    except ValueError:
         return ()
 
 
