@@ -35,7 +35,7 @@ def decode(res: Resource, obj: Obj, field_validation: str) -> list[str]:
     schema = res.custom.schema
     if not schema:
         return []
-    found = crdschema.prune(obj, schema)
+    found = crdschema.unknown_fields(obj, schema)
     shown = [f'unknown field "{p}"' for p in found]
     if found and field_validation == "Strict":
         raise bad_request("strict decoding error: " + ", ".join(shown))

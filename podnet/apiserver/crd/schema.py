@@ -91,6 +91,78 @@ def _prune(value: Any, s: Obj, root: bool, path: str, found: list[str]) -> None:
                 _prune(item, items, False, f"{path}[{i}]", found)
 
 
+_STR: Obj = {"type": "string"}
+_STRINGS: Obj = {"type": "object", "additionalProperties": _STR}
+# metav1.ObjectMeta as a structural schema: what a custom resource's (root) metadata
+# may hold; the rest is unknown (objectmeta.GetObjectMetaWithOptions with
+# ReturnUnknownFieldPaths). managedFields' fieldsV1 is free-form.
+OBJECT_META: Obj = {
+    "type": "object",
+    "properties": {
+        **{
+            k: _STR
+            for k in (
+                "name",
+                "generateName",
+                "namespace",
+                "selfLink",
+                "uid",
+                "resourceVersion",
+                "creationTimestamp",
+                "deletionTimestamp",
+            )
+        },
+        "generation": {"type": "integer"},
+        "deletionGracePeriodSeconds": {"type": "integer"},
+        "labels": _STRINGS,
+        "annotations": _STRINGS,
+        "finalizers": {"type": "array", "items": _STR},
+        "ownerReferences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    **{k: _STR for k in ("apiVersion", "kind", "name", "uid")},
+                    "controller": {"type": "boolean"},
+                    "blockOwnerDeletion": {"type": "boolean"},
+                },
+            },
+        },
+        "managedFields": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    **{
+                        k: _STR
+                        for k in (
+                            "manager",
+                            "operation",
+                            "apiVersion",
+                            "time",
+                            "fieldsType",
+                            "subresource",
+                        )
+                    },
+                    "fieldsV1": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                },
+            },
+        },
+    },
+}
+
+
+def unknown_fields(obj: Obj, schema: Obj) -> list[str]:
+    """Prune ``obj`` in place as a custom resource is decoded; the paths dropped, as
+    customresource_handler.go ``unstructuredSchemaCoercer.apply`` reports them: the
+    schema's, sorted (``pruning.PruneWithOptions``), then ``metadata``'s."""
+    found = sorted(prune(obj, schema)) if schema else []
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        found += prune(meta, OBJECT_META, root=False, path="metadata")
+    return found
+
+
 # ----------------------------------------------------------------------- defaulting
 
 

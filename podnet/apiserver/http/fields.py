@@ -89,18 +89,10 @@ def unknown_fields(obj: dict[str, Any], *, drop: bool = False) -> list[str]:
     return found
 
 
-OBJECT_META = {"$ref": "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
-
-
 def _custom_unknown(obj: dict[str, Any], schema: Schema, *, drop: bool) -> list[str]:
     """A custom resource's unknown fields: what its version's schema prunes (none
     without a schema: nothing to prune by), then its ``metadata``'s (ObjectMeta's)."""
-    target = obj if drop else copy.deepcopy(obj)
-    found = sorted(crd_schema.prune(target, schema)) if schema else []
-    meta = target.get("metadata")
-    if isinstance(meta, dict):
-        _walk(meta, OBJECT_META, "metadata", found, drop=True)
-    return found
+    return crd_schema.unknown_fields(obj if drop else copy.deepcopy(obj), schema)
 
 
 def validation_mode(value: str) -> str:

@@ -134,6 +134,22 @@ def test_strict_refuses_create_and_update(api: Api) -> None:
         "application/merge-patch+json",
     )
     assert code == 400 and status["message"] == 'strict decoding error: unknown field "spec.baz"'
+    code, _, status = api.call(
+        "PATCH",
+        PATH + "/a?fieldValidation=Strict",
+        {"metadata": {"bogus": 1}},
+        "application/merge-patch+json",
+    )
+    assert code == 400
+    assert status["message"] == 'strict decoding error: unknown field "metadata.bogus"'
+    code, warnings, patched = api.call(
+        "PATCH",
+        PATH + "/a",
+        {"metadata": {"bogus": 1, "labels": {"a": "b"}}},
+        "application/merge-patch+json",
+    )
+    assert (code, warnings) == (200, ['299 - "unknown field \\"metadata.bogus\\""'])
+    assert "bogus" not in patched["metadata"] and patched["metadata"]["labels"] == {"a": "b"}
 
 
 def test_warn_is_the_default_and_ignore_is_silent(api: Api) -> None:
