@@ -14,7 +14,6 @@ labels edited) is released and replaced.
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +44,7 @@ from podnet.controllers.base import (
     pod_ready,
     record_event,
     selector_matches,
+    sync_cpu,
     uid,
 )
 from podnet.controllers.informer import Expectations, obj_key
@@ -427,14 +427,14 @@ class ReplicaSetController(Controller):
             self.views.forget(key)
             self.sync_costs.forget(key)
             return
-        started = time.thread_time()
+        started = sync_cpu()
         self._managing = 0.0
         try:
             self._sync(key, rs)
         finally:
             # what reading the set's pods cost, not its creates and deletes: a
             # scale-up's next batch must not wait for what the last one cost
-            self.sync_costs.record(key, time.thread_time() - started - self._managing)
+            self.sync_costs.record(key, sync_cpu() - started - self._managing)
 
     def _sync(self, key: str, rs: Obj) -> None:
         # Expectations before the pods are read (replica_set.go syncReplicaSet, as the
@@ -456,11 +456,11 @@ class ReplicaSetController(Controller):
         if not deleting(rs):
             pods = self.claim(rs, pods, view)
         if satisfied and not deleting(rs):
-            started = time.thread_time()
+            started = sync_cpu()
             try:
                 self._manage(key, rs, [p for p in pods if view(p).active])
             finally:
-                self._managing = time.thread_time() - started
+                self._managing = sync_cpu() - started
         self._update_status(rs, pods, view)
 
     def _manage(self, key: str, rs: Obj, active: list[Obj]) -> None:
