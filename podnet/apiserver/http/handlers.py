@@ -127,9 +127,14 @@ class Handlers:
     async def do_get(self, request: web.Request, target: Target) -> web.StreamResponse:
         out = negotiate.output(request.headers.get("Accept"), allow_table=True)
         res = target.res
-        obj: Obj = await self.call(self.registry.get, res, target.namespace, target.info.name)
-        if target.info.subresource == "scale":
-            obj = scale_of(res, obj)
+        # the registry makes the Scale (a custom resource's from its CRD's replica paths)
+        obj: Obj = await self.call(
+            self.registry.get,
+            res,
+            target.namespace,
+            target.info.name,
+            subresource=target.info.subresource or None,
+        )
         if out.table_version is not None and not target.info.subresource:
             return respond(request, self._table(out, res, [obj], request), out)
         return respond(request, obj, out)
@@ -285,6 +290,14 @@ class Handlers:
         raw = await request.read()
         obj = decode_object(raw, mt)
         res = target.res
+        if target.info.subresource == "scale":  # an autoscaling/v1 Scale, not the URL's kind
+            kind = obj.get("kind")
+            if kind and kind != "Scale":
+                raise errors.bad_request(
+                    f"{kind} cannot be handled as a Scale: the kind in the data ({kind}) "
+                    "does not match the expected kind (Scale)"
+                )
+            return obj, []
         api_version = obj.get("apiVersion")
         kind = obj.get("kind")
         if api_version and api_version != res.group_version:
@@ -297,8 +310,6 @@ class Handlers:
                 f'{kind} in version "{res.version}" cannot be handled as a {res.kind}: '
                 f"the kind in the data ({kind}) does not match the kind of the URL ({res.kind})"
             )
-        if target.info.subresource == "scale":
-            return obj, []
         obj.pop("apiVersion", None)
         obj.pop("kind", None)
         obj = {"apiVersion": res.group_version, "kind": res.kind, **obj}

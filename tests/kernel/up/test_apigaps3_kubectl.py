@@ -146,11 +146,6 @@ def test_token_scale_fields_aggregation(tmp_path: Path, version: str) -> None:
         assert k("auth", "can-i", "list", "pools.gaps.example.com", "--as", "jane").rc == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GET <cr>/scale is built by http/handlers.py do_get from spec.replicas "
-    "(objects.scale_of), not the CRD's specReplicasPath; needs registry.get(subresource=)",
-)
 @pytest.mark.parametrize("version", ["1.20", "1.37"])
 def test_scale_current_replicas_reads_the_crd_paths(tmp_path: Path, version: str) -> None:
     """``kubectl scale --current-replicas`` GETs the Scale and PUTs it back."""
@@ -165,3 +160,8 @@ def test_scale_current_replicas_reads_the_crd_paths(tmp_path: Path, version: str
         assert scale["spec"]["replicas"] == 4
         k.ok("scale", "pool", "s", "--current-replicas=4", "--replicas=5")
         assert _spec(k, "s") == {"size": 5}
+        # a built-in kind the same way: the PUT of an autoscaling/v1 Scale to apps/v1
+        k.ok("create", "deployment", "web", "--image=busybox", "--replicas=0")
+        k.ok("scale", "deployment", "web", "--current-replicas=0", "--replicas=0")
+        wrong = k("scale", "deployment", "web", "--current-replicas=3", "--replicas=1")
+        assert wrong.rc == 1 and "Expected replicas to be 3, was 0" in wrong.err, wrong
