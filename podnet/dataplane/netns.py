@@ -291,6 +291,18 @@ def _mapped_count(map_path: str) -> int:
         return sum(int(r.split()[2]) for r in f if r.strip())
 
 
+def in_initial_user_namespace() -> bool:
+    """Whether this process is in the host's user namespace (its uid map is the
+    identity over every id): only there may a thread that entered a pod's namespaces
+    enter the host's again (setns(2) needs CAP_SYS_ADMIN in their owner, the initial
+    user namespace); rootless podnet runs in a user namespace of its own."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() == ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
 def netns_inode(pid: int) -> int:
     """The inode of a process's network namespace (what ``lsns`` shows)."""
     return os.stat(f"/proc/{pid}/ns/net").st_ino

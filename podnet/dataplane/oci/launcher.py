@@ -107,10 +107,11 @@ class OciLauncher:
         self.rootless = single_id_userns()
         # ``read_only_run``: every pod's mount namespace gets a read-only bind of crun
         # (:attr:`pod_binds`, for the sandbox to make), and ``crun run`` is started from
-        # it (:attr:`OciBinary.run_path`). crun only, and not rootless (a bind the
-        # pause could not make would leave an empty file to execute).
+        # it (:attr:`OciBinary.run_path`). crun only, and only as root in the host's
+        # user namespace (rootless, a bind the pause could not make would leave an
+        # empty file to execute).
         self.pod_binds: tuple[tuple[str, str], ...] = ()
-        if read_only_run and self.binary.is_crun and not self.rootless and os.geteuid() == 0:
+        if read_only_run and self.binary.is_crun and netns.in_initial_user_namespace():
             target = state_dir / "crun-run"
             target.touch(mode=0o755)
             self.pod_binds = ((self.binary.path, str(target)),)

@@ -74,6 +74,9 @@ class Sandbox:
         self._pause_server: holders.PauseServer | None = None  # started at the first pod
         self._closed = False
         self._lock = threading.RLock()
+        # a batch thread may enter a pod's namespaces and come back (threadns) only
+        # from the host's user namespace: rootless, it could not enter the host's again
+        self._thread_entry = netns.in_initial_user_namespace()
 
     # -- lifetime ---------------------------------------------------------------
 
@@ -303,7 +306,12 @@ class Sandbox:
         The process is the same: same namespaces, working directory, pid and argv."""
         if "preexec_fn" in popen or "cwd" in popen:
             raise ValueError("spawn() takes cwd itself and allows no preexec_fn")
-        if argv and argv[0].startswith("/") and self._spawner.on_batch_thread():
+        if (
+            self._thread_entry
+            and argv
+            and argv[0].startswith("/")
+            and self._spawner.on_batch_thread()
+        ):
             self._check_open()
             pid = self._pod_pid(pod_key)
             try:
