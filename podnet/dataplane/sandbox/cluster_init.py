@@ -1,8 +1,9 @@
 """pid 1 of podnet's cluster PID namespace. Standalone: stdlib only, run with -I -S.
 
-It does three things: reaps orphans (every process in the namespace whose parent died
-is re-parented here), removes podnet's state directory (argv[1], if given) when podnet
-dies without doing so, and then exits. Its exit makes the kernel SIGKILL every other
+It does three things: reaps orphans (a process whose parent in the namespace died is
+re-parented here; podnet's own children go to the host's reaper), removes podnet's
+state directory (argv[1], if given) when podnet dies without doing so, and then
+exits. Its exit makes the kernel SIGKILL every other
 process in the namespace (pid_namespaces(7): "If the init process of a PID namespace
 terminates, the kernel terminates all of the processes in the namespace via a SIGKILL
 signal"), which drops every network, UTS and mount namespace they held.
@@ -16,7 +17,7 @@ The SIGHUP handler only wakes the loop (a wakeup fd), it never raises: the death
 comes once per dying podnet thread (the kernel re-parents us to a live thread of the
 group and sends it again, kernel/exit.c ``reparent_leader``/``forget_original_parent``),
 and an exception raised by the second one inside the clean-up ended this process with
-the directory still there (measured: 5 in 60 SIGKILLs of a 100-thread podnet).
+the directory still there (measured: 8 in 120 SIGKILLs of a 100-thread sandbox holder).
 """
 
 import contextlib
@@ -58,12 +59,12 @@ def _remove(scratch: str) -> None:
     """rmtree until the directory is gone, or REMOVE_FOR has passed.
 
     No wait for the killed processes first: podnet's own children in this namespace
-    are re-parented to the host's reaper, not to us (find_new_reaper takes the dying
-    parent's PID namespace), so they stay visible to kill(-1, 0) as zombies until the
-    host reaps them: about 1 s here (the host init reaps once a second), never in a
-    container whose pid 1 does not reap. Mounts of the pods' own mount namespaces under
-    the directory do not stop its removal (rmdir(2) of another namespace's mount point
-    detaches the mount, Linux 3.18)."""
+    are re-parented to the host's reaper, not to us (kernel/exit.c find_child_reaper
+    takes the dying parent's PID namespace; seen: ppid 1 on the host), so they stay
+    visible to kill(-1, 0) as zombies until the host reaps them: up to 1 s here (the
+    host's pid 1 reaps once a second), never in a container whose pid 1 does not reap.
+    Mounts of the pods' own mount namespaces under the directory do not stop its
+    removal (rmdir(2) of another namespace's mount point detaches it, Linux 3.18)."""
     end = time.monotonic() + REMOVE_FOR
     while os.path.lexists(scratch):
         shutil.rmtree(scratch, ignore_errors=True)
