@@ -75,7 +75,8 @@ def pod_model(obj: Obj) -> Pod:
     if not isinstance(meta, dict) or not isinstance(spec, dict) or _null_item(spec):
         return _full(obj)
     ns, name = str(meta.get("namespace") or "default"), str(meta.get("name"))
-    loc = Location(f"api:Pod/{ns}/{name}", 1)
+    where = "/".join(x for x in ("Pod", meta.get("namespace"), meta.get("name")) if x)
+    loc = Location(f"api:{where}", 1)  # as desired.convert names it
     ctx = DocContext(obj, loc, f"Pod/{ns}/{name}")
     try:
         pod = to_pod(

@@ -89,6 +89,12 @@ def test_the_model_is_the_full_conversion(i: int, monkeypatch: pytest.MonkeyPatc
     assert pod_model(obj) == full
 
 
+def test_a_pod_without_a_namespace_is_named_as_the_full_conversion_names_it() -> None:
+    obj = _stored(SPECS[0], "p")
+    del obj["metadata"]["namespace"]
+    assert pod_model(obj) == convert(obj)
+
+
 def test_a_pod_the_checks_refuse_fails_with_their_error() -> None:
     obj = _stored(SPECS[0], "p")
     obj["spec"]["containers"][0]["args"] = [None]  # the API server lets a null item in
