@@ -366,8 +366,14 @@ def _ns(pid: int, kind: str) -> int | None:
 
 
 def _holders(argvs: dict[int, list[bytes]]) -> list[int]:
-    """Node holders and pod sandboxes: ``sleep infinity`` (holders.py)."""
-    return [p for p, a in argvs.items() if len(a) == 2 and a[0].endswith(b"/sleep")]
+    """Node holders and pod sandboxes: ``sleep infinity`` (holders.py), a pause also
+    as static busybox's ``busybox sleep infinity`` (holders.py)."""
+    return [
+        p
+        for p, a in argvs.items()
+        if (len(a) == 2 and a[0].endswith(b"/sleep") and a[1] == b"infinity")
+        or (len(a) == 3 and a[0].endswith(b"busybox") and a[1:] == [b"sleep", b"infinity"])
+    ]
 
 
 def _pod_ip(pid: int) -> str | None:
