@@ -52,9 +52,9 @@ class LocalSession:
         if self.master is not None:
             loop = asyncio.get_running_loop()
             reader = asyncio.StreamReader()
+            pipe = os.fdopen(os.dup(self.master), "rb", 0)
             transport, _ = await loop.connect_read_pipe(
-                lambda: asyncio.StreamReaderProtocol(reader),
-                os.fdopen(os.dup(self.master), "rb", 0),
+                lambda: asyncio.StreamReaderProtocol(reader), pipe
             )
             self._pty_transport = transport
             try:
@@ -68,6 +68,10 @@ class LocalSession:
                     yield chunk
             finally:
                 transport.close()
+                # the transport closes its pipe in a callback of the loop; a test whose
+                # loop ends first left the file to the GC (CI's unit tier: 'unclosed
+                # file <_io.FileIO name=14 mode='rb'>' raised in a later test)
+                pipe.close()
             return
         assert self.proc.stdout is not None
         while chunk := await self.proc.stdout.read(CHUNK):
