@@ -16,6 +16,7 @@ goes with it.
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -32,6 +33,14 @@ from podnet.live.upcluster import UpCluster, UpOptions
 # the CPU-bound threads pay a few more switches.
 SWITCH_INTERVAL = 0.001
 
+# The cyclic garbage collector's thresholds (CPython's default: 700, 10, 10). A
+# scale-up's pods, their versions and the informers' views are ~200k long-lived
+# objects: with the defaults each full collection walked them all (6 per 1,000-pod
+# scale-up, 0.62 s of CPU, the longest 230 ms, measured with gc.callbacks in podnet
+# up); with these, all generations together took 0.22 s. Reference counting frees
+# almost everything this process makes; the collector is only for cycles.
+GC_THRESHOLDS = (7000, 20, 20)
+
 
 def up(opts: UpOptions, *, err: TextIO | None = None) -> int:
     """Run until SIGINT/SIGTERM/SIGHUP; 0 after a clean teardown."""
@@ -40,6 +49,7 @@ def up(opts: UpOptions, *, err: TextIO | None = None) -> int:
     progress = Progress(err or sys.stderr)
     t0 = time.monotonic()
     sys.setswitchinterval(SWITCH_INTERVAL)
+    gc.set_threshold(*GC_THRESHOLDS)
     cluster = UpCluster(opts, on_event=progress)
     with _stop_signals_raise():
         try:
