@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.leftovers import what_is_left
 from support.live import (
     argv_of,
     descendants,
@@ -66,14 +67,6 @@ MANIFEST = [
 
 
 STATE_REMOVED_WITHIN = 2.0  # seconds from podnet's SIGKILL
-
-
-def _what_is_left(path: Path) -> str:
-    """What is still under ``path`` (for a failure message), with any host mount there."""
-    left = sorted(os.path.join(r, n) for r, ds, fs in os.walk(path) for n in [*ds, *fs])
-    with open("/proc/self/mountinfo") as f:
-        mounts = [line.split()[4] for line in f if str(path) in line]
-    return f"{len(left)} path(s) under {path}: {left[:15]}; host mounts: {mounts}"
 
 
 def cgroup_dirs() -> set[str]:
@@ -135,7 +128,7 @@ def test_runc_pods_isolated_and_leave_nothing(
     # measured, podnet/dataplane/sandbox/cluster_init.py); the bound is for a loaded CI
     while state.exists() and time.monotonic() - killed < STATE_REMOVED_WITHIN:
         time.sleep(0.01)
-    assert not state.exists(), f"{STATE_REMOVED_WITHIN}s after the kill: {_what_is_left(state)}"
+    assert not state.exists(), f"{STATE_REMOVED_WITHIN}s after the kill: {what_is_left(state)}"
     assert wait_gone(started) == []
     assert cgroup_dirs() == groups
     assert HostState.take() == before

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from support.leftovers import what_is_left
 from support.live import (
     descendants,
     podnet_env,
@@ -105,16 +106,6 @@ def await_ready(stream: IO[str] | None, ready: set[str]) -> None:
                 pytest.fail(f"podnet's output ended before {sorted(ready - seen)}")
             *lines, buf = (buf + chunk).split(b"\n")
             seen.update(line.decode(errors="replace") for line in lines)
-
-
-def what_is_left(path: Path) -> str:
-    """For a failure message: the paths still under ``path`` and any mount there."""
-    left = [
-        os.path.join(root, name) for root, dirs, files in os.walk(path) for name in [*dirs, *files]
-    ]
-    with open("/proc/self/mountinfo") as f:
-        mounts = [line.split()[4] for line in f if str(path) in line]
-    return f"{len(left)} path(s) left under {path}: {sorted(left)[:15]}; host mounts: {mounts}"
 
 
 def await_removed(pattern: str, since: float) -> float:

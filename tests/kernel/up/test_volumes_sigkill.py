@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from support.kube import podnet_up
+from support.leftovers import host_mounts_under, what_is_left
 from support.live import descendants, require_live, wait_gone
 
 from podnet.live.statedir import base_dir
@@ -51,16 +52,6 @@ spec:
 REMOVED_WITHIN = 2.0  # seconds from the kill
 
 
-def _mounts_under(path: Path) -> list[str]:
-    with open("/proc/self/mountinfo") as f:
-        return [line for line in f if str(path) in line]
-
-
-def _what_is_left(path: Path) -> str:
-    left = sorted(os.path.join(r, n) for r, ds, fs in os.walk(path) for n in [*ds, *fs])
-    return f"{len(left)} path(s) under {path}: {left[:15]}; host mounts: {_mounts_under(path)}"
-
-
 def test_sigkill_leaves_no_volume(tmp_path: Path) -> None:
     require_live()
     with podnet_up(tmp_path) as up:
@@ -70,13 +61,13 @@ def test_sigkill_leaves_no_volume(tmp_path: Path) -> None:
         assert k.ok("exec", "vols", "--", "cat", "/k") == "v"
         (state,) = base_dir().glob(f"podnet-{up.proc.pid}-*")
         assert list((state / "volumes").glob("default_vols_*/v/cfg/..data"))
-        assert _mounts_under(state) == []  # the pod's mounts are not the host's
+        assert host_mounts_under(state) == []  # the pod's mounts are not the host's
         started = descendants(up.proc.pid)
         killed = time.monotonic()
         os.kill(up.proc.pid, signal.SIGKILL)
         up.proc.wait()
     while state.exists() and time.monotonic() - killed < REMOVED_WITHIN:
         time.sleep(0.01)
-    assert not state.exists(), f"{REMOVED_WITHIN}s after the kill: {_what_is_left(state)}"
+    assert not state.exists(), f"{REMOVED_WITHIN}s after the kill: {what_is_left(state)}"
     assert wait_gone(started, timeout=10) == []
-    assert _mounts_under(state) == []
+    assert host_mounts_under(state) == []
