@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,30 +117,41 @@ def running_cli(*args: str) -> Iterator[subprocess.Popen[str]]:
             pass
 
 
+# What a wait_for_line read past the line it returned at: the lines after it in the same
+# read and a partial last line, handed to the next call on the same stream.
+_UNREAD: weakref.WeakKeyDictionary[IO[str], bytes] = weakref.WeakKeyDictionary()
+
+
 def wait_for_line(stream: IO[str] | None, needle: str, timeout: float) -> list[str]:
-    """Read ``stream`` (a text pipe) until a line containing ``needle``; lines read."""
+    """Read ``stream`` (a text pipe) until a line containing ``needle``; lines read. What
+    was read past that line is kept for the next call on the same stream."""
     import select
 
     assert stream is not None, "the child's stream is not a pipe"
     fd = stream.fileno()
     seen: list[str] = []
     end = time.monotonic() + timeout
-    buf = b""
-    while time.monotonic() < end:
+    buf = _UNREAD.pop(stream, b"")
+    eof = False
+    while True:
+        *lines, rest = buf.split(b"\n")
+        for i, raw in enumerate(lines):
+            line = raw.decode(errors="replace")
+            seen.append(line)
+            if needle in line:
+                _UNREAD[stream] = b"\n".join([*lines[i + 1 :], rest])
+                return seen
+        buf = rest
+        if eof or time.monotonic() >= end:
+            break
         ready, _, _ = select.select([fd], [], [], 0.1)
         if not ready:
             continue
         chunk = os.read(fd, 65536)
         if not chunk:
-            break
+            eof = True
         buf += chunk
-        *lines, rest = buf.split(b"\n")
-        buf = rest
-        for raw in lines:
-            line = raw.decode(errors="replace")
-            seen.append(line)
-            if needle in line:
-                return seen
+    _UNREAD[stream] = buf
     pytest.fail(f"no line with {needle!r} within {timeout}s; saw:\n" + "\n".join(seen[-40:]))
 
 
