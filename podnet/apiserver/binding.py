@@ -60,11 +60,15 @@ def bind_pod(registry: Any, namespace: str, name: str, binding: Obj) -> Obj:
             raise conflict(
                 "", "pods/binding", name, f"pod {name} has non-empty .spec.schedulingGates"
             )
-        out = copy.deepcopy(current)
-        out["spec"]["nodeName"] = node
+        # A new version shares what it does not change with the stored one (stored
+        # objects are never changed in place: the store's readers share them), so a
+        # bind copies three small dicts, not the whole pod (a deepcopy here was 31 % of
+        # the scheduler thread in a 1,000-pod scale-up).
+        out = {**current, "spec": {**spec, "nodeName": node}, "metadata": {**cmeta}}
         if meta.get("annotations"):
-            out["metadata"].setdefault("annotations", {}).update(meta["annotations"])
-        status = out.setdefault("status", {})
+            annotations = {**(cmeta.get("annotations") or {}), **meta["annotations"]}
+            out["metadata"]["annotations"] = annotations
+        status = out["status"] = {**(current.get("status") or {})}
         conds = [c for c in status.get("conditions") or () if c.get("type") != "PodScheduled"]
         old = next(
             (c for c in status.get("conditions") or () if c.get("type") == "PodScheduled"), None
