@@ -2,10 +2,10 @@
 
 kubelet's ``generateAPIPodStatus`` / ``convertToAPIContainerStatuses``
 (pkg/kubelet/kubelet_pods.go) and the status manager (pkg/kubelet/status/
-status_manager.go): phase, the conditions PodScheduled, Initialized, ContainersReady
-and Ready with a ``lastTransitionTime`` that changes only when the condition does,
-podIP(s), hostIP(s), startTime, qosClass, and a containerStatus per container with its
-current ``state`` and the ``lastState`` of its previous run.
+status_manager.go): phase, the conditions PodReadyToStartContainers, Initialized, Ready,
+ContainersReady and PodScheduled with a ``lastTransitionTime`` that changes only when
+the condition does, podIP(s), hostIP(s), startTime, qosClass, and a containerStatus per
+container with its current ``state`` and the ``lastState`` of its previous run.
 
 :class:`PodRecord` is the kubelet's memory of one pod; :meth:`PodRecord.observe` runs in
 the runtime's thread on every status change and turns transitions into Events
@@ -277,11 +277,16 @@ class PodRecord:
         # reason for it; kubectl's STATUS column shows the container's)
         if self.error is not None and self.error[1] not in IMAGE_REASONS:
             out["reason"], out["message"] = self.error[1], self.error[2]
+        # kubelet_pods.go generateAPIPodStatus, in its order: PodReadyToStartContainers
+        # (beta and on by default since 1.29: the sandbox is made and its network
+        # configured; here when the pod has its IP in the sandbox), Initialized, Ready,
+        # ContainersReady, PodScheduled
         out["conditions"] = [
-            self._condition("PodScheduled", True),
+            self._condition("PodReadyToStartContainers", self.placed and self.pod.ip is not None),
             self._condition("Initialized", init_done),
-            self._condition("ContainersReady", ready),
             self._condition("Ready", ready),
+            self._condition("ContainersReady", ready),
+            self._condition("PodScheduled", True),
         ]
         out["hostIP"] = self.host_ip
         out["hostIPs"] = [{"ip": self.host_ip}]

@@ -71,6 +71,17 @@ def test_kubectl_workload_verbs(tmp_path: Path, version: str) -> None:
         assert "Replicas:" in described and "web" in described, described
         described = k.ok("describe", "pod", "-n", "shop", "-l", "app=web")
         assert "Node:" in described and "IP:" in described, described
+        # the kubelet's conditions as a 1.29+ kubelet writes them, in its order
+        wait = ["wait", "--for=condition=PodReadyToStartContainers", "pod", "-n", "shop"]
+        k.ok(*wait, "-l", "app=web", "--timeout=60s")
+        pod = k.json("get", "pods", "-n", "shop", "-l", "app=web")["items"][0]
+        assert [c["type"] for c in pod["status"]["conditions"]] == [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+        ]
 
         # get -w sees a change made meanwhile (bounded by --request-timeout)
         watcher = subprocess.Popen(
