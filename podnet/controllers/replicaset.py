@@ -268,7 +268,8 @@ OMITEMPTY_STATUS = {
         "updatedReplicas",
         "currentRevision",
         "updateRevision",
-        "collisionCount",
+        # not collisionCount: a *int32 (omitempty drops only nil), which
+        # stateful_set_control.go updateStatefulSet always sets, so it shows as 0
     ),
     "DaemonSet": (
         "observedGeneration",

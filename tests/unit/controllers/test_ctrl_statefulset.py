@@ -102,6 +102,7 @@ def test_loop_statefulset_starts_in_order() -> None:
             what="status",
         )
         assert st["replicas"] == st["currentReplicas"] == st["updatedReplicas"] == 3  # type: ignore[index]
+        assert st["collisionCount"] == 0  # type: ignore[index]  # a *int32: set, so shown
 
 
 def test_daemonset_plan_one_pod_per_eligible_node() -> None:
