@@ -24,6 +24,7 @@ from podnet.apiserver.strategy import rfc3339
 from podnet.dataplane.runtime.state import (
     PENDING,
     RUNNING,
+    SUCCEEDED,
     TERMINATED,
     WAITING,
     ContainerStatus,
@@ -280,12 +281,13 @@ class PodRecord:
         # kubelet_pods.go generateAPIPodStatus, in its order: PodReadyToStartContainers
         # (beta and on by default since 1.29: the sandbox is made and its network
         # configured; here when the pod has its IP in the sandbox), Initialized, Ready,
-        # ContainersReady, PodScheduled
+        # ContainersReady, PodScheduled; reasons and messages as status/generate.go's
+        not_ready, not_init = self._why_not(phase, ready, init_done)
         out["conditions"] = [
             self._condition("PodReadyToStartContainers", self.placed and self.pod.ip is not None),
-            self._condition("Initialized", init_done),
-            self._condition("Ready", ready),
-            self._condition("ContainersReady", ready),
+            self._condition("Initialized", init_done, *not_init),
+            self._condition("Ready", ready, *not_ready),
+            self._condition("ContainersReady", ready, *not_ready),
             self._condition("PodScheduled", True),
         ]
         out["hostIP"] = self.host_ip
@@ -320,14 +322,47 @@ class PodRecord:
             out["state"] = {"waiting": {"reason": failed[0], "message": failed[1]}}
         return out
 
-    def _condition(self, kind: str, ok: bool) -> Obj:
+    def _why_not(
+        self, phase: str, ready: bool, init_done: bool
+    ) -> tuple[tuple[str, str], tuple[str, str]]:
+        """(reason, message) of ContainersReady/Ready and of Initialized, as
+        GenerateContainersReadyCondition and GeneratePodInitializedCondition word them
+        ("" where they set none)."""
+        st = self.status
+        if phase == SUCCEEDED:  # a completed pod: no container is, or will be, ready
+            return ("PodCompleted", ""), ("PodCompleted", "")
+        not_ready: tuple[str, str] = ("", "")
+        if not ready:
+            apps = {c.name: c for c in (st.containers if st is not None else ())}
+            unready = [
+                c.name
+                for c in self.pod.containers
+                if self.terminating or c.name not in apps or not apps[c.name].ready
+            ]
+            message = f"containers with unready status: [{' '.join(unready)}]" if unready else ""
+            not_ready = ("ContainersNotReady", message)
+        not_init: tuple[str, str] = ("", "")
+        if not init_done:
+            done = {
+                c.name
+                for c in (st.init_containers if st is not None else ())
+                if c.state == TERMINATED and c.exit_code == 0
+            }
+            incomplete = [c.name for c in self.pod.init_containers if c.name not in done]
+            message = f"containers with incomplete status: [{' '.join(incomplete)}]"
+            not_init = ("ContainersNotInitialized", message)
+        return not_ready, not_init
+
+    def _condition(self, kind: str, ok: bool, reason: str = "", message: str = "") -> Obj:
         value = "True" if ok else "False"
         before = self.conditions.get(kind)
         if before is None or before[0] != value:
             self.conditions[kind] = before = (value, time.time())
         cond: Obj = {"type": kind, "status": value, "lastTransitionTime": timestamp(before[1])}
-        if not ok and kind in ("Ready", "ContainersReady"):
-            cond["reason"] = "ContainersNotReady"
+        if reason:
+            cond["reason"] = reason
+        if message:
+            cond["message"] = message
         return cond
 
     def _container_status(self, spec: Container, statuses: tuple[ContainerStatus, ...]) -> Obj:

@@ -160,3 +160,55 @@ def test_api_objects_go_through_the_manifests_layer() -> None:
     assert len(models) == 1 and isinstance(models[0], NetworkPolicy)
     assert warnings and "NetworkPolicy/ns/x" in warnings[0]
     assert conv.get(good) is models[0]  # cached by uid and resourceVersion
+
+
+def _conditions(st: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    return [
+        (c["type"], c["status"], c.get("reason", ""), c.get("message", ""))
+        for c in st["conditions"]
+    ]
+
+
+def test_conditions_say_why_as_generate_go_does() -> None:
+    """status/generate.go: unready containers named, incomplete init containers named,
+    a completed pod's reasons PodCompleted; generateAPIPodStatus' order."""
+    obj = {"metadata": {"name": "p", "namespace": "ns", "uid": "u1"}, "spec": {"nodeName": "n0"}}
+    pod = Pod(
+        "ns",
+        "p",
+        {},
+        (Container("a", "busybox"), Container("b", "busybox")),
+        ip="10.244.0.5",
+        node="n0",
+        init_containers=(Container("setup", "busybox"),),
+    )
+    rec = PodRecord(obj, pod, Path("/nonexistent"), "172.18.0.2", placed=True)
+    t = time.monotonic()
+    init = ContainerStatus("setup", "Running", "", started=t, init=True)
+    rec.observe(PodStatus("ns/p", "Pending", (init,), ()))
+    assert _conditions(rec.api_status()) == [
+        ("PodReadyToStartContainers", "True", "", ""),
+        ("Initialized", "False", "ContainersNotInitialized",
+         "containers with incomplete status: [setup]"),
+        ("Ready", "False", "ContainersNotReady", "containers with unready status: [a b]"),
+        ("ContainersReady", "False", "ContainersNotReady",
+         "containers with unready status: [a b]"),
+        ("PodScheduled", "True", "", ""),
+    ]  # fmt: skip
+    done = ContainerStatus("setup", "Terminated", "Completed", exit_code=0, init=True)
+    a = ContainerStatus("a", "Running", "", started=t, ready=True)
+    b = ContainerStatus("b", "Running", "", started=t, ready=False)
+    rec.observe(PodStatus("ns/p", "Running", (done,), (a, b)))
+    assert _conditions(rec.api_status())[1:4] == [
+        ("Initialized", "True", "", ""),
+        ("Ready", "False", "ContainersNotReady", "containers with unready status: [b]"),
+        ("ContainersReady", "False", "ContainersNotReady", "containers with unready status: [b]"),
+    ]
+    a_done = ContainerStatus("a", "Terminated", "Completed", exit_code=0)
+    b_done = ContainerStatus("b", "Terminated", "Completed", exit_code=0)
+    rec.observe(PodStatus("ns/p", "Succeeded", (done,), (a_done, b_done)))
+    assert _conditions(rec.api_status())[1:4] == [
+        ("Initialized", "True", "PodCompleted", ""),
+        ("Ready", "False", "PodCompleted", ""),
+        ("ContainersReady", "False", "PodCompleted", ""),
+    ]
