@@ -412,7 +412,9 @@ class _Ops:
             item["delete"] = self.op(
                 "delete", "delete", kind, DELETE, status, body=self.ref("DeleteOptions")
             )
-        out = {collection: coll, f"{collection}/{{name}}": item}
+        out = {collection: coll}
+        if len(item) > 1:  # a create-only kind (the reviews) has no item path upstream
+            out[f"{collection}/{{name}}"] = item
         if res.namespaced and "list" in verbs:
             out[f"{root}/{res.plural}"] = {
                 "parameters": [PRETTY],

@@ -140,6 +140,11 @@ def test_v2_operations() -> None:
     assert "/api/v1/pods" in paths and "/api/v1/nodes/{name}" in paths
     anp = paths["/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies/{name}"]["patch"]
     assert "application/strategic-merge-patch+json" not in anp["consumes"]
+    # create-only kinds (the reviews) have their collection path only, as upstream
+    assert "post" in paths["/apis/authentication.k8s.io/v1/tokenreviews"]
+    assert "/apis/authentication.k8s.io/v1/tokenreviews/{name}" not in paths
+    for path, item in paths.items():
+        assert set(item) - {"parameters"}, f"{path} has no operation"
 
 
 def test_v3_index_and_documents() -> None:
