@@ -355,6 +355,27 @@ class ContainerRunner:
     def running(self) -> bool:
         return self._watch is not None
 
+    def pid_namespace(self) -> str | None:
+        """The running container's own PID namespace as a path the OCI runtime can open
+        (it runs in the cluster's PID namespace: ``/proc/<pid there>/ns/pid`` of the
+        container's init, ``crun run``'s child); None when there is none to join (not
+        running, not under the OCI runtime, or not started yet)."""
+        watch = self._watch
+        if watch is None or self.cfg.oci is None:
+            return None
+        runtime = watch.proc.pid
+        try:
+            kids = Path(f"/proc/{runtime}/task/{runtime}/children").read_text().split()
+            if not kids:
+                return None
+            status = Path(f"/proc/{kids[0]}/status").read_text()
+        except OSError:
+            return None
+        nspid = next((ln.split()[1:] for ln in status.splitlines() if ln.startswith("NSpid:")), [])
+        # NSpid: this process's pid in each namespace from ours inwards; the one before
+        # last is its pid in the cluster's namespace, the last (1) in its own
+        return f"/proc/{nspid[-2]}/ns/pid" if len(nspid) >= 2 else None
+
     def stdin_writer(self) -> int | None:
         """A new fd writing to the running process's stdin (the caller closes it), or
         None: no ``stdin: true``, or closed after a ``stdinOnce`` attach. With a

@@ -220,12 +220,15 @@ class Runtime:
             self._start_apps(run)
         self._changed(pod.key)
 
-    def add_ephemeral(self, key: str, container: Container) -> None:
+    def add_ephemeral(self, key: str, container: Container, target: str | None = None) -> None:
         """Start an ephemeral container in the running pod ``key``: the pod's run
         configuration (sandbox, env, mounts, PID namespace, log files) as its other
         containers, never restarted (kuberuntime_manager.go ``computePodActions``
         starts each new one once; types.go: "Ephemeral containers ... will not be
-        restarted"). Its log prefix is always ``pod/container``. Raises
+        restarted"). Its log prefix is always ``pod/container``. With ``target``
+        (``targetContainerName``) it joins that container's PID namespace, as
+        kuberuntime_container.go does for a target (``NamespaceMode_TARGET``), unless the
+        pod shares one PID namespace anyway. Raises
         :class:`PodRuntimeError` when the pod is not running or the name is taken, an
         :class:`~podnet.errors.ImageError` when its image cannot be had."""
         with self.loop.lock:
@@ -236,6 +239,12 @@ class Runtime:
                 raise PodRuntimeError(f"pod {key} already has a container {container.name!r}")
             image = self.images.resolve(container.image)
             cfg = replace(run.cfg, restart_policy="Never")
+            if target is not None and cfg.pid_namespace is None:
+                aim = run.runners.get(target)
+                pidns = None if aim is None else aim.pid_namespace()
+                if aim is not None and aim.running and pidns is None and cfg.oci is not None:
+                    raise PodRuntimeError(f"container {target!r} has no PID namespace yet")
+                cfg = replace(cfg, pid_namespace=pidns)
             files = None if run.log_dir is None else run.log_dir / container.name
             log = LogBuffer(f"{key}/{container.name}", self.on_log, files=files)
             runner = ContainerRunner(

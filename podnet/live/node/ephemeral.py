@@ -7,10 +7,10 @@ types.go ``EphemeralContainer``). Its image is had as an app container's (the pu
 policy, a pull from a registry off the sync loop); one that cannot be had, or fails to
 start, waits with the reason in ``ephemeralContainerStatuses``.
 
-``targetContainerName``: upstream runs the container in the target's PID namespace.
-Here it runs in the pod's namespaces like the pod's other containers (the pod's PID
-namespace with ``shareProcessNamespace``, else one of its own): the target's processes
-are visible only in a pod that shares its process namespace.
+``targetContainerName`` (``kubectl debug --target``): the container joins the target's
+PID namespace, as upstream's (kuberuntime_container.go: ``NamespaceMode_TARGET``), so
+the target's processes are visible to it; in a pod with ``shareProcessNamespace`` the
+pod's one PID namespace is joined anyway.
 """
 
 from __future__ import annotations
@@ -63,8 +63,17 @@ def start(
         with start_lock:
             if rec.terminating:
                 return []
-            runtime.add_ephemeral(rec.pod.key, container)
+            runtime.add_ephemeral(rec.pod.key, container, _target(rec, container.name))
     except PodnetError as e:  # kuberuntime_container.go startContainer: RunContainerError
         rec.ephemeral_errors[container.name] = ("RunContainerError", str(e))
         return [("Warning", "Failed", f"Error: {e}")]
     return []
+
+
+def _target(rec: PodRecord, name: str) -> str | None:
+    """The ``targetContainerName`` of the ephemeral container ``name`` in the spec."""
+    for c in (rec.obj.get("spec") or {}).get("ephemeralContainers") or ():
+        if isinstance(c, dict) and c.get("name") == name:
+            target = c.get("targetContainerName")
+            return target if isinstance(target, str) and target else None
+    return None

@@ -162,3 +162,20 @@ def test_kubectl_debug_attaches_stdin(k: Kubectl) -> None:
     assert "through-attach" in done.out, (done.out, done.err)
     logs = k.ok("logs", "target", "-c", "debugger-i")
     assert "through-attach" in logs
+
+
+def test_debug_target_sees_the_target_processes(k: Kubectl) -> None:
+    """``kubectl debug --target=main``: the debugger is in main's PID namespace (main's
+    ``sleep 3600`` is pid 1 there); without a target it has a PID namespace of its own."""
+    seen = _debug(k, "debugger-t", "--target=main", "--", "sh", "-c", "cat /proc/1/cmdline")
+    alone = _debug(k, "debugger-u", "--", "sh", "-c", "cat /proc/1/cmdline")
+
+    def logged(name: str) -> str:
+        done = k("logs", "target", "-c", name)
+        return done.out if done.rc == 0 and done.out.strip() else ""
+
+    # main's pid 1: busybox's sleep (a built-in image runs it as the busybox applet)
+    target_init = eventually(lambda: logged(seen), timeout=20, what="--target's log")
+    assert target_init.rstrip("\n").endswith("sleep\x003600\x00"), target_init
+    own_init = eventually(lambda: logged(alone), timeout=20, what="the log")
+    assert own_init.startswith("cat\x00/proc/1/cmdline"), own_init  # itself (sh exec'd cat)
