@@ -414,6 +414,10 @@ class LiveCluster:
         assert self._tracker is not None
         return self._tracker.desired()
 
+    def applied(self) -> ClusterState | None:
+        """The cluster as the last successful sync applied it (None before one)."""
+        return None if self.sync is None else self.sync.state
+
     def _start_sync(self, tracker: ChangeTracker, tables: dict[str, NodeTables]) -> None:
         """The first, full sync in this thread (its errors are start()'s), then the
         paced sync thread; from here on the readiness callback records into ``tracker``."""
