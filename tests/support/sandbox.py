@@ -194,7 +194,7 @@ def wait_until(cond: Any, timeout: float = 5.0) -> bool:
     return bool(cond())
 
 
-def run_json_child(argv: list[str], timeout: float = 120) -> dict[str, Any]:
+def run_json_child(argv: list[str], timeout: float = 120, cwd: str = "/") -> dict[str, Any]:
     """Run a test's driver in a child process (a sandbox can be entered only once per
     process) and return the last JSON line it prints; ``{"skip": why}`` skips the test.
     The child leads its own process group, which is killed if it outlives the timeout."""
@@ -205,7 +205,7 @@ def run_json_child(argv: list[str], timeout: float = 120) -> dict[str, Any]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
-        cwd="/",
+        cwd=cwd,
     )
     with proc:  # closes the pipes however it ends
         try:

@@ -9,13 +9,10 @@ The cluster runs in a child process of its own (one sandbox per process).
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 
 import pytest
-from support.paths import PYTHONPATH
-from support.sandbox import require_kernel
+from support.sandbox import require_kernel, run_json_child
 
 pytestmark = pytest.mark.kernel
 
@@ -78,15 +75,7 @@ print(json.dumps(out))
 
 def test_crun_run_starts_from_a_read_only_bind_not_a_copy() -> None:
     require_kernel()
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        env={"PYTHONPATH": PYTHONPATH, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = run_json_child([sys.executable, "-c", SCRIPT])
     if out["run_path"] is None:
         pytest.skip("not crun as root: crun run copies itself as before")
     assert len(out["runs"]) == 2

@@ -10,13 +10,10 @@ namespaces die with it).
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 
 import pytest
-from support.paths import PYTHONPATH
-from support.sandbox import require_kernel
+from support.sandbox import require_kernel, run_json_child
 
 pytestmark = pytest.mark.kernel
 
@@ -94,16 +91,7 @@ print(json.dumps(out))
 
 def test_a_batch_thread_starts_a_pods_program_in_the_pods_namespaces() -> None:
     require_kernel()
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        env={"PYTHONPATH": PYTHONPATH, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd="/tmp",
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = run_json_child([sys.executable, "-c", SCRIPT], cwd="/tmp")
     main = out["main"]
     for key, got in out["batch"].items():
         pause = out["pauses"][key]
