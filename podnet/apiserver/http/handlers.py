@@ -19,7 +19,7 @@ from podnet.apiserver import binding, errors, tables
 from podnet.apiserver.auth import User
 from podnet.apiserver.http import fields, hpa_v1, negotiate, streams, watch
 from podnet.apiserver.http.negotiate import Output
-from podnet.apiserver.http.objects import delete_answer, scale_of
+from podnet.apiserver.http.objects import delete_answer
 from podnet.apiserver.http.options import (
     bool_param,
     check_rv_match,
@@ -370,8 +370,6 @@ class Handlers:
             dry_run=dry,
             field_manager=q.get("fieldManager") or None,
         )
-        if sub == "scale":
-            updated = scale_of(target.res, updated)
         return respond(request, updated, out, 200, warning_headers(warnings))
 
     async def do_patch(self, request: web.Request, target: Target) -> web.StreamResponse:
@@ -438,8 +436,6 @@ class Handlers:
             field_validation=fields.validation_mode(q.get("fieldValidation", "")),
             warnings=warnings,
         )
-        if sub == "scale":
-            patched = scale_of(target.res, patched)
         return respond(request, patched, out, 200, warning_headers(warnings))
 
     async def _delete_options(self, request: web.Request) -> Obj:
