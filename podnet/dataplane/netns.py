@@ -309,7 +309,7 @@ def netns_inode(pid: int) -> int:
 
 
 def socket_in(
-    netns_path: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM
+    netns_path: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM, proto: int = 0
 ) -> socket.socket:
     """A new socket of the network namespace at ``netns_path``: made by a throw-away
     thread that setns(2)s there (a socket keeps the namespace it was created in, so it
@@ -324,7 +324,7 @@ def socket_in(
                 setns(fd, CLONE_NEWNET)
             finally:
                 os.close(fd)
-            made.append(socket.socket(family, kind))
+            made.append(socket.socket(family, kind, proto))
         except BaseException as e:  # handed to the caller's thread
             failed.append(e)
 

@@ -41,6 +41,7 @@ from podnet.control.served import served_ports
 from podnet.control.services import RESERVED_IPS
 from podnet.dataplane import netns
 from podnet.dataplane.images.registry import ImageRegistry, default_registry
+from podnet.dataplane.nft.generation import Generation
 from podnet.dataplane.nft.session import NftSession
 from podnet.dataplane.oci.launcher import OciLauncher
 from podnet.dataplane.oci.spec import bind
@@ -143,7 +144,10 @@ class LiveCluster:
         self.sandbox.add_pods([p for p in state.pods if p.ip is not None])
         tables: dict[str, NodeTables] = {}
         for node in state.nodes:
-            session = NftSession(tuple(self.sandbox.node_exec_argv(node.name, [])))
+            session = NftSession(
+                tuple(self.sandbox.node_exec_argv(node.name, [])),
+                generation=Generation(self.sandbox.node_netns_path(node.name)),
+            )
             self._sessions.append(session)
             tables[node.name] = NodeTables(ServiceProxy(session), PolicyProxy(session), session)
         # After Sandbox.enter: a rootless sandbox must be entered single-threaded.

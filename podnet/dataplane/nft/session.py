@@ -40,6 +40,7 @@ from types import TracebackType
 from typing import Any
 
 from podnet.dataplane.failures import nft_error
+from podnet.dataplane.nft.generation import Generation
 from podnet.dataplane.nft.transaction import ExecNftRunner, Transaction
 from podnet.errors import NotSupportedError
 
@@ -56,8 +57,14 @@ class NftSession:
     by its pid only, by closing its stdin.
     """
 
-    def __init__(self, prefix: tuple[str, ...] = (), nft: str = "nft") -> None:
+    def __init__(
+        self, prefix: tuple[str, ...] = (), nft: str = "nft", generation: Generation | None = None
+    ) -> None:
         self.argv = [*prefix, nft, "-i"]
+        # the netns's ruleset generation (:mod:`.generation`), read after each of our
+        # transactions: ``ours`` is where it stood then (None: unknown)
+        self.generation = generation
+        self.ours: int | None = None
         self.fallback = ExecNftRunner(prefix, nft)
         self.restarts = 0
         self._unreported: list[str] = []  # restarts not yet returned by revive()
@@ -110,6 +117,7 @@ class NftSession:
             return
         if len(tx) > _MAX_INTERACTIVE_OPS:
             self.fallback.run(tx)
+            self._committed()
             return
         if self.proc.poll() is not None:
             self._restart_quietly()
@@ -134,7 +142,25 @@ class NftSession:
             seen.append(out)
         errors = seen[:-1]  # the last line read is the marker's own "Error: ..." line
         if errors:
+            self.ours = None
             raise nft_error(self.argv, 1, "".join(errors))
+        self._committed()
+
+    def _committed(self) -> None:
+        """Note the generation our transaction left (someone committing in the instant
+        between is taken for ours: the periodic comparison with what podnet wants,
+        ``ClusterSync._verify``, still catches that)."""
+        self.ours = self.current_generation()
+
+    def current_generation(self) -> int | None:
+        """The netns's ruleset generation now; None without a reader or when the kernel
+        cannot say."""
+        if self.generation is None:
+            return None
+        try:
+            return self.generation.read()
+        except OSError:
+            return None
 
     def _line(self, text: str) -> str:
         """The one input line that applies ``text`` (one batch): the commands joined
@@ -213,6 +239,8 @@ class NftSession:
         if self._memfd >= 0:
             os.close(self._memfd)
             self._memfd = -1
+        if self.generation is not None:
+            self.generation.close()
 
     def __enter__(self) -> NftSession:
         return self

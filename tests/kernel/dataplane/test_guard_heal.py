@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from support.sandbox import Driver, driver_argv, driver_env, require_kernel
 
+from podnet.dataplane.nft.generation import Generation
 from podnet.dataplane.nft.session import NftSession
 from podnet.dataplane.policy.sync import PolicyProxy
 from podnet.dataplane.proxy.sync import ServiceProxy
@@ -93,8 +94,10 @@ def wait(cond: Callable[[], bool], timeout: float) -> bool:
     return cond()
 
 
-@pytest.fixture
-def healing(tmp_path: Path) -> Iterator[Healing]:
+@pytest.fixture(params=["generation", "listings"])
+def healing(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Healing]:
+    """node-0 with two pods; its session reads the netns's ruleset generation (as
+    LiveCluster's do), or not (every idle check lists every table)."""
     require_kernel()
     d = Driver(driver_argv(), driver_env())
     h: Healing | None = None
@@ -104,7 +107,8 @@ def healing(tmp_path: Path) -> Iterator[Healing]:
             {"namespace": "default", "name": k, "node": "node-0", "ip": ip} for k, ip in IPS.items()
         ]
         d.ok(op="pods", pods=pods)
-        node = ["nsenter", f"--net=/proc/{d.ok(op='pids')['pids']['node/node-0']}/ns/net"]
+        netns = f"/proc/{d.ok(op='pids')['pids']['node/node-0']}/ns/net"
+        node = ["nsenter", f"--net={netns}"]
         state = ClusterState(
             tuple(make_nodes(1)),
             (Namespace("default", {"kubernetes.io/metadata.name": "default"}),),
@@ -115,7 +119,8 @@ def healing(tmp_path: Path) -> Iterator[Healing]:
             (),
             (),
         )
-        h = Healing(state, NftSession(tuple(node)), node, tmp_path / "records.json")
+        gen = Generation(netns) if request.param == "generation" else None
+        h = Healing(state, NftSession(tuple(node), generation=gen), node, tmp_path / "records.json")
         yield h
     finally:
         if h is not None:
@@ -193,3 +198,27 @@ def test_a_deleted_table_is_restored(healing: Healing) -> None:
     assert wait(lambda: bool(healing.repairs), 5)
     assert "node node-0: table inet podnet-policy was deleted by someone else" in healing.repairs[0]
     assert wait(lambda: "table inet podnet-policy" in healing.nft("list", "tables"), 5)
+
+
+def test_quiet_checks_list_no_table_while_the_generation_is_ours(healing: Healing) -> None:
+    """The idle drift checks of a cluster nobody touches: with the generation read,
+    no ``nft list`` at all (each was a process listing a whole table); without, each
+    check lists every table."""
+    sync = healing.make_sync(max_interval=0.05)
+    listed: list[str] = []
+    listing = healing.session.listing
+
+    def counted(table: str, *flags: str) -> str | None:
+        listed.append(table)
+        return listing(table, *flags)
+
+    healing.session.listing = counted  # type: ignore[method-assign]
+    for _ in range(5):
+        time.sleep(0.06)
+        sync.sync()
+    if healing.session.generation is not None:
+        assert healing.session.ours == healing.session.current_generation()
+        assert listed == []
+    else:
+        assert len(listed) >= 3  # the proxy, policy and guard tables at least once
+    assert not healing.repairs
