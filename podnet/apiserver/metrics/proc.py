@@ -10,6 +10,7 @@ its memory the sum of their RSS (proc(5) ``/proc/<pid>/stat`` fields 4, 14-17, 2
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,42 @@ def snapshot(proc: Path = Path("/proc")) -> dict[int, ProcStat]:
                 out[int(os.path.basename(path))] = parse_stat(f.read())
         except (OSError, ValueError, IndexError):
             continue
+    return out
+
+
+def _has_children_files() -> bool:
+    return os.path.exists(f"/proc/self/task/{threading.get_native_id()}/children")
+
+
+# proc(5) /proc/<pid>/task/<tid>/children (CONFIG_PROC_CHILDREN, set by Debian's kernels)
+CHILDREN_FILES = _has_children_files()
+
+
+def subtree(root: int, proc: Path = Path("/proc")) -> dict[int, ProcStat]:
+    """``root`` and its descendants (empty when ``root`` is gone), found through each
+    task's ``children`` file: the cost of one container's few processes, where
+    :func:`snapshot` reads every process on the machine (three per pod in a scale-up,
+    read once a second for the containers new since the last scrape). A child
+    forked or reaped during the walk may be missed, as by a snapshot read meanwhile."""
+    out: dict[int, ProcStat] = {}
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        if pid in out:
+            continue
+        try:
+            with open(f"{proc}/{pid}/stat", encoding="ascii", errors="replace") as f:
+                out[pid] = parse_stat(f.read())
+            tids = os.listdir(f"{proc}/{pid}/task")
+        except (OSError, ValueError, IndexError):
+            out.pop(pid, None)
+            continue
+        for tid in tids:
+            try:
+                with open(f"{proc}/{pid}/task/{tid}/children", encoding="ascii") as f:
+                    stack.extend(int(c) for c in f.read().split())
+            except (OSError, ValueError):
+                continue
     return out
 
 

@@ -35,12 +35,19 @@ Source = Callable[[], Sequence[Running]]
 
 
 def sample(running: Sequence[Running], now: float) -> list[Sample]:
-    """One point per container whose process is still there."""
-    table = proc.snapshot()
-    kids = proc.children(table)
+    """One point per container whose process is still there: each container's process
+    tree read alone (:func:`proc.subtree`), or from one read of every process where the
+    kernel lists no children."""
+    whole = None if proc.CHILDREN_FILES else proc.snapshot()
+    whole_kids = None if whole is None else proc.children(whole)
     boot = proc.boot_time()
     out: list[Sample] = []
     for r in running:
+        if whole is not None and whole_kids is not None:
+            table, kids = whole, whole_kids
+        else:
+            table = proc.subtree(r.pid)
+            kids = proc.children(table)
         inits = kids.get(r.pid, [])
         if r.pid not in table or not inits:
             continue

@@ -355,6 +355,13 @@ class ContainerRunner:
     def running(self) -> bool:
         return self._watch is not None
 
+    @property
+    def runtime_pid(self) -> int | None:
+        """The pid of the running container's OCI runtime process (``crun run``: the
+        spawner starts it with no process in between), None when not running under one."""
+        watch = self._watch
+        return None if watch is None or self.cfg.oci is None else watch.proc.pid
+
     def pid_namespace(self) -> str | None:
         """The running container's own PID namespace as a path the OCI runtime can open
         (it runs in the cluster's PID namespace: ``/proc/<pid there>/ns/pid`` of the
@@ -363,7 +370,9 @@ class ContainerRunner:
         watch = self._watch
         if watch is None or self.cfg.oci is None:
             return None
-        runtime = watch.proc.pid
+        runtime = self.runtime_pid
+        if runtime is None:
+            return None
         try:
             kids = Path(f"/proc/{runtime}/task/{runtime}/children").read_text().split()
             if not kids:

@@ -362,6 +362,18 @@ class Runtime:
                         out.setdefault(key, {})[c.name] = entry
         return out
 
+    def oci_run_pids(self) -> dict[tuple[str, str], int]:
+        """(pod key, container name) -> pid of the running container's OCI runtime
+        process (``crun run``, the container's init its child), app containers only."""
+        out: dict[tuple[str, str], int] = {}
+        with self.loop.lock:
+            for key, run in self._pods.items():
+                for c in run.pod.containers:
+                    pid = run.runners[c.name].runtime_pid
+                    if pid is not None:
+                        out[key, c.name] = pid
+        return out
+
     def attach_stdin(self, key: str, container: str) -> int | None:
         """An fd writing to the stdin of a running container (the caller closes it), or
         None when the runtime keeps none (no ``stdin: true``, or ``stdinOnce`` used up).

@@ -5,6 +5,9 @@ Tables metrics-server serves, over a real in-memory registry."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import time
 from decimal import Decimal
 
 import pytest
@@ -152,3 +155,31 @@ def test_serve_pods_nodes_and_tables() -> None:
     table = serve.table([got], "None", "v1")
     assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "cpu", "memory", "Window"]
     assert table["rows"] == [{"cells": ["a", "100m", "8Ki", "10s"]}]
+
+
+def test_a_subtree_is_what_the_snapshot_holds_under_the_same_root() -> None:
+    """Read through the children files, a process tree is the one the whole process
+    table shows: the parent, both children and the grandchild, none else."""
+    child = subprocess.Popen(
+        ["sh", "-c", "sleep 30 & sh -c 'sleep 30; :' & wait"], start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            tree = proc.subtree(child.pid)
+            table = proc.snapshot()
+            kids = proc.children(table)
+            expected, stack = set(), [child.pid]
+            while stack:
+                pid = stack.pop()
+                expected.add(pid)
+                stack.extend(kids.get(pid, ()))
+            if (len(tree) == 4 and set(tree) == expected) or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert set(tree) == expected and len(tree) == 4
+        assert all(tree[p].ppid == table[p].ppid for p in tree)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)  # the group: the sleeps too
+        child.wait()
+    assert proc.subtree(child.pid) == {}
