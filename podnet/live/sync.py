@@ -25,11 +25,12 @@ Repairs: a watcher thread wakes the sync as soon as a node's ``nft -i`` session 
 is replaced). The periodic run checks, at most once per ``max_interval`` (while
 changes flow, after a rest of DRIFT_REST times what the last check took), that every
 table we applied (Service proxy, policy, guard) still exists and lists as when last
-checked (``ClusterSync._drift``), and once per ``sync_period`` (kube-proxy's
-``syncPeriod``) that each matches what podnet wants, element by element
-(:mod:`podnet.dataplane.nft.drift`). Any problem makes the next sync a full one on every
-node, reported through ``on_repair``. And, as kube-proxy, a full sync once per
-``full_sync_period`` whatever the checks say.
+checked (``ClusterSync._drift``), listed only on a node whose ruleset generation moved
+since podnet's own last transaction there (:mod:`podnet.dataplane.nft.generation`);
+and once per ``sync_period`` (kube-proxy's ``syncPeriod``) that each matches what
+podnet wants, element by element (:mod:`podnet.dataplane.nft.drift`). Any problem
+makes the next sync a full one on every node, reported through ``on_repair``. And, as
+kube-proxy, a full sync once per ``full_sync_period`` whatever the checks say.
 """
 
 from __future__ import annotations
