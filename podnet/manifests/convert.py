@@ -209,10 +209,17 @@ def to_probe(
         )
     if isinstance(p.get("tcpSocket"), dict):
         return replace(base, tcp_socket_port=p["tcpSocket"]["port"])
-    # a grpc probe: kubelet's prober has no handler it can run here (podnet ships no gRPC
-    # client); upstream's prober.go answers Unknown for a missing handler and the
-    # worker throws the result away, so the probe never acts: ignored, with a warning
-    ctx.warn(path, "only exec, httpGet and tcpSocket probes are supported; probe ignored")
+    if isinstance(p.get("grpc"), dict) and isinstance(p["grpc"].get("port"), int):
+        service = p["grpc"].get("service")
+        return replace(
+            base,
+            grpc_port=p["grpc"]["port"],
+            grpc_service=service if isinstance(service, str) else "",
+        )
+    # no handler podnet can run (the API's validation requires exactly one): upstream's
+    # prober.go answers Unknown for a missing handler and the worker throws the result
+    # away, so the probe never acts: ignored, with a warning
+    ctx.warn(path, "a probe needs one of exec, httpGet, tcpSocket or grpc; probe ignored")
     return None
 
 

@@ -47,6 +47,8 @@ class Probe:
     http_get_host: str | None = None  # the address to connect to; None: the pod IP
     http_headers: tuple[tuple[str, str], ...] = ()
     tcp_socket_port: int | str | None = None
+    grpc_port: int | None = None  # GRPCAction: a number only, no named port
+    grpc_service: str = ""  # the HealthCheckRequest's service ("": the server's overall health)
     initial_delay_seconds: int = 0
     period_seconds: int = 10
     timeout_seconds: int = 1

@@ -496,6 +496,8 @@ class ContainerRunner:
         else:
             # the helper is podnet's own module: make it importable from any cwd
             env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PYTHONPATH": PODNET_ROOT}
+            if probe.grpc_port is not None:  # grpcio's log lines are not the probe's output
+                env["GRPC_VERBOSITY"] = "NONE"
         try:
             return self.cfg.spawner(
                 self.cfg.pod_key, argv, env, None, subprocess.PIPE, subprocess.STDOUT

@@ -21,15 +21,17 @@ prober.go) and the Probe API (core/v1 types.go):
 * ``httpGet`` succeeds on a status in [200, 400) (prober/http/http.go, no redirect
   followed here), sends ``User-Agent: kube-probe/...`` and ``Accept: */*`` unless
   httpHeaders set them, ``Host`` from httpHeaders; HTTPS is not verified (as kubelet);
-  ``tcpSocket`` on an accepted connection; ``exec`` on exit status 0, its output the
-  failure message (prober/exec/exec.go), ``command "..." timed out`` after timeoutSeconds.
+  ``tcpSocket`` on an accepted connection; ``grpc`` on a SERVING answer to
+  grpc.health.v1.Health/Check for ``service`` (prober/grpc, through grpcio); ``exec`` on
+  exit status 0, its output the failure message (prober/exec/exec.go), ``command "..."
+  timed out`` after timeoutSeconds.
 
 kubelet probes ``httpGet``/``tcpSocket`` from the node against the pod IP. podnet runs
 the check *inside* the pod's network namespace against the pod IP (same address, same
 listening sockets), through the runtime's one spawner seam: ``python -m
 podnet.dataplane.runtime.probes tcp HOST PORT TIMEOUT`` / ``http SCHEME HOST PORT PATH
-TIMEOUT [NAME:VALUE...]``; ``exec`` runs in the container as ``kubectl exec`` does
-(crun exec, :meth:`OciLauncher.exec_argv`).
+TIMEOUT [NAME:VALUE...]`` / ``grpc HOST PORT SERVICE TIMEOUT``; ``exec`` runs in the
+container as ``kubectl exec`` does (crun exec, :meth:`OciLauncher.exec_argv`).
 """
 
 from __future__ import annotations
@@ -156,6 +158,8 @@ def check_argv(probe: Probe, container: Container, host: str) -> list[str] | Non
         if port is None:
             return None
         return [*mod, "tcp", host, str(port), timeout]
+    if probe.grpc_port is not None:
+        return [*mod, "grpc", host, str(probe.grpc_port), probe.grpc_service, timeout]
     return None
 
 
@@ -416,11 +420,65 @@ def _get_once(url: str, sent: dict[str, str], timeout: float) -> tuple[bool, int
         conn.close()
 
 
-def main(argv: list[str]) -> int:
-    """``tcp HOST PORT TIMEOUT`` or ``http SCHEME HOST PORT PATH TIMEOUT [NAME:VALUE...]``;
-    exit 0 on success; the failure's text on stdout (the probe's output)."""
+def _go_code(code: object) -> str:
+    """A gRPC status code as Go's ``codes.Code.String()`` names it (``NotFound``)."""
+    name = str(getattr(code, "name", code))
+    return "OK" if name == "OK" else "".join(w.capitalize() for w in name.split("_"))
+
+
+def grpc_check(host: str, port: int, service: str, timeout: float) -> tuple[bool, str]:
+    """grpc.health.v1.Health/Check of ``service`` ("" is the server's overall health),
+    plaintext, one deadline for the connection and the call; success on SERVING. The
+    outputs are kubelet's (pkg/probe/grpc/grpc.go ``Probe``): a server that does not
+    answer within the timeout, one without the health service, a failed call, any other
+    status. grpcio's own log lines are silenced by the caller (GRPC_VERBOSITY)."""
+    import time
+
+    import grpc  # type: ignore[import-untyped]
+    from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
+
+    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    limit = f"{timeout:g}s"
+    deadline = time.monotonic() + timeout
+    channel = grpc.insecure_channel(addr, options=[("grpc.primary_user_agent", USER_AGENT)])
     try:
-        if argv[0] == "tcp" and len(argv) == 4:
+        try:  # grpc.WithBlock(): wait until connected, within the probe's timeout
+            grpc.channel_ready_future(channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            why = "context deadline exceeded"
+            return False, f'timeout: failed to connect service "{addr}" within {limit}: {why}'
+        stub = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service=service)
+        try:
+            left = max(deadline - time.monotonic(), 0.001)
+            resp = stub.Check(request, timeout=left)
+        except grpc.RpcError as e:
+            code, details = e.code(), e.details() or ""
+            if code == grpc.StatusCode.UNIMPLEMENTED:
+                return False, (
+                    "error: this server does not implement the grpc health protocol "
+                    f"(grpc.health.v1.Health): {details}"
+                )
+            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                return False, f"timeout: health rpc did not complete within {limit}"
+            desc = f"rpc error: code = {_go_code(code)} desc = {details}"
+            return False, f"error: health rpc probe failed: {desc}"
+        if resp.status != health_pb2.HealthCheckResponse.SERVING:
+            name = health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+            return False, f'service unhealthy (responded with "{name}")'
+        return True, "service healthy"
+    finally:
+        channel.close()
+
+
+def main(argv: list[str]) -> int:
+    """``tcp HOST PORT TIMEOUT``, ``http SCHEME HOST PORT PATH TIMEOUT [NAME:VALUE...]`` or
+    ``grpc HOST PORT SERVICE TIMEOUT``; exit 0 on success; the failure's text on stdout
+    (the probe's output)."""
+    try:
+        if argv[0] == "grpc" and len(argv) == 5:
+            ok, out = grpc_check(argv[1], int(argv[2]), argv[3], float(argv[4]))
+        elif argv[0] == "tcp" and len(argv) == 4:
             ok, out = tcp_check(argv[1], int(argv[2]), float(argv[3]))
         elif argv[0] == "http" and len(argv) >= 6:
             headers = [tuple(h.split(":", 1)) for h in argv[6:]]
@@ -430,7 +488,8 @@ def main(argv: list[str]) -> int:
             raise IndexError
     except (ValueError, IndexError):
         print(
-            "usage: probes tcp HOST PORT TIMEOUT | http SCHEME HOST PORT PATH TIMEOUT [H:V...]",
+            "usage: probes tcp HOST PORT TIMEOUT | http SCHEME HOST PORT PATH TIMEOUT [H:V...]"
+            " | grpc HOST PORT SERVICE TIMEOUT",
             file=sys.stderr,
         )
         return 2

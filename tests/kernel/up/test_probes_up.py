@@ -1,7 +1,8 @@
 """Liveness and startup probes in ``podnet up`` with real crun containers, as kubelet's
 prober runs them (pkg/kubelet/prober/worker.go, prober.go; kuberuntime_manager.go
-computePodActions): a failing liveness probe (exec, httpGet against busybox httpd) kills
-and restarts the container with Unhealthy and Killing Events; a startup probe holds
+computePodActions): a failing liveness probe (exec, httpGet against busybox httpd, grpc
+against agnhost grpc-health-checking) kills and restarts the container with Unhealthy and
+Killing Events; a startup probe holds
 ``started`` and readiness back until it passes, and restarts the container when it
 keeps failing."""
 
@@ -52,6 +53,34 @@ spec:
       periodSeconds: 1
       failureThreshold: 2
       terminationGracePeriodSeconds: 1
+"""
+
+GRPC = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: live-grpc}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: grpc
+    image: registry.k8s.io/e2e-test-images/agnhost:2.43
+    args: [grpc-health-checking, --port=5000, --http-port=8080, --service=app]
+    ports: [{containerPort: 5000}]
+    readinessProbe: {grpc: {port: 5000, service: app}, periodSeconds: 1}
+    livenessProbe: {grpc: {port: 5000, service: app}, periodSeconds: 1, failureThreshold: 2}
+  - name: tools
+    image: busybox
+    command: [sleep, "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: wrong-service}
+spec:
+  containers:
+  - name: grpc
+    image: registry.k8s.io/e2e-test-images/agnhost:2.43
+    args: [grpc-health-checking, --port=5000, --service=app]
+    readinessProbe: {grpc: {port: 5000, service: other}, periodSeconds: 1}
 """
 
 BAD = """\
@@ -207,5 +236,59 @@ def test_startup_probe_gates_readiness_and_restarts_when_failing(tmp_path: Path)
             "Container app failed startup probe, will be restarted",
         ) in evs
         assert _container(k, "never-starts")["started"] is False
+        rc, err = up.stop()
+        assert rc == 0, err
+
+
+def _named(k: Any, pod: str, container: str) -> dict[str, Any]:
+    for c in _status(k, pod).get("containerStatuses") or []:
+        if c.get("name") == container:
+            assert isinstance(c, dict)
+            return c
+    return {}
+
+
+def test_grpc_probes_ask_the_health_service(tmp_path: Path) -> None:
+    """kubelet's gRPC prober against upstream's test server: SERVING is Ready, an
+    unknown service name is NotFound (never Ready), NOT_SERVING fails the liveness
+    probe and restarts the container, whose new process serves again."""
+    require_live()
+    with podnet_up(tmp_path) as up:
+        k = up.kubectl("1.37")
+        k.ok("apply", "-f", "-", stdin=GRPC)
+        eventually(lambda: _ready(k, "live-grpc"), 60, "live-grpc Ready")
+        eventually(
+            lambda: any(
+                e[1] == "Unhealthy"
+                and e[2]
+                == "Readiness probe failed: error: health rpc probe failed: "
+                "rpc error: code = NotFound desc = unknown service"
+                for e in _events(k, "wrong-service")
+            ),
+            30,
+            "wrong-service's NotFound",
+        )
+        assert not _ready(k, "wrong-service")
+        assert _named(k, "live-grpc", "grpc")["restartCount"] == 0
+
+        out = k.ok(
+            "exec", "live-grpc", "-c", "tools", "--",
+            "wget", "-qO-", "http://127.0.0.1:8080/make-not-serving",
+        )  # fmt: skip
+        assert out.endswith("s")  # the time since the server started, as upstream's
+        eventually(lambda: _named(k, "live-grpc", "grpc")["restartCount"] == 1, 40, "restart")
+        evs = _events(k, "live-grpc")
+        assert (
+            "Warning",
+            "Unhealthy",
+            'Liveness probe failed: service unhealthy (responded with "NOT_SERVING")',
+        ) in evs
+        assert (
+            "Normal",
+            "Killing",
+            "Container grpc failed liveness probe, will be restarted",
+        ) in evs
+        eventually(lambda: _ready(k, "live-grpc"), 30, "Ready again after the restart")
+        assert _named(k, "live-grpc", "grpc")["restartCount"] == 1
         rc, err = up.stop()
         assert rc == 0, err

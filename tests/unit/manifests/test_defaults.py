@@ -161,10 +161,12 @@ def test_probe_conversion(probe: dict[str, Any], expected: Probe) -> None:
     assert p.containers[0].readiness_probe == expected
 
 
-def test_grpc_probe_warned_and_dropped() -> None:
-    m = load(setpath(pod(), "spec.containers[0].readinessProbe", {"grpc": {"port": 9000}}))
-    assert m.pods[0].containers[0].readiness_probe is None
-    assert m.warnings
+def test_grpc_probe_converted() -> None:
+    probe = {"grpc": {"port": 9000, "service": "liveness"}, "periodSeconds": 2}
+    m = load(setpath(pod(), "spec.containers[0].readinessProbe", probe))
+    ready = m.pods[0].containers[0].readiness_probe
+    assert ready == Probe(grpc_port=9000, grpc_service="liveness", period_seconds=2)
+    assert not m.warnings
 
 
 def test_pod_spec_fields() -> None:

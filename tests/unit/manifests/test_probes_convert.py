@@ -72,7 +72,8 @@ def test_readiness_probe_takes_no_grace() -> None:
     assert err.message == "Invalid value: 5: must not be set for readinessProbes"
 
 
-def test_grpc_liveness_probe_is_ignored_with_a_warning() -> None:
+def test_grpc_liveness_probe_asks_for_the_servers_overall_health_by_default() -> None:
     m = load(setpath(pod(), "spec.containers[0].livenessProbe", {"grpc": {"port": 9000}}))
-    assert m.pods[0].containers[0].liveness_probe is None
-    assert m.warnings
+    live = m.pods[0].containers[0].liveness_probe
+    assert live is not None and (live.grpc_port, live.grpc_service) == (9000, "")
+    assert not m.warnings

@@ -50,6 +50,7 @@ def _commands() -> dict[str, Callable[[list[str]], int]]:
         "netexec": _lazy("netexec"),
         "connect": _lazy("connect"),
         "porter": _lazy("porter"),
+        "grpc-health-checking": _lazy("grpc_health_checking"),
         "pause": _pause,
     }
 
