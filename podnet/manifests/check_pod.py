@@ -200,7 +200,8 @@ def _check_probe(ctx: DocContext, path: Path, probe: dict[str, Any]) -> None:
         value = probe.get(fld)
         if isinstance(value, int) and value < 0:
             ctx.error((*path, fld), f"Invalid value {value}: must be greater than or equal to 0")
-    for handler in ("httpGet", "tcpSocket"):
+    # validateGRPCAction: ValidatePortNumOrName of the (integer) port, as the others
+    for handler in ("httpGet", "tcpSocket", "grpc"):
         action = probe.get(handler)
         if isinstance(action, dict):
             check_port_num_or_name(ctx, (*path, handler, "port"), action.get("port"))

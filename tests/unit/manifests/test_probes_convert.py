@@ -77,3 +77,9 @@ def test_grpc_liveness_probe_asks_for_the_servers_overall_health_by_default() ->
     live = m.pods[0].containers[0].liveness_probe
     assert live is not None and (live.grpc_port, live.grpc_service) == (9000, "")
     assert not m.warnings
+
+
+def test_grpc_probe_port_out_of_range_is_invalid() -> None:
+    err = error_of(setpath(pod(), "spec.containers[0].livenessProbe", {"grpc": {"port": 70000}}))
+    assert err.field == "spec.containers[0].livenessProbe.grpc.port"
+    assert err.message == "Invalid value 70000: must be between 1 and 65535, inclusive"
