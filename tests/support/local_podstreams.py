@@ -53,9 +53,13 @@ class LocalSession:
             loop = asyncio.get_running_loop()
             reader = asyncio.StreamReader()
             pipe = os.fdopen(os.dup(self.master), "rb", 0)
-            transport, _ = await loop.connect_read_pipe(
-                lambda: asyncio.StreamReaderProtocol(reader), pipe
-            )
+            try:
+                transport, _ = await loop.connect_read_pipe(
+                    lambda: asyncio.StreamReaderProtocol(reader), pipe
+                )
+            except BaseException:  # cancelled while connecting: the pipe is still ours
+                pipe.close()
+                raise
             self._pty_transport = transport
             try:
                 while True:

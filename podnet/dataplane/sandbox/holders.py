@@ -38,6 +38,7 @@ from podnet.errors import NotSupportedError, PodnetError
 
 INIT_SCRIPT = Path(__file__).with_name("cluster_init.py")
 PAUSE_SERVER = Path(__file__).with_name("pause_server.py")
+SPAWN_BATCH = 32  # spawn requests written to the pause server before reading its answers
 
 
 def _sleep_argv() -> list[str]:
@@ -182,7 +183,8 @@ class PauseServer:
 
     Creating a pod sandbox by forking podnet (hundreds of MB) and running set-up code
     in the child cost more than the namespaces themselves; the server is a small
-    Python process that forks each pause from itself. Thread-safe.
+    Python process that sets up each pod's namespaces itself and starts its pause into
+    them (:mod:`.pause_server`). Thread-safe.
     """
 
     def __init__(self, proc: subprocess.Popen[bytes]) -> None:
@@ -224,7 +226,7 @@ class PauseServer:
         cgroups_ro: bool = True,
         ro_binds: Sequence[tuple[str, str]] = (),
     ) -> list[Holder | PodnetError]:
-        """Pause holders for ``(hostname, files)`` pairs, set up in parallel.
+        """Pause holders for ``(hostname, files)`` pairs.
 
         ``files`` maps absolute paths that exist on the host (/etc/hosts, ...) to the
         content the pod must see there; ``share_pid[i]`` gives pod i a PID namespace
@@ -235,29 +237,35 @@ class PauseServer:
         """
         shared = list(share_pid) + [False] * (len(pods) - len(share_pid))
         out: list[Holder | PodnetError] = []
+        reqs = [
+            {
+                "op": "spawn",
+                "id": i,
+                "hostname": h,
+                "files": [*files.items()],
+                "share_pid": shared[i],
+                "cgroups_ro": cgroups_ro,
+                "ro_binds": [list(b) for b in ro_binds],
+            }
+            for i, (h, files) in enumerate(pods)
+        ]
         with self._lock:
+            replies: list[dict[str, Any]] = []
             try:
-                self._send(
-                    [
-                        {
-                            "op": "spawn",
-                            "id": i,
-                            "hostname": h,
-                            "files": [*files.items()],
-                            "share_pid": shared[i],
-                            "cgroups_ro": cgroups_ro,
-                            "ro_binds": [list(b) for b in ro_binds],
-                        }
-                        for i, (h, files) in enumerate(pods)
-                    ]
-                )
-                replies = [self._read() for _ in pods]
+                # a bounded batch at a time: the server answers most requests itself as
+                # it reads them, and a thousand requests written at once would fill its
+                # stdin while its answers fill its stdout, each side waiting for the other
+                for i in range(0, len(reqs), SPAWN_BATCH):
+                    batch = reqs[i : i + SPAWN_BATCH]
+                    self._send(batch)
+                    replies += [self._read() for _ in batch]
             except (OSError, ValueError) as e:
                 raise NotSupportedError(f"the pod sandbox server failed: {e}") from e
             failed = []
             for r in sorted(replies, key=lambda r: int(r["id"])):
                 if "error" in r:
-                    failed.append(int(r["nspid"]))
+                    if "nspid" in r:  # a forked child that failed: reaped below
+                        failed.append(int(r["nspid"]))
                     what = f"pod sandbox {pods[int(r['id'])][0]}"
                     out.append(NotSupportedError(f"cannot create the {what}: {r['error']}"))
                 else:

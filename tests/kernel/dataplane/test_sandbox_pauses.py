@@ -79,7 +79,11 @@ def test_a_failed_set_up_is_an_error_and_leaves_no_child() -> None:
         assert isinstance(bad, NotSupportedError) and "pod sandbox bad" in str(bad)
         assert isinstance(good, holders.Holder)
         assert good.poll() is None
-        assert os.stat(f"/proc/{good.pid}/ns/net").st_ino != os.stat("/proc/self/ns/net").st_ino
+        for ns in ("net", "uts", "ipc", "mnt"):
+            ours = os.stat(f"/proc/self/ns/{ns}").st_ino
+            assert os.stat(f"/proc/{good.pid}/ns/{ns}").st_ino != ours, ns
+            # the server made both pods' namespaces itself, and is back in its own
+            assert os.stat(f"/proc/{server._proc.pid}/ns/{ns}").st_ino == ours, ns
         good.kill()
         assert good.wait() == -signal.SIGKILL
         assert good.poll() == -signal.SIGKILL
@@ -100,3 +104,24 @@ def test_a_dead_pause_server_fails_new_pods_and_close_still_works(driver: Driver
     assert driver.ok(op="exec", pod="default/p1", argv=["true"])["rc"] == 0
     driver.ok(op="close")
     assert wait_until(lambda: not any(alive(p) for p in pids.values()))
+
+
+def test_more_pods_than_one_batch_of_requests_in_one_call() -> None:
+    """The server answers as it reads: requests go in batches (holders.SPAWN_BATCH), so
+    a call for many pods neither deadlocks on the two pipes nor mixes up the answers."""
+    require_kernel()
+    server = holders.PauseServer.start()
+    made: list[holders.Holder] = []
+    try:
+        n = 2 * holders.SPAWN_BATCH + 5
+        got = server.spawn([(f"p{i}", {"/etc/hostname": f"p{i}\n"}) for i in range(n)])
+        made = [h for h in got if isinstance(h, holders.Holder)]
+        assert len(made) == n
+        uts = {os.stat(f"/proc/{h.pid}/ns/uts").st_ino for h in made}
+        assert len(uts) == n
+    finally:
+        for h in made:
+            h.kill()
+            h.wait()
+        server.close()
+    assert not any(alive(h.pid) for h in made)
