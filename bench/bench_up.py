@@ -374,7 +374,7 @@ def top_frames(raw: Path, n: int = 15) -> dict[str, Any]:
     )
     if not raw.exists():
         return {"error": "no profile written"}
-    for line in raw.read_text().splitlines():
+    for line in raw.read_text(errors="replace").splitlines():  # frame names may be any bytes
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():  # a frame name holding a newline
             continue
@@ -730,6 +730,9 @@ def bench_scale(
         result["timeline_s_pods_bound_running_served"] = timeline
         result["up_cpu_s_during_scale"] = round(_cpu_s(up.proc.pid) - cpu0, 2)
         if spy:
+            keep = os.environ.get("BENCH_UP_PY_SPY_RAW")  # the raw profile, for a closer look
+            if keep and (tmp / "scale.raw").exists():
+                shutil.copyfile(tmp / "scale.raw", keep)
             result["py_spy_scale"] = top_frames(tmp / "scale.raw")
             keep = os.environ.get("BENCH_UP_KEEP_PROFILE")  # a directory: keep the raw profile
             if keep:

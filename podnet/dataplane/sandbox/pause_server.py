@@ -230,10 +230,10 @@ def _own_namespaces() -> list[tuple[int, int]] | None:
         return None
     # Rootless, the UTS and IPC namespaces may still be the host's, which this user
     # namespace cannot enter again (setns: EPERM): entering each now says so.
-    for fd, kind in home:
-        if libc.setns(fd, kind) != 0:
-            for f, _ in home:
-                os.close(f)
+    for ns_fd, kind in home:
+        if libc.setns(ns_fd, kind) != 0:
+            for opened, _ in home:
+                os.close(opened)
             return None
     return home
 
