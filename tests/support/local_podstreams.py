@@ -17,6 +17,7 @@ import struct
 import termios
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import IO
 
 from podnet.apiserver import errors
 
@@ -31,6 +32,7 @@ class LocalSession:
         self.killed = False
         self._pty_reader: asyncio.StreamReader | None = None
         self._pty_transport: asyncio.BaseTransport | None = None
+        self._pty_pipe: IO[bytes] | None = None  # closed by kill() too, not left to the GC
 
     async def write_stdin(self, data: bytes) -> None:
         if self.master is not None:
@@ -53,6 +55,7 @@ class LocalSession:
             loop = asyncio.get_running_loop()
             reader = asyncio.StreamReader()
             pipe = os.fdopen(os.dup(self.master), "rb", 0)
+            self._pty_pipe = pipe
             try:
                 transport, _ = await loop.connect_read_pipe(
                     lambda: asyncio.StreamReaderProtocol(reader), pipe
@@ -106,6 +109,13 @@ class LocalSession:
             with contextlib.suppress(OSError):
                 os.close(self.master)
             self.master = None
+        # a stdout() generator abandoned unfinished (its loop gone before its finally
+        # ran) would leave its pipe to the GC: "unclosed file <_io.FileIO ... 'rb'>"
+        # raised in whatever test collects it
+        if self._pty_transport is not None:
+            self._pty_transport.close()
+        if self._pty_pipe is not None:
+            self._pty_pipe.close()
 
 
 @dataclass

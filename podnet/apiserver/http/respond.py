@@ -18,6 +18,7 @@ from podnet.apiserver import errors
 from podnet.apiserver.http import negotiate, pbdecode
 from podnet.apiserver.http.negotiate import Output
 from podnet.apiserver.http.routes import parse_bool
+from podnet.apiserver.store import compact
 from podnet.apiserver.store.base import Obj
 
 
@@ -26,7 +27,7 @@ def encode(body: Any, out: Output, *, pretty: bool = False) -> bytes:
         return yaml.safe_dump(body, sort_keys=False).encode()
     if pretty:
         return json.dumps(body, indent=2).encode() + b"\n"
-    return json.dumps(body, separators=(",", ":")).encode()
+    return compact.dumps(body)
 
 
 def pretty_wanted(request: web.Request) -> bool:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from aiohttp import web
 
 from podnet.apiserver import errors
 from podnet.apiserver.registry import RegistryWatch, WatchEvent
+from podnet.apiserver.store import compact
 from podnet.apiserver.store.base import Obj
 
 BOOKMARK_EVERY = 5.0
@@ -33,7 +33,7 @@ Encoder = Callable[[str, Obj], Any]  # (event type, object) -> the object sent
 
 
 def _line(type_: str, obj: Any) -> bytes:
-    return json.dumps({"type": type_, "object": obj}, separators=(",", ":")).encode() + b"\n"
+    return compact.dumps({"type": type_, "object": obj}) + b"\n"
 
 
 def error_event(err: errors.ApiError) -> bytes:

@@ -236,7 +236,14 @@ def test_loop_slice_follows_pods_marked_ready_and_service_without_selector_gets_
         assert _ready_ips(registry) == {"10.244.0.2"}
         (sl,) = _slices(registry)
         assert sl["ports"] == [{"name": "", "port": 8080, "protocol": "TCP"}]
-        ep = registry.get(ENDPOINTS, "default", "web")
+
+        # the Endpoints object is synced apart, after its own wait (ENDPOINTS_COST_FACTOR)
+        def endpoints_with_b() -> Any:
+            e = registry.get(ENDPOINTS, "default", "web")
+            subsets = e.get("subsets") or [{}]
+            return e if subsets[0].get("notReadyAddresses") else None
+
+        ep = wait_for(endpoints_with_b, what="b in the Endpoints, not ready")
         assert [a["ip"] for a in ep["subsets"][0]["addresses"]] == ["10.244.0.2"]
         assert [a["ip"] for a in ep["subsets"][0]["notReadyAddresses"]] == ["10.244.1.2"]
         mark(registry, registry.get(PODS, "default", "b"), ready=True)
