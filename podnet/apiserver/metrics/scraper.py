@@ -43,11 +43,8 @@ def sample(running: Sequence[Running], now: float) -> list[Sample]:
     boot = proc.boot_time()
     out: list[Sample] = []
     for r in running:
-        if whole is not None and whole_kids is not None:
-            table, kids = whole, whole_kids
-        else:
-            table = proc.subtree(r.pid)
-            kids = proc.children(table)
+        table = whole if whole is not None else proc.subtree(r.pid)
+        kids = whole_kids if whole_kids is not None else proc.children(table)
         inits = kids.get(r.pid, [])
         if r.pid not in table or not inits:
             continue

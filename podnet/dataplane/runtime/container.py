@@ -367,9 +367,6 @@ class ContainerRunner:
         (it runs in the cluster's PID namespace: ``/proc/<pid there>/ns/pid`` of the
         container's init, ``crun run``'s child); None when there is none to join (not
         running, not under the OCI runtime, or not started yet)."""
-        watch = self._watch
-        if watch is None or self.cfg.oci is None:
-            return None
         runtime = self.runtime_pid
         if runtime is None:
             return None

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+# imported only when this subcommand runs (agnhost's cli imports it lazily)
+import grpc  # type: ignore[import-untyped]
+from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
 
 from podnet.dataplane.images.agnhost import servers
 from podnet.dataplane.images.agnhost.cli import wait_for_term
@@ -44,9 +49,6 @@ class _State:
 
 
 def _servicer(state: _State) -> Any:
-    import grpc  # type: ignore[import-untyped]
-    from grpc_health.v1 import health_pb2, health_pb2_grpc  # type: ignore[import-untyped]
-
     class HealthChecker(health_pb2_grpc.HealthServicer):  # type: ignore[misc]
         def Check(self, request: Any, context: Any) -> Any:
             servers.log(
@@ -82,13 +84,10 @@ def main(argv: list[str]) -> int:
             state.forced = unhealthy
         return servers.Reply(state.since())
 
-    import grpc
-    from grpc_health.v1 import health_pb2_grpc
-
     try:
         servers.serve_http(int(f["http-port"]), control)
         servers.log(f"Http server starting to listen on :{f['http-port']}")
-        server = grpc.server(_executor())
+        server = grpc.server(ThreadPoolExecutor(max_workers=4))
         health_pb2_grpc.add_HealthServicer_to_server(_servicer(state), server)
         if server.add_insecure_port(f"[::]:{f['port']}") == 0:
             raise OSError(f"cannot listen on :{f['port']}")
@@ -100,9 +99,3 @@ def main(argv: list[str]) -> int:
     wait_for_term()
     server.stop(0)
     return 0
-
-
-def _executor() -> Any:
-    from concurrent.futures import ThreadPoolExecutor
-
-    return ThreadPoolExecutor(max_workers=4)
