@@ -156,7 +156,8 @@ class Kubelet:
             registry, cluster.state_dir, self.status, self._containers, self._warn
         )
         self._threads: list[threading.Thread] = []
-        self._watches: list[Any] = []
+        self._watches: list[tuple[Resource, Any]] = []  # pods first (see _watch)
+        self._wake = threading.Event()  # a watch has events (set by the store)
         self._pool = ThreadPoolExecutor(8, thread_name_prefix="kubelet-kill")
         # pods whose images the puller thread pulls, in turn (see _pull_loop)
         self._pulls: queue.Queue[tuple[PodRecord, list[tuple[str, str, str | None]]]] = (
@@ -195,8 +196,8 @@ class Kubelet:
             for obj in listed.items:
                 self._queue.put((res, "ADDED", obj))
             w = self.registry.watch(res, None, resource_version=listed.resource_version)
-            self._watches.append(w)
-            self._spawn(f"kubelet-watch-{res.plural}", self._watch, res, w)
+            self._watches.append((res, w))
+        self._spawn("kubelet-watch", self._watch)
         self._start_static()
         self._spawn("kubelet-sync", self._sync_loop)
         self._spawn("kubelet-start", self._start_loop)
@@ -208,8 +209,9 @@ class Kubelet:
         assert PODS is not None
         self._running = False
         self.cluster.on_status = None
-        for w in self._watches:
+        for _, w in self._watches:
             w.close()
+        self._wake.set()
         # wake the sync and start threads now rather than at their next poll
         self._queue.put((PODS, STOP, {}))
         self._starts.put(([], [], -1))
@@ -234,11 +236,27 @@ class Kubelet:
             self._threads.append(t)
         t.start()
 
-    def _watch(self, res: Resource, w: Any) -> None:
-        while self._running and not w.closed:
-            ev = w.get(timeout=0.2)
-            if ev is not None:
-                self._queue.put((res, ev.type, ev.object))
+    def _watch(self) -> None:
+        """Move the watches' events to the sync loop's queue, in causal order.
+
+        One thread polls every watch, pods first: the store queues a write's event to
+        all its watchers before the next write (store/changelog.py), so once a pod's
+        event is polled, every earlier Service, Namespace or policy event is already in
+        its own watch and is polled in the same round. They are queued before the pods:
+        a pod created after ``kubectl delete networkpolicy`` is admitted with the policy
+        gone from the desired cluster, and its start waits for the sync that removes it.
+        (A thread per watch let the pod's event overtake the deletion: the seed's
+        client-3 then met the deleted policy and failed.)"""
+        wake = self._wake
+        for _, w in self._watches:
+            w.on_ready = wake.set
+        while self._running and not all(w.closed for _, w in self._watches):
+            wake.wait(0.2)
+            wake.clear()  # before polling: a write from now on sets it again
+            pods = [(res, ev.type, ev.object) for res, w in self._watches[:1] for ev in w.poll()]
+            others = [(res, ev.type, ev.object) for res, w in self._watches[1:] for ev in w.poll()]
+            for item in others + pods:
+                self._queue.put(item)
 
     # -- the sync loop --------------------------------------------------------------------
     def _sync_loop(self) -> None:
