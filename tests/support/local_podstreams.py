@@ -17,7 +17,7 @@ import struct
 import termios
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from podnet.apiserver import errors
 
@@ -167,12 +167,14 @@ class LocalStreams:
         master: int | None = None
         if tty:
             master, slave = pty.openpty()
-            proc = await asyncio.create_subprocess_exec(
-                *command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
-            )
-            os.close(slave)
+            try:
+                proc = await _create(
+                    *command, stdin=slave, stdout=slave, stderr=slave, start_new_session=True
+                )
+            finally:
+                os.close(slave)
         else:
-            proc = await asyncio.create_subprocess_exec(
+            proc = await _create(
                 *command,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
@@ -210,3 +212,33 @@ class LocalStreams:
 
     def running(self) -> list[LocalSession]:
         return [s for s in self.sessions if s.proc.returncode is None]
+
+    async def close(self) -> None:
+        """Kill every session (on the server's loop, before it stops): a test that
+        ends with a session running left its process and pipes to the loop's end."""
+        for session in self.sessions:
+            await session.kill()
+
+    def close_on(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """:meth:`close` on the server's ``loop``, from the test's thread."""
+        if loop is not None and not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(self.close(), loop).result(10)
+
+
+async def _create(*command: str, **kwargs: Any) -> asyncio.subprocess.Process:
+    """``create_subprocess_exec`` that a cancelled caller lets finish, then kills.
+
+    asyncio connects a new process's pipes in a task of its own; cancelled half-way
+    (the server stopping under an exec being started) it leaves the pipes not yet
+    connected to the GC: "unclosed file <_io.FileIO ... mode='rb'>", raised in whatever
+    later test collects them. Here the creation completes, the process is killed and
+    reaped, and every pipe is closed by its transport."""
+    task = asyncio.ensure_future(asyncio.create_subprocess_exec(*command, **kwargs))
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        proc = await task
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise

@@ -123,6 +123,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     try:
         yield Cluster(port, config, home, streams)
     finally:
+        streams.close_on(server._loop)
         server.stop()
         store.close()
 

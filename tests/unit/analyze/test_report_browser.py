@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -149,8 +150,13 @@ async def browse(pages: dict[int, Path], shots: Path | None) -> dict[int, dict[s
     assert CHROMIUM is not None
     with tempfile.TemporaryDirectory() as profile:
         argv = [CHROMIUM, *FLAGS[:-1], f"--user-data-dir={profile}", FLAGS[-1]]
+        # TMPDIR: chromium's singleton socket dir (/tmp/org.chromium.Chromium.*) goes
+        # with the profile rather than staying behind in /tmp
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+            *argv,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "TMPDIR": profile},
         )
         drain: asyncio.Future[bytes] | None = None
         try:
@@ -193,7 +199,8 @@ async def browse(pages: dict[int, Path], shots: Path | None) -> dict[int, dict[s
                     out[size] = result
                 pump.cancel()
         finally:
-            proc.terminate()
+            with contextlib.suppress(ProcessLookupError):  # it may have died first
+                proc.terminate()
             await proc.wait()
             if drain is not None:
                 await drain

@@ -81,6 +81,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     try:
         yield Api(port, tls.client_context(), token, server, streams)
     finally:
+        streams.close_on(server._loop)
         server.stop()
         store.close()
 
