@@ -5,6 +5,8 @@ dropped."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 
 from podnet.apiserver.store.base import Event
@@ -28,6 +30,8 @@ def _write(log: ChangeLog, rv: int, key: str) -> list[Callable[[], None]]:
 def test_each_watcher_gets_the_events_under_its_prefix_in_order() -> None:
     log = ChangeLog(0)
     watches = {p: log.watch(p, 0) for p in PREFIXES}
+    for w in watches.values():
+        w.waiting = 1  # as if a consumer were blocked in get(): each is to be woken
     for rv, key in enumerate(KEYS, 1):
         callbacks = _write(log, rv, key)
         assert len(callbacks) == sum(1 for p in PREFIXES if key.startswith(p))
@@ -40,10 +44,31 @@ def test_on_ready_callbacks_come_before_the_blocked_consumers() -> None:
     log = ChangeLog(0)
     called: list[str] = []
     streamed = log.watch("core/pods/", 0)
-    log.watch("core/", 0)
+    blocked = log.watch("core/", 0)
+    idle = log.watch("core/pods/ns1/", 0)
     streamed.on_ready = lambda: called.append("stream")
+    blocked.waiting = 1
     callbacks = _write(log, 1, "core/pods/ns1/a")
-    assert len(callbacks) == 3 and callbacks[0] == streamed.on_ready
+    # the idle watcher's consumer is not in get(): it finds the event when it comes
+    assert callbacks == [streamed.on_ready, blocked._notify]
+    assert [e.rv for e in idle.poll()] == [1]
+
+
+def test_a_consumer_blocked_in_get_is_woken_by_a_write() -> None:
+    log = ChangeLog(0)
+    w = log.watch("core/pods/", 0)
+    got: list[int] = []
+    t = threading.Thread(target=lambda: got.append(getattr(w.get(10), "rv", -1)))
+    t.start()
+    deadline = time.monotonic() + 5
+    while not w.waiting and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert w.waiting == 1
+    started = time.monotonic()
+    for callback in _write(log, 1, "core/pods/ns1/a"):
+        callback()
+    t.join(5)
+    assert got == [1] and time.monotonic() - started < 2 and w.waiting == 0
 
 
 def test_closed_watchers_are_dropped_and_a_late_watch_replays_the_log() -> None:
