@@ -1,14 +1,14 @@
 """podnet's imports only go down: no cycles, no package reaching up or sideways.
 
-The layers, bottom up (STYLE.md, "The shape of the system"): leaves (errors, paths, lazy,
-text) < model < manifests < control < analyze | dataplane | apiserver < controllers < live
-< cli. ``analyze`` and ``dataplane`` never import each other: the policy engine and the
-nftables policy compiler are independent implementations of one semantics, which is what
-makes ``podnet probe`` comparing them a real check. The API server (store, REST
-semantics, HTTP) and the controllers over it know nothing of the data plane: ``live``
-joins them (the kubelet). ``kube`` (the Kubernetes API client and the conversion of
-what a cluster has into the model) sits beside ``analyze``, over ``control``, and
-imports neither the data plane nor ``live``.
+The layers, bottom up (STYLE.md, "The shape of the system"): leaves (errors, paths,
+lazy, text, jsonbytes) < model < manifests < control < analyze | dataplane | apiserver <
+controllers < live < cli. ``analyze`` and ``dataplane`` never import each other: the
+policy engine and the nftables policy compiler are independent implementations of one
+semantics, which is what makes ``podnet probe`` comparing them a real check. The API
+server (store, REST semantics, HTTP) and the controllers over it know nothing of the
+data plane: ``live`` joins them (the kubelet). ``kube`` (the Kubernetes API client and
+the conversion of what a cluster has into the model) sits beside ``analyze``, over
+``control``, and imports neither the data plane nor ``live``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ RANKS = {
     "podnet.paths": 0,
     "podnet.lazy": 0,
     "podnet.text": 0,
+    "podnet.jsonbytes": 0,
     "podnet.model": 1,
     "podnet.manifests": 2,
     "podnet.control": 3,

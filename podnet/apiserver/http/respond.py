@@ -14,11 +14,11 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from podnet import jsonbytes
 from podnet.apiserver import errors
 from podnet.apiserver.http import negotiate, pbdecode
 from podnet.apiserver.http.negotiate import Output
 from podnet.apiserver.http.routes import parse_bool
-from podnet.apiserver.store import compact
 from podnet.apiserver.store.base import Obj
 
 
@@ -27,7 +27,7 @@ def encode(body: Any, out: Output, *, pretty: bool = False) -> bytes:
         return yaml.safe_dump(body, sort_keys=False).encode()
     if pretty:
         return json.dumps(body, indent=2).encode() + b"\n"
-    return compact.dumps(body)
+    return jsonbytes.dumps(body)
 
 
 def pretty_wanted(request: web.Request) -> bool:

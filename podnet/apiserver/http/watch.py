@@ -22,9 +22,9 @@ from typing import Any
 
 from aiohttp import web
 
+from podnet import jsonbytes
 from podnet.apiserver import errors
 from podnet.apiserver.registry import RegistryWatch, WatchEvent
-from podnet.apiserver.store import compact
 from podnet.apiserver.store.base import Obj
 
 BOOKMARK_EVERY = 5.0
@@ -33,7 +33,7 @@ Encoder = Callable[[str, Obj], Any]  # (event type, object) -> the object sent
 
 
 def _line(type_: str, obj: Any) -> bytes:
-    return compact.dumps({"type": type_, "object": obj}) + b"\n"
+    return jsonbytes.dumps({"type": type_, "object": obj}) + b"\n"
 
 
 def error_event(err: errors.ApiError) -> bytes:

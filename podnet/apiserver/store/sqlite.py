@@ -32,7 +32,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from podnet.apiserver.store import compact
+from podnet import jsonbytes
 from podnet.apiserver.store.base import Obj, StoreError
 from podnet.apiserver.store.changelog import DEFAULT_MAX_EVENTS, DEFAULT_MAX_QUEUE
 from podnet.apiserver.store.memory import MemoryStore
@@ -56,7 +56,7 @@ class StoreInUse(StoreError):
 
 
 def _dumps(obj: Obj) -> str:
-    return compact.dumps(obj).decode()
+    return jsonbytes.dumps(obj).decode()
 
 
 class _SharedStrings:

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from podnet import jsonbytes
 from podnet.apiserver.tokens.keys import ALGORITHM, SigningKey, b64url
 
 
@@ -20,11 +21,7 @@ def _unb64(part: str) -> bytes:
 
 def encode(claims: dict[str, Any], key: SigningKey) -> str:
     header = {"alg": ALGORITHM, "kid": key.key_id}
-    signing_input = (
-        b64url(json.dumps(header, separators=(",", ":")).encode())
-        + "."
-        + b64url(json.dumps(claims, separators=(",", ":")).encode())
-    )
+    signing_input = b64url(jsonbytes.dumps(header)) + "." + b64url(jsonbytes.dumps(claims))
     return signing_input + "." + b64url(key.sign(signing_input.encode()))
 
 

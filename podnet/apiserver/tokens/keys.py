@@ -11,6 +11,7 @@ the public key's DER (PKIX) encoding.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -42,8 +43,8 @@ class SigningKey:
     def public(self) -> rsa.RSAPublicKey:
         return self.private.public_key()
 
-    @property
-    def key_id(self) -> str:
+    @functools.cached_property
+    def key_id(self) -> str:  # asked for every token signed: computed once
         der = self.public.public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )

@@ -9,6 +9,7 @@ because a cgroup would outlive a SIGKILLed podnet and nothing would remove it.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from dataclasses import dataclass
@@ -34,8 +35,8 @@ class OciBinary:
     # (made by each pause, :attr:`Sandbox.pod_binds`), where ``run`` is started
     run_path: str | None = None
 
-    @property
-    def is_crun(self) -> bool:
+    @functools.cached_property
+    def is_crun(self) -> bool:  # asked for every container start
         return os.path.basename(self.path).startswith("crun")
 
     def global_argv(self) -> list[str]:

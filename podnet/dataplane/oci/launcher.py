@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import itertools
-import json
 import os
 import shutil
 import signal
@@ -31,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from podnet import jsonbytes
 from podnet.dataplane import netns
 from podnet.dataplane.images.image import Image
 from podnet.dataplane.images.user import container_ids
@@ -226,7 +226,7 @@ class OciLauncher:
         (``Started.console``: the caller receives the master once crun runs)."""
         bundle = self.bundle_dir(run_dir, cid)
         bundle.mkdir(parents=True, exist_ok=True)
-        (bundle / "config.json").write_text(json.dumps(render(cfg)))
+        (bundle / "config.json").write_bytes(jsonbytes.dumps(render(cfg)))
         console = ConsoleSocket(self._socket_path()) if cfg.terminal else None
         started = Started(cid, bundle, cfg, overlay, console)
         path = None if console is None else console.path
@@ -269,7 +269,7 @@ class OciLauncher:
             terminal=console is not None,  # never the container's own console
         )
         path = started.bundle / f"exec-{next(_ids)}.json"
-        hand_over(path, json.dumps(process_only(cfg)).encode())
+        hand_over(path, jsonbytes.dumps(process_only(cfg)))
         return self.binary.exec_argv(path, started.container_id, console)
 
     @staticmethod

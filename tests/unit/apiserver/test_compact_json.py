@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from podnet.apiserver.store.compact import dumps
+from podnet.jsonbytes import dumps
 
 
 def test_a_pod_is_the_compact_json_document() -> None:
