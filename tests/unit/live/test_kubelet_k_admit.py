@@ -1,11 +1,13 @@
 """The kubelet's admission and Events on a fake node (no sandbox, no runtime): a pod
 already Succeeded or Failed is not run again (pkg/kubelet/pod_workers.go UpdatePod),
 and the image and Killing Events name their container in ``involvedObject.fieldPath``
-(pkg/kubelet/container/ref.go)."""
+(pkg/kubelet/container/ref.go); a policy change reaches the sync loop before a pod
+written after it."""
 
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -14,7 +16,7 @@ from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store.memory import MemoryStore
 from podnet.dataplane.images.image import ImageNotPresentError
-from podnet.live.kubelet import Kubelet
+from podnet.live.kubelet import WATCHED, Kubelet
 
 Obj = dict[str, Any]
 
@@ -122,3 +124,33 @@ def test_image_and_killing_events_carry_the_container_path(tmp_path: Path) -> No
     for reason in ("ErrImageNeverPull", "Failed", "Pulling", "Pulled", "Killing"):
         assert (reason, path) in got, got
     assert all(p == path for _, p in got), got
+
+
+def test_a_policy_deleted_before_a_pod_is_created_is_queued_first(tmp_path: Path) -> None:
+    """The seed's "delete the NetworkPolicy and a new client gets through": with a thread
+    per watch the client's ADDED could overtake the policy's DELETED, and the client's
+    start then waited for nothing and met the deleted policy."""
+    netpol = by_kind("networking.k8s.io", "NetworkPolicy")
+    assert netpol is not None and netpol in WATCHED
+    reg, _, kubelet = _setup(tmp_path)
+    for res in (POD, *WATCHED):  # as start() opens them: pods first
+        rv = reg.list(res, None).resource_version
+        kubelet._watches.append((res, reg.watch(res, None, resource_version=rv)))
+    deny = {"metadata": {"name": "deny"}, "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    reg.create(netpol, "default", deny)
+    reg.delete(netpol, "default", "deny")
+    _pod(reg, "client", "IfNotPresent")
+    kubelet._running = True
+    t = threading.Thread(target=kubelet._watch)
+    t.start()
+    got: list[tuple[str, str]] = []
+    try:
+        while len(got) < 3:
+            res, type_, _ = kubelet._queue.get(timeout=5)
+            got.append((res.kind, type_))
+    finally:
+        kubelet._running = False
+        kubelet._wake.set()
+        t.join(5)
+        kubelet._pool.shutdown()
+    assert got == [("NetworkPolicy", "ADDED"), ("NetworkPolicy", "DELETED"), ("Pod", "ADDED")]
