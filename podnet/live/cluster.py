@@ -451,6 +451,12 @@ class LiveCluster:
         blocks: for polling from ``runtime.run_until``."""
         return self.sync is None or self.sync.synced(mark)
 
+    def admit(self, pods: Sequence[Pod], mark: int) -> bool:
+        """Let ``pods`` (as placed by :meth:`add_pods`, recorded up to ``mark``) send
+        now: their sources into their nodes' anti-spoofing tables, ahead of the paced
+        sync. False if a node's table could not take them (wait for the sync)."""
+        return self.sync is None or self.sync.admit(pods, mark)
+
     def wait_synced(self, timeout: float, mark: int | None = None) -> bool:
         """Block until the changes recorded so far (or before ``mark``, from
         :meth:`sync_mark`) are applied; False on timeout. Raises the error of a sync

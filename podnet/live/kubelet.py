@@ -583,18 +583,24 @@ class Kubelet:
         when one sync took longer than SYNC_WAIT on a loaded machine.
 
         The wait is for the policy tables (a peer set must hold a new IP before that
-        pod's first packet): with no policy of any tier in the desired cluster, nor
-        in the one applied, no verdict depends on the new IPs, so the containers start
-        at once. Routes are
-        the sandbox's own, and a pod is a Service endpoint only once Ready, which
-        the sync applies in its turn. (Upstream the kubelet never waits for the
-        network plugin's policies: the NetworkPolicy docs warn a pod may start
+        pod's first packet) and for the node's anti-spoofing table (the pod's source
+        let through). With no policy of any tier in the desired cluster, nor in the
+        one applied, no verdict depends on the new IPs: the pods' sources are admitted
+        into their nodes' guards at once (:meth:`LiveCluster.admit`) and the containers
+        start. Routes are the sandbox's own, and a pod is a Service endpoint only once
+        Ready, which the sync applies in its turn. (Upstream the kubelet never waits
+        for the network plugin's policies: the NetworkPolicy docs warn a pod may start
         "unprotected"; podnet waits where it matters.)"""
         failed, why = False, ""
-        # no policy wanted, and none left in the kernel: a policy just deleted is still
-        # enforced until the sync removes it, and a new pod would meet it (the seed's
-        # "delete the NetworkPolicy and a new client gets through" failed in CI so)
-        if _no_policy(self.cluster.desired()) and _no_policy(self.cluster.applied()):
+        # No policy wanted, and none left in the kernel: a policy just deleted is still
+        # enforced until the sync removes it, and a new pod would meet it. And the
+        # sources admitted: a client started before the guard knew it had its DNS
+        # query dropped as forged (the seed test's client-3: "wget: bad address").
+        if (
+            _no_policy(self.cluster.desired())
+            and _no_policy(self.cluster.applied())
+            and self.cluster.admit(placed, mark)
+        ):
             ok = True
         else:
             try:

@@ -52,7 +52,7 @@ from podnet.control.dns.lookup import build_records
 from podnet.control.endpoints import compute_endpoints
 from podnet.dataplane.dns import records as dns_records
 from podnet.dataplane.guard.sync import GuardProxy
-from podnet.dataplane.guard.table import guard_states
+from podnet.dataplane.guard.table import guard_state, guard_states
 from podnet.dataplane.nft import drift
 from podnet.dataplane.nft.syncer import TableSyncer
 from podnet.dataplane.policy.compile import policy_states
@@ -62,6 +62,7 @@ from podnet.dataplane.runtime.loop import pidfd
 from podnet.errors import PodnetError
 from podnet.live.bounded_runner import BoundedFrequencyRunner
 from podnet.model.cluster import ClusterState
+from podnet.model.objects import Pod
 
 # kube-proxy defaults to minSyncPeriod 1 s, as its syncs cost up to seconds; a podnet
 # sync of an endpoint change costs milliseconds, and podnet run's start-up waits on it.
@@ -432,6 +433,9 @@ class ClusterSync:
                 # under load take long, and kubelets wait for the sync to start
                 # containers); the rest are checked at a later idle run.
                 return None
+            # counted before the listing: a transaction of another thread's (the
+            # guard's admit) made meanwhile must not pair its count with the old text
+            applied = syncer.applied
             try:
                 text = tables.session.listing(syncer.table)
             except PodnetError:
@@ -441,7 +445,7 @@ class ClusterSync:
                 self._digests.pop(key, None)
                 return f"node {node}: table {syncer.table} was deleted by someone else"
             text = drift.static_listing(text)  # without what packets add
-            digest, before = (syncer.applied, hash(text)), self._digests.get(key)
+            digest, before = (applied, hash(text)), self._digests.get(key)
             if before is None or before[0] != digest[0]:
                 # A new baseline: trusted only once it is what podnet wants (else an
                 # edit made since our sync would become the reference).
@@ -507,7 +511,7 @@ class ClusterSync:
         guards = guard_states(state) if policies else {}
         for node, tables in self.tables.items():
             if tables.guard is not None and node in guards:
-                tables.guard.sync(guards[node])  # first: a new pod's source is let through
+                tables.guard.sync(guards[node], snap.seq)  # first: new pods' sources
             tables.services.sync_cluster(state)
             if node in per_node:
                 tables.policies.sync(per_node[node])
@@ -535,6 +539,22 @@ class ClusterSync:
         has been applied by a successful sync."""
         with self._cond:
             return self._applied_seq >= mark
+
+    def admit(self, pods: Iterable[Pod], mark: int) -> bool:
+        """Let new pods' sources through their node's guard now, ahead of the paced
+        sync (the CNI ADD's part: before their containers start); ``mark`` is the change
+        mark their recording reached. False if a node's guard could not take them: the
+        caller waits for the sync instead."""
+        by_node: dict[str, list[tuple[str, str]]] = {}
+        for pod in pods:
+            if pod.node is not None and pod.ip is not None:
+                by_node.setdefault(pod.node, []).append((pod.key, pod.ip))
+        ok = True
+        for node, pairs in by_node.items():
+            guard = self.tables[node].guard if node in self.tables else None
+            if guard is not None:
+                ok = guard.admit(guard_state(pairs).sources, mark) and ok
+        return ok
 
     def wait_synced(self, timeout: float, mark: int | None = None) -> bool:
         """Wait until the changes recorded so far (or before ``mark``) are applied;

@@ -61,6 +61,17 @@ def _client(kubectl: Kubectl, name: str) -> str:
     return phase
 
 
+def _outcome(kubectl: Kubectl, name: str) -> str:
+    """The client's phase, with its log and its pod's events when it Failed (what a
+    failure in CI needs to be understood)."""
+    phase = _client(kubectl, name)
+    if phase == "Failed":
+        log = kubectl("logs", name)
+        events = kubectl("get", "events", "--field-selector", f"involvedObject.name={name}")
+        return f"{phase}: log {log.out.strip()!r} {log.err.strip()!r}; events:\n{events.out}"
+    return phase
+
+
 @pytest.mark.parametrize("version", KUBECTL_VERSIONS)
 def test_seed_through_kubectl(tmp_path: Path, version: str) -> None:
     require_live()
@@ -98,14 +109,14 @@ def test_seed_through_kubectl(tmp_path: Path, version: str) -> None:
             ]
 
         eventually(lambda: slice_ips() == [new_ip], 20, "the EndpointSlice follows pod-b")
-        assert _client(kubectl, "client-1") == "Succeeded"
+        assert _outcome(kubectl, "client-1") == "Succeeded"
 
         # NetworkPolicies can block traffic, applied to running pods.
         kubectl.ok("apply", "-f", "-", stdin=DENY_TO_SERVER)
         t0 = time.monotonic()
         assert _client(kubectl, "client-2") == "Failed"
         kubectl.ok("delete", "networkpolicy", "deny-to-my-app")
-        assert _client(kubectl, "client-3") == "Succeeded"
+        assert _outcome(kubectl, "client-3") == "Succeeded"
         assert time.monotonic() - t0 < 60
 
         started = descendants(up.proc.pid)
