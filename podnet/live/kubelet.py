@@ -245,8 +245,8 @@ class Kubelet:
         its own watch and is polled in the same round. They are queued before the pods:
         a pod created after ``kubectl delete networkpolicy`` is admitted with the policy
         gone from the desired cluster, and its start waits for the sync that removes it.
-        (A thread per watch let the pod's event overtake the deletion: the seed's
-        client-3 then met the deleted policy and failed.)"""
+        (With a thread per watch the pod's event could overtake the deletion, and the
+        pod then start without that wait and meet the deleted policy.)"""
         wake = self._wake
         for _, w in self._watches:
             w.on_ready = wake.set
