@@ -194,6 +194,18 @@ def wait_until(cond: Any, timeout: float = 5.0) -> bool:
     return bool(cond())
 
 
+def run_in_pod(cluster: Any, key: str, argv: list[str], timeout: float = 10) -> tuple[int, str]:
+    """Run ``argv`` in pod ``key`` of a live ``cluster`` (in a test's child process) and
+    wait for it, killed after ``timeout`` seconds; (exit code, stdout and stderr)."""
+    p = cluster.sandbox.spawn(key, argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+    return int(p.returncode), out.decode(errors="replace")
+
+
 def run_json_child(argv: list[str], timeout: float = 120, cwd: str = "/") -> dict[str, Any]:
     """Run a test's driver in a child process (a sandbox can be entered only once per
     process) and return the last JSON line it prints; ``{"skip": why}`` skips the test.

@@ -11,12 +11,11 @@ process and the test runner never enters a namespace.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from typing import Any
 
 import pytest
-from support.sandbox import HostState, run_json_child
+from support.sandbox import HostState, run_in_pod, run_json_child
 
 pytestmark = pytest.mark.kernel
 BUSYBOX = "/bin/busybox"
@@ -38,16 +37,6 @@ def test_an_admitted_pod_sends_before_the_sync_has_listed_it() -> None:
 
 
 # --- the child: the podnet process -------------------------------------------------
-
-
-def _in_pod(cluster: Any, key: str, argv: list[str], timeout: float = 10) -> tuple[int, str]:
-    p = cluster.sandbox.spawn(key, argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        out, _ = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, _ = p.communicate()
-    return p.returncode, out.decode(errors="replace")
 
 
 def _child() -> None:
@@ -81,9 +70,9 @@ def _child() -> None:
         placed = cluster.add_pods([pod("a"), pod("b")], wait=0)
         mark = cluster.sync_mark()
         ping = [BUSYBOX, "ping", "-c", "1", "-W", "1", str(placed[1].ip)]
-        r["before_admit_rc"] = _in_pod(cluster, "default/a", ping)[0]
+        r["before_admit_rc"] = run_in_pod(cluster, "default/a", ping)[0]
         r["admitted"] = cluster.admit(placed, mark)
-        r["after_admit_rc"] = _in_pod(cluster, "default/a", ping)[0]
+        r["after_admit_rc"] = run_in_pod(cluster, "default/a", ping)[0]
         r["syncs_between"] = cluster.sync.syncs - syncs
     print(json.dumps(r), flush=True)
 

@@ -9,13 +9,12 @@ process and the test runner never enters a namespace.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import time
 from typing import Any
 
 import pytest
-from support.sandbox import HostState, run_json_child
+from support.sandbox import HostState, run_in_pod, run_json_child
 
 pytestmark = pytest.mark.kernel
 BUSYBOX = "/bin/busybox"
@@ -40,16 +39,6 @@ def test_pods_services_and_policies_change_while_the_cluster_runs() -> None:
 
 
 # --- the child: the podnet process -------------------------------------------------
-
-
-def _in_pod(cluster: Any, key: str, argv: list[str], timeout: float = 10) -> tuple[int, str]:
-    p = cluster.sandbox.spawn(key, argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        out, _ = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, _ = p.communicate()
-    return p.returncode, out.decode(errors="replace")
 
 
 def _child() -> None:
@@ -111,16 +100,16 @@ def _child() -> None:
 
         wait(lambda: ready_ips() == [placed[0].ip])
         wget = [BUSYBOX, "timeout", "2", BUSYBOX, "wget", "-qO-", "http://10.96.0.50"]
-        wait(lambda: _in_pod(cluster, "default/client", wget)[0] == 0)
-        r["via_service"] = _in_pod(cluster, "default/client", wget)[1]
+        wait(lambda: run_in_pod(cluster, "default/client", wget)[0] == 0)
+        r["via_service"] = run_in_pod(cluster, "default/client", wget)[1]
         t0 = time.monotonic()
         cluster.set_objects(policies=[deny])
         cluster.wait_synced(5)
-        r["denied_rc"] = _in_pod(cluster, "default/client", wget)[0]
+        r["denied_rc"] = run_in_pod(cluster, "default/client", wget)[0]
         r["denied_within"] = time.monotonic() - t0
         cluster.set_objects(policies=[])
         cluster.wait_synced(5)
-        r["allowed_again"] = _in_pod(cluster, "default/client", wget)[1]
+        r["allowed_again"] = run_in_pod(cluster, "default/client", wget)[1]
         cluster.remove_pod("default/web", grace=2)
         assert cluster.sandbox is not None
         r["web_left_sandbox"] = "pod/default/web" not in cluster.sandbox.pids()
@@ -130,8 +119,8 @@ def _child() -> None:
         cluster.start_pods([new])
         r["new_web_ip"] = new.ip
         wait(lambda: ready_ips() == [new.ip])
-        wait(lambda: _in_pod(cluster, "default/client", wget)[0] == 0)
-        r["via_service_new"] = _in_pod(cluster, "default/client", wget)[1]
+        wait(lambda: run_in_pod(cluster, "default/client", wget)[0] == 0)
+        r["via_service_new"] = run_in_pod(cluster, "default/client", wget)[1]
     print(json.dumps(r), flush=True)
 
 

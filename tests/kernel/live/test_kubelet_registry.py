@@ -15,14 +15,13 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support.sandbox import HostState, run_json_child
+from support.sandbox import HostState, run_in_pod, run_json_child
 
 pytestmark = pytest.mark.kernel
 BUSYBOX = "/bin/busybox"
@@ -144,8 +143,8 @@ def _child(make_registry: Callable[[], Any]) -> None:
         )
         ip = svc["spec"]["clusterIP"]
         wget = [BUSYBOX, "timeout", "1", BUSYBOX, "wget", "-qO-", f"http://{ip}"]
-        _wait(lambda: _in_pod(cluster, "default/client", wget)[0] == 0)
-        r["via_service"] = _in_pod(cluster, "default/client", wget)[1]
+        _wait(lambda: run_in_pod(cluster, "default/client", wget)[0] == 0)
+        r["via_service"] = run_in_pod(cluster, "default/client", wget)[1]
 
         t0 = time.monotonic()
         deny = {
@@ -155,12 +154,12 @@ def _child(make_registry: Callable[[], Any]) -> None:
             "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Ingress"]},
         }
         reg.create(netpols, "default", deny)
-        _wait(lambda: _in_pod(cluster, "default/client", wget)[0] != 0, 5)
+        _wait(lambda: run_in_pod(cluster, "default/client", wget)[0] != 0, 5)
         r["denied_within"] = time.monotonic() - t0
-        r["denied_rc"] = _in_pod(cluster, "default/client", wget)[0]
+        r["denied_rc"] = run_in_pod(cluster, "default/client", wget)[0]
         reg.delete(netpols, "default", "deny-web")
-        _wait(lambda: _in_pod(cluster, "default/client", wget)[0] == 0, 5)
-        r["allowed_again"] = _in_pod(cluster, "default/client", wget)[1]
+        _wait(lambda: run_in_pod(cluster, "default/client", wget)[0] == 0, 5)
+        r["allowed_again"] = run_in_pod(cluster, "default/client", wget)[1]
 
         _wait(lambda: kubelet.logs("default", "client", tail=2) == b"two\nthree\n", 5)
         r["logs_tail"] = kubelet.logs("default", "client", tail=2).decode()
@@ -224,16 +223,6 @@ def ready_ns(reg: Any, pods: Any, namespace: str, name: str) -> dict[str, Any] |
     except ApiError:
         return None
     return obj if (obj.get("status") or {}).get("phase") == "Running" else None
-
-
-def _in_pod(cluster: Any, key: str, argv: list[str], timeout: float = 10) -> tuple[int, str]:
-    p = cluster.sandbox.spawn(key, argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        out, _ = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, _ = p.communicate()
-    return int(p.returncode), out.decode(errors="replace")
 
 
 def _registry() -> Any:
