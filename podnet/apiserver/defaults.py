@@ -155,8 +155,8 @@ def service(obj: Obj) -> None:
     _d(spec, "sessionAffinity", "None")
     for port in _items(spec, "ports"):
         _d(port, "protocol", "TCP")
-        if type_ != "ExternalName":
-            _d(port, "targetPort", port.get("port"))
+        if type_ != "ExternalName" and port.get("port") is not None:
+            _d(port, "targetPort", port["port"])  # no port: validation says it is required
     if type_ in ("NodePort", "LoadBalancer"):
         _d(spec, "externalTrafficPolicy", "Cluster")
     if type_ == "LoadBalancer":

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from podnet.apiserver import allocators, defaults, strategy, validation
+from podnet.apiserver import allocators, defaults, schemas, strategy, validation
 from podnet.apiserver import apply as ssa
 from podnet.apiserver import patch as patches
 from podnet.apiserver.errors import (
@@ -121,7 +121,7 @@ class Registry:
         """POST: name or generateName, namespace checks, system fields, defaults,
         validation, allocation, then the store (store.go Create, rest.BeforeCreate)."""
         opts = _Opts(dry_run, field_manager, field_validation, warnings)
-        obj = _body(obj)
+        obj = _body(res, obj)
         meta = obj["metadata"]
         ns = strategy.request_namespace(res, namespace, meta)
         generate = strategy.check_create_meta(res, meta)
@@ -513,14 +513,17 @@ class Registry:
         return w
 
 
-def _body(obj: Any, only: tuple[str, ...] | None = None) -> Obj:
+def _body(res: Resource, obj: Any, only: tuple[str, ...] | None = None) -> Obj:
     """The request's object without nulls; ``only``: just those fields are read (a
     status write's spec is dropped unread, so it is not copied)."""
     if not isinstance(obj, dict):
         raise bad_request("the body of the request must be a JSON object")
     if only is not None:
         obj = {k: v for k, v in obj.items() if k in only}
-    out: Obj = _without_nulls(obj)
+    try:
+        out: Obj = _without_nulls(obj)
+    except _NullItem:
+        out = _typed_nulls(obj, schemas.for_kind(res.group, res.version, res.kind))
     if not isinstance(out.get("metadata"), dict):
         out["metadata"] = {}
     return out
@@ -531,7 +534,7 @@ def _put_body(
 ) -> Obj:
     """A PUT's body as :func:`_body` reads it, its name and namespace checked against
     the URL's and set from them (a new copy each call: ``obj`` is never changed)."""
-    out = _body(obj, ("metadata", "status") if subresource == "status" else None)
+    out = _body(res, obj, ("metadata", "status") if subresource == "status" else None)
     meta = out["metadata"]
     if meta.get("name") and meta["name"] != name:
         raise bad_request(
@@ -564,10 +567,37 @@ def _without_nulls(value: Any) -> Any:
         return [v if v.__class__ in _LEAVES else _without_nulls(v) for v in value]
     if isinstance(value, (dict, list)):
         return prune_nulls(value)
+    if value is None:  # a list item: a mapping's nulls were dropped above
+        raise _NullItem
     return value
 
 
 _LEAVES = frozenset({str, int, float, bool})
+
+
+class _NullItem(Exception):
+    """A null list item in a request's body: :func:`_typed_nulls` reads it."""
+
+
+def _typed_nulls(value: Any, node: schemas.Node | None) -> Any:
+    """:func:`_without_nulls` for a body with a null list item, which upstream's typed
+    decode (sigs.k8s.io/json, as encoding/json) stores as the item type's zero value:
+    ``args: [null]`` is ``[""]``, ``containers: [null]`` is ``[{}]``, which validation
+    then refuses naming the field. Where no schema gives the type (custom resources,
+    whose decode is untyped) the null stays, for validation to judge."""
+    if isinstance(value, dict):
+        return {
+            k: _typed_nulls(v, node.field(k) if node else None)
+            for k, v in value.items()
+            if v is not None
+        }
+    if isinstance(value, list):
+        item = node.items() if node else None
+        return [
+            (None if item is None else item.zero) if v is None else _typed_nulls(v, item)
+            for v in value
+        ]
+    return value
 
 
 def _given_rv(meta: Obj) -> int | None:

@@ -119,6 +119,23 @@ class Node:
         extra = t.get("additionalProperties")
         return _node(extra) if isinstance(extra, dict) else None
 
+    @property
+    def zero(self) -> Any:
+        """The JSON of this type's Go zero value: what a null list item decodes to (``""``,
+        ``0``, ``False``, ``{}`` for a struct or map, ``0`` for an int-or-string)."""
+        t = self._target
+        kinds = t.get("type")
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if "string" in kinds:
+            return ""
+        if "integer" in kinds or "number" in kinds or "oneOf" in t:
+            return 0
+        if "boolean" in kinds:
+            return False
+        if "array" in kinds:
+            return []
+        return {}
+
     def declares(self, name: str) -> bool:
         props = self._target.get("properties")
         return isinstance(props, dict) and name in props

@@ -21,7 +21,7 @@ from podnet.apiserver.errors import ApiError, bad_request, invalid
 from podnet.apiserver.resources import Resource, custom_for
 from podnet.errors import ManifestError
 from podnet.manifests.build import _check
-from podnet.manifests.check_meta import check_metadata
+from podnet.manifests.check_meta import check_metadata, finalizer_errors
 from podnet.manifests.kinds import KINDS
 from podnet.manifests.lines import Path, format_path
 from podnet.manifests.names import dns1123_subdomain, ip_address, qualified_name
@@ -317,17 +317,21 @@ def ephemeral_causes(old: Obj, new: Obj) -> list[tuple[str, str, str]]:
 
 
 def create_causes(res: Resource, obj: Obj) -> list[tuple[str, str, str]]:
-    """A pod is created without ephemeral containers (ValidatePodCreate)."""
+    """What only a create checks: the finalizers' names (ValidateObjectMeta; an update
+    does not look at them) and a pod without ephemeral containers (ValidatePodCreate)."""
+    meta = obj.get("metadata")
+    finalizers = meta.get("finalizers") if isinstance(meta, dict) else None
+    out = [("FieldValueInvalid", "metadata.finalizers", m) for m in finalizer_errors(finalizers)]
     spec = obj.get("spec")
     if res.kind == "Pod" and isinstance(spec, dict) and spec.get("ephemeralContainers"):
-        return [
+        out.append(
             (
                 "FieldValueForbidden",
                 "spec.ephemeralContainers",
                 "Forbidden: cannot be set on create",
             )
-        ]
-    return []
+        )
+    return out
 
 
 def validate_create(res: Resource, obj: Obj, schema: SchemaErrors | None = None) -> None:

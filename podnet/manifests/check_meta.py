@@ -61,6 +61,68 @@ def check_metadata(ctx: DocContext, kind: str, namespaced: bool) -> None:
     if namespaced and isinstance(ns, str) and ns and (msg := names.dns1123_label(ns)):
         ctx.error(("metadata", "namespace"), f"Invalid value {ns!r}: {msg}")
     check_labels(ctx, ("metadata", "labels"), meta.get("labels"))
+    check_annotations(ctx, ("metadata", "annotations"), meta.get("annotations"))
+    check_controller_refs(ctx, ("metadata", "ownerReferences"), meta.get("ownerReferences"))
+
+
+# objectmeta.go TotalAnnotationSizeLimitB: an object's annotations, keys and values
+ANNOTATIONS_LIMIT = 256 * 1024
+
+
+def check_annotations(ctx: DocContext, path: Path, annotations: Any) -> None:
+    """ValidateAnnotations: every key a qualified name (lowercased first) and keys and
+    values at most 256 KiB together, errors on the map's own path as upstream's are."""
+    if not isinstance(annotations, dict):
+        return
+    total = 0
+    for key, value in annotations.items():
+        if (msg := names.qualified_name(key.lower())) is not None:
+            ctx.error(path, f"Invalid value: {json.dumps(key)}: {msg}")
+        total += len(key.encode()) + (len(value.encode()) if isinstance(value, str) else 0)
+    if total > ANNOTATIONS_LIMIT:
+        ctx.error(path, f"Too long: must have at most {ANNOTATIONS_LIMIT} bytes")
+
+
+def check_controller_refs(ctx: DocContext, path: Path, refs: Any) -> None:
+    """ValidateOwnerReferences: at most one reference is the controller (the required
+    fields of each are the schema's to report)."""
+    if not isinstance(refs, list):
+        return
+    controllers = [r.get("name") for r in refs if isinstance(r, dict) and r.get("controller")]
+    if len(controllers) > 1:
+        ctx.error(
+            path,
+            f"Invalid value: {_compact(refs)}: Only one reference can have Controller set "
+            f'to true. Found "true" in references for {controllers[0]} and {controllers[1]}',
+        )
+
+
+def _compact(value: Any) -> str:
+    """A list in an Invalid value as field.Error prints one (JSON)."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+# metav1.FinalizerOrphanDependents, FinalizerDeleteDependents
+ORPHAN, FOREGROUND = "orphan", "foregroundDeletion"
+
+
+def finalizer_errors(finalizers: Any) -> list[str]:
+    """ValidateFinalizers' messages for ``metadata.finalizers`` (on create only:
+    ValidateObjectMetaAccessorUpdate does not call it): every name a qualified name, and
+    not both the orphan and the foreground finalizer."""
+    if not isinstance(finalizers, list):
+        return []
+    out = [
+        f"Invalid value: {json.dumps(f)}: {msg}"
+        for f in finalizers
+        if isinstance(f, str) and (msg := names.qualified_name(f)) is not None
+    ]
+    if ORPHAN in finalizers and FOREGROUND in finalizers:
+        out.append(
+            f"Invalid value: {_compact(finalizers)}: finalizer {ORPHAN} and {FOREGROUND} "
+            "cannot be both set"
+        )
+    return out
 
 
 def unsupported(value: str, supported: Sequence[str]) -> str:

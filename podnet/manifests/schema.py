@@ -181,12 +181,13 @@ def schema_errors(doc: dict[str, Any]) -> list[tuple[Path, str]]:
                     out.append(((*path, key), f'unknown field "{key}"'))
             continue
         if best.validator == "required" and isinstance(best.instance, dict):
+            # one error per missing key, each carrying the whole list: each key once
             for key in best.validator_value:
                 if key not in best.instance:
                     out.append(((*path, key), "Required value"))
             continue
         out.append((path, _message(best)))
-    return out
+    return list(dict.fromkeys(out))
 
 
 def _message(err: jsonschema.ValidationError) -> str:

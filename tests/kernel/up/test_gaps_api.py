@@ -5,6 +5,8 @@
   ValidatePodLogOptions), checked before the pod is looked up;
 - ``fieldValidation=Strict`` on a create names the kind and version the body was decoded
   as (apiserver endpoints/handlers/rest.go transformDecodeError);
+- a null list item is its type's zero value, as in upstream's typed decode (``args:
+  [null]`` runs with an empty argument, ``containers: [null]`` is 422 naming the field);
 - ``kubectl describe node`` shows what kubelet reads of the machine
   (pkg/kubelet/nodestatus/setters.go setNodeStatusMachineInfo, VersionInfo).
 """
@@ -151,6 +153,30 @@ def test_strict_field_validation_on_a_patch(up: UpCluster) -> None:
     assert 'Warning: unknown field "spec.foo"' in got.err, got
     deployment = k.json("get", "deployment", "patched")
     assert "foo" not in deployment["spec"] and deployment["metadata"]["labels"] == {"tier": "web"}
+
+
+def test_null_list_items_are_zero_values(up: UpCluster) -> None:
+    """Upstream decodes a request into the Go type (sigs.k8s.io/json), where a null
+    array element is the element's zero value: a string list gets "", a struct list
+    an empty struct that validation then refuses by field. podnet answered
+    ``containers: [null]`` with a 500 before."""
+    for i, version in enumerate(KUBECTL_VERSIONS):
+        k = up.kubectl(version)
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"nulls-{i}"},
+            "spec": {"containers": [None]},
+        }
+        got = k("create", "--validate=false", "-f", "-", stdin=json.dumps(pod))
+        assert got.rc == 1, got
+        assert f'Pod "nulls-{i}" is invalid: spec.containers[0].name: Required value' in got.err
+        assert "InternalError" not in got.err, got
+        pod["spec"] = {"containers": [{"name": "c", "image": "busybox", "args": [None, "x"]}]}
+        k.ok("create", "--validate=false", "-f", "-", stdin=json.dumps(pod))
+        got_args = k.json("get", "pod", f"nulls-{i}")["spec"]["containers"][0]["args"]
+        assert got_args == ["", "x"]
+        k.ok("delete", "pod", f"nulls-{i}", "--grace-period=0", "--force", "--wait=false")
 
 
 def _field(text: str, name: str) -> str:
