@@ -3,10 +3,10 @@
 Mirrors k8s.io/kubernetes pkg/apis/core/validation/validation.go: ValidatePodSpec,
 validateContainers, validateContainerPorts, validateProbe, validateHTTPGetAction,
 ValidatePortNumOrName, validateRestartPolicy, validateDNSPolicy, validatePullPolicy,
-ValidateResourceRequirements (quantities parsed as apimachinery's ParseQuantity: a
-malformed one is the decoder's error, before validation). Port names must be unique within a
-container (an error there); a name repeated in two containers of one pod is only a
-warning on the server (pkg/api/pod/warnings.go), and so it is here.
+ValidateTolerations, ValidateResourceRequirements (quantities parsed as apimachinery's
+ParseQuantity: a malformed one is the decoder's error, before validation). Port names
+must be unique within a container (an error there); a name repeated in two containers of
+one pod is only a warning on the server (pkg/api/pod/warnings.go), and so it is here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from podnet.manifests import names
-from podnet.manifests.check_meta import check_enum, check_labels
+from podnet.manifests.check_meta import check_enum, check_labels, unsupported
 from podnet.manifests.lines import Path
 from podnet.manifests.report import DocContext
 from podnet.model.objects import PROTOCOLS
@@ -68,6 +68,54 @@ def check_pod_spec(ctx: DocContext, path: Path, spec: Any) -> None:
         if isinstance(value, str) and value and (msg := names.dns1123_label(value)):
             ctx.error((*path, fld), f"Invalid value {value!r}: {msg}")
     check_labels(ctx, (*path, "nodeSelector"), spec.get("nodeSelector"))
+    _check_tolerations(ctx, (*path, "tolerations"), spec.get("tolerations"))
+
+
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def _check_tolerations(ctx: DocContext, path: Path, tolerations: Any) -> None:
+    """ValidateTolerations: the key a label name; an empty key only with Exists (which
+    matches every taint); tolerationSeconds only with NoExecute; Equal's value a label
+    value and Exists without one (both reported on ``operator``, as upstream does); the
+    effect one of the taint effects."""
+    if not isinstance(tolerations, list):
+        return
+    for i, t in enumerate(tolerations):
+        if not isinstance(t, dict):
+            continue
+        tpath = (*path, i)
+        key, op = t.get("key") or "", t.get("operator") or ""
+        value, effect = t.get("value") or "", t.get("effect") or ""
+        if not all(isinstance(v, str) for v in (key, op, value, effect)):
+            continue  # the schema's to report
+        if key and (msg := names.qualified_name(key)) is not None:
+            ctx.error((*tpath, "key"), f"Invalid value: {json.dumps(key)}: {msg}")
+        if not key and op != "Exists":
+            ctx.error(
+                (*tpath, "operator"),
+                f"Invalid value: {json.dumps(op)}: operator must be Exists when `key` is "
+                'empty, which means "match all values and all keys"',
+            )
+        if t.get("tolerationSeconds") is not None and effect != "NoExecute":
+            ctx.error(
+                (*tpath, "effect"),
+                f"Invalid value: {json.dumps(effect)}: effect must be 'NoExecute' when "
+                "`tolerationSeconds` is set",
+            )
+        if op in ("Equal", ""):
+            if (msg := names.label_value(value)) is not None:
+                ctx.error((*tpath, "operator"), f"Invalid value: {json.dumps(value)}: {msg}")
+        elif op == "Exists":
+            if value:
+                shown = json.dumps(t, separators=(",", ":"))
+                ctx.error(
+                    (*tpath, "operator"),
+                    f"Invalid value: {shown}: value must be empty when `operator` is 'Exists'",
+                )
+        else:
+            ctx.error((*tpath, "operator"), unsupported(op, ("Equal", "Exists")))
+        check_enum(ctx, (*tpath, "effect"), effect, TAINT_EFFECTS)
 
 
 def _check_container(ctx: DocContext, path: Path, c: dict[str, Any], seen: set[str]) -> None:

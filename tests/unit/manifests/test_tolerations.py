@@ -1,0 +1,90 @@
+"""A pod's tolerations are checked as ValidateTolerations does
+(pkg/apis/core/validation/validation.go), with the file and line of the toleration's
+field: before, anything was accepted, an empty toleration (``[null]`` decodes to one)
+included."""
+
+from __future__ import annotations
+
+import pytest
+
+from podnet.errors import Location, ManifestError
+from podnet.manifests import from_documents, parse_text
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {{name: p}}
+spec:
+  containers: [{{name: c, image: busybox}}]
+  tolerations:
+  - {toleration}
+"""
+NAME_PART = (
+    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start "
+    "and end with an alphanumeric character"
+)
+
+REFUSED = [
+    (
+        "{}",
+        "spec.tolerations[0].operator",
+        'Invalid value: "": operator must be Exists when `key` is empty, which means '
+        '"match all values and all keys"',
+    ),
+    (
+        "{key: a, operator: Exists, value: x}",
+        "spec.tolerations[0].operator",
+        'Invalid value: {"key":"a","operator":"Exists","value":"x"}: value must be empty '
+        "when `operator` is 'Exists'",
+    ),
+    (
+        "{key: 'bad key!', operator: Exists}",
+        "spec.tolerations[0].key",
+        f'Invalid value: "bad key!": {NAME_PART}',
+    ),
+    (
+        "{key: a, operator: Equal, value: 'not a label value!'}",
+        "spec.tolerations[0].operator",
+        'Invalid value: "not a label value!": a valid label must be an empty string or '
+        "consist of alphanumeric characters, '-', '_' or '.', and must start and end with "
+        "an alphanumeric character",
+    ),
+    (
+        "{key: a, operator: Gt}",
+        "spec.tolerations[0].operator",
+        'Unsupported value: "Gt": supported values: "Equal", "Exists"',
+    ),
+    (
+        "{key: a, effect: NoSchedule, tolerationSeconds: 5}",
+        "spec.tolerations[0].effect",
+        "Invalid value: \"NoSchedule\": effect must be 'NoExecute' when `tolerationSeconds` is set",
+    ),
+    (
+        "{key: a, effect: Sometimes}",
+        "spec.tolerations[0].effect",
+        'Unsupported value: "Sometimes": supported values: "NoSchedule", "PreferNoSchedule", '
+        '"NoExecute"',
+    ),
+]
+
+
+@pytest.mark.parametrize(("toleration", "field", "message"), REFUSED)
+def test_refused_with_file_line_and_field(toleration: str, field: str, message: str) -> None:
+    with pytest.raises(ManifestError) as err:
+        from_documents(parse_text(POD.format(toleration=toleration), "m.yaml"))
+    assert err.value.location == Location("m.yaml", 7), str(err.value)
+    assert (err.value.field, err.value.message) == (field, message)
+
+
+@pytest.mark.parametrize(
+    "toleration",
+    [
+        "{operator: Exists}",
+        "{key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute,"
+        " tolerationSeconds: 300}",
+        "{key: dedicated, value: gpu, effect: NoSchedule}",
+        "{key: example.com/x, operator: Equal, value: '', effect: PreferNoSchedule}",
+    ],
+)
+def test_accepted(toleration: str) -> None:
+    from_documents(parse_text(POD.format(toleration=toleration), "m.yaml"))
