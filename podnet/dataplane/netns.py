@@ -263,7 +263,7 @@ def unmapped_ids(uid: int, gid: int, groups: tuple[int, ...]) -> str | None:
     what = ", ".join([*(f"uid {u}" for u in bad_uid), *(f"gid {g}" for g in bad_gid)])
     head = (
         f"rootless podnet cannot run this container as {what} (runAsUser/runAsGroup, "
-        "the image's User or supplementalGroups): its user namespace maps"
+        "the image's User, supplementalGroups or fsGroup): its user namespace maps"
     )
     sizes = [_mapped_count("/proc/self/uid_map"), _mapped_count("/proc/self/gid_map")]
     if max(sizes) > 1:

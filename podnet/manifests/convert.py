@@ -173,6 +173,7 @@ def to_security(sc: Any) -> SecurityContext | None:
         caps_add=tuple(str(c) for c in caps.get("add") or ()),
         caps_drop=tuple(str(c) for c in caps.get("drop") or ()),
         supplemental_groups=tuple(int(g) for g in sc.get("supplementalGroups") or ()),
+        fs_group=opt_int("fsGroup"),
     )
 
 

@@ -60,7 +60,7 @@ class Probe:
 @dataclass(frozen=True)
 class SecurityContext:
     """The securityContext fields podnet honours (pod-level ones: user, group, runAsNonRoot,
-    supplementalGroups; the rest are container-level)."""
+    supplementalGroups, fsGroup; the rest are container-level)."""
 
     run_as_user: int | None = None
     run_as_group: int | None = None
@@ -71,6 +71,7 @@ class SecurityContext:
     caps_add: tuple[str, ...] = ()
     caps_drop: tuple[str, ...] = ()
     supplemental_groups: tuple[int, ...] = ()
+    fs_group: int | None = None  # the volumes' group, and one of the processes' groups
 
 
 @dataclass(frozen=True)

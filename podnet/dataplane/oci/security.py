@@ -29,7 +29,9 @@ Security = SecurityContext
 
 def merge(pod: SecurityContext | None, container: SecurityContext | None) -> SecurityContext:
     """The container's context over the pod's: user, group and runAsNonRoot are
-    inherited when the container leaves them unset; supplementalGroups is pod-level."""
+    inherited when the container leaves them unset; supplementalGroups and fsGroup are
+    pod-level, and the processes get fsGroup first, then supplementalGroups (kubelet's
+    determineEffectiveSecurityContext, pkg/kubelet/kuberuntime/security_context.go)."""
     c = container or SecurityContext()
     if pod is None:
         return c
@@ -40,7 +42,10 @@ def merge(pod: SecurityContext | None, container: SecurityContext | None) -> Sec
         run_as_non_root=(
             c.run_as_non_root if c.run_as_non_root is not None else pod.run_as_non_root
         ),
-        supplemental_groups=pod.supplemental_groups,
+        supplemental_groups=(
+            ((pod.fs_group,) if pod.fs_group is not None else ()) + pod.supplemental_groups
+        ),
+        fs_group=pod.fs_group,
     )
 
 

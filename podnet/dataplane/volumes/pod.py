@@ -11,7 +11,9 @@ Kinds, as kubelet's volume plugins (pkg/volume/...):
 
 - emptyDir: a directory (mode 0777) shared by the pod's containers, removed with the
   pod; ``medium: Memory`` a tmpfs of ``sizeLimit`` (default: half the machine's
-  memory, tmpfs's own default; upstream the node's allocatable).
+  memory, tmpfs's own default; upstream the node's allocatable). With the pod's
+  ``fsGroup`` it belongs to that group and is setgid (02777), so what the containers
+  write there is the group's too (kubelet's SetVolumeOwnership).
 - configMap, secret, downwardAPI, projected: files written by the AtomicWriter
   (:mod:`.atomic`, :mod:`.sources`), rewritten when their objects change; always
   mounted read-only (kubelet does so since 1.10, GHSA for CVE-2017-1002102).
@@ -28,6 +30,8 @@ podnet's or the pod's own, never a host path.
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,6 +127,8 @@ class PodVolumes:
         spec = pod.get("spec") or {}
         self.volumes: dict[str, Obj] = {str(v.get("name")): v for v in spec.get("volumes") or ()}
         self.token: TokenFn | None = None  # serviceAccountToken sources (the API's issuer)
+        fs_group = (spec.get("securityContext") or {}).get("fsGroup")
+        self.fs_group = fs_group if type(fs_group) is int else None
 
     def path(self, name: str) -> Path:
         return self.dir / "v" / name
@@ -159,14 +165,21 @@ class PodVolumes:
                 if kind == "emptyDir":
                     if not d.is_dir():
                         d.mkdir(parents=True)
-                        d.chmod(0o777)
-                    tmpfs = self._tmpfs(d, v.get("emptyDir") or {})
+                        if self.fs_group is not None:
+                            os.chown(d, -1, self.fs_group)
+                        d.chmod(0o777 if self.fs_group is None else 0o2777)
+                    tmpfs = self._tmpfs(d, v.get("emptyDir") or {}, self.fs_group)
                     if tmpfs is not None:
                         in_pod.append(tmpfs)
                 else:
-                    atomic.write(d, payload(v, self.pod, lookup, self.token))
+                    atomic.write(d, payload(v, self.pod, lookup, self.token), self.fs_group)
             except (MountError, atomic.PayloadError, ValueError) as e:
                 raise MountError(f'MountVolume.SetUp failed for volume "{name}" : {e}') from None
+            except OSError as e:
+                why = f"{e.strerror or e}"
+                if self.fs_group is not None and e.errno == errno.EINVAL:  # chown's answer
+                    why = f"fsGroup {self.fs_group} is not a group of podnet's user namespace"
+                raise MountError(f'MountVolume.SetUp failed for volume "{name}" : {why}') from None
         return in_pod
 
     def refresh(self, lookup: Lookup) -> list[str]:
@@ -177,17 +190,18 @@ class PodVolumes:
         for name, v in self.volumes.items():
             if kind_of(v) in FILE_KINDS and self.path(name).is_dir():
                 try:
-                    if atomic.write(self.path(name), payload(v, self.pod, lookup, self.token)):
+                    data = payload(v, self.pod, lookup, self.token)
+                    if atomic.write(self.path(name), data, self.fs_group):
                         done.append(name)
-                except (MountError, atomic.PayloadError, ValueError):
+                except (MountError, ValueError, OSError):
                     continue
         return done
 
     @staticmethod
-    def _tmpfs(d: Path, spec: Obj) -> InPod | None:
+    def _tmpfs(d: Path, spec: Obj, fs_group: int | None) -> InPod | None:
         if spec.get("medium") != "Memory":
             return None
-        opts = "nosuid,nodev,mode=0777"
+        opts = "nosuid,nodev," + ("mode=0777" if fs_group is None else f"mode=2777,gid={fs_group}")
         if spec.get("sizeLimit") is not None:
             opts += f",size={int(parse_quantity(str(spec['sizeLimit'])))}"
         return InPod(("mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(d)), "mount a tmpfs")

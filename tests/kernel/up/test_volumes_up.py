@@ -90,6 +90,24 @@ spec:
     - {name: MEM_LIMIT, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
     - {name: COMBINED, value: "$(MY_NAME)/$(GREETING)/$$(MY_NAME)"}
     resources: {limits: {memory: 64Mi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fsgroup}
+spec:
+  securityContext: {runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000}
+  containers:
+  - name: main
+    image: busybox
+    command: [sleep, "3600"]
+    volumeMounts:
+    - {name: secret, mountPath: /etc/secret}
+    - {name: data, mountPath: /data}
+    - {name: mem, mountPath: /mem}
+  volumes:
+  - {name: secret, secret: {secretName: creds, defaultMode: 0400}}
+  - {name: data, emptyDir: {}}
+  - {name: mem, emptyDir: {medium: Memory}}
 """
 
 
@@ -108,7 +126,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpCluster]:
 def k(up: UpCluster) -> Kubectl:
     kubectl = up.kubectl("1.37")
     kubectl.ok("apply", "-f", "-", stdin=OBJECTS)
-    for pod in ("vols", "envs"):
+    for pod in ("vols", "envs", "fsgroup"):
         kubectl.ok("wait", "--for=condition=Ready", f"pod/{pod}", "--timeout=60s", timeout=70)
     return kubectl
 
@@ -155,6 +173,24 @@ def test_emptydir_shared_by_two_containers(k: Kubectl) -> None:
     assert sh(k, "vols", "reader", "cat /mem/y") == "mem"
     mounts = sh(k, "vols", "reader", "grep ' /mem ' /proc/mounts")
     assert mounts.split()[2] == "tmpfs" and "size=8192k" in mounts, mounts
+
+
+def test_fs_group_gives_the_volumes_and_the_processes_its_group(k: Kubectl) -> None:
+    """kubelet adds fsGroup to the container's groups and SetVolumeOwnership gives the
+    volumes that group: a 0400 secret is 0440 and readable by a non-root user, what it
+    writes in an emptyDir (setgid) belongs to the group."""
+    assert sh(k, "fsgroup", "main", "id -u; id -g; id -G").split() == [
+        "1000",
+        "3000",
+        "3000",
+        "2000",
+    ]
+    assert sh(k, "fsgroup", "main", "stat -L -c '%a %g' /etc/secret/password") == "440 2000"
+    assert sh(k, "fsgroup", "main", "cat /etc/secret/password") == "s3cr3t"
+    for d in ("/data", "/mem"):
+        assert sh(k, "fsgroup", "main", f"stat -c '%a %g' {d}") == "2777 2000", d
+        made = sh(k, "fsgroup", "main", f"touch {d}/f && stat -c '%u %g' {d}/f")
+        assert made == "1000 2000", (d, made)
 
 
 def test_downward_api_and_projected(k: Kubectl) -> None:

@@ -100,6 +100,9 @@ def test_security_merge_and_non_root() -> None:
     merged = merge(pod, SecurityContext(run_as_group=3000, read_only_root_filesystem=True))
     r = resolve(merged)
     assert (r.uid, r.gid, r.groups, r.read_only_root) == (1000, 3000, (5,), True)
+    # fsGroup first, then supplementalGroups (kubelet determineEffectiveSecurityContext)
+    with_fs = SecurityContext(run_as_user=1000, supplemental_groups=(5, 6), fs_group=2000)
+    assert resolve(merge(with_fs, None)).groups == (2000, 5, 6)
     with pytest.raises(CreateContainerConfigError):
         resolve(merge(SecurityContext(run_as_non_root=True), None))
     with pytest.raises(CreateContainerConfigError):
