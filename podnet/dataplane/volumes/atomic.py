@@ -37,6 +37,7 @@ class PayloadError(ValueError):
 class FileProjection:
     data: bytes
     mode: int = 0o644
+    owner: int | None = None  # a uid for the file (the token's FsUser), else root's
 
 
 Payload = Mapping[str, FileProjection]
@@ -67,7 +68,9 @@ def _current(target: Path) -> dict[str, FileProjection] | None:
         for name in files:
             p = Path(root) / name
             st = p.lstat()
-            found[str(p.relative_to(base))] = FileProjection(p.read_bytes(), st.st_mode & 0o7777)
+            found[str(p.relative_to(base))] = FileProjection(
+                p.read_bytes(), st.st_mode & 0o7777, st.st_uid
+            )
     return found
 
 
@@ -82,8 +85,13 @@ def write(target: Path, payload: Payload, group: int | None = None) -> bool:
     fsGroup); False when it already did (no swap)."""
     for path in payload:
         validate_path(path)
-    if group is not None:
-        payload = {p: FileProjection(f.data, f.mode | 0o440) for p, f in payload.items()}
+    me = os.geteuid()
+    payload = {  # as it will be on disk: owners explicit, the group's read bit with a group
+        p: FileProjection(
+            f.data, f.mode if group is None else f.mode | 0o440, me if f.owner is None else f.owner
+        )
+        for p, f in payload.items()
+    }
     target.mkdir(parents=True, exist_ok=True)
     _own_dir(target, group)
     before = _current(target)
@@ -101,8 +109,12 @@ def write(target: Path, payload: Payload, group: int | None = None) -> bool:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(proj.data)
-            if group is not None:
-                os.fchown(f.fileno(), -1, group)
+            if group is not None or proj.owner != me:
+                os.fchown(
+                    f.fileno(),
+                    me if proj.owner is None else proj.owner,
+                    -1 if group is None else group,
+                )
         os.chmod(dest, proj.mode)  # after writing: a 0400 file is still written (umask aside)
     top = {p.split("/", 1)[0] for p in payload}
     for name in top:  # the user-visible links, before the swap (they dangle until then)

@@ -177,8 +177,8 @@ class PodVolumes:
                 raise MountError(f'MountVolume.SetUp failed for volume "{name}" : {e}') from None
             except OSError as e:
                 why = f"{e.strerror or e}"
-                if self.fs_group is not None and e.errno == errno.EINVAL:  # chown's answer
-                    why = f"fsGroup {self.fs_group} is not a group of podnet's user namespace"
+                if e.errno == errno.EINVAL:  # chown's answer for an id the namespace lacks
+                    why = "the pod's fsGroup or runAsUser is not an id of podnet's user namespace"
                 raise MountError(f'MountVolume.SetUp failed for volume "{name}" : {why}') from None
         return in_pod
 

@@ -16,7 +16,10 @@ mode. As kubelet's volume plugins build them:
   projected volume's ``defaultMode``. ``serviceAccountToken`` is a token bound to the
   pod from the API server (``token``: kubelet's token manager, pkg/kubelet/token, a
   TokenRequest with the audience and expirationSeconds, default 3600); without an
-  issuer it is left out, as are clusterTrustBundle and podCertificate.
+  issuer it is left out, as are clusterTrustBundle and podCertificate. When every
+  container runs as one runAsUser (util.FsUserFrom) the token file is that user's, and
+  with that or an fsGroup its mode is 0600 (projected.go: "When FsGroup is set, we
+  depend on SetVolumeOwnership to change from 0600 to 0640").
 """
 
 from __future__ import annotations
@@ -153,8 +156,25 @@ def payload(
             sat = proj["serviceAccountToken"]
             seconds = sat.get("expirationSeconds")
             value = token(pod, str(sat.get("audience") or ""), int(seconds or 3600))
-            out[str(sat.get("path"))] = FileProjection(value.encode(), mode)
+            user = fs_user(pod)
+            fs_group = (spec.get("securityContext") or {}).get("fsGroup")
+            own = user is not None or fs_group is not None
+            out[str(sat.get("path"))] = FileProjection(value.encode(), 0o600 if own else mode, user)
     return out
+
+
+def fs_user(pod: Obj) -> int | None:
+    """The runAsUser every init and regular container runs with (its own or the pod's),
+    or None when one sets none or two differ (pkg/volume/util FsUserFrom)."""
+    spec = pod.get("spec") or {}
+    pod_user = (spec.get("securityContext") or {}).get("runAsUser")
+    found: int | None = None
+    for c in (*(spec.get("initContainers") or ()), *(spec.get("containers") or ())):
+        user = (c.get("securityContext") or {}).get("runAsUser", pod_user)
+        if type(user) is not int or (found is not None and user != found):
+            return None
+        found = user
+    return found
 
 
 def _has_token(sources: Any) -> bool:

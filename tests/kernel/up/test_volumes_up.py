@@ -191,6 +191,10 @@ def test_fs_group_gives_the_volumes_and_the_processes_its_group(k: Kubectl) -> N
         assert sh(k, "fsgroup", "main", f"stat -c '%a %g' {d}") == "2777 2000", d
         made = sh(k, "fsgroup", "main", f"touch {d}/f && stat -c '%u %g' {d}/f")
         assert made == "1000 2000", (d, made)
+    # the service account token: the pod's one user's, 0600 then 0640 for the group
+    token = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    assert sh(k, "fsgroup", "main", f"stat -L -c '%u %g %a' {token}") == "1000 2000 640"
+    assert sh(k, "fsgroup", "main", f"wc -c < {token}") != "0"
 
 
 def test_downward_api_and_projected(k: Kubectl) -> None:

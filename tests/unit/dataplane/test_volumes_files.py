@@ -114,6 +114,34 @@ def test_downward_and_projected_payloads() -> None:
     assert {p.mode for p in got.values()} == {0o440}
 
 
+def _token_pod(pod_sc: Obj, *users: int | None) -> Obj:
+    containers = [
+        {"name": f"c{i}", **({} if u is None else {"securityContext": {"runAsUser": u}})}
+        for i, u in enumerate(users)
+    ]
+    return {**POD, "spec": {"securityContext": pod_sc, "containers": containers}}
+
+
+@pytest.mark.parametrize(
+    ("pod_sc", "users", "owner", "mode"),
+    [
+        ({}, (None,), None, 0o644),  # nobody named: the volume's defaultMode, root's
+        ({"runAsUser": 1000}, (None, None), 1000, 0o600),  # FsUserFrom: one user
+        ({}, (1000, 1000), 1000, 0o600),
+        ({}, (1000, 2000), None, 0o644),  # two users: no FsUser
+        ({"runAsUser": 1000}, (None, 2000), None, 0o644),
+        ({"fsGroup": 5}, (None,), None, 0o600),  # then 0640 by SetVolumeOwnership
+    ],
+)
+def test_the_token_file_is_the_pods_user_and_0600(
+    pod_sc: Obj, users: tuple[int | None, ...], owner: int | None, mode: int
+) -> None:
+    """projected.go: mode 0600 when FsUser or FsGroup, the file's owner FsUser."""
+    proj = {"sources": [{"serviceAccountToken": {"path": "token"}}]}
+    got = payload({"projected": proj}, _token_pod(pod_sc, *users), lookup, lambda *_: "t")
+    assert (got["token"].owner, got["token"].mode) == (owner, mode)
+
+
 def test_fields_and_resources() -> None:
     assert field_value(POD, "metadata.uid") == "u-1"
     assert field_value(POD, "metadata.annotations") == 'note="n"'
@@ -224,6 +252,17 @@ def test_fs_group_owns_the_volumes(tmp_path: Path) -> None:
     tmp = vols.path("tmp").stat()
     assert (tmp.st_gid, tmp.st_mode & 0o7777) == (2345, 0o2777)
     assert vols.refresh(lookup) == []  # the modes it gave compare equal: no rewrite
+    token = {"name": "tok", "projected": {"sources": [{"serviceAccountToken": {"path": "t"}}]}}
+    spec["volumes"].append(token)
+    spec["securityContext"]["runAsUser"] = 1000
+    vols = PodVolumes(tmp_path, {**POD, "spec": spec})
+    vols.token = lambda *_: "jwt"
+    vols.setup(lookup)
+    t = (vols.path("tok") / "t").stat()
+    assert (t.st_uid, t.st_gid, t.st_mode & 0o7777) == (1000, 2345, 0o640)
+    assert vols.refresh(lookup) == []
+    spec["volumes"].pop()
+    del spec["securityContext"]["runAsUser"]
     vols.teardown()
     del spec["securityContext"]
     plain = PodVolumes(tmp_path, {**POD, "spec": spec})
