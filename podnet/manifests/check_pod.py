@@ -3,7 +3,8 @@
 Mirrors k8s.io/kubernetes pkg/apis/core/validation/validation.go: ValidatePodSpec,
 validateContainers, validateContainerPorts, validateProbe, validateHTTPGetAction,
 ValidatePortNumOrName, validateRestartPolicy, validateDNSPolicy, validatePullPolicy,
-ValidateTolerations, ValidateResourceRequirements (quantities parsed as apimachinery's
+ValidateTolerations, ValidatePodSecurityContext, ValidateSecurityContext,
+ValidateResourceRequirements (quantities parsed as apimachinery's
 ParseQuantity: a malformed one is the decoder's error, before validation). Port names
 must be unique within a container (an error there); a name repeated in two containers of
 one pod is only a warning on the server (pkg/api/pod/warnings.go), and so it is here.
@@ -69,6 +70,55 @@ def check_pod_spec(ctx: DocContext, path: Path, spec: Any) -> None:
             ctx.error((*path, fld), f"Invalid value {value!r}: {msg}")
     check_labels(ctx, (*path, "nodeSelector"), spec.get("nodeSelector"))
     _check_tolerations(ctx, (*path, "tolerations"), spec.get("tolerations"))
+    _check_pod_security(ctx, (*path, "securityContext"), spec.get("securityContext"))
+
+
+ID_RANGE = "must be between 0 and 2147483647, inclusive"  # IsValidUserID, IsValidGroupID
+FS_GROUP_CHANGE_POLICIES = ("Always", "OnRootMismatch")  # sets.List: sorted
+
+
+def _check_id(ctx: DocContext, path: Path, value: Any) -> None:
+    if type(value) is int and not 0 <= value <= 2**31 - 1:
+        ctx.error(path, f"Invalid value: {value}: {ID_RANGE}")
+
+
+def _check_pod_security(ctx: DocContext, path: Path, sc: Any) -> None:
+    """ValidatePodSecurityContext: user and group ids in range, fsGroupChangePolicy."""
+    if not isinstance(sc, dict):
+        return
+    for fld in ("runAsUser", "runAsGroup", "fsGroup"):
+        _check_id(ctx, (*path, fld), sc.get(fld))
+    groups = sc.get("supplementalGroups")
+    for i, gid in enumerate(groups if isinstance(groups, list) else ()):
+        _check_id(ctx, (*path, "supplementalGroups", i), gid)
+    policy = sc.get("fsGroupChangePolicy")
+    check_enum(ctx, (*path, "fsGroupChangePolicy"), policy, FS_GROUP_CHANGE_POLICIES)
+
+
+def _check_container_security(ctx: DocContext, path: Path, sc: Any) -> None:
+    """ValidateSecurityContext: ids in range; no privilege escalation refused to a
+    privileged container or one adding CAP_SYS_ADMIN (both on the context's path)."""
+    if not isinstance(sc, dict):
+        return
+    for fld in ("runAsUser", "runAsGroup"):
+        _check_id(ctx, (*path, fld), sc.get(fld))
+    if sc.get("allowPrivilegeEscalation") is not False:
+        return
+    shown = json.dumps(sc, separators=(",", ":"))
+    if sc.get("privileged") is True:
+        ctx.error(
+            path,
+            f"Invalid value: {shown}: cannot set `allowPrivilegeEscalation` to false and "
+            "`privileged` to true",
+        )
+    caps = sc.get("capabilities")
+    added = caps.get("add") if isinstance(caps, dict) else None
+    if isinstance(added, list) and "CAP_SYS_ADMIN" in added:
+        ctx.error(
+            path,
+            f"Invalid value: {shown}: cannot set `allowPrivilegeEscalation` to false and "
+            "`capabilities.Add` CAP_SYS_ADMIN",
+        )
 
 
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -129,6 +179,7 @@ def _check_container(ctx: DocContext, path: Path, c: dict[str, Any], seen: set[s
     if not c.get("image"):
         ctx.error((*path, "image"), "Required value: a container image is required")
     check_enum(ctx, (*path, "imagePullPolicy"), c.get("imagePullPolicy"), PULL_POLICIES)
+    _check_container_security(ctx, (*path, "securityContext"), c.get("securityContext"))
     _check_ports(ctx, (*path, "ports"), c.get("ports"))
     if isinstance(c.get("resources"), dict):
         _check_resources(ctx, (*path, "resources"), c["resources"])
