@@ -2,7 +2,8 @@
 shows that the user never wrote.
 
 From ``pkg/apis/core/v1/defaults.go``, ``pkg/apis/apps/v1/defaults.go``,
-``pkg/apis/batch/v1/defaults.go``, ``pkg/apis/networking/v1/defaults.go``, plus the
+``pkg/apis/batch/v1/defaults.go``, ``pkg/apis/networking/v1/defaults.go``,
+``pkg/apis/storage/v1/defaults.go``, plus the
 admission plugins every cluster runs on Pods (ServiceAccount: ``serviceAccountName``;
 Priority: ``priority``; DefaultTolerationSeconds: the not-ready/unreachable tolerations).
 Everything edits the object in place and only fills what is absent.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from podnet.apiserver.admission import kinds, serviceaccount
+from podnet.apiserver.admission import kinds, serviceaccount, storage
 from podnet.apiserver.resources import Resource
 
 Obj = dict[str, Any]
@@ -306,6 +307,27 @@ def priority_class(obj: Obj) -> None:
     _d(obj, "preemptionPolicy", "PreemptLowerPriority")
 
 
+def persistent_volume_claim(obj: Obj) -> None:
+    """SetDefaults_PersistentVolumeClaim and SetDefaults_PersistentVolumeClaimSpec
+    (pkg/apis/core/v1/defaults.go): a Pending claim of a Filesystem volume."""
+    _d(_sub(obj, "spec"), "volumeMode", "Filesystem")
+    _d(_sub(obj, "status"), "phase", "Pending")
+
+
+def persistent_volume(obj: Obj) -> None:
+    """SetDefaults_PersistentVolume: Pending, Retain, Filesystem."""
+    spec = _sub(obj, "spec")
+    _d(spec, "persistentVolumeReclaimPolicy", "Retain")
+    _d(spec, "volumeMode", "Filesystem")
+    _d(_sub(obj, "status"), "phase", "Pending")
+
+
+def storage_class(obj: Obj) -> None:
+    """SetDefaults_StorageClass (pkg/apis/storage/v1/defaults.go)."""
+    _d(obj, "reclaimPolicy", "Delete")
+    _d(obj, "volumeBindingMode", "Immediate")
+
+
 def namespace(obj: Obj) -> None:
     meta = _sub(obj, "metadata")
     name = meta.get("name")
@@ -348,6 +370,9 @@ _BY_KIND = {
     "IngressClass": ingress_class,
     "PodDisruptionBudget": pod_disruption_budget,
     "PriorityClass": priority_class,
+    "PersistentVolumeClaim": persistent_volume_claim,
+    "PersistentVolume": persistent_volume,
+    "StorageClass": storage_class,
 }
 
 
@@ -360,6 +385,7 @@ _OMITEMPTY = {
     "ConfigMap": ("data", "binaryData"),
     "Secret": ("data", "stringData"),
     "Endpoints": ("subsets",),
+    "StorageClass": ("parameters", "mountOptions", "allowedTopologies"),
 }
 
 
@@ -387,12 +413,15 @@ def apply_defaults(kind: str, obj: Obj) -> None:
 
 def admit(registry: Any, res: Resource, obj: Obj, old: Obj | None = None) -> None:
     """Admission after defaulting, before storage: the plugins that read other objects
-    (Priority, DefaultIngressClass) and the validation of the kinds without a manifests
-    model (:mod:`podnet.apiserver.admission.kinds`); ``old`` is None on create. Raises
-    the ApiError (403 Forbidden, 422 Invalid) the request gets."""
+    (Priority, DefaultIngressClass, DefaultStorageClass), StorageObjectInUseProtection
+    (:mod:`podnet.apiserver.admission.storage`), and the validation of the kinds without
+    a manifests model (:mod:`podnet.apiserver.admission.kinds`); ``old`` is None on
+    create. Raises the ApiError (403 Forbidden, 422 Invalid) the request gets."""
     pod = res.kind == "Pod" and res.group == ""
     if pod and "ServiceAccount" not in registry.disabled_admission:  # before Priority
         serviceaccount.admit_pod(registry, res, obj, old)
     elif res.kind == "Secret" and res.group == "":
         serviceaccount.validate_secret(obj)
+    elif res.kind in ("PersistentVolumeClaim", "PersistentVolume") and res.group == "":
+        storage.admit(registry, res, obj, old)  # DefaultStorageClass, in-use protection
     kinds.admit(registry, res, obj, old)

@@ -135,6 +135,16 @@ RESOURCES: tuple[Resource, ...] = (
     _r(
         "",
         "v1",
+        "PersistentVolumeClaim",
+        "persistentvolumeclaims",
+        True,
+        ("pvc",),
+        sub=("status",),
+    ),
+    _r("", "v1", "PersistentVolume", "persistentvolumes", False, ("pv",), sub=("status",)),
+    _r(
+        "",
+        "v1",
         "ReplicationController",
         "replicationcontrollers",
         True,
@@ -165,6 +175,7 @@ RESOURCES: tuple[Resource, ...] = (
         sub=("status",),
     ),
     _r("scheduling.k8s.io", "v1", "PriorityClass", "priorityclasses", False, ("pc",)),
+    _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", False, ("sc",)),
     _r(
         "apiextensions.k8s.io",
         "v1",

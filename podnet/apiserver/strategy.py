@@ -79,6 +79,13 @@ def after_defaults_create(res: Resource, obj: Obj) -> None:
         obj["status"] = {"phase": "Pending", "qosClass": qos_class(_spec(obj))}
     elif res.kind == "Job":
         job_selector(obj)
+    elif res.kind == "PersistentVolume" and res.group == "":
+        # persistentvolume strategy PrepareForCreate (PersistentVolumeLastPhaseTransitionTime,
+        # GA in 1.31): Pending since now, the create's own timestamp
+        obj["status"] = {
+            "phase": "Pending",
+            "lastPhaseTransitionTime": obj["metadata"]["creationTimestamp"],
+        }
     if res.kind in GENERATION_KINDS or res.custom is not None:
         obj["metadata"]["generation"] = 1  # customResourceStrategy.PrepareForCreate too
 
@@ -271,8 +278,24 @@ def prepare_status_update(res: Resource, old: Obj, new: Obj) -> Obj:
             if not status.get(key) and old_status.get(key):
                 status[key] = old_status[key]
         _keep_condition_generations(status, old_status)
+    elif res.kind == "PersistentVolume" and res.group == "":
+        _phase_transition(status, old.get("status") or {})
     out["status"] = status
     return out
+
+
+def _phase_transition(status: Obj, old_status: Obj) -> None:
+    """persistentvolumeStatusStrategy.PrepareForUpdate: a write that keeps the phase
+    and leaves lastPhaseTransitionTime out keeps the stored one; a write that changes
+    the phase and leaves the time out (or as stored) gets now. ``now`` is the process
+    clock: status writes do not reach the registry's."""
+    was = old_status.get("lastPhaseTransitionTime")
+    given = status.get("lastPhaseTransitionTime")
+    if status.get("phase") == old_status.get("phase"):
+        if given is None and was is not None:
+            status["lastPhaseTransitionTime"] = was
+    elif given is None or given == was:
+        status["lastPhaseTransitionTime"] = rfc3339(time.time())
 
 
 def _keep_condition_generations(status: Obj, old_status: Obj) -> None:

@@ -15,6 +15,7 @@ import copy
 import json
 from typing import Any
 
+from podnet.apiserver.admission import storage_validation
 from podnet.apiserver.autoscaling import hpa
 from podnet.apiserver.crd import custom, definition
 from podnet.apiserver.errors import ApiError, bad_request, invalid
@@ -97,14 +98,18 @@ def validate(res: Resource, obj: Obj, schema: SchemaErrors | None = None) -> Non
         if causes:
             raise invalid(res.group, res.kind, _name(obj), causes)
         return
+    typed = False  # the schema found nothing: every value has its type
     if res.kind in KINDS and KINDS[res.kind].api_version == res.group_version:
         _check(ctx, Skipped(), schema)
     else:
         for path, message in schema_errors(obj) if schema is None else schema:
             ctx.error(path, message)
-        if not ctx.errors:
+        typed = not ctx.errors
+        if typed:
             check_metadata(ctx, res.kind, res.namespaced)
     causes = [cause(e) for e in ctx.errors]
+    if typed:  # PersistentVolumeClaim, PersistentVolume, StorageClass: after the metadata
+        causes += storage_validation.causes(res, obj)
     if res.kind == definition.KIND and res.group == definition.GROUP and not causes:
         causes = definition.validate(obj)
     if causes:
@@ -197,6 +202,8 @@ def update_causes(res: Resource, old: Obj, new: Obj) -> list[tuple[str, str, str
                         "forbidden",
                     )
                 )
+    elif (res.group, res.kind) in storage_validation.KINDS:
+        causes += storage_validation.update_causes(res, old, new)
     elif res.kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
         for key in ("data", "binaryData", "stringData"):
             if old.get(key) != new.get(key):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from podnet.apiserver.admission.kinds import PRIORITY_CLASSES
@@ -36,6 +37,7 @@ from podnet.controllers.rootcacert import RootCACertPublisher
 from podnet.controllers.scheduler import Scheduler
 from podnet.controllers.serviceaccount import ServiceAccountController, TokensController
 from podnet.controllers.statefulset import StatefulSetController
+from podnet.controllers.volume.persistentvolume import PersistentVolumeController
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,8 @@ def ensure_system_priority_classes(registry: Any) -> None:
 class ControllerManager:
     """``ca_pem``: the API server's CA certificate (PEM); when given, every namespace gets
     it in its ``kube-root-ca.crt`` ConfigMap (kube-controller-manager's
-    root-ca-cert-publisher, run when it has ``--root-ca-file``)."""
+    root-ca-cert-publisher, run when it has ``--root-ca-file``). ``volumes_dir``: where
+    podnet's provisioner makes volumes for claims (none made without it)."""
 
     def __init__(
         self,
@@ -87,6 +90,7 @@ class ControllerManager:
         ca_pem: str | None = None,
         token_issuer: TokenIssuer | None = None,
         metrics: MetricsStorage | None = None,
+        volumes_dir: Path | None = None,
     ) -> None:
         self.registry = registry
         self.metrics = metrics  # metrics.k8s.io's storage, for the HPA controller
@@ -110,6 +114,7 @@ class ControllerManager:
             CRDStatusController(registry, self.informers, **kw),
             ClusterRoleAggregationController(registry, self.informers, **kw),
             GarbageCollector(registry, self.informers, **kw),
+            PersistentVolumeController(registry, self.informers, volumes_dir=volumes_dir, **kw),
         ]
         if ca_pem is not None:
             self.controllers.append(

@@ -9,7 +9,9 @@ Among feasible nodes the one with the fewest pods wins, then node order: the sam
 score :func:`podnet.control.scheduler.place` uses. A pod no node fits gets
 ``PodScheduled=False``, reason ``Unschedulable``, the FitError message
 (schedule_one.go), and waits until a pod is deleted or a node added
-(MoveAllToActiveOrBackoffQueue).
+(MoveAllToActiveOrBackoffQueue). VolumeBinding's PreFilter comes first: a pod whose
+claim is missing, being deleted or not yet bound waits unscheduled with its message,
+and is tried again when a claim changes.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ from podnet.controllers.base import (
     rfc3339,
 )
 from podnet.controllers.informer import obj_key
+from podnet.controllers.volume.persistentvolume import claim_volumes
 
 PODS: Resource = by_kind("", "Pod")  # type: ignore[assignment]
 NODES: Resource = by_kind("", "Node")  # type: ignore[assignment]
+CLAIMS: Resource = by_kind("", "PersistentVolumeClaim")  # type: ignore[assignment]
 SCHEDULER_NAME = "default-scheduler"
 
 
@@ -217,8 +221,10 @@ class Scheduler(Controller):
         self._assumed: dict[str, str] = {}  # pods bound here, not yet seen bound
         self._unschedulable: set[str] = set()
         self._moves = 0  # bumped when room may have appeared (moveRequestCycle)
+        self.claims = self.informers.get(CLAIMS)
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node_event)
+        self.claims.add_handler(self._on_claim)
 
     def _on_pod(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         assert new is not None
@@ -257,6 +263,30 @@ class Scheduler(Controller):
         for k in retry:
             self.queue.add(k)
 
+    def _on_claim(self, type_: str, old: Obj | None, new: Obj | None) -> None:
+        """A claim came, was bound or went: the pods waiting on claims try again."""
+        with self._lock:
+            retry = list(self._unschedulable)
+            self._unschedulable.clear()
+            self._moves += 1
+        for k in retry:
+            self.queue.add(k)
+
+    def claims_problem(self, pod: Obj) -> str | None:
+        """volumebinding PreFilter (plugins/volumebinding/binder.go GetPodVolumeClaims):
+        a missing or deleting claim, else any claim without a volume (binding is
+        immediate here: podnet's class binds at once)."""
+        unbound = False
+        for claim in claim_volumes(pod):
+            pvc = self.claims.get(f"{namespace(pod)}/{claim}")
+            if pvc is None:
+                return f'persistentvolumeclaim "{claim}" not found'
+            if deleting(pvc):
+                return f'persistentvolumeclaim "{claim}" is being deleted'
+            if not (pvc.get("spec") or {}).get("volumeName"):
+                unbound = True
+        return "pod has unbound immediate PersistentVolumeClaims" if unbound else None
+
     def load(self) -> dict[str, int]:
         with self._lock:
             out = dict(self._load)
@@ -273,6 +303,11 @@ class Scheduler(Controller):
                 return  # bound; the informer has not caught up yet
             moves = self._moves
         nodes = self.nodes.objects()
+        problem = self.claims_problem(pod)
+        if problem is not None:
+            message = f"0/{len(nodes)} nodes are available: {problem}."
+            self._unschedulable_pod(key, pod, message, moves)
+            return
         node, message = pick_node(pod, nodes, self.load())
         if node is None:
             self._unschedulable_pod(key, pod, message, moves)

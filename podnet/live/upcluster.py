@@ -210,9 +210,11 @@ class UpCluster:
             ca_pem=tls.ca_cert.read_text(),
             token_issuer=self.token_issuer,
             metrics=self.metrics.storage,
+            volumes_dir=data_dir / "pv",  # claims' volumes outlive a restart with the data
         )
         self.controllers.start()
         self.kubelet = Kubelet(self.registry, self.cluster)
+        self.kubelet.volumes.volumes_dir = data_dir / "pv"
         self.kubelet.volumes.tokens = kubelet_tokens(
             self.token_issuer, registry_getter(self.registry), MountError
         )

@@ -27,6 +27,7 @@ from podnet.apiserver.tables.printers import (
     human_duration,
     pod_row,
     since,
+    storage_class_name,
 )
 
 __all__ = ["columns", "human_duration", "since", "table"]
@@ -112,6 +113,8 @@ def _row(res: Resource, obj: Obj, now: float) -> tuple[Row, list[dict[str, str]]
         return event_row(obj, now), []
     printer = PRINTERS.get((res.group, res.kind))
     cells = printer[1](obj, now) if printer is not None else [AGE]
+    if (res.group, res.kind) == ("storage.k8s.io", "StorageClass"):
+        name = storage_class_name(obj)  # printStorageClass: "<name> (default)"
     return [name, *(age if c is AGE else c for c in cells)], []
 
 

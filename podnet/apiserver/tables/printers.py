@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from podnet.apiserver.admission.storage import BETA_CLASS_ANNOTATION, is_default_class
 from podnet.apiserver.store.base import Obj
 
 Row = list[Any]
@@ -527,6 +528,101 @@ def _hpa(o: Obj, now: float) -> Row:
     ]
 
 
+# -- storage ------------------------------------------------------------------------------
+
+# helper.GetAccessModesAsString: this order, each once, whatever the list's
+_ACCESS_MODES = (
+    ("ReadWriteOnce", "RWO"),
+    ("ReadOnlyMany", "ROX"),
+    ("ReadWriteMany", "RWX"),
+    ("ReadWriteOncePod", "RWOP"),
+)
+
+
+def access_modes(modes: Any) -> str:
+    """``RWO,ROX,RWX,RWOP`` (those present) of a list of access modes."""
+    given = set(modes) if isinstance(modes, list) else set()
+    return ",".join(short for mode, short in _ACCESS_MODES if mode in given)
+
+
+def _class(o: Obj) -> str:
+    """helper.GetPersistentVolume(Claim)Class: the beta annotation, else the spec's."""
+    ann = field(o, "metadata", "annotations") or {}
+    if isinstance(ann, dict) and BETA_CLASS_ANNOTATION in ann:
+        return str(ann[BETA_CLASS_ANNOTATION])
+    return str(field(o, "spec", "storageClassName") or "")
+
+
+def _storage_phase(o: Obj) -> str:
+    if field(o, "metadata", "deletionTimestamp") is not None:
+        return "Terminating"
+    return str(field(o, "status", "phase") or "")
+
+
+def _unset(value: Any) -> str:
+    return "<unset>" if value is None else str(value)
+
+
+def _claim(o: Obj, now: float) -> Row:
+    """printPersistentVolumeClaim: capacity and access modes are the bound volume's
+    (status), shown once spec.volumeName is set."""
+    spec = o.get("spec") or {}
+    volume = str(spec.get("volumeName") or "")
+    capacity = modes = ""
+    if volume:
+        modes = access_modes(field(o, "status", "accessModes"))
+        capacity = str(field(o, "status", "capacity", "storage") or "0")
+    return [
+        _storage_phase(o),
+        volume,
+        capacity,
+        modes,
+        _class(o),
+        _unset(spec.get("volumeAttributesClassName")),
+        AGE,
+        _unset(spec.get("volumeMode")),
+    ]
+
+
+def _volume(o: Obj, now: float) -> Row:
+    """printPersistentVolume: CLAIM is the claimRef's namespace/name."""
+    spec = o.get("spec") or {}
+    ref = spec.get("claimRef")
+    claim = f"{ref.get('namespace') or ''}/{ref.get('name') or ''}" if isinstance(ref, dict) else ""
+    return [
+        str(field(spec, "capacity", "storage") or "0"),
+        access_modes(spec.get("accessModes")),
+        str(spec.get("persistentVolumeReclaimPolicy") or ""),
+        _storage_phase(o),
+        claim,
+        _class(o),
+        _unset(spec.get("volumeAttributesClassName")),
+        str(field(o, "status", "reason") or ""),
+        AGE,
+        _unset(spec.get("volumeMode")),
+    ]
+
+
+def _storage_class(o: Obj, now: float) -> Row:
+    """printStorageClass (the name cell: :func:`storage_class_name`)."""
+    policy = o.get("reclaimPolicy")
+    mode = o.get("volumeBindingMode")
+    return [
+        str(o.get("provisioner") or ""),
+        "Delete" if policy is None else str(policy),
+        "Immediate" if mode is None else str(mode),
+        o.get("allowVolumeExpansion") is True,
+        AGE,
+    ]
+
+
+def storage_class_name(o: Obj) -> str:
+    """printStorageClass's NAME: `` (default)`` after a default class's name
+    (storageutil.IsDefaultAnnotation)."""
+    name = str(field(o, "metadata", "name") or "")
+    return f"{name} (default)" if is_default_class(o) else name
+
+
 def _subjects(o: Obj) -> list[str]:
     """rbac.SubjectsStrings: users, groups and service accounts (``ns/name``)."""
     users, groups, sas = [], [], []
@@ -608,6 +704,37 @@ _RS_COLS = [
     column("Selector", priority=1),
 ]
 Printer = tuple[list[Column], Callable[[Obj, float], Row]]
+# The storage columns' descriptions: the API types' field docs (SwaggerDoc()), cut to
+# their first sentence (kube-apiserver sends them whole; kubectl prints none).
+_PVC_DOCS = {
+    "phase": "phase represents the current phase of PersistentVolumeClaim.",
+    "volumeName": "volumeName is the binding reference to the PersistentVolume backing this claim.",
+    "capacity": "capacity represents the actual resources of the underlying volume.",
+    "accessModes": "accessModes contains the actual access modes the volume backing the PVC has.",
+    "volumeMode": "volumeMode defines what type of volume is required by the claim.",
+}
+_PV_DOCS = {
+    "capacity": "capacity is the description of the persistent volume's resources and capacity.",
+    "accessModes": "accessModes contains all ways the volume can be mounted.",
+    "persistentVolumeReclaimPolicy": "persistentVolumeReclaimPolicy defines what happens "
+    "to a persistent volume when released from its claim.",
+    "phase": "phase indicates if a volume is available, bound to a claim, or released by a claim.",
+    "claimRef": "claimRef is part of a bi-directional binding between PersistentVolume "
+    "and PersistentVolumeClaim.",
+    "reason": "reason is a brief CamelCase string that describes any failure and is "
+    "meant for machine parsing and tidy display in the CLI.",
+    "volumeMode": "volumeMode defines if a volume is intended to be used with a "
+    "formatted filesystem or to remain in raw block state.",
+}
+_SC_DOCS = {
+    "provisioner": "provisioner indicates the type of the provisioner.",
+    "reclaimPolicy": "reclaimPolicy controls the reclaimPolicy for dynamically "
+    "provisioned PersistentVolumes of this storage class.",
+    "volumeBindingMode": "volumeBindingMode indicates how PersistentVolumeClaims should "
+    "be provisioned and bound.",
+    "allowVolumeExpansion": "allowVolumeExpansion shows whether the storage class allow "
+    "volume expand.",
+}
 PRINTERS: dict[tuple[str, str], Printer] = {
     ("", "Service"): (
         [
@@ -771,6 +898,44 @@ PRINTERS: dict[tuple[str, str], Printer] = {
             AGE_COL,
         ],
         _pdb,
+    ),
+    ("", "PersistentVolumeClaim"): (
+        [
+            column("Status", doc=_PVC_DOCS["phase"]),
+            column("Volume", doc=_PVC_DOCS["volumeName"]),
+            column("Capacity", doc=_PVC_DOCS["capacity"]),
+            column("Access Modes", doc=_PVC_DOCS["accessModes"]),
+            column("StorageClass", doc="StorageClass of the pvc"),
+            column("VolumeAttributesClass", doc="VolumeAttributesClass of the pvc"),
+            AGE_COL,
+            column("VolumeMode", priority=1, doc=_PVC_DOCS["volumeMode"]),
+        ],
+        _claim,
+    ),
+    ("", "PersistentVolume"): (
+        [
+            column("Capacity", doc=_PV_DOCS["capacity"]),
+            column("Access Modes", doc=_PV_DOCS["accessModes"]),
+            column("Reclaim Policy", doc=_PV_DOCS["persistentVolumeReclaimPolicy"]),
+            column("Status", doc=_PV_DOCS["phase"]),
+            column("Claim", doc=_PV_DOCS["claimRef"]),
+            column("StorageClass", doc="StorageClass of the pv"),
+            column("VolumeAttributesClass", doc="VolumeAttributesClass of the pv"),
+            column("Reason", doc=_PV_DOCS["reason"]),
+            AGE_COL,
+            column("VolumeMode", priority=1, doc=_PV_DOCS["volumeMode"]),
+        ],
+        _volume,
+    ),
+    ("storage.k8s.io", "StorageClass"): (
+        [
+            column("Provisioner", doc=_SC_DOCS["provisioner"]),
+            column("ReclaimPolicy", doc=_SC_DOCS["reclaimPolicy"]),
+            column("VolumeBindingMode", doc=_SC_DOCS["volumeBindingMode"]),
+            column("AllowVolumeExpansion", doc=_SC_DOCS["allowVolumeExpansion"]),
+            AGE_COL,
+        ],
+        _storage_class,
     ),
     ("scheduling.k8s.io", "PriorityClass"): (
         [

@@ -20,9 +20,11 @@ Kinds, as kubelet's volume plugins (pkg/volume/...):
 - hostPath: refused at admission. podnet's pods must never reach the host's files; a
   Pod Security "baseline" namespace rejects hostPath too
   (kubernetes.io/docs/concepts/security/pod-security-standards/, "HostPath Volumes").
-- every other kind (persistentVolumeClaim, nfs, csi...): the pod waits in
-  ContainerCreating with a FailedMount Event saying so, as a cluster without that
-  storage leaves it (upstream: ``persistentvolumeclaim "x" not found``); never Failed.
+- persistentVolumeClaim: the directory of the claim's bound volume, which ``claims``
+  (the kubelet's, over its claim and volume informers) finds; a claim missing or not
+  yet bound leaves the pod in ContainerCreating with a FailedMount Event, as upstream.
+- every other kind (nfs, csi...): the pod waits in ContainerCreating with a FailedMount
+  Event saying so, as a cluster without that storage leaves it; never Failed.
 
 Mounts are binds of those directories with ``nosuid,nodev``; a volume's contents are
 podnet's or the pod's own, never a host path.
@@ -48,7 +50,6 @@ FILE_KINDS = ("configMap", "secret", "downwardAPI", "projected")
 # every volume source of core/v1 VolumeSource besides those podnet serves
 REFUSED_KINDS = (
     "hostPath",  # at admission (refused); the others wait in FailedMount (unsupported)
-    "persistentVolumeClaim",
     "nfs",
     "iscsi",
     "gitRepo",
@@ -79,8 +80,13 @@ class VolumeRefused(MountError):
     """A volume podnet will not mount (hostPath): never retried."""
 
 
+CLAIM = "persistentVolumeClaim"
+# a claim's name -> the directory of its bound volume; raises MountError with the reason
+Claims = Callable[[str], Path]
+
+
 def kind_of(volume: Obj) -> str:
-    for k in ("emptyDir", *FILE_KINDS, *REFUSED_KINDS):
+    for k in ("emptyDir", *FILE_KINDS, CLAIM, *REFUSED_KINDS):
         if k in volume:
             return k
     return "emptyDir"  # no source given: the API server defaults it to emptyDir
@@ -101,9 +107,6 @@ def refused(pod: Obj) -> str | None:
 def unsupported(volume: Obj) -> str | None:
     """Why podnet cannot set ``volume`` up (a kind it does not serve), or None."""
     kind = kind_of(volume)
-    if kind == "persistentVolumeClaim":
-        claim = (volume.get(kind) or {}).get("claimName")
-        return f'persistentvolumeclaim "{claim}" not found (podnet has no persistent volumes)'
     if kind in REFUSED_KINDS:
         return f"{kind} volumes are not supported by podnet"
     return None
@@ -127,6 +130,8 @@ class PodVolumes:
         spec = pod.get("spec") or {}
         self.volumes: dict[str, Obj] = {str(v.get("name")): v for v in spec.get("volumes") or ()}
         self.token: TokenFn | None = None  # serviceAccountToken sources (the API's issuer)
+        self.claims: Claims | None = None  # claim -> its volume's directory (podnet up)
+        self._claim_dirs: dict[str, Path] = {}  # volume name -> that directory, once set up
         fs_group = (spec.get("securityContext") or {}).get("fsGroup")
         self.fs_group = fs_group if type(fs_group) is int else None
 
@@ -171,6 +176,8 @@ class PodVolumes:
                     tmpfs = self._tmpfs(d, v.get("emptyDir") or {}, self.fs_group)
                     if tmpfs is not None:
                         in_pod.append(tmpfs)
+                elif kind == CLAIM:
+                    self._claim_dirs[name] = self._claim_dir(v[CLAIM] or {})
                 else:
                     atomic.write(d, payload(v, self.pod, lookup, self.token), self.fs_group)
             except (MountError, atomic.PayloadError, ValueError) as e:
@@ -181,6 +188,15 @@ class PodVolumes:
                     why = "the pod's fsGroup or runAsUser is not an id of podnet's user namespace"
                 raise MountError(f'MountVolume.SetUp failed for volume "{name}" : {why}') from None
         return in_pod
+
+    def _claim_dir(self, source: Obj) -> Path:
+        claim = str(source.get("claimName") or "")
+        if self.claims is None:  # podnet run: no API, no claims
+            raise MountError(
+                f'persistentvolumeclaim "{claim}" not found (podnet run has no persistent '
+                "volumes: podnet up has)"
+            )
+        return self.claims(claim)
 
     def refresh(self, lookup: Lookup) -> list[str]:
         """Rewrite the file volumes whose contents changed (kubelet's periodic resync
@@ -218,8 +234,10 @@ class PodVolumes:
             v = self.volumes.get(name)
             if v is None:
                 raise MountError(f'volumeMount "{name}": no volume of that name')
-            readonly = bool(vm.get("readOnly")) or kind_of(v) in FILE_KINDS
-            source = self.path(name)
+            kind = kind_of(v)
+            readonly = bool(vm.get("readOnly")) or kind in FILE_KINDS
+            readonly |= kind == CLAIM and bool((v.get(CLAIM) or {}).get("readOnly"))
+            source = self._claim_dirs.get(name, self.path(name))
             sub = str(vm.get("subPath") or "")
             if sub:
                 staged = self.dir / "s" / cname / str(i)

@@ -182,8 +182,10 @@ def _has_token(sources: Any) -> bool:
 
 
 def references(volume: Obj) -> set[tuple[str, str]]:
-    """The (kind, name) of the ConfigMaps and Secrets ``volume`` reads."""
+    """The (kind, name) of the ConfigMaps, Secrets and claims ``volume`` reads."""
     refs: set[tuple[str, str]] = set()
+    if volume.get("persistentVolumeClaim") is not None:
+        refs.add(("PersistentVolumeClaim", str(volume["persistentVolumeClaim"].get("claimName"))))
     if volume.get("configMap") is not None:
         refs.add(("ConfigMap", str(volume["configMap"].get("name"))))
     if volume.get("secret") is not None:

@@ -1,14 +1,17 @@
-"""The namespaces and Services every cluster has, created through the Registry.
+"""The namespaces, Services and default StorageClass every cluster has, created through
+the Registry.
 
 ``podnet up`` and ``podnet run`` both start from them, as kube-apiserver creates
 ``default``/``kube-system`` (pkg/controlplane/controller/systemnamespaces) and the
-``kubernetes`` Service; the ``kube-dns`` Service is the DNS add-on's.
+``kubernetes`` Service; the ``kube-dns`` Service is the DNS add-on's, the ``standard``
+StorageClass the one kind installs (:mod:`podnet.apiserver.admission.storage`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from podnet.apiserver.admission.storage import DEFAULT_CLASS, default_storage_class
 from podnet.apiserver.errors import ApiError
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import Resource, by_kind
@@ -61,7 +64,9 @@ def bootstrap(registry: Registry) -> None:
     """Create the built-in namespaces and Services that are missing (a restarted ``up``
     finds them in its store; a Service's create would first claim its ClusterIP, taken),
     and the system PriorityClasses, before any pod can name one (kube-apiserver makes them
-    in a post-start hook, before it reports ready)."""
+    in a post-start hook, before it reports ready). The default StorageClass
+    ``standard`` is made when missing (as kind ships one) and an existing one, perhaps
+    edited, is left alone: before any claim is created, so none misses its class."""
     ensure_system_priority_classes(registry)
     namespaces, services = by_kind("", "Namespace"), by_kind("", "Service")
     assert namespaces is not None and services is not None
@@ -77,6 +82,10 @@ def bootstrap(registry: Registry) -> None:
             obj = {"apiVersion": "v1", "kind": "Service", **body}
             obj["metadata"] = {**body["metadata"], "namespace": ns}
             registry.create(services, ns, obj)
+    classes = by_kind("storage.k8s.io", "StorageClass")
+    assert classes is not None
+    if not exists(registry, classes, None, DEFAULT_CLASS):
+        registry.create(classes, None, default_storage_class())
 
 
 def exists(registry: Registry, res: Resource, namespace: str | None, name: str) -> bool:

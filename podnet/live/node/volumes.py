@@ -14,8 +14,12 @@ volumes rewritten atomically (:mod:`podnet.dataplane.volumes.atomic`).
 
 hostPath is refused at admission: the pod fails with reason ``Forbidden``, as a Pod
 Security "baseline" namespace would refuse it, and nothing of the host is mounted. A
-volume kind podnet does not serve (persistentVolumeClaim, nfs, csi...) leaves the pod
-in ContainerCreating with a FailedMount Event, as a cluster without that storage does.
+persistentVolumeClaim mounts the directory of the claim's bound volume when podnet's
+provisioner made it (:mod:`podnet.controllers.volume.persistentvolume`); a claim missing or
+unbound waits in ContainerCreating (FailedMount, upstream's texts), and a volume of any
+other source is refused there, since it could name a host path. A volume kind podnet
+does not serve (nfs, csi...) leaves the pod in ContainerCreating with a FailedMount
+Event, as a cluster without that storage does.
 
 The files live in the cluster's state directory (gone with podnet, also after a
 SIGKILL); a pod's go when it is deleted (:meth:`VolumeManager.release`).
@@ -33,13 +37,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from podnet.apiserver.admission.storage import PROVISIONER
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.resources import by_kind
+from podnet.controllers.volume.persistentvolume import PROVISIONED_BY
 from podnet.dataplane.oci.launcher import CRUN_ENV
 from podnet.dataplane.oci.security import CreateContainerConfigError
 from podnet.dataplane.oci.spec import Mount
 from podnet.dataplane.runtime.pods import Runtime
-from podnet.dataplane.volumes.pod import InPod, PodVolumes, refused
+from podnet.dataplane.volumes.pod import Claims, InPod, PodVolumes, refused
 from podnet.dataplane.volumes.sources import Lookup, MountError, TokenFn
 from podnet.errors import PodnetError
 from podnet.live.kubelet_status import PodRecord, _Run  # its container states
@@ -49,7 +55,7 @@ from podnet.model.objects import Pod
 from podnet.paths import PODNET_ROOT
 
 Obj = dict[str, Any]
-KINDS = ("ConfigMap", "Secret")
+KINDS = ("ConfigMap", "Secret", "PersistentVolumeClaim", "PersistentVolume")
 IN_POD_TIMEOUT = 10.0
 # kubelet re-checks a pod's volumes every syncFrequency (1 min): here only what the
 # informers cannot tell, the tokens due for a refresh (token_manager.go requiresRefresh)
@@ -117,6 +123,8 @@ class VolumeManager:
         # per pod uid, audience and lifetime until TOKEN_REFRESH of it has passed
         self._tokens: TokenFn | None = None
         self._token_cache: dict[str, dict[tuple[str, int], tuple[str, float]]] = {}
+        # where podnet's provisioner keeps volumes (set by podnet up: the data dir's pv)
+        self.volumes_dir: Path | None = None
 
     @property
     def tokens(self) -> TokenFn | None:
@@ -186,7 +194,7 @@ class VolumeManager:
             with self._lock:  # a new watch lists everything again: forget what went
                 for first in list(w.initial):
                     meta = first.object.get("metadata") or {}
-                    key = (kind, str(meta.get("namespace")), str(meta.get("name")))
+                    key = (kind, str(meta.get("namespace") or ""), str(meta.get("name")))
                     seen.add(key)
                     self._objects[key] = first.object
                 gone = {k for k in self._objects if k[0] == kind and k not in seen}
@@ -198,14 +206,23 @@ class VolumeManager:
                 if ev is None or ev.type not in ("ADDED", "MODIFIED", "DELETED"):
                     continue
                 meta = ev.object.get("metadata") or {}
-                key = (kind, str(meta.get("namespace")), str(meta.get("name")))
+                key = (kind, str(meta.get("namespace") or ""), str(meta.get("name")))
+                if kind == "PersistentVolume":  # a change of its claim, for the pods
+                    ref = (ev.object.get("spec") or {}).get("claimRef") or {}
+                    claim_key = (
+                        "PersistentVolumeClaim",
+                        str(ref.get("namespace") or ""),
+                        str(ref.get("name") or ""),
+                    )
+                else:
+                    claim_key = key
                 with self._lock:
                     if ev.type == "DELETED":
                         self._objects.pop(key, None)
                     else:
                         self._objects[key] = ev.object
                 try:
-                    self._changed(key)
+                    self._changed(claim_key)
                 except Exception as e:  # keep informing: one pod must not stop the others
                     self._warn(f"volumes: {type(e).__name__}: {e}")
             with contextlib.suppress(ValueError):
@@ -224,10 +241,43 @@ class VolumeManager:
 
     def lookup(self, namespace: str) -> Lookup:
         def get(kind: str, name: str) -> Obj | None:
+            ns = "" if kind == "PersistentVolume" else namespace
             with self._lock:
-                return self._objects.get((kind, namespace, name))
+                return self._objects.get((kind, ns, name))
 
         return get
+
+    def claims(self, namespace: str) -> Claims:
+        """A claim of ``namespace`` -> the directory of its bound volume, as kubelet's
+        desired_state_of_world_populator finds it (``getPVCExtractPV``, its errors)."""
+        get = self.lookup(namespace)
+
+        def directory(claim: str) -> Path:
+            pvc = get("PersistentVolumeClaim", claim)
+            if pvc is None:
+                raise MountError(f'persistentvolumeclaim "{claim}" not found')
+            phase = str((pvc.get("status") or {}).get("phase") or "")
+            volume = str((pvc.get("spec") or {}).get("volumeName") or "")
+            if phase != "Bound" or not volume:
+                raise MountError(
+                    f'PVC {namespace}/{claim} has non-bound phase ("{phase}") or empty '
+                    f'pvc.Spec.VolumeName ("{volume}")'
+                )
+            pv = get("PersistentVolume", volume)
+            if pv is None:
+                raise MountError(f'persistentvolume "{volume}" not found')
+            by = ((pv.get("metadata") or {}).get("annotations") or {}).get(PROVISIONED_BY)
+            if by != PROVISIONER or self.volumes_dir is None:
+                raise MountError(
+                    f'volume "{volume}" was not provisioned by {PROVISIONER}: podnet mounts '
+                    "only the volumes it made (never a path of the host)"
+                )
+            path = self.volumes_dir / volume
+            if not path.is_dir():
+                raise MountError(f'volume "{volume}": its directory {path} is gone')
+            return path
+
+        return directory
 
     def _changed(self, key: tuple[str, str, str]) -> None:
         """An object changed: rewrite the running pods' volumes that read it, and try
@@ -292,7 +342,7 @@ class VolumeManager:
             vols = self._pods.get(pod.key)
         if vols is None or vols.pod.get("metadata", {}).get("uid") != rec.uid:
             vols = PodVolumes(self.root, obj)
-        vols.pod, vols.token = obj, self.tokens
+        vols.pod, vols.token, vols.claims = obj, self.tokens, self.claims(pod.namespace)
         in_pod = vols.setup(lookup)
         spec = obj.get("spec") or {}
         specs = {

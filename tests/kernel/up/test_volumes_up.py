@@ -335,18 +335,19 @@ spec:
 """
 
 
-def test_a_claim_waits_in_container_creating(k: Kubectl) -> None:
-    """No persistent volumes here: the pod waits with FailedMount, as a cluster
-    without a provisioner leaves it; never Failed."""
+def test_a_pod_of_a_missing_claim_waits_unscheduled(k: Kubectl) -> None:
+    """The scheduler's VolumeBinding PreFilter: no node for a pod whose claim does not
+    exist, with its reason (Pending, FailedScheduling), never Failed."""
     k.ok("apply", "-f", "-", stdin=CLAIM)
-    want = 'MountVolume.SetUp failed for volume "data" : persistentvolumeclaim "data-0" not found'
+    want = '0/1 nodes are available: persistentvolumeclaim "data-0" not found.'
     eventually(
         lambda: want in k.ok("get", "events", "--field-selector", "involvedObject.name=claim"),
         30,
-        "the FailedMount Event",
+        "the FailedScheduling Event",
     )
-    assert _status(k, "claim") == "ContainerCreating"
-    assert k.json("get", "pod", "claim")["status"]["phase"] == "Pending"
+    assert _status(k, "claim") == "Pending"
+    pod = k.json("get", "pod", "claim")
+    assert pod["status"]["phase"] == "Pending" and not pod["spec"].get("nodeName")
 
 
 def test_nothing_left_after_the_pod_is_deleted(up: UpCluster, k: Kubectl) -> None:

@@ -1,0 +1,133 @@
+"""The storage admission plugins every cluster runs on claims and volumes, and the
+default StorageClass ``podnet up`` starts with.
+
+- DefaultStorageClass (plugin/pkg/admission/storage/storageclass/setdefault/
+  admission.go): a new PersistentVolumeClaim that names no class (no
+  ``spec.storageClassName`` and no beta annotation) gets the default class's name; an
+  explicit ``""`` (no class: only pre-provisioned volumes) is kept. The default class is
+  storageutil.GetDefaultClass's: among the classes annotated
+  ``storageclass.kubernetes.io/is-default-class: "true"`` (or the beta key), the newest
+  by creationTimestamp, then the first by name. No default class: the claim stays
+  without one.
+- StorageObjectInUseProtection (plugin/pkg/admission/storage/
+  storageobjectinuseprotection/admission.go): a new claim gets the
+  ``kubernetes.io/pvc-protection`` finalizer, a new volume ``kubernetes.io/pv-protection``
+  (once), which the pvc-protection and pv-protection controllers remove when nothing
+  uses the object any more.
+
+Both act on create only (their handlers are ``admission.NewHandler(admission.Create)``)
+and never on a subresource. The class ``standard`` mirrors the one kind ships (kind's
+``standard``, rancher's local-path-provisioner), but binding is Immediate: every node of
+``podnet up`` is this machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from podnet.apiserver.resources import Resource, by_kind
+
+Obj = dict[str, Any]
+
+PROVISIONER = "podnet.io/local-path"
+DEFAULT_CLASS = "standard"
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+# storageutil.BetaIsDefaultStorageClassAnnotation: still honoured upstream
+BETA_DEFAULT_CLASS_ANNOTATION = "storageclass.beta.kubernetes.io/is-default-class"
+# core.BetaStorageClassAnnotation: a claim's or volume's class before spec.storageClassName
+BETA_CLASS_ANNOTATION = "volume.beta.kubernetes.io/storage-class"
+PVC_PROTECTION = "kubernetes.io/pvc-protection"
+PV_PROTECTION = "kubernetes.io/pv-protection"
+
+# the plugins' names, as kube-apiserver's --disable-admission-plugins takes them
+DEFAULT_STORAGE_CLASS = "DefaultStorageClass"
+IN_USE_PROTECTION = "StorageObjectInUseProtection"
+
+STORAGE_CLASSES: Resource = by_kind("storage.k8s.io", "StorageClass")  # type: ignore[assignment]
+
+
+def default_storage_class() -> Obj:
+    """The StorageClass ``podnet up`` creates when missing: podnet's local-path
+    provisioner, the default class, volumes deleted with their claims."""
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {
+            "name": DEFAULT_CLASS,
+            "annotations": {DEFAULT_CLASS_ANNOTATION: "true"},
+        },
+        "provisioner": PROVISIONER,
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+    }
+
+
+def _annotations(obj: Any) -> dict[str, Any]:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    found = meta.get("annotations") if isinstance(meta, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def is_default_class(obj: Obj) -> bool:
+    """storageutil.IsDefaultAnnotation: either annotation is exactly ``"true"``."""
+    ann = _annotations(obj)
+    return "true" in (ann.get(DEFAULT_CLASS_ANNOTATION), ann.get(BETA_DEFAULT_CLASS_ANNOTATION))
+
+
+def default_class(classes: Iterable[Obj]) -> Obj | None:
+    """storageutil.GetDefaultClass: the newest default class, ties by name ascending.
+    Timestamps are RFC 3339 in UTC with whole seconds, so they order as text."""
+    marked = [c for c in classes if is_default_class(c)]
+    if not marked:
+        return None
+
+    def key(c: Obj) -> tuple[str, str]:
+        meta = c.get("metadata") or {}
+        return (str(meta.get("creationTimestamp") or ""), str(meta.get("name") or ""))
+
+    newest = max(key(c)[0] for c in marked)
+    return min((c for c in marked if key(c)[0] == newest), key=lambda c: key(c)[1])
+
+
+def claim_has_class(claim: Obj) -> bool:
+    """helper.PersistentVolumeClaimHasClass: the beta annotation or a storageClassName
+    (even ``""``) names the class."""
+    if BETA_CLASS_ANNOTATION in _annotations(claim):
+        return True
+    spec = claim.get("spec")
+    return isinstance(spec, dict) and spec.get("storageClassName") is not None
+
+
+def _protect(obj: Obj, finalizer: str) -> None:
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict):
+        return
+    found = meta.get("finalizers")
+    if found is None:
+        meta["finalizers"] = [finalizer]
+    elif isinstance(found, list) and finalizer not in found:
+        found.append(finalizer)  # a non-list is the schema's to refuse
+
+
+def admit(registry: Any, res: Resource, obj: Obj, old: Obj | None) -> None:
+    """Mutating admission of a claim or volume being created (``old`` is None); an
+    update, or any other kind, passes unchanged. Plugins in
+    ``registry.disabled_admission`` are skipped."""
+    if old is not None or res.group != "" or res.custom is not None:
+        return
+    disabled = registry.disabled_admission
+    if res.kind == "PersistentVolumeClaim":
+        spec = obj.get("spec")
+        if (
+            DEFAULT_STORAGE_CLASS not in disabled
+            and isinstance(spec, dict)
+            and not claim_has_class(obj)
+        ):
+            found = default_class(registry.store.list(STORAGE_CLASSES.prefix(None))[0])
+            if found is not None:
+                spec["storageClassName"] = found["metadata"]["name"]
+        if IN_USE_PROTECTION not in disabled:
+            _protect(obj, PVC_PROTECTION)
+    elif res.kind == "PersistentVolume" and IN_USE_PROTECTION not in disabled:
+        _protect(obj, PV_PROTECTION)

@@ -1,0 +1,1 @@
+"""Storage controllers (pkg/controller/volume): binding, provisioning, protection."""
