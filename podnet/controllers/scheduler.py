@@ -256,15 +256,14 @@ class Scheduler(Controller):
             return
         if old is not None and new is not None and _fit_fields(old) == _fit_fields(new):
             return  # a heartbeat: nothing a pod's fit depends on changed
-        with self._lock:
-            retry = list(self._unschedulable)
-            self._unschedulable.clear()
-            self._moves += 1
-        for k in retry:
-            self.queue.add(k)
+        self._move_all()
 
     def _on_claim(self, type_: str, old: Obj | None, new: Obj | None) -> None:
         """A claim came, was bound or went: the pods waiting on claims try again."""
+        self._move_all()
+
+    def _move_all(self) -> None:
+        """MoveAllToActiveOrBackoffQueue: every unschedulable pod is tried again."""
         with self._lock:
             retry = list(self._unschedulable)
             self._unschedulable.clear()
