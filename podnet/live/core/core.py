@@ -99,9 +99,13 @@ class Core:
         """The cluster, then the controllers and the kubelet (its static DNS pod
         starts); ``on_status`` sees every pod status the kubelet sees."""
         self.cluster.start()
-        self.controllers = ControllerManager(self.registry, nodes=self.cluster.node_count)
+        volumes = self.cluster.state_dir / "pv"  # claims' volumes: gone with the run
+        self.controllers = ControllerManager(
+            self.registry, nodes=self.cluster.node_count, volumes_dir=volumes
+        )
         self.controllers.start()
         self.kubelet = Kubelet(self.registry, self.cluster, gather=self._gather)
+        self.kubelet.volumes.volumes_dir = volumes
         self.kubelet.start()
         observe = self.cluster.on_status  # the kubelet's status manager
         if on_status is not None and observe is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from support.kube import KUBECTL_VERSIONS, Kubectl, UpCluster, eventually, podnet_up
-from support.live import require_live
+from support.live import require_live, run_cli
 
 pytestmark = pytest.mark.kernel
 
@@ -189,3 +189,49 @@ def test_data_outlives_a_restart_on_the_same_data_dir(
         assert sh(k, "db-1", "cat /var/db/first") == "db-1"
         rc, err = again.stop()
         assert rc == 0, err
+
+
+RUN = """\
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: shared}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: write}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: main, image: busybox, command: [sh, -c, "echo kept > /data/f"],
+         volumeMounts: [{name: d, mountPath: /data}]}
+      volumes: [{name: d, persistentVolumeClaim: {claimName: shared}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: read}
+spec:
+  restartPolicy: Never
+  initContainers:
+  - {name: wait, image: busybox, command: [sh, -c, "until [ -f /data/f ]; do sleep 0.1; done"],
+     volumeMounts: [{name: d, mountPath: /data}]}
+  containers:
+  - {name: main, image: busybox, command: [cat, /data/f],
+     volumeMounts: [{name: d, mountPath: /data}]}
+  volumes: [{name: d, persistentVolumeClaim: {claimName: shared}}]
+"""
+
+
+def test_podnet_run_gives_claims_volumes_too(tmp_path: Path) -> None:
+    """``podnet run`` is the same core: a claim in the files is provisioned (in the
+    run's state directory, gone with it) and shared by the pods that name it."""
+    require_live()
+    path = tmp_path / "run.yaml"
+    path.write_text(RUN)
+    got = run_cli("run", "-f", str(path), "--timeout", "60", timeout=90)
+    assert got.rc == 0, got
+    assert "[default/read] kept" in got.out, got
