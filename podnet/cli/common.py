@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
@@ -46,16 +46,18 @@ def load(
     stdin: TextIO | None = None,
     *,
     documents: Sequence[tuple[Any, Location]] | None = None,
+    served: Callable[[str, str], bool] | None = None,
 ) -> Manifests:
     """Load the manifests and warn about what was skipped or changed on the way;
-    ``documents``: those of ``paths``, already read (``podnet run`` keeps them).
+    ``documents``: those of ``paths``, already read (``podnet run`` keeps them);
+    ``served(kind, apiVersion)``: kinds used although not modelled (not "skipped").
 
     Every verb loads through here, so none ignores anything silently."""
     from podnet.manifests import from_documents, load_paths  # here: run/probe start light
 
     progress(f"loading {', '.join(paths)}")
     if documents is not None:
-        manifests = from_documents(documents)
+        manifests = from_documents(documents, served=served)
     else:
         manifests = load_paths(paths, stdin=stdin)
     warn(manifests.warnings)

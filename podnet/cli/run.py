@@ -74,6 +74,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=_run, parser=p)
 
 
+def _served(kind: str, api_version: str) -> bool:
+    """Whether the run's API creates documents of this kind (ConfigMaps, Secrets,
+    claims...: they are used, not skipped)."""
+    from podnet.apiserver.resources import by_api_version
+
+    return by_api_version(api_version, kind) is not None
+
+
 def _run(args: argparse.Namespace) -> int:
     # Imported here: the CLI registers every verb, and the live stack's imports (netlink,
     # nftables, runtime) would slow every other verb's start-up (bench/README.md).
@@ -87,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
     # The documents themselves are created through the core's API (as kubectl apply);
     # loaded once, checked by the manifests layer first, as every verb's are.
     documents = read_documents(args.files, stdin=sys.stdin)
-    manifests = load(args.files, documents=documents)
+    manifests = load(args.files, documents=documents, served=_served)
     state = build(manifests, args.nodes)  # its warnings (and errors) before any namespace
     # Pod names on the command line are checked before anything is built (usage errors).
     follow = [_pod_key(args.parser, state, name, "--follow") for name in args.follow]

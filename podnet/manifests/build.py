@@ -7,7 +7,7 @@ fully valid input is converted (STYLE.md principle 4).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from podnet.errors import Location, ManifestError
@@ -42,8 +42,14 @@ SYSTEM_NAMESPACES = ("default", "kube-system")
 Valid = tuple[Kind, dict[str, Any], DocContext, Meta]
 
 
-def from_documents(docs: Sequence[tuple[dict[str, Any], Location]]) -> Manifests:
-    """Validate, default and convert manifest documents (dicts) into :class:`Manifests`.
+def from_documents(
+    docs: Sequence[tuple[dict[str, Any], Location]],
+    *,
+    served: Callable[[str, str], bool] | None = None,
+) -> Manifests:
+    """Validate, default and convert manifest documents (dicts) into :class:`Manifests`;
+    ``served``: the kinds the caller uses although podnet does not model them (no
+    "skipped" warning for those).
 
     Raises :class:`ManifestError` (carrying file:line, object and field of the first
     problem, and listing all of them) if anything is invalid; then nothing is loaded.
@@ -67,7 +73,7 @@ def from_documents(docs: Sequence[tuple[dict[str, Any], Location]]) -> Manifests
         warnings += ctx.warnings
         if item is not None and not ctx.errors:
             valid.append(item)
-    warnings += skipped.warnings(KINDS)
+    warnings += skipped.warnings(KINDS, served)
     valid = _check_unique(valid, errors, warnings)
     raise_all(errors, unchecked)
     return _convert(valid, warnings)

@@ -9,7 +9,7 @@ Levenshtein distance at most 2: cobra command.go SuggestionsFor).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from podnet.manifests.report import DocContext
@@ -49,11 +49,17 @@ class Skipped:
         self.first.setdefault(key, (ctx, schema_known))
         self.count[key] = self.count.get(key, 0) + 1
 
-    def warnings(self, known: Iterable[str]) -> list[str]:
-        """One warning per kind, at its first document; a typo gets a suggestion."""
+    def warnings(
+        self, known: Iterable[str], served: Callable[[str, str], bool] | None = None
+    ) -> list[str]:
+        """One warning per kind, at its first document; a typo gets a suggestion.
+        ``served(kind, apiVersion)``: kinds the caller does not skip (``podnet run``
+        creates every kind its API serves: ConfigMaps, Secrets, claims), not told."""
         known = tuple(known)
         out = []
         for (kind, api), (ctx, schema_known) in self.first.items():
+            if served is not None and served(kind, api):
+                continue
             n = self.count[(kind, api)]
             note = "" if schema_known else " (no schema known)"
             text = f"kind {kind} ({api}) is not modelled by podnet{note}; "

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.mf_builders import load, pod, workload
+from support.mf_builders import LOC, load, pod, workload
 
+from podnet.manifests import from_documents
 from podnet.manifests.kinds import KINDS
 from podnet.manifests.skipped import distance, suggest
 
@@ -58,3 +59,20 @@ def test_one_warning_per_kind_with_a_count() -> None:
 
 def test_a_modelled_kind_gives_no_skip_warning() -> None:
     assert not [w for w in load(workload("Deployment", "web")).warnings if "not modelled" in w]
+
+
+def test_kinds_the_caller_serves_are_not_told_skipped() -> None:
+    """``podnet run`` creates every kind its API serves (cli/run.py ``_served``): a
+    ConfigMap or a claim there is used, so no "skipped" line; a typo still is one."""
+    from podnet.cli.run import _served
+
+    docs = [
+        pod("web"),
+        _doc("ConfigMap", "cm"),
+        _doc("PersistentVolumeClaim", "data"),
+        _doc("Deploymnet", "d", "apps/v1"),
+    ]
+    m = from_documents([(d, LOC) for d in docs], served=_served)
+    skipped = [w for w in m.warnings if "not modelled" in w]
+    assert len(skipped) == 1 and "Deploymnet" in skipped[0], skipped
+    assert len([w for w in load(*docs).warnings if "not modelled" in w]) == 3
