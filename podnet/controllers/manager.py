@@ -37,6 +37,7 @@ from podnet.controllers.rootcacert import RootCACertPublisher
 from podnet.controllers.scheduler import Scheduler
 from podnet.controllers.serviceaccount import ServiceAccountController, TokensController
 from podnet.controllers.statefulset import StatefulSetController
+from podnet.controllers.volume.ephemeral import EphemeralVolumeController
 from podnet.controllers.volume.persistentvolume import PersistentVolumeController
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ class ControllerManager:
             ClusterRoleAggregationController(registry, self.informers, **kw),
             GarbageCollector(registry, self.informers, **kw),
             PersistentVolumeController(registry, self.informers, volumes_dir=volumes_dir, **kw),
+            EphemeralVolumeController(registry, self.informers, **kw),
         ]
         if ca_pem is not None:
             self.controllers.append(

@@ -67,12 +67,17 @@ BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner"
 
 
 def claim_volumes(pod: Obj) -> list[str]:
-    """The claims a pod's volumes name."""
+    """The claims a pod's volumes name, its generic ephemeral volumes' included
+    (``<pod>-<volume>``, ephemeral.VolumeClaimName)."""
     out = []
     for v in (pod.get("spec") or {}).get("volumes") or ():
-        claim = v.get("persistentVolumeClaim") if isinstance(v, dict) else None
+        if not isinstance(v, dict):
+            continue
+        claim = v.get("persistentVolumeClaim")
         if isinstance(claim, dict) and claim.get("claimName"):
             out.append(str(claim["claimName"]))
+        elif isinstance(v.get("ephemeral"), dict):
+            out.append(f"{name(pod)}-{v.get('name', '')}")
     return out
 
 

@@ -23,6 +23,8 @@ Kinds, as kubelet's volume plugins (pkg/volume/...):
 - persistentVolumeClaim: the directory of the claim's bound volume, which ``claims``
   (the kubelet's, over its claim and volume informers) finds; a claim missing or not
   yet bound leaves the pod in ContainerCreating with a FailedMount Event, as upstream.
+  A generic ephemeral volume (``ephemeral``) is the claim ``<pod>-<volume>`` that the
+  ephemeral volume controller made for the pod, which must own it.
 - every other kind (nfs, csi...): the pod waits in ContainerCreating with a FailedMount
   Event saying so, as a cluster without that storage leaves it; never Failed.
 
@@ -54,7 +56,6 @@ REFUSED_KINDS = (
     "iscsi",
     "gitRepo",
     "csi",
-    "ephemeral",
     "image",
     "awsElasticBlockStore",
     "gcePersistentDisk",
@@ -81,12 +82,19 @@ class VolumeRefused(MountError):
 
 
 CLAIM = "persistentVolumeClaim"
-# a claim's name -> the directory of its bound volume; raises MountError with the reason
-Claims = Callable[[str], Path]
+EPHEMERAL = "ephemeral"
+# (a claim's name, whether the pod must own it) -> the directory of its bound volume;
+# raises MountError with the reason
+Claims = Callable[[str, bool], Path]
+
+
+def ephemeral_claim(pod_name: str, volume_name: str) -> str:
+    """The claim of a generic ephemeral volume (ephemeral.VolumeClaimName)."""
+    return f"{pod_name}-{volume_name}"
 
 
 def kind_of(volume: Obj) -> str:
-    for k in ("emptyDir", *FILE_KINDS, CLAIM, *REFUSED_KINDS):
+    for k in ("emptyDir", *FILE_KINDS, CLAIM, EPHEMERAL, *REFUSED_KINDS):
         if k in volume:
             return k
     return "emptyDir"  # no source given: the API server defaults it to emptyDir
@@ -140,8 +148,11 @@ class PodVolumes:
 
     def references(self) -> set[tuple[str, str]]:
         refs: set[tuple[str, str]] = set()
-        for v in self.volumes.values():
+        pod_name = str((self.pod.get("metadata") or {}).get("name") or "")
+        for name, v in self.volumes.items():
             refs |= references(v)
+            if kind_of(v) == EPHEMERAL:
+                refs.add(("PersistentVolumeClaim", ephemeral_claim(pod_name, name)))
         return refs
 
     def has_token(self) -> bool:
@@ -177,7 +188,12 @@ class PodVolumes:
                     if tmpfs is not None:
                         in_pod.append(tmpfs)
                 elif kind == CLAIM:
-                    self._claim_dirs[name] = self._claim_dir(v[CLAIM] or {})
+                    claim = str((v[CLAIM] or {}).get("claimName") or "")
+                    self._claim_dirs[name] = self._claim_dir(claim, owned=False)
+                elif kind == EPHEMERAL:
+                    pod_name = str((self.pod.get("metadata") or {}).get("name") or "")
+                    claim = ephemeral_claim(pod_name, name)
+                    self._claim_dirs[name] = self._claim_dir(claim, owned=True)
                 else:
                     atomic.write(d, payload(v, self.pod, lookup, self.token), self.fs_group)
             except (MountError, atomic.PayloadError, ValueError) as e:
@@ -189,14 +205,10 @@ class PodVolumes:
                 raise MountError(f'MountVolume.SetUp failed for volume "{name}" : {why}') from None
         return in_pod
 
-    def _claim_dir(self, source: Obj) -> Path:
-        claim = str(source.get("claimName") or "")
-        if self.claims is None:  # podnet run: no API, no claims
-            raise MountError(
-                f'persistentvolumeclaim "{claim}" not found (podnet run has no persistent '
-                "volumes: podnet up has)"
-            )
-        return self.claims(claim)
+    def _claim_dir(self, claim: str, *, owned: bool) -> Path:
+        if self.claims is None:  # no API, no claims
+            raise MountError(f'persistentvolumeclaim "{claim}" not found')
+        return self.claims(claim, owned)
 
     def refresh(self, lookup: Lookup) -> list[str]:
         """Rewrite the file volumes whose contents changed (kubelet's periodic resync

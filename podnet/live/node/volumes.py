@@ -247,15 +247,24 @@ class VolumeManager:
 
         return get
 
-    def claims(self, namespace: str) -> Claims:
-        """A claim of ``namespace`` -> the directory of its bound volume, as kubelet's
-        desired_state_of_world_populator finds it (``getPVCExtractPV``, its errors)."""
+    def claims(self, pod: Obj) -> Claims:
+        """A claim of ``pod``'s namespace -> the directory of its bound volume, as
+        kubelet's desired_state_of_world_populator finds it (``getPVCExtractPV``, its
+        errors); a generic ephemeral volume's claim must be the pod's own."""
+        meta = pod.get("metadata") or {}
+        namespace, pod_name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         get = self.lookup(namespace)
 
-        def directory(claim: str) -> Path:
+        def directory(claim: str, owned: bool) -> Path:
             pvc = get("PersistentVolumeClaim", claim)
             if pvc is None:
                 raise MountError(f'persistentvolumeclaim "{claim}" not found')
+            refs = (pvc.get("metadata") or {}).get("ownerReferences") or ()
+            if owned and not any(r.get("uid") == meta.get("uid") for r in refs):
+                raise MountError(  # ephemeral.VolumeIsForPod's refusal
+                    f"PVC {namespace}/{claim} was not created for pod {namespace}/{pod_name} "
+                    "(pod is not owner)"
+                )
             phase = str((pvc.get("status") or {}).get("phase") or "")
             volume = str((pvc.get("spec") or {}).get("volumeName") or "")
             if phase != "Bound" or not volume:
@@ -342,7 +351,7 @@ class VolumeManager:
             vols = self._pods.get(pod.key)
         if vols is None or vols.pod.get("metadata", {}).get("uid") != rec.uid:
             vols = PodVolumes(self.root, obj)
-        vols.pod, vols.token, vols.claims = obj, self.tokens, self.claims(pod.namespace)
+        vols.pod, vols.token, vols.claims = obj, self.tokens, self.claims(obj)
         in_pod = vols.setup(lookup)
         spec = obj.get("spec") or {}
         specs = {

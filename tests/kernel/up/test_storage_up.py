@@ -163,6 +163,38 @@ def test_statefulset_claims_per_ordinal_kept_across_pods(k: Kubectl) -> None:
     assert sh(k, "db-0", "cat /var/db/first") == "db-0"  # its own claim, not a new one
 
 
+EPHEMERAL = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: scratch}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: busybox
+    command: [sh, -c, "df -h /scratch > /scratch/df; sleep 3600"]
+    volumeMounts: [{name: work, mountPath: /scratch}]
+  volumes:
+  - name: work
+    ephemeral:
+      volumeClaimTemplate:
+        spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+"""
+
+
+def test_a_generic_ephemeral_volume_lives_and_goes_with_its_pod(k: Kubectl) -> None:
+    k.ok("apply", "-f", "-", stdin=EPHEMERAL)
+    k.ok("wait", "--for=condition=Ready", "pod/scratch", "--timeout=60s", timeout=70)
+    claim = k.json("get", "pvc", "scratch-work")
+    assert claim["status"]["phase"] == "Bound"
+    assert claim["metadata"]["ownerReferences"][0]["name"] == "scratch"
+    assert "/scratch" in sh(k, "scratch", "cat /scratch/df")
+    volume = claim["spec"]["volumeName"]
+    k.ok("delete", "pod", "scratch", "--grace-period=1", timeout=60)
+    eventually(lambda: k("get", "pvc", "scratch-work").rc != 0, 30, "its claim collected")
+    eventually(lambda: k("get", "pv", volume).rc != 0, 30, "its volume gone")
+
+
 def test_a_claim_in_use_waits_for_its_pod_then_its_volume_goes(k: Kubectl, up: UpCluster) -> None:
     volume = k.json("get", "pvc", "data")["spec"]["volumeName"]
     k.ok("delete", "pvc", "data", "--wait=false")

@@ -219,3 +219,43 @@ def test_the_scheduler_waits_for_the_claim(tmp_path: Path) -> None:
             what=f"scheduled once the claim is bound ({_scheduled(reg, 'user')})",
         )
         assert bound(reg, "later") is not None
+
+
+def test_a_generic_ephemeral_volume_is_a_claim_owned_by_its_pod(tmp_path: Path) -> None:
+    """ephemeral volume controller: claim ``<pod>-<volume>`` from the template, owned by
+    the pod; the garbage collector takes it with the pod, and its volume goes."""
+    with cluster(tmp_path) as reg:
+        template = {
+            "metadata": {"labels": {"kind": "scratch"}},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        }
+        pod = reg.create(
+            PODS,
+            "default",
+            {
+                "metadata": {"name": "app"},
+                "spec": {
+                    "containers": [{"name": "c", "image": "busybox"}],
+                    "volumes": [
+                        {"name": "scratch", "ephemeral": {"volumeClaimTemplate": template}}
+                    ],
+                },
+            },
+        )
+        c = wait_for(lambda: bound(reg, "app-scratch"), what="the pod's claim bound")
+        (ref,) = c["metadata"]["ownerReferences"]
+        assert (ref["kind"], ref["name"], ref["uid"], ref["controller"]) == (
+            "Pod",
+            "app",
+            pod["metadata"]["uid"],
+            True,
+        )
+        assert c["metadata"]["labels"] == {"kind": "scratch"}
+        volume_name = c["spec"]["volumeName"]
+        wait_for(lambda: reg.get(PODS, "default", "app")["spec"].get("nodeName"), what="bound")
+        reg.delete(PODS, "default", "app", grace_period=0)
+        wait_for(lambda: found(reg, CLAIMS, "default", "app-scratch") is None, what="claim gone")
+        wait_for(lambda: found(reg, VOLUMES, None, volume_name) is None, what="volume gone")
