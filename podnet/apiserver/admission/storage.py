@@ -16,7 +16,13 @@ default StorageClass ``podnet up`` starts with.
   uses the object any more.
 
 Both act on create only (their handlers are ``admission.NewHandler(admission.Create)``)
-and never on a subresource. The class ``standard`` mirrors the one kind ships (kind's
+and never on a subresource.
+
+- PersistentVolumeClaimResize (plugin/pkg/admission/storage/persistentvolume/resize/
+  admission.go), on update: a claim's storage request may grow only when its class
+  exists and sets ``allowVolumeExpansion`` (403 Forbidden otherwise, upstream's words).
+
+The class ``standard`` mirrors the one kind ships (kind's
 ``standard``, rancher's local-path-provisioner), but binding is Immediate: every node of
 ``podnet up`` is this machine.
 """
@@ -26,7 +32,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from podnet.apiserver.errors import ApiError
 from podnet.apiserver.resources import Resource, by_kind
+from podnet.model.quantity import parse_quantity
 
 Obj = dict[str, Any]
 
@@ -43,6 +51,7 @@ PV_PROTECTION = "kubernetes.io/pv-protection"
 # the plugins' names, as kube-apiserver's --disable-admission-plugins takes them
 DEFAULT_STORAGE_CLASS = "DefaultStorageClass"
 IN_USE_PROTECTION = "StorageObjectInUseProtection"
+RESIZE = "PersistentVolumeClaimResize"
 
 STORAGE_CLASSES: Resource = by_kind("storage.k8s.io", "StorageClass")  # type: ignore[assignment]
 
@@ -110,13 +119,49 @@ def _protect(obj: Obj, finalizer: str) -> None:
         found.append(finalizer)  # a non-list is the schema's to refuse
 
 
+def _requested(claim: Obj) -> float | None:
+    spec = claim.get("spec") or {}
+    storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    try:
+        return None if storage is None else float(parse_quantity(str(storage)))
+    except ValueError:
+        return None  # validation's to report
+
+
+def check_resize(registry: Any, claim: Obj, old: Obj) -> None:
+    """PersistentVolumeClaimResize: a bigger request needs a class that allows it. A
+    claim not Bound is left to validation, which upstream runs before the validating
+    admission (its 422: spec is immutable)."""
+    if (old.get("status") or {}).get("phase") != "Bound":
+        return
+    new_size, old_size = _requested(claim), _requested(old)
+    if new_size is None or old_size is None or new_size <= old_size:
+        return
+    class_name = (claim.get("spec") or {}).get("storageClassName") or ""
+    sc = registry.store.get(STORAGE_CLASSES.key(None, class_name)) if class_name else None
+    if sc is None or sc.get("allowVolumeExpansion") is not True:
+        name = (claim.get("metadata") or {}).get("name", "")
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'persistentvolumeclaims "{name}" is forbidden: only dynamically provisioned '
+            "pvc can be resized and the storageclass that provisions the pvc must support "
+            "resize",
+            details={"name": name, "kind": "persistentvolumeclaims"},
+        )
+
+
 def admit(registry: Any, res: Resource, obj: Obj, old: Obj | None) -> None:
-    """Mutating admission of a claim or volume being created (``old`` is None); an
-    update, or any other kind, passes unchanged. Plugins in
-    ``registry.disabled_admission`` are skipped."""
-    if old is not None or res.group != "" or res.custom is not None:
+    """Mutating admission of a claim or volume being created (``old`` is None), and the
+    resize check of a claim's update. Plugins in ``registry.disabled_admission`` are
+    skipped."""
+    if res.group != "" or res.custom is not None:
         return
     disabled = registry.disabled_admission
+    if old is not None:
+        if res.kind == "PersistentVolumeClaim" and RESIZE not in disabled:
+            check_resize(registry, obj, old)
+        return
     if res.kind == "PersistentVolumeClaim":
         spec = obj.get("spec")
         if (

@@ -225,6 +225,7 @@ class PersistentVolumeController(Controller):
             ref = (volume.get("spec") or {}).get("claimRef") or {}
             if not ref or ref.get("uid") in (None, "", uid(claim)):
                 self._bind(volume, claim)
+                self._expand(claim, volume)
             return
         match = self._best_match(claim)
         if match is not None:
@@ -358,6 +359,29 @@ class PersistentVolumeController(Controller):
             claim = self.registry.update(CLAIMS, namespace(claim), name(claim), claim)
         if _phase(claim) != "Bound":
             self._claim_status(claim, volume, "Bound")
+
+    def _expand(self, claim: Obj, volume: Obj) -> None:
+        """A bound claim asking for more than it has (the resize admission let it, so
+        its class allows expansion): a volume of podnet's grows at once, a directory
+        having no size of its own (the external resizer and the kubelet's filesystem
+        resize in one step)."""
+        if _request(claim) <= _capacity(volume):
+            return
+        if (meta(volume).get("annotations") or {}).get(PROVISIONED_BY) != PROVISIONER:
+            return  # another plugin's volume: not ours to resize
+        size = str(claim["spec"]["resources"]["requests"]["storage"])
+        fresh = self._fresh(VOLUMES, None, name(volume))
+        fresh["spec"]["capacity"] = {**(fresh["spec"].get("capacity") or {}), "storage": size}
+        volume = self.registry.update(VOLUMES, None, name(fresh), fresh)
+        self._claim_status(claim, volume, "Bound")
+        record_event(
+            self.registry,
+            claim,
+            "Normal",
+            "VolumeResizeSuccessful",
+            f"resize volume {name(volume)} by resizer {PROVISIONER} succeeded",
+            PROVISIONER,
+        )
 
     def _claim_status(self, claim: Obj, volume: Obj | None, phase: str) -> None:
         claim = self._fresh(CLAIMS, namespace(claim), name(claim))

@@ -146,6 +146,19 @@ def test_the_next_pod_of_the_claim_finds_the_data(k: Kubectl, up: UpCluster) -> 
     assert row[:2] == ["data", "Bound"], row
 
 
+def test_a_claim_of_the_default_class_cannot_grow(k: Kubectl) -> None:
+    """As kind's standard class, podnet's sets no allowVolumeExpansion: the resize
+    admission refuses a bigger request."""
+    patch = '{"spec":{"resources":{"requests":{"storage":"5Gi"}}}}'
+    got = k("patch", "pvc", "data", "-p", patch)
+    assert got.rc == 1, got
+    assert got.err.strip() == (
+        'Error from server (Forbidden): persistentvolumeclaims "data" is forbidden: only '
+        "dynamically provisioned pvc can be resized and the storageclass that provisions "
+        "the pvc must support resize"
+    ), got
+
+
 def test_statefulset_claims_per_ordinal_kept_across_pods(k: Kubectl) -> None:
     k.ok("apply", "-f", "-", stdin=STATEFULSET)
     for i in (0, 1):

@@ -321,6 +321,9 @@ def test_a_class_may_be_set_where_there_was_none(registry: Registry) -> None:
 
 
 def test_storage_request_changes_only_on_bound_claims(registry: Registry) -> None:
+    # validation alone: the resize admission (a class allowing expansion) is tested in
+    # tests/unit/controllers/test_persistentvolume.py
+    registry.disabled_admission = frozenset({"PersistentVolumeClaimResize"})
     registry.create(CLAIMS, "default", claim(storageClassName=""))
     with pytest.raises(ApiError) as e:
         _update(registry, CLAIMS, "data", resources={"requests": {"storage": "2Gi"}})

@@ -22,6 +22,7 @@ from podnet.apiserver.admission.storage import (
     PVC_PROTECTION,
     default_storage_class,
 )
+from podnet.apiserver.errors import ApiError
 from podnet.apiserver.registry import Registry
 from podnet.apiserver.store.memory import MemoryStore
 from podnet.controllers.manager import ControllerManager
@@ -259,3 +260,42 @@ def test_a_generic_ephemeral_volume_is_a_claim_owned_by_its_pod(tmp_path: Path) 
         reg.delete(PODS, "default", "app", grace_period=0)
         wait_for(lambda: found(reg, CLAIMS, "default", "app-scratch") is None, what="claim gone")
         wait_for(lambda: found(reg, VOLUMES, None, volume_name) is None, what="volume gone")
+
+
+def test_a_claim_grows_only_where_its_class_allows(tmp_path: Path) -> None:
+    """PersistentVolumeClaimResize admission: 403 for the default class (no
+    allowVolumeExpansion, as kind's); a class that allows it: the volume and the
+    claim's capacity follow the request."""
+    with cluster(tmp_path) as reg:
+        grow = copy.deepcopy(default_storage_class())
+        grow["metadata"] = {"name": "grow"}
+        grow["allowVolumeExpansion"] = True
+        reg.create(CLASSES, None, grow)
+        reg.create(CLAIMS, "default", claim("fixed", storageClassName=DEFAULT_CLASS))
+        reg.create(CLAIMS, "default", claim("elastic", storageClassName="grow"))
+        wait_for(lambda: bound(reg, "fixed") and bound(reg, "elastic"), what="both bound")
+        fixed = copy.deepcopy(reg.get(CLAIMS, "default", "fixed"))
+        fixed["spec"]["resources"]["requests"]["storage"] = "2Gi"
+        try:
+            reg.update(CLAIMS, "default", "fixed", fixed)
+        except ApiError as e:
+            assert e.code == 403
+            assert e.message == (
+                'persistentvolumeclaims "fixed" is forbidden: only dynamically provisioned '
+                "pvc can be resized and the storageclass that provisions the pvc must "
+                "support resize"
+            )
+        else:
+            raise AssertionError("the default class let a claim grow")
+        elastic = copy.deepcopy(reg.get(CLAIMS, "default", "elastic"))
+        elastic["spec"]["resources"]["requests"]["storage"] = "3Gi"
+        reg.update(CLAIMS, "default", "elastic", elastic)
+
+        def grown() -> bool:
+            c = reg.get(CLAIMS, "default", "elastic")
+            return bool(c["status"]["capacity"]["storage"] == "3Gi")
+
+        wait_for(grown, what="the claim's capacity grown")
+        pv = reg.get(VOLUMES, None, reg.get(CLAIMS, "default", "elastic")["spec"]["volumeName"])
+        assert pv["spec"]["capacity"]["storage"] == "3Gi"
+        assert "VolumeResizeSuccessful" in reasons(reg, "elastic")
