@@ -31,6 +31,16 @@ from podnet.manifests.schema import part_check, schema_errors
 from podnet.manifests.skipped import Skipped
 
 Obj = dict[str, Any]
+POD_BEARING = {
+    ("", "Pod"),
+    ("", "ReplicationController"),
+    ("apps", "Deployment"),
+    ("apps", "ReplicaSet"),
+    ("apps", "StatefulSet"),
+    ("apps", "DaemonSet"),
+    ("batch", "Job"),
+    ("batch", "CronJob"),
+}
 
 _REASONS = (
     ("Required value", "FieldValueRequired"),
@@ -110,6 +120,8 @@ def validate(res: Resource, obj: Obj, schema: SchemaErrors | None = None) -> Non
     causes = [cause(e) for e in ctx.errors]
     if typed:  # PersistentVolumeClaim, PersistentVolume, StorageClass: after the metadata
         causes += storage_validation.causes(res, obj)
+    if (res.group, res.kind) in POD_BEARING:  # generic ephemeral volumes' claim templates
+        causes += storage_validation.ephemeral_causes(res, obj)
     if res.kind == definition.KIND and res.group == definition.GROUP and not causes:
         causes = definition.validate(obj)
     if causes:

@@ -536,6 +536,37 @@ def class_update_causes(old: Obj, new: Obj) -> list[Cause]:
 # -- entry points ---------------------------------------------------------------------------
 
 
+# where a kind keeps its pod spec (a Pod's own, a workload's template, a CronJob's)
+POD_SPEC_PATHS = {
+    ("", "Pod"): ("spec",),
+    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+TEMPLATE_PATH = ("spec", "template", "spec")
+
+
+def ephemeral_causes(res: Resource, obj: Obj) -> list[Cause]:
+    """validateEphemeralVolumeSource for every generic ephemeral volume of the pod spec
+    a Pod, workload or CronJob carries: a volumeClaimTemplate whose spec is a valid
+    claim's (ValidatePersistentVolumeClaimTemplate)."""
+    parts = POD_SPEC_PATHS.get((res.group, res.kind), TEMPLATE_PATH)
+    spec: Any = obj
+    for part in parts:
+        spec = _dict(spec).get(part)
+    volumes = _dict(spec).get("volumes")
+    out: list[Cause] = []
+    for i, v in enumerate(volumes if isinstance(volumes, list) else ()):
+        eph = _dict(v).get("ephemeral")
+        if not isinstance(eph, dict):
+            continue
+        at = ".".join(parts) + f".volumes[{i}].ephemeral.volumeClaimTemplate"
+        template = eph.get("volumeClaimTemplate")
+        if not isinstance(template, dict):
+            out.append(_required(at))
+            continue
+        out += claim_spec_causes(_dict(template.get("spec")), f"{at}.spec")
+    return out
+
+
 def causes(res: Resource, obj: Obj) -> list[Cause]:
     """What ``obj`` breaks (create and update alike); [] for any other kind."""
     kind = (res.group, res.kind)

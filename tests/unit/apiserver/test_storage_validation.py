@@ -392,3 +392,33 @@ def test_storage_class_provisioner_is_a_qualified_name(registry: Registry) -> No
     found = refused(registry, CLASSES, {"metadata": {"name": "sc"}, "provisioner": "a b"})
     assert [(r, f) for r, f, _ in found] == [("FieldValueInvalid", "provisioner")]
     assert found[0][2].startswith('Invalid value: "a b": ')
+
+
+def test_ephemeral_volume_templates_are_claims_specs(registry: Registry) -> None:
+    """validateEphemeralVolumeSource, in a Pod and in a workload's template."""
+    containers = [{"name": "c", "image": "busybox"}]
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": containers, "volumes": [{"name": "w", "ephemeral": {}}]},
+    }
+    assert refused(registry, res("", "Pod"), pod) == [
+        ("FieldValueRequired", "spec.volumes[0].ephemeral.volumeClaimTemplate", "Required value")
+    ]
+    template = {"spec": {"accessModes": ["ReadWriteOnce"]}}
+    deployment = {
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {
+                "metadata": {"labels": {"a": "b"}},
+                "spec": {
+                    "containers": containers,
+                    "volumes": [{"name": "w", "ephemeral": {"volumeClaimTemplate": template}}],
+                },
+            },
+        },
+    }
+    at = "spec.template.spec.volumes[0].ephemeral.volumeClaimTemplate.spec.resources[storage]"
+    assert refused(registry, res("apps", "Deployment"), deployment) == [
+        ("FieldValueRequired", at, "Required value")
+    ]
