@@ -185,7 +185,7 @@ spec:
   containers:
   - name: main
     image: busybox
-    command: [sh, -c, "df -h /scratch > /scratch/df; sleep 3600"]
+    command: [sh, -c, "echo scratch > /scratch/f; sleep 3600"]
     volumeMounts: [{name: work, mountPath: /scratch}]
   volumes:
   - name: work
@@ -201,7 +201,8 @@ def test_a_generic_ephemeral_volume_lives_and_goes_with_its_pod(k: Kubectl) -> N
     claim = k.json("get", "pvc", "scratch-work")
     assert claim["status"]["phase"] == "Bound"
     assert claim["metadata"]["ownerReferences"][0]["name"] == "scratch"
-    assert "/scratch" in sh(k, "scratch", "cat /scratch/df")
+    assert sh(k, "scratch", "cat /scratch/f") == "scratch"
+    assert " /scratch " in sh(k, "scratch", "cat /proc/mounts")  # the claim's bind
     volume = claim["spec"]["volumeName"]
     k.ok("delete", "pod", "scratch", "--grace-period=1", timeout=60)
     eventually(lambda: k("get", "pvc", "scratch-work").rc != 0, 30, "its claim collected")
@@ -279,4 +280,4 @@ def test_podnet_run_gives_claims_volumes_too(tmp_path: Path) -> None:
     path.write_text(RUN)
     got = run_cli("run", "-f", str(path), "--timeout", "60", timeout=90)
     assert got.rc == 0, got
-    assert "[default/read] kept" in got.out, got
+    assert "[default/read/main] kept" in got.out, got  # its init container waited
