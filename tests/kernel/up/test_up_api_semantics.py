@@ -197,7 +197,11 @@ def test_garbage_collection_background_and_orphan(api: Any) -> None:
                 "selector": {"matchLabels": {"rs": name}},
                 "template": {
                     "metadata": {"labels": {"rs": name}},
-                    "spec": {"containers": [{"name": "c", "image": "busybox",
+                    # sleep as its container's pid 1 ignores SIGTERM, as on any cluster:
+                    # a pod that started before the collector deleted it would wait out
+                    # a 30 s grace, as long as the wait below (the CI failure of cd0a679)
+                    "spec": {"terminationGracePeriodSeconds": 1,
+                             "containers": [{"name": "c", "image": "busybox",
                                              "command": ["sleep", "3600"]}]},
                 },
             },
@@ -210,7 +214,15 @@ def test_garbage_collection_background_and_orphan(api: Any) -> None:
         apps.create_namespaced_replica_set("default", rs(name))
         eventually(lambda n=name: len(pods_of(n)) == 1, 20, f"{name}'s pod")  # type: ignore[misc]
     apps.delete_namespaced_replica_set("gc-bg", "default", propagation_policy="Background")
-    eventually(lambda: pods_of("gc-bg") == [], 30, "the background-deleted set's pod goes")
+    try:
+        eventually(lambda: pods_of("gc-bg") == [], 30, "the background-deleted set's pod goes")
+    except BaseException:
+        for p in pods_of("gc-bg"):  # what kept it: its deletion, its containers, its Events
+            print(api.sanitize_for_serialization(p))
+            sel = f"involvedObject.name={p.metadata.name}"
+            for e in core.list_namespaced_event("default", field_selector=sel).items:
+                print(e.reason, e.message)
+        raise
     apps.delete_namespaced_replica_set("gc-orphan", "default", propagation_policy="Orphan")
 
     def orphaned() -> bool:
