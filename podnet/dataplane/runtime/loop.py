@@ -40,6 +40,7 @@ class Loop:
         self._sel = selectors.DefaultSelector()
         self._timers: list[Timer] = []
         self._seq = itertools.count()
+        self._closers: list[Callback] = []
         self.clock = clock
         self.lock = threading.RLock()
         self._driver: threading.Thread | None = None
@@ -114,8 +115,24 @@ class Loop:
         if driver is not None and driver is not threading.current_thread():
             driver.join(timeout=5)
 
+    def on_close(self, callback: Callback) -> None:
+        """Run ``callback`` when the loop closes: a reader's pipe that never saw EOF
+        (a process whose output was still held open when the runtime stopped) is
+        closed then, not left to the garbage collector."""
+        with self.lock:
+            self._closers.append(callback)
+
+    def cancel_close(self, callback: Callback) -> None:
+        """Forget an :meth:`on_close` callback (its pipe closed by itself)."""
+        with self.lock, contextlib.suppress(ValueError):
+            self._closers.remove(callback)
+
     def close(self) -> None:
         self.stop_background()
+        with self.lock:
+            closers, self._closers = self._closers, []
+            for callback in closers:
+                callback()
         self._sel.close()
 
 

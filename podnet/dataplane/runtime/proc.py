@@ -45,6 +45,7 @@ class ProcWatch:
             self._out = proc.stdout.fileno()
             os.set_blocking(self._out, False)
             loop.add_reader(self._out, self._read)
+            loop.on_close(self._close_out)
         if tty is not None:
             os.set_blocking(tty, False)
             loop.add_reader(tty, self._read_tty)
@@ -113,6 +114,7 @@ class ProcWatch:
         assert self.proc.stdout is not None
         self.proc.stdout.close()
         self._out = None
+        self.loop.cancel_close(self._close_out)
 
     def _poll(self) -> None:
         if self.proc.poll() is None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 
@@ -44,4 +47,34 @@ def test_output_lines_come_before_the_exit() -> None:
 def test_run_until_times_out() -> None:
     loop = Loop()
     assert not loop.run_until(lambda: False, 0.05)
+    loop.close()
+
+
+def test_a_pipe_still_open_at_close_is_closed_by_the_loop() -> None:
+    """A process that exits while a child of its own still holds its output (no EOF
+    yet): the pipe is closed when the loop closes, not left to the garbage collector
+    (the unit tier's intermittent "unclosed file <_io.FileIO ... mode='rb'>")."""
+    loop = Loop()
+    exits: list[int] = []
+    proc = subprocess.Popen(
+        ["sh", "-c", "sleep 3 & exit 0"], stdout=subprocess.PIPE, start_new_session=True
+    )
+    watch = ProcWatch(loop, proc, exits.append, lambda line: None)
+    assert loop.run_until(lambda: exits == [0], 10)
+    assert proc.stdout is not None and not proc.stdout.closed  # the sleep holds it
+    loop.close()
+    assert proc.stdout.closed
+    assert watch._out is None
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # the sleep: started here, ended here
+
+
+def test_a_closed_pipe_leaves_no_closer_behind() -> None:
+    loop = Loop()
+    exits: list[int] = []
+    proc = subprocess.Popen(["true"], stdout=subprocess.PIPE)
+    ProcWatch(loop, proc, exits.append, lambda line: None)
+    assert loop.run_until(lambda: exits == [0], 10)
+    loop.run_until(lambda: proc.stdout is not None and proc.stdout.closed, 5)
+    assert loop._closers == []
     loop.close()
