@@ -248,3 +248,9 @@ class Manifests:
     daemonsets: tuple[Pod, ...] = ()
     # AdminNetworkPolicy, BaselineAdminNetworkPolicy and ClusterNetworkPolicy, as one model
     cluster_policies: tuple[ClusterNetworkPolicy, ...] = ()
+
+
+def ephemeral_claim(pod_name: str, volume_name: str) -> str:
+    """The claim of a pod's generic ephemeral volume (ephemeral.VolumeClaimName): what
+    the ephemeral volume controller creates and the kubelet mounts."""
+    return f"{pod_name}-{volume_name}"

@@ -119,13 +119,15 @@ def _protect(obj: Obj, finalizer: str) -> None:
         found.append(finalizer)  # a non-list is the schema's to refuse
 
 
-def _requested(claim: Obj) -> float | None:
+def requested_storage(claim: Obj) -> float | None:
+    """A claim's ``spec.resources.requests.storage`` in bytes; None when absent or not
+    a quantity (validation's to report)."""
     spec = claim.get("spec") or {}
     storage = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
     try:
         return None if storage is None else float(parse_quantity(str(storage)))
     except ValueError:
-        return None  # validation's to report
+        return None
 
 
 def check_resize(registry: Any, claim: Obj, old: Obj) -> None:
@@ -134,7 +136,7 @@ def check_resize(registry: Any, claim: Obj, old: Obj) -> None:
     admission (its 422: spec is immutable)."""
     if (old.get("status") or {}).get("phase") != "Bound":
         return
-    new_size, old_size = _requested(claim), _requested(old)
+    new_size, old_size = requested_storage(claim), requested_storage(old)
     if new_size is None or old_size is None or new_size <= old_size:
         return
     class_name = (claim.get("spec") or {}).get("storageClassName") or ""

@@ -14,6 +14,7 @@ from podnet.apiserver.resources import Resource, by_kind
 from podnet.apiserver.store.base import Obj
 from podnet.controllers.base import Controller, deleting, meta, name, namespace, record_event
 from podnet.controllers.informer import obj_key
+from podnet.model.objects import ephemeral_claim
 
 PODS: Resource = by_kind("", "Pod")  # type: ignore[assignment]
 CLAIMS: Resource = by_kind("", "PersistentVolumeClaim")  # type: ignore[assignment]
@@ -56,7 +57,7 @@ class EphemeralVolumeController(Controller):
         if pod is None or deleting(pod):
             return
         for volume, template in ephemeral_volumes(pod):
-            claim_name = f"{name(pod)}-{volume}"
+            claim_name = ephemeral_claim(name(pod), volume)
             if self.claims.get(f"{namespace(pod)}/{claim_name}") is not None:
                 continue  # made already (or not the pod's: the kubelet says so)
             tmeta = template.get("metadata") or {}

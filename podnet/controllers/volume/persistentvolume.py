@@ -36,6 +36,7 @@ from podnet.apiserver.admission.storage import (
     PROVISIONER,
     PV_PROTECTION,
     PVC_PROTECTION,
+    requested_storage,
 )
 from podnet.apiserver.errors import ApiError
 from podnet.apiserver.resources import Resource, by_kind
@@ -52,6 +53,7 @@ from podnet.controllers.base import (
     uid,
 )
 from podnet.controllers.informer import Informers, split_key
+from podnet.model.objects import ephemeral_claim
 from podnet.model.quantity import parse_quantity
 
 CLAIMS: Resource = by_kind("", "PersistentVolumeClaim")  # type: ignore[assignment]
@@ -77,13 +79,12 @@ def claim_volumes(pod: Obj) -> list[str]:
         if isinstance(claim, dict) and claim.get("claimName"):
             out.append(str(claim["claimName"]))
         elif isinstance(v.get("ephemeral"), dict):
-            out.append(f"{name(pod)}-{v.get('name', '')}")
+            out.append(ephemeral_claim(name(pod), str(v.get("name", ""))))
     return out
 
 
 def _request(claim: Obj) -> float:
-    storage = ((claim.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
-    return float(parse_quantity(str(storage))) if storage is not None else 0.0
+    return requested_storage(claim) or 0.0
 
 
 def _capacity(volume: Obj) -> float:
@@ -335,15 +336,14 @@ class PersistentVolumeController(Controller):
         volumeName and annotations, then its phase, capacity and access modes."""
         vspec = volume.get("spec") or {}
         ref = vspec.get("claimRef") or {}
-        if ref.get("uid") != uid(claim) or _phase(volume) != "Bound":
-            if ref.get("uid") != uid(claim):
-                volume = self._fresh(VOLUMES, None, name(volume))
-                volume["spec"]["claimRef"] = self._claim_ref(claim)
-                ann = volume["metadata"].setdefault("annotations", {})
-                ann[BOUND_BY_CONTROLLER] = "yes"
-                volume = self.registry.update(VOLUMES, None, name(volume), volume)
-            if _phase(volume) != "Bound":
-                volume = self._volume_phase(volume, "Bound")
+        if ref.get("uid") != uid(claim):
+            volume = self._fresh(VOLUMES, None, name(volume))
+            volume["spec"]["claimRef"] = self._claim_ref(claim)
+            ann = volume["metadata"].setdefault("annotations", {})
+            ann[BOUND_BY_CONTROLLER] = "yes"
+            volume = self.registry.update(VOLUMES, None, name(volume), volume)
+        if _phase(volume) != "Bound":
+            volume = self._volume_phase(volume, "Bound")
         cspec = claim.get("spec") or {}
         ann = meta(claim).get("annotations") or {}
         if cspec.get("volumeName") != name(volume) or ann.get(BIND_COMPLETED) != "yes":

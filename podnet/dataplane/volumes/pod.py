@@ -45,6 +45,7 @@ from typing import Any
 from podnet.dataplane.oci.spec import Mount, bind
 from podnet.dataplane.volumes import atomic
 from podnet.dataplane.volumes.sources import Lookup, MountError, TokenFn, payload, references
+from podnet.model.objects import ephemeral_claim
 from podnet.model.quantity import parse_quantity
 
 Obj = dict[str, Any]
@@ -86,11 +87,6 @@ EPHEMERAL = "ephemeral"
 # (a claim's name, whether the pod must own it) -> the directory of its bound volume;
 # raises MountError with the reason
 Claims = Callable[[str, bool], Path]
-
-
-def ephemeral_claim(pod_name: str, volume_name: str) -> str:
-    """The claim of a generic ephemeral volume (ephemeral.VolumeClaimName)."""
-    return f"{pod_name}-{volume_name}"
 
 
 def kind_of(volume: Obj) -> str:
